@@ -1,0 +1,39 @@
+"""The money ledger: accounts, double-entry transfers, two-phase holds, durable journal."""
+
+from tessera.ledger.ledger import AccountOrder, Ledger, Recovery
+from tessera.ledger.records import (
+    ACCOUNT_DTYPE,
+    BATCH_SIZE_MAX,
+    TRANSFER_DTYPE,
+    Account,
+    AccountFlags,
+    Transfer,
+    TransferFlags,
+)
+from tessera.ledger.state import PendingState
+from tessera.ledger.status import (
+    CreateAccountStatus,
+    CreateTransferStatus,
+    OrderStatus,
+    Result,
+    Results,
+)
+
+__all__ = [
+    "ACCOUNT_DTYPE",
+    "BATCH_SIZE_MAX",
+    "TRANSFER_DTYPE",
+    "Account",
+    "AccountFlags",
+    "AccountOrder",
+    "CreateAccountStatus",
+    "CreateTransferStatus",
+    "Ledger",
+    "OrderStatus",
+    "PendingState",
+    "Recovery",
+    "Result",
+    "Results",
+    "Transfer",
+    "TransferFlags",
+]

@@ -1,0 +1,413 @@
+"""The Ledger: batches in, results out, every acknowledged batch durable in the journal.
+
+Flow of one call: validate and pack the batch; under the apply lock, stamp it with a
+timestamp, let the engine apply it and queue it in the journal (so journal order is
+apply order); outside the lock, wait for the group commit to fsync it; return results.
+Recovery is the same engine fed from the latest snapshot plus the journal after it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from tessera.errors import (
+    CorruptionError,
+    InvalidInputError,
+    LedgerClosedError,
+    LedgerError,
+    LedgerLockedError,
+)
+from tessera.ledger.journal import EntryKind, JournalWriter, iter_entries, list_segments
+from tessera.ledger.records import (
+    ACCOUNT_DTYPE,
+    BATCH_SIZE_MAX,
+    ID_LIMIT,
+    TRANSFER_DTYPE,
+    Account,
+    AccountFlags,
+    Transfer,
+    check_packed,
+    decode_account,
+    decode_transfer,
+    encode_accounts,
+    encode_transfers,
+)
+from tessera.ledger.snapshot import Snapshot, list_snapshots, read_snapshot, write_snapshot
+from tessera.ledger.state import PendingState, State
+from tessera.ledger.status import CreateAccountStatus, CreateTransferStatus, OrderStatus, Results
+
+ORDER_REFERENCE_BYTES_MAX = 112
+ORDER_DTYPE = np.dtype(
+    [
+        ("account_id", "<u8"),
+        ("action", "u1"),
+        ("reference_size", "u1"),
+        ("reserved", "V6"),
+        ("reference", f"S{ORDER_REFERENCE_BYTES_MAX}"),
+    ]
+)
+assert ORDER_DTYPE.itemsize == 128
+_FREEZE, _UNFREEZE = 1, 2
+
+SEGMENT_BYTES_MAX = 256 * 2**20
+SNAPSHOT_JOURNAL_BYTES = 64 * 2**20  # close() snapshots once the journal holds this much
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOrder:
+    """A freeze or unfreeze of an account, with the order (court, agency) that caused it."""
+
+    account_id: int
+    action: Literal["freeze", "unfreeze"]
+    reference: str
+    timestamp: int
+
+
+@dataclass(slots=True)
+class Recovery:
+    """What ``Ledger.open`` did to rebuild state; shown by the CLI, asserted by tests."""
+
+    snapshot_seq: int = 0
+    entries_replayed: int = 0
+    truncated_bytes: int = 0
+    truncated_segment: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class _Options:
+    sync: bool = True
+    clock: Callable[[], int] = time.time_ns
+    segment_bytes_max: int = SEGMENT_BYTES_MAX
+    snapshot_journal_bytes: int = SNAPSHOT_JOURNAL_BYTES
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _checked_ids(ids: Any, name: str) -> npt.NDArray[np.uint64]:
+    if isinstance(ids, np.ndarray):
+        if ids.ndim != 1 or ids.dtype.kind not in "ui":
+            raise InvalidInputError(name, "must be a 1-d array of integers")
+        values = [int(v) for v in ids]
+    elif isinstance(ids, Sequence) and not isinstance(ids, str | bytes):
+        values = list(ids)
+    else:
+        raise InvalidInputError(name, "must be a list of ids")
+    if len(values) > BATCH_SIZE_MAX:
+        raise InvalidInputError(name, f"at most {BATCH_SIZE_MAX} ids, got {len(values)}")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InvalidInputError(f"{name}[{i}]", f"must be an integer, got {type(v).__name__}")
+        if not 0 < v < ID_LIMIT:
+            raise InvalidInputError(f"{name}[{i}]", f"must be between 1 and 2**63 - 1, got {v}")
+    return np.array(values, dtype=np.uint64)
+
+
+class Ledger:
+    """A durable double-entry ledger in one directory. Open with ``Ledger.open(path)``."""
+
+    def __init__(self, path: Path, options: _Options) -> None:
+        self.path = path
+        self._options = options
+        self._apply_lock = threading.Lock()
+        self._closed = False
+        self._lock_fd = self._lock_directory(path)
+        self._state = State()
+        self._last_timestamp = 0
+        self._orders: dict[int, list[AccountOrder]] = {}
+        self.recovery = Recovery()
+        try:
+            self._journal = self._recover()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        sync: bool = True,
+        clock: Callable[[], int] | None = None,
+        segment_bytes_max: int = SEGMENT_BYTES_MAX,
+        snapshot_journal_bytes: int = SNAPSHOT_JOURNAL_BYTES,
+    ) -> Ledger:
+        """Create the directory or recover from it. ``sync=False`` skips fsync (tests only)."""
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        options = _Options(sync, clock or time.time_ns, segment_bytes_max, snapshot_journal_bytes)
+        return cls(directory, options)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @staticmethod
+    def _lock_directory(path: Path) -> int:
+        fd = os.open(path / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LedgerLockedError(f"{path} is open in another process") from None
+        return fd
+
+    def _recover(self) -> JournalWriter:
+        started = time.perf_counter()
+        for leftover in self.path.glob("*.tmp"):
+            leftover.unlink()
+        snapshots = list_snapshots(self.path)
+        seq = 0
+        if snapshots:
+            snap = read_snapshot(snapshots[-1], State.ARRAY_DTYPES)
+            self._state = State.from_arrays(snap.arrays)
+            self._last_timestamp = snap.last_timestamp
+            self._orders = {
+                int(k): [AccountOrder(int(k), a, r, t) for a, r, t in v] for k, v in snap.extra["orders"].items()
+            }
+            seq = self.recovery.snapshot_seq = snap.seq
+        expected = seq + 1
+        for entry, segment, cut in iter_entries(self.path):
+            if entry is None:
+                assert cut is not None
+                self.recovery.truncated_bytes = segment.stat().st_size - cut
+                self.recovery.truncated_segment = segment.name
+                with open(segment, "r+b") as f:
+                    f.truncate(cut)
+                    os.fsync(f.fileno())
+                continue
+            if entry.seq <= seq:
+                continue
+            if entry.seq != expected:
+                raise CorruptionError(str(segment), entry.offset, f"expected entry {expected}, found {entry.seq}")
+            self._replay(entry.kind, entry.timestamp, entry.body, str(segment), entry.offset)
+            self._last_timestamp = max(self._last_timestamp, entry.timestamp + entry.count - 1)
+            self.recovery.entries_replayed += 1
+            expected += 1
+        self.recovery.seconds = time.perf_counter() - started
+        return JournalWriter(self.path, expected, self._options.segment_bytes_max, self._options.sync)
+
+    def _replay(self, kind: int, timestamp: int, body: memoryview, segment: str, offset: int) -> None:
+        if kind == EntryKind.accounts:
+            self._state.apply_accounts(np.frombuffer(body, dtype=ACCOUNT_DTYPE), timestamp)
+        elif kind == EntryKind.transfers:
+            self._state.apply_transfers(np.frombuffer(body, dtype=TRANSFER_DTYPE), timestamp)
+        elif kind == EntryKind.orders:
+            self._apply_orders(np.frombuffer(body, dtype=ORDER_DTYPE), timestamp)
+        else:
+            raise CorruptionError(segment, offset, f"unknown entry kind {kind}")
+
+    def close(self) -> None:
+        """Flush, snapshot if the journal has grown, and release the directory."""
+        if self._closed:
+            return
+        try:
+            with self._apply_lock:
+                if self._journal_bytes() >= self._options.snapshot_journal_bytes:
+                    self._snapshot_locked()
+                else:
+                    self._journal.sync_through(self._journal.last_seq)
+        finally:
+            self._closed = True
+            self._journal.close()
+            os.close(self._lock_fd)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LedgerClosedError(f"ledger {self.path} is closed")
+
+    def _timestamps(self, count: int) -> int:
+        """First timestamp (ns) of a batch; every event gets its own, strictly increasing."""
+        first = max(self._options.clock(), self._last_timestamp + 1)
+        self._last_timestamp = first + count - 1
+        return first
+
+    # -- writes -------------------------------------------------------------------------
+
+    def create_accounts(self, accounts: Sequence[Account] | npt.NDArray[np.void]) -> Results[CreateAccountStatus]:
+        """Create a batch of accounts (list of Account, or packed ``ACCOUNT_DTYPE`` records)."""
+        if isinstance(accounts, np.ndarray | bytes | bytearray | memoryview):
+            batch = check_packed(accounts, ACCOUNT_DTYPE, "accounts")
+        else:
+            batch = encode_accounts(accounts)
+        with self._apply_lock:
+            self._check_open()
+            timestamp = self._timestamps(len(batch))
+            statuses, ok = self._state.apply_accounts(batch, timestamp)
+            if ok:
+                self._journal.append(EntryKind.accounts, timestamp, len(batch), batch)
+            target = self._journal.last_seq
+        self._journal.sync_through(target)
+        return Results(statuses, CreateAccountStatus)
+
+    def create_transfers(
+        self, transfers: Sequence[Transfer] | npt.NDArray[np.void]
+    ) -> Results[CreateTransferStatus]:
+        """Apply a batch of transfers in order, as if one by one; durable before it returns."""
+        if isinstance(transfers, np.ndarray | bytes | bytearray | memoryview):
+            batch = check_packed(transfers, TRANSFER_DTYPE, "transfers")
+        else:
+            batch = encode_transfers(transfers)
+        with self._apply_lock:
+            self._check_open()
+            timestamp = self._timestamps(len(batch))
+            statuses, ok, expired = self._state.apply_transfers(batch, timestamp)
+            if ok or expired:
+                self._journal.append(EntryKind.transfers, timestamp, len(batch), batch)
+            target = self._journal.last_seq
+        self._journal.sync_through(target)
+        return Results(statuses, CreateTransferStatus)
+
+    def freeze_accounts(self, account_ids: Sequence[int], reference: str) -> Results[OrderStatus]:
+        """Freeze accounts (no debits, no credits) under the order named by ``reference``."""
+        return self._order(account_ids, reference, _FREEZE)
+
+    def unfreeze_accounts(self, account_ids: Sequence[int], reference: str) -> Results[OrderStatus]:
+        """Lift a freeze, citing the order (an appeal decision, an expiry) that lifts it."""
+        return self._order(account_ids, reference, _UNFREEZE)
+
+    def _order(self, account_ids: Sequence[int], reference: str, action: int) -> Results[OrderStatus]:
+        ids = _checked_ids(account_ids, "account_ids")
+        if not len(ids):
+            raise InvalidInputError("account_ids", "must not be empty")
+        if not isinstance(reference, str) or not reference.strip():
+            raise InvalidInputError("reference", "must name the order, e.g. 'court-order/2026/118'")
+        encoded = reference.encode()
+        if len(encoded) > ORDER_REFERENCE_BYTES_MAX:
+            raise InvalidInputError("reference", f"at most {ORDER_REFERENCE_BYTES_MAX} bytes of UTF-8")
+        batch = np.zeros(len(ids), dtype=ORDER_DTYPE)
+        batch["account_id"] = ids
+        batch["action"] = action
+        batch["reference_size"] = len(encoded)
+        batch["reference"] = encoded
+        with self._apply_lock:
+            self._check_open()
+            timestamp = self._timestamps(len(batch))
+            statuses, ok = self._apply_orders(batch, timestamp)
+            if ok:
+                self._journal.append(EntryKind.orders, timestamp, len(batch), batch)
+            target = self._journal.last_seq
+        self._journal.sync_through(target)
+        return Results(statuses, OrderStatus)
+
+    def _apply_orders(self, batch: npt.NDArray[np.void], timestamp: int) -> tuple[npt.NDArray[np.uint32], int]:
+        slots = self._state.account_slots(batch["account_id"])
+        flags = self._state.accounts["flags"]
+        statuses = np.zeros(len(batch), dtype=np.uint32)
+        frozen = int(AccountFlags.frozen)
+        for i, (record, slot) in enumerate(zip(batch, slots, strict=True)):
+            freeze = int(record["action"]) == _FREEZE
+            if slot < 0:
+                statuses[i] = OrderStatus.account_not_found
+            elif freeze and flags[slot] & frozen:
+                statuses[i] = OrderStatus.already_frozen
+            elif not freeze and not flags[slot] & frozen:
+                statuses[i] = OrderStatus.not_frozen
+            else:
+                flags[slot] = flags[slot] | frozen if freeze else flags[slot] & ~frozen
+                account_id = int(record["account_id"])
+                reference = bytes(record["reference"])[: int(record["reference_size"])].decode()
+                order = AccountOrder(account_id, "freeze" if freeze else "unfreeze", reference, timestamp + i)
+                self._orders.setdefault(account_id, []).append(order)
+        return statuses, int((statuses == 0).sum())
+
+    # -- reads --------------------------------------------------------------------------
+
+    def _read_lock(self) -> threading.Lock:
+        """Reads see only durable state: wait for anything applied but not yet fsynced."""
+        self._journal.sync_through(self._journal.last_seq)
+        return self._apply_lock
+
+    def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:
+        """The accounts that exist among ``ids``, in the order asked."""
+        wanted = _checked_ids(ids, "ids")
+        with self._read_lock():
+            self._check_open()
+            slots = self._state.account_slots(wanted)
+            return [decode_account(self._state.accounts[s]) for s in slots if s >= 0]
+
+    def lookup_transfers(self, ids: Sequence[int]) -> list[Transfer]:
+        """The transfers that exist among ``ids``, in the order asked, with their timestamps."""
+        wanted = _checked_ids(ids, "ids")
+        with self._read_lock():
+            self._check_open()
+            slots = self._state.transfer_slots(wanted)
+            return [decode_transfer(self._state.transfers[s]) for s in slots if s >= 0]
+
+    def lookup_pending_states(self, ids: Sequence[int]) -> dict[int, PendingState]:
+        """Where each pending transfer among ``ids`` stands (posted, voided, expired...)."""
+        wanted = _checked_ids(ids, "ids")
+        with self._read_lock():
+            self._check_open()
+            slots = self._state.transfer_slots(wanted)
+            meta = self._state.meta
+            return {int(i): PendingState(int(meta[s]["state"])) for i, s in zip(wanted, slots, strict=True) if s >= 0}
+
+    def get_account_transfers(self, account_id: int, limit: int = 100, reverse: bool = False) -> list[Transfer]:
+        """Transfers touching an account, oldest first (newest first with ``reverse``)."""
+        (wanted,) = _checked_ids([account_id], "account_id")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= BATCH_SIZE_MAX:
+            raise InvalidInputError("limit", f"must be an integer from 1 to {BATCH_SIZE_MAX}")
+        if not isinstance(reverse, bool):
+            raise InvalidInputError("reverse", "must be true or false")
+        with self._read_lock():
+            self._check_open()
+            slots = self._state.account_transfer_slots(int(wanted), limit, reverse)
+            return [decode_transfer(self._state.transfers[s]) for s in slots]
+
+    def lookup_account_orders(self, account_id: int) -> list[AccountOrder]:
+        """Every freeze and unfreeze of an account, oldest first, with its order reference."""
+        (wanted,) = _checked_ids([account_id], "account_id")
+        with self._read_lock():
+            self._check_open()
+            return list(self._orders.get(int(wanted), []))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many accounts and transfers the ledger holds."""
+        return {"accounts": self._state.n_accounts, "transfers": self._state.n_transfers}
+
+    # -- snapshots ----------------------------------------------------------------------
+
+    def snapshot(self) -> Path:
+        """Write a snapshot of the current state and drop the journal it covers."""
+        with self._apply_lock:
+            self._check_open()
+            return self._snapshot_locked()
+
+    def _snapshot_locked(self) -> Path:
+        self._journal.sync_through(self._journal.last_seq)
+        seq = self._journal.last_seq
+        orders = {str(k): [[o.action, o.reference, o.timestamp] for o in v] for k, v in self._orders.items()}
+        snap = Snapshot(seq, self._last_timestamp, self._state.arrays(), {"orders": orders})
+        path = write_snapshot(self.path, snap)
+        self._journal.rotate(seq + 1)
+        for old in list_segments(self.path):
+            if old != self._journal.path:
+                old.unlink()
+        for old in list_snapshots(self.path):
+            if old != path:
+                old.unlink()
+        return path
+
+    def _journal_bytes(self) -> int:
+        return sum(p.stat().st_size for p in list_segments(self.path))
+
+
+__all__ = ["AccountOrder", "Ledger", "LedgerError", "Recovery"]

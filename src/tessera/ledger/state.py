@@ -1,0 +1,191 @@
+"""The ledger's in-memory state: numpy arrays that the compiled engine updates in place.
+
+Python owns the memory and grows it ahead of each batch (amortised doubling); the engine
+is a pure function over these arrays, so a snapshot is just the arrays written out.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from tessera.ledger import _engine
+from tessera.ledger.records import ACCOUNT_DTYPE, TRANSFER_DTYPE
+
+META_DTYPE = np.dtype(
+    [
+        ("prev_debit", "<i8"),
+        ("prev_credit", "<i8"),
+        ("expires_at", "<u8"),
+        ("state", "u1"),
+        ("pad", "V7"),
+    ]
+)
+assert META_DTYPE.itemsize == 32
+
+CAPACITY_MIN = 1024
+
+
+class PendingState(IntEnum):
+    """Where a pending transfer stands; ``none`` for transfers that are not pending."""
+
+    none = 0
+    pending = 1
+    posted = 2
+    voided = 3
+    expired = 4
+
+
+def _grown(array: npt.NDArray[np.generic], needed: int, fill: int = 0) -> npt.NDArray[np.generic]:
+    capacity = max(CAPACITY_MIN, len(array))
+    while capacity < needed:
+        capacity *= 2
+    if capacity == len(array):
+        return array
+    grown = np.zeros(capacity, dtype=array.dtype) if fill == 0 else np.full(capacity, fill, array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+def _index_for(ids: npt.NDArray[np.uint64], needed: int) -> npt.NDArray[np.uint64]:
+    """A hash index of (id, slot) pairs kept at most half full."""
+    capacity = CAPACITY_MIN
+    while capacity < 2 * needed:
+        capacity *= 2
+    index = np.zeros((capacity, 2), dtype=np.uint64)
+    _engine.build_index(index, np.ascontiguousarray(ids, dtype=np.uint64))
+    return index
+
+
+class State:
+    """Accounts, transfers, their hash indexes and the pending-expiry heap."""
+
+    def __init__(self) -> None:
+        self.accounts = np.zeros(CAPACITY_MIN, dtype=ACCOUNT_DTYPE)
+        self.account_last = np.full(CAPACITY_MIN, -1, dtype=np.int64)
+        self.account_index = np.zeros((CAPACITY_MIN, 2), dtype=np.uint64)
+        self.transfers = np.zeros(CAPACITY_MIN, dtype=TRANSFER_DTYPE)
+        self.meta = np.zeros(CAPACITY_MIN, dtype=META_DTYPE)
+        self.transfer_index = np.zeros((CAPACITY_MIN, 2), dtype=np.uint64)
+        self.heap = np.zeros((CAPACITY_MIN, 2), dtype=np.uint64)
+        # n_accounts, n_transfers, heap_size, unused: shared with the engine.
+        self.counts = np.zeros(4, dtype=np.int64)
+
+    @property
+    def n_accounts(self) -> int:
+        return int(self.counts[0])
+
+    @property
+    def n_transfers(self) -> int:
+        return int(self.counts[1])
+
+    # -- growth -----------------------------------------------------------------------
+
+    def _reserve_accounts(self, extra: int) -> None:
+        needed = self.n_accounts + extra
+        self.accounts = _grown(self.accounts, needed)
+        self.account_last = _grown(self.account_last, needed, fill=-1)
+        if 2 * needed > len(self.account_index):
+            self.account_index = _index_for(self.accounts["id"][: self.n_accounts], needed * 2)
+
+    def _reserve_transfers(self, extra: int) -> None:
+        needed = self.n_transfers + extra
+        self.transfers = _grown(self.transfers, needed)
+        self.meta = _grown(self.meta, needed)
+        self.heap = _grown(self.heap.reshape(-1), 2 * (int(self.counts[2]) + 2 * extra)).reshape(-1, 2)
+        if 2 * needed > len(self.transfer_index):
+            self.transfer_index = _index_for(self.transfers["id"][: self.n_transfers], needed * 2)
+
+    # -- applying batches ---------------------------------------------------------------
+
+    def apply_accounts(self, batch: npt.NDArray[np.void], timestamp: int) -> tuple[npt.NDArray[np.uint32], int]:
+        self._reserve_accounts(len(batch))
+        statuses = np.empty(len(batch), dtype=np.uint32)
+        ok = _engine.create_accounts(
+            self.accounts, self.account_last, self.account_index, self.counts, batch, statuses, timestamp
+        )
+        return statuses, ok
+
+    def apply_transfers(
+        self, batch: npt.NDArray[np.void], timestamp: int
+    ) -> tuple[npt.NDArray[np.uint32], int, int]:
+        self._reserve_transfers(len(batch))
+        statuses = np.empty(len(batch), dtype=np.uint32)
+        ok, expired = _engine.create_transfers(
+            self.accounts,
+            self.account_last,
+            self.account_index,
+            self.transfers,
+            self.meta,
+            self.transfer_index,
+            self.heap,
+            self.counts,
+            batch,
+            statuses,
+            timestamp,
+        )
+        return statuses, ok, expired
+
+    # -- reading ------------------------------------------------------------------------
+
+    def account_slots(self, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        slots = np.empty(len(ids), dtype=np.int64)
+        _engine.lookup(self.account_index, np.ascontiguousarray(ids, dtype=np.uint64), slots)
+        return slots
+
+    def transfer_slots(self, ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        slots = np.empty(len(ids), dtype=np.int64)
+        _engine.lookup(self.transfer_index, np.ascontiguousarray(ids, dtype=np.uint64), slots)
+        return slots
+
+    def account_transfer_slots(self, account_id: int, limit: int, reverse: bool) -> npt.NDArray[np.int64]:
+        found = self.account_slots(np.array([account_id], dtype=np.uint64))
+        if found[0] < 0:
+            return np.empty(0, dtype=np.int64)
+        out = np.empty(limit, dtype=np.int64)
+        n = _engine.account_transfers(
+            self.account_last, self.meta, self.transfers, int(found[0]), account_id, limit, reverse, out
+        )
+        return out[:n]
+
+    # -- snapshots ----------------------------------------------------------------------
+
+    def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The live part of every array a snapshot must keep (indexes are rebuilt on load)."""
+        na, nt, nh = self.n_accounts, self.n_transfers, int(self.counts[2])
+        return {
+            "accounts": self.accounts[:na],
+            "account_last": self.account_last[:na],
+            "transfers": self.transfers[:nt],
+            "meta": self.meta[:nt],
+            "heap": self.heap[:nh].reshape(-1),
+        }
+
+    ARRAY_DTYPES = {  # noqa: RUF012 - a constant table, never mutated
+        "accounts": ACCOUNT_DTYPE,
+        "account_last": np.dtype(np.int64),
+        "transfers": TRANSFER_DTYPE,
+        "meta": META_DTYPE,
+        "heap": np.dtype(np.uint64),
+    }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> State:
+        state = cls()
+        na, nt, nh = len(arrays["accounts"]), len(arrays["transfers"]), len(arrays["heap"]) // 2
+        state.accounts = _grown(np.zeros(0, ACCOUNT_DTYPE), na)
+        state.accounts[:na] = arrays["accounts"]
+        state.account_last = _grown(np.zeros(0, np.int64), na, fill=-1)
+        state.account_last[:na] = arrays["account_last"]
+        state.transfers = _grown(np.zeros(0, TRANSFER_DTYPE), nt)
+        state.transfers[:nt] = arrays["transfers"]
+        state.meta = _grown(np.zeros(0, META_DTYPE), nt)
+        state.meta[:nt] = arrays["meta"]
+        state.heap = _grown(np.zeros(0, np.uint64), 2 * nh).reshape(-1, 2)
+        state.heap[:nh] = arrays["heap"].reshape(-1, 2)
+        state.counts[:] = (na, nt, nh, 0)
+        state.account_index = _index_for(state.accounts["id"][:na], na)
+        state.transfer_index = _index_for(state.transfers["id"][:nt], nt)
+        return state
