@@ -14,6 +14,12 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 #define INT63_MAX ((uint64_t)INT64_MAX)
 #define NS_PER_S 1000000000ULL
@@ -115,8 +121,17 @@ static inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
+/* Keys that differ only in their low 6 bits land in neighbouring slots: ids issued in
+ * sequence then share cache lines and pages, while the high bits are mixed so that no
+ * pattern of ids can pile up in one place. (Index capacity is always >= 1024.) */
+static inline uint64_t index_home(const index_t *ix, uint64_t key) {
+    return ((mix64(key >> 6) << 6) | (key & 63)) & ix->mask;
+}
+
+static inline void prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
+
 static inline int64_t index_find(const index_t *ix, uint64_t key) {
-    uint64_t i = mix64(key) & ix->mask;
+    uint64_t i = index_home(ix, key);
     for (;;) {
         uint64_t k = ix->slots[2 * i];
         if (k == key) return (int64_t)ix->slots[2 * i + 1];
@@ -126,7 +141,7 @@ static inline int64_t index_find(const index_t *ix, uint64_t key) {
 }
 
 static inline void index_insert(index_t *ix, uint64_t key, uint64_t value) {
-    uint64_t i = mix64(key) & ix->mask;
+    uint64_t i = index_home(ix, key);
     while (ix->slots[2 * i] != 0) i = (i + 1) & ix->mask;
     ix->slots[2 * i] = key;
     ix->slots[2 * i + 1] = value;
@@ -135,7 +150,7 @@ static inline void index_insert(index_t *ix, uint64_t key, uint64_t value) {
 /* Removes the most recently inserted key. Safe with linear probing only in that case:
  * no key inserted earlier can have probed past this slot, because it was empty then. */
 static inline void index_remove_latest(index_t *ix, uint64_t key) {
-    uint64_t i = mix64(key) & ix->mask;
+    uint64_t i = index_home(ix, key);
     while (ix->slots[2 * i] != key) i = (i + 1) & ix->mask;
     ix->slots[2 * i] = 0;
     ix->slots[2 * i + 1] = 0;
@@ -349,7 +364,9 @@ static uint32_t transfer_settle(state_t *s, const transfer_t *t, uint64_t ts) {
     return T_OK;
 }
 
-static uint32_t transfer_create(state_t *s, const transfer_t *t, uint64_t ts) {
+/* dr and cr are the account slots of the transfer's debit and credit ids (-1 if absent),
+ * resolved ahead of time for the whole batch so their cache misses overlap. */
+static uint32_t transfer_create(state_t *s, const transfer_t *t, uint64_t ts, int64_t dr, int64_t cr) {
     if (t->timestamp != 0) return T_TIMESTAMP_MUST_BE_ZERO;
     if (!all_zero(t->reserved, sizeof t->reserved)) return T_RESERVED_FIELD;
     if (t->flags & ~TF_ALL) return T_RESERVED_FLAG;
@@ -370,8 +387,6 @@ static uint32_t transfer_create(state_t *s, const transfer_t *t, uint64_t ts) {
     if (t->ledger == 0) return T_LEDGER_MUST_NOT_BE_ZERO;
     if (t->code == 0) return T_CODE_MUST_NOT_BE_ZERO;
 
-    int64_t dr = account_slot(s, t->debit_account_id);
-    int64_t cr = account_slot(s, t->credit_account_id);
     if (dr < 0 || cr < 0) return T_ACCOUNT_NOT_FOUND;
     account_t *d = &s->accounts[dr], *c = &s->accounts[cr];
     if (d->ledger != c->ledger || t->ledger != d->ledger) return T_LEDGER_MISMATCH;
@@ -465,6 +480,33 @@ static void expire_pending(state_t *s, uint64_t ts) {
         m->state = PSTATE_EXPIRED;
         s->n_expired++;
     }
+}
+
+/* ---- batch pipelining: start the cache misses of later events early ---- */
+
+#define PREFETCH_DISTANCE 8
+
+static inline int64_t account_slot_or_absent(state_t *s, uint64_t id) {
+    return (id == 0 || id > INT63_MAX) ? -1 : index_find(&s->account_index, id);
+}
+
+/* Accounts are never created by a transfer batch, so every slot can be found up front. */
+static void resolve_account_slots(state_t *s, const transfer_t *batch, Py_ssize_t n, int64_t *slots) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + 2 * PREFETCH_DISTANCE < n) {
+            const transfer_t *ahead = &batch[i + 2 * PREFETCH_DISTANCE];
+            prefetch_write(&s->account_index.slots[2 * index_home(&s->account_index, ahead->debit_account_id)]);
+            prefetch_write(&s->account_index.slots[2 * index_home(&s->account_index, ahead->credit_account_id)]);
+        }
+        slots[2 * i] = account_slot_or_absent(s, batch[i].debit_account_id);
+        slots[2 * i + 1] = account_slot_or_absent(s, batch[i].credit_account_id);
+    }
+}
+
+static inline void prefetch_event(state_t *s, const transfer_t *t, const int64_t *slots) {
+    if (slots[0] >= 0) { prefetch_write(&s->accounts[slots[0]]); prefetch_write(&s->account_last[slots[0]]); }
+    if (slots[1] >= 0) { prefetch_write(&s->accounts[slots[1]]); prefetch_write(&s->account_last[slots[1]]); }
+    prefetch_write(&s->transfer_index.slots[2 * index_home(&s->transfer_index, t->id)]);
 }
 
 /* ---- Python glue ---- */
@@ -601,21 +643,26 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "create_transfers: state arrays too small for this batch");
         goto fail;
     }
+    int64_t *slots = PyMem_RawMalloc(sizeof(int64_t) * 2 * (size_t)(n_batch + 1));
+    if (!slots) { PyErr_NoMemory(); goto fail; }
     Py_ssize_t ok = 0;
     Py_BEGIN_ALLOW_THREADS
+    resolve_account_slots(&s, batch, n_batch, slots);
     Py_ssize_t chain_start = -1;
     int64_t chain_n0 = 0;
     int chain_failed = 0;
     for (Py_ssize_t i = 0; i < n_batch; i++) {
         const transfer_t *t = &batch[i];
         uint64_t now = ts + (uint64_t)i;
+        if (i + PREFETCH_DISTANCE < n_batch) prefetch_event(&s, &batch[i + PREFETCH_DISTANCE], &slots[2 * (i + PREFETCH_DISTANCE)]);
         expire_pending(&s, now);
         int linked = (t->flags & TF_LINKED) != 0;
         if (chain_start < 0 && linked) { chain_start = i; chain_n0 = s.n_transfers; }
         if (chain_failed) {
             results[i] = T_LINKED_EVENT_FAILED;
         } else {
-            uint32_t st = (linked && i == n_batch - 1) ? T_LINKED_EVENT_CHAIN_OPEN : transfer_create(&s, t, now);
+            uint32_t st = (linked && i == n_batch - 1) ? T_LINKED_EVENT_CHAIN_OPEN
+                                                       : transfer_create(&s, t, now, slots[2 * i], slots[2 * i + 1]);
             results[i] = st;
             if (st != T_OK && st != T_EXISTS && chain_start >= 0) {
                 while (s.n_transfers > chain_n0) transfer_rollback_latest(&s);
@@ -627,6 +674,7 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
     }
     for (Py_ssize_t i = 0; i < n_batch; i++) ok += results[i] == T_OK;
     Py_END_ALLOW_THREADS
+    PyMem_RawFree(slots);
     counts[0] = s.n_accounts;
     counts[1] = s.n_transfers;
     counts[2] = s.heap.size;
@@ -757,7 +805,25 @@ static PyObject *py_checksum(PyObject *self, PyObject *args) {
     return PyLong_FromUnsignedLongLong(h);
 }
 
+/* populate(buffer) -> bool: fault in the buffer's pages now, without changing its bytes.
+ * Fresh numpy arrays are mapped lazily; a first write to each page costs a fault (zeroing
+ * a huge page, a VM exit), which would otherwise land inside the apply loop. */
+static PyObject *py_populate(PyObject *self, PyObject *args) {
+    Py_buffer v;
+    if (!PyArg_ParseTuple(args, "w*", &v)) return NULL;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)v.buf + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t end = ((uintptr_t)v.buf + (uintptr_t)v.len) & ~((uintptr_t)page - 1);
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (end > start) rc = madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&v);
+    return PyBool_FromLong(rc == 0);
+}
+
 static PyMethodDef methods[] = {
+    {"populate", py_populate, METH_VARARGS, "Fault in a writable buffer's pages."},
     {"create_accounts", py_create_accounts, METH_VARARGS, "Apply a batch of account records."},
     {"create_transfers", py_create_transfers, METH_VARARGS, "Apply a batch of transfer records."},
     {"lookup", py_lookup, METH_VARARGS, "Find slots for ids in a hash index."},

@@ -378,6 +378,15 @@ class Ledger:
             self._check_open()
             return list(self._orders.get(int(wanted), []))
 
+    def reserve(self, accounts: int = 0, transfers: int = 0) -> None:
+        """Allocate room for this many more accounts and transfers now, not mid-batch."""
+        for name, value in (("accounts", accounts), ("transfers", transfers)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < ID_LIMIT:
+                raise InvalidInputError(name, "must be a non-negative integer")
+        with self._apply_lock:
+            self._check_open()
+            self._state.reserve(accounts, transfers)
+
     @property
     def counts(self) -> dict[str, int]:
         """How many accounts and transfers the ledger holds."""

@@ -6,6 +6,7 @@ is a pure function over these arrays, so a snapshot is just the arrays written o
 
 from __future__ import annotations
 
+import threading
 from enum import IntEnum
 
 import numpy as np
@@ -26,6 +27,7 @@ META_DTYPE = np.dtype(
 assert META_DTYPE.itemsize == 32
 
 CAPACITY_MIN = 1024
+POPULATE_BYTES_MIN = 4 * 2**20
 
 
 class PendingState(IntEnum):
@@ -38,6 +40,13 @@ class PendingState(IntEnum):
     expired = 4
 
 
+def _populate_soon(array: npt.NDArray[np.generic], start: int) -> None:
+    """Fault in the fresh tail of a grown array on another core, before the engine writes it."""
+    tail = array.reshape(-1)[start:]
+    if tail.nbytes >= POPULATE_BYTES_MIN:
+        threading.Thread(target=_engine.populate, args=(tail,), name="tessera-populate", daemon=True).start()
+
+
 def _grown(array: npt.NDArray[np.generic], needed: int, fill: int = 0) -> npt.NDArray[np.generic]:
     capacity = max(CAPACITY_MIN, len(array))
     while capacity < needed:
@@ -46,6 +55,7 @@ def _grown(array: npt.NDArray[np.generic], needed: int, fill: int = 0) -> npt.ND
         return array
     grown = np.zeros(capacity, dtype=array.dtype) if fill == 0 else np.full(capacity, fill, array.dtype)
     grown[: len(array)] = array
+    _populate_soon(grown, len(array))
     return grown
 
 
@@ -55,6 +65,7 @@ def _index_for(ids: npt.NDArray[np.uint64], needed: int) -> npt.NDArray[np.uint6
     while capacity < 2 * needed:
         capacity *= 2
     index = np.zeros((capacity, 2), dtype=np.uint64)
+    _engine.populate(index)  # one sequential pass beats a page fault per random insert
     _engine.build_index(index, np.ascontiguousarray(ids, dtype=np.uint64))
     return index
 
@@ -82,6 +93,13 @@ class State:
         return int(self.counts[1])
 
     # -- growth -----------------------------------------------------------------------
+
+    def reserve(self, accounts: int, transfers: int) -> None:
+        """Make room up front (as TigerBeetle allocates at start) so growth never stalls a batch."""
+        self._reserve_accounts(accounts)
+        self._reserve_transfers(transfers)
+        for array in (self.accounts, self.account_last, self.transfers, self.meta, self.heap):
+            _engine.populate(array)
 
     def _reserve_accounts(self, extra: int) -> None:
         needed = self.n_accounts + extra
