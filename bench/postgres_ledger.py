@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -165,7 +165,7 @@ $$;
 TRANSFER_ONE_SQL = "SELECT create_transfer(%s, %s, %s, %s, %s, %s)"
 TRANSFER_BATCH_SQL = "SELECT create_transfers(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s, %s)"
 
-Transfer = tuple[int, int, int, int]  # id, debit_account_id, credit_account_id, amount
+TransferRow = tuple[int, int, int, int]  # id, debit_account_id, credit_account_id, amount
 
 
 class BenchEnvironmentError(Exception):
@@ -367,7 +367,7 @@ def throwaway_server(bin_dir: Path, workdir: Path | None) -> Iterator[Server]:
 # --- the workload -------------------------------------------------------------------------
 
 
-def generate_transfers(accounts: int, transfers: int, seed: int) -> list[Transfer]:
+def generate_transfers(accounts: int, transfers: int, seed: int) -> list[TransferRow]:
     """The payments of ``tessera bench ledger`` for the same seed, transfer for transfer."""
     (records,) = payment_batches(
         seed, accounts, transfers, batch_size=transfers, first_transfer_id=accounts + 1, amount_max=AMOUNT_MAX
@@ -417,7 +417,7 @@ class ClientResult:
 
 
 def run_client(
-    server: Server, batches: list[list[Transfer]], start: threading.Barrier, stop: threading.Event
+    server: Server, batches: list[list[TransferRow]], start: threading.Barrier, stop: threading.Event
 ) -> ClientResult:
     """Send this client's batches one call (one transaction, one commit) at a time."""
     result = ClientResult()
@@ -452,7 +452,7 @@ def run_client(
 
 
 def run_workload(
-    server: Server, transfers: list[Transfer], clients: int, batch_size: int
+    server: Server, transfers: list[TransferRow], clients: int, batch_size: int
 ) -> tuple[float, list[int], Counter[int]]:
     """Run every transfer on ``clients`` connections; return seconds, latencies, statuses."""
     batches = [transfers[i : i + batch_size] for i in range(0, len(transfers), batch_size)]
@@ -515,7 +515,7 @@ def check_invariants(server: Server, accounts: int, statuses: Counter[int]) -> N
 # --- the command line ---------------------------------------------------------------------
 
 
-def _bounded(low: int, high: int) -> Any:
+def _bounded(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
         if not low <= value <= high:

@@ -1,4 +1,3 @@
 """Tessera: open digital public infrastructure."""
 
 __version__ = "0.1.0"
-

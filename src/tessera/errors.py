@@ -4,7 +4,7 @@ Business refusals (a transfer over the balance, a frozen account) are *values*: 
 statuses, listed in ``docs/ledger.md``. Exceptions are for bad calls, bugs and broken
 infrastructure::
 
-    TesseraError                      code
+    TesseraError                      tessera             (the root; codes below)
     ├── InvalidInputError             invalid_input       (also a ValueError)
     │   └── BatchSizeError            batch_size          (empty or over the limit)
     └── LedgerError                   ledger

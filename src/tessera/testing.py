@@ -66,18 +66,16 @@ def issuance_batches(
         n = min(BATCH_SIZE_MAX, wallets - start)
         ids = np.arange(first_transfer_id + start, first_transfer_id + start + n, dtype=np.uint64)
         credit = np.arange(2 + start, 2 + start + n, dtype=np.uint64)
-        yield packed_transfers(ids, np.full(n, ISSUER_ID, np.uint64), credit, np.full(n, amount, np.uint64),
-                               ledger=ledger)
+        yield packed_transfers(
+            ids, np.full(n, ISSUER_ID, np.uint64), credit, np.full(n, amount, np.uint64), ledger=ledger
+        )
 
 
 def _account_draws(
     rng: np.random.Generator, wallets: int, n: int, distribution: Distribution
 ) -> npt.NDArray[np.uint64]:
-    if distribution == "uniform":
-        index = rng.integers(0, wallets, size=n)
-    else:
-        # Zipf over ranks, folded into range: a few wallets (merchants) take most traffic.
-        index = (rng.zipf(1.2, size=n) - 1) % wallets
+    # Zipf over ranks, folded into range: a few wallets (merchants) take most traffic.
+    index = rng.integers(0, wallets, size=n) if distribution == "uniform" else (rng.zipf(1.2, size=n) - 1) % wallets
     return (index + 2).astype(np.uint64)
 
 

@@ -77,11 +77,9 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def encode_header(kind: int, seq: int, group_seq: int, timestamp: int, count: int, body: Any) -> bytes:
+def encode_header(*, kind: int, seq: int, group_seq: int, timestamp: int, count: int, body: Any) -> bytes:
     view = memoryview(body).cast("B")
-    head = HEADER.pack(
-        MAGIC, kind, VERSION, 0, seq, group_seq, timestamp, count, len(view), _engine.checksum(view), 0
-    )
+    head = HEADER.pack(MAGIC, kind, VERSION, 0, seq, group_seq, timestamp, count, len(view), _engine.checksum(view), 0)
     return head[:60] + struct.pack("<I", zlib.crc32(head[:60]))
 
 
@@ -215,7 +213,9 @@ class JournalWriter:
         group_seq = group[0][0]
         buffers: list[Any] = []
         for seq, kind, timestamp, count, body in group:
-            buffers.append(encode_header(kind, seq, group_seq, timestamp, count, body))
+            buffers.append(
+                encode_header(kind=kind, seq=seq, group_seq=group_seq, timestamp=timestamp, count=count, body=body)
+            )
             buffers.append(memoryview(body).cast("B"))
         for start in range(0, len(buffers), IOV_MAX):
             self._write_all(buffers[start : start + IOV_MAX])

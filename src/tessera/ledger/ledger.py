@@ -223,9 +223,7 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     def _check_open(self) -> None:
@@ -256,9 +254,7 @@ class Ledger:
         self._journal.sync_through(target)
         return Results(statuses, CreateAccountStatus)
 
-    def create_transfers(
-        self, transfers: Sequence[Transfer] | npt.NDArray[np.void]
-    ) -> Results[CreateTransferStatus]:
+    def create_transfers(self, transfers: Sequence[Transfer] | npt.NDArray[np.void]) -> Results[CreateTransferStatus]:
         """Apply a batch of transfers in order, as if one by one; durable before it returns."""
         if isinstance(transfers, np.ndarray | bytes | bytearray | memoryview):
             batch = check_packed(transfers, TRANSFER_DTYPE, "transfers")
@@ -320,7 +316,7 @@ class Ledger:
             elif not freeze and not flags[slot] & frozen:
                 statuses[i] = OrderStatus.not_frozen
             else:
-                flags[slot] = flags[slot] | frozen if freeze else flags[slot] & ~frozen
+                flags[slot] = flags[slot] | frozen if freeze else flags[slot] & (0xFFFF ^ frozen)
                 account_id = int(record["account_id"])
                 reference = bytes(record["reference"])[: int(record["reference_size"])].decode()
                 order = AccountOrder(account_id, "freeze" if freeze else "unfreeze", reference, timestamp + i)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tessera.errors import InvalidInputError
+from tessera.errors import BatchSizeError, InvalidInputError
 
 BATCH_SIZE_MAX = 8190
 ID_LIMIT = 2**63  # ids and amounts are positive integers below this
@@ -167,8 +167,6 @@ def _category_slots(categories: Any, name: str) -> list[int]:
 
 
 def _checked_batch(items: Any, kind: type) -> Sequence[Any]:
-    from tessera.errors import BatchSizeError
-
     if not isinstance(items, Sequence) or isinstance(items, str | bytes):
         raise InvalidInputError("batch", f"must be a list of {kind.__name__}")
     if not items:
@@ -236,8 +234,6 @@ def encode_transfers(transfers: Sequence[Transfer]) -> npt.NDArray[np.void]:
 
 def check_packed(batch: Any, dtype: np.dtype[Any], name: str) -> npt.NDArray[np.void]:
     """Accept a packed batch as a numpy record array or raw bytes, without copying."""
-    from tessera.errors import BatchSizeError
-
     if isinstance(batch, bytes | bytearray | memoryview):
         if len(batch) % dtype.itemsize:
             raise InvalidInputError(name, f"length {len(batch)} is not a multiple of {dtype.itemsize}")

@@ -53,9 +53,7 @@ def write_snapshot(directory: Path, snapshot: Snapshot) -> Path:
     offset = 0
     for name, array in snapshot.arrays.items():
         data = np.ascontiguousarray(array)
-        layout.append(
-            {"name": name, "offset": offset, "size": data.nbytes, "checksum": _engine.checksum(data)}
-        )
+        layout.append({"name": name, "offset": offset, "size": data.nbytes, "checksum": _engine.checksum(data)})
         offset += data.nbytes
     header = json.dumps(
         {
@@ -69,7 +67,7 @@ def write_snapshot(directory: Path, snapshot: Snapshot) -> Path:
         f.write(PREFIX.pack(MAGIC, len(header), zlib.crc32(header)))
         f.write(header)
         for array in snapshot.arrays.values():
-            f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+            f.write(np.ascontiguousarray(array).data.cast("B"))
         f.flush()
         os.fsync(f.fileno())
     os.replace(temporary, final)

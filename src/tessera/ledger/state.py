@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from enum import IntEnum
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,7 @@ assert META_DTYPE.itemsize == 32
 
 CAPACITY_MIN = 1024
 POPULATE_BYTES_MIN = 4 * 2**20
+G = TypeVar("G", bound=np.generic)
 
 
 class PendingState(IntEnum):
@@ -47,13 +49,13 @@ def _populate_soon(array: npt.NDArray[np.generic], start: int) -> None:
         threading.Thread(target=_engine.populate, args=(tail,), name="tessera-populate", daemon=True).start()
 
 
-def _grown(array: npt.NDArray[np.generic], needed: int, fill: int = 0) -> npt.NDArray[np.generic]:
+def _grown(array: npt.NDArray[G], needed: int, fill: int = 0) -> npt.NDArray[G]:
     capacity = max(CAPACITY_MIN, len(array))
     while capacity < needed:
         capacity *= 2
     if capacity == len(array):
         return array
-    grown = np.zeros(capacity, dtype=array.dtype) if fill == 0 else np.full(capacity, fill, array.dtype)
+    grown: npt.NDArray[G] = np.zeros(capacity, dtype=array.dtype) if fill == 0 else np.full(capacity, fill, array.dtype)
     grown[: len(array)] = array
     _populate_soon(grown, len(array))
     return grown
@@ -74,15 +76,15 @@ class State:
     """Accounts, transfers, their hash indexes and the pending-expiry heap."""
 
     def __init__(self) -> None:
-        self.accounts = np.zeros(CAPACITY_MIN, dtype=ACCOUNT_DTYPE)
-        self.account_last = np.full(CAPACITY_MIN, -1, dtype=np.int64)
-        self.account_index = np.zeros((CAPACITY_MIN, 2), dtype=np.uint64)
-        self.transfers = np.zeros(CAPACITY_MIN, dtype=TRANSFER_DTYPE)
-        self.meta = np.zeros(CAPACITY_MIN, dtype=META_DTYPE)
-        self.transfer_index = np.zeros((CAPACITY_MIN, 2), dtype=np.uint64)
-        self.heap = np.zeros((CAPACITY_MIN, 2), dtype=np.uint64)
+        self.accounts: npt.NDArray[np.void] = np.zeros(CAPACITY_MIN, dtype=ACCOUNT_DTYPE)
+        self.account_last: npt.NDArray[Any] = np.full(CAPACITY_MIN, -1, dtype=np.int64)
+        self.account_index: npt.NDArray[Any] = np.zeros((CAPACITY_MIN, 2), dtype=np.uint64)
+        self.transfers: npt.NDArray[np.void] = np.zeros(CAPACITY_MIN, dtype=TRANSFER_DTYPE)
+        self.meta: npt.NDArray[np.void] = np.zeros(CAPACITY_MIN, dtype=META_DTYPE)
+        self.transfer_index: npt.NDArray[Any] = np.zeros((CAPACITY_MIN, 2), dtype=np.uint64)
+        self.heap: npt.NDArray[Any] = np.zeros((CAPACITY_MIN, 2), dtype=np.uint64)
         # n_accounts, n_transfers, heap_size, unused: shared with the engine.
-        self.counts = np.zeros(4, dtype=np.int64)
+        self.counts: npt.NDArray[Any] = np.zeros(4, dtype=np.int64)
 
     @property
     def n_accounts(self) -> int:
@@ -126,9 +128,7 @@ class State:
         )
         return statuses, ok
 
-    def apply_transfers(
-        self, batch: npt.NDArray[np.void], timestamp: int
-    ) -> tuple[npt.NDArray[np.uint32], int, int]:
+    def apply_transfers(self, batch: npt.NDArray[np.void], timestamp: int) -> tuple[npt.NDArray[np.uint32], int, int]:
         self._reserve_transfers(len(batch))
         statuses = np.empty(len(batch), dtype=np.uint32)
         ok, expired = _engine.create_transfers(

@@ -115,7 +115,7 @@ class Results(Sequence[Result[S]]):
 
     def __init__(self, statuses: npt.NDArray[np.uint32], enum: type[S]) -> None:
         self.statuses = statuses
-        self._enum = enum
+        self._enum: type[S] = enum
 
     def __len__(self) -> int:
         return len(self.statuses)

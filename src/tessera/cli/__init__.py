@@ -1,0 +1,1 @@
+"""The ``tessera`` command: thin wrappers over the domain packages."""

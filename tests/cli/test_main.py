@@ -1,0 +1,91 @@
+"""The tessera command: demo, ledger inspect/snapshot, bench ledger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tessera import __version__
+from tessera.cli.main import app
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    """--version prints the package version."""
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == __version__
+
+
+def test_demo__runs_twice_idempotently(tmp_path: Path) -> None:
+    """The demo shows refusals with reasons, and a second run reports 'exists', not doubles."""
+    first = runner.invoke(app, ["demo", "--data", str(tmp_path / "d")])
+    assert first.exit_code == 0, first.output
+    assert "category_not_allowed" in first.output and "exceeds_credits" in first.output
+    second = runner.invoke(app, ["demo", "--data", str(tmp_path / "d")])
+    assert "exists" in second.output
+    assert first.output.splitlines()[-3:] == second.output.splitlines()[-3:]  # same balances
+
+
+def test_ledger_inspect_and_snapshot(tmp_path: Path) -> None:
+    """inspect reports counts and recovery; snapshot leaves nothing to replay."""
+    runner.invoke(app, ["demo", "--data", str(tmp_path)])
+    report = json.loads(runner.invoke(app, ["ledger", "inspect", str(tmp_path)]).output)
+    assert report["accounts"] == 4 and report["transfers"] == 5
+    assert report["recovery"]["entries_replayed"] == 2
+    assert runner.invoke(app, ["ledger", "snapshot", str(tmp_path)]).exit_code == 0
+    report = json.loads(runner.invoke(app, ["ledger", "inspect", str(tmp_path)]).output)
+    assert report["recovery"]["entries_replayed"] == 0 and report["transfers"] == 5
+
+
+def test_ledger_inspect__corruption_is_a_clean_error(tmp_path: Path) -> None:
+    """A damaged journal gives an error code and the offset, not a traceback."""
+    runner.invoke(app, ["demo", "--data", str(tmp_path)])
+    for extra in range(2):
+        runner.invoke(app, ["demo", "--data", str(tmp_path)])  # more entries after the first
+        del extra
+    (segment,) = tmp_path.glob("*.journal")
+    data = bytearray(segment.read_bytes())
+    data[70] ^= 1
+    segment.write_bytes(bytes(data))
+    result = runner.invoke(app, ["ledger", "inspect", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "error [corruption]" in result.output and "at byte 0" in result.output
+
+
+def test_ledger_inspect__missing_directory(tmp_path: Path) -> None:
+    """A path that is not a directory is refused before anything is created."""
+    result = runner.invoke(app, ["ledger", "inspect", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and not (tmp_path / "nope").exists()
+
+
+def test_bench_ledger__prints_one_json_object(tmp_path: Path) -> None:
+    """A tiny bench run prints the figures and the conditions they were measured under."""
+    args = [
+        "bench",
+        "ledger",
+        "--accounts",
+        "1000",
+        "--transfers",
+        "20000",
+        "--batch",
+        "1000",
+        "--json",
+        "--dir",
+        str(tmp_path),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("{"))
+    figures = json.loads(line)
+    assert figures["durable"] is True and figures["transfers"] == 20000 and figures["batches"] == 20
+    assert figures["transfers_per_second"] > 0 and figures["refused"] == 0
+    assert list(tmp_path.iterdir()) == []  # the temporary ledger is removed
+
+
+def test_bench_ledger__bad_flag_is_a_usage_error() -> None:
+    """Out-of-range options are refused with a usage message."""
+    result = runner.invoke(app, ["bench", "ledger", "--batch", "9000"])
+    assert result.exit_code == 2

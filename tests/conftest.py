@@ -1,0 +1,36 @@
+"""Shared fixtures: every test gets its own ledger directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tessera.ledger import Account, AccountFlags, Ledger, Transfer
+
+ISSUER, ALICE, BOB, SHOP = 1, 2, 3, 4
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger.open(tmp_path / "ledger") as opened:
+        yield opened
+
+
+@pytest.fixture
+def funded(ledger: Ledger) -> Ledger:
+    """An issuer, two wallets and a shop; Alice and Bob hold 1000 each."""
+    wallet = AccountFlags.debits_must_not_exceed_credits
+    assert ledger.create_accounts(
+        [
+            Account(ISSUER, 1, 1),
+            Account(ALICE, 1, 2, flags=wallet),
+            Account(BOB, 1, 2, flags=wallet),
+            Account(SHOP, 1, 3, flags=wallet, category=5411),
+        ]
+    ).all_ok
+    assert ledger.create_transfers(
+        [Transfer(1, ISSUER, ALICE, 1000, 1, 1), Transfer(2, ISSUER, BOB, 1000, 1, 1)]
+    ).all_ok
+    return ledger
