@@ -600,9 +600,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "accounts": args.accounts,
         "transfers": args.transfers,
         "transfers_accepted": statuses[CreateTransferStatus.ok.value],
-        "transfers_refused": {
-            CreateTransferStatus(code).name: n for code, n in sorted(statuses.items()) if code != 0
-        },
+        "transfers_refused": {CreateTransferStatus(code).name: n for code, n in sorted(statuses.items()) if code != 0},
         "clients": args.clients,
         "batch": args.batch,
         "postgres_version": version,

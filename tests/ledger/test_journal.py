@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
-from tessera.errors import CorruptionError, LedgerClosedError, LedgerLockedError, SnapshotCorruptError
+from tessera.errors import (
+    CorruptionError,
+    LedgerClosedError,
+    LedgerFailedError,
+    LedgerLockedError,
+    SnapshotCorruptError,
+)
 from tessera.ledger import Account, AccountFlags, Ledger, Transfer
 from tessera.ledger.journal import HEADER_SIZE, list_segments
 
@@ -213,3 +221,44 @@ class TestLifecycle:
         with Ledger.open(tmp_path) as ledger:
             assert ledger.recovery.snapshot_seq == 4
             assert ledger.recovery.entries_replayed == 0
+
+
+class TestGroupCommit:
+    def test_concurrent_callers__every_acknowledged_batch_survives(self, tmp_path: Path) -> None:
+        """Threads sharing fsyncs still get exactly their own results, all durable."""
+        with Ledger.open(tmp_path) as ledger:
+            ledger.create_accounts([Account(ISSUER, 1, 1), Account(WALLET, 1, 2)])
+
+            def client(c: int) -> None:
+                for b in range(15):
+                    batch = [Transfer(10_000 * (c + 1) + 100 * b + i, ISSUER, WALLET, 1, 1, 1) for i in range(3)]
+                    assert ledger.create_transfers(batch).all_ok
+
+            threads = [threading.Thread(target=client, args=(c,)) for c in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        with Ledger.open(tmp_path) as ledger:
+            assert ledger.counts["transfers"] == 4 * 15 * 3
+            assert ledger.lookup_accounts([WALLET])[0].credits_posted == 180
+
+    def test_fsync_failure__ledger_refuses_until_reopened(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """After a failed fsync memory may be ahead of disk, so the handle stops serving."""
+        ledger = Ledger.open(tmp_path)
+        ledger.create_accounts([Account(ISSUER, 1, 1), Account(WALLET, 1, 2)])
+
+        def broken(fd: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fdatasync", broken)
+        with pytest.raises(LedgerFailedError, match="Input/output error"):
+            ledger.create_transfers([Transfer(1, ISSUER, WALLET, 5, 1, 1)])
+        with pytest.raises(LedgerFailedError):
+            ledger.lookup_accounts([WALLET])
+        monkeypatch.undo()
+        with pytest.raises(LedgerFailedError):
+            ledger.create_transfers([Transfer(2, ISSUER, WALLET, 5, 1, 1)])
+        ledger.close()
+        with Ledger.open(tmp_path) as reopened:  # the write reached the page cache, so it is replayed
+            assert reopened.lookup_accounts([WALLET])[0].credits_posted in (0, 5)

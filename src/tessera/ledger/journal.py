@@ -179,6 +179,11 @@ class JournalWriter:
         return self._path
 
     @property
+    def failure(self) -> BaseException | None:
+        """The OSError that broke the journal, if one did."""
+        return self._failure
+
+    @property
     def last_seq(self) -> int:
         return self._next_seq - 1
 

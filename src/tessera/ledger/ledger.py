@@ -26,6 +26,7 @@ from tessera.errors import (
     InvalidInputError,
     LedgerClosedError,
     LedgerError,
+    LedgerFailedError,
     LedgerLockedError,
 )
 from tessera.ledger.journal import EntryKind, JournalWriter, iter_entries, list_segments
@@ -211,6 +212,8 @@ class Ledger:
             return
         try:
             with self._apply_lock:
+                if self._journal.failure is not None:
+                    return  # nothing more can be made durable; reopening recovers what was
                 if self._journal_bytes() >= self._options.snapshot_journal_bytes:
                     self._snapshot_locked()
                 else:
@@ -229,6 +232,8 @@ class Ledger:
     def _check_open(self) -> None:
         if self._closed:
             raise LedgerClosedError(f"ledger {self.path} is closed")
+        if self._journal.failure is not None:
+            raise LedgerFailedError(f"ledger {self.path} failed: {self._journal.failure}; reopen it to recover")
 
     def _timestamps(self, count: int) -> int:
         """First timestamp (ns) of a batch; every event gets its own, strictly increasing."""
