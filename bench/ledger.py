@@ -40,13 +40,18 @@ def _filesystem(path: Path) -> str:
         return "unknown"
 
 
+def _require_ok(failed: list[Any], step: str) -> None:
+    if failed:
+        raise SystemExit(f"bench setup failed while {step}: {failed[:3]}")
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tessera bench ledger", description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=1_000_000, help="wallets to create")
     parser.add_argument("--transfers", type=int, default=10_000_000, help="payments to time")
     parser.add_argument("--batch", type=int, default=BATCH_SIZE_MAX, help=f"transfers per batch (max {BATCH_SIZE_MAX})")
     parser.add_argument("--distribution", choices=["uniform", "zipf"], default="uniform")
-    parser.add_argument("--clients", type=int, default=2, help="threads submitting batches")
+    parser.add_argument("--clients", type=int, default=4, help="threads submitting batches")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the temporary ledger")
     parser.add_argument("--no-sync", action="store_true", help="skip fsync (not durable; for comparison only)")
@@ -82,9 +87,10 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         ledger.reserve(accounts=args.accounts + 1, transfers=args.accounts + args.transfers)
         for accounts in wallet_batches(args.accounts):
-            assert ledger.create_accounts(accounts).all_ok
-        for funding in issuance_batches(args.accounts, 10**12, first_transfer_id=1):
-            assert ledger.create_transfers(funding).all_ok
+            _require_ok(ledger.create_accounts(accounts).failed(), "creating wallets")
+        # 10**9 each keeps the issuer's total debits below 2**63 even at 10M wallets.
+        for funding in issuance_batches(args.accounts, 10**9, first_transfer_id=1):
+            _require_ok(ledger.create_transfers(funding).failed(), "funding wallets")
         setup_seconds = time.perf_counter() - started
         _log(f"created and funded {args.accounts:,} wallets in {setup_seconds:.1f} s")
 
