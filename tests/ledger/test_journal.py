@@ -243,7 +243,9 @@ class TestGroupCommit:
             assert ledger.counts["transfers"] == 4 * 15 * 3
             assert ledger.lookup_accounts([WALLET])[0].credits_posted == 180
 
-    def test_fsync_failure__ledger_refuses_until_reopened(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_fsync_failure__ledger_refuses_until_reopened(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """After a failed fsync memory may be ahead of disk, so the handle stops serving."""
         ledger = Ledger.open(tmp_path)
         ledger.create_accounts([Account(ISSUER, 1, 1), Account(WALLET, 1, 2)])
