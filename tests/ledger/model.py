@@ -27,8 +27,7 @@ from tessera.ledger import (
     TransferFlags,
 )
 
-LIMIT = 2**63  # ids, amounts and balances stay below this
-U64_MAX = 2**64 - 1  # a deadline is a u64 of nanoseconds
+LIMIT = 2**63  # ids, amounts, balances and deadlines stay below this
 NS_PER_S = 1_000_000_000
 CATEGORIES_MAX = 8
 CATEGORY_LIMIT = 2**16
@@ -279,7 +278,7 @@ class Model:
             return T.overflows_balance
         if cr["credits_pending"] + cr["credits_posted"] + amount >= LIMIT:
             return T.overflows_balance
-        if pending and t.timeout and timestamp + t.timeout * NS_PER_S > U64_MAX:
+        if pending and t.timeout and timestamp + t.timeout * NS_PER_S >= LIMIT:
             return T.overflows_timeout
         if dr["flags"] & WALLET and dr["debits_pending"] + dr["debits_posted"] + amount > dr["credits_posted"]:
             return T.exceeds_credits
