@@ -246,8 +246,15 @@ class JournalWriter:
             written = os.writev(self._fd, buffers)
             self._size += written
 
+    def start_segment(self, first_seq: int) -> None:
+        """Start a new segment now, e.g. after a snapshot covers everything before it."""
+        with self._sync_lock:
+            if self._queue or self.durable_seq != first_seq - 1:
+                raise LedgerFailedError(f"cannot start segment {first_seq}: entries are still queued")
+            self.rotate(first_seq)
+
     def rotate(self, first_seq: int) -> None:
-        """Start a new segment whose first entry will be ``first_seq`` (callers hold no queue)."""
+        """Start a new segment whose first entry will be ``first_seq``; the sync lock is held."""
         if self._size == 0 and self._path.name == segment_name(first_seq):
             return
         os.close(self._fd)

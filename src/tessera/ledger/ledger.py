@@ -407,7 +407,7 @@ class Ledger:
         orders = {str(k): [[o.action, o.reference, o.timestamp] for o in v] for k, v in self._orders.items()}
         snap = Snapshot(seq, self._last_timestamp, self._state.arrays(), {"orders": orders})
         path = write_snapshot(self.path, snap)
-        self._journal.rotate(seq + 1)
+        self._journal.start_segment(seq + 1)
         for old in list_segments(self.path):
             if old != self._journal.path:
                 old.unlink()
