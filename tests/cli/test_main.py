@@ -32,11 +32,13 @@ def test_demo__runs_twice_idempotently(tmp_path: Path) -> None:
 def test_ledger_inspect_and_snapshot(tmp_path: Path) -> None:
     """inspect reports counts and recovery; snapshot leaves nothing to replay."""
     runner.invoke(app, ["demo", "--data", str(tmp_path)])
-    report = json.loads(runner.invoke(app, ["ledger", "inspect", str(tmp_path)]).output)
+    inspected = runner.invoke(app, ["ledger", "inspect", str(tmp_path)])
+    assert "replaying 00000000000000000001.journal (1/1" in inspected.stderr
+    report = json.loads(inspected.stdout)
     assert report["accounts"] == 4 and report["transfers"] == 5
     assert report["recovery"]["entries_replayed"] == 2
     assert runner.invoke(app, ["ledger", "snapshot", str(tmp_path)]).exit_code == 0
-    report = json.loads(runner.invoke(app, ["ledger", "inspect", str(tmp_path)]).output)
+    report = json.loads(runner.invoke(app, ["ledger", "inspect", str(tmp_path)]).stdout)
     assert report["recovery"]["entries_replayed"] == 0 and report["transfers"] == 5
 
 

@@ -69,7 +69,7 @@ def ledger_inspect(
         typer.echo(f"error: {directory} is not a directory", err=True)
         raise typer.Exit(2)
     try:
-        with Ledger.open(directory) as ledger:
+        with Ledger.open(directory, progress=lambda line: typer.echo(line, err=True)) as ledger:
             recovery = ledger.recovery
             report = {
                 "directory": str(directory),

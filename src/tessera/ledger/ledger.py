@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -92,7 +92,7 @@ class _Options:
     clock: Callable[[], int] = time.time_ns
     segment_bytes_max: int = SEGMENT_BYTES_MAX
     snapshot_journal_bytes: int = SNAPSHOT_JOURNAL_BYTES
-    extra: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[str], None] | None = None
 
 
 def _checked_ids(ids: Any, name: str) -> npt.NDArray[np.uint64]:
@@ -142,11 +142,16 @@ class Ledger:
         clock: Callable[[], int] | None = None,
         segment_bytes_max: int = SEGMENT_BYTES_MAX,
         snapshot_journal_bytes: int = SNAPSHOT_JOURNAL_BYTES,
+        progress: Callable[[str], None] | None = None,
     ) -> Ledger:
-        """Create the directory or recover from it. ``sync=False`` skips fsync (tests only)."""
+        """Create the directory or recover from it.
+
+        ``sync=False`` skips fsync (tests only); ``progress`` receives a line per journal
+        segment replayed, for operators watching a long recovery.
+        """
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
-        options = _Options(sync, clock or time.time_ns, segment_bytes_max, snapshot_journal_bytes)
+        options = _Options(sync, clock or time.time_ns, segment_bytes_max, snapshot_journal_bytes, progress)
         return cls(directory, options)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -176,7 +181,14 @@ class Ledger:
             }
             seq = self.recovery.snapshot_seq = snap.seq
         expected = seq + 1
+        segments = list_segments(self.path)
+        current: Path | None = None
         for entry, segment, cut in iter_entries(self.path):
+            if segment != current and self._options.progress is not None:
+                current = segment
+                position = segments.index(segment) + 1
+                megabytes = segment.stat().st_size / 2**20
+                self._options.progress(f"replaying {segment.name} ({position}/{len(segments)}, {megabytes:.0f} MiB)")
             if entry is None:
                 assert cut is not None
                 self.recovery.truncated_bytes = segment.stat().st_size - cut
