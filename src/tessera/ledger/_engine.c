@@ -585,17 +585,15 @@ static PyObject *py_create_accounts(PyObject *self, PyObject *args) {
         const account_t *a = &batch[i];
         int linked = (a->flags & AF_LINKED) != 0;
         if (chain_start < 0 && linked) { chain_start = i; chain_n0 = s.n_accounts; }
-        if (chain_failed) {
-            results[i] = A_LINKED_EVENT_FAILED;
-        } else {
-            uint32_t st = (linked && i == n_batch - 1) ? A_LINKED_EVENT_CHAIN_OPEN
-                                                       : account_create(&s, a, ts + (uint64_t)i);
-            results[i] = st;
-            if (st != A_OK && st != A_EXISTS && chain_start >= 0) {
-                while (s.n_accounts > chain_n0) account_rollback_latest(&s);
-                for (Py_ssize_t j = chain_start; j < i; j++) results[j] = A_LINKED_EVENT_FAILED;
-                chain_failed = 1;
-            }
+        uint32_t st;
+        if (linked && i == n_batch - 1) st = A_LINKED_EVENT_CHAIN_OPEN;
+        else if (chain_failed) st = A_LINKED_EVENT_FAILED;
+        else st = account_create(&s, a, ts + (uint64_t)i);
+        results[i] = st;
+        if (!chain_failed && st != A_OK && st != A_EXISTS && chain_start >= 0) {
+            while (s.n_accounts > chain_n0) account_rollback_latest(&s);
+            for (Py_ssize_t j = chain_start; j < i; j++) results[j] = A_LINKED_EVENT_FAILED;
+            chain_failed = 1;
         }
         if (!linked) { chain_start = -1; chain_failed = 0; }
     }
@@ -658,17 +656,15 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
         expire_pending(&s, now);
         int linked = (t->flags & TF_LINKED) != 0;
         if (chain_start < 0 && linked) { chain_start = i; chain_n0 = s.n_transfers; }
-        if (chain_failed) {
-            results[i] = T_LINKED_EVENT_FAILED;
-        } else {
-            uint32_t st = (linked && i == n_batch - 1) ? T_LINKED_EVENT_CHAIN_OPEN
-                                                       : transfer_create(&s, t, now, slots[2 * i], slots[2 * i + 1]);
-            results[i] = st;
-            if (st != T_OK && st != T_EXISTS && chain_start >= 0) {
-                while (s.n_transfers > chain_n0) transfer_rollback_latest(&s);
-                for (Py_ssize_t j = chain_start; j < i; j++) results[j] = T_LINKED_EVENT_FAILED;
-                chain_failed = 1;
-            }
+        uint32_t st;
+        if (linked && i == n_batch - 1) st = T_LINKED_EVENT_CHAIN_OPEN;
+        else if (chain_failed) st = T_LINKED_EVENT_FAILED;
+        else st = transfer_create(&s, t, now, slots[2 * i], slots[2 * i + 1]);
+        results[i] = st;
+        if (!chain_failed && st != T_OK && st != T_EXISTS && chain_start >= 0) {
+            while (s.n_transfers > chain_n0) transfer_rollback_latest(&s);
+            for (Py_ssize_t j = chain_start; j < i; j++) results[j] = T_LINKED_EVENT_FAILED;
+            chain_failed = 1;
         }
         if (!linked) { chain_start = -1; chain_failed = 0; }
     }

@@ -264,9 +264,8 @@ class Ledger:
         with self._apply_lock:
             self._check_open()
             timestamp = self._timestamps(len(batch))
-            statuses, ok = self._state.apply_accounts(batch, timestamp)
-            if ok:
-                self._journal.append(EntryKind.accounts, timestamp, len(batch), batch)
+            statuses, _ = self._state.apply_accounts(batch, timestamp)
+            self._journal.append(EntryKind.accounts, timestamp, len(batch), batch)
             target = self._journal.last_seq
         self._journal.sync_through(target)
         return Results(statuses, CreateAccountStatus)
@@ -280,9 +279,10 @@ class Ledger:
         with self._apply_lock:
             self._check_open()
             timestamp = self._timestamps(len(batch))
-            statuses, ok, expired = self._state.apply_transfers(batch, timestamp)
-            if ok or expired:
-                self._journal.append(EntryKind.transfers, timestamp, len(batch), batch)
+            statuses, _, _ = self._state.apply_transfers(batch, timestamp)
+            # Even a batch refused whole is journaled: its timestamps (and the expiries they
+            # caused) must survive a restart under a clock that went backwards.
+            self._journal.append(EntryKind.transfers, timestamp, len(batch), batch)
             target = self._journal.last_seq
         self._journal.sync_through(target)
         return Results(statuses, CreateTransferStatus)
@@ -312,9 +312,8 @@ class Ledger:
         with self._apply_lock:
             self._check_open()
             timestamp = self._timestamps(len(batch))
-            statuses, ok = self._apply_orders(batch, timestamp)
-            if ok:
-                self._journal.append(EntryKind.orders, timestamp, len(batch), batch)
+            statuses, _ = self._apply_orders(batch, timestamp)
+            self._journal.append(EntryKind.orders, timestamp, len(batch), batch)
             target = self._journal.last_seq
         self._journal.sync_through(target)
         return Results(statuses, OrderStatus)
