@@ -28,16 +28,15 @@ def sentinel_id(k: int) -> int:
 
 
 def make_batch(seed: int, k: int) -> list[Transfer]:
-    """Batch k: an issuance, payments (some refused), a linked pair, a hold and a settle."""
+    """Batch k: an issuance, payments (some refused), a hold, and a settle of the last hold."""
     rng = random.Random(seed * 1_000_003 + k)
     base = sentinel_id(k)
     batch = [Transfer(base, ISSUER, WALLETS[k % len(WALLETS)], 60, 1, 1)]
     for j in range(1, 25):
         debit, credit = rng.sample(WALLETS, 2)
         batch.append(Transfer(base + j, debit, credit, rng.randint(1, 40), 1, 2))
-    a, b, c = rng.sample(WALLETS, 3)
-    batch.append(Transfer(base + 30, a, b, rng.randint(1, 30), 1, 2, flags=TransferFlags.linked))
-    batch.append(Transfer(base + 31, b, c, rng.randint(1, 30), 1, 2))
+    # No linked chains here: the state machine covers them, and the model replays chains slowly.
+    a, c = rng.sample(WALLETS, 2)
     batch.append(Transfer(base + 40, a, c, rng.randint(1, 20), 1, 3, flags=TransferFlags.pending))
     if k > 0:  # settle the previous batch's hold: post part of it, or void it
         previous = sentinel_id(k - 1) + 40

@@ -114,10 +114,11 @@ class Model:
         for chain in _chains(batch):
             saved = self._copy() if len(chain) > 1 else None
             statuses: list[S] = []
+            expired: list[int] = []
             failed = False
             for i in chain:
                 if expire:
-                    self._expire(timestamp + i)
+                    expired += self._expire(timestamp + i)
                 if int(batch[i].flags) & LINKED and i == len(batch) - 1:
                     result = status.linked_event_chain_open
                 elif failed:
@@ -128,9 +129,12 @@ class Model:
                 statuses.append(result)
             if failed and saved is not None:
                 self.accounts, self.transfers = saved
+                # Expiry is the clock's doing, not the chain's: it survives the rollback.
+                # A hold the chain had settled is pending again and may be past due by now.
                 if expire:
-                    # Expiry is the clock's doing, not the chain's: it survives the rollback.
                     self._expire(timestamp + chain[-1])
+                for transfer_id in expired:
+                    self._expire_one(self.transfers[transfer_id])
                 statuses = [status.linked_event_failed if s in (status.ok, status.exists) else s for s in statuses]
             results.extend(statuses)
         return results
@@ -165,22 +169,14 @@ class Model:
         categories = frozenset(a.allowed_categories)
         if len(categories) > CATEGORIES_MAX or any(not 0 < c < CATEGORY_LIMIT for c in categories):
             return A.allowed_categories_invalid
+        given = {name: getattr(a, name) for name in ACCOUNT_FIELDS} | {"flags": flags, "allowed_categories": categories}
         stored = self.accounts.get(a.id)
         if stored is not None:
-            # `frozen` is state set by an order, never a submitted field: a retry of the
-            # original account still matches after a freeze.
-            given = {name: getattr(a, name) for name in ACCOUNT_FIELDS}
-            given["flags"], given["allowed_categories"] = flags, categories
+            # `frozen` is state that an order sets, never a submitted field: retrying the
+            # original account after a freeze still matches.
             same = all(given[name] == stored[name] for name in ACCOUNT_FIELDS if name != "flags")
-            same = same and flags == stored["flags"] & ~FROZEN
-            return A.exists if same else A.exists_with_different_fields
-        self.accounts[a.id] = {
-            "id": a.id,
-            **{name: int(getattr(a, name)) for name in ACCOUNT_FIELDS if name != "allowed_categories"},
-            "allowed_categories": categories,
-            **dict.fromkeys(BALANCE_FIELDS, 0),
-            "timestamp": timestamp,
-        }
+            return A.exists if same and flags == stored["flags"] & ~FROZEN else A.exists_with_different_fields
+        self.accounts[a.id] = {"id": a.id, **given, **dict.fromkeys(BALANCE_FIELDS, 0), "timestamp": timestamp}
         return A.ok
 
     def freeze_accounts(self, ids: Iterable[int]) -> list[OrderStatus]:
@@ -205,11 +201,21 @@ class Model:
 
     # -- transfers ----------------------------------------------------------------------
 
-    def _expire(self, timestamp: int) -> None:
-        for p in self.transfers.values():
-            if p["state"] == PendingState.pending and p["deadline"] and p["deadline"] <= timestamp:
-                self._release(p)
-                p["state"] = PendingState.expired
+    def _expire(self, timestamp: int) -> list[int]:
+        """Expire every hold due at ``timestamp``; returns their ids."""
+        due = [
+            p
+            for p in self.transfers.values()
+            if p["state"] == PendingState.pending and p["deadline"] and p["deadline"] <= timestamp
+        ]
+        for p in due:
+            self._expire_one(p)
+        return [p["id"] for p in due]
+
+    def _expire_one(self, p: dict[str, Any]) -> None:
+        if p["state"] == PendingState.pending:
+            self._release(p)
+            p["state"] = PendingState.expired
 
     def _release(self, p: dict[str, Any]) -> None:
         self.accounts[p["debit_account_id"]]["debits_pending"] -= p["amount"]
@@ -361,8 +367,11 @@ class Model:
 
     def lookup_transfers(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """The stored transfers among ``ids``, with post/void fields resolved."""
-        return {i: {k: v for k, v in self.transfers[i].items() if k not in ("state", "deadline")}
-                for i in ids if i in self.transfers}
+        return {
+            i: {k: v for k, v in self.transfers[i].items() if k not in ("state", "deadline")}
+            for i in ids
+            if i in self.transfers
+        }
 
     def pending_states(self, ids: Iterable[int]) -> dict[int, PendingState]:
         """``{id: PendingState}`` for the stored transfers among ``ids`` (``none`` if not pending)."""

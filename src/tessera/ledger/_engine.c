@@ -665,6 +665,8 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
             while (s.n_transfers > chain_n0) transfer_rollback_latest(&s);
             for (Py_ssize_t j = chain_start; j < i; j++) results[j] = T_LINKED_EVENT_FAILED;
             chain_failed = 1;
+            /* A hold the chain had settled is pending again; it may already be past due. */
+            expire_pending(&s, now);
         }
         if (!linked) { chain_start = -1; chain_failed = 0; }
     }
