@@ -91,6 +91,9 @@ class Model:
     def __init__(self) -> None:
         self.accounts: dict[int, dict[str, Any]] = {}
         self.transfers: dict[int, dict[str, Any]] = {}
+        # Ids of holds with a deadline that may still be pending: spares _expire a scan of
+        # every transfer (the crash test replays thousands of batches).
+        self.holds: set[int] = set()
 
     # -- batches and linked chains ------------------------------------------------------
 
@@ -128,7 +131,7 @@ class Model:
                 failed = failed or result not in (status.ok, status.exists)
                 statuses.append(result)
             if failed and saved is not None:
-                self.accounts, self.transfers = saved
+                self.accounts, self.transfers, self.holds = saved
                 # Expiry is the clock's doing, not the chain's: it survives the rollback.
                 # A hold the chain had settled is pending again and may be past due by now.
                 if expire:
@@ -139,8 +142,8 @@ class Model:
             results.extend(statuses)
         return results
 
-    def _copy(self) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
-        return copy.deepcopy(self.accounts), copy.deepcopy(self.transfers)
+    def _copy(self) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]], set[int]]:
+        return copy.deepcopy(self.accounts), copy.deepcopy(self.transfers), set(self.holds)
 
     # -- accounts -----------------------------------------------------------------------
 
@@ -203,11 +206,13 @@ class Model:
 
     def _expire(self, timestamp: int) -> list[int]:
         """Expire every hold due at ``timestamp``; returns their ids."""
-        due = [
-            p
-            for p in self.transfers.values()
-            if p["state"] == PendingState.pending and p["deadline"] and p["deadline"] <= timestamp
-        ]
+        due = []
+        for transfer_id in sorted(self.holds):
+            p = self.transfers[transfer_id]
+            if p["state"] != PendingState.pending:
+                self.holds.discard(transfer_id)  # settled or expired; a rollback restores the set
+            elif p["deadline"] <= timestamp:
+                due.append(p)
         for p in due:
             self._expire_one(p)
         return [p["id"] for p in due]
@@ -358,6 +363,8 @@ class Model:
         record = {name: int(getattr(t, name)) for name in TRANSFER_FIELDS}
         record.update(resolved)
         self.transfers[t.id] = {"id": t.id, **record, "timestamp": timestamp, "state": state, "deadline": deadline}
+        if deadline:
+            self.holds.add(t.id)
 
     # -- reads --------------------------------------------------------------------------
 

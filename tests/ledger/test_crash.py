@@ -50,19 +50,18 @@ def test_sigkill_at_random_moments__acknowledged_batches_survive(tmp_path: Path)
     rng = random.Random(SEED)
     kept = 0
     for kill in range(KILLS):
-        child = subprocess.Popen(
+        with subprocess.Popen(
             [sys.executable, str(WORKER), str(directory), str(ack_file), str(SEED)],
             stdout=subprocess.PIPE,
             text=True,
             cwd=Path(__file__).resolve().parents[2],
-        )
-        assert child.stdout is not None
-        ready = child.stdout.readline().split()
-        assert ready[:1] == ["ready"], f"worker did not start (kill {kill})"
-        assert int(ready[1]) == kept, "the worker resumed somewhere other than where recovery left off"
-        time.sleep(rng.uniform(0.0, 0.3))
-        child.kill()
-        child.wait()
+        ) as child:
+            assert child.stdout is not None
+            ready = child.stdout.readline().split()
+            assert ready[:1] == ["ready"], f"worker did not start (kill {kill})"
+            assert int(ready[1]) == kept, "the worker resumed somewhere other than where recovery left off"
+            time.sleep(rng.uniform(0.0, 0.3))
+            child.kill()
         acked = _acknowledged(ack_file)
         with Ledger.open(directory) as ledger:
             kept = _kept_batches(ledger, (max(acked) + 10) if acked else 10)
