@@ -255,20 +255,33 @@ class Ledger:
 
     # -- writes -------------------------------------------------------------------------
 
+    def _commit(
+        self,
+        kind: int,
+        batch: npt.NDArray[np.void],
+        apply: Callable[[npt.NDArray[np.void], int], npt.NDArray[np.uint32]],
+    ) -> npt.NDArray[np.uint32]:
+        """Apply a batch and journal it in apply order; return once it is durable.
+
+        Even a batch refused whole is journaled: its timestamps (and the expiries they
+        caused) must survive a restart under a clock that went backwards.
+        """
+        with self._apply_lock:
+            self._check_open()
+            timestamp = self._timestamps(len(batch))
+            statuses = apply(batch, timestamp)
+            self._journal.append(kind, timestamp, len(batch), batch)
+            target = self._journal.last_seq
+        self._journal.sync_through(target)
+        return statuses
+
     def create_accounts(self, accounts: Sequence[Account] | npt.NDArray[np.void]) -> Results[CreateAccountStatus]:
         """Create a batch of accounts (list of Account, or packed ``ACCOUNT_DTYPE`` records)."""
         if isinstance(accounts, np.ndarray | bytes | bytearray | memoryview):
             batch = check_packed(accounts, ACCOUNT_DTYPE, "accounts")
         else:
             batch = encode_accounts(accounts)
-        with self._apply_lock:
-            self._check_open()
-            timestamp = self._timestamps(len(batch))
-            statuses, _ = self._state.apply_accounts(batch, timestamp)
-            self._journal.append(EntryKind.accounts, timestamp, len(batch), batch)
-            target = self._journal.last_seq
-        self._journal.sync_through(target)
-        return Results(statuses, CreateAccountStatus)
+        return Results(self._commit(EntryKind.accounts, batch, self._state.apply_accounts), CreateAccountStatus)
 
     def create_transfers(self, transfers: Sequence[Transfer] | npt.NDArray[np.void]) -> Results[CreateTransferStatus]:
         """Apply a batch of transfers in order, as if one by one; durable before it returns."""
@@ -276,16 +289,7 @@ class Ledger:
             batch = check_packed(transfers, TRANSFER_DTYPE, "transfers")
         else:
             batch = encode_transfers(transfers)
-        with self._apply_lock:
-            self._check_open()
-            timestamp = self._timestamps(len(batch))
-            statuses, _, _ = self._state.apply_transfers(batch, timestamp)
-            # Even a batch refused whole is journaled: its timestamps (and the expiries they
-            # caused) must survive a restart under a clock that went backwards.
-            self._journal.append(EntryKind.transfers, timestamp, len(batch), batch)
-            target = self._journal.last_seq
-        self._journal.sync_through(target)
-        return Results(statuses, CreateTransferStatus)
+        return Results(self._commit(EntryKind.transfers, batch, self._state.apply_transfers), CreateTransferStatus)
 
     def freeze_accounts(self, account_ids: Sequence[int], reference: str) -> Results[OrderStatus]:
         """Freeze accounts (no debits, no credits) under the order named by ``reference``."""
@@ -309,16 +313,9 @@ class Ledger:
         batch["action"] = action
         batch["reference_size"] = len(encoded)
         batch["reference"] = encoded
-        with self._apply_lock:
-            self._check_open()
-            timestamp = self._timestamps(len(batch))
-            statuses, _ = self._apply_orders(batch, timestamp)
-            self._journal.append(EntryKind.orders, timestamp, len(batch), batch)
-            target = self._journal.last_seq
-        self._journal.sync_through(target)
-        return Results(statuses, OrderStatus)
+        return Results(self._commit(EntryKind.orders, batch, self._apply_orders), OrderStatus)
 
-    def _apply_orders(self, batch: npt.NDArray[np.void], timestamp: int) -> tuple[npt.NDArray[np.uint32], int]:
+    def _apply_orders(self, batch: npt.NDArray[np.void], timestamp: int) -> npt.NDArray[np.uint32]:
         slots = self._state.account_slots(batch["account_id"])
         flags = self._state.accounts["flags"]
         statuses = np.zeros(len(batch), dtype=np.uint32)
@@ -337,7 +334,7 @@ class Ledger:
                 reference = bytes(record["reference"])[: int(record["reference_size"])].decode()
                 order = AccountOrder(account_id, "freeze" if freeze else "unfreeze", reference, timestamp + i)
                 self._orders.setdefault(account_id, []).append(order)
-        return statuses, int((statuses == 0).sum())
+        return statuses
 
     # -- reads --------------------------------------------------------------------------
 

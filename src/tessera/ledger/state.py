@@ -120,18 +120,18 @@ class State:
 
     # -- applying batches ---------------------------------------------------------------
 
-    def apply_accounts(self, batch: npt.NDArray[np.void], timestamp: int) -> tuple[npt.NDArray[np.uint32], int]:
+    def apply_accounts(self, batch: npt.NDArray[np.void], timestamp: int) -> npt.NDArray[np.uint32]:
         self._reserve_accounts(len(batch))
         statuses = np.empty(len(batch), dtype=np.uint32)
-        ok = _engine.create_accounts(
+        _engine.create_accounts(
             self.accounts, self.account_last, self.account_index, self.counts, batch, statuses, timestamp
         )
-        return statuses, ok
+        return statuses
 
-    def apply_transfers(self, batch: npt.NDArray[np.void], timestamp: int) -> tuple[npt.NDArray[np.uint32], int, int]:
+    def apply_transfers(self, batch: npt.NDArray[np.void], timestamp: int) -> npt.NDArray[np.uint32]:
         self._reserve_transfers(len(batch))
         statuses = np.empty(len(batch), dtype=np.uint32)
-        ok, expired = _engine.create_transfers(
+        _engine.create_transfers(
             self.accounts,
             self.account_last,
             self.account_index,
@@ -144,7 +144,7 @@ class State:
             statuses,
             timestamp,
         )
-        return statuses, ok, expired
+        return statuses
 
     # -- reading ------------------------------------------------------------------------
 
