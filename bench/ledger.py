@@ -51,7 +51,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--transfers", type=int, default=10_000_000, help="payments to time")
     parser.add_argument("--batch", type=int, default=BATCH_SIZE_MAX, help=f"transfers per batch (max {BATCH_SIZE_MAX})")
     parser.add_argument("--distribution", choices=["uniform", "zipf"], default="uniform")
-    parser.add_argument("--clients", type=int, default=4, help="threads submitting batches")
+    parser.add_argument("--clients", type=int, default=2, help="threads submitting batches")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the temporary ledger")
     parser.add_argument("--no-sync", action="store_true", help="skip fsync (not durable; for comparison only)")
