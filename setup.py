@@ -7,6 +7,7 @@ setup(
         Extension(
             "tessera.ledger._engine",
             sources=["src/tessera/ledger/_engine.c"],
+            depends=["src/tessera/ledger/engine.h"],
             extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         )
     ]

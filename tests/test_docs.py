@@ -14,7 +14,7 @@ from tessera.ledger import CreateAccountStatus, CreateTransferStatus, OrderStatu
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER_DOC = (ROOT / "docs" / "ledger.md").read_text()
-ENGINE_C = (ROOT / "src" / "tessera" / "ledger" / "_engine.c").read_text()
+ENGINE_H = (ROOT / "src" / "tessera" / "ledger" / "engine.h").read_text()
 
 
 def _doc_table(heading: str) -> dict[int, str]:
@@ -31,7 +31,7 @@ def test_every_status_is_in_the_docs_table(enum: type) -> None:
 @pytest.mark.parametrize(("enum", "prefix"), [(CreateTransferStatus, "T_"), (CreateAccountStatus, "A_")])
 def test_engine_status_numbers_match_python(enum: type, prefix: str) -> None:
     """The C enum and the Python IntEnum number the statuses identically."""
-    body = re.search(r"enum \{\s*" + prefix + r"OK = 0,(.*?)\};", ENGINE_C, re.S)
+    body = re.search(r"enum \{\s*" + prefix + r"OK = 0,(.*?)\};", ENGINE_H, re.S)
     assert body is not None
     names = ["OK", *re.findall(prefix + r"(\w+)", body.group(1))]
     assert [n.lower() for n in names] == [s.name for s in enum]

@@ -25,30 +25,24 @@ from tests.conftest import ALICE, BOB, ISSUER
 S = CreateTransferStatus
 
 
+# A valid payment from Alice to Bob; each test changes one field.
+VALID: dict[str, Any] = {
+    "id": 500,
+    "debit_account_id": ALICE,
+    "credit_account_id": BOB,
+    "amount": 5,
+    "ledger": 1,
+    "code": 1,
+}
+
+
 def _transfer(**fields: Any) -> Transfer:
-    base: dict[str, Any] = {
-        "id": 500,
-        "debit_account_id": ALICE,
-        "credit_account_id": BOB,
-        "amount": 5,
-        "ledger": 1,
-        "code": 1,
-    }
-    base.update(fields)
-    return Transfer(**base)
+    return Transfer(**{**VALID, **fields})
 
 
 def _packed(**fields: int) -> np.ndarray:
     record = np.zeros(1, dtype=TRANSFER_DTYPE)
-    for name, value in {
-        "id": 500,
-        "debit_account_id": ALICE,
-        "credit_account_id": BOB,
-        "amount": 5,
-        "ledger": 1,
-        "code": 1,
-        **fields,
-    }.items():
+    for name, value in {**VALID, **fields}.items():
         record[name] = value
     return record
 
