@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -227,3 +228,26 @@ class TestAccountsAndLookups:
         """Lookups return the records that exist, in the order asked."""
         assert [a.id for a in funded.lookup_accounts([BOB, 77, ISSUER])] == [BOB, ISSUER]
         assert [t.id for t in funded.lookup_transfers([2, 99, 1])] == [2, 1]
+
+
+class TestOpen:
+    def test_path_is_a_file__error(self, tmp_path: Path) -> None:
+        """Opening a ledger on a regular file names the path instead of raising OSError."""
+        (tmp_path / "file").write_text("not a ledger")
+        with pytest.raises(InvalidInputError, match=r"path: .* exists and is not a directory"):
+            Ledger.open(tmp_path / "file")
+
+    @pytest.mark.parametrize(
+        ("options", "field"),
+        [
+            ({"sync": "yes"}, "sync"),
+            ({"clock": 5}, "clock"),
+            ({"segment_bytes_max": 0}, "segment_bytes_max"),
+            ({"snapshot_journal_bytes": -1}, "snapshot_journal_bytes"),
+        ],
+    )
+    def test_bad_option__error(self, tmp_path: Path, options: dict[str, Any], field: str) -> None:
+        """Options are checked before anything is created on disk."""
+        with pytest.raises(InvalidInputError, match=field):
+            Ledger.open(tmp_path / "ledger", **options)
+        assert not (tmp_path / "ledger").exists()

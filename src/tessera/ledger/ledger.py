@@ -149,8 +149,23 @@ class Ledger:
         ``sync=False`` skips fsync (tests only); ``progress`` receives a line per journal
         segment replayed, for operators watching a long recovery.
         """
+        if not isinstance(path, str | os.PathLike) or not str(path):
+            raise InvalidInputError("path", "must be a directory path")
+        if not isinstance(sync, bool):
+            raise InvalidInputError("sync", "must be true or false")
+        if clock is not None and not callable(clock):
+            raise InvalidInputError("clock", "must be a function returning nanoseconds")
+        for name, value in (
+            ("segment_bytes_max", segment_bytes_max),
+            ("snapshot_journal_bytes", snapshot_journal_bytes),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(name, "must be a positive integer")
         directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidInputError("path", f"{directory} exists and is not a directory") from None
         options = _Options(sync, clock or time.time_ns, segment_bytes_max, snapshot_journal_bytes, progress)
         return cls(directory, options)
 
