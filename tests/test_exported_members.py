@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["tessera.ledger"]
+PACKAGES = ["tessera.audit", "tessera.ledger"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

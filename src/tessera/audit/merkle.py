@@ -1,0 +1,145 @@
+"""An append-only Merkle tree in the manner of RFC 6962 / RFC 9162 (Certificate Transparency).
+
+Leaves are hashed as ``SHA-256(0x00 || entry)`` and nodes as ``SHA-256(0x01 || left ||
+right)``, so a leaf can never pass for a node. The tree over ``n`` leaves splits at the
+largest power of two below ``n``, which makes every left subtree perfect and lets us keep
+one array of hashes per level: ``level k`` holds the hash of every complete, aligned run
+of ``2**k`` leaves. Any root, inclusion proof or consistency proof is then a few
+recursive steps down the right edge (O(log² n) lookups), never a re-hash of the leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from tessera.errors import InvalidInputError
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+ENTRY_BYTES_MAX = 64 * 1024
+BATCH_ENTRIES_MAX = 65_536
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    """RFC 6962 leaf hash: SHA-256(0x00 || entry)."""
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes | bytearray, right: bytes | bytearray) -> bytes:
+    """RFC 6962 interior node hash: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two strictly below n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+class MerkleTree:
+    """Leaf hashes and every complete subtree hash, level by level, in memory."""
+
+    def __init__(self) -> None:
+        self._levels: list[bytearray] = [bytearray()]
+
+    @property
+    def size(self) -> int:
+        return len(self._levels[0]) // HASH_SIZE
+
+    def append(self, entries: Sequence[bytes]) -> int:
+        """Add entries as leaves; returns the new tree size."""
+        if isinstance(entries, bytes | str) or not isinstance(entries, Sequence):
+            raise InvalidInputError("entries", "must be a list of bytes")
+        if len(entries) > BATCH_ENTRIES_MAX:
+            raise InvalidInputError("entries", f"at most {BATCH_ENTRIES_MAX} per batch, got {len(entries)}")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, bytes):
+                raise InvalidInputError(f"entries[{i}]", f"must be bytes, got {type(entry).__name__}")
+            if len(entry) > ENTRY_BYTES_MAX:
+                raise InvalidInputError(f"entries[{i}]", f"at most {ENTRY_BYTES_MAX} bytes, got {len(entry)}")
+        return self.append_leaf_hashes([leaf_hash(e) for e in entries])
+
+    def append_leaf_hashes(self, hashes: Sequence[bytes]) -> int:
+        """Add precomputed leaf hashes (as when reloading a stored log); returns the new size."""
+        for i, h in enumerate(hashes):
+            if not isinstance(h, bytes) or len(h) != HASH_SIZE:
+                raise InvalidInputError(f"hashes[{i}]", f"must be {HASH_SIZE} bytes")
+        self._levels[0] += b"".join(hashes)
+        level = 0
+        # Each level gains a node for every new complete pair in the level below.
+        while len(self._levels[level]) // HASH_SIZE >= 2:
+            below = self._levels[level]
+            if level + 1 == len(self._levels):
+                self._levels.append(bytearray())
+            above = self._levels[level + 1]
+            for parent in range(len(above) // HASH_SIZE, len(below) // (2 * HASH_SIZE)):
+                start = 2 * parent * HASH_SIZE
+                above += node_hash(below[start : start + HASH_SIZE], below[start + HASH_SIZE : start + 2 * HASH_SIZE])
+            level += 1
+        return self.size
+
+    def leaf_hash_at(self, index: int) -> bytes:
+        self._check_index(index, self.size, "index")
+        return bytes(self._levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE])
+
+    def root(self, size: int | None = None) -> bytes:
+        """MTH of the first ``size`` leaves (default: all)."""
+        size = self._checked_size(size, "size")
+        return EMPTY_ROOT if size == 0 else self._range_hash(0, size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 PATH(index, D[0:size]): the audit path from leaf ``index`` to the root."""
+        size = self._checked_size(size, "size")
+        self._check_index(index, size, "index")
+        return self._path(index, 0, size)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """RFC 9162 PROOF(old_size, D[0:new_size]): the tree at ``old_size`` is a prefix of it."""
+        new_size = self._checked_size(new_size, "new_size")
+        if isinstance(old_size, bool) or not isinstance(old_size, int) or not 0 <= old_size <= new_size:
+            raise InvalidInputError("old_size", f"must be an integer from 0 to {new_size}")
+        if old_size in (0, new_size):
+            return []
+        return self._subproof(old_size, 0, new_size, complete=True)
+
+    # -- the RFC's recursions, over stored subtree hashes --------------------------------
+
+    def _range_hash(self, lo: int, hi: int) -> bytes:
+        n = hi - lo
+        if n & (n - 1) == 0:  # a perfect subtree; the RFC's splits keep it aligned
+            k = n.bit_length() - 1
+            start = (lo >> k) * HASH_SIZE
+            return bytes(self._levels[k][start : start + HASH_SIZE])
+        k = _split(n)
+        return node_hash(self._range_hash(lo, lo + k), self._range_hash(lo + k, hi))
+
+    def _path(self, m: int, lo: int, hi: int) -> list[bytes]:
+        if hi - lo == 1:
+            return []
+        k = _split(hi - lo)
+        if m < lo + k:
+            return [*self._path(m, lo, lo + k), self._range_hash(lo + k, hi)]
+        return [*self._path(m, lo + k, hi), self._range_hash(lo, lo + k)]
+
+    def _subproof(self, m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        n = hi - lo
+        if m == n:
+            return [] if complete else [self._range_hash(lo, hi)]
+        k = _split(n)
+        if m <= k:
+            return [*self._subproof(m, lo, lo + k, complete), self._range_hash(lo + k, hi)]
+        return [*self._subproof(m - k, lo + k, hi, False), self._range_hash(lo, lo + k)]
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def _checked_size(self, size: int | None, name: str) -> int:
+        if size is None:
+            return self.size
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= self.size:
+            raise InvalidInputError(name, f"must be an integer from 0 to {self.size}")
+        return size
+
+    @staticmethod
+    def _check_index(index: int, size: int, name: str) -> None:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
+            raise InvalidInputError(name, f"must be an integer from 0 to {size - 1}")
