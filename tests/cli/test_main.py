@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from tessera import __version__
 from tessera.cli.main import app
+from tests.audit.test_log import _filled
 
 runner = CliRunner()
 
@@ -91,3 +92,16 @@ def test_bench_ledger__bad_flag_is_a_usage_error() -> None:
     """Out-of-range options are refused with a usage message."""
     result = runner.invoke(app, ["bench", "ledger", "--batch", "9000"])
     assert result.exit_code == 2
+
+
+def test_audit_verify__good_and_tampered(tmp_path: Path) -> None:
+    """verify prints the counts and root, and names a tampered entry with exit code 1."""
+    _filled(tmp_path, 6)
+    result = runner.invoke(app, ["audit", "verify", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["entries"] == 6
+    data = bytearray((tmp_path / "entries.log").read_bytes())
+    data[30] ^= 1
+    (tmp_path / "entries.log").write_bytes(bytes(data))
+    result = runner.invoke(app, ["audit", "verify", str(tmp_path)])
+    assert result.exit_code == 1 and "error [corruption]" in result.stderr and "entry 0" in result.stderr

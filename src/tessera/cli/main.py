@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from tessera import __version__
+from tessera.audit import verify_log
 from tessera.cli.demo import run_demo
 from tessera.errors import TesseraError
 from tessera.ledger import Ledger
@@ -18,8 +19,10 @@ from tessera.ledger import Ledger
 app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
 bench_app = typer.Typer(help="Speed benchmarks; each prints one JSON object.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Inspect and operate a ledger directory.", no_args_is_help=True)
+audit_app = typer.Typer(help="Check the tamper-evident access log.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
 
 # Bench scripts parse their own flags (argparse), so click must pass everything through.
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
@@ -101,6 +104,19 @@ def ledger_snapshot(
         typer.echo(f"error [{error.code}]: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(str(path))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    directory: Annotated[Path, typer.Argument(help="The access log's directory.")],
+) -> None:
+    """Re-hash every entry and check every signed tree head; name the first bad entry."""
+    try:
+        report = verify_log(directory)
+    except TesseraError as error:
+        typer.echo(f"error [{error.code}]: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps({"entries": report.entries, "tree_heads": report.tree_heads, "root": report.root.hex()}))
 
 
 @app.command("demo")
