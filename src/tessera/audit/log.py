@@ -141,10 +141,11 @@ class AccessLog:
         have = min(len(stored) // HASH_SIZE, len(payloads))
         leaves = [stored[i * HASH_SIZE : (i + 1) * HASH_SIZE] for i in range(have)]
         leaves += [leaf_hash(p) for p in payloads[have:]]
-        with open(leaves_path, "wb") as f:  # rewritten whole: a short or long file is repaired
-            f.write(b"".join(leaves))
-            f.flush()
-            os.fsync(f.fileno())
+        if len(stored) != len(leaves) * HASH_SIZE:  # a short or long cache is rewritten whole
+            with open(leaves_path, "wb") as f:
+                f.write(b"".join(leaves))
+                f.flush()
+                os.fsync(f.fileno())
         self._tree = MerkleTree()
         self._tree.append_leaf_hashes(leaves)
         self._entries = open(entries_path, "ab")  # noqa: SIM115 - held open for the log's lifetime
