@@ -1,13 +1,17 @@
-"""Shared fixtures: every test gets its own ledger directory."""
+"""Shared fixtures: every test gets its own ledger directory; one PostgreSQL server per session."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tessera.ledger import Account, AccountFlags, Ledger, Transfer
+from tests.pgserver import PgServer, PgUnavailableError, start_server
+
+REQUIRE_ENV = "TESSERA_TEST_POSTGRES"
 
 ISSUER, ALICE, BOB, SHOP = 1, 2, 3, 4
 
@@ -34,3 +38,19 @@ def funded(ledger: Ledger) -> Ledger:
         [Transfer(1, ISSUER, ALICE, 1000, 1, 1), Transfer(2, ISSUER, BOB, 1000, 1, 1)]
     ).all_ok
     return ledger
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One server for the session, with a migrated template database to copy per test."""
+    try:
+        server = start_server()
+    except PgUnavailableError as exc:
+        reason = f"PostgreSQL store tests NOT RUN: {exc}"
+        if os.environ.get(REQUIRE_ENV) == "required":
+            pytest.fail(f"{reason} ({REQUIRE_ENV}=required)")
+        pytest.skip(reason)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -7,6 +7,16 @@ infrastructure::
     TesseraError                      tessera             (the root; codes below)
     ├── InvalidInputError             invalid_input       (also a ValueError)
     │   └── BatchSizeError            batch_size          (empty or over the limit)
+    ├── NotFoundError                 not_found           (a named record does not exist)
+    ├── ConflictError                 conflict            (a unique name or a fixed fact is taken)
+    ├── AccessError                   access              (the caller may not do this)
+    │   ├── UnauthenticatedError      unauthenticated     (no valid credentials: HTTP 401)
+    │   ├── ForbiddenError            forbidden           (the role or ownership does not allow it: 403)
+    │   ├── PurposeRequiredError      purpose_required    (an officer read someone's data without a purpose)
+    │   └── RateLimitedError          rate_limited        (too many calls; retry after a pause: 429)
+    ├── StoreError                    store               (the registry database cannot be reached)
+    │   └── StoreClosedError          store_closed        (the Store handle was closed)
+    ├── LogLockedError                log_locked          (another process has the access log open)
     └── LedgerError                   ledger
         ├── LedgerClosedError         ledger_closed
         ├── LedgerFailedError         ledger_failed       (an fsync failed: reopen to recover)
@@ -41,6 +51,78 @@ class BatchSizeError(InvalidInputError):
     """A batch is empty or larger than the limit."""
 
     code = "batch_size"
+
+
+class NotFoundError(TesseraError):
+    """The record a call names does not exist."""
+
+    code = "not_found"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class ConflictError(TesseraError):
+    """A unique name is taken, or a fact that never changes would change."""
+
+    code = "conflict"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class AccessError(TesseraError):
+    """The caller may not do what it asked."""
+
+    code = "access"
+
+
+class UnauthenticatedError(AccessError):
+    """No credentials, or credentials that are unknown, revoked or malformed."""
+
+    code = "unauthenticated"
+
+
+class ForbiddenError(AccessError):
+    """The caller is known but its role or ownership does not allow the action."""
+
+    code = "forbidden"
+
+
+class PurposeRequiredError(AccessError):
+    """An officer asked for someone else's data without stating a purpose."""
+
+    code = "purpose_required"
+
+
+class RateLimitedError(AccessError):
+    """The caller has used up its allowance; ``retry_after_s`` says when to try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StoreError(TesseraError):
+    """The registry database cannot be reached or refused the statement."""
+
+    code = "store"
+
+
+class StoreClosedError(StoreError):
+    """The store handle was closed."""
+
+    code = "store_closed"
+
+
+class LogLockedError(TesseraError):
+    """Another process has the access log directory open."""
+
+    code = "log_locked"
 
 
 class LedgerError(TesseraError):
@@ -90,6 +172,16 @@ ERROR_CODES: dict[str, type[TesseraError]] = {
         TesseraError,
         InvalidInputError,
         BatchSizeError,
+        NotFoundError,
+        ConflictError,
+        AccessError,
+        UnauthenticatedError,
+        ForbiddenError,
+        PurposeRequiredError,
+        RateLimitedError,
+        StoreError,
+        StoreClosedError,
+        LogLockedError,
         LedgerError,
         LedgerClosedError,
         LedgerFailedError,

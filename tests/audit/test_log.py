@@ -103,7 +103,8 @@ class TestVerify:
         path.write_bytes(data.replace(frame + old, new_frame + new))
         with pytest.raises(CorruptionError, match="leaf 2 does not match entry 2"):
             verify_log(tmp_path)
-        (tmp_path / "leaves.bin").write_bytes(b"")  # the forger drops the cache too
+        for cache in [tmp_path / "leaves.bin", *tmp_path.glob("nodes-*.bin")]:
+            cache.write_bytes(b"")  # the forger drops the tree caches too
         with pytest.raises(CorruptionError, match=r"tree head 0 .* does not match the entries"):
             verify_log(tmp_path)
 

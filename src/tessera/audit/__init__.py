@@ -1,13 +1,15 @@
 """The tamper-evident access log: an RFC 6962-style Merkle tree, signed heads, proofs.
 
-Built so far: the tree with roots, inclusion and consistency proofs; the durable log of
-access entries with Ed25519-signed tree heads; ``verify_log`` for auditors. Still to
-come (issue 3): the per-person index behind ``/v1/me/access-log``, the HTTP routes and
-``tessera bench audit``.
+``AccessLog`` keeps every look at a person's data durably, in one directory, with a
+per-person index behind ``entries_for_subject``; ``verify_log`` is for auditors. The
+on-disk format and the recovery rule are in ``tessera.audit.log`` and ``docs/audit.md``.
 """
 
-from tessera.audit.log import AccessEntry, AccessLog, SignedTreeHead, VerifyReport, verify_log
+from tessera.audit.entries import AccessEntry
+from tessera.audit.layout import SignedTreeHead
+from tessera.audit.log import AccessLog, RecoveryReport
 from tessera.audit.merkle import EMPTY_ROOT, HASH_SIZE, MerkleTree, leaf_hash, node_hash
+from tessera.audit.verify import VerifyReport, verify_log
 
 __all__ = [
     "EMPTY_ROOT",
@@ -15,6 +17,7 @@ __all__ = [
     "AccessEntry",
     "AccessLog",
     "MerkleTree",
+    "RecoveryReport",
     "SignedTreeHead",
     "VerifyReport",
     "leaf_hash",

@@ -64,19 +64,71 @@ class MerkleTree:
         for i, h in enumerate(hashes):
             if not isinstance(h, bytes) or len(h) != HASH_SIZE:
                 raise InvalidInputError(f"hashes[{i}]", f"must be {HASH_SIZE} bytes")
-        self._levels[0] += b"".join(hashes)
+        return self.extend_leaf_hashes(b"".join(hashes))
+
+    def extend_leaf_hashes(self, block: bytes | bytearray) -> int:
+        """Add leaf hashes given as one block of concatenated 32-byte hashes; returns the new size.
+
+        The append path of the access log: no per-hash object or check, one hash call per
+        new interior node.
+        """
+        if not isinstance(block, bytes | bytearray) or len(block) % HASH_SIZE:
+            raise InvalidInputError("block", f"must be bytes, a multiple of {HASH_SIZE} long")
+        self._levels[0] += block
+        self._build()
+        return self.size
+
+    @classmethod
+    def from_levels(cls, levels: Sequence[bytearray]) -> MerkleTree:
+        """A tree over stored levels (level 0 = leaf hashes), trusted as they are.
+
+        A level longer than the one below can support is cut; a shorter one is completed
+        by hashing, so a stored copy whose upper levels lag behind its leaves is repaired.
+        """
+        if not levels or any(not isinstance(lv, bytearray) or len(lv) % HASH_SIZE for lv in levels):
+            raise InvalidInputError("levels", f"must be bytearrays, each a multiple of {HASH_SIZE} long")
+        tree = cls()
+        tree._levels = list(levels)
+        for k in range(1, len(tree._levels)):
+            del tree._levels[k][len(tree._levels[k - 1]) // 2 // HASH_SIZE * HASH_SIZE :]
+        while len(tree._levels) > 1 and not tree._levels[-1]:
+            tree._levels.pop()
+        tree._build(every_level=True)
+        return tree
+
+    def _build(self, every_level: bool = False) -> None:
+        """Hash every complete pair of each level that has no parent yet, bottom up.
+
+        After an append, a level that gains no node means none above gains one either;
+        ``every_level`` goes on regardless, for levels loaded shorter than they should be.
+        """
+        sha256 = hashlib.sha256
         level = 0
-        # Each level gains a node for every new complete pair in the level below.
-        while len(self._levels[level]) // HASH_SIZE >= 2:
+        while len(self._levels[level]) >= 2 * HASH_SIZE:
             below = self._levels[level]
             if level + 1 == len(self._levels):
                 self._levels.append(bytearray())
             above = self._levels[level + 1]
-            for parent in range(len(above) // HASH_SIZE, len(below) // (2 * HASH_SIZE)):
-                start = 2 * parent * HASH_SIZE
-                above += node_hash(below[start : start + HASH_SIZE], below[start + HASH_SIZE : start + 2 * HASH_SIZE])
+            # Parent p covers below's bytes [64p, 64p + 64): left and right are adjacent, so
+            # one slice feeds the hash.
+            start, end = 2 * len(above), len(below) // (2 * HASH_SIZE) * (2 * HASH_SIZE)
+            if start == end and not every_level:
+                break
+            above += b"".join([sha256(b"\x01" + below[i : i + 2 * HASH_SIZE]).digest() for i in range(start, end, 64)])
             level += 1
-        return self.size
+
+    @property
+    def height(self) -> int:
+        """Number of stored levels (level 0 holds the leaves)."""
+        return len(self._levels)
+
+    def level_size(self, level: int) -> int:
+        """Number of hashes stored at ``level``."""
+        return len(self._levels[level]) // HASH_SIZE
+
+    def level_hashes(self, level: int, start: int) -> bytes:
+        """The hashes of ``level`` from hash ``start`` on, concatenated (for persisting them)."""
+        return bytes(self._levels[level][start * HASH_SIZE :])
 
     def leaf_hash_at(self, index: int) -> bytes:
         self._check_index(index, self.size, "index")

@@ -5,24 +5,39 @@ from __future__ import annotations
 import json
 import runpy
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from tessera import __version__
+from tessera.api import Services, Settings, create_app
 from tessera.audit import verify_log
+from tessera.auth import checked_name, checked_role, new_key
 from tessera.cli.demo import run_demo
-from tessera.errors import TesseraError
+from tessera.cli.seed import seed_demo
+from tessera.errors import InvalidInputError, NotFoundError, TesseraError
 from tessera.ledger import Ledger
+from tessera.store import Store
 
 app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
 bench_app = typer.Typer(help="Speed benchmarks; each prints one JSON object.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Inspect and operate a ledger directory.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check the tamper-evident access log.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for service principals (stored hashed).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+
+DataOption = Annotated[Path, typer.Option("--data", help="The data directory (created on first start).")]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Registries in PostgreSQL (postgresql://...) instead of SQLite under --data."),
+]
+DATA_DEFAULT = Path("tessera-data")
 
 # Bench scripts parse their own flags (argparse), so click must pass everything through.
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
@@ -55,6 +70,18 @@ def main(
 def bench_ledger(ctx: typer.Context) -> None:
     """Durable transfers/s through the ledger (try: tessera bench ledger --help)."""
     _run_bench("ledger", ctx.args)
+
+
+@bench_app.command("audit", context_settings=_PASS_THROUGH)
+def bench_audit(ctx: typer.Context) -> None:
+    """Durable access-log appends/s and proof latency (try: tessera bench audit --help)."""
+    _run_bench("audit", ctx.args)
+
+
+@bench_app.command("http", context_settings=_PASS_THROUGH)
+def bench_http(ctx: typer.Context) -> None:
+    """Transfers/s and latency through HTTP against a local `tessera serve` (bounded load)."""
+    _run_bench("http", ctx.args)
 
 
 @bench_app.command("postgres-ledger", context_settings=_PASS_THROUGH)
@@ -117,6 +144,105 @@ def audit_verify(
         typer.echo(f"error [{error.code}]: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps({"entries": report.entries, "tree_heads": report.tree_heads, "root": report.root.hex()}))
+
+
+@app.command("serve")
+def serve(
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed demo principals and wallets; print their keys.")] = False,
+) -> None:
+    """Run the HTTP API (OpenAPI at /docs) on the ledger, registries and access log under --data."""
+    settings = Settings(data_dir=data, database_url=database_url)
+    try:
+        if demo:
+            services = Services(settings)
+            try:
+                keys = seed_demo(services)
+            finally:
+                services.close()
+            typer.echo("demo principals and their API keys (new ones on every start):")
+            for key in keys:
+                typer.echo(f"  {key.name:<13} {key.role:<9} {key.token}")
+            alice = next(k for k in keys if k.name == "alice")
+            typer.echo(f"try: curl -H 'Authorization: Bearer {alice.token}' http://{host}:{port}/v1/ledger/accounts/2")
+        app_ = create_app(settings)
+    except TesseraError as error:
+        typer.echo(f"error [{error.code}]: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Tessera on http://{host}:{port} (docs at /docs), data in {data}", err=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _open_store(data: Path, database_url: str | None) -> Store:
+    data.mkdir(parents=True, exist_ok=True)
+    return Store.open(Settings(data_dir=data, database_url=database_url).store_url)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="citizen, officer, merchant, auditor or admin.")],
+    name: Annotated[str, typer.Option(help="The principal's unique name; created if new.")],
+    agency: Annotated[str, typer.Option(help="The agency an officer acts for.")] = "",
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create a principal (if new) and an API key for it; the key is printed once and stored hashed."""
+    try:
+        wanted = checked_role(role)
+        with _open_store(data, database_url) as store:
+            principal = store.get_principal_by_name(checked_name(name))
+            if principal is None:
+                principal = store.create_principal(name, wanted, agency=agency)
+            elif principal.role is not wanted:
+                raise InvalidInputError("role", f"{name} exists as a {principal.role.value}, not a {wanted.value}")
+            key = new_key()
+            store.add_api_key(key.key_id, principal.id, key.secret_hash, time.time_ns())
+    except TesseraError as error:
+        typer.echo(f"error [{error.code}]: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"principal {principal.id} ({principal.role.value} {principal.name}); key {key.key_id}:", err=True)
+    typer.echo(key.token)
+
+
+@keys_app.command("list")
+def keys_list(
+    name: Annotated[str, typer.Option(help="The principal's name.")],
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List a principal's keys (ids and dates, never secrets) as JSON."""
+    try:
+        with _open_store(data, database_url) as store:
+            principal = store.get_principal_by_name(checked_name(name))
+            if principal is None:
+                raise NotFoundError("name", f"no principal named {name}")
+            keys = store.list_api_keys(principal.id)
+    except TesseraError as error:
+        typer.echo(f"error [{error.code}]: {error}", err=True)
+        raise typer.Exit(1) from None
+    rows = [{"key_id": k.key_id, "created_at_ns": k.created_at_ns, "revoked_at_ns": k.revoked_at_ns} for k in keys]
+    typer.echo(json.dumps({"principal": principal.id, "keys": rows}, indent=2))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (the part after tsk_).")],
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Revoke an API key; requests with it are refused within seconds."""
+    try:
+        with _open_store(data, database_url) as store:
+            if store.get_api_key(key_id) is None:
+                raise NotFoundError("key_id", f"no key {key_id}")
+            store.revoke_api_key(key_id, time.time_ns())
+    except TesseraError as error:
+        typer.echo(f"error [{error.code}]: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked {key_id}")
 
 
 @app.command("demo")

@@ -1,0 +1,82 @@
+"""The FastAPI application: ``create_app(settings)`` wires routes, errors and the open services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tessera import __version__
+from tessera.api import errors
+from tessera.api.routes import audit, ledger, me, system
+from tessera.api.schemas import TransfersCreate
+from tessera.api.services import Services, Settings
+
+BODY_BYTES_MAX = 4 * 1024 * 1024  # a full batch of 8190 JSON transfers fits with room to spare
+
+DESCRIPTION = """Tessera's HTTP API. Authenticate with `Authorization: Bearer tsk_...` (an API key
+from `tessera keys create`). Errors are RFC 9457 `application/problem+json` with a stable
+`code`. Every route's `x-tessera-action` names its row in the policy table (docs/api.md)."""
+
+
+class BodyLimit:
+    """Refuse a declared body over the limit before reading it (413 as problem+json)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > self.limit:
+                body = (
+                    b'{"type":"urn:tessera:error:batch_size","title":"Batch too large","status":413,'
+                    b'"detail":"the request body is over the limit","code":"batch_size","field":"body"}'
+                )
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [(b"content-type", b"application/problem+json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app; the ledger, store and access log open at startup and close at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = Services(settings)
+        try:
+            yield
+        finally:
+            app.state.services.close()
+
+    app = FastAPI(title="Tessera", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    errors.install(app)
+    for module in (system, ledger, me, audit):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=BODY_BYTES_MAX)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            # The transfers route reads its body itself (JSON or packed), so its model is added by hand.
+            model = TransfersCreate.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(model.pop("$defs", {}))
+            components["TransfersCreate"] = model
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,54 @@
+"""FastAPI dependencies, as ``Annotated`` aliases routes declare in their signatures.
+
+``CallerDep`` authenticates the request, looks up the action the route declared (its
+``x-tessera-action``), authorises it against the policy table and applies the rate
+limits. A route that touches anyone's data takes a ``CallerDep``; only public routes don't.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tessera.api.services import Caller, Services, checked_purpose
+from tessera.auth import Action, authorize
+
+ACTION_KEY = "x-tessera-action"
+_bearer = HTTPBearer(auto_error=False, description="An API key from `tessera keys create`: `Bearer tsk_...`")
+
+
+def declare(action: Action) -> dict[str, Any]:
+    """The ``openapi_extra`` a route passes to say which action it performs."""
+    return {ACTION_KEY: action.value}
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_caller(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    x_tessera_purpose: Annotated[
+        str | None,
+        Header(description="Why an officer reads someone else's data; shown to that person.", max_length=200),
+    ] = None,
+) -> Caller:
+    route = request.scope["route"]
+    action = Action((route.openapi_extra or {})[ACTION_KEY])
+    client = request.client.host if request.client else "-"
+    principal = services.authenticate(credentials.credentials if credentials else None, client)
+    grant = authorize(principal, action)
+    if request.method == "GET":
+        services.limiter.take("lookup", principal.id)
+    return Caller(principal, grant, checked_purpose(x_tessera_purpose))
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

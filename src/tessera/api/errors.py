@@ -1,0 +1,135 @@
+"""Every error leaves as RFC 9457 ``application/problem+json`` with a stable ``code``.
+
+Bad input is a 4xx naming the field; nothing else in the response says how the code is
+built (no stack trace, no exception class), and an unexpected fault is a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from tessera import errors
+
+MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("tessera.api")
+
+# The most specific class wins: the table is searched along each error's MRO.
+STATUS_BY_CLASS: dict[type[errors.TesseraError], int] = {
+    errors.InvalidInputError: 400,
+    errors.BatchSizeError: 413,
+    errors.NotFoundError: 404,
+    errors.ConflictError: 409,
+    errors.UnauthenticatedError: 401,
+    errors.ForbiddenError: 403,
+    errors.PurposeRequiredError: 403,
+    errors.RateLimitedError: 429,
+    errors.StoreError: 503,
+    errors.StoreClosedError: 503,
+    errors.LogLockedError: 503,
+    errors.LedgerClosedError: 503,
+    errors.LedgerFailedError: 503,
+    errors.LedgerLockedError: 503,
+    errors.CorruptionError: 500,
+    errors.TesseraError: 500,
+}
+TITLES = {
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Batch too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def status_of(error: errors.TesseraError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_CLASS:
+            return STATUS_BY_CLASS[cls]
+    return 500
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    request: Request,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:tessera:error:{code}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+    }
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    """Pydantic's ``("body", "transfers", 3, "amount")`` as ``body.transfers[3].amount``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+async def _tessera_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.TesseraError)
+    status = status_of(exc)
+    if status >= 500:
+        log.error("request %s %s failed: %s [%s]", request.method, request.url.path, exc, exc.code)
+    headers = {}
+    if isinstance(exc, errors.RateLimitedError):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    if isinstance(exc, errors.UnauthenticatedError):
+        headers["WWW-Authenticate"] = 'Bearer realm="tessera"'
+    detail = str(exc) if status < 500 or status == 503 else "the server could not complete the request"
+    return problem(status, exc.code, detail, request, field=getattr(exc, "field", None), headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    field = _location(tuple(first.get("loc", ())))
+    detail = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg", "invalid request"))
+    more = len(exc.errors()) - 1
+    if more > 0:
+        detail += f" (and {more} more)"
+    return problem(422, errors.InvalidInputError.code, detail, request, field=field or None)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+    return problem(exc.status_code, code, str(exc.detail), request, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected fault in %s %s", request.method, request.url.path)
+    return problem(500, "internal", "the server could not complete the request", request)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.TesseraError, _tessera_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,188 @@
+"""What the running service holds open, and the checks every route shares.
+
+``Services`` owns the ledger, the registry store and the access log for the life of the
+process. Its methods answer the questions routes ask: who is this caller, who holds these
+accounts, may the caller touch them, and record that someone looked.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from tessera.audit import AccessEntry, AccessLog, SignedTreeHead
+from tessera.auth import Grant, Principal, Rate, RateLimiter, Role, Scope, parse_token, secret_matches
+from tessera.errors import InvalidInputError, UnauthenticatedError
+from tessera.ledger import Ledger, TransferFlags
+from tessera.store import Store
+
+PRINCIPAL_CACHE_S = 2.0  # a disabled principal or revoked key stops working within this
+HOLDERS_CACHED_MAX = 1_000_000  # account holders never change, so the cache only needs a bound
+NO_PURPOSE = "(none stated)"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How ``tessera serve`` runs; every path lives under ``data_dir`` unless a URL says otherwise."""
+
+    data_dir: Path
+    database_url: str | None = None
+    ledger_sync: bool = True
+    lookup_rate: Rate = field(default_factory=lambda: Rate(per_second=500, burst=1000))
+    auth_failure_rate: Rate = field(default_factory=lambda: Rate(per_second=1, burst=20))
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'registry.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated, authorised request: who, under which grant, and the purpose they stated."""
+
+    principal: Principal
+    grant: Grant
+    purpose: str
+
+
+class Services:
+    """The open ledger, store and access log, and the shared checks on them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(settings.store_url)
+        try:
+            self.ledger = Ledger.open(settings.data_dir / "ledger", sync=settings.ledger_sync)
+            try:
+                self.access_log = AccessLog.open(settings.data_dir / "audit")
+            except BaseException:
+                self.ledger.close()
+                raise
+        except BaseException:
+            self.store.close()
+            raise
+        self.limiter = RateLimiter({"lookup": settings.lookup_rate, "auth_failure": settings.auth_failure_rate})
+        self._principals: dict[str, tuple[float, Principal | None]] = {}
+        self._keys: dict[str, tuple[float, str | None]] = {}
+        self._holders: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self.signed_head_lock = threading.Lock()
+        self.last_head: SignedTreeHead | None = None
+
+    def close(self) -> None:
+        for close in (self.access_log.close, self.ledger.close, self.store.close):
+            close()
+
+    # -- who is calling -------------------------------------------------------------------
+
+    def authenticate(self, token: str | None, client: str) -> Principal:
+        """The principal behind a bearer token, or UnauthenticatedError (rate-limited per client)."""
+        try:
+            if not token:
+                raise UnauthenticatedError("send an API key as 'Authorization: Bearer tsk_...'")
+            key_id, secret = parse_token(token)
+            record = self.store.get_api_key(key_id)
+            if record is None or record.revoked_at_ns is not None or not secret_matches(secret, record.secret_hash):
+                raise UnauthenticatedError("the API key is unknown or revoked")
+            principal = self.principal(record.principal_id)
+            if principal is None or principal.disabled:
+                raise UnauthenticatedError("the API key's principal is disabled")
+        except UnauthenticatedError:
+            self.limiter.take("auth_failure", client)  # past the allowance this becomes a 429
+            raise
+        return principal
+
+    def principal(self, principal_id: str) -> Principal | None:
+        now = time.monotonic()
+        cached = self._principals.get(principal_id)
+        if cached is not None and now - cached[0] < PRINCIPAL_CACHE_S:
+            return cached[1]
+        principal = self.store.get_principal(principal_id)
+        self._principals[principal_id] = (now, principal)
+        return principal
+
+    # -- who holds what ---------------------------------------------------------------------
+
+    def holders(self, account_ids: Iterable[int]) -> dict[int, str]:
+        """Holder principal id of each account that has one."""
+        wanted = [int(i) for i in account_ids]
+        missing = [i for i in wanted if i not in self._holders]
+        if missing:
+            found = self.store.account_holders(missing) if len(missing) <= 8190 else self._holders_chunked(missing)
+            with self._lock:
+                if len(self._holders) + len(found) > HOLDERS_CACHED_MAX:
+                    self._holders.clear()
+                self._holders.update(found)
+        return {i: self._holders[i] for i in wanted if i in self._holders}
+
+    def _holders_chunked(self, ids: list[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for start in range(0, len(ids), 8190):
+            found.update(self.store.account_holders(ids[start : start + 8190]))
+        return found
+
+    def controls(self, caller: Caller, holder_id: str | None) -> bool:
+        """Whether the caller may act on an account held by ``holder_id`` under its grant."""
+        if holder_id is None:
+            return False
+        if holder_id == caller.principal.id:
+            return True
+        if caller.grant.scope is Scope.agency:
+            holder = self.principal(holder_id)
+            return holder is not None and holder.role is Role.officer and holder.agency == caller.principal.agency
+        return False
+
+    def person_subjects(self, holder_ids: Iterable[str], caller: Principal) -> list[str]:
+        """The data subjects among holders: citizens other than the caller (whose looks are logged)."""
+        subjects = set()
+        for holder_id in set(holder_ids):
+            holder = self.principal(holder_id)
+            if holder is not None and holder.role is Role.citizen and holder.id != caller.id:
+                subjects.add(holder.subject)
+        return sorted(subjects)
+
+    def settled_accounts(
+        self, batch: npt.NDArray[np.void]
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+        """Debit and credit account of each transfer, taken from the pending one for posts and voids."""
+        debit = batch["debit_account_id"].astype(np.uint64)
+        credit = batch["credit_account_id"].astype(np.uint64)
+        settles = (batch["flags"] & (TransferFlags.post_pending_transfer | TransferFlags.void_pending_transfer)) != 0
+        if settles.any():
+            pending_ids = np.unique(batch["pending_id"][settles])
+            pending_ids = pending_ids[(pending_ids > 0) & (pending_ids < 2**63)]
+            pendings = {t.id: t for t in self.ledger.lookup_transfers([int(i) for i in pending_ids])}
+            for i in np.flatnonzero(settles):
+                found = pendings.get(int(batch["pending_id"][i]))
+                if found is not None:
+                    debit[i], credit[i] = found.debit_account_id, found.credit_account_id
+        return debit, credit, settles
+
+    # -- the access log -----------------------------------------------------------------------
+
+    def record_access(self, caller: Caller, subjects: Iterable[str], fields: tuple[str, ...], outcome: str) -> None:
+        """Durably log one entry per subject before the response leaves."""
+        now = time.time_ns()
+        p = caller.principal
+        entries = [
+            AccessEntry(now, p.id, p.role.value, p.agency or "-", caller.purpose or NO_PURPOSE, s, fields, outcome)
+            for s in subjects
+        ]
+        for start in range(0, len(entries), 65_536):
+            self.access_log.append(entries[start : start + 65_536])
+
+
+def checked_purpose(value: str | None) -> str:
+    if value is None:
+        return ""
+    text = value.strip()
+    if len(text) > 200 or any(ord(c) < 32 for c in text):
+        raise InvalidInputError("X-Tessera-Purpose", "must be at most 200 printable characters")
+    return text

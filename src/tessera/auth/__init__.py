@@ -1,0 +1,27 @@
+"""Authentication and authorisation: principals, API keys, the policy table, rate limits."""
+
+from tessera.auth.keys import NewKey, new_key, parse_token, secret_matches
+from tessera.auth.policy import POLICY, Action, Grant, Scope, authorize, grant_for, render_markdown, roles_allowed
+from tessera.auth.principals import Principal, Role, checked_name, checked_role
+from tessera.auth.ratelimit import Rate, RateLimiter
+
+__all__ = [
+    "POLICY",
+    "Action",
+    "Grant",
+    "NewKey",
+    "Principal",
+    "Rate",
+    "RateLimiter",
+    "Role",
+    "Scope",
+    "authorize",
+    "checked_name",
+    "checked_role",
+    "grant_for",
+    "new_key",
+    "parse_token",
+    "render_markdown",
+    "roles_allowed",
+    "secret_matches",
+]

@@ -1,0 +1,103 @@
+"""Who may do what: one table of (role, action, scope), enforced by the API and rendered in the docs.
+
+Every route declares one ``Action``. A role with no grant for it is refused (403); a grant's
+scope says *whose* data the action may touch:
+
+- ``any``: any record of that kind (auditors read the log's hashes, never its content);
+- ``own``: records the caller holds (a citizen's wallets, a merchant's till account);
+- ``agency``: records held by principals of the caller's agency;
+- ``purpose``: anyone's records, only with a stated purpose, and the access is logged
+  for the person it concerns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tessera.auth.principals import Principal, Role
+from tessera.errors import ForbiddenError
+
+
+class Action(StrEnum):
+    """Everything a route can do, named ``domain.resource.verb``."""
+
+    ledger_accounts_create = "ledger.accounts.create"
+    ledger_transfers_create = "ledger.transfers.create"
+    ledger_accounts_read = "ledger.accounts.read"
+    ledger_account_transfers_read = "ledger.account_transfers.read"
+    me_read = "me.read"
+    me_access_log_read = "me.access_log.read"
+    audit_tree_head_read = "audit.tree_head.read"
+    audit_proofs_read = "audit.proofs.read"
+    principals_list = "principals.list"
+
+
+class Scope(StrEnum):
+    """Whose records a grant reaches."""
+
+    any = "any"
+    own = "own"
+    agency = "agency"
+    purpose = "purpose"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    role: Role
+    action: Action
+    scope: Scope
+    note: str
+
+
+POLICY: tuple[Grant, ...] = (
+    Grant(Role.officer, Action.ledger_accounts_create, Scope.any, "opens wallets; a citizen's needs a purpose"),
+    Grant(Role.citizen, Action.ledger_transfers_create, Scope.own, "debits only wallets they hold"),
+    Grant(Role.merchant, Action.ledger_transfers_create, Scope.own, "debits its own accounts; settles holds to it"),
+    Grant(Role.officer, Action.ledger_transfers_create, Scope.agency, "debits only its agency's accounts (issuance)"),
+    Grant(Role.citizen, Action.ledger_accounts_read, Scope.own, ""),
+    Grant(Role.merchant, Action.ledger_accounts_read, Scope.own, ""),
+    Grant(Role.officer, Action.ledger_accounts_read, Scope.purpose, "logged for the holder"),
+    Grant(Role.citizen, Action.ledger_account_transfers_read, Scope.own, ""),
+    Grant(Role.merchant, Action.ledger_account_transfers_read, Scope.own, ""),
+    Grant(Role.officer, Action.ledger_account_transfers_read, Scope.purpose, "logged for the holder"),
+    Grant(Role.citizen, Action.me_read, Scope.own, ""),
+    Grant(Role.officer, Action.me_read, Scope.own, ""),
+    Grant(Role.merchant, Action.me_read, Scope.own, ""),
+    Grant(Role.auditor, Action.me_read, Scope.own, ""),
+    Grant(Role.admin, Action.me_read, Scope.own, ""),
+    Grant(Role.citizen, Action.me_access_log_read, Scope.own, "who looked at my data, and why"),
+    Grant(Role.auditor, Action.audit_tree_head_read, Scope.any, "hashes and signatures, no content"),
+    Grant(Role.citizen, Action.audit_tree_head_read, Scope.any, "to check their own entries are in the log"),
+    Grant(Role.auditor, Action.audit_proofs_read, Scope.any, "hashes only"),
+    Grant(Role.citizen, Action.audit_proofs_read, Scope.any, "hashes only"),
+    Grant(Role.admin, Action.principals_list, Scope.any, "service principals only, never citizens"),
+)
+
+_GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}
+assert len(_GRANTS) == len(POLICY), "one grant per (role, action)"
+
+
+def grant_for(role: Role, action: Action) -> Grant | None:
+    return _GRANTS.get((role, action))
+
+
+def roles_allowed(action: Action) -> set[Role]:
+    return {g.role for g in POLICY if g.action == action}
+
+
+def authorize(principal: Principal, action: Action) -> Grant:
+    """The caller's grant for ``action``, or ForbiddenError naming the roles that have one."""
+    grant = grant_for(principal.role, action)
+    if grant is None:
+        allowed = ", ".join(sorted(r.value for r in roles_allowed(action))) or "no role"
+        raise ForbiddenError(f"a {principal.role.value} may not {action.value} (allowed: {allowed})")
+    return grant
+
+
+def render_markdown() -> str:
+    """The policy as a Markdown table, as docs/api.md shows it."""
+    lines = ["| action | role | scope | note |", "|---|---|---|---|"]
+    for g in sorted(POLICY, key=lambda g: (list(Action).index(g.action), list(Role).index(g.role))):
+        lines.append(f"| `{g.action.value}` | {g.role.value} | {g.scope.value} | {g.note} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Alembic's script directory for the registries' schema; ``tessera.store`` runs it."""

@@ -1,0 +1,555 @@
+"""The registries' storage: principals, their API keys, and who holds which ledger account.
+
+One ``Store`` serves the whole process from any number of threads: every call checks a
+connection out of a pool, runs one transaction and hands it back. SQLite (a file under
+the data directory) is the embedded default, PostgreSQL the production backend; the URL
+chooses, and ``Store.open`` migrates the schema to the newest revision before returning.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Row,
+    String,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from tessera.auth.principals import AGENCY_MAX, Principal, Role, checked_name, checked_role
+from tessera.errors import (
+    BatchSizeError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreClosedError,
+    StoreError,
+)
+from tessera.store.tables import KEY_ID_MAX, SECRET_HASH_MAX, SUBJECT_MAX, account_holders, api_keys, principals
+
+
+# --- limits ---------------------------------------------------------------------------------
+
+BATCH_SIZE_MAX = 8190  # the ledger's batch limit: one ledger batch's accounts fit one call
+PRINCIPALS_LIST_MAX = 1000
+ACCOUNTS_LIST_MAX = BATCH_SIZE_MAX
+API_KEYS_ACTIVE_MAX = 100  # per principal; a leak of keys is a bug, not a workload
+API_KEYS_LIST_MAX = 1000  # the newest; revoked keys stay on record
+SECRET_HASH_MIN = 16  # below 128 bits a "hash" is a mistake
+ID_LIMIT = 2**63  # account ids and timestamps are below this, as in the ledger
+URL_MAX = 2048
+CONNECT_TIMEOUT_S = 10
+SQLITE_BUSY_TIMEOUT_S = 10.0
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Matched with fullmatch: "$" would let a trailing newline through.
+_PRINCIPAL_ID = re.compile(r"p_[0-9a-f]{16}")
+_KEY_ID = re.compile(rf"[A-Za-z0-9_.-]{{1,{KEY_ID_MAX}}}")
+_SUBJECT = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{SUBJECT_MAX - 1}}}")
+_WRITE = "tessera_write"  # execution option: this transaction will write
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored API key: only the hash of its secret, never the secret."""
+
+    key_id: str
+    principal_id: str
+    secret_hash: bytes
+    created_at_ns: int
+    revoked_at_ns: int | None = None
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration for the migrations shipped in this package; no ini file."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    return config
+
+
+@cache
+def _head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+class Store:
+    """The registries in one database. Open with ``Store.open(url)``; safe to share between threads."""
+
+    def __init__(self, engine: Engine, url_redacted: str, password: str | None) -> None:
+        self._engine = engine
+        self._password = password
+        self._closed = False
+        self.url_redacted = url_redacted
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect to ``sqlite:///path`` or ``postgresql://user@host/db`` and migrate it to head."""
+        target, redacted = _parsed_url(url)
+        store = cls(_engine_for(target), redacted, target.password)
+        try:
+            store._migrate()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close every pooled connection; later calls raise ``StoreClosedError``."""
+        self._closed = True
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url_redacted!r})"
+
+    # --- principals -------------------------------------------------------------------------
+
+    def create_principal(self, name: str, role: Role, agency: str = "", subject: str = "") -> Principal:
+        """Register a caller. Officers need an agency; a citizen's subject defaults to its own id."""
+        name = checked_name(name)
+        role = checked_role(role)
+        if not isinstance(agency, str):
+            raise InvalidInputError("agency", "must be a string")
+        if agency or role is Role.officer:
+            agency = checked_name(agency, "agency", AGENCY_MAX)
+        if not isinstance(subject, str):
+            raise InvalidInputError("subject", "must be a string")
+        if subject and role is not Role.citizen:
+            raise InvalidInputError("subject", "only citizens have a subject")
+        if subject and not _SUBJECT.fullmatch(subject):
+            raise InvalidInputError(
+                "subject", f"must be 1-{SUBJECT_MAX} letters, digits or _.:- (starting alphanumeric)"
+            )
+        principal_id = "p_" + secrets.token_hex(8)
+        if role is Role.citizen and not subject:
+            subject = principal_id
+        principal = Principal(principal_id, name, role, agency, subject, time.time_ns(), False)
+        try:
+            with self._transaction(write=True) as conn:
+                conn.execute(principals.insert().values(_principal_values(principal)))
+        except IntegrityError as exc:
+            # The unique constraints say which: look, rather than parse each driver's message.
+            if self.get_principal_by_name(name) is not None:
+                raise ConflictError("name", f"{name!r} is taken") from None
+            if subject and self._principal_of_subject(subject) is not None:
+                raise ConflictError("subject", f"{subject!r} already has a principal") from None
+            raise self._failed(exc) from exc
+        return principal
+
+    def get_principal(self, principal_id: str) -> Principal | None:
+        """The principal with this id, disabled or not; None if there is none."""
+        principal_id = _checked_principal_id(principal_id)
+        with self._transaction() as conn:
+            row = conn.execute(select(principals).where(principals.c.id == principal_id)).first()
+        return None if row is None else _principal_of(row)
+
+    def get_principal_by_name(self, name: str) -> Principal | None:
+        """The principal with this exact name (names are case-sensitive); None if there is none."""
+        name = checked_name(name)
+        with self._transaction() as conn:
+            row = conn.execute(select(principals).where(principals.c.name == name)).first()
+        return None if row is None else _principal_of(row)
+
+    def list_principals(self, role: Role | None = None, limit: int = 100, after: str | None = None) -> list[Principal]:
+        """Principals in id order, optionally of one role; pass the last id seen as ``after`` for the next page."""
+        query = select(principals).order_by(principals.c.id)
+        if role is not None:
+            query = query.where(principals.c.role == checked_role(role).value)
+        query = query.limit(_checked_int(limit, "limit", 1, PRINCIPALS_LIST_MAX))
+        if after is not None:
+            query = query.where(principals.c.id > _checked_principal_id(after, "after"))
+        with self._transaction() as conn:
+            return [_principal_of(row) for row in conn.execute(query)]
+
+    def disable_principal(self, principal_id: str) -> None:
+        """Mark a principal disabled; it is kept, with its keys and accounts, for the record."""
+        principal_id = _checked_principal_id(principal_id)
+        with self._transaction(write=True) as conn:
+            done = conn.execute(update(principals).where(principals.c.id == principal_id).values(disabled=True))
+            if done.rowcount == 0:
+                raise NotFoundError("principal_id", f"no principal {principal_id}")
+
+    def _principal_of_subject(self, subject: str) -> Principal | None:
+        with self._transaction() as conn:
+            row = conn.execute(select(principals).where(principals.c.subject == subject)).first()
+        return None if row is None else _principal_of(row)
+
+    # --- API keys ---------------------------------------------------------------------------
+
+    def add_api_key(self, key_id: str, principal_id: str, secret_hash: bytes, created_at_ns: int) -> None:
+        """Store a key's id and the hash of its secret for a principal."""
+        key_id = _checked_key_id(key_id)
+        principal_id = _checked_principal_id(principal_id)
+        if not isinstance(secret_hash, bytes | bytearray) or not SECRET_HASH_MIN <= len(secret_hash) <= SECRET_HASH_MAX:
+            raise InvalidInputError("secret_hash", f"must be {SECRET_HASH_MIN}-{SECRET_HASH_MAX} bytes")
+        created_at_ns = _checked_int(created_at_ns, "created_at_ns", 0, ID_LIMIT - 1)
+        try:
+            with self._transaction(write=True) as conn:
+                # Locking the principal's row serialises key additions per principal, so
+                # that the count below stays true until this transaction commits.
+                owner = conn.execute(
+                    select(principals.c.id).where(principals.c.id == principal_id).with_for_update()
+                ).first()
+                if owner is None:
+                    raise NotFoundError("principal_id", f"no principal {principal_id}")
+                active = conn.scalar(
+                    select(func.count())
+                    .select_from(api_keys)
+                    .where(api_keys.c.principal_id == principal_id, api_keys.c.revoked_at_ns.is_(None))
+                )
+                if active is not None and active >= API_KEYS_ACTIVE_MAX:
+                    raise ConflictError("principal_id", f"already holds {API_KEYS_ACTIVE_MAX} active keys")
+                conn.execute(
+                    api_keys.insert().values(
+                        key_id=key_id,
+                        principal_id=principal_id,
+                        secret_hash=bytes(secret_hash),
+                        created_at_ns=created_at_ns,
+                        revoked_at_ns=None,
+                    )
+                )
+        except IntegrityError as exc:
+            if self.get_api_key(key_id) is not None:
+                raise ConflictError("key_id", f"{key_id!r} exists") from None
+            raise self._failed(exc) from exc
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """The key with this id, revoked or not; None if there is none."""
+        key_id = _checked_key_id(key_id)
+        with self._transaction() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        return None if row is None else _api_key_of(row)
+
+    def revoke_api_key(self, key_id: str, at_ns: int) -> None:
+        """Revoke a key from ``at_ns`` on. Revoking it again keeps the first time."""
+        key_id = _checked_key_id(key_id)
+        at_ns = _checked_int(at_ns, "at_ns", 0, ID_LIMIT - 1)
+        with self._transaction(write=True) as conn:
+            done = conn.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at_ns.is_(None))
+                .values(revoked_at_ns=at_ns)
+            )
+            if (
+                done.rowcount == 0
+                and conn.execute(select(api_keys.c.key_id).where(api_keys.c.key_id == key_id)).first() is None
+            ):
+                raise NotFoundError("key_id", f"no key {key_id!r}")
+
+    def list_api_keys(self, principal_id: str) -> list[ApiKeyRecord]:
+        """A principal's keys, newest first, revoked ones included (at most ``API_KEYS_LIST_MAX``)."""
+        principal_id = _checked_principal_id(principal_id)
+        query = (
+            select(api_keys)
+            .where(api_keys.c.principal_id == principal_id)
+            .order_by(api_keys.c.created_at_ns.desc(), api_keys.c.key_id.desc())
+            .limit(API_KEYS_LIST_MAX)
+        )
+        with self._transaction() as conn:
+            return [_api_key_of(row) for row in conn.execute(query)]
+
+    # --- account holders --------------------------------------------------------------------
+
+    def set_account_holders(self, holders: Sequence[tuple[int, str]]) -> None:
+        """Record who holds each ledger account, all or nothing; a holder, once set, never changes."""
+        wanted, first_at = _checked_holders(holders)
+        try:
+            with self._transaction(write=True) as conn:
+                principal_ids = sorted(set(wanted.values()))
+                known = set(conn.scalars(select(principals.c.id).where(principals.c.id.in_(principal_ids))))
+                for account_id, principal_id in wanted.items():
+                    if principal_id not in known:
+                        field = f"holders[{first_at[account_id]}].principal_id"
+                        raise NotFoundError(field, f"no principal {principal_id}")
+                # Skip the accounts already held, then read every holder back: a holder set
+                # by a concurrent call is seen here, so a clash cannot slip through.
+                _insert_holders(conn, wanted)
+                stored = _holders_of(conn, list(wanted))
+                for account_id, principal_id in wanted.items():
+                    if stored.get(account_id) != principal_id:
+                        raise ConflictError(
+                            f"holders[{first_at[account_id]}].account_id",
+                            f"account {account_id} is held by {stored.get(account_id)}",
+                        )
+        except IntegrityError as exc:
+            raise self._failed(exc) from exc
+
+    def account_holders(self, account_ids: Sequence[int]) -> dict[int, str]:
+        """The holder of each of ``account_ids`` that has one."""
+        ids = _checked_account_ids(account_ids)
+        if not ids:
+            return {}
+        with self._transaction() as conn:
+            return _holders_of(conn, sorted(set(ids)))
+
+    def accounts_held_by(self, principal_id: str, limit: int = 1000) -> list[int]:
+        """The accounts a principal holds, in id order, at most ``limit``."""
+        principal_id = _checked_principal_id(principal_id)
+        limit = _checked_int(limit, "limit", 1, ACCOUNTS_LIST_MAX)
+        with self._transaction() as conn:
+            return list(
+                conn.scalars(
+                    select(account_holders.c.account_id)
+                    .where(account_holders.c.principal_id == principal_id)
+                    .order_by(account_holders.c.account_id)
+                    .limit(limit)
+                )
+            )
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._transaction() as conn:
+            if MigrationContext.configure(conn).get_current_heads() == (_head_revision(),):
+                return  # the common case, answered without loading every migration script
+        config = alembic_config()
+        with self._transaction(write=True) as conn:
+            config.attributes["connection"] = conn
+            try:
+                command.upgrade(config, "head")
+            except CommandError as exc:
+                # Typically a database migrated by a newer Tessera, whose revision this one lacks.
+                raise StoreError(f"cannot migrate the database at {self.url_redacted}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self, write: bool = False) -> Iterator[Connection]:
+        """One transaction on a pooled connection; driver faults come out as ``StoreError``."""
+        if self._closed:
+            raise StoreClosedError("the store was closed")
+        try:
+            conn = self._engine.connect()
+        except (DBAPIError, PoolTimeoutError) as exc:
+            raise StoreError(f"cannot reach the database at {self.url_redacted}: {self._reason(exc)}") from exc
+        try:
+            with conn:
+                if write:
+                    conn.execution_options(**{_WRITE: True})
+                with conn.begin():
+                    yield conn
+        except IntegrityError:
+            raise  # the caller knows which constraint its statement could break
+        except DBAPIError as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: DBAPIError) -> StoreError:
+        return StoreError(f"the database at {self.url_redacted} failed: {self._reason(exc)}")
+
+    def _reason(self, exc: Exception) -> str:
+        """The driver's first line, without the password should a driver ever echo it."""
+        cause = getattr(exc, "orig", None) or exc
+        lines = str(cause).strip().splitlines()
+        reason = lines[0] if lines else type(cause).__name__
+        return reason.replace(self._password, "***") if self._password else reason
+
+
+# --- connecting ---------------------------------------------------------------------------------
+
+
+def _parsed_url(url: object) -> tuple[URL, str]:
+    """The URL to connect with (driver chosen) and the one to show (password hidden)."""
+    usage = "expected sqlite:///path/to/registry.db or postgresql://user@host/dbname"
+    if not isinstance(url, str) or not url or len(url) > URL_MAX:
+        raise InvalidInputError("database_url", f"must be a URL of 1-{URL_MAX} characters; {usage}")
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise InvalidInputError("database_url", f"is not a database URL; {usage}") from None
+    redacted = unquote(parsed.render_as_string(hide_password=True))
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        path = parsed.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            raise InvalidInputError("database_url", f"must name a database file; {usage}")
+        if parsed.query or parsed.host or parsed.username or parsed.password:
+            raise InvalidInputError("database_url", "a sqlite URL takes a path only: no host, user or ?options")
+        if not Path(path).parent.is_dir():
+            raise InvalidInputError("database_url", f"the directory {Path(path).parent} does not exist")
+        return parsed.set(drivername="sqlite+pysqlite"), redacted
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        if not parsed.database:
+            raise InvalidInputError("database_url", f"must name a database; {usage}")
+        return parsed.set(drivername="postgresql+psycopg"), redacted
+    raise InvalidInputError("database_url", f"unsupported scheme {parsed.drivername!r}; {usage}")
+
+
+def _engine_for(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        # QueuePool, one connection per concurrent caller; WAL lets readers run beside the writer.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True
+        )
+        event.listen(engine, "connect", _sqlite_connected)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    connect_args: dict[str, Any] = {"application_name": "tessera"}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    try:
+        # pre_ping: a pooled connection that died with a server restart is replaced, not handed out.
+        return create_engine(url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True)
+    except ImportError as exc:
+        raise StoreError(f"PostgreSQL needs the psycopg driver: pip install 'psycopg[binary]' ({exc})") from exc
+
+
+def _sqlite_connected(dbapi_connection: Any, record: Any) -> None:
+    # sqlite3's own transaction handling would not BEGIN before a SELECT; we emit BEGIN ourselves.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A writer takes the write lock up front. A deferred transaction that read first and
+    # then wrote would fail at once with SQLITE_BUSY when another writer got in between,
+    # without waiting out the busy timeout.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+# --- rows and arguments ---------------------------------------------------------------------
+
+
+def _insert_holders(conn: Connection, wanted: dict[int, str]) -> None:
+    """Insert the holders of accounts that have none yet."""
+    if conn.dialect.name == "postgresql":
+        # One statement for the batch; psycopg's executemany would send one per row.
+        source = select(
+            func.unnest(bindparam("account_ids", list(wanted), type_=postgresql.ARRAY(BigInteger))),
+            func.unnest(bindparam("principal_ids", list(wanted.values()), type_=postgresql.ARRAY(String))),
+        )
+        insert = postgresql.insert(account_holders).from_select(["account_id", "principal_id"], source)
+        conn.execute(insert.on_conflict_do_nothing(index_elements=["account_id"]))
+    else:
+        rows = [{"account_id": a, "principal_id": p} for a, p in wanted.items()]
+        conn.execute(sqlite.insert(account_holders).on_conflict_do_nothing(index_elements=["account_id"]), rows)
+
+
+def _holders_of(conn: Connection, account_ids: list[int]) -> dict[int, str]:
+    column = account_holders.c.account_id
+    if conn.dialect.name == "postgresql":
+        # One array parameter instead of thousands: less to send, parse and plan.
+        wanted = column == any_(bindparam("account_ids", account_ids, type_=postgresql.ARRAY(BigInteger)))
+    else:
+        wanted = column.in_(account_ids)
+    query = select(column, account_holders.c.principal_id).where(wanted)
+    return {account_id: principal_id for account_id, principal_id in conn.execute(query)}
+
+
+def _principal_values(principal: Principal) -> dict[str, Any]:
+    return {
+        "id": principal.id,
+        "name": principal.name,
+        "role": principal.role.value,
+        "agency": principal.agency,
+        "subject": principal.subject or None,  # NULL, so that only real subjects are unique
+        "created_at_ns": principal.created_at_ns,
+        "disabled": principal.disabled,
+    }
+
+
+def _principal_of(row: Row[Any]) -> Principal:
+    return Principal(
+        id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        agency=row.agency,
+        subject=row.subject or "",
+        created_at_ns=row.created_at_ns,
+        disabled=bool(row.disabled),
+    )
+
+
+def _api_key_of(row: Row[Any]) -> ApiKeyRecord:
+    return ApiKeyRecord(row.key_id, row.principal_id, bytes(row.secret_hash), row.created_at_ns, row.revoked_at_ns)
+
+
+def _checked_int(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        shown = "2**63 - 1" if high == ID_LIMIT - 1 else str(high)
+        raise InvalidInputError(field, f"must be an integer from {low} to {shown}, got {value!r}")
+    return value
+
+
+def _checked_principal_id(value: object, field: str = "principal_id") -> str:
+    if not isinstance(value, str) or not _PRINCIPAL_ID.fullmatch(value):
+        raise InvalidInputError(field, f"must be 'p_' and 16 hex digits, got {value!r:.40}")
+    return value
+
+
+def _checked_key_id(value: object) -> str:
+    if not isinstance(value, str) or not _KEY_ID.fullmatch(value):
+        raise InvalidInputError("key_id", f"must be 1-{KEY_ID_MAX} letters, digits or _.-")
+    return value
+
+
+def _checked_sequence(value: object, field: str) -> Sequence[Any]:
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes | bytearray):
+        raise InvalidInputError(field, "must be a list")
+    return value
+
+
+def _checked_account_ids(value: object) -> list[int]:
+    ids = _checked_sequence(value, "account_ids")
+    if len(ids) > BATCH_SIZE_MAX:
+        raise BatchSizeError("account_ids", f"at most {BATCH_SIZE_MAX} ids, got {len(ids)}")
+    return [_checked_int(v, f"account_ids[{i}]", 1, ID_LIMIT - 1) for i, v in enumerate(ids)]
+
+
+def _checked_holders(value: object) -> tuple[dict[int, str], dict[int, int]]:
+    """Account id to holder, and to where the caller first named it; one holder per account."""
+    holders = _checked_sequence(value, "holders")
+    if not holders:
+        raise BatchSizeError("holders", "must not be empty")
+    if len(holders) > BATCH_SIZE_MAX:
+        raise BatchSizeError("holders", f"at most {BATCH_SIZE_MAX} items, got {len(holders)}")
+    wanted: dict[int, str] = {}
+    first_at: dict[int, int] = {}
+    for i, pair in enumerate(holders):
+        if not isinstance(pair, Sequence) or isinstance(pair, str | bytes | bytearray) or len(pair) != 2:
+            raise InvalidInputError(f"holders[{i}]", "must be a pair (account_id, principal_id)")
+        account_id = _checked_int(pair[0], f"holders[{i}].account_id", 1, ID_LIMIT - 1)
+        principal_id = _checked_principal_id(pair[1], f"holders[{i}].principal_id")
+        if wanted.setdefault(account_id, principal_id) != principal_id:
+            other = f"holders[{first_at[account_id]}]"
+            raise InvalidInputError(f"holders[{i}].principal_id", f"account {account_id} has another holder at {other}")
+        first_at.setdefault(account_id, i)
+    return wanted, first_at

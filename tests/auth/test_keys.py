@@ -1,0 +1,33 @@
+"""API keys: the token's shape, and that only a hash is kept and checked in constant time."""
+
+from __future__ import annotations
+
+import pytest
+
+from tessera.auth import new_key, parse_token, secret_matches
+from tessera.errors import UnauthenticatedError
+
+
+def test_a_new_key_parses_back_to_its_id_and_matches_its_hash() -> None:
+    key = new_key()
+    key_id, secret = parse_token(key.token)
+    assert key_id == key.key_id and secret_matches(secret, key.secret_hash)
+    assert secret not in key.secret_hash.hex()
+
+
+def test_two_keys_differ() -> None:
+    assert new_key().token != new_key().token
+
+
+def test_a_changed_secret_does_not_match() -> None:
+    key = new_key()
+    _, secret = parse_token(key.token)
+    assert not secret_matches(secret[:-1] + ("A" if secret[-1] != "A" else "B"), key.secret_hash)
+
+
+@pytest.mark.parametrize(
+    "token", ["", "tsk_", "tsk_abc_def", "Bearer tsk_x", "tsk_" + "0" * 12 + "_" + "a" * 42, "x" * 500]
+)
+def test_malformed_tokens_are_unauthenticated(token: str) -> None:
+    with pytest.raises(UnauthenticatedError, match="malformed"):
+        parse_token(token)

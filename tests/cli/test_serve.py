@@ -1,0 +1,101 @@
+"""tessera serve and tessera keys: a real server process, keys made by the CLI, the demo seed."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from tessera.cli.main import app
+
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    """The token is printed once; the list shows ids and dates only; a revoked key is marked."""
+    made = runner.invoke(
+        app, ["keys", "create", "--role", "officer", "--name", "clerk", "--agency", "tax", "--data", str(tmp_path)]
+    )
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip()
+    assert re.fullmatch(r"tsk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", token)
+    key_id = token.split("_")[1]
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--name", "clerk", "--data", str(tmp_path)]).stdout)
+    assert [k["key_id"] for k in listed["keys"]] == [key_id] and token.split("_")[2] not in json.dumps(listed)
+    assert runner.invoke(app, ["keys", "revoke", key_id, "--data", str(tmp_path)]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--name", "clerk", "--data", str(tmp_path)]).stdout)
+    assert listed["keys"][0]["revoked_at_ns"] is not None
+
+
+def test_keys_create_refuses_bad_input_without_writing(tmp_path: Path) -> None:
+    for args, field in (
+        (["--role", "king", "--name", "x"], "role"),
+        (["--role", "officer", "--name", "x"], "agency"),
+        (["--role", "citizen", "--name", "bad\nname"], "name"),
+    ):
+        result = runner.invoke(app, ["keys", "create", *args, "--data", str(tmp_path)])
+        assert result.exit_code == 1 and f"{field}:" in result.stderr, (args, result.output)
+    assert runner.invoke(app, ["keys", "list", "--name", "x", "--data", str(tmp_path)]).exit_code == 1
+
+
+def test_serve_demo_answers_over_http_and_stops_cleanly(tmp_path: Path) -> None:
+    """`tessera serve --demo` prints keys; alice reads her wallet; SIGINT stops the server."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "tessera.cli.main",
+        "serve",
+        "--demo",
+        "--data",
+        str(tmp_path),
+        "--port",
+        str(port),
+    ]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            _check_demo_server(server, port)
+        finally:
+            server.send_signal(signal.SIGINT)
+            _, stderr = server.communicate(timeout=30)
+        assert server.returncode == 0, stderr
+
+
+def _check_demo_server(server: subprocess.Popen[str], port: int) -> None:
+    keys = {}
+    assert server.stdout is not None
+    for line in server.stdout:
+        match = re.match(r"\s+(\S+)\s+\w+\s+(tsk_\S+)", line)
+        if match:
+            keys[match.group(1)] = match.group(2)
+        if line.startswith("try:"):
+            break
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz")
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and server.poll() is None, "server did not come up"
+            time.sleep(0.1)
+    assert health.json()["accounts"] == 4
+    wallet = httpx.get(
+        f"http://127.0.0.1:{port}/v1/ledger/accounts/2", headers={"Authorization": f"Bearer {keys['alice']}"}
+    )
+    assert wallet.status_code == 200 and wallet.json()["balance"] == 10_000
+    docs = httpx.get(f"http://127.0.0.1:{port}/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()

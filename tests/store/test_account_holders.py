@@ -1,0 +1,67 @@
+"""Account holders: set in batches, all or nothing, and never changed once set."""
+
+from __future__ import annotations
+
+import pytest
+
+from tessera.auth.principals import Principal
+from tessera.errors import ConflictError, NotFoundError
+from tessera.ledger import BATCH_SIZE_MAX as LEDGER_BATCH_SIZE_MAX
+from tessera.store import BATCH_SIZE_MAX, Store
+
+BIG = 2**63 - 1
+
+
+def test_holders_round_trip(store: Store, citizen: Principal, officer: Principal) -> None:
+    """Set holders are read back by account and by principal; unknown accounts are absent."""
+    store.set_account_holders([(2, citizen.id), (BIG, citizen.id), (2**31 + 1, officer.id)])
+    assert store.account_holders([2, BIG, 2**31 + 1, 99]) == {2: citizen.id, BIG: citizen.id, 2**31 + 1: officer.id}
+    assert store.accounts_held_by(citizen.id) == [2, BIG]
+    assert store.accounts_held_by(officer.id) == [2**31 + 1]
+
+
+def test_empty_lookups(store: Store, citizen: Principal) -> None:
+    """No ids, no holders; a principal with no accounts holds none."""
+    assert store.account_holders([]) == {}
+    assert store.accounts_held_by(citizen.id) == []
+    assert store.accounts_held_by("p_0123456789abcdef") == []
+
+
+def test_setting_the_same_holder_again_is_harmless(store: Store, citizen: Principal) -> None:
+    """Repeating a batch, or an account within one, changes nothing."""
+    store.set_account_holders([(5, citizen.id), (5, citizen.id)])
+    store.set_account_holders([(5, citizen.id), (6, citizen.id)])
+    assert store.account_holders([5, 6]) == {5: citizen.id, 6: citizen.id}
+
+
+def test_holder_never_changes__conflict_and_nothing_written(
+    store: Store, citizen: Principal, officer: Principal
+) -> None:
+    """A batch that would change one holder is refused whole, naming that entry."""
+    store.set_account_holders([(5, citizen.id)])
+    with pytest.raises(ConflictError) as caught:
+        store.set_account_holders([(6, officer.id), (5, officer.id)])
+    assert caught.value.field == "holders[1].account_id"
+    assert store.account_holders([5, 6]) == {5: citizen.id}
+
+
+def test_unknown_holder__not_found_and_nothing_written(store: Store, citizen: Principal) -> None:
+    """Every holder must be a principal; the first unknown one is named."""
+    with pytest.raises(NotFoundError) as caught:
+        store.set_account_holders([(1, citizen.id), (2, "p_0123456789abcdef")])
+    assert caught.value.field == "holders[1].principal_id"
+    assert store.account_holders([1, 2]) == {}
+
+
+def test_full_batch_round_trips(store: Store, citizen: Principal) -> None:
+    """A batch of the largest size is written and read back in one call each."""
+    ids = [2**40 + i for i in range(BATCH_SIZE_MAX)]
+    store.set_account_holders([(i, citizen.id) for i in ids])
+    assert store.account_holders(ids) == dict.fromkeys(ids, citizen.id)
+    assert store.accounts_held_by(citizen.id, limit=BATCH_SIZE_MAX) == ids
+    assert store.accounts_held_by(citizen.id, limit=3) == ids[:3]
+
+
+def test_store_batch_limit_is_the_ledgers() -> None:
+    """One ledger batch's accounts always fit one store call."""
+    assert BATCH_SIZE_MAX == LEDGER_BATCH_SIZE_MAX
