@@ -9,7 +9,8 @@ fixed number of packed payment batches posted from ``--clients`` threads, each w
 ``tessera.client.Client`` (bounded load: every request is sent, none is dropped), and a
 second fixed run of small JSON batches to show the per-request overhead. Prints one JSON
 object; progress and the server's log (if it dies) go to stderr. Exit 1 if the server
-fails or a request is answered with an error.
+fails or a request is answered with an error, 2 on a bad flag, 130 on Ctrl-C (the server
+is stopped in every case).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ LOG_TAIL_BYTES = 8000
 
 class BenchError(Exception):
     """The bench cannot go on; the message says why."""
+
+
+class ServerDiedError(BenchError):
+    """``tessera serve`` exited; the message carries the end of its output."""
 
 
 def _log(message: str) -> None:
@@ -123,11 +128,13 @@ def _create_key(data: Path) -> str:
 class Server:
     """``tessera serve`` as a subprocess in its own session, its output in a log file."""
 
-    def __init__(self, data: Path, log_path: Path) -> None:
+    def __init__(self, data: Path, log_path: Path, accounts: int, transfers: int) -> None:
         self.port = _free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.log_path = log_path
         command = [*_tessera_command(), "serve", "--data", str(data), "--host", HOST, "--port", str(self.port)]
+        # Room for the whole run up front: growing the ledger's arrays mid-run copies them under its lock.
+        command += ["--reserve-accounts", str(accounts), "--reserve-transfers", str(transfers)]
         self._log_file = log_path.open("wb")
         # Its own session: a Ctrl-C reaches only the bench, which then stops the server itself.
         self.process = subprocess.Popen(
@@ -146,11 +153,11 @@ class Server:
             return ""
         return data[-LOG_TAIL_BYTES:].decode(errors="replace")
 
-    def died(self) -> BenchError | None:
+    def died(self) -> ServerDiedError | None:
         code = self.process.poll()
         if code is None:
             return None
-        return BenchError(f"tessera serve exited with {code}; its output:\n{self.log_tail()}")
+        return ServerDiedError(f"tessera serve exited with {code}; its output:\n{self.log_tail()}")
 
     def wait_ready(self, timeout_s: float) -> float:
         """Seconds until GET /healthz answered 200; BenchError if the server died or took too long."""
@@ -413,7 +420,8 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
     json_bodies = _json_bodies(small)
 
     key = _create_key(data)
-    server = Server(data, directory / "serve.log")
+    transfers_total = 2 * args.accounts + payments + args.json_requests * args.json_batch
+    server = Server(data, directory / "serve.log", args.accounts + 1, transfers_total)
     try:
         _log(f"tessera serve on {server.url} (pid {server.process.pid}), data in {data}")
         ready_seconds = server.wait_ready(READY_TIMEOUT_S)
@@ -439,10 +447,10 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         error = server.died()
         if error is not None:
             raise error
-    except BaseException as failure:
+    except Exception as failure:
         error = server.died()
-        if error is not None and not isinstance(failure, BenchError):
-            _log(str(error))
+        if error is not None and not isinstance(failure, ServerDiedError):
+            raise error from failure  # the server's own output says more than a refused connection
         raise
     finally:
         stop_seconds = server.stop()
@@ -473,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
         result = run(args)
-    except BenchError as error:
+    except (BenchError, TesseraError) as error:  # TesseraError: the setup's Client calls
         _log(f"error: {error}")
         return 1
     except KeyboardInterrupt:

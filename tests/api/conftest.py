@@ -75,7 +75,12 @@ def make_world(client: TestClient) -> World:
 
 
 def settings_for(path: Path, **kwargs: object) -> Settings:
-    options: dict[str, object] = {"ledger_sync": False, "lookup_rate": GENEROUS, "auth_failure_rate": GENEROUS}
+    options: dict[str, object] = {
+        "ledger_sync": False,
+        "lookup_rate": GENEROUS,
+        "auth_failure_rate": GENEROUS,
+        "caller_cache_s": 0.0,  # a revoked key must fail at once in the tests
+    }
     options.update(kwargs)
     return Settings(data_dir=path, **options)  # type: ignore[arg-type]
 

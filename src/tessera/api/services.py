@@ -22,8 +22,7 @@ from tessera.errors import InvalidInputError, UnauthenticatedError
 from tessera.ledger import Ledger, TransferFlags
 from tessera.store import Store
 
-PRINCIPAL_CACHE_S = 2.0  # a disabled principal or revoked key stops working within this
-HOLDERS_CACHED_MAX = 1_000_000  # account holders never change, so the cache only needs a bound
+CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
 NO_PURPOSE = "(none stated)"
 
 
@@ -36,6 +35,9 @@ class Settings:
     ledger_sync: bool = True
     lookup_rate: Rate = field(default_factory=lambda: Rate(per_second=500, burst=1000))
     auth_failure_rate: Rate = field(default_factory=lambda: Rate(per_second=1, burst=20))
+    reserve_accounts: int = 0  # room made at start, so growth (a copy under the apply lock) waits
+    reserve_transfers: int = 0
+    caller_cache_s: float = 2.0  # a revoked key or a disabled principal stops working within this
 
     @property
     def store_url(self) -> str:
@@ -61,6 +63,7 @@ class Services:
         try:
             self.ledger = Ledger.open(settings.data_dir / "ledger", sync=settings.ledger_sync)
             try:
+                self.ledger.reserve(settings.reserve_accounts, settings.reserve_transfers)
                 self.access_log = AccessLog.open(settings.data_dir / "audit")
             except BaseException:
                 self.ledger.close()
@@ -69,8 +72,8 @@ class Services:
             self.store.close()
             raise
         self.limiter = RateLimiter({"lookup": settings.lookup_rate, "auth_failure": settings.auth_failure_rate})
-        self._principals: dict[str, tuple[float, Principal | None]] = {}
-        self._keys: dict[str, tuple[float, str | None]] = {}
+        self._callers: dict[str, tuple[float, Principal]] = {}
+        self._principals: dict[str, Principal] = {}
         self._holders: dict[int, str] = {}
         self._lock = threading.Lock()
         self.signed_head_lock = threading.Lock()
@@ -87,40 +90,56 @@ class Services:
         try:
             if not token:
                 raise UnauthenticatedError("send an API key as 'Authorization: Bearer tsk_...'")
-            key_id, secret = parse_token(token)
-            record = self.store.get_api_key(key_id)
-            if record is None or record.revoked_at_ns is not None or not secret_matches(secret, record.secret_hash):
-                raise UnauthenticatedError("the API key is unknown or revoked")
-            principal = self.principal(record.principal_id)
-            if principal is None or principal.disabled:
-                raise UnauthenticatedError("the API key's principal is disabled")
+            principal = self._caller_of(token)
         except UnauthenticatedError:
             self.limiter.take("auth_failure", client)  # past the allowance this becomes a 429
             raise
         return principal
 
-    def principal(self, principal_id: str) -> Principal | None:
+    def _caller_of(self, token: str) -> Principal:
+        """Check the key against the store, at most every ``caller_cache_s`` per token."""
         now = time.monotonic()
-        cached = self._principals.get(principal_id)
-        if cached is not None and now - cached[0] < PRINCIPAL_CACHE_S:
+        cached = self._callers.get(token)
+        if cached is not None and now - cached[0] < self.settings.caller_cache_s:
             return cached[1]
-        principal = self.store.get_principal(principal_id)
-        self._principals[principal_id] = (now, principal)
+        key_id, secret = parse_token(token)
+        record = self.store.get_api_key(key_id)
+        if record is None or record.revoked_at_ns is not None or not secret_matches(secret, record.secret_hash):
+            raise UnauthenticatedError("the API key is unknown or revoked")
+        principal = self.store.get_principal(record.principal_id)
+        if principal is None or principal.disabled:
+            raise UnauthenticatedError("the API key's principal is disabled")
+        with self._lock:
+            if len(self._callers) >= CACHED_MAX:
+                self._callers.clear()
+            self._callers[token] = (now, principal)
         return principal
+
+    def principal(self, principal_id: str) -> Principal | None:
+        """A principal's fixed facts (role, agency, subject), cached: they never change."""
+        found = self._principals.get(principal_id)
+        if found is None:
+            found = self.store.get_principal(principal_id)
+            if found is not None:
+                with self._lock:
+                    if len(self._principals) >= CACHED_MAX:
+                        self._principals.clear()
+                    self._principals[principal_id] = found
+        return found
 
     # -- who holds what ---------------------------------------------------------------------
 
-    def holders(self, account_ids: Iterable[int]) -> dict[int, str]:
+    def holders(self, account_ids: list[int]) -> dict[int, str]:
         """Holder principal id of each account that has one."""
-        wanted = [int(i) for i in account_ids]
-        missing = [i for i in wanted if i not in self._holders]
+        cache = self._holders
+        missing = [i for i in account_ids if i not in cache]
         if missing:
             found = self.store.account_holders(missing) if len(missing) <= 8190 else self._holders_chunked(missing)
             with self._lock:
-                if len(self._holders) + len(found) > HOLDERS_CACHED_MAX:
+                if len(self._holders) + len(found) > CACHED_MAX:
                     self._holders.clear()
                 self._holders.update(found)
-        return {i: self._holders[i] for i in wanted if i in self._holders}
+        return {i: cache[i] for i in account_ids if i in cache}
 
     def _holders_chunked(self, ids: list[int]) -> dict[int, str]:
         found: dict[int, str] = {}

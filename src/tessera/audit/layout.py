@@ -44,12 +44,14 @@ class SignedTreeHead:
 
 
 def write_all(fd: int, data: bytes) -> None:
+    """os.write until all of ``data`` is written (a regular file may take it in parts)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
 
 
 def level_path(directory: Path, level: int) -> Path:
+    """The cache file of one tree level: ``leaves.bin`` for level 0, ``nodes-KK.bin`` above."""
     return directory / ("leaves.bin" if level == 0 else f"nodes-{level:02d}.bin")
 
 
@@ -66,6 +68,7 @@ def read_checkpoint(directory: Path) -> tuple[int, int]:
 
 
 def write_checkpoint(directory: Path, count: int, end: int) -> None:
+    """Record that the caches cover ``count`` entries (``end`` bytes): a new file, fsynced, renamed."""
     record = CHECKPOINT.pack(count, end)
     tmp = directory / "checkpoint.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -96,6 +99,7 @@ def read_prefix(path: Path, nbytes: int, record: int) -> bytearray:
 
 
 def load_key(path: Path) -> Ed25519PrivateKey:
+    """The key that signs tree heads, created on first open and readable by its owner only."""
     if path.exists():
         return Ed25519PrivateKey.from_private_bytes(path.read_bytes())
     key = Ed25519PrivateKey.generate()
@@ -108,6 +112,7 @@ def load_key(path: Path) -> Ed25519PrivateKey:
 
 
 def lock_directory(path: Path) -> int:
+    """Hold the directory for this process: flock ``LOCK`` and write our pid there for other openers."""
     fd = os.open(path / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -153,9 +153,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Seed demo principals and wallets; print their keys.")] = False,
+    reserve_accounts: Annotated[int, typer.Option(help="Make room for this many more accounts at start.", min=0)] = 0,
+    reserve_transfers: Annotated[
+        int, typer.Option(help="Make room for this many more transfers at start (no growth pauses).", min=0)
+    ] = 0,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) on the ledger, registries and access log under --data."""
-    settings = Settings(data_dir=data, database_url=database_url)
+    settings = Settings(
+        data_dir=data, database_url=database_url, reserve_accounts=reserve_accounts, reserve_transfers=reserve_transfers
+    )
     try:
         if demo:
             services = Services(settings)

@@ -55,7 +55,6 @@ from tessera.errors import (
 )
 from tessera.store.tables import KEY_ID_MAX, SECRET_HASH_MAX, SUBJECT_MAX, account_holders, api_keys, principals
 
-
 # --- limits ---------------------------------------------------------------------------------
 
 BATCH_SIZE_MAX = 8190  # the ledger's batch limit: one ledger batch's accounts fit one call

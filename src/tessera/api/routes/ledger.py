@@ -94,8 +94,10 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> list[
     """Refuse the batch if any transfer debits an account the caller does not control; return subjects touched."""
     debit, credit, settles = services.settled_accounts(batch)
     ids = np.unique(np.concatenate([debit, credit]))
-    holders = services.holders(int(i) for i in ids if 0 < i < 2**63)
-    controlled = np.array([i for i, h in holders.items() if services.controls(caller, h)], dtype=np.uint64)
+    holders = services.holders(ids[(ids > 0) & (ids < 2**63)].tolist())
+    # Decide per holder, not per account: a batch touches many accounts but few holders.
+    allowed_holders = {h for h in set(holders.values()) if services.controls(caller, h)}
+    controlled = np.fromiter((i for i, h in holders.items() if h in allowed_holders), dtype=np.uint64)
     # A payment needs its debit account; settling a hold needs either side of it (payer or payee).
     allowed = np.where(settles, np.isin(debit, controlled) | np.isin(credit, controlled), np.isin(debit, controlled))
     if not allowed.all():
