@@ -584,6 +584,13 @@ class AccessLog:
             new_size = self._checked_size(new_size, "new_size")
             return self._tree.consistency_proof(old_size, new_size)
 
+    def root(self, size: int | None = None) -> bytes:
+        """The Merkle root of the first ``size`` entries (default: all), for proofs to end at."""
+        with self._lock:
+            self._check_usable()
+            size = self._checked_size(size, "size")
+            return self._tree.root(size)
+
     def leaf_hash_at(self, index: int) -> bytes:
         """The RFC 6962 leaf hash of entry ``index``."""
         with self._lock:

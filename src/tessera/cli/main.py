@@ -148,6 +148,7 @@ def audit_verify(
 
 @app.command("serve")
 def serve(
+    *,
     data: DataOption = DATA_DEFAULT,
     database_url: DatabaseOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
