@@ -1,0 +1,24 @@
+"""The public surface: health, the OpenAPI document and the interactive docs."""
+
+from __future__ import annotations
+
+from tessera import __version__
+from tests.api.conftest import World
+
+
+def test_healthz_is_public_and_counts_without_personal_data(world: World) -> None:
+    health = world.client.get("/healthz").json()
+    assert health == {"status": "ok", "version": __version__, "accounts": 4, "transfers": 2, "access_log_size": 0}
+
+
+def test_the_openapi_document_lists_both_transfer_encodings(world: World) -> None:
+    spec = world.client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/ledger/transfers"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "application/octet-stream"}
+    assert "TransferCreate" in spec["components"]["schemas"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_the_interactive_docs_page_is_served(world: World) -> None:
+    page = world.client.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
