@@ -59,7 +59,10 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
 def _officer_reads(world: World, times: int) -> None:
     for i in range(times):
         account = (ALICE, BOB)[i % 2]
-        assert world.client.get(f"/v1/ledger/accounts/{account}", headers=world.as_("bank", f"case {i}")).status_code == 200
+        assert (
+            world.client.get(f"/v1/ledger/accounts/{account}", headers=world.as_("bank", f"case {i}")).status_code
+            == 200
+        )
 
 
 def test_a_citizen_proves_their_entry_is_in_the_signed_log(world: World) -> None:
@@ -67,7 +70,9 @@ def test_a_citizen_proves_their_entry_is_in_the_signed_log(world: World) -> None
     _officer_reads(world, 7)
     head = world.client.get("/v1/audit/tree-head", headers=world.as_("alice")).json()
     message = struct.pack("<QQ", head["size"], head["timestamp"]) + bytes.fromhex(head["root"])
-    Ed25519PublicKey.from_public_bytes(bytes.fromhex(head["public_key"])).verify(bytes.fromhex(head["signature"]), message)
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(head["public_key"])).verify(
+        bytes.fromhex(head["signature"]), message
+    )
     mine = world.client.get("/v1/me/access-log", headers=world.as_("alice")).json()["entries"]
     assert len(mine) == 4 and [e["purpose"] for e in mine] == ["case 6", "case 4", "case 2", "case 0"]
     for entry in mine:
@@ -92,7 +97,9 @@ def test_an_auditor_checks_every_older_head_is_consistent_with_the_newest(world:
         proof = world.client.get("/v1/audit/proof/consistency", params=params, headers=world.as_("auditor")).json()
         path = [bytes.fromhex(h) for h in proof["path"]]
         assert proof["first_root"] == head["root"]
-        assert verify_consistency(head["size"], newest["size"], bytes.fromhex(head["root"]), bytes.fromhex(newest["root"]), path)
+        assert verify_consistency(
+            head["size"], newest["size"], bytes.fromhex(head["root"]), bytes.fromhex(newest["root"]), path
+        )
 
 
 def test_polling_the_tree_head_does_not_sign_a_new_one_until_the_log_grows(world: World) -> None:
@@ -126,7 +133,12 @@ def test_the_access_log_pages_backwards(world: World) -> None:
 
 def test_me_names_the_caller(world: World) -> None:
     me = world.client.get("/v1/me", headers=world.as_("tax-officer")).json()
-    assert me == {"id": world.principals["tax-officer"].id, "name": "tax-officer", "role": "officer", "agency": "tax-office"}
+    assert me == {
+        "id": world.principals["tax-officer"].id,
+        "name": "tax-officer",
+        "role": "officer",
+        "agency": "tax-office",
+    }
 
 
 def test_admins_list_service_principals_but_never_citizens(world: World) -> None:

@@ -117,6 +117,24 @@ class TestVerify:
         with pytest.raises(CorruptionError, match="tree head 0 has a bad signature"):
             verify_log(tmp_path)
 
+    def test_damaged_interior_node__named(self, tmp_path: Path) -> None:
+        """A changed hash in an upper tree level is named by level and position."""
+        _filled(tmp_path, 16)
+        data = bytearray((tmp_path / "nodes-02.bin").read_bytes())
+        data[32 + 5] ^= 1
+        (tmp_path / "nodes-02.bin").write_bytes(bytes(data))
+        with pytest.raises(CorruptionError, match="node 1 of level 2 does not match"):
+            verify_log(tmp_path)
+
+    def test_entries_cut_at_frame_boundary__acknowledged_entries_missing(self, tmp_path: Path) -> None:
+        """Whole entries removed from the end are caught by the checkpoint, though every frame is sound."""
+        _filled(tmp_path, 6)
+        data = (tmp_path / "entries.log").read_bytes()
+        last = len(_entry(5).encode()) + 8
+        (tmp_path / "entries.log").write_bytes(data[:-last])
+        with pytest.raises(CorruptionError, match="holds 5 entries but the checkpoint says 6"):
+            verify_log(tmp_path)
+
     def test_no_log__error(self, tmp_path: Path) -> None:
         """Verifying a directory without a log is a clear input error."""
         with pytest.raises(InvalidInputError, match="no access log"):
