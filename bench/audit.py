@@ -19,8 +19,6 @@ import platform
 import random
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,6 +31,7 @@ import numpy as np
 from tessera.audit import AccessEntry, AccessLog, verify_log
 from tessera.audit.entries import BATCH_MAX
 from tessera.audit.log import LIMIT_MAX
+from tessera.testing import filesystem_of, progress
 
 ROLES = ("officer", "clinician", "auditor", "caseworker")
 AGENCIES = tuple(f"agency-{i:02d}" for i in range(20))
@@ -49,18 +48,6 @@ FIELD_SETS = (
 )
 OUTCOMES = ("read", "write")
 PRINCIPALS = 5_000
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _filesystem(path: Path) -> str:
-    try:
-        out = subprocess.run(["df", "--output=fstype", str(path)], capture_output=True, text=True, check=True)
-        return out.stdout.split()[-1]
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -143,7 +130,7 @@ def _append_one_thread(log: AccessLog, batches: list[list[AccessEntry]]) -> tupl
         latencies.append(time.perf_counter() - t0)
         if t0 - last_report > 2:
             last_report = t0
-            _log(f"  {log.size:,} entries appended ({k * len(batch) / (t0 - started):,.0f}/s)")
+            progress(f"  {log.size:,} entries appended ({k * len(batch) / (t0 - started):,.0f}/s)")
     return time.perf_counter() - started, latencies
 
 
@@ -186,10 +173,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"bench": "audit", "durable": True}
-    _log(f"generating {args.entries:,} entries about {args.subjects:,} people")
+    progress(f"generating {args.entries:,} entries about {args.subjects:,} people")
     batches = entry_batches(args.seed, args.entries, args.batch, args.subjects)
 
-    _log(f"appending {args.entries:,} entries in batches of {args.batch:,} from 1 thread")
+    progress(f"appending {args.entries:,} entries in batches of {args.batch:,} from 1 thread")
     with AccessLog.open(directory / "log") as log:
         seconds, latencies = _append_one_thread(log, batches)
         p50, p99 = _percentiles_ms(latencies)
@@ -201,7 +188,9 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
     sizes = {p.name: p.stat().st_size for p in (directory / "log").iterdir() if p.is_file()}
 
     if args.thread_entries:
-        _log(f"appending {args.thread_entries:,} entries in batches of {args.thread_batch} from {args.threads} threads")
+        progress(
+            f"appending {args.thread_entries:,} entries in batches of {args.thread_batch} from {args.threads} threads"
+        )
         small = entry_batches(args.seed + 1, args.thread_entries, args.thread_batch, args.subjects)
         with AccessLog.open(directory / "threaded") as log:
             seconds, latencies = _append_threads(log, small, args.threads)
@@ -209,7 +198,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         result |= {"threaded_appends_per_second": round(args.thread_entries / seconds)}
         result |= {"threaded_call_latency_ms_p50": p50, "threaded_call_latency_ms_p99": p99}
 
-    _log("reopening the large log")
+    progress("reopening the large log")
     t0 = time.perf_counter()
     with AccessLog.open(directory / "log") as log:
         result["open_seconds"] = round(time.perf_counter() - t0, 3)
@@ -220,7 +209,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         rng = random.Random(args.seed)
         size = log.size
         head = log.tree_head()
-        _log(f"timing {args.samples:,} inclusion proofs, consistency proofs and listings at {size:,} entries")
+        progress(f"timing {args.samples:,} inclusion proofs, consistency proofs and listings at {size:,} entries")
         indexes = [rng.randrange(size) for _ in range(args.samples)]
         inclusion = _timed([lambda i=i: log.inclusion_proof(i) for i in indexes])
         old_sizes = [rng.randrange(1, size + 1) for _ in range(args.samples)]
@@ -242,7 +231,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         assert head.verify(log.public_key)
 
     if args.verify:
-        _log("verifying the whole log")
+        progress("verifying the whole log")
         t0 = time.perf_counter()
         verify_log(directory / "log")
         result["verify_seconds"] = round(time.perf_counter() - t0, 2)
@@ -258,7 +247,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         "listing_limit": LIMIT_MAX // 10,
         "file_bytes": sizes,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "filesystem": _filesystem(directory),
+        "filesystem": filesystem_of(directory),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }

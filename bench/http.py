@@ -43,7 +43,15 @@ import numpy.typing as npt
 from tessera.client import Client
 from tessera.errors import TesseraError
 from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags
-from tessera.testing import ISSUER_CODE, ISSUER_ID, WALLET_CODE, issuance_batches, payment_batches
+from tessera.testing import (
+    ISSUER_CODE,
+    ISSUER_ID,
+    WALLET_CODE,
+    filesystem_of,
+    issuance_batches,
+    payment_batches,
+    progress,
+)
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60.0
@@ -58,18 +66,6 @@ class BenchError(Exception):
 
 class ServerDiedError(BenchError):
     """``tessera serve`` exited; the message carries the end of its output."""
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _filesystem(path: Path) -> str:
-    try:
-        out = subprocess.run(["df", "--output=fstype", str(path)], capture_output=True, text=True, check=True)
-        return out.stdout.split()[-1]
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -190,19 +186,19 @@ class Server:
         started = time.perf_counter()
         try:
             if self.process.poll() is not None:
-                _log(f"tessera serve had already exited ({self.process.returncode})")
+                progress(f"tessera serve had already exited ({self.process.returncode})")
                 return None
             self.process.send_signal(signal.SIGTERM)
             try:
                 code = self.process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                _log(f"tessera serve did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM; killing it")
+                progress(f"tessera serve did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM; killing it")
                 return None
             seconds = time.perf_counter() - started
             if code not in (0, -signal.SIGTERM):  # uvicorn re-raises SIGTERM once it has shut down
-                _log(f"tessera serve exited with {code} on SIGTERM; its output:\n{self.log_tail()}")
+                progress(f"tessera serve exited with {code} on SIGTERM; its output:\n{self.log_tail()}")
             else:
-                _log(f"tessera serve stopped in {seconds:.1f} s")
+                progress(f"tessera serve stopped in {seconds:.1f} s")
             return seconds
         finally:
             if self.process.poll() is None:  # it timed out, or a second Ctrl-C cut the wait short
@@ -275,7 +271,7 @@ def _drive(
 
     def progress() -> None:
         while not done.wait(2.0):
-            _log(f"  {label}: {min(next_index, len(requests)):,} of {len(requests):,} requests sent")
+            progress(f"  {label}: {min(next_index, len(requests)):,} of {len(requests):,} requests sent")
 
     reporter = threading.Thread(target=progress, daemon=True)
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
@@ -406,7 +402,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
     data = directory / "data"
     load_before = os.getloadavg()  # the machine may be shared: other work skews every figure
     payments = args.requests * args.batch
-    _log(f"generating {payments:,} payments ({args.requests:,} x {args.batch:,}) over {args.accounts:,} wallets")
+    progress(f"generating {payments:,} payments ({args.requests:,} x {args.batch:,}) over {args.accounts:,} wallets")
     batches = payment_batches(
         args.seed, args.accounts, payments, batch_size=args.batch, first_transfer_id=args.accounts + 1
     )
@@ -423,17 +419,17 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
     transfers_total = 2 * args.accounts + payments + args.json_requests * args.json_batch
     server = Server(data, directory / "serve.log", args.accounts + 1, transfers_total)
     try:
-        _log(f"tessera serve on {server.url} (pid {server.process.pid}), data in {data}")
+        progress(f"tessera serve on {server.url} (pid {server.process.pid}), data in {data}")
         ready_seconds = server.wait_ready(READY_TIMEOUT_S)
         started = time.perf_counter()
         _setup(server.url, key, args.accounts)
         setup_seconds = time.perf_counter() - started
-        _log(f"opened and funded {args.accounts:,} wallets over HTTP in {setup_seconds:.1f} s")
+        progress(f"opened and funded {args.accounts:,} wallets over HTTP in {setup_seconds:.1f} s")
 
         timed = _phase(server, batches, args.clients, lambda: Client(server.url, key), _post_packed, label="packed")
         packed = {"transfers_per_second": round(payments / timed["seconds"]), "transfers": payments, **timed}
         packed["ok"] = payments - packed["refused"]
-        _log(f"packed: {packed['transfers_per_second']:,} transfers/s over {packed['seconds']:.1f} s")
+        progress(f"packed: {packed['transfers_per_second']:,} transfers/s over {packed['seconds']:.1f} s")
 
         small_result: dict[str, Any] | None = None
         if json_bodies:
@@ -442,7 +438,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
             count = sum(len(b) for b in small)
             small_result = {"batch": args.json_batch, **timed, "transfers": count, "ok": count - timed["refused"]}
             small_result["transfers_per_second"] = round(count / timed["seconds"])
-            _log(f"json: {small_result['requests_per_second']:,} requests/s over {small_result['seconds']:.1f} s")
+            progress(f"json: {small_result['requests_per_second']:,} requests/s over {small_result['seconds']:.1f} s")
         health = server.health()
         error = server.died()
         if error is not None:
@@ -471,7 +467,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         "setup_seconds": round(setup_seconds, 2),
         "server_ready_seconds": round(ready_seconds, 2),
         "server_stop_seconds": None if stop_seconds is None else round(stop_seconds, 2),
-        "filesystem": _filesystem(directory),
+        "filesystem": filesystem_of(directory),
         "load_average_before": [round(x, 2) for x in load_before],
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }
@@ -482,10 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(args)
     except (BenchError, TesseraError) as error:  # TesseraError: the setup's Client calls
-        _log(f"error: {error}")
+        progress(f"error: {error}")
         return 1
     except KeyboardInterrupt:
-        _log("interrupted; the server was stopped")
+        progress("interrupted; the server was stopped")
         return 130
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0

@@ -14,8 +14,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,19 +23,7 @@ from typing import Any
 import numpy as np
 
 from tessera.ledger import BATCH_SIZE_MAX, Ledger
-from tessera.testing import issuance_batches, payment_batches, wallet_batches
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _filesystem(path: Path) -> str:
-    try:
-        out = subprocess.run(["df", "--output=fstype", str(path)], capture_output=True, text=True, check=True)
-        return out.stdout.split()[-1]
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+from tessera.testing import filesystem_of, issuance_batches, payment_batches, progress, wallet_batches
 
 
 def _require_ok(failed: list[Any], step: str) -> None:
@@ -74,7 +60,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
-    _log(f"generating {args.transfers:,} {args.distribution} payments over {args.accounts:,} wallets")
+    progress(f"generating {args.transfers:,} {args.distribution} payments over {args.accounts:,} wallets")
     batches = payment_batches(
         args.seed,
         args.accounts,
@@ -93,7 +79,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         for funding in issuance_batches(args.accounts, 10**9, first_transfer_id=1):
             _require_ok(ledger.create_transfers(funding).failed(), "funding wallets")
         setup_seconds = time.perf_counter() - started
-        _log(f"created and funded {args.accounts:,} wallets in {setup_seconds:.1f} s")
+        progress(f"created and funded {args.accounts:,} wallets in {setup_seconds:.1f} s")
 
         latencies: list[float] = []
         refused = 0
@@ -116,12 +102,12 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
                     latencies.append(elapsed)
                     refused += failed
 
-        def progress() -> None:
+        def report_progress() -> None:
             while not done.wait(2.0):
-                _log(f"  {min(next_batch, len(batches)) * args.batch:,} transfers submitted")
+                progress(f"  {min(next_batch, len(batches)) * args.batch:,} transfers submitted")
 
         done = threading.Event()
-        reporter = threading.Thread(target=progress, daemon=True)
+        reporter = threading.Thread(target=report_progress, daemon=True)
         reporter.start()
         threads = [threading.Thread(target=client) for _ in range(args.clients)]
         started = time.perf_counter()
@@ -150,7 +136,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         "clients": args.clients,
         "setup_seconds": round(setup_seconds, 2),
         "journal_bytes": journal_bytes,
-        "filesystem": _filesystem(directory),
+        "filesystem": filesystem_of(directory),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -100,3 +103,17 @@ def payment_batches(
     ids = np.arange(first_transfer_id, first_transfer_id + count, dtype=np.uint64)
     records = packed_transfers(ids, debit, credit, amount, ledger=ledger)
     return [records[i : i + batch_size] for i in range(0, count, batch_size)]
+
+
+def progress(message: str) -> None:
+    """A bench's progress line: stderr, so that stdout carries only the JSON result."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def filesystem_of(path: Path) -> str:
+    """The filesystem type under ``path``, for a bench's conditions: fsync on tmpfs promises nothing."""
+    try:
+        out = subprocess.run(["df", "--output=fstype", str(path)], capture_output=True, text=True, check=True)
+        return out.stdout.split()[-1]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        return "unknown"
