@@ -108,6 +108,29 @@ class TestTransfers:
         assert response.json()["results"] == [{"index": 0, "status": "ok"}]
         assert world.services.ledger.lookup_accounts([SHOP])[0].balance == 1_500
 
+    def test_settling_an_unknown_hold_is_the_ledgers_refusal_not_a_403(self, world: World) -> None:
+        """Nothing can move for a hold that does not exist, so the ledger answers with its status."""
+        post = {"transfers": [{"id": 510, "pending_id": 9999, "flags": ["post_pending_transfer"]}]}
+        response = world.client.post("/v1/ledger/transfers", json=post, headers=world.as_("shop"))
+        assert response.json()["results"] == [{"index": 0, "status": "pending_not_found"}]
+
+    def test_a_hold_placed_earlier_in_the_batch_can_be_settled_in_it(self, world: World) -> None:
+        """The payer's own hold and its post in one batch: the post is checked against the hold's accounts."""
+        hold = _pay(520, ALICE, SHOP, 700, flags=["pending"], timeout=60)
+        post = {"id": 521, "pending_id": 520, "flags": ["post_pending_transfer"]}
+        response = world.client.post(
+            "/v1/ledger/transfers", json={"transfers": [hold, post]}, headers=world.as_("alice")
+        )
+        assert [r["status"] for r in response.json()["results"]] == ["ok", "ok"]
+        steal = {
+            "transfers": [
+                _pay(530, BOB, SHOP, 1, flags=["pending"]),
+                {"id": 531, "pending_id": 530, "flags": ["post_pending_transfer"]},
+            ]
+        }
+        refused = world.client.post("/v1/ledger/transfers", json=steal, headers=world.as_("alice"))
+        assert refused.status_code == 403 and not world.services.ledger.lookup_transfers([530, 531])
+
     def test_bad_packed_body_is_400_naming_the_body(self, world: World) -> None:
         response = world.client.post(
             "/v1/ledger/transfers", content=b"x" * 100, headers={**world.as_("alice"), **PACKED}

@@ -169,20 +169,32 @@ class Services:
 
     def settled_accounts(
         self, batch: npt.NDArray[np.void]
-    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
-        """Debit and credit account of each transfer, taken from the pending one for posts and voids."""
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Debit and credit account of each transfer, taken from the pending one for posts and voids.
+
+        Also says which posts and voids name no pending transfer at all (in the ledger or
+        earlier in the batch): nothing can move for those, and the ledger will say why.
+        """
         debit = batch["debit_account_id"].astype(np.uint64)
         credit = batch["credit_account_id"].astype(np.uint64)
         settles = (batch["flags"] & (TransferFlags.post_pending_transfer | TransferFlags.void_pending_transfer)) != 0
+        unknown = np.zeros(len(batch), dtype=np.bool_)
         if settles.any():
             pending_ids = np.unique(batch["pending_id"][settles])
             pending_ids = pending_ids[(pending_ids > 0) & (pending_ids < 2**63)]
-            pendings = {t.id: t for t in self.ledger.lookup_transfers([int(i) for i in pending_ids])}
+            pendings = {
+                t.id: (t.debit_account_id, t.credit_account_id)
+                for t in self.ledger.lookup_transfers(pending_ids.tolist())
+            }
+            in_batch = {int(batch["id"][i]): (int(debit[i]), int(credit[i])) for i in np.flatnonzero(~settles)}
             for i in np.flatnonzero(settles):
-                found = pendings.get(int(batch["pending_id"][i]))
-                if found is not None:
-                    debit[i], credit[i] = found.debit_account_id, found.credit_account_id
-        return debit, credit, settles
+                pending_id = int(batch["pending_id"][i])
+                found = pendings.get(pending_id) or in_batch.get(pending_id)
+                if found is None:
+                    unknown[i] = True
+                else:
+                    debit[i], credit[i] = found
+        return debit, credit, settles, unknown
 
     # -- the access log -----------------------------------------------------------------------
 
