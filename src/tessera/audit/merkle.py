@@ -15,6 +15,11 @@ from collections.abc import Sequence
 
 from tessera.errors import InvalidInputError
 
+try:
+    from tessera.audit._prepare import hash_pairs as _compiled_hash_pairs
+except ImportError:  # built without OpenSSL: the Python loop below, same hashes
+    _compiled_hash_pairs = None  # type: ignore[assignment]
+
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 ENTRY_BYTES_MAX = 64 * 1024
@@ -29,6 +34,15 @@ def leaf_hash(entry: bytes) -> bytes:
 def node_hash(left: bytes | bytearray, right: bytes | bytearray) -> bytes:
     """RFC 6962 interior node hash: SHA-256(0x01 || left || right)."""
     return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _python_hash_pairs(level: bytes | bytearray | memoryview) -> bytes:
+    """SHA-256(0x01 || left || right) of each adjacent pair of hashes in ``level`` (64 bytes a pair)."""
+    sha256 = hashlib.sha256
+    return b"".join([sha256(b"\x01" + level[i : i + 2 * HASH_SIZE]).digest() for i in range(0, len(level), 64)])
+
+
+hash_pairs = _python_hash_pairs if _compiled_hash_pairs is None else _compiled_hash_pairs
 
 
 def _split(n: int) -> int:
@@ -102,7 +116,6 @@ class MerkleTree:
         After an append, a level that gains no node means none above gains one either;
         ``every_level`` goes on regardless, for levels loaded shorter than they should be.
         """
-        sha256 = hashlib.sha256
         level = 0
         while len(self._levels[level]) >= 2 * HASH_SIZE:
             below = self._levels[level]
@@ -110,11 +123,12 @@ class MerkleTree:
                 self._levels.append(bytearray())
             above = self._levels[level + 1]
             # Parent p covers below's bytes [64p, 64p + 64): left and right are adjacent, so
-            # one slice feeds the hash.
+            # the new parents hash one run of below, pair by pair.
             start, end = 2 * len(above), len(below) // (2 * HASH_SIZE) * (2 * HASH_SIZE)
             if start == end and not every_level:
                 break
-            above += b"".join([sha256(b"\x01" + below[i : i + 2 * HASH_SIZE]).digest() for i in range(start, end, 64)])
+            with memoryview(below) as run:
+                above += hash_pairs(run[start:end])
             level += 1
 
     @property
