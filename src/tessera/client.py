@@ -27,7 +27,7 @@ from tessera.ledger import (
     Transfer,
     TransferFlags,
 )
-from tessera.ledger.records import check_packed, encode_transfers
+from tessera.ledger.records import check_packed, encode_transfers, flag_names, flags_from_names
 
 PACKED = "application/octet-stream"
 TIMEOUT_S = 30.0
@@ -51,14 +51,11 @@ def _error_from(response: httpx.Response) -> TesseraError:
 
 
 def _account(raw: dict[str, Any]) -> Account:
-    flags = AccountFlags.none
-    for name in raw["flags"]:
-        flags |= AccountFlags[name]
     return Account(
         id=raw["id"],
         ledger=raw["ledger"],
         code=raw["code"],
-        flags=flags,
+        flags=flags_from_names(AccountFlags, raw["flags"]),
         category=raw["category"],
         holding_limit=raw["holding_limit"],
         allowed_categories=frozenset(raw["allowed_categories"]),
@@ -73,11 +70,8 @@ def _account(raw: dict[str, Any]) -> Account:
 
 
 def _transfer(raw: dict[str, Any]) -> Transfer:
-    flags = TransferFlags.none
-    for name in raw["flags"]:
-        flags |= TransferFlags[name]
     fields = {k: raw[k] for k in Transfer.__slots__ if k != "flags"}
-    return Transfer(flags=flags, **fields)
+    return Transfer(flags=flags_from_names(TransferFlags, raw["flags"]), **fields)
 
 
 class Client:
@@ -120,7 +114,7 @@ class Client:
                 "id": a.id,
                 "ledger": a.ledger,
                 "code": a.code,
-                "flags": [f.name for f in AccountFlags if f and f in a.flags],
+                "flags": flag_names(a.flags),
                 "category": a.category,
                 "holding_limit": a.holding_limit,
                 "allowed_categories": sorted(a.allowed_categories),

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags, Transfer, TransferFlags
+from tessera.ledger.records import flag_names, flags_from_names
 
 U63 = Annotated[int, Field(ge=0, lt=2**63)]
 Id = Annotated[int, Field(ge=1, lt=2**63)]
@@ -40,14 +41,11 @@ class AccountCreate(_Strict):
     holder: PrincipalId | None = None
 
     def to_domain(self) -> Account:
-        flags = AccountFlags.none
-        for name in self.flags:
-            flags |= AccountFlags[name]
         return Account(
             id=self.id,
             ledger=self.ledger,
             code=self.code,
-            flags=flags,
+            flags=flags_from_names(AccountFlags, self.flags),
             category=self.category,
             holding_limit=self.holding_limit,
             allowed_categories=frozenset(self.allowed_categories),
@@ -76,9 +74,6 @@ class TransferCreate(_Strict):
     user_data_32: U32 = 0
 
     def to_domain(self) -> Transfer:
-        flags = TransferFlags.none
-        for name in self.flags:
-            flags |= TransferFlags[name]
         return Transfer(
             id=self.id,
             debit_account_id=self.debit_account_id,
@@ -86,7 +81,7 @@ class TransferCreate(_Strict):
             amount=self.amount,
             ledger=self.ledger,
             code=self.code,
-            flags=flags,
+            flags=flags_from_names(TransferFlags, self.flags),
             pending_id=self.pending_id,
             timeout=self.timeout,
             user_data_64=self.user_data_64,
@@ -133,7 +128,7 @@ class AccountPublic(BaseModel):
             id=a.id,
             ledger=a.ledger,
             code=a.code,
-            flags=[f.name for f in AccountFlags if f and f in a.flags and f.name],
+            flags=flag_names(a.flags),
             category=a.category,
             holding_limit=a.holding_limit,
             allowed_categories=sorted(a.allowed_categories),
@@ -172,7 +167,7 @@ class TransferPublic(BaseModel):
             amount=t.amount,
             ledger=t.ledger,
             code=t.code,
-            flags=[f.name for f in TransferFlags if f and f in t.flags and f.name],
+            flags=flag_names(t.flags),
             pending_id=t.pending_id,
             timeout=t.timeout,
             user_data_64=t.user_data_64,

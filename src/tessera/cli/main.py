@@ -6,6 +6,8 @@ import json
 import runpy
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +43,16 @@ DATA_DEFAULT = Path("tessera-data")
 
 # Bench scripts parse their own flags (argparse), so click must pass everything through.
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+@contextmanager
+def _reporting_errors() -> Iterator[None]:
+    """Turn a TesseraError into one line on stderr and exit status 1, never a traceback."""
+    try:
+        yield
+    except TesseraError as error:
+        typer.echo(f"error [{error.code}]: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _bench_dir() -> Path:
@@ -98,24 +110,20 @@ def ledger_inspect(
     if not directory.is_dir():
         typer.echo(f"error: {directory} is not a directory", err=True)
         raise typer.Exit(2)
-    try:
-        with Ledger.open(directory, progress=lambda line: typer.echo(line, err=True)) as ledger:
-            recovery = ledger.recovery
-            report = {
-                "directory": str(directory),
-                "accounts": ledger.counts["accounts"],
-                "transfers": ledger.counts["transfers"],
-                "recovery": {
-                    "snapshot_seq": recovery.snapshot_seq,
-                    "entries_replayed": recovery.entries_replayed,
-                    "truncated_bytes": recovery.truncated_bytes,
-                    "truncated_segment": recovery.truncated_segment,
-                    "seconds": round(recovery.seconds, 3),
-                },
-            }
-    except TesseraError as error:
-        typer.echo(f"error [{error.code}]: {error}", err=True)
-        raise typer.Exit(1) from None
+    with _reporting_errors(), Ledger.open(directory, progress=lambda line: typer.echo(line, err=True)) as ledger:
+        recovery = ledger.recovery
+        report = {
+            "directory": str(directory),
+            "accounts": ledger.counts["accounts"],
+            "transfers": ledger.counts["transfers"],
+            "recovery": {
+                "snapshot_seq": recovery.snapshot_seq,
+                "entries_replayed": recovery.entries_replayed,
+                "truncated_bytes": recovery.truncated_bytes,
+                "truncated_segment": recovery.truncated_segment,
+                "seconds": round(recovery.seconds, 3),
+            },
+        }
     typer.echo(json.dumps(report, indent=2))
 
 
@@ -124,12 +132,8 @@ def ledger_snapshot(
     directory: Annotated[Path, typer.Argument(help="The ledger's data directory.")],
 ) -> None:
     """Write a snapshot and drop the journal segments it covers."""
-    try:
-        with Ledger.open(directory) as ledger:
-            path = ledger.snapshot()
-    except TesseraError as error:
-        typer.echo(f"error [{error.code}]: {error}", err=True)
-        raise typer.Exit(1) from None
+    with _reporting_errors(), Ledger.open(directory) as ledger:
+        path = ledger.snapshot()
     typer.echo(str(path))
 
 
@@ -138,11 +142,8 @@ def audit_verify(
     directory: Annotated[Path, typer.Argument(help="The access log's directory.")],
 ) -> None:
     """Re-hash every entry and check every signed tree head; name the first bad entry."""
-    try:
+    with _reporting_errors():
         report = verify_log(directory)
-    except TesseraError as error:
-        typer.echo(f"error [{error.code}]: {error}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(json.dumps({"entries": report.entries, "tree_heads": report.tree_heads, "root": report.root.hex()}))
 
 
@@ -163,7 +164,7 @@ def serve(
     settings = Settings(
         data_dir=data, database_url=database_url, reserve_accounts=reserve_accounts, reserve_transfers=reserve_transfers
     )
-    try:
+    with _reporting_errors():
         if demo:
             services = Services(settings)
             try:
@@ -176,9 +177,6 @@ def serve(
             alice = next(k for k in keys if k.name == "alice")
             typer.echo(f"try: curl -H 'Authorization: Bearer {alice.token}' http://{host}:{port}/v1/ledger/accounts/2")
         app_ = create_app(settings)
-    except TesseraError as error:
-        typer.echo(f"error [{error.code}]: {error}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"Tessera on http://{host}:{port} (docs at /docs), data in {data}", err=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
@@ -197,7 +195,7 @@ def keys_create(
     database_url: DatabaseOption = None,
 ) -> None:
     """Create a principal (if new) and an API key for it; the key is printed once and stored hashed."""
-    try:
+    with _reporting_errors():
         wanted = checked_role(role)
         with _open_store(data, database_url) as store:
             principal = store.get_principal_by_name(checked_name(name))
@@ -207,9 +205,6 @@ def keys_create(
                 raise InvalidInputError("role", f"{name} exists as a {principal.role.value}, not a {wanted.value}")
             key = new_key()
             store.add_api_key(key.key_id, principal.id, key.secret_hash, time.time_ns())
-    except TesseraError as error:
-        typer.echo(f"error [{error.code}]: {error}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"principal {principal.id} ({principal.role.value} {principal.name}); key {key.key_id}:", err=True)
     typer.echo(key.token)
 
@@ -221,15 +216,11 @@ def keys_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """List a principal's keys (ids and dates, never secrets) as JSON."""
-    try:
-        with _open_store(data, database_url) as store:
-            principal = store.get_principal_by_name(checked_name(name))
-            if principal is None:
-                raise NotFoundError("name", f"no principal named {name}")
-            keys = store.list_api_keys(principal.id)
-    except TesseraError as error:
-        typer.echo(f"error [{error.code}]: {error}", err=True)
-        raise typer.Exit(1) from None
+    with _reporting_errors(), _open_store(data, database_url) as store:
+        principal = store.get_principal_by_name(checked_name(name))
+        if principal is None:
+            raise NotFoundError("name", f"no principal named {name}")
+        keys = store.list_api_keys(principal.id)
     rows = [{"key_id": k.key_id, "created_at_ns": k.created_at_ns, "revoked_at_ns": k.revoked_at_ns} for k in keys]
     typer.echo(json.dumps({"principal": principal.id, "keys": rows}, indent=2))
 
@@ -241,14 +232,10 @@ def keys_revoke(
     database_url: DatabaseOption = None,
 ) -> None:
     """Revoke an API key; requests with it are refused within seconds."""
-    try:
-        with _open_store(data, database_url) as store:
-            if store.get_api_key(key_id) is None:
-                raise NotFoundError("key_id", f"no key {key_id}")
-            store.revoke_api_key(key_id, time.time_ns())
-    except TesseraError as error:
-        typer.echo(f"error [{error.code}]: {error}", err=True)
-        raise typer.Exit(1) from None
+    with _reporting_errors(), _open_store(data, database_url) as store:
+        if store.get_api_key(key_id) is None:
+            raise NotFoundError("key_id", f"no key {key_id}")
+        store.revoke_api_key(key_id, time.time_ns())
     typer.echo(f"revoked {key_id}")
 
 
@@ -257,11 +244,8 @@ def demo(
     data: Annotated[Path, typer.Option(help="Where the demo ledger lives.")] = Path("tessera-data/ledger"),
 ) -> None:
     """Issue money to two wallets, pay a merchant, refuse an overdraft; print what happened."""
-    try:
+    with _reporting_errors():
         run_demo(data, typer.echo)
-    except TesseraError as error:
-        typer.echo(f"error [{error.code}]: {error}", err=True)
-        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

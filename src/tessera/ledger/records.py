@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntFlag
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -81,6 +81,22 @@ class TransferFlags(IntFlag):
     pending = 2
     post_pending_transfer = 4
     void_pending_transfer = 8
+
+
+F = TypeVar("F", AccountFlags, TransferFlags)
+
+
+def flag_names(flags: AccountFlags | TransferFlags) -> list[str]:
+    """The names of the flags set, for JSON: ``["linked", "pending"]``."""
+    return [f.name for f in type(flags) if f and f in flags and f.name]
+
+
+def flags_from_names(kind: type[F], names: Iterable[str]) -> F:
+    """The flags named, back from JSON; an unknown name raises KeyError (schemas allow known ones only)."""
+    flags = kind.none
+    for name in names:
+        flags |= kind[name]
+    return flags
 
 
 @dataclass(frozen=True, slots=True)
