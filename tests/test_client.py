@@ -35,6 +35,7 @@ def test_transfers_and_lookups_mirror_the_ledger(server: LiveServer) -> None:
         assert account.id == ALICE and account.debits_posted >= 100
         history = alice.get_account_transfers(ALICE, reverse=True)
         assert history[0].id == 1000 and history[0].flags == TransferFlags.none
+        assert [t.id for t in alice.lookup_transfers([1000, 1001, 1])] == [1000, 1]  # 1001 was refused
 
 
 def test_packed_arrays_go_as_they_are(server: LiveServer) -> None:

@@ -138,17 +138,25 @@ class Client:
         statuses = np.frombuffer(response.content, dtype="<u4").astype(np.uint32)
         return Results(statuses, CreateTransferStatus)
 
-    def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:
-        """The accounts that exist among ``ids``, in the order asked (one request per id)."""
+    def _lookup(self, path: str, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """GET ``path/{id}`` for each id, in order; ids that do not exist are left out."""
         found = []
-        for account_id in ids:
-            response = self._send("GET", f"/v1/ledger/accounts/{int(account_id)}")
+        for item_id in ids:
+            response = self._send("GET", f"{path}/{int(item_id)}")
             if response.status_code == 404 and response.json().get("code") == "not_found":
                 continue
             if response.status_code >= 400:
                 raise _error_from(response)
-            found.append(_account(response.json()))
+            found.append(response.json())
         return found
+
+    def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:
+        """The accounts that exist among ``ids``, in the order asked (one request per id)."""
+        return [_account(raw) for raw in self._lookup("/v1/ledger/accounts", ids)]
+
+    def lookup_transfers(self, ids: Sequence[int]) -> list[Transfer]:
+        """The transfers that exist among ``ids``, in the order asked (one request per id)."""
+        return [_transfer(raw) for raw in self._lookup("/v1/ledger/transfers", ids)]
 
     def get_account_transfers(self, account_id: int, limit: int = 100, reverse: bool = False) -> list[Transfer]:
         params = {"limit": limit, "reverse": "true" if reverse else "false"}

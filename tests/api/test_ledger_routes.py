@@ -182,6 +182,19 @@ class TestReads:
         assert entries[0]["purpose"] == "audit 2026/17" and entries[0]["agency"] == "tax-office"
         assert entries[0]["outcome"] == "read" and entries[1]["outcome"] == "denied: no purpose"
 
+    def test_a_transfer_is_readable_by_either_side_and_logged_for_an_officer(self, world: World) -> None:
+        """Transfer 1 (bank to alice): alice and the bank may read it; bob may not; the tax officer needs a purpose."""
+        assert world.client.get("/v1/ledger/transfers/1", headers=world.as_("alice")).json()["amount"] == 10_000
+        assert world.client.get("/v1/ledger/transfers/1", headers=world.as_("bank")).status_code == 200
+        assert world.client.get("/v1/ledger/transfers/1", headers=world.as_("bob")).status_code == 403
+        refused = world.client.get("/v1/ledger/transfers/1", headers=world.as_("tax-officer"))
+        assert refused.json()["code"] == "purpose_required"
+        read = world.client.get("/v1/ledger/transfers/1", headers=world.as_("tax-officer", "refund check"))
+        assert read.status_code == 200
+        entry = world.client.get("/v1/me/access-log", headers=world.as_("alice")).json()["entries"][0]
+        assert entry["fields"] == ["ledger.transfer"] and entry["purpose"] == "refund check"
+        assert world.client.get("/v1/ledger/transfers/424242", headers=world.as_("alice")).status_code == 404
+
     def test_unknown_account_is_404(self, world: World) -> None:
         response = world.client.get("/v1/ledger/accounts/999", headers=world.as_("alice"))
         assert response.status_code == 404 and response.json()["field"] == "account_id"

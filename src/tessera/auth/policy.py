@@ -26,6 +26,7 @@ class Action(StrEnum):
     ledger_transfers_create = "ledger.transfers.create"
     ledger_accounts_read = "ledger.accounts.read"
     ledger_account_transfers_read = "ledger.account_transfers.read"
+    ledger_transfers_read = "ledger.transfers.read"
     me_read = "me.read"
     me_access_log_read = "me.access_log.read"
     audit_tree_head_read = "audit.tree_head.read"
@@ -61,6 +62,9 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.citizen, Action.ledger_account_transfers_read, Scope.own, ""),
     Grant(Role.merchant, Action.ledger_account_transfers_read, Scope.own, ""),
     Grant(Role.officer, Action.ledger_account_transfers_read, Scope.purpose, "logged for the holder"),
+    Grant(Role.citizen, Action.ledger_transfers_read, Scope.own, "transfers to or from a wallet they hold"),
+    Grant(Role.merchant, Action.ledger_transfers_read, Scope.own, ""),
+    Grant(Role.officer, Action.ledger_transfers_read, Scope.purpose, "logged for both sides' holders"),
     Grant(Role.citizen, Action.me_read, Scope.own, ""),
     Grant(Role.officer, Action.me_read, Scope.own, ""),
     Grant(Role.merchant, Action.me_read, Scope.own, ""),

@@ -37,6 +37,7 @@ PACKED = "application/octet-stream"
 BODY_BYTES_MAX = BATCH_SIZE_MAX * 256 + 4096  # generous for JSON, bounded all the same
 Packed = npt.NDArray[np.void]
 AccountId = Annotated[int, Path(ge=1, lt=2**63, description="The account's id")]
+TransferId = Annotated[int, Path(ge=1, lt=2**63, description="The transfer's id")]
 
 TRANSFERS_BODY = {
     "required": True,
@@ -136,15 +137,18 @@ async def create_transfers(request: Request, caller: CallerDep, services: Servic
     return _results(results)
 
 
-def _readable_account(services: Services, caller: Caller, account_id: int, what: str) -> None:
-    """Refuse a read the grant does not allow; log it for the holder when it is someone else's."""
-    holder_id = services.holders([account_id]).get(account_id)
-    if services.controls(caller, holder_id):
+def _readable(services: Services, caller: Caller, account_ids: list[int], what: str) -> None:
+    """Refuse a read the grant does not allow; log it for the holders when it is someone else's.
+
+    The caller may read what touches any account it controls (a transfer has two).
+    """
+    holders = services.holders(account_ids)
+    if any(services.controls(caller, holders.get(i)) for i in account_ids):
         return
-    subjects = services.person_subjects([holder_id] if holder_id else [], caller.principal)
+    subjects = services.person_subjects(holders.values(), caller.principal)
     if caller.grant.scope is not Scope.purpose:
         services.record_access(caller, subjects, (what,), "denied")
-        raise ForbiddenError(f"account_id: the caller does not hold account {account_id}")
+        raise ForbiddenError(f"the caller holds none of accounts {account_ids}")
     if not caller.purpose:
         services.record_access(caller, subjects, (what,), "denied: no purpose")
         raise PurposeRequiredError("reading someone else's account needs a purpose (X-Tessera-Purpose)")
@@ -157,7 +161,7 @@ def get_account(account_id: AccountId, caller: CallerDep, services: ServicesDep)
     found = services.ledger.lookup_accounts([account_id])
     if not found:
         raise NotFoundError("account_id", f"no account {account_id}")
-    _readable_account(services, caller, account_id, "ledger.account")
+    _readable(services, caller, [account_id], "ledger.account")
     return AccountPublic.of(found[0])
 
 
@@ -172,6 +176,18 @@ def get_account_transfers(
     """Transfers touching an account, oldest first (newest first with ``reverse=true``)."""
     if not services.ledger.lookup_accounts([account_id]):
         raise NotFoundError("account_id", f"no account {account_id}")
-    _readable_account(services, caller, account_id, "ledger.transfers")
+    _readable(services, caller, [account_id], "ledger.transfers")
     transfers = services.ledger.get_account_transfers(account_id, limit=limit, reverse=reverse)
     return TransfersPublic(transfers=[TransferPublic.of(t) for t in transfers])
+
+
+@router.get("/transfers/{transfer_id}", openapi_extra=declare(Action.ledger_transfers_read))
+def get_transfer(transfer_id: TransferId, caller: CallerDep, services: ServicesDep) -> TransferPublic:
+    """One transfer, for a caller who holds its debit or credit account."""
+    found = services.ledger.lookup_transfers([transfer_id])
+    if not found:
+        raise NotFoundError("transfer_id", f"no transfer {transfer_id}")
+    transfer = found[0]
+    accounts = [i for i in (transfer.debit_account_id, transfer.credit_account_id) if i]
+    _readable(services, caller, accounts, "ledger.transfer")
+    return TransferPublic.of(transfer)
