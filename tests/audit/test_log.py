@@ -10,24 +10,12 @@ import pytest
 
 from tessera.audit import AccessEntry, AccessLog, verify_log
 from tessera.errors import CorruptionError, InvalidInputError
+from tests.audit.entries import make_entry
 from tests.audit.test_merkle import naive_mth, verify_consistency, verify_inclusion
 
 
-def _entry(i: int, subject: str = "person-7") -> AccessEntry:
-    return AccessEntry(
-        time_ns=1_800_000_000_000_000_000 + i,
-        principal=f"officer-{i % 3}",
-        role="officer",
-        agency="tax-office",
-        purpose="benefit eligibility review",
-        subject=subject,
-        fields=("name", "address"),
-        outcome="read",
-    )
-
-
 def _filled(path: Path, n: int) -> list[AccessEntry]:
-    entries = [_entry(i) for i in range(n)]
+    entries = [make_entry(i) for i in range(n)]
     with AccessLog.open(path) as log:
         log.append(entries[: n // 2])
         log.tree_head()
@@ -95,7 +83,7 @@ class TestVerify:
         _filled(tmp_path, 6)
         path = tmp_path / "entries.log"
         data = path.read_bytes()
-        old = _entry(2).encode()
+        old = make_entry(2).encode()
         new = old.replace(b"benefit eligibility review", b"benefit eligibility REVIEW")
         assert data.count(old) == 1
         frame = len(old).to_bytes(4, "little") + zlib.crc32(old).to_bytes(4, "little")
@@ -130,7 +118,7 @@ class TestVerify:
         """Whole entries removed from the end are caught by the checkpoint, though every frame is sound."""
         _filled(tmp_path, 6)
         data = (tmp_path / "entries.log").read_bytes()
-        last = len(_entry(5).encode()) + 8
+        last = len(make_entry(5).encode()) + 8
         (tmp_path / "entries.log").write_bytes(data[:-last])
         with pytest.raises(CorruptionError, match="holds 5 entries but the checkpoint says 6"):
             verify_log(tmp_path)
@@ -156,7 +144,7 @@ class TestBadInput:
         """An entry without a purpose (or with any bad field) is refused whole."""
         with AccessLog.open(tmp_path) as log:
             with pytest.raises(InvalidInputError, match=field):
-                log.append([_entry(0), entry])
+                log.append([make_entry(0), entry])
             assert log.size == 0
         assert (tmp_path / "entries.log").read_bytes() == b""
 
