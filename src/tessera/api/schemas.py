@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tessera.audit import AccessEntry
+from tessera.auth import Principal
 from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags, Transfer, TransferFlags
 from tessera.ledger.records import flag_names, flags_from_names
 
@@ -186,6 +188,10 @@ class PrincipalPublic(BaseModel):
     role: str
     agency: str
 
+    @classmethod
+    def of(cls, p: Principal) -> PrincipalPublic:
+        return cls(id=p.id, name=p.name, role=p.role.value, agency=p.agency)
+
 
 class PrincipalsPublic(BaseModel):
     principals: list[PrincipalPublic]
@@ -202,6 +208,19 @@ class AccessEntryPublic(BaseModel):
     purpose: str
     fields: list[str]
     outcome: str
+
+    @classmethod
+    def of(cls, index: int, e: AccessEntry) -> AccessEntryPublic:
+        return cls(
+            index=index,
+            time_ns=e.time_ns,
+            principal=e.principal,
+            role=e.role,
+            agency=e.agency,
+            purpose=e.purpose,
+            fields=list(e.fields),
+            outcome=e.outcome,
+        )
 
 
 class AccessLogPublic(BaseModel):

@@ -16,8 +16,7 @@ router = APIRouter(prefix="/v1/me", tags=["me"])
 @router.get("", openapi_extra=declare(Action.me_read))
 def whoami(caller: CallerDep) -> PrincipalPublic:
     """The authenticated principal."""
-    p = caller.principal
-    return PrincipalPublic(id=p.id, name=p.name, role=p.role.value, agency=p.agency)
+    return PrincipalPublic.of(caller.principal)
 
 
 @router.get("/access-log", openapi_extra=declare(Action.me_access_log_read))
@@ -29,17 +28,5 @@ def my_access_log(
 ) -> AccessLogPublic:
     """Every look at the caller's data by someone else, newest first: who, role, agency, purpose, what."""
     found = services.access_log.entries_for_subject(caller.principal.subject, limit=limit, before=before)
-    entries = [
-        AccessEntryPublic(
-            index=index,
-            time_ns=e.time_ns,
-            principal=e.principal,
-            role=e.role,
-            agency=e.agency,
-            purpose=e.purpose,
-            fields=list(e.fields),
-            outcome=e.outcome,
-        )
-        for index, e in found
-    ]
+    entries = [AccessEntryPublic.of(index, e) for index, e in found]
     return AccessLogPublic(entries=entries, next_before=found[-1][0] if len(found) == limit and found else None)

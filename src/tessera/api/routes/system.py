@@ -41,6 +41,4 @@ def list_principals(
     if wanted is Role.citizen:
         raise ForbiddenError("role: an admin may not list citizens")
     found = services.store.list_principals(role=wanted, limit=limit, after=after)
-    return PrincipalsPublic(
-        principals=[PrincipalPublic(id=p.id, name=p.name, role=p.role.value, agency=p.agency) for p in found]
-    )
+    return PrincipalsPublic(principals=[PrincipalPublic.of(p) for p in found])
