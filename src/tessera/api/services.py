@@ -38,6 +38,9 @@ class Settings:
     reserve_accounts: int = 0  # room made at start, so growth (a copy under the apply lock) waits
     reserve_transfers: int = 0
     caller_cache_s: float = 2.0  # a revoked key or a disabled principal stops working within this
+    # Where people and relying parties reach this service: the OIDC issuer, and the origin
+    # passkeys are bound to (its host is the WebAuthn relying-party id).
+    public_url: str = "http://localhost:8000"
 
     @property
     def store_url(self) -> str:

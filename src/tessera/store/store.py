@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -330,6 +330,26 @@ class Store:
                     .limit(limit)
                 )
             )
+
+    # --- for the domain modules that keep their own tables ------------------------------------
+
+    def transaction(self, write: bool = False) -> AbstractContextManager[Connection]:
+        """One transaction on a pooled connection, for domain modules with tables of their own.
+
+        Pass ``write=True`` for a transaction that writes (SQLite then takes the write lock
+        up front). Driver faults come out as ``StoreError``; ``IntegrityError`` passes
+        through, for the caller to say which of its constraints was broken.
+        """
+        return self._transaction(write)
+
+    def failed(self, exc: DBAPIError) -> StoreError:
+        """The ``StoreError`` for a driver fault, the password removed from its message."""
+        return self._failed(exc)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
 
     # --- plumbing ---------------------------------------------------------------------------
 

@@ -13,10 +13,12 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
+    Text,
 )
 
 from tessera.auth.principals import AGENCY_MAX, NAME_MAX, Role
@@ -73,4 +75,251 @@ account_holders = Table(
     Column("account_id", BigInteger, primary_key=True, autoincrement=False),
     Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=False),
     Index(None, "principal_id", "account_id"),  # accounts_held_by, in account order
+)
+
+# --- identity: the person registry and enrolment (migration 0002) ------------------------------
+
+NUMBER_LENGTH = 12  # a Tessera number, Verhoeff check digit last
+VIRTUAL_ID_LENGTH = 16
+ENROLMENT_ID_LENGTH = 18  # "e_" and 16 hex digits
+PERSON_NAME_MAX = 300
+ADDRESS_MAX = 500
+HOUSEHOLD_MAX = 64
+REQUEST_ID_MAX = 64
+REASON_MAX = 500
+PERSON_STATUSES = ("active", "suspended", "revoked", "deceased")
+ENROLMENT_STATES = ("enrolled", "review", "merged", "rejected")
+DECISIONS = ("distinct", "same", "fraud")
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("number", String(NUMBER_LENGTH), primary_key=True),
+    # The citizen principal that speaks for this person; its subject keys their access log.
+    Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=False, unique=True),
+    Column("name", String(PERSON_NAME_MAX), nullable=False),
+    Column("other_names", Text, nullable=False),  # JSON list: the same name in other scripts, former names
+    Column("birth_date", String(10), nullable=False),  # ISO 8601
+    Column("sex", String(1), nullable=False),
+    Column("address", String(ADDRESS_MAX), nullable=False),
+    Column("household", String(HOUSEHOLD_MAX), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("enrolment_id", String(ENROLMENT_ID_LENGTH), nullable=False, unique=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    CheckConstraint("sex IN ('F', 'M', 'X')", name="sex"),
+    CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in PERSON_STATUSES)), name="status"),
+    Index(None, "household"),
+)
+
+person_status_history = Table(
+    "person_status_history",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(REASON_MAX), nullable=False),
+    Column("actor", String(PRINCIPAL_ID_LENGTH), nullable=False),  # the principal who changed it
+    Column("at_ns", BigInteger, nullable=False),
+    Index(None, "number", "id"),
+)
+
+virtual_ids = Table(
+    "virtual_ids",
+    metadata,
+    Column("vid", String(VIRTUAL_ID_LENGTH), primary_key=True),
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("revoked_at_ns", BigInteger, nullable=True),
+    Index(None, "number"),
+)
+
+# Every submission from a capture station, kept whatever became of it: the record of why a
+# person exists, or why they do not.
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("id", String(ENROLMENT_ID_LENGTH), primary_key=True),
+    Column("request_id", String(REQUEST_ID_MAX), nullable=False, unique=True),  # the station's own id
+    Column("digest", LargeBinary(32), nullable=False, unique=True),  # SHA-256 of demographics and templates
+    Column("station", String(PRINCIPAL_ID_LENGTH), nullable=False),  # the principal who submitted it
+    Column("demographics", Text, nullable=False),  # canonical JSON
+    Column("templates", LargeBinary, nullable=False),  # Templates.to_bytes(): float32, no images
+    Column("state", String(16), nullable=False),
+    Column("number", String(NUMBER_LENGTH), nullable=True),  # the person made, or matched
+    Column("candidates", Text, nullable=False),  # JSON [[number, score], ...] that sent it to review
+    Column("decision", String(16), nullable=True),
+    Column("decided_by", String(PRINCIPAL_ID_LENGTH), nullable=True),
+    Column("reason", String(REASON_MAX), nullable=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("decided_at_ns", BigInteger, nullable=True),
+    CheckConstraint("state IN ({})".format(", ".join(f"'{s}'" for s in ENROLMENT_STATES)), name="state"),
+    CheckConstraint("decision IN ({})".format(", ".join(f"'{s}'" for s in DECISIONS)), name="decision"),
+    Index(None, "state", "created_at_ns"),  # the adjudication queue, oldest first
+)
+
+# --- identity: credentials (migration 0003) ------------------------------------------------------
+
+CREDENTIAL_ID_MAX = 1366  # base64url of WebAuthn's 1023-byte limit on a credential id
+COSE_KEY_MAX = 2048  # a COSE public key; RSA-4096 needs about 550 bytes
+AAGUID_LENGTH = 36  # the authenticator model, as a UUID string
+TRANSPORTS_MAX = 128  # comma-separated hints: "internal,hybrid"
+PASSKEY_LABEL_MAX = 64
+USER_HANDLE_LENGTH = 32  # WebAuthn allows 64; 32 random bytes never collide
+CEREMONY_ID_LENGTH = 34  # "c_" and 32 hex digits
+CHALLENGE_LENGTH = 32
+TOKEN_HASH_LENGTH = 32  # SHA-256
+CEREMONY_KINDS = ("register", "login")
+
+# The WebAuthn user handle of each person who has bound a passkey: random, so that neither
+# the authenticator nor anyone who reads it learns the Tessera number.
+passkey_users = Table(
+    "passkey_users",
+    metadata,
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), primary_key=True),
+    Column("user_handle", LargeBinary(USER_HANDLE_LENGTH), nullable=False, unique=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+)
+
+passkeys = Table(
+    "passkeys",
+    metadata,
+    Column("credential_id", String(CREDENTIAL_ID_MAX), primary_key=True),  # base64url, as WebAuthn's JSON has it
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), nullable=False),
+    Column("public_key", LargeBinary(COSE_KEY_MAX), nullable=False),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("aaguid", String(AAGUID_LENGTH), nullable=False),
+    Column("transports", String(TRANSPORTS_MAX), nullable=False),
+    Column("label", String(PASSKEY_LABEL_MAX), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("last_used_at_ns", BigInteger, nullable=True),
+    Column("revoked_at_ns", BigInteger, nullable=True),  # kept, not deleted: a revoked key stays refused
+    CheckConstraint("sign_count >= 0", name="sign_count"),
+    Index(None, "number", "created_at_ns"),  # list_passkeys, newest first
+)
+
+# One-time permissions, granted by an officer after an in-person check, to bind a passkey
+# without holding one: the way back for a person who lost every device.
+rebind_grants = Table(
+    "rebind_grants",
+    metadata,
+    Column("token_hash", LargeBinary(TOKEN_HASH_LENGTH), primary_key=True),  # the token itself is never stored
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), nullable=False),
+    Column("officer_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("used_at_ns", BigInteger, nullable=True),
+    Index(None, "number"),
+)
+
+# A challenge is single-use and short-lived; expired rows are purged as new ones are made.
+webauthn_ceremonies = Table(
+    "webauthn_ceremonies",
+    metadata,
+    Column("id", String(CEREMONY_ID_LENGTH), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), nullable=True),  # NULL: discoverable login
+    Column("challenge", LargeBinary(CHALLENGE_LENGTH), nullable=False),
+    Column("label", String(PASSKEY_LABEL_MAX), nullable=False),  # the passkey's label, for a registration
+    Column("rebind_grant", LargeBinary(TOKEN_HASH_LENGTH), ForeignKey(rebind_grants.c.token_hash), nullable=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("used_at_ns", BigInteger, nullable=True),
+    CheckConstraint("kind IN ({})".format(", ".join(f"'{k}'" for k in CEREMONY_KINDS)), name="kind"),
+    Index(None, "expires_at_ns"),
+)
+
+pins = Table(
+    "pins",
+    metadata,
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), primary_key=True),
+    Column("pin_hash", String(SECRET_HASH_MAX), nullable=False),  # argon2id, encoded with its parameters
+    Column("failed_attempts", Integer, nullable=False),  # counted before the hash is checked: see pin.py
+    Column("lockouts", Integer, nullable=False),  # in a row; each doubles the next lockout
+    Column("locked_until_ns", BigInteger, nullable=True),
+    Column("reset_by", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=True),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    CheckConstraint("failed_attempts >= 0 AND lockouts >= 0", name="counters"),
+)
+
+# --- identity: the OpenID Connect provider (migration 0004) ---------------------------------------
+
+CLIENT_ID_LENGTH = 19  # "rp_" and 16 hex digits
+RP_NAME_MAX = 200
+REDIRECT_URI_MAX = 2048
+SECTOR_ID_MAX = 253  # a DNS name
+OIDC_REQUEST_ID_LENGTH = 43  # 32 random bytes, base64url
+OIDC_STATE_MAX = 512  # the relying party's state and nonce, carried back verbatim
+PKCE_CHALLENGE_LENGTH = 43  # base64url of a SHA-256 digest (S256)
+OIDC_SCOPES_MAX = 500
+ACR_MAX = 64
+OIDC_CEREMONY_ID_MAX = 64
+OIDC_HASH_LENGTH = 32  # SHA-256 of a code or an access token: the secrets themselves are never stored
+
+# A relying party: a service people log in to with their internet ID.
+relying_parties = Table(
+    "relying_parties",
+    metadata,
+    Column("client_id", String(CLIENT_ID_LENGTH), primary_key=True),
+    Column("name", String(RP_NAME_MAX), nullable=False, unique=True),  # shown on the consent page
+    Column("secret_hash", LargeBinary(OIDC_HASH_LENGTH), nullable=True),  # NULL: a public client (PKCE only)
+    Column("redirect_uris", Text, nullable=False),  # JSON list, matched exactly
+    # Pairwise subjects are derived per sector: relying parties of one sector share a sub.
+    Column("sector_id", String(SECTOR_ID_MAX), nullable=False),
+    Column("claims", Text, nullable=False),  # JSON list of the claims it may ask for
+    Column("created_by", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+)
+
+# An authorization request waiting for the person to log in and consent; single use.
+oidc_requests = Table(
+    "oidc_requests",
+    metadata,
+    Column("id", String(OIDC_REQUEST_ID_LENGTH), primary_key=True),
+    Column("client_id", String(CLIENT_ID_LENGTH), ForeignKey(relying_parties.c.client_id), nullable=False),
+    Column("redirect_uri", String(REDIRECT_URI_MAX), nullable=False),
+    Column("scopes", String(OIDC_SCOPES_MAX), nullable=False),  # space-separated, as OAuth writes them
+    Column("state", String(OIDC_STATE_MAX), nullable=True),
+    Column("nonce", String(OIDC_STATE_MAX), nullable=True),
+    Column("code_challenge", String(PKCE_CHALLENGE_LENGTH), nullable=False),
+    Column("acr", String(ACR_MAX), nullable=False),
+    Column("ceremony_id", String(OIDC_CEREMONY_ID_MAX), nullable=False),  # the passkey login it waits on
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("closed_at_ns", BigInteger, nullable=True),
+    Index(None, "expires_at_ns"),
+)
+
+# An authorization code. Used ones are kept until well past expiry, so that a replay is
+# recognised (and the tokens issued from the code revoked) rather than called unknown.
+oidc_codes = Table(
+    "oidc_codes",
+    metadata,
+    Column("code_hash", LargeBinary(OIDC_HASH_LENGTH), primary_key=True),
+    Column("client_id", String(CLIENT_ID_LENGTH), ForeignKey(relying_parties.c.client_id), nullable=False),
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), nullable=False),
+    Column("redirect_uri", String(REDIRECT_URI_MAX), nullable=False),
+    Column("code_challenge", String(PKCE_CHALLENGE_LENGTH), nullable=False),
+    Column("nonce", String(OIDC_STATE_MAX), nullable=True),
+    Column("scopes", String(OIDC_SCOPES_MAX), nullable=False),  # openid and the claims the person consented to
+    Column("acr", String(ACR_MAX), nullable=False),
+    Column("amr", String(ACR_MAX), nullable=False),  # space-separated methods (RFC 8176)
+    Column("auth_time_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("used_at_ns", BigInteger, nullable=True),
+    Index(None, "expires_at_ns"),
+)
+
+oidc_tokens = Table(
+    "oidc_tokens",
+    metadata,
+    Column("token_hash", LargeBinary(OIDC_HASH_LENGTH), primary_key=True),
+    Column("code_hash", LargeBinary(OIDC_HASH_LENGTH), ForeignKey(oidc_codes.c.code_hash), nullable=False),
+    Column("client_id", String(CLIENT_ID_LENGTH), ForeignKey(relying_parties.c.client_id), nullable=False),
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), nullable=False),
+    Column("scopes", String(OIDC_SCOPES_MAX), nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("revoked_at_ns", BigInteger, nullable=True),
+    Index(None, "code_hash"),  # a replayed code revokes its tokens
+    Index(None, "expires_at_ns"),
 )

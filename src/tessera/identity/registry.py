@@ -1,0 +1,422 @@
+"""The person registry: who exists, their demographics, their status and its history, virtual IDs.
+
+Each person is created with a citizen principal that speaks for them (their API keys and
+their OIDC logins map to it); that principal's subject keys the person's access log. The
+registry never deletes a person, so a Tessera number, once issued, is never issued again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tessera.auth.principals import Role
+from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.identity.numbers import checked_number, checked_virtual_id, new_number, new_virtual_id
+from tessera.store import Store
+from tessera.store.tables import (
+    ADDRESS_MAX,
+    HOUSEHOLD_MAX,
+    PERSON_NAME_MAX,
+    PERSON_STATUSES,
+    REASON_MAX,
+    person_status_history,
+    persons,
+    principals,
+    virtual_ids,
+)
+
+OTHER_NAMES_MAX = 10
+VIRTUAL_IDS_LIVE_MAX = 10  # per person; a person needs a few, a leak needs many
+NUMBER_ATTEMPTS_MAX = 8  # a clash among 10^11 numbers is rare; eight in a row is a broken generator
+HISTORY_MAX = 1000
+OLDEST_BIRTH = dt.date(1880, 1, 1)
+SEXES = ("F", "M", "X")
+FINAL_STATUSES = frozenset({"deceased"})
+DEMOGRAPHIC_KEYS = frozenset({"name", "other_names", "birth_date", "sex", "address", "household"})
+
+Clock = Callable[[], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Demographics:
+    """What a person tells the enrolment station about themselves, checked and NFC-normalised."""
+
+    name: str
+    other_names: tuple[str, ...]
+    birth_date: dt.date
+    sex: str
+    address: str
+    household: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "other_names": list(self.other_names),
+            "birth_date": self.birth_date.isoformat(),
+            "sex": self.sex,
+            "address": self.address,
+            "household": self.household,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A registered person. ``principal_id`` is the citizen principal that speaks for them."""
+
+    number: str
+    principal_id: str
+    name: str
+    other_names: tuple[str, ...]
+    birth_date: dt.date
+    sex: str
+    address: str
+    household: str
+    status: str
+    created_at_ns: int
+
+    def age_on(self, day: dt.date) -> int:
+        """Whole years of age on ``day``."""
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One entry of a person's status history: what it became, why, who, when."""
+
+    status: str
+    reason: str
+    actor: str
+    at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualId:
+    """A revocable stand-in for the Tessera number, for services that need a number to key on."""
+
+    vid: str
+    number: str
+    created_at_ns: int
+    revoked_at_ns: int | None
+
+
+def checked_demographics(raw: object, field: str = "demographics", *, today: dt.date | None = None) -> Demographics:
+    """Demographics from a mapping with exactly the keys of ``DEMOGRAPHIC_KEYS``; names in any script."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError(field, "must be an object with " + ", ".join(sorted(DEMOGRAPHIC_KEYS)))
+    unknown = set(raw) - DEMOGRAPHIC_KEYS
+    if unknown:
+        raise InvalidInputError(f"{field}.{sorted(map(str, unknown))[0]}", "is not a demographic field")
+    missing = {"name", "birth_date", "sex"} - set(raw)
+    if missing:
+        raise InvalidInputError(f"{field}.{sorted(missing)[0]}", "is required")
+    name = _checked_text(raw["name"], f"{field}.name", PERSON_NAME_MAX, required=True)
+    others_raw = raw.get("other_names", [])
+    if not isinstance(others_raw, Sequence) or isinstance(others_raw, str | bytes):
+        raise InvalidInputError(f"{field}.other_names", "must be a list of names")
+    if len(others_raw) > OTHER_NAMES_MAX:
+        raise InvalidInputError(f"{field}.other_names", f"at most {OTHER_NAMES_MAX} names")
+    other_names = tuple(
+        _checked_text(v, f"{field}.other_names[{i}]", PERSON_NAME_MAX, required=True) for i, v in enumerate(others_raw)
+    )
+    birth_date = _checked_birth_date(raw["birth_date"], f"{field}.birth_date", today or dt.date.today())
+    sex = raw["sex"]
+    if sex not in SEXES:
+        raise InvalidInputError(f"{field}.sex", f"must be one of {', '.join(SEXES)}, got {sex!r:.20}")
+    address = _checked_text(raw.get("address", ""), f"{field}.address", ADDRESS_MAX)
+    household = _checked_text(raw.get("household", ""), f"{field}.household", HOUSEHOLD_MAX)
+    return Demographics(name, other_names, birth_date, str(sex), address, household)
+
+
+class Registry:
+    """Persons, their status history and virtual IDs, in the store's database."""
+
+    def __init__(self, store: Store, clock: Clock = time.time_ns) -> None:
+        self._store = store
+        self._clock = clock
+
+    # --- persons ------------------------------------------------------------------------------
+
+    def create_person(
+        self, demographics: Demographics | Mapping[str, object], *, station: str, enrolment_id: str | None = None
+    ) -> Person:
+        """Register a person with a fresh number and a citizen principal; status ``active``.
+
+        Enrolment calls this once 1:N de-duplication found no one, or an officer decided the
+        applicant is a distinct person. ``station`` is the principal id that submitted them.
+        """
+        facts = demographics if isinstance(demographics, Demographics) else checked_demographics(demographics)
+        with self._store.transaction(write=True) as conn:
+            return self.create_person_in(conn, facts, station=station, enrolment_id=enrolment_id)
+
+    def create_person_in(
+        self, conn: Connection, facts: Demographics, *, station: str, enrolment_id: str | None = None
+    ) -> Person:
+        """``create_person`` inside the caller's transaction, so enrolment commits it with its own row."""
+        now = self._clock()
+        principal_id = "p_" + secrets.token_hex(8)
+        conn.execute(
+            principals.insert().values(
+                id=principal_id,
+                name="person-" + principal_id[2:],  # never the number: principal names are shown to admins
+                role=Role.citizen.value,
+                agency="",
+                subject=principal_id,
+                created_at_ns=now,
+                disabled=False,
+            )
+        )
+        for _ in range(NUMBER_ATTEMPTS_MAX):
+            number = new_number()
+            # A savepoint: a clash rolls back this insert only, and the next number is tried.
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        persons.insert().values(
+                            number=number,
+                            principal_id=principal_id,
+                            name=facts.name,
+                            other_names=json.dumps(list(facts.other_names), ensure_ascii=False),
+                            birth_date=facts.birth_date.isoformat(),
+                            sex=facts.sex,
+                            address=facts.address,
+                            household=facts.household,
+                            status="active",
+                            enrolment_id=enrolment_id or "e_" + secrets.token_hex(8),
+                            created_at_ns=now,
+                        )
+                    )
+            except IntegrityError:
+                if (
+                    enrolment_id is not None
+                    and conn.execute(select(persons.c.number).where(persons.c.enrolment_id == enrolment_id)).first()
+                ):
+                    raise ConflictError("enrolment_id", f"{enrolment_id} already made a person") from None
+                continue
+            conn.execute(
+                person_status_history.insert().values(
+                    number=number, status="active", reason="enrolled", actor=station, at_ns=now
+                )
+            )
+            return Person(
+                number,
+                principal_id,
+                facts.name,
+                facts.other_names,
+                facts.birth_date,
+                facts.sex,
+                facts.address,
+                facts.household,
+                "active",
+                now,
+            )
+        raise ConflictError("number", f"no free number after {NUMBER_ATTEMPTS_MAX} draws")
+
+    def get_person(self, number: str) -> Person | None:
+        """The person with this number, whatever their status; None if there is none."""
+        number = checked_number(number)
+        with self._store.transaction() as conn:
+            row = conn.execute(select(persons).where(persons.c.number == number)).first()
+        return None if row is None else _person_of(row)
+
+    def person(self, number: str) -> Person:
+        """The person with this number, or NotFoundError."""
+        found = self.get_person(number)
+        if found is None:
+            raise NotFoundError("number", f"no person {number}")
+        return found
+
+    def person_of_principal(self, principal_id: str) -> Person | None:
+        """The person a citizen principal speaks for, if any."""
+        with self._store.transaction() as conn:
+            row = conn.execute(select(persons).where(persons.c.principal_id == principal_id)).first()
+        return None if row is None else _person_of(row)
+
+    def subject_of(self, number: str) -> str:
+        """The access-log subject of a person: their principal's subject."""
+        number = checked_number(number)
+        with self._store.transaction() as conn:
+            subject = conn.scalar(
+                select(principals.c.subject)
+                .select_from(persons.join(principals, persons.c.principal_id == principals.c.id))
+                .where(persons.c.number == number)
+            )
+        if subject is None:
+            raise NotFoundError("number", f"no person {number}")
+        return str(subject)
+
+    def count(self) -> int:
+        """How many persons are registered, whatever their status."""
+        with self._store.transaction() as conn:
+            return int(conn.scalar(select(func.count()).select_from(persons)) or 0)
+
+    def numbers_after(self, after: str | None, limit: int) -> list[str]:
+        """Registered numbers in order, a page at a time (for reconciling the gallery)."""
+        query = select(persons.c.number).order_by(persons.c.number).limit(limit)
+        if after is not None:
+            query = query.where(persons.c.number > after)
+        with self._store.transaction() as conn:
+            return list(conn.scalars(query))
+
+    # --- status -------------------------------------------------------------------------------
+
+    def set_status(self, number: str, status: str, *, reason: str, actor: str) -> Person:
+        """Change a person's status with a reason; ``deceased`` is final. The change joins the history."""
+        number = checked_number(number)
+        if status not in PERSON_STATUSES:
+            raise InvalidInputError("status", f"must be one of {', '.join(PERSON_STATUSES)}, got {status!r:.20}")
+        reason = _checked_text(reason, "reason", REASON_MAX, required=True)
+        now = self._clock()
+        with self._store.transaction(write=True) as conn:
+            current = conn.scalar(select(persons.c.status).where(persons.c.number == number).with_for_update())
+            if current is None:
+                raise NotFoundError("number", f"no person {number}")
+            if current in FINAL_STATUSES:
+                raise ConflictError("status", f"the person is {current}; that status is final")
+            if current == status:
+                raise ConflictError("status", f"the person is already {status}")
+            conn.execute(update(persons).where(persons.c.number == number).values(status=status))
+            conn.execute(
+                person_status_history.insert().values(
+                    number=number, status=status, reason=reason, actor=actor, at_ns=now
+                )
+            )
+            row = conn.execute(select(persons).where(persons.c.number == number)).one()
+        return _person_of(row)
+
+    def status_history(self, number: str) -> list[StatusChange]:
+        """Every status the person has had, oldest first (at most ``HISTORY_MAX``)."""
+        number = checked_number(number)
+        query = (
+            select(person_status_history)
+            .where(person_status_history.c.number == number)
+            .order_by(person_status_history.c.id)
+            .limit(HISTORY_MAX)
+        )
+        with self._store.transaction() as conn:
+            rows = list(conn.execute(query))
+        if not rows and self.get_person(number) is None:
+            raise NotFoundError("number", f"no person {number}")
+        return [StatusChange(r.status, r.reason, r.actor, r.at_ns) for r in rows]
+
+    # --- virtual IDs --------------------------------------------------------------------------
+
+    def issue_virtual_id(self, number: str) -> VirtualId:
+        """A new virtual ID for an active person (at most ``VIRTUAL_IDS_LIVE_MAX`` live at once)."""
+        number = checked_number(number)
+        now = self._clock()
+        with self._store.transaction(write=True) as conn:
+            status = conn.scalar(select(persons.c.status).where(persons.c.number == number).with_for_update())
+            if status is None:
+                raise NotFoundError("number", f"no person {number}")
+            if status != "active":
+                raise ConflictError("number", f"the person is {status}: no new virtual IDs")
+            live = conn.scalar(
+                select(func.count())
+                .select_from(virtual_ids)
+                .where(virtual_ids.c.number == number, virtual_ids.c.revoked_at_ns.is_(None))
+            )
+            if live is not None and live >= VIRTUAL_IDS_LIVE_MAX:
+                raise ConflictError("number", f"already {VIRTUAL_IDS_LIVE_MAX} live virtual IDs: revoke one first")
+            for _ in range(NUMBER_ATTEMPTS_MAX):
+                vid = new_virtual_id()
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            virtual_ids.insert().values(vid=vid, number=number, created_at_ns=now, revoked_at_ns=None)
+                        )
+                except IntegrityError:
+                    continue
+                return VirtualId(vid, number, now, None)
+        raise ConflictError("virtual_id", f"no free virtual ID after {NUMBER_ATTEMPTS_MAX} draws")
+
+    def revoke_virtual_id(self, vid: str, *, number: str | None = None) -> None:
+        """Revoke a virtual ID for good; with ``number``, only if it is that person's."""
+        vid = checked_virtual_id(vid)
+        now = self._clock()
+        with self._store.transaction(write=True) as conn:
+            owner = conn.scalar(select(virtual_ids.c.number).where(virtual_ids.c.vid == vid))
+            if owner is None or (number is not None and owner != number):
+                raise NotFoundError("virtual_id", f"no virtual ID {vid}")
+            conn.execute(
+                update(virtual_ids)
+                .where(virtual_ids.c.vid == vid, virtual_ids.c.revoked_at_ns.is_(None))
+                .values(revoked_at_ns=now)
+            )
+
+    def resolve_virtual_id(self, vid: str) -> str:
+        """The number behind a live virtual ID; a revoked or unknown one is NotFoundError."""
+        vid = checked_virtual_id(vid)
+        with self._store.transaction() as conn:
+            row = conn.execute(select(virtual_ids).where(virtual_ids.c.vid == vid)).first()
+        if row is None or row.revoked_at_ns is not None:
+            raise NotFoundError("virtual_id", f"no live virtual ID {vid}")
+        return str(row.number)
+
+    def virtual_ids_of(self, number: str) -> list[VirtualId]:
+        """A person's virtual IDs, newest first, revoked ones included."""
+        number = checked_number(number)
+        query = (
+            select(virtual_ids)
+            .where(virtual_ids.c.number == number)
+            .order_by(virtual_ids.c.created_at_ns.desc(), virtual_ids.c.vid)
+        )
+        with self._store.transaction() as conn:
+            return [VirtualId(r.vid, r.number, r.created_at_ns, r.revoked_at_ns) for r in conn.execute(query)]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _person_of(row: Row[Any]) -> Person:
+    return Person(
+        number=row.number,
+        principal_id=row.principal_id,
+        name=row.name,
+        other_names=tuple(json.loads(row.other_names)),
+        birth_date=dt.date.fromisoformat(row.birth_date),
+        sex=row.sex,
+        address=row.address,
+        household=row.household,
+        status=row.status,
+        created_at_ns=row.created_at_ns,
+    )
+
+
+def _checked_text(value: object, field: str, limit: int, *, required: bool = False) -> str:
+    """NFC text without control characters; names keep their own script."""
+    if not isinstance(value, str):
+        raise InvalidInputError(field, "must be a string")
+    text = unicodedata.normalize("NFC", value.strip())
+    if required and not text:
+        raise InvalidInputError(field, "must not be empty")
+    if len(text) > limit:
+        raise InvalidInputError(field, f"at most {limit} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") for c in text):
+        raise InvalidInputError(field, "must not contain control or unassigned characters")
+    return text
+
+
+def _checked_birth_date(value: object, field: str, today: dt.date) -> dt.date:
+    if not isinstance(value, str | dt.date):
+        raise InvalidInputError(field, "must be a date YYYY-MM-DD")
+    if isinstance(value, str):
+        try:
+            if len(value) != 10:
+                raise ValueError(value)
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise InvalidInputError(field, f"must be a date YYYY-MM-DD, got {value!r:.20}") from None
+    if not OLDEST_BIRTH <= value <= today:
+        raise InvalidInputError(field, f"must be between {OLDEST_BIRTH} and today")
+    return value

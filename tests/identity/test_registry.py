@@ -1,0 +1,180 @@
+"""The person registry: demographics checked, numbers unique, status history kept, virtual IDs revocable."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.identity.numbers import check_digit, is_valid
+from tessera.identity.registry import Registry, checked_demographics
+from tessera.store import Store
+
+OFFICER = "p_00000000000000aa"
+
+
+def facts(**changes: object) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "Амина Қасымқызы",
+        "other_names": ["Amina Kassymkyzy"],
+        "birth_date": "1990-04-01",
+        "sex": "F",
+        "address": "12 Orchard Lane",
+        "household": "h-17",
+    }
+    return {**base, **changes}
+
+
+class TestDemographics:
+    def test_names_in_any_script_are_kept_nfc(self) -> None:
+        """Names keep their script; composed and decomposed forms come out the same."""
+        a = checked_demographics(facts(name="Zoe\u0301"))
+        b = checked_demographics(facts(name="Zoé"))
+        assert a.name == b.name == "Zoé"
+        assert checked_demographics(facts(name="अमित शर्मा")).name == "अमित शर्मा"
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"name": ""}, "demographics.name"),
+            ({"name": "a\x00b"}, "demographics.name"),
+            ({"name": "x" * 301}, "demographics.name"),
+            ({"birth_date": "1990-02-30"}, "demographics.birth_date"),
+            ({"birth_date": "2999-01-01"}, "demographics.birth_date"),
+            ({"birth_date": "19900101"}, "demographics.birth_date"),
+            ({"sex": "female"}, "demographics.sex"),
+            ({"other_names": "Amina"}, "demographics.other_names"),
+            ({"other_names": [""]}, "demographics.other_names[0]"),
+            ({"religion": "any"}, "demographics.religion"),
+        ],
+    )
+    def test_bad_demographics_name_the_field(self, changes: dict[str, object], field: str) -> None:
+        """Each malformed or unknown field is refused by name (no protected categories slip in)."""
+        with pytest.raises(InvalidInputError) as caught:
+            checked_demographics(facts(**changes))
+        assert caught.value.field == field
+
+    def test_missing_required_field(self) -> None:
+        raw = facts()
+        del raw["birth_date"]
+        with pytest.raises(InvalidInputError) as caught:
+            checked_demographics(raw)
+        assert caught.value.field == "demographics.birth_date"
+
+
+class TestPersons:
+    def test_create_person_gives_a_valid_number_and_a_citizen_principal(self, store: Store) -> None:
+        """A new person is active, has a checked number and a principal of their own."""
+        registry = Registry(store)
+        person = registry.create_person(facts(), station=OFFICER)
+        assert is_valid(person.number) and len(person.number) == 12
+        assert person.status == "active"
+        assert registry.get_person(person.number) == person
+        principal = store.get_principal(person.principal_id)
+        assert principal is not None and principal.role.value == "citizen"
+        assert person.number not in principal.name  # the number never becomes a principal's name
+        assert registry.subject_of(person.number) == principal.subject
+        assert registry.person_of_principal(person.principal_id) == person
+
+    def test_numbers_are_unique(self, store: Store) -> None:
+        registry = Registry(store)
+        numbers = {registry.create_person(facts(), station=OFFICER).number for _ in range(50)}
+        assert len(numbers) == 50
+        assert registry.count() == 50
+
+    def test_unknown_person(self, store: Store) -> None:
+        """A well-formed number nobody holds is not found; a mistyped one is refused first."""
+        registry = Registry(store)
+        number = "10000000000" + check_digit("10000000000")
+        assert registry.get_person(number) is None
+        with pytest.raises(NotFoundError):
+            registry.person(number)
+        with pytest.raises(InvalidInputError, match="check digit"):
+            registry.person(number[:-1] + str((int(number[-1]) + 1) % 10))
+
+    def test_age(self, store: Store) -> None:
+        person = Registry(store).create_person(facts(birth_date="2008-06-15"), station=OFFICER)
+        assert person.age_on(dt.date(2026, 6, 14)) == 17
+        assert person.age_on(dt.date(2026, 6, 15)) == 18
+
+
+class TestStatus:
+    def test_history_records_every_change_with_reason_and_actor(self, store: Store) -> None:
+        registry = Registry(store)
+        number = registry.create_person(facts(), station=OFFICER).number
+        registry.set_status(number, "suspended", reason="document fraud inquiry", actor=OFFICER)
+        person = registry.set_status(number, "active", reason="inquiry closed", actor=OFFICER)
+        assert person.status == "active"
+        history = registry.status_history(number)
+        assert [(h.status, h.reason) for h in history] == [
+            ("active", "enrolled"),
+            ("suspended", "document fraud inquiry"),
+            ("active", "inquiry closed"),
+        ]
+        assert all(h.actor == OFFICER for h in history)
+
+    def test_deceased_is_final(self, store: Store) -> None:
+        registry = Registry(store)
+        number = registry.create_person(facts(), station=OFFICER).number
+        registry.set_status(number, "deceased", reason="death certificate 4411", actor=OFFICER)
+        with pytest.raises(ConflictError, match="final"):
+            registry.set_status(number, "active", reason="oops", actor=OFFICER)
+        assert len(registry.status_history(number)) == 2
+
+    @pytest.mark.parametrize(("status", "reason", "field"), [("gone", "x", "status"), ("suspended", " ", "reason")])
+    def test_bad_status_change_changes_nothing(self, store: Store, status: str, reason: str, field: str) -> None:
+        registry = Registry(store)
+        number = registry.create_person(facts(), station=OFFICER).number
+        with pytest.raises(InvalidInputError) as caught:
+            registry.set_status(number, status, reason=reason, actor=OFFICER)
+        assert caught.value.field == field
+        assert len(registry.status_history(number)) == 1
+
+    def test_same_status_again_is_a_conflict(self, store: Store) -> None:
+        registry = Registry(store)
+        number = registry.create_person(facts(), station=OFFICER).number
+        with pytest.raises(ConflictError):
+            registry.set_status(number, "active", reason="again", actor=OFFICER)
+
+
+class TestVirtualIds:
+    def test_issue_resolve_revoke(self, store: Store) -> None:
+        """A virtual ID resolves to its person until revoked, then never again."""
+        registry = Registry(store)
+        number = registry.create_person(facts(), station=OFFICER).number
+        vid = registry.issue_virtual_id(number)
+        assert is_valid(vid.vid) and len(vid.vid) == 16
+        assert registry.resolve_virtual_id(vid.vid) == number
+        registry.revoke_virtual_id(vid.vid, number=number)
+        with pytest.raises(NotFoundError):
+            registry.resolve_virtual_id(vid.vid)
+        assert registry.virtual_ids_of(number)[0].revoked_at_ns is not None
+
+    def test_only_the_owner_revokes(self, store: Store) -> None:
+        registry = Registry(store)
+        a = registry.create_person(facts(), station=OFFICER).number
+        b = registry.create_person(facts(name="Bo"), station=OFFICER).number
+        vid = registry.issue_virtual_id(a)
+        with pytest.raises(NotFoundError):
+            registry.revoke_virtual_id(vid.vid, number=b)
+        assert registry.resolve_virtual_id(vid.vid) == a
+
+    def test_live_limit_and_inactive_person(self, store: Store) -> None:
+        registry = Registry(store)
+        number = registry.create_person(facts(), station=OFFICER).number
+        for _ in range(10):
+            registry.issue_virtual_id(number)
+        with pytest.raises(ConflictError, match="revoke one"):
+            registry.issue_virtual_id(number)
+        registry.set_status(number, "suspended", reason="inquiry", actor=OFFICER)
+        with pytest.raises(ConflictError, match="suspended"):
+            registry.issue_virtual_id(number)
+
+    def test_a_mistyped_virtual_id_is_refused_before_lookup(self, store: Store) -> None:
+        registry = Registry(store)
+        vid = registry.issue_virtual_id(registry.create_person(facts(), station=OFFICER).number).vid
+        wrong = vid[:-2] + vid[-1] + vid[-2] if vid[-1] != vid[-2] else vid[:-1] + str((int(vid[-1]) + 1) % 10)
+        with pytest.raises(InvalidInputError, match="check digit"):
+            registry.resolve_virtual_id(wrong)
