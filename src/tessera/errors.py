@@ -6,14 +6,16 @@ infrastructure::
 
     TesseraError                      tessera             (the root; codes below)
     ├── InvalidInputError             invalid_input       (also a ValueError)
-    │   └── BatchSizeError            batch_size          (empty or over the limit)
+    │   ├── BatchSizeError            batch_size          (empty or over the limit)
+    │   └── InvalidGrantError         invalid_grant       (an OAuth code unknown, used, expired or not matching)
     ├── NotFoundError                 not_found           (a named record does not exist)
     ├── ConflictError                 conflict            (a unique name or a fixed fact is taken)
     ├── AccessError                   access              (the caller may not do this)
     │   ├── UnauthenticatedError      unauthenticated     (no valid credentials: HTTP 401)
     │   ├── ForbiddenError            forbidden           (the role or ownership does not allow it: 403)
     │   ├── PurposeRequiredError      purpose_required    (an officer read someone's data without a purpose)
-    │   └── RateLimitedError          rate_limited        (too many calls; retry after a pause: 429)
+    │   ├── RateLimitedError          rate_limited        (too many calls; retry after a pause: 429)
+    │   └── CredentialLockedError     credential_locked   (too many wrong PINs; wait, or see an officer)
     ├── StoreError                    store               (the registry database cannot be reached)
     │   └── StoreClosedError          store_closed        (the Store handle was closed)
     ├── LogLockedError                log_locked          (another process has the access log open)
@@ -51,6 +53,12 @@ class BatchSizeError(InvalidInputError):
     """A batch is empty or larger than the limit."""
 
     code = "batch_size"
+
+
+class InvalidGrantError(InvalidInputError):
+    """An OAuth authorization code is unknown, used, expired, or its PKCE verifier or redirect URI does not match."""
+
+    code = "invalid_grant"
 
 
 class NotFoundError(TesseraError):
@@ -101,6 +109,16 @@ class RateLimitedError(AccessError):
     """The caller has used up its allowance; ``retry_after_s`` says when to try again."""
 
     code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class CredentialLockedError(AccessError):
+    """A credential is locked after too many wrong attempts; ``retry_after_s`` says until when."""
+
+    code = "credential_locked"
 
     def __init__(self, message: str, retry_after_s: float) -> None:
         super().__init__(message)
@@ -172,6 +190,7 @@ ERROR_CODES: dict[str, type[TesseraError]] = {
         TesseraError,
         InvalidInputError,
         BatchSizeError,
+        InvalidGrantError,
         NotFoundError,
         ConflictError,
         AccessError,
@@ -179,6 +198,7 @@ ERROR_CODES: dict[str, type[TesseraError]] = {
         ForbiddenError,
         PurposeRequiredError,
         RateLimitedError,
+        CredentialLockedError,
         StoreError,
         StoreClosedError,
         LogLockedError,

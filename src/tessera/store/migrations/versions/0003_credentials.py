@@ -52,9 +52,7 @@ def upgrade() -> None:
         sa.Column("expires_at_ns", sa.BigInteger(), nullable=False),
         sa.Column("used_at_ns", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(["number"], ["persons.number"], name=op.f("fk_rebind_grants_number_persons")),
-        sa.ForeignKeyConstraint(
-            ["officer_id"], ["principals.id"], name=op.f("fk_rebind_grants_officer_id_principals")
-        ),
+        sa.ForeignKeyConstraint(["officer_id"], ["principals.id"], name=op.f("fk_rebind_grants_officer_id_principals")),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_rebind_grants")),
     )
     op.create_index(op.f("ix_rebind_grants_number"), "rebind_grants", ["number"])
@@ -70,9 +68,7 @@ def upgrade() -> None:
         sa.Column("expires_at_ns", sa.BigInteger(), nullable=False),
         sa.Column("used_at_ns", sa.BigInteger(), nullable=True),
         sa.CheckConstraint("kind IN ('register', 'login')", name=op.f("ck_webauthn_ceremonies_kind")),
-        sa.ForeignKeyConstraint(
-            ["number"], ["persons.number"], name=op.f("fk_webauthn_ceremonies_number_persons")
-        ),
+        sa.ForeignKeyConstraint(["number"], ["persons.number"], name=op.f("fk_webauthn_ceremonies_number_persons")),
         sa.ForeignKeyConstraint(
             ["rebind_grant"],
             ["rebind_grants.token_hash"],
