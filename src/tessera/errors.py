@@ -19,6 +19,7 @@ infrastructure::
     ├── StoreError                    store               (the registry database cannot be reached)
     │   └── StoreClosedError          store_closed        (the Store handle was closed)
     ├── LogLockedError                log_locked          (another process has the access log open)
+    ├── GalleryLockedError            gallery_locked      (another process has the biometric gallery open)
     └── LedgerError                   ledger
         ├── LedgerClosedError         ledger_closed
         ├── LedgerFailedError         ledger_failed       (an fsync failed: reopen to recover)
@@ -143,6 +144,12 @@ class LogLockedError(TesseraError):
     code = "log_locked"
 
 
+class GalleryLockedError(TesseraError):
+    """Another process has the biometric gallery directory open."""
+
+    code = "gallery_locked"
+
+
 class LedgerError(TesseraError):
     """The ledger cannot serve the call."""
 
@@ -202,6 +209,7 @@ ERROR_CODES: dict[str, type[TesseraError]] = {
         StoreError,
         StoreClosedError,
         LogLockedError,
+        GalleryLockedError,
         LedgerError,
         LedgerClosedError,
         LedgerFailedError,

@@ -80,6 +80,7 @@ def settings_for(path: Path, **kwargs: object) -> Settings:
         "lookup_rate": GENEROUS,
         "auth_failure_rate": GENEROUS,
         "caller_cache_s": 0.0,  # a revoked key must fail at once in the tests
+        "public_url": "http://localhost",  # WebAuthn allows plain http on localhost only; TestClient serves any host
     }
     options.update(kwargs)
     return Settings(data_dir=path, **options)  # type: ignore[arg-type]

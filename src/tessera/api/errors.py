@@ -30,6 +30,7 @@ STATUS_BY_CLASS: dict[type[errors.TesseraError], int] = {
     errors.ForbiddenError: 403,
     errors.PurposeRequiredError: 403,
     errors.RateLimitedError: 429,
+    errors.CredentialLockedError: 423,  # RFC 4918's Locked: waiting, or an officer's reset, opens it
     errors.StoreError: 503,
     errors.StoreClosedError: 503,
     errors.LogLockedError: 503,
@@ -98,7 +99,7 @@ async def _tessera_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("request %s %s failed: %s [%s]", request.method, request.url.path, exc, exc.code)
     headers = {}
-    if isinstance(exc, errors.RateLimitedError):
+    if isinstance(exc, errors.RateLimitedError | errors.CredentialLockedError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     if isinstance(exc, errors.UnauthenticatedError):
         headers["WWW-Authenticate"] = 'Bearer realm="tessera"'

@@ -6,12 +6,16 @@ dataclasses (``tessera.ledger.Account``) before anything else sees them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tessera.audit import AccessEntry
 from tessera.auth import Principal
+from tessera.identity.enrolment import Enrolment
+from tessera.identity.oidc import AuthorizationRequest, Registration
+from tessera.identity.passkeys import Ceremony, PasskeyRecord
+from tessera.identity.registry import Person, StatusChange, VirtualId
 from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags, Transfer, TransferFlags
 from tessera.ledger.records import flag_names, flags_from_names
 
@@ -272,3 +276,317 @@ class Problem(BaseModel):
     code: str
     field: str | None = None
     instance: str | None = None
+
+
+# --- identity ----------------------------------------------------------------------------------
+
+Number = Annotated[str, Field(min_length=12, max_length=12, pattern=r"^[0-9]{12}$", description="a Tessera number")]
+# Templates arrive as JSON numbers or as base64 of little-endian float32; the domain checks
+# sizes, NaN and zero vectors and names the element at fault.
+TemplateData = Annotated[list[float], Field(max_length=4096)] | Annotated[str, Field(max_length=32_768)]
+
+
+class DemographicsCreate(_Strict):
+    """What the applicant states; names in any script."""
+
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    other_names: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=10)
+    birth_date: Annotated[str, Field(min_length=10, max_length=10, description="YYYY-MM-DD")]
+    sex: Literal["F", "M", "X"]
+    address: Annotated[str, Field(max_length=500)] = ""
+    household: Annotated[str, Field(max_length=64)] = ""
+
+
+class FingerCreate(_Strict):
+    position: Annotated[int, Field(description="ISO/IEC 19794 finger position, 1 (right thumb) to 10 (left little)")]
+    template: TemplateData
+
+
+class EnrolmentCreate(_Strict):
+    """One applicant from a capture station: demographics and templates, never images."""
+
+    request_id: Annotated[
+        str, Field(min_length=1, max_length=64, description="the station's own id for this submission")
+    ]
+    demographics: DemographicsCreate
+    face: TemplateData
+    fingers: list[FingerCreate] = Field(default_factory=list, max_length=10)
+
+
+class EnrolmentsCreate(_Strict):
+    submissions: list[EnrolmentCreate] = Field(min_length=1, max_length=1000)
+
+
+class CandidatePublic(BaseModel):
+    number: str
+    score: float
+
+
+class EnrolmentPublic(BaseModel):
+    """What became of a submission: ``enrolled`` (a new number), ``review``, ``merged`` or ``rejected``."""
+
+    id: str
+    request_id: str
+    state: str
+    number: str | None
+    candidates: list[CandidatePublic]
+    decision: str | None
+    decided_by: str | None
+    reason: str | None
+    created_at_ns: int
+    decided_at_ns: int | None
+
+    @classmethod
+    def of(cls, e: Enrolment) -> EnrolmentPublic:
+        return cls(
+            id=e.id,
+            request_id=e.request_id,
+            state=e.state,
+            number=e.number,
+            candidates=[CandidatePublic(number=c.number, score=c.score) for c in e.candidates],
+            decision=e.decision,
+            decided_by=e.decided_by,
+            reason=e.reason,
+            created_at_ns=e.created_at_ns,
+            decided_at_ns=e.decided_at_ns,
+        )
+
+
+class EnrolmentsPublic(BaseModel):
+    enrolments: list[EnrolmentPublic]
+
+
+class AdjudicationCreate(_Strict):
+    """An officer's decision on a probable duplicate, with the reason written down."""
+
+    decision: Literal["distinct", "same", "fraud"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    number: Number | None = Field(default=None, description="for same or fraud: which candidate (default: the best)")
+
+
+class StatusChangeCreate(_Strict):
+    status: Literal["active", "suspended", "revoked", "deceased"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class StatusChangePublic(BaseModel):
+    status: str
+    reason: str
+    actor: str
+    at_ns: int
+
+
+class VirtualIdPublic(BaseModel):
+    vid: str
+    created_at_ns: int
+    revoked_at_ns: int | None
+
+    @classmethod
+    def of(cls, v: VirtualId) -> VirtualIdPublic:
+        return cls(vid=v.vid, created_at_ns=v.created_at_ns, revoked_at_ns=v.revoked_at_ns)
+
+
+class PersonPublic(BaseModel):
+    """A person's registry record, with their status history."""
+
+    number: str
+    name: str
+    other_names: list[str]
+    birth_date: str
+    sex: str
+    address: str
+    household: str
+    status: str
+    created_at_ns: int
+    status_history: list[StatusChangePublic]
+
+    @classmethod
+    def of(cls, p: Person, history: list[StatusChange]) -> PersonPublic:
+        return cls(
+            number=p.number,
+            name=p.name,
+            other_names=list(p.other_names),
+            birth_date=p.birth_date.isoformat(),
+            sex=p.sex,
+            address=p.address,
+            household=p.household,
+            status=p.status,
+            created_at_ns=p.created_at_ns,
+            status_history=[
+                StatusChangePublic(status=h.status, reason=h.reason, actor=h.actor, at_ns=h.at_ns) for h in history
+            ],
+        )
+
+
+class MyIdentityPublic(BaseModel):
+    person: PersonPublic
+    virtual_ids: list[VirtualIdPublic]
+
+
+# --- the internet ID credential ------------------------------------------------------------------
+
+
+class CeremonyPublic(BaseModel):
+    """A begun WebAuthn ceremony: hand ``options`` to ``navigator.credentials``, send the answer to ``id``."""
+
+    id: str
+    options: dict[str, Any]
+    expires_at_ns: int
+
+    @classmethod
+    def of(cls, c: Ceremony) -> CeremonyPublic:
+        return cls(id=c.id, options=c.options, expires_at_ns=c.expires_at_ns)
+
+
+class LoginCreate(_Strict):
+    number: Number | None = Field(default=None, description="omit to let the authenticator offer its passkeys")
+
+
+class SessionPublic(BaseModel):
+    """A session token for the person's own routes: send it as ``Authorization: Bearer tss_...``."""
+
+    token: str
+    expires_in_s: int
+
+
+class PasskeyPublic(BaseModel):
+    credential_id: str
+    label: str
+    aaguid: str
+    transports: list[str]
+    sign_count: int
+    created_at_ns: int
+    last_used_at_ns: int | None
+    revoked_at_ns: int | None
+
+    @classmethod
+    def of(cls, r: PasskeyRecord) -> PasskeyPublic:
+        return cls(
+            credential_id=r.credential_id,
+            label=r.label,
+            aaguid=r.aaguid,
+            transports=list(r.transports),
+            sign_count=r.sign_count,
+            created_at_ns=r.created_at_ns,
+            last_used_at_ns=r.last_used_at_ns,
+            revoked_at_ns=r.revoked_at_ns,
+        )
+
+
+class PasskeysPublic(BaseModel):
+    passkeys: list[PasskeyPublic]
+
+
+class PasskeyRegistrationCreate(_Strict):
+    label: Annotated[str, Field(max_length=64, description="the person's name for the device")] = ""
+
+
+PinDigits = Annotated[str, Field(min_length=6, max_length=12, pattern=r"^[0-9]+$")]
+
+
+class PinCreate(_Strict):
+    pin: PinDigits
+    current_pin: PinDigits | None = None
+
+
+class RebindCreate(_Strict):
+    """At an officer's desk: a fresh capture for the 1:1 check, and optionally a new PIN typed by the person."""
+
+    face: TemplateData
+    fingers: list[FingerCreate] = Field(default_factory=list, max_length=10)
+    label: Annotated[str, Field(max_length=64)] = ""
+    pin: PinDigits | None = None
+
+
+# --- the OpenID Connect provider ---------------------------------------------------------------------
+
+ClaimName = Literal["name", "age_over_18", "resident"]
+
+
+class OidcClientCreate(_Strict):
+    """A relying party to register: redirect URIs are matched exactly; https only (http on localhost)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200, description="shown to people on the consent page")]
+    redirect_uris: list[Annotated[str, Field(max_length=2048)]] = Field(min_length=1, max_length=10)
+    claims: list[ClaimName] = Field(default_factory=list, max_length=3, description="the claims it may ask for")
+    public: bool = Field(False, description="a client without a secret (an app): PKCE alone proves it")
+    sector_id: Annotated[str | None, Field(max_length=253, description="default: the redirect URIs' host")] = None
+
+
+class OidcClientPublic(BaseModel):
+    client_id: str
+    name: str
+    redirect_uris: list[str]
+    sector_id: str
+    claims: list[str]
+    public: bool
+    created_at_ns: int
+    client_secret: str | None = Field(description="shown this once; only its hash is kept (null for a public client)")
+
+    @classmethod
+    def of(cls, r: Registration) -> OidcClientPublic:
+        p = r.relying_party
+        return cls(
+            client_id=p.client_id,
+            name=p.name,
+            redirect_uris=list(p.redirect_uris),
+            sector_id=p.sector_id,
+            claims=list(p.claims),
+            public=p.public,
+            created_at_ns=p.created_at_ns,
+            client_secret=r.client_secret,
+        )
+
+
+class ClaimRequestedPublic(BaseModel):
+    name: str
+    description: str
+
+
+class AuthorizationPagePublic(BaseModel):
+    """The consent page as data: who asks, for what, and the passkey challenge to answer it with."""
+
+    request_id: str
+    action: str = Field(description="where to POST the answer (ConsentCreate)")
+    client_id: str
+    client_name: str
+    claims: list[ClaimRequestedPublic]
+    acr: str
+    pin_required: bool
+    webauthn: dict[str, Any] = Field(description="PublicKeyCredentialRequestOptions, binary values in base64url")
+    expires_at_ns: int
+
+    @classmethod
+    def of(cls, r: AuthorizationRequest, descriptions: dict[str, str]) -> AuthorizationPagePublic:
+        return cls(
+            request_id=r.id,
+            action=f"/oidc/authorize/{r.id}",
+            client_id=r.relying_party.client_id,
+            client_name=r.relying_party.name,
+            claims=[ClaimRequestedPublic(name=c, description=descriptions[c]) for c in r.claims],
+            acr=r.acr,
+            pin_required=r.pin_required,
+            webauthn=dict(r.webauthn_options),
+            expires_at_ns=r.expires_at_ns,
+        )
+
+
+class ConsentCreate(_Strict):
+    """The person's answer: ``allow`` with their passkey's assertion and the claims they agree to share, or ``deny``."""
+
+    decision: Literal["allow", "deny"] = "allow"
+    credential: dict[str, Any] | Annotated[str, Field(max_length=65536)] | None = Field(
+        None, description="AuthenticationResponseJSON from navigator.credentials.get()"
+    )
+    claims: list[ClaimName] = Field(default_factory=list, max_length=3, description="a subset of those asked for")
+    pin: PinDigits | None = None
+
+
+class TokenPublic(BaseModel):
+    """The token endpoint's answer (RFC 6749 §5.1); errors are ``{"error", "error_description"}`` (§5.2)."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    id_token: str
+    scope: str

@@ -12,13 +12,20 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
 
 from tessera.audit import AccessEntry, AccessLog, SignedTreeHead
-from tessera.auth import Grant, Principal, Rate, RateLimiter, Role, Scope, parse_token, secret_matches
-from tessera.errors import InvalidInputError, UnauthenticatedError
+from tessera.auth import Grant, Principal, Rate, RateLimiter, Role, Scope, Sessions, parse_token, secret_matches
+from tessera.errors import InvalidInputError, NotFoundError, UnauthenticatedError
+from tessera.identity.dedup import Gallery
+from tessera.identity.enrolment import Enrolments
+from tessera.identity.oidc import OpenIdProvider
+from tessera.identity.passkeys import Passkeys
+from tessera.identity.pin import Pins
+from tessera.identity.registry import Person, Registry
 from tessera.ledger import Ledger, TransferFlags
 from tessera.store import Store
 
@@ -68,12 +75,34 @@ class Services:
             try:
                 self.ledger.reserve(settings.reserve_accounts, settings.reserve_transfers)
                 self.access_log = AccessLog.open(settings.data_dir / "audit")
+                try:
+                    self.gallery = Gallery.open(settings.data_dir / "gallery")
+                except BaseException:
+                    self.access_log.close()
+                    raise
             except BaseException:
                 self.ledger.close()
                 raise
         except BaseException:
             self.store.close()
             raise
+        self.registry = Registry(self.store)
+        public = urlsplit(settings.public_url)
+        origin = f"{public.scheme}://{public.netloc}"
+        self.passkeys = Passkeys(self.store, public.hostname or "localhost", "Tessera", [origin])
+        self.pins = Pins(self.store)
+        self.oidc = OpenIdProvider(
+            self.store,
+            self.registry,
+            self.access_log,
+            self.passkeys,
+            keys_dir=settings.data_dir / "oidc",
+            issuer=settings.public_url,
+            pins=self.pins,
+        )
+        self.enrolments = Enrolments(self.store, self.registry, self.gallery, self.access_log)
+        self.enrolments.reconcile_gallery()  # persons registered just before a crash rejoin the gallery
+        self.sessions = Sessions()
         self.limiter = RateLimiter({"lookup": settings.lookup_rate, "auth_failure": settings.auth_failure_rate})
         self._callers: dict[str, tuple[float, Principal]] = {}
         self._principals: dict[str, Principal] = {}
@@ -83,7 +112,7 @@ class Services:
         self.last_head: SignedTreeHead | None = None
 
     def close(self) -> None:
-        for close in (self.access_log.close, self.ledger.close, self.store.close):
+        for close in (self.gallery.close, self.access_log.close, self.ledger.close, self.store.close):
             close()
 
     # -- who is calling -------------------------------------------------------------------
@@ -92,8 +121,8 @@ class Services:
         """The principal behind a bearer token, or UnauthenticatedError (rate-limited per client)."""
         try:
             if not token:
-                raise UnauthenticatedError("send an API key as 'Authorization: Bearer tsk_...'")
-            principal = self._caller_of(token)
+                raise UnauthenticatedError("send an API key or a session token as 'Authorization: Bearer ...'")
+            principal = self._session_caller(token) if token.startswith("tss_") else self._caller_of(token)
         except UnauthenticatedError:
             self.limiter.take("auth_failure", client)  # past the allowance this becomes a 429
             raise
@@ -118,6 +147,14 @@ class Services:
             self._callers[token] = (now, principal)
         return principal
 
+    def _session_caller(self, token: str) -> Principal:
+        """The person behind a passkey session; a principal disabled since login is refused."""
+        principal_id = self.sessions.principal_of(token)
+        principal = None if principal_id is None else self.store.get_principal(principal_id)
+        if principal is None or principal.disabled:
+            raise UnauthenticatedError("the session is unknown or expired: log in again")
+        return principal
+
     def principal(self, principal_id: str) -> Principal | None:
         """A principal's fixed facts (role, agency, subject), cached: they never change."""
         found = self._principals.get(principal_id)
@@ -129,6 +166,13 @@ class Services:
                         self._principals.clear()
                     self._principals[principal_id] = found
         return found
+
+    def person_of(self, caller: Caller) -> Person:
+        """The registered person a citizen caller speaks for, or NotFoundError."""
+        person = self.registry.person_of_principal(caller.principal.id)
+        if person is None:
+            raise NotFoundError("principal", "this principal speaks for no registered person")
+        return person
 
     # -- who holds what ---------------------------------------------------------------------
 

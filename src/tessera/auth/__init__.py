@@ -1,9 +1,10 @@
-"""Authentication and authorisation: principals, API keys, the policy table, rate limits."""
+"""Authentication and authorisation: principals, API keys, sessions, the policy table, rate limits."""
 
 from tessera.auth.keys import NewKey, new_key, parse_token, secret_matches
 from tessera.auth.policy import POLICY, Action, Grant, Scope, authorize, grant_for, render_markdown, roles_allowed
 from tessera.auth.principals import Principal, Role, checked_name, checked_role
 from tessera.auth.ratelimit import Rate, RateLimiter
+from tessera.auth.sessions import Session, Sessions
 
 __all__ = [
     "POLICY",
@@ -15,6 +16,8 @@ __all__ = [
     "RateLimiter",
     "Role",
     "Scope",
+    "Session",
+    "Sessions",
     "authorize",
     "checked_name",
     "checked_role",

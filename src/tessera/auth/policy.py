@@ -32,6 +32,18 @@ class Action(StrEnum):
     audit_tree_head_read = "audit.tree_head.read"
     audit_proofs_read = "audit.proofs.read"
     principals_list = "principals.list"
+    oidc_clients_create = "oidc.clients.create"
+    identity_enrolments_create = "identity.enrolments.create"
+    identity_enrolments_read = "identity.enrolments.read"
+    identity_adjudications_decide = "identity.adjudications.decide"
+    identity_persons_read = "identity.persons.read"
+    identity_persons_status_update = "identity.persons.status.update"
+    me_identity_read = "me.identity.read"
+    me_virtual_ids_write = "me.virtual_ids.write"
+    me_passkeys_read = "me.passkeys.read"
+    me_passkeys_write = "me.passkeys.write"
+    me_pin_write = "me.pin.write"
+    identity_persons_rebind = "identity.persons.rebind"
 
 
 class Scope(StrEnum):
@@ -76,6 +88,18 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.auditor, Action.audit_proofs_read, Scope.any, "hashes only"),
     Grant(Role.citizen, Action.audit_proofs_read, Scope.any, "hashes only"),
     Grant(Role.admin, Action.principals_list, Scope.any, "service principals only, never citizens"),
+    Grant(Role.admin, Action.oidc_clients_create, Scope.any, "registers a relying party; its secret is shown once"),
+    Grant(Role.officer, Action.identity_enrolments_create, Scope.any, "capture stations: templates, never images"),
+    Grant(Role.officer, Action.identity_enrolments_read, Scope.any, "the adjudication queue"),
+    Grant(Role.officer, Action.identity_adjudications_decide, Scope.any, "not the officer who submitted it; logged"),
+    Grant(Role.officer, Action.identity_persons_read, Scope.purpose, "logged for the person"),
+    Grant(Role.officer, Action.identity_persons_status_update, Scope.purpose, "with a reason; logged for the person"),
+    Grant(Role.citizen, Action.me_identity_read, Scope.own, "their own record, history and virtual IDs"),
+    Grant(Role.citizen, Action.me_virtual_ids_write, Scope.own, ""),
+    Grant(Role.citizen, Action.me_passkeys_read, Scope.own, ""),
+    Grant(Role.citizen, Action.me_passkeys_write, Scope.own, "adding a device needs a passkey session"),
+    Grant(Role.citizen, Action.me_pin_write, Scope.own, "changing it needs the current PIN"),
+    Grant(Role.officer, Action.identity_persons_rebind, Scope.purpose, "after a 1:1 in-person check; logged"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

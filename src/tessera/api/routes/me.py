@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 
 from tessera.api.deps import CallerDep, ServicesDep, declare
-from tessera.api.schemas import AccessEntryPublic, AccessLogPublic, PrincipalPublic
+from tessera.api.schemas import (
+    AccessEntryPublic,
+    AccessLogPublic,
+    MyIdentityPublic,
+    PersonPublic,
+    PrincipalPublic,
+    VirtualIdPublic,
+)
 from tessera.auth import Action
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
@@ -30,3 +37,27 @@ def my_access_log(
     found = services.access_log.entries_for_subject(caller.principal.subject, limit=limit, before=before)
     entries = [AccessEntryPublic.of(index, e) for index, e in found]
     return AccessLogPublic(entries=entries, next_before=found[-1][0] if len(found) == limit and found else None)
+
+
+@router.get("/identity", openapi_extra=declare(Action.me_identity_read))
+def my_identity(caller: CallerDep, services: ServicesDep) -> MyIdentityPublic:
+    """The caller's own registry record, status history and virtual IDs."""
+    person = services.person_of(caller)
+    return MyIdentityPublic(
+        person=PersonPublic.of(person, services.registry.status_history(person.number)),
+        virtual_ids=[VirtualIdPublic.of(v) for v in services.registry.virtual_ids_of(person.number)],
+    )
+
+
+@router.post("/virtual-ids", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.me_virtual_ids_write))
+def issue_my_virtual_id(caller: CallerDep, services: ServicesDep) -> VirtualIdPublic:
+    """A new virtual ID to give a service instead of the Tessera number."""
+    return VirtualIdPublic.of(services.registry.issue_virtual_id(services.person_of(caller).number))
+
+
+@router.delete(
+    "/virtual-ids/{vid}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=declare(Action.me_virtual_ids_write)
+)
+def revoke_my_virtual_id(vid: str, caller: CallerDep, services: ServicesDep) -> None:
+    """Revoke one of the caller's virtual IDs for good."""
+    services.registry.revoke_virtual_id(vid, number=services.person_of(caller).number)
