@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["tessera.api", "tessera.audit", "tessera.auth", "tessera.ledger", "tessera.store"]
+PACKAGES = ["tessera.api", "tessera.audit", "tessera.auth", "tessera.identity", "tessera.ledger", "tessera.store"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

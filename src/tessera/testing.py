@@ -328,9 +328,7 @@ def _name(rng: np.random.Generator) -> str:
     return family + given if script == "han" else f"{given} {family}"  # Han names: family first, no space
 
 
-def _demographics(
-    rng: np.random.Generator, households: int, first: dict[str, object] | None = None
-) -> dict[str, object]:
+def _demographics(rng: np.random.Generator, index: int, first: dict[str, object] | None = None) -> dict[str, object]:
     """A person's demographics; for a repeat (``first`` given) another name and often another birth date."""
     birth = _BIRTH_FIRST + int(rng.integers(_BIRTH_LAST - _BIRTH_FIRST + 1))
     sex = ("F", "M", "X")[int(rng.choice(3, p=[0.495, 0.495, 0.01]))]
@@ -347,7 +345,8 @@ def _demographics(
             f"{int(rng.integers(1, 300))} {_STREETS[int(rng.integers(len(_STREETS)))]}, "
             f"{_TOWNS[int(rng.integers(len(_TOWNS)))]}"
         ),
-        "household": "" if rng.random() < 0.2 else f"hh-{int(rng.integers(households)):07d}",
+        # A household is shared with about two earlier submissions on average.
+        "household": "" if rng.random() < 0.2 else f"hh-{int(rng.integers(1 + index // 3)):07d}",
     }
 
 
@@ -362,16 +361,16 @@ def synthetic_enrolments(
     """
     if count < 0 or not 0 <= duplicate_share < 1 or not 0 <= fingers <= FINGERS_MAX:
         raise ValueError("count >= 0, 0 <= duplicate_share < 1 and 0 <= fingers <= 10")
-    plan = np.random.default_rng([seed, _PLAN])
     person_of = np.empty(count, np.int64)
     first_of: dict[int, int] = {}  # person -> their first submission
     captures: dict[int, int] = {}  # person -> captures taken so far, for people who came back
-    households = max(1, count // 3)
     window = 1024
     for start in range(0, count, window):
         n = min(window, count - start)
-        repeat = plan.random(n) < duplicate_share
-        earlier = plan.integers(0, np.maximum(np.arange(start, start + n), 1))
+        # Each window draws its own full-size plan, so the first submissions do not depend on count.
+        plan = np.random.default_rng([seed, _PLAN, start])
+        repeat = plan.random(window)[:n] < duplicate_share
+        earlier = plan.integers(0, np.maximum(np.arange(start, start + window), 1))[:n]
         people, capture_of = np.empty(n, np.int64), np.zeros(n, np.int64)
         next_person = len(first_of)
         for i in range(n):
@@ -401,9 +400,10 @@ def synthetic_enrolments(
             templates = checked_templates(
                 faces[i], [(p, prints[i, p - 1]) for p in chosen] if prints is not None else ()
             )
-            demographics = _demographics(rng, households)
-            if repeat_of is not None:
+            if repeat_of is None:
+                demographics = _demographics(rng, j)
+            else:
                 # The first submission's demographics, regenerated from its own seed.
-                claimed = _demographics(np.random.default_rng([seed, _PEOPLE, repeat_of]), households)
-                demographics = _demographics(rng, households, claimed)
+                claimed = _demographics(np.random.default_rng([seed, _PEOPLE, repeat_of]), repeat_of)
+                demographics = _demographics(rng, j, claimed)
             yield SyntheticEnrolment(f"enrol-{seed}-{j:09d}", demographics, templates, person, repeat_of)

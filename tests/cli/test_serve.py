@@ -99,3 +99,16 @@ def _check_demo_server(server: subprocess.Popen[str], port: int) -> None:
     assert wallet.status_code == 200 and wallet.json()["balance"] == 10_000
     docs = httpx.get(f"http://127.0.0.1:{port}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    queue = httpx.get(
+        f"http://127.0.0.1:{port}/v1/identity/adjudications", headers={"Authorization": f"Bearer {keys['registrar']}"}
+    )
+    assert queue.status_code == 200 and queue.json()["enrolments"], "the demo seeds probable duplicates"
+    discovery = httpx.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == f"http://localhost:{port}"
+
+
+def test_serve_refuses_a_public_url_passkeys_cannot_use(tmp_path: Path) -> None:
+    """Plain http anywhere but localhost is refused before anything starts, with the option named."""
+    result = runner.invoke(app, ["serve", "--data", str(tmp_path), "--public-url", "http://id.example.gov"])
+    assert result.exit_code != 0
+    assert result.exit_code == 1 and "public_url" in result.stderr and "Traceback" not in result.output

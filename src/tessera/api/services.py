@@ -257,6 +257,17 @@ class Services:
             self.access_log.append(entries[start : start + 65_536])
 
 
+def checked_public_url(value: str) -> str:
+    """The service's public URL: https, or plain http on localhost (all browsers allow passkeys there)."""
+    parts = urlsplit(value)
+    local = parts.scheme == "http" and parts.hostname == "localhost"
+    if not (parts.scheme == "https" or local) or not parts.hostname or parts.query or parts.fragment:
+        raise InvalidInputError("public_url", f"must be https://host[:port] (http: localhost only), not {value!r:.60}")
+    if parts.path not in ("", "/"):
+        raise InvalidInputError("public_url", "must be scheme://host[:port] with no path")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def checked_purpose(value: str | None) -> str:
     if value is None:
         return ""

@@ -16,6 +16,7 @@ import uvicorn
 
 from tessera import __version__
 from tessera.api import Services, Settings, create_app
+from tessera.api.services import checked_public_url
 from tessera.audit import verify_log
 from tessera.auth import checked_name, checked_role, new_key
 from tessera.cli.demo import run_demo
@@ -90,6 +91,12 @@ def bench_audit(ctx: typer.Context) -> None:
     _run_bench("audit", ctx.args)
 
 
+@bench_app.command("dedup", context_settings=_PASS_THROUGH)
+def bench_dedup(ctx: typer.Context) -> None:
+    """1:N de-duplication recall, false matches and search latency (try: tessera bench dedup --help)."""
+    _run_bench("dedup", ctx.args)
+
+
 @bench_app.command("http", context_settings=_PASS_THROUGH)
 def bench_http(ctx: typer.Context) -> None:
     """Transfers/s and latency through HTTP against a local `tessera serve` (bounded load)."""
@@ -154,17 +161,28 @@ def serve(
     database_url: DatabaseOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
-    demo: Annotated[bool, typer.Option("--demo", help="Seed demo principals and wallets; print their keys.")] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="The https URL people reach this service at: the OIDC issuer and the passkeys' origin."),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed demo principals, wallets and enrolments; print their keys.")
+    ] = False,
     reserve_accounts: Annotated[int, typer.Option(help="Make room for this many more accounts at start.", min=0)] = 0,
     reserve_transfers: Annotated[
         int, typer.Option(help="Make room for this many more transfers at start (no growth pauses).", min=0)
     ] = 0,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) on the ledger, registries and access log under --data."""
-    settings = Settings(
-        data_dir=data, database_url=database_url, reserve_accounts=reserve_accounts, reserve_transfers=reserve_transfers
-    )
     with _reporting_errors():
+        settings = Settings(
+            data_dir=data,
+            database_url=database_url,
+            reserve_accounts=reserve_accounts,
+            reserve_transfers=reserve_transfers,
+            # Browsers allow passkeys over plain http on localhost only.
+            public_url=checked_public_url(public_url or f"http://localhost:{port}"),
+        )
         if demo:
             services = Services(settings)
             try:
@@ -176,6 +194,10 @@ def serve(
                 typer.echo(f"  {key.name:<13} {key.role:<9} {key.token}")
             alice = next(k for k in keys if k.name == "alice")
             typer.echo(f"try: curl -H 'Authorization: Bearer {alice.token}' http://{host}:{port}/v1/ledger/accounts/2")
+            registrar = next(k for k in keys if k.name == "registrar")
+            typer.echo(
+                f"and: curl -H 'Authorization: Bearer {registrar.token}' http://{host}:{port}/v1/identity/adjudications"
+            )
         app_ = create_app(settings)
     typer.echo(f"Tessera on http://{host}:{port} (docs at /docs), data in {data}", err=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning")

@@ -7,13 +7,18 @@ from dataclasses import dataclass
 
 from tessera.api.services import Services
 from tessera.auth import Principal, Role, new_key
+from tessera.identity import Enrolment, Submission
 from tessera.ledger import Account, AccountFlags, Transfer
+from tessera.testing import synthetic_enrolments
 
 MONEY = 1  # the currency's ledger number, in cents
 FOOD = 5411  # merchant category: grocery stores
 ISSUER, ALICE, BOB, GROCER = 1, 2, 3, 4
+DEMO_SEED = 2026
+DEMO_APPLICANTS = 40
 DEMO_PRINCIPALS = (
     ("central-bank", Role.officer, "central-bank"),
+    ("registrar", Role.officer, "civil-registry"),
     ("alice", Role.citizen, ""),
     ("bob", Role.citizen, ""),
     ("grocer", Role.merchant, ""),
@@ -60,4 +65,15 @@ def seed_demo(services: Services) -> list[DemoKey]:
                 Transfer(3, BOB, GROCER, 1_250, MONEY, code=2),
             ]
         )
+    if services.registry.count() == 0:
+        enrol_demo_people(services, principals["registrar"])
     return [DemoKey(p.name, p.role.value, p.id, issue_key(services, p)) for p in principals.values()]
+
+
+def enrol_demo_people(services: Services, registrar: Principal) -> list[Enrolment]:
+    """Synthetic applicants, a few of them coming back under another name: the queue has cases at once."""
+    people = synthetic_enrolments(DEMO_SEED, DEMO_APPLICANTS, duplicate_share=0.15, fingers=2)
+    submissions = [
+        Submission(p.request_id, p.demographics, p.templates.face, list(p.templates.fingers)) for p in people
+    ]
+    return services.enrolments.submit_many(submissions, station=registrar)

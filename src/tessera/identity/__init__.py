@@ -1,4 +1,61 @@
 """Identity: the person registry, enrolment with 1:N de-duplication, and the internet ID.
 
-See ``docs/identity.md``.
+See ``docs/identity.md`` (registry, enrolment, credentials), ``docs/dedup.md`` (the
+gallery) and ``docs/oidc.md`` (logging in to other services).
 """
+
+from tessera.identity.dedup import DUPLICATE_THRESHOLD, Candidate, FaceIndex, Gallery, SignCodeIndex
+from tessera.identity.enrolment import Enrolment, Enrolments, Submission
+from tessera.identity.numbers import checked_number, checked_virtual_id, new_number, new_virtual_id
+from tessera.identity.oidc import AuthorizationRequest, OpenIdProvider, Redirect, Tokens
+from tessera.identity.oidc_clients import ClientCredentials, Registration, RelyingParties, RelyingParty
+from tessera.identity.passkeys import Ceremony, PasskeyRecord, Passkeys
+from tessera.identity.pin import Pins, checked_pin
+from tessera.identity.registry import (
+    Demographics,
+    Person,
+    Registry,
+    StatusChange,
+    VirtualId,
+    checked_demographics,
+)
+from tessera.identity.templates import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Templates, checked_templates
+
+__all__ = [
+    "DUPLICATE_THRESHOLD",
+    "FACE_DIMS",
+    "FINGERS_MAX",
+    "FINGER_DIMS",
+    "AuthorizationRequest",
+    "Candidate",
+    "Ceremony",
+    "ClientCredentials",
+    "Demographics",
+    "Enrolment",
+    "Enrolments",
+    "FaceIndex",
+    "Gallery",
+    "OpenIdProvider",
+    "PasskeyRecord",
+    "Passkeys",
+    "Person",
+    "Pins",
+    "Redirect",
+    "Registration",
+    "Registry",
+    "RelyingParties",
+    "RelyingParty",
+    "SignCodeIndex",
+    "StatusChange",
+    "Submission",
+    "Templates",
+    "Tokens",
+    "VirtualId",
+    "checked_demographics",
+    "checked_number",
+    "checked_pin",
+    "checked_templates",
+    "checked_virtual_id",
+    "new_number",
+    "new_virtual_id",
+]
