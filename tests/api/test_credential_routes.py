@@ -104,11 +104,15 @@ def test_pin_set_change_and_reset_at_the_desk(world: World) -> None:
     world.services.pins.verify_pin(number, "905172")
 
 
-def test_a_deceased_person_cannot_log_in(world: World) -> None:
+def test_a_suspended_person_logs_in_a_deceased_one_does_not(world: World) -> None:
+    """Suspension leaves the way to the notice and the appeal open; a closed identity does not log in."""
     number = enrolled(world, 106)
     phone = SoftAuthenticator()
     rebind(world, number, 106, phone)
-    world.services.registry.set_status(number, "deceased", reason="certificate 88", actor="p_00000000000000aa")
+    officer = world.principals["bank"].id
+    world.services.registry.set_status(number, "suspended", reason="inquiry 12", actor=officer)
+    assert login(world, phone).status_code == 201
+    world.services.registry.set_status(number, "deceased", reason="certificate 88", actor=officer)
     assert login(world, phone).status_code == 401
 
 

@@ -532,15 +532,26 @@ class TestConsent:
 
 
 class TestPersonsWhoMayNotLogIn:
-    @pytest.mark.parametrize("status", ["suspended", "revoked", "deceased"])
+    @pytest.mark.parametrize("status", ["revoked", "deceased"])
     def test_refused_at_login(self, world: World, status: str) -> None:
-        """A person who is not active gets no code."""
+        """A person whose identity is revoked or closed gets no code: their passkey is refused."""
         person = world.person()
         world.registry.set_status(person.number, status, reason="test", actor=world.officer.id)
         shop, _ = world.party("Shop", "https://shop.example/cb")
         with pytest.raises(UnauthenticatedError, match=status):
             answer(world, begun(world, shop, pkce()[1]), person, ("name",))
         assert count(world, oidc_codes) == 0
+
+    def test_suspended__logs_in_to_tessera_but_not_to_services(self, world: World) -> None:
+        """The passkey still works (to appeal at Tessera), but a service gets access_denied, logged."""
+        person = world.person()
+        world.registry.set_status(person.number, "suspended", reason="test", actor=world.officer.id)
+        shop, _ = world.party("Shop", "https://shop.example/cb")
+        refused = answer(world, begun(world, shop, pkce()[1]), person, ("name",))
+        assert query(refused)["error"] == "access_denied"
+        assert count(world, oidc_codes) == 0
+        outcomes = [e.outcome for _, e in world.log.entries_for_subject(world.registry.subject_of(person.number))]
+        assert "denied: the person is suspended" in outcomes
 
     def test_suspended_after_login__code_and_token_stop_working(self, world: World) -> None:
         person = world.person()

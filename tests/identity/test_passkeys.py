@@ -360,16 +360,24 @@ class TestLogin:
             passkeys.finish_login(ceremony.id, 5)  # type: ignore[arg-type]
         assert caught.value.field == "credential"
 
-    def test_suspended_person__unauthenticated(
+    def test_revoked_person__unauthenticated(
         self, store: Store, passkeys: Passkeys, bound: PasskeyRecord, device: SoftAuthenticator, officer: str
     ) -> None:
-        """A suspended person's passkeys are refused, at begin and at finish."""
+        """A revoked identity's passkeys are refused, at begin and at finish."""
         ceremony = passkeys.begin_login()
-        Registry(store).set_status(bound.number, "suspended", reason="fraud inquiry", actor=officer)
-        with pytest.raises(UnauthenticatedError, match="suspended"):
+        Registry(store).set_status(bound.number, "revoked", reason="identity fraud", actor=officer)
+        with pytest.raises(UnauthenticatedError, match="revoked"):
             passkeys.finish_login(ceremony.id, device.get(ceremony.options, ORIGIN))
-        with pytest.raises(UnauthenticatedError, match="suspended"):
+        with pytest.raises(UnauthenticatedError, match="revoked"):
             passkeys.begin_login(bound.number)
+
+    def test_suspended_person_still_logs_in(
+        self, store: Store, passkeys: Passkeys, bound: PasskeyRecord, device: SoftAuthenticator, officer: str
+    ) -> None:
+        """A suspended person logs in to Tessera, to read the notice and appeal."""
+        Registry(store).set_status(bound.number, "suspended", reason="fraud inquiry", actor=officer)
+        ceremony = passkeys.begin_login(bound.number)
+        assert passkeys.finish_login(ceremony.id, device.get(ceremony.options, ORIGIN)) == bound.number
 
     def test_person_without_passkeys__unauthenticated(self, passkeys: Passkeys, number: str) -> None:
         """A login by number for someone with no live passkey says where to go."""

@@ -105,6 +105,10 @@ CEREMONY_TTL_S_MAX = 30 * 60
 CEREMONY_KEEP_S = 60 * 60  # an expired ceremony is kept this long, so a late answer hears "expired"
 REBIND_TTL_S_DEFAULT = 15 * 60  # the person binds the new device at the officer's desk
 REBIND_TTL_S_MAX = 7 * 24 * 60 * 60
+# A suspended person still logs in to Tessera itself, to read why and to appeal; what they
+# may do there (and whether other services accept them: the OIDC provider says no) is
+# decided past the login.
+LOGIN_STATUSES = ("active", "suspended")
 PASSKEYS_LIVE_MAX = 10  # per person: phones, a laptop, a security key or two
 PASSKEYS_LIST_MAX = 100  # the newest; revoked ones stay on record
 CREDENTIAL_JSON_MAX = 64 * 1024  # an answer is a few hundred bytes; an attestation chain a few KiB
@@ -584,7 +588,7 @@ def _active_person_name(conn: Connection, number: str) -> str:
 
 def _check_may_log_in(conn: Connection, number: str) -> None:
     status, _ = _person_status(conn, number)
-    if status != "active":
+    if status not in LOGIN_STATUSES:
         raise UnauthenticatedError(f"the person is {status}: their credentials are refused")
 
 

@@ -24,7 +24,7 @@ from tessera.api.schemas import (
     SessionPublic,
 )
 from tessera.auth import Action
-from tessera.errors import ForbiddenError, PurposeRequiredError, UnauthenticatedError
+from tessera.errors import ForbiddenError, PurposeRequiredError
 from tessera.identity.dedup import DUPLICATE_THRESHOLD
 from tessera.identity.numbers import checked_number
 from tessera.identity.templates import checked_templates
@@ -33,7 +33,6 @@ router = APIRouter(tags=["credentials"])
 
 CeremonyIdPath = Annotated[str, Path(pattern=r"^c_[0-9a-f]{32}$")]
 Credential = Annotated[dict[str, Any], Body(description="the authenticator's answer, as WebAuthn's toJSON() writes it")]
-LOGIN_STATUSES = ("active", "suspended")  # a suspended person still reads their notices and appeals
 
 
 @router.post("/v1/sessions", status_code=status.HTTP_201_CREATED)
@@ -46,10 +45,9 @@ def begin_login(body: LoginCreate, services: ServicesDep) -> CeremonyPublic:
 @router.post("/v1/sessions/{ceremony_id}", status_code=status.HTTP_201_CREATED)
 def finish_login(ceremony_id: CeremonyIdPath, credential: Credential, services: ServicesDep) -> SessionPublic:
     """Check the passkey's answer and open a session for the person's own routes."""
+    # Passkeys refuse revoked and deceased persons; a suspended one may still read and appeal.
     number = services.passkeys.finish_login(ceremony_id, credential)
     person = services.registry.person(number)
-    if person.status not in LOGIN_STATUSES:
-        raise UnauthenticatedError(f"the person's identity is {person.status}")
     session = services.sessions.issue(person.principal_id)
     return SessionPublic(token=session.token, expires_in_s=int(services.sessions.ttl_s))
 
