@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from tessera.identity.dedup import BATCH_MAX as ADD_BATCH_MAX
@@ -145,7 +144,6 @@ def _outcomes(
 
 
 def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
-    faiss.omp_set_num_threads(1)  # the shards are the parallelism; OpenMP inside each would oversubscribe 2 cores
     result: dict[str, Any] = {"bench": "dedup", "durable": True}
     numbers = synthetic_numbers(args.seed, args.count)
     result |= _enrol(directory, args, numbers)

@@ -132,11 +132,11 @@ def filesystem_of(path: Path) -> str:
 # size varies from capture to capture (image quality), renormalised. Two modes:
 #
 # - easy: bases are isotropic, noise variance 0.25..0.42 of the base's, so two
-#   captures of one person score cosine 0.70..0.80 (≈ 0.75) and strangers ≈ 0 ± 0.044;
+#   captures of one person score cosine 0.65..0.83 (median 0.75) and strangers 0 ± 0.044;
 # - clustered: bases are drawn around SYNTHETIC_CLUSTERS centres (people who look alike),
 #   each cluster with its own tightness (cosine 0.20..0.55 between two of its members'
 #   bases), and capture noise varies more (0.1..1.0): genuine scores spread over
-#   0.50..0.91 and strangers in a tight cluster reach 0.5, so the two overlap. Finger
+#   0.45..0.91 and strangers in a tight cluster reach 0.5, so the two overlap. Finger
 #   bases are drawn around five pattern classes (arch, tented arch, left loop, right
 #   loop, whorl) at cosine 0.2: look-alike faces do not share fingerprints.
 #
@@ -147,14 +147,8 @@ SYNTHETIC_BLOCK = 256
 SYNTHETIC_CLUSTERS = 1024
 # Index fingers first, then thumbs: what two- and four-print devices take.
 FINGER_ORDER = (2, 7, 1, 6, 3, 8, 4, 9, 5, 10)
-_FACE, _FINGERS, _PLAN, _PEOPLE, _CENTRES, _NUMBERS = (
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-)  # stream numbers: each draw has its own generator
+# Stream numbers: each kind of draw has its own generator, so adding one changes no other.
+_FACE, _FINGERS, _PLAN, _PEOPLE, _CENTRES, _NUMBERS = range(1, 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +275,7 @@ def synthetic_numbers(seed: int, count: int) -> list[str]:
     index = np.arange(count, dtype=np.int64)
     bodies = 10**10 + (index * stride % span + offset) % span  # distinct because stride is prime to span
     digits = (bodies[:, None] // 10 ** np.arange(10, -1, -1, dtype=np.int64)) % 10
+    # numbers.py's own Verhoeff tables, so that the two can never disagree.
     d, p, inv = (np.array(t, np.int64) for t in (numbers_module._D, numbers_module._P, numbers_module._INV))
     c = np.zeros(count, np.int64)
     for i in range(11):  # from the rightmost body digit, as check_digit does

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from tessera.cli.main import app
 from tessera.errors import (
     BatchSizeError,
     ConflictError,
@@ -21,6 +24,7 @@ from tessera.errors import (
     InvalidInputError,
     NotFoundError,
     StoreClosedError,
+    StoreError,
 )
 from tessera.identity.dedup import (
     DUPLICATE_THRESHOLD,
@@ -301,6 +305,39 @@ class TestPersistence:
             with pytest.raises(CorruptionError, match=r"gallery\.log at byte 2104: record checksum"):
                 Gallery.open(path)
 
+    def test_failed_fsync__store_error_and_nothing_added(
+        self, gallery: Gallery, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A write that fails is undone: StoreError, the file back to its size, the handle still usable."""
+        size = _log(gallery).stat().st_size
+
+        def broken(fd: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fdatasync", broken)
+        with pytest.raises(StoreError, match="nothing added"):
+            gallery.add(NUMBERS[400:402], _templates([400, 401]))
+        monkeypatch.undo()
+        assert len(gallery) == 300 and _log(gallery).stat().st_size == size
+        gallery.add(NUMBERS[400:402], _templates([400, 401]))
+        assert len(gallery) == 302
+
+    def test_failed_write_not_undone__handle_refuses_until_reopened(
+        self, gallery: Gallery, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """If the failed write cannot be truncated away either, every later call is refused."""
+
+        def broken(fd: int, *args: object) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fdatasync", broken)
+        monkeypatch.setattr(os, "ftruncate", broken)
+        with pytest.raises(StoreError, match="reopen"):
+            gallery.add(NUMBERS[400:402], _templates([400, 401]))
+        monkeypatch.undo()
+        with pytest.raises(StoreError, match="reopen"):
+            gallery.search(_templates([1]))
+
     def test_second_open__gallery_locked(self, tmp_path: Path) -> None:
         """Only one handle (one process) may hold the directory."""
         with Gallery.open(tmp_path / "g"), pytest.raises(GalleryLockedError, match="already open"):
@@ -344,6 +381,7 @@ class TestIndex:
         answers = []
         for shards in (1, 2, 3):
             index = SignCodeIndex(shards=shards)
+            index.pool_codes_min = 0  # scan in the pool's threads even this small index
             for start in range(0, 2000, 300):  # uneven adds: the shards must stay balanced and mapped right
                 index.add(keys[start : start + 300], faces[start : start + 300])
             assert len(index) == 2000 and index.nbytes > 2000 * FACE_DIMS * 2
@@ -433,3 +471,21 @@ def test_any_capture_of_an_enrolled_person__is_found(easy_gallery: Gallery, pers
     candidates = easy_gallery.search(_templates([person], capture=capture), k=2)[0]
     assert candidates[0].number == NUMBERS[person] and candidates[0].score >= DUPLICATE_THRESHOLD
     assert candidates[1].score < DUPLICATE_THRESHOLD
+
+
+class TestBench:
+    def test_bench_dedup__prints_one_json_object(self, tmp_path: Path) -> None:
+        """A tiny `tessera bench dedup` run prints the figures and conditions, and cleans up after itself."""
+        args = ["bench", "dedup", "--count", "3000", "--probes", "40", "--clustered", "--fingers", "2"]
+        result = CliRunner().invoke(app, [*args, "--batch", "1000", "--json", "--dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        figures = json.loads(next(x for x in result.stdout.splitlines() if x.startswith("{")))
+        assert figures["count"] == 3000 and figures["repeats"] == 20 and figures["durable"] is True
+        assert figures["duplicate_recall"] == 1.0 and figures["false_match_rate"] == 0.0
+        assert figures["search_ms_p50"] > 0 and figures["index_bytes"] > 0 and figures["threshold"] == 0.5
+        assert list(tmp_path.iterdir()) == []
+
+    def test_bench_dedup__bad_flag_is_a_usage_error(self) -> None:
+        """Out-of-range options are refused with a usage message."""
+        result = CliRunner().invoke(app, ["bench", "dedup", "--fingers", "11"])
+        assert result.exit_code == 2

@@ -34,6 +34,7 @@ STATUS_BY_CLASS: dict[type[errors.TesseraError], int] = {
     errors.StoreError: 503,
     errors.StoreClosedError: 503,
     errors.LogLockedError: 503,
+    errors.GalleryLockedError: 503,
     errors.LedgerClosedError: 503,
     errors.LedgerFailedError: 503,
     errors.LedgerLockedError: 503,

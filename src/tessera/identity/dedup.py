@@ -7,13 +7,11 @@ A fused score at or above ``DUPLICATE_THRESHOLD`` makes the enrolment a probable
 duplicate, for a person to adjudicate.
 
 The face index (``SignCodeIndex``, behind the small ``FaceIndex`` protocol) is a full
-scan, not an approximate graph: each face becomes a 512-bit code of the signs of its
-values, and the Hamming distance between two codes estimates the angle between the
-faces (a bit differs with probability angle/π). A query scans every code (64 bytes a
-person, 61 MiB at a million) in ``shards`` threads, keeps the ``rescore`` nearest, and
-re-scores those exactly against a float16 copy of the faces (1 KiB a person). Graph
-indexes (HNSW) and IVF lost 3 to 88 % of true duplicates on the same data; a scan loses
-none that the re-score would keep. ``docs/dedup.md`` has the figures.
+scan, not an approximate graph (HNSW and IVF lost 3 to 88 % of true duplicates on the
+same data): each face becomes a 512-bit code of the signs of its values, whose Hamming
+distances estimate angles (a bit differs with probability angle/π). A query scans every
+code (64 bytes a person) in ``shards`` threads, keeps the ``rescore`` nearest and
+re-scores those exactly against a float16 copy of the faces (1 KiB a person).
 
 On disk, in one directory::
 
@@ -40,10 +38,11 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import NoReturn, Protocol, Self
 
 import faiss
 import numpy as np
@@ -78,23 +77,22 @@ from tessera.identity.templates import (
 # stranger scores apart.
 FINGER_WEIGHT = 1.0
 
-# The fused score at or above which an enrolment is a probable duplicate. Measured on
-# the generator's data (tessera.testing; docs/dedup.md has the distributions):
-# - easy faces, 1,000,000 enrolled: the best stranger of a new person scores at most
-#   0.26, a genuine repeat at least 0.66: anything in between separates them;
-# - clustered faces (look-alikes), face only: genuine repeats reach down to 0.46 and the
-#   best stranger of a new person up to 0.56: no threshold serves both recall and false
-#   matches, which is why the fingers are fused in;
-# - clustered faces fused with two fingers: genuine at least 0.55, best stranger at most 0.45.
-# 0.50 sits in the gap of both separable cases, nearer the strangers of the easy case
-# than its genuine scores, and on the clustered face-only data errs on the side of
-# sending more look-alikes to a person (false matches, which cost an officer a minute)
-# over missing repeats (a second identity, which costs the programmes money).
+# The fused score at or above which an enrolment is a probable duplicate, chosen from the
+# generator's scores at 1,000,000 enrolled (tessera bench dedup; docs/dedup.md):
+#   data                         genuine repeat, lowest   new person's best candidate, highest
+#   easy faces                   0.681                    0.249
+#   clustered faces + 2 fingers  0.590                    0.315 (0.344 at 200,000)
+#   clustered faces alone        0.462                    0.547   (they overlap: no threshold fits)
+# 0.50 lies in both gaps, nearer the genuine side: the best stranger's score grows with
+# the gallery (it is the top of ever more draws) while a repeat's does not. On look-alike
+# faces without fingers it misses 1.2 % of repeats and sends 3.8 % of new people to an
+# officer; fingers are the cure, not a lower threshold.
 DUPLICATE_THRESHOLD = 0.50
 
-RESCORE_CANDIDATES = 64  # codes re-scored exactly per query: 16 kept 99.7 % of clustered repeats at 1M, 64 all
-FUSE_CANDIDATES = 32  # face candidates whose fingers are read and fused, when the probe has fingers
+RESCORE_CANDIDATES = 64  # nearest codes re-scored: at 1M, 16 keep 99.7 % of clustered repeats, 64 keep 99.98 %
+FUSE_CANDIDATES = 16  # face candidates whose fingers are read (pread) and fused, when the probe has fingers
 SHARDS_DEFAULT = 2  # scan threads per query: the standard machine has two cores
+SHARDS_MAX = 64
 BATCH_MAX = 10_000  # templates per add or search call
 K_MAX = 100  # candidates per probe
 
@@ -134,9 +132,7 @@ class FaceIndex(Protocol):
     def __len__(self) -> int: ...
 
     @property
-    def nbytes(self) -> int:
-        """Memory held for the index, in bytes."""
-        ...
+    def nbytes(self) -> int: ...  # memory held for the index, in bytes
 
 
 def sign_codes(faces: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
@@ -145,50 +141,41 @@ def sign_codes(faces: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
 
 
 class _Growable:
-    """An int64 column that grows by doubling; ``view`` is the filled part."""
+    """An int64 column that grows by doubling: ``data`` holds the capacity, ``view`` the filled part."""
 
     def __init__(self) -> None:
-        self._data = np.zeros(1024, np.int64)
+        self.data = np.zeros(1024, np.int64)
         self.size = 0
 
     def extend(self, values: npt.NDArray[np.int64]) -> None:
         need = self.size + len(values)
-        if need > len(self._data):
-            grown = np.zeros(max(need, 2 * len(self._data)), np.int64)
-            grown[: self.size] = self._data[: self.size]
-            self._data = grown
-        self._data[self.size : need] = values
+        if need > len(self.data):
+            grown = np.zeros(max(need, 2 * len(self.data)), np.int64)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : need] = values
         self.size = need
 
     @property
     def view(self) -> npt.NDArray[np.int64]:
-        return self._data[: self.size]
-
-    @property
-    def nbytes(self) -> int:
-        return int(self._data.nbytes)
+        return self.data[: self.size]
 
 
 class SignCodeIndex:
     """Full scan of 512-bit sign codes (faiss ``IndexBinaryFlat``), exact re-score from float16.
 
-    The codes are split over ``shards`` flat indexes scanned by one thread each
-    (``IndexBinaryShards``), so one query uses every core; ``rescore`` nearest codes per
-    query are re-scored. Not thread-safe: the gallery holds a lock around it.
+    The codes are split over ``shards`` flat indexes, scanned at once by a shared pool of
+    threads, so that one query uses every core; the ``rescore`` nearest codes per query
+    are re-scored. Not thread-safe: the gallery holds a lock around it.
     """
 
+    pool_codes_min = 1 << 15  # below this many codes the calling thread scans: handing over costs more
+
     def __init__(self, *, rescore: int = RESCORE_CANDIDATES, shards: int = SHARDS_DEFAULT) -> None:
-        if not 1 <= rescore <= 4096 or not 1 <= shards <= 64:
+        if not 1 <= rescore <= 4096 or not 1 <= shards <= SHARDS_MAX:
             raise InvalidInputError("rescore", "rescore must be 1..4096 and shards 1..64")
         self.rescore = rescore
         self._flats = [faiss.IndexBinaryFlat(FACE_DIMS) for _ in range(shards)]
-        self._scan: faiss.IndexBinary = self._flats[0]
-        if shards > 1:
-            shards_index = faiss.IndexBinaryShards(FACE_DIMS, True)  # threaded: one thread per shard
-            shards_index.successive_ids = True  # labels run shard after shard; see _rows_of
-            for flat in self._flats:
-                shards_index.add_shard(flat)  # not owned: self._flats keeps them alive
-            self._scan = shards_index
         self._rows = [_Growable() for _ in range(shards)]  # per shard: the row of each of its codes
         self._keys = _Growable()
         self._faces: list[npt.NDArray[np.float16]] = []
@@ -200,7 +187,8 @@ class SignCodeIndex:
     def nbytes(self) -> int:
         """Codes, float16 faces, keys and row maps held in memory."""
         codes = sum(flat.ntotal for flat in self._flats) * FACE_DIMS // 8
-        return codes + sum(b.nbytes for b in self._faces) + self._keys.nbytes + sum(r.nbytes for r in self._rows)
+        columns = sum(c.data.nbytes for c in (self._keys, *self._rows))
+        return codes + sum(b.nbytes for b in self._faces) + columns
 
     def add(self, keys: npt.NDArray[np.int64], faces: npt.NDArray[np.float32]) -> None:
         """Append ``faces`` under ``keys``; the caller has checked them (unit rows, unique keys)."""
@@ -240,7 +228,7 @@ class SignCodeIndex:
 
     def _gather(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         out = np.zeros((len(rows), FACE_DIMS), np.float32)
-        blocks = rows >> 16
+        blocks = rows // _BLOCK_ROWS
         for block in np.unique(blocks[rows >= 0]).tolist():
             chosen = blocks == block
             out[chosen] = self._faces[block][rows[chosen] & (_BLOCK_ROWS - 1)]
@@ -254,8 +242,7 @@ class SignCodeIndex:
         if q == 0 or self._keys.size == 0:
             return keys, scores
         wanted = max(k, self.rescore)
-        _, labels = self._scan.search(sign_codes(faces), wanted)
-        rows = self._rows_of(labels)
+        rows = self._scan(sign_codes(faces), wanted)
         step = max(1, 65_536 // wanted)  # bounds the float32 copy of the gathered faces to 128 MiB
         for start in range(0, q, step):
             part = rows[start : start + step]
@@ -269,25 +256,52 @@ class SignCodeIndex:
             scores[start : start + step, : order.shape[1]] = np.take_along_axis(exact, order, axis=1)
         return keys, scores
 
-    def _rows_of(self, labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """Scan labels (shard after shard) to rows of the store; -1 stays -1."""
-        rows = np.full(labels.shape, -1, np.int64)
-        start = 0
-        for flat, shard_rows in zip(self._flats, self._rows, strict=True):
-            end = start + flat.ntotal
-            inside = (labels >= start) & (labels < end)
-            rows[inside] = shard_rows.view[labels[inside] - start]
-            start = end
-        return rows
+    def _scan(self, codes: npt.NDArray[np.uint8], wanted: int) -> npt.NDArray[np.int64]:
+        """The rows of the ``wanted`` codes nearest each query code (Hamming), nearest first; -1: none."""
+        shards = [s for s, flat in enumerate(self._flats) if flat.ntotal]
+        if self._keys.size < self.pool_codes_min:
+            found = [self._flats[s].search(codes, wanted) for s in shards]  # dispatch would cost more than it saves
+        else:
+            pool = _scan_pool()
+            found = [f.result() for f in [pool.submit(self._flats[s].search, codes, wanted) for s in shards]]
+        rows = [
+            np.where(labels >= 0, self._rows[s].view[np.maximum(labels, 0)], -1)
+            for s, (_, labels) in zip(shards, found, strict=True)
+        ]
+        if len(rows) == 1:
+            return rows[0]
+        distances = np.concatenate([d for d, _ in found], axis=1)
+        nearest = np.argsort(distances, axis=1, kind="stable")[:, :wanted]
+        return np.take_along_axis(np.concatenate(rows, axis=1), nearest, axis=1)
+
+
+_scan_pools: list[ThreadPoolExecutor] = []
+_scan_pools_lock = threading.Lock()
+
+
+def _scan_pool() -> ThreadPoolExecutor:
+    """The threads that scan shards, shared by every index; each runs faiss single-threaded.
+
+    OpenMP's thread count is per thread: set to 1 in each scan thread, so that a batch
+    scanned by two shards runs two threads, not two OpenMP teams fighting for two cores.
+    """
+    with _scan_pools_lock:
+        if not _scan_pools:
+            _scan_pools.append(
+                ThreadPoolExecutor(
+                    max_workers=SHARDS_MAX,
+                    thread_name_prefix="tessera-scan",
+                    initializer=faiss.omp_set_num_threads,
+                    initargs=(1,),
+                )
+            )
+        return _scan_pools[0]
 
 
 def _balanced_shares(sizes: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
-    """How many of ``n`` new rows each shard takes so that the sizes end as even as they can."""
-    target = (int(sizes.sum()) + n) // len(sizes)
-    share = np.maximum(target - sizes, 0)
-    while share.sum() > n:
-        share[int(np.argmax(share))] -= 1
-    share[int(np.argmin(sizes + share))] += n - int(share.sum())
+    """How many of ``n`` new rows each shard takes: an even split, the remainder to the smallest shards."""
+    share = np.full(len(sizes), n // len(sizes), np.int64)
+    share[np.argsort(sizes, kind="stable")[: n % len(sizes)]] += 1
     return share
 
 
@@ -336,17 +350,19 @@ class Gallery:
         self._closed = False
         self._failed: str | None = None
         self._lock_fd = _lock_directory(path)
+        self._fd = -1
         try:
             self._fd = os.open(path / "gallery.log", os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-        except BaseException:
-            os.close(self._lock_fd)
-            raise
-        try:
-            _fsync_directory(path)
+            directory = os.open(path, os.O_RDONLY)  # make the new file's name durable too
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
             self.recovery = self._recover(progress)
         except BaseException:
-            os.close(self._fd)
-            os.close(self._lock_fd)
+            for fd in (self._fd, self._lock_fd):
+                if fd >= 0:
+                    os.close(fd)
             raise
 
     @classmethod
@@ -373,8 +389,6 @@ class Gallery:
         if len(chosen):
             raise InvalidInputError("index", "must be empty: the gallery fills it from disk")
         return cls(directory, chosen, progress)
-
-    # -- loading -----------------------------------------------------------------------
 
     def _recover(self, progress: Callable[[str], None] | None) -> GalleryRecovery:
         started = last_report = time.perf_counter()
@@ -434,8 +448,6 @@ class Gallery:
             return None
         return int(pos + length)
 
-    # -- calls -------------------------------------------------------------------------
-
     def __len__(self) -> int:
         return len(self._rows)
 
@@ -470,13 +482,17 @@ class Gallery:
                 os.fdatasync(self._fd)
             except OSError as error:
                 self._undo_write(start, error)
-            first = len(self._rows)
-            self._index.add(keys, faces)
-            self._offsets.extend(offsets + start)
-            self._masks.extend(np.array([t.finger_mask for t in templates], np.int64))
-            self._rows.update(zip(keys.tolist(), range(first, first + len(keys)), strict=True))
+            try:
+                first = len(self._rows)
+                self._index.add(keys, faces)
+                self._offsets.extend(offsets + start)
+                self._masks.extend(np.array([t.finger_mask for t in templates], np.int64))
+                self._rows.update(zip(keys.tolist(), range(first, first + len(keys)), strict=True))
+            except BaseException:
+                self._failed = "memory fell behind the disk (an add failed after its write): reopen the gallery"
+                raise
 
-    def _undo_write(self, start: int, error: OSError) -> None:
+    def _undo_write(self, start: int, error: OSError) -> NoReturn:
         try:
             os.ftruncate(self._fd, start)
             os.fsync(self._fd)
@@ -530,17 +546,22 @@ class Gallery:
         found.sort(key=lambda pair: (-pair[0], pair[1]))
         return [Candidate(str(key), round(score, 6)) for score, key in found[:k]]
 
-    def _stored_fingers(self, row: int) -> tuple[list[int], npt.NDArray[np.float32]]:
-        """The finger positions and templates stored for ``row``, read from disk and checked."""
+    def _record(self, row: int) -> bytes:
+        """The record of ``row`` read back from disk, its checksum checked again."""
         offset = int(self._offsets.view[row])
-        fingers = int(self._masks.view[row]).bit_count()
-        data = _pread(self._fd, _RECORD.size + encoded_size(fingers), offset)
+        data = _pread(self._fd, _RECORD.size + encoded_size(int(self._masks.view[row]).bit_count()), offset)
         size, crc = struct.unpack_from("<II", data)
         if size != len(data) or zlib.crc32(memoryview(data)[8:]) != crc:
             raise CorruptionError(str(self.path / "gallery.log"), offset, "record checksum mismatch on read")
-        positions = list(data[_RECORD_POSITIONS : _RECORD_POSITIONS + fingers])
+        return data
+
+    def _stored_fingers(self, row: int) -> tuple[list[int], npt.NDArray[np.float32]]:
+        """The finger positions and templates stored for ``row``: no Templates built, this is the hot path."""
+        data = self._record(row)
+        fingers = int(self._masks.view[row]).bit_count()
         at = _RECORD.size + finger_offset(fingers)
-        return positions, np.frombuffer(data, "<f4", fingers * FINGER_DIMS, at).reshape(fingers, FINGER_DIMS)
+        matrix = np.frombuffer(data, "<f4", fingers * FINGER_DIMS, at).reshape(fingers, FINGER_DIMS)
+        return list(data[_RECORD_POSITIONS : _RECORD_POSITIONS + fingers]), matrix
 
     def verify(self, number: str, templates: Templates) -> float:
         """The fused score of ``templates`` against the person enrolled under ``number`` (1:1)."""
@@ -562,16 +583,14 @@ class Gallery:
         cannot do before they are added.
         """
         _checked_faces([templates], field="templates")
-        _checked_faces(others, field="others")
+        if isinstance(others, Templates) or not isinstance(others, Sequence):
+            raise InvalidInputError("others", "must be a list of Templates")
+        if others:
+            _checked_faces(others, field="others")
         return [fused_score(templates, other) for other in others]
 
     def _stored(self, row: int) -> Templates:
-        offset = int(self._offsets.view[row])
-        size, crc, _ = _RECORD.unpack(_pread(self._fd, _RECORD.size, offset))
-        body = _pread(self._fd, size - 8, offset + 8)
-        if zlib.crc32(body) != crc:
-            raise CorruptionError(str(self.path / "gallery.log"), offset, "record checksum mismatch on read")
-        return Templates.from_bytes(body[_RECORD.size - 8 :])
+        return Templates.from_bytes(self._record(row)[_RECORD.size :])
 
     def _check_open(self) -> None:
         if self._closed:
@@ -599,12 +618,12 @@ class Gallery:
 
 @dataclass(frozen=True, slots=True)
 class _Frame:
-    """The records of one checked frame, as columns; ``faces`` views the frame's bytes."""
+    """The records of one checked frame as columns: offsets within the frame, keys, finger masks, faces."""
 
-    starts: npt.NDArray[np.int64]  # byte offset of each record within the frame
+    starts: npt.NDArray[np.int64]
     keys: npt.NDArray[np.int64]
     masks: npt.NDArray[np.int64]
-    faces: npt.NDArray[np.float32]
+    faces: npt.NDArray[np.float32]  # a view of the frame's bytes
 
 
 def _parsed_frame(data: bytes, pos: int, at_end: bool, path: str) -> _Frame | None:
@@ -769,24 +788,9 @@ def _lock_directory(path: Path) -> int:
     return fd
 
 
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _pread(fd: int, size: int, offset: int) -> bytes:
-    parts = []
-    while size > 0:
-        chunk = os.pread(fd, size, offset)
-        if not chunk:
-            break
-        parts.append(chunk)
-        size -= len(chunk)
-        offset += len(chunk)
-    return b"".join(parts)
+    # A regular file returns all that was asked up to the end of the file (a frame is far below Linux's 2 GiB cap).
+    return os.pread(fd, size, offset)
 
 
 def _write_all(fd: int, data: bytes) -> None:
