@@ -79,6 +79,7 @@ def settings_for(path: Path, **kwargs: object) -> Settings:
         "ledger_sync": False,
         "lookup_rate": GENEROUS,
         "auth_failure_rate": GENEROUS,
+        "ceremony_rate": GENEROUS,
         "caller_cache_s": 0.0,  # a revoked key must fail at once in the tests
         "public_url": "http://localhost",  # WebAuthn allows plain http on localhost only; TestClient serves any host
     }

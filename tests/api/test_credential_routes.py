@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.api.conftest import World
+from fastapi.testclient import TestClient
+
+from tessera.api import create_app
+from tessera.auth import Rate
+from tests.api.conftest import World, settings_for
 from tests.api.test_identity_routes import applicant, enrol, face
 from tests.identity.softauthn import SoftAuthenticator
 
@@ -133,3 +138,13 @@ def test_bad_login_answers(world: World) -> None:
         f"/v1/sessions/{ceremony['id']}", json=phone.get(ceremony["options"], "https://evil.example")
     )
     assert phished.status_code == 401
+
+
+def test_opening_ceremonies_is_rate_limited_per_client(tmp_path: Path) -> None:
+    """Each begun login is a stored row: past the burst, a client gets 429 with Retry-After."""
+    settings = settings_for(tmp_path, ceremony_rate=Rate(per_second=0.01, burst=3))
+    with TestClient(create_app(settings)) as client:
+        answers = [client.post("/v1/sessions", json={}) for _ in range(4)]
+        assert [a.status_code for a in answers] == [201, 201, 201, 429]
+        assert int(answers[-1].headers["Retry-After"]) >= 1
+        assert client.get("/oidc/authorize", params={"client_id": "x"}).status_code == 429

@@ -20,14 +20,6 @@ BACKENDS = ["sqlite", "postgresql"]
 _EMPTY_TABLES_SQL = "; ".join(f"DELETE FROM {table.name}" for table in reversed(metadata.sorted_tables))
 
 
-@pytest.fixture(scope="session")
-def pg_template(pg_server: PgServer) -> str:
-    """The name of a database migrated to head: copying it is cheaper than migrating anew."""
-    url = pg_server.create_database()
-    Store.open(url).close()  # no connection may stay open on a template
-    return database_of(url)
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

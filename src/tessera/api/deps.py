@@ -32,6 +32,19 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def client_address(request: Request) -> str:
+    """The caller's address, the key for per-client rate limits."""
+    return request.client.host if request.client else "-"
+
+
+def limit_ceremonies(request: Request, services: ServicesDep) -> None:
+    """Count a new passkey ceremony or authorization request against the client's allowance (429 past it)."""
+    services.limiter.take("ceremony", client_address(request))
+
+
+CeremonyLimit = Depends(limit_ceremonies)
+
+
 def get_caller(
     request: Request,
     services: ServicesDep,
@@ -43,8 +56,7 @@ def get_caller(
 ) -> Caller:
     route = request.scope["route"]
     action = Action((route.openapi_extra or {})[ACTION_KEY])
-    client = request.client.host if request.client else "-"
-    principal = services.authenticate(credentials.credentials if credentials else None, client)
+    principal = services.authenticate(credentials.credentials if credentials else None, client_address(request))
     grant = authorize(principal, action)
     if request.method == "GET":
         services.limiter.take("lookup", principal.id)

@@ -42,6 +42,9 @@ class Settings:
     ledger_sync: bool = True
     lookup_rate: Rate = field(default_factory=lambda: Rate(per_second=500, burst=1000))
     auth_failure_rate: Rate = field(default_factory=lambda: Rate(per_second=1, burst=20))
+    # Passkey ceremonies and OIDC authorization requests opened per client address: each is a
+    # stored row, so an unauthenticated flood must hit a wall.
+    ceremony_rate: Rate = field(default_factory=lambda: Rate(per_second=5, burst=50))
     reserve_accounts: int = 0  # room made at start, so growth (a copy under the apply lock) waits
     reserve_transfers: int = 0
     caller_cache_s: float = 2.0  # a revoked key or a disabled principal stops working within this
@@ -103,7 +106,13 @@ class Services:
         self.enrolments = Enrolments(self.store, self.registry, self.gallery, self.access_log)
         self.enrolments.reconcile_gallery()  # persons registered just before a crash rejoin the gallery
         self.sessions = Sessions()
-        self.limiter = RateLimiter({"lookup": settings.lookup_rate, "auth_failure": settings.auth_failure_rate})
+        self.limiter = RateLimiter(
+            {
+                "lookup": settings.lookup_rate,
+                "auth_failure": settings.auth_failure_rate,
+                "ceremony": settings.ceremony_rate,
+            }
+        )
         self._callers: dict[str, tuple[float, Principal]] = {}
         self._principals: dict[str, Principal] = {}
         self._holders: dict[int, str] = {}

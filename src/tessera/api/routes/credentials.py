@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, status
 
-from tessera.api.deps import CallerDep, ServicesDep, declare
+from tessera.api.deps import CallerDep, CeremonyLimit, ServicesDep, declare
 from tessera.api.schemas import (
     CeremonyPublic,
     LoginCreate,
@@ -35,14 +35,14 @@ CeremonyIdPath = Annotated[str, Path(pattern=r"^c_[0-9a-f]{32}$")]
 Credential = Annotated[dict[str, Any], Body(description="the authenticator's answer, as WebAuthn's toJSON() writes it")]
 
 
-@router.post("/v1/sessions", status_code=status.HTTP_201_CREATED)
+@router.post("/v1/sessions", status_code=status.HTTP_201_CREATED, dependencies=[CeremonyLimit])
 def begin_login(body: LoginCreate, services: ServicesDep) -> CeremonyPublic:
     """Start a passkey login; with no number the authenticator offers the person's discoverable passkeys."""
     ceremony = services.passkeys.begin_login(body.number)
     return CeremonyPublic.of(ceremony)
 
 
-@router.post("/v1/sessions/{ceremony_id}", status_code=status.HTTP_201_CREATED)
+@router.post("/v1/sessions/{ceremony_id}", status_code=status.HTTP_201_CREATED, dependencies=[CeremonyLimit])
 def finish_login(ceremony_id: CeremonyIdPath, credential: Credential, services: ServicesDep) -> SessionPublic:
     """Check the passkey's answer and open a session for the person's own routes."""
     # Passkeys refuse revoked and deceased persons; a suspended one may still read and appeal.
@@ -52,7 +52,9 @@ def finish_login(ceremony_id: CeremonyIdPath, credential: Credential, services: 
     return SessionPublic(token=session.token, expires_in_s=int(services.sessions.ttl_s))
 
 
-@router.post("/v1/passkeys/registrations/{ceremony_id}", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/v1/passkeys/registrations/{ceremony_id}", status_code=status.HTTP_201_CREATED, dependencies=[CeremonyLimit]
+)
 def finish_registration(ceremony_id: CeremonyIdPath, credential: Credential, services: ServicesDep) -> PasskeyPublic:
     """Bind the new passkey the authenticator made for a registration begun by the person or an officer."""
     record = services.passkeys.finish_registration(ceremony_id, credential)

@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from tessera.api.deps import CallerDep, ServicesDep, declare
+from tessera.api.deps import CallerDep, ServicesDep, client_address, declare
 from tessera.api.errors import problem, status_of
 from tessera.api.schemas import AuthorizationPagePublic, ConsentCreate, OidcClientCreate, OidcClientPublic, TokenPublic
 from tessera.api.services import Services
@@ -130,6 +130,7 @@ def authorize(request: Request, services: ServicesDep) -> Response:
     """
     page = _wants_html(request)
     try:
+        services.limiter.take("ceremony", client_address(request))
         outcome = services.oidc.begin_authorization(list(request.query_params.multi_items()))
     except TesseraError as exc:
         if page:
