@@ -71,6 +71,7 @@ def test_a_duplicate_goes_to_review_and_the_match_is_logged_for_the_person(world
     assert second["candidates"][0]["score"] > 0.5
     queue = world.client.get("/v1/identity/adjudications", headers=world.as_("tax-officer")).json()["enrolments"]
     assert [e["id"] for e in queue] == [second["id"]]
+    assert queue[0]["demographics"]["name"] == "Miriam Tesfay"  # the officer compares what each one stated
     subject = world.services.registry.subject_of(first["number"])
     outcomes = [e.outcome for _, e in world.services.access_log.entries_for_subject(subject, limit=10)]
     assert f"probable duplicate of {second['id']}" in outcomes

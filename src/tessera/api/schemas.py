@@ -317,6 +317,15 @@ class EnrolmentsCreate(_Strict):
     submissions: list[EnrolmentCreate] = Field(min_length=1, max_length=1000)
 
 
+class DemographicsPublic(BaseModel):
+    name: str
+    other_names: list[str]
+    birth_date: str
+    sex: str
+    address: str
+    household: str
+
+
 class CandidatePublic(BaseModel):
     number: str
     score: float
@@ -335,6 +344,7 @@ class EnrolmentPublic(BaseModel):
     reason: str | None
     created_at_ns: int
     decided_at_ns: int | None
+    demographics: DemographicsPublic = Field(description="as the applicant stated them")
 
     @classmethod
     def of(cls, e: Enrolment) -> EnrolmentPublic:
@@ -349,6 +359,7 @@ class EnrolmentPublic(BaseModel):
             reason=e.reason,
             created_at_ns=e.created_at_ns,
             decided_at_ns=e.decided_at_ns,
+            demographics=DemographicsPublic(**e.demographics.to_json()),
         )
 
 

@@ -19,9 +19,11 @@ from tessera.api import Services, Settings, create_app
 from tessera.api.services import checked_public_url
 from tessera.audit import verify_log
 from tessera.auth import checked_name, checked_role, new_key
+from tessera.cli import oidc
 from tessera.cli.demo import run_demo
 from tessera.cli.seed import seed_demo
 from tessera.errors import InvalidInputError, NotFoundError, TesseraError
+from tessera.identity.oidc_clients import RelyingParties
 from tessera.ledger import Ledger
 from tessera.store import Store
 
@@ -30,10 +32,14 @@ bench_app = typer.Typer(help="Speed benchmarks; each prints one JSON object.", n
 ledger_app = typer.Typer(help="Inspect and operate a ledger directory.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check the tamper-evident access log.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for service principals (stored hashed).", no_args_is_help=True)
+oidc_app = typer.Typer(
+    help="Relying parties: the services people log in to with their internet ID.", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(oidc_app, name="oidc")
 
 DataOption = Annotated[Path, typer.Option("--data", help="The data directory (created on first start).")]
 DatabaseOption = Annotated[
@@ -272,3 +278,37 @@ def demo(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+@oidc_app.command("register")
+def oidc_register(
+    *,
+    name: Annotated[str, typer.Option(help="The service's name, shown on the consent page.")],
+    redirect_uri: Annotated[list[str], typer.Option(help="An exact redirect URI (repeat for more); https.")],
+    claim: Annotated[
+        list[str] | None, typer.Option(help="A claim it may ask for: name, age_over_18, resident.")
+    ] = None,
+    public: Annotated[bool, typer.Option("--public", help="A public client (an app): PKCE only, no secret.")] = False,
+    sector: Annotated[str | None, typer.Option(help="The pairwise sector (default: the redirect URIs' host).")] = None,
+    by: Annotated[str, typer.Option(help="The admin principal registering it.")] = oidc.OPERATOR,
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Register a relying party; prints its client id and secret (shown once, stored hashed) as JSON."""
+    with _reporting_errors(), _open_store(data, database_url) as store:
+        answer = oidc.register(store, name, redirect_uri, claims=claim or [], public=public, sector=sector, by=by)
+    typer.echo(json.dumps(answer, ensure_ascii=False))
+
+
+@oidc_app.command("disable")
+def oidc_disable(
+    client_id: Annotated[str, typer.Argument(help="The relying party's client id (rp_...).")],
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Stop a relying party for good: no new logins; its codes and tokens stop working."""
+    with _reporting_errors(), _open_store(data, database_url) as store:
+        if RelyingParties(store).get(client_id) is None:
+            raise NotFoundError("client_id", f"no relying party {client_id}")
+        RelyingParties(store).disable(client_id)
+    typer.echo(f"disabled {client_id}", err=True)

@@ -14,6 +14,7 @@ gallery never names a number the registry does not know.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -71,6 +72,7 @@ class Enrolment:
     created_at_ns: int
     decided_at_ns: int | None
     station: str
+    demographics: Demographics  # as the applicant stated them, for the officer comparing candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +280,7 @@ class Enrolments:
         with self._store.transaction() as conn:
             row = conn.execute(select(enrolments).where(enrolments.c.id == enrolment.id)).one()
         templates = Templates.from_bytes(bytes(row.templates))
-        facts = checked_demographics(json.loads(row.demographics))
+        facts = checked_demographics(json.loads(row.demographics), today=dt.date.max)
         seen = {c.number for c in enrolment.candidates}
         fresh = [m for m in self._gallery.search([templates], k=CANDIDATES_MAX)[0] if m.score >= self._threshold]
         if any(m.number not in seen for m in fresh):
@@ -446,4 +448,6 @@ def _enrolment_of(row: Row[Any]) -> Enrolment:
         created_at_ns=row.created_at_ns,
         decided_at_ns=row.decided_at_ns,
         station=row.station,
+        # Stored already checked; the birth date may be older than any "today" check of the future.
+        demographics=checked_demographics(json.loads(row.demographics), today=dt.date.max),
     )
