@@ -22,10 +22,10 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.audit import AccessEntry, AccessLog
@@ -130,16 +130,23 @@ class Enrolments:
             results = []
             batch_numbers: list[str] = []
             batch_templates: list[Templates] = []
-            for c, candidates in zip(checked, found, strict=True):
-                probable = [m for m in candidates if m.score >= self._threshold]
-                probable += self._matches_within(c.templates, batch_numbers, batch_templates)
-                probable.sort(key=lambda m: -m.score)
-                enrolment = self._record(c, probable[:CANDIDATES_MAX], station)
-                if enrolment.state == "enrolled":
-                    assert enrolment.number is not None
-                    batch_numbers.append(enrolment.number)
-                    batch_templates.append(c.templates)
-                results.append(enrolment)
+            try:
+                # One transaction for the batch: all of it is registered, or none.
+                with self._store.transaction(write=True) as conn:
+                    for c, candidates in zip(checked, found, strict=True):
+                        probable = [m for m in candidates if m.score >= self._threshold]
+                        probable += self._matches_within(c.templates, batch_numbers, batch_templates)
+                        probable.sort(key=lambda m: -m.score)
+                        enrolment = self._record(conn, c, probable[:CANDIDATES_MAX], station)
+                        if enrolment.number is not None:
+                            batch_numbers.append(enrolment.number)
+                            batch_templates.append(c.templates)
+                        results.append(enrolment)
+            except IntegrityError:
+                # Another process got one of these requests in between (the lock is per process).
+                raise ConflictError(
+                    "request_id", "a submission of this batch was made meanwhile: nothing was written"
+                ) from None
             if batch_numbers:
                 self._gallery.add(batch_numbers, batch_templates)
         self._log_submissions(results, station)
@@ -175,37 +182,44 @@ class Enrolments:
                         f"{at}templates", f"this exact enrolment was already submitted as {row.id} ({row.state})"
                     )
 
-    def _record(self, c: _Checked, probable: list[Candidate], station: Principal) -> Enrolment:
-        now = self._clock()
-        enrolment_id = "e_" + secrets.token_hex(8)
-        values: dict[str, Any] = {
-            "id": enrolment_id,
-            "request_id": c.request_id,
-            "digest": c.digest,
-            "station": station.id,
-            "demographics": c.demographics_json,
-            "templates": c.templates.to_bytes(),
-            "candidates": _candidates_json(probable),
-            "decision": None,
-            "decided_by": None,
-            "reason": None,
-            "created_at_ns": now,
-            "decided_at_ns": None,
-        }
-        try:
-            with self._store.transaction(write=True) as conn:
-                if probable:
-                    conn.execute(enrolments.insert().values(**values, state="review", number=None))
-                else:
-                    person = self._registry.create_person_in(
-                        conn, c.facts, station=station.id, enrolment_id=enrolment_id
-                    )
-                    conn.execute(enrolments.insert().values(**values, state="enrolled", number=person.number))
-        except IntegrityError:
-            # Another process got the same request in between (the lock is per process).
-            raise ConflictError("request_id", f"{c.request_id!r} was already submitted") from None
-        with self._store.transaction() as conn:
-            return _enrolment_of(conn.execute(select(enrolments).where(enrolments.c.id == enrolment_id)).one())
+    def _record(self, conn: Connection, c: _Checked, probable: list[Candidate], station: Principal) -> Enrolment:
+        """Insert the enrolment and, with no probable duplicate, the person, inside the batch's transaction."""
+        enrolment = Enrolment(
+            id="e_" + secrets.token_hex(8),
+            request_id=c.request_id,
+            state="review" if probable else "enrolled",
+            number=None,
+            candidates=tuple(Candidate(m.number, _rounded(m.score)) for m in probable),  # as stored
+            decision=None,
+            decided_by=None,
+            reason=None,
+            created_at_ns=self._clock(),
+            decided_at_ns=None,
+            station=station.id,
+            demographics=c.facts,
+        )
+        if not probable:
+            person = self._registry.create_person_in(conn, c.facts, station=station.id, enrolment_id=enrolment.id)
+            enrolment = replace(enrolment, number=person.number)
+        conn.execute(
+            enrolments.insert().values(
+                id=enrolment.id,
+                request_id=c.request_id,
+                digest=c.digest,
+                station=station.id,
+                demographics=c.demographics_json,
+                templates=c.templates.to_bytes(),
+                state=enrolment.state,
+                number=enrolment.number,
+                candidates=_candidates_json(probable),
+                decision=None,
+                decided_by=None,
+                reason=None,
+                created_at_ns=enrolment.created_at_ns,
+                decided_at_ns=None,
+            )
+        )
+        return enrolment
 
     # --- the adjudication queue -------------------------------------------------------------------
 
@@ -359,41 +373,34 @@ class Enrolments:
     # --- the access log -----------------------------------------------------------------------------
 
     def _log_submissions(self, results: Sequence[Enrolment], station: Principal) -> None:
-        entries = []
+        looks: list[tuple[str, str, tuple[str, ...], str]] = []
         for e in results:
             if e.state == "enrolled" and e.number is not None:
-                entries.append(
-                    self._entry(station, "enrolment", e.number, (*DEMOGRAPHIC_FIELDS, *TEMPLATE_FIELDS), "enrolled")
-                )
-            for c in e.candidates:
-                entries.append(
-                    self._entry(
-                        station, "1:N de-duplication", c.number, TEMPLATE_FIELDS, f"probable duplicate of {e.id}"
-                    )
-                )
-        if entries:
-            self._log.append(entries)
+                looks.append(("enrolment", e.number, (*DEMOGRAPHIC_FIELDS, *TEMPLATE_FIELDS), "enrolled"))
+            looks += [
+                ("1:N de-duplication", c.number, TEMPLATE_FIELDS, f"probable duplicate of {e.id}") for c in e.candidates
+            ]
+        self._append(station, looks)
 
     def _log_decision(self, e: Enrolment, officer: Principal) -> None:
         fields = (*DEMOGRAPHIC_FIELDS, *TEMPLATE_FIELDS)
-        entries = [
-            self._entry(officer, "adjudication", c.number, fields, f"{e.id} decided {e.decision}") for c in e.candidates
-        ]
+        looks = [("adjudication", c.number, fields, f"{e.id} decided {e.decision}") for c in e.candidates]
         if e.state == "enrolled" and e.number is not None:
-            entries.append(self._entry(officer, "adjudication", e.number, fields, "enrolled as a distinct person"))
-        if entries:
-            self._log.append(entries)
+            looks.append(("adjudication", e.number, fields, "enrolled as a distinct person"))
+        self._append(officer, looks)
 
-    def _entry(self, who: Principal, purpose: str, number: str, fields: tuple[str, ...], outcome: str) -> AccessEntry:
-        return AccessEntry(
-            self._clock(),
-            who.id,
-            who.role.value,
-            who.agency or "-",
-            purpose,
-            self._registry.subject_of(number),
-            fields,
-            outcome[:200],
+    def _append(self, who: Principal, looks: Sequence[tuple[str, str, tuple[str, ...], str]]) -> None:
+        """One access entry per (purpose, number, fields, outcome), the subjects looked up at once."""
+        if not looks:
+            return
+        subjects = self._registry.subjects_of([number for _, number, _, _ in looks])
+        now = self._clock()
+        agency = who.agency or "-"
+        self._log.append(
+            [
+                AccessEntry(now, who.id, who.role.value, agency, purpose, subjects[number], fields, outcome[:200])
+                for purpose, number, fields, outcome in looks
+            ]
         )
 
 
@@ -431,8 +438,12 @@ def _checked_enrolment_id(value: object) -> str:
     return value
 
 
+def _rounded(score: float) -> float:
+    return round(float(score), 6)
+
+
 def _candidates_json(candidates: Sequence[Candidate]) -> str:
-    return json.dumps([[c.number, round(float(c.score), 6)] for c in candidates])
+    return json.dumps([[c.number, _rounded(c.score)] for c in candidates])
 
 
 def _enrolment_of(row: Row[Any]) -> Enrolment:

@@ -39,6 +39,7 @@ OTHER_NAMES_MAX = 10
 VIRTUAL_IDS_LIVE_MAX = 10  # per person; a person needs a few, a leak needs many
 NUMBER_ATTEMPTS_MAX = 8  # a clash among 10^11 numbers is rare; eight in a row is a broken generator
 HISTORY_MAX = 1000
+SUBJECTS_CHUNK = 1000  # numbers per IN list: well under SQLite's and PostgreSQL's parameter limits
 OLDEST_BIRTH = dt.date(1880, 1, 1)
 SEXES = ("F", "M", "X")
 FINAL_STATUSES = frozenset({"deceased"})
@@ -254,6 +255,23 @@ class Registry:
         if subject is None:
             raise NotFoundError("number", f"no person {number}")
         return str(subject)
+
+    def subjects_of(self, numbers: Sequence[str]) -> dict[str, str]:
+        """The access-log subject of each of ``numbers`` (all must be registered), in one query."""
+        wanted = sorted({checked_number(n, f"numbers[{i}]") for i, n in enumerate(numbers)})
+        found: dict[str, str] = {}
+        with self._store.transaction() as conn:
+            for start in range(0, len(wanted), SUBJECTS_CHUNK):
+                rows = conn.execute(
+                    select(persons.c.number, principals.c.subject)
+                    .select_from(persons.join(principals, persons.c.principal_id == principals.c.id))
+                    .where(persons.c.number.in_(wanted[start : start + SUBJECTS_CHUNK]))
+                )
+                found.update({row.number: row.subject for row in rows})
+        missing = [n for n in wanted if n not in found]
+        if missing:
+            raise NotFoundError("numbers", f"no person {missing[0]}")
+        return found
 
     def count(self) -> int:
         """How many persons are registered, whatever their status."""
