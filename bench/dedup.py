@@ -30,13 +30,13 @@ import numpy as np
 from tessera.identity.dedup import BATCH_MAX as ADD_BATCH_MAX
 from tessera.identity.dedup import (
     DUPLICATE_THRESHOLD,
-    FINGER_WEIGHT,
     RESCORE_CANDIDATES,
     SHARDS_DEFAULT,
     Candidate,
     Gallery,
     SignCodeIndex,
 )
+from tessera.identity.fusion import FINGER_WEIGHT
 from tessera.identity.templates import FINGERS_MAX, Templates
 from tessera.testing import (
     FINGER_ORDER,

@@ -32,8 +32,9 @@ from tessera.identity.dedup import (
     FaceIndex,
     Gallery,
     SignCodeIndex,
-    fused_score,
 )
+from tessera.identity.fusion import fused_score
+from tessera.identity.hamming import Scanner
 from tessera.identity.templates import FACE_DIMS, Templates, checked_templates
 from tessera.testing import SyntheticEnrolment, synthetic_enrolments, synthetic_faces, synthetic_numbers
 
@@ -369,19 +370,20 @@ def _flip(path: Path, offset: int) -> None:
 
 
 class TestIndex:
-    def test_shards_do_not_change_answers(self) -> None:
+    @pytest.mark.parametrize("scan", ["auto", "faiss"])
+    def test_shards_do_not_change_answers(self, scan: Scanner) -> None:
         """One, two or three scan threads find the true match first; every score is the exact cosine.
 
-        (Below the top, which of several codes at the same Hamming distance makes the cut
-        depends on the scan order, so lower candidates may differ.)
+        (Below the top, which of several codes at the same Hamming distance makes faiss's
+        cut depends on the scan order, so lower candidates may differ.)
         """
         faces = synthetic_faces(SEED, range(2000))
         keys = np.arange(2000, dtype=np.int64) + 10**11
         probes = synthetic_faces(SEED, range(0, 2000, 97), capture=1)
         answers = []
         for shards in (1, 2, 3):
-            index = SignCodeIndex(shards=shards)
-            index.pool_codes_min = 0  # scan in the pool's threads even this small index
+            index = SignCodeIndex(shards=shards, scan=scan)
+            index.codes.pool_codes_min = 0  # scan in the pool's threads even this small index
             for start in range(0, 2000, 300):  # uneven adds: the shards must stay balanced and mapped right
                 index.add(keys[start : start + 300], faces[start : start + 300])
             assert len(index) == 2000 and index.nbytes > 2000 * FACE_DIMS * 2

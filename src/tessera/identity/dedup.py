@@ -38,13 +38,11 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import NoReturn, Protocol, Self
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -58,6 +56,9 @@ from tessera.errors import (
     StoreClosedError,
     StoreError,
 )
+from tessera.identity.fusion import fused as fuse
+from tessera.identity.fusion import fused_score, pairwise_fused_scores
+from tessera.identity.hamming import THREADS_MAX, Growable, Scanner, code_scan
 from tessera.identity.numbers import NUMBER_DIGITS, checked_number
 from tessera.identity.templates import (
     FACE_DIMS,
@@ -69,13 +70,6 @@ from tessera.identity.templates import (
     encoded_size,
     finger_offset,
 )
-
-# Fusion: each finger both templates carry counts as much as the face. A finger template
-# separates strangers about as well as the face does (cosine 0.54-0.80 genuine against
-# at most 0.33 for strangers of the same pattern class), and look-alike faces do not
-# share fingerprints, so the fingers are what pulls a clustered face's genuine and
-# stranger scores apart.
-FINGER_WEIGHT = 1.0
 
 # The fused score at or above which an enrolment is a probable duplicate, chosen from the
 # generator's scores at 1,000,000 enrolled (tessera bench dedup; docs/dedup.md):
@@ -92,7 +86,7 @@ DUPLICATE_THRESHOLD = 0.50
 RESCORE_CANDIDATES = 64  # nearest codes re-scored: at 1M, 16 keep 99.7 % of clustered repeats, 64 keep 99.98 %
 FUSE_CANDIDATES = 16  # face candidates whose fingers are read (pread) and fused, when the probe has fingers
 SHARDS_DEFAULT = 2  # scan threads per query: the standard machine has two cores
-SHARDS_MAX = 64
+SHARDS_MAX = THREADS_MAX
 BATCH_MAX = 10_000  # templates per add or search call
 K_MAX = 100  # candidates per probe
 
@@ -140,44 +134,24 @@ def sign_codes(faces: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
     return np.packbits(faces > 0, axis=1)
 
 
-class _Growable:
-    """An int64 column that grows by doubling: ``data`` holds the capacity, ``view`` the filled part."""
-
-    def __init__(self) -> None:
-        self.data = np.zeros(1024, np.int64)
-        self.size = 0
-
-    def extend(self, values: npt.NDArray[np.int64]) -> None:
-        need = self.size + len(values)
-        if need > len(self.data):
-            grown = np.zeros(max(need, 2 * len(self.data)), np.int64)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : need] = values
-        self.size = need
-
-    @property
-    def view(self) -> npt.NDArray[np.int64]:
-        return self.data[: self.size]
-
-
 class SignCodeIndex:
-    """Full scan of 512-bit sign codes (faiss ``IndexBinaryFlat``), exact re-score from float16.
+    """Full scan of 512-bit sign codes, exact re-score from float16.
 
-    The codes are split over ``shards`` flat indexes, scanned at once by a shared pool of
-    threads, so that one query uses every core; the ``rescore`` nearest codes per query
-    are re-scored. Not thread-safe: the gallery holds a lock around it.
+    The codes live in a ``hamming.CodeScan``: the compiled kernel where it is available
+    (``scan="auto"``), else faiss ``IndexBinaryFlat``; ``scan="kernel"`` or ``"faiss"``
+    asks for one. A query's scan is split over ``shards`` threads of a shared pool, so
+    that one query uses every core; the ``rescore`` nearest codes per query are
+    re-scored. Not thread-safe: the gallery holds a lock around it.
     """
 
-    pool_codes_min = 1 << 15  # below this many codes the calling thread scans: handing over costs more
-
-    def __init__(self, *, rescore: int = RESCORE_CANDIDATES, shards: int = SHARDS_DEFAULT) -> None:
+    def __init__(
+        self, *, rescore: int = RESCORE_CANDIDATES, shards: int = SHARDS_DEFAULT, scan: Scanner = "auto"
+    ) -> None:
         if not 1 <= rescore <= 4096 or not 1 <= shards <= SHARDS_MAX:
             raise InvalidInputError("rescore", "rescore must be 1..4096 and shards 1..64")
         self.rescore = rescore
-        self._flats = [faiss.IndexBinaryFlat(FACE_DIMS) for _ in range(shards)]
-        self._rows = [_Growable() for _ in range(shards)]  # per shard: the row of each of its codes
-        self._keys = _Growable()
+        self.codes = code_scan(scan, shards)
+        self._keys = Growable()
         self._faces: list[npt.NDArray[np.float16]] = []
 
     def __len__(self) -> int:
@@ -186,28 +160,16 @@ class SignCodeIndex:
     @property
     def nbytes(self) -> int:
         """Codes, float16 faces, keys and row maps held in memory."""
-        codes = sum(flat.ntotal for flat in self._flats) * FACE_DIMS // 8
-        columns = sum(c.data.nbytes for c in (self._keys, *self._rows))
-        return codes + sum(b.nbytes for b in self._faces) + columns
+        return self.codes.nbytes + sum(b.nbytes for b in self._faces) + self._keys.data.nbytes
 
     def add(self, keys: npt.NDArray[np.int64], faces: npt.NDArray[np.float32]) -> None:
         """Append ``faces`` under ``keys``; the caller has checked them (unit rows, unique keys)."""
         n = len(keys)
         if faces.shape != (n, FACE_DIMS):
             raise InvalidInputError("faces", f"must be ({n}, {FACE_DIMS}), got {faces.shape}")
-        first = self._keys.size
-        self._store_faces(first, faces)
+        self._store_faces(self._keys.size, faces)
         self._keys.extend(np.asarray(keys, np.int64))
-        codes = sign_codes(faces)
-        # Fill the emptiest shards first, so that every scan thread has as much to do.
-        sizes = np.array([r.size for r in self._rows])
-        share = _balanced_shares(sizes, n)
-        at = 0
-        for s, count in enumerate(share.tolist()):
-            if count:
-                self._flats[s].add(codes[at : at + count])
-                self._rows[s].extend(np.arange(first + at, first + at + count, dtype=np.int64))
-                at += count
+        self.codes.add(sign_codes(faces))
 
     def _store_faces(self, first: int, faces: npt.NDArray[np.float32]) -> None:
         at = 0
@@ -242,7 +204,7 @@ class SignCodeIndex:
         if q == 0 or self._keys.size == 0:
             return keys, scores
         wanted = max(k, self.rescore)
-        rows = self._scan(sign_codes(faces), wanted)
+        rows = self.codes.nearest(sign_codes(faces), wanted)
         step = max(1, 65_536 // wanted)  # bounds the float32 copy of the gathered faces to 128 MiB
         for start in range(0, q, step):
             part = rows[start : start + step]
@@ -255,72 +217,6 @@ class SignCodeIndex:
             keys[start : start + step, : order.shape[1]] = np.where(found, self._keys.view[np.maximum(best, 0)], -1)
             scores[start : start + step, : order.shape[1]] = np.take_along_axis(exact, order, axis=1)
         return keys, scores
-
-    def _scan(self, codes: npt.NDArray[np.uint8], wanted: int) -> npt.NDArray[np.int64]:
-        """The rows of the ``wanted`` codes nearest each query code (Hamming), nearest first; -1: none."""
-        shards = [s for s, flat in enumerate(self._flats) if flat.ntotal]
-        if self._keys.size < self.pool_codes_min:
-            found = [self._flats[s].search(codes, wanted) for s in shards]  # dispatch would cost more than it saves
-        else:
-            pool = _scan_pool()
-            found = [f.result() for f in [pool.submit(self._flats[s].search, codes, wanted) for s in shards]]
-        rows = [
-            np.where(labels >= 0, self._rows[s].view[np.maximum(labels, 0)], -1)
-            for s, (_, labels) in zip(shards, found, strict=True)
-        ]
-        if len(rows) == 1:
-            return rows[0]
-        distances = np.concatenate([d for d, _ in found], axis=1)
-        nearest = np.argsort(distances, axis=1, kind="stable")[:, :wanted]
-        return np.take_along_axis(np.concatenate(rows, axis=1), nearest, axis=1)
-
-
-_scan_pools: list[ThreadPoolExecutor] = []
-_scan_pools_lock = threading.Lock()
-
-
-def _scan_pool() -> ThreadPoolExecutor:
-    """The threads that scan shards, shared by every index; each runs faiss single-threaded.
-
-    OpenMP's thread count is per thread: set to 1 in each scan thread, so that a batch
-    scanned by two shards runs two threads, not two OpenMP teams fighting for two cores.
-    """
-    with _scan_pools_lock:
-        if not _scan_pools:
-            _scan_pools.append(
-                ThreadPoolExecutor(
-                    max_workers=SHARDS_MAX,
-                    thread_name_prefix="tessera-scan",
-                    initializer=faiss.omp_set_num_threads,
-                    initargs=(1,),
-                )
-            )
-        return _scan_pools[0]
-
-
-def _balanced_shares(sizes: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
-    """How many of ``n`` new rows each shard takes: an even split, the remainder to the smallest shards."""
-    share = np.full(len(sizes), n // len(sizes), np.int64)
-    share[np.argsort(sizes, kind="stable")[: n % len(sizes)]] += 1
-    return share
-
-
-def fused_score(a: Templates, b: Templates) -> float:
-    """The 1:1 score of two people's templates: the face cosine fused with shared fingers.
-
-    ``(face + FINGER_WEIGHT * sum(finger cosines)) / (1 + FINGER_WEIGHT * shared)`` over
-    the finger positions both carry: the mean of the modality cosines, each finger
-    weighted ``FINGER_WEIGHT`` against the face. With no shared finger it is the face
-    cosine, so one threshold holds whatever a device captured.
-    """
-    face = float(np.dot(a.face.astype(np.float64), b.face))
-    theirs = dict(b.fingers)
-    cosines = [float(np.dot(v.astype(np.float64), theirs[p])) for p, v in a.fingers if p in theirs]
-    return _fused(face, cosines)
-
-
-def _fused(face: float, fingers: Sequence[float]) -> float:
-    return min(1.0, max(-1.0, (face + FINGER_WEIGHT * sum(fingers)) / (1 + FINGER_WEIGHT * len(fingers))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,8 +241,8 @@ class Gallery:
         self._lock = threading.Lock()
         self._index = index
         self._rows: dict[int, int] = {}  # key (the number as an int) -> row
-        self._offsets = _Growable()  # byte offset of each row's record in gallery.log
-        self._masks = _Growable()  # finger positions each row carries, bit p - 1 for position p
+        self._offsets = Growable()  # byte offset of each row's record in gallery.log
+        self._masks = Growable()  # finger positions each row carries, bit p - 1 for position p
         self._closed = False
         self._failed: str | None = None
         self._lock_fd = _lock_directory(path)
@@ -407,7 +303,7 @@ class Gallery:
                 raise CorruptionError(log, pos, "a number is enrolled twice")
             self._offsets.extend(frame.starts + pos)
             self._masks.extend(frame.masks)
-            # Small frames (single enrolments) are gathered: faiss adds are cheaper in bulk.
+            # Small frames (single enrolments) are gathered: index adds are cheaper in bulk.
             pending.append((frame.keys, frame.faces))
             if sum(len(k) for k, _ in pending) >= _LOAD_CHUNK:
                 self._add_loaded(pending)
@@ -541,7 +437,7 @@ class Gallery:
             if mask & int(self._masks.view[row]):
                 positions, theirs = self._stored_fingers(row)
                 cosines = [float(np.dot(mine[p], theirs[j])) for j, p in enumerate(positions) if p in mine]
-                fused = _fused(score, cosines)
+                fused = fuse(score, cosines)
             found.append((fused, key))
         found.sort(key=lambda pair: (-pair[0], pair[1]))
         return [Candidate(str(key), round(score, 6)) for score, key in found[:k]]
@@ -587,7 +483,7 @@ class Gallery:
             raise InvalidInputError("others", "must be a list of Templates")
         if others:
             _checked_faces(others, field="others")
-        return [fused_score(templates, other) for other in others]
+        return [float(s) for s in pairwise_fused_scores([templates, *others])[0, 1:]]
 
     def _stored(self, row: int) -> Templates:
         return Templates.from_bytes(self._record(row)[_RECORD.size :])

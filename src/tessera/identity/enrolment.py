@@ -32,6 +32,7 @@ from tessera.audit import AccessEntry, AccessLog
 from tessera.auth.principals import Principal
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity.dedup import DUPLICATE_THRESHOLD, Candidate, Gallery
+from tessera.identity.fusion import pairwise_fused_scores
 from tessera.identity.registry import Clock, Demographics, Registry, checked_demographics
 from tessera.identity.templates import Templates, checked_templates
 from tessera.store import Store
@@ -127,18 +128,25 @@ class Enrolments:
         with self._lock:
             self._refuse_resubmissions(checked)
             found = self._gallery.search([c.templates for c in checked], k=CANDIDATES_MAX)
-            results = []
+            within = pairwise_fused_scores([c.templates for c in checked]) if len(checked) > 1 else None
+            results: list[Enrolment] = []
+            batch_rows: list[int] = []  # where in this batch the applicants registered so far are
             batch_numbers: list[str] = []
             batch_templates: list[Templates] = []
             try:
                 # One transaction for the batch: all of it is registered, or none.
                 with self._store.transaction(write=True) as conn:
-                    for c, candidates in zip(checked, found, strict=True):
+                    for i, (c, candidates) in enumerate(zip(checked, found, strict=True)):
                         probable = [m for m in candidates if m.score >= self._threshold]
-                        probable += self._matches_within(c.templates, batch_numbers, batch_templates)
+                        if within is not None:  # the applicants registered earlier in this batch
+                            earlier = [(j, e.number) for j, e in enumerate(results) if e.number is not None]
+                            probable += [
+                                Candidate(n, float(within[i, j])) for j, n in earlier if within[i, j] >= self._threshold
+                            ]
                         probable.sort(key=lambda m: -m.score)
                         enrolment = self._record(conn, c, probable[:CANDIDATES_MAX], station)
                         if enrolment.number is not None:
+                            batch_rows.append(i)
                             batch_numbers.append(enrolment.number)
                             batch_templates.append(c.templates)
                         results.append(enrolment)
@@ -151,12 +159,6 @@ class Enrolments:
                 self._gallery.add(batch_numbers, batch_templates)
         self._log_submissions(results, station)
         return results
-
-    def _matches_within(self, templates: Templates, numbers: list[str], earlier: list[Templates]) -> list[Candidate]:
-        if not earlier:
-            return []
-        scores = self._gallery.scores(templates, earlier)
-        return [Candidate(n, float(s)) for n, s in zip(numbers, scores, strict=True) if s >= self._threshold]
 
     def _refuse_resubmissions(self, checked: Sequence[_Checked]) -> None:
         """A request id or an identical submission seen before is refused, naming the first enrolment."""
