@@ -1,7 +1,7 @@
 """1:N de-duplication: duplicate recall, false matches and search latency against a large gallery.
 
 Run as ``tessera bench dedup [--count N] [--probes 2000] [--clustered] [--fingers F]
-[--batch 10000] [--rescore 64] [--shards 2] [--seed 42] [--dir PATH] [--json]``.
+[--batch 10000] [--rescore 64] [--shards 2] [--scan auto] [--seed 42] [--dir PATH] [--json]``.
 Enrols ``--count`` synthetic people (``tessera.testing``: capture 0 of persons 0..N-1)
 into a gallery on disk under ``--dir``, each batch fdatasync'ed, closes it and times the
 reopen (reading every record and building the index). Then searches ``--probes`` probes,
@@ -60,6 +60,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=10_000, help=f"people per durable add (max {ADD_BATCH_MAX})")
     parser.add_argument("--rescore", type=int, default=RESCORE_CANDIDATES, help="codes re-scored exactly per query")
     parser.add_argument("--shards", type=int, default=SHARDS_DEFAULT, help="scan threads per query")
+    parser.add_argument("--scan", choices=["auto", "kernel", "faiss"], default="auto", help="kernel, faiss or auto")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the temporary gallery")
     parser.add_argument("--json", action="store_true", help="print the JSON object on one line")
@@ -104,7 +105,8 @@ def _enrol(directory: Path, args: argparse.Namespace, numbers: list[str]) -> dic
     progress(f"enrolling {args.count:,} people in batches of {args.batch:,} (durable adds)")
     generate = add = 0.0
     last_report = time.perf_counter()
-    with Gallery.open(directory, index=SignCodeIndex(rescore=args.rescore, shards=args.shards)) as gallery:
+    index = SignCodeIndex(rescore=args.rescore, shards=args.shards, scan=args.scan)
+    with Gallery.open(directory, index=index) as gallery:
         for start in range(0, args.count, args.batch):
             t0 = time.perf_counter()
             people = range(start, min(args.count, start + args.batch))
@@ -152,7 +154,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
     progress("reopening: reading every record and building the index")
     rss_before = _rss_mib()
     t0 = time.perf_counter()
-    index = SignCodeIndex(rescore=args.rescore, shards=args.shards)
+    index = SignCodeIndex(rescore=args.rescore, shards=args.shards, scan=args.scan)
     with Gallery.open(directory, index=index, progress=progress) as gallery:
         result["open_seconds"] = round(time.perf_counter() - t0, 2)
         result["index_bytes"] = gallery.index_nbytes
@@ -201,6 +203,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         "k": K,
         "rescore": args.rescore,
         "shards": args.shards,
+        "scan": index.codes.name,
         "batch": args.batch,
         "seed": args.seed,
         "file_bytes": file_bytes,
