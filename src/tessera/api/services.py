@@ -89,22 +89,26 @@ class Services:
         except BaseException:
             self.store.close()
             raise
-        self.registry = Registry(self.store)
-        public = urlsplit(settings.public_url)
-        origin = f"{public.scheme}://{public.netloc}"
-        self.passkeys = Passkeys(self.store, public.hostname or "localhost", "Tessera", [origin])
-        self.pins = Pins(self.store)
-        self.oidc = OpenIdProvider(
-            self.store,
-            self.registry,
-            self.access_log,
-            self.passkeys,
-            keys_dir=settings.data_dir / "oidc",
-            issuer=settings.public_url,
-            pins=self.pins,
-        )
-        self.enrolments = Enrolments(self.store, self.registry, self.gallery, self.access_log)
-        self.enrolments.reconcile_gallery()  # persons registered just before a crash rejoin the gallery
+        try:
+            self.registry = Registry(self.store)
+            public = urlsplit(settings.public_url)
+            origin = f"{public.scheme}://{public.netloc}"
+            self.passkeys = Passkeys(self.store, public.hostname or "localhost", "Tessera", [origin])
+            self.pins = Pins(self.store)
+            self.oidc = OpenIdProvider(
+                self.store,
+                self.registry,
+                self.access_log,
+                self.passkeys,
+                keys_dir=settings.data_dir / "oidc",
+                issuer=settings.public_url,
+                pins=self.pins,
+            )
+            self.enrolments = Enrolments(self.store, self.registry, self.gallery, self.access_log)
+            self.enrolments.reconcile_gallery()  # persons registered just before a crash rejoin the gallery
+        except BaseException:
+            self.close()  # a bad public URL, say: leave nothing open or locked behind
+            raise
         self.sessions = Sessions()
         self.limiter = RateLimiter(
             {
