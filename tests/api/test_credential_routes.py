@@ -105,6 +105,9 @@ def test_pin_set_change_and_reset_at_the_desk(world: World) -> None:
     assert (
         world.client.put("/v1/me/pin", json={"pin": "123456", "current_pin": "480613"}, headers=me).status_code == 400
     )
+    trivial = rebind(world, number, 105, SoftAuthenticator(), pin="222222")
+    assert trivial.status_code == 400 and trivial.json()["field"] == "pin"
+    assert login(world, phone).status_code == 201  # the refused rebind revoked nothing
     assert rebind(world, number, 105, SoftAuthenticator(), pin="905172").status_code == 201
     world.services.pins.verify_pin(number, "905172")
 

@@ -27,6 +27,7 @@ from tessera.auth import Action
 from tessera.errors import ForbiddenError, PurposeRequiredError
 from tessera.identity.dedup import DUPLICATE_THRESHOLD
 from tessera.identity.numbers import checked_number
+from tessera.identity.pin import checked_pin
 from tessera.identity.templates import checked_templates
 
 router = APIRouter(tags=["credentials"])
@@ -113,6 +114,8 @@ def rebind(number: str, body: RebindCreate, caller: CallerDep, services: Service
         services.record_access(caller, [subject], fields, "denied: no purpose")
         raise PurposeRequiredError("re-binding a person's credential needs a purpose (X-Tessera-Purpose)")
     templates = checked_templates(body.face, [(f.position, f.template) for f in body.fingers])
+    if body.pin is not None:
+        checked_pin(body.pin)  # a trivial PIN is refused before anything is granted
     score = services.gallery.verify(number, templates)
     if score < DUPLICATE_THRESHOLD:
         services.record_access(caller, [subject], fields, "in-person check failed")
