@@ -182,13 +182,15 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         assert [[c.number for c in x] for x in batched] == [[c.number for c in x] for x in found]
 
     genuine, best_new, hits, first, false_matches, stray = _outcomes(found, expected)
-    p50, p99 = _percentiles(np.array(single) * 1000, [50, 99])
+    p50, p90, p99 = _percentiles(np.array(single) * 1000, [50, 90, 99])
     return result | {
         "duplicate_recall": round(hits / len(genuine), 5),
         "top1_rate": round(first / len(genuine), 5),
         "false_match_rate": round(false_matches / len(best_new), 5),
         "false_candidates_with_repeats": stray,
+        "search_ms_mean": round(float(np.mean(single)) * 1000, 4),
         "search_ms_p50": p50,
+        "search_ms_p90": p90,
         "search_ms_p99": p99,
         "batched_ms_per_search": round(batched_seconds / len(probes) * 1000, 3),
         "genuine_score_p0_p01_p1_p50": _percentiles(genuine, [0, 0.1, 1, 50]),
