@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tessera.identity import numbers as numbers_module
+from tessera.identity.enrolment import Submission
 from tessera.identity.templates import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Templates, checked_templates
 from tessera.ledger.records import ACCOUNT_DTYPE, BATCH_SIZE_MAX, TRANSFER_DTYPE, AccountFlags
 
@@ -292,6 +293,10 @@ class SyntheticEnrolment:
     templates: Templates
     person: int  # the true identity: submissions of one person share it
     duplicate_of: int | None  # the index of this person's first submission when this is a repeat
+
+    def submission(self) -> Submission:
+        """As a capture station sends it to ``Enrolments.submit``."""
+        return Submission(self.request_id, self.demographics, self.templates.face, list(self.templates.fingers))
 
 
 _GIVEN = {

@@ -18,7 +18,7 @@ from tessera.identity.dedup import Gallery
 from tessera.identity.enrolment import Enrolments, Submission
 from tessera.identity.registry import Registry
 from tessera.store import Store
-from tessera.testing import SyntheticEnrolment, synthetic_enrolments
+from tessera.testing import synthetic_enrolments
 
 
 @dataclass
@@ -41,14 +41,10 @@ def office(store: Store, tmp_path: Path) -> Iterator[Office]:
         yield Office(store, registry, gallery, log, Enrolments(store, registry, gallery, log), station, adjudicator)
 
 
-def submission(s: SyntheticEnrolment) -> Submission:
-    return Submission(s.request_id, s.demographics, s.templates.face, list(s.templates.fingers))
-
-
 def test_a_population_enrols_with_every_repeat_sent_to_review(office: Office) -> None:
     """Each new person gets a number; each repeat under another name waits, matched to the first."""
     people = list(synthetic_enrolments(7, 300, duplicate_share=0.1))
-    results = office.enrolments.submit_many([submission(s) for s in people], station=office.station)
+    results = office.enrolments.submit_many([s.submission() for s in people], station=office.station)
     number_of = {}
     for s, e in zip(people, results, strict=True):
         if s.duplicate_of is None:
@@ -64,7 +60,7 @@ def test_a_population_enrols_with_every_repeat_sent_to_review(office: Office) ->
 def test_one_at_a_time_or_in_a_batch_ends_the_same(office: Office, tmp_path: Path) -> None:
     """Batched submission (faster) decides exactly as single submissions would."""
     people = list(synthetic_enrolments(8, 60, duplicate_share=0.2))
-    single = [office.enrolments.submit(submission(s), station=office.station).state for s in people]
+    single = [office.enrolments.submit(s.submission(), station=office.station).state for s in people]
     with (
         Store.open(f"sqlite:///{tmp_path / 'other.db'}") as store,
         Gallery.open(tmp_path / "g2") as gallery,
@@ -72,7 +68,7 @@ def test_one_at_a_time_or_in_a_batch_ends_the_same(office: Office, tmp_path: Pat
     ):
         station = store.create_principal("station-1", Role.officer, agency="registrar")
         batched = Enrolments(store, Registry(store), gallery, log).submit_many(
-            [submission(s) for s in people], station=station
+            [s.submission() for s in people], station=station
         )
     assert [e.state for e in batched] == single
 
@@ -80,7 +76,7 @@ def test_one_at_a_time_or_in_a_batch_ends_the_same(office: Office, tmp_path: Pat
 def test_adjudication_paths(office: Office) -> None:
     """same merges into the match, fraud refuses, distinct registers; each once only."""
     people = list(synthetic_enrolments(9, 400, duplicate_share=0.05))
-    results = office.enrolments.submit_many([submission(s) for s in people], station=office.station)
+    results = office.enrolments.submit_many([s.submission() for s in people], station=office.station)
     queued = [e for e in results if e.state == "review"]
     assert len(queued) >= 3
     same, fraud, distinct = queued[:3]
@@ -107,7 +103,7 @@ def test_a_bad_decision_changes_nothing(
     office: Office, decision: str, reason: str, number: str | None, field: str
 ) -> None:
     people = list(synthetic_enrolments(10, 200, duplicate_share=0.05))
-    results = office.enrolments.submit_many([submission(s) for s in people], station=office.station)
+    results = office.enrolments.submit_many([s.submission() for s in people], station=office.station)
     case = next(e for e in results if e.state == "review")
     with pytest.raises(InvalidInputError) as caught:
         office.enrolments.decide(case.id, decision, officer=office.adjudicator, reason=reason, number=number)
@@ -117,7 +113,7 @@ def test_a_bad_decision_changes_nothing(
 
 def test_a_batch_with_one_bad_applicant_writes_nothing(office: Office) -> None:
     """The whole batch is checked first: a NaN in the last applicant leaves no one registered."""
-    people = [submission(s) for s in synthetic_enrolments(11, 5, duplicate_share=0)]
+    people = [s.submission() for s in synthetic_enrolments(11, 5, duplicate_share=0)]
     face = people[-1].face.copy()  # type: ignore[attr-defined]
     face[3] = float("nan")
     people[-1] = Submission(people[-1].request_id, people[-1].demographics, face)
@@ -130,11 +126,11 @@ def test_a_batch_with_one_bad_applicant_writes_nothing(office: Office) -> None:
 def test_a_crash_between_registry_and_gallery_is_repaired_at_start(office: Office, tmp_path: Path) -> None:
     """A person committed to the registry but missing from the gallery is put back on reconcile."""
     people = list(synthetic_enrolments(12, 20, duplicate_share=0))
-    office.enrolments.submit_many([submission(s) for s in people[:10]], station=office.station)
+    office.enrolments.submit_many([s.submission() for s in people[:10]], station=office.station)
     # The crash: the registry commits, the gallery append never happens.
     gallery_add = office.gallery.add
     office.gallery.add = lambda numbers, templates: None  # type: ignore[method-assign]
-    lost = office.enrolments.submit(submission(people[10]), station=office.station)
+    lost = office.enrolments.submit(people[10].submission(), station=office.station)
     office.gallery.add = gallery_add  # type: ignore[method-assign]
     assert lost.number not in office.gallery
     assert office.enrolments.reconcile_gallery() == 1
@@ -158,7 +154,7 @@ def test_no_person_is_ever_registered_twice(seed: int, count: int, share: float)
         ):
             station = store.create_principal("station-1", Role.officer, agency="registrar")
             results = Enrolments(store, Registry(store), gallery, log).submit_many(
-                [submission(s) for s in people], station=station
+                [s.submission() for s in people], station=station
             )
     enrolled = [s.person for s, e in zip(people, results, strict=True) if e.state == "enrolled"]
     assert sorted(enrolled) == sorted({s.person for s in people})

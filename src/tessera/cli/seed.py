@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tessera.api.services import Services
 from tessera.auth import Principal, Role, new_key
-from tessera.identity import Enrolment, Submission
+from tessera.identity import Enrolment
 from tessera.ledger import Account, AccountFlags, Transfer
 from tessera.testing import synthetic_enrolments
 
@@ -73,7 +73,4 @@ def seed_demo(services: Services) -> list[DemoKey]:
 def enrol_demo_people(services: Services, registrar: Principal) -> list[Enrolment]:
     """Synthetic applicants, a few of them coming back under another name: the queue has cases at once."""
     people = synthetic_enrolments(DEMO_SEED, DEMO_APPLICANTS, duplicate_share=0.15, fingers=2)
-    submissions = [
-        Submission(p.request_id, p.demographics, p.templates.face, list(p.templates.fingers)) for p in people
-    ]
-    return services.enrolments.submit_many(submissions, station=registrar)
+    return services.enrolments.submit_many([p.submission() for p in people], station=registrar)
