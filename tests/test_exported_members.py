@@ -6,7 +6,15 @@ import importlib
 
 import pytest
 
-PACKAGES = ["tessera.api", "tessera.audit", "tessera.auth", "tessera.identity", "tessera.ledger", "tessera.store"]
+PACKAGES = [
+    "tessera.api",
+    "tessera.audit",
+    "tessera.auth",
+    "tessera.identity",
+    "tessera.ledger",
+    "tessera.rules",
+    "tessera.store",
+]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

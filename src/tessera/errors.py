@@ -7,7 +7,8 @@ infrastructure::
     TesseraError                      tessera             (the root; codes below)
     ├── InvalidInputError             invalid_input       (also a ValueError)
     │   ├── BatchSizeError            batch_size          (empty or over the limit)
-    │   └── InvalidGrantError         invalid_grant       (an OAuth code unknown, used, expired or not matching)
+    │   ├── InvalidGrantError         invalid_grant       (an OAuth code unknown, used, expired or not matching)
+    │   └── ProtectedCategoryError    protected_category  (a rule or event type touches a forbidden data category)
     ├── NotFoundError                 not_found           (a named record does not exist)
     ├── ConflictError                 conflict            (a unique name or a fixed fact is taken)
     ├── AccessError                   access              (the caller may not do this)
@@ -60,6 +61,17 @@ class InvalidGrantError(InvalidInputError):
     """An OAuth authorization code is unknown, used, expired, or its PKCE verifier or redirect URI does not match."""
 
     code = "invalid_grant"
+
+
+class ProtectedCategoryError(InvalidInputError):
+    """An event type or rule touches a data category it may not: names where, the field and the category."""
+
+    code = "protected_category"
+
+    def __init__(self, where: str, field: str, category: str) -> None:
+        super().__init__(f"{where}.{field}", f"uses the protected category {category!r}, which may not be used here")
+        self.where = where
+        self.category = category
 
 
 class NotFoundError(TesseraError):
@@ -198,6 +210,7 @@ ERROR_CODES: dict[str, type[TesseraError]] = {
         InvalidInputError,
         BatchSizeError,
         InvalidGrantError,
+        ProtectedCategoryError,
         NotFoundError,
         ConflictError,
         AccessError,
