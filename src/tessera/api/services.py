@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from tessera.audit import AccessEntry, AccessLog, SignedTreeHead
 from tessera.auth import Grant, Principal, Rate, RateLimiter, Role, Scope, Sessions, parse_token, secret_matches
-from tessera.errors import InvalidInputError, NotFoundError, UnauthenticatedError
+from tessera.errors import InvalidInputError, NotFoundError, PurposeRequiredError, UnauthenticatedError
 from tessera.identity.dedup import Gallery
 from tessera.identity.enrolment import Enrolments
 from tessera.identity.oidc import OpenIdProvider
@@ -257,6 +257,12 @@ class Services:
         return debit, credit, settles, unknown
 
     # -- the access log -----------------------------------------------------------------------
+
+    def require_purpose(self, caller: Caller, subjects: Iterable[str], fields: tuple[str, ...], *, doing: str) -> None:
+        """Refuse a look at someone's data without a stated purpose, logging the refusal for them first."""
+        if not caller.purpose:
+            self.record_access(caller, subjects, fields, "denied: no purpose")
+            raise PurposeRequiredError(f"{doing} needs a purpose (X-Tessera-Purpose)")
 
     def record_access(self, caller: Caller, subjects: Iterable[str], fields: tuple[str, ...], outcome: str) -> None:
         """Durably log one entry per subject before the response leaves."""

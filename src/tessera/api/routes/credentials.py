@@ -24,7 +24,7 @@ from tessera.api.schemas import (
     SessionPublic,
 )
 from tessera.auth import Action
-from tessera.errors import ForbiddenError, PurposeRequiredError
+from tessera.errors import ForbiddenError
 from tessera.identity.dedup import DUPLICATE_THRESHOLD
 from tessera.identity.numbers import checked_number
 from tessera.identity.pin import checked_pin
@@ -110,9 +110,7 @@ def rebind(number: str, body: RebindCreate, caller: CallerDep, services: Service
     person = services.registry.person(number)
     subject = services.registry.subject_of(number)
     fields = ("face_template", "passkeys")
-    if not caller.purpose:
-        services.record_access(caller, [subject], fields, "denied: no purpose")
-        raise PurposeRequiredError("re-binding a person's credential needs a purpose (X-Tessera-Purpose)")
+    services.require_purpose(caller, [subject], fields, doing="re-binding a person's credential")
     templates = checked_templates(body.face, [(f.position, f.template) for f in body.fingers])
     if body.pin is not None:
         checked_pin(body.pin)  # a trivial PIN is refused before anything is granted

@@ -22,7 +22,7 @@ from tessera.api.schemas import (
 )
 from tessera.api.services import Caller, Services
 from tessera.auth import Action
-from tessera.errors import ForbiddenError, PurposeRequiredError
+from tessera.errors import ForbiddenError
 from tessera.identity.enrolment import DEMOGRAPHIC_FIELDS, Submission
 from tessera.identity.numbers import checked_number
 
@@ -105,7 +105,5 @@ def change_status(
 def _logged(services: Services, caller: Caller, number: str, fields: tuple[str, ...], outcome: str) -> None:
     """Log the look for the person before answering; without a purpose the attempt is logged and refused."""
     subject = services.registry.subject_of(number)
-    if not caller.purpose:
-        services.record_access(caller, [subject], fields, "denied: no purpose")
-        raise PurposeRequiredError("a person's record is read or changed with a purpose (X-Tessera-Purpose)")
+    services.require_purpose(caller, [subject], fields, doing="reading or changing a person's record")
     services.record_access(caller, [subject], fields, outcome)

@@ -149,9 +149,7 @@ def _readable(services: Services, caller: Caller, account_ids: list[int], what: 
     if caller.grant.scope is not Scope.purpose:
         services.record_access(caller, subjects, (what,), "denied")
         raise ForbiddenError(f"the caller holds none of accounts {account_ids}")
-    if not caller.purpose:
-        services.record_access(caller, subjects, (what,), "denied: no purpose")
-        raise PurposeRequiredError("reading someone else's account needs a purpose (X-Tessera-Purpose)")
+    services.require_purpose(caller, subjects, (what,), doing="reading someone else's account")
     services.record_access(caller, subjects, (what,), "read")
 
 
