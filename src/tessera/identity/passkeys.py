@@ -223,19 +223,16 @@ class Passkeys:
             if grant_hash is None:
                 _check_may_add(live)
             user_handle = self._user_handle(conn, number, now)
-            _purge_ceremonies(conn, now)
-            conn.execute(
-                webauthn_ceremonies.insert().values(
-                    id=ceremony_id,
-                    kind="register",
-                    number=number,
-                    challenge=challenge,
-                    label=label,
-                    rebind_grant=grant_hash,
-                    created_at_ns=now,
-                    expires_at_ns=expires_at_ns,
-                    used_at_ns=None,
-                )
+            _insert_ceremony(
+                conn,
+                ceremony_id,
+                kind="register",
+                number=number,
+                challenge=challenge,
+                now=now,
+                expires_at_ns=expires_at_ns,
+                label=label,
+                rebind_grant=grant_hash,
             )
         options = generate_registration_options(
             rp_id=self._rp_id,
@@ -347,19 +344,14 @@ class Passkeys:
                     raise UnauthenticatedError(
                         f"{number} has no live passkey; an officer can grant a rebind after an in-person check"
                     )
-            _purge_ceremonies(conn, now)
-            conn.execute(
-                webauthn_ceremonies.insert().values(
-                    id=ceremony_id,
-                    kind="login",
-                    number=number,
-                    challenge=challenge,
-                    label="",
-                    rebind_grant=None,
-                    created_at_ns=now,
-                    expires_at_ns=expires_at_ns,
-                    used_at_ns=None,
-                )
+            _insert_ceremony(
+                conn,
+                ceremony_id,
+                kind="login",
+                number=number,
+                challenge=challenge,
+                now=now,
+                expires_at_ns=expires_at_ns,
             )
         options = generate_authentication_options(
             rp_id=self._rp_id,
@@ -565,6 +557,35 @@ def _consume_ceremony(conn: Connection, ceremony_id: str, kind: str, now: int) -
 
 def _purge_ceremonies(conn: Connection, now: int) -> None:
     conn.execute(delete(webauthn_ceremonies).where(webauthn_ceremonies.c.expires_at_ns < now - CEREMONY_KEEP_S * _NS))
+
+
+def _insert_ceremony(
+    conn: Connection,
+    ceremony_id: str,
+    *,
+    kind: str,
+    number: str | None,
+    challenge: bytes,
+    now: int,
+    expires_at_ns: int,
+    label: str = "",
+    rebind_grant: bytes | None = None,
+) -> None:
+    """Store a begun ceremony, first dropping those long expired (so the table stays small)."""
+    _purge_ceremonies(conn, now)
+    conn.execute(
+        webauthn_ceremonies.insert().values(
+            id=ceremony_id,
+            kind=kind,
+            number=number,
+            challenge=challenge,
+            label=label,
+            rebind_grant=rebind_grant,
+            created_at_ns=now,
+            expires_at_ns=expires_at_ns,
+            used_at_ns=None,
+        )
+    )
 
 
 # --- persons, passkeys and grants ---------------------------------------------------------------
