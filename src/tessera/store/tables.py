@@ -323,3 +323,12 @@ oidc_tokens = Table(
     Index(None, "code_hash"),  # a replayed code revokes its tokens
     Index(None, "expires_at_ns"),
 )
+
+
+# -- sanctions lists (migration 0005) --
+
+
+# -- restrictions, notices and appeals (migration 0006) --
+
+
+# -- scores (migration 0007) --
