@@ -6,8 +6,6 @@ import json
 import runpy
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -19,13 +17,13 @@ from tessera.api import Services, Settings, create_app
 from tessera.api.services import checked_public_url
 from tessera.audit import verify_log
 from tessera.auth import checked_name, checked_role, new_key
-from tessera.cli import oidc
+from tessera.cli import oidc, rules, sanctions
+from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
 from tessera.cli.demo import run_demo
 from tessera.cli.seed import seed_demo
-from tessera.errors import InvalidInputError, NotFoundError, TesseraError
+from tessera.errors import InvalidInputError, NotFoundError
 from tessera.identity.oidc_clients import RelyingParties
 from tessera.ledger import Ledger
-from tessera.store import Store
 
 app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
 bench_app = typer.Typer(help="Speed benchmarks; each prints one JSON object.", no_args_is_help=True)
@@ -40,26 +38,11 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(oidc_app, name="oidc")
-
-DataOption = Annotated[Path, typer.Option("--data", help="The data directory (created on first start).")]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option("--database-url", help="Registries in PostgreSQL (postgresql://...) instead of SQLite under --data."),
-]
-DATA_DEFAULT = Path("tessera-data")
+app.add_typer(rules.app, name="rules")
+app.add_typer(sanctions.app, name="sanctions")
 
 # Bench scripts parse their own flags (argparse), so click must pass everything through.
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
-
-
-@contextmanager
-def _reporting_errors() -> Iterator[None]:
-    """Turn a TesseraError into one line on stderr and exit status 1, never a traceback."""
-    try:
-        yield
-    except TesseraError as error:
-        typer.echo(f"error [{error.code}]: {error}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _bench_dir() -> Path:
@@ -115,6 +98,18 @@ def bench_postgres_ledger(ctx: typer.Context) -> None:
     _run_bench("postgres_ledger", ctx.args)
 
 
+@bench_app.command("rules", context_settings=_PASS_THROUGH)
+def bench_rules(ctx: typer.Context) -> None:
+    """Events/s from the ledger's event feed through 50 compiled rules to updated scores."""
+    _run_bench("rules", ctx.args)
+
+
+@bench_app.command("screening", context_settings=_PASS_THROUGH)
+def bench_screening(ctx: typer.Context) -> None:
+    """Sanctions screening: names/s against the lists, and recall and precision on labelled pairs."""
+    _run_bench("screening", ctx.args)
+
+
 @ledger_app.command("inspect")
 def ledger_inspect(
     directory: Annotated[Path, typer.Argument(help="The ledger's data directory.")],
@@ -123,7 +118,7 @@ def ledger_inspect(
     if not directory.is_dir():
         typer.echo(f"error: {directory} is not a directory", err=True)
         raise typer.Exit(2)
-    with _reporting_errors(), Ledger.open(directory, progress=lambda line: typer.echo(line, err=True)) as ledger:
+    with reporting_errors(), Ledger.open(directory, progress=lambda line: typer.echo(line, err=True)) as ledger:
         recovery = ledger.recovery
         report = {
             "directory": str(directory),
@@ -145,7 +140,7 @@ def ledger_snapshot(
     directory: Annotated[Path, typer.Argument(help="The ledger's data directory.")],
 ) -> None:
     """Write a snapshot and drop the journal segments it covers."""
-    with _reporting_errors(), Ledger.open(directory) as ledger:
+    with reporting_errors(), Ledger.open(directory) as ledger:
         path = ledger.snapshot()
     typer.echo(str(path))
 
@@ -155,7 +150,7 @@ def audit_verify(
     directory: Annotated[Path, typer.Argument(help="The access log's directory.")],
 ) -> None:
     """Re-hash every entry and check every signed tree head; name the first bad entry."""
-    with _reporting_errors():
+    with reporting_errors():
         report = verify_log(directory)
     typer.echo(json.dumps({"entries": report.entries, "tree_heads": report.tree_heads, "root": report.root.hex()}))
 
@@ -180,7 +175,7 @@ def serve(
     ] = 0,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) on the ledger, registries and access log under --data."""
-    with _reporting_errors():
+    with reporting_errors():
         settings = Settings(
             data_dir=data,
             database_url=database_url,
@@ -209,11 +204,6 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
-def _open_store(data: Path, database_url: str | None) -> Store:
-    data.mkdir(parents=True, exist_ok=True)
-    return Store.open(Settings(data_dir=data, database_url=database_url).store_url)
-
-
 @keys_app.command("create")
 def keys_create(
     role: Annotated[str, typer.Option(help="citizen, officer, merchant, auditor or admin.")],
@@ -223,9 +213,9 @@ def keys_create(
     database_url: DatabaseOption = None,
 ) -> None:
     """Create a principal (if new) and an API key for it; the key is printed once and stored hashed."""
-    with _reporting_errors():
+    with reporting_errors():
         wanted = checked_role(role)
-        with _open_store(data, database_url) as store:
+        with open_store(data, database_url) as store:
             principal = store.get_principal_by_name(checked_name(name))
             if principal is None:
                 principal = store.create_principal(name, wanted, agency=agency)
@@ -244,7 +234,7 @@ def keys_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """List a principal's keys (ids and dates, never secrets) as JSON."""
-    with _reporting_errors(), _open_store(data, database_url) as store:
+    with reporting_errors(), open_store(data, database_url) as store:
         principal = store.get_principal_by_name(checked_name(name))
         if principal is None:
             raise NotFoundError("name", f"no principal named {name}")
@@ -260,7 +250,7 @@ def keys_revoke(
     database_url: DatabaseOption = None,
 ) -> None:
     """Revoke an API key; requests with it are refused within seconds."""
-    with _reporting_errors(), _open_store(data, database_url) as store:
+    with reporting_errors(), open_store(data, database_url) as store:
         if store.get_api_key(key_id) is None:
             raise NotFoundError("key_id", f"no key {key_id}")
         store.revoke_api_key(key_id, time.time_ns())
@@ -272,7 +262,7 @@ def demo(
     data: Annotated[Path, typer.Option(help="Where the demo ledger lives.")] = Path("tessera-data/ledger"),
 ) -> None:
     """Issue money to two wallets, pay a merchant, refuse an overdraft; print what happened."""
-    with _reporting_errors():
+    with reporting_errors():
         run_demo(data, typer.echo)
 
 
@@ -295,7 +285,7 @@ def oidc_register(
     database_url: DatabaseOption = None,
 ) -> None:
     """Register a relying party; prints its client id and secret (shown once, stored hashed) as JSON."""
-    with _reporting_errors(), _open_store(data, database_url) as store:
+    with reporting_errors(), open_store(data, database_url) as store:
         answer = oidc.register(store, name, redirect_uri, claims=claim or [], public=public, sector=sector, by=by)
     typer.echo(json.dumps(answer, ensure_ascii=False))
 
@@ -307,7 +297,7 @@ def oidc_disable(
     database_url: DatabaseOption = None,
 ) -> None:
     """Stop a relying party for good: no new logins; its codes and tokens stop working."""
-    with _reporting_errors(), _open_store(data, database_url) as store:
+    with reporting_errors(), open_store(data, database_url) as store:
         if RelyingParties(store).get(client_id) is None:
             raise NotFoundError("client_id", f"no relying party {client_id}")
         RelyingParties(store).disable(client_id)

@@ -1,0 +1,37 @@
+"""What every ``tessera`` command shares: the data options and the one-line error report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tessera.api import Settings
+from tessera.errors import TesseraError
+from tessera.store import Store
+
+DataOption = Annotated[Path, typer.Option("--data", help="The data directory (created on first start).")]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Registries in PostgreSQL (postgresql://...) instead of SQLite under --data."),
+]
+DATA_DEFAULT = Path("tessera-data")
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """Turn a TesseraError into one line on stderr and exit status 1, never a traceback."""
+    try:
+        yield
+    except TesseraError as error:
+        typer.echo(f"error [{error.code}]: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def open_store(data: Path, database_url: str | None) -> Store:
+    """The registries under ``data`` (SQLite), or in PostgreSQL when a database URL is given."""
+    data.mkdir(parents=True, exist_ok=True)
+    return Store.open(Settings(data_dir=data, database_url=database_url).store_url)
