@@ -110,6 +110,12 @@ def bench_screening(ctx: typer.Context) -> None:
     _run_bench("screening", ctx.args)
 
 
+@bench_app.command("check", context_settings=_PASS_THROUGH)
+def bench_check(ctx: typer.Context) -> None:
+    """Restriction checks/s in process, and their latency over HTTP."""
+    _run_bench("check", ctx.args)
+
+
 @ledger_app.command("inspect")
 def ledger_inspect(
     directory: Annotated[Path, typer.Argument(help="The ledger's data directory.")],
