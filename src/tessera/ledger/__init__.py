@@ -1,5 +1,6 @@
 """The money ledger: accounts, double-entry transfers, two-phase holds, durable journal."""
 
+from tessera.ledger.feed import CommittedBatch, Subscription
 from tessera.ledger.ledger import AccountOrder, Ledger, Recovery
 from tessera.ledger.records import (
     ACCOUNT_DTYPE,
@@ -26,6 +27,7 @@ __all__ = [
     "Account",
     "AccountFlags",
     "AccountOrder",
+    "CommittedBatch",
     "CreateAccountStatus",
     "CreateTransferStatus",
     "Ledger",
@@ -34,6 +36,7 @@ __all__ = [
     "Recovery",
     "Result",
     "Results",
+    "Subscription",
     "Transfer",
     "TransferFlags",
 ]

@@ -29,6 +29,7 @@ from tessera.errors import (
     LedgerFailedError,
     LedgerLockedError,
 )
+from tessera.ledger.feed import CommittedBatch, Feed, Subscriber, Subscription
 from tessera.ledger.journal import EntryKind, JournalWriter, iter_entries, list_segments
 from tessera.ledger.records import (
     ACCOUNT_DTYPE,
@@ -60,6 +61,7 @@ ORDER_DTYPE = np.dtype(
 )
 assert ORDER_DTYPE.itemsize == 128
 _FREEZE, _UNFREEZE = 1, 2
+_ENTRY_DTYPES = {EntryKind.accounts: ACCOUNT_DTYPE, EntryKind.transfers: TRANSFER_DTYPE, EntryKind.orders: ORDER_DTYPE}
 
 SEGMENT_BYTES_MAX = 256 * 2**20
 SNAPSHOT_JOURNAL_BYTES = 64 * 2**20  # close() snapshots once the journal holds this much
@@ -93,6 +95,7 @@ class _Options:
     segment_bytes_max: int = SEGMENT_BYTES_MAX
     snapshot_journal_bytes: int = SNAPSHOT_JOURNAL_BYTES
     progress: Callable[[str], None] | None = None
+    feed_after: int | None = None  # keep replayed batches after this seq for a subscriber's catch-up
 
 
 def _checked_ids(ids: Any, name: str) -> npt.NDArray[np.uint64]:
@@ -114,6 +117,19 @@ def _checked_ids(ids: Any, name: str) -> npt.NDArray[np.uint64]:
     return np.array(values, dtype=np.uint64)
 
 
+def _check_seq(value: object, name: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise InvalidInputError(name, "must be a journal sequence number (0 or more)")
+
+
+def _gaps(first: int, last: int, have: list[int]) -> list[tuple[int, int]]:
+    """The runs of seqs in first..last missing from ``have`` (sorted, contiguous)."""
+    if not have:
+        return [(first, last)] if first <= last else []
+    gaps = [(first, have[0] - 1)] if have[0] > first else []
+    return gaps + ([(have[-1] + 1, last)] if have[-1] < last else [])
+
+
 class Ledger:
     """A durable double-entry ledger in one directory. Open with ``Ledger.open(path)``."""
 
@@ -127,11 +143,14 @@ class Ledger:
         self._last_timestamp = 0
         self._orders: dict[int, list[AccountOrder]] = {}
         self.recovery = Recovery()
+        self._replayed: list[CommittedBatch] = []
+        self._replayed_from = 0  # the first seq recovery could still see (older ones are in the snapshot)
         try:
             self._journal = self._recover()
         except BaseException:
             os.close(self._lock_fd)
             raise
+        self.feed = Feed(self._journal.sync_through)
 
     @classmethod
     def open(
@@ -143,11 +162,14 @@ class Ledger:
         segment_bytes_max: int = SEGMENT_BYTES_MAX,
         snapshot_journal_bytes: int = SNAPSHOT_JOURNAL_BYTES,
         progress: Callable[[str], None] | None = None,
+        feed_after: int | None = None,
     ) -> Ledger:
         """Create the directory or recover from it.
 
         ``sync=False`` skips fsync (tests only); ``progress`` receives a line per journal
-        segment replayed, for operators watching a long recovery.
+        segment replayed, for operators watching a long recovery. ``feed_after`` keeps the
+        batches replayed after that journal seq, so ``subscribe(after_seq=...)`` can hand a
+        subscriber what it missed while the process was down.
         """
         if not isinstance(path, str | os.PathLike) or not str(path):
             raise InvalidInputError("path", "must be a directory path")
@@ -161,12 +183,13 @@ class Ledger:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInputError(name, "must be a positive integer")
+        _check_seq(feed_after, "feed_after")
         directory = Path(path)
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise InvalidInputError("path", f"{directory} exists and is not a directory") from None
-        options = _Options(sync, clock or time.time_ns, segment_bytes_max, snapshot_journal_bytes, progress)
+        options = _Options(sync, clock or time.time_ns, segment_bytes_max, snapshot_journal_bytes, progress, feed_after)
         return cls(directory, options)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -196,6 +219,7 @@ class Ledger:
             }
             seq = self.recovery.snapshot_seq = snap.seq
         expected = seq + 1
+        self._replayed_from = expected
         segments = list_segments(self.path)
         current: Path | None = None
         for entry, segment, cut in iter_entries(self.path):
@@ -216,25 +240,27 @@ class Ledger:
                 continue
             if entry.seq != expected:
                 raise CorruptionError(str(segment), entry.offset, f"expected entry {expected}, found {entry.seq}")
-            self._replay(entry.kind, entry.timestamp, entry.body, str(segment), entry.offset)
+            statuses = self._replay(entry.kind, entry.timestamp, entry.body, str(segment), entry.offset)
+            if self._options.feed_after is not None and entry.seq > self._options.feed_after:
+                records = np.frombuffer(entry.body, dtype=_ENTRY_DTYPES[entry.kind]).copy()
+                self._replayed.append(CommittedBatch(entry.seq, entry.kind, entry.timestamp, records, statuses))
             self._last_timestamp = max(self._last_timestamp, entry.timestamp + entry.count - 1)
             self.recovery.entries_replayed += 1
             expected += 1
         self.recovery.seconds = time.perf_counter() - started
         return JournalWriter(self.path, expected, self._options.segment_bytes_max, self._options.sync)
 
-    def _replay(self, kind: int, timestamp: int, body: memoryview, segment: str, offset: int) -> None:
+    def _replay(self, kind: int, timestamp: int, body: memoryview, segment: str, offset: int) -> npt.NDArray[np.uint32]:
         if kind == EntryKind.accounts:
-            self._state.apply_accounts(np.frombuffer(body, dtype=ACCOUNT_DTYPE), timestamp)
-        elif kind == EntryKind.transfers:
-            self._state.apply_transfers(np.frombuffer(body, dtype=TRANSFER_DTYPE), timestamp)
-        elif kind == EntryKind.orders:
-            self._apply_orders(np.frombuffer(body, dtype=ORDER_DTYPE), timestamp)
-        else:
-            raise CorruptionError(segment, offset, f"unknown entry kind {kind}")
+            return self._state.apply_accounts(np.frombuffer(body, dtype=ACCOUNT_DTYPE), timestamp)
+        if kind == EntryKind.transfers:
+            return self._state.apply_transfers(np.frombuffer(body, dtype=TRANSFER_DTYPE), timestamp)
+        if kind == EntryKind.orders:
+            return self._apply_orders(np.frombuffer(body, dtype=ORDER_DTYPE), timestamp)
+        raise CorruptionError(segment, offset, f"unknown entry kind {kind}")
 
     def close(self) -> None:
-        """Flush, snapshot if the journal has grown, and release the directory."""
+        """Flush, snapshot if the journal has grown, hand subscribers what is queued, and release the directory."""
         if self._closed:
             return
         try:
@@ -247,6 +273,7 @@ class Ledger:
                     self._journal.sync_through(self._journal.last_seq)
         finally:
             self._closed = True
+            self.feed.close()
             self._journal.close()
             os.close(self._lock_fd)
 
@@ -287,8 +314,33 @@ class Ledger:
             statuses = apply(batch, timestamp)
             self._journal.append(kind, timestamp, len(batch), batch)
             target = self._journal.last_seq
+            if self.feed.active:  # a copy: the caller may reuse its buffer once we return
+                self.feed.publish(CommittedBatch(target, kind, timestamp, batch.copy(), statuses))
         self._journal.sync_through(target)
         return statuses
+
+    # -- the event feed -------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber, *, after_seq: int | None = None) -> Subscription:
+        """Receive every batch committed from now on, once durable, in journal order.
+
+        With ``after_seq`` (the last seq the subscriber had processed), first the batches
+        recovery replayed after it, if the ledger was opened with ``feed_after`` at or
+        before it; entries already folded into a snapshot are named in ``missed``.
+        """
+        _check_seq(after_seq, "after_seq")
+        with self._apply_lock:  # no live batch can slip in between the catch-up and the live feed
+            self._check_open()
+            catch_up = [] if after_seq is None else [b for b in self._replayed if b.seq > after_seq]
+            subscription = self.feed.subscribe(subscriber, catch_up)
+            if after_seq is not None:
+                subscription.missed = _gaps(after_seq + 1, self._journal.last_seq, [b.seq for b in catch_up])
+            return subscription
+
+    @property
+    def last_seq(self) -> int:
+        """The journal seq of the latest committed batch."""
+        return self._journal.last_seq
 
     def create_accounts(self, accounts: Sequence[Account] | npt.NDArray[np.void]) -> Results[CreateAccountStatus]:
         """Create a batch of accounts (list of Account, or packed ``ACCOUNT_DTYPE`` records)."""
