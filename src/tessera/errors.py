@@ -21,6 +21,7 @@ infrastructure::
     │   └── StoreClosedError          store_closed        (the Store handle was closed)
     ├── LogLockedError                log_locked          (another process has the access log open)
     ├── GalleryLockedError            gallery_locked      (another process has the biometric gallery open)
+    ├── EnforcementClosedError        enforcement_closed  (tessera.rules.check with no enforcement index open)
     └── LedgerError                   ledger
         ├── LedgerClosedError         ledger_closed
         ├── LedgerFailedError         ledger_failed       (an fsync failed: reopen to recover)
@@ -68,8 +69,8 @@ class ProtectedCategoryError(InvalidInputError):
 
     code = "protected_category"
 
-    def __init__(self, where: str, field: str, category: str) -> None:
-        super().__init__(f"{where}.{field}", f"uses the protected category {category!r}, which may not be used here")
+    def __init__(self, where: str, field: str, category: str, reason: str = "which may not be used here") -> None:
+        super().__init__(f"{where}.{field}", f"uses the protected category {category!r}, {reason}")
         self.where = where
         self.category = category
 
@@ -162,6 +163,12 @@ class GalleryLockedError(TesseraError):
     code = "gallery_locked"
 
 
+class EnforcementClosedError(TesseraError):
+    """``tessera.rules.check`` was called with no enforcement index open in the process."""
+
+    code = "enforcement_closed"
+
+
 class LedgerError(TesseraError):
     """The ledger cannot serve the call."""
 
@@ -223,6 +230,7 @@ ERROR_CODES: dict[str, type[TesseraError]] = {
         StoreClosedError,
         LogLockedError,
         GalleryLockedError,
+        EnforcementClosedError,
         LedgerError,
         LedgerClosedError,
         LedgerFailedError,

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,9 @@ from tessera.identity import numbers as numbers_module
 from tessera.identity.enrolment import Submission
 from tessera.identity.templates import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Templates, checked_templates
 from tessera.ledger.records import ACCOUNT_DTYPE, BATCH_SIZE_MAX, TRANSFER_DTYPE, AccountFlags
+
+if TYPE_CHECKING:
+    from tessera.rules.lists import ListedEntity
 
 ISSUER_ID = 1
 WALLET_CODE = 2
@@ -407,3 +410,286 @@ def synthetic_enrolments(
                 claimed = _demographics(np.random.default_rng([seed, _PEOPLE, repeat_of]), repeat_of)
                 demographics = _demographics(rng, j, claimed)
             yield SyntheticEnrolment(f"enrol-{seed}-{j:09d}", demographics, templates, person, repeat_of)
+
+
+# --- sanctions screening: synthetic listings and labelled queries ---------------------------------
+
+_SCREEN_GIVEN = (
+    "Ahmad", "Ali", "Omar", "Yusuf", "Khalid", "Hassan", "Ibrahim", "Mustafa", "Tariq", "Karim", "Samir", "Nabil",
+    "Faisal", "Hamza", "Bilal", "Reza", "Dariush", "Farhad", "Mehdi", "Javad", "Ivan", "Sergei", "Dmitri", "Oleg",
+    "Andrei", "Nikolai", "Pavel", "Yuri", "Viktor", "Boris", "Olga", "Irina", "Natalia", "Svetlana", "Elena",
+    "Tatiana", "Carlos", "Jorge", "Luis", "Miguel", "Rafael", "Alejandro", "Diego", "Fernando", "Ricardo", "Marta",
+    "Lucia", "Carmen", "Chol", "Myong", "Song", "Hyon", "Jin", "Min", "Wei", "Jian", "Ming", "Hui", "Li", "Kwame",
+    "Kofi", "Amadou", "Moussa", "Ibrahima", "Fatima", "Aisha", "Mariam", "Zainab", "Amina", "Leila", "Yasmin",
+    "Grace", "Peter", "John", "Michael", "Anna", "Sofia", "Thomas", "Daniel", "Emmanuel", "Joseph", "Samuel",
+)  # fmt: skip
+_SCREEN_FAMILY = (
+    "Haddad", "Mansour", "Nasser", "Khoury", "Saleh", "Darwish", "Qureshi", "Siddiqui", "Rahimi", "Karimi",
+    "Hosseini", "Tehrani", "Farahani", "Petrov", "Ivanov", "Smirnov", "Volkov", "Sokolov", "Morozov", "Lebedev",
+    "Kozlov", "Novikov", "Fedorov", "Orlov", "Gonzalez", "Ramirez", "Herrera", "Castillo", "Mendoza", "Vargas",
+    "Ortega", "Delgado", "Navarro", "Pak", "Ri", "Choe", "Kang", "Jang", "Zhang", "Wang", "Liu", "Chen", "Zhao",
+    "Huang", "Okafor", "Mensah", "Diallo", "Traore", "Keita", "Coulibaly", "Ndiaye", "Mwangi", "Otieno",
+    "Kowalski", "Nowak", "Schmidt", "Meyer", "Rossi", "Bianchi", "Papadopoulos", "Yilmaz", "Demir", "Aydin",
+)  # fmt: skip
+_SCREEN_ORG_WORDS = (
+    "Global", "Trading", "Petroleum", "Shipping", "Logistics", "Industrial", "Star", "Ocean", "Eastern", "Pacific",
+    "Golden", "Crescent", "Atlas", "Meridian", "Falcon", "Horizon", "Summit", "United", "General", "Technical",
+)  # fmt: skip
+_SCREEN_ORG_FORMS = ("LLC", "Ltd", "Co", "Company", "Group", "FZE", "JSC", "SA", "Corporation", "Holding")
+_SYLLABLES = (
+    "ka",
+    "ra",
+    "mo",
+    "ti",
+    "sa",
+    "le",
+    "no",
+    "bu",
+    "da",
+    "ve",
+    "zi",
+    "ha",
+    "ku",
+    "ma",
+    "ne",
+    "ro",
+    "ta",
+    "shi",
+)
+_FAMILY_ENDINGS = ("ov", "ova", "ani", "ez", "i", "enko", "yan", "ski", "oglu", "")
+_SCREEN_COUNTRIES = ("IR", "SY", "RU", "KP", "VE", "IQ", "LB", "YE", "CN", "MX", "CO", "AE", "TR", "SD", "BY")
+_LATIN_SPELLINGS = (
+    "shch kh sh ch zh ts ya yu yo ye ph th dh gh ou oo ee j w q x y c a b d e f g h i k l m n o p r s t u v z"
+)
+_CYRILLIC_SPELLINGS = "щ х ш ч ж ц я ю ё е ф т д г у у и дж у к кс й к а б д е ф г х и к л м н о п р с т у в з"  # noqa: RUF001
+# Latin to Cyrillic as a Russian speaker would write a foreign name: digraphs before letters.
+_TO_CYRILLIC = tuple(zip(_LATIN_SPELLINGS.split(), _CYRILLIC_SPELLINGS.split(), strict=True))
+_SCREEN_SEED = 0x5C4EE2  # keeps the screening draws apart from the other generators' streams
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledQuery:
+    """A screening query and the truth about it: the listings a correct screener alerts on."""
+
+    name: str
+    expected: frozenset[str]  # list ids of the listing it was made from and of same-named ones; empty: a negative
+    variant: str  # how it was made: "reorder+typo", "cyrillic", "alias", "negative", "negative_shared_surname"
+    listed_name: str  # the listed name it was made from ("" for a negative)
+
+
+def to_cyrillic(text: str) -> str:
+    """A Latin-script name written in Cyrillic the way people write one, not a reversible transliteration."""
+    out, i, lower = [], 0, text.lower()
+    while i < len(lower):
+        for latin, cyrillic in _TO_CYRILLIC:
+            if lower.startswith(latin, i):
+                shown = text[i : i + max(2, len(latin))]
+                out.append(
+                    cyrillic.upper()
+                    if shown.isupper() and len(shown) > 1
+                    else cyrillic.capitalize()
+                    if text[i].isupper()
+                    else cyrillic
+                )
+                i += len(latin)
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def synthetic_listed_entities(seed: int, count: int, first: int = 0) -> list[ListedEntity]:
+    """``count`` made-up listings (source ``synthetic``), nine in ten persons, to pad a list to a size."""
+    # Imported here: tessera.rules loads ICU and rigour, which only the screening helpers need.
+    from tessera.rules.lists import ListedEntity  # noqa: PLC0415
+
+    entities = []
+    for i in range(first, first + count):
+        rng = np.random.default_rng([seed, _SCREEN_SEED, i])
+        if rng.random() < 0.9:
+            given = [str(rng.choice(_SCREEN_GIVEN)) for _ in range(int(rng.choice([1, 2, 3], p=[0.5, 0.4, 0.1])))]
+            family = _made_up_family_name(rng).upper()
+            names: tuple[str, ...] = (f"{family}, {' '.join(given)}",)
+            birth = _BIRTH_FIRST + int(rng.integers(20_000))
+            dates: tuple[str, ...] = (datetime.date.fromordinal(birth).isoformat(),)
+            kind = "person"
+        else:
+            words = rng.choice(len(_SCREEN_ORG_WORDS), size=2, replace=False)
+            form = str(rng.choice(_SCREEN_ORG_FORMS))
+            names = (" ".join([*(_SCREEN_ORG_WORDS[int(w)] for w in words), form]).upper(),)
+            dates, kind = (), "organisation"
+        entities.append(
+            ListedEntity(
+                list_id=f"synthetic:{i}",
+                source="synthetic",
+                kind=kind,
+                names=names,
+                birth_dates=dates,
+                nationalities=(str(rng.choice(_SCREEN_COUNTRIES)),),
+                identifiers=(),
+                programs=("SYNTHETIC",),
+                legal_basis="synthetic listing for tests and benches",
+                remarks="",
+            )
+        )
+    return entities
+
+
+def _made_up_family_name(rng: np.random.Generator) -> str:
+    """A plausible family name that is on no list: two or three syllables and an ending."""
+    syllables = "".join(str(rng.choice(_SYLLABLES)) for _ in range(int(rng.integers(2, 4))))
+    return (syllables + str(rng.choice(_FAMILY_ENDINGS))).title()
+
+
+def _natural_order(name: str) -> list[str]:
+    """OFAC's "FAMILY, Given Names" as people write it: given names first."""
+    family, comma, given = name.partition(",")
+    return (given.split() + family.split()) if comma else name.split()
+
+
+def _typo(rng: np.random.Generator, words: list[str]) -> list[str]:
+    """One edit (substitution, deletion, insertion or swap) in one word of four letters or more."""
+    choices = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha() and w.isascii()]
+    if not choices:
+        return words
+    at = int(rng.choice(choices))
+    word, pos = words[at], int(rng.integers(1, len(words[at]) - 1))
+    letter = str(rng.choice(list("aeioubdgklmnrst")))
+    letter = letter.upper() if word.isupper() else letter
+    edit = int(rng.integers(4))
+    if edit == 0:
+        word = word[:pos] + letter + word[pos + 1 :]
+    elif edit == 1:
+        word = word[:pos] + word[pos + 1 :]
+    elif edit == 2:
+        word = word[:pos] + letter + word[pos:]
+    else:
+        word = word[:pos] + word[pos + 1] + word[pos] + word[pos + 2 :]
+    return [*words[:at], word, *words[at + 1 :]]
+
+
+def _screen_key(token: str) -> str:
+    from rigour.text import metaphone  # noqa: PLC0415 (only the screening helpers load rigour)
+
+    return metaphone(token) if len(token) >= 4 and token.isalpha() else token
+
+
+class _ListedKeys:
+    """Listed names as sets of sound keys, to tell a made-up name that is in effect on the list."""
+
+    def __init__(self, entities: Sequence[ListedEntity]) -> None:
+        from tessera.rules.screening import name_tokens  # noqa: PLC0415 (ICU loads only for screening helpers)
+
+        self.tokens = name_tokens
+        self.sets: list[frozenset[str]] = []
+        self.by_key: dict[str, set[int]] = {}
+        self.by_tokens: dict[frozenset[str], set[str]] = {}
+        for entity in entities:
+            for name in entity.names:
+                tokens = frozenset(name_tokens(name))
+                if not tokens:
+                    continue
+                self.by_tokens.setdefault(tokens, set()).add(entity.list_id)
+                keys = frozenset(_screen_key(t) for t in tokens)
+                for key in keys:
+                    self.by_key.setdefault(key, set()).add(len(self.sets))
+                self.sets.append(keys)
+
+    def clashes(self, name: str) -> bool:
+        """Whether some listed name sounds like this one, or contains it, or is contained in it."""
+        keys = frozenset(_screen_key(t) for t in self.tokens(name))
+        postings = [self.by_key.get(k, set()) for k in keys]
+        if all(postings) and set.intersection(*postings):
+            return True  # every key of the name is in one listed name
+        counts: dict[int, int] = {}
+        for posting in postings:
+            for index in posting:
+                counts[index] = counts.get(index, 0) + 1
+        return any(counts[i] == len(self.sets[i]) for i in counts)
+
+
+def screening_queries(
+    seed: int, entities: Sequence[ListedEntity], positives: int, negatives: int
+) -> list[LabelledQuery]:
+    """A labelled, shuffled set of screening queries made from ``entities``, the same for the same seed.
+
+    Positives come from listings not of source ``synthetic``, persons and organisations whose
+    name has two tokens or more, written as people write them: one, two or three (55, 35 and
+    10 %) of: an alias instead of the primary name, and for persons the given names first and
+    the last one moved to the front, a middle name dropped, one typo (an edit inside a word of
+    four letters or more), Cyrillic script. Their expected listings are the source listing and
+    any listing named exactly as the query or as the name it came from. Negatives are made-up
+    names, half sharing the family name of a listed person (with other given names); none
+    sounds like, contains or is contained in a listed name, so none should alert.
+    """
+    keys = _ListedKeys(entities)
+    record = [
+        e
+        for e in entities
+        if e.source != "synthetic" and e.kind in ("person", "organisation") and len(keys.tokens(e.names[0])) >= 2
+    ]
+    if not record and positives:
+        raise ValueError("no listings to make positives from")
+    rng = np.random.default_rng([seed, _SCREEN_SEED])
+    queries: list[LabelledQuery] = []
+    while len(queries) < positives:
+        entity = record[int(rng.integers(len(record)))]
+        aliases = [n for n in entity.names[1:] if len(keys.tokens(n)) >= 2 and n.isascii()]
+        # People reorder and shorten the names of people; a company's name they copy.
+        choices = ["reorder", "drop_middle", "typo", "cyrillic"] if entity.kind == "person" else ["typo", "cyrillic"]
+        if aliases:
+            choices.append("alias")
+        count = min(len(choices), int(rng.choice([1, 2, 3], p=[0.55, 0.35, 0.10])))
+        wanted = {str(op) for op in rng.choice(choices, size=count, replace=False)}
+        ops = []
+        name = entity.names[0]
+        if "alias" in wanted:
+            name = aliases[int(rng.integers(len(aliases)))]
+            ops.append("alias")
+        words = _natural_order(name)
+        if "drop_middle" in wanted and len(words) >= 3:
+            del words[int(rng.integers(1, len(words) - 1))]
+            ops.append("drop_middle")
+        if "reorder" in wanted and len(words) >= 2:
+            words = [words[-1], *words[:-1]]
+            ops.append("reorder")
+        if "typo" in wanted:
+            typed = _typo(rng, words)
+            if typed != words:
+                words = typed
+                ops.append("typo")
+        text = " ".join(words)
+        text = (text.title(), text.upper(), text)[int(rng.integers(3))]
+        if "cyrillic" in wanted and text.isascii():
+            text = to_cyrillic(text)
+            ops.append("cyrillic")
+        if not ops:
+            continue
+        # Listings named exactly as the query, or as the name it came from, are right to alert too.
+        same = keys.by_tokens.get(frozenset(keys.tokens(name)), set()) | keys.by_tokens.get(
+            frozenset(keys.tokens(text)), set()
+        )
+        expected = frozenset({entity.list_id} | same)
+        queries.append(LabelledQuery(text, expected, "+".join(ops), name))
+    people = [e for e in record if e.kind == "person"]
+    made: set[str] = set()
+    hard = negatives // 2 if people else 0
+    while len(queries) < positives + negatives:
+        given = [str(rng.choice(_SCREEN_GIVEN)) for _ in range(int(rng.choice([1, 2], p=[0.6, 0.4])))]
+        if len(made) < hard:
+            listed = people[int(rng.integers(len(people)))].names[0]
+            family = listed.partition(",")[0].split() if "," in listed else listed.split()[-1:]
+            listed_keys = {_screen_key(t) for t in keys.tokens(listed)}
+            if any(_screen_key(t) in listed_keys for g in given for t in keys.tokens(g)):
+                continue  # another person of that family: no given name of the listed one
+            variant, words = "negative_shared_surname", [*given, *(w.title() for w in family)]
+        else:
+            variant, words = "negative", [*given, str(rng.choice(_SCREEN_FAMILY))]
+        text = " ".join(words)
+        if text in made or keys.clashes(text):
+            continue
+        made.add(text)
+        queries.append(LabelledQuery(text, frozenset(), variant, ""))
+    order = rng.permutation(len(queries))
+    return [queries[int(i)] for i in order]

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from tessera.errors import InvalidInputError
-from tessera.rules import ListedEntity, parse_ofac, parse_ofac_remarks, parse_un
+from tessera.rules import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_ofac_remarks, parse_un
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sanctions"
 OFAC = FIXTURES / "ofac"
 UN_XML = FIXTURES / "un" / "consolidated.xml"
+DATA = Path(__file__).resolve().parent / "data"
 
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared sanctions fixtures are not present")
 
@@ -66,6 +67,13 @@ class TestOfacFixture:
         assert all(re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", d) for e in with_dob for d in e.birth_dates)
         assert not any(re.search(r"(^|; )DOB \d", e.remarks) for e in people)
 
+    def test_weak_aliases_in_remarks__become_names(self, ofac: dict[str, ListedEntity]) -> None:
+        """Entry 306's remark "a.k.a. 'BNC'" is a name now, after alt.csv's, and left the remarks."""
+        bank = ofac["ofac:306"]
+        assert bank.names == ("BANCO NACIONAL DE CUBA", "NATIONAL BANK OF CUBA", "BNC")
+        assert "a.k.a." not in bank.remarks
+        assert not any(re.search(r"(^|; )[afn]\.k\.a\. '[^']*'\.?($|;)", e.remarks) for e in ofac.values())
+
     def test_multiple_programs__split(self, ofac: dict[str, ListedEntity]) -> None:
         """A Program cell like ``SDGT] [SYRIA`` becomes two programs."""
         assert any(len(e.programs) > 1 and "SDGT" in e.programs for e in ofac.values())
@@ -95,11 +103,31 @@ class TestOfacRemarks:
             "DOB 12 Jan 1960; POB Tehran, Iran; nationality Iran; citizen Korea, North; "
             "Passport A1234 (Iran) issued 01 Jan 2000; alt. Passport B-56/7; Gender Male."
         )
-        birth_dates, nationalities, identifiers, rest = parse_ofac_remarks(remarks)
-        assert birth_dates == ("1960-01-12",)
-        assert nationalities == ("Iran", "Korea, North")
-        assert identifiers == ("A1234", "B-56/7")
-        assert rest == "POB Tehran, Iran; Gender Male."
+        parsed = parse_ofac_remarks(remarks)
+        assert parsed.birth_dates == ("1960-01-12",)
+        assert parsed.nationalities == ("Iran", "Korea, North")
+        assert parsed.identifiers == ("A1234", "B-56/7")
+        assert parsed.rest == "POB Tehran, Iran; Gender Male."
+        assert parsed.aliases == ()
+
+    @pytest.mark.parametrize(
+        ("remarks", "aliases"),
+        [
+            ("a.k.a. 'BNC'.", ("BNC",)),
+            ("a.k.a. 'PACHO'; a.k.a. 'THE CHESS PLAYER'", ("PACHO", "THE CHESS PLAYER")),
+            ("f.k.a. 'ANSAR INSTITUTE'", ("ANSAR INSTITUTE",)),
+            ("a.k.a. ''FOOPIE''", ("FOOPIE",)),
+            ("a.k.a. 'ABU 'ABDALLAH'", ("ABU 'ABDALLAH",)),
+        ],
+    )
+    def test_quoted_aliases(self, remarks: str, aliases: tuple[str, ...]) -> None:
+        """Quoted a.k.a. and f.k.a. items are aliases; doubled quotes go, an inner ayn stays."""
+        parsed = parse_ofac_remarks(remarks)
+        assert (parsed.aliases, parsed.rest) == (aliases, "")
+
+    def test_unclosed_alias__left_in_remarks(self) -> None:
+        """OFAC truncates long remarks; a cut-off alias is not guessed at."""
+        assert parse_ofac_remarks("a.k.a. 'snowsjo").aliases == ()
 
     def test_unrecognised_dob__left_in_remarks(self) -> None:
         """A date form the regex does not know is not guessed at."""
@@ -213,3 +241,122 @@ class TestUnMalformed:
         )
         (entity,) = parse_un(_write(tmp_path / "un.xml", _un(body)))
         assert (entity.list_id, entity.kind, entity.names) == ("un:QDe.999", "organisation", ("ACME", "ACME CO"))
+
+
+@pytest.fixture(scope="module")
+def eu() -> dict[str, ListedEntity]:
+    """The EU extract, parsed once, by list id."""
+    return {entity.list_id: entity for entity in parse_eu(DATA / "eu_fsf.xml")}
+
+
+class TestEu:
+    """The EU Financial Sanctions Files export (FSF XML 1.1), on a small extract in its shape."""
+
+    def test_every_sanction_entity__parsed(self, eu: dict[str, ListedEntity]) -> None:
+        """Five listings, keyed by their EU reference number."""
+        assert sorted(eu) == ["eu:EU.27.28", "eu:EU.2711.19", "eu:EU.3981.72", "eu:EU.4721.11", "eu:EU.6500.85"]
+        assert eu["eu:EU.4721.11"].kind == "organisation"
+
+    def test_person__names_dates_citizenship_programme(self, eu: dict[str, ListedEntity]) -> None:
+        """Every nameAlias is a name (the Cyrillic one too); citizenship gives the ISO code."""
+        putin = eu["eu:EU.6500.85"]
+        assert putin.names == ("Vladimir Vladimirovich PUTIN", "Владимир Владимирович ПУТИН")
+        assert putin.birth_dates == ("1952-10-07",)
+        assert putin.nationalities == ("RU",)
+        assert putin.programs == ("UKR",)
+        assert "2022/332" in putin.legal_basis
+        assert putin.remarks == "President of the Russian Federation."
+
+    def test_name_from_parts__partial_dates__documents(self, eu: dict[str, ListedEntity]) -> None:
+        """No wholeName: first, middle and last joined; a date from its parts; number or latinNumber."""
+        zawahiri = eu["eu:EU.2711.19"]
+        assert zawahiri.names[0] == "Aiman Muhammed Rabi al-Zawahiri"
+        assert zawahiri.birth_dates == ("1951-06-19",)
+        assert zawahiri.identifiers == ("1084010", "19820")
+
+    def test_year_span_and_month__unknown_country_dropped(self, eu: dict[str, ListedEntity]) -> None:
+        """yearRangeFrom/To give both years, year and month give YYYY-MM; country 00 is unknown."""
+        baqi = eu["eu:EU.3981.72"]
+        assert baqi.birth_dates == ("1962", "1963", "1965-03")
+        assert baqi.nationalities == ("AF",)
+
+    def test_no_namespace__same_result(self, tmp_path: Path) -> None:
+        """The namespace is optional: a file without it parses the same."""
+        text = (
+            (DATA / "eu_fsf.xml").read_text(encoding="utf-8").replace(' xmlns="http://eu.europa.ec/fpi/fsd/export"', "")
+        )
+        plain = list(parse_eu(_write(tmp_path / "eu.xml", text)))
+        assert plain == list(parse_eu(DATA / "eu_fsf.xml"))
+
+
+def _eu(body: str) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<export xmlns="http://eu.europa.ec/fpi/fsd/export">\n{body}\n</export>\n'
+
+
+class TestEuMalformed:
+    """Broken EU files raise InvalidInputError naming the line or element."""
+
+    def test_broken_xml__names_line(self, tmp_path: Path) -> None:
+        path = _write(tmp_path / "eu.xml", _eu('<sanctionEntity logicalId="1">\n<nameAlias wholeName="A">'))
+        with pytest.raises(InvalidInputError) as caught:
+            list(parse_eu(path))
+        assert caught.value.field.startswith("eu.xml:")
+
+    def test_unknown_subject_type__names_element(self, tmp_path: Path) -> None:
+        """A subject type the file format does not have is refused, naming the second listing."""
+        good = '<sanctionEntity logicalId="1"><subjectType code="person"/><nameAlias wholeName="A B"/></sanctionEntity>'
+        bad = '<sanctionEntity logicalId="2"><subjectType code="robot"/><nameAlias wholeName="C D"/></sanctionEntity>'
+        with pytest.raises(InvalidInputError, match="robot") as caught:
+            list(parse_eu(_write(tmp_path / "eu.xml", _eu(good + bad))))
+        assert caught.value.field == "eu.xml:/export/sanctionEntity[2]/subjectType"
+
+    def test_no_name__refused(self, tmp_path: Path) -> None:
+        body = '<sanctionEntity logicalId="1"><subjectType code="person"/><nameAlias wholeName=""/></sanctionEntity>'
+        with pytest.raises(InvalidInputError, match="no nameAlias") as caught:
+            list(parse_eu(_write(tmp_path / "eu.xml", _eu(body))))
+        assert caught.value.field == "eu.xml:/export/sanctionEntity[1]"
+
+    def test_doctype__refused(self, tmp_path: Path) -> None:
+        doctype = '<!DOCTYPE export [<!ENTITY x "x">]>\n'
+        path = _write(tmp_path / "eu.xml", _eu("").replace("\n", "\n" + doctype, 1))
+        with pytest.raises(InvalidInputError, match="document type"):
+            list(parse_eu(path))
+
+
+class TestFtm:
+    """FollowTheMoney JSON lines, as OpenSanctions exports them."""
+
+    def test_fixture__screened_schemata_only(self) -> None:
+        """Person, Company and Vessel come out; Sanction and Address are skipped, blank lines too."""
+        parsed = {e.list_id: e for e in parse_ftm(DATA / "ftm.jsonl")}
+        assert sorted(e.kind for e in parsed.values()) == ["organisation", "person", "vessel"]
+        bout = parsed["ftm:NK-2fPv8Y3nPTrWwbyKRvHnXq"]
+        assert bout.names == ("Viktor Anatolyevich BOUT", "Виктор Анатольевич Бут", "Victor BUTT", "Merchant of Death")
+        assert (bout.birth_dates, bout.nationalities, bout.identifiers) == (("1967-01-13",), ("RU",), ("21N0532664",))
+        assert bout.programs == ("SDGT",)
+        assert parsed["ftm:NK-vessel-1"].nationalities == ("IR",)
+
+    @pytest.mark.parametrize(
+        ("line", "message"),
+        [
+            ("{not json", "not JSON"),
+            ("[1, 2]", "JSON object"),
+            ('{"schema": "Person", "properties": {"name": ["A"]}}', "'id'"),
+            ('{"id": "x", "schema": "Wizard", "properties": {}}', "unknown FollowTheMoney schema"),
+            ('{"id": "x", "schema": "Person", "properties": {"name": "A"}}', "list of strings"),
+            ('{"id": "x", "schema": "Person", "properties": {"alias": []}}', "no name"),
+        ],
+    )
+    def test_malformed_line__names_file_and_line(self, tmp_path: Path, line: str, message: str) -> None:
+        """The third line is at fault, and the error says so: ``x.jsonl:3``."""
+        good = '{"id": "a%d", "schema": "Person", "properties": {"name": ["A B"]}}\n'
+        path = _write(tmp_path / "x.jsonl", good % 1 + good % 2 + line + "\n")
+        with pytest.raises(InvalidInputError, match=message) as caught:
+            list(parse_ftm(path))
+        assert caught.value.field == "x.jsonl:3"
+
+    def test_duplicate_id__refused(self, tmp_path: Path) -> None:
+        line = '{"id": "a", "schema": "Company", "properties": {"name": ["A"]}}\n'
+        with pytest.raises(InvalidInputError, match="duplicate") as caught:
+            list(parse_ftm(_write(tmp_path / "x.jsonl", line + line)))
+        assert caught.value.field == "x.jsonl:2"

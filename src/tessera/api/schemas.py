@@ -18,6 +18,12 @@ from tessera.identity.passkeys import Ceremony, PasskeyRecord
 from tessera.identity.registry import Person, StatusChange, VirtualId
 from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags, Transfer, TransferFlags
 from tessera.ledger.records import flag_names, flags_from_names
+from tessera.rules.appeals import Appeal
+from tessera.rules.basis import LegalBasis
+from tessera.rules.enforcement import Decision
+from tessera.rules.notices import Notice
+from tessera.rules.restrictions import Restriction, RestrictionEvent
+from tessera.rules.scores import Factor, Score
 
 U63 = Annotated[int, Field(ge=0, lt=2**63)]
 Id = Annotated[int, Field(ge=1, lt=2**63)]
@@ -601,3 +607,325 @@ class TokenPublic(BaseModel):
     expires_in: int
     id_token: str
     scope: str
+
+
+# --- restrictions, notices and appeals (tessera.rules) ---------------------------------------------
+
+DomainName = Literal["payments", "travel", "procurement", "licensing", "benefits", "credit"]
+PolicySubject = Annotated[
+    str,
+    Field(
+        min_length=5,
+        max_length=68,
+        pattern=r"^([1-9][0-9]{11}|org:[a-z0-9][a-z0-9._-]{0,63})$",
+        description="a Tessera number (check digit last), or org:<id> for an organisation",
+    ),
+]
+RestrictionIdText = Annotated[str, Field(pattern=r"^r_[0-9a-f]{16}$", description="a restriction id")]
+ReasonText = Annotated[str, Field(min_length=1, max_length=1000)]
+ReasonCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
+EndNs = Annotated[int, Field(ge=1, lt=2**63, description="when it ends, in nanoseconds since 1970")]
+
+
+class DenialPublic(BaseModel):
+    restriction_id: str
+    reason_code: str
+    reason_text: str
+    basis_id: str
+    end_ns: int | None
+
+
+class CheckPublic(BaseModel):
+    """The enforcement point's answer: allowed, or denied with the restrictions and their reasons."""
+
+    subject: str
+    domain: str
+    allowed: bool
+    restriction_ids: list[str]
+    reasons: list[DenialPublic]
+
+    @classmethod
+    def of(cls, subject: str, domain: str, d: Decision) -> CheckPublic:
+        reasons = [
+            DenialPublic(
+                restriction_id=x.restriction_id,
+                reason_code=x.reason_code,
+                reason_text=x.reason_text,
+                basis_id=x.basis_id,
+                end_ns=x.end_ns,
+            )
+            for x in d.denials
+        ]
+        return cls(
+            subject=subject, domain=domain, allowed=d.allowed, restriction_ids=list(d.restriction_ids), reasons=reasons
+        )
+
+
+class LegalBasisCreate(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._/-]*$")]
+    instrument: Annotated[str, Field(min_length=1, max_length=200)]
+    article: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Literal["court_order", "sanctions_listing", "statute", "regulation"]
+    domains: list[DomainName] = Field(default_factory=list, max_length=6)
+
+
+class LegalBasisPublic(BaseModel):
+    id: str
+    instrument: str
+    article: str
+    kind: str
+    domains: list[str]
+    self_executing: bool
+    allows_open_end: bool
+
+    @classmethod
+    def of(cls, b: LegalBasis) -> LegalBasisPublic:
+        return cls(
+            id=b.id,
+            instrument=b.instrument,
+            article=b.article,
+            kind=b.kind.value,
+            domains=sorted(b.domains),
+            self_executing=b.self_executing,
+            allows_open_end=b.allows_open_end,
+        )
+
+
+class LegalBasesPublic(BaseModel):
+    bases: list[LegalBasisPublic]
+
+
+class RestrictionCreate(_Strict):
+    """A proposal; under a court order or a sanctions listing it takes effect at once."""
+
+    subject: PolicySubject
+    domains: list[DomainName] = Field(min_length=1, max_length=6)
+    basis_id: Annotated[str, Field(min_length=1, max_length=64)]
+    authority: Annotated[str, Field(min_length=1, max_length=200)]
+    reason_code: ReasonCode
+    reason_text: ReasonText
+    end_ns: EndNs | None = Field(default=None, description="required unless the basis is a court order")
+
+
+class RestrictionDecisionCreate(_Strict):
+    decision: Literal["activate", "reject"]
+    reason: ReasonText
+
+
+class RestrictionAmendmentCreate(_Strict):
+    """Omit a field to keep it; ``end_ns: null`` asks for an open end (court orders only)."""
+
+    domains: list[DomainName] | None = Field(default=None, min_length=1, max_length=6)
+    end_ns: EndNs | None = None
+    reason: ReasonText
+
+
+class RestrictionLiftCreate(_Strict):
+    reason: ReasonText
+
+
+class RestrictionEventPublic(BaseModel):
+    action: str
+    actor: str
+    reason: str
+    at_ns: int
+
+
+class RestrictionPublic(BaseModel):
+    id: str
+    subject: str
+    domains: list[str]
+    basis_id: str
+    authority: str
+    reason_code: str
+    reason_text: str
+    rule_id: str | None
+    event_ref: str | None
+    proposed_by: str
+    proposed_at_ns: int
+    start_ns: int | None
+    end_ns: int | None
+    status: str
+    appeal_state: str
+    decided_by: str | None
+    decision_reason: str | None
+    decided_at_ns: int | None
+    ended_by: str | None
+    end_reason: str | None
+    ended_at_ns: int | None
+    history: list[RestrictionEventPublic] | None = None
+
+    @classmethod
+    def of(cls, r: Restriction, history: list[RestrictionEvent] | None = None) -> RestrictionPublic:
+        return cls(
+            id=r.id,
+            subject=r.subject,
+            domains=sorted(r.domains),
+            basis_id=r.basis_id,
+            authority=r.authority,
+            reason_code=r.reason_code,
+            reason_text=r.reason_text,
+            rule_id=r.rule_id,
+            event_ref=r.event_ref,
+            proposed_by=r.proposed_by,
+            proposed_at_ns=r.proposed_at_ns,
+            start_ns=r.start_ns,
+            end_ns=r.end_ns,
+            status=r.status.value,
+            appeal_state=r.appeal_state.value,
+            decided_by=r.decided_by,
+            decision_reason=r.decision_reason,
+            decided_at_ns=r.decided_at_ns,
+            ended_by=r.ended_by,
+            end_reason=r.end_reason,
+            ended_at_ns=r.ended_at_ns,
+            history=None
+            if history is None
+            else [
+                RestrictionEventPublic(action=e.action, actor=e.actor, reason=e.reason, at_ns=e.at_ns) for e in history
+            ],
+        )
+
+
+class RestrictionsPublic(BaseModel):
+    restrictions: list[RestrictionPublic]
+
+
+class NoticePublic(BaseModel):
+    """What a person is told: the decision, its rule and basis, the reasons, until when, and how to appeal."""
+
+    id: str
+    kind: str
+    reference: str
+    rule_id: str | None
+    basis_id: str
+    basis: str
+    reason_code: str
+    reason_text: str
+    domains: list[str]
+    expires_at_ns: int | None
+    appeal: str
+    created_at_ns: int
+
+    @classmethod
+    def of(cls, n: Notice) -> NoticePublic:
+        return cls(
+            id=n.id,
+            kind=n.kind.value,
+            reference=n.reference,
+            rule_id=n.rule_id,
+            basis_id=n.basis_id,
+            basis=n.basis_cite,
+            reason_code=n.reason_code,
+            reason_text=n.reason_text,
+            domains=sorted(n.domains),
+            expires_at_ns=n.expires_at_ns,
+            appeal=n.appeal,
+            created_at_ns=n.created_at_ns,
+        )
+
+
+class NoticesPublic(BaseModel):
+    notices: list[NoticePublic]
+    next_before: str | None = Field(description="pass as ?before= for the next (older) page")
+
+
+class AppealCreate(_Strict):
+    restriction_id: RestrictionIdText
+    grounds: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class AppealDecisionCreate(_Strict):
+    outcome: Literal["uphold", "lift"]
+    reason: ReasonText
+
+
+class AppealPublic(BaseModel):
+    id: str
+    restriction_id: str
+    subject: str
+    grounds: str
+    status: str
+    filed_at_ns: int
+    decided_by: str | None
+    decision_reason: str | None
+    decided_at_ns: int | None
+
+    @classmethod
+    def of(cls, a: Appeal) -> AppealPublic:
+        return cls(
+            id=a.id,
+            restriction_id=a.restriction_id,
+            subject=a.subject,
+            grounds=a.grounds,
+            status=a.status.value,
+            filed_at_ns=a.filed_at_ns,
+            decided_by=a.decided_by,
+            decision_reason=a.decision_reason,
+            decided_at_ns=a.decided_at_ns,
+        )
+
+
+class AppealQueueItemPublic(BaseModel):
+    appeal: AppealPublic
+    restriction: RestrictionPublic
+
+
+class AppealQueuePublic(BaseModel):
+    appeals: list[AppealQueueItemPublic]
+
+
+class MyRestrictionsPublic(BaseModel):
+    """The caller's restrictions, every status, and their appeals."""
+
+    restrictions: list[RestrictionPublic]
+    appeals: list[AppealPublic]
+
+
+class ScoreFactorPublic(BaseModel):
+    """One reason a score is lower, in the rule's own words: how much it takes off, from how many events."""
+
+    rule_id: str
+    reason_code: str
+    text: str
+    points: float
+    events: int
+
+    @classmethod
+    def of(cls, f: Factor) -> ScoreFactorPublic:
+        return cls(rule_id=f.rule_id, reason_code=f.reason_code, text=f.text, points=f.points, events=f.events)
+
+
+class ScorePublic(BaseModel):
+    """A score in one scheme, the range it lies in, and at most four factors that lowered it most."""
+
+    scheme: str
+    value: int
+    minimum: int
+    maximum: int
+    factors: list[ScoreFactorPublic]
+    live_contributions: int
+    as_of_ns: int
+
+    @classmethod
+    def of(cls, s: Score) -> ScorePublic:
+        return cls(
+            scheme=s.scheme,
+            value=s.value,
+            minimum=s.minimum,
+            maximum=s.maximum,
+            factors=[
+                ScoreFactorPublic(
+                    rule_id=f.rule_id, reason_code=f.reason_code, text=f.text, points=f.points, events=f.events
+                )
+                for f in s.factors
+            ],
+            live_contributions=s.live_contributions,
+            as_of_ns=s.as_of_ns,
+        )
+
+
+class ScoresPublic(BaseModel):
+    """Every scheme the caller has a live score in; a scheme with nothing live is not listed (it would be 0)."""
+
+    scores: list[ScorePublic]

@@ -27,6 +27,16 @@ from tessera.identity.passkeys import Passkeys
 from tessera.identity.pin import Pins
 from tessera.identity.registry import Person, Registry
 from tessera.ledger import Ledger, TransferFlags
+from tessera.rules import enforcement
+from tessera.rules.appeals import Appeals
+from tessera.rules.basis import LegalBases
+from tessera.rules.compiler import CompiledRules
+from tessera.rules.definitions import builtin_definitions
+from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PolicyEffects, RuleEngine
+from tessera.rules.language import load_rules
+from tessera.rules.notices import Notices
+from tessera.rules.restrictions import Restrictions, Sweeper
+from tessera.rules.scores import Scores
 from tessera.store import Store
 
 CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
@@ -51,6 +61,8 @@ class Settings:
     # Where people and relying parties reach this service: the OIDC issuer, and the origin
     # passkeys are bound to (its host is the WebAuthn relying-party id).
     public_url: str = "http://localhost:8000"
+    # Rule files the engine runs over the ledger's feed, against the built-in event types and bases.
+    rules: tuple[Path, ...] = ()
 
     @property
     def store_url(self) -> str:
@@ -74,7 +86,11 @@ class Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store.open(settings.store_url)
         try:
-            self.ledger = Ledger.open(settings.data_dir / "ledger", sync=settings.ledger_sync)
+            self.scores = Scores(self.store)
+            scored_through = self.scores.cursor(LEDGER_SOURCE)  # recovery keeps what the rule engine has not seen
+            self.ledger = Ledger.open(
+                settings.data_dir / "ledger", sync=settings.ledger_sync, feed_after=scored_through or 0
+            )
             try:
                 self.ledger.reserve(settings.reserve_accounts, settings.reserve_transfers)
                 self.access_log = AccessLog.open(settings.data_dir / "audit")
@@ -89,6 +105,7 @@ class Services:
         except BaseException:
             self.store.close()
             raise
+        self.sweeper: Sweeper | None = None
         try:
             self.registry = Registry(self.store)
             public = urlsplit(settings.public_url)
@@ -106,6 +123,14 @@ class Services:
             )
             self.enrolments = Enrolments(self.store, self.registry, self.gallery, self.access_log)
             self.enrolments.reconcile_gallery()  # persons registered just before a crash rejoin the gallery
+            self.bases = LegalBases()  # those on record load as restrictions open; more register at run time
+            self.notices = Notices(self.store, self.bases)
+            self.restrictions = Restrictions(self.store, self.bases, self.notices, freezer=self.ledger)
+            self.appeals = Appeals(self.store, self.restrictions)
+            self.restrictions.reconcile_freezes()  # a freeze lost to a crash, or wallets opened since
+            self.sweeper = Sweeper(self.restrictions).start()
+            enforcement.install(self.restrictions.index)
+            self.rule_engine = self._start_rule_engine(settings.rules, scored_through)
         except BaseException:
             self.close()  # a bad public URL, say: leave nothing open or locked behind
             raise
@@ -120,11 +145,36 @@ class Services:
         self._callers: dict[str, tuple[float, Principal]] = {}
         self._principals: dict[str, Principal] = {}
         self._holders: dict[int, str] = {}
+        self._person_subjects: dict[str, str] = {}
         self._lock = threading.Lock()
         self.signed_head_lock = threading.Lock()
         self.last_head: SignedTreeHead | None = None
 
+    def _start_rule_engine(self, rule_files: tuple[Path, ...], scored_through: int | None) -> RuleEngine:
+        """Compile the rules and subscribe them to the ledger's feed, from where they last stopped."""
+        types, builtin_bases = builtin_definitions()
+        self.restrictions.register_bases(builtin_bases.get(i) for i in builtin_bases.ids())
+        self.event_types = types
+        self.rules = load_rules(list(rule_files), types, self.bases)
+        engine = RuleEngine(
+            self.store,
+            CompiledRules(self.rules, types),
+            self.scores,
+            payer_subjects=HolderSubjects(self.store, self.registry),
+            effects=PolicyEffects(self.restrictions, self.notices),
+            backlog=lambda: self.ledger.feed.queued_behind,
+        )
+        self.rule_feed = self.ledger.subscribe(engine.on_ledger_batch, after_seq=scored_through or 0)
+        return engine
+
     def close(self) -> None:
+        engine: RuleEngine | None = getattr(self, "rule_engine", None)
+        if engine is not None:
+            self.rule_feed.close()  # what is still queued is scored after the restart (the cursor says where)
+            engine.flush()
+        if self.sweeper is not None:
+            self.sweeper.stop()
+            enforcement.uninstall(self.restrictions.index)
         for close in (self.gallery.close, self.access_log.close, self.ledger.close, self.store.close):
             close()
 
@@ -178,6 +228,17 @@ class Services:
                     if len(self._principals) >= CACHED_MAX:
                         self._principals.clear()
                     self._principals[principal_id] = found
+        return found
+
+    def subject_of_person(self, number: str) -> str:
+        """The access-log subject of a person by Tessera number, cached: it never changes."""
+        found = self._person_subjects.get(number)
+        if found is None:
+            found = self.registry.subject_of(number)
+            with self._lock:
+                if len(self._person_subjects) >= CACHED_MAX:
+                    self._person_subjects.clear()
+                self._person_subjects[number] = found
         return found
 
     def person_of(self, caller: Caller) -> Person:

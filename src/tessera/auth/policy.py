@@ -44,6 +44,20 @@ class Action(StrEnum):
     me_passkeys_write = "me.passkeys.write"
     me_pin_write = "me.pin.write"
     identity_persons_rebind = "identity.persons.rebind"
+    restrictions_check = "restrictions.check"
+    legal_bases_read = "legal_bases.read"
+    legal_bases_create = "legal_bases.create"
+    restrictions_propose = "restrictions.propose"
+    restrictions_read = "restrictions.read"
+    restrictions_decide = "restrictions.decide"
+    restrictions_amend = "restrictions.amend"
+    restrictions_lift = "restrictions.lift"
+    appeals_read = "appeals.read"
+    appeals_decide = "appeals.decide"
+    me_restrictions_read = "me.restrictions.read"
+    me_notices_read = "me.notices.read"
+    me_appeals_write = "me.appeals.write"
+    me_scores_read = "me.scores.read"
 
 
 class Scope(StrEnum):
@@ -100,6 +114,24 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.citizen, Action.me_passkeys_write, Scope.own, "adding a device needs a passkey session"),
     Grant(Role.citizen, Action.me_pin_write, Scope.own, "changing it needs the current PIN"),
     Grant(Role.officer, Action.identity_persons_rebind, Scope.purpose, "after a 1:1 in-person check; logged"),
+    Grant(Role.officer, Action.restrictions_check, Scope.purpose, "enforcing services; each check is logged"),
+    Grant(Role.citizen, Action.legal_bases_read, Scope.any, "the law is public"),
+    Grant(Role.officer, Action.legal_bases_read, Scope.any, "the law is public"),
+    Grant(Role.merchant, Action.legal_bases_read, Scope.any, "the law is public"),
+    Grant(Role.auditor, Action.legal_bases_read, Scope.any, "the law is public"),
+    Grant(Role.admin, Action.legal_bases_read, Scope.any, "the law is public"),
+    Grant(Role.admin, Action.legal_bases_create, Scope.any, "an instrument's terms, once; never changed"),
+    Grant(Role.officer, Action.restrictions_propose, Scope.purpose, "with reasons; logged for the person"),
+    Grant(Role.officer, Action.restrictions_read, Scope.purpose, "logged for the person"),
+    Grant(Role.officer, Action.restrictions_decide, Scope.purpose, "not the proposer; with a reason; logged"),
+    Grant(Role.officer, Action.restrictions_amend, Scope.purpose, "only within the basis; logged"),
+    Grant(Role.officer, Action.restrictions_lift, Scope.purpose, "with a reason; logged"),
+    Grant(Role.officer, Action.appeals_read, Scope.purpose, "the queue; logged for each person listed"),
+    Grant(Role.officer, Action.appeals_decide, Scope.purpose, "not who proposed or decided it; logged"),
+    Grant(Role.citizen, Action.me_restrictions_read, Scope.own, "their restrictions, every status, and appeals"),
+    Grant(Role.citizen, Action.me_notices_read, Scope.own, "every decision about them, with reasons"),
+    Grant(Role.citizen, Action.me_appeals_write, Scope.own, "on their own restriction only"),
+    Grant(Role.citizen, Action.me_scores_read, Scope.own, "each score, its range and what lowered it most"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

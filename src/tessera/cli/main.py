@@ -24,6 +24,7 @@ from tessera.cli.seed import seed_demo
 from tessera.errors import InvalidInputError, NotFoundError
 from tessera.identity.oidc_clients import RelyingParties
 from tessera.ledger import Ledger
+from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
 
 app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
 bench_app = typer.Typer(help="Speed benchmarks; each prints one JSON object.", no_args_is_help=True)
@@ -179,14 +180,20 @@ def serve(
     reserve_transfers: Annotated[
         int, typer.Option(help="Make room for this many more transfers at start (no growth pauses).", min=0)
     ] = 0,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option(help="A rule file to run on the ledger's feed (repeat for more; --demo adds the examples)."),
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) on the ledger, registries and access log under --data."""
     with reporting_errors():
+        rule_files = tuple(rules or ()) + ((builtin_path(EXAMPLE_RULES),) if demo else ())
         settings = Settings(
             data_dir=data,
             database_url=database_url,
             reserve_accounts=reserve_accounts,
             reserve_transfers=reserve_transfers,
+            rules=rule_files,
             # Browsers allow passkeys over plain http on localhost only.
             public_url=checked_public_url(public_url or f"http://localhost:{port}"),
         )

@@ -2,12 +2,129 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
+from tessera.errors import InvalidInputError, NotFoundError
+from tessera.rules.sanctions import SanctionsLists
+from tessera.rules.screening import SCREEN_BATCH_MAX, SCREEN_THRESHOLD, Match, Screener, ScreeningQuery, checked_query
 
 app = typer.Typer(help="Sanctions lists: import them, screen names against them.", no_args_is_help=True)
 
+NAMES_FILE_ROWS_MAX = 1_000_000  # a screening file larger than this is split by the caller
+_NAMES_FILE_COLUMNS = ("name", "birth_date", "country")
+
+
+class ListFormat(StrEnum):
+    """The list formats ``import`` reads."""
+
+    eu = "eu"
+    ofac = "ofac"
+    un = "un"
+    ftm = "ftm"
+
 
 @app.command("import")
-def import_list() -> None:
-    """Import a sanctions list file (not built yet)."""
-    raise NotImplementedError("tessera sanctions import: not built yet (issue 5)")
+def import_list(
+    file: Annotated[Path, typer.Argument(help="The list file; for ofac, sdn.csv (alt.csv and add.csv beside it).")],
+    list_format: Annotated[ListFormat, typer.Option("--format", help="eu, ofac, un or ftm.")],
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Import a sanctions list, replacing the previous import of that list; all or nothing."""
+    with (
+        reporting_errors(),
+        open_store(data, database_url) as store,
+        typer.progressbar(iter(()), label=f"importing {file.name}", file=typer.get_text_stream("stderr")) as bar,
+    ):
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            bar.update(count - done)
+            done = count
+
+        imported = SanctionsLists(store).import_list(file, list_format.value, progress=advance)
+    typer.echo(f"imported {imported.entities} listings with {imported.names} names from {file.name}", err=True)
+    typer.echo(
+        json.dumps(
+            {
+                "source": imported.source,
+                "file": imported.file_name,
+                "sha256": imported.digest,
+                "entities": imported.entities,
+                "names": imported.names,
+            }
+        )
+    )
+
+
+def _result(matches: list[Match]) -> str:
+    rows = [{"list_id": m.list_id, "name": m.name, "score": m.score, "features": dict(m.features)} for m in matches]
+    return json.dumps({"matches": rows, "threshold": SCREEN_THRESHOLD}, ensure_ascii=False)
+
+
+def _queries_of(path: Path) -> Iterator[ScreeningQuery]:
+    """The rows of a ``name,birth_date,country`` CSV file (a header line first) as queries."""
+    try:
+        with path.open(encoding="utf-8", newline="") as file:
+            reader = csv.DictReader(file)
+            if reader.fieldnames is None or reader.fieldnames[0] != "name" or "name" not in reader.fieldnames:
+                raise InvalidInputError(f"{path.name}:1", "the header must be name,birth_date,country")
+            unknown = set(reader.fieldnames) - set(_NAMES_FILE_COLUMNS)
+            if unknown:
+                raise InvalidInputError(f"{path.name}:1", f"unknown columns {sorted(unknown)}")
+            for row in reader:
+                if reader.line_num > NAMES_FILE_ROWS_MAX + 1:
+                    raise InvalidInputError(path.name, f"more than {NAMES_FILE_ROWS_MAX} names")
+                yield ScreeningQuery(
+                    name=row.get("name") or "",
+                    birth_date=row.get("birth_date") or None,
+                    country=row.get("country") or None,
+                )
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise InvalidInputError("file", f"cannot read {path}: {error}") from None
+
+
+@app.command("screen")
+def screen(
+    *,
+    name: Annotated[str | None, typer.Option(help="The name to screen, in any script.")] = None,
+    birth_date: Annotated[str | None, typer.Option(help="Date of birth, YYYY-MM-DD.")] = None,
+    country: Annotated[str | None, typer.Option(help="Nationality (or a company's country), two letters.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A CSV of name,birth_date,country to screen, one result per line.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many matches per name.", min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the only output there is, for now).")] = False,
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Screen a name (or a file of names) against the imported lists; print matches as JSON, best first."""
+    with reporting_errors():
+        if (name is None) == (file is None):
+            raise InvalidInputError("name", "give either --name or --file")
+        if file is None:
+            # Checked before the lists load, so that a bad argument answers at once.
+            options = {"name": "--name", "birth_date": "--birth-date", "country": "--country"}
+            queries = [checked_query(ScreeningQuery(str(name), birth_date, country), fields=options)]
+        elif birth_date is not None or country is not None:
+            raise InvalidInputError("file", "--birth-date and --country go in the file's columns")
+        else:
+            # Every row is checked before anything is printed: a bad line 900 fails the whole file.
+            queries = [checked_query(q, f"{file.name}:{line}") for line, q in enumerate(_queries_of(file), start=2)]
+        with open_store(data, database_url) as store:
+            entities = SanctionsLists(store).entities()
+        if not entities:
+            raise NotFoundError("lists", "no sanctions list is imported; run tessera sanctions import first")
+        screener = Screener(entities)
+        for start in range(0, len(queries), SCREEN_BATCH_MAX):
+            for matches in screener.screen_names(queries[start : start + SCREEN_BATCH_MAX], limit):
+                typer.echo(_result(matches))

@@ -71,6 +71,11 @@ class Feed:
         """Whether anyone listens; the ledger skips publishing (and its copy) when nobody does."""
         return bool(self._subscriptions)
 
+    @property
+    def queued_behind(self) -> int:
+        """Called by a subscriber: how many batches wait behind the one it is handling."""
+        return max(0, self._pending - 1)
+
     def subscribe(self, subscriber: Subscriber, catch_up: Sequence[CommittedBatch] = ()) -> Subscription:
         """Receive ``catch_up`` (older batches, for this subscriber only), then every batch published from now on."""
         if not callable(subscriber):

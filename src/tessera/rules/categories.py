@@ -8,6 +8,11 @@ be neither a field nor the purpose of an event type: such a type is refused when
 registered, so no rule can ever read it. Categories in ``FAVOURABLE_ONLY`` (health,
 disability) may be registered; the rule loader admits them only in rules whose every
 effect is favourable.
+
+A field may hold a *record* (``claimant``: age band, disability status), a named group of
+fields with categories of their own. The guard looks through records: a forbidden category
+nested at any depth refuses the event type, and rules read nested fields by their path
+(``event.claimant.age_band``), each with every category along the way.
 """
 
 from __future__ import annotations
@@ -74,24 +79,53 @@ class FieldType(StrEnum):
     boolean = "bool"
     date = "date"  # ISO 8601 day
     timestamp = "timestamp"  # nanoseconds since the epoch, UTC
+    record = "record"  # a RecordType's fields, read by path (event.claimant.age_band)
 
 
 EVENT_TYPE_NAME_MAX = 64
 FIELD_NAME_MAX = 64
 FIELDS_MAX = 64
 EVENT_TYPES_MAX = 10_000
+RECORD_TYPES_MAX = 10_000
+RECORD_DEPTH_MAX = 4  # records within records, at most this deep
+LEAF_FIELDS_MAX = 256  # every readable path of one event type, nested ones included
 DESCRIPTION_MAX = 300
+# Every event carries these two columns besides its declared fields; no field may take their names.
+IMPLICIT_FIELDS = frozenset({"subject", "time"})
 _EVENT_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")  # domain.what_happened
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_RECORD_NAME = re.compile(r"[a-z][a-z0-9_]*")  # one word: never mistaken for an event type
 
 
 @dataclass(frozen=True, slots=True)
 class EventField:
-    """One field of an event type: its name, value type and the category of data it carries."""
+    """One field of an event type: its name, value type and the category of data it carries.
+
+    A field of type ``record`` holds ``record``; its category applies to every field read through it.
+    """
 
     name: str
     type: FieldType
     category: Category
+    record: RecordType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordType:
+    """A named group of fields an event field can hold (``claimant``), each with its own category."""
+
+    name: str
+    fields: tuple[EventField, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LeafField:
+    """A readable path of an event type (``claimant.age_band``): its value type and every category on the way."""
+
+    path: str
+    type: FieldType
+    categories: tuple[Category, ...]  # outermost first
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,48 +146,129 @@ class EventType:
 
     @property
     def categories(self) -> frozenset[Category]:
-        """Every category the type carries: its purpose and each field's."""
-        return frozenset({self.purpose, *(f.category for f in self.fields)})
+        """Every category the type carries: its purpose and each field's, nested records' included."""
+        return frozenset({self.purpose, *(c for leaf in self.leaf_fields().values() for c in leaf.categories)})
+
+    def leaf_fields(self) -> dict[str, LeafField]:
+        """Every path a rule can read, by path: top-level fields and the fields of records, at any depth."""
+        found: dict[str, LeafField] = {}
+        _collect_leaves(self.fields, "", (), found, 0)
+        return found
+
+
+def _collect_leaves(
+    fields: tuple[EventField, ...], prefix: str, outer: tuple[Category, ...], found: dict[str, LeafField], depth: int
+) -> None:
+    if depth > RECORD_DEPTH_MAX:  # unreachable for checked types; a hand-made cycle must not recurse forever
+        raise InvalidInputError(prefix.rstrip("."), f"records nest at most {RECORD_DEPTH_MAX} deep")
+    for f in fields:
+        categories = (*outer, f.category)
+        if f.record is None:
+            found[prefix + f.name] = LeafField(prefix + f.name, f.type, categories)
+        else:
+            _collect_leaves(f.record.fields, f"{prefix}{f.name}.", categories, found, depth + 1)
+
+
+def record_type(
+    name: str,
+    fields: Mapping[str, tuple[FieldType | str | RecordType, Category | str]],
+    description: str = "",
+) -> RecordType:
+    """A checked record type; a forbidden category in it, or in any record it holds, is refused by name.
+
+    ``fields`` maps each field name to ``(type, category)``; the type may itself be a RecordType.
+    """
+    if (
+        not isinstance(name, str)
+        or len(name) > EVENT_TYPE_NAME_MAX
+        or not _RECORD_NAME.fullmatch(name)
+        or name in FieldType.__members__.values()
+    ):
+        raise InvalidInputError(
+            "name", f"a record type's name is one lowercase word, not a field type, got {name!r:.80}"
+        )
+    checked = _checked_fields(name, fields, 0)
+    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
+        raise InvalidInputError(f"{name}.description", f"at most {DESCRIPTION_MAX} characters")
+    return RecordType(name, checked, description)
+
+
+def _checked_fields(
+    where: str, fields: Mapping[str, tuple[FieldType | str | RecordType, Category | str]], depth: int
+) -> tuple[EventField, ...]:
+    """The fields of an event or record type, checked; ``where`` prefixes every error's field."""
+    if not isinstance(fields, Mapping) or not 1 <= len(fields) <= FIELDS_MAX:
+        raise InvalidInputError(f"{where}.fields", f"must map 1-{FIELDS_MAX} field names to (type, category)")
+    checked: list[EventField] = []
+    for field_name, spec in fields.items():
+        at = f"{where}.{field_name}"
+        if not isinstance(field_name, str) or len(field_name) > FIELD_NAME_MAX or not _FIELD_NAME.fullmatch(field_name):
+            raise InvalidInputError(at, "a field name is lowercase letters, digits and _")
+        if not isinstance(spec, tuple) or len(spec) != 2:
+            raise InvalidInputError(at, "must be a pair (type, category)")
+        category = _checked_category(spec[1], at)
+        if category in FORBIDDEN:
+            raise ProtectedCategoryError(where, field_name, category.value)
+        if isinstance(spec[0], RecordType):
+            record = _checked_record(spec[0], at, depth + 1)
+            checked.append(EventField(field_name, FieldType.record, category, record))
+        else:
+            field_type = _checked_type(spec[0], at)
+            if field_type is FieldType.record:
+                raise InvalidInputError(at, "a record field's type is the RecordType itself (see record_type())")
+            checked.append(EventField(field_name, field_type, category))
+    return tuple(checked)
+
+
+def _checked_record(record: RecordType, where: str, depth: int) -> RecordType:
+    """A record held by a field, checked again: a hand-built RecordType must not slip past the guard."""
+    if depth > RECORD_DEPTH_MAX:
+        raise InvalidInputError(where, f"records nest at most {RECORD_DEPTH_MAX} deep")
+    if not isinstance(record.name, str) or not _RECORD_NAME.fullmatch(record.name):
+        raise InvalidInputError(where, f"not a record type name: {record.name!r:.80}")
+    fields = {f.name: (f.record if f.record is not None else f.type, f.category) for f in record.fields}
+    if len(fields) != len(record.fields):
+        raise InvalidInputError(f"{where}.fields", "a field name appears twice")
+    return RecordType(record.name, _checked_fields(where, fields, depth), record.description)
 
 
 def event_type(
     name: str,
     purpose: Category | str,
-    fields: Mapping[str, tuple[FieldType | str, Category | str]],
+    fields: Mapping[str, tuple[FieldType | str | RecordType, Category | str]],
     description: str = "",
 ) -> EventType:
-    """A checked event type from plain values; a forbidden category anywhere is refused by name.
+    """A checked event type from plain values; a forbidden category anywhere, records included, is refused by name.
 
-    ``fields`` maps each field name to ``(type, category)``.
+    ``fields`` maps each field name to ``(type, category)``; the type may be a RecordType (see record_type()).
     """
     if not isinstance(name, str) or len(name) > EVENT_TYPE_NAME_MAX or not _EVENT_TYPE_NAME.fullmatch(name):
         raise InvalidInputError("name", f"must be lowercase dotted words like loan.repaid, got {name!r:.80}")
     purpose = _checked_category(purpose, f"{name}.purpose")
     if purpose in FORBIDDEN:
         raise ProtectedCategoryError(name, "purpose", purpose.value)
-    if not isinstance(fields, Mapping) or not 1 <= len(fields) <= FIELDS_MAX:
-        raise InvalidInputError(f"{name}.fields", f"must map 1-{FIELDS_MAX} field names to (type, category)")
-    checked: list[EventField] = []
-    for field_name, spec in fields.items():
-        where = f"{name}.{field_name}"
-        if not isinstance(field_name, str) or len(field_name) > FIELD_NAME_MAX or not _FIELD_NAME.fullmatch(field_name):
-            raise InvalidInputError(where, "a field name is lowercase letters, digits and _")
-        if not isinstance(spec, tuple) or len(spec) != 2:
-            raise InvalidInputError(where, "must be a pair (type, category)")
-        category = _checked_category(spec[1], where)
-        if category in FORBIDDEN:
-            raise ProtectedCategoryError(name, field_name, category.value)
-        checked.append(EventField(field_name, _checked_type(spec[0], where), category))
+    checked = _checked_fields(name, fields, 0)
+    for f in checked:
+        if f.name in IMPLICIT_FIELDS:
+            raise InvalidInputError(
+                f"{name}.{f.name}", "subject and time are every event's own columns; pick another name"
+            )
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         raise InvalidInputError(f"{name}.description", f"at most {DESCRIPTION_MAX} characters")
-    return EventType(name, purpose, tuple(checked), description)
+    result = EventType(name, purpose, checked, description)
+    if len(result.leaf_fields()) > LEAF_FIELDS_MAX:
+        raise InvalidInputError(f"{name}.fields", f"at most {LEAF_FIELDS_MAX} readable fields, nested ones included")
+    return result
 
 
 class EventTypes:
     """The registry of event types rules may read. Registering is the only way in, so the guard always runs."""
 
-    def __init__(self, types: Iterable[EventType] = ()) -> None:
+    def __init__(self, types: Iterable[EventType] = (), records: Iterable[RecordType] = ()) -> None:
         self._types: dict[str, EventType] = {}
+        self._records: dict[str, RecordType] = {}
+        for r in records:
+            self.register_record(r)
         for t in types:
             self.register(t)
 
@@ -162,7 +277,8 @@ class EventTypes:
         if not isinstance(t, EventType):
             raise InvalidInputError("event_type", "must be an EventType (see event_type())")
         # Re-checked here: an EventType built by hand, not by event_type(), must not slip past the guard.
-        checked = event_type(t.name, t.purpose, {f.name: (f.type, f.category) for f in t.fields}, t.description)
+        fields = {f.name: (f.record if f.record is not None else f.type, f.category) for f in t.fields}
+        checked = event_type(t.name, t.purpose, fields, t.description)
         if len(checked.fields) != len(t.fields):
             raise InvalidInputError(f"{t.name}.fields", "a field name appears twice")
         known = self._types.get(t.name)
@@ -191,6 +307,35 @@ class EventTypes:
     def names(self) -> list[str]:
         """The registered names, sorted."""
         return sorted(self._types)
+
+    def register_record(self, r: RecordType) -> RecordType:
+        """Add a record type that later event types may name; the identical one again is a no-op."""
+        if not isinstance(r, RecordType):
+            raise InvalidInputError("record_type", "must be a RecordType (see record_type())")
+        fields = {f.name: (f.record if f.record is not None else f.type, f.category) for f in r.fields}
+        if len(fields) != len(r.fields):
+            raise InvalidInputError(f"{r.name}.fields", "a field name appears twice")
+        checked = record_type(r.name, fields, r.description)
+        known = self._records.get(r.name)
+        if known is not None:
+            if known != checked:
+                raise ConflictError("name", f"record type {r.name} is registered with other fields")
+            return known
+        if len(self._records) >= RECORD_TYPES_MAX:
+            raise ConflictError("name", f"at most {RECORD_TYPES_MAX} record types")
+        self._records[r.name] = checked
+        return checked
+
+    def record(self, name: str) -> RecordType:
+        """The registered record type called ``name``, or NotFoundError."""
+        found = self._records.get(name)
+        if found is None:
+            raise NotFoundError("record_type", f"no record type {name!r} is registered")
+        return found
+
+    def record_names(self) -> list[str]:
+        """The registered record type names, sorted."""
+        return sorted(self._records)
 
 
 def _checked_category(value: object, field: str) -> Category:

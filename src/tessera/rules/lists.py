@@ -1,4 +1,4 @@
-"""Parsers for published sanctions lists: the US OFAC SDN CSV files and the UN consolidated XML.
+"""Parsers for published sanctions lists: OFAC SDN CSV, UN and EU consolidated XML, FollowTheMoney JSON lines.
 
 Each parser is a generator of :class:`ListedEntity` and raises
 :class:`~tessera.errors.InvalidInputError` naming the file and line (CSV) or element (XML)
@@ -9,13 +9,14 @@ consume the whole iterator before it stores anything: all-or-nothing is the impo
 from __future__ import annotations
 
 import csv
+import json
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, NamedTuple, cast
 
 from tessera.errors import InvalidInputError
 
@@ -24,6 +25,10 @@ OFAC_KINDS = {"individual": "person", "vessel": "vessel", "aircraft": "aircraft"
 # The legacy files end with a DOS end-of-file byte on a line of its own.
 OFAC_EOF_MARKER = "\x1a"
 XML_CHUNK_BYTES = 64 * 1024
+FTM_LINE_MAX = 1024 * 1024  # one entity per line; OpenSanctions' largest is far below this
+EU_NAMESPACE = "http://eu.europa.ec/fpi/fsd/export"
+# The EU's subject types; it lists persons and enterprises, the others are for safety's sake.
+EU_KINDS = {"person": "person", "enterprise": "organisation", "vessel": "vessel", "aircraft": "aircraft"}
 
 _MONTHS = {
     name: number
@@ -39,6 +44,8 @@ _OFAC_DOCUMENT = re.compile(
     r"(?:alt\. )?(?:Passport|National ID No\.|Cedula No\.|Identification Number|C\.U\.R\.P\.)"
     r" ([A-Za-z0-9][A-Za-z0-9/.\- ]*?)(?: \(.*\))?(?: (?:issued|expires) .*)?"
 )
+# "a.k.a. 'BNC'", "f.k.a. 'ANSAR INSTITUTE'": the weak aliases OFAC keeps in the remarks.
+_OFAC_ALIAS = re.compile(r"[afn]\.k\.a\.,? '(.+)'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +107,30 @@ def _ofac_date(day: str | None, month: str | None, year: str) -> str:
     return f"{year}-{_MONTHS[month]:02d}-{int(day):02d}"
 
 
-def parse_ofac_remarks(remarks: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]:
-    """Split OFAC remarks into ``(birth_dates, nationalities, identifiers, rest)``.
+class OfacRemarks(NamedTuple):
+    """What :func:`parse_ofac_remarks` takes out of the remarks, and what it leaves."""
+
+    birth_dates: tuple[str, ...]
+    nationalities: tuple[str, ...]
+    identifiers: tuple[str, ...]
+    rest: str
+    aliases: tuple[str, ...]
+
+
+def parse_ofac_remarks(remarks: str) -> OfacRemarks:
+    """Split OFAC remarks into ``(birth_dates, nationalities, identifiers, rest, aliases)``.
 
     The remarks are ``;``-separated items. An item that is wholly a date of birth
     (``DOB 12 Jan 1960``, ``DOB circa 1958``, ``DOB Jan 1960``; a range ``DOB 1960 to 1962``
-    gives both ends), a nationality or citizenship (``nationality Iran``, ``citizen Egypt``)
-    or a personal document (``Passport A1234 (Iran)``, national ID, cedula, CURP) is taken
-    out, ``alt.`` variants included; every other item stays in ``rest``.
+    gives both ends), a nationality or citizenship (``nationality Iran``, ``citizen Egypt``),
+    a personal document (``Passport A1234 (Iran)``, national ID, cedula, CURP) or a quoted
+    alias (``a.k.a. 'BNC'``, ``f.k.a. 'ALPHA'``) is taken out, ``alt.`` variants included;
+    every other item stays in ``rest``.
     """
     birth_dates: list[str] = []
     nationalities: list[str] = []
     identifiers: list[str] = []
+    aliases: list[str] = []
     rest: list[str] = []
     for raw_item in remarks.split(";"):
         item = raw_item.strip().removesuffix(".").strip()
@@ -125,13 +144,24 @@ def parse_ofac_remarks(remarks: str) -> tuple[tuple[str, ...], tuple[str, ...], 
             nationalities.append(match.group(1))
         elif match := _OFAC_DOCUMENT.fullmatch(item):
             identifiers.append(match.group(1))
+        elif match := _OFAC_ALIAS.fullmatch(item):
+            alias = match.group(1)
+            # ''FOOPIE'': doubled quotes around the alias; a lone leading one is an ayn.
+            if len(alias) > 2 and alias[0] == alias[-1] == "'":
+                alias = alias[1:-1]
+            aliases.append(alias.strip())
         else:
             rest.append(raw_item.strip())
-    return _unique(birth_dates), _unique(nationalities), _unique(identifiers), "; ".join(rest)
+    return OfacRemarks(
+        _unique(birth_dates), _unique(nationalities), _unique(identifiers), "; ".join(rest), _unique(aliases)
+    )
 
 
 def parse_ofac(sdn: Path, alt: Path | None = None, add: Path | None = None) -> Iterator[ListedEntity]:
     """Yield the entries of OFAC's legacy ``sdn.csv``, with the aliases of ``alt.csv`` joined.
+
+    Names are the primary name, then ``alt.csv``'s aliases, then the weak aliases quoted
+    in the remarks (``a.k.a. 'BNC'``).
 
     ``add.csv`` (addresses) is only checked: an address country says where a listed party
     was seen, not its nationality, so it is not used as one.
@@ -150,19 +180,19 @@ def parse_ofac(sdn: Path, alt: Path | None = None, add: Path | None = None) -> I
             raise InvalidInputError(field, f"unknown SDN_Type {row[2]!r}")
         if not row[1]:
             raise InvalidInputError(field, "SDN_Name is empty")
-        birth_dates, nationalities, identifiers, remarks = parse_ofac_remarks(row[11])
+        remarks = parse_ofac_remarks(row[11])
         alias_names = [name for _, name in aliases.pop(ent_num, [])]
         yield ListedEntity(
             list_id=f"ofac:{ent_num}",
             source="ofac",
             kind=OFAC_KINDS[sdn_type],
-            names=_unique([row[1], *alias_names]),
-            birth_dates=birth_dates,
-            nationalities=nationalities,
-            identifiers=identifiers,
+            names=_unique([row[1], *alias_names, *remarks.aliases]),
+            birth_dates=remarks.birth_dates,
+            nationalities=remarks.nationalities,
+            identifiers=remarks.identifiers,
             programs=_unique([program.strip() for program in row[3].split("] [")]),
             legal_basis=row[3],
-            remarks=remarks,
+            remarks=remarks.rest,
         )
     if aliases:
         field = min((entry[0][0] for entry in aliases.values()), key=lambda f: int(f.rsplit(":", 1)[1]))
@@ -214,50 +244,236 @@ def parse_un(path: Path) -> Iterator[ListedEntity]:
     A document type declaration is refused before the parser sees it: the standard library
     parser would expand its entities (the "billion laughs"), and the list never has one.
     """
+    seen: set[str] = set()
+    wanted = ("CONSOLIDATED_LIST/INDIVIDUALS/INDIVIDUAL", "CONSOLIDATED_LIST/ENTITIES/ENTITY")
+    for field, element in _xml_listings(path, wanted):
+        entity = _un_entity(element, field)
+        if entity.list_id in seen:
+            raise InvalidInputError(field, f"duplicate listing {entity.list_id}")
+        seen.add(entity.list_id)
+        yield entity
+
+
+def _eu_date(birth: ET.Element) -> list[str]:
+    """The dates of one ``birthdate`` element: the full date, or its known parts, or a span of years."""
+    full = _clean(birth.get("birthdate"))
+    if full:
+        return [full]
+    year = _clean(birth.get("year"))
+    month = _clean(birth.get("monthOfYear"))
+    day = _clean(birth.get("dayOfMonth"))
+    if year and month and day:
+        return [f"{year}-{int(month):02d}-{int(day):02d}"]
+    if year and month:
+        return [f"{year}-{int(month):02d}"]
+    span = [_clean(birth.get("yearRangeFrom")), _clean(birth.get("yearRangeTo"))]
+    return [year] if year else span
+
+
+def _eu_entity(element: ET.Element, field: str) -> ListedEntity:
+    reference = _clean(element.get("euReferenceNumber")) or _clean(element.get("logicalId"))
+    if not reference:
+        raise InvalidInputError(field, "has neither euReferenceNumber nor logicalId")
+    subject = element.find("subjectType")
+    code = _clean(subject.get("code") if subject is not None else "")
+    if code not in EU_KINDS:
+        raise InvalidInputError(f"{field}/subjectType", f"unknown subject type {code!r}")
+    names = []
+    for alias in element.iterfind("nameAlias"):
+        parts = (alias.get("firstName"), alias.get("middleName"), alias.get("lastName"))
+        names.append(_clean(alias.get("wholeName")) or " ".join(" ".join(_clean(p) for p in parts).split()))
+    if not any(names):
+        raise InvalidInputError(field, f"{reference} has no nameAlias with a name")
+    birth_dates: list[str] = []
+    for birth in element.iterfind("birthdate"):
+        try:
+            birth_dates.extend(_eu_date(birth))
+        except ValueError:
+            raise InvalidInputError(f"{field}/birthdate", "monthOfYear and dayOfMonth must be numbers") from None
+    regulations = list(element.iterfind("regulation"))
+    programs = _unique([_clean(r.get("programme")) for r in regulations])
+    titles = _unique([_clean(r.get("numberTitle")) for r in regulations])
+    countries = [_clean(c.get("countryIso2Code")).upper() for c in element.iterfind("citizenship")]
+    documents = [_clean(d.get("number")) or _clean(d.get("latinNumber")) for d in element.iterfind("identification")]
+    return ListedEntity(
+        list_id=f"eu:{reference}",
+        source="eu",
+        kind=EU_KINDS[code],
+        names=_unique(names),
+        birth_dates=_unique(birth_dates),
+        # "00" is the file's own spelling of an unknown country.
+        nationalities=_unique([c for c in countries if c != "00"]),
+        identifiers=_unique(documents),
+        programs=programs,
+        legal_basis=" ".join(filter(None, ("EU", "; ".join(titles or programs), reference))),
+        remarks=" ".join(_clean(r.text) for r in element.iterfind("remark")).strip(),
+    )
+
+
+def parse_eu(path: Path) -> Iterator[ListedEntity]:
+    """Yield the listings of the EU consolidated financial sanctions list (FSF XML, schema 1.1), streaming.
+
+    Each ``sanctionEntity`` gives its ``nameAlias`` names (``wholeName``, or first, middle
+    and last name), ``birthdate`` dates (full, partial or a span of years), ``citizenship``
+    country codes, ``identification`` numbers and ``regulation`` programmes. The file's
+    namespace is optional; a document type declaration is refused, as in :func:`parse_un`.
+    """
+    seen: set[str] = set()
+    for field, element in _xml_listings(path, ("export/sanctionEntity",)):
+        entity = _eu_entity(element, field)
+        if entity.list_id in seen:
+            raise InvalidInputError(field, f"duplicate listing {entity.list_id}")
+        seen.add(entity.list_id)
+        yield entity
+
+
+def _local(tag: str) -> str:
+    """``{namespace}name`` without its namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_listings(path: Path, wanted: tuple[str, ...]) -> Iterator[tuple[str, ET.Element]]:
+    """Yield ``(field, element)`` for each element at one of the ``wanted`` paths, namespaces stripped.
+
+    ``field`` names the file and the element (``un.xml:/CONSOLIDATED_LIST/ENTITIES/ENTITY[3]``).
+    Each element is cleared once the caller is done with it, so memory stays flat however
+    long the file is.
+    """
     parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     stack: list[str] = []
     counts: dict[str, int] = {}
-    seen: set[str] = set()
     tail = b""
     with path.open("rb") as file:
-        while chunk := file.read(XML_CHUNK_BYTES):
+        while True:
+            chunk = file.read(XML_CHUNK_BYTES)
             # Keep the previous chunk's end so a declaration split across two reads is seen.
             if b"<!DOCTYPE" in tail + chunk:
                 raise InvalidInputError(path.name, "document type declarations are refused (entity expansion)")
             tail = chunk[-16:]
             try:
-                parser.feed(chunk)
-                yield from _un_events(parser, path.name, stack, counts, seen)
+                if chunk:
+                    parser.feed(chunk)
+                else:
+                    parser.close()
+                # Only start and end events were asked for, and both carry an element.
+                events = cast("Iterator[tuple[str, ET.Element]]", parser.read_events())
+                for event, element in events:
+                    element.tag = _local(element.tag)
+                    if event == "start":
+                        stack.append(element.tag)
+                        continue
+                    where = "/".join(stack)
+                    stack.pop()
+                    if where not in wanted:
+                        continue
+                    counts[where] = counts.get(where, 0) + 1
+                    yield f"{path.name}:/{where}[{counts[where]}]", element
+                    element.clear()
             except ET.ParseError as error:
                 line, column = error.position
                 raise InvalidInputError(f"{path.name}:{line}", f"column {column}: {error}") from error
-        try:
-            parser.close()
-        except ET.ParseError as error:
-            line, column = error.position
-            raise InvalidInputError(f"{path.name}:{line}", f"column {column}: {error}") from error
-    yield from _un_events(parser, path.name, stack, counts, seen)
+            if not chunk:
+                return
 
 
-def _un_events(
-    parser: ET.XMLPullParser[ET.Element], name: str, stack: list[str], counts: dict[str, int], seen: set[str]
-) -> Iterator[ListedEntity]:
-    # Only start and end events were asked for, and both carry an element.
-    events = cast("Iterator[tuple[str, ET.Element]]", parser.read_events())
-    for event, element in events:
-        if event == "start":
-            stack.append(element.tag)
-            continue
-        path = "/".join(stack)
-        stack.pop()
-        if path not in ("CONSOLIDATED_LIST/INDIVIDUALS/INDIVIDUAL", "CONSOLIDATED_LIST/ENTITIES/ENTITY"):
-            continue
-        counts[path] = counts.get(path, 0) + 1
-        field = f"{name}:/{path}[{counts[path]}]"
-        entity = _un_entity(element, field)
-        if entity.list_id in seen:
-            raise InvalidInputError(field, f"duplicate listing {entity.list_id}")
-        seen.add(entity.list_id)
-        # Drop the finished listing so memory stays flat however long the file is.
-        element.clear()
-        yield entity
+# FollowTheMoney schemata that screening matches on, by the kind they become; the rest
+# (Sanction, Address, Ownership, ...) describe listings rather than being listed.
+_FTM_KINDS = (("Person", "person"), ("Vessel", "vessel"), ("Airplane", "aircraft"), ("LegalEntity", "organisation"))
+_FTM_NAMES = ("name", "alias", "previousName", "weakAlias")
+_FTM_NATIONALITIES = ("nationality", "citizenship", "country", "jurisdiction", "flag")
+_FTM_IDENTIFIERS = (
+    "idNumber",
+    "passportNumber",
+    "registrationNumber",
+    "taxNumber",
+    "innCode",
+    "ogrnCode",
+    "imoNumber",
+    "swiftBic",
+)
+
+
+def _ftm_values(properties: dict[str, Any], names: tuple[str, ...], field: str) -> list[str]:
+    values: list[str] = []
+    for name in names:
+        listed = properties.get(name, [])
+        if not isinstance(listed, list) or not all(isinstance(v, str) for v in listed):
+            raise InvalidInputError(field, f"property {name!r} must be a list of strings")
+        values.extend(_clean(v) for v in listed)
+    return values
+
+
+def _ftm_entity(record: object, field: str, kinds: dict[str, str | None]) -> ListedEntity | None:
+    if not isinstance(record, dict):
+        raise InvalidInputError(field, "each line must be a JSON object")
+    entity_id, schema, properties = record.get("id"), record.get("schema"), record.get("properties", {})
+    if not isinstance(entity_id, str) or not entity_id.strip():
+        raise InvalidInputError(field, "missing 'id'")
+    if not isinstance(schema, str) or not isinstance(properties, dict):
+        raise InvalidInputError(field, "'schema' must be a string and 'properties' an object")
+    if schema not in kinds:
+        kinds[schema] = _ftm_kind(schema, field)
+    kind = kinds[schema]
+    if kind is None:
+        return None
+    names = _ftm_values(properties, _FTM_NAMES, field)
+    if not any(names):
+        raise InvalidInputError(field, f"{schema} {entity_id} has no name")
+    programs = _ftm_values(properties, ("program",), field)
+    topics = _ftm_values(properties, ("topics",), field)
+    datasets = record.get("datasets")
+    named = [d for d in datasets if isinstance(d, str)] if isinstance(datasets, list) else []
+    return ListedEntity(
+        list_id=f"ftm:{_clean(entity_id)}",
+        source="ftm",
+        kind=kind,
+        names=_unique(names),
+        birth_dates=_unique(_ftm_values(properties, ("birthDate",), field)),
+        nationalities=_unique([c.upper() for c in _ftm_values(properties, _FTM_NATIONALITIES, field)]),
+        identifiers=_unique(_ftm_values(properties, _FTM_IDENTIFIERS, field)),
+        programs=_unique(programs or topics),
+        legal_basis="; ".join(programs) or ", ".join(named),
+        remarks=" ".join(_ftm_values(properties, ("notes",), field)).strip(),
+    )
+
+
+def _ftm_kind(schema: str, field: str) -> str | None:
+    """The kind an FtM schema's entities become, or None for schemata that are not screened."""
+    # Imported here: followthemoney's model takes a second to load, and only this parser needs it.
+    from followthemoney import model  # noqa: PLC0415
+
+    found = model.get(schema)
+    if found is None:
+        raise InvalidInputError(field, f"unknown FollowTheMoney schema {schema!r}")
+    return next((kind for parent, kind in _FTM_KINDS if found.is_a(parent)), None)
+
+
+def parse_ftm(path: Path) -> Iterator[ListedEntity]:
+    """Yield the persons, organisations, vessels and aircraft of a FollowTheMoney JSON lines file.
+
+    One entity per line (``{"id", "schema", "properties": {name: [values]}}``), as
+    OpenSanctions exports them. Names are ``name``, ``alias``, ``previousName`` and
+    ``weakAlias``; nationalities come from ``nationality``, ``citizenship``, ``country`` and
+    ``jurisdiction`` (codes); identifiers from ``idNumber``, ``passportNumber`` and the
+    registry numbers. Entities of other schemata (``Sanction``, ``Address``, ...) are skipped.
+    """
+    kinds: dict[str, str | None] = {}
+    seen: set[str] = set()
+    with path.open("rb") as file:
+        for line_number, raw in enumerate(iter(lambda: file.readline(FTM_LINE_MAX + 1), b""), start=1):
+            field = f"{path.name}:{line_number}"
+            if len(raw) > FTM_LINE_MAX:
+                raise InvalidInputError(field, f"line longer than {FTM_LINE_MAX} bytes")
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise InvalidInputError(field, f"not JSON: {error}") from None
+            entity = _ftm_entity(record, field, kinds)
+            if entity is None:
+                continue
+            if entity.list_id in seen:
+                raise InvalidInputError(field, f"duplicate entity id {entity.list_id}")
+            seen.add(entity.list_id)
+            yield entity

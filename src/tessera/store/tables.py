@@ -327,8 +327,203 @@ oidc_tokens = Table(
 
 # -- sanctions lists (migration 0005) --
 
+SANCTIONS_SOURCE_MAX = 16  # the list's format names its source: eu, ofac, un, ftm
+SANCTIONS_FILE_NAME_MAX = 255
+LIST_ID_MAX = 200  # "ftm:" and an OpenSanctions id, the longest kind
+SANCTIONS_FORMATS = ("eu", "ofac", "un", "ftm")
+SANCTIONS_KINDS = ("person", "organisation", "vessel", "aircraft")
+
+# One row per imported list: what was imported, from which file, when, and how much.
+sanctions_lists = Table(
+    "sanctions_lists",
+    metadata,
+    Column("source", String(SANCTIONS_SOURCE_MAX), primary_key=True),
+    Column("file_name", String(SANCTIONS_FILE_NAME_MAX), nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 (hex) of the file, and of alt.csv and add.csv for OFAC
+    Column("entities", Integer, nullable=False),
+    Column("names", Integer, nullable=False),
+    Column("imported_at_ns", BigInteger, nullable=False),
+    CheckConstraint("source IN ({})".format(", ".join(f"'{f}'" for f in SANCTIONS_FORMATS)), name="source"),
+)
+
+# The listings of each list; a re-import replaces a source's rows in one transaction.
+sanctions_entities = Table(
+    "sanctions_entities",
+    metadata,
+    Column("source", String(SANCTIONS_SOURCE_MAX), ForeignKey(sanctions_lists.c.source), primary_key=True),
+    Column("list_id", String(LIST_ID_MAX), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    # JSON lists of strings, as the parsers give them: screening reads them all into memory.
+    Column("names", Text, nullable=False),
+    Column("birth_dates", Text, nullable=False),
+    Column("nationalities", Text, nullable=False),
+    Column("identifiers", Text, nullable=False),
+    Column("programs", Text, nullable=False),
+    Column("legal_basis", Text, nullable=False),
+    Column("remarks", Text, nullable=False),
+    CheckConstraint("kind IN ({})".format(", ".join(f"'{k}'" for k in SANCTIONS_KINDS)), name="kind"),
+)
+
 
 # -- restrictions, notices and appeals (migration 0006) --
 
+POLICY_ID_LENGTH = 18  # "r_", "n_" or "a_" and 16 hex digits
+POLICY_SUBJECT_MAX = 68  # a Tessera number, or "org:" and up to 64 characters
+LEGAL_BASIS_ID_MAX = 64  # tessera.rules.basis.BASIS_ID_MAX
+INSTRUMENT_MAX = 200
+ARTICLE_MAX = 64
+DOMAINS_TEXT_MAX = 200  # the domains, sorted and comma-separated
+AUTHORITY_MAX = 200
+REASON_CODE_MAX = 64
+REASON_TEXT_MAX = 1000
+ACTOR_MAX = 140  # a principal id, or "rule:" and a rule id
+POLICY_REFERENCE_MAX = 200
+APPEAL_TEXT_MAX = 500
+GROUNDS_MAX = 2000
+RESTRICTION_STATUSES = ("proposed", "active", "lifted", "expired", "rejected")
+APPEAL_STATES = ("none", "pending", "upheld", "lifted")
+APPEAL_STATUSES = ("pending", "upheld", "lifted")
+
+# The exact terms of every legal basis a restriction was decided under, kept for the record.
+legal_bases = Table(
+    "legal_bases",
+    metadata,
+    Column("id", String(LEGAL_BASIS_ID_MAX), primary_key=True),
+    Column("instrument", String(INSTRUMENT_MAX), nullable=False),
+    Column("article", String(ARTICLE_MAX), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("domains", String(DOMAINS_TEXT_MAX), nullable=False),
+    Column("registered_at_ns", BigInteger, nullable=False),
+)
+
+restrictions = Table(
+    "restrictions",
+    metadata,
+    Column("id", String(POLICY_ID_LENGTH), primary_key=True),
+    Column("subject", String(POLICY_SUBJECT_MAX), nullable=False),
+    Column("domains", String(DOMAINS_TEXT_MAX), nullable=False),
+    Column("basis_id", String(LEGAL_BASIS_ID_MAX), ForeignKey(legal_bases.c.id), nullable=False),
+    Column("authority", String(AUTHORITY_MAX), nullable=False),
+    Column("reason_code", String(REASON_CODE_MAX), nullable=False),
+    Column("reason_text", String(REASON_TEXT_MAX), nullable=False),
+    Column("rule_id", String(ACTOR_MAX), nullable=True),  # set when a rule proposed it
+    Column("event_ref", String(POLICY_REFERENCE_MAX), nullable=True),  # the event that triggered the rule
+    Column("proposed_by", String(ACTOR_MAX), nullable=False),
+    Column("proposed_at_ns", BigInteger, nullable=False),
+    Column("start_ns", BigInteger, nullable=True),  # when it took effect; NULL until then
+    Column("end_ns", BigInteger, nullable=True),  # NULL: open-ended, court orders only
+    Column("status", String(16), nullable=False),
+    Column("appeal_state", String(16), nullable=False),
+    Column("decided_by", String(ACTOR_MAX), nullable=True),
+    Column("decision_reason", String(REASON_TEXT_MAX), nullable=True),
+    Column("decided_at_ns", BigInteger, nullable=True),
+    Column("ended_by", String(ACTOR_MAX), nullable=True),
+    Column("end_reason", String(REASON_TEXT_MAX), nullable=True),
+    Column("ended_at_ns", BigInteger, nullable=True),
+    CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in RESTRICTION_STATUSES)), name="status"),
+    CheckConstraint("appeal_state IN ({})".format(", ".join(f"'{s}'" for s in APPEAL_STATES)), name="appeal_state"),
+    Index(None, "subject", "status"),
+    Index(None, "status", "end_ns"),  # the expiry sweep
+)
+
+# Every step of a restriction's life, with who and why: the record an appeal or an audit reads.
+restriction_events = Table(
+    "restriction_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("restriction_id", String(POLICY_ID_LENGTH), ForeignKey(restrictions.c.id), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("actor", String(ACTOR_MAX), nullable=False),
+    Column("reason", String(REASON_TEXT_MAX), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: what changed
+    Column("at_ns", BigInteger, nullable=False),
+    Index(None, "restriction_id", "id"),
+)
+
+# What a person is told about every decision that touches them; the basis is copied in, as cited then.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", String(POLICY_ID_LENGTH), primary_key=True),
+    Column("subject", String(POLICY_SUBJECT_MAX), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("reference", String(POLICY_REFERENCE_MAX), nullable=False),  # a restriction id, a score contribution...
+    Column("rule_id", String(ACTOR_MAX), nullable=True),
+    Column("basis_id", String(LEGAL_BASIS_ID_MAX), nullable=False),
+    Column("basis_cite", String(INSTRUMENT_MAX + ARTICLE_MAX + 2), nullable=False),
+    Column("reason_code", String(REASON_CODE_MAX), nullable=False),
+    Column("reason_text", String(REASON_TEXT_MAX), nullable=False),
+    Column("domains", String(DOMAINS_TEXT_MAX), nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=True),
+    Column("appeal", String(APPEAL_TEXT_MAX), nullable=False),  # how to appeal, in plain words
+    Column("created_at_ns", BigInteger, nullable=False),
+    Index(None, "subject", "created_at_ns", "id"),  # a person's notices, newest first
+)
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("id", String(POLICY_ID_LENGTH), primary_key=True),
+    Column("restriction_id", String(POLICY_ID_LENGTH), ForeignKey(restrictions.c.id), nullable=False),
+    Column("subject", String(POLICY_SUBJECT_MAX), nullable=False),
+    Column("filed_by", String(ACTOR_MAX), nullable=False),
+    Column("grounds", String(GROUNDS_MAX), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filed_at_ns", BigInteger, nullable=False),
+    Column("decided_by", String(ACTOR_MAX), nullable=True),
+    Column("decision_reason", String(REASON_TEXT_MAX), nullable=True),
+    Column("decided_at_ns", BigInteger, nullable=True),
+    CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in APPEAL_STATUSES)), name="status"),
+    Index(None, "status", "filed_at_ns"),  # the officers' queue, oldest first
+    Index(None, "restriction_id"),
+    Index(None, "subject", "filed_at_ns"),
+)
+
 
 # -- scores (migration 0007) --
+
+RULE_ID_MAX = 64
+SCHEME_MAX = 64
+EVENT_REF_MAX = 80  # "ledger:<seq>:<row>" or a domain event's id
+SCORE_SUBJECT_MAX = 68  # the same subjects as restrictions: a Tessera number or "org:<id>"
+CURSOR_NAME_MAX = 64
+
+# One row per rule effect on one event: a score is the sum of its live rows, each traceable.
+score_contributions = Table(
+    "score_contributions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(SCORE_SUBJECT_MAX), nullable=False),
+    Column("scheme", String(SCHEME_MAX), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("half_life_s", BigInteger, nullable=True),
+    Column("rule_id", String(RULE_ID_MAX), nullable=False),
+    Column("reason_code", String(64), nullable=False),
+    Column("reason_text", String(1000), nullable=False),
+    Column("event_ref", String(EVENT_REF_MAX), nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Index(None, "subject", "scheme"),  # the only index: each more one costs the engine's inserts dearly
+)
+
+# Eligibility a rule granted (a favourable effect): which benefit, until when, and why.
+eligibility_grants = Table(
+    "eligibility_grants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(SCORE_SUBJECT_MAX), nullable=False),
+    Column("benefit", String(SCHEME_MAX), nullable=False),
+    Column("rule_id", String(RULE_ID_MAX), nullable=False),
+    Column("event_ref", String(EVENT_REF_MAX), nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Index(None, "subject"),
+)
+
+# How far each event source has been scored, written in the same transaction as the rows it caused.
+rule_cursors = Table(
+    "rule_cursors",
+    metadata,
+    Column("source", String(CURSOR_NAME_MAX), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)

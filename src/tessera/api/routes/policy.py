@@ -1,0 +1,300 @@
+"""Restrictions, notices and appeals over HTTP, and the enforcement point services ask.
+
+Officers propose, decide, amend and lift restrictions, and decide appeals; each of these
+touches a person's data, so each needs a stated purpose and lands in that person's access
+log. ``GET /v1/check`` is for enforcing services (officers of a border or licensing
+agency): a check on a person says something about them, so each one is logged for them
+too. Citizens read their own restrictions and notices and file appeals on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tessera.api.deps import CallerDep, ServicesDep, client_address, declare
+from tessera.api.schemas import (
+    AppealCreate,
+    AppealDecisionCreate,
+    AppealPublic,
+    AppealQueueItemPublic,
+    AppealQueuePublic,
+    CheckPublic,
+    DomainName,
+    LegalBasesPublic,
+    LegalBasisCreate,
+    LegalBasisPublic,
+    MyRestrictionsPublic,
+    NoticePublic,
+    NoticesPublic,
+    RestrictionAmendmentCreate,
+    RestrictionCreate,
+    RestrictionDecisionCreate,
+    RestrictionLiftCreate,
+    RestrictionPublic,
+    RestrictionsPublic,
+    ScorePublic,
+    ScoresPublic,
+)
+from tessera.api.services import Caller, Services, checked_purpose
+from tessera.auth import Action, authorize
+from tessera.errors import InvalidInputError
+from tessera.rules.basis import legal_basis
+from tessera.rules.restrictions import Keep
+from tessera.rules.subjects import checked_subject, is_person
+
+router = APIRouter(tags=["policy"])
+
+SubjectQuery = Annotated[
+    str, Query(min_length=1, max_length=68, description="a Tessera number, or org:<id> for an organisation")
+]
+RestrictionIdPath = Annotated[str, Path(pattern=r"^r_[0-9a-f]{16}$")]
+AppealIdPath = Annotated[str, Path(pattern=r"^a_[0-9a-f]{16}$")]
+RESTRICTION_FIELDS = ("restrictions",)
+APPEAL_FIELDS = ("restrictions", "appeals")
+_bearer = HTTPBearer(auto_error=False, description="An API key from `tessera keys create`: `Bearer tsk_...`")
+
+
+def _logged(
+    services: Services, caller: Caller, subjects: list[str], fields: tuple[str, ...], outcome: str, *, doing: str
+) -> None:
+    """Refuse without a purpose, else log the look for each person among ``subjects`` before answering."""
+    people = sorted({services.subject_of_person(s) for s in subjects if is_person(s)})
+    services.require_purpose(caller, people, fields, doing=doing)
+    if people:
+        services.record_access(caller, people, fields, outcome)
+
+
+# -- the enforcement point ---------------------------------------------------------------------------
+
+
+async def _enforcing_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    x_tessera_purpose: Annotated[
+        str | None,
+        Header(description="Why the service checks this person; shown to that person.", max_length=200),
+    ] = None,
+) -> Caller:
+    """``get_caller``'s checks on the event loop: the hot path pays no thread hop (the caller cache is in memory)."""
+    services: Services = request.app.state.services
+    principal = services.authenticate(credentials.credentials if credentials else None, client_address(request))
+    grant = authorize(principal, Action.restrictions_check)
+    services.limiter.take("lookup", principal.id)
+    return Caller(principal, grant, checked_purpose(x_tessera_purpose))
+
+
+@router.get("/v1/check", openapi_extra=declare(Action.restrictions_check))
+async def check(
+    request: Request,
+    subject: SubjectQuery,
+    domain: Annotated[DomainName, Query()],
+    caller: Annotated[Caller, Depends(_enforcing_caller)],
+) -> CheckPublic:
+    """Allowed, or denied with the restriction ids and reasons; logged for the person checked."""
+    services: Services = request.app.state.services
+    subject = checked_subject(subject)
+    person = [services.subject_of_person(subject)] if is_person(subject) else []
+    if not caller.purpose:
+        await run_in_threadpool(services.require_purpose, caller, person, RESTRICTION_FIELDS, doing="checking")
+    decision = services.restrictions.check(subject, domain)
+    if person:
+        # The durable append waits on an fsync: off the event loop, and before the answer leaves.
+        outcome = f"check {domain}: " + ("allowed" if decision.allowed else "denied")
+        await run_in_threadpool(services.record_access, caller, person, RESTRICTION_FIELDS, outcome)
+    return CheckPublic.of(subject, domain, decision)
+
+
+# -- legal bases -------------------------------------------------------------------------------------
+
+
+@router.get("/v1/legal-bases", openapi_extra=declare(Action.legal_bases_read))
+def list_legal_bases(caller: CallerDep, services: ServicesDep) -> LegalBasesPublic:
+    """Every registered legal basis: instrument, article, kind, and the domains it allows closing."""
+    return LegalBasesPublic(bases=[LegalBasisPublic.of(services.bases.get(i)) for i in services.bases.ids()])
+
+
+@router.post("/v1/legal-bases", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.legal_bases_create))
+def register_legal_basis(body: LegalBasisCreate, caller: CallerDep, services: ServicesDep) -> LegalBasisPublic:
+    """Register an instrument's terms; the same terms again are a no-op, other terms a conflict."""
+    basis = legal_basis(body.id, body.instrument, body.article, body.kind, body.domains)
+    (registered,) = services.restrictions.register_bases([basis])
+    return LegalBasisPublic.of(registered)
+
+
+# -- restrictions ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/restrictions", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.restrictions_propose)
+)
+def propose_restriction(body: RestrictionCreate, caller: CallerDep, services: ServicesDep) -> RestrictionPublic:
+    """Propose a restriction; another officer decides it, unless its basis is a court order or a sanctions listing."""
+    subject = checked_subject(body.subject)
+    _logged(services, caller, [subject], RESTRICTION_FIELDS, "restriction proposed", doing="proposing a restriction")
+    made = services.restrictions.propose(
+        subject,
+        body.domains,
+        body.basis_id,
+        authority=body.authority,
+        reason_code=body.reason_code,
+        reason_text=body.reason_text,
+        end_ns=body.end_ns,
+        proposer=caller.principal.id,
+    )
+    return RestrictionPublic.of(made)
+
+
+@router.get("/v1/restrictions", openapi_extra=declare(Action.restrictions_read))
+def list_restrictions(
+    caller: CallerDep,
+    services: ServicesDep,
+    subject: SubjectQuery | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after_ns: Annotated[int | None, Query(ge=0, lt=2**63, description="the last proposed_at_ns seen")] = None,
+) -> RestrictionsPublic:
+    """A subject's restrictions (every status), or without ``subject`` the proposals awaiting a decision."""
+    if subject is not None:
+        subject = checked_subject(subject)
+        _logged(services, caller, [subject], RESTRICTION_FIELDS, "read", doing="reading a person's restrictions")
+        found = services.restrictions.of_subject(subject, limit)
+    else:
+        found = services.restrictions.proposed(limit, after_ns)
+        _logged(services, caller, [r.subject for r in found], RESTRICTION_FIELDS, "read", doing="reading the proposals")
+    return RestrictionsPublic(restrictions=[RestrictionPublic.of(r) for r in found])
+
+
+@router.get("/v1/restrictions/{restriction_id}", openapi_extra=declare(Action.restrictions_read))
+def get_restriction(restriction_id: RestrictionIdPath, caller: CallerDep, services: ServicesDep) -> RestrictionPublic:
+    """One restriction and its history."""
+    found = services.restrictions.get(restriction_id)
+    _logged(services, caller, [found.subject], RESTRICTION_FIELDS, "read", doing="reading a restriction")
+    return RestrictionPublic.of(found, services.restrictions.history(restriction_id))
+
+
+@router.post("/v1/restrictions/{restriction_id}/decision", openapi_extra=declare(Action.restrictions_decide))
+def decide_restriction(
+    restriction_id: RestrictionIdPath, body: RestrictionDecisionCreate, caller: CallerDep, services: ServicesDep
+) -> RestrictionPublic:
+    """Activate (the notice goes out, payments freeze) or reject; not by the officer who proposed it."""
+    found = services.restrictions.get(restriction_id)
+    _logged(services, caller, [found.subject], RESTRICTION_FIELDS, f"restriction {body.decision}", doing="deciding")
+    decided = services.restrictions.decide(
+        restriction_id, body.decision, officer=caller.principal.id, reason=body.reason
+    )
+    return RestrictionPublic.of(decided)
+
+
+@router.post("/v1/restrictions/{restriction_id}/amendment", openapi_extra=declare(Action.restrictions_amend))
+def amend_restriction(
+    restriction_id: RestrictionIdPath, body: RestrictionAmendmentCreate, caller: CallerDep, services: ServicesDep
+) -> RestrictionPublic:
+    """Change a proposal's domains or end, within its basis; an active one only narrows or shortens."""
+    if "domains" in body.model_fields_set and body.domains is None:
+        raise InvalidInputError("body.domains", "must list at least one domain (omit it to keep them)")
+    found = services.restrictions.get(restriction_id)
+    _logged(services, caller, [found.subject], RESTRICTION_FIELDS, "restriction amended", doing="amending")
+    amended = services.restrictions.amend(
+        restriction_id,
+        officer=caller.principal.id,
+        reason=body.reason,
+        domains=body.domains,
+        end_ns=body.end_ns if "end_ns" in body.model_fields_set else Keep.keep,
+    )
+    return RestrictionPublic.of(amended)
+
+
+@router.post("/v1/restrictions/{restriction_id}/lift", openapi_extra=declare(Action.restrictions_lift))
+def lift_restriction(
+    restriction_id: RestrictionIdPath, body: RestrictionLiftCreate, caller: CallerDep, services: ServicesDep
+) -> RestrictionPublic:
+    """End an active restriction now, with a reason; payments unfreeze at once."""
+    found = services.restrictions.get(restriction_id)
+    _logged(services, caller, [found.subject], RESTRICTION_FIELDS, "restriction lifted", doing="lifting")
+    return RestrictionPublic.of(
+        services.restrictions.lift(restriction_id, officer=caller.principal.id, reason=body.reason)
+    )
+
+
+# -- appeals -----------------------------------------------------------------------------------------
+
+
+@router.get("/v1/appeals", openapi_extra=declare(Action.appeals_read))
+def appeal_queue(
+    caller: CallerDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after_ns: Annotated[int | None, Query(ge=0, lt=2**63, description="the last filed_at_ns seen")] = None,
+) -> AppealQueuePublic:
+    """Appeals awaiting a decision, oldest first, each with its restriction."""
+    found = services.appeals.pending(limit, after_ns)
+    _logged(services, caller, [a.subject for a, _ in found], APPEAL_FIELDS, "read", doing="reading the appeals")
+    items = [AppealQueueItemPublic(appeal=AppealPublic.of(a), restriction=RestrictionPublic.of(r)) for a, r in found]
+    return AppealQueuePublic(appeals=items)
+
+
+@router.post("/v1/appeals/{appeal_id}/decision", openapi_extra=declare(Action.appeals_decide))
+def decide_appeal(
+    appeal_id: AppealIdPath, body: AppealDecisionCreate, caller: CallerDep, services: ServicesDep
+) -> AppealPublic:
+    """Uphold (the restriction stays) or lift (it ends now), with a reason the person reads."""
+    found = services.appeals.get(appeal_id)
+    _logged(services, caller, [found.subject], APPEAL_FIELDS, f"appeal {body.outcome}", doing="deciding an appeal")
+    return AppealPublic.of(
+        services.appeals.decide(appeal_id, body.outcome, officer=caller.principal.id, reason=body.reason)
+    )
+
+
+# -- the person's own --------------------------------------------------------------------------------
+
+
+@router.get("/v1/me/restrictions", openapi_extra=declare(Action.me_restrictions_read))
+def my_restrictions(
+    caller: CallerDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> MyRestrictionsPublic:
+    """The caller's restrictions, every status, and their appeals."""
+    number = services.person_of(caller).number
+    return MyRestrictionsPublic(
+        restrictions=[RestrictionPublic.of(r) for r in services.restrictions.of_subject(number, limit)],
+        appeals=[AppealPublic.of(a) for a in services.appeals.of_subject(number, limit)],
+    )
+
+
+@router.get("/v1/me/notices", openapi_extra=declare(Action.me_notices_read))
+def my_notices(
+    caller: CallerDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,19}\.n_[0-9a-f]{16}$", description="next_before of the previous page")
+    ] = None,
+) -> NoticesPublic:
+    """Every notice to the caller, newest first: the decision, its basis, reasons, expiry and how to appeal."""
+    number = services.person_of(caller).number
+    cursor = None
+    if before is not None:
+        at_ns, notice_id = before.split(".", 1)
+        cursor = (int(at_ns), notice_id)
+    found = services.notices.of_subject(number, limit, cursor)
+    last = f"{found[-1].created_at_ns}.{found[-1].id}" if len(found) == limit and found else None
+    return NoticesPublic(notices=[NoticePublic.of(n) for n in found], next_before=last)
+
+
+@router.get("/v1/me/scores", openapi_extra=declare(Action.me_scores_read))
+def my_scores(caller: CallerDep, services: ServicesDep) -> ScoresPublic:
+    """The caller's scores: each one's value, range, and the key factors that lowered it most, in plain words."""
+    number = services.person_of(caller).number
+    return ScoresPublic(scores=[ScorePublic.of(s) for s in services.scores.scores_of(number)])
+
+
+@router.post("/v1/me/appeals", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.me_appeals_write))
+def file_my_appeal(body: AppealCreate, caller: CallerDep, services: ServicesDep) -> AppealPublic:
+    """Appeal one of the caller's own active restrictions; anyone else's is refused (403) and nothing changes."""
+    number = services.person_of(caller).number
+    filed = services.appeals.file(
+        body.restriction_id, appellant=number, filed_by=caller.principal.id, grounds=body.grounds
+    )
+    return AppealPublic.of(filed)

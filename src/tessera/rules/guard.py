@@ -1,0 +1,163 @@
+"""The guard: which event fields a condition reads, and whether the rule may read them (DESIGN.md, principle 1).
+
+A condition names each field it reads literally, as ``event.<field>`` or
+``event.<record>.<field>``. The guard finds every such name in the parsed tree, refuses
+anything it cannot check by name (``event["reli" + "gion"]``, a bare ``event``, indexing,
+``has()``, the implicit ``subject`` and ``time``), and checks every category on the way to
+each field, and each input type's purpose:
+
+- a forbidden category refuses the rule, whatever its effects;
+- health or disability refuses the rule unless every effect is favourable.
+
+Then the condition is type-checked with exactly the approved fields in scope, so whatever
+the parser and the guard might disagree about, the checker (which is also the evaluator)
+cannot resolve a field the guard did not approve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeGuard
+
+from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryError, TesseraError
+from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, IMPLICIT_FIELDS, Category, EventType, FieldType
+from tessera.rules.cel_ast import Call, Checked, Comprehension, Const, Expr, Ident, Select, check, children, parse
+
+EVENT = "event"  # the one name a condition reads the event through
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedCondition:
+    """A condition the guard admitted: the paths it reads with their types, and its checked tree."""
+
+    paths: Mapping[str, FieldType]  # "amount", "claimant.age_band"
+    fields: frozenset[str]  # "loan.repaid.amount" for every input type
+    checked: Checked
+
+
+def guarded_condition(
+    where: str, rule_id: str, condition: str, inputs: Sequence[EventType], favourable: bool
+) -> GuardedCondition:
+    """Admit ``condition`` for a rule reading ``inputs``, or raise naming ``where`` (``credit.toml:rule[2]``).
+
+    ``favourable`` says whether every effect of the rule is favourable.
+    """
+    field = f"{where}.condition"
+    reads: list[tuple[tuple[str, ...], str | None]] = []
+    _collect(parse(condition, field), reads)
+    for t in inputs:  # the event itself is data of its purpose, read or not
+        _check_category(where, rule_id, f"{t.name}.purpose", (t.purpose,), favourable)
+    problems: list[TesseraError] = []
+    paths: dict[str, FieldType] = {}
+    for parts, problem in reads:
+        if not parts:
+            problems.append(InvalidInputError(field, problem or "the event is read field by field, as event.<field>"))
+            continue
+        path = ".".join(parts)
+        for t in inputs:
+            leaves = t.leaf_fields()
+            leaf = leaves.get(path)
+            if leaf is None:
+                problems.append(_unknown(field, t, parts, leaves))
+                continue
+            _check_category(where, rule_id, f"{t.name}.{path}", leaf.categories, favourable)
+            if paths.setdefault(path, leaf.type) is not leaf.type:
+                names = ", ".join(x.name for x in inputs)
+                problems.append(InvalidInputError(field, f"event.{path} has different types in {names}"))
+        if problem is not None:
+            problems.append(InvalidInputError(field, problem))
+    if problems:  # a protected category is reported first, above; then the first other problem
+        raise problems[0]
+    checked = check(condition, {f"{EVENT}.{p}": paths[p] for p in sorted(paths)}, field)
+    fields = frozenset(f"{t.name}.{p}" for t in inputs for p in paths)
+    return GuardedCondition(dict(sorted(paths.items())), fields, checked)
+
+
+def _check_category(where: str, rule_id: str, field: str, categories: Sequence[Category], favourable: bool) -> None:
+    for category in categories:
+        if category in FORBIDDEN:
+            raise ProtectedCategoryError(where, field, category.value, f"which no rule may read (rule {rule_id!r})")
+        if category in FAVOURABLE_ONLY and not favourable:
+            reason = (
+                f"which only a rule whose every effect is favourable may read (rule {rule_id!r} has an adverse one)"
+            )
+            raise ProtectedCategoryError(where, field, category.value, reason)
+
+
+def _unknown(field: str, t: EventType, parts: tuple[str, ...], leaves: Mapping[str, object]) -> TesseraError:
+    path = ".".join(parts)
+    if parts[0] in IMPLICIT_FIELDS:
+        return InvalidInputError(
+            field, f"event.{parts[0]} is the engine's, not the condition's: conditions read only declared fields"
+        )
+    for n in range(1, len(parts)):
+        if ".".join(parts[:n]) in leaves:
+            return NotFoundError(
+                field, f"{t.name}.{'.'.join(parts[:n])} is a plain value; it has no field {parts[n]!r}"
+            )
+    if any(p.startswith(path + ".") for p in leaves):
+        return InvalidInputError(field, f"{t.name}.{path} is a record; read one of its fields (event.{path}.<field>)")
+    return NotFoundError(field, f"event type {t.name} has no field {path!r}")
+
+
+def _root(node: Expr) -> tuple[tuple[str, ...], bool] | None:
+    """The field path of ``event.a.b`` (``("a", "b")``) and whether a literal index (``event["a"]``) spelled it.
+
+    None when ``node`` is not such a path rooted at the event.
+    """
+    names: list[str] = []
+    indexed = False
+    while True:
+        if isinstance(node, Select):
+            names.append(node.field)
+            node = node.operand
+        elif _is_index(node) and isinstance(node.args[1], Const) and isinstance(node.args[1].value, str):
+            names.append(node.args[1].value)
+            indexed = True
+            node = node.args[0]
+        else:
+            break
+    if isinstance(node, Ident) and node.name.lstrip(".") == EVENT:
+        return tuple(reversed(names)), indexed
+    return None
+
+
+def _is_index(node: Expr) -> TypeGuard[Call]:
+    return isinstance(node, Call) and node.function in ("_[_]", "_[?_]") and len(node.args) == 2
+
+
+def _collect(node: Expr, reads: list[tuple[tuple[str, ...], str | None]]) -> None:
+    """Every read of the event under ``node``: its path, and why it is refused when it is."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        found = _root(node)
+        if found is not None:
+            parts, indexed = found
+            problem = None
+            if indexed:  # event["x"]: what it names is checked, and it is refused anyway
+                problem = "fields are named as event.<field>; a computed or map-style name cannot be checked"
+            elif _tests_presence(node):
+                problem = "has() is not supported: every declared field is always present"
+            reads.append((parts, problem))
+            continue
+        if _is_index(node):
+            target, key = node.args
+            owner = _root(target)
+            if owner is not None:
+                reads.append((owner[0], "fields are named as event.<field>; a computed name cannot be checked"))
+                stack.append(key)
+                continue
+            reads.append(((), "indexing is not supported in conditions: a computed name cannot be checked"))
+        if isinstance(node, Comprehension) and node.iter_var.lstrip(".") == EVENT:
+            reads.append(((), "a macro's variable may not be called event"))
+        stack.extend(children(node))
+
+
+def _tests_presence(node: Expr) -> bool:
+    while isinstance(node, Select):
+        if node.test_only:
+            return True
+        node = node.operand
+    return False

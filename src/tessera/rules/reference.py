@@ -1,0 +1,65 @@
+"""Reference evaluation: one event at a time with Google's CEL (``cel-expr-python``).
+
+This is the meaning of a condition. The compiler (``compiler.py``) must agree with it row
+for row, errors included (the differential test checks that); rules the compiler does not
+cover run through it, per event.
+
+A condition that errs for an event (division by zero, integer overflow, a double out of
+int range) does not hold for that event: a rule never fires on an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from tessera.errors import InvalidInputError
+from tessera.rules.categories import EventTypes, FieldType
+from tessera.rules.guard import EVENT, GuardedCondition, guarded_condition
+from tessera.rules.language import Rule
+
+
+def guarded_rule(rule: Rule, types: EventTypes) -> GuardedCondition:
+    """The guard run again on a loaded rule, so that a hand-made Rule cannot skip it."""
+    if not isinstance(rule, Rule):
+        raise InvalidInputError("rule", "must be a Rule (see load_rules())")
+    favourable = all(e.favourable for e in rule.effects)
+    guarded = guarded_condition(rule.source, rule.id, rule.condition, [types.get(n) for n in rule.inputs], favourable)
+    if guarded.fields != rule.fields:
+        raise InvalidInputError(f"{rule.source}.fields", "do not match the fields the condition reads")
+    return guarded
+
+
+class ReferenceRule:
+    """One rule's condition, evaluated per event by CEL itself."""
+
+    def __init__(self, rule: Rule, types: EventTypes) -> None:
+        self.rule = rule
+        guarded = guarded_rule(rule, types)
+        self.paths: Mapping[str, FieldType] = guarded.paths
+        self._program = guarded.checked.program
+
+    def evaluate(self, event: Mapping[str, object]) -> bool | None:
+        """Whether the condition holds for ``event`` (field path -> value), or None when evaluating it errs."""
+        data = {f"{EVENT}.{p}": event[p] for p in self.paths}
+        result = self._program.eval(data=data).value()
+        return result if isinstance(result, bool) else None
+
+    def evaluate_columns(
+        self, columns: Mapping[str, npt.NDArray[np.generic]], size: int
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Per row of a batch: whether the condition holds, and whether it erred (then it does not hold)."""
+        holds = np.zeros(size, dtype=np.bool_)
+        errors = np.zeros(size, dtype=np.bool_)
+        names = [f"{EVENT}.{p}" for p in self.paths]
+        values = [columns[p][:size].tolist() for p in self.paths]  # Python values, once per column
+        program = self._program
+        for row in range(size):
+            result = program.eval(data={n: v[row] for n, v in zip(names, values, strict=True)}).value()
+            if result is True:
+                holds[row] = True
+            elif result is not False:
+                errors[row] = True
+        return holds, errors

@@ -1,0 +1,795 @@
+"""Restrictions with due process: proposed, decided by a person, noticed, appealable, time-limited.
+
+A restriction closes named domains (``payments``, ``travel``, ...) to one subject under one
+registered legal basis, and only domains that basis names, at creation and at every
+amendment. Its life::
+
+    proposed ──decide(activate)──> active ──lift / appeal──> lifted
+        │                             └──end reached──────> expired
+        └──decide(reject)──> rejected
+
+A proposal (from a rule, or an officer) takes effect only when an officer other than its
+proposer activates it with a written reason, unless its basis is self-executing (a court
+order, a sanctions listing): then it is active at once. Every activation writes a notice to
+the subject, in the same transaction. A ``payments`` restriction freezes every ledger
+account the person's principal holds (the journaled freeze, referenced by the restriction
+id); the last one to end unfreezes them. The enforcement index follows every change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum, StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from tessera.errors import BatchSizeError, ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.rules.basis import Domain, LegalBases, LegalBasis, checked_domains, legal_basis
+from tessera.rules.enforcement import Decision, Denial, EnforcementIndex
+from tessera.rules.notices import (
+    NoticeDraft,
+    NoticeKind,
+    Notices,
+    checked_code,
+    checked_text,
+    domains_of,
+    domains_text,
+)
+from tessera.rules.subjects import checked_subject, is_person
+from tessera.store import ACCOUNTS_LIST_MAX, Store
+from tessera.store.tables import (
+    ACTOR_MAX,
+    AUTHORITY_MAX,
+    POLICY_REFERENCE_MAX,
+    REASON_TEXT_MAX,
+    legal_bases,
+    persons,
+    restriction_events,
+    restrictions,
+)
+
+PROPOSALS_BATCH_MAX = 1000
+RESTRICTIONS_LIST_MAX = 1000
+SWEEP_BATCH_MAX = 1000  # expired per transaction; the sweep loops until none is left
+ID_LIMIT = 2**63
+RULE_PREFIX = "rule:"
+EXPIRED = "its end was reached"
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], int]
+
+
+class RestrictionStatus(StrEnum):
+    proposed = "proposed"
+    active = "active"
+    lifted = "lifted"
+    expired = "expired"
+    rejected = "rejected"
+
+
+class Keep(Enum):
+    """``amend``'s default for ``end_ns``: leave it as it is (None would mean open-ended)."""
+
+    keep = "keep"
+
+
+class AppealState(StrEnum):
+    none = "none"
+    pending = "pending"
+    upheld = "upheld"
+    lifted = "lifted"
+
+
+class Freezer(Protocol):
+    """The ledger's journaled freeze, as restrictions need it (``tessera.ledger.Ledger`` is one)."""
+
+    def freeze_accounts(self, account_ids: Sequence[int], reference: str) -> object: ...
+
+    def unfreeze_accounts(self, account_ids: Sequence[int], reference: str) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A restriction to propose. ``proposer`` is an officer's principal id, or ``rule:<id>`` for a rule."""
+
+    subject: str  # a Tessera number, or org:<id>
+    domains: frozenset[Domain] | Sequence[Domain | str]
+    basis_id: str
+    authority: str  # who issues it: "Tax Office", "High Court of ..."
+    reason_code: str
+    reason_text: str
+    end_ns: int | None  # None only under a court order
+    proposer: str
+    rule_id: str | None = None
+    event_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """A restriction and where it stands."""
+
+    id: str
+    subject: str
+    domains: frozenset[Domain]
+    basis_id: str
+    authority: str
+    reason_code: str
+    reason_text: str
+    rule_id: str | None
+    event_ref: str | None
+    proposed_by: str
+    proposed_at_ns: int
+    start_ns: int | None
+    end_ns: int | None
+    status: RestrictionStatus
+    appeal_state: AppealState
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    decided_at_ns: int | None = None
+    ended_by: str | None = None
+    end_reason: str | None = None
+    ended_at_ns: int | None = None
+
+    def in_force_at(self, at_ns: int) -> bool:
+        """Active, started, and not past its end at ``at_ns``."""
+        if self.status is not RestrictionStatus.active or self.start_ns is None or at_ns < self.start_ns:
+            return False
+        return self.end_ns is None or at_ns < self.end_ns
+
+    def denial(self) -> Denial:
+        assert self.start_ns is not None, "only an active restriction is enforced"
+        return Denial(self.id, self.reason_code, self.reason_text, self.basis_id, self.start_ns, self.end_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionEvent:
+    """One step in a restriction's history."""
+
+    action: str  # proposed, activated, rejected, amended, lifted, expired, appealed, appeal_upheld
+    actor: str
+    reason: str
+    detail: dict[str, Any]
+    at_ns: int
+
+
+class Restrictions:
+    """Restrictions in the store, the enforcement index kept in step, and the ledger freezes."""
+
+    def __init__(
+        self,
+        store: Store,
+        bases: LegalBases,
+        notices: Notices,
+        *,
+        freezer: Freezer | None = None,
+        index: EnforcementIndex | None = None,
+        clock: Clock = time.time_ns,
+    ) -> None:
+        self._store = store
+        self.bases = bases
+        self.notices = notices
+        self._freezer = freezer
+        self._clock = clock
+        self.index = index if index is not None else EnforcementIndex(clock)
+        # Changes are serialised, so the index and the ledger see them in commit order.
+        self.lock = threading.RLock()
+        self._load()
+
+    def _load(self) -> None:
+        """Register the bases on record, and index every active restriction."""
+        with self._store.transaction() as conn:
+            for row in conn.execute(select(legal_bases)):
+                self.bases.register(legal_basis(row.id, row.instrument, row.article, row.kind, domains_of(row.domains)))
+            active = [
+                _restriction_of(r) for r in conn.execute(select(restrictions).where(restrictions.c.status == "active"))
+            ]
+        self.index.put_many((r.subject, r.domains, r.denial()) for r in active)
+
+    # -- legal bases --------------------------------------------------------------------------
+
+    def register_bases(self, bases: Iterable[LegalBasis]) -> list[LegalBasis]:
+        """Register legal bases and keep their terms on record; the same terms again are a no-op."""
+        wanted = list(bases)
+        with self.lock, self._store.transaction(write=True) as conn:
+            checked = [self.bases.register(b) for b in wanted]
+            for b in checked:
+                _record_basis(conn, b, self._clock())
+        return checked
+
+    # -- proposing ------------------------------------------------------------------------------
+
+    def propose(
+        self,
+        subject: str,
+        domains: Iterable[Domain | str],
+        basis_id: str,
+        *,
+        authority: str,
+        reason_code: str,
+        reason_text: str,
+        end_ns: int | None,
+        proposer: str | None = None,
+        rule_id: str | None = None,
+        event_ref: str | None = None,
+    ) -> Restriction:
+        """Propose one restriction; a rule passes ``rule_id`` and ``event_ref`` (proposer: ``rule:<rule_id>``).
+
+        Under a self-executing basis (court order, sanctions listing) it is active at once,
+        with its notice written and, for ``payments``, the accounts frozen.
+        """
+        if proposer is None:
+            if rule_id is None:
+                raise InvalidInputError("proposer", "is required: an officer's principal id, or a rule_id")
+            proposer = RULE_PREFIX + str(rule_id)
+        proposal = Proposal(
+            subject, tuple(domains), basis_id, authority, reason_code, reason_text, end_ns, proposer, rule_id, event_ref
+        )
+        return self.propose_many([proposal])[0]
+
+    def propose_many(self, proposals: Sequence[Proposal]) -> list[Restriction]:
+        """Propose a batch, all or nothing: every proposal is checked before any is written."""
+        if isinstance(proposals, str | bytes) or not isinstance(proposals, Sequence):
+            raise InvalidInputError("proposals", "must be a list of Proposal")
+        if not proposals or len(proposals) > PROPOSALS_BATCH_MAX:
+            raise BatchSizeError("proposals", f"must hold 1-{PROPOSALS_BATCH_MAX}, got {len(proposals)}")
+        with self.lock:
+            with self._store.transaction(write=True) as conn:
+                made = self.propose_in(conn, proposals)
+            self.took_effect(made)
+        return made
+
+    def propose_in(self, conn: Connection, proposals: Sequence[Proposal]) -> list[Restriction]:
+        """Write proposals inside the caller's transaction (the rule engine's, with its cursor).
+
+        The caller must pass the result to ``took_effect`` once its transaction commits:
+        until then nothing is enforced, in the index or in the ledger.
+        """
+        now = self._clock()
+        made = [self._checked(p, f"proposals[{i}]" if len(proposals) > 1 else "", now) for i, p in enumerate(proposals)]
+        _require_persons(conn, [(i, r.subject) for i, r in enumerate(made)], len(made) > 1)
+        for r in made:
+            _record_basis(conn, self.bases.get(r.basis_id), now)
+        conn.execute(insert(restrictions), [_values(r) for r in made])
+        for r in made:
+            _event(conn, r.id, "proposed", actor=r.proposed_by, reason=r.reason_text, detail=_terms(r), now=now)
+            if r.status is RestrictionStatus.active:
+                _event(conn, r.id, "activated", actor=r.proposed_by, reason=r.decision_reason or "", detail={}, now=now)
+        drafts = [_activation_notice(r) for r in made if r.status is RestrictionStatus.active]
+        if drafts:
+            self.notices.create_in(conn, drafts)
+        return made
+
+    def took_effect(self, made: Sequence[Restriction]) -> None:
+        """After the commit of ``propose_in``: enforce those already active (self-executing bases)."""
+        with self.lock:
+            for r in made:
+                if r.status is RestrictionStatus.active:
+                    self._took_effect(r)
+
+    def _checked(self, p: object, where: str, now: int) -> Restriction:
+        at = (where + ".") if where else ""
+        if not isinstance(p, Proposal):
+            raise InvalidInputError(where or "proposal", "must be a Proposal")
+        subject = checked_subject(p.subject, at + "subject")
+        if not isinstance(p.basis_id, str) or not p.basis_id:
+            raise InvalidInputError(at + "basis_id", "is required: a restriction cites a registered legal basis")
+        if p.basis_id not in self.bases:
+            raise InvalidInputError(at + "basis_id", f"no legal basis {p.basis_id!r:.80} is registered")
+        basis = self.bases.get(p.basis_id)
+        domains = checked_domains(basis, p.domains, at + "domains")
+        authority = checked_text(p.authority, at + "authority", AUTHORITY_MAX)
+        reason_code = checked_code(p.reason_code, at + "reason_code")
+        reason_text = checked_text(p.reason_text, at + "reason_text", REASON_TEXT_MAX)
+        end_ns = _checked_end(p.end_ns, basis, now, at + "end_ns")
+        proposer = checked_text(p.proposer, at + "proposer", ACTOR_MAX)
+        rule_id = None if p.rule_id is None else checked_text(p.rule_id, at + "rule_id", ACTOR_MAX - len(RULE_PREFIX))
+        event_ref = None if p.event_ref is None else checked_text(p.event_ref, at + "event_ref", POLICY_REFERENCE_MAX)
+        restriction = Restriction(
+            id="r_" + secrets.token_hex(8),
+            subject=subject,
+            domains=domains,
+            basis_id=basis.id,
+            authority=authority,
+            reason_code=reason_code,
+            reason_text=reason_text,
+            rule_id=rule_id,
+            event_ref=event_ref,
+            proposed_by=proposer,
+            proposed_at_ns=now,
+            start_ns=None,
+            end_ns=end_ns,
+            status=RestrictionStatus.proposed,
+            appeal_state=AppealState.none,
+        )
+        if basis.self_executing:
+            restriction = replace(
+                restriction,
+                status=RestrictionStatus.active,
+                start_ns=now,
+                decided_by=proposer,
+                decision_reason=f"self-executing: {basis.kind.value.replace('_', ' ')} ({basis.cite()})",
+                decided_at_ns=now,
+            )
+        return restriction
+
+    # -- deciding -------------------------------------------------------------------------------
+
+    def decide(self, restriction_id: str, decision: str, *, officer: str, reason: str) -> Restriction:
+        """Activate or reject a proposal, by an officer other than its proposer, with a written reason."""
+        if decision not in ("activate", "reject"):
+            raise InvalidInputError("decision", f"must be activate or reject, got {decision!r:.20}")
+        officer = checked_text(officer, "officer", ACTOR_MAX)
+        reason = checked_text(reason, "reason", REASON_TEXT_MAX)
+        with self.lock:
+            with self._store.transaction(write=True) as conn:
+                current = _locked(conn, restriction_id)
+                now = self._clock()
+                if current.status is not RestrictionStatus.proposed:
+                    raise ConflictError("status", f"{current.id} is {current.status}, not proposed: decided already")
+                if officer == current.proposed_by:
+                    raise ForbiddenError("a restriction is decided by an officer other than the one who proposed it")
+                if decision == "reject":
+                    decided = replace(
+                        current,
+                        status=RestrictionStatus.rejected,
+                        decided_by=officer,
+                        decision_reason=reason,
+                        decided_at_ns=now,
+                    )
+                    _save(conn, decided)
+                    _event(conn, current.id, "rejected", actor=officer, reason=reason, detail={}, now=now)
+                    return decided
+                if current.end_ns is not None and current.end_ns <= now:
+                    raise ConflictError("end_ns", f"{current.id}'s end has passed: propose it again with a new end")
+                decided = replace(
+                    current,
+                    status=RestrictionStatus.active,
+                    start_ns=now,
+                    decided_by=officer,
+                    decision_reason=reason,
+                    decided_at_ns=now,
+                )
+                _save(conn, decided)
+                _event(conn, current.id, "activated", actor=officer, reason=reason, detail={}, now=now)
+                self.notices.create_in(conn, [_activation_notice(decided)])
+            self._took_effect(decided)
+        return decided
+
+    def amend(
+        self,
+        restriction_id: str,
+        *,
+        officer: str,
+        reason: str,
+        domains: Iterable[Domain | str] | None = None,
+        end_ns: int | Keep | None = Keep.keep,
+    ) -> Restriction:
+        """Change a proposal's domains or end; an active one may only be narrowed or shortened.
+
+        A domain its basis does not name is refused here as at creation. Widening or
+        lengthening an active restriction is a new adverse decision: propose a new one.
+        """
+        officer = checked_text(officer, "officer", ACTOR_MAX)
+        reason = checked_text(reason, "reason", REASON_TEXT_MAX)
+        if domains is None and end_ns is Keep.keep:
+            raise InvalidInputError("amendment", "names nothing to change: domains or end_ns")
+        with self.lock:
+            with self._store.transaction(write=True) as conn:
+                current = _locked(conn, restriction_id)
+                now = self._clock()
+                basis = self.bases.get(current.basis_id)
+                new_domains = current.domains if domains is None else checked_domains(basis, domains, "domains")
+                new_end = current.end_ns if end_ns is Keep.keep else _checked_end(end_ns, basis, now, "end_ns")
+                if current.status is RestrictionStatus.active:
+                    if not new_domains <= current.domains:
+                        added = ", ".join(sorted(new_domains - current.domains))
+                        raise ConflictError(
+                            "domains", f"an active restriction is never widened ({added}): propose anew"
+                        )
+                    if current.end_ns is not None and (new_end is None or new_end > current.end_ns):
+                        raise ConflictError("end_ns", "an active restriction is never lengthened: propose anew")
+                elif current.status is not RestrictionStatus.proposed:
+                    raise ConflictError("status", f"{current.id} is {current.status}: nothing left to amend")
+                amended = replace(current, domains=new_domains, end_ns=new_end)
+                if amended == current:
+                    raise ConflictError("amendment", "changes nothing")
+                _save(conn, amended)
+                detail = {"domains": domains_text(new_domains), "end_ns": new_end}
+                _event(conn, current.id, "amended", actor=officer, reason=reason, detail=detail, now=now)
+                if current.status is RestrictionStatus.active:
+                    self.notices.create_in(conn, [_changed_notice(amended, reason)])
+            if current.status is RestrictionStatus.active:
+                self.index.put(amended.subject, amended.domains, amended.denial())
+                if Domain.payments in current.domains and Domain.payments not in amended.domains:
+                    self._release(amended)
+        return amended
+
+    def lift(self, restriction_id: str, *, officer: str, reason: str) -> Restriction:
+        """End an active restriction now, with a written reason; unfreezes if nothing else holds the freeze."""
+        officer = checked_text(officer, "officer", ACTOR_MAX)
+        reason = checked_text(reason, "reason", REASON_TEXT_MAX)
+        with self.lock:
+            with self._store.transaction(write=True) as conn:
+                current = _locked(conn, restriction_id)
+                ended = self._end_in(conn, current, RestrictionStatus.lifted, actor=officer, reason=reason)
+            self._ended(ended)
+        return ended
+
+    def _end_in(
+        self,
+        conn: Connection,
+        current: Restriction,
+        status: RestrictionStatus,
+        *,
+        actor: str,
+        reason: str,
+        appeal: bool = False,
+    ) -> Restriction:
+        """Lift or expire inside the caller's transaction (``Appeals`` lifts through this too)."""
+        if current.status is not RestrictionStatus.active:
+            raise ConflictError("status", f"{current.id} is {current.status}, not active: nothing to lift")
+        now = self._clock()
+        ended = replace(current, status=status, ended_by=actor, end_reason=reason, ended_at_ns=now)
+        if appeal:
+            ended = replace(ended, appeal_state=AppealState.lifted)
+        _save(conn, ended)
+        _event(conn, current.id, status.value, actor=actor, reason=reason, detail={}, now=now)
+        self.notices.create_in(conn, [_ended_notice(ended)])
+        return ended
+
+    def _ended(self, ended: Restriction) -> None:
+        """After commit: drop it from the index, and unfreeze if it was the last payments restriction."""
+        self.index.discard(ended.id)
+        if Domain.payments in ended.domains:
+            self._release(ended)
+
+    def sweep(self) -> list[Restriction]:
+        """Persist the expiry of every active restriction past its end, and unfreeze; returns those expired."""
+        expired: list[Restriction] = []
+        while True:
+            with self.lock:
+                now = self._clock()
+                with self._store.transaction(write=True) as conn:
+                    rows = conn.execute(
+                        select(restrictions)
+                        .where(restrictions.c.status == "active", restrictions.c.end_ns <= now)
+                        .order_by(restrictions.c.end_ns)
+                        .limit(SWEEP_BATCH_MAX)
+                        .with_for_update()
+                    )
+                    batch = [
+                        self._end_in(
+                            conn, _restriction_of(row), RestrictionStatus.expired, actor="expiry", reason=EXPIRED
+                        )
+                        for row in rows.all()
+                    ]
+                for ended in batch:
+                    self._ended(ended)
+            expired += batch
+            if len(batch) < SWEEP_BATCH_MAX:
+                return expired
+
+    def due(self) -> bool:
+        """Whether some indexed restriction has reached its end (the sweep has work)."""
+        end_ns = self.index.next_end_ns()
+        return end_ns is not None and end_ns <= self._clock()
+
+    # -- the ledger -----------------------------------------------------------------------------
+
+    def _took_effect(self, r: Restriction) -> None:
+        """After commit: enforce it, in the index and, for payments, in the ledger."""
+        self.index.put(r.subject, r.domains, r.denial())
+        if Domain.payments in r.domains:
+            self._freeze(r)
+
+    def _freeze(self, r: Restriction) -> None:
+        accounts = self._accounts_of(r.subject)
+        if accounts and self._freezer is not None:
+            self._freezer.freeze_accounts(accounts, reference=r.id)
+
+    def _release(self, r: Restriction) -> None:
+        """Unfreeze the subject's accounts unless another restriction in force still closes payments."""
+        if not self.index.check(r.subject, Domain.payments).allowed:
+            return
+        accounts = self._accounts_of(r.subject)
+        if accounts and self._freezer is not None:
+            self._freezer.unfreeze_accounts(accounts, reference=r.id)
+
+    def _accounts_of(self, subject: str) -> list[int]:
+        """Every ledger account the person's principal holds; an organisation's are not known here yet."""
+        if not is_person(subject):
+            return []
+        with self._store.transaction() as conn:
+            principal_id = conn.scalar(select(persons.c.principal_id).where(persons.c.number == subject))
+        if principal_id is None:
+            return []
+        return self._store.accounts_held_by(principal_id, limit=ACCOUNTS_LIST_MAX)
+
+    def reconcile_freezes(self) -> int:
+        """Freeze again the accounts of everyone a payments restriction in force closes; returns the subjects.
+
+        Catches a freeze lost to a crash between commit and ledger, and wallets opened since.
+        """
+        now = self._clock()
+        with self._store.transaction() as conn:
+            rows = conn.execute(select(restrictions).where(restrictions.c.status == "active"))
+            in_force = [r for r in map(_restriction_of, rows) if Domain.payments in r.domains and r.in_force_at(now)]
+        with self.lock:
+            for r in in_force:
+                self._freeze(r)
+        return len({r.subject for r in in_force})
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def check(self, subject: str, domain: Domain | str) -> Decision:
+        """The enforcement index's answer (see ``tessera.rules.enforcement``)."""
+        return self.index.check(subject, domain)
+
+    def get(self, restriction_id: str) -> Restriction:
+        """The restriction, or NotFoundError."""
+        with self._store.transaction() as conn:
+            row = conn.execute(select(restrictions).where(restrictions.c.id == _checked_id(restriction_id))).first()
+        if row is None:
+            raise NotFoundError("restriction_id", f"no restriction {restriction_id}")
+        return _restriction_of(row)
+
+    def of_subject(self, subject: str, limit: int = 100) -> list[Restriction]:
+        """A subject's restrictions, every status, newest proposal first."""
+        subject = checked_subject(subject)
+        query = (
+            select(restrictions)
+            .where(restrictions.c.subject == subject)
+            .order_by(restrictions.c.proposed_at_ns.desc(), restrictions.c.id)
+            .limit(_checked_limit(limit))
+        )
+        with self._store.transaction() as conn:
+            return [_restriction_of(row) for row in conn.execute(query)]
+
+    def proposed(self, limit: int = 100, after_ns: int | None = None) -> list[Restriction]:
+        """Proposals awaiting a decision, oldest first."""
+        query = (
+            select(restrictions)
+            .where(restrictions.c.status == "proposed")
+            .order_by(restrictions.c.proposed_at_ns, restrictions.c.id)
+            .limit(_checked_limit(limit))
+        )
+        if after_ns is not None:
+            query = query.where(restrictions.c.proposed_at_ns > after_ns)
+        with self._store.transaction() as conn:
+            return [_restriction_of(row) for row in conn.execute(query)]
+
+    def history(self, restriction_id: str) -> list[RestrictionEvent]:
+        """Every step of the restriction's life, oldest first."""
+        self.get(restriction_id)
+        query = (
+            select(restriction_events)
+            .where(restriction_events.c.restriction_id == restriction_id)
+            .order_by(restriction_events.c.id)
+        )
+        with self._store.transaction() as conn:
+            return [
+                RestrictionEvent(r.action, r.actor, r.reason, json.loads(r.detail), r.at_ns)
+                for r in conn.execute(query)
+            ]
+
+
+class Sweeper:
+    """A daemon thread that persists expiries soon after they fall due (within ``interval_s``)."""
+
+    def __init__(self, restrictions: Restrictions, interval_s: float = 1.0) -> None:
+        self._restrictions = restrictions
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tessera-restriction-sweeper", daemon=True)
+
+    def start(self) -> Sweeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                if self._restrictions.due():
+                    self._restrictions.sweep()
+            except Exception:  # a store or ledger fault: the next tick tries again
+                log.exception("restriction expiry sweep failed")
+
+
+# -- notices ------------------------------------------------------------------------------------
+
+
+def _activation_notice(r: Restriction) -> NoticeDraft:
+    closed = ", ".join(sorted(d.value for d in r.domains))
+    return NoticeDraft(
+        subject=r.subject,
+        kind=NoticeKind.restriction,
+        basis_id=r.basis_id,
+        reason_code=r.reason_code,
+        reason_text=f"{r.reason_text} (closes: {closed}; issued by {r.authority}; decided: {r.decision_reason})",
+        reference=r.id,
+        expires_at_ns=r.end_ns,
+        rule_id=r.rule_id,
+        domains=r.domains,
+        appeal=f"Appeal: POST /v1/me/appeals with restriction_id {r.id}, or at any Tessera office. "
+        "An officer other than the one who decided it answers, in writing.",
+    )
+
+
+def _changed_notice(r: Restriction, reason: str) -> NoticeDraft:
+    return replace(
+        _activation_notice(r), kind=NoticeKind.restriction_changed, reason_text=f"narrowed or shortened: {reason}"
+    )
+
+
+def _ended_notice(r: Restriction) -> NoticeDraft:
+    return replace(
+        _activation_notice(r),
+        kind=NoticeKind.restriction_ended,
+        reason_text=f"{r.status.value}: {r.end_reason}",
+        appeal="Nothing to appeal: this restriction no longer applies.",
+    )
+
+
+# -- rows ---------------------------------------------------------------------------------------
+
+
+def _checked_end(end_ns: object, basis: LegalBasis, now: int, field: str) -> int | None:
+    if end_ns is None:
+        if not basis.allows_open_end:
+            raise InvalidInputError(field, f"is required: only a court order may be open-ended, not {basis.cite()}")
+        return None
+    if isinstance(end_ns, bool) or not isinstance(end_ns, int) or not 0 < end_ns < ID_LIMIT:
+        raise InvalidInputError(field, "must be nanoseconds since 1970")
+    if end_ns <= now:
+        raise InvalidInputError(field, "must be in the future")
+    return end_ns
+
+
+def _checked_id(value: object) -> str:
+    if not isinstance(value, str) or len(value) != 18 or not value.startswith("r_"):
+        raise NotFoundError("restriction_id", f"no restriction {value!r:.40}")
+    return value
+
+
+def _checked_limit(limit: object) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= RESTRICTIONS_LIST_MAX:
+        raise InvalidInputError("limit", f"must be an integer from 1 to {RESTRICTIONS_LIST_MAX}")
+    return limit
+
+
+def _require_persons(conn: Connection, subjects: list[tuple[int, str]], batch: bool) -> None:
+    numbers = sorted({s for _, s in subjects if is_person(s)})
+    if not numbers:
+        return
+    found = set(conn.scalars(select(persons.c.number).where(persons.c.number.in_(numbers))))
+    for i, s in subjects:
+        if is_person(s) and s not in found:
+            raise NotFoundError(f"proposals[{i}].subject" if batch else "subject", f"no person {s}")
+
+
+def _record_basis(conn: Connection, basis: LegalBasis, now: int) -> None:
+    """Keep the basis's terms on record once; terms that differ from the record are a conflict."""
+    row = conn.execute(select(legal_bases).where(legal_bases.c.id == basis.id)).first()
+    if row is None:
+        conn.execute(
+            insert(legal_bases).values(
+                id=basis.id,
+                instrument=basis.instrument,
+                article=basis.article,
+                kind=basis.kind.value,
+                domains=domains_text(basis.domains),
+                registered_at_ns=now,
+            )
+        )
+    elif (row.instrument, row.article, row.kind, domains_of(row.domains)) != (
+        basis.instrument,
+        basis.article,
+        basis.kind.value,
+        basis.domains,
+    ):
+        raise ConflictError("basis.id", f"legal basis {basis.id} is on record with other terms")
+
+
+def _locked(conn: Connection, restriction_id: str) -> Restriction:
+    row = conn.execute(
+        select(restrictions).where(restrictions.c.id == _checked_id(restriction_id)).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFoundError("restriction_id", f"no restriction {restriction_id}")
+    return _restriction_of(row)
+
+
+def _event(
+    conn: Connection, restriction_id: str, action: str, *, actor: str, reason: str, detail: dict[str, Any], now: int
+) -> None:
+    conn.execute(
+        insert(restriction_events).values(
+            restriction_id=restriction_id,
+            action=action,
+            actor=actor,
+            reason=reason,
+            detail=json.dumps(detail, sort_keys=True),
+            at_ns=now,
+        )
+    )
+
+
+def _terms(r: Restriction) -> dict[str, Any]:
+    return {
+        "subject": r.subject,
+        "domains": domains_text(r.domains),
+        "basis_id": r.basis_id,
+        "end_ns": r.end_ns,
+        "rule_id": r.rule_id,
+        "event_ref": r.event_ref,
+    }
+
+
+def _values(r: Restriction) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "subject": r.subject,
+        "domains": domains_text(r.domains),
+        "basis_id": r.basis_id,
+        "authority": r.authority,
+        "reason_code": r.reason_code,
+        "reason_text": r.reason_text,
+        "rule_id": r.rule_id,
+        "event_ref": r.event_ref,
+        "proposed_by": r.proposed_by,
+        "proposed_at_ns": r.proposed_at_ns,
+        "start_ns": r.start_ns,
+        "end_ns": r.end_ns,
+        "status": r.status.value,
+        "appeal_state": r.appeal_state.value,
+        "decided_by": r.decided_by,
+        "decision_reason": r.decision_reason,
+        "decided_at_ns": r.decided_at_ns,
+        "ended_by": r.ended_by,
+        "end_reason": r.end_reason,
+        "ended_at_ns": r.ended_at_ns,
+    }
+
+
+def _save(conn: Connection, r: Restriction) -> None:
+    values = _values(r)
+    del values["id"]
+    conn.execute(update(restrictions).where(restrictions.c.id == r.id).values(values))
+
+
+def _restriction_of(row: Row[Any]) -> Restriction:
+    return Restriction(
+        id=row.id,
+        subject=row.subject,
+        domains=domains_of(row.domains),
+        basis_id=row.basis_id,
+        authority=row.authority,
+        reason_code=row.reason_code,
+        reason_text=row.reason_text,
+        rule_id=row.rule_id,
+        event_ref=row.event_ref,
+        proposed_by=row.proposed_by,
+        proposed_at_ns=row.proposed_at_ns,
+        start_ns=row.start_ns,
+        end_ns=row.end_ns,
+        status=RestrictionStatus(row.status),
+        appeal_state=AppealState(row.appeal_state),
+        decided_by=row.decided_by,
+        decision_reason=row.decision_reason,
+        decided_at_ns=row.decided_at_ns,
+        ended_by=row.ended_by,
+        end_reason=row.end_reason,
+        ended_at_ns=row.ended_at_ns,
+    )

@@ -1,0 +1,192 @@
+"""Imported sanctions lists in the store: one source per format, replaced whole on each import.
+
+``SanctionsLists(store).import_list(path, "ofac")`` parses the file and writes its
+listings in one transaction: a malformed file, a fault half-way or a crash leaves the
+previous import of that source as it was. ``entities()`` reads them back for screening.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from tessera.errors import InvalidInputError
+from tessera.rules.lists import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_un
+from tessera.store import Store
+from tessera.store.tables import (
+    LIST_ID_MAX,
+    SANCTIONS_FILE_NAME_MAX,
+    SANCTIONS_FORMATS,
+    sanctions_entities,
+    sanctions_lists,
+)
+
+IMPORT_BATCH = 1000  # rows per executemany: large enough to amortise, small enough to report progress
+LIST_ENTITIES_MAX = 2_000_000  # screening holds every listing in memory; past this, something is wrong
+_DIGEST_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedList:
+    """What one import stored: the source, the file, its digest, the counts and when."""
+
+    source: str
+    file_name: str
+    digest: str
+    entities: int
+    names: int
+    imported_at_ns: int
+
+
+def _checked_format(value: object) -> str:
+    if value not in SANCTIONS_FORMATS:
+        raise InvalidInputError("format", f"must be one of {', '.join(SANCTIONS_FORMATS)}, got {value!r}")
+    return str(value)
+
+
+def _files_of(path: Path, list_format: str) -> list[Path]:
+    """The files an import reads: for OFAC, sdn.csv and whichever of alt.csv and add.csv lie beside it."""
+    if not isinstance(path, Path):
+        raise InvalidInputError("path", "must be a pathlib.Path")
+    if not path.is_file():
+        raise InvalidInputError("path", f"{path} is not a file")
+    if len(path.name) > SANCTIONS_FILE_NAME_MAX:
+        raise InvalidInputError("path", f"file name longer than {SANCTIONS_FILE_NAME_MAX} characters")
+    if list_format != "ofac":
+        return [path]
+    return [path, *(p for p in (path.with_name("alt.csv"), path.with_name("add.csv")) if p.is_file())]
+
+
+def parse_list(path: Path, list_format: str) -> Iterator[ListedEntity]:
+    """The listings of a file in one of the formats ``eu``, ``ofac``, ``un`` or ``ftm``, streaming."""
+    list_format = _checked_format(list_format)
+    files = _files_of(path, list_format)
+    if list_format == "ofac":
+        beside = {p.name: p for p in files[1:]}
+        return parse_ofac(path, beside.get("alt.csv"), beside.get("add.csv"))
+    return {"eu": parse_eu, "un": parse_un, "ftm": parse_ftm}[list_format](path)
+
+
+def _digest(files: Sequence[Path]) -> str:
+    sha = hashlib.sha256()
+    for file in files:
+        with file.open("rb") as stream:
+            while chunk := stream.read(_DIGEST_CHUNK):
+                sha.update(chunk)
+    return sha.hexdigest()
+
+
+def _row(entity: ListedEntity, source: str) -> dict[str, Any]:
+    return {
+        "source": source,
+        "list_id": entity.list_id,
+        "kind": entity.kind,
+        "names": json.dumps(entity.names, ensure_ascii=False),
+        "birth_dates": json.dumps(entity.birth_dates),
+        "nationalities": json.dumps(entity.nationalities, ensure_ascii=False),
+        "identifiers": json.dumps(entity.identifiers, ensure_ascii=False),
+        "programs": json.dumps(entity.programs, ensure_ascii=False),
+        "legal_basis": entity.legal_basis,
+        "remarks": entity.remarks,
+    }
+
+
+def _entity_of(row: Any) -> ListedEntity:
+    return ListedEntity(
+        list_id=row.list_id,
+        source=row.source,
+        kind=row.kind,
+        names=tuple(json.loads(row.names)),
+        birth_dates=tuple(json.loads(row.birth_dates)),
+        nationalities=tuple(json.loads(row.nationalities)),
+        identifiers=tuple(json.loads(row.identifiers)),
+        programs=tuple(json.loads(row.programs)),
+        legal_basis=row.legal_basis,
+        remarks=row.remarks,
+    )
+
+
+class SanctionsLists:
+    """The imported sanctions lists of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def import_list(self, path: Path, list_format: str, progress: Callable[[int], None] | None = None) -> ImportedList:
+        """Parse ``path`` as ``list_format`` and replace that source's listings with it, all or nothing.
+
+        For ``ofac``, ``path`` is ``sdn.csv``; ``alt.csv`` and ``add.csv`` beside it are read
+        when present. ``progress`` is called with the number of listings written so far.
+        A malformed file raises ``InvalidInputError`` naming its line or element, and a file
+        with no listings at all (most likely the wrong format) is refused; either way the
+        store keeps what it had.
+        """
+        source = _checked_format(list_format)
+        files = _files_of(path, source)
+        digest = _digest(files)
+        entities = names = 0
+        try:
+            with self._store.transaction(write=True) as conn:
+                conn.execute(delete(sanctions_entities).where(sanctions_entities.c.source == source))
+                conn.execute(delete(sanctions_lists).where(sanctions_lists.c.source == source))
+                # The parent row first, so that the entities' foreign key holds; counts come last.
+                conn.execute(
+                    insert(sanctions_lists).values(
+                        source=source, file_name=path.name, digest=digest, entities=0, names=0, imported_at_ns=0
+                    )
+                )
+                batch: list[dict[str, Any]] = []
+                for entity in parse_list(path, source):
+                    if len(entity.list_id) > LIST_ID_MAX:
+                        raise InvalidInputError(path.name, f"list id longer than {LIST_ID_MAX}: {entity.list_id:.40}")
+                    entities += 1
+                    names += len(entity.names)
+                    if entities > LIST_ENTITIES_MAX:
+                        raise InvalidInputError(path.name, f"more than {LIST_ENTITIES_MAX} listings")
+                    batch.append(_row(entity, source))
+                    if len(batch) == IMPORT_BATCH:
+                        _insert(conn, batch, progress, entities)
+                        batch = []
+                _insert(conn, batch, progress, entities)
+                if entities == 0:
+                    raise InvalidInputError(path.name, f"no listings found; is this really a {source} file?")
+                imported = ImportedList(source, path.name, digest, entities, names, time.time_ns())
+                conn.execute(
+                    sanctions_lists.update()
+                    .where(sanctions_lists.c.source == source)
+                    .values(entities=entities, names=names, imported_at_ns=imported.imported_at_ns)
+                )
+        except IntegrityError as exc:
+            raise self._store.failed(exc) from exc
+        return imported
+
+    def lists(self) -> list[ImportedList]:
+        """The imported lists, by source."""
+        with self._store.transaction() as conn:
+            rows = conn.execute(select(sanctions_lists).order_by(sanctions_lists.c.source)).all()
+        return [ImportedList(r.source, r.file_name, r.digest, r.entities, r.names, r.imported_at_ns) for r in rows]
+
+    def entities(self, sources: Sequence[str] | None = None) -> list[ListedEntity]:
+        """Every listing of the named sources (all sources when None), by source and list id."""
+        query = select(sanctions_entities).order_by(sanctions_entities.c.source, sanctions_entities.c.list_id)
+        if sources is not None:
+            if isinstance(sources, str) or not isinstance(sources, Sequence):
+                raise InvalidInputError("sources", "must be a list of source names")
+            query = query.where(sanctions_entities.c.source.in_([_checked_format(s) for s in sources]))
+        with self._store.transaction() as conn:
+            return [_entity_of(row) for row in conn.execute(query)]
+
+
+def _insert(conn: Connection, batch: list[dict[str, Any]], progress: Callable[[int], None] | None, done: int) -> None:
+    if batch:
+        conn.execute(insert(sanctions_entities), batch)
+    if progress is not None:
+        progress(done)

@@ -1,0 +1,445 @@
+"""Sanctions screening: match names (in any script), birth dates, nationalities and documents against listings.
+
+A :class:`Screener` is built once from the listings (``SanctionsLists.entities()``) and then
+answers many queries. For each query it:
+
+1. normalises the name: romanised (Cyrillic by BGN/PCGN, as the US and UN lists spell it;
+   other scripts by ICU's Any-Latin), ASCII, lower case, apostrophes dropped, split into
+   tokens, and romanisation variants folded (``kh``/``h``, ``dzh``/``j``, ``w``/``u``...);
+2. relates each query token to the list's vocabulary: the same token, a token one edit
+   away (typos: an index of single-character deletions), or a token with the same
+   metaphone key (``mohammed`` ~ ``muhammad``);
+3. takes candidates from an inverted index, heaviest query tokens first, only as far as a
+   name could still reach ``SCORE_FLOOR`` (a max-score bound): the pre-filter never drops
+   a name that could score that much, and rarely looks at more than a few dozen;
+4. scores a name by weighted token coverage in both directions (weights are inverse
+   document frequencies, so a shared ``muhammad`` counts for little and a shared rare
+   surname for much), in any order, less a penalty when the listed person's given names
+   all go unmatched while the query has names of its own (another of the family);
+5. adjusts for the other facts: a conflicting birth date or nationality lowers the score,
+   a matching one raises it slightly, a matching document number raises it much.
+
+Scores lie in 0..1; a match at or above ``SCREEN_THRESHOLD`` is an alert for an officer
+to confirm. Every match carries the features that made its score.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+
+import icu  # type: ignore[import-untyped]
+from rapidfuzz.distance import OSA
+from rigour.territories.lookup import _load_territory_names
+from rigour.text import metaphone
+
+from tessera.errors import BatchSizeError, InvalidInputError
+from tessera.rules.lists import ListedEntity
+
+SCREEN_THRESHOLD = 0.72  # calibrated on seeded labelled sets (docs/rules.md); alerts start here
+SCORE_FLOOR = 0.7  # weaker candidates are not reported, nor looked for: the pre-filter prunes by it
+MATCHES_LIMIT_MAX = 100
+SCREEN_BATCH_MAX = 100_000
+QUERY_NAME_MAX = 500
+IDENTIFIERS_MAX = 20
+ENTITIES_MAX = 2_000_000
+
+# Weights of the score. The query side counts more: people leave out middle names far
+# more often than they add ones that are not on the list.
+QUERY_SIDE_WEIGHT = 0.7
+FUZZY_TOKEN_LENGTH_MIN = 4  # shorter tokens match one letter lost or replaced at most ("won" ~ "von")
+SHORT_TOKEN_LENGTH = 3
+FUZZY_CREDIT_POWER = 1.0  # one edit in five letters earns 0.8; a higher power makes near names count for less
+PHONETIC_SIMILARITY = 0.85  # the credit for a token that sounds the same but is spelled otherwise
+HITS_CACHE_MAX = 20_000  # query tokens whose index hits are kept
+GIVEN_NAMES_CONFLICT_PENALTY = 0.1  # calibrated like the threshold: the family name alone is not the person
+BIRTH_DATE_MATCH_BONUS = 0.05
+BIRTH_YEAR_NEAR_PENALTY = 0.08  # one year off: lists often give a year or two, people misremember
+BIRTH_DATE_CONFLICT_PENALTY = 0.3  # a perfect name born years apart falls below the threshold
+NATIONALITY_MATCH_BONUS = 0.03
+NATIONALITY_CONFLICT_PENALTY = 0.12
+IDENTIFIER_MATCH_BONUS = 0.3
+
+_ROMANISE = icu.Transliterator.createInstance("Russian-Latin/BGN; Any-Latin; Latin-ASCII")
+_APOSTROPHES = str.maketrans("", "", "'`\u00b4\u2018\u2019\u02b9\u02bb\u02bc\u02bf\u02be\u02c8")
+_SEPARATORS = re.compile(r"[^a-z0-9]+")
+# Spellings that romanisations of one name disagree on, folded to one: BGN's "Dzharamillo",
+# "Khenao", "Yelektroniks" and the list's "Jaramillo", "Henao", "Electronics" meet here.
+# Longer spellings first; single letters last, in one translation.
+_ROMANISATION_VARIANTS = (
+    ("dzh", "j"), ("dj", "j"), ("zh", "j"), ("kh", "h"), ("gh", "g"), ("ph", "f"), ("th", "t"), ("dh", "d"),
+    ("ck", "k"), ("ou", "u"), ("oo", "u"), ("ee", "i"), ("ye", "e"), ("yu", "u"), ("ya", "a"), ("yo", "o"),
+)  # fmt: skip
+_ROMANISATION_LETTERS = str.maketrans({"w": "u", "q": "k", "c": "k", "x": "ks", "y": "i"})
+_DOUBLED = re.compile(r"([a-z])\1+")
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_COUNTRY_CODE = re.compile(r"[A-Za-z]{2}")
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningQuery:
+    """A person or organisation to screen: a name in any script, and what else is known."""
+
+    name: str
+    birth_date: str | None = None  # YYYY-MM-DD
+    country: str | None = None  # ISO 3166-1 alpha-2: nationality, or an organisation's country
+    identifiers: tuple[str, ...] = ()  # passport, national ID or registration numbers
+
+
+@dataclass(frozen=True, slots=True)
+class _TokenHits:
+    """One query token's reach: related list tokens, its weight, and the names it reaches with their best similarity."""
+
+    related: dict[int, float]
+    weight: float
+    reach: dict[int, tuple[float, float]]  # name: (similarity, similarity x weight of the name's token)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A listing that resembles the query: its best-matching name, the score and why."""
+
+    list_id: str
+    name: str
+    score: float
+    features: Mapping[str, float]
+    entity: ListedEntity = field(repr=False, compare=False)
+
+
+@lru_cache(maxsize=1 << 16)
+def romanised(text: str) -> str:
+    """``text`` in ASCII Latin letters: Cyrillic by BGN/PCGN, other scripts by ICU's Any-Latin."""
+    if text.isascii():
+        return text
+    # BGN writes ё as "yë", which ASCII folding makes "ye"; every other system, and people, write "yo".
+    return str(_ROMANISE.transliterate(text.replace("ё", "йо").replace("Ё", "Йо")))
+
+
+@lru_cache(maxsize=1 << 17)
+def _folded(token: str) -> str:
+    """A token with romanisation variants folded (``kh`` to ``h``, ``dzh`` to ``j``, ...) and doubled letters single."""
+    for spelling, folded in _ROMANISATION_VARIANTS:
+        if spelling in token:
+            token = token.replace(spelling, folded)
+    return _DOUBLED.sub(r"\1", token.translate(_ROMANISATION_LETTERS))
+
+
+@lru_cache(maxsize=1 << 16)
+def name_tokens(name: str) -> tuple[str, ...]:
+    """The matching tokens of a name: romanised, lower case, apostrophes dropped, split at the rest, folded."""
+    text = romanised(name).lower().translate(_APOSTROPHES)
+    return tuple(dict.fromkeys(_folded(token) for token in _SEPARATORS.split(text) if token))
+
+
+def _deletes(token: str) -> list[str]:
+    """The token without each one of its characters: two tokens one edit apart share one of these."""
+    return [token[:i] + token[i + 1 :] for i in range(len(token))]
+
+
+def _territory_key(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join(_SEPARATORS.split("".join(c for c in decomposed if not unicodedata.combining(c)))).strip()
+
+
+@cache
+def _territory_codes() -> dict[str, str]:
+    """Country names (strong, then weak) and codes to ISO alpha-2 codes, a region to its country's.
+
+    Built here rather than through ``rigour.territories.lookup_territory``: that one romanises
+    its 28,000 names with rigour's transliterator first, ~3 s at every start of a process.
+    """
+    strong: dict[str, str] = {}
+    weak: dict[str, str] = {}
+    for territory, strongs, weaks, _places in _load_territory_names():
+        code = str(territory.code).split("-")[0].upper()
+        for name in (territory.code, territory.alpha3 or "", *territory.other_codes, *strongs):
+            strong.setdefault(_territory_key(name), code)
+        for name in weaks:
+            weak.setdefault(_territory_key(name), code)
+    merged = weak | strong
+    merged.pop("", None)  # names in scripts the key does not keep
+    return merged
+
+
+@lru_cache(maxsize=4096)
+def _country_code(text: str) -> str | None:
+    """The ISO alpha-2 code of a country named or coded in any common way (``Korea, North``: ``KP``)."""
+    return _territory_codes().get(_territory_key(text)) if text else None
+
+
+def _identifier_key(text: str) -> str:
+    return _NOT_ALNUM.sub("", text.upper())
+
+
+def checked_query(query: object, at: str = "query", fields: Mapping[str, str] | None = None) -> ScreeningQuery:
+    """``query`` if it is a well-formed ``ScreeningQuery``; else ``InvalidInputError`` naming ``at`` and the field.
+
+    ``fields`` renames the fields in the error (``{"birth_date": "--birth-date"}`` for a command line).
+    """
+    named = {f: f"{at}.{f}" for f in ("name", "birth_date", "country", "identifiers")} | dict(fields or {})
+    if not isinstance(query, ScreeningQuery):
+        raise InvalidInputError(at, "must be a ScreeningQuery")
+    if not isinstance(query.name, str) or not query.name.strip() or len(query.name) > QUERY_NAME_MAX:
+        raise InvalidInputError(named["name"], f"must be a name of 1-{QUERY_NAME_MAX} characters")
+    if not name_tokens(query.name):
+        raise InvalidInputError(named["name"], "has no letters or digits")
+    if query.birth_date is not None:
+        try:
+            if not isinstance(query.birth_date, str) or not _ISO_DATE.fullmatch(query.birth_date):
+                raise ValueError
+            datetime.date.fromisoformat(query.birth_date)
+        except ValueError:
+            raise InvalidInputError(
+                named["birth_date"], f"must be a date YYYY-MM-DD, got {query.birth_date!r}"
+            ) from None
+    if query.country is not None and (not isinstance(query.country, str) or not _COUNTRY_CODE.fullmatch(query.country)):
+        raise InvalidInputError(named["country"], f"must be a two-letter country code, got {query.country!r}")
+    if not isinstance(query.identifiers, tuple) or len(query.identifiers) > IDENTIFIERS_MAX:
+        raise InvalidInputError(named["identifiers"], f"must be a tuple of at most {IDENTIFIERS_MAX} strings")
+    if not all(isinstance(i, str) and 0 < len(i) <= 100 for i in query.identifiers):
+        raise InvalidInputError(named["identifiers"], "each must be a string of 1-100 characters")
+    return query
+
+
+class Screener:
+    """An in-memory index of listings, built once, that screens queries against them."""
+
+    def __init__(self, entities: Iterable[ListedEntity]) -> None:
+        self._entities: list[ListedEntity] = []
+        self._countries: list[frozenset[str]] = []
+        self._documents: list[frozenset[str]] = []
+        self._name_entity: list[int] = []
+        self._name_text: list[str] = []
+        self._name_tokens: list[tuple[int, ...]] = []
+        self._given_names: list[frozenset[int]] = []  # after the comma of "FAMILY, Given Names"
+        self._vocabulary: dict[str, int] = {}
+        self._tokens: list[str] = []
+        self._postings: list[list[int]] = []
+        for entity in entities:
+            if not isinstance(entity, ListedEntity):
+                raise InvalidInputError("entities", "must be ListedEntity records")
+            self._add(entity)
+            if len(self._entities) > ENTITIES_MAX:
+                raise BatchSizeError("entities", f"at most {ENTITIES_MAX} listings")
+        names = len(self._name_text)
+        # Inverse document frequency: a token in every name weighs ~0, one in a single name the most.
+        self._idf = [math.log(1 + names / len(p)) for p in self._postings]
+        self._idf_unseen = math.log(1 + names) if names else 1.0
+        self._name_weight = [sum(self._idf[t] for t in tokens) for tokens in self._name_tokens]
+        self._phonetic: dict[str, list[int]] = {}
+        self._edits: dict[str, list[int]] = {}
+        for token_id, token in enumerate(self._tokens):
+            if len(token) == SHORT_TOKEN_LENGTH and token.isalpha():
+                # Three letters: one letter replaced ("won" ~ "von"), never one more or less.
+                for i in range(SHORT_TOKEN_LENGTH):
+                    self._edits.setdefault(token[:i] + "?" + token[i + 1 :], []).append(token_id)
+            if len(token) < FUZZY_TOKEN_LENGTH_MIN or not token.isalpha():
+                continue
+            self._phonetic.setdefault(metaphone(token), []).append(token_id)
+            for key in (token, *_deletes(token)):
+                self._edits.setdefault(key, []).append(token_id)
+        self._hits_cache: dict[str, _TokenHits] = {}
+
+    def _add(self, entity: ListedEntity) -> None:
+        index = len(self._entities)
+        self._entities.append(entity)
+        self._countries.append(frozenset(filter(None, (_country_code(c) for c in entity.nationalities))))
+        self._documents.append(frozenset(filter(None, (_identifier_key(i) for i in entity.identifiers))))
+        for name in entity.names:
+            tokens = name_tokens(name)
+            if not tokens:
+                continue
+            ids = []
+            for token in tokens:
+                token_id = self._vocabulary.setdefault(token, len(self._tokens))
+                if token_id == len(self._tokens):
+                    self._tokens.append(token)
+                    self._postings.append([])
+                self._postings[token_id].append(len(self._name_text))
+                ids.append(token_id)
+            self._name_entity.append(index)
+            self._name_text.append(name)
+            self._name_tokens.append(tuple(ids))
+            family, comma, given = name.partition(",")
+            given_tokens = name_tokens(given) if comma and entity.kind == "person" and family.strip() else ()
+            self._given_names.append(frozenset(self._vocabulary[t] for t in given_tokens if t in self._vocabulary))
+
+    @property
+    def entity_count(self) -> int:
+        """How many listings the index holds."""
+        return len(self._entities)
+
+    @property
+    def name_count(self) -> int:
+        """How many names (primary names and aliases) the index holds."""
+        return len(self._name_text)
+
+    def screen_names(self, queries: Sequence[ScreeningQuery], limit: int = 10) -> list[list[Match]]:
+        """Screen each query; for each, up to ``limit`` matches scoring ``SCORE_FLOOR`` or more, best first."""
+        if isinstance(queries, str | bytes) or not isinstance(queries, Sequence):
+            raise InvalidInputError("queries", "must be a list of ScreeningQuery")
+        if len(queries) > SCREEN_BATCH_MAX:
+            raise BatchSizeError("queries", f"at most {SCREEN_BATCH_MAX} per call, got {len(queries)}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MATCHES_LIMIT_MAX:
+            raise InvalidInputError("limit", f"must be an integer from 1 to {MATCHES_LIMIT_MAX}")
+        checked = [checked_query(q, f"queries[{i}]") for i, q in enumerate(queries)]
+        return [self._screen(query, limit) for query in checked]
+
+    # --- one query --------------------------------------------------------------------------
+
+    def _hits(self, token: str) -> _TokenHits:
+        """What one query token reaches in the index; cached, since names share their tokens."""
+        found = self._hits_cache.get(token)
+        if found is not None:
+            return found
+        related = self._related(token)
+        idf, postings = self._idf, self._postings
+        top = max(related.values(), default=0.0)
+        # A token weighs what the list token it resembles most weighs, or "rare" if there is none.
+        weight = max((idf[t] for t, s in related.items() if s == top), default=self._idf_unseen)
+        reach: dict[int, tuple[float, float]] = {}
+        for token_id, similarity in sorted(related.items(), key=lambda item: item[1]):
+            # Ascending similarity, so that a name's entry ends as its best token's.
+            reach.update(dict.fromkeys(postings[token_id], (similarity, similarity * idf[token_id])))
+        found = _TokenHits(related, weight, reach)
+        if len(self._hits_cache) >= HITS_CACHE_MAX:
+            self._hits_cache.clear()  # a bound on memory; the common tokens come back at once
+        self._hits_cache[token] = found
+        return found
+
+    def _related(self, token: str) -> dict[int, float]:
+        """Vocabulary tokens like ``token``, with their similarity: 1 the same, less one edit away or alike in sound."""
+        found: dict[int, float] = {}
+        exact = self._vocabulary.get(token)
+        if exact is not None:
+            found[exact] = 1.0
+        if len(token) < max(3, FUZZY_TOKEN_LENGTH_MIN - 1) or not token.isalpha():
+            return found
+        tokens = self._tokens
+        if len(token) < FUZZY_TOKEN_LENGTH_MIN:
+            # A three-letter token: a longer one with a letter lost, or another with one replaced.
+            keys = [token, *(token[:i] + "?" + token[i + 1 :] for i in range(len(token)))]
+        else:
+            keys = [token, *_deletes(token)]
+        for key in keys:
+            for other in self._edits.get(key, ()):
+                if other not in found and OSA.distance(token, tokens[other], score_cutoff=1) <= 1:
+                    found[other] = (1.0 - 1.0 / max(len(token), len(tokens[other]))) ** FUZZY_CREDIT_POWER
+        if len(token) >= FUZZY_TOKEN_LENGTH_MIN:
+            for other in self._phonetic.get(metaphone(token), ()):
+                if found.get(other, 0.0) < PHONETIC_SIMILARITY:
+                    found[other] = PHONETIC_SIMILARITY
+        return found
+
+    def _screen(self, query: ScreeningQuery, limit: int) -> list[Match]:
+        hits = [self._hits(token) for token in name_tokens(query.name)]
+        query_total = sum(h.weight for h in hits)
+        # Only a query with a birth date, country or documents can move a score up, and only so far.
+        reach_up = (
+            (BIRTH_DATE_MATCH_BONUS if query.birth_date else 0.0)
+            + (NATIONALITY_MATCH_BONUS if query.country else 0.0)
+            + (IDENTIFIER_MATCH_BONUS if query.identifiers else 0.0)
+        )
+        name_entity, name_weight, given_names = self._name_entity, self._name_weight, self._given_names
+        reaches = [(hit.reach, hit.weight) for hit in hits]
+        relateds = [hit.related for hit in hits]
+        query_side = QUERY_SIDE_WEIGHT / query_total
+        listed_side = 1.0 - QUERY_SIDE_WEIGHT
+        floor = SCORE_FLOOR - reach_up
+        best: dict[int, tuple[float, int, float, float, bool]] = {}
+        for name_id in self._candidates(hits, query_total, floor):
+            query_got = listed_got = 0.0
+            for reach, weight in reaches:
+                entry = reach.get(name_id)
+                if entry is not None:
+                    query_got += weight * entry[0]
+                    listed_got += entry[1]
+            # Two query tokens matching one name token could count it twice: cap at the whole name.
+            listed_coverage = min(1.0, listed_got / name_weight[name_id])
+            name_score = query_side * query_got + listed_side * listed_coverage
+            given = given_names[name_id]
+            conflict = bool(given) and query_got < query_total and not any(any(t in r for t in given) for r in relateds)
+            if conflict:
+                # The family name matches but none of the listed given names does, and the
+                # query has names of its own: most likely another member of the family.
+                name_score -= GIVEN_NAMES_CONFLICT_PENALTY
+            if name_score < floor:
+                continue
+            entity_index = name_entity[name_id]
+            known = best.get(entity_index)
+            if known is None or name_score > known[0]:
+                best[entity_index] = (name_score, name_id, query_got / query_total, listed_coverage, conflict)
+        scored = []
+        for entity_index, (name_score, name_id, query_coverage, listed_coverage, conflict) in best.items():
+            adjustments = self._adjustments(entity_index, query) if reach_up else {}
+            score = round(min(1.0, max(0.0, name_score + sum(adjustments.values()))), 4)
+            if score >= SCORE_FLOOR:
+                features = {
+                    "name": round(name_score, 4),
+                    "query_coverage": round(query_coverage, 4),
+                    "listed_coverage": round(listed_coverage, 4),
+                    **({"given_names": -GIVEN_NAMES_CONFLICT_PENALTY} if conflict else {}),
+                    **adjustments,
+                }
+                scored.append((score, self._entities[entity_index].list_id, entity_index, name_id, features))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        matches = []
+        for score, list_id, entity_index, name_id, features in scored[:limit]:
+            similarities = [entry[0] for reach, _ in reaches if (entry := reach.get(name_id)) is not None]
+            features["tokens_exact"] = float(sum(s == 1.0 for s in similarities))
+            features["tokens_similar"] = float(sum(s < 1.0 for s in similarities))
+            matches.append(Match(list_id, self._name_text[name_id], score, features, self._entities[entity_index]))
+        return matches
+
+    def _candidates(self, hits: list[_TokenHits], query_total: float, floor: float) -> set[int]:
+        """The names that could score ``floor`` or more: no other name can, so no other is looked at.
+
+        Query tokens are taken heaviest first, each adding the names it reaches, until the
+        tokens left could not lift a name that none of the taken ones reached to ``floor``
+        even if they matched exactly and the name had nothing else (the "max-score" bound).
+        """
+        needed = (floor - (1.0 - QUERY_SIDE_WEIGHT)) / QUERY_SIDE_WEIGHT * query_total
+        remaining = sum(h.weight for h in hits if h.reach)
+        pool: set[int] = set()
+        for hit in sorted((h for h in hits if h.reach), key=lambda h: -h.weight):
+            if remaining < needed:
+                break
+            pool.update(hit.reach)
+            remaining -= hit.weight
+        return pool
+
+    def _adjustments(self, entity_index: int, query: ScreeningQuery) -> dict[str, float]:
+        """How birth date, nationality and documents move the name score, by the feature that moves it."""
+        adjustments: dict[str, float] = {}
+        entity = self._entities[entity_index]
+        if query.birth_date is not None and entity.birth_dates:
+            adjustments["birth_date"] = _birth_date_effect(query.birth_date, entity.birth_dates)
+        countries = self._countries[entity_index]
+        if query.country is not None and countries:
+            matched = query.country.upper() in countries
+            adjustments["nationality"] = NATIONALITY_MATCH_BONUS if matched else -NATIONALITY_CONFLICT_PENALTY
+        documents = self._documents[entity_index]
+        if query.identifiers and documents and any(_identifier_key(i) in documents for i in query.identifiers):
+            adjustments["identifier"] = IDENTIFIER_MATCH_BONUS
+        return adjustments
+
+
+def _birth_date_effect(wanted: str, listed: Sequence[str]) -> float:
+    """Bonus for a listed date the query's fits (at the listed precision); penalty when none is near."""
+    if any(wanted.startswith(date) for date in listed if date):
+        return BIRTH_DATE_MATCH_BONUS
+    year = int(wanted[:4])
+    years = [int(date[:4]) for date in listed if date[:4].isdigit()]
+    if not years:
+        return 0.0
+    if min(years) < year < max(years):
+        return 0.0  # inside a listed span ("DOB 1960 to 1962"): neither for nor against
+    if any(abs(year - y) <= 1 for y in years):
+        return -BIRTH_YEAR_NEAR_PENALTY
+    return -BIRTH_DATE_CONFLICT_PENALTY

@@ -1,0 +1,214 @@
+"""Restrictions, notices and appeals over HTTP: the enforcement point, the officers' routes and the person's own."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from tessera.auth import Role
+from tessera.cli.seed import issue_key
+from tessera.identity.registry import Person
+from tessera.ledger import Account, AccountFlags
+from tessera.rules.basis import legal_basis
+from tests.api.conftest import MONEY, WALLET, World
+
+DAY = 86_400 * 10**9
+PERSON_WALLET, OTHER_WALLET = 50, 51
+PURPOSE = "tax enforcement case 2026/77"
+
+
+@dataclass
+class Policy:
+    """The API world with two registered persons holding wallets, a judge, and legal bases."""
+
+    world: World
+    ada: Person
+    ben: Person
+
+    def get(self, path: str, who: str, purpose: str | None = PURPOSE, **params: object) -> dict[str, object]:
+        response = self.world.client.get(path, params=params, headers=self.world.as_(who, purpose))
+        return {**response.json(), "http": response.status_code}
+
+    def post(self, path: str, who: str, body: dict[str, object], purpose: str | None = PURPOSE) -> dict[str, object]:
+        response = self.world.client.post(path, json=body, headers=self.world.as_(who, purpose))
+        return {**response.json(), "http": response.status_code}
+
+    def propose(self, **changes: object) -> dict[str, object]:
+        body: dict[str, object] = {
+            "subject": self.ada.number,
+            "domains": ["payments"],
+            "basis_id": "tax-act/12",
+            "authority": "Tax Office",
+            "reason_code": "tax.unpaid",
+            "reason_text": "Income tax for 2025 unpaid after three reminders",
+            "end_ns": time.time_ns() + 30 * DAY,
+        }
+        body.update(changes)
+        return self.post("/v1/restrictions", "tax-officer", body)
+
+    def activate(self, **changes: object) -> str:
+        proposed = self.propose(**changes)
+        assert proposed["http"] == 201, proposed
+        decided = self.post(
+            f"/v1/restrictions/{proposed['id']}/decision", "bank", {"decision": "activate", "reason": "ok"}
+        )
+        assert decided["http"] == 200 and decided["status"] == "active", decided
+        return str(proposed["id"])
+
+    def frozen(self, account_id: int) -> bool:
+        account = self.world.services.ledger.lookup_accounts([account_id])[0]
+        return bool(account.flags & AccountFlags.frozen)
+
+    def log_of(self, person: Person) -> list[tuple[str, str, str]]:
+        subject = self.world.services.subject_of_person(person.number)
+        return [
+            (e.principal, e.purpose, e.outcome) for _, e in self.world.services.access_log.entries_for_subject(subject)
+        ]
+
+
+@pytest.fixture
+def policy(world: World) -> Policy:
+    services = world.services
+    people = []
+    for name, number, wallet in (("Ada Obi", "ada", PERSON_WALLET), ("Ben Ito", "ben", OTHER_WALLET)):
+        person = services.registry.create_person({"name": name, "birth_date": "1980-02-01", "sex": "F"}, station="x")
+        principal = services.store.get_principal(person.principal_id)
+        assert principal is not None
+        world.principals[number], world.tokens[number] = principal, issue_key(services, principal)
+        services.store.set_account_holders([(wallet, person.principal_id)])
+        services.ledger.create_accounts([Account(wallet, MONEY, code=2, flags=WALLET)])
+        people.append(person)
+    judge = services.store.create_principal("judge", Role.officer, agency="appeals-tribunal")
+    world.principals["judge"], world.tokens["judge"] = judge, issue_key(services, judge)
+    services.restrictions.register_bases(
+        [
+            legal_basis("tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"]),
+            legal_basis("court/118", "Civil Procedure Act", "s. 7", "court_order", ["travel"]),
+        ]
+    )
+    return Policy(world, people[0], people[1])
+
+
+class TestCheck:
+    def test_allowed_until_a_second_officer_activates__then_denied_with_ids_and_reasons(self, policy: Policy) -> None:
+        proposed = policy.propose()
+        assert proposed["http"] == 201 and proposed["status"] == "proposed"
+        assert proposed["proposed_by"] == policy.world.principals["tax-officer"].id
+        assert policy.get("/v1/check", "bank", subject=policy.ada.number, domain="payments")["allowed"] is True
+        mine = policy.post(
+            f"/v1/restrictions/{proposed['id']}/decision", "tax-officer", {"decision": "activate", "reason": "x"}
+        )
+        assert mine["http"] == 403 and mine["code"] == "forbidden"
+        policy.post(
+            f"/v1/restrictions/{proposed['id']}/decision", "bank", {"decision": "activate", "reason": "checked"}
+        )
+        answer = policy.get("/v1/check", "bank", subject=policy.ada.number, domain="payments")
+        assert answer["allowed"] is False and answer["restriction_ids"] == [proposed["id"]]
+        assert answer["reasons"][0]["reason_code"] == "tax.unpaid"  # type: ignore[index]
+
+    def test_each_check_on_a_person_is_logged_for_them_with_its_purpose(self, policy: Policy) -> None:
+        policy.get("/v1/check", "bank", subject=policy.ada.number, domain="travel")
+        bank = policy.world.principals["bank"].id
+        assert (bank, PURPOSE, "check travel: allowed") in policy.log_of(policy.ada)
+
+    def test_a_check_without_a_purpose__refused_and_logged(self, policy: Policy) -> None:
+        answer = policy.get("/v1/check", "bank", purpose=None, subject=policy.ada.number, domain="travel")
+        assert answer["http"] == 403 and answer["code"] == "purpose_required"
+        assert policy.log_of(policy.ada)[0][2] == "denied: no purpose"
+
+    def test_an_organisation_is_checked_without_a_log(self, policy: Policy) -> None:
+        assert policy.get("/v1/check", "bank", subject="org:acme", domain="procurement")["allowed"] is True
+
+    @pytest.mark.parametrize(
+        ("subject", "domain", "status"),
+        [("100000000004", "payments", 404), ("100000000005", "payments", 400), (None, "voting", 422)],
+        ids=["nobody", "check-digit", "domain"],
+    )
+    def test_bad_subjects_and_domains(self, policy: Policy, subject: str | None, domain: str, status: int) -> None:
+        answer = policy.get("/v1/check", "bank", subject=subject or policy.ada.number, domain=domain)
+        assert answer["http"] == status
+
+    def test_citizens_and_merchants_may_not_check_others(self, policy: Policy) -> None:
+        for who in ("ben", "shop"):
+            assert policy.get("/v1/check", who, subject=policy.ada.number, domain="payments")["http"] == 403
+
+
+class TestOfficers:
+    def test_a_domain_the_basis_does_not_name__400_naming_it(self, policy: Policy) -> None:
+        answer = policy.propose(domains=["payments", "travel"])
+        assert answer["http"] == 400 and answer["field"] == "domains[1]"
+
+    def test_open_ended_without_a_court_order__400(self, policy: Policy) -> None:
+        answer = policy.propose(end_ns=None)
+        assert answer["http"] == 400 and answer["field"] == "end_ns"
+
+    def test_a_court_order_takes_effect_at_once(self, policy: Policy) -> None:
+        made = policy.propose(basis_id="court/118", domains=["travel"], end_ns=None, authority="High Court")
+        assert made["http"] == 201 and made["status"] == "active" and made["end_ns"] is None
+        assert policy.get("/v1/check", "bank", subject=policy.ada.number, domain="travel")["allowed"] is False
+
+    def test_payments_freezes_the_wallet_and_lifting_unfreezes_it(self, policy: Policy) -> None:
+        restriction_id = policy.activate()
+        assert policy.frozen(PERSON_WALLET) and not policy.frozen(OTHER_WALLET)
+        lifted = policy.post(f"/v1/restrictions/{restriction_id}/lift", "judge", {"reason": "paid in full"})
+        assert lifted["http"] == 200 and lifted["ended_by"] == policy.world.principals["judge"].id
+        assert not policy.frozen(PERSON_WALLET)
+
+    def test_an_amendment_into_another_domain__400_and_nothing_changes(self, policy: Policy) -> None:
+        restriction_id = policy.activate()
+        answer = policy.post(
+            f"/v1/restrictions/{restriction_id}/amendment", "bank", {"domains": ["travel"], "reason": "x"}
+        )
+        assert answer["http"] == 400
+        assert policy.get(f"/v1/restrictions/{restriction_id}", "bank")["domains"] == ["payments"]
+
+    def test_reading_a_restriction_shows_its_history_and_is_logged(self, policy: Policy) -> None:
+        restriction_id = policy.activate()
+        found = policy.get(f"/v1/restrictions/{restriction_id}", "judge")
+        assert [e["action"] for e in found["history"]] == ["proposed", "activated"]  # type: ignore[attr-defined]
+        assert (policy.world.principals["judge"].id, PURPOSE, "read") in policy.log_of(policy.ada)
+        queue = policy.get("/v1/restrictions", "judge", subject=policy.ada.number)
+        assert [r["id"] for r in queue["restrictions"]] == [restriction_id]  # type: ignore[attr-defined]
+
+    def test_legal_bases_are_registered_by_an_admin_and_read_by_all(self, policy: Policy) -> None:
+        body = {"id": "x/1", "instrument": "Act", "article": "s. 1", "kind": "regulation", "domains": ["credit"]}
+        assert policy.post("/v1/legal-bases", "admin", body)["http"] == 201
+        assert policy.post("/v1/legal-bases", "admin", {**body, "domains": ["travel"]})["http"] == 409
+        assert policy.post("/v1/legal-bases", "bank", body)["http"] == 403
+        ids = [b["id"] for b in policy.get("/v1/legal-bases", "ada")["bases"]]  # type: ignore[attr-defined]
+        assert {"court/118", "tax-act/12", "x/1", "sanctions-act/listing"} <= set(ids)  # the built-in ones too
+        assert ids == sorted(ids)
+
+
+class TestThePerson:
+    def test_notices_carry_reasons_basis_and_how_to_appeal(self, policy: Policy) -> None:
+        restriction_id = policy.activate()
+        (notice,) = policy.get("/v1/me/notices", "ada", purpose=None)["notices"]  # type: ignore[misc]
+        assert notice["reference"] == restriction_id and notice["basis"] == "Tax Act 2024, s. 12(3)"
+        assert "unpaid" in notice["reason_text"] and "/v1/me/appeals" in notice["appeal"]
+        assert policy.get("/v1/me/notices", "ben", purpose=None)["notices"] == []
+
+    def test_an_appeal_on_someone_elses_restriction__403_and_nothing_changes(self, policy: Policy) -> None:
+        restriction_id = policy.activate()
+        answer = policy.post("/v1/me/appeals", "ben", {"restriction_id": restriction_id, "grounds": "not me"}, None)
+        assert answer["http"] == 403
+        assert policy.get("/v1/appeals", "judge")["appeals"] == []
+        mine = policy.get("/v1/me/restrictions", "ada", purpose=None)
+        assert mine["restrictions"][0]["appeal_state"] == "none" and mine["appeals"] == []  # type: ignore[index]
+
+    def test_an_appeal_lifted_by_the_tribunal_unfreezes_at_once(self, policy: Policy) -> None:
+        restriction_id = policy.activate()
+        filed = policy.post("/v1/me/appeals", "ada", {"restriction_id": restriction_id, "grounds": "paid"}, None)
+        assert filed["http"] == 201
+        (item,) = policy.get("/v1/appeals", "judge")["appeals"]  # type: ignore[misc]
+        assert item["restriction"]["id"] == restriction_id
+        by_decider = policy.post(f"/v1/appeals/{filed['id']}/decision", "bank", {"outcome": "lift", "reason": "x"})
+        assert by_decider["http"] == 403
+        decided = policy.post(f"/v1/appeals/{filed['id']}/decision", "judge", {"outcome": "lift", "reason": "receipt"})
+        assert decided["http"] == 200 and decided["status"] == "lifted" and decided["decision_reason"] == "receipt"
+        assert not policy.frozen(PERSON_WALLET)
+        assert policy.get("/v1/check", "bank", subject=policy.ada.number, domain="payments")["allowed"] is True
+        kinds = [n["kind"] for n in policy.get("/v1/me/notices", "ada", purpose=None)["notices"]]  # type: ignore[attr-defined]
+        assert sorted(kinds) == ["appeal_decided", "restriction", "restriction_ended"]

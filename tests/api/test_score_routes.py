@@ -1,0 +1,70 @@
+"""GET /v1/me/scores: a refused payment, scored by the rules the service runs, seen by the person it is about."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tessera.api import create_app
+from tessera.cli.seed import issue_key
+from tessera.ledger import Account, CreateTransferStatus, Transfer
+from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
+from tests.api.conftest import ISSUER, MONEY, WALLET, World, make_world, settings_for
+
+WALLET_ID = 60
+RULES = """
+[[rule]]
+id = "test.refused-for-funds"
+title = "A payment refused for lack of funds"
+basis = "consumer-credit-act/12"
+inputs = ["ledger.transfer"]
+condition = "event.refused && event.status == EXCEEDS"
+reason_code = "payment_refused_funds"
+reason_text = "A payment was refused because the wallet did not hold enough."
+effects = [{ kind = "score", scheme = "credit", points = -5, expires_after = "30d" }]
+""".replace("EXCEEDS", str(int(CreateTransferStatus.exceeds_credits)))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    settings = settings_for(tmp_path / "data", rules=(rules, builtin_path(EXAMPLE_RULES)))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield make_world(client)
+
+
+def test_refused_payment__in_my_scores_with_its_reason(world: World) -> None:
+    services = world.services
+    person = services.registry.create_person({"name": "Ada Obi", "birth_date": "1980-02-01", "sex": "F"}, station="x")
+    principal = services.store.get_principal(person.principal_id)
+    assert principal is not None
+    world.tokens["ada"] = issue_key(services, principal)
+    services.store.set_account_holders([(WALLET_ID, person.principal_id)])
+    services.ledger.create_accounts([Account(WALLET_ID, MONEY, code=2, flags=WALLET)])
+    empty = world.client.get("/v1/me/scores", headers=world.as_("ada"))
+    assert empty.status_code == 200 and empty.json() == {"scores": []}
+
+    refused = services.ledger.create_transfers([Transfer(900, WALLET_ID, ISSUER, 10, MONEY, 1)])
+    assert refused[0].status == CreateTransferStatus.exceeds_credits
+    assert services.ledger.feed.wait_idle(5)
+
+    [score] = world.client.get("/v1/me/scores", headers=world.as_("ada")).json()["scores"]
+    assert score["scheme"] == "credit" and score["value"] == -5
+    assert (score["minimum"], score["maximum"]) == (-1000, 1000)
+    [factor] = score["factors"]
+    assert factor["text"] == "A payment was refused because the wallet did not hold enough." and factor["events"] == 1
+    notices = world.client.get("/v1/me/notices", headers=world.as_("ada")).json()["notices"]
+    assert [(n["kind"], n["rule_id"]) for n in notices] == [("score", "test.refused-for-funds")]
+
+
+def test_someone_without_a_registry_record__404(world: World) -> None:
+    answer = world.client.get("/v1/me/scores", headers=world.as_("alice"))
+    assert answer.status_code == 404
+
+
+def test_an_officer__403(world: World) -> None:
+    assert world.client.get("/v1/me/scores", headers=world.as_("bank")).status_code == 403

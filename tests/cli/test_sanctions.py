@@ -1,0 +1,120 @@
+"""tessera sanctions: import lists from files, screen names, and refuse bad input in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tessera.cli.main import app
+from tessera.rules import SCREEN_THRESHOLD, SanctionsLists
+from tessera.store import Store
+
+runner = CliRunner()
+DATA = Path(__file__).resolve().parents[1] / "rules" / "data"
+UN_XML = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sanctions" / "un" / "consolidated.xml"
+
+
+def _import(data: Path, file: Path, list_format: str) -> None:
+    result = runner.invoke(app, ["sanctions", "import", str(file), "--format", list_format, "--data", str(data)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """A data directory with the EU extract and the FtM sample imported."""
+    _import(tmp_path, DATA / "eu_fsf.xml", "eu")
+    _import(tmp_path, DATA / "ftm.jsonl", "ftm")
+    return tmp_path
+
+
+def test_import__counts_on_stdout_progress_on_stderr(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["sanctions", "import", str(DATA / "eu_fsf.xml"), "--format", "eu", "--data", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["source"], report["entities"], report["names"]) == ("eu", 5, 9)
+    assert "importing eu_fsf.xml" in result.stderr and "imported 5 listings" in result.stderr
+
+
+@pytest.mark.skipif(not UN_XML.is_file(), reason="shared sanctions fixtures are not present")
+def test_import__real_un_list(tmp_path: Path) -> None:
+    _import(tmp_path, UN_XML, "un")
+    with Store.open(f"sqlite:///{tmp_path / 'registry.db'}") as store:
+        assert [(i.source, i.entities) for i in SanctionsLists(store).lists()] == [("un", 1003)]
+
+
+def test_import__malformed_file_names_the_line_and_imports_nothing(data: Path, tmp_path: Path) -> None:
+    """A broken third line fails the import; the earlier FtM import is still there, whole."""
+    broken = tmp_path / "broken.jsonl"
+    good = '{"id": "a%d", "schema": "Person", "properties": {"name": ["A B"]}}\n'
+    broken.write_text(good % 1 + good % 2 + "{oops\n")
+    result = runner.invoke(app, ["sanctions", "import", str(broken), "--format", "ftm", "--data", str(data)])
+    assert result.exit_code == 1
+    assert "broken.jsonl:3" in result.stderr and "Traceback" not in result.output
+    with Store.open(f"sqlite:///{data / 'registry.db'}") as store:
+        assert {i.source: i.entities for i in SanctionsLists(store).lists()} == {"eu": 5, "ftm": 3}
+
+
+def test_import__unknown_format_is_refused(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sanctions", "import", str(DATA / "ftm.jsonl"), "--format", "csv"])
+    assert result.exit_code == 2
+
+
+def test_screen__json_contract(data: Path) -> None:
+    """A Cyrillic spelling finds the listing; scores in 0..1, alerts first, the threshold given."""
+    result = runner.invoke(
+        app,
+        ["sanctions", "screen", "--name", "Виктор Бут", "--birth-date", "1967-01-13", "--data", str(data), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["threshold"] == SCREEN_THRESHOLD
+    first = answer["matches"][0]
+    assert set(first) == {"list_id", "name", "score", "features"}
+    assert first["list_id"] == "ftm:NK-2fPv8Y3nPTrWwbyKRvHnXq" and first["score"] >= SCREEN_THRESHOLD
+    assert first["features"]["birth_date"] > 0
+    scores = [m["score"] for m in answer["matches"]]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+
+
+def test_screen__file_one_line_per_row_in_order(data: Path, tmp_path: Path) -> None:
+    names = tmp_path / "names.csv"
+    names.write_text("name,birth_date,country\nVladimir Putin,1952-10-07,RU\nJohn Smith,,\nSaddam Hussein,,IQ\n")
+    result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [bool(line["matches"]) for line in lines] == [True, False, True]
+    assert lines[0]["matches"][0]["list_id"] == "eu:EU.6500.85"
+    assert lines[2]["matches"][0]["list_id"] == "eu:EU.27.28"
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--name", "Putin", "--birth-date", "1952-13-07"], "--birth-date"),
+        (["--name", "Putin", "--country", "Russia"], "--country"),
+        (["--name", "   "], "--name"),
+        ([], "name"),
+    ],
+)
+def test_screen__bad_input_is_one_line(data: Path, args: list[str], field: str) -> None:
+    result = runner.invoke(app, ["sanctions", "screen", *args, "--data", str(data), "--json"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error [invalid_input]: " + field) and "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_screen__bad_row_in_file_names_its_line(data: Path, tmp_path: Path) -> None:
+    names = tmp_path / "names.csv"
+    names.write_text("name,birth_date,country\nVladimir Putin,,\nJohn Smith,1980-02-31,\n")
+    result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data)])
+    assert result.exit_code == 1 and "names.csv:3.birth_date" in result.stderr and result.stdout == ""
+
+
+def test_screen__no_list_imported(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sanctions", "screen", "--name", "Anyone", "--data", str(tmp_path)])
+    assert result.exit_code == 1 and "error [not_found]" in result.stderr

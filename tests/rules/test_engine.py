@@ -1,0 +1,225 @@
+"""The rule engine on the ledger's feed: refused payments become score contributions, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Connection
+
+from tessera.auth.principals import Role
+from tessera.identity.registry import Registry
+from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Ledger, Transfer
+from tessera.rules.compiler import CompiledRules
+from tessera.rules.definitions import builtin_definitions
+from tessera.rules.engine import LEDGER_SOURCE, Firing, HolderSubjects, PolicyEffects, RuleEngine
+from tessera.rules.language import Effect, load_rules
+from tessera.rules.notices import Notices
+from tessera.rules.restrictions import Restrictions
+from tessera.rules.scores import Scores
+from tessera.store import Store
+
+STATION = "p_00000000000000aa"
+ISSUER, ALICE, BOB = 1, 2, 3
+RULES = """
+[[rule]]
+id = "credit.refused-for-funds"
+title = "A payment refused for lack of funds"
+basis = "consumer-credit-act/12"
+inputs = ["ledger.transfer"]
+condition = "event.refused && event.status == EXCEEDS"
+reason_code = "payment_refused_funds"
+reason_text = "A payment was refused because the wallet did not hold enough."
+effects = [{ kind = "score", scheme = "credit", points = -5, expires_after = "30d" }]
+
+[[rule]]
+id = "credit.large-payment"
+title = "A large payment made"
+basis = "consumer-credit-act/12"
+inputs = ["ledger.transfer"]
+condition = "!event.refused && event.amount >= 500"
+reason_code = "large_payment"
+reason_text = "A large payment went through."
+effects = [{ kind = "score", scheme = "credit", points = 2, expires_after = "30d" }]
+""".replace("EXCEEDS", str(int(CreateTransferStatus.exceeds_credits)))
+
+
+class Adverse:
+    """Collects what the engine hands to the restrictions and notices side."""
+
+    def __init__(self) -> None:
+        self.firings: list[tuple[str, str, Effect]] = []
+
+    def adverse_in(self, conn: Connection, firings: Sequence[tuple[Firing, Effect]]) -> None:
+        self.firings.extend((f.rule.id, f.subject, e) for f, e in firings)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path / 'registry.db'}") as opened:
+        yield opened
+
+
+def _person_wallet(store: Store, registry: Registry, account_id: int, name: str) -> str:
+    person = registry.create_person({"name": name, "birth_date": "1990-04-01", "sex": "F"}, station=STATION)
+    store.set_account_holders([(account_id, person.principal_id)])
+    return person.number
+
+
+def _engine(store: Store, ledger: Ledger, adverse: Adverse | None = None) -> RuleEngine:
+    types, bases = builtin_definitions()
+    compiled = CompiledRules(load_rules([RULES], types, bases), types)
+    subjects = HolderSubjects(store, Registry(store))
+    return RuleEngine(
+        store,
+        compiled,
+        Scores(store),
+        payer_subjects=subjects,
+        effects=adverse,
+        backlog=lambda: ledger.feed.queued_behind,
+    )
+
+
+def _open(path: Path, feed_after: int | None = None) -> Ledger:
+    return Ledger.open(path, sync=False, feed_after=feed_after)
+
+
+def _fund(ledger: Ledger) -> None:
+    wallet = AccountFlags.debits_must_not_exceed_credits
+    ledger.create_accounts(
+        [Account(ISSUER, 1, 1), Account(ALICE, 1, 2, flags=wallet), Account(BOB, 1, 2, flags=wallet)]
+    )
+    ledger.create_transfers([Transfer(1, ISSUER, ALICE, 1000, 1, 1)])
+
+
+class TestOnTheFeed:
+    def test_refused_payment__lowers_the_payers_score(self, store: Store, tmp_path: Path) -> None:
+        """A refusal reaches the score as soon as the feed delivers it, traceable to rule and event."""
+        registry = Registry(store)
+        alice = _person_wallet(store, registry, ALICE, "Alice Example")
+        adverse = Adverse()
+        with _open(tmp_path / "ledger") as ledger:
+            _fund(ledger)
+            engine = _engine(store, ledger, adverse)
+            ledger.subscribe(engine.on_ledger_batch)
+            results = ledger.create_transfers(
+                [Transfer(10, ALICE, BOB, 5000, 1, 2), Transfer(11, ALICE, BOB, 600, 1, 2)]
+            )
+            assert [r.status for r in results] == [CreateTransferStatus.exceeds_credits, CreateTransferStatus.ok]
+            assert ledger.feed.wait_idle(5)
+            seq = ledger.last_seq
+        score = Scores(store).score(alice, "credit")
+        assert score.value == -5 + 2 and score.live_contributions == 2
+        assert [f.rule_id for f in score.factors] == ["credit.refused-for-funds"]
+        refs = sorted(c.event_ref for c in Scores(store).contributions_of(alice))
+        assert refs == [f"ledger:{seq}:0", f"ledger:{seq}:1"]
+        assert [(rule, subject) for rule, subject, _ in adverse.firings] == [("credit.refused-for-funds", alice)]
+        assert Scores(store).cursor(LEDGER_SOURCE) == seq
+
+    def test_account_without_person__no_effect(self, store: Store, tmp_path: Path) -> None:
+        """A wallet no person holds (a shop, an agency) is nobody's score; the firing is counted as unresolved."""
+        with _open(tmp_path / "ledger") as ledger:
+            _fund(ledger)
+            engine = _engine(store, ledger)
+            ledger.subscribe(engine.on_ledger_batch)
+            ledger.create_transfers([Transfer(10, ALICE, BOB, 5000, 1, 2)])
+            assert ledger.feed.wait_idle(5)
+        assert engine.stats.firings == 0 and engine.stats.unresolved == 1
+
+    def test_other_holders__not_persons(self, store: Store) -> None:
+        """HolderSubjects maps person wallets to numbers and any other holder to None."""
+        registry = Registry(store)
+        alice = _person_wallet(store, registry, ALICE, "Alice Example")
+        shop = store.create_principal("shop 1", Role.merchant)
+        store.set_account_holders([(BOB, shop.id)])
+        subjects = HolderSubjects(store, registry)
+        assert subjects(np.array([ALICE, BOB, 99, ALICE], dtype=np.uint64)) == [alice, None, None, alice]
+
+
+class TestAfterRestart:
+    def test_missed_batches__scored_once(self, store: Store, tmp_path: Path) -> None:
+        """Batches committed while no engine listened are scored after the restart; scored ones are not repeated."""
+        registry = Registry(store)
+        alice = _person_wallet(store, registry, ALICE, "Alice Example")
+        with _open(tmp_path / "ledger") as ledger:
+            _fund(ledger)
+            engine = _engine(store, ledger)
+            ledger.subscribe(engine.on_ledger_batch)
+            ledger.create_transfers([Transfer(10, ALICE, BOB, 5000, 1, 2)])
+            assert ledger.feed.wait_idle(5)
+        with _open(tmp_path / "ledger") as ledger:  # the engine is down: these are missed
+            ledger.create_transfers([Transfer(11, ALICE, BOB, 5000, 1, 2)])
+            ledger.create_transfers([Transfer(12, ALICE, BOB, 5000, 1, 2)])
+        cursor = Scores(store).cursor(LEDGER_SOURCE)
+        with _open(tmp_path / "ledger", feed_after=cursor) as ledger:
+            engine = _engine(store, ledger)
+            subscription = ledger.subscribe(engine.on_ledger_batch, after_seq=cursor)
+            assert ledger.feed.wait_idle(5)
+            assert subscription.missed == []
+        assert Scores(store).score(alice, "credit").value == -15
+        assert len(Scores(store).contributions_of(alice)) == 3
+
+    def test_effects_and_cursor_commit_together(self, store: Store, tmp_path: Path) -> None:
+        """Held effects are committed with the cursor; a flush on shutdown loses nothing."""
+        registry = Registry(store)
+        alice = _person_wallet(store, registry, ALICE, "Alice Example")
+        with _open(tmp_path / "ledger") as ledger:
+            _fund(ledger)
+            engine = _engine(store, ledger)
+            engine_backlog = RuleEngine(
+                store, engine.rules, engine.scores, payer_subjects=HolderSubjects(store, registry), backlog=lambda: 5
+            )
+            ledger.subscribe(engine_backlog.on_ledger_batch)  # always "more queued": effects are held
+            ledger.create_transfers([Transfer(10, ALICE, BOB, 5000, 1, 2)])
+            assert ledger.feed.wait_idle(5)
+            assert Scores(store).contributions_of(alice) == [] and Scores(store).cursor(LEDGER_SOURCE) is None
+            engine_backlog.flush()
+            assert Scores(store).cursor(LEDGER_SOURCE) == ledger.last_seq
+        assert Scores(store).score(alice, "credit").value == -5
+
+
+class TestPolicyEffects:
+    def test_restriction_and_notices_from_rules(self, store: Store, tmp_path: Path) -> None:
+        """A court-order rule's restriction takes effect at once (frozen wallet); a lowered score gets a notice."""
+        rules = (
+            RULES
+            + """
+[[rule]]
+id = "court.enforcement-hit"
+title = "Enforcement of a judgment on a large refused payment"
+basis = "civil-procedure-code/enforcement"
+inputs = ["ledger.transfer"]
+condition = "event.refused && event.amount >= 100000"
+reason_code = "judgment_enforced"
+reason_text = "A court order closes payments while a judgment is enforced."
+effects = [{ kind = "restriction", domains = ["payments"], expires_after = "90d" }]
+"""
+        )
+        registry = Registry(store)
+        alice = _person_wallet(store, registry, ALICE, "Alice Example")
+        types, bases = builtin_definitions()
+        notices = Notices(store, bases)
+        with _open(tmp_path / "ledger") as ledger:
+            _fund(ledger)
+            restrictions = Restrictions(store, bases, notices, freezer=ledger)
+            compiled = CompiledRules(load_rules([rules], types, bases), types)
+            engine = RuleEngine(
+                store,
+                compiled,
+                Scores(store),
+                payer_subjects=HolderSubjects(store, registry),
+                effects=PolicyEffects(restrictions, notices),
+                backlog=lambda: ledger.feed.queued_behind,
+            )
+            ledger.subscribe(engine.on_ledger_batch)
+            ledger.create_transfers([Transfer(10, ALICE, BOB, 200_000, 1, 2)])
+            assert ledger.feed.wait_idle(5)
+            assert ledger.lookup_accounts([ALICE])[0].flags & AccountFlags.frozen
+            assert not restrictions.check(alice, "payments").allowed
+            assert restrictions.check(alice, "travel").allowed
+        kinds = sorted((n.kind.value, n.rule_id) for n in notices.of_subject(alice))
+        assert kinds == [("restriction", "court.enforcement-hit"), ("score", "credit.refused-for-funds")]
+        [restriction] = restrictions.of_subject(alice)
+        assert restriction.rule_id == "court.enforcement-hit" and restriction.event_ref is not None

@@ -1,0 +1,304 @@
+"""Rule files: what loads, and every malformed rule refused with the file, rule and field named, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tessera.errors import InvalidInputError, NotFoundError, TesseraError
+from tessera.rules.basis import Domain
+from tessera.rules.definitions import builtin_definitions, builtin_path, load_definitions
+from tessera.rules.language import (
+    POINTS_MAX,
+    Effect,
+    EffectKind,
+    RuleSet,
+    check_rules,
+    load_rules,
+)
+
+TYPES, BASES = builtin_definitions()
+GOOD = """
+[[rule]]
+id = "credit.repaid-late"
+title = "Repaid late"
+basis = "consumer-credit-act/12"
+inputs = ["loan.repaid"]
+condition = "event.days_late > 30"
+reason_code = "repaid_late"
+reason_text = "An instalment was repaid more than 30 days late."
+effects = [{ kind = "score", scheme = "credit", points = -40, expires_after = "365d", half_life = "90d" }]
+"""
+
+
+def with_rule(**changes: str | None) -> str:
+    """GOOD with keys replaced (TOML values as text) or removed (None)."""
+    lines = []
+    keys = set()
+    for line in GOOD.strip().splitlines():
+        key = line.split(" = ")[0]
+        keys.add(key)
+        if key in changes:
+            if changes[key] is not None:
+                lines.append(f"{key} = {changes[key]}")
+        else:
+            lines.append(line)
+    lines += [f"{k} = {v}" for k, v in changes.items() if v is not None and k not in keys]
+    return "\n".join(lines) + "\n"
+
+
+def refusal(text: str, *more: str) -> TesseraError:
+    with pytest.raises(TesseraError) as caught:
+        load_rules([text, *more], TYPES, BASES)
+    return caught.value
+
+
+class TestLoading:
+    def test_a_rule_loads_with_its_basis_effects_and_fields(self) -> None:
+        (rule,) = load_rules([GOOD], TYPES, BASES)
+        assert rule.basis.cite() == "Consumer Credit Act, s. 12 (credit reference scoring)"
+        assert rule.effects == (Effect(EffectKind.score, 365 * 86_400, "credit", -40, 90 * 86_400),)
+        assert rule.fields == {"loan.repaid.days_late"} and rule.adverse
+        assert rule.source == "<text 0>:rule[0]"
+
+    def test_the_example_file_loads_from_a_path(self) -> None:
+        rules = load_rules([builtin_path("example_rules.toml")], TYPES, BASES)
+        assert len(rules) >= 6
+        assert {r.id for r in rules.for_input("loan.repaid")} == {"credit.repaid-late", "credit.repaid-on-time"}
+        assert rules.get("benefit.disability-allowance").fields == {
+            "benefit.claimed.programme",
+            "benefit.claimed.claimant.disability_grade",
+        }
+        restriction = rules.get("credit.defaulted").effects[1]
+        assert restriction.kind is EffectKind.restriction and restriction.domains == {Domain.credit}
+
+    def test_several_inputs_read_the_same_field(self) -> None:
+        text = with_rule(inputs='["loan.repaid", "loan.defaulted"]', condition='"event.amount > 100"')
+        (rule,) = load_rules([text], TYPES, BASES)
+        assert rule.fields == {"loan.repaid.amount", "loan.defaulted.amount"}
+
+    def test_a_favourable_rule_needs_no_reason_text(self) -> None:
+        effect = '[{ kind = "eligibility", benefit = "fee_waiver", expires_after = "30d" }]'
+        (rule,) = load_rules([with_rule(reason_text=None, effects=effect)], TYPES, BASES)
+        assert rule.reason_text == "" and not rule.adverse
+
+    def test_the_rule_set_is_immutable_and_indexed(self) -> None:
+        rules = load_rules([GOOD], TYPES, BASES)
+        assert "credit.repaid-late" in rules and rules.for_input("tax.filed_late") == ()
+        with pytest.raises(AttributeError):
+            rules.rules = ()  # type: ignore[misc]
+        with pytest.raises(NotFoundError):
+            rules.get("nope")
+        with pytest.raises(InvalidInputError):
+            RuleSet([*rules, *rules])
+
+
+class TestBadInput:
+    """Each malformed rule is refused with an error whose field names the file, the rule and the key."""
+
+    @pytest.mark.parametrize(
+        ("changes", "error", "field"),
+        [
+            ({"condition": None}, InvalidInputError, "condition"),
+            ({"basis": None}, InvalidInputError, "basis"),
+            ({"effects": None}, InvalidInputError, "effects"),
+            ({"title": '""'}, InvalidInputError, "title"),
+            ({"id": '"Credit Late"'}, InvalidInputError, "id"),
+            ({"reason": '"typo"'}, InvalidInputError, "reason"),  # an unknown key is a typo, not ignored
+            ({"inputs": '["loan.repaid_late"]'}, NotFoundError, "inputs[0]"),
+            ({"inputs": "[]"}, InvalidInputError, "inputs"),
+            ({"basis": '"credit-act"'}, NotFoundError, "basis"),
+            ({"reason_text": None}, InvalidInputError, "reason_text"),  # adverse without a reason
+            ({"reason_text": '"   "'}, InvalidInputError, "reason_text"),
+            ({"reason_code": '"Late!"'}, InvalidInputError, "reason_code"),
+            ({"condition": '"event.days_late >"'}, InvalidInputError, "condition"),  # CEL syntax error
+            ({"condition": '"event.days_late + 1"'}, InvalidInputError, "condition"),  # not a bool
+            ({"condition": '"event.days_late > 1.5"'}, InvalidInputError, "condition"),  # int vs double
+            ({"condition": '"x > 1"'}, InvalidInputError, "condition"),  # undeclared
+        ],
+    )
+    def test_rule_keys(self, changes: dict[str, str | None], error: type[Exception], field: str) -> None:
+        caught = refusal(with_rule(**changes))
+        assert type(caught) is error
+        assert getattr(caught, "field", None) == f"<text 0>:rule[0].{field}"
+
+    @pytest.mark.parametrize(
+        ("effect", "field"),
+        [
+            ('{ kind = "score", scheme = "credit", points = 1001, expires_after = "1d" }', "points"),
+            ('{ kind = "score", scheme = "credit", points = -1001, expires_after = "1d" }', "points"),
+            ('{ kind = "score", scheme = "credit", points = 0, expires_after = "1d" }', "points"),
+            ('{ kind = "score", scheme = "credit", points = 1.5, expires_after = "1d" }', "points"),
+            ('{ kind = "score", scheme = "Credit", points = -1, expires_after = "1d" }', "scheme"),
+            ('{ kind = "score", scheme = "credit", points = -1 }', "expires_after"),  # every effect expires
+            ('{ kind = "score", scheme = "credit", points = -1, expires_after = "forever" }', "expires_after"),
+            ('{ kind = "score", scheme = "credit", points = -1, expires_after = "3651d" }', "expires_after"),
+            ('{ kind = "score", scheme = "credit", points = -1, expires_after = "1d", half_life = "2d" }', "half_life"),
+            ('{ kind = "restriction", domains = ["travel"], expires_after = "1d" }', "domains[0]"),  # not the basis's
+            ('{ kind = "restriction", domains = [], expires_after = "1d" }', "domains"),
+            ('{ kind = "restriction", domains = ["credit"], expires_after = "1d", points = 3 }', "points"),
+            ('{ kind = "eligibility", expires_after = "1d" }', "benefit"),
+            ('{ kind = "denial", expires_after = "0s" }', "expires_after"),
+            ('{ kind = "freeze", expires_after = "1d" }', "kind"),
+        ],
+    )
+    def test_effects(self, effect: str, field: str) -> None:
+        caught = refusal(with_rule(effects=f"[{effect}]"))
+        assert isinstance(caught, InvalidInputError)
+        assert caught.field == f"<text 0>:rule[0].effects[0].{field}"
+
+    def test_points_bound(self) -> None:
+        load_rules(
+            [with_rule(effects=f'[{{ kind = "score", scheme = "c", points = {POINTS_MAX}, expires_after = "1d" }}]')],
+            TYPES,
+            BASES,
+        )
+
+    def test_malformed_toml_names_the_file(self, tmp_path: Path) -> None:
+        path = tmp_path / "credit.toml"
+        path.write_text('[[rule]]\nid = "x\n')
+        caught = refusal(path)  # type: ignore[arg-type]
+        assert isinstance(caught, InvalidInputError) and caught.field == str(path)
+        assert "malformed TOML" in str(caught)
+
+    def test_a_file_names_its_rules_by_path_and_position(self, tmp_path: Path) -> None:
+        path = tmp_path / "credit.toml"
+        path.write_text(GOOD + with_rule(id='"second"', condition='"event.days_late >"'))
+        caught = refusal(path)  # type: ignore[arg-type]
+        assert getattr(caught, "field", None) == f"{path}:rule[1].condition"
+
+    def test_a_duplicate_rule_id_across_files(self) -> None:
+        caught = refusal(GOOD, GOOD)
+        assert isinstance(caught, InvalidInputError) and caught.field == "<text 1>:rule[0].id"
+        assert "<text 0>:rule[0]" in str(caught)
+
+    @pytest.mark.parametrize(
+        "text", ['[rule]\nid = "x"\n', '[[rules]]\nid = "x"\n', "rule = 3\n", '[[rule]]\nid = "x"\n[[event_type]]\n']
+    )
+    def test_a_file_that_is_not_a_list_of_rules(self, text: str) -> None:
+        assert isinstance(refusal(text), InvalidInputError)
+
+    def test_a_missing_file(self, tmp_path: Path) -> None:
+        assert isinstance(refusal(tmp_path / "nope.toml"), NotFoundError)  # type: ignore[arg-type]
+
+
+class TestAllOrNothing:
+    def test_load_rules_refuses_everything_when_one_rule_is_bad(self) -> None:
+        with pytest.raises(InvalidInputError):
+            load_rules([GOOD, with_rule(id='"other"', basis=None)], TYPES, BASES)
+
+    def test_check_rules_collects_every_refusal_and_keeps_the_good_rules(self) -> None:
+        rules, refusals = check_rules(
+            [GOOD, with_rule(id='"b"', basis=None) + with_rule(id='"c"', condition='"event.nope > 1"'), "[[rule"],
+            TYPES,
+            BASES,
+        )
+        assert [r.id for r in rules] == ["credit.repaid-late"]
+        assert [(r.where, r.rule) for r in refusals] == [
+            ("<text 1>:rule[0]", "b"),
+            ("<text 1>:rule[1]", "c"),
+            ("<text 2>", None),
+        ]
+        assert refusals[1].line().startswith("<text 1>:rule[1]: rule=c field=condition [not_found]")
+
+
+class TestEffects:
+    """An Effect checks itself when built, so a hand-built one cannot break the bounds either."""
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"kind": EffectKind.score, "expires_after_s": 10, "scheme": "credit", "points": POINTS_MAX + 1},
+            {"kind": EffectKind.score, "expires_after_s": 10, "scheme": "credit", "points": 0},
+            {"kind": EffectKind.score, "expires_after_s": 0, "scheme": "credit", "points": 1},
+            {"kind": EffectKind.denial, "expires_after_s": 10, "points": 5},
+            {"kind": EffectKind.restriction, "expires_after_s": 10},
+            {"kind": EffectKind.eligibility, "expires_after_s": 10, "benefit": "x", "half_life_s": 5},
+            {"kind": "score", "expires_after_s": 10, "scheme": "credit", "points": 1},
+        ],
+    )
+    def test_out_of_bounds(self, kwargs: dict[str, object]) -> None:
+        with pytest.raises(InvalidInputError):
+            Effect(**kwargs)  # type: ignore[arg-type]
+
+    def test_favourable(self) -> None:
+        assert Effect(EffectKind.eligibility, 10, benefit="x").favourable
+        assert Effect(EffectKind.score, 10, "credit", 3).favourable
+        assert not Effect(EffectKind.score, 10, "credit", -3).favourable
+        assert not Effect(EffectKind.denial, 10).favourable
+        assert not Effect(EffectKind.restriction, 10, domains=frozenset({Domain.credit})).favourable
+
+
+class TestDefinitions:
+    """Event types, records and bases from TOML: unknown and cyclic records are refused by name."""
+
+    def test_the_builtin_definitions(self) -> None:
+        assert {"ledger.transfer", "loan.repaid", "loan.defaulted", "tax.filed_late", "court.judgment_unpaid"} <= set(
+            TYPES.names()
+        )
+        transfer = TYPES.get("ledger.transfer").leaf_fields()
+        assert {p: leaf.type.value for p, leaf in transfer.items()} == {
+            "amount": "int",
+            "ledger": "int",
+            "code": "int",
+            "status": "int",
+            "refused": "bool",
+            "two_phase": "bool",
+        }
+        kinds = {BASES.get(i).kind.value for i in BASES.ids()}
+        assert {"statute", "court_order", "sanctions_listing"} <= kinds
+
+    def test_records_in_any_order_and_extending_the_builtins(self) -> None:
+        text = """
+[[event_type]]
+name = "grant.paid"
+purpose = "benefit"
+fields.who = { type = "household", category = "benefit" }
+[[record_type]]
+name = "household"
+fields.head = { type = "claimant", category = "benefit" }
+fields.size = { type = "int", category = "benefit" }
+"""
+        types, _ = load_definitions([text], TYPES, BASES)
+        assert "grant.paid.who.head.disability_grade" in {
+            f"grant.paid.{p}" for p in types.get("grant.paid").leaf_fields()
+        }
+        assert "grant.paid" not in TYPES  # the registries given are left untouched
+
+    def test_a_cycle_of_records_is_refused(self) -> None:
+        text = """
+[[record_type]]
+name = "a"
+fields.b = { type = "b", category = "financial" }
+[[record_type]]
+name = "b"
+fields.a = { type = "a", category = "financial" }
+"""
+        with pytest.raises(InvalidInputError, match="cycle: a -> b -> a"):
+            load_definitions([text])
+
+    def test_an_unknown_record_is_refused(self) -> None:
+        text = """
+[[event_type]]
+name = "x.y"
+purpose = "financial"
+fields.p = { type = "person", category = "financial" }
+"""
+        with pytest.raises(NotFoundError) as caught:
+            load_definitions([text])
+        assert caught.value.field == "<text 0>:event_type[0].fields.p.type"
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            '[[event_type]]\nname = "x.y"\npurpose = "financial"\nfields.time = {type = "int", category = "tax"}\n',
+            '[[legal_basis]]\nid = "a"\ninstrument = "A"\narticle = "1"\nkind = "decree"\n',
+            '[[event_type]]\nname = "x.y"\npurpose = "financial"\nfields.p = { type = "int" }\n',
+            "[[widget]]\n",
+        ],
+    )
+    def test_malformed_definitions(self, text: str) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            load_definitions([text])
+        assert caught.value.field.startswith("<text 0>:")

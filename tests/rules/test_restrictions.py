@@ -1,0 +1,482 @@
+"""Restrictions with due process: scoped to their basis, decided by a second person, noticed, frozen, appealable.
+
+Run on SQLite and on a throwaway PostgreSQL database (skipped with the reason where there
+is no PostgreSQL), with a real ledger on disk for the freezes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tessera.errors import (
+    BatchSizeError,
+    ConflictError,
+    EnforcementClosedError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+)
+from tessera.identity.registry import Person, Registry
+from tessera.ledger import Account, AccountFlags, Ledger
+from tessera.rules import check
+from tessera.rules.appeals import Appeals, AppealStatus
+from tessera.rules.basis import Domain, LegalBases, legal_basis
+from tessera.rules.enforcement import EnforcementIndex, install, uninstall
+from tessera.rules.notices import NoticeDraft, NoticeKind, Notices
+from tessera.rules.restrictions import AppealState, Proposal, Restriction, Restrictions, RestrictionStatus
+from tessera.store import Store
+from tessera.store.tables import notices as notices_table
+from tessera.store.tables import restrictions as restrictions_table
+
+T0 = 1_800_000_000 * 10**9
+DAY = 86_400 * 10**9
+OFFICER_A, OFFICER_B, OFFICER_C = "p_aaaaaaaaaaaaaaaa", "p_bbbbbbbbbbbbbbbb", "p_cccccccccccccccc"
+BASES = [
+    legal_basis("tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"]),
+    legal_basis("court/118", "Civil Procedure Act", "s. 7", "court_order", ["payments", "travel"]),
+    legal_basis("un-1267", "UN Security Council Resolution 1267", "para. 4(b)", "sanctions_listing", ["payments"]),
+    legal_basis("scores-act/3", "Credit Reporting Act", "s. 3", "statute", []),
+]
+
+# Refusals happen before the database is touched: one backend shows it, and keeps the suite quick.
+SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+
+
+class Clock:
+    """A settable clock that ticks a microsecond a reading: tests move time instead of waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> int:
+        self.now += 1_000
+        return self.now
+
+
+@dataclass
+class World:
+    store: Store
+    ledger: Ledger
+    clock: Clock
+    bases: LegalBases
+    notices: Notices
+    restrictions: Restrictions
+    appeals: Appeals
+    ada: Person
+    ben: Person
+
+    def reopen(self) -> Restrictions:
+        """A second service over the same store: what a restart would load."""
+        return Restrictions(self.store, LegalBases(), Notices(self.store, LegalBases()), clock=self.clock)
+
+
+@pytest.fixture
+def world(store: Store, tmp_path: Path) -> Iterator[World]:
+    clock = Clock()
+    registry = Registry(store)
+    ada = registry.create_person({"name": "Ada Obi", "birth_date": "1980-02-01", "sex": "F"}, station=OFFICER_A)
+    ben = registry.create_person({"name": "Ben Ito", "birth_date": "1975-07-09", "sex": "M"}, station=OFFICER_A)
+    store.set_account_holders([(10, ada.principal_id), (11, ada.principal_id), (20, ben.principal_id)])
+    with Ledger.open(tmp_path / "ledger", sync=False) as ledger:
+        wallet = AccountFlags.debits_must_not_exceed_credits
+        assert ledger.create_accounts([Account(i, 1, 2, flags=wallet) for i in (10, 11, 20)]).all_ok
+        bases = LegalBases()
+        notices = Notices(store, bases, clock)
+        restrictions = Restrictions(store, bases, notices, freezer=ledger, clock=clock)
+        restrictions.register_bases(BASES)
+        yield World(store, ledger, clock, bases, notices, restrictions, Appeals(store, restrictions, clock), ada, ben)
+
+
+def _propose(w: World, **changes: object) -> Restriction:
+    terms: dict[str, object] = {
+        "subject": w.ada.number,
+        "domains": ["payments"],
+        "basis_id": "tax-act/12",
+        "authority": "Tax Office",
+        "reason_code": "tax.unpaid",
+        "reason_text": "Income tax for 2025 unpaid after three reminders",
+        "end_ns": T0 + 30 * DAY,
+        "proposer": OFFICER_A,
+    }
+    terms.update(changes)
+    subject, domains, basis_id = terms.pop("subject"), terms.pop("domains"), terms.pop("basis_id")
+    return w.restrictions.propose(subject, domains, basis_id, **terms)  # type: ignore[arg-type]
+
+
+def _active(w: World, **changes: object) -> Restriction:
+    proposed = _propose(w, **changes)
+    return w.restrictions.decide(proposed.id, "activate", officer=OFFICER_B, reason="reminders verified")
+
+
+def _frozen(w: World, account_id: int) -> bool:
+    return bool(w.ledger.lookup_accounts([account_id])[0].flags & AccountFlags.frozen)
+
+
+def _count(w: World, table: object) -> int:
+    with w.store.transaction() as conn:
+        return int(conn.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+
+
+@SQLITE_ONLY
+class TestScope:
+    def test_a_domain_the_basis_does_not_name__refused_at_creation_and_nothing_written(self, world: World) -> None:
+        """The tax act allows payments and licensing, never travel."""
+        with pytest.raises(InvalidInputError) as caught:
+            _propose(world, domains=["payments", "travel"])
+        assert caught.value.field == "domains[1]"
+        assert _count(world, restrictions_table) == 0
+
+    def test_a_domain_the_basis_does_not_name__refused_at_amendment(self, world: World) -> None:
+        """Neither a proposal nor an active restriction can be amended into travel."""
+        proposed = _propose(world)
+        with pytest.raises(InvalidInputError):
+            world.restrictions.amend(proposed.id, officer=OFFICER_B, reason="widen", domains=["payments", "travel"])
+        active = world.restrictions.decide(proposed.id, "activate", officer=OFFICER_B, reason="ok")
+        with pytest.raises(InvalidInputError):
+            world.restrictions.amend(active.id, officer=OFFICER_B, reason="widen", domains=["travel"])
+        assert world.restrictions.get(active.id).domains == {Domain.payments}
+
+    def test_an_unknown_domain__invalid_input(self, world: World) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            _propose(world, domains=["voting"])
+        assert caught.value.field == "domains[0]"
+
+    def test_an_active_restriction_is_never_widened(self, world: World) -> None:
+        """Licensing is in the basis, but adding it to an active restriction is a new decision."""
+        active = _active(world)
+        with pytest.raises(ConflictError):
+            world.restrictions.amend(active.id, officer=OFFICER_B, reason="x", domains=["payments", "licensing"])
+        with pytest.raises(ConflictError):
+            world.restrictions.amend(active.id, officer=OFFICER_B, reason="x", end_ns=T0 + 90 * DAY)
+
+    def test_a_proposal_may_be_amended_within_its_basis(self, world: World) -> None:
+        proposed = _propose(world)
+        amended = world.restrictions.amend(
+            proposed.id, officer=OFFICER_B, reason="also licences", domains=["licensing"]
+        )
+        assert amended.domains == {Domain.licensing}
+        assert [e.action for e in world.restrictions.history(proposed.id)] == ["proposed", "amended"]
+
+
+@SQLITE_ONLY
+class TestBadInput:
+    @pytest.mark.parametrize("basis_id", ["", None])
+    def test_no_basis__invalid_input(self, world: World, basis_id: object) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            _propose(world, basis_id=basis_id)
+        assert caught.value.field == "basis_id"
+
+    def test_an_unregistered_basis__invalid_input(self, world: World) -> None:
+        with pytest.raises(InvalidInputError, match="no legal basis"):
+            _propose(world, basis_id="made-up/1")
+
+    def test_open_ended_without_a_court_order__refused(self, world: World) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            _propose(world, end_ns=None)
+        assert caught.value.field == "end_ns" and "court order" in str(caught.value)
+
+    def test_open_ended_under_a_court_order__allowed(self, world: World) -> None:
+        made = _propose(world, basis_id="court/118", domains=["travel"], end_ns=None, authority="High Court")
+        assert made.status is RestrictionStatus.active and made.end_ns is None
+
+    @pytest.mark.parametrize("field", ["reason_text", "reason_code", "authority"])
+    def test_no_reasons__refused(self, world: World, field: str) -> None:
+        """An adverse decision without reasons cannot be created."""
+        with pytest.raises(InvalidInputError) as caught:
+            _propose(world, **{field: "  "})
+        assert caught.value.field == field
+
+    def test_an_end_in_the_past__refused(self, world: World) -> None:
+        with pytest.raises(InvalidInputError):
+            _propose(world, end_ns=T0 - 1)
+
+    @pytest.mark.parametrize("subject", ["123456789012", "org:Bad Name", "p_aaaaaaaaaaaaaaaa"])
+    def test_a_malformed_subject__invalid_input(self, world: World, subject: str) -> None:
+        with pytest.raises(InvalidInputError):
+            _propose(world, subject=subject)
+
+    def test_an_unregistered_person__not_found(self, world: World) -> None:
+        number = "100000000004"  # a valid check digit, but nobody's number
+        assert number not in (world.ada.number, world.ben.number)
+        with pytest.raises(NotFoundError):
+            _propose(world, subject=number)
+
+    def test_a_batch_is_all_or_nothing(self, world: World) -> None:
+        """One bad proposal refuses the batch, naming its index; nothing is written."""
+        good = Proposal(world.ada.number, ["payments"], "tax-act/12", "Tax", "tax.unpaid", "why", T0 + DAY, OFFICER_A)
+        bad = Proposal(world.ben.number, ["travel"], "tax-act/12", "Tax", "tax.unpaid", "why", T0 + DAY, OFFICER_A)
+        with pytest.raises(InvalidInputError) as caught:
+            world.restrictions.propose_many([good, bad])
+        assert caught.value.field == "proposals[1].domains[0]"
+        assert _count(world, restrictions_table) == 0
+        with pytest.raises(BatchSizeError):
+            world.restrictions.propose_many([])
+
+
+class TestDueProcess:
+    def test_a_proposal_does_not_close_anything_until_decided(self, world: World) -> None:
+        proposed = _propose(world)
+        assert proposed.status is RestrictionStatus.proposed
+        assert world.restrictions.check(world.ada.number, "payments").allowed
+        assert not _frozen(world, 10)
+        assert world.notices.of_subject(world.ada.number) == []
+
+    def test_the_proposer_cannot_decide_their_own_proposal(self, world: World) -> None:
+        """A restriction needs a second officer; the refusal changes nothing."""
+        proposed = _propose(world)
+        with pytest.raises(ForbiddenError):
+            world.restrictions.decide(proposed.id, "activate", officer=OFFICER_A, reason="me again")
+        assert world.restrictions.get(proposed.id).status is RestrictionStatus.proposed
+
+    def test_a_decision_needs_a_written_reason(self, world: World) -> None:
+        proposed = _propose(world)
+        with pytest.raises(InvalidInputError):
+            world.restrictions.decide(proposed.id, "activate", officer=OFFICER_B, reason="")
+
+    def test_a_second_officer_activates__denied_with_ids_and_reasons(self, world: World) -> None:
+        active = _active(world)
+        decision = world.restrictions.check(world.ada.number, "payments")
+        assert not decision.allowed
+        assert decision.restriction_ids == (active.id,)
+        assert decision.reasons == ("tax.unpaid: Income tax for 2025 unpaid after three reminders",)
+        assert world.restrictions.check(world.ada.number, "licensing").allowed  # not closed, though allowed
+        assert world.restrictions.check(world.ben.number, "payments").allowed
+        assert active.start_ns is not None and T0 < active.start_ns < T0 + DAY
+        assert active.decided_by == OFFICER_B
+
+    def test_every_activation_writes_a_notice_with_reasons_basis_domains_end_and_appeal(self, world: World) -> None:
+        active = _active(world)
+        (notice,) = world.notices.of_subject(world.ada.number)
+        assert notice.kind is NoticeKind.restriction and notice.reference == active.id
+        assert "Income tax for 2025 unpaid" in notice.reason_text and "reminders verified" in notice.reason_text
+        assert notice.basis_cite == "Tax Act 2024, s. 12(3)"
+        assert notice.domains == {Domain.payments}
+        assert notice.expires_at_ns == T0 + 30 * DAY
+        assert active.id in notice.appeal and "/v1/me/appeals" in notice.appeal
+
+    def test_a_rejection_closes_nothing_and_cannot_be_decided_again(self, world: World) -> None:
+        proposed = _propose(world)
+        world.restrictions.decide(proposed.id, "reject", officer=OFFICER_B, reason="reminders never sent")
+        assert world.restrictions.check(world.ada.number, "payments").allowed
+        with pytest.raises(ConflictError):
+            world.restrictions.decide(proposed.id, "activate", officer=OFFICER_C, reason="second try")
+
+    @pytest.mark.parametrize(
+        ("basis_id", "domains"), [("court/118", ["travel"]), ("un-1267", ["payments"])], ids=["court", "listing"]
+    )
+    def test_a_self_executing_basis_activates_at_once(self, world: World, basis_id: str, domains: list[str]) -> None:
+        """A court order or a sanctions listing needs no second officer; the notice still goes out."""
+        made = _propose(world, basis_id=basis_id, domains=domains)
+        assert made.status is RestrictionStatus.active
+        assert not world.restrictions.check(world.ada.number, domains[0]).allowed
+        assert [n.reference for n in world.notices.of_subject(world.ada.number)] == [made.id]
+
+    def test_a_rule_proposes_with_its_rule_id_and_event(self, world: World) -> None:
+        """The rule engine's call: the proposer is the rule, so any officer may decide it."""
+        made = world.restrictions.propose(
+            world.ada.number,
+            ["payments"],
+            "tax-act/12",
+            authority="Tax Office",
+            reason_code="tax.filed_late",
+            reason_text="Three late filings in a year",
+            end_ns=T0 + DAY,
+            rule_id="tax.late-filer",
+            event_ref="tax.filed_late/2026/77",
+        )
+        assert made.proposed_by == "rule:tax.late-filer" and made.event_ref == "tax.filed_late/2026/77"
+        world.restrictions.decide(made.id, "activate", officer=OFFICER_A, reason="checked the filings")
+        (notice,) = world.notices.of_subject(world.ada.number)
+        assert notice.rule_id == "tax.late-filer"
+
+    def test_a_restart_loads_the_restrictions_in_force(self, world: World) -> None:
+        active = _active(world)
+        again = world.reopen()
+        assert again.check(world.ada.number, "payments").restriction_ids == (active.id,)
+        assert "tax-act/12" in again.bases
+
+
+class TestLedger:
+    def test_a_payments_restriction_freezes_every_account_and_lifting_unfreezes(self, world: World) -> None:
+        active = _active(world)
+        assert _frozen(world, 10) and _frozen(world, 11) and not _frozen(world, 20)
+        assert world.ledger.lookup_account_orders(10)[-1].reference == active.id
+        world.restrictions.lift(active.id, officer=OFFICER_C, reason="paid in full")
+        assert not _frozen(world, 10) and not _frozen(world, 11)
+        assert world.restrictions.check(world.ada.number, "payments").allowed
+
+    def test_the_freeze_stays_while_another_payments_restriction_is_in_force(self, world: World) -> None:
+        first = _active(world)
+        _propose(world, basis_id="un-1267")
+        world.restrictions.lift(first.id, officer=OFFICER_C, reason="paid")
+        assert _frozen(world, 10)
+
+    def test_narrowing_payments_away_unfreezes(self, world: World) -> None:
+        active = _active(world, domains=["payments", "licensing"])
+        world.restrictions.amend(active.id, officer=OFFICER_C, reason="payments settled", domains=["licensing"])
+        assert not _frozen(world, 10)
+        assert not world.restrictions.check(world.ada.number, "licensing").allowed
+        kinds = [n.kind for n in world.notices.of_subject(world.ada.number)]
+        assert kinds == [NoticeKind.restriction_changed, NoticeKind.restriction]
+
+    def test_reconcile_freezes_again_a_lost_freeze(self, world: World) -> None:
+        """A crash between commit and ledger, or a wallet opened since: the open service freezes it."""
+        _active(world)
+        world.ledger.unfreeze_accounts([10], reference="simulated loss")
+        assert world.restrictions.reconcile_freezes() == 1
+        assert _frozen(world, 10)
+
+
+class TestExpiry:
+    def test_past_its_end_a_restriction_closes_nothing_at_once(self, world: World) -> None:
+        """Before any sweep: check reads the clock."""
+        active = _active(world)
+        world.clock.now = active.end_ns  # type: ignore[assignment]
+        assert world.restrictions.check(world.ada.number, "payments").allowed
+        assert world.restrictions.due()
+
+    def test_the_sweep_persists_the_expiry_unfreezes_and_tells_the_person(self, world: World) -> None:
+        active = _active(world)
+        world.clock.now = T0 + 31 * DAY
+        assert [r.id for r in world.restrictions.sweep()] == [active.id]
+        assert world.restrictions.get(active.id).status is RestrictionStatus.expired
+        assert not _frozen(world, 10)
+        assert world.notices.of_subject(world.ada.number)[0].kind is NoticeKind.restriction_ended
+        assert world.restrictions.sweep() == [] and not world.restrictions.due()
+
+    def test_an_activation_after_the_end_passed__conflict(self, world: World) -> None:
+        proposed = _propose(world, end_ns=T0 + DAY)
+        world.clock.now = T0 + 2 * DAY
+        with pytest.raises(ConflictError):
+            world.restrictions.decide(proposed.id, "activate", officer=OFFICER_B, reason="late")
+
+
+class TestAppeals:
+    def test_an_appeal_on_someone_elses_restriction__forbidden_and_nothing_changes(self, world: World) -> None:
+        active = _active(world)
+        with pytest.raises(ForbiddenError):
+            world.appeals.file(active.id, appellant=world.ben.number, filed_by=world.ben.principal_id, grounds="x")
+        assert world.restrictions.get(active.id).appeal_state is AppealState.none
+        assert world.appeals.pending() == []
+
+    def test_one_open_appeal_at_a_time_and_only_on_an_active_restriction(self, world: World) -> None:
+        active = _active(world)
+        world.appeals.file(active.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="paid")
+        assert world.restrictions.get(active.id).appeal_state is AppealState.pending
+        with pytest.raises(ConflictError):
+            world.appeals.file(active.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="again")
+        proposed = _propose(world)
+        with pytest.raises(ConflictError):
+            world.appeals.file(proposed.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="x")
+
+    def test_the_deciding_officer_cannot_hear_the_appeal(self, world: World) -> None:
+        active = _active(world)
+        appeal = world.appeals.file(active.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="g")
+        for officer in (OFFICER_A, OFFICER_B):
+            with pytest.raises(ForbiddenError):
+                world.appeals.decide(appeal.id, "lift", officer=officer, reason="r")
+
+    def test_upholding_keeps_the_restriction_and_tells_the_person_why(self, world: World) -> None:
+        active = _active(world)
+        appeal = world.appeals.file(active.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="g")
+        decided = world.appeals.decide(appeal.id, "uphold", officer=OFFICER_C, reason="no receipt was shown")
+        assert decided.status is AppealStatus.upheld
+        assert not world.restrictions.check(world.ada.number, "payments").allowed and _frozen(world, 10)
+        notice = world.notices.of_subject(world.ada.number)[0]
+        assert notice.kind is NoticeKind.appeal_decided and "no receipt was shown" in notice.reason_text
+
+    def test_lifting_on_appeal_is_immediate_and_logged(self, world: World) -> None:
+        active = _active(world)
+        appeal = world.appeals.file(active.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="g")
+        world.appeals.decide(appeal.id, "lift", officer=OFFICER_C, reason="receipt shown")
+        lifted = world.restrictions.get(active.id)
+        assert lifted.status is RestrictionStatus.lifted and lifted.appeal_state is AppealState.lifted
+        assert world.restrictions.check(world.ada.number, "payments").allowed and not _frozen(world, 10)
+        assert [e.action for e in world.restrictions.history(active.id)] == [
+            "proposed",
+            "activated",
+            "appealed",
+            "lifted",
+        ]
+        with pytest.raises(ConflictError):
+            world.appeals.decide(appeal.id, "uphold", officer=OFFICER_C, reason="changed my mind")
+
+
+class TestNotices:
+    def _draft(self, w: World, **changes: object) -> NoticeDraft:
+        terms: dict[str, object] = {
+            "subject": w.ben.number,
+            "kind": "score",
+            "basis_id": "scores-act/3",
+            "reason_code": "loan.defaulted",
+            "reason_text": "A loan repayment was 90 days late",
+            "reference": "contribution/42",
+            "expires_at_ns": T0 + 365 * DAY,
+            "rule_id": "credit.default",
+        }
+        terms.update(changes)
+        return NoticeDraft(**terms)  # type: ignore[arg-type]
+
+    def test_a_batch_commits_with_the_callers_transaction(self, world: World) -> None:
+        drafts = [self._draft(world), self._draft(world, subject=world.ada.number)]
+        with world.store.transaction(write=True) as conn:
+            made = world.notices.create_in(conn, drafts)
+        assert [n.basis_cite for n in made] == ["Credit Reporting Act, s. 3"] * 2
+        assert world.notices.of_subject(world.ben.number)[0].reason_code == "loan.defaulted"
+
+    def test_a_rolled_back_transaction_leaves_no_notice(self, world: World) -> None:
+        with pytest.raises(RuntimeError), world.store.transaction(write=True) as conn:
+            world.notices.create_in(conn, [self._draft(world)])
+            raise RuntimeError("the caller's effect failed")
+        assert _count(world, notices_table) == 0
+
+    @SQLITE_ONLY
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"basis_id": "made-up"}, "drafts[0].basis_id"),
+            ({"reason_text": ""}, "drafts[0].reason_text"),
+            ({"expires_at_ns": None}, "drafts[0].expires_at_ns"),
+            ({"kind": "gossip"}, "drafts[0].kind"),
+            ({"subject": "12"}, "drafts[0].subject"),
+        ],
+    )
+    def test_a_bad_draft_refuses_the_batch(self, world: World, changes: dict[str, object], field: str) -> None:
+        """No basis, no reasons, or an adverse notice with no expiry: refused, nothing written."""
+        with pytest.raises(InvalidInputError) as caught:
+            world.notices.create_many([self._draft(world, **changes)])
+        assert caught.value.field == field
+        assert _count(world, notices_table) == 0
+
+    def test_pages_go_back_in_time_without_skipping_ties(self, world: World) -> None:
+        world.notices.create_many([self._draft(world, reference=f"c/{i}") for i in range(5)])
+        first = world.notices.of_subject(world.ben.number, limit=3)
+        rest = world.notices.of_subject(world.ben.number, limit=3, before=(first[-1].created_at_ns, first[-1].id))
+        assert len(first) == 3 and len(rest) == 2
+        assert {n.reference for n in first + rest} == {f"c/{i}" for i in range(5)}
+
+
+def test_check_without_an_open_index__enforcement_closed() -> None:
+    """tessera.rules.check never allows by default: with no index open it raises."""
+    index = EnforcementIndex()
+    install(index)
+    uninstall(index)
+    with pytest.raises(EnforcementClosedError):
+        check("100000000004", "payments")
+
+
+def test_check_answers_from_the_installed_index(world: World) -> None:
+    active = _active(world)
+    install(world.restrictions.index)
+    try:
+        assert check(world.ada.number, "payments").restriction_ids == (active.id,)
+        assert check(world.ben.number, Domain.travel).allowed
+        with pytest.raises(InvalidInputError):
+            check(world.ben.number, "voting")
+    finally:
+        uninstall(world.restrictions.index)
