@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tessera import __version__
 from tessera.api import errors
-from tessera.api.routes import audit, credentials, identity, ledger, me, oidc, policy, system
+from tessera.api.routes import audit, credentials, identity, ledger, me, oidc, policy, sanctions, system
 from tessera.api.schemas import TransfersCreate
 from tessera.api.services import Services, Settings
 
@@ -63,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Tessera", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    for module in (system, ledger, me, audit, identity, credentials, oidc, policy):
+    for module in (system, ledger, me, audit, identity, credentials, oidc, policy, sanctions):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=BODY_BYTES_MAX)
 

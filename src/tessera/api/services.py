@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,7 +21,7 @@ from tessera.audit import AccessEntry, AccessLog, SignedTreeHead
 from tessera.auth import Grant, Principal, Rate, RateLimiter, Role, Scope, Sessions, parse_token, secret_matches
 from tessera.errors import InvalidInputError, NotFoundError, PurposeRequiredError, UnauthenticatedError
 from tessera.identity.dedup import Gallery
-from tessera.identity.enrolment import Enrolments
+from tessera.identity.enrolment import Enrolments, Registration
 from tessera.identity.oidc import OpenIdProvider
 from tessera.identity.passkeys import Passkeys
 from tessera.identity.pin import Pins
@@ -31,12 +31,15 @@ from tessera.rules import enforcement
 from tessera.rules.appeals import Appeals
 from tessera.rules.basis import LegalBases
 from tessera.rules.compiler import CompiledRules
+from tessera.rules.counterparties import NewCounterparties
 from tessera.rules.definitions import builtin_definitions
 from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PolicyEffects, RuleEngine
 from tessera.rules.language import load_rules
 from tessera.rules.notices import Notices
 from tessera.rules.restrictions import Restrictions, Sweeper
+from tessera.rules.sanctions import SanctionsLists
 from tessera.rules.scores import Scores
+from tessera.rules.watch import SanctionsWatch, ScreeningWorker, screen_registrations
 from tessera.store import Store
 
 CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
@@ -121,7 +124,9 @@ class Services:
                 issuer=settings.public_url,
                 pins=self.pins,
             )
-            self.enrolments = Enrolments(self.store, self.registry, self.gallery, self.access_log)
+            self.enrolments = Enrolments(
+                self.store, self.registry, self.gallery, self.access_log, on_registered=self._screen_registrations
+            )
             self.enrolments.reconcile_gallery()  # persons registered just before a crash rejoin the gallery
             self.bases = LegalBases()  # those on record load as restrictions open; more register at run time
             self.notices = Notices(self.store, self.bases)
@@ -131,6 +136,7 @@ class Services:
             self.sweeper = Sweeper(self.restrictions).start()
             enforcement.install(self.restrictions.index)
             self.rule_engine = self._start_rule_engine(settings.rules, scored_through)
+            self._start_sanctions_watch()
         except BaseException:
             self.close()  # a bad public URL, say: leave nothing open or locked behind
             raise
@@ -167,7 +173,23 @@ class Services:
         self.rule_feed = self.ledger.subscribe(engine.on_ledger_batch, after_seq=scored_through or 0)
         return engine
 
+    def _start_sanctions_watch(self) -> None:
+        """Screening at enrolment and on new counterparties, on one worker thread off the ledger's feed."""
+        self.sanctions_worker = ScreeningWorker()
+        self.sanctions_watch = SanctionsWatch(self.store, self.restrictions, SanctionsLists(self.store))
+        self.counterparties = NewCounterparties(self.store, self.registry, self.sanctions_watch, self.sanctions_worker)
+        self.counterparty_feed = self.ledger.subscribe(self.counterparties.on_ledger_batch)
+
+    def _screen_registrations(self, registrations: Sequence[Registration]) -> None:
+        worker: ScreeningWorker | None = getattr(self, "sanctions_worker", None)
+        if worker is not None:
+            worker.submit(lambda: screen_registrations(self.sanctions_watch, registrations))
+
     def close(self) -> None:
+        worker: ScreeningWorker | None = getattr(self, "sanctions_worker", None)
+        if worker is not None:
+            self.counterparty_feed.close()
+            worker.close()  # what is queued is screened before the store closes
         engine: RuleEngine | None = getattr(self, "rule_engine", None)
         if engine is not None:
             self.rule_feed.close()  # what is still queued is scored after the restart (the cursor says where)

@@ -58,6 +58,8 @@ class Action(StrEnum):
     me_notices_read = "me.notices.read"
     me_appeals_write = "me.appeals.write"
     me_scores_read = "me.scores.read"
+    sanctions_hits_read = "sanctions.hits.read"
+    sanctions_hits_decide = "sanctions.hits.decide"
 
 
 class Scope(StrEnum):
@@ -132,6 +134,8 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.citizen, Action.me_notices_read, Scope.own, "every decision about them, with reasons"),
     Grant(Role.citizen, Action.me_appeals_write, Scope.own, "on their own restriction only"),
     Grant(Role.citizen, Action.me_scores_read, Scope.own, "each score, its range and what lowered it most"),
+    Grant(Role.officer, Action.sanctions_hits_read, Scope.purpose, "the screening queue; logged for each person"),
+    Grant(Role.officer, Action.sanctions_hits_decide, Scope.purpose, "confirm or dismiss, with a reason; logged"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

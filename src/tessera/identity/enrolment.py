@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,6 +47,20 @@ _REQUEST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{REQUEST_ID_MAX - 1}}}
 _ENROLMENT_ID = re.compile(r"e_[0-9a-f]{16}")
 TEMPLATE_FIELDS = ("face_template", "finger_templates")
 DEMOGRAPHIC_FIELDS = ("name", "other_names", "birth_date", "sex", "address", "household")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A person just registered, as ``on_registered`` hears of it (after the commit)."""
+
+    number: str
+    demographics: Demographics
+    enrolment_id: str
+
+
+OnRegistered = Callable[[Sequence[Registration]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +112,10 @@ class Enrolments:
         *,
         threshold: float = DUPLICATE_THRESHOLD,
         clock: Clock = time.time_ns,
+        on_registered: OnRegistered | None = None,
     ) -> None:
         self._store = store
+        self._on_registered = on_registered
         self._registry = registry
         self._gallery = gallery
         self._log = access_log
@@ -158,7 +175,19 @@ class Enrolments:
             if batch_numbers:
                 self._gallery.add(batch_numbers, batch_templates)
         self._log_submissions(results, station)
+        self._registered(
+            [Registration(e.number, e.demographics, e.id) for e in results if e.state == "enrolled" and e.number]
+        )
         return results
+
+    def _registered(self, registrations: list[Registration]) -> None:
+        """Tell ``on_registered`` (sanctions screening) after the commit; its failure never fails the enrolment."""
+        if not registrations or self._on_registered is None:
+            return
+        try:
+            self._on_registered(registrations)
+        except Exception:
+            log.exception("on_registered failed for %d registrations", len(registrations))
 
     def _refuse_resubmissions(self, checked: Sequence[_Checked]) -> None:
         """A request id or an identical submission seen before is refused, naming the first enrolment."""
@@ -326,6 +355,7 @@ class Enrolments:
         self._gallery.add([person.number], [templates])
         decided = self.get(enrolment.id)
         self._log_decision(decided, officer)
+        self._registered([Registration(person.number, facts, enrolment.id)])
         return decided
 
     def _close(

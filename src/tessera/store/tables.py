@@ -527,3 +527,38 @@ rule_cursors = Table(
     Column("source", String(CURSOR_NAME_MAX), primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
+
+
+# -- sanctions screening hits (migration 0008) --
+
+HIT_ID_LENGTH = 18  # "h_" and 16 hex digits
+LISTED_NAME_MAX = 500
+HIT_REFERENCE_MAX = 200
+HIT_CONTEXTS = ("enrolment", "counterparty")
+HIT_STATUSES = ("pending", "confirmed", "dismissed")
+
+# A screening match at or above the threshold, waiting for (or decided by) an officer.
+screening_hits = Table(
+    "screening_hits",
+    metadata,
+    Column("id", String(HIT_ID_LENGTH), primary_key=True),
+    Column("subject", String(POLICY_SUBJECT_MAX), nullable=False),
+    Column("source", String(SANCTIONS_SOURCE_MAX), nullable=False),
+    Column("list_id", String(LIST_ID_MAX), nullable=False),
+    Column("list_version", BigInteger, nullable=False),  # the list's imported_at_ns when it matched
+    Column("listed_name", String(LISTED_NAME_MAX), nullable=False),
+    Column("score_ppm", Integer, nullable=False),  # millionths: exact on both backends
+    Column("features", Text, nullable=False),  # JSON object of feature: amount
+    Column("context", String(16), nullable=False),
+    Column("reference", String(HIT_REFERENCE_MAX), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(PRINCIPAL_ID_LENGTH), nullable=True),
+    Column("reason", String(REASON_TEXT_MAX), nullable=True),
+    Column("restriction_id", String(POLICY_ID_LENGTH), nullable=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("decided_at_ns", BigInteger, nullable=True),
+    CheckConstraint("context IN ({})".format(", ".join(f"'{c}'" for c in HIT_CONTEXTS)), name="context"),
+    CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in HIT_STATUSES)), name="status"),
+    Index(None, "subject", "source", "list_id"),  # is this listing already raised for this subject?
+    Index(None, "status", "created_at_ns"),  # the officers' queue, oldest first
+)

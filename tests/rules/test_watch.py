@@ -1,0 +1,257 @@
+"""The sanctions watch: hits raised once, decided by an officer, and a confirmed one restricting at once.
+
+Run on SQLite and PostgreSQL (the ``store`` fixture), with hand-made listings and a
+recording freezer in place of the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.identity.enrolment import Registration
+from tessera.identity.registry import Person, Registry, checked_demographics
+from tessera.ledger.feed import CommittedBatch
+from tessera.ledger.journal import EntryKind
+from tessera.ledger.records import TRANSFER_DTYPE
+from tessera.rules.basis import LegalBases
+from tessera.rules.counterparties import NewCounterparties
+from tessera.rules.definitions import builtin_definitions
+from tessera.rules.lists import ListedEntity
+from tessera.rules.notices import Notices
+from tessera.rules.restrictions import Restrictions, RestrictionStatus
+from tessera.rules.watch import (
+    REVIEW_AFTER_NS,
+    HitContext,
+    HitStatus,
+    SanctionsWatch,
+    Screenee,
+    measures_of,
+    screen_registrations,
+)
+from tessera.store import Store
+
+T0 = 1_800_000_000 * 10**9
+OFFICER = "p_aaaaaaaaaaaaaaaa"
+WALLET = 70
+
+
+def _listing(list_id: str, source: str, name: str, *, born: str = "", programs: tuple[str, ...] = ()) -> ListedEntity:
+    return ListedEntity(
+        list_id, source, "person", (name,), (born,) if born else (), (), (), programs, f"{source} listing", ""
+    )
+
+
+UN_LISTED = _listing("un:QDi.901", "un", "Zorbanov Khaledin DIMITRENKO", born="1961-03-04")
+OFAC_LISTED = _listing("ofac:90901", "ofac", "Vaskar Ulbrecht MONTEVALDI")
+
+
+@dataclass
+class FakeLists:
+    """Lists as ``SanctionsLists`` gives them; bump ``version`` to act as a new import."""
+
+    items: list[ListedEntity]
+    version: int = 1
+
+    def lists(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(source=s, imported_at_ns=self.version) for s in sorted({e.source for e in self.items})]
+
+    def entities(self) -> list[ListedEntity]:
+        return list(self.items)
+
+
+@dataclass
+class Freezer:
+    frozen: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
+
+    def freeze_accounts(self, account_ids: Sequence[int], reference: str) -> object:
+        self.frozen.append((tuple(account_ids), reference))
+        return None
+
+    def unfreeze_accounts(self, account_ids: Sequence[int], reference: str) -> object:
+        return None
+
+
+@dataclass
+class Watched:
+    watch: SanctionsWatch
+    lists: FakeLists
+    registry: Registry
+    restrictions: Restrictions
+    freezer: Freezer
+    store: Store
+
+    def person(self, name: str, born: str = "1961-03-04") -> Person:
+        person = self.registry.create_person({"name": name, "birth_date": born, "sex": "M"}, station="x")
+        return person
+
+
+@pytest.fixture
+def watched(store: Store) -> Watched:
+    bases = LegalBases()
+    freezer = Freezer()
+    restrictions = Restrictions(store, bases, Notices(store, bases), freezer=freezer, clock=lambda: T0)
+    _, builtin = builtin_definitions()
+    restrictions.register_bases([builtin.get("sanctions-act/listing")])
+    lists = FakeLists([UN_LISTED, OFAC_LISTED])
+    watch = SanctionsWatch(store, restrictions, lists, refresh_s=0.0, clock=lambda: T0)
+    return Watched(watch, lists, Registry(store), restrictions, freezer, store)
+
+
+def _registered(person: Person) -> Registration:
+    facts = checked_demographics(
+        {"name": person.name, "birth_date": person.birth_date.isoformat(), "sex": "M"}, today=dt.date.max
+    )
+    return Registration(person.number, facts, "e_0123456789abcdef")
+
+
+class TestScreening:
+    def test_a_registered_person_with_a_listed_name__one_pending_hit_with_its_features(self, watched: Watched) -> None:
+        """Name and birth date match the UN listing: a hit in the enrolment context, for an officer."""
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        assert (hit.subject, hit.list_id, hit.status) == (person.number, "un:QDi.901", HitStatus.pending)
+        assert hit.context is HitContext.enrolment and hit.reference == "enrolment:e_0123456789abcdef"
+        assert hit.score >= 0.72 and "name" in hit.features and "birth_date" in hit.features
+        assert watched.watch.hits() == [hit]
+
+    def test_an_unlisted_name__no_hit(self, watched: Watched) -> None:
+        """Someone on no list raises nothing."""
+        person = watched.person("Amara Tindall")
+        assert screen_registrations(watched.watch, [_registered(person)]) == []
+        assert watched.watch.hits() == []
+
+    def test_the_same_listing_is_not_raised_twice_while_pending(self, watched: Watched) -> None:
+        """A second screening (a counterparty, say) of the same person adds nothing."""
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        screenee = Screenee(person.number, (person.name,), "1961-03-04")
+        assert len(watched.watch.screen([screenee], "enrolment", "enrolment:e_1")) == 1
+        assert watched.watch.screen([screenee], "counterparty", "ledger:9") == []
+
+    def test_a_dismissed_hit_returns_only_with_a_new_version_of_its_list(self, watched: Watched) -> None:
+        """Dismissed for this list version stays dismissed; a new import screens afresh."""
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        screenee = Screenee(person.number, (person.name,), "1961-03-04")
+        (hit,) = watched.watch.screen([screenee], "enrolment", "enrolment:e_1")
+        watched.watch.decide(hit.id, "dismiss", officer=OFFICER, reason="born in another country, different person")
+        assert watched.watch.screen([screenee], "enrolment", "enrolment:e_1") == []
+        watched.lists.version = 2
+        (again,) = watched.watch.screen([screenee], "enrolment", "enrolment:e_1")
+        assert again.list_version == 2 and again.id != hit.id
+
+    def test_no_lists_imported__screening_finds_nothing(self, watched: Watched) -> None:
+        """With nothing imported there is nothing to match and nothing fails."""
+        watched.lists.items = []
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        assert screen_registrations(watched.watch, [_registered(person)]) == []
+
+
+class TestDecisions:
+    def test_confirm_un__restriction_in_force_for_payments_and_travel_for_a_year(self, watched: Watched) -> None:
+        """Self-executing under the listing basis: active at once, reasons name the list, wallets frozen."""
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        watched.store.set_account_holders([(WALLET, person.principal_id)])
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        decided, restriction = watched.watch.decide(hit.id, "confirm", officer=OFFICER, reason="same birth date")
+        assert restriction is not None and decided.status is HitStatus.confirmed
+        assert decided.restriction_id == restriction.id and decided.decided_by == OFFICER
+        assert restriction.status is RestrictionStatus.active and restriction.basis_id == "sanctions-act/listing"
+        assert restriction.domains == {"payments", "travel"} and restriction.end_ns == T0 + REVIEW_AFTER_NS
+        assert restriction.authority == "UN Security Council" and "un:QDi.901" in restriction.reason_text
+        assert watched.freezer.frozen == [((WALLET,), restriction.id)]
+        assert watched.restrictions.notices.of_subject(person.number)[0].reference == restriction.id
+        assert watched.watch.get(hit.id) == decided
+
+    def test_confirm_ofac__payments_only(self, watched: Watched) -> None:
+        """OFAC blocking freezes assets; it says nothing of travel."""
+        person = watched.person("Vaskar Montevaldi", born="1970-01-01")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        _, restriction = watched.watch.decide(hit.id, "confirm", officer=OFFICER, reason="checked")
+        assert restriction is not None and restriction.domains == {"payments"}
+
+    def test_dismiss__no_restriction(self, watched: Watched) -> None:
+        """Dismissing records the reason and closes nothing."""
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        decided, restriction = watched.watch.decide(hit.id, "dismiss", officer=OFFICER, reason="other person")
+        assert restriction is None and decided.status is HitStatus.dismissed and decided.reason == "other person"
+        assert watched.restrictions.of_subject(person.number) == [] and watched.freezer.frozen == []
+        assert watched.watch.hits() == [] and watched.watch.hits("dismissed") == [decided]
+
+    def test_deciding_twice__conflict(self, watched: Watched) -> None:
+        """A decided hit stays decided."""
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        watched.watch.decide(hit.id, "dismiss", officer=OFFICER, reason="other person")
+        with pytest.raises(ConflictError):
+            watched.watch.decide(hit.id, "confirm", officer=OFFICER, reason="changed my mind")
+
+    def test_a_listing_gone_from_its_list__cannot_be_confirmed(self, watched: Watched) -> None:
+        """Delisted since the hit: confirming would restrict on nothing, so it is refused."""
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        watched.lists.items, watched.lists.version = [OFAC_LISTED], 2
+        with pytest.raises(ConflictError):
+            watched.watch.decide(hit.id, "confirm", officer=OFFICER, reason="checked")
+
+    @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+    def test_bad_input__refused(self, watched: Watched) -> None:
+        """Unknown ids, unknown decisions and missing reasons."""
+        with pytest.raises(NotFoundError):
+            watched.watch.get("h_0000000000000000")
+        with pytest.raises(InvalidInputError):
+            watched.watch.get("nope")
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        with pytest.raises(InvalidInputError):
+            watched.watch.decide(hit.id, "maybe", officer=OFFICER, reason="x")
+        with pytest.raises(InvalidInputError):
+            watched.watch.decide(hit.id, "confirm", officer=OFFICER, reason="")
+
+
+def test_measures__un_both__ofac_and_eu_payments__ftm_travel_only_when_its_topics_say() -> None:
+    """Each list's measures become the restriction's domains."""
+    assert measures_of(UN_LISTED) == ("payments", "travel")
+    assert measures_of(OFAC_LISTED) == ("payments",)
+    assert measures_of(_listing("eu:1", "eu", "X Y")) == ("payments",)
+    assert measures_of(_listing("ftm:1", "ftm", "X Y", programs=("sanction",))) == ("payments",)
+    assert measures_of(_listing("ftm:2", "ftm", "X Y", programs=("sanction", "travel ban"))) == ("payments", "travel")
+
+
+class _Inline:
+    def submit(self, job: Callable[[], object]) -> None:
+        job()
+
+
+def _batch(seq: int, pairs: list[tuple[int, int]], statuses: list[int] | None = None) -> CommittedBatch:
+    records = np.zeros(len(pairs), dtype=TRANSFER_DTYPE)
+    records["debit_account_id"] = [p for p, _ in pairs]
+    records["credit_account_id"] = [q for _, q in pairs]
+    status = np.array(statuses or [0] * len(pairs), dtype=np.uint32)
+    return CommittedBatch(seq, EntryKind.transfers, T0, records, status)
+
+
+class TestNewCounterparties:
+    @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+    def test_a_listed_payee_is_screened_on_the_first_payment_only(self, watched: Watched) -> None:
+        """A new pair screens both sides' counterparties; the same pair again, or a refused one, does not."""
+        payer = watched.person("Amara Tindall", born="1990-05-05")
+        listed = watched.person("Khaledin Zorbanov Dimitrenko")
+        watched.store.set_account_holders([(80, payer.principal_id), (81, listed.principal_id)])
+        screened: list[list[tuple[int, int]]] = []
+        feed = NewCounterparties(watched.store, watched.registry, watched.watch, _Inline())
+        original = feed.screen_pairs
+        feed.screen_pairs = lambda pairs, ref: (screened.append(list(pairs)), original(pairs, ref))  # type: ignore[method-assign]
+        feed.on_ledger_batch(_batch(5, [(80, 81), (80, 81), (81, 82)], [0, 0, 34]))
+        assert screened == [[(80, 81)]]
+        (hit,) = watched.watch.hits()
+        assert hit.subject == listed.number and hit.context is HitContext.counterparty
+        assert hit.reference == "ledger:5: account 80 with 81"
+        feed.on_ledger_batch(_batch(6, [(80, 81)]))
+        assert screened == [[(80, 81)]] and feed.new_pairs == 1
