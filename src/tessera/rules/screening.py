@@ -8,10 +8,12 @@ answers many queries. For each query it:
    tokens, and romanisation variants folded (``kh``/``h``, ``dzh``/``j``, ``w``/``u``...);
 2. relates each query token to the list's vocabulary: the same token, a token one edit
    away (typos: an index of single-character deletions), or a token with the same
-   metaphone key (``mohammed`` ~ ``muhammad``);
+   metaphone key (``mohammed`` ~ ``muhammad``); a token not on the list is also compared
+   as written, unfolded, with the list's written spellings (``kahdim`` ~ ``khadim``);
 3. takes candidates from an inverted index, heaviest query tokens first, only as far as a
-   name could still reach ``SCORE_FLOOR`` (a max-score bound): the pre-filter never drops
-   a name that could score that much, and rarely looks at more than a few dozen;
+   name could still reach ``SCORE_FLOOR`` (a max-score bound), then drops those whose
+   score bound falls short: the pre-filter never drops a name that could score that much;
+   a batch's candidates are scored together in numpy arrays;
 4. scores a name by weighted token coverage in both directions (weights are inverse
    document frequencies, so a shared ``muhammad`` counts for little and a shared rare
    surname for much), in any order, less a penalty when the listed person's given names
@@ -34,6 +36,8 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 import icu  # type: ignore[import-untyped]
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz.distance import OSA
 from rigour.territories.lookup import _load_territory_names
 from rigour.text import metaphone
@@ -57,6 +61,8 @@ SHORT_TOKEN_LENGTH = 3
 FUZZY_CREDIT_POWER = 1.0  # one edit in five letters earns 0.8; a higher power makes near names count for less
 PHONETIC_SIMILARITY = 0.85  # the credit for a token that sounds the same but is spelled otherwise
 HITS_CACHE_MAX = 20_000  # query tokens whose index hits are kept
+BOUND_MARGIN = 1e-9  # far above float rounding, far below the 4 decimals scores are given in
+SCREEN_CHUNK = 1024  # queries scored together: large enough to share array work, small enough to bound memory
 GIVEN_NAMES_CONFLICT_PENALTY = 0.1  # calibrated like the threshold: the family name alone is not the person
 BIRTH_DATE_MATCH_BONUS = 0.05
 BIRTH_YEAR_NEAR_PENALTY = 0.08  # one year off: lists often give a year or two, people misremember
@@ -80,6 +86,8 @@ _DOUBLED = re.compile(r"([a-z])\1+")
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _COUNTRY_CODE = re.compile(r"[A-Za-z]{2}")
+_NO_NAMES: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+_NO_SCORES: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +106,21 @@ class _TokenHits:
 
     related: dict[int, float]
     weight: float
-    reach: dict[int, tuple[float, float]]  # name: (similarity, similarity x weight of the name's token)
+    names: npt.NDArray[np.int64]  # ascending name ids
+    similarity: npt.NDArray[np.float64]  # per name, its best related token's similarity ...
+    listed: npt.NDArray[np.float64]  # ... and that times the token's weight in the name
+    listed_max: float  # the most it adds to a name's listed coverage
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One query's hits and the max-score bound that decides which of them feed the pre-filter."""
+
+    query: ScreeningQuery
+    hits: list[_TokenHits]
+    total: float  # the query's weight: its tokens' weights summed
+    floor: float  # the name score a match needs, the query's possible bonuses taken off
+    taken: list[_TokenHits]  # the hits whose names are candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +153,58 @@ def _folded(token: str) -> str:
 
 
 @lru_cache(maxsize=1 << 16)
+def _spellings(name: str) -> tuple[tuple[str, str], ...]:
+    """(as written, folded) for each matching token of a name, one per folded token, in order."""
+    text = romanised(name).lower().translate(_APOSTROPHES)
+    found: dict[str, str] = {}
+    for token in _SEPARATORS.split(text):
+        if token:
+            found.setdefault(_folded(token), token)
+    return tuple((written, folded) for folded, written in found.items())
+
+
+def clear_caches() -> None:
+    """Empty the module's per-token caches, so that a bench can measure a cold start."""
+    for cached in (romanised, _folded, _spellings, _metaphone):
+        cached.cache_clear()
+
+
 def name_tokens(name: str) -> tuple[str, ...]:
     """The matching tokens of a name: romanised, lower case, apostrophes dropped, split at the rest, folded."""
-    text = romanised(name).lower().translate(_APOSTROPHES)
-    return tuple(dict.fromkeys(_folded(token) for token in _SEPARATORS.split(text) if token))
+    return tuple(folded for _, folded in _spellings(name))
+
+
+@lru_cache(maxsize=1 << 16)
+def _metaphone(token: str) -> str:
+    return str(metaphone(token))
 
 
 def _deletes(token: str) -> list[str]:
     """The token without each one of its characters: two tokens one edit apart share one of these."""
     return [token[:i] + token[i + 1 :] for i in range(len(token))]
+
+
+def _edit_keys(token: str) -> list[str]:
+    """Keys two tokens one edit apart share: the token and its deletions; three letters, one replaced or lost."""
+    if len(token) < SHORT_TOKEN_LENGTH or not token.isalpha():
+        return []
+    if len(token) == SHORT_TOKEN_LENGTH:
+        return [token, *(token[:i] + "?" + token[i + 1 :] for i in range(SHORT_TOKEN_LENGTH))]
+    return [token, *_deletes(token)]
+
+
+def _edit_index(tokens: Sequence[str]) -> dict[str, list[int]]:
+    """Tokens by the keys that find them one edit away (``_edit_keys``)."""
+    index: dict[str, list[int]] = {}
+    for token_id, token in enumerate(tokens):
+        if len(token) == SHORT_TOKEN_LENGTH and token.isalpha():
+            # Three letters: one letter replaced ("won" ~ "von"), never one more or less.
+            for i in range(SHORT_TOKEN_LENGTH):
+                index.setdefault(token[:i] + "?" + token[i + 1 :], []).append(token_id)
+        if len(token) >= FUZZY_TOKEN_LENGTH_MIN and token.isalpha():
+            for key in (token, *_deletes(token)):
+                index.setdefault(key, []).append(token_id)
+    return index
 
 
 def _territory_key(text: str) -> str:
@@ -221,6 +286,7 @@ class Screener:
         self._vocabulary: dict[str, int] = {}
         self._tokens: list[str] = []
         self._postings: list[list[int]] = []
+        self._written: dict[str, int] = {}  # spellings as written (romanised, not folded): their folded token
         for entity in entities:
             if not isinstance(entity, ListedEntity):
                 raise InvalidInputError("entities", "must be ListedEntity records")
@@ -231,19 +297,20 @@ class Screener:
         # Inverse document frequency: a token in every name weighs ~0, one in a single name the most.
         self._idf = [math.log(1 + names / len(p)) for p in self._postings]
         self._idf_unseen = math.log(1 + names) if names else 1.0
-        self._name_weight = [sum(self._idf[t] for t in tokens) for tokens in self._name_tokens]
+        self._idf_array = np.array(self._idf, dtype=np.float64)
+        self._name_weight = np.array([sum(self._idf[t] for t in tokens) for tokens in self._name_tokens])
+        self._name_stride = max(1, names)  # (row, name) pairs travel as one int64 key: row x stride + name
+        self._posting_arrays = [np.array(p, dtype=np.int64) for p in self._postings]  # ascending, as added
         self._phonetic: dict[str, list[int]] = {}
-        self._edits: dict[str, list[int]] = {}
         for token_id, token in enumerate(self._tokens):
-            if len(token) == SHORT_TOKEN_LENGTH and token.isalpha():
-                # Three letters: one letter replaced ("won" ~ "von"), never one more or less.
-                for i in range(SHORT_TOKEN_LENGTH):
-                    self._edits.setdefault(token[:i] + "?" + token[i + 1 :], []).append(token_id)
-            if len(token) < FUZZY_TOKEN_LENGTH_MIN or not token.isalpha():
-                continue
-            self._phonetic.setdefault(metaphone(token), []).append(token_id)
-            for key in (token, *_deletes(token)):
-                self._edits.setdefault(key, []).append(token_id)
+            if len(token) >= FUZZY_TOKEN_LENGTH_MIN and token.isalpha():
+                self._phonetic.setdefault(_metaphone(token), []).append(token_id)
+        self._edits = _edit_index(self._tokens)
+        # A typo next to a folded spelling ("kahdim" for "khadim", folded "hadim"; "unliited" for
+        # "unlimited", folded "unlited") is two edits from the folded token but one from the written one.
+        self._written_tokens = list(self._written)
+        self._written_of = [self._written[w] for w in self._written_tokens]
+        self._written_edits = _edit_index(self._written_tokens)
         self._hits_cache: dict[str, _TokenHits] = {}
 
     def _add(self, entity: ListedEntity) -> None:
@@ -252,17 +319,18 @@ class Screener:
         self._countries.append(frozenset(filter(None, (_country_code(c) for c in entity.nationalities))))
         self._documents.append(frozenset(filter(None, (_identifier_key(i) for i in entity.identifiers))))
         for name in entity.names:
-            tokens = name_tokens(name)
-            if not tokens:
+            spellings = _spellings(name)
+            if not spellings:
                 continue
             ids = []
-            for token in tokens:
+            for written, token in spellings:
                 token_id = self._vocabulary.setdefault(token, len(self._tokens))
                 if token_id == len(self._tokens):
                     self._tokens.append(token)
                     self._postings.append([])
                 self._postings[token_id].append(len(self._name_text))
                 ids.append(token_id)
+                self._written.setdefault(written, token_id)
             self._name_entity.append(index)
             self._name_text.append(name)
             self._name_tokens.append(tuple(ids))
@@ -288,95 +356,230 @@ class Screener:
             raise BatchSizeError("queries", f"at most {SCREEN_BATCH_MAX} per call, got {len(queries)}")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MATCHES_LIMIT_MAX:
             raise InvalidInputError("limit", f"must be an integer from 1 to {MATCHES_LIMIT_MAX}")
-        checked = [checked_query(q, f"queries[{i}]") for i, q in enumerate(queries)]
-        return [self._screen(query, limit) for query in checked]
+        plans = [self._plan(checked_query(q, f"queries[{i}]")) for i, q in enumerate(queries)]
+        results: list[list[Match]] = []
+        for start in range(0, len(plans), SCREEN_CHUNK):
+            results += self._screen_chunk(plans[start : start + SCREEN_CHUNK], limit)
+        return results
 
-    # --- one query --------------------------------------------------------------------------
+    # --- query tokens ------------------------------------------------------------------------
 
-    def _hits(self, token: str) -> _TokenHits:
+    def _hits(self, written: str, token: str) -> _TokenHits:
         """What one query token reaches in the index; cached, since names share their tokens."""
-        found = self._hits_cache.get(token)
+        found = self._hits_cache.get(written)
         if found is not None:
             return found
-        related = self._related(token)
-        idf, postings = self._idf, self._postings
+        related = self._related(token, written)
+        idf = self._idf
         top = max(related.values(), default=0.0)
         # A token weighs what the list token it resembles most weighs, or "rare" if there is none.
         weight = max((idf[t] for t, s in related.items() if s == top), default=self._idf_unseen)
-        reach: dict[int, tuple[float, float]] = {}
-        for token_id, similarity in sorted(related.items(), key=lambda item: item[1]):
-            # Ascending similarity, so that a name's entry ends as its best token's.
-            reach.update(dict.fromkeys(postings[token_id], (similarity, similarity * idf[token_id])))
-        found = _TokenHits(related, weight, reach)
+        # Ascending similarity (stable), so that a name's entry ends as its best token's: the last one kept.
+        ordered = sorted(related.items(), key=lambda item: item[1])
+        if len(ordered) == 1:
+            ((token_id, similarity),) = ordered
+            names = self._posting_arrays[token_id]
+            similarities = np.full(len(names), similarity)
+            listed = np.full(len(names), similarity * idf[token_id])
+        elif ordered:
+            postings = [self._posting_arrays[t] for t, _ in ordered]
+            every = np.concatenate(postings)
+            # Stable: a name's entries stay in similarity order, and the last of each run is its best.
+            order = np.argsort(every, kind="stable")
+            every = every[order]
+            last = np.empty(len(every), dtype=bool)
+            np.not_equal(every[1:], every[:-1], out=last[:-1])
+            last[-1] = True
+            names = every[last]
+            source = np.repeat(np.arange(len(ordered)), [len(p) for p in postings])[order[last]]
+            related_similarity = np.array([s for _, s in ordered])
+            similarities = related_similarity[source]
+            listed = (related_similarity * self._idf_array[[t for t, _ in ordered]])[source]
+        else:
+            names, similarities, listed = _NO_NAMES, _NO_SCORES, _NO_SCORES
+        found = _TokenHits(related, weight, names, similarities, listed, float(listed.max(initial=0.0)))
         if len(self._hits_cache) >= HITS_CACHE_MAX:
             self._hits_cache.clear()  # a bound on memory; the common tokens come back at once
-        self._hits_cache[token] = found
+        self._hits_cache[written] = found
         return found
 
-    def _related(self, token: str) -> dict[int, float]:
-        """Vocabulary tokens like ``token``, with their similarity: 1 the same, less one edit away or alike in sound."""
+    def _related(self, token: str, written: str) -> dict[int, float]:
+        """Vocabulary tokens like ``token``, with their similarity: 1 the same, less one edit away or alike in sound.
+
+        One edit away as folded, or, for a token not on the list, as written (against the list's spellings).
+        """
         found: dict[int, float] = {}
         exact = self._vocabulary.get(token)
         if exact is not None:
             found[exact] = 1.0
-        if len(token) < max(3, FUZZY_TOKEN_LENGTH_MIN - 1) or not token.isalpha():
-            return found
-        tokens = self._tokens
-        if len(token) < FUZZY_TOKEN_LENGTH_MIN:
-            # A three-letter token: a longer one with a letter lost, or another with one replaced.
-            keys = [token, *(token[:i] + "?" + token[i + 1 :] for i in range(len(token)))]
-        else:
-            keys = [token, *_deletes(token)]
-        for key in keys:
-            for other in self._edits.get(key, ()):
-                if other not in found and OSA.distance(token, tokens[other], score_cutoff=1) <= 1:
-                    found[other] = (1.0 - 1.0 / max(len(token), len(tokens[other]))) ** FUZZY_CREDIT_POWER
-        if len(token) >= FUZZY_TOKEN_LENGTH_MIN:
-            for other in self._phonetic.get(metaphone(token), ()):
+        passes: list[tuple[str, list[str], list[int] | None]] = [(token, self._tokens, None)]
+        if exact is None:
+            # A token on the list as it is is rarely a typo: the second look is for those that are not.
+            passes.append((written, self._written_tokens, self._written_of))
+        for edited, others, of in passes:
+            edits = self._edits if of is None else self._written_edits
+            for key in _edit_keys(edited):
+                for other in edits.get(key, ()):
+                    token_id = other if of is None else of[other]
+                    if token_id not in found and OSA.distance(edited, others[other], score_cutoff=1) <= 1:
+                        found[token_id] = (1.0 - 1.0 / max(len(edited), len(others[other]))) ** FUZZY_CREDIT_POWER
+        if len(token) >= FUZZY_TOKEN_LENGTH_MIN and token.isalpha():
+            for other in self._phonetic.get(_metaphone(token), ()):
                 if found.get(other, 0.0) < PHONETIC_SIMILARITY:
                     found[other] = PHONETIC_SIMILARITY
         return found
 
-    def _screen(self, query: ScreeningQuery, limit: int) -> list[Match]:
-        hits = [self._hits(token) for token in name_tokens(query.name)]
-        query_total = sum(h.weight for h in hits)
+    def _plan(self, query: ScreeningQuery) -> _Plan:
+        """The query's token hits, and which of them a name must be reached by to possibly score the floor.
+
+        Query tokens are taken heaviest first until the tokens left could not lift a name
+        that none of the taken ones reached to the floor, even if they matched exactly and
+        the name had nothing else (the "max-score" bound): only names the taken tokens reach
+        are scored, and no other name can score the floor.
+        """
+        hits = [self._hits(written, token) for written, token in _spellings(query.name)]
+        total = sum(h.weight for h in hits)
         # Only a query with a birth date, country or documents can move a score up, and only so far.
         reach_up = (
             (BIRTH_DATE_MATCH_BONUS if query.birth_date else 0.0)
             + (NATIONALITY_MATCH_BONUS if query.country else 0.0)
             + (IDENTIFIER_MATCH_BONUS if query.identifiers else 0.0)
         )
-        name_entity, name_weight, given_names = self._name_entity, self._name_weight, self._given_names
-        reaches = [(hit.reach, hit.weight) for hit in hits]
-        relateds = [hit.related for hit in hits]
-        query_side = QUERY_SIDE_WEIGHT / query_total
-        listed_side = 1.0 - QUERY_SIDE_WEIGHT
         floor = SCORE_FLOOR - reach_up
-        best: dict[int, tuple[float, int, float, float, bool]] = {}
-        for name_id in self._candidates(hits, query_total, floor):
-            query_got = listed_got = 0.0
-            for reach, weight in reaches:
-                entry = reach.get(name_id)
-                if entry is not None:
-                    query_got += weight * entry[0]
-                    listed_got += entry[1]
-            # Two query tokens matching one name token could count it twice: cap at the whole name.
-            listed_coverage = min(1.0, listed_got / name_weight[name_id])
-            name_score = query_side * query_got + listed_side * listed_coverage
+        needed = (floor - (1.0 - QUERY_SIDE_WEIGHT)) / QUERY_SIDE_WEIGHT * total
+        remaining = sum(h.weight for h in hits if len(h.names))
+        taken = []
+        for hit in sorted((h for h in hits if len(h.names)), key=lambda h: -h.weight):
+            if remaining < needed:
+                break
+            taken.append(hit)
+            remaining -= hit.weight
+        return _Plan(query, hits, total, floor, taken)
+
+    # --- many queries at once ----------------------------------------------------------------
+
+    def _candidates(
+        self, plans: Sequence[_Plan]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """(row, name) pairs, ascending, of the names each plan's taken hits reach, and a bound on their name score.
+
+        No other name can score the floor (the max-score bound of ``_plan``); the bound counts
+        what the taken hits give a name and supposes that every other token matched it fully.
+        """
+        stride = self._name_stride
+        reached = [(row, hit) for row, plan in enumerate(plans) for hit in plan.taken]
+        if not reached:
+            return _NO_NAMES, _NO_NAMES, _NO_SCORES
+        lengths = [len(hit.names) for _, hit in reached]
+        keys = np.repeat(np.array([row for row, _ in reached], dtype=np.int64), lengths) * stride
+        keys += np.concatenate([hit.names for _, hit in reached])
+        query_got = np.concatenate([hit.similarity for _, hit in reached])
+        query_got *= np.repeat([hit.weight for _, hit in reached], lengths)
+        listed_got = np.concatenate([hit.listed for _, hit in reached])
+        order = np.argsort(keys)
+        keys = keys[order]
+        firsts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        keys = keys[firsts]
+        rows, names = keys // stride, keys % stride
+        query_left = np.zeros(len(plans))
+        listed_left = np.zeros(len(plans))
+        for row, plan in enumerate(plans):
+            for hit in plan.hits:
+                if len(hit.names) and not any(hit is taken for taken in plan.taken):
+                    query_left[row] += hit.weight
+                    listed_left[row] += hit.listed_max
+        totals = np.array([plan.total for plan in plans])
+        query_bound = np.add.reduceat(query_got[order], firsts) + query_left[rows]
+        listed_bound = np.minimum(
+            1.0, (np.add.reduceat(listed_got[order], firsts) + listed_left[rows]) / self._name_weight[names]
+        )
+        bounds = QUERY_SIDE_WEIGHT / totals[rows] * query_bound + (1.0 - QUERY_SIDE_WEIGHT) * listed_bound
+        return rows, names, bounds
+
+    def _screen_chunk(self, plans: Sequence[_Plan], limit: int) -> list[list[Match]]:
+        """Score every candidate of every plan in a few array operations, then rank each plan's survivors."""
+        stride = self._name_stride
+        pair_rows, pair_names, bounds = self._candidates(plans)
+        floors = np.array([plan.floor for plan in plans] or [0.0])
+        # Summed in another order than the exact scores below: a margin for rounding keeps the bound safe.
+        kept = bounds >= floors[pair_rows] - BOUND_MARGIN
+        pair_rows, pair_names = pair_rows[kept], pair_names[kept]
+        # The hits of the chunk, each once, as one ascending array of (hit, name) keys.
+        slot_of: dict[int, int] = {}
+        unique: list[_TokenHits] = []
+        slot_hit: list[int] = []
+        slot_weight: list[float] = []
+        slot_start = np.zeros(len(plans) + 1, dtype=np.int64)
+        for row, plan in enumerate(plans):
+            for hit in plan.hits:
+                index = slot_of.setdefault(id(hit), len(unique))
+                if index == len(unique):
+                    unique.append(hit)
+                slot_hit.append(index)
+                slot_weight.append(hit.weight)
+            slot_start[row + 1] = len(slot_hit)
+        hit_names = np.concatenate([_NO_NAMES, *(h.names for h in unique)])
+        hit_keys = np.repeat(np.arange(len(unique), dtype=np.int64), [len(h.names) for h in unique]) * stride
+        hit_keys += hit_names
+        hit_similarity = np.concatenate([_NO_SCORES, *(h.similarity for h in unique)])
+        hit_listed = np.concatenate([_NO_SCORES, *(h.listed for h in unique)])
+        # Every candidate pair against every token of its query, in query order: one lookup each.
+        counts = (slot_start[1:] - slot_start[:-1])[pair_rows]
+        pair_of = np.repeat(np.arange(len(pair_rows)), counts)
+        firsts = np.cumsum(counts) - counts
+        slots = np.repeat(slot_start[:-1][pair_rows] - firsts, counts) + np.arange(len(pair_of))
+        wanted = np.asarray(slot_hit, dtype=np.int64)[slots] * stride + pair_names[pair_of]
+        at = np.minimum(np.searchsorted(hit_keys, wanted), max(0, len(hit_keys) - 1))
+        reached = hit_keys[at] == wanted if len(hit_keys) else np.zeros(len(wanted), dtype=bool)
+        similarity = np.where(reached, hit_similarity[at] if len(hit_keys) else 0.0, 0.0)
+        weighted = similarity * np.asarray(slot_weight, dtype=np.float64)[slots]
+        query_got = np.bincount(pair_of, weights=weighted, minlength=len(pair_rows))
+        listed_got = np.bincount(
+            pair_of, weights=np.where(reached, hit_listed[at] if len(hit_keys) else 0.0, 0.0), minlength=len(pair_rows)
+        )
+        totals = np.array([plan.total for plan in plans] or [1.0])
+        # Two query tokens matching one name token could count it twice: cap at the whole name.
+        listed_coverage = np.minimum(1.0, listed_got / self._name_weight[pair_names])
+        name_scores = QUERY_SIDE_WEIGHT / totals[pair_rows] * query_got + (1.0 - QUERY_SIDE_WEIGHT) * listed_coverage
+        # The given-names penalty only lowers a score: names under the floor without it are out.
+        survivors = np.flatnonzero(name_scores >= floors[pair_rows])
+        best: list[dict[int, tuple[float, int, float, float, bool, list[float]]]] = [{} for _ in plans]
+        given_names, name_entity = self._given_names, self._name_entity
+        for pair in survivors.tolist():
+            row, name_id = int(pair_rows[pair]), int(pair_names[pair])
+            plan, name_score, got = plans[row], float(name_scores[pair]), float(query_got[pair])
             given = given_names[name_id]
-            conflict = bool(given) and query_got < query_total and not any(any(t in r for t in given) for r in relateds)
+            conflict = bool(given) and got < plan.total and all(given.isdisjoint(h.related) for h in plan.hits)
             if conflict:
                 # The family name matches but none of the listed given names does, and the
                 # query has names of its own: most likely another member of the family.
                 name_score -= GIVEN_NAMES_CONFLICT_PENALTY
-            if name_score < floor:
-                continue
+                if name_score < plan.floor:
+                    continue
             entity_index = name_entity[name_id]
-            known = best.get(entity_index)
+            known = best[row].get(entity_index)
             if known is None or name_score > known[0]:
-                best[entity_index] = (name_score, name_id, query_got / query_total, listed_coverage, conflict)
+                first = int(firsts[pair])
+                similarities = similarity[first : first + int(counts[pair])][reached[first : first + int(counts[pair])]]
+                best[row][entity_index] = (
+                    name_score,
+                    name_id,
+                    got / plan.total,
+                    float(listed_coverage[pair]),
+                    conflict,
+                    similarities.tolist(),
+                )
+        return [self._ranked(plan, found, limit) for plan, found in zip(plans, best, strict=True)]
+
+    def _ranked(
+        self, plan: _Plan, best: Mapping[int, tuple[float, int, float, float, bool, list[float]]], limit: int
+    ) -> list[Match]:
+        """One query's listings at the floor or above, after the other facts, best first, with their features."""
+        query = plan.query
+        reach_up = plan.floor < SCORE_FLOOR
         scored = []
-        for entity_index, (name_score, name_id, query_coverage, listed_coverage, conflict) in best.items():
+        for entity_index, found in best.items():
+            name_score, name_id, query_coverage, listed_coverage, conflict, similarities = found
             adjustments = self._adjustments(entity_index, query) if reach_up else {}
             score = round(min(1.0, max(0.0, name_score + sum(adjustments.values()))), 4)
             if score >= SCORE_FLOOR:
@@ -386,33 +589,15 @@ class Screener:
                     "listed_coverage": round(listed_coverage, 4),
                     **({"given_names": -GIVEN_NAMES_CONFLICT_PENALTY} if conflict else {}),
                     **adjustments,
+                    "tokens_exact": float(sum(s == 1.0 for s in similarities)),
+                    "tokens_similar": float(sum(s < 1.0 for s in similarities)),
                 }
                 scored.append((score, self._entities[entity_index].list_id, entity_index, name_id, features))
         scored.sort(key=lambda item: (-item[0], item[1]))
-        matches = []
-        for score, list_id, entity_index, name_id, features in scored[:limit]:
-            similarities = [entry[0] for reach, _ in reaches if (entry := reach.get(name_id)) is not None]
-            features["tokens_exact"] = float(sum(s == 1.0 for s in similarities))
-            features["tokens_similar"] = float(sum(s < 1.0 for s in similarities))
-            matches.append(Match(list_id, self._name_text[name_id], score, features, self._entities[entity_index]))
-        return matches
-
-    def _candidates(self, hits: list[_TokenHits], query_total: float, floor: float) -> set[int]:
-        """The names that could score ``floor`` or more: no other name can, so no other is looked at.
-
-        Query tokens are taken heaviest first, each adding the names it reaches, until the
-        tokens left could not lift a name that none of the taken ones reached to ``floor``
-        even if they matched exactly and the name had nothing else (the "max-score" bound).
-        """
-        needed = (floor - (1.0 - QUERY_SIDE_WEIGHT)) / QUERY_SIDE_WEIGHT * query_total
-        remaining = sum(h.weight for h in hits if h.reach)
-        pool: set[int] = set()
-        for hit in sorted((h for h in hits if h.reach), key=lambda h: -h.weight):
-            if remaining < needed:
-                break
-            pool.update(hit.reach)
-            remaining -= hit.weight
-        return pool
+        return [
+            Match(list_id, self._name_text[name_id], score, features, self._entities[entity_index])
+            for score, list_id, entity_index, name_id, features in scored[:limit]
+        ]
 
     def _adjustments(self, entity_index: int, query: ScreeningQuery) -> dict[str, float]:
         """How birth date, nationality and documents move the name score, by the feature that moves it."""
