@@ -1,9 +1,12 @@
-"""Policy: what may decide things about people, and on which data. In progress (issue 5).
+"""Policy: what may decide things about people, on which data, and how the person hears of it.
 
-So far: data categories and the event-type registry that refuses forbidden ones
-(``categories.py``), the rule language with its guard, compiler and reference evaluator
-(``language.py``, ``guard.py``, ``compiler.py``, ``reference.py``), and the sanctions lists'
-file formats (``lists.py``). See ``docs/rules.md``.
+Data categories and event types that refuse forbidden data (``categories.py``,
+``definitions.py``); legal bases (``basis.py``); the rule language with its guard, compiler
+and reference evaluator (``language.py``, ``guard.py``, ``compiler.py``, ``reference.py``);
+the rule engine on the ledger's feed and scores (``engine.py``, ``scores.py``); restrictions,
+notices, appeals and the enforcement point (``restrictions.py``, ``notices.py``,
+``appeals.py``, ``enforcement.py``: ``check``); sanctions lists and screening (``lists.py``,
+``sanctions.py``, ``screening.py``, ``watch.py``). See ``docs/rules.md``.
 """
 
 from tessera.rules.appeals import Appeal, Appeals
