@@ -20,6 +20,7 @@ from tessera.identity.registry import Person, Registry, checked_demographics
 from tessera.ledger.feed import CommittedBatch
 from tessera.ledger.journal import EntryKind
 from tessera.ledger.records import TRANSFER_DTYPE
+from tessera.rules import counterparties
 from tessera.rules.basis import LegalBases
 from tessera.rules.counterparties import NewCounterparties
 from tessera.rules.definitions import builtin_definitions
@@ -255,3 +256,19 @@ class TestNewCounterparties:
         assert hit.reference == "ledger:5: account 80 with 81"
         feed.on_ledger_batch(_batch(6, [(80, 81)]))
         assert screened == [[(80, 81)]] and feed.new_pairs == 1
+
+    @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+    def test_many_batches__each_pair_reported_once_across_merges(
+        self, watched: Watched, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The seen set merges its recent keys in steps; no pair is reported twice, none is lost."""
+        monkeypatch.setattr(counterparties, "RECENT_PAIRS_MIN", 8)
+        reported: list[tuple[int, int]] = []
+        feed = NewCounterparties(watched.store, watched.registry, watched.watch, _Inline())
+        feed.screen_pairs = lambda pairs, ref: reported.extend(pairs)  # type: ignore[method-assign]
+        rng = np.random.default_rng(5)
+        pairs = [(int(a), int(b)) for a, b in rng.integers(1, 40, (600, 2)) if a != b]
+        for seq, start in enumerate(range(0, len(pairs), 37)):
+            feed.on_ledger_batch(_batch(seq + 1, pairs[start : start + 37]))
+        assert sorted(reported) == sorted(set(pairs))
+        assert feed.new_pairs == len(set(pairs))

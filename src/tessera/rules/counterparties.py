@@ -5,8 +5,8 @@ account) pairs not seen before; only those reach Python, on the watch's worker t
 each side's holder is resolved, and the other side is screened as a counterparty (a
 person by their demographics, any other principal by its name).
 
-The pairs seen are kept in memory, sorted, at most ``SEEN_PAIRS_MAX`` (then forgotten
-and learnt again). After a restart the first payment of each pair is screened once more:
+The pairs seen are kept in memory as sorted 64-bit keys, at most ``SEEN_PAIRS_MAX`` (then
+forgotten and learnt again). After a restart the first payment of each pair is screened once more:
 that costs CPU only, since the watch never raises the same listing twice for a subject.
 """
 
@@ -27,8 +27,10 @@ from tessera.rules.subjects import ORG_PREFIX
 from tessera.rules.watch import HitContext, SanctionsWatch, Screenee
 from tessera.store import Store
 
-PAIR = np.dtype([("payer", "<u8"), ("payee", "<u8")])
-SEEN_PAIRS_MAX = 4_000_000  # 64 MiB of pairs; past it the set starts again
+SEEN_PAIRS_MAX = 4_000_000  # 32 MiB of pair keys; past it the set starts again
+RECENT_PAIRS_MIN = 65_536
+_MIX_PAYER = np.uint64(0x9E3779B97F4A7C15)  # odd multipliers: a pair's two ids mixed into one 64-bit key
+_MIX_PAYEE = np.uint64(0xC2B2AE3D27D4EB4F)
 SUBJECTS_SCREENED_MAX = 1_000_000
 HOLDERS_CHUNK = 8190
 
@@ -47,7 +49,8 @@ class NewCounterparties:
         self._registry = registry
         self._watch = watch
         self._worker = worker
-        self._seen: npt.NDArray[np.void] = np.empty(0, dtype=PAIR)
+        self._seen: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)  # sorted pair keys
+        self._recent: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)  # sorted, merged into _seen in steps
         self._screened: dict[str, dict[str, int]] = {}  # subject: the list versions it was last screened against
         self._lock = threading.Lock()
         self.new_pairs = 0
@@ -63,18 +66,21 @@ class NewCounterparties:
         keep = (batch.statuses == 0) & (payer != 0) & (payee != 0) & (payer != payee)
         if not keep.any():
             return
-        pairs = np.empty(int(keep.sum()), dtype=PAIR)
-        pairs["payer"] = payer[keep]
-        pairs["payee"] = payee[keep]
-        pairs = np.unique(pairs)
+        payer, payee = payer[keep], payee[keep]
+        keys, first = np.unique(_pair_keys(payer, payee), return_index=True)
         with self._lock:
-            new = pairs[~np.isin(pairs, self._seen)] if len(self._seen) else pairs
-            if len(new) == 0:
+            fresh = ~(_contains(self._seen, keys) | _contains(self._recent, keys))
+            if not fresh.any():
                 return
-            seen = self._seen if len(self._seen) + len(new) <= SEEN_PAIRS_MAX else np.empty(0, dtype=PAIR)
-            self._seen = np.union1d(seen, new)
-            self.new_pairs += len(new)
-        found = [(int(p), int(q)) for p, q in zip(new["payer"].tolist(), new["payee"].tolist(), strict=True)]
+            self._recent = np.union1d(self._recent, keys[fresh])
+            if len(self._recent) > max(RECENT_PAIRS_MIN, len(self._seen) // 8):
+                # Merged in steps, so a batch costs a search in two sorted arrays, not a sort of millions.
+                merged = np.union1d(self._seen, self._recent)
+                self._seen = merged if len(merged) <= SEEN_PAIRS_MAX else np.empty(0, dtype=np.uint64)
+                self._recent = np.empty(0, dtype=np.uint64)
+            self.new_pairs += int(fresh.sum())
+        rows = first[fresh]
+        found = list(zip(payer[rows].tolist(), payee[rows].tolist(), strict=True))
         self._worker.submit(lambda: self.screen_pairs(found, f"ledger:{batch.seq}"))
 
     def screen_pairs(self, pairs: Sequence[tuple[int, int]], reference: str) -> None:
@@ -109,3 +115,19 @@ class NewCounterparties:
         if principal is None or principal.role is Role.citizen or not principal.name:
             return None
         return Screenee(ORG_PREFIX + principal.id, (principal.name,))
+
+
+def _pair_keys(payer: npt.NDArray[np.uint64], payee: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """One 64-bit key per (payer, payee); among 4M pairs, any two sharing one is a 1-in-2-million chance."""
+    with np.errstate(over="ignore"):
+        keys: npt.NDArray[np.uint64] = payer * _MIX_PAYER + payee * _MIX_PAYEE
+    return keys
+
+
+def _contains(sorted_keys: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """Which of ``keys`` are in ``sorted_keys``."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=np.bool_)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    found: npt.NDArray[np.bool_] = sorted_keys[at] == keys
+    return found
