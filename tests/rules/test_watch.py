@@ -262,7 +262,7 @@ class TestNewCounterparties:
         self, watched: Watched, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """The seen set merges its recent keys in steps; no pair is reported twice, none is lost."""
-        monkeypatch.setattr(counterparties, "RECENT_PAIRS_MIN", 8)
+        monkeypatch.setattr(counterparties, "RECENT_PAIRS_MAX", 8)
         reported: list[tuple[int, int]] = []
         feed = NewCounterparties(watched.store, watched.registry, watched.watch, _Inline())
         feed.screen_pairs = lambda pairs, ref: reported.extend(pairs)  # type: ignore[method-assign]

@@ -28,7 +28,7 @@ from tessera.rules.watch import HitContext, SanctionsWatch, Screenee
 from tessera.store import Store
 
 SEEN_PAIRS_MAX = 4_000_000  # 32 MiB of pair keys; past it the set starts again
-RECENT_PAIRS_MIN = 65_536
+RECENT_PAIRS_MAX = 65_536
 _MIX_PAYER = np.uint64(0x9E3779B97F4A7C15)  # odd multipliers: a pair's two ids mixed into one 64-bit key
 _MIX_PAYEE = np.uint64(0xC2B2AE3D27D4EB4F)
 SUBJECTS_SCREENED_MAX = 1_000_000
@@ -72,10 +72,10 @@ class NewCounterparties:
             fresh = ~(_contains(self._seen, keys) | _contains(self._recent, keys))
             if not fresh.any():
                 return
-            self._recent = np.union1d(self._recent, keys[fresh])
-            if len(self._recent) > max(RECENT_PAIRS_MIN, len(self._seen) // 8):
+            self._recent = _merged(self._recent, keys[fresh])
+            if len(self._recent) > RECENT_PAIRS_MAX:
                 # Merged in steps, so a batch costs a search in two sorted arrays, not a sort of millions.
-                merged = np.union1d(self._seen, self._recent)
+                merged = _merged(self._seen, self._recent)
                 self._seen = merged if len(merged) <= SEEN_PAIRS_MAX else np.empty(0, dtype=np.uint64)
                 self._recent = np.empty(0, dtype=np.uint64)
             self.new_pairs += int(fresh.sum())
@@ -131,3 +131,10 @@ def _contains(sorted_keys: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64])
     at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
     found: npt.NDArray[np.bool_] = sorted_keys[at] == keys
     return found
+
+
+def _merged(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Two sorted arrays with no key in common, as one: a stable sort finds the two runs and merges them in one pass."""
+    both = np.concatenate((a, b))
+    both.sort(kind="stable")
+    return both
