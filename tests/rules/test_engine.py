@@ -223,3 +223,29 @@ effects = [{ kind = "restriction", domains = ["payments"], expires_after = "90d"
         assert kinds == [("restriction", "court.enforcement-hit"), ("score", "credit.refused-for-funds")]
         [restriction] = restrictions.of_subject(alice)
         assert restriction.rule_id == "court.enforcement-hit" and restriction.event_ref is not None
+
+
+def test_failed_commit__effects_kept_and_retried(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit that fails drops nothing: the next batch's commit carries the earlier effects too."""
+    registry = Registry(store)
+    alice = _person_wallet(store, registry, ALICE, "Alice Example")
+    with _open(tmp_path / "ledger") as ledger:
+        _fund(ledger)
+        engine = _engine(store, ledger)
+        record = Scores.record_rows_in
+        failures = [RuntimeError("database went away")]
+
+        def flaky(conn: Connection, rows: Sequence[tuple[object, ...]]) -> None:
+            if failures:
+                raise failures.pop()
+            record(conn, rows)
+
+        monkeypatch.setattr(Scores, "record_rows_in", staticmethod(flaky))
+        ledger.subscribe(engine.on_ledger_batch)
+        ledger.create_transfers([Transfer(10, ALICE, BOB, 5000, 1, 2)])
+        assert ledger.feed.wait_idle(5)
+        assert ledger.feed.errors == 1 and Scores(store).contributions_of(alice) == []
+        ledger.create_transfers([Transfer(11, ALICE, BOB, 5000, 1, 2)])
+        assert ledger.feed.wait_idle(5)
+        assert Scores(store).score(alice, "credit").value == -10
+        assert Scores(store).cursor(LEDGER_SOURCE) == ledger.last_seq

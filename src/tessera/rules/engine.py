@@ -199,7 +199,6 @@ class RuleEngine:
         payer_subjects: SubjectResolver,
         effects: Effects | None = None,
         backlog: Callable[[], int] = lambda: 0,
-        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._store = store
         self._backlog = backlog
@@ -207,7 +206,6 @@ class RuleEngine:
         self.scores = scores
         self._payer_subjects = payer_subjects
         self._effects = effects
-        self._clock = clock
         self._lock = threading.Lock()  # one batch at a time: effects are recorded in event order
         self.stats = EngineStats()
         self._held = _Held()
@@ -242,20 +240,23 @@ class RuleEngine:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        held, self._held = self._held, _Held()
-        if held.contributions or held.grants or held.adverse or held.cursor is not None:
-            with self._store.transaction(write=True) as conn:
-                self.scores.record_rows_in(conn, held.contributions)
-                if held.grants:
-                    conn.execute(insert(eligibility_grants), held.grants)
-                after_commit = None
-                if held.adverse and self._effects is not None:
-                    after_commit = self._effects.adverse_in(conn, held.adverse)
-                if held.cursor is not None:
-                    self.scores.set_cursor_in(conn, *held.cursor)
-            self.stats.commits += 1
-            if after_commit is not None:
-                after_commit()
+        held = self._held
+        if not (held.contributions or held.grants or held.adverse or held.cursor is not None):
+            return
+        # Held effects are dropped only once committed: a failed commit is retried with the next batch.
+        with self._store.transaction(write=True) as conn:
+            self.scores.record_rows_in(conn, held.contributions)
+            if held.grants:
+                conn.execute(insert(eligibility_grants), held.grants)
+            after_commit = None
+            if held.adverse and self._effects is not None:
+                after_commit = self._effects.adverse_in(conn, held.adverse)
+            if held.cursor is not None:
+                self.scores.set_cursor_in(conn, *held.cursor)
+        self._held = _Held()
+        self.stats.commits += 1
+        if after_commit is not None:
+            after_commit()
 
     def process(
         self,
