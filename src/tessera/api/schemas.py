@@ -915,12 +915,7 @@ class ScorePublic(BaseModel):
             value=s.value,
             minimum=s.minimum,
             maximum=s.maximum,
-            factors=[
-                ScoreFactorPublic(
-                    rule_id=f.rule_id, reason_code=f.reason_code, text=f.text, points=f.points, events=f.events
-                )
-                for f in s.factors
-            ],
+            factors=[ScoreFactorPublic.of(f) for f in s.factors],
             live_contributions=s.live_contributions,
             as_of_ns=s.as_of_ns,
         )
