@@ -144,7 +144,6 @@ class Ledger:
         self._orders: dict[int, list[AccountOrder]] = {}
         self.recovery = Recovery()
         self._replayed: list[CommittedBatch] = []
-        self._replayed_from = 0  # the first seq recovery could still see (older ones are in the snapshot)
         try:
             self._journal = self._recover()
         except BaseException:
@@ -219,7 +218,6 @@ class Ledger:
             }
             seq = self.recovery.snapshot_seq = snap.seq
         expected = seq + 1
-        self._replayed_from = expected
         segments = list_segments(self.path)
         current: Path | None = None
         for entry, segment, cut in iter_entries(self.path):
