@@ -70,6 +70,11 @@ class Policy:
 
 @pytest.fixture
 def policy(world: World) -> Policy:
+    return policy_world(world)
+
+
+def policy_world(world: World) -> Policy:
+    """Add the persons, their wallets, the judge and the legal bases to an API world."""
     services = world.services
     people = []
     for name, number, wallet in (("Ada Obi", "ada", PERSON_WALLET), ("Ben Ito", "ben", OTHER_WALLET)):

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tessera import __version__
 from tessera.api import errors
+from tessera.api.fast_check import CheckFastPath
 from tessera.api.routes import audit, credentials, identity, ledger, me, oidc, policy, sanctions, system
 from tessera.api.schemas import TransfersCreate
 from tessera.api.services import Services, Settings
@@ -65,7 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     for module in (system, ledger, me, audit, identity, credentials, oidc, policy, sanctions):
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, limit=BODY_BYTES_MAX)
+    app.add_middleware(CheckFastPath, state=app.state)
+    app.add_middleware(BodyLimit, limit=BODY_BYTES_MAX)  # added last: the outermost, it sees every request first
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -68,18 +68,19 @@ def problem(
     status: int,
     code: str,
     detail: str,
-    request: Request,
+    request: Request | str,
     *,
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The problem+json response; ``request`` gives the ``instance`` (or is its path)."""
     body: dict[str, Any] = {
         "type": f"urn:tessera:error:{code}",
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
         "code": code,
-        "instance": request.url.path,
+        "instance": request if isinstance(request, str) else request.url.path,
     }
     if field is not None:
         body["field"] = field
@@ -96,16 +97,21 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 async def _tessera_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.TesseraError)
+    return error_response(exc, request.method, request.url.path)
+
+
+def error_response(exc: errors.TesseraError, method: str, path: str) -> JSONResponse:
+    """A Tessera error as problem+json, with Retry-After or WWW-Authenticate where it calls for one."""
     status = status_of(exc)
     if status >= 500:
-        log.error("request %s %s failed: %s [%s]", request.method, request.url.path, exc, exc.code)
+        log.error("request %s %s failed: %s [%s]", method, path, exc, exc.code)
     headers = {}
     if isinstance(exc, errors.RateLimitedError | errors.CredentialLockedError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     if isinstance(exc, errors.UnauthenticatedError):
         headers["WWW-Authenticate"] = 'Bearer realm="tessera"'
     detail = str(exc) if status < 500 or status == 503 else "the server could not complete the request"
-    return problem(status, exc.code, detail, request, field=getattr(exc, "field", None), headers=headers)
+    return problem(status, exc.code, detail, path, field=getattr(exc, "field", None), headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

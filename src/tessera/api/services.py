@@ -213,12 +213,19 @@ class Services:
             raise
         return principal
 
+    def cached_caller(self, token: str) -> Principal | None:
+        """The principal behind an API key checked within ``caller_cache_s``; None if it must be checked again."""
+        cached = self._callers.get(token)
+        if cached is not None and time.monotonic() - cached[0] < self.settings.caller_cache_s:
+            return cached[1]
+        return None
+
     def _caller_of(self, token: str) -> Principal:
         """Check the key against the store, at most every ``caller_cache_s`` per token."""
+        cached = self.cached_caller(token)
+        if cached is not None:
+            return cached
         now = time.monotonic()
-        cached = self._callers.get(token)
-        if cached is not None and now - cached[0] < self.settings.caller_cache_s:
-            return cached[1]
         key_id, secret = parse_token(token)
         record = self.store.get_api_key(key_id)
         if record is None or record.revoked_at_ns is not None or not secret_matches(secret, record.secret_hash):

@@ -94,17 +94,28 @@ async def check(
     domain: Annotated[DomainName, Query()],
     caller: Annotated[Caller, Depends(_enforcing_caller)],
 ) -> CheckPublic:
-    """Allowed, or denied with the restriction ids and reasons; logged for the person checked."""
+    """Allowed, or denied with the restriction ids and reasons; logged for the person checked.
+
+    A plain request (a recently used API key, a purpose, well-formed parameters) is answered
+    by ``tessera.api.fast_check`` before it reaches this route, with the same ``answer_check``.
+    """
     services: Services = request.app.state.services
     subject = checked_subject(subject)
+    if is_person(subject):
+        # The person's access-log entry waits on an fsync: off the event loop, and before the answer leaves.
+        return await run_in_threadpool(answer_check, services, caller, subject, domain)
+    return answer_check(services, caller, subject, domain)
+
+
+def answer_check(services: Services, caller: Caller, subject: str, domain: str) -> CheckPublic:
+    """The enforcement point's answer to a checked subject; for a person, durably logged first."""
     person = [services.subject_of_person(subject)] if is_person(subject) else []
     if not caller.purpose:
-        await run_in_threadpool(services.require_purpose, caller, person, RESTRICTION_FIELDS, doing="checking")
+        services.require_purpose(caller, person, RESTRICTION_FIELDS, doing="checking")
     decision = services.restrictions.check(subject, domain)
     if person:
-        # The durable append waits on an fsync: off the event loop, and before the answer leaves.
         outcome = f"check {domain}: " + ("allowed" if decision.allowed else "denied")
-        await run_in_threadpool(services.record_access, caller, person, RESTRICTION_FIELDS, outcome)
+        services.record_access(caller, person, RESTRICTION_FIELDS, outcome)
     return CheckPublic.of(subject, domain, decision)
 
 

@@ -1,0 +1,99 @@
+"""``GET /v1/check`` answered ahead of FastAPI's router, for the requests enforcement points send all day.
+
+The enforcement point's latency goal (p99 within 2 ms) leaves no room for the ~0.3 ms that
+routing through every router, resolving dependencies and validating the response twice cost
+here. A *plain* request is answered by this ASGI layer instead: an API key checked within
+the caller cache's window, a stated purpose, and exactly ``subject`` and ``domain``, both
+well-formed. It takes the same checks in the same order as the route (authorise, count
+against the lookup limit, then ``answer_check``, shared with the route) and answers the
+same JSON. Anything else (no key or a session token, a key not checked lately, no purpose,
+odd parameters, a caller the policy refuses) goes on to the route, untouched, which
+answers it or names the error; nothing here has a side effect before that choice is made.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import get_args
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tessera.api.errors import error_response, problem
+from tessera.api.routes.policy import answer_check
+from tessera.api.schemas import DomainName
+from tessera.api.services import Caller, Services, checked_purpose
+from tessera.auth import Action, grant_for
+from tessera.errors import TesseraError
+from tessera.rules.subjects import checked_subject, is_person
+
+PATH = "/v1/check"
+PURPOSE_MAX = 200  # the route's header limit: a longer one is the route's to refuse
+SUBJECT_MAX = 68
+_DOMAINS = frozenset(get_args(DomainName))
+log = logging.getLogger("tessera.api")
+
+
+class CheckFastPath:
+    """ASGI middleware: plain ``GET /v1/check`` requests answered here, every other request passed on."""
+
+    def __init__(self, app: ASGIApp, state: State) -> None:
+        self.app = app
+        self._state = state  # the app's: the services open there at startup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        services: Services = self._state.services
+        plain = _plain_request(services, scope)
+        if plain is None:
+            await self.app(scope, receive, send)
+            return
+        caller, subject, domain = plain
+        try:
+            services.limiter.take("lookup", caller.principal.id)
+            if is_person(subject):
+                answer = await run_in_threadpool(answer_check, services, caller, subject, domain)
+            else:
+                answer = answer_check(services, caller, subject, domain)
+            response = Response(answer.model_dump_json(), media_type="application/json")
+        except TesseraError as exc:
+            response = error_response(exc, "GET", PATH)
+        except Exception:
+            log.exception("unexpected fault in GET %s", PATH)
+            response = problem(500, "internal", "the server could not complete the request", PATH)
+        await response(scope, receive, send)
+
+
+def _plain_request(services: Services, scope: Scope) -> tuple[Caller, str, str] | None:
+    """The caller, subject and domain of a request this layer may answer; None to leave it to the route."""
+    token = purpose = None
+    for name, value in scope["headers"]:
+        if name == b"authorization" and token is None:
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            token = credentials if scheme.lower() == "bearer" else ""
+        elif name == b"x-tessera-purpose" and purpose is None:
+            purpose = value.decode("latin-1")
+    if not token or not token.startswith("tsk_") or not purpose or len(purpose) > PURPOSE_MAX:
+        return None
+    principal = services.cached_caller(token)
+    if principal is None:
+        return None
+    grant = grant_for(principal.role, Action.restrictions_check)
+    if grant is None:
+        return None
+    params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    if len(params) != 2 or {name for name, _ in params} != {"subject", "domain"}:
+        return None
+    query = dict(params)
+    subject, domain = query["subject"], query["domain"]
+    if domain not in _DOMAINS or not 1 <= len(subject) <= SUBJECT_MAX:
+        return None
+    try:
+        return Caller(principal, grant, checked_purpose(purpose)), checked_subject(subject), domain
+    except TesseraError:
+        return None

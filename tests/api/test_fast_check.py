@@ -1,0 +1,138 @@
+"""GET /v1/check's fast path (tessera.api.fast_check) answers exactly as the route does, or leaves the request to it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tessera.api import create_app, fast_check
+from tessera.api.routes import policy as policy_routes
+from tessera.auth import Rate, parse_token
+from tests.api.conftest import make_world, settings_for
+from tests.api.test_policy_routes import PURPOSE, Policy, policy_world
+
+Answer = tuple[int, str, dict[str, object], list[tuple[str, str, str]]]
+
+
+class Paths:
+    """A world whose callers stay cached (as in service), counting the answers each path gives."""
+
+    def __init__(self, world: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.policy = world
+        self.fast = self.routed = 0
+        shared = policy_routes.answer_check
+
+        def fast(*args: object) -> object:
+            self.fast += 1
+            return shared(*args)  # type: ignore[arg-type]
+
+        def routed(*args: object) -> object:
+            self.routed += 1
+            return shared(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(fast_check, "answer_check", fast)
+        monkeypatch.setattr(policy_routes, "answer_check", routed)
+
+    def ask(self, who: str, purpose: str | None, params: dict[str, str]) -> Answer:
+        """Status, media type, body, and what the person's access log gained."""
+        before = len(self.policy.log_of(self.policy.ada))
+        response = self.policy.world.client.get("/v1/check", params=params, headers=self.policy.world.as_(who, purpose))
+        logged = self.policy.log_of(self.policy.ada)[before:]
+        return response.status_code, response.headers["content-type"], response.json(), logged
+
+    def both(self, who: str, purpose: str | None, params: dict[str, str]) -> tuple[Answer, Answer]:
+        """The same request with the caller's key not yet cached (the route), then cached (the fast path if plain)."""
+        self.policy.world.services._callers.clear()
+        return self.ask(who, purpose, params), self.ask(who, purpose, params)
+
+
+@pytest.fixture
+def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
+    settings = settings_for(tmp_path, caller_cache_s=60.0)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield Paths(policy_world(make_world(client)), monkeypatch)
+
+
+def _restrict(paths: Paths) -> str:
+    return paths.policy.activate()  # ada: payments closed under tax-act/12
+
+
+@pytest.mark.parametrize(
+    ("subject", "domain", "purpose"),
+    [
+        ("ada", "payments", PURPOSE),
+        ("ada", "travel", PURPOSE),
+        ("org:acme", "procurement", PURPOSE),
+        ("ada", "travel", "   "),  # a purpose of blanks is none: refused, and logged as refused
+    ],
+    ids=["person-denied", "person-allowed", "organisation", "blank-purpose"],
+)
+def test_a_plain_request_is_answered_by_the_fast_path_as_the_route_answers_it(
+    paths: Paths, subject: str, domain: str, purpose: str
+) -> None:
+    _restrict(paths)
+    params = {"subject": paths.policy.ada.number if subject == "ada" else subject, "domain": domain}
+    routed, fast = paths.both("bank", purpose, params)
+    assert (paths.routed, paths.fast) == (1, 1)
+    assert fast == routed
+    if subject == "ada":
+        assert len(fast[3]) == 1  # each check on a person is logged for them, on either path
+
+
+@pytest.mark.parametrize(
+    ("who", "purpose", "params", "status"),
+    [
+        ("bank", None, {"subject": "ada", "domain": "travel"}, 403),  # no purpose: the route logs the refusal
+        ("bank", PURPOSE, {"subject": "ada", "domain": "voting"}, 422),
+        ("bank", PURPOSE, {"subject": "100000000005", "domain": "travel"}, 400),  # a wrong check digit
+        ("bank", PURPOSE, {"subject": "org:ACME", "domain": "travel"}, 400),
+        ("bank", PURPOSE, {"subject": "ada", "domain": "travel", "extra": "1"}, 200),
+        ("bank", PURPOSE, {"subject": "ada"}, 422),
+        ("bank", "x" * 201, {"subject": "ada", "domain": "travel"}, 422),
+        ("ben", PURPOSE, {"subject": "ada", "domain": "travel"}, 403),  # a citizen may not check others
+    ],
+    ids=["no-purpose", "domain", "check-digit", "org-form", "extra-param", "no-domain", "long-purpose", "citizen"],
+)
+def test_anything_else_is_left_to_the_route(
+    paths: Paths, who: str, purpose: str | None, params: dict[str, str], status: int
+) -> None:
+    params = {k: paths.policy.ada.number if v == "ada" else v for k, v in params.items()}
+    routed, again = paths.both(who, purpose, params)
+    assert paths.fast == 0
+    assert routed[0] == again[0] == status
+    assert routed[2] == again[2]
+
+
+def test_an_uncached_key_goes_to_the_route_which_caches_it(paths: Paths) -> None:
+    params = {"subject": "org:acme", "domain": "travel"}
+    paths.both("bank", PURPOSE, params)
+    paths.ask("bank", PURPOSE, params)
+    assert (paths.routed, paths.fast) == (1, 2)
+
+
+def test_a_revoked_key_stops_at_the_route_once_the_cache_forgets_it(paths: Paths) -> None:
+    services = paths.policy.world.services
+    params = {"subject": "org:acme", "domain": "travel"}
+    assert paths.ask("bank", PURPOSE, params)[0] == 200
+    key_id, _ = parse_token(paths.policy.world.tokens["bank"])
+    services.store.revoke_api_key(key_id, time.time_ns())
+    services._callers.clear()  # what caller_cache_s does in service, at most that long after
+    assert paths.ask("bank", PURPOSE, params)[0] == 401
+
+
+def test_over_the_lookup_limit__429_with_retry_after_on_the_fast_path(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, caller_cache_s=60.0, lookup_rate=Rate(per_second=0.001, burst=2))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        world = make_world(client)
+        headers = world.as_("bank", PURPOSE)
+        statuses = [
+            client.get("/v1/check", params={"subject": "org:acme", "domain": "travel"}, headers=headers)
+            for _ in range(3)
+        ]
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert statuses[2].json()["code"] == "rate_limited" and int(statuses[2].headers["retry-after"]) >= 1
+    assert statuses[2].headers["content-type"] == "application/problem+json"
