@@ -1,6 +1,7 @@
 """Builds the compiled parts; everything else lives in pyproject.toml.
 
-``tessera.ledger._engine`` is the ledger's apply loop. ``tessera.audit._prepare`` is the
+``tessera.ledger._engine`` is the ledger's apply loop. ``tessera.rules._closed`` is the
+enforcement index's answer table (one cache line a restricted subject). ``tessera.audit._prepare`` is the
 access log's per-entry work (checks, canonical JSON, SHA-256, BLAKE2b, CRC-32); it needs
 OpenSSL's libcrypto and zlib, and where their headers or libraries are missing it is left
 out with a note: the access log then runs its pure-Python path, same bytes, slower.
@@ -107,5 +108,6 @@ setup(
             extra_compile_args=C_FLAGS,
         ),
         Extension(HAMMING, sources=["src/tessera/identity/_hamming.c"], extra_compile_args=C_FLAGS),
+        Extension("tessera.rules._closed", sources=["src/tessera/rules/_closed.c"], extra_compile_args=C_FLAGS),
     ],
 )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tessera.rules import _closed
 from tessera.rules.basis import Domain
 from tessera.rules.enforcement import ALLOW, Denial, EnforcementIndex
 
@@ -79,3 +81,77 @@ def test_next_end_skips_discarded_and_open_ended() -> None:
     assert index.next_end_ns() == 80
     index.discard("r_2")
     assert index.next_end_ns() is None and len(index) == 1
+
+
+# -- the answer table (C) on its own, against a dict ------------------------------------------------
+
+KEYS = ("org:a", "100000000004", "org:restricted-999999", "org:" + "x" * 40, "org:zürich", "org:東京", "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(("put", "remove", "check")),
+            st.one_of(st.sampled_from(KEYS), st.text(max_size=30)),
+            st.integers(0, 2 ** len(DOMAINS) - 1),
+            st.integers(-5, 30),
+            st.integers(-5, 30),
+            st.sampled_from([*DOMAINS, "voting"]),
+        ),
+        max_size=300,
+    ),
+    now=st.integers(0, 25),
+)
+def test_the_table_answers_as_a_dict_of_its_puts_would(
+    ops: list[tuple[str, str, int, int, int, str]], now: int
+) -> None:
+    """Keys short and long, ASCII or not, built afresh for each call (equal, never the same object); slots reused."""
+    table = _closed.Table(tuple(DOMAINS), ALLOW, lambda: now)
+    model: dict[str, tuple[int, int, int, object]] = {}
+    for op, key, mask, lo, hi, domain in ops:
+        fresh = "".join(list(key))  # an equal str, another object
+        if op == "put":
+            answer = object()
+            table.put(fresh, mask, lo, hi, answer)
+            model[key] = (mask, lo, hi, answer)
+        elif op == "remove":
+            table.remove(fresh)
+            model.pop(key, None)
+        else:
+            got = table.check(fresh, domain)
+            if domain not in DOMAINS:
+                assert got is None
+            elif key not in model or not model[key][0] & (1 << DOMAINS.index(domain)):
+                assert got is ALLOW
+            else:
+                _, start, end, answer = model[key]
+                assert got is (answer if start <= now < end else None)
+        assert len(table) == len(model)
+
+
+def test_the_table_grows_and_reuses_deleted_slots_without_losing_a_subject() -> None:
+    table = _closed.Table(tuple(DOMAINS), ALLOW, lambda: 0)
+    answers = {f"org:s-{i}": object() for i in range(20_000)}
+    for rounds in range(3):
+        for key, answer in answers.items():
+            table.put(key, 1, 0, 1, answer)
+        for i, key in enumerate(answers):
+            if i % 3 == rounds:
+                table.remove(key)
+        live = {key for i, key in enumerate(answers) if i % 3 != rounds}
+        assert len(table) == len(live)
+        for key, answer in answers.items():
+            assert table.check("".join(key), DOMAINS[0]) is (answer if key in live else ALLOW)
+
+
+def test_the_table_refuses_bad_puts() -> None:
+    table = _closed.Table(tuple(DOMAINS), ALLOW)
+    with pytest.raises(ValueError, match="mask"):
+        table.put("org:a", 1 << len(DOMAINS), 0, 1, ALLOW)
+    with pytest.raises(TypeError):
+        table.put(b"org:a", 1, 0, 1, ALLOW)  # type: ignore[arg-type]
+    assert len(table) == 0
+    table.put("org:a", 1, -(2**70), 2**63, "deny")  # bounds past int64 are clamped: "forever"
+    assert table.check("org:a", DOMAINS[0]) == "deny"
+    assert table.check(42, DOMAINS[0]) is None  # not a str: Python answers
