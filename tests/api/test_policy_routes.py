@@ -161,6 +161,19 @@ class TestOfficers:
         assert lifted["http"] == 200 and lifted["ended_by"] == policy.world.principals["judge"].id
         assert not policy.frozen(PERSON_WALLET)
 
+    def test_a_wallet_opened_while_payments_are_closed_is_frozen_from_the_start(self, policy: Policy) -> None:
+        restriction_id = policy.activate()
+        ada, ben = policy.ada.principal_id, policy.ben.principal_id
+        accounts = [
+            {"id": 60, "ledger": MONEY, "code": 2, "holder": ada},
+            {"id": 61, "ledger": MONEY, "code": 2, "holder": ben},
+        ]
+        opened = policy.post("/v1/ledger/accounts", "bank", {"accounts": accounts})
+        assert opened["http"] == 200 and {r["status"] for r in opened["results"]} == {"ok"}  # type: ignore[union-attr]
+        assert policy.frozen(60) and not policy.frozen(61)
+        policy.post(f"/v1/restrictions/{restriction_id}/lift", "judge", {"reason": "paid in full"})
+        assert not policy.frozen(60) and not policy.frozen(PERSON_WALLET)
+
     def test_an_amendment_into_another_domain__400_and_nothing_changes(self, policy: Policy) -> None:
         restriction_id = policy.activate()
         answer = policy.post(

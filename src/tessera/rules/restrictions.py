@@ -512,6 +512,31 @@ class Restrictions:
             return []
         return self._store.accounts_held_by(principal_id, limit=ACCOUNTS_LIST_MAX)
 
+    def freeze_opened(self, accounts: Sequence[tuple[int, str]]) -> list[int]:
+        """Freeze just-opened accounts, (id, holder principal id), whose holder payments are closed to; returns them.
+
+        Called right after the ledger opens them, so a restricted person's new wallet is frozen
+        from its first moment on, not from the next start (``reconcile_freezes``).
+        """
+        holders = {holder for _, holder in accounts}
+        if not holders or self._freezer is None:
+            return []
+        with self._store.transaction() as conn:
+            query = select(persons.c.principal_id, persons.c.number).where(persons.c.principal_id.in_(holders))
+            number_of = {principal_id: number for principal_id, number in conn.execute(query)}
+        frozen: list[int] = []
+        with self.lock:
+            by_order: dict[str, list[int]] = {}
+            for account_id, holder in accounts:
+                number = number_of.get(holder)
+                decision = self.index.check(number, Domain.payments) if number is not None else None
+                if decision is not None and not decision.allowed:
+                    by_order.setdefault(decision.denials[0].restriction_id, []).append(account_id)
+            for reference, ids in by_order.items():
+                self._freezer.freeze_accounts(ids, reference=reference)
+                frozen += ids
+        return frozen
+
     def reconcile_freezes(self) -> int:
         """Freeze again the accounts of everyone a payments restriction in force closes; returns the subjects.
 

@@ -69,6 +69,8 @@ def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesD
     # Holders first: an account id taken by another holder is refused before the ledger is touched.
     services.store.set_account_holders(holders)
     results = services.ledger.create_accounts(accounts)
+    opened = results.statuses == CreateAccountStatus.ok
+    services.restrictions.freeze_opened([h for h, ok in zip(holders, opened.tolist(), strict=True) if ok])
     services.record_access(caller, subjects, ("ledger.account",), "opened")
     return _results(results)
 
