@@ -220,8 +220,9 @@ static PyObject *table_put(Table *self, PyObject *const *args, Py_ssize_t nargs)
     if (hash == -1) return NULL;
     hash = slot_hash(hash);
     if ((self->live + self->deleted + 1) * 100 > self->capacity * LOAD_PERCENT) {
+        /* Double when live slots are the crowd (then at most LOAD_PERCENT / 2 after); else just drop the deleted. */
         Py_ssize_t capacity = self->capacity;
-        while ((self->live + 1) * 100 * 2 > capacity * LOAD_PERCENT) capacity *= 2;  /* room to grow after */
+        if ((self->live + 1) * 100 > capacity * LOAD_PERCENT / 2) capacity *= 2;
         if (resize(self, capacity) < 0) return NULL;
     }
     int length = inline_length(key);

@@ -134,7 +134,7 @@ class EnforcementIndex:
         with self._lock:
             # Not rebuilt meanwhile (so this answer is current), and one restriction: one answer for every domain.
             if self._closed.get(subject) is closures and len(self._ids_by_subject.get(subject, ())) == 1:
-                self._table.put(subject, _mask(closures), fresh.lo, fresh.hi, fresh.decision)
+                self._table.put(str(subject), _mask(closures), fresh.lo, fresh.hi, fresh.decision)
         return fresh.decision
 
     def put(self, subject: str, domains: Iterable[Domain | str], denial: Denial) -> None:
@@ -200,7 +200,7 @@ class EnforcementIndex:
         ids = self._ids_by_subject.get(subject)
         if not ids:
             self._closed.pop(subject, None)
-            self._table.remove(subject)
+            self._table.remove(str(subject))  # str(): the table keys exact str only
             return
         closures: list[_Closure | None] = [None] * len(_ORDINAL)
         if len(ids) == 1:
@@ -221,7 +221,7 @@ class EnforcementIndex:
             window = (*_ASK_PYTHON, ALLOW)
         # A new list, swapped in whole: a reader sees the old one or the new one, never half of either.
         self._closed[subject] = closures
-        self._table.put(subject, _mask(closures), *window)
+        self._table.put(str(subject), _mask(closures), *window)
 
     def next_end_ns(self) -> int | None:
         """The earliest end among restrictions in force, for the sweep to wake at."""
