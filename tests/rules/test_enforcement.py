@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import threading
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -155,3 +158,45 @@ def test_the_table_refuses_bad_puts() -> None:
     table.put("org:a", 1, -(2**70), 2**63, "deny")  # bounds past int64 are clamped: "forever"
     assert table.check("org:a", DOMAINS[0]) == "deny"
     assert table.check(42, DOMAINS[0]) is None  # not a str: Python answers
+
+
+def test_checks_while_restrictions_come_and_go_on_other_threads() -> None:
+    """Readers never crash or see a restriction that was never put, while a writer puts, amends and lifts."""
+    index = EnforcementIndex()
+    subjects = [f"org:s-{i}" for i in range(50)]
+    ever: set[str] = set()
+    stop = threading.Event()
+    seen: list[str] = []
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        rng = random.Random(5)
+        for n in range(20_000):
+            subject = rng.choice(subjects)
+            restriction_id = f"r_{n % 400:016x}"
+            if rng.random() < 0.4:
+                index.discard(restriction_id)
+            else:
+                ever.add(restriction_id)
+                end = time.time_ns() + rng.choice((10**3, 10**9))  # some end while readers read
+                domains = rng.sample(DOMAINS, rng.randint(1, 3))
+                index.put(subject, domains, Denial(restriction_id, "c", "t", "b", 0, end))
+        stop.set()
+
+    def read() -> None:
+        rng = random.Random(threading.get_ident())
+        try:
+            while not stop.is_set():
+                decision = index.check(rng.choice(subjects), rng.choice(DOMAINS))
+                seen.extend(decision.restriction_ids)
+        except BaseException as error:  # handed to the main thread, which asserts there were none
+            errors.append(error)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    write()
+    for reader in readers:
+        reader.join()
+    assert not errors
+    assert set(seen) <= ever and seen  # denials were seen, and each was a restriction once put
