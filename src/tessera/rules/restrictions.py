@@ -513,7 +513,7 @@ class Restrictions:
         return self._store.accounts_held_by(principal_id, limit=ACCOUNTS_LIST_MAX)
 
     def freeze_opened(self, accounts: Sequence[tuple[int, str]]) -> list[int]:
-        """Freeze just-opened accounts, (id, holder principal id), whose holder payments are closed to; returns them.
+        """Freeze just-opened accounts, (id, holder principal id), of holders whose payments are closed; returns them.
 
         Called right after the ledger opens them, so a restricted person's new wallet is frozen
         from its first moment on, not from the next start (``reconcile_freezes``).
