@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tessera.api.services import Caller, Services, checked_purpose
+from tessera.api.services import PURPOSE_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
 
 ACTION_KEY = "x-tessera-action"
@@ -51,7 +51,7 @@ def get_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_tessera_purpose: Annotated[
         str | None,
-        Header(description="Why an officer reads someone else's data; shown to that person.", max_length=200),
+        Header(description="Why an officer reads someone else's data; shown to that person.", max_length=PURPOSE_MAX),
     ] = None,
 ) -> Caller:
     route = request.scope["route"]

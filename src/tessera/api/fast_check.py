@@ -25,14 +25,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tessera.api.errors import error_response, problem
 from tessera.api.routes.policy import answer_check
 from tessera.api.schemas import DomainName
-from tessera.api.services import Caller, Services, checked_purpose
+from tessera.api.services import PURPOSE_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, grant_for
 from tessera.errors import TesseraError
-from tessera.rules.subjects import checked_subject, is_person
+from tessera.rules.subjects import SUBJECT_MAX, checked_subject, is_person
 
 PATH = "/v1/check"
-PURPOSE_MAX = 200  # the route's header limit: a longer one is the route's to refuse
-SUBJECT_MAX = 68
 _DOMAINS = frozenset(get_args(DomainName))
 log = logging.getLogger("tessera.api")
 
@@ -79,7 +77,7 @@ def _plain_request(services: Services, scope: Scope) -> tuple[Caller, str, str] 
         elif name == b"x-tessera-purpose" and purpose is None:
             purpose = value.decode("latin-1")
     if not token or not token.startswith("tsk_") or not purpose or len(purpose) > PURPOSE_MAX:
-        return None
+        return None  # a purpose too long is the route's to refuse (its header limit)
     principal = services.cached_caller(token)
     if principal is None:
         return None

@@ -44,6 +44,7 @@ from tessera.store import Store
 
 CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
 NO_PURPOSE = "(none stated)"
+PURPOSE_MAX = 200  # characters of X-Tessera-Purpose
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +382,6 @@ def checked_purpose(value: str | None) -> str:
     if value is None:
         return ""
     text = value.strip()
-    if len(text) > 200 or any(ord(c) < 32 for c in text):
-        raise InvalidInputError("X-Tessera-Purpose", "must be at most 200 printable characters")
+    if len(text) > PURPOSE_MAX or any(ord(c) < 32 for c in text):
+        raise InvalidInputError("X-Tessera-Purpose", f"must be at most {PURPOSE_MAX} printable characters")
     return text

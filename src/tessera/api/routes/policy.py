@@ -39,17 +39,17 @@ from tessera.api.schemas import (
     ScorePublic,
     ScoresPublic,
 )
-from tessera.api.services import Caller, Services, checked_purpose
+from tessera.api.services import PURPOSE_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
 from tessera.errors import InvalidInputError
 from tessera.rules.basis import legal_basis
 from tessera.rules.restrictions import Keep
-from tessera.rules.subjects import checked_subject, is_person
+from tessera.rules.subjects import SUBJECT_MAX, checked_subject, is_person
 
 router = APIRouter(tags=["policy"])
 
 SubjectQuery = Annotated[
-    str, Query(min_length=1, max_length=68, description="a Tessera number, or org:<id> for an organisation")
+    str, Query(min_length=1, max_length=SUBJECT_MAX, description="a Tessera number, or org:<id> for an organisation")
 ]
 RestrictionIdPath = Annotated[str, Path(pattern=r"^r_[0-9a-f]{16}$")]
 AppealIdPath = Annotated[str, Path(pattern=r"^a_[0-9a-f]{16}$")]
@@ -76,7 +76,7 @@ async def _enforcing_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_tessera_purpose: Annotated[
         str | None,
-        Header(description="Why the service checks this person; shown to that person.", max_length=200),
+        Header(description="Why the service checks this person; shown to that person.", max_length=PURPOSE_MAX),
     ] = None,
 ) -> Caller:
     """``get_caller``'s checks on the event loop: the hot path pays no thread hop (the caller cache is in memory)."""
