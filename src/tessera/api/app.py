@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tessera import __version__
 from tessera.api import errors
 from tessera.api.fast_check import CheckFastPath
+from tessera.api.offload import Offload
 from tessera.api.routes import audit, credentials, identity, ledger, me, oidc, policy, sanctions, system
 from tessera.api.schemas import TransfersCreate
 from tessera.api.services import Services, Settings
@@ -57,9 +58,11 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = Services(settings)
+        app.state.offload = Offload()
         try:
             yield
         finally:
+            app.state.offload.close()  # first: calls still running may need the services
             app.state.services.close()
 
     app = FastAPI(title="Tessera", version=__version__, description=DESCRIPTION, lifespan=lifespan)

@@ -214,7 +214,8 @@ def serve(
             )
         app_ = create_app(settings)
     typer.echo(f"Tessera on http://{host}:{port} (docs at /docs), data in {data}", err=True)
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    # No access log: at this level it prints nothing, yet its arguments cost every request a few µs.
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
 @keys_app.command("create")
