@@ -138,6 +138,7 @@ def test_me_names_the_caller(world: World) -> None:
         "name": "tax-officer",
         "role": "officer",
         "agency": "tax-office",
+        "organisation": "",
     }
 
 

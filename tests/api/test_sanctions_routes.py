@@ -118,6 +118,25 @@ def test_a_new_counterparty_with_a_listed_name__screened_on_its_first_transfer(l
     assert hit["subject"] == f"org:{principal.id}" and hit["context"] == "counterparty"
     assert hit["reference"].startswith("ledger:")
     assert services.counterparties.new_pairs >= 1
+    confirmed = _decide(listed, hit["id"], {"decision": "confirm", "reason": "the listed airline's trading name"})
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["restriction"]["subject"] == f"org:{principal.id}"
+    assert services.ledger.lookup_accounts([61])[0].flags & AccountFlags.frozen  # its wallet, not just the index
+
+
+def test_a_counterparty_acting_for_an_organisation__screened_and_frozen_as_it(listed: World) -> None:
+    """A merchant linked to an organisation is screened under it; confirming freezes every till of it."""
+    services = listed.services
+    role = listed.principals["shop"].role
+    tills = [services.store.create_principal(f"Air Cess {i}", role, organisation="org:air-cess") for i in (1, 2)]
+    services.store.set_account_holders([(61, tills[0].id), (62, tills[1].id)])
+    services.ledger.create_accounts([Account(i, MONEY, code=3, flags=WALLET) for i in (61, 62)])
+    assert services.ledger.create_transfers([Transfer(10, ALICE, 61, 100, MONEY, 1)]).all_ok
+    _settle(listed)
+    (hit,) = _hits(listed).json()["hits"]
+    assert hit["subject"] == "org:air-cess"
+    assert _decide(listed, hit["id"], {"decision": "confirm", "reason": "same company"}).status_code == 200
+    assert all(a.flags & AccountFlags.frozen for a in services.ledger.lookup_accounts([61, 62]))
 
 
 def test_bad_input__404_422_409(listed: World) -> None:

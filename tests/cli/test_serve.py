@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
+from tessera.cli.common import open_store
 from tessera.cli.main import app
 
 runner = CliRunner()
@@ -46,10 +47,26 @@ def test_keys_create_refuses_bad_input_without_writing(tmp_path: Path) -> None:
         (["--role", "king", "--name", "x"], "role"),
         (["--role", "officer", "--name", "x"], "agency"),
         (["--role", "citizen", "--name", "bad\nname"], "name"),
+        (["--role", "citizen", "--name", "x", "--organisation", "org:acme"], "organisation"),
+        (["--role", "merchant", "--name", "x", "--organisation", "Acme Ltd"], "organisation"),
     ):
         result = runner.invoke(app, ["keys", "create", *args, "--data", str(tmp_path)])
         assert result.exit_code == 1 and f"{field}:" in result.stderr, (args, result.output)
     assert runner.invoke(app, ["keys", "list", "--name", "x", "--data", str(tmp_path)]).exit_code == 1
+
+
+def test_keys_create_for_a_merchant_acting_for_an_organisation(tmp_path: Path) -> None:
+    """The link is set when the merchant is created; asking for another organisation later is refused."""
+    data = ["--data", str(tmp_path)]
+    till = ["keys", "create", "--role", "merchant", "--name", "till 1", *data]
+    assert runner.invoke(app, [*till, "--organisation", "org:acme-foods"]).exit_code == 0
+    assert runner.invoke(app, till).exit_code == 0  # another key, same principal
+    moved = runner.invoke(app, [*till, "--organisation", "org:other"])
+    assert moved.exit_code == 1 and "organisation:" in moved.stderr and "org:acme-foods" in moved.stderr
+    with open_store(tmp_path, None) as store:
+        principal = store.get_principal_by_name("till 1")
+        assert principal is not None and principal.organisation == "org:acme-foods"
+        assert len(store.list_api_keys(principal.id)) == 2
 
 
 def test_serve_demo_answers_over_http_and_stops_cleanly(tmp_path: Path) -> None:

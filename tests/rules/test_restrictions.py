@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tessera.auth import Principal, Role
 from tessera.errors import (
     BatchSizeError,
     ConflictError,
@@ -330,6 +331,52 @@ class TestLedger:
         world.ledger.unfreeze_accounts([10], reference="simulated loss")
         assert world.restrictions.reconcile_freezes() == 1
         assert _frozen(world, 10)
+
+
+def _merchants(w: World, accounts: dict[int, str]) -> dict[int, Principal]:
+    """A merchant principal per account, acting for the organisation given ("" for none), with the account open."""
+    holders = {}
+    for account_id, organisation in accounts.items():
+        holders[account_id] = w.store.create_principal(f"till {account_id}", Role.merchant, organisation=organisation)
+    w.store.set_account_holders([(i, p.id) for i, p in holders.items()])
+    wallet = AccountFlags.debits_must_not_exceed_credits
+    assert w.ledger.create_accounts([Account(i, 1, 2, flags=wallet) for i in accounts]).all_ok
+    return holders
+
+
+class TestOrganisationLedger:
+    """An organisation's accounts are those its merchants hold; a payments restriction on it freezes them all."""
+
+    def test_a_payments_restriction_freezes_the_organisations_accounts_only(self, world: World) -> None:
+        _merchants(world, {30: "org:acme-foods", 31: "org:acme-foods", 40: "org:other", 41: ""})
+        active = _propose(world, subject="org:acme-foods", basis_id="court/118")  # a court order: in force at once
+        assert [_frozen(world, i) for i in (30, 31, 40, 41, 10)] == [True, True, False, False, False]
+        assert world.ledger.lookup_account_orders(30)[-1].reference == active.id
+        world.restrictions.lift(active.id, officer=OFFICER_C, reason="order discharged")
+        assert not _frozen(world, 30) and not _frozen(world, 31)
+
+    def test_a_merchant_acting_for_no_organisation_is_org_and_its_own_id(self, world: World) -> None:
+        """As screening names a counterparty that is no person: a confirmed hit on it must reach its wallet."""
+        merchants = _merchants(world, {41: "", 42: "org:acme-foods"})
+        _propose(world, subject="org:" + merchants[41].id, basis_id="un-1267")
+        _propose(world, subject="org:" + merchants[42].id, basis_id="un-1267")  # acts for acme: not its own
+        assert _frozen(world, 41) and not _frozen(world, 42)
+
+    def test_a_wallet_opened_for_a_restricted_organisation_is_frozen_as_it_opens(self, world: World) -> None:
+        (merchant,) = _merchants(world, {30: "org:acme-foods"}).values()
+        active = _propose(world, subject="org:acme-foods", basis_id="court/118")
+        world.store.set_account_holders([(32, merchant.id)])
+        assert world.ledger.create_accounts([Account(32, 1, 2)]).all_ok
+        assert world.restrictions.freeze_opened([(32, merchant.id), (20, world.ben.principal_id)]) == [32]
+        assert _frozen(world, 32) and not _frozen(world, 20)
+        assert world.ledger.lookup_account_orders(32)[-1].reference == active.id
+
+    def test_reconcile_freezes_an_organisations_lost_freeze(self, world: World) -> None:
+        _merchants(world, {30: "org:acme-foods"})
+        _propose(world, subject="org:acme-foods", basis_id="court/118")
+        world.ledger.unfreeze_accounts([30], reference="simulated loss")
+        assert world.restrictions.reconcile_freezes() == 1
+        assert _frozen(world, 30)
 
 
 class TestExpiry:

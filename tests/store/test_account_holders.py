@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tessera.auth.principals import Principal
+from tessera.auth.principals import Principal, Role
 from tessera.errors import ConflictError, NotFoundError
 from tessera.ledger import BATCH_SIZE_MAX as LEDGER_BATCH_SIZE_MAX
 from tessera.store import BATCH_SIZE_MAX, Store
@@ -65,3 +65,16 @@ def test_full_batch_round_trips(store: Store, citizen: Principal) -> None:
 def test_store_batch_limit_is_the_ledgers() -> None:
     """One ledger batch's accounts always fit one store call."""
     assert BATCH_SIZE_MAX == LEDGER_BATCH_SIZE_MAX
+
+
+def test_an_organisations_accounts_are_its_merchants(store: Store, citizen: Principal) -> None:
+    """Linked merchants' accounts; ``org:<id>`` of a merchant acting for none reaches its own; never a citizen's."""
+    acme = [store.create_principal(f"till {i}", Role.merchant, organisation="org:acme") for i in (1, 2)]
+    kiosk = store.create_principal("kiosk", Role.merchant)
+    store.set_account_holders([(7, acme[1].id), (3, acme[0].id), (5, kiosk.id), (9, citizen.id)])
+    assert store.accounts_of_organisation("org:acme") == [3, 7]
+    assert store.accounts_of_organisation("org:acme", limit=1) == [3]
+    assert store.accounts_of_organisation("org:" + kiosk.id) == [5]
+    assert store.accounts_of_organisation("org:" + acme[0].id) == []  # it acts for acme, not for itself
+    assert store.accounts_of_organisation("org:" + citizen.id) == []
+    assert store.accounts_of_organisation("org:nobody") == []

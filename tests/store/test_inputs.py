@@ -33,6 +33,12 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("create_principal", {"name": "ok", "role": Role.citizen, "subject": "x" * 65}, "subject"),
     ("create_principal", {"name": "ok", "role": Role.citizen, "subject": 7}, "subject"),
     ("create_principal", {"name": "ok", "role": Role.citizen, "subject": "person:1\n"}, "subject"),
+    ("create_principal", {"name": "ok", "role": Role.citizen, "organisation": "org:acme"}, "organisation"),
+    ("create_principal", {"name": "ok", "role": Role.auditor, "organisation": "org:acme"}, "organisation"),
+    ("create_principal", {"name": "ok", "role": Role.merchant, "organisation": "acme"}, "organisation"),
+    ("create_principal", {"name": "ok", "role": Role.merchant, "organisation": "org:Acme"}, "organisation"),
+    ("create_principal", {"name": "ok", "role": Role.merchant, "organisation": "org:" + "a" * 65}, "organisation"),
+    ("create_principal", {"name": "ok", "role": Role.merchant, "organisation": 5}, "organisation"),
     ("get_principal", {"principal_id": "alice"}, "principal_id"),
     ("get_principal", {"principal_id": "p_0123456789ABCDEF"}, "principal_id"),
     ("get_principal", {"principal_id": None}, "principal_id"),
@@ -88,6 +94,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("accounts_held_by", {"principal_id": ""}, "principal_id"),
     ("accounts_held_by", {"principal_id": P, "limit": 0}, "limit"),
     ("accounts_held_by", {"principal_id": P, "limit": BATCH_SIZE_MAX + 1}, "limit"),
+    ("accounts_of_organisation", {"organisation": "acme"}, "organisation"),
+    ("accounts_of_organisation", {"organisation": None}, "organisation"),
+    ("accounts_of_organisation", {"organisation": "org:acme", "limit": 0}, "limit"),
 ]
 
 

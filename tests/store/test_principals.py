@@ -39,6 +39,14 @@ class TestCreate:
         assert store.get_principal(citizen.id) == citizen
         assert citizen.subject == "person:0042"
 
+    def test_a_merchant_acting_for_an_organisation_round_trips(self, store: Store) -> None:
+        """Several merchants may act for one organisation; anyone else acts for none."""
+        tills = [store.create_principal(f"till {i}", Role.merchant, organisation="org:acme-foods") for i in (1, 2)]
+        assert [store.get_principal(t.id) for t in tills] == tills
+        assert {t.organisation for t in tills} == {"org:acme-foods"}
+        assert store.create_principal("kiosk", Role.merchant).organisation == ""
+        assert store.list_principals(role=Role.merchant)[0].organisation in ("", "org:acme-foods")
+
     def test_role_given_as_its_string_is_accepted(self, store: Store) -> None:
         """Role is a StrEnum; "auditor" and Role.auditor are the same role."""
         auditor = store.create_principal("audit office", "auditor")  # type: ignore[arg-type]

@@ -198,10 +198,11 @@ class PrincipalPublic(BaseModel):
     name: str
     role: str
     agency: str
+    organisation: str = Field("", description="org:<id> a merchant acts for; empty for none")
 
     @classmethod
     def of(cls, p: Principal) -> PrincipalPublic:
-        return cls(id=p.id, name=p.name, role=p.role.value, agency=p.agency)
+        return cls(id=p.id, name=p.name, role=p.role.value, agency=p.agency, organisation=p.organisation)
 
 
 class PrincipalsPublic(BaseModel):

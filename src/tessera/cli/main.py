@@ -220,9 +220,13 @@ def serve(
 
 @keys_app.command("create")
 def keys_create(
+    *,
     role: Annotated[str, typer.Option(help="citizen, officer, merchant, auditor or admin.")],
     name: Annotated[str, typer.Option(help="The principal's unique name; created if new.")],
     agency: Annotated[str, typer.Option(help="The agency an officer acts for.")] = "",
+    organisation: Annotated[
+        str, typer.Option(help="org:<id>: the organisation a merchant acts for; its restrictions reach the accounts.")
+    ] = "",
     data: DataOption = DATA_DEFAULT,
     database_url: DatabaseOption = None,
 ) -> None:
@@ -232,9 +236,12 @@ def keys_create(
         with open_store(data, database_url) as store:
             principal = store.get_principal_by_name(checked_name(name))
             if principal is None:
-                principal = store.create_principal(name, wanted, agency=agency)
+                principal = store.create_principal(name, wanted, agency=agency, organisation=organisation)
             elif principal.role is not wanted:
                 raise InvalidInputError("role", f"{name} exists as a {principal.role.value}, not a {wanted.value}")
+            elif organisation and principal.organisation != organisation:
+                found = principal.organisation or "no organisation"
+                raise InvalidInputError("organisation", f"{name} exists acting for {found}, not {organisation}")
             key = new_key()
             store.add_api_key(key.key_id, principal.id, key.secret_hash, time.time_ns())
     typer.echo(f"principal {principal.id} ({principal.role.value} {principal.name}); key {key.key_id}:", err=True)

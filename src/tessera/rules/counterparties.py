@@ -19,11 +19,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from tessera.auth.principals import Role
+from tessera.auth.principals import Role, organisation_of
 from tessera.identity.registry import Registry
 from tessera.ledger.feed import CommittedBatch
 from tessera.ledger.journal import EntryKind
-from tessera.rules.subjects import ORG_PREFIX
 from tessera.rules.watch import HitContext, SanctionsWatch, Screenee
 from tessera.store import Store
 
@@ -114,7 +113,7 @@ class NewCounterparties:
         principal = self._store.get_principal(principal_id)
         if principal is None or principal.role is Role.citizen or not principal.name:
             return None
-        return Screenee(ORG_PREFIX + principal.id, (principal.name,))
+        return Screenee(organisation_of(principal), (principal.name,))
 
 
 def _pair_keys(payer: npt.NDArray[np.uint64], payee: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from tessera.auth.principals import organisation_of
 from tessera.errors import BatchSizeError, ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.basis import Domain, LegalBases, LegalBasis, checked_domains, legal_basis
 from tessera.rules.enforcement import Decision, Denial, EnforcementIndex
@@ -503,9 +504,9 @@ class Restrictions:
             self._freezer.unfreeze_accounts(accounts, reference=r.id)
 
     def _accounts_of(self, subject: str) -> list[int]:
-        """Every ledger account the person's principal holds; an organisation's are not known here yet."""
+        """Every ledger account the person's principal holds, or the organisation's (``organisation_of``)."""
         if not is_person(subject):
-            return []
+            return self._store.accounts_of_organisation(subject, limit=ACCOUNTS_LIST_MAX)
         with self._store.transaction() as conn:
             principal_id = conn.scalar(select(persons.c.principal_id).where(persons.c.number == subject))
         if principal_id is None:
@@ -515,21 +516,27 @@ class Restrictions:
     def freeze_opened(self, accounts: Sequence[tuple[int, str]]) -> list[int]:
         """Freeze just-opened accounts, (id, holder principal id), of holders whose payments are closed; returns them.
 
-        Called right after the ledger opens them, so a restricted person's new wallet is frozen
-        from its first moment on, not from the next start (``reconcile_freezes``).
+        Called right after the ledger opens them, so a restricted person's or organisation's
+        new wallet is frozen from its first moment on, not from the next start
+        (``reconcile_freezes``). A citizen's holder is its person; anyone else's, its
+        organisation (``organisation_of``).
         """
         holders = {holder for _, holder in accounts}
         if not holders or self._freezer is None:
             return []
         with self._store.transaction() as conn:
             query = select(persons.c.principal_id, persons.c.number).where(persons.c.principal_id.in_(holders))
-            number_of = {principal_id: number for principal_id, number in conn.execute(query)}
+            subject_of = {principal_id: number for principal_id, number in conn.execute(query)}
+        for holder in holders - subject_of.keys():
+            principal = self._store.get_principal(holder)
+            if principal is not None and organisation_of(principal):
+                subject_of[holder] = organisation_of(principal)
         frozen: list[int] = []
         with self.lock:
             by_order: dict[str, list[int]] = {}
             for account_id, holder in accounts:
-                number = number_of.get(holder)
-                decision = self.index.check(number, Domain.payments) if number is not None else None
+                subject = subject_of.get(holder)
+                decision = self.index.check(subject, Domain.payments) if subject is not None else None
                 if decision is not None and not decision.allowed:
                     by_order.setdefault(decision.denials[0].restriction_id, []).append(account_id)
             for reference, ids in by_order.items():

@@ -31,11 +31,13 @@ from sqlalchemy import (
     Engine,
     Row,
     String,
+    and_,
     any_,
     bindparam,
     create_engine,
     event,
     func,
+    or_,
     select,
     update,
 )
@@ -44,7 +46,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from tessera.auth.principals import AGENCY_MAX, Principal, Role, checked_name, checked_role
+from tessera.auth.principals import (
+    AGENCY_MAX,
+    ORG_PREFIX,
+    Principal,
+    Role,
+    checked_name,
+    checked_organisation,
+    checked_role,
+)
 from tessera.errors import (
     BatchSizeError,
     ConflictError,
@@ -139,8 +149,14 @@ class Store:
 
     # --- principals -------------------------------------------------------------------------
 
-    def create_principal(self, name: str, role: Role, agency: str = "", subject: str = "") -> Principal:
-        """Register a caller. Officers need an agency; a citizen's subject defaults to its own id."""
+    def create_principal(
+        self, name: str, role: Role, agency: str = "", subject: str = "", organisation: str = ""
+    ) -> Principal:
+        """Register a caller. Officers need an agency; a citizen's subject defaults to its own id.
+
+        A merchant may act for an ``organisation`` (``org:<id>``); several merchants may act
+        for one, and a restriction on it then reaches all their accounts.
+        """
         name = checked_name(name)
         role = checked_role(role)
         if not isinstance(agency, str):
@@ -155,10 +171,16 @@ class Store:
             raise InvalidInputError(
                 "subject", f"must be 1-{SUBJECT_MAX} letters, digits or _.:- (starting alphanumeric)"
             )
+        if not isinstance(organisation, str):
+            raise InvalidInputError("organisation", "must be a string")
+        if organisation and role is not Role.merchant:
+            raise InvalidInputError("organisation", "only merchants act for an organisation")
+        if organisation:
+            checked_organisation(organisation)
         principal_id = "p_" + secrets.token_hex(8)
         if role is Role.citizen and not subject:
             subject = principal_id
-        principal = Principal(principal_id, name, role, agency, subject, time.time_ns(), False)
+        principal = Principal(principal_id, name, role, agency, subject, time.time_ns(), False, organisation)
         try:
             with self._transaction(write=True) as conn:
                 conn.execute(principals.insert().values(_principal_values(principal)))
@@ -331,6 +353,29 @@ class Store:
                 )
             )
 
+    def accounts_of_organisation(self, organisation: str, limit: int = 1000) -> list[int]:
+        """The accounts of an organisation (``organisation_of`` each holder), in id order, at most ``limit``.
+
+        Those held by merchants acting for it, and, for ``org:<principal id>``, by that
+        principal when it acts for no named organisation.
+        """
+        organisation = checked_organisation(organisation)
+        limit = _checked_int(limit, "limit", 1, ACCOUNTS_LIST_MAX)
+        holder = principals.c.organisation == organisation
+        own_id = organisation[len(ORG_PREFIX) :]
+        if _PRINCIPAL_ID.fullmatch(own_id):
+            unlinked = principals.c.organisation.is_(None) & (principals.c.role != Role.citizen.value)
+            holder = or_(holder, and_(principals.c.id == own_id, unlinked))
+        query = (
+            select(account_holders.c.account_id)
+            .join(principals, principals.c.id == account_holders.c.principal_id)
+            .where(holder)
+            .order_by(account_holders.c.account_id)
+            .limit(limit)
+        )
+        with self._transaction() as conn:
+            return list(conn.scalars(query))
+
     # --- for the domain modules that keep their own tables ------------------------------------
 
     def transaction(self, write: bool = False) -> AbstractContextManager[Connection]:
@@ -502,6 +547,7 @@ def _principal_values(principal: Principal) -> dict[str, Any]:
         "subject": principal.subject or None,  # NULL, so that only real subjects are unique
         "created_at_ns": principal.created_at_ns,
         "disabled": principal.disabled,
+        "organisation": principal.organisation or None,
     }
 
 
@@ -514,6 +560,7 @@ def _principal_of(row: Row[Any]) -> Principal:
         subject=row.subject or "",
         created_at_ns=row.created_at_ns,
         disabled=bool(row.disabled),
+        organisation=row.organisation or "",
     )
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-from tessera.auth.principals import AGENCY_MAX, NAME_MAX, Role
+from tessera.auth.principals import AGENCY_MAX, NAME_MAX, ORGANISATION_MAX, Role
 
 PRINCIPAL_ID_LENGTH = 18  # "p_" and 16 hex digits
 ROLE_LENGTH_MAX = 16
@@ -54,8 +54,11 @@ principals = Table(
     Column("subject", String(SUBJECT_MAX), nullable=True, unique=True),
     Column("created_at_ns", BigInteger, nullable=False),
     Column("disabled", Boolean, nullable=False),
+    # NULL but for merchants that act for an organisation (migration 0009); several may.
+    Column("organisation", String(ORGANISATION_MAX), nullable=True),
     CheckConstraint(f"role IN ({_ROLES_SQL})", name="role"),
     Index(None, "role", "id"),  # list_principals(role=...) pages through one role by id
+    Index(None, "organisation"),  # accounts_of_organisation
 )
 
 api_keys = Table(
