@@ -224,6 +224,24 @@ class TestAccountsAndLookups:
             funded.freeze_accounts([ALICE], reference)
         assert funded.lookup_account_orders(ALICE) == []
 
+    @pytest.mark.parametrize(
+        ("frozen_by", "field"),
+        [
+            ([(20, "court/1")], "frozen_by"),
+            ({21: "court/1"}, "frozen_by"),  # not an account of the batch
+            ({True: "court/1"}, "frozen_by"),
+            ({20: ""}, r"frozen_by\[20\]"),
+            ({20: "x" * 113}, r"frozen_by\[20\]"),
+        ],
+    )
+    def test_opening_frozen_with_a_bad_order__error_and_nothing_opened(
+        self, funded: Ledger, frozen_by: Any, field: str
+    ) -> None:
+        """A freeze to open under is checked before the accounts are: neither is half-applied."""
+        with pytest.raises(InvalidInputError, match=field):
+            funded.create_accounts([Account(20, 1, 2)], frozen_by=frozen_by)
+        assert funded.lookup_accounts([20]) == []
+
     def test_lookups_skip_missing(self, funded: Ledger) -> None:
         """Lookups return the records that exist, in the order asked."""
         assert [a.id for a in funded.lookup_accounts([BOB, 77, ISSUER])] == [BOB, ISSUER]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import collections
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +20,8 @@ from tessera.ledger import (
     Transfer,
     TransferFlags,
 )
-from tests.conftest import ALICE, BOB, SHOP
+from tessera.ledger.journal import EntryKind
+from tests.conftest import ALICE, BOB, ISSUER, SHOP
 
 S = CreateTransferStatus
 
@@ -103,6 +108,61 @@ class TestFreezes:
             ("unfreeze", "appeal/2026/7"),
         ]
         assert history[0].timestamp < history[1].timestamp
+
+    def test_account_opened_frozen__no_batch_between_and_the_freeze_survives_a_restart(self, tmp_path: Path) -> None:
+        """The freeze of a restricted holder's new account is journaled right behind its opening."""
+        seen: list[tuple[int, int]] = []
+        with Ledger.open(tmp_path / "l") as ledger:
+            ledger.subscribe(lambda batch: seen.append((batch.seq, batch.kind)))
+            assert ledger.create_accounts([Account(ISSUER, 1, 1)]).all_ok
+            opened = ledger.create_accounts(
+                [Account(ALICE, 1, 2), Account(BOB, 1, 2), Account(ISSUER, 1, 1)],
+                frozen_by={BOB: "court-order/2026/118", ISSUER: "not opened by this call"},
+            )
+            assert opened.statuses.tolist()[:2] == [0, 0] and opened[2].status != 0
+            assert ledger.feed.wait_idle(5)
+        kinds = [kind for _, kind in seen]
+        assert kinds == [EntryKind.accounts, EntryKind.accounts, EntryKind.orders]
+        assert [seq for seq, _ in seen][1:] == [seen[1][0], seen[1][0] + 1]
+        with Ledger.open(tmp_path / "l") as reopened:
+            flags = [a.flags & AccountFlags.frozen for a in reopened.lookup_accounts([ALICE, BOB, ISSUER])]
+            assert flags == [0, AccountFlags.frozen, 0]
+            assert [(o.action, o.reference) for o in reopened.lookup_account_orders(BOB)] == [
+                ("freeze", "court-order/2026/118")
+            ]
+            assert reopened.lookup_account_orders(ISSUER) == []
+            refused = reopened.create_transfers([_pay(1, ISSUER, BOB, 5)])
+            assert refused[0].status == S.account_frozen
+
+    def test_account_opened_frozen__a_payer_racing_the_opening_never_gets_through(self, ledger: Ledger) -> None:
+        """Transfers into the account keep arriving while it opens: not one lands before the freeze."""
+        assert ledger.create_accounts([Account(ISSUER, 1, 1)]).all_ok
+        stop, outcomes = threading.Event(), collections.Counter[int]()
+
+        def pay_bob() -> None:
+            transfer_id = 100
+            while not stop.is_set():
+                transfer_id += 1
+                outcomes[int(ledger.create_transfers([_pay(transfer_id, ISSUER, BOB, 1)])[0].status)] += 1
+
+        payer = threading.Thread(target=pay_bob)
+        payer.start()
+        try:
+            _wait_for(lambda: outcomes[S.account_not_found] >= 20)
+            assert ledger.create_accounts([Account(BOB, 1, 2)], frozen_by={BOB: "court-order/2026/118"}).all_ok
+            _wait_for(lambda: outcomes[S.account_frozen] >= 20)
+        finally:
+            stop.set()
+            payer.join()
+        assert outcomes[S.ok] == 0 and ledger.get_account_transfers(BOB) == []
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Poll until ``condition`` holds; fail rather than hang if it never does."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.001)
 
 
 class TestReserve:

@@ -365,11 +365,35 @@ class TestOrganisationLedger:
     def test_a_wallet_opened_for_a_restricted_organisation_is_frozen_as_it_opens(self, world: World) -> None:
         (merchant,) = _merchants(world, {30: "org:acme-foods"}).values()
         active = _propose(world, subject="org:acme-foods", basis_id="court/118")
-        world.store.set_account_holders([(32, merchant.id)])
-        assert world.ledger.create_accounts([Account(32, 1, 2)]).all_ok
-        assert world.restrictions.freeze_opened([(32, merchant.id), (20, world.ben.principal_id)]) == [32]
-        assert _frozen(world, 32) and not _frozen(world, 20)
+        holders = [(32, merchant.id), (21, world.ben.principal_id)]
+        world.store.set_account_holders(holders)
+        accounts = [Account(32, 1, 2), Account(21, 1, 2)]
+        opened = world.restrictions.open_accounts(world.ledger, accounts, [h for _, h in holders])
+        assert opened.all_ok
+        assert _frozen(world, 32) and not _frozen(world, 21)
         assert world.ledger.lookup_account_orders(32)[-1].reference == active.id
+
+    def test_a_wallet_opened_for_a_restricted_person_is_frozen_as_it_opens(self, world: World) -> None:
+        active = _active(world)  # closes Ada's payments
+        world.store.set_account_holders([(12, world.ada.principal_id)])
+        opened = world.restrictions.open_accounts(world.ledger, [Account(12, 1, 2)], [world.ada.principal_id])
+        assert opened.all_ok and _frozen(world, 12)
+        assert [o.reference for o in world.ledger.lookup_account_orders(12)] == [active.id]
+
+    def test_an_account_that_already_exists_is_left_as_it_is(self, world: World) -> None:
+        """Opening again is refused by the ledger; the freeze order is not written for it."""
+        _active(world, subject=world.ben.number)
+        world.ledger.unfreeze_accounts([20], reference="simulated loss")
+        before = len(world.ledger.lookup_account_orders(20))
+        opened = world.restrictions.open_accounts(world.ledger, [Account(20, 1, 2)], [world.ben.principal_id])
+        assert not opened.all_ok and not _frozen(world, 20)
+        assert len(world.ledger.lookup_account_orders(20)) == before
+
+    def test_one_holder_per_account_or_nothing_opens(self, world: World) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            world.restrictions.open_accounts(world.ledger, [Account(13, 1, 2)], [])
+        assert caught.value.field == "holders"
+        assert world.ledger.lookup_accounts([13]) == []
 
     def test_reconcile_freezes_an_organisations_lost_freeze(self, world: World) -> None:
         _merchants(world, {30: "org:acme-foods"})

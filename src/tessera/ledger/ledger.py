@@ -12,7 +12,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -115,6 +115,30 @@ def _checked_ids(ids: Any, name: str) -> npt.NDArray[np.uint64]:
         if not 0 < v < ID_LIMIT:
             raise InvalidInputError(f"{name}[{i}]", f"must be between 1 and 2**63 - 1, got {v}")
     return np.array(values, dtype=np.uint64)
+
+
+def _checked_reference(reference: object, name: str) -> bytes:
+    """An order's reference as journaled: non-blank text of at most ORDER_REFERENCE_BYTES_MAX bytes."""
+    if not isinstance(reference, str) or not reference.strip():
+        raise InvalidInputError(name, "must name the order, e.g. 'court-order/2026/118'")
+    encoded = reference.encode()
+    if len(encoded) > ORDER_REFERENCE_BYTES_MAX:
+        raise InvalidInputError(name, f"at most {ORDER_REFERENCE_BYTES_MAX} bytes of UTF-8")
+    return encoded
+
+
+def _opening_freezes(frozen_by: object, batch_ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.void]:
+    """``create_accounts``' ``frozen_by`` as freeze orders, each for an account of the batch."""
+    if not isinstance(frozen_by, Mapping):
+        raise InvalidInputError("frozen_by", "must map account ids to order references")
+    in_batch = set(batch_ids.tolist())
+    orders = np.zeros(len(frozen_by), dtype=ORDER_DTYPE)
+    for i, (account_id, reference) in enumerate(frozen_by.items()):
+        if isinstance(account_id, bool) or not isinstance(account_id, int) or account_id not in in_batch:
+            raise InvalidInputError("frozen_by", f"{account_id!r} is not the id of an account in the batch")
+        encoded = _checked_reference(reference, f"frozen_by[{account_id}]")
+        orders[i] = (account_id, _FREEZE, len(encoded), b"", encoded)
+    return orders
 
 
 def _check_seq(value: object, name: str) -> None:
@@ -308,13 +332,23 @@ class Ledger:
         """
         with self._apply_lock:
             self._check_open()
-            timestamp = self._timestamps(len(batch))
-            statuses = apply(batch, timestamp)
-            self._journal.append(kind, timestamp, len(batch), batch)
+            statuses = self._apply_and_queue(kind, batch, apply)
             target = self._journal.last_seq
-            if self.feed.active:  # a copy: the caller may reuse its buffer once we return
-                self.feed.publish(CommittedBatch(target, kind, timestamp, batch.copy(), statuses))
         self._journal.sync_through(target)
+        return statuses
+
+    def _apply_and_queue(
+        self,
+        kind: int,
+        batch: npt.NDArray[np.void],
+        apply: Callable[[npt.NDArray[np.void], int], npt.NDArray[np.uint32]],
+    ) -> npt.NDArray[np.uint32]:
+        """Under the apply lock: stamp and apply a batch, queue it in the journal and on the feed."""
+        timestamp = self._timestamps(len(batch))
+        statuses = apply(batch, timestamp)
+        self._journal.append(kind, timestamp, len(batch), batch)
+        if self.feed.active:  # a copy: the caller may reuse its buffer once we return
+            self.feed.publish(CommittedBatch(self._journal.last_seq, kind, timestamp, batch.copy(), statuses))
         return statuses
 
     # -- the event feed -------------------------------------------------------------------
@@ -340,13 +374,35 @@ class Ledger:
         """The journal seq of the latest committed batch."""
         return self._journal.last_seq
 
-    def create_accounts(self, accounts: Sequence[Account] | npt.NDArray[np.void]) -> Results[CreateAccountStatus]:
-        """Create a batch of accounts (list of Account, or packed ``ACCOUNT_DTYPE`` records)."""
+    def create_accounts(
+        self,
+        accounts: Sequence[Account] | npt.NDArray[np.void],
+        *,
+        frozen_by: Mapping[int, str] | None = None,
+    ) -> Results[CreateAccountStatus]:
+        """Create a batch of accounts (list of Account, or packed ``ACCOUNT_DTYPE`` records).
+
+        ``frozen_by`` maps ids in the batch to the order each opens frozen under (a
+        restriction on its holder): the freeze is applied and journaled right behind the
+        batch, under the same lock, so no transfer ever reaches such an account unfrozen.
+        An account that was not created by this call (it exists, or was refused) is left alone.
+        """
         if isinstance(accounts, np.ndarray | bytes | bytearray | memoryview):
             batch = check_packed(accounts, ACCOUNT_DTYPE, "accounts")
         else:
             batch = encode_accounts(accounts)
-        return Results(self._commit(EntryKind.accounts, batch, self._state.apply_accounts), CreateAccountStatus)
+        if not frozen_by:
+            return Results(self._commit(EntryKind.accounts, batch, self._state.apply_accounts), CreateAccountStatus)
+        orders = _opening_freezes(frozen_by, batch["id"])
+        with self._apply_lock:
+            self._check_open()
+            statuses = self._apply_and_queue(EntryKind.accounts, batch, self._state.apply_accounts)
+            opened = np.isin(orders["account_id"], batch["id"][statuses == CreateAccountStatus.ok])
+            if opened.any():
+                self._apply_and_queue(EntryKind.orders, orders[opened], self._apply_orders)
+            target = self._journal.last_seq
+        self._journal.sync_through(target)
+        return Results(statuses, CreateAccountStatus)
 
     def create_transfers(self, transfers: Sequence[Transfer] | npt.NDArray[np.void]) -> Results[CreateTransferStatus]:
         """Apply a batch of transfers in order, as if one by one; durable before it returns."""
@@ -368,11 +424,7 @@ class Ledger:
         ids = _checked_ids(account_ids, "account_ids")
         if not len(ids):
             raise InvalidInputError("account_ids", "must not be empty")
-        if not isinstance(reference, str) or not reference.strip():
-            raise InvalidInputError("reference", "must name the order, e.g. 'court-order/2026/118'")
-        encoded = reference.encode()
-        if len(encoded) > ORDER_REFERENCE_BYTES_MAX:
-            raise InvalidInputError("reference", f"at most {ORDER_REFERENCE_BYTES_MAX} bytes of UTF-8")
+        encoded = _checked_reference(reference, "reference")
         batch = np.zeros(len(ids), dtype=ORDER_DTYPE)
         batch["account_id"] = ids
         batch["action"] = action

@@ -23,7 +23,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 from typing import Any, Protocol
@@ -32,6 +32,8 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from tessera.auth.principals import organisation_of
 from tessera.errors import BatchSizeError, ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.ledger.records import Account
+from tessera.ledger.status import CreateAccountStatus, Results
 from tessera.rules.basis import Domain, LegalBases, LegalBasis, checked_domains, legal_basis
 from tessera.rules.enforcement import Decision, Denial, EnforcementIndex
 from tessera.rules.notices import (
@@ -86,6 +88,14 @@ class AppealState(StrEnum):
     pending = "pending"
     upheld = "upheld"
     lifted = "lifted"
+
+
+class Opener(Protocol):
+    """The ledger's account opening, as ``open_accounts`` needs it (``tessera.ledger.Ledger`` is one)."""
+
+    def create_accounts(
+        self, accounts: Sequence[Account], *, frozen_by: Mapping[int, str] | None = None
+    ) -> Results[CreateAccountStatus]: ...
 
 
 class Freezer(Protocol):
@@ -513,17 +523,33 @@ class Restrictions:
             return []
         return self._store.accounts_held_by(principal_id, limit=ACCOUNTS_LIST_MAX)
 
-    def freeze_opened(self, accounts: Sequence[tuple[int, str]]) -> list[int]:
-        """Freeze just-opened accounts, (id, holder principal id), of holders whose payments are closed; returns them.
+    def open_accounts(
+        self, ledger: Opener, accounts: Sequence[Account], holders: Sequence[str]
+    ) -> Results[CreateAccountStatus]:
+        """Open accounts on ``ledger``, each held by ``holders[i]`` (a principal id), frozen at once where closed.
 
-        Called right after the ledger opens them, so a restricted person's or organisation's
-        new wallet is frozen from its first moment on, not from the next start
-        (``reconcile_freezes``). A citizen's holder is its person; anyone else's, its
-        organisation (``organisation_of``).
+        An account whose holder's payments a restriction in force closes opens frozen under
+        that restriction, in the same journaled step (``Ledger.create_accounts(frozen_by=)``):
+        no transfer can reach it in between. A citizen's holder is its person; anyone
+        else's, its organisation (``organisation_of``).
         """
-        holders = {holder for _, holder in accounts}
-        if not holders or self._freezer is None:
-            return []
+        if len(accounts) != len(holders):
+            raise InvalidInputError("holders", f"one per account ({len(accounts)}), got {len(holders)}")
+        subject_of = self._subjects_of_holders(set(holders))
+        # Held across the opening, so no activation or lift interleaves (same lock order as activation).
+        with self.lock:
+            frozen_by: dict[int, str] = {}
+            for account, holder in zip(accounts, holders, strict=True):
+                subject = subject_of.get(holder)
+                decision = self.index.check(subject, Domain.payments) if subject is not None else None
+                if decision is not None and not decision.allowed:
+                    frozen_by[account.id] = decision.denials[0].restriction_id
+            return ledger.create_accounts(accounts, frozen_by=frozen_by or None)
+
+    def _subjects_of_holders(self, holders: set[str]) -> dict[str, str]:
+        """Principal id -> the subject a restriction names: its person's number, else its organisation."""
+        if not holders:
+            return {}
         with self._store.transaction() as conn:
             query = select(persons.c.principal_id, persons.c.number).where(persons.c.principal_id.in_(holders))
             subject_of = {principal_id: number for principal_id, number in conn.execute(query)}
@@ -531,18 +557,7 @@ class Restrictions:
             principal = self._store.get_principal(holder)
             if principal is not None and organisation_of(principal):
                 subject_of[holder] = organisation_of(principal)
-        frozen: list[int] = []
-        with self.lock:
-            by_order: dict[str, list[int]] = {}
-            for account_id, holder in accounts:
-                subject = subject_of.get(holder)
-                decision = self.index.check(subject, Domain.payments) if subject is not None else None
-                if decision is not None and not decision.allowed:
-                    by_order.setdefault(decision.denials[0].restriction_id, []).append(account_id)
-            for reference, ids in by_order.items():
-                self._freezer.freeze_accounts(ids, reference=reference)
-                frozen += ids
-        return frozen
+        return subject_of
 
     def reconcile_freezes(self) -> int:
         """Freeze again the accounts of everyone a payments restriction in force closes; returns the subjects.

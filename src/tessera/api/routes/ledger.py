@@ -68,9 +68,8 @@ def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesD
     accounts = [a.to_domain() for a in body.accounts]
     # Holders first: an account id taken by another holder is refused before the ledger is touched.
     services.store.set_account_holders(holders)
-    results = services.ledger.create_accounts(accounts)
-    opened = results.statuses == CreateAccountStatus.ok
-    services.restrictions.freeze_opened([h for h, ok in zip(holders, opened.tolist(), strict=True) if ok])
+    # A restricted holder's account opens frozen, in the same journaled step.
+    results = services.restrictions.open_accounts(services.ledger, accounts, [h for _, h in holders])
     services.record_access(caller, subjects, ("ledger.account",), "opened")
     return _results(results)
 
