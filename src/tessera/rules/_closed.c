@@ -67,9 +67,9 @@ static int domain_bit(Table *self, PyObject *domain) {
     for (Py_ssize_t i = 0; i < n; i++) {
         if (PyTuple_GET_ITEM(self->domains, i) == domain) return (int)i;
     }
-    if (!PyUnicode_CheckExact(domain)) return -1;
+    if (!PyUnicode_Check(domain)) return -1;  /* a str enum member (``Domain.payments``) is its characters */
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (PyUnicode_Compare(PyTuple_GET_ITEM(self->domains, i), domain) == 0) return (int)i;  /* exact str: no error */
+        if (PyUnicode_Compare(PyTuple_GET_ITEM(self->domains, i), domain) == 0) return (int)i;  /* both str: no error */
     }
     return -1;
 }
