@@ -135,14 +135,20 @@ class TestProtectedFieldsAreRefused:
         assert error.field.endswith("clinic.visited.purpose")
 
 
-class TestFavourableRulesMayReadHealth:
-    """Health and disability may open a door: eligibility, or a score contribution that raises the score."""
+class TestOnlyBenefitsMayReadHealth:
+    """Health and disability may open a door (eligibility for a benefit), never move a score (DESIGN.md 1)."""
 
-    @pytest.mark.parametrize("effects", [(ELIGIBLE,), (SCORE_UP,), (ELIGIBLE, SCORE_UP)])
-    def test_loads(self, effects: tuple[str, ...]) -> None:
-        rules = load_rules([rule('event.borrower.disability && event.diagnosis != ""', *effects)], TYPES, BASES)
+    def test_an_eligibility_rule_loads(self) -> None:
+        rules = load_rules([rule('event.borrower.disability && event.diagnosis != ""', ELIGIBLE)], TYPES, BASES)
         assert rules.get("sneaky").fields == {"loan.repaid.borrower.disability", "loan.repaid.diagnosis"}
         assert not rules.get("sneaky").adverse
+
+    @pytest.mark.parametrize("effects", [(SCORE_UP,), (ELIGIBLE, SCORE_UP)])
+    def test_a_score_raised_on_health_is_refused_too(self, effects: tuple[str, ...]) -> None:
+        """A bonus for the healthy is a penalty on everyone else: favourable to one, adverse to the rest."""
+        error = refused(rule("!event.borrower.disability", *effects))
+        assert error.field == "<text 0>:rule[0].loan.repaid.borrower.disability" and error.category == "disability"
+        assert "never a score" in str(error)
 
 
 class TestUncheckableNamesAreRefused:

@@ -7,7 +7,7 @@ trade-union membership, sexual life, speech content, browsing or location histor
 be neither a field nor the purpose of an event type: such a type is refused when it is
 registered, so no rule can ever read it. Categories in ``FAVOURABLE_ONLY`` (health,
 disability) may be registered; the rule loader admits them only in rules whose every
-effect is favourable.
+effect grants a benefit (eligibility), never in a score, even one that raises it.
 
 A field may hold a *record* (``claimant``: age band, disability status), a named group of
 fields with categories of their own. The guard looks through records: a forbidden category

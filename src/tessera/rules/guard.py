@@ -7,7 +7,8 @@ anything it cannot check by name (``event["reli" + "gion"]``, a bare ``event``, 
 each field, and each input type's purpose:
 
 - a forbidden category refuses the rule, whatever its effects;
-- health or disability refuses the rule unless every effect is favourable.
+- health or disability refuses the rule unless every effect grants a benefit (eligibility):
+  never a score, up or down, a restriction or a denial.
 
 Then the condition is type-checked with exactly the approved fields in scope, so whatever
 the parser and the guard might disagree about, the checker (which is also the evaluator)
@@ -37,17 +38,18 @@ class GuardedCondition:
 
 
 def guarded_condition(
-    where: str, rule_id: str, condition: str, inputs: Sequence[EventType], favourable: bool
+    where: str, rule_id: str, condition: str, inputs: Sequence[EventType], benefits_only: bool
 ) -> GuardedCondition:
     """Admit ``condition`` for a rule reading ``inputs``, or raise naming ``where`` (``credit.toml:rule[2]``).
 
-    ``favourable`` says whether every effect of the rule is favourable.
+    ``benefits_only`` says whether every effect of the rule is an eligibility grant, the only
+    kind that may read health or disability data.
     """
     field = f"{where}.condition"
     reads: list[tuple[tuple[str, ...], str | None]] = []
     _collect(parse(condition, field), reads)
     for t in inputs:  # the event itself is data of its purpose, read or not
-        _check_category(where, rule_id, f"{t.name}.purpose", (t.purpose,), favourable)
+        _check_category(where, rule_id, f"{t.name}.purpose", (t.purpose,), benefits_only)
     problems: list[TesseraError] = []
     paths: dict[str, FieldType] = {}
     for parts, problem in reads:
@@ -61,7 +63,7 @@ def guarded_condition(
             if leaf is None:
                 problems.append(_unknown(field, t, parts, leaves))
                 continue
-            _check_category(where, rule_id, f"{t.name}.{path}", leaf.categories, favourable)
+            _check_category(where, rule_id, f"{t.name}.{path}", leaf.categories, benefits_only)
             if paths.setdefault(path, leaf.type) is not leaf.type:
                 names = ", ".join(x.name for x in inputs)
                 problems.append(InvalidInputError(field, f"event.{path} has different types in {names}"))
@@ -74,13 +76,14 @@ def guarded_condition(
     return GuardedCondition(dict(sorted(paths.items())), fields, checked)
 
 
-def _check_category(where: str, rule_id: str, field: str, categories: Sequence[Category], favourable: bool) -> None:
+def _check_category(where: str, rule_id: str, field: str, categories: Sequence[Category], benefits_only: bool) -> None:
     for category in categories:
         if category in FORBIDDEN:
             raise ProtectedCategoryError(where, field, category.value, f"which no rule may read (rule {rule_id!r})")
-        if category in FAVOURABLE_ONLY and not favourable:
+        if category in FAVOURABLE_ONLY and not benefits_only:
             reason = (
-                f"which only a rule whose every effect is favourable may read (rule {rule_id!r} has an adverse one)"
+                "which only a rule whose every effect grants a benefit (eligibility) may read, never a score, "
+                f"a restriction or a denial (rule {rule_id!r})"
             )
             raise ProtectedCategoryError(where, field, category.value, reason)
 

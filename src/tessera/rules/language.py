@@ -100,6 +100,14 @@ class Effect:
         """Whether it can only open a door: an eligibility grant, or a score contribution that raises the score."""
         return self.kind is EffectKind.eligibility or (self.kind is EffectKind.score and self.points > 0)
 
+    @property
+    def grants_a_benefit(self) -> bool:
+        """Whether it is an eligibility grant: the one effect health or disability data may drive.
+
+        Not a raised score: a bonus for the healthy is a penalty on everyone else (DESIGN.md 1).
+        """
+        return self.kind is EffectKind.eligibility
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -261,7 +269,8 @@ def _rule(table: Mapping[str, Any], where: str, types: EventTypes, bases: LegalB
     if not favourable and (not isinstance(reason_text, str) or not reason_text.strip()):
         raise InvalidInputError(f"{where}.reason_text", "an adverse effect must tell the person why, in plain words")
     reason_text = _text(reason_text, f"{where}.reason_text", REASON_TEXT_MAX, empty=favourable)
-    guarded = guarded_condition(where, rule_id, table["condition"], [types.get(n) for n in inputs], favourable)
+    benefits_only = all(e.grants_a_benefit for e in checked)
+    guarded = guarded_condition(where, rule_id, table["condition"], [types.get(n) for n in inputs], benefits_only)
     return Rule(
         rule_id,
         title,

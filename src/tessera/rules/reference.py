@@ -25,8 +25,10 @@ def guarded_rule(rule: Rule, types: EventTypes) -> GuardedCondition:
     """The guard run again on a loaded rule, so that a hand-made Rule cannot skip it."""
     if not isinstance(rule, Rule):
         raise InvalidInputError("rule", "must be a Rule (see load_rules())")
-    favourable = all(e.favourable for e in rule.effects)
-    guarded = guarded_condition(rule.source, rule.id, rule.condition, [types.get(n) for n in rule.inputs], favourable)
+    benefits_only = all(e.grants_a_benefit for e in rule.effects)
+    guarded = guarded_condition(
+        rule.source, rule.id, rule.condition, [types.get(n) for n in rule.inputs], benefits_only
+    )
     if guarded.fields != rule.fields:
         raise InvalidInputError(f"{rule.source}.fields", "do not match the fields the condition reads")
     return guarded
