@@ -93,6 +93,44 @@ def test_screen__file_one_line_per_row_in_order(data: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Vladimir Putin,1952-10-07,RU\nJohn Smith,,\nSaddam Hussein,,IQ\n",  # no header: the columns in order
+        "\ufeffcountry,name\nRU,Vladimir Putin\n\n,John Smith\nIQ,Saddam Hussein\n",  # a BOM, any order, a blank line
+    ],
+)
+def test_screen__file_without_a_header_or_with_its_columns_reordered(data: Path, tmp_path: Path, text: str) -> None:
+    names = tmp_path / "names.csv"
+    names.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["matches"][0]["list_id"] if line["matches"] else None for line in lines] == [
+        "eu:EU.6500.85",
+        None,
+        "eu:EU.27.28",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("name,birth_date,country\n\nVladimir Putin,,\nJohn Smith,1980-02-31,\n", "names.csv:4.birth_date"),
+        ("name,nickname\nVladimir Putin,Vova\n", "names.csv:1"),
+        ("name,name\nVladimir Putin,Vova\n", "names.csv:1"),
+        ("Vladimir Putin,1952-10-07,RU,extra\n", "names.csv:1"),
+    ],
+)
+def test_screen__bad_file_names_its_line_even_after_a_blank_one(
+    data: Path, tmp_path: Path, text: str, where: str
+) -> None:
+    names = tmp_path / "names.csv"
+    names.write_text(text)
+    result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data)])
+    assert result.exit_code == 1 and where in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize(
     ("args", "field"),
     [
         (["--name", "Putin", "--birth-date", "1952-13-07"], "--birth-date"),

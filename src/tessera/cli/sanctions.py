@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -71,26 +71,46 @@ def _result(matches: list[Match]) -> str:
     return json.dumps({"matches": rows, "threshold": SCREEN_THRESHOLD}, ensure_ascii=False)
 
 
-def _queries_of(path: Path) -> Iterator[ScreeningQuery]:
-    """The rows of a ``name,birth_date,country`` CSV file (a header line first) as queries."""
+def _queries_of(path: Path) -> Iterator[tuple[int, ScreeningQuery]]:
+    """The rows of a ``name,birth_date,country`` CSV file as (line number, query).
+
+    A header line is optional: a first row with a cell ``name`` is read as one (its columns
+    in any order), else every row is name, birth date, country in that order. A
+    byte-order mark is dropped; blank lines are skipped but still counted.
+    """
     try:
-        with path.open(encoding="utf-8", newline="") as file:
-            reader = csv.DictReader(file)
-            if reader.fieldnames is None or reader.fieldnames[0] != "name" or "name" not in reader.fieldnames:
-                raise InvalidInputError(f"{path.name}:1", "the header must be name,birth_date,country")
-            unknown = set(reader.fieldnames) - set(_NAMES_FILE_COLUMNS)
-            if unknown:
-                raise InvalidInputError(f"{path.name}:1", f"unknown columns {sorted(unknown)}")
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            reader = csv.reader(file)
+            columns: Sequence[str] = _NAMES_FILE_COLUMNS
             for row in reader:
+                if not row or not any(cell.strip() for cell in row):
+                    continue
+                if reader.line_num == 1 and "name" in (cell.strip() for cell in row):
+                    columns = _header(path, row)
+                    continue
                 if reader.line_num > NAMES_FILE_ROWS_MAX + 1:
                     raise InvalidInputError(path.name, f"more than {NAMES_FILE_ROWS_MAX} names")
-                yield ScreeningQuery(
-                    name=row.get("name") or "",
-                    birth_date=row.get("birth_date") or None,
-                    country=row.get("country") or None,
+                if len(row) > len(columns):
+                    raise InvalidInputError(
+                        f"{path.name}:{reader.line_num}", f"{len(row)} cells; the columns are {','.join(columns)}"
+                    )
+                cells = dict(zip(columns, row, strict=False))
+                query = ScreeningQuery(
+                    name=cells.get("name") or "",
+                    birth_date=cells.get("birth_date") or None,
+                    country=cells.get("country") or None,
                 )
+                yield reader.line_num, query
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise InvalidInputError("file", f"cannot read {path}: {error}") from None
+
+
+def _header(path: Path, row: Sequence[str]) -> tuple[str, ...]:
+    columns = tuple(cell.strip() for cell in row)
+    unknown = set(columns) - set(_NAMES_FILE_COLUMNS)
+    if unknown or len(set(columns)) != len(columns):
+        raise InvalidInputError(f"{path.name}:1", f"the header names each of {','.join(_NAMES_FILE_COLUMNS)} once")
+    return columns
 
 
 @app.command("screen")
@@ -119,7 +139,7 @@ def screen(
             raise InvalidInputError("file", "--birth-date and --country go in the file's columns")
         else:
             # Every row is checked before anything is printed: a bad line 900 fails the whole file.
-            queries = [checked_query(q, f"{file.name}:{line}") for line, q in enumerate(_queries_of(file), start=2)]
+            queries = [checked_query(q, f"{file.name}:{line}") for line, q in _queries_of(file)]
         with open_store(data, database_url) as store:
             entities = SanctionsLists(store).entities()
         if not entities:
