@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from tessera.auth.principals import Role
 from tessera.identity.registry import Registry
@@ -20,6 +20,7 @@ from tessera.rules.notices import Notices
 from tessera.rules.restrictions import Restrictions
 from tessera.rules.scores import Scores
 from tessera.store import Store
+from tessera.store.tables import eligibility_grants
 
 STATION = "p_00000000000000aa"
 ISSUER, ALICE, BOB = 1, 2, 3
@@ -223,6 +224,69 @@ effects = [{ kind = "restriction", domains = ["payments"], expires_after = "90d"
         assert kinds == [("restriction", "court.enforcement-hit"), ("score", "credit.refused-for-funds")]
         [restriction] = restrictions.of_subject(alice)
         assert restriction.rule_id == "court.enforcement-hit" and restriction.event_ref is not None
+
+    def test_eligibility_denial_and_a_statutes_restriction(self, store: Store, tmp_path: Path) -> None:
+        """A grant is stored with its rule, event and expiry; a denial is noticed; a statute's restriction waits."""
+        rules = """
+[[rule]]
+id = "relief.fee-waiver"
+title = "Fees waived after a refused payment"
+basis = "consumer-credit-act/12"
+inputs = ["ledger.transfer"]
+condition = "event.refused"
+reason_code = "fee_waiver"
+effects = [{ kind = "eligibility", benefit = "fee_waiver", expires_after = "30d" }]
+
+[[rule]]
+id = "credit.new-credit-denied"
+title = "New credit denied after a refused payment"
+basis = "consumer-credit-act/12"
+inputs = ["ledger.transfer"]
+condition = "event.refused"
+reason_code = "credit_denied"
+reason_text = "New credit is refused for a month after a payment was refused for lack of funds."
+effects = [{ kind = "denial", expires_after = "30d" }]
+
+[[rule]]
+id = "credit.restrict"
+title = "Credit closed after a refused payment"
+basis = "consumer-credit-act/12"
+inputs = ["ledger.transfer"]
+condition = "event.refused"
+reason_code = "credit_closed"
+reason_text = "Credit is closed while the refused payment is reviewed."
+effects = [{ kind = "restriction", domains = ["credit"], expires_after = "30d" }]
+"""
+        registry = Registry(store)
+        alice = _person_wallet(store, registry, ALICE, "Alice Example")
+        types, bases = builtin_definitions()
+        notices = Notices(store, bases)
+        with _open(tmp_path / "ledger") as ledger:
+            _fund(ledger)
+            restrictions = Restrictions(store, bases, notices, freezer=ledger)
+            engine = RuleEngine(
+                store,
+                CompiledRules(load_rules([rules], types, bases), types),
+                Scores(store),
+                payer_subjects=HolderSubjects(store, registry),
+                effects=PolicyEffects(restrictions, notices),
+                backlog=lambda: ledger.feed.queued_behind,
+            )
+            ledger.subscribe(engine.on_ledger_batch)
+            ledger.create_transfers([Transfer(10, ALICE, BOB, 5000, 1, 2), Transfer(11, ALICE, BOB, 5, 1, 2)])
+            assert ledger.feed.wait_idle(5) and ledger.feed.errors == 0
+            seq = ledger.last_seq
+        with store.transaction() as conn:
+            grants = [g._asdict() for g in conn.execute(select(eligibility_grants))]
+        assert [(g["subject"], g["benefit"], g["rule_id"], g["event_ref"]) for g in grants] == [
+            (alice, "fee_waiver", "relief.fee-waiver", f"ledger:{seq}:0")  # the refused one only
+        ]
+        assert grants[0]["expires_at_ns"] - grants[0]["at_ns"] == 30 * 86_400 * 10**9
+        kinds = sorted((n.kind.value, n.rule_id, n.reason_code) for n in notices.of_subject(alice))
+        assert kinds == [("denial", "credit.new-credit-denied", "credit_denied")]
+        [proposed] = restrictions.of_subject(alice)
+        assert proposed.status.value == "proposed" and proposed.rule_id == "credit.restrict"
+        assert restrictions.check(alice, "credit").allowed  # a statute needs an officer's decision first
 
 
 def test_failed_commit__effects_kept_and_retried(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
