@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from tessera.api import create_app
 from tessera.cli.seed import issue_key
+from tessera.identity.registry import Person
 from tessera.ledger import Account, CreateTransferStatus, Transfer
 from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
 from tests.api.conftest import ISSUER, MONEY, WALLET, World, make_world, settings_for
@@ -37,12 +39,19 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield make_world(client)
 
 
-def test_refused_payment__in_my_scores_with_its_reason(world: World) -> None:
+def _ada(world: World) -> Person:
+    """Ada, registered, with an API key."""
     services = world.services
     person = services.registry.create_person({"name": "Ada Obi", "birth_date": "1980-02-01", "sex": "F"}, station="x")
     principal = services.store.get_principal(person.principal_id)
     assert principal is not None
     world.tokens["ada"] = issue_key(services, principal)
+    return person
+
+
+def test_refused_payment__in_my_scores_with_its_reason(world: World) -> None:
+    services = world.services
+    person = _ada(world)
     services.store.set_account_holders([(WALLET_ID, person.principal_id)])
     services.ledger.create_accounts([Account(WALLET_ID, MONEY, code=2, flags=WALLET)])
     empty = world.client.get("/v1/me/scores", headers=world.as_("ada"))
@@ -68,3 +77,58 @@ def test_someone_without_a_registry_record__404(world: World) -> None:
 
 def test_an_officer__403(world: World) -> None:
     assert world.client.get("/v1/me/scores", headers=world.as_("bank")).status_code == 403
+
+
+def test_a_lenders_late_repayment_event__in_my_scores_and_logged_for_me(world: World) -> None:
+    """POST /v1/events: an agency's event about a person is scored at once, logged for them, and kept once."""
+    number = _ada(world).number
+    event = {
+        "id": "loan-77/instalment-3",
+        "subject": number,
+        "at_ns": time.time_ns() - 10**9,
+        "fields": {"amount": 25_000, "days_late": 45, "lender": "First Bank"},
+    }
+    body = {"type": "loan.repaid", "events": [event]}
+    headers = world.as_("bank", "credit reporting under the Consumer Credit Act")
+    sent = world.client.post("/v1/events", json=body, headers=headers)
+    assert sent.status_code == 200, sent.text
+    assert sent.json() == {"results": [{"index": 0, "id": "loan-77/instalment-3", "status": "accepted"}], "firings": 1}
+    retry = world.client.post("/v1/events", json=body, headers=headers).json()
+    assert retry["results"][0]["status"] == "duplicate" and retry["firings"] == 0
+
+    [score] = world.client.get("/v1/me/scores", headers=world.as_("ada")).json()["scores"]
+    assert score["value"] == -40 and score["factors"][0]["rule_id"] == "credit.repaid-late"
+    log = world.client.get("/v1/me/access-log", headers=world.as_("ada")).json()["entries"]
+    bank = world.principals["bank"].id
+    mine = [(e["principal"], e["purpose"], e["outcome"]) for e in log if e["principal"] == bank]
+    assert mine == [(bank, "credit reporting under the Consumer Credit Act", "event recorded")] * 2
+
+
+@pytest.mark.parametrize(
+    ("who", "purpose", "body", "refusal"),
+    [
+        ("ada", "x", None, (403, "forbidden")),  # a citizen cannot report events
+        ("bank", None, None, (403, "purpose_required")),
+        ("bank", "p", {"type": "ledger.transfer"}, (400, "invalid_input")),
+        ("bank", "p", {"type": "loan.forgiven"}, (404, "not_found")),
+        ("bank", "p", {"fields": {"amount": 1}}, (400, "invalid_input")),
+    ],
+)
+def test_events_refused__a_specific_error_and_nothing_kept(
+    world: World, who: str, purpose: str | None, body: dict[str, object] | None, refusal: tuple[int, str]
+) -> None:
+    number = _ada(world).number
+    event = {
+        "id": "e-1",
+        "subject": number,
+        "at_ns": time.time_ns(),
+        "fields": {"amount": 1, "days_late": 45, "lender": "x"},
+    }
+    request: dict[str, object] = {"type": "loan.repaid", "events": [event]}
+    if body is not None and "fields" in body:
+        event["fields"] = body["fields"]
+    elif body is not None:
+        request.update(body)
+    answer = world.client.post("/v1/events", json=request, headers=world.as_(who, purpose))
+    assert (answer.status_code, answer.json()["code"]) == refusal, answer.text
+    assert world.client.get("/v1/me/scores", headers=world.as_("ada")).json() == {"scores": []}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from tessera.api import Services
 from tessera.errors import InvalidInputError
+from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
 from tests.api.conftest import settings_for
 
 
@@ -18,3 +20,34 @@ def test_a_bad_public_url_leaves_nothing_locked(tmp_path: Path) -> None:
     assert caught.value.field.startswith("origins") or caught.value.field == "issuer"
     services = Services(settings_for(tmp_path))
     services.close()
+
+
+def test_an_agencys_event_kept_but_not_scored_before_a_crash_is_scored_at_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path, rules=(builtin_path(EXAMPLE_RULES),))
+    services = Services(settings)
+    try:
+        person = services.registry.create_person(
+            {"name": "Ada Obi", "birth_date": "1980-02-01", "sex": "F"}, station="x"
+        )
+        event = {
+            "id": "L-1",
+            "subject": person.number,
+            "at_ns": time.time_ns(),
+            "fields": {"amount": 1, "days_late": 45, "lender": "x"},
+        }
+
+        def crash(*args: object, **kwargs: object) -> int:
+            raise RuntimeError("the process died")
+
+        monkeypatch.setattr(services.rule_engine, "process", crash)
+        with pytest.raises(RuntimeError):
+            services.event_intake.submit("p_000000000000001e", "loan.repaid", [event])
+    finally:
+        services.close()
+    restarted = Services(settings)
+    try:
+        assert restarted.scores.score(person.number, "credit").value == -40
+    finally:
+        restarted.close()

@@ -21,6 +21,7 @@ from tessera.ledger.records import flag_names, flags_from_names
 from tessera.rules.appeals import Appeal
 from tessera.rules.basis import LegalBasis
 from tessera.rules.enforcement import Decision
+from tessera.rules.intake import EVENTS_BATCH_MAX
 from tessera.rules.notices import Notice
 from tessera.rules.restrictions import Restriction, RestrictionEvent
 from tessera.rules.scores import Factor, Score
@@ -926,6 +927,33 @@ class ScoresPublic(BaseModel):
     """Every scheme the caller has a live score in; a scheme with nothing live is not listed (it would be 0)."""
 
     scores: list[ScorePublic]
+
+
+class RuleEventCreate(_Strict):
+    """One lawful event: the source's own id for it (its retry key), whom it is about, when, and its fields."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+    subject: PolicySubject
+    at_ns: Annotated[int, Field(ge=1, lt=2**63, description="when it happened, in nanoseconds since 1970 (UTC)")]
+    fields: dict[str, Any] = Field(description="exactly the fields the type declares; a record as an object")
+
+
+class RuleEventsCreate(_Strict):
+    """A batch of one event type (``GET /v1/legal-bases`` lists the law; docs/rules.md the built-in types)."""
+
+    type: Annotated[str, Field(min_length=1, max_length=64, description="a registered event type: loan.repaid")]
+    events: list[RuleEventCreate] = Field(min_length=1, max_length=EVENTS_BATCH_MAX)
+
+
+class RuleEventResultPublic(BaseModel):
+    index: int
+    id: str
+    status: Literal["accepted", "duplicate"]  # duplicate: this source sent this id before; not scored again
+
+
+class RuleEventsPublic(BaseModel):
+    results: list[RuleEventResultPublic]
+    firings: int  # rule firings the accepted events caused
 
 
 class HitPublic(BaseModel):

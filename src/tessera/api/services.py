@@ -34,6 +34,7 @@ from tessera.rules.compiler import CompiledRules
 from tessera.rules.counterparties import NewCounterparties
 from tessera.rules.definitions import builtin_definitions
 from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PolicyEffects, RuleEngine
+from tessera.rules.intake import EventIntake
 from tessera.rules.language import load_rules
 from tessera.rules.notices import Notices
 from tessera.rules.restrictions import Restrictions, Sweeper
@@ -172,6 +173,8 @@ class Services:
             backlog=lambda: self.ledger.feed.queued_behind,
         )
         self.rule_feed = self.ledger.subscribe(engine.on_ledger_batch, after_seq=scored_through or 0)
+        self.event_intake = EventIntake(self.store, types, engine)
+        self.event_intake.catch_up()  # events kept but not scored before a crash
         return engine
 
     def _start_sanctions_watch(self) -> None:

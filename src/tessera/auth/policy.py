@@ -60,6 +60,7 @@ class Action(StrEnum):
     me_scores_read = "me.scores.read"
     sanctions_hits_read = "sanctions.hits.read"
     sanctions_hits_decide = "sanctions.hits.decide"
+    rule_events_create = "rules.events.create"
 
 
 class Scope(StrEnum):
@@ -136,6 +137,7 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.citizen, Action.me_scores_read, Scope.own, "each score, its range and what lowered it most"),
     Grant(Role.officer, Action.sanctions_hits_read, Scope.purpose, "the screening queue; logged for each person"),
     Grant(Role.officer, Action.sanctions_hits_decide, Scope.purpose, "confirm or dismiss, with a reason; logged"),
+    Grant(Role.officer, Action.rule_events_create, Scope.purpose, "an agency's lawful events for the rules; logged"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

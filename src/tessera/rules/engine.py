@@ -92,12 +92,12 @@ class PolicyEffects:
 
 @dataclass(slots=True)
 class _Held:
-    """Effects evaluated but not yet committed, and the cursor that commits with them."""
+    """Effects evaluated but not yet committed, and each source's cursor that commits with them."""
 
     contributions: list[tuple[object, ...]] = field(default_factory=list)
     grants: list[dict[str, object]] = field(default_factory=list)
     adverse: list[tuple[Firing, Effect]] = field(default_factory=list)
-    cursor: tuple[str, int] | None = None
+    cursors: dict[str, int] = field(default_factory=dict)  # the ledger's feed, submitted events: one each
     since: float = 0.0
 
 
@@ -234,6 +234,12 @@ class RuleEngine:
             flush_later=True,
         )
 
+    def advance(self, source: str, position: int) -> None:
+        """Move ``source``'s cursor past events that cause nothing (kept events that can no longer be read)."""
+        with self._lock:
+            self._held.cursors[source] = position
+            self._flush_locked()
+
     def flush(self) -> None:
         """Record whatever effects are held (the service calls it on shutdown)."""
         with self._lock:
@@ -241,7 +247,7 @@ class RuleEngine:
 
     def _flush_locked(self) -> None:
         held = self._held
-        if not (held.contributions or held.grants or held.adverse or held.cursor is not None):
+        if not (held.contributions or held.grants or held.adverse or held.cursors):
             return
         # Held effects are dropped only once committed: a failed commit is retried with the next batch.
         with self._store.transaction(write=True) as conn:
@@ -251,8 +257,8 @@ class RuleEngine:
             after_commit = None
             if held.adverse and self._effects is not None:
                 after_commit = self._effects.adverse_in(conn, held.adverse)
-            if held.cursor is not None:
-                self.scores.set_cursor_in(conn, *held.cursor)
+            for source, position in held.cursors.items():
+                self.scores.set_cursor_in(conn, source, position)
         self._held = _Held()
         self.stats.commits += 1
         if after_commit is not None:
@@ -325,7 +331,7 @@ class RuleEngine:
             held.grants.extend(grants)
             held.adverse.extend(adverse)
             if cursor is not None:
-                held.cursor = cursor
+                held.cursors[cursor[0]] = cursor[1]
             if not held.since:
                 held.since = time.monotonic()
             if not flush_later or self._backlog() == 0 or time.monotonic() - held.since >= HOLD_S_MAX:

@@ -565,3 +565,26 @@ screening_hits = Table(
     Index(None, "subject", "source", "list_id"),  # is this listing already raised for this subject?
     Index(None, "status", "created_at_ns"),  # the officers' queue, oldest first
 )
+
+
+# -- events submitted by agencies (migration 0010) --
+
+EVENT_ID_MAX = 64  # the submitting source's own id for the event: its retry key
+EVENT_TYPE_MAX = 64
+
+# Lawful events an agency submitted for the rules (``loan.repaid``, ``tax.filed_late``), kept as
+# received: a retry is known by (source, event_id), and ``seq`` orders the engine's cursor over them.
+rule_events = Table(
+    "rule_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(PRINCIPAL_ID_LENGTH), nullable=False),
+    Column("event_id", String(EVENT_ID_MAX), nullable=False),
+    Column("type", String(EVENT_TYPE_MAX), nullable=False),
+    Column("subject", String(POLICY_SUBJECT_MAX), nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("fields", Text, nullable=False),  # JSON object, as checked against the type
+    Column("received_at_ns", BigInteger, nullable=False),
+    Index(None, "source", "event_id", unique=True),
+    Index(None, "subject"),
+)

@@ -36,6 +36,9 @@ from tessera.api.schemas import (
     RestrictionLiftCreate,
     RestrictionPublic,
     RestrictionsPublic,
+    RuleEventResultPublic,
+    RuleEventsCreate,
+    RuleEventsPublic,
     ScorePublic,
     ScoresPublic,
 )
@@ -55,6 +58,7 @@ RestrictionIdPath = Annotated[str, Path(pattern=r"^r_[0-9a-f]{16}$")]
 AppealIdPath = Annotated[str, Path(pattern=r"^a_[0-9a-f]{16}$")]
 RESTRICTION_FIELDS = ("restrictions",)
 APPEAL_FIELDS = ("restrictions", "appeals")
+EVENT_FIELDS = ("rules.events",)
 _bearer = HTTPBearer(auto_error=False, description="An API key from `tessera keys create`: `Bearer tsk_...`")
 
 
@@ -260,6 +264,28 @@ def decide_appeal(
 
 
 # -- the person's own --------------------------------------------------------------------------------
+
+
+# -- events for the rules ------------------------------------------------------------------------------------
+
+
+@router.post("/v1/events", openapi_extra=declare(Action.rule_events_create))
+def submit_events(body: RuleEventsCreate, caller: CallerDep, services: ServicesDep) -> RuleEventsPublic:
+    """An agency's lawful events about people (``loan.repaid``, ``tax.filed_late``) for the rules, scored at once.
+
+    The batch is checked whole before anything is kept; an event id this caller sent before
+    is a retry, answered ``duplicate`` and not scored again.
+    """
+    events = [e.model_dump() for e in body.events]
+    prepared = services.event_intake.prepare(body.type, events)
+    subjects = [e.subject for e in prepared.events]
+    _logged(services, caller, subjects, EVENT_FIELDS, "event recorded", doing="submitting events about a person")
+    submitted = services.event_intake.keep(caller.principal.id, prepared)
+    results = [
+        RuleEventResultPublic(index=i, id=e.event_id, status=status)
+        for i, (e, status) in enumerate(zip(prepared.events, submitted.statuses, strict=True))
+    ]
+    return RuleEventsPublic(results=results, firings=submitted.firings)
 
 
 @router.get("/v1/me/restrictions", openapi_extra=declare(Action.me_restrictions_read))

@@ -1,0 +1,302 @@
+"""Events agencies submit for the rules: checked against their type, kept, and scored exactly once.
+
+A lender reports ``loan.repaid``, a tax office ``tax.filed_late``, a court
+``court.judgment_unpaid``. Each event carries the source's own id for it, whom it is about
+(a Tessera number of a registered person, or ``org:<id>``), when it happened, and exactly
+the fields its type declares (a record as a nested object). A batch is checked whole
+before anything is kept, so a bad event 900 keeps nothing; then it is stored in one
+transaction. An event whose (source, id) is on record already is a retry: answered
+``duplicate`` and not scored again.
+
+The rule engine runs over the new events as one columnar batch and commits their effects
+with the ``events`` cursor (the highest ``seq`` scored), so after a crash between the two
+the next start scores exactly the events not yet scored (``catch_up``). ``ledger.transfer``
+events come only from the ledger's own feed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, Row, insert, select
+
+from tessera.errors import BatchSizeError, InvalidInputError, NotFoundError
+from tessera.rules.categories import EventField, EventType, EventTypes, FieldType
+from tessera.rules.engine import RuleEngine
+from tessera.rules.subjects import checked_subject, is_person
+from tessera.store import Store
+from tessera.store.tables import EVENT_ID_MAX, persons, rule_events
+
+log = logging.getLogger(__name__)
+
+EVENTS_SOURCE = "events"  # the engine's cursor over rule_events.seq
+EVENTS_BATCH_MAX = 1000
+EVENT_TEXT_MAX = 200  # a text field's value
+CLOCK_SKEW_NS = 300 * 10**9  # an event may be stamped at most five minutes ahead of this clock
+CATCH_UP_CHUNK = 10_000
+FEED_ONLY = frozenset({"ledger.transfer"})
+_EVENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:/-]{{0,{EVENT_ID_MAX - 1}}}")
+_EPOCH = dt.date(1970, 1, 1)
+_INT64 = 2**63
+
+
+EventStatus = Literal["accepted", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """What became of a batch: ``accepted`` or ``duplicate`` per event, in order, and the rule firings."""
+
+    statuses: tuple[EventStatus, ...]
+    firings: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch checked whole and not yet kept (``EventIntake.prepare``)."""
+
+    type: EventType
+    events: tuple[_Checked, ...]
+    at_ns: int  # when it was received
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    event_id: str
+    subject: str
+    at_ns: int
+    fields: dict[str, object]  # as received (nested), to keep
+    values: dict[str, object]  # leaf path -> value as the compiled rules read it (a date as its day number)
+
+
+class EventIntake:
+    """``submit`` batches of one event type; ``catch_up`` at start scores what a crash left unscored."""
+
+    def __init__(
+        self, store: Store, types: EventTypes, engine: RuleEngine, clock: Callable[[], int] = time.time_ns
+    ) -> None:
+        self._store = store
+        self._types = types
+        self._engine = engine
+        self._clock = clock
+        # One submission at a time: seqs are scored in order, so one cursor says what is done.
+        self._lock = threading.Lock()
+
+    def submit(self, source: str, event_type: object, events: Sequence[Mapping[str, object]]) -> Submitted:
+        """Check, keep and score a batch of ``event_type`` events from ``source`` (a principal id)."""
+        return self.keep(source, self.prepare(event_type, events))
+
+    def prepare(self, event_type: object, events: Sequence[Mapping[str, object]]) -> Prepared:
+        """Check a batch whole, keeping nothing yet (the API logs the access in between)."""
+        t = self._submittable(event_type)
+        if not isinstance(events, Sequence) or isinstance(events, str) or not 1 <= len(events) <= EVENTS_BATCH_MAX:
+            raise BatchSizeError("events", f"must list 1-{EVENTS_BATCH_MAX} events")
+        now = self._clock()
+        checked = tuple(_checked_event(t, e, f"events[{i}]", now) for i, e in enumerate(events))
+        first: dict[str, int] = {}
+        for i, c in enumerate(checked):
+            if c.event_id in first:
+                raise InvalidInputError(f"events[{i}].id", f"repeats events[{first[c.event_id]}].id")
+            first[c.event_id] = i
+        return Prepared(t, checked, now)
+
+    def keep(self, source: str, batch: Prepared) -> Submitted:
+        """Store a prepared batch's new events in one transaction, then score them; retries are ``duplicate``."""
+        checked, ids = batch.events, [c.event_id for c in batch.events]
+        with self._lock:
+            with self._store.transaction(write=True) as conn:
+                self._check_persons(conn, checked)
+                mine = rule_events.c.source == source
+                known = set(conn.scalars(select(rule_events.c.event_id).where(mine, rule_events.c.event_id.in_(ids))))
+                fresh = [c for c in checked if c.event_id not in known]
+                if fresh:
+                    conn.execute(insert(rule_events), [_row(source, batch.type.name, c, batch.at_ns) for c in fresh])
+                    new_ids = [c.event_id for c in fresh]
+                    query = select(rule_events.c.event_id, rule_events.c.seq).where(
+                        mine, rule_events.c.event_id.in_(new_ids)
+                    )
+                    seqs: dict[str, int] = {event_id: seq for event_id, seq in conn.execute(query)}
+            firings = self._score(batch.type, [(seqs[c.event_id], c) for c in fresh]) if fresh else 0
+        return Submitted(tuple("duplicate" if c.event_id in known else "accepted" for c in checked), firings)
+
+    def catch_up(self) -> int:
+        """Score the kept events after the ``events`` cursor (a crash between keeping and scoring); returns them."""
+        done = 0
+        with self._lock:
+            after = self._engine.scores.cursor(EVENTS_SOURCE) or 0
+            while True:
+                with self._store.transaction() as conn:
+                    rows = conn.execute(
+                        select(rule_events)
+                        .where(rule_events.c.seq > after)
+                        .order_by(rule_events.c.seq)
+                        .limit(CATCH_UP_CHUNK)
+                    ).all()
+                if not rows:
+                    return done
+                start = 0
+                for end in range(1, len(rows) + 1):  # runs of one type, in seq order
+                    if end == len(rows) or rows[end].type != rows[start].type:
+                        self._score_stored(rows[start:end])
+                        start = end
+                done += len(rows)
+                after = rows[-1].seq
+
+    def _submittable(self, event_type: object) -> EventType:
+        if not isinstance(event_type, str):
+            raise InvalidInputError("type", "must name a registered event type, e.g. 'loan.repaid'")
+        if event_type in FEED_ONLY:
+            raise InvalidInputError("type", f"{event_type} events come from the ledger's own feed, not from outside")
+        if event_type not in self._types:
+            raise NotFoundError("type", f"no event type {event_type!r:.80} is registered")
+        return self._types.get(event_type)
+
+    @staticmethod
+    def _check_persons(conn: Connection, checked: Sequence[_Checked]) -> None:
+        numbers = sorted({c.subject for c in checked if is_person(c.subject)})
+        if not numbers:
+            return
+        found = set(conn.scalars(select(persons.c.number).where(persons.c.number.in_(numbers))))
+        for i, c in enumerate(checked):
+            if is_person(c.subject) and c.subject not in found:
+                raise NotFoundError(f"events[{i}].subject", "no person with this Tessera number is registered")
+
+    def _score_stored(self, rows: Sequence[Row[Any]]) -> None:
+        name = rows[0].type
+        if name not in self._types:
+            log.error("kept events of type %s, which is no longer registered, are not scored", name)
+            self._engine.advance(EVENTS_SOURCE, rows[-1].seq)
+            return
+        t = self._types.get(name)
+        try:
+            batch = [(r.seq, _checked_event(t, _stored(r), f"rule_events[{r.seq}]", None)) for r in rows]
+        except InvalidInputError as error:  # the type's fields changed since they were kept
+            log.error("kept %s events no longer fit their type (%s); they are not scored", name, error)
+            self._engine.advance(EVENTS_SOURCE, rows[-1].seq)
+            return
+        self._score(t, batch)
+
+    def _score(self, t: EventType, batch: Sequence[tuple[int, _Checked]]) -> int:
+        """Evaluate the rules over the batch as columns; the effects commit with the cursor at its last seq."""
+        leaves = t.leaf_fields()
+        columns = {path: _column([c.values[path] for _, c in batch], leaf.type) for path, leaf in leaves.items()}
+        seqs = [seq for seq, _ in batch]
+        subjects = [c.subject for _, c in batch]
+        return self._engine.process(
+            t.name,
+            columns,
+            len(batch),
+            subjects=lambda rows: [subjects[i] for i in rows.tolist()],
+            times=np.array([c.at_ns for _, c in batch], dtype=np.int64),
+            refs=lambda rows: [f"events:{seqs[i]}" for i in rows],
+            cursor=(EVENTS_SOURCE, seqs[-1]),
+        )
+
+
+def _stored(row: Row[Any]) -> dict[str, object]:
+    return {"id": row.event_id, "subject": row.subject, "at_ns": row.at_ns, "fields": json.loads(row.fields)}
+
+
+def _row(source: str, type_name: str, c: _Checked, now: int) -> dict[str, object]:
+    return {
+        "source": source,
+        "event_id": c.event_id,
+        "type": type_name,
+        "subject": c.subject,
+        "at_ns": c.at_ns,
+        "fields": json.dumps(c.fields, sort_keys=True, ensure_ascii=False),
+        "received_at_ns": now,
+    }
+
+
+def _checked_event(t: EventType, event: object, where: str, now: int | None) -> _Checked:
+    """One event, checked whole; ``now`` None skips the clock check (an event kept earlier)."""
+    if not isinstance(event, Mapping):
+        raise InvalidInputError(where, "must be an object with id, subject, at_ns and fields")
+    unknown = set(event) - {"id", "subject", "at_ns", "fields"}
+    if unknown:
+        raise InvalidInputError(f"{where}.{sorted(map(str, unknown))[0]}", "is not a key of an event")
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+        raise InvalidInputError(f"{where}.id", f"the source's id for the event: 1-{EVENT_ID_MAX} of A-Z a-z 0-9 ._:/-")
+    subject = checked_subject(event.get("subject"), f"{where}.subject")
+    at_ns = event.get("at_ns")
+    if type(at_ns) is not int or not 0 < at_ns < _INT64:
+        raise InvalidInputError(f"{where}.at_ns", "when it happened, in nanoseconds since 1970 (UTC)")
+    if now is not None and at_ns > now + CLOCK_SKEW_NS:
+        raise InvalidInputError(f"{where}.at_ns", "is in the future")
+    fields = event.get("fields")
+    values: dict[str, object] = {}
+    _checked_fields(t.fields, fields, f"{where}.fields", "", values)
+    return _Checked(event_id, subject, at_ns, dict(fields), values)  # type: ignore[arg-type]
+
+
+def _checked_fields(
+    declared: Sequence[EventField], given: object, where: str, prefix: str, values: dict[str, object]
+) -> None:
+    """Exactly the declared fields, each of its type; records as nested objects, read into ``values`` by path."""
+    if not isinstance(given, Mapping):
+        raise InvalidInputError(where, f"must be an object of {', '.join(f.name for f in declared)}")
+    names = {f.name for f in declared}
+    for key in given:
+        if key not in names:
+            raise InvalidInputError(f"{where}.{key}", "is not a field of the event type")
+    for f in declared:
+        if f.name not in given:
+            raise InvalidInputError(f"{where}.{f.name}", "missing: every declared field is given")
+        value = given[f.name]
+        if f.record is not None:
+            _checked_fields(f.record.fields, value, f"{where}.{f.name}", f"{prefix}{f.name}.", values)
+        else:
+            values[prefix + f.name] = _checked_value(value, f.type, f"{where}.{f.name}")
+
+
+def _checked_value(value: object, field_type: FieldType, where: str) -> object:
+    if field_type in (FieldType.integer, FieldType.timestamp):
+        if type(value) is not int or not -_INT64 <= value < _INT64:
+            raise InvalidInputError(where, "must be a whole number (64-bit)")
+        if field_type is FieldType.timestamp and value < 0:
+            raise InvalidInputError(where, "nanoseconds since 1970 (UTC), 0 or more")
+        return value
+    if field_type is FieldType.number:
+        if type(value) not in (int, float) or not math.isfinite(value):  # type: ignore[arg-type]
+            raise InvalidInputError(where, "must be a finite number")
+        return float(value)  # type: ignore[arg-type]
+    if field_type is FieldType.boolean:
+        if type(value) is not bool:
+            raise InvalidInputError(where, "must be true or false")
+        return value
+    if field_type is FieldType.text:
+        if not isinstance(value, str) or len(value) > EVENT_TEXT_MAX:
+            raise InvalidInputError(where, f"must be text of at most {EVENT_TEXT_MAX} characters")
+        return value
+    if field_type is FieldType.date:
+        try:
+            day = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise InvalidInputError(where, "must be a date, YYYY-MM-DD")
+        return (day - _EPOCH).days
+    raise InvalidInputError(where, f"a {field_type.value} field cannot be given")
+
+
+def _column(values: list[object], field_type: FieldType) -> npt.NDArray[np.generic]:
+    if field_type is FieldType.number:
+        return np.array(values, dtype=np.float64)
+    if field_type is FieldType.boolean:
+        return np.array(values, dtype=np.bool_)
+    if field_type is FieldType.text:
+        return np.array(values, dtype=np.str_)
+    return np.array(values, dtype=np.int64)

@@ -1,0 +1,322 @@
+"""Events agencies submit: checked whole, kept once per (source, id), scored exactly once, even across a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tessera.errors import BatchSizeError, InvalidInputError, NotFoundError
+from tessera.identity.registry import Person, Registry
+from tessera.rules.compiler import CompiledRules
+from tessera.rules.definitions import builtin_definitions, load_definitions
+from tessera.rules.engine import PolicyEffects, RuleEngine
+from tessera.rules.intake import CLOCK_SKEW_NS, EVENTS_BATCH_MAX, EVENTS_SOURCE, EventIntake
+from tessera.rules.language import load_rules
+from tessera.rules.notices import Notices
+from tessera.rules.restrictions import Restrictions
+from tessera.rules.scores import Scores
+from tessera.store import Store
+from tessera.store.tables import eligibility_grants, rule_events
+
+STATION = "p_00000000000000aa"
+LENDER, BANK = "p_000000000000001e", "p_000000000000002e"
+NOW = 1_780_000_000 * 10**9
+DAY = 86_400 * 10**9
+
+# A type with every kind of value, beside the built-in ones.
+DEFINITIONS = """
+[[event_type]]
+name = "licence.renewed"
+purpose = "reference"
+description = "A trade licence was renewed."
+fields.on = { type = "date", category = "reference" }
+fields.fee = { type = "float", category = "financial" }
+fields.paid_at = { type = "timestamp", category = "financial" }
+fields.online = { type = "bool", category = "reference" }
+"""
+
+RULES = """
+[[rule]]
+id = "credit.repaid-late"
+title = "Repaid more than 30 days late"
+basis = "consumer-credit-act/12"
+inputs = ["loan.repaid"]
+condition = "event.days_late > 30"
+reason_code = "repaid_late"
+reason_text = "An instalment was repaid more than 30 days after it was due."
+effects = [{ kind = "score", scheme = "credit", points = -40, expires_after = "365d" }]
+
+[[rule]]
+id = "benefit.disability-allowance"
+title = "Disability allowance"
+basis = "social-security-act/disability-allowance"
+inputs = ["benefit.claimed"]
+condition = 'event.programme == "disability_allowance" && event.claimant.disability_grade >= 2'
+reason_code = "disability_allowance"
+effects = [{ kind = "eligibility", benefit = "disability_allowance", expires_after = "365d" }]
+"""
+
+LICENCE_RULE = """
+[[rule]]
+id = "licence.renewed-early-online"
+title = "Renewed online before 2027 for a fee under 100.5"
+basis = "consumer-credit-act/12"
+inputs = ["licence.renewed"]
+condition = "event.online && event.on < 20819 && event.fee < 100.5 && event.paid_at > 0"
+reason_code = "renewed"
+effects = [{ kind = "score", scheme = "licence", points = 3, expires_after = "30d" }]
+"""
+
+
+@dataclass
+class Intake:
+    store: Store
+    intake: EventIntake
+    engine: RuleEngine
+    notices: Notices
+    ada: Person
+    ben: Person
+
+    def score(self, person: Person, scheme: str = "credit") -> int:
+        return Scores(self.store).score(person.number, scheme).value
+
+    def kept(self) -> int:
+        with self.store.transaction() as conn:
+            return int(conn.scalar(select(func.count()).select_from(rule_events)) or 0)
+
+
+def _engine(store: Store, *, licences: bool = True) -> tuple[RuleEngine, EventIntake, Notices]:
+    """The engine and intake a start would make; without ``licences`` the licence type is not registered."""
+    types, bases = load_definitions([DEFINITIONS] if licences else [], *builtin_definitions())
+    notices = Notices(store, bases)
+    restrictions = Restrictions(store, bases, notices)
+    engine = RuleEngine(
+        store,
+        CompiledRules(load_rules([RULES, LICENCE_RULE] if licences else [RULES], types, bases), types),
+        Scores(store),
+        payer_subjects=lambda rows: [None] * len(rows),
+        effects=PolicyEffects(restrictions, notices),
+    )
+    return engine, EventIntake(store, types, engine, clock=lambda: NOW), notices
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[Intake]:
+    with Store.open(f"sqlite:///{tmp_path / 'registry.db'}") as store:
+        registry = Registry(store)
+        ada = registry.create_person({"name": "Ada Obi", "birth_date": "1980-02-01", "sex": "F"}, station=STATION)
+        ben = registry.create_person({"name": "Ben Ito", "birth_date": "1975-07-09", "sex": "M"}, station=STATION)
+        engine, intake, notices = _engine(store)
+        yield Intake(store, intake, engine, notices, ada, ben)
+
+
+def repaid(event_id: str, subject: str, days_late: int, **changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "id": event_id,
+        "subject": subject,
+        "at_ns": NOW - DAY,
+        "fields": {"amount": 5000, "days_late": days_late, "lender": "First Bank"},
+    }
+    event.update(changes)
+    return event
+
+
+def claimed(event_id: str, subject: str, grade: int) -> dict[str, Any]:
+    claimant = {"age_band": 40, "disability_grade": grade, "chronic_condition": False}
+    fields = {"programme": "disability_allowance", "amount": 0, "claimant": claimant}
+    return {"id": event_id, "subject": subject, "at_ns": NOW, "fields": fields}
+
+
+def _crash(*args: object, **kwargs: object) -> int:
+    raise RuntimeError("the process died before the effects were committed")
+
+
+class TestScoring:
+    def test_a_late_repayment__scored_traceably_with_a_notice(self, world: Intake) -> None:
+        done = world.intake.submit(
+            LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45), repaid("L-2", world.ben.number, 0)]
+        )
+        assert done.statuses == ("accepted", "accepted") and done.firings == 1
+        assert world.score(world.ada) == -40 and world.score(world.ben) == 0
+        [contribution] = Scores(world.store).contributions_of(world.ada.number)
+        assert contribution.rule_id == "credit.repaid-late" and contribution.event_ref.startswith("events:")
+        assert contribution.at_ns == NOW - DAY  # when it happened, not when it arrived
+        assert [(n.kind.value, n.rule_id) for n in world.notices.of_subject(world.ada.number)] == [
+            ("score", "credit.repaid-late")
+        ]
+
+    def test_a_retry_is_a_duplicate_and_never_scored_twice(self, world: Intake) -> None:
+        world.intake.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
+        again = world.intake.submit(
+            LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45), repaid("L-3", world.ada.number, 45)]
+        )
+        assert again.statuses == ("duplicate", "accepted") and again.firings == 1
+        assert world.score(world.ada) == -80 and world.kept() == 2
+
+    def test_ids_are_the_sources_own(self, world: Intake) -> None:
+        """Another agency's L-1 is another event."""
+        world.intake.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
+        other = world.intake.submit(BANK, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
+        assert other.statuses == ("accepted",) and world.score(world.ada) == -80
+
+    def test_a_record_as_a_nested_object_opens_a_benefit(self, world: Intake) -> None:
+        claim = claimed("C-1", world.ben.number, grade=3)
+        assert world.intake.submit(LENDER, "benefit.claimed", [claim]).firings == 1
+        with world.store.transaction() as conn:
+            grants = conn.execute(select(eligibility_grants.c.subject, eligibility_grants.c.benefit)).all()
+        assert grants == [(world.ben.number, "disability_allowance")]
+
+    def test_every_kind_of_value_reaches_the_compiled_rule(self, world: Intake) -> None:
+        """A date as its day number (20819 is 2027-01-01), a float, a timestamp and a bool."""
+
+        def renewed(event_id: str, on: str, fee: float) -> dict[str, Any]:
+            fields = {"on": on, "fee": fee, "paid_at": NOW - DAY, "online": True}
+            return {"id": event_id, "subject": world.ada.number, "at_ns": NOW, "fields": fields}
+
+        batch = [
+            renewed("R-1", "2026-12-31", 100),
+            renewed("R-2", "2027-01-01", 10.0),
+            renewed("R-3", "2026-06-01", 100.5),
+        ]
+        assert world.intake.submit(LENDER, "licence.renewed", batch).firings == 1
+        assert [c.event_ref for c in Scores(world.store).contributions_of(world.ada.number)] == ["events:1"]
+
+    def test_an_organisation_may_be_the_subject(self, world: Intake) -> None:
+        done = world.intake.submit(LENDER, "loan.repaid", [repaid("L-9", "org:acme-foods", 45)])
+        assert done.firings == 1 and Scores(world.store).score("org:acme-foods", "credit").value == -40
+
+
+class TestCrash:
+    def test_kept_but_not_scored__the_next_start_scores_them_once(
+        self, world: Intake, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(world.engine, "process", _crash)
+        with pytest.raises(RuntimeError):
+            world.intake.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
+        assert world.kept() == 1 and world.score(world.ada) == 0
+        _, restarted, _ = _engine(world.store)
+        assert restarted.catch_up() == 1 and world.score(world.ada) == -40
+        assert restarted.catch_up() == 0 and world.score(world.ada) == -40
+        assert Scores(world.store).cursor(EVENTS_SOURCE) == 1
+        # And the retry the lender sends after the failed answer is a duplicate.
+        assert restarted.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)]).statuses == ("duplicate",)
+
+    def test_catch_up_scores_runs_of_several_types_in_order(
+        self, world: Intake, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(world.engine, "process", _crash)
+        claim = claimed("C-1", world.ben.number, grade=2)
+        for event_type, event in [
+            ("loan.repaid", repaid("L-1", world.ada.number, 45)),
+            ("benefit.claimed", claim),
+            ("loan.repaid", repaid("L-2", world.ben.number, 31)),
+        ]:
+            with pytest.raises(RuntimeError):
+                world.intake.submit(LENDER, event_type, [event])
+        _, restarted, _ = _engine(world.store)
+        assert restarted.catch_up() == 3 and Scores(world.store).cursor(EVENTS_SOURCE) == 3
+        assert world.score(world.ada) == -40 and world.score(world.ben) == -40
+        with world.store.transaction() as conn:
+            assert conn.scalar(select(func.count()).select_from(eligibility_grants)) == 1
+
+    def test_kept_events_of_a_type_no_longer_registered__skipped_with_the_cursor_past_them(
+        self, world: Intake, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(world.engine, "process", _crash)
+        fields = {"on": "2026-12-01", "fee": 1.0, "paid_at": 1, "online": True}
+        with pytest.raises(RuntimeError):
+            world.intake.submit(
+                LENDER, "licence.renewed", [{"id": "R-1", "subject": world.ada.number, "at_ns": NOW, "fields": fields}]
+            )
+        _, restarted, _ = _engine(world.store, licences=False)
+        assert restarted.catch_up() == 1 and Scores(world.store).cursor(EVENTS_SOURCE) == 1
+        assert world.score(world.ada, "licence") == 0
+        assert restarted.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)]).firings == 1
+
+
+@pytest.mark.parametrize(
+    ("events", "error", "field"),
+    [
+        ([{"id": "X"}], InvalidInputError, "events[0].subject"),
+        ([repaid("L 1", "ADA", 1)], InvalidInputError, "events[0].id"),
+        ([repaid("L-1", "123456789012", 1)], InvalidInputError, "events[0].subject"),  # check digit
+        ([repaid("L-1", "ADA", 1, at_ns=True)], InvalidInputError, "events[0].at_ns"),
+        ([repaid("L-1", "ADA", 1, at_ns=NOW + CLOCK_SKEW_NS + 1)], InvalidInputError, "events[0].at_ns"),
+        ([repaid("L-1", "ADA", 1, fields={"amount": 1, "days_late": 1})], InvalidInputError, "events[0].fields.lender"),
+        (
+            [repaid("L-1", "ADA", 1, fields={"amount": 1, "days_late": 1, "lender": "x", "religion": 1})],
+            InvalidInputError,
+            "events[0].fields.religion",
+        ),
+        ([repaid("L-1", "ADA", True)], InvalidInputError, "events[0].fields.days_late"),
+        ([repaid("L-1", "ADA", 1.5)], InvalidInputError, "events[0].fields.days_late"),
+        ([repaid("L-1", "ADA", 2**63)], InvalidInputError, "events[0].fields.days_late"),
+        ([repaid("L-1", "ADA", 1, extra=1)], InvalidInputError, "events[0].extra"),
+        ([repaid("L-1", "ADA", 1), repaid("L-1", "BEN", 1)], InvalidInputError, "events[1].id"),
+        ([repaid("L-1", "ADA", 1), repaid("L-2", "100000000004", 1)], NotFoundError, "events[1].subject"),
+        ([], BatchSizeError, "events"),
+        ([repaid(f"L-{i}", "ADA", 1) for i in range(EVENTS_BATCH_MAX + 1)], BatchSizeError, "events"),
+    ],
+)
+def test_a_bad_event__its_error_names_it_and_nothing_is_kept(
+    world: Intake, events: list[dict[str, Any]], error: type[Exception], field: str
+) -> None:
+    people = {"ADA": world.ada.number, "BEN": world.ben.number}
+    for e in events:
+        e["subject"] = people.get(e.get("subject", ""), e.get("subject"))
+    with pytest.raises(error) as caught:
+        world.intake.submit(LENDER, "loan.repaid", events)
+    assert caught.value.field == field  # type: ignore[attr-defined]
+    assert world.kept() == 0 and world.score(world.ada) == 0
+
+
+@pytest.mark.parametrize(
+    ("event_type", "error", "field"),
+    [
+        ("ledger.transfer", InvalidInputError, "type"),
+        ("loan.forgiven", NotFoundError, "type"),
+        (7, InvalidInputError, "type"),
+    ],
+)
+def test_an_event_type_from_outside_must_be_registered_and_not_the_ledgers(
+    world: Intake, event_type: object, error: type[Exception], field: str
+) -> None:
+    with pytest.raises(error) as caught:
+        world.intake.submit(LENDER, event_type, [repaid("L-1", world.ada.number, 45)])
+    assert caught.value.field == field  # type: ignore[attr-defined]
+    assert world.kept() == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"on": "2026-13-01", "fee": 1.0, "paid_at": 1, "online": True}, "on"),
+        ({"on": "2026-1-01", "fee": 1.0, "paid_at": 1, "online": True}, "on"),
+        ({"on": "2026-12-01", "fee": float("nan"), "paid_at": 1, "online": True}, "fee"),
+        ({"on": "2026-12-01", "fee": "1", "paid_at": 1, "online": True}, "fee"),
+        ({"on": "2026-12-01", "fee": 1.0, "paid_at": -1, "online": True}, "paid_at"),
+        ({"on": "2026-12-01", "fee": 1.0, "paid_at": 1, "online": 1}, "online"),
+    ],
+)
+def test_each_kind_of_value_is_checked(world: Intake, fields: dict[str, Any], field: str) -> None:
+    event = {"id": "R-1", "subject": world.ada.number, "at_ns": NOW, "fields": fields}
+    with pytest.raises(InvalidInputError) as caught:
+        world.intake.submit(LENDER, "licence.renewed", [event])
+    assert caught.value.field == f"events[0].fields.{field}"
+
+
+def test_a_record_given_flat_or_short__refused(world: Intake) -> None:
+    fields = {"programme": "x", "amount": 0, "claimant": {"age_band": 40, "disability_grade": 3}}
+    event = {"id": "C-1", "subject": world.ben.number, "at_ns": NOW, "fields": fields}
+    with pytest.raises(InvalidInputError) as caught:
+        world.intake.submit(LENDER, "benefit.claimed", [event])
+    assert caught.value.field == "events[0].fields.claimant.chronic_condition"
+    event["fields"] = {"programme": "x", "amount": 0, "claimant": 3}
+    with pytest.raises(InvalidInputError) as caught:
+        world.intake.submit(LENDER, "benefit.claimed", [event])
+    assert caught.value.field == "events[0].fields.claimant"
