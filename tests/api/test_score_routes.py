@@ -132,3 +132,46 @@ def test_events_refused__a_specific_error_and_nothing_kept(
     answer = world.client.post("/v1/events", json=request, headers=world.as_(who, purpose))
     assert (answer.status_code, answer.json()["code"]) == refusal, answer.text
     assert world.client.get("/v1/me/scores", headers=world.as_("ada")).json() == {"scores": []}
+
+
+def test_appealing_a_lowered_score_through_its_notice__withdrawn_by_an_officer(world: World) -> None:
+    """POST /v1/me/notices/{id}/appeal, then GET /v1/notice-appeals and a decision: the score is restored."""
+    number = _ada(world).number
+    event = {
+        "id": "L-1",
+        "subject": number,
+        "at_ns": time.time_ns(),
+        "fields": {"amount": 1, "days_late": 45, "lender": "x"},
+    }
+    officer = world.as_("bank", "credit reporting")
+    world.client.post("/v1/events", json={"type": "loan.repaid", "events": [event]}, headers=officer)
+    [notice] = world.client.get("/v1/me/notices", headers=world.as_("ada")).json()["notices"]
+    assert "/v1/me/notices/{id}/appeal" in notice["appeal"]
+
+    someone = world.client.post(
+        f"/v1/me/notices/{notice['id']}/appeal", json={"grounds": "x"}, headers=world.as_("alice")
+    )
+    assert someone.status_code == 404  # alice is no registered person: she has no notices to appeal
+    filed = world.client.post(
+        f"/v1/me/notices/{notice['id']}/appeal", json={"grounds": "I paid on the due date"}, headers=world.as_("ada")
+    )
+    assert filed.status_code == 201 and filed.json()["status"] == "pending", filed.text
+
+    queue = world.client.get("/v1/notice-appeals", headers=world.as_("tax-officer", "appeals desk")).json()["appeals"]
+    assert [(q["appeal"]["id"], q["notice"]["id"]) for q in queue] == [(filed.json()["id"], notice["id"])]
+    decided = world.client.post(
+        f"/v1/notice-appeals/{filed.json()['id']}/decision",
+        json={"outcome": "withdraw", "reason": "the lender confirmed its error"},
+        headers=world.as_("tax-officer", "appeals desk"),
+    )
+    assert decided.status_code == 200 and decided.json()["withdrawn"] == 1, decided.text
+    assert world.client.get("/v1/me/scores", headers=world.as_("ada")).json() == {"scores": []}
+    tax = world.principals["tax-officer"].id
+    log = world.client.get("/v1/me/access-log", headers=world.as_("ada")).json()["entries"]
+    assert {e["outcome"] for e in log if e["principal"] == tax} == {"read", "appeal withdraw"}
+    again = world.client.post(
+        f"/v1/notice-appeals/{filed.json()['id']}/decision",
+        json={"outcome": "uphold", "reason": "x"},
+        headers=world.as_("tax-officer", "appeals desk"),
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "conflict")

@@ -184,7 +184,7 @@ class TestScoring:
             renewed("R-3", "2026-06-01", 100.5),
         ]
         assert world.intake.submit(LENDER, "licence.renewed", batch).firings == 1
-        assert [c.event_ref for c in Scores(world.store).contributions_of(world.ada.number)] == ["events:1"]
+        assert [c.event_ref for c in Scores(world.store).contributions_of(world.ada.number)] == ["events:1:1"]
 
     def test_an_organisation_may_be_the_subject(self, world: Intake) -> None:
         done = world.intake.submit(LENDER, "loan.repaid", [repaid("L-9", "org:acme-foods", 45)])

@@ -22,6 +22,7 @@ from tessera.rules.appeals import Appeal
 from tessera.rules.basis import LegalBasis
 from tessera.rules.enforcement import Decision
 from tessera.rules.intake import EVENTS_BATCH_MAX
+from tessera.rules.notice_appeals import NoticeAppeal
 from tessera.rules.notices import Notice
 from tessera.rules.restrictions import Restriction, RestrictionEvent
 from tessera.rules.scores import Factor, Score
@@ -876,6 +877,54 @@ class AppealQueueItemPublic(BaseModel):
 
 class AppealQueuePublic(BaseModel):
     appeals: list[AppealQueueItemPublic]
+
+
+class NoticeAppealCreate(_Strict):
+    grounds: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class NoticeAppealDecisionCreate(_Strict):
+    outcome: Literal["uphold", "withdraw"]
+    reason: ReasonText
+
+
+class NoticeAppealPublic(BaseModel):
+    """An appeal on a score or denial notice; ``withdrawn``: score contributions a withdrawal stopped."""
+
+    id: str
+    notice_id: str
+    subject: str
+    grounds: str
+    status: str
+    filed_at_ns: int
+    decided_by: str | None
+    decision_reason: str | None
+    decided_at_ns: int | None
+    withdrawn: int | None
+
+    @classmethod
+    def of(cls, a: NoticeAppeal) -> NoticeAppealPublic:
+        return cls(
+            id=a.id,
+            notice_id=a.notice_id,
+            subject=a.subject,
+            grounds=a.grounds,
+            status=a.status.value,
+            filed_at_ns=a.filed_at_ns,
+            decided_by=a.decided_by,
+            decision_reason=a.decision_reason,
+            decided_at_ns=a.decided_at_ns,
+            withdrawn=a.withdrawn,
+        )
+
+
+class NoticeAppealQueueItemPublic(BaseModel):
+    appeal: NoticeAppealPublic
+    notice: NoticePublic
+
+
+class NoticeAppealQueuePublic(BaseModel):
+    appeals: list[NoticeAppealQueueItemPublic]
 
 
 class MyRestrictionsPublic(BaseModel):

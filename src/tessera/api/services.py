@@ -36,6 +36,7 @@ from tessera.rules.definitions import builtin_definitions
 from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PolicyEffects, RuleEngine
 from tessera.rules.intake import EventIntake
 from tessera.rules.language import load_rules
+from tessera.rules.notice_appeals import NoticeAppeals
 from tessera.rules.notices import Notices
 from tessera.rules.restrictions import Restrictions, Sweeper
 from tessera.rules.sanctions import SanctionsLists
@@ -134,6 +135,7 @@ class Services:
             self.notices = Notices(self.store, self.bases)
             self.restrictions = Restrictions(self.store, self.bases, self.notices, freezer=self.ledger)
             self.appeals = Appeals(self.store, self.restrictions)
+            self.notice_appeals = NoticeAppeals(self.store, self.notices)
             self.restrictions.reconcile_freezes()  # a freeze lost to a crash, or wallets opened since
             self.sweeper = Sweeper(self.restrictions).start()
             enforcement.install(self.restrictions.index)

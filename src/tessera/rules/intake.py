@@ -199,7 +199,7 @@ class EventIntake:
             len(batch),
             subjects=lambda rows: [subjects[i] for i in rows.tolist()],
             times=np.array([c.at_ns for _, c in batch], dtype=np.int64),
-            refs=lambda rows: [f"events:{seqs[i]}" for i in rows],
+            refs=lambda rows: [f"events:{seqs[0]}:{seqs[i]}" for i in rows],  # batch, then event: as the ledger's
             cursor=(EVENTS_SOURCE, seqs[-1]),
         )
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, or_, select
 
-from tessera.errors import BatchSizeError, InvalidInputError
+from tessera.errors import BatchSizeError, InvalidInputError, NotFoundError
 from tessera.rules.basis import Domain, LegalBases
 from tessera.rules.subjects import checked_subject
 from tessera.store import Store
@@ -41,9 +41,14 @@ from tessera.store.tables import (
 NOTICES_BATCH_MAX = 8190  # one ledger batch's worth of people
 NOTICES_LIST_MAX = 1000
 ID_LIMIT = 2**63
+NOTICE_ID_LENGTH = 18  # "n_" and 16 hex digits
 APPEAL_DEFAULT = (
     "You may appeal: POST /v1/me/appeals with the restriction id, or at any Tessera office. "
     "An officer other than the one who decided it answers, in writing."
+)
+APPEAL_NOTICE = (
+    "You may appeal: POST /v1/me/notices/{id}/appeal with this notice's id, or at any Tessera office. "
+    "An officer answers in writing; if your appeal is allowed, the decision is withdrawn."
 )
 APPEAL_CONTEST = "You may contest this at any Tessera office; an officer answers in writing."
 
@@ -62,6 +67,8 @@ class NoticeKind(StrEnum):
 
 
 ADVERSE = frozenset({NoticeKind.restriction, NoticeKind.score, NoticeKind.denial})
+APPEALABLE = frozenset({NoticeKind.score, NoticeKind.denial})  # through the notice (notice_appeals.py)
+APPEAL_HOW = {NoticeKind.restriction: APPEAL_DEFAULT, NoticeKind.score: APPEAL_NOTICE, NoticeKind.denial: APPEAL_NOTICE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +191,7 @@ class Notices:
             raise InvalidInputError(f"{where}.domains", "must be a frozenset of Domain")
         appeal = checked_text(draft.appeal, f"{where}.appeal", APPEAL_TEXT_MAX, required=False)
         if not appeal:
-            appeal = APPEAL_DEFAULT if kind is NoticeKind.restriction else APPEAL_CONTEST
+            appeal = APPEAL_HOW.get(kind, APPEAL_CONTEST)
         return Notice(
             id="n_" + secrets.token_hex(8),
             subject=subject,
@@ -200,6 +207,21 @@ class Notices:
             appeal=appeal,
             created_at_ns=now,
         )
+
+    def get(self, notice_id: str) -> Notice:
+        """The notice, or NotFoundError."""
+        with self._store.transaction() as conn:
+            return self.get_in(conn, notice_id)
+
+    @staticmethod
+    def get_in(conn: Connection, notice_id: object) -> Notice:
+        """The notice, read inside the caller's transaction, or NotFoundError."""
+        if not isinstance(notice_id, str) or len(notice_id) != NOTICE_ID_LENGTH or not notice_id.startswith("n_"):
+            raise NotFoundError("notice_id", f"no notice {notice_id!r:.40}")
+        row = conn.execute(select(notices).where(notices.c.id == notice_id)).first()
+        if row is None:
+            raise NotFoundError("notice_id", f"no notice {notice_id}")
+        return _notice_of(row)
 
     def of_subject(self, subject: str, limit: int = 100, before: tuple[int, str] | None = None) -> list[Notice]:
         """A subject's notices, newest first; ``before`` is the (created_at_ns, id) of the last one seen."""

@@ -588,3 +588,30 @@ rule_events = Table(
     Index(None, "source", "event_id", unique=True),
     Index(None, "subject"),
 )
+
+
+# -- appeals on score and denial notices (migration 0011) --
+
+NOTICE_APPEAL_ID_LENGTH = 19  # "na_" and 16 hex digits
+NOTICE_APPEAL_STATUSES = ("pending", "upheld", "withdrawn")
+
+# A person's appeal on a rule's lowered score or denial, as told in a notice; one per notice.
+notice_appeals = Table(
+    "notice_appeals",
+    metadata,
+    Column("id", String(NOTICE_APPEAL_ID_LENGTH), primary_key=True),
+    Column("notice_id", String(POLICY_ID_LENGTH), ForeignKey(notices.c.id), nullable=False),
+    Column("subject", String(POLICY_SUBJECT_MAX), nullable=False),
+    Column("filed_by", String(ACTOR_MAX), nullable=False),
+    Column("grounds", String(GROUNDS_MAX), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filed_at_ns", BigInteger, nullable=False),
+    Column("decided_by", String(ACTOR_MAX), nullable=True),
+    Column("decision_reason", String(REASON_TEXT_MAX), nullable=True),
+    Column("decided_at_ns", BigInteger, nullable=True),
+    Column("withdrawn", Integer, nullable=True),  # score contributions a withdrawal stopped
+    CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in NOTICE_APPEAL_STATUSES)), name="status"),
+    Index(None, "notice_id", unique=True),
+    Index(None, "status", "filed_at_ns"),  # the officers' queue, oldest first
+    Index(None, "subject", "filed_at_ns"),
+)

@@ -28,6 +28,11 @@ from tessera.api.schemas import (
     LegalBasisCreate,
     LegalBasisPublic,
     MyRestrictionsPublic,
+    NoticeAppealCreate,
+    NoticeAppealDecisionCreate,
+    NoticeAppealPublic,
+    NoticeAppealQueueItemPublic,
+    NoticeAppealQueuePublic,
     NoticePublic,
     NoticesPublic,
     RestrictionAmendmentCreate,
@@ -56,9 +61,12 @@ SubjectQuery = Annotated[
 ]
 RestrictionIdPath = Annotated[str, Path(pattern=r"^r_[0-9a-f]{16}$")]
 AppealIdPath = Annotated[str, Path(pattern=r"^a_[0-9a-f]{16}$")]
+NoticeIdPath = Annotated[str, Path(pattern=r"^n_[0-9a-f]{16}$")]
+NoticeAppealIdPath = Annotated[str, Path(pattern=r"^na_[0-9a-f]{16}$")]
 RESTRICTION_FIELDS = ("restrictions",)
 APPEAL_FIELDS = ("restrictions", "appeals")
 EVENT_FIELDS = ("rules.events",)
+NOTICE_FIELDS = ("notices", "appeals")
 _bearer = HTTPBearer(auto_error=False, description="An API key from `tessera keys create`: `Bearer tsk_...`")
 
 
@@ -263,9 +271,6 @@ def decide_appeal(
     )
 
 
-# -- the person's own --------------------------------------------------------------------------------
-
-
 # -- events for the rules ------------------------------------------------------------------------------------
 
 
@@ -286,6 +291,37 @@ def submit_events(body: RuleEventsCreate, caller: CallerDep, services: ServicesD
         for i, (e, status) in enumerate(zip(prepared.events, submitted.statuses, strict=True))
     ]
     return RuleEventsPublic(results=results, firings=submitted.firings)
+
+
+# -- appeals on score and denial notices ----------------------------------------------------------------------
+
+
+@router.get("/v1/notice-appeals", openapi_extra=declare(Action.appeals_read))
+def notice_appeal_queue(
+    caller: CallerDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after_ns: Annotated[int | None, Query(ge=0, lt=2**63, description="the last filed_at_ns seen")] = None,
+) -> NoticeAppealQueuePublic:
+    """Appeals on a rule's lowered score or denial awaiting a decision, oldest first, each with its notice."""
+    found = services.notice_appeals.pending(limit, after_ns)
+    _logged(services, caller, [a.subject for a, _ in found], NOTICE_FIELDS, "read", doing="reading the appeals")
+    items = [NoticeAppealQueueItemPublic(appeal=NoticeAppealPublic.of(a), notice=NoticePublic.of(n)) for a, n in found]
+    return NoticeAppealQueuePublic(appeals=items)
+
+
+@router.post("/v1/notice-appeals/{appeal_id}/decision", openapi_extra=declare(Action.appeals_decide))
+def decide_notice_appeal(
+    appeal_id: NoticeAppealIdPath, body: NoticeAppealDecisionCreate, caller: CallerDep, services: ServicesDep
+) -> NoticeAppealPublic:
+    """Uphold (the decision stays) or withdraw it (a lowered score's contributions stop counting now), with a reason."""
+    found = services.notice_appeals.get(appeal_id)
+    _logged(services, caller, [found.subject], NOTICE_FIELDS, f"appeal {body.outcome}", doing="deciding an appeal")
+    decided = services.notice_appeals.decide(appeal_id, body.outcome, officer=caller.principal.id, reason=body.reason)
+    return NoticeAppealPublic.of(decided)
+
+
+# -- the person's own --------------------------------------------------------------------------------
 
 
 @router.get("/v1/me/restrictions", openapi_extra=declare(Action.me_restrictions_read))
@@ -325,6 +361,22 @@ def my_scores(caller: CallerDep, services: ServicesDep) -> ScoresPublic:
     """The caller's scores: each one's value, range, and the key factors that lowered it most, in plain words."""
     number = services.person_of(caller).number
     return ScoresPublic(scores=[ScorePublic.of(s) for s in services.scores.scores_of(number)])
+
+
+@router.post(
+    "/v1/me/notices/{notice_id}/appeal",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=declare(Action.me_appeals_write),
+)
+def appeal_my_notice(
+    notice_id: NoticeIdPath, body: NoticeAppealCreate, caller: CallerDep, services: ServicesDep
+) -> NoticeAppealPublic:
+    """Appeal a lowered score or a denial told in one of the caller's own notices, once; others' are refused (403)."""
+    number = services.person_of(caller).number
+    filed = services.notice_appeals.file(
+        notice_id, appellant=number, filed_by=caller.principal.id, grounds=body.grounds
+    )
+    return NoticeAppealPublic.of(filed)
 
 
 @router.post("/v1/me/appeals", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.me_appeals_write))
