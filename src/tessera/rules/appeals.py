@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.rules.notices import NoticeDraft, NoticeKind, checked_text
+from tessera.rules.notices import NoticeDraft, NoticeKind, checked_limit, checked_text
 from tessera.rules.restrictions import (
     AppealState,
     Restriction,
@@ -163,7 +163,7 @@ class Appeals:
             select(appeals)
             .where(appeals.c.subject == subject)
             .order_by(appeals.c.filed_at_ns.desc(), appeals.c.id)
-            .limit(_checked_limit(limit))
+            .limit(checked_limit(limit, APPEALS_LIST_MAX))
         )
         with self._store.transaction() as conn:
             return [_appeal_of(row) for row in conn.execute(query)]
@@ -174,7 +174,7 @@ class Appeals:
             select(appeals)
             .where(appeals.c.status == "pending")
             .order_by(appeals.c.filed_at_ns, appeals.c.id)
-            .limit(_checked_limit(limit))
+            .limit(checked_limit(limit, APPEALS_LIST_MAX))
         )
         if after_ns is not None:
             query = query.where(appeals.c.filed_at_ns > after_ns)
@@ -208,12 +208,6 @@ def _checked_id(value: object) -> str:
     if not isinstance(value, str) or len(value) != 18 or not value.startswith("a_"):
         raise NotFoundError("appeal_id", f"no appeal {value!r:.40}")
     return value
-
-
-def _checked_limit(limit: object) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= APPEALS_LIST_MAX:
-        raise InvalidInputError("limit", f"must be an integer from 1 to {APPEALS_LIST_MAX}")
-    return limit
 
 
 def _values(a: Appeal) -> dict[str, Any]:

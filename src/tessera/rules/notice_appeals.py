@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.rules.notices import APPEALABLE, Notice, NoticeDraft, NoticeKind, Notices, checked_text
+from tessera.rules.notices import APPEALABLE, Notice, NoticeDraft, NoticeKind, Notices, checked_limit, checked_text
 from tessera.rules.subjects import checked_subject
 from tessera.store import Store
 from tessera.store.tables import (
@@ -148,7 +148,7 @@ class NoticeAppeals:
             select(notice_appeals)
             .where(notice_appeals.c.subject == checked_subject(subject))
             .order_by(notice_appeals.c.filed_at_ns.desc(), notice_appeals.c.id)
-            .limit(_checked_limit(limit))
+            .limit(checked_limit(limit, NOTICE_APPEALS_LIST_MAX))
         )
         with self._store.transaction() as conn:
             return [_appeal_of(row) for row in conn.execute(query)]
@@ -159,7 +159,7 @@ class NoticeAppeals:
             select(notice_appeals)
             .where(notice_appeals.c.status == NoticeAppealStatus.pending.value)
             .order_by(notice_appeals.c.filed_at_ns, notice_appeals.c.id)
-            .limit(_checked_limit(limit))
+            .limit(checked_limit(limit, NOTICE_APPEALS_LIST_MAX))
         )
         if after_ns is not None:
             if isinstance(after_ns, bool) or not isinstance(after_ns, int) or after_ns < 0:
@@ -205,12 +205,6 @@ def _checked_id(value: object) -> str:
     if not isinstance(value, str) or len(value) != NOTICE_APPEAL_ID_LENGTH or not value.startswith(_PREFIX):
         raise NotFoundError("appeal_id", f"no notice appeal {value!r:.40}")
     return value
-
-
-def _checked_limit(limit: object) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= NOTICE_APPEALS_LIST_MAX:
-        raise InvalidInputError("limit", f"must be an integer from 1 to {NOTICE_APPEALS_LIST_MAX}")
-    return limit
 
 
 def _values(a: NoticeAppeal) -> dict[str, Any]:

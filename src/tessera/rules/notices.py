@@ -120,6 +120,13 @@ def checked_text(value: object, field: str, limit: int, *, required: bool = True
     return text
 
 
+def checked_limit(value: object, most: int, field: str = "limit") -> int:
+    """A page size from 1 to ``most`` (the listings of restrictions, appeals and notice appeals)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise InvalidInputError(field, f"must be an integer from 1 to {most}")
+    return value
+
+
 def checked_code(value: object, field: str = "reason_code") -> str:
     """A reason code: printable ASCII without spaces, e.g. ``court.judgment_unpaid``."""
     if not isinstance(value, str) or not value or len(value) > REASON_CODE_MAX:

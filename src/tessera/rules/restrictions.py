@@ -41,6 +41,7 @@ from tessera.rules.notices import (
     NoticeKind,
     Notices,
     checked_code,
+    checked_limit,
     checked_text,
     domains_of,
     domains_text,
@@ -594,7 +595,7 @@ class Restrictions:
             select(restrictions)
             .where(restrictions.c.subject == subject)
             .order_by(restrictions.c.proposed_at_ns.desc(), restrictions.c.id)
-            .limit(_checked_limit(limit))
+            .limit(checked_limit(limit, RESTRICTIONS_LIST_MAX))
         )
         with self._store.transaction() as conn:
             return [_restriction_of(row) for row in conn.execute(query)]
@@ -605,7 +606,7 @@ class Restrictions:
             select(restrictions)
             .where(restrictions.c.status == "proposed")
             .order_by(restrictions.c.proposed_at_ns, restrictions.c.id)
-            .limit(_checked_limit(limit))
+            .limit(checked_limit(limit, RESTRICTIONS_LIST_MAX))
         )
         if after_ns is not None:
             query = query.where(restrictions.c.proposed_at_ns > after_ns)
@@ -708,12 +709,6 @@ def _checked_id(value: object) -> str:
     if not isinstance(value, str) or len(value) != 18 or not value.startswith("r_"):
         raise NotFoundError("restriction_id", f"no restriction {value!r:.40}")
     return value
-
-
-def _checked_limit(limit: object) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= RESTRICTIONS_LIST_MAX:
-        raise InvalidInputError("limit", f"must be an integer from 1 to {RESTRICTIONS_LIST_MAX}")
-    return limit
 
 
 def _require_persons(conn: Connection, subjects: list[tuple[int, str]], batch: bool) -> None:
