@@ -181,6 +181,22 @@ class TestAfterRestart:
         assert Scores(store).score(alice, "credit").value == -5
 
 
+def _with_policy_effects(store: Store, ledger: Ledger, rules: str, notices: Notices) -> Restrictions:
+    """``rules`` on the ledger's feed, their restrictions and notices made for real; returns the restrictions."""
+    types, bases = builtin_definitions()
+    restrictions = Restrictions(store, bases, notices, freezer=ledger)
+    engine = RuleEngine(
+        store,
+        CompiledRules(load_rules([rules], types, bases), types),
+        Scores(store),
+        payer_subjects=HolderSubjects(store, Registry(store)),
+        effects=PolicyEffects(restrictions, notices),
+        backlog=lambda: ledger.feed.queued_behind,
+    )
+    ledger.subscribe(engine.on_ledger_batch)
+    return restrictions
+
+
 class TestPolicyEffects:
     def test_restriction_and_notices_from_rules(self, store: Store, tmp_path: Path) -> None:
         """A court-order rule's restriction takes effect at once (frozen wallet); a lowered score gets a notice."""
@@ -198,23 +214,11 @@ reason_text = "A court order closes payments while a judgment is enforced."
 effects = [{ kind = "restriction", domains = ["payments"], expires_after = "90d" }]
 """
         )
-        registry = Registry(store)
-        alice = _person_wallet(store, registry, ALICE, "Alice Example")
-        types, bases = builtin_definitions()
-        notices = Notices(store, bases)
+        alice = _person_wallet(store, Registry(store), ALICE, "Alice Example")
+        notices = Notices(store, builtin_definitions()[1])
         with _open(tmp_path / "ledger") as ledger:
             _fund(ledger)
-            restrictions = Restrictions(store, bases, notices, freezer=ledger)
-            compiled = CompiledRules(load_rules([rules], types, bases), types)
-            engine = RuleEngine(
-                store,
-                compiled,
-                Scores(store),
-                payer_subjects=HolderSubjects(store, registry),
-                effects=PolicyEffects(restrictions, notices),
-                backlog=lambda: ledger.feed.queued_behind,
-            )
-            ledger.subscribe(engine.on_ledger_batch)
+            restrictions = _with_policy_effects(store, ledger, rules, notices)
             ledger.create_transfers([Transfer(10, ALICE, BOB, 200_000, 1, 2)])
             assert ledger.feed.wait_idle(5)
             assert ledger.lookup_accounts([ALICE])[0].flags & AccountFlags.frozen
@@ -257,22 +261,11 @@ reason_code = "credit_closed"
 reason_text = "Credit is closed while the refused payment is reviewed."
 effects = [{ kind = "restriction", domains = ["credit"], expires_after = "30d" }]
 """
-        registry = Registry(store)
-        alice = _person_wallet(store, registry, ALICE, "Alice Example")
-        types, bases = builtin_definitions()
-        notices = Notices(store, bases)
+        alice = _person_wallet(store, Registry(store), ALICE, "Alice Example")
+        notices = Notices(store, builtin_definitions()[1])
         with _open(tmp_path / "ledger") as ledger:
             _fund(ledger)
-            restrictions = Restrictions(store, bases, notices, freezer=ledger)
-            engine = RuleEngine(
-                store,
-                CompiledRules(load_rules([rules], types, bases), types),
-                Scores(store),
-                payer_subjects=HolderSubjects(store, registry),
-                effects=PolicyEffects(restrictions, notices),
-                backlog=lambda: ledger.feed.queued_behind,
-            )
-            ledger.subscribe(engine.on_ledger_batch)
+            restrictions = _with_policy_effects(store, ledger, rules, notices)
             ledger.create_transfers([Transfer(10, ALICE, BOB, 5000, 1, 2), Transfer(11, ALICE, BOB, 5, 1, 2)])
             assert ledger.feed.wait_idle(5) and ledger.feed.errors == 0
             seq = ledger.last_seq
