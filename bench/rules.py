@@ -179,7 +179,7 @@ def _measure(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             compiled.evaluate(LEDGER_EVENT, LedgerColumns(CommittedBatch(0, 2, 0, probe, statuses)), len(probe))
         evaluate_ms = (time.perf_counter() - t) / rounds * 1e3
         return {
-            "benchmark": "rules",
+            "bench": "rules",
             "events": stats.events,
             "end_to_end_events_per_s": round(stats.events / elapsed),
             "engine_events_per_s": round(stats.events / stats.busy_s) if stats.busy_s else None,

@@ -1,10 +1,12 @@
-"""The tessera command: demo, ledger inspect/snapshot, bench ledger."""
+"""The tessera command: demo, ledger inspect/snapshot, and tiny runs of the benches."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from tessera import __version__
@@ -86,6 +88,51 @@ def test_bench_ledger__prints_one_json_object(tmp_path: Path) -> None:
     assert figures["durable"] is True and figures["transfers"] == 20000 and figures["batches"] == 20
     assert figures["transfers_per_second"] > 0 and figures["refused"] == 0
     assert list(tmp_path.iterdir()) == []  # the temporary ledger is removed
+
+
+SANCTIONS_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sanctions"
+
+
+def _bench(name: str, *args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["bench", name, *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(next(x for x in result.output.splitlines() if x.startswith("{"))))
+
+
+def test_bench_check__figures_in_process_and_over_http(tmp_path: Path) -> None:
+    """Tiny sizes: the figures are there, and each case answered as it should (the bench stops on a non-200)."""
+    figures = _bench(
+        "check", "--restrictions", "2000", "--checks", "2000", "--http-restrictions", "50",
+        "--http-requests", "20", "--http-rate", "400", "--dir", str(tmp_path),
+    )  # fmt: skip
+    assert figures["bench"] == "check" and figures["in_process"]["restrictions"] == 2000
+    assert all(figures["in_process"][case]["checks_per_second"] > 0 for case in ("deny", "mixed_1pct_denied"))
+    http = figures["http"]
+    assert http["requests_per_case"] == 20
+    answers = {case: http[case]["allowed"] for case in ("organisation_allowed", "organisation_denied")}
+    answers |= {case: http[case]["allowed"] for case in ("person_allowed_logged", "person_denied_logged")}
+    assert answers == {
+        "organisation_allowed": True,
+        "organisation_denied": False,
+        "person_allowed_logged": True,
+        "person_denied_logged": False,
+    }
+    assert 0 < http["person_denied_logged"]["p50"] <= http["person_denied_logged"]["p99"]
+
+
+def test_bench_rules__events_reach_scores(tmp_path: Path) -> None:
+    figures = _bench(
+        "rules", "--events", "20000", "--batch", "1000", "--rules", "5", "--accounts", "500", "--dir", str(tmp_path)
+    )
+    assert figures["bench"] == "rules" and figures["events"] == 20000 and figures["feed_errors"] == 0
+    assert figures["firings"] == figures["score_contributions"] > 0 and figures["conditions"]["rules"] == 5
+
+
+@pytest.mark.skipif(not SANCTIONS_FIXTURES.is_dir(), reason="shared sanctions fixtures are not present")
+def test_bench_screening__speed_and_accuracy_on_a_labelled_set() -> None:
+    figures = _bench("screening", "--entities", "300", "--positives", "20", "--negatives", "20")
+    assert figures["bench"] == "screening" and figures["names"] == 40
+    assert 0 <= figures["precision"] <= 1 and 0 <= figures["recall"] <= 1 and figures["names_per_second"] > 0
 
 
 def test_bench_ledger__bad_flag_is_a_usage_error() -> None:
