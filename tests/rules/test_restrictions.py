@@ -6,6 +6,7 @@ is no PostgreSQL), with a real ledger on disk for the freezes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from tessera.rules.appeals import Appeals, AppealStatus
 from tessera.rules.basis import Domain, LegalBases, legal_basis
 from tessera.rules.enforcement import EnforcementIndex, install, uninstall
 from tessera.rules.notices import NoticeDraft, NoticeKind, Notices
-from tessera.rules.restrictions import AppealState, Proposal, Restriction, Restrictions, RestrictionStatus
+from tessera.rules.restrictions import AppealState, Proposal, Restriction, Restrictions, RestrictionStatus, Sweeper
 from tessera.store import Store
 from tessera.store.tables import notices as notices_table
 from tessera.store.tables import restrictions as restrictions_table
@@ -419,6 +420,31 @@ class TestExpiry:
         assert not _frozen(world, 10)
         assert world.notices.of_subject(world.ada.number)[0].kind is NoticeKind.restriction_ended
         assert world.restrictions.sweep() == [] and not world.restrictions.due()
+
+    def test_the_sweeper_thread_expires_on_its_own_and_outlives_a_failed_sweep(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """What the service runs: no one calls sweep(); a store fault on one tick does not stop the next."""
+        active = _active(world)
+        sweep, calls = world.restrictions.sweep, [0]
+
+        def flaky() -> list[Restriction]:
+            calls[0] += 1
+            if calls[0] == 1:
+                raise OSError("database is locked")
+            return sweep()
+
+        monkeypatch.setattr(world.restrictions, "sweep", flaky)
+        world.clock.now = T0 + 31 * DAY
+        sweeper = Sweeper(world.restrictions, interval_s=0.005).start()
+        try:
+            deadline = time.monotonic() + 30
+            while world.restrictions.get(active.id).status is not RestrictionStatus.expired:
+                assert time.monotonic() < deadline, "the sweeper never expired the restriction"
+                time.sleep(0.005)
+        finally:
+            sweeper.stop()
+        assert calls[0] >= 2 and not _frozen(world, 10)
 
     def test_an_activation_after_the_end_passed__conflict(self, world: World) -> None:
         proposed = _propose(world, end_ns=T0 + DAY)
