@@ -129,3 +129,17 @@ def test_serve_refuses_a_public_url_passkeys_cannot_use(tmp_path: Path) -> None:
     result = runner.invoke(app, ["serve", "--data", str(tmp_path), "--public-url", "http://id.example.gov"])
     assert result.exit_code != 0
     assert result.exit_code == 1 and "public_url" in result.stderr and "Traceback" not in result.output
+
+
+def test_serve_refuses_a_rule_the_guard_refuses__one_line_and_nothing_served(tmp_path: Path) -> None:
+    """The rules load before the server starts: a refusal names the rule, field and category, not a traceback."""
+    rules = tmp_path / "scores.toml"
+    rules.write_text(
+        '[[rule]]\nid = "health-bonus"\ntitle = "t"\nbasis = "social-security-act/disability-allowance"\n'
+        'inputs = ["benefit.claimed"]\ncondition = "event.claimant.chronic_condition"\nreason_code = "x"\n'
+        'effects = [{ kind = "score", scheme = "credit", points = 5, expires_after = "30d" }]\n'
+    )
+    result = runner.invoke(app, ["serve", "--data", str(tmp_path / "d"), "--rules", str(rules)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith(f"error [protected_category]: {rules}:rule[0].benefit.claimed.claimant")
+    assert result.stderr.count("\n") == 1

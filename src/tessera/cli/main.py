@@ -14,7 +14,7 @@ import uvicorn
 
 from tessera import __version__
 from tessera.api import Services, Settings, create_app
-from tessera.api.services import checked_public_url
+from tessera.api.services import check_rule_files, checked_public_url
 from tessera.audit import verify_log
 from tessera.auth import checked_name, checked_role, new_key
 from tessera.cli import oidc, rules, sanctions
@@ -197,6 +197,7 @@ def serve(
             # Browsers allow passkeys over plain http on localhost only.
             public_url=checked_public_url(public_url or f"http://localhost:{port}"),
         )
+        check_rule_files(settings)  # a refused rule stops here, in one line
         if demo:
             services = Services(settings)
             try:

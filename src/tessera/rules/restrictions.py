@@ -197,8 +197,8 @@ class Restrictions:
     def _load(self) -> None:
         """Register the bases on record, and index every active restriction."""
         with self._store.transaction() as conn:
-            for row in conn.execute(select(legal_bases)):
-                self.bases.register(legal_basis(row.id, row.instrument, row.article, row.kind, domains_of(row.domains)))
+            for basis in bases_on_record(conn):
+                self.bases.register(basis)
             active = [
                 _restriction_of(r) for r in conn.execute(select(restrictions).where(restrictions.c.status == "active"))
             ]
@@ -626,6 +626,12 @@ class Restrictions:
                 RestrictionEvent(r.action, r.actor, r.reason, json.loads(r.detail), r.at_ns)
                 for r in conn.execute(query)
             ]
+
+
+def bases_on_record(conn: Connection) -> list[LegalBasis]:
+    """Every legal basis registered so far, as kept in the store (their terms never change)."""
+    rows = conn.execute(select(legal_bases))
+    return [legal_basis(row.id, row.instrument, row.article, row.kind, domains_of(row.domains)) for row in rows]
 
 
 class Sweeper:
