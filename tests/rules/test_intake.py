@@ -206,6 +206,30 @@ class TestCrash:
         # And the retry the lender sends after the failed answer is a duplicate.
         assert restarted.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)]).statuses == ("duplicate",)
 
+    def test_a_batch_the_engine_failed_on_is_scored_before_the_next_one(
+        self, world: Intake, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No restart: the events were kept, the retry is a duplicate, and the next batch brings them in first."""
+        process = world.engine.process
+        order: list[str] = []
+
+        def flaky(event_type: str, columns: Any, size: int, **kwargs: Any) -> int:
+            if not order:
+                order.append("failed")
+                raise RuntimeError("a bug in a rule's evaluation")
+            order.append(kwargs["refs"]([0])[0])
+            return process(event_type, columns, size, **kwargs)
+
+        monkeypatch.setattr(world.engine, "process", flaky)
+        with pytest.raises(RuntimeError):
+            world.intake.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
+        retry = world.intake.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
+        assert retry.statuses == ("duplicate",) and world.score(world.ada) == 0
+        world.intake.submit(LENDER, "loan.repaid", [repaid("L-2", world.ben.number, 45)])
+        assert order == ["failed", "events:1:1", "events:2:2"]
+        assert world.score(world.ada) == -40 and world.score(world.ben) == -40
+        assert Scores(world.store).cursor(EVENTS_SOURCE) == 2
+
     def test_catch_up_scores_runs_of_several_types_in_order(
         self, world: Intake, monkeypatch: pytest.MonkeyPatch
     ) -> None:

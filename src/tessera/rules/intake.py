@@ -10,7 +10,8 @@ transaction. An event whose (source, id) is on record already is a retry: answer
 
 The rule engine runs over the new events as one columnar batch and commits their effects
 with the ``events`` cursor (the highest ``seq`` scored), so after a crash between the two
-the next start scores exactly the events not yet scored (``catch_up``). ``ledger.transfer``
+the next start scores exactly the events not yet scored (``catch_up``); if the engine
+raised on a batch, the next submission scores that batch first. ``ledger.transfer``
 events come only from the ledger's own feed.
 """
 
@@ -92,6 +93,7 @@ class EventIntake:
         self._clock = clock
         # One submission at a time: seqs are scored in order, so one cursor says what is done.
         self._lock = threading.Lock()
+        self._scored_through: int | None = None  # the last seq handed to the engine; None: read its cursor
 
     def submit(self, source: str, event_type: object, events: Sequence[Mapping[str, object]]) -> Submitted:
         """Check, keep and score a batch of ``event_type`` events from ``source`` (a principal id)."""
@@ -127,31 +129,40 @@ class EventIntake:
                         mine, rule_events.c.event_id.in_(new_ids)
                     )
                     seqs: dict[str, int] = {event_id: seq for event_id, seq in conn.execute(query)}
-            firings = self._score(batch.type, [(seqs[c.event_id], c) for c in fresh]) if fresh else 0
+            firings = 0
+            if fresh:
+                first = min(seqs.values())
+                # Kept earlier but not scored (the engine raised then): scored first, in seq order.
+                self._score_kept(before=first)
+                firings = self._score(batch.type, [(seqs[c.event_id], c) for c in fresh])
         return Submitted(tuple("duplicate" if c.event_id in known else "accepted" for c in checked), firings)
 
     def catch_up(self) -> int:
         """Score the kept events after the ``events`` cursor (a crash between keeping and scoring); returns them."""
-        done = 0
         with self._lock:
-            after = self._engine.scores.cursor(EVENTS_SOURCE) or 0
-            while True:
-                with self._store.transaction() as conn:
-                    rows = conn.execute(
-                        select(rule_events)
-                        .where(rule_events.c.seq > after)
-                        .order_by(rule_events.c.seq)
-                        .limit(CATCH_UP_CHUNK)
-                    ).all()
-                if not rows:
-                    return done
-                start = 0
-                for end in range(1, len(rows) + 1):  # runs of one type, in seq order
-                    if end == len(rows) or rows[end].type != rows[start].type:
-                        self._score_stored(rows[start:end])
-                        start = end
-                done += len(rows)
-                after = rows[-1].seq
+            self._scored_through = None  # from the cursor on record
+            return self._score_kept()
+
+    def _score_kept(self, before: int | None = None) -> int:
+        """Score the kept events after the last one scored (and before ``before``), in runs of one type."""
+        if self._scored_through is None:
+            self._scored_through = self._engine.scores.cursor(EVENTS_SOURCE) or 0
+        done = 0
+        while before is None or self._scored_through < before - 1:
+            query = select(rule_events).where(rule_events.c.seq > self._scored_through)
+            if before is not None:
+                query = query.where(rule_events.c.seq < before)
+            with self._store.transaction() as conn:
+                rows = conn.execute(query.order_by(rule_events.c.seq).limit(CATCH_UP_CHUNK)).all()
+            if not rows:
+                break
+            start = 0
+            for end in range(1, len(rows) + 1):
+                if end == len(rows) or rows[end].type != rows[start].type:
+                    self._score_stored(rows[start:end])
+                    start = end
+            done += len(rows)
+        return done
 
     def _submittable(self, event_type: object) -> EventType:
         if not isinstance(event_type, str):
@@ -176,16 +187,20 @@ class EventIntake:
         name = rows[0].type
         if name not in self._types:
             log.error("kept events of type %s, which is no longer registered, are not scored", name)
-            self._engine.advance(EVENTS_SOURCE, rows[-1].seq)
+            self._skip(rows[-1].seq)
             return
         t = self._types.get(name)
         try:
             batch = [(r.seq, _checked_event(t, _stored(r), f"rule_events[{r.seq}]", None)) for r in rows]
         except InvalidInputError as error:  # the type's fields changed since they were kept
             log.error("kept %s events no longer fit their type (%s); they are not scored", name, error)
-            self._engine.advance(EVENTS_SOURCE, rows[-1].seq)
+            self._skip(rows[-1].seq)
             return
         self._score(t, batch)
+
+    def _skip(self, seq: int) -> None:
+        self._engine.advance(EVENTS_SOURCE, seq)
+        self._scored_through = seq
 
     def _score(self, t: EventType, batch: Sequence[tuple[int, _Checked]]) -> int:
         """Evaluate the rules over the batch as columns; the effects commit with the cursor at its last seq."""
@@ -193,7 +208,7 @@ class EventIntake:
         columns = {path: _column([c.values[path] for _, c in batch], leaf.type) for path, leaf in leaves.items()}
         seqs = [seq for seq, _ in batch]
         subjects = [c.subject for _, c in batch]
-        return self._engine.process(
+        firings = self._engine.process(
             t.name,
             columns,
             len(batch),
@@ -202,6 +217,8 @@ class EventIntake:
             refs=lambda rows: [f"events:{seqs[0]}:{seqs[i]}" for i in rows],  # batch, then event: as the ledger's
             cursor=(EVENTS_SOURCE, seqs[-1]),
         )
+        self._scored_through = seqs[-1]  # handed over: a failed commit is the engine's to retry
+        return firings
 
 
 def _stored(row: Row[Any]) -> dict[str, object]:
