@@ -215,11 +215,6 @@ class Notices:
             created_at_ns=now,
         )
 
-    def get(self, notice_id: str) -> Notice:
-        """The notice, or NotFoundError."""
-        with self._store.transaction() as conn:
-            return self.get_in(conn, notice_id)
-
     @staticmethod
     def get_in(conn: Connection, notice_id: object) -> Notice:
         """The notice, read inside the caller's transaction, or NotFoundError."""
