@@ -86,7 +86,7 @@ def test_confirm__restriction_active__wallet_frozen__notice_to_the_person(listed
     decided = response.json()
     assert decided["hit"]["status"] == "confirmed"
     restriction = decided["restriction"]
-    assert restriction["status"] == "active" and restriction["basis_id"] == "sanctions-act/listing"
+    assert restriction["status"] == "active" and restriction["basis_id"] == "sanctions-act/listing"  # FtM: no section
     assert restriction["domains"] == ["payments"] and restriction["end_ns"] is not None
     assert services.restrictions.check(number, "payments").allowed is False
     account = services.ledger.lookup_accounts([LISTED_WALLET])[0]

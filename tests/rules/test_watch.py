@@ -29,6 +29,7 @@ from tessera.rules.notices import Notices
 from tessera.rules.restrictions import Restrictions, RestrictionStatus
 from tessera.rules.watch import (
     REVIEW_AFTER_NS,
+    SANCTIONS_BASES,
     HitContext,
     HitStatus,
     SanctionsWatch,
@@ -99,7 +100,7 @@ def watched(store: Store) -> Watched:
     freezer = Freezer()
     restrictions = Restrictions(store, bases, Notices(store, bases), freezer=freezer, clock=lambda: T0)
     _, builtin = builtin_definitions()
-    restrictions.register_bases([builtin.get("sanctions-act/listing")])
+    restrictions.register_bases([builtin.get(b) for b in SANCTIONS_BASES])
     lists = FakeLists([UN_LISTED, OFAC_LISTED])
     watch = SanctionsWatch(store, restrictions, lists, refresh_s=0.0, clock=lambda: T0)
     return Watched(watch, lists, Registry(store), restrictions, freezer, store)
@@ -162,7 +163,7 @@ class TestDecisions:
         decided, restriction = watched.watch.decide(hit.id, "confirm", officer=OFFICER, reason="same birth date")
         assert restriction is not None and decided.status is HitStatus.confirmed
         assert decided.restriction_id == restriction.id and decided.decided_by == OFFICER
-        assert restriction.status is RestrictionStatus.active and restriction.basis_id == "sanctions-act/listing"
+        assert restriction.status is RestrictionStatus.active and restriction.basis_id == "sanctions-act/un"
         assert restriction.domains == {"payments", "travel"} and restriction.end_ns == T0 + REVIEW_AFTER_NS
         assert restriction.authority == "UN Security Council" and "un:QDi.901" in restriction.reason_text
         assert watched.freezer.frozen == [((WALLET,), restriction.id)]
@@ -175,6 +176,7 @@ class TestDecisions:
         (hit,) = screen_registrations(watched.watch, [_registered(person)])
         _, restriction = watched.watch.decide(hit.id, "confirm", officer=OFFICER, reason="checked")
         assert restriction is not None and restriction.domains == {"payments"}
+        assert restriction.basis_id == "sanctions-act/ofac"  # the section for its list
 
     def test_dismiss__no_restriction(self, watched: Watched) -> None:
         """Dismissing records the reason and closes nothing."""

@@ -44,7 +44,10 @@ from tessera.store.tables import (
     screening_hits,
 )
 
-SANCTIONS_BASIS = "sanctions-act/listing"
+SANCTIONS_BASIS = "sanctions-act/listing"  # a list with no section of its own
+# The section of the Sanctions Act each list's listings take effect under (builtin/definitions.toml).
+BASES_BY_SOURCE = {"un": "sanctions-act/un", "eu": "sanctions-act/eu", "ofac": "sanctions-act/ofac"}
+SANCTIONS_BASES = (SANCTIONS_BASIS, *BASES_BY_SOURCE.values())
 REASON_CODE = "sanctions.listed"
 REVIEW_AFTER_NS = 365 * 86_400 * 10**9  # a confirmed listing is reviewed within a year: no open end without a court
 REFRESH_S = 5.0
@@ -408,7 +411,7 @@ def _proposal(hit: Hit, entity: ListedEntity, officer: str, reason: str, now: in
     return Proposal(
         subject=hit.subject,
         domains=measures_of(entity),
-        basis_id=SANCTIONS_BASIS,
+        basis_id=BASES_BY_SOURCE.get(entity.source, SANCTIONS_BASIS),
         authority=ISSUERS.get(entity.source, entity.source),
         reason_code=REASON_CODE,
         reason_text=text[:REASON_TEXT_MAX],
