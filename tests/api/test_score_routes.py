@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from tessera.api import create_app
+from tessera.auth import Role
 from tessera.cli.seed import issue_key
 from tessera.identity.registry import Person
 from tessera.ledger import Account, CreateTransferStatus, Transfer
 from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
+from tessera.store.tables import rule_events
 from tests.api.conftest import ISSUER, MONEY, WALLET, World, make_world, settings_for
 
 WALLET_ID = 60
@@ -36,16 +39,20 @@ def world(tmp_path: Path) -> Iterator[World]:
     rules.write_text(RULES)
     settings = settings_for(tmp_path / "data", rules=(rules, builtin_path(EXAMPLE_RULES)))
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        yield make_world(client)
+        world = make_world(client)
+        # Loan events are reported by the credit bureau only (definitions.toml: reported_by).
+        lender = world.services.store.create_principal("lender", Role.officer, agency="credit-bureau")
+        world.principals["lender"], world.tokens["lender"] = lender, issue_key(world.services, lender)
+        yield world
 
 
-def _ada(world: World) -> Person:
-    """Ada, registered, with an API key."""
+def _ada(world: World, who: str = "ada", name: str = "Ada Obi") -> Person:
+    """A registered person with an API key (Ada unless told otherwise)."""
     services = world.services
-    person = services.registry.create_person({"name": "Ada Obi", "birth_date": "1980-02-01", "sex": "F"}, station="x")
+    person = services.registry.create_person({"name": name, "birth_date": "1980-02-01", "sex": "F"}, station="x")
     principal = services.store.get_principal(person.principal_id)
     assert principal is not None
-    world.tokens["ada"] = issue_key(services, principal)
+    world.tokens[who] = issue_key(services, principal)
     return person
 
 
@@ -89,7 +96,7 @@ def test_a_lenders_late_repayment_event__in_my_scores_and_logged_for_me(world: W
         "fields": {"amount": 25_000, "days_late": 45, "lender": "First Bank"},
     }
     body = {"type": "loan.repaid", "events": [event]}
-    headers = world.as_("bank", "credit reporting under the Consumer Credit Act")
+    headers = world.as_("lender", "credit reporting under the Consumer Credit Act")
     sent = world.client.post("/v1/events", json=body, headers=headers)
     assert sent.status_code == 200, sent.text
     assert sent.json() == {"results": [{"index": 0, "id": "loan-77/instalment-3", "status": "accepted"}], "firings": 1}
@@ -99,19 +106,21 @@ def test_a_lenders_late_repayment_event__in_my_scores_and_logged_for_me(world: W
     [score] = world.client.get("/v1/me/scores", headers=world.as_("ada")).json()["scores"]
     assert score["value"] == -40 and score["factors"][0]["rule_id"] == "credit.repaid-late"
     log = world.client.get("/v1/me/access-log", headers=world.as_("ada")).json()["entries"]
-    bank = world.principals["bank"].id
-    mine = [(e["principal"], e["purpose"], e["outcome"]) for e in log if e["principal"] == bank]
-    assert mine == [(bank, "credit reporting under the Consumer Credit Act", "event recorded")] * 2
+    lender = world.principals["lender"].id
+    mine = [(e["principal"], e["purpose"], e["outcome"]) for e in log if e["principal"] == lender]
+    assert mine == [(lender, "credit reporting under the Consumer Credit Act", "event submitted")] * 2
 
 
 @pytest.mark.parametrize(
     ("who", "purpose", "body", "refusal"),
     [
         ("ada", "x", None, (403, "forbidden")),  # a citizen cannot report events
-        ("bank", None, None, (403, "purpose_required")),
-        ("bank", "p", {"type": "ledger.transfer"}, (400, "invalid_input")),
-        ("bank", "p", {"type": "loan.forgiven"}, (404, "not_found")),
-        ("bank", "p", {"fields": {"amount": 1}}, (400, "invalid_input")),
+        ("tax-officer", "x", None, (403, "forbidden")),  # nor an agency the type does not name
+        ("tax-officer", "x", {"type": "court.judgment_unpaid"}, (403, "forbidden")),
+        ("lender", None, None, (403, "purpose_required")),
+        ("lender", "p", {"type": "ledger.transfer"}, (400, "invalid_input")),
+        ("lender", "p", {"type": "loan.forgiven"}, (404, "not_found")),
+        ("lender", "p", {"fields": {"amount": 1}}, (400, "invalid_input")),
     ],
 )
 def test_events_refused__a_specific_error_and_nothing_kept(
@@ -132,6 +141,23 @@ def test_events_refused__a_specific_error_and_nothing_kept(
     answer = world.client.post("/v1/events", json=request, headers=world.as_(who, purpose))
     assert (answer.status_code, answer.json()["code"]) == refusal, answer.text
     assert world.client.get("/v1/me/scores", headers=world.as_("ada")).json() == {"scores": []}
+    with world.services.store.transaction() as conn:
+        assert conn.scalar(select(func.count()).select_from(rule_events)) == 0
+    log = world.client.get("/v1/me/access-log", headers=world.as_("ada")).json()["entries"]
+    assert not [e for e in log if e["outcome"] == "event submitted"]
+
+
+def test_an_event_with_text_that_cannot_be_stored__400_and_no_log_entry(world: World) -> None:
+    """JSON may carry a lone surrogate (\\ud800); UTF-8 storage cannot: refused before anything is logged."""
+    number = _ada(world).number
+    fields = '{"amount": 1, "days_late": 45, "lender": "\\ud800"}'
+    event = f'{{"id": "e-1", "subject": "{number}", "at_ns": {time.time_ns()}, "fields": {fields}}}'
+    raw = f'{{"type": "loan.repaid", "events": [{event}]}}'
+    headers = {**world.as_("lender", "credit reporting"), "Content-Type": "application/json"}
+    answer = world.client.post("/v1/events", content=raw, headers=headers)
+    assert (answer.status_code, answer.json()["field"]) == (400, "events[0].fields.lender"), answer.text
+    log = world.client.get("/v1/me/access-log", headers=world.as_("ada")).json()["entries"]
+    assert not [e for e in log if e["outcome"] == "event submitted"]
 
 
 def test_appealing_a_lowered_score_through_its_notice__withdrawn_by_an_officer(world: World) -> None:
@@ -143,19 +169,23 @@ def test_appealing_a_lowered_score_through_its_notice__withdrawn_by_an_officer(w
         "at_ns": time.time_ns(),
         "fields": {"amount": 1, "days_late": 45, "lender": "x"},
     }
-    officer = world.as_("bank", "credit reporting")
+    officer = world.as_("lender", "credit reporting")
     world.client.post("/v1/events", json={"type": "loan.repaid", "events": [event]}, headers=officer)
     [notice] = world.client.get("/v1/me/notices", headers=world.as_("ada")).json()["notices"]
     assert "/v1/me/notices/{id}/appeal" in notice["appeal"]
 
+    _ada(world, "ben", "Ben Ito")
     someone = world.client.post(
-        f"/v1/me/notices/{notice['id']}/appeal", json={"grounds": "x"}, headers=world.as_("alice")
+        f"/v1/me/notices/{notice['id']}/appeal", json={"grounds": "x"}, headers=world.as_("ben")
     )
-    assert someone.status_code == 404  # alice is no registered person: she has no notices to appeal
+    assert (someone.status_code, someone.json()["code"]) == (403, "forbidden")
     filed = world.client.post(
         f"/v1/me/notices/{notice['id']}/appeal", json={"grounds": "I paid on the due date"}, headers=world.as_("ada")
     )
     assert filed.status_code == 201 and filed.json()["status"] == "pending", filed.text
+    mine = world.client.get("/v1/me/notice-appeals", headers=world.as_("ada")).json()["appeals"]
+    assert [(a["id"], a["status"]) for a in mine] == [(filed.json()["id"], "pending")]
+    assert world.client.get("/v1/me/notice-appeals", headers=world.as_("ben")).json() == {"appeals": []}
 
     queue = world.client.get("/v1/notice-appeals", headers=world.as_("tax-officer", "appeals desk")).json()["appeals"]
     assert [(q["appeal"]["id"], q["notice"]["id"]) for q in queue] == [(filed.json()["id"], notice["id"])]
@@ -166,6 +196,8 @@ def test_appealing_a_lowered_score_through_its_notice__withdrawn_by_an_officer(w
     )
     assert decided.status_code == 200 and decided.json()["withdrawn"] == 1, decided.text
     assert world.client.get("/v1/me/scores", headers=world.as_("ada")).json() == {"scores": []}
+    [answered] = world.client.get("/v1/me/notice-appeals", headers=world.as_("ada")).json()["appeals"]
+    assert answered["status"] == "withdrawn" and answered["decision_reason"] == "the lender confirmed its error"
     tax = world.principals["tax-officer"].id
     log = world.client.get("/v1/me/access-log", headers=world.as_("ada")).json()["entries"]
     assert {e["outcome"] for e in log if e["principal"] == tax} == {"read", "appeal withdraw"}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tessera.api import Services
+from tessera.auth import Role
 from tessera.errors import InvalidInputError
 from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
 from tests.api.conftest import settings_for
@@ -43,7 +44,8 @@ def test_an_agencys_event_kept_but_not_scored_before_a_crash_is_scored_at_the_ne
 
         monkeypatch.setattr(services.rule_engine, "process", crash)
         with pytest.raises(RuntimeError):
-            services.event_intake.submit("p_000000000000001e", "loan.repaid", [event])
+            lender = services.store.create_principal("lender", Role.officer, agency="credit-bureau")
+            services.event_intake.submit(lender, "loan.repaid", [event])
     finally:
         services.close()
     restarted = Services(settings)

@@ -117,6 +117,7 @@ def test_screen__file_without_a_header_or_with_its_columns_reordered(data: Path,
     [
         ("name,birth_date,country\n\nVladimir Putin,,\nJohn Smith,1980-02-31,\n", "names.csv:4.birth_date"),
         ("name,nickname\nVladimir Putin,Vova\n", "names.csv:1"),
+        ("\nname,nickname\nVladimir Putin,Vova\n", "names.csv:2"),  # the header may follow a blank line
         ("name,name\nVladimir Putin,Vova\n", "names.csv:1"),
         ("Vladimir Putin,1952-10-07,RU,extra\n", "names.csv:1"),
     ],

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tessera.errors import BatchSizeError, InvalidInputError, NotFoundError
+from tessera.auth.principals import Principal, Role
+from tessera.errors import BatchSizeError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.identity.registry import Person, Registry
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import builtin_definitions, load_definitions
@@ -24,7 +25,11 @@ from tessera.store import Store
 from tessera.store.tables import eligibility_grants, rule_events
 
 STATION = "p_00000000000000aa"
-LENDER, BANK = "p_000000000000001e", "p_000000000000002e"
+# Two agencies' principals that may report loans, and the social-security office that reports claims.
+LENDER = Principal("p_000000000000001e", "first-bank", Role.officer, agency="credit-bureau")
+BANK = Principal("p_000000000000002e", "second-bank", Role.officer, agency="credit-bureau")
+WELFARE = Principal("p_000000000000003e", "welfare", Role.officer, agency="social-security")
+TAX = Principal("p_000000000000004e", "tax", Role.officer, agency="tax-office")
 NOW = 1_780_000_000 * 10**9
 DAY = 86_400 * 10**9
 
@@ -38,6 +43,7 @@ fields.on = { type = "date", category = "reference" }
 fields.fee = { type = "float", category = "financial" }
 fields.paid_at = { type = "timestamp", category = "financial" }
 fields.online = { type = "bool", category = "reference" }
+reported_by = ["credit-bureau"]
 """
 
 RULES = """
@@ -166,7 +172,7 @@ class TestScoring:
 
     def test_a_record_as_a_nested_object_opens_a_benefit(self, world: Intake) -> None:
         claim = claimed("C-1", world.ben.number, grade=3)
-        assert world.intake.submit(LENDER, "benefit.claimed", [claim]).firings == 1
+        assert world.intake.submit(WELFARE, "benefit.claimed", [claim]).firings == 1
         with world.store.transaction() as conn:
             grants = conn.execute(select(eligibility_grants.c.subject, eligibility_grants.c.benefit)).all()
         assert grants == [(world.ben.number, "disability_allowance")]
@@ -230,18 +236,54 @@ class TestCrash:
         assert world.score(world.ada) == -40 and world.score(world.ben) == -40
         assert Scores(world.store).cursor(EVENTS_SOURCE) == 2
 
+    def test_a_failed_commit_is_retried_by_the_engine_not_scored_twice(
+        self, world: Intake, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The engine holds what it evaluated when its commit fails; the intake must not hand it over again."""
+        record, failures = Scores.record_rows_in, [OSError("database is locked")]
+
+        def flaky(conn: Any, rows: Any) -> None:
+            if failures:
+                raise failures.pop()
+            record(conn, rows)
+
+        monkeypatch.setattr(Scores, "record_rows_in", staticmethod(flaky))
+        with pytest.raises(OSError):
+            world.intake.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
+        world.intake.submit(LENDER, "loan.repaid", [repaid("L-2", world.ben.number, 45)])
+        assert world.score(world.ada) == -40 and world.score(world.ben) == -40
+        assert len(Scores(world.store).contributions_of(world.ada.number)) == 1
+
+    def test_a_batch_that_always_fails_is_skipped_after_three_tries_not_blocking_the_rest(
+        self, world: Intake, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        process = world.engine.process
+
+        def poisoned(event_type: str, columns: Any, size: int, **kwargs: Any) -> int:
+            if kwargs["refs"]([0])[0] == "events:1:1":
+                raise RuntimeError("a bug in a rule's evaluation")
+            return process(event_type, columns, size, **kwargs)
+
+        monkeypatch.setattr(world.engine, "process", poisoned)
+        for i in range(1, 4):  # the poisoned batch, then two that wait behind it and fail with it
+            with pytest.raises(RuntimeError):
+                world.intake.submit(LENDER, "loan.repaid", [repaid(f"L-{i}", world.ben.number, 45)])
+        done = world.intake.submit(LENDER, "loan.repaid", [repaid("L-4", world.ben.number, 45)])
+        assert done.firings == 1 and world.score(world.ben) == -120  # L-2, L-3 and L-4; L-1 skipped
+        assert world.kept() == 4
+
     def test_catch_up_scores_runs_of_several_types_in_order(
         self, world: Intake, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(world.engine, "process", _crash)
         claim = claimed("C-1", world.ben.number, grade=2)
-        for event_type, event in [
-            ("loan.repaid", repaid("L-1", world.ada.number, 45)),
-            ("benefit.claimed", claim),
-            ("loan.repaid", repaid("L-2", world.ben.number, 31)),
+        for reporter, event_type, event in [
+            (LENDER, "loan.repaid", repaid("L-1", world.ada.number, 45)),
+            (WELFARE, "benefit.claimed", claim),
+            (LENDER, "loan.repaid", repaid("L-2", world.ben.number, 31)),
         ]:
             with pytest.raises(RuntimeError):
-                world.intake.submit(LENDER, event_type, [event])
+                world.intake.submit(reporter, event_type, [event])
         _, restarted, _ = _engine(world.store)
         assert restarted.catch_up() == 3 and Scores(world.store).cursor(EVENTS_SOURCE) == 3
         assert world.score(world.ada) == -40 and world.score(world.ben) == -40
@@ -299,6 +341,28 @@ def test_a_bad_event__its_error_names_it_and_nothing_is_kept(
     assert world.kept() == 0 and world.score(world.ada) == 0
 
 
+def test_only_the_agencies_a_type_names_may_report_it(world: Intake) -> None:
+    """A tax office cannot invent a court judgment (its rule would restrict at once), nor a loan repayment."""
+    judgment = {
+        "id": "J-1",
+        "subject": world.ada.number,
+        "at_ns": NOW,
+        "fields": {"amount": 2_000_000, "days_unpaid": 61, "case_id": "HC-1"},
+    }
+    with pytest.raises(ForbiddenError, match="reported by: courts"):
+        world.intake.submit(TAX, "court.judgment_unpaid", [judgment])
+    with pytest.raises(ForbiddenError, match="credit-bureau"):
+        world.intake.submit(TAX, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
+    assert world.kept() == 0 and world.score(world.ada) == 0
+
+
+def test_text_that_cannot_be_stored__refused_naming_the_field(world: Intake) -> None:
+    event = repaid("L-1", world.ada.number, 45, fields={"amount": 1, "days_late": 45, "lender": "\ud800"})
+    with pytest.raises(InvalidInputError) as caught:
+        world.intake.submit(LENDER, "loan.repaid", [event])
+    assert caught.value.field == "events[0].fields.lender" and world.kept() == 0
+
+
 @pytest.mark.parametrize(
     ("event_type", "error", "field"),
     [
@@ -338,9 +402,9 @@ def test_a_record_given_flat_or_short__refused(world: Intake) -> None:
     fields = {"programme": "x", "amount": 0, "claimant": {"age_band": 40, "disability_grade": 3}}
     event = {"id": "C-1", "subject": world.ben.number, "at_ns": NOW, "fields": fields}
     with pytest.raises(InvalidInputError) as caught:
-        world.intake.submit(LENDER, "benefit.claimed", [event])
+        world.intake.submit(WELFARE, "benefit.claimed", [event])
     assert caught.value.field == "events[0].fields.claimant.chronic_condition"
     event["fields"] = {"programme": "x", "amount": 0, "claimant": 3}
     with pytest.raises(InvalidInputError) as caught:
-        world.intake.submit(LENDER, "benefit.claimed", [event])
+        world.intake.submit(WELFARE, "benefit.claimed", [event])
     assert caught.value.field == "events[0].fields.claimant"

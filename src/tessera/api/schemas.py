@@ -918,6 +918,10 @@ class NoticeAppealPublic(BaseModel):
         )
 
 
+class NoticeAppealsPublic(BaseModel):
+    appeals: list[NoticeAppealPublic]
+
+
 class NoticeAppealQueueItemPublic(BaseModel):
     appeal: NoticeAppealPublic
     notice: NoticePublic

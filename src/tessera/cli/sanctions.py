@@ -74,21 +74,23 @@ def _result(matches: list[Match]) -> str:
 def _queries_of(path: Path) -> Iterator[tuple[int, ScreeningQuery]]:
     """The rows of a ``name,birth_date,country`` CSV file as (line number, query).
 
-    A header line is optional: a first row with a cell ``name`` is read as one (its columns
-    in any order), else every row is name, birth date, country in that order. A
+    A header line is optional: a first non-blank row with a cell ``name`` is read as one (its
+    columns in any order), else every row is name, birth date, country in that order. A
     byte-order mark is dropped; blank lines are skipped but still counted.
     """
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:
             reader = csv.reader(file)
             columns: Sequence[str] = _NAMES_FILE_COLUMNS
+            first, names = True, 0
             for row in reader:
                 if not row or not any(cell.strip() for cell in row):
                     continue
-                if reader.line_num == 1 and "name" in (cell.strip() for cell in row):
-                    columns = _header(path, row)
+                if first and "name" in (cell.strip() for cell in row):
+                    columns, first = _header(path, reader.line_num, row), False
                     continue
-                if reader.line_num > NAMES_FILE_ROWS_MAX + 1:
+                first, names = False, names + 1
+                if names > NAMES_FILE_ROWS_MAX:
                     raise InvalidInputError(path.name, f"more than {NAMES_FILE_ROWS_MAX} names")
                 if len(row) > len(columns):
                     raise InvalidInputError(
@@ -105,11 +107,11 @@ def _queries_of(path: Path) -> Iterator[tuple[int, ScreeningQuery]]:
         raise InvalidInputError("file", f"cannot read {path}: {error}") from None
 
 
-def _header(path: Path, row: Sequence[str]) -> tuple[str, ...]:
+def _header(path: Path, line: int, row: Sequence[str]) -> tuple[str, ...]:
     columns = tuple(cell.strip() for cell in row)
     unknown = set(columns) - set(_NAMES_FILE_COLUMNS)
     if unknown or len(set(columns)) != len(columns):
-        raise InvalidInputError(f"{path.name}:1", f"the header names each of {','.join(_NAMES_FILE_COLUMNS)} once")
+        raise InvalidInputError(f"{path.name}:{line}", f"the header names each of {','.join(_NAMES_FILE_COLUMNS)} once")
     return columns
 
 

@@ -18,10 +18,11 @@ nested at any depth refuses the event type, and rules read nested fields by thei
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tessera.auth.principals import AGENCY_MAX
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError, ProtectedCategoryError
 
 
@@ -136,6 +137,7 @@ class EventType:
     purpose: Category
     fields: tuple[EventField, ...]
     description: str = ""
+    reported_by: tuple[str, ...] = ()  # agencies that may submit it (POST /v1/events); none: only from inside
 
     def field(self, name: str) -> EventField:
         """The field called ``name``, or NotFoundError naming the event type."""
@@ -237,6 +239,7 @@ def event_type(
     purpose: Category | str,
     fields: Mapping[str, tuple[FieldType | str | RecordType, Category | str]],
     description: str = "",
+    reported_by: Sequence[str] = (),
 ) -> EventType:
     """A checked event type from plain values; a forbidden category anywhere, records included, is refused by name.
 
@@ -255,7 +258,13 @@ def event_type(
             )
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         raise InvalidInputError(f"{name}.description", f"at most {DESCRIPTION_MAX} characters")
-    result = EventType(name, purpose, checked, description)
+    if (
+        isinstance(reported_by, str)
+        or not isinstance(reported_by, Sequence)
+        or not all(isinstance(a, str) and 0 < len(a) <= AGENCY_MAX and a.strip() == a for a in reported_by)
+    ):
+        raise InvalidInputError(f"{name}.reported_by", f"a list of agency names, each 1-{AGENCY_MAX} characters")
+    result = EventType(name, purpose, checked, description, tuple(sorted(set(reported_by))))
     if len(result.leaf_fields()) > LEAF_FIELDS_MAX:
         raise InvalidInputError(f"{name}.fields", f"at most {LEAF_FIELDS_MAX} readable fields, nested ones included")
     return result
@@ -278,7 +287,7 @@ class EventTypes:
             raise InvalidInputError("event_type", "must be an EventType (see event_type())")
         # Re-checked here: an EventType built by hand, not by event_type(), must not slip past the guard.
         fields = {f.name: (f.record if f.record is not None else f.type, f.category) for f in t.fields}
-        checked = event_type(t.name, t.purpose, fields, t.description)
+        checked = event_type(t.name, t.purpose, fields, t.description, t.reported_by)
         if len(checked.fields) != len(t.fields):
             raise InvalidInputError(f"{t.name}.fields", "a field name appears twice")
         known = self._types.get(t.name)

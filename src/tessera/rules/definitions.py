@@ -113,10 +113,13 @@ def load_definitions(
         _register_records(name, table_list(document, "record_type", name), out_types)
         for i, table in enumerate(table_list(document, "event_type", name)):
             where = f"{name}:event_type[{i}]"
-            _keys(table, where, {"name", "purpose", "fields"}, {"description"})
+            _keys(table, where, {"name", "purpose", "fields"}, {"description", "reported_by"})
             fields = _field_specs(table["fields"], where, lambda kind, at: _registered(out_types, kind, at))
             try:
-                out_types.register(event_type(table["name"], table["purpose"], fields, table.get("description", "")))
+                made = event_type(
+                    table["name"], table["purpose"], fields, table.get("description", ""), table.get("reported_by", ())
+                )
+                out_types.register(made)
             except (InvalidInputError, NotFoundError, ConflictError) as error:
                 raise relocated(error, where) from None
         for i, table in enumerate(table_list(document, "legal_basis", name)):

@@ -209,6 +209,8 @@ class RuleEngine:
         self._lock = threading.Lock()  # one batch at a time: effects are recorded in event order
         self.stats = EngineStats()
         self._held = _Held()
+        # Per source, the last position whose effects the engine took: committed, or held for the next commit.
+        self.accepted: dict[str, int] = {}
 
     def on_ledger_batch(self, batch: CommittedBatch) -> None:
         """The ledger feed's subscriber: every transfer batch is a batch of ``ledger.transfer`` events."""
@@ -238,6 +240,7 @@ class RuleEngine:
         """Move ``source``'s cursor past events that cause nothing (kept events that can no longer be read)."""
         with self._lock:
             self._held.cursors[source] = position
+            self.accepted[source] = position
             self._flush_locked()
 
     def flush(self) -> None:
@@ -332,6 +335,7 @@ class RuleEngine:
             held.adverse.extend(adverse)
             if cursor is not None:
                 held.cursors[cursor[0]] = cursor[1]
+                self.accepted[cursor[0]] = cursor[1]
             if not held.since:
                 held.since = time.monotonic()
             if not flush_later or self._backlog() == 0 or time.monotonic() - held.since >= HOLD_S_MAX:

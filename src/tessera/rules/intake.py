@@ -1,7 +1,9 @@
 """Events agencies submit for the rules: checked against their type, kept, and scored exactly once.
 
 A lender reports ``loan.repaid``, a tax office ``tax.filed_late``, a court
-``court.judgment_unpaid``. Each event carries the source's own id for it, whom it is about
+``court.judgment_unpaid``: only the agencies an event type names in ``reported_by`` may
+report it (a rule on a court judgment acts at once, so a tax office must not be able to
+invent one). Each event carries the source's own id for it, whom it is about
 (a Tessera number of a registered person, or ``org:<id>``), when it happened, and exactly
 the fields its type declares (a record as a nested object). A batch is checked whole
 before anything is kept, so a bad event 900 keeps nothing; then it is stored in one
@@ -22,6 +24,7 @@ import json
 import logging
 import math
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +35,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Row, insert, select
 
-from tessera.errors import BatchSizeError, InvalidInputError, NotFoundError
+from tessera.auth.principals import Principal
+from tessera.errors import BatchSizeError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.categories import EventField, EventType, EventTypes, FieldType
 from tessera.rules.engine import RuleEngine
 from tessera.rules.subjects import checked_subject, is_person
@@ -46,6 +50,7 @@ EVENTS_BATCH_MAX = 1000
 EVENT_TEXT_MAX = 200  # a text field's value
 CLOCK_SKEW_NS = 300 * 10**9  # an event may be stamped at most five minutes ahead of this clock
 CATCH_UP_CHUNK = 10_000
+ATTEMPTS_MAX = 3  # a kept run that fails to score this often is skipped (logged), not retried forever
 FEED_ONLY = frozenset({"ledger.transfer"})
 _EVENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:/-]{{0,{EVENT_ID_MAX - 1}}}")
 _EPOCH = dt.date(1970, 1, 1)
@@ -67,6 +72,7 @@ class Submitted:
 class Prepared:
     """A batch checked whole and not yet kept (``EventIntake.prepare``)."""
 
+    source: str  # the reporter's principal id: an event id is unique per source
     type: EventType
     events: tuple[_Checked, ...]
     at_ns: int  # when it was received
@@ -94,14 +100,19 @@ class EventIntake:
         # One submission at a time: seqs are scored in order, so one cursor says what is done.
         self._lock = threading.Lock()
         self._scored_through: int | None = None  # the last seq handed to the engine; None: read its cursor
+        self._failures: dict[int, int] = {}  # first seq of a kept run -> failed attempts to score it
 
-    def submit(self, source: str, event_type: object, events: Sequence[Mapping[str, object]]) -> Submitted:
-        """Check, keep and score a batch of ``event_type`` events from ``source`` (a principal id)."""
-        return self.keep(source, self.prepare(event_type, events))
+    def submit(self, reporter: Principal, event_type: object, events: Sequence[Mapping[str, object]]) -> Submitted:
+        """Check, keep and score a batch of ``event_type`` events that ``reporter`` (an agency's principal) sends."""
+        return self.keep(self.prepare(reporter, event_type, events))
 
-    def prepare(self, event_type: object, events: Sequence[Mapping[str, object]]) -> Prepared:
+    def prepare(self, reporter: Principal, event_type: object, events: Sequence[Mapping[str, object]]) -> Prepared:
         """Check a batch whole, keeping nothing yet (the API logs the access in between)."""
         t = self._submittable(event_type)
+        if reporter.agency not in t.reported_by:
+            # A tax office cannot report a court judgment: a rule on it may act at once.
+            agencies = ", ".join(t.reported_by) or "none (it comes from inside Tessera)"
+            raise ForbiddenError(f"agency {reporter.agency!r:.60} may not report {t.name}; reported by: {agencies}")
         if not isinstance(events, Sequence) or isinstance(events, str) or not 1 <= len(events) <= EVENTS_BATCH_MAX:
             raise BatchSizeError("events", f"must list 1-{EVENTS_BATCH_MAX} events")
         now = self._clock()
@@ -111,11 +122,13 @@ class EventIntake:
             if c.event_id in first:
                 raise InvalidInputError(f"events[{i}].id", f"repeats events[{first[c.event_id]}].id")
             first[c.event_id] = i
-        return Prepared(t, checked, now)
+        with self._store.transaction() as conn:
+            self._check_persons(conn, checked)  # here too, so an unknown person is named before any log entry
+        return Prepared(reporter.id, t, checked, now)
 
-    def keep(self, source: str, batch: Prepared) -> Submitted:
+    def keep(self, batch: Prepared) -> Submitted:
         """Store a prepared batch's new events in one transaction, then score them; retries are ``duplicate``."""
-        checked, ids = batch.events, [c.event_id for c in batch.events]
+        source, checked, ids = batch.source, batch.events, [c.event_id for c in batch.events]
         with self._lock:
             with self._store.transaction(write=True) as conn:
                 self._check_persons(conn, checked)
@@ -123,7 +136,9 @@ class EventIntake:
                 known = set(conn.scalars(select(rule_events.c.event_id).where(mine, rule_events.c.event_id.in_(ids))))
                 fresh = [c for c in checked if c.event_id not in known]
                 if fresh:
-                    conn.execute(insert(rule_events), [_row(source, batch.type.name, c, batch.at_ns) for c in fresh])
+                    submission = secrets.token_hex(8)
+                    rows = [_row(source, batch.type.name, c, batch.at_ns, submission) for c in fresh]
+                    conn.execute(insert(rule_events), rows)
                     new_ids = [c.event_id for c in fresh]
                     query = select(rule_events.c.event_id, rule_events.c.seq).where(
                         mine, rule_events.c.event_id.in_(new_ids)
@@ -141,10 +156,14 @@ class EventIntake:
         """Score the kept events after the ``events`` cursor (a crash between keeping and scoring); returns them."""
         with self._lock:
             self._scored_through = None  # from the cursor on record
-            return self._score_kept()
+            try:
+                return self._score_kept()
+            except Exception:  # the service still starts; the next submission tries these again
+                log.exception("scoring the kept events after the events cursor failed")
+                return 0
 
     def _score_kept(self, before: int | None = None) -> int:
-        """Score the kept events after the last one scored (and before ``before``), in runs of one type."""
+        """Score the kept events after the last one scored (and before ``before``), one submission at a time."""
         if self._scored_through is None:
             self._scored_through = self._engine.scores.cursor(EVENTS_SOURCE) or 0
         done = 0
@@ -157,12 +176,28 @@ class EventIntake:
             if not rows:
                 break
             start = 0
-            for end in range(1, len(rows) + 1):
-                if end == len(rows) or rows[end].type != rows[start].type:
-                    self._score_stored(rows[start:end])
+            for end in range(1, len(rows) + 1):  # each submission on its own, as it was first scored
+                if end == len(rows) or _submission(rows[end]) != _submission(rows[start]):
+                    self._score_run(rows[start:end])
                     start = end
             done += len(rows)
         return done
+
+    def _score_run(self, run: Sequence[Row[Any]]) -> None:
+        """Score kept events; a run that fails ``ATTEMPTS_MAX`` times is skipped, not left to block all after it."""
+        try:
+            self._score_stored(run)
+        except Exception:
+            if self._scored_through is not None and self._scored_through >= run[-1].seq:
+                raise  # the engine took them; only its commit failed, which it retries with the next
+            first = run[0].seq
+            self._failures[first] = self._failures.get(first, 0) + 1
+            if self._failures[first] < ATTEMPTS_MAX:
+                raise
+            log.exception(
+                "kept events %d-%d failed to score %d times: skipped, not scored", first, run[-1].seq, ATTEMPTS_MAX
+            )
+            self._skip(run[-1].seq)
 
     def _submittable(self, event_type: object) -> EventType:
         if not isinstance(event_type, str):
@@ -208,25 +243,33 @@ class EventIntake:
         columns = {path: _column([c.values[path] for _, c in batch], leaf.type) for path, leaf in leaves.items()}
         seqs = [seq for seq, _ in batch]
         subjects = [c.subject for _, c in batch]
-        firings = self._engine.process(
-            t.name,
-            columns,
-            len(batch),
-            subjects=lambda rows: [subjects[i] for i in rows.tolist()],
-            times=np.array([c.at_ns for _, c in batch], dtype=np.int64),
-            refs=lambda rows: [f"events:{seqs[0]}:{seqs[i]}" for i in rows],  # batch, then event: as the ledger's
-            cursor=(EVENTS_SOURCE, seqs[-1]),
-        )
-        self._scored_through = seqs[-1]  # handed over: a failed commit is the engine's to retry
+        try:
+            firings = self._engine.process(
+                t.name,
+                columns,
+                len(batch),
+                subjects=lambda rows: [subjects[i] for i in rows.tolist()],
+                times=np.array([c.at_ns for _, c in batch], dtype=np.int64),
+                refs=lambda rows: [f"events:{seqs[0]}:{seqs[i]}" for i in rows],  # batch, then event: as the ledger's
+                cursor=(EVENTS_SOURCE, seqs[-1]),
+            )
+        finally:
+            if self._engine.accepted.get(EVENTS_SOURCE, 0) >= seqs[-1]:
+                self._scored_through = seqs[-1]  # taken: if only its commit failed, the engine retries that
         return firings
+
+
+def _submission(row: Row[Any]) -> str:
+    return str(row.submission)
 
 
 def _stored(row: Row[Any]) -> dict[str, object]:
     return {"id": row.event_id, "subject": row.subject, "at_ns": row.at_ns, "fields": json.loads(row.fields)}
 
 
-def _row(source: str, type_name: str, c: _Checked, now: int) -> dict[str, object]:
+def _row(source: str, type_name: str, c: _Checked, now: int, submission: str) -> dict[str, object]:
     return {
+        "submission": submission,
         "source": source,
         "event_id": c.event_id,
         "type": type_name,
@@ -295,8 +338,8 @@ def _checked_value(value: object, field_type: FieldType, where: str) -> object:
             raise InvalidInputError(where, "must be true or false")
         return value
     if field_type is FieldType.text:
-        if not isinstance(value, str) or len(value) > EVENT_TEXT_MAX:
-            raise InvalidInputError(where, f"must be text of at most {EVENT_TEXT_MAX} characters")
+        if not isinstance(value, str) or len(value) > EVENT_TEXT_MAX or not _encodable(value):
+            raise InvalidInputError(where, f"must be text of at most {EVENT_TEXT_MAX} characters (valid Unicode)")
         return value
     if field_type is FieldType.date:
         try:
@@ -307,6 +350,15 @@ def _checked_value(value: object, field_type: FieldType, where: str) -> object:
             raise InvalidInputError(where, "must be a date, YYYY-MM-DD")
         return (day - _EPOCH).days
     raise InvalidInputError(where, f"a {field_type.value} field cannot be given")
+
+
+def _encodable(text: str) -> bool:
+    """Whether the text can be stored: JSON allows a lone surrogate (\\ud800), UTF-8 does not."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _column(values: list[object], field_type: FieldType) -> npt.NDArray[np.generic]:

@@ -571,6 +571,7 @@ screening_hits = Table(
 
 EVENT_ID_MAX = 64  # the submitting source's own id for the event: its retry key
 EVENT_TYPE_MAX = 64
+SUBMISSION_ID_LENGTH = 16  # hex digits
 
 # Lawful events an agency submitted for the rules (``loan.repaid``, ``tax.filed_late``), kept as
 # received: a retry is known by (source, event_id), and ``seq`` orders the engine's cursor over them.
@@ -585,6 +586,7 @@ rule_events = Table(
     Column("at_ns", BigInteger, nullable=False),
     Column("fields", Text, nullable=False),  # JSON object, as checked against the type
     Column("received_at_ns", BigInteger, nullable=False),
+    Column("submission", String(SUBMISSION_ID_LENGTH), nullable=False),  # the batch it came in: scored together
     Index(None, "source", "event_id", unique=True),
     Index(None, "subject"),
 )

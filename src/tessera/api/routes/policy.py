@@ -33,6 +33,7 @@ from tessera.api.schemas import (
     NoticeAppealPublic,
     NoticeAppealQueueItemPublic,
     NoticeAppealQueuePublic,
+    NoticeAppealsPublic,
     NoticePublic,
     NoticesPublic,
     RestrictionAmendmentCreate,
@@ -282,10 +283,10 @@ def submit_events(body: RuleEventsCreate, caller: CallerDep, services: ServicesD
     is a retry, answered ``duplicate`` and not scored again.
     """
     events = [e.model_dump() for e in body.events]
-    prepared = services.event_intake.prepare(body.type, events)
+    prepared = services.event_intake.prepare(caller.principal, body.type, events)
     subjects = [e.subject for e in prepared.events]
-    _logged(services, caller, subjects, EVENT_FIELDS, "event recorded", doing="submitting events about a person")
-    submitted = services.event_intake.keep(caller.principal.id, prepared)
+    _logged(services, caller, subjects, EVENT_FIELDS, "event submitted", doing="submitting events about a person")
+    submitted = services.event_intake.keep(prepared)
     results = [
         RuleEventResultPublic(index=i, id=e.event_id, status=status)
         for i, (e, status) in enumerate(zip(prepared.events, submitted.statuses, strict=True))
@@ -361,6 +362,17 @@ def my_scores(caller: CallerDep, services: ServicesDep) -> ScoresPublic:
     """The caller's scores: each one's value, range, and the key factors that lowered it most, in plain words."""
     number = services.person_of(caller).number
     return ScoresPublic(scores=[ScorePublic.of(s) for s in services.scores.scores_of(number)])
+
+
+@router.get("/v1/me/notice-appeals", openapi_extra=declare(Action.me_notices_read))
+def my_notice_appeals(
+    caller: CallerDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> NoticeAppealsPublic:
+    """The caller's appeals on score and denial notices, newest first, pending or answered."""
+    number = services.person_of(caller).number
+    return NoticeAppealsPublic(
+        appeals=[NoticeAppealPublic.of(a) for a in services.notice_appeals.of_subject(number, limit)]
+    )
 
 
 @router.post(

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("at_ns", sa.BigInteger(), nullable=False),
         sa.Column("fields", sa.Text(), nullable=False),
         sa.Column("received_at_ns", sa.BigInteger(), nullable=False),
+        sa.Column("submission", sa.String(length=16), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_rule_events")),
     )
     with op.batch_alter_table("rule_events", schema=None) as batch_op:
