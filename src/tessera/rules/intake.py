@@ -253,9 +253,11 @@ class EventIntake:
                 refs=lambda rows: [f"events:{seqs[0]}:{seqs[i]}" for i in rows],  # batch, then event: as the ledger's
                 cursor=(EVENTS_SOURCE, seqs[-1]),
             )
-        finally:
+        except Exception:
             if self._engine.accepted.get(EVENTS_SOURCE, 0) >= seqs[-1]:
-                self._scored_through = seqs[-1]  # taken: if only its commit failed, the engine retries that
+                self._scored_through = seqs[-1]  # taken: only its commit failed, which the engine retries
+            raise
+        self._scored_through = seqs[-1]
         return firings
 
 
