@@ -33,15 +33,15 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Row, insert, select
 
 from tessera.auth.principals import Principal
 from tessera.errors import BatchSizeError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.categories import EventField, EventType, EventTypes, FieldType
 from tessera.rules.engine import RuleEngine
-from tessera.rules.subjects import checked_subject, is_person
+from tessera.rules.subjects import checked_subject, require_registered
 from tessera.store import Store
-from tessera.store.tables import EVENT_ID_MAX, persons, rule_events
+from tessera.store.tables import EVENT_ID_MAX, rule_events
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,8 @@ class EventIntake:
             if c.event_id in first:
                 raise InvalidInputError(f"events[{i}].id", f"repeats events[{first[c.event_id]}].id")
             first[c.event_id] = i
-        with self._store.transaction() as conn:
-            self._check_persons(conn, checked)  # here too, so an unknown person is named before any log entry
+        with self._store.transaction() as conn:  # persons are never deleted: checked once, before any log entry
+            require_registered(conn, [(f"events[{i}].subject", c.subject) for i, c in enumerate(checked)])
         return Prepared(reporter.id, t, checked, now)
 
     def keep(self, batch: Prepared) -> Submitted:
@@ -131,7 +131,6 @@ class EventIntake:
         source, checked, ids = batch.source, batch.events, [c.event_id for c in batch.events]
         with self._lock:
             with self._store.transaction(write=True) as conn:
-                self._check_persons(conn, checked)
                 mine = rule_events.c.source == source
                 known = set(conn.scalars(select(rule_events.c.event_id).where(mine, rule_events.c.event_id.in_(ids))))
                 fresh = [c for c in checked if c.event_id not in known]
@@ -207,16 +206,6 @@ class EventIntake:
         if event_type not in self._types:
             raise NotFoundError("type", f"no event type {event_type!r:.80} is registered")
         return self._types.get(event_type)
-
-    @staticmethod
-    def _check_persons(conn: Connection, checked: Sequence[_Checked]) -> None:
-        numbers = sorted({c.subject for c in checked if is_person(c.subject)})
-        if not numbers:
-            return
-        found = set(conn.scalars(select(persons.c.number).where(persons.c.number.in_(numbers))))
-        for i, c in enumerate(checked):
-            if is_person(c.subject) and c.subject not in found:
-                raise NotFoundError(f"events[{i}].subject", "no person with this Tessera number is registered")
 
     def _score_stored(self, rows: Sequence[Row[Any]]) -> None:
         name = rows[0].type

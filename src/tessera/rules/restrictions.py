@@ -46,7 +46,7 @@ from tessera.rules.notices import (
     domains_of,
     domains_text,
 )
-from tessera.rules.subjects import checked_subject, is_person
+from tessera.rules.subjects import checked_subject, is_person, require_registered
 from tessera.store import ACCOUNTS_LIST_MAX, Store
 from tessera.store.tables import (
     ACTOR_MAX,
@@ -265,7 +265,8 @@ class Restrictions:
         """
         now = self._clock()
         made = [self._checked(p, f"proposals[{i}]" if len(proposals) > 1 else "", now) for i, p in enumerate(proposals)]
-        _require_persons(conn, [(i, r.subject) for i, r in enumerate(made)], len(made) > 1)
+        fields = [f"proposals[{i}].subject" if len(made) > 1 else "subject" for i in range(len(made))]
+        require_registered(conn, [(field, r.subject) for field, r in zip(fields, made, strict=True)])
         for r in made:
             _record_basis(conn, self.bases.get(r.basis_id), now)
         conn.execute(insert(restrictions), [_values(r) for r in made])
@@ -715,16 +716,6 @@ def _checked_id(value: object) -> str:
     if not isinstance(value, str) or len(value) != 18 or not value.startswith("r_"):
         raise NotFoundError("restriction_id", f"no restriction {value!r:.40}")
     return value
-
-
-def _require_persons(conn: Connection, subjects: list[tuple[int, str]], batch: bool) -> None:
-    numbers = sorted({s for _, s in subjects if is_person(s)})
-    if not numbers:
-        return
-    found = set(conn.scalars(select(persons.c.number).where(persons.c.number.in_(numbers))))
-    for i, s in subjects:
-        if is_person(s) and s not in found:
-            raise NotFoundError(f"proposals[{i}].subject" if batch else "subject", f"no person {s}")
 
 
 def _record_basis(conn: Connection, basis: LegalBasis, now: int) -> None:

@@ -7,8 +7,14 @@ organisation has no number here yet: it is ``org:`` and its register's id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, select
+
 from tessera.auth.principals import ORG_PREFIX, ORGANISATION_MAX, checked_organisation
+from tessera.errors import NotFoundError
 from tessera.identity.numbers import checked_number
+from tessera.store.tables import persons
 
 SUBJECT_MAX = ORGANISATION_MAX  # a Tessera number is shorter
 
@@ -23,3 +29,14 @@ def checked_subject(value: object, field: str = "subject") -> str:
 def is_person(subject: str) -> bool:
     """Whether a checked subject names a person (and so has an access log and a principal)."""
     return not subject.startswith(ORG_PREFIX)
+
+
+def require_registered(conn: Connection, subjects: Sequence[tuple[str, str]]) -> None:
+    """For (field, subject) pairs: a person must be registered, or NotFoundError names the field; one query."""
+    numbers = sorted({s for _, s in subjects if is_person(s)})
+    if not numbers:
+        return
+    found = set(conn.scalars(select(persons.c.number).where(persons.c.number.in_(numbers))))
+    for field, s in subjects:
+        if is_person(s) and s not in found:
+            raise NotFoundError(field, f"no person {s} is registered")
