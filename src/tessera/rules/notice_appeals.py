@@ -167,7 +167,8 @@ class NoticeAppeals:
             query = query.where(notice_appeals.c.filed_at_ns > after_ns)
         with self._store.transaction() as conn:
             appeals = [_appeal_of(row) for row in conn.execute(query)]
-            return [(a, Notices.get_in(conn, a.notice_id)) for a in appeals]
+            by_id = Notices.by_id_in(conn, [a.notice_id for a in appeals])  # one query, not one per appeal
+        return [(a, by_id[a.notice_id]) for a in appeals]
 
 
 def _withdraw_contributions(conn: Connection, notice: Notice, now: int) -> int:

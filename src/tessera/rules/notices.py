@@ -225,6 +225,12 @@ class Notices:
             raise NotFoundError("notice_id", f"no notice {notice_id}")
         return _notice_of(row)
 
+    @staticmethod
+    def by_id_in(conn: Connection, notice_ids: Sequence[str]) -> dict[str, Notice]:
+        """The notices of ``notice_ids`` that exist, by id, read in one query inside the caller's transaction."""
+        rows = conn.execute(select(notices).where(notices.c.id.in_(sorted(set(notice_ids)))))
+        return {row.id: _notice_of(row) for row in rows}
+
     def of_subject(self, subject: str, limit: int = 100, before: tuple[int, str] | None = None) -> list[Notice]:
         """A subject's notices, newest first; ``before`` is the (created_at_ns, id) of the last one seen."""
         subject = checked_subject(subject)
