@@ -118,7 +118,7 @@ def world(store: Store, tmp_path: Path, made_keys: Path) -> Iterator[World]:
     # A cheap hash: the PIN's cost is pin.py's business, not this file's.
     pins = Pins(store, hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1), clock=clock)
     admin = store.create_principal("admin", Role.admin)
-    officer = store.create_principal("registry-officer", Role.officer, agency="registry")
+    officer = store.create_principal("registry-officer", Role.officer, agency="civil-registry")
     with AccessLog.open(tmp_path / "audit") as log:
         provider = OpenIdProvider(
             store, registry, log, passkeys, keys_dir=tmp_path / "oidc", issuer=ISSUER, pins=pins, clock=clock

@@ -57,7 +57,7 @@ def passkeys(store: Store, clock: FakeClock) -> Passkeys:
 
 @pytest.fixture
 def officer(store: Store) -> str:
-    return store.create_principal("officer 7", Role.officer, agency="registry").id
+    return store.create_principal("officer 7", Role.officer, agency="civil-registry").id
 
 
 def new_person(store: Store, name: str = "Amina Qasym") -> str:

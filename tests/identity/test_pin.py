@@ -74,7 +74,7 @@ def pins(store: Store, clock: FakeClock, hasher: CountingHasher) -> Pins:
 
 @pytest.fixture
 def officer(store: Store) -> str:
-    return store.create_principal("officer 7", Role.officer, agency="registry").id
+    return store.create_principal("officer 7", Role.officer, agency="civil-registry").id
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from tessera.store import Store
 class TestCreate:
     def test_principal_round_trips(self, store: Store) -> None:
         """What create returns is what get and get-by-name read back."""
-        created = store.create_principal("officer 7", Role.officer, agency="tax office")
+        created = store.create_principal("officer 7", Role.officer, agency="tax-office")
         assert re.fullmatch(r"p_[0-9a-f]{16}", created.id)
         assert (created.name, created.role, created.agency, created.subject) == (
             "officer 7",
             Role.officer,
-            "tax office",
+            "tax-office",
             "",
         )
         assert created.created_at_ns > 1_600_000_000 * 10**9  # stamped by the store, in nanoseconds
@@ -123,3 +123,11 @@ class TestDisable:
             store.disable_principal("p_0123456789abcdef")
         assert caught.value.field == "principal_id"
         assert caught.value.code == "not_found"
+
+
+class TestAgencies:
+    def test_officer_of_an_unregistered_agency_is_refused(self, store: Store) -> None:
+        """An agency is a fact of the register: a near spelling of the central bank is no agency."""
+        with pytest.raises(NotFoundError, match="agency"):
+            store.create_principal("mallory", Role.officer, agency="central bank")
+        assert store.get_principal_by_name("mallory") is None

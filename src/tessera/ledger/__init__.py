@@ -19,6 +19,7 @@ from tessera.ledger.status import (
     Result,
     Results,
 )
+from tessera.ledger.totals import Totals
 
 __all__ = [
     "ACCOUNT_DTYPE",
@@ -37,6 +38,7 @@ __all__ = [
     "Result",
     "Results",
     "Subscription",
+    "Totals",
     "Transfer",
     "TransferFlags",
 ]

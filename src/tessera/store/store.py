@@ -63,7 +63,15 @@ from tessera.errors import (
     StoreClosedError,
     StoreError,
 )
-from tessera.store.tables import KEY_ID_MAX, SECRET_HASH_MAX, SUBJECT_MAX, account_holders, api_keys, principals
+from tessera.store.tables import (
+    KEY_ID_MAX,
+    SECRET_HASH_MAX,
+    SUBJECT_MAX,
+    account_holders,
+    agencies,
+    api_keys,
+    principals,
+)
 
 # --- limits ---------------------------------------------------------------------------------
 
@@ -183,6 +191,9 @@ class Store:
         principal = Principal(principal_id, name, role, agency, subject, time.time_ns(), False, organisation)
         try:
             with self._transaction(write=True) as conn:
+                # An agency is a fact of the register, not a spelling: "central bank" is not "central-bank".
+                if agency and conn.scalar(select(agencies.c.id).where(agencies.c.id == agency)) is None:
+                    raise NotFoundError("agency", f"no agency {agency!r} is registered (tessera agencies list)")
                 conn.execute(principals.insert().values(_principal_values(principal)))
         except IntegrityError as exc:
             # The unique constraints say which: look, rather than parse each driver's message.

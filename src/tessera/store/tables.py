@@ -376,6 +376,9 @@ LEGAL_BASIS_ID_MAX = 64  # tessera.rules.basis.BASIS_ID_MAX
 INSTRUMENT_MAX = 200
 ARTICLE_MAX = 64
 DOMAINS_TEXT_MAX = 200  # the domains, sorted and comma-separated
+EXERCISED_BY_TEXT_MAX = 8 * (AGENCY_MAX + 1)  # tessera.rules.basis.AGENCIES_PER_BASIS_MAX, sorted, comma-separated
+ORDER_COURT_MAX = 120  # tessera.rules.basis.COURT_MAX
+ORDER_CASE_NUMBER_MAX = 64  # tessera.rules.basis.CASE_NUMBER_MAX
 AUTHORITY_MAX = 200
 REASON_CODE_MAX = 64
 REASON_TEXT_MAX = 1000
@@ -397,6 +400,8 @@ legal_bases = Table(
     Column("kind", String(32), nullable=False),
     Column("domains", String(DOMAINS_TEXT_MAX), nullable=False),
     Column("registered_at_ns", BigInteger, nullable=False),
+    # The agencies that exercise it (migration 0013); NULL on a basis recorded before: none may.
+    Column("exercised_by", String(EXERCISED_BY_TEXT_MAX), nullable=True),
 )
 
 restrictions = Table(
@@ -423,6 +428,10 @@ restrictions = Table(
     Column("ended_by", String(ACTOR_MAX), nullable=True),
     Column("end_reason", String(REASON_TEXT_MAX), nullable=True),
     Column("ended_at_ns", BigInteger, nullable=True),
+    # The court order it carries out (migration 0013): court, case number, date (YYYY-MM-DD).
+    Column("order_court", String(ORDER_COURT_MAX), nullable=True),
+    Column("order_case_number", String(ORDER_CASE_NUMBER_MAX), nullable=True),
+    Column("order_issued_on", String(10), nullable=True),
     CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in RESTRICTION_STATUSES)), name="status"),
     CheckConstraint("appeal_state IN ({})".format(", ".join(f"'{s}'" for s in APPEAL_STATES)), name="appeal_state"),
     Index(None, "subject", "status"),
@@ -616,4 +625,58 @@ notice_appeals = Table(
     Index(None, "notice_id", unique=True),
     Index(None, "status", "filed_at_ns"),  # the officers' queue, oldest first
     Index(None, "subject", "filed_at_ns"),
+)
+
+
+# -- who may create money: agencies, the ledgers they issue, two-admin requests (migration 0012) --
+
+AGENCY_TITLE_MAX = 200
+LEDGER_NAME_MAX = 64
+LEDGER_UNIT_MAX = 16
+ADMIN_REQUEST_ID_LENGTH = 18  # "r_" and 16 hex digits
+ADMIN_REQUEST_KINDS = ("officer_key", "ledger")
+ADMIN_REQUEST_STATUSES = ("pending", "approved", "refused")
+ADMIN_PAYLOAD_MAX = 2000
+
+# The agencies of the state: a principal's agency must be one of these (issue 15).
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("id", String(AGENCY_MAX), primary_key=True),
+    Column("title", String(AGENCY_TITLE_MAX), nullable=False),
+    Column("registered_at_ns", BigInteger, nullable=False),
+    Column("registered_by", String(ACTOR_MAX), nullable=False),
+)
+
+# Units of account: which agency alone issues each ledger. A row is never changed.
+ledgers = Table(
+    "ledgers",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(LEDGER_NAME_MAX), nullable=False, unique=True),
+    Column("unit", String(LEDGER_UNIT_MAX), nullable=False),
+    Column("decimals", Integer, nullable=False),
+    Column("issuer", String(AGENCY_MAX), ForeignKey(agencies.c.id), nullable=False),
+    Column("registered_at_ns", BigInteger, nullable=False),
+    Column("requested_by", String(ACTOR_MAX), nullable=False),
+    Column("approved_by", String(ACTOR_MAX), nullable=False),
+    CheckConstraint("decimals >= 0 AND decimals <= 18", name="decimals"),
+)
+
+# Acts that need two admins: one asks, another approves (keys for an issuer's officers, ledgers).
+admin_requests = Table(
+    "admin_requests",
+    metadata,
+    Column("id", String(ADMIN_REQUEST_ID_LENGTH), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("payload", String(ADMIN_PAYLOAD_MAX), nullable=False),  # the request's terms as canonical JSON
+    Column("requested_by", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=False),
+    Column("requested_at_ns", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=True),
+    Column("decided_at_ns", BigInteger, nullable=True),
+    Column("outcome", String(ADMIN_PAYLOAD_MAX), nullable=True),  # what the approval made (a key id, a ledger)
+    CheckConstraint("kind IN ({})".format(", ".join(f"'{k}'" for k in ADMIN_REQUEST_KINDS)), name="kind"),
+    CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in ADMIN_REQUEST_STATUSES)), name="status"),
+    Index(None, "status", "requested_at_ns"),
 )

@@ -1,0 +1,161 @@
+"""Kinds of account, and the table of who may open which kind, on which ledger, with which flags.
+
+An account's kind is its ``code`` in the ledger (as TigerBeetle's chart of accounts uses
+``code``), so the supply report reads it straight from the ledger's arrays. The one
+safeguard everything else leans on: only an issuance account may go negative, and only
+officers of the agency that issues its ledger may open or hold one. Every other kind
+carries ``debits_must_not_exceed_credits``, so no one else can create money, and a
+person's wallet can never be overdrawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from tessera.auth.principals import Principal, Role
+from tessera.errors import ForbiddenError, InvalidInputError
+from tessera.ledger import Account, AccountFlags
+from tessera.money.ledgers import LedgerUnit
+
+NON_NEGATIVE = AccountFlags.debits_must_not_exceed_credits
+NON_POSITIVE = AccountFlags.credits_must_not_exceed_debits
+
+
+class AccountKind(IntEnum):
+    """What an account is for; the value is the account's ``code``."""
+
+    issuance = 1  # where money is created: debited to issue, credited when it comes back
+    wallet = 2  # a person's money
+    merchant = 3  # a shop's or payee's till
+    programme = 4  # an agency's programme funds (food, fuel, health), paid out to wallets
+    system = 5  # an agency's operating account (fees, suspense)
+
+
+class HolderAgency(IntEnum):
+    """Which agency an officer holding the account must act for."""
+
+    none = 0  # the holder is not an officer
+    issuer = 1  # the agency that issues the account's ledger
+    opener = 2  # the agency of the officer opening it
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """Who may hold an account of ``kind`` and which flags it must and must not carry.
+
+    Accounts are opened by officers (``ledger.accounts.create``); an issuance account only
+    by an officer of the ledger's issuer.
+    """
+
+    kind: AccountKind
+    holder_role: Role
+    holder_agency: HolderAgency
+    flags_required: AccountFlags
+    flags_forbidden: AccountFlags
+    note: str
+
+
+OPENING: tuple[KindRule, ...] = (
+    KindRule(
+        AccountKind.issuance,
+        Role.officer,
+        HolderAgency.issuer,
+        NON_POSITIVE,
+        NON_NEGATIVE,
+        "opened and held only by officers of the ledger's issuer; the only kind that can go negative",
+    ),
+    KindRule(
+        AccountKind.wallet,
+        Role.citizen,
+        HolderAgency.none,
+        NON_NEGATIVE,
+        NON_POSITIVE,
+        "a person's wallet: never overdrawn; the opening is logged for the person",
+    ),
+    KindRule(AccountKind.merchant, Role.merchant, HolderAgency.none, NON_NEGATIVE, NON_POSITIVE, "a payee's till"),
+    KindRule(
+        AccountKind.programme,
+        Role.officer,
+        HolderAgency.opener,
+        NON_NEGATIVE,
+        NON_POSITIVE,
+        "an agency's programme funds, held by its officers",
+    ),
+    KindRule(
+        AccountKind.system,
+        Role.officer,
+        HolderAgency.opener,
+        NON_NEGATIVE,
+        NON_POSITIVE,
+        "an agency's operating account, held by its officers",
+    ),
+)
+RULES: dict[AccountKind, KindRule] = {rule.kind: rule for rule in OPENING}
+assert set(RULES) == set(AccountKind), "one rule per kind"
+
+
+def kind_of(code: int) -> AccountKind | None:
+    """The kind an account's code names, or None for a code no kind has (an account from before kinds)."""
+    try:
+        return AccountKind(code)
+    except ValueError:
+        return None
+
+
+def check_opening(field: str, opener: Principal, holder: Principal, account: Account, ledger: LedgerUnit) -> None:
+    """Refuse an account ``opener`` may not open for ``holder``; ``field`` is where the caller named it.
+
+    InvalidInputError for flags or fields the kind does not allow, ForbiddenError for a
+    holder or opener the table does not allow.
+    """
+    kind = kind_of(account.code)
+    if kind is None:
+        kinds = ", ".join(f"{k.value} ({k.name})" for k in AccountKind)
+        raise InvalidInputError(f"{field}.kind", f"must be one of {kinds}, got code {account.code}")
+    rule = RULES[kind]
+    if opener.role is not Role.officer:
+        raise ForbiddenError(f"{field}: only officers open accounts")
+    if kind is AccountKind.issuance and opener.agency != ledger.issuer:
+        raise ForbiddenError(
+            f"{field}: only officers of {ledger.issuer}, which issues ledger {ledger.id}, may open an issuance account"
+        )
+    if holder.role is not rule.holder_role or holder.disabled:
+        raise ForbiddenError(f"{field}.holder: a {kind.name} account is held by a {rule.holder_role.value}")
+    wanted_agency = {HolderAgency.issuer: ledger.issuer, HolderAgency.opener: opener.agency}.get(rule.holder_agency)
+    if wanted_agency is not None and holder.agency != wanted_agency:
+        raise ForbiddenError(f"{field}.holder: a {kind.name} account is held by an officer of {wanted_agency}")
+    missing = rule.flags_required & ~account.flags
+    if missing:
+        raise InvalidInputError(f"{field}.flags", f"a {kind.name} account must carry {_names(missing)}")
+    extra = rule.flags_forbidden & account.flags
+    if extra:
+        raise InvalidInputError(f"{field}.flags", f"a {kind.name} account may not carry {_names(extra)}")
+    if kind in (AccountKind.issuance, AccountKind.wallet) and account.category:
+        # A wallet with a shop's category could take money earmarked for shops of that kind.
+        raise InvalidInputError(f"{field}.category", f"a {kind.name} account has no merchant category")
+    if kind is AccountKind.issuance and (account.allowed_categories or account.holding_limit):
+        raise InvalidInputError(f"{field}.allowed_categories", "an issuance account is neither earmarked nor capped")
+
+
+def _names(flags: AccountFlags) -> str:
+    return " and ".join(f.name for f in AccountFlags if f and f in flags and f.name)
+
+
+def render_markdown() -> str:
+    """The opening table as Markdown, as docs/api.md shows it."""
+    lines = [
+        "| kind (code) | held by | must carry | must not carry | note |",
+        "|---|---|---|---|---|",
+    ]
+    for r in OPENING:
+        holder = r.holder_role.value
+        if r.holder_agency is HolderAgency.issuer:
+            holder += " of the ledger's issuer"
+        elif r.holder_agency is HolderAgency.opener:
+            holder += " of the opener's agency"
+        lines.append(
+            f"| {r.kind.name} ({r.kind.value}) | {holder} | `{_names(r.flags_required)}` | "
+            f"`{_names(r.flags_forbidden)}` | {r.note} |"
+        )
+    return "\n".join(lines) + "\n"
