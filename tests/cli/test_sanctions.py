@@ -92,6 +92,44 @@ def test_screen__file_one_line_per_row_in_order(data: Path, tmp_path: Path) -> N
     assert lines[2]["matches"][0]["list_id"] == "eu:EU.27.28"
 
 
+# The listed name as an evader writes it: each shows as "Vladimir Putin".
+DISGUISED_PUTIN = [
+    "Vladimir Pu\u200btin",  # a zero-width space
+    "Vladi\u00admir Pu\u00adtin",  # soft hyphens
+    "Vladimir P\U000e0041\U000e007futin",  # tag characters
+    "Vla\u3164dimir Pu\u115ftin",  # Hangul fillers
+    "Vladimir Pu\u2060tin\ufe0f",  # a word joiner, a variation selector
+    "Vladimir \u0420u\u0442in",  # a Cyrillic Er and Te in a Latin word
+]
+
+
+@pytest.mark.parametrize("name", DISGUISED_PUTIN)
+def test_screen__name_with_invisible_characters_or_look_alikes_is_found(data: Path, name: str) -> None:
+    result = runner.invoke(app, ["sanctions", "screen", "--name", name, "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout)["matches"][0]
+    assert first["list_id"] == "eu:EU.6500.85" and first["score"] >= SCREEN_THRESHOLD
+
+
+def test_screen__file_with_invisible_characters_finds_every_line(data: Path, tmp_path: Path) -> None:
+    names = tmp_path / "names.csv"
+    names.write_text("name\n" + "".join(f"{name}\n" for name in DISGUISED_PUTIN), encoding="utf-8")
+    result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["matches"][0]["list_id"] for line in lines] == ["eu:EU.6500.85"] * len(DISGUISED_PUTIN)
+
+
+def test_screen__a_listing_imported_with_a_zero_width_space_is_found_by_its_plain_name(tmp_path: Path) -> None:
+    listed = tmp_path / "listed.jsonl"
+    listing = {"id": "x1", "schema": "Person", "properties": {"name": ["Cyprian Pe\u200bcher\u00adsky"]}}
+    listed.write_text(json.dumps(listing) + "\n")
+    _import(tmp_path, listed, "ftm")
+    result = runner.invoke(app, ["sanctions", "screen", "--name", "Cyprian Pechersky", "--data", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["matches"][0]["list_id"] == "ftm:x1"
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -137,6 +175,7 @@ def test_screen__bad_file_names_its_line_even_after_a_blank_one(
         (["--name", "Putin", "--birth-date", "1952-13-07"], "--birth-date"),
         (["--name", "Putin", "--country", "Russia"], "--country"),
         (["--name", "   "], "--name"),
+        (["--name", "\u200b\u3164\u2060"], "--name"),  # invisible characters only
         ([], "name"),
     ],
 )

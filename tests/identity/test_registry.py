@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity.numbers import check_digit, is_valid
-from tessera.identity.registry import Registry, checked_demographics
+from tessera.identity.registry import MARKS_PER_LETTER_MAX, Registry, checked_demographics
 from tessera.store import Store
 
 OFFICER = "p_00000000000000aa"
@@ -55,6 +56,41 @@ class TestDemographics:
         with pytest.raises(InvalidInputError) as caught:
             checked_demographics(facts(**changes))
         assert caught.value.field == field
+
+    def test_invisible_characters_are_kept_as_given(self) -> None:
+        """A Persian name keeps its zero-width non-joiner; a zero-width space is kept too (screening folds it)."""
+        persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647"
+        assert checked_demographics(facts(name=persian)).name == persian
+        assert checked_demographics(facts(other_names=["Vlad\u200bimir"])).other_names == ("Vlad\u200bimir",)
+
+    @pytest.mark.parametrize(
+        ("changes", "field", "message"),
+        [
+            ({"name": "\u200b\u200b"}, "demographics.name", "no letters"),
+            ({"name": "\u3164"}, "demographics.name", "no letters"),
+            ({"name": "\u115f\u00ad\U000e0041"}, "demographics.name", "no letters"),
+            ({"name": ". -"}, "demographics.name", "no letters"),
+            ({"other_names": ["Amina", "\ufeff\u2060"]}, "demographics.other_names[1]", "no letters"),
+            ({"name": "\u202eNITUP"}, "demographics.name", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+            ({"name": "Amina \u2067Kassym\u2069"}, "demographics.name", "U+2067"),
+            ({"other_names": ["Am\ufff9ina"]}, "demographics.other_names[0]", "U+FFF9"),
+            ({"name": "\u0600Amina"}, "demographics.name", "U+0600"),
+            ({"name": "Ami" + "\u0336" * 9 + "na"}, "demographics.name", "combining marks"),
+        ],
+    )
+    def test_names_that_show_otherwise_or_nothing_are_refused(
+        self, changes: dict[str, object], field: str, message: str
+    ) -> None:
+        """A name of invisible characters only, one that reorders itself, or a stack of marks names its field."""
+        with pytest.raises(InvalidInputError, match=re.escape(message)) as caught:
+            checked_demographics(facts(**changes))
+        assert caught.value.field == field
+
+    def test_marks_up_to_the_limit_are_kept(self) -> None:
+        """Vietnamese, Hebrew and Tibetan stack a few marks: a letter may carry up to MARKS_PER_LETTER_MAX."""
+        name = "Ami" + "\u0336" * MARKS_PER_LETTER_MAX + "na"
+        assert checked_demographics(facts(name=name)).name == name
+        assert checked_demographics(facts(name="Nguy\u1ec5n V\u0103n")).name == "Nguy\u1ec5n V\u0103n"
 
     def test_missing_required_field(self) -> None:
         raw = facts()

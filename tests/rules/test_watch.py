@@ -154,6 +154,50 @@ class TestScreening:
         assert screen_registrations(watched.watch, [_registered(person)]) == []
 
 
+# A listed name as an evader writes it: each shows as the name, and screens as it.
+DISGUISED = [
+    ("un:QDi.901", "Khaledin Zor\u200bbanov Dimi\u200btrenko"),  # zero-width spaces
+    ("un:QDi.901", "Khale\u00addin Zorba\u00adnov Dimitrenko"),  # soft hyphens
+    ("un:QDi.901", "Khaledin Zorbanov Dimi\u2060tren\u2060ko"),  # word joiners
+    ("un:QDi.901", "Khaledin Zorbanov Dimi\U000e0041\U000e007ftrenko"),  # tag characters
+    ("un:QDi.901", "Khaledin Zor\u3164banov Dimitren\u115fko"),  # Hangul fillers
+    ("un:QDi.901", "Khaledin Zorba\ufe0fnov Dimitrenko\u200d"),  # a variation selector, a joiner
+    ("un:QDi.901", "\uff2b\uff48\uff41\uff4c\uff45\uff44\uff49\uff4e Zorbanov Dimitrenko"),  # fullwidth
+    ("ofac:90901", "Vaskar Ulbre\u0441ht MONTEVALDI"),  # a Cyrillic Es, romanised "s" on its own
+    ("ofac:90901", "Vaskar Ulbrecht MO\u041dTEVALDI"),  # a Cyrillic En, romanised "n" on its own
+]
+
+
+class TestInvisibleCharacters:
+    """A listed name with invisible characters, wide letters or look-alikes inside is still found."""
+
+    @pytest.mark.parametrize(("list_id", "name"), DISGUISED)
+    def test_a_person_enrolled_under_a_disguised_listed_name__hit(
+        self, watched: Watched, list_id: str, name: str
+    ) -> None:
+        """The registry keeps the name as given; enrolment screening matches its folded key."""
+        person = watched.person(name)
+        assert person.name == name
+        hits = screen_registrations(watched.watch, [_registered(person)])
+        assert [h.list_id for h in hits] == [list_id]
+
+    @pytest.mark.parametrize(("list_id", "name"), DISGUISED)
+    def test_a_listing_written_with_them__hit_on_the_plain_name(
+        self, watched: Watched, list_id: str, name: str
+    ) -> None:
+        """The same fold on the list's side: a listing imported with a zero-width space matches the plain name."""
+        watched.lists.items = [_listing(list_id, list_id.partition(":")[0], name, born="1961-03-04")]
+        plain = "Khaledin Zorbanov Dimitrenko" if list_id.startswith("un") else "Vaskar Ulbrecht MONTEVALDI"
+        hits = screen_registrations(watched.watch, [_registered(watched.person(plain))])
+        assert [h.list_id for h in hits] == [list_id]
+
+    def test_look_alikes_from_another_script__hit(self, watched: Watched) -> None:
+        """Cyrillic Es, Er and U in Latin words would romanise to other letters: folded to the Latin they show."""
+        watched.lists.items = [_listing("eu:EU.9.1", "eu", "Cyprian PECHERSKY", born="1961-03-04")]
+        person = watched.person("\u0421y\u0440rian PE\u0421HERSK\u0423")
+        assert [h.list_id for h in screen_registrations(watched.watch, [_registered(person)])] == ["eu:EU.9.1"]
+
+
 class TestDecisions:
     def test_confirm_un__restriction_in_force_for_payments_and_travel_for_a_year(self, watched: Watched) -> None:
         """Self-executing under the listing basis: active at once, reasons name the list, wallets frozen."""

@@ -34,8 +34,12 @@ from tessera.store.tables import (
     principals,
     virtual_ids,
 )
+from tessera.text import is_default_ignorable, match_key
 
 OTHER_NAMES_MAX = 10
+# Real names stack a few marks on a letter (Vietnamese two, Hebrew with cantillation four,
+# Tibetan stacks a little more); "Zalgo" text stacks dozens to spill over the lines around it.
+MARKS_PER_LETTER_MAX = 8
 VIRTUAL_IDS_LIVE_MAX = 10  # per person; a person needs a few, a leak needs many
 NUMBER_ATTEMPTS_MAX = 8  # a clash among 10^11 numbers is rare; eight in a row is a broken generator
 HISTORY_MAX = 1000
@@ -46,6 +50,8 @@ FINAL_STATUSES = frozenset({"deceased"})
 DEMOGRAPHIC_KEYS = frozenset({"name", "other_names", "birth_date", "sex", "address", "household"})
 
 Clock = Callable[[], int]
+# Bidirectional embeddings, overrides and isolates: they reorder what is shown.
+_REORDERING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +127,13 @@ def checked_demographics(raw: object, field: str = "demographics", *, today: dt.
     missing = {"name", "birth_date", "sex"} - set(raw)
     if missing:
         raise InvalidInputError(f"{field}.{sorted(missing)[0]}", "is required")
-    name = _checked_text(raw["name"], f"{field}.name", PERSON_NAME_MAX, required=True)
+    name = _checked_name(raw["name"], f"{field}.name")
     others_raw = raw.get("other_names", [])
     if not isinstance(others_raw, Sequence) or isinstance(others_raw, str | bytes):
         raise InvalidInputError(f"{field}.other_names", "must be a list of names")
     if len(others_raw) > OTHER_NAMES_MAX:
         raise InvalidInputError(f"{field}.other_names", f"at most {OTHER_NAMES_MAX} names")
-    other_names = tuple(
-        _checked_text(v, f"{field}.other_names[{i}]", PERSON_NAME_MAX, required=True) for i, v in enumerate(others_raw)
-    )
+    other_names = tuple(_checked_name(v, f"{field}.other_names[{i}]") for i, v in enumerate(others_raw))
     birth_date = _checked_birth_date(raw["birth_date"], f"{field}.birth_date", today or dt.date.today())
     sex = raw["sex"]
     if sex not in SEXES:
@@ -423,6 +427,37 @@ def _checked_text(value: object, field: str, limit: int, *, required: bool = Fal
     if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") for c in text):
         raise InvalidInputError(field, "must not contain control or unassigned characters")
     return text
+
+
+def _checked_name(value: object, field: str) -> str:
+    """A person's name as given (NFC), that shows what screening matches and has letters of its own.
+
+    Kept: every character a script needs, the zero-width non-joiner and joiner and the
+    other default-ignorable characters included; screening compares the name's matching
+    key (``tessera.text.match_key``), which leaves those out. Refused: characters that make
+    a name show otherwise than it reads (bidirectional embeddings, overrides and isolates:
+    ``U+202E`` + ``NITUP`` shows as ``PUTIN``), the other format characters (no name has
+    any use for them), more than ``MARKS_PER_LETTER_MAX`` combining marks on one letter,
+    and a name that has no letter once its invisible characters are left out.
+    """
+    name = _checked_text(value, field, PERSON_NAME_MAX, required=True)
+    marks = 0
+    for char in name:
+        category = unicodedata.category(char)
+        if char in _REORDERING:
+            raise InvalidInputError(field, f"must not contain {_described(char)}: it makes a name show otherwise")
+        if category == "Cf" and not is_default_ignorable(char):
+            raise InvalidInputError(field, f"must not contain {_described(char)}: no name needs this format character")
+        marks = marks + 1 if category.startswith("M") and not is_default_ignorable(char) else 0
+        if marks > MARKS_PER_LETTER_MAX:
+            raise InvalidInputError(field, f"at most {MARKS_PER_LETTER_MAX} combining marks on one letter")
+    if not any(unicodedata.category(char).startswith("L") for char in match_key(name)):
+        raise InvalidInputError(field, "has no letters once invisible characters are left out")
+    return name
+
+
+def _described(char: str) -> str:
+    return f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
 
 
 def _checked_birth_date(value: object, field: str, today: dt.date) -> dt.date:

@@ -3,9 +3,11 @@
 A :class:`Screener` is built once from the listings (``SanctionsLists.entities()``) and then
 answers many queries. For each query it:
 
-1. normalises the name: romanised (Cyrillic by BGN/PCGN, as the US and UN lists spell it;
-   other scripts by ICU's Any-Latin), ASCII, lower case, apostrophes dropped, split into
-   tokens, and romanisation variants folded (``kh``/``h``, ``dzh``/``j``, ``w``/``u``...);
+1. normalises the name: its matching key (``tessera.text.match_key``: invisible characters
+   dropped, NFKC, look-alikes from another script folded), romanised (Cyrillic by BGN/PCGN,
+   as the US and UN lists spell it; other scripts by ICU's Any-Latin), ASCII, lower case,
+   apostrophes dropped, split into tokens, and romanisation variants folded (``kh``/``h``,
+   ``dzh``/``j``, ``w``/``u``...);
 2. relates each query token to the list's vocabulary: the same token, a token one edit
    away (typos: an index of single-character deletions), or a token with the same
    metaphone key (``mohammed`` ~ ``muhammad``); a token not on the list is also compared
@@ -44,6 +46,7 @@ from rigour.text import metaphone
 
 from tessera.errors import BatchSizeError, InvalidInputError
 from tessera.rules.lists import ListedEntity
+from tessera.text import match_key
 
 SCREEN_THRESHOLD = 0.72  # calibrated on seeded labelled sets (docs/rules.md); alerts start here
 SCORE_FLOOR = 0.7  # weaker candidates are not reported, nor looked for: the pre-filter prunes by it
@@ -154,8 +157,16 @@ def _folded(token: str) -> str:
 
 @lru_cache(maxsize=1 << 16)
 def _spellings(name: str) -> tuple[tuple[str, str], ...]:
-    """(as written, folded) for each matching token of a name, one per folded token, in order."""
-    text = romanised(name).lower().translate(_APOSTROPHES)
+    """(as written, folded) for each matching token of a name, one per folded token, in order.
+
+    The name is read in its matching key first (``tessera.text.match_key``): a zero-width
+    space, a soft hyphen or a Cyrillic look-alike inside a Latin word changes nothing.
+    """
+    text = romanised(match_key(name)).lower().translate(_APOSTROPHES)
+    if not text.isascii():
+        # Marks romanisation left (an enclosing circle, a Cyrillic millions sign) belong to
+        # the letter before them: dropped, they do not split its word in two.
+        text = "".join(c for c in text if not unicodedata.category(c).startswith("M"))
     found: dict[str, str] = {}
     for token in _SEPARATORS.split(text):
         if token:
@@ -165,7 +176,7 @@ def _spellings(name: str) -> tuple[tuple[str, str], ...]:
 
 def clear_caches() -> None:
     """Empty the module's per-token caches, so that a bench can measure a cold start."""
-    for cached in (romanised, _folded, _spellings, _metaphone):
+    for cached in (match_key, romanised, _folded, _spellings, _metaphone):
         cached.cache_clear()
 
 
@@ -244,11 +255,11 @@ def _territory_codes() -> dict[str, str]:
 @lru_cache(maxsize=4096)
 def _country_code(text: str) -> str | None:
     """The ISO alpha-2 code of a country named or coded in any common way (``Korea, North``: ``KP``)."""
-    return _territory_codes().get(_territory_key(text)) if text else None
+    return _territory_codes().get(_territory_key(match_key(text))) if text else None
 
 
 def _identifier_key(text: str) -> str:
-    return _NOT_ALNUM.sub("", text.upper())
+    return _NOT_ALNUM.sub("", match_key(text).upper())
 
 
 def checked_query(query: object, at: str = "query", fields: Mapping[str, str] | None = None) -> ScreeningQuery:
@@ -346,7 +357,7 @@ class Screener:
             self._name_entity.append(index)
             self._name_text.append(name)
             self._name_tokens.append(tuple(ids))
-            family, comma, given = name.partition(",")
+            family, comma, given = match_key(name).partition(",")
             given_tokens = name_tokens(given) if comma and entity.kind == "person" and family.strip() else ()
             given_ids = {self._vocabulary[t] for t in given_tokens if t in self._vocabulary}
             self._given_names.append(tuple(sorted(given_ids)))
