@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from tessera.errors import InvalidInputError
 from tessera.rules import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_ofac_remarks, parse_un
+from tessera.rules.lists import XML_DEPTH_MAX
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sanctions"
 OFAC = FIXTURES / "ofac"
@@ -363,3 +365,141 @@ class TestFtm:
         with pytest.raises(InvalidInputError, match="duplicate") as caught:
             list(parse_ftm(_write(tmp_path / "x.jsonl", line + line)))
         assert caught.value.field == "x.jsonl:2"
+
+
+def _ftm_line(name: str, **properties: object) -> str:
+    return json.dumps({"id": "x", "schema": "Person", "properties": {"name": [name], **properties}})
+
+
+GOOD_FTM = '{"id": "a%d", "schema": "Person", "properties": {"name": ["A B"]}}\n'
+# The billion laughs, small: what the DOCTYPE check keeps out, however the file is encoded.
+LAUGHS = '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>\n'
+UN_LAUGHS = (
+    "<CONSOLIDATED_LIST><ENTITIES><ENTITY><DATAID>1</DATAID><FIRST_NAME>&lol2;</FIRST_NAME>"
+    "</ENTITY></ENTITIES></CONSOLIDATED_LIST>\n"
+)
+
+
+class TestHostileFtm:
+    """JSON lines built to crash or slow the parser get a clear error naming the line, never a traceback."""
+
+    @pytest.mark.parametrize(
+        ("line", "message"),
+        [
+            (_ftm_line("A", notes=json.loads("[" * 20 + "]" * 20)), "nested more than 16 deep"),
+            (
+                '{"id": "x", "schema": "Person", "properties": {"notes": ' + "[" * 100_000 + "]" * 100_000 + "}}",
+                "nested",
+            ),
+            ('{"id": "x", "schema": "Person", "properties": {"name": ["A"]}, "n": ' + "9" * 5000 + "}", "digits"),
+            ('{"id": "x", "schema": "Person", "properties": {"name": ["A"]}, "n": ' + "9" * 40 + "}", "digits"),
+            (_ftm_line("Vladimir\x00Putin"), "control character U+0000"),
+            (_ftm_line("Vladimir \x1b[2JPutin"), "control character U+001B"),
+            (_ftm_line("Vladimir \x9bPutin"), "control character U+009B"),
+            ('{"id": "x", "schema": "Person", "properties": {"name": ["Putin\\ud800"]}}', "U+D800"),
+            (_ftm_line("\u200b\u3164"), "no name with a letter"),
+        ],
+    )
+    def test_refused__names_the_line(self, tmp_path: Path, line: str, message: str) -> None:
+        path = _write(tmp_path / "x.jsonl", GOOD_FTM % 1 + GOOD_FTM % 2 + line + "\n")
+        with pytest.raises(InvalidInputError, match=re.escape(message)) as caught:
+            list(parse_ftm(path))
+        assert caught.value.field == "x.jsonl:3"
+
+    def test_nesting_up_to_the_limit_and_short_integers__read(self, tmp_path: Path) -> None:
+        """Numbers and nesting an entity could have are still read (and ignored)."""
+        line = _ftm_line("A", notes=["n"]).replace("{", '{"n": 12345, "f": 1.5, "deep": [[[[[]]]]], ', 1)
+        (entity,) = parse_ftm(_write(tmp_path / "x.jsonl", line + "\n"))
+        assert entity.names == ("A",)
+
+    def test_whitespace_inside_a_name__one_space(self, tmp_path: Path) -> None:
+        """Line breaks and tabs are whitespace, not controls: made one space each run."""
+        (entity,) = parse_ftm(_write(tmp_path / "x.jsonl", _ftm_line("Vladimir\n\t Putin") + "\n"))
+        assert entity.names == ("Vladimir Putin",)
+
+    def test_invisible_characters__kept_as_given(self, tmp_path: Path) -> None:
+        """A zero-width space is stored as the list gives it; screening folds it."""
+        (entity,) = parse_ftm(_write(tmp_path / "x.jsonl", _ftm_line("Vladimir Pu\u200btin") + "\n"))
+        assert entity.names == ("Vladimir Pu\u200btin",)
+
+
+class TestHostileXml:
+    """XML built to slow the parser or slip an entity declaration past the check is refused."""
+
+    def test_deep_nesting__refused(self, tmp_path: Path) -> None:
+        """Elements nested past XML_DEPTH_MAX are refused at once: the work per element stays bounded."""
+        body = "<X>" * 100_000 + "</X>" * 100_000
+        path = _write(tmp_path / "un.xml", _un(f"<INDIVIDUALS>{body}</INDIVIDUALS>"))
+        with pytest.raises(InvalidInputError, match=f"nested more than {XML_DEPTH_MAX} deep") as caught:
+            list(parse_un(path))
+        assert caught.value.field == "un.xml"
+
+    def test_nesting_up_to_the_limit__read(self, tmp_path: Path) -> None:
+        depth = XML_DEPTH_MAX - 5  # CONSOLIDATED_LIST/INDIVIDUALS/INDIVIDUAL/COMMENTS1 and the X's inside
+        body = "<COMMENTS1>" + "<X>" * depth + "</X>" * depth + "</COMMENTS1>"
+        text = f"<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>A</FIRST_NAME>{body}</INDIVIDUAL></INDIVIDUALS>"
+        (entity,) = parse_un(_write(tmp_path / "un.xml", _un(text)))
+        assert entity.names == ("A",)
+
+    @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"])
+    def test_utf16_and_utf32__refused_before_parsing(self, tmp_path: Path, encoding: str) -> None:
+        """With or without a byte-order mark, a DOCTYPE in UTF-16 or UTF-32 never reaches the parser."""
+        declaration = f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n'
+        path = tmp_path / "un.xml"
+        path.write_bytes((declaration + LAUGHS + UN_LAUGHS).encode(encoding))
+        with pytest.raises(InvalidInputError, match="UTF-8") as caught:
+            list(parse_un(path))
+        assert caught.value.field == "un.xml"
+
+    @pytest.mark.parametrize("encoding", ["cp500", "ISO-8859-1", "UTF-7", "UTF 8"])
+    def test_other_declared_encodings__refused(self, tmp_path: Path, encoding: str) -> None:
+        """An EBCDIC file spells DOCTYPE in other bytes: any declared encoding but UTF-8 or ASCII is refused."""
+        declaration = f'<?xml version="1.0" encoding="{encoding}"?>\n'
+        body = LAUGHS + UN_LAUGHS
+        path = tmp_path / "un.xml"
+        path.write_bytes(declaration.encode("ascii") + (body.encode("cp500") if encoding == "cp500" else body.encode()))
+        with pytest.raises(InvalidInputError, match="must be UTF-8: it declares") as caught:
+            list(parse_un(path))
+        assert caught.value.field == "un.xml"
+
+    @pytest.mark.parametrize("start", ["\ufeff", '<?xml version="1.0" encoding="us-ascii"?>\n', ""])
+    def test_utf8_with_a_bom_ascii_or_no_declaration__read(self, tmp_path: Path, start: str) -> None:
+        body = "<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>A</FIRST_NAME></INDIVIDUAL></INDIVIDUALS>"
+        text = _un(body).replace('<?xml version="1.0" encoding="UTF-8"?>\n', start)
+        (entity,) = parse_un(_write(tmp_path / "un.xml", text))
+        assert entity.names == ("A",)
+
+    @pytest.mark.parametrize(("reference", "code"), [("&#x9b;", "U+009B"), ("&#x7f;", "U+007F")])
+    def test_control_character_in_a_name__refused(self, tmp_path: Path, reference: str, code: str) -> None:
+        """XML allows the C1 controls and DEL; a list refuses them, naming the element and the field."""
+        body = f"<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>A{reference}B</FIRST_NAME></INDIVIDUAL>"
+        path = _write(tmp_path / "un.xml", _un(body + "</INDIVIDUALS>"))
+        with pytest.raises(
+            InvalidInputError, match=re.escape(f"names of un:1 has the control character {code}")
+        ) as caught:
+            list(parse_un(path))
+        assert caught.value.field == "un.xml:/CONSOLIDATED_LIST/INDIVIDUALS/INDIVIDUAL[1]"
+
+    def test_line_breaks_in_a_name__one_space(self, tmp_path: Path) -> None:
+        body = "<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>A\n   B&#x85;C</FIRST_NAME></INDIVIDUAL>"
+        (entity,) = parse_un(_write(tmp_path / "un.xml", _un(body + "</INDIVIDUALS>")))
+        assert entity.names == ("A B C",)
+
+
+class TestHostileOfac:
+    @pytest.mark.parametrize("control", ["\x00", "\x1b", "\x7f"])
+    def test_control_character_in_a_name__refused(self, tmp_path: Path, control: str) -> None:
+        """A NUL in a listed name is refused with its line, not imported."""
+        sdn = _write(
+            tmp_path / "sdn.csv", SDN_ROW.format(ent=1) + SDN_ROW.format(ent=2).replace("NAME", f"NA{control}ME")
+        )
+        with pytest.raises(InvalidInputError, match=f"U\\+{ord(control):04X}") as caught:
+            list(parse_ofac(sdn))
+        assert caught.value.field == "sdn.csv:2"
+
+    def test_control_character_in_an_alias__names_the_alias_line(self, tmp_path: Path) -> None:
+        sdn = _write(tmp_path / "sdn.csv", SDN_ROW.format(ent=1))
+        alt = _write(tmp_path / "alt.csv", '1,10,"aka","ONE",-0- \r\n1,11,"aka","T\x00WO",-0- \r\n')
+        with pytest.raises(InvalidInputError, match="U\\+0000") as caught:
+            list(parse_ofac(sdn, alt))
+        assert caught.value.field == "alt.csv:2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,38 @@ class TestAllOrNothing:
         assert caught.value.field == f"sdn.csv:{SDN_ROWS + 1}"
         assert lists.lists() == [before]
         assert _count(store, "sanctions_entities") == SDN_ROWS
+
+    @pytest.mark.parametrize(
+        ("bad_line", "message"),
+        [
+            ('{"id": "z", "schema": "Person", "properties": {"name": ["Vladimir\\u0000Putin"]}}', "U+0000"),
+            ('{"id": "z", "schema": "Person", "properties": {"notes": ' + "[" * 5000 + "]" * 5000 + "}}", "nested"),
+            ('{"id": "z", "schema": "Person", "properties": {"name": ["A"]}, "n": ' + "9" * 5000 + "}", "digits"),
+        ],
+    )
+    def test_hostile_ftm_line__nothing_changed(self, store: Store, tmp_path: Path, bad_line: str, message: str) -> None:
+        """A NUL in a name, deep nesting or a huge integer on the last line: a clear error, the old import whole."""
+        lists = SanctionsLists(store)
+        before = lists.import_list(DATA / "ftm.jsonl", "ftm")
+        hostile = tmp_path / "hostile.jsonl"
+        hostile.write_text((DATA / "ftm.jsonl").read_text().replace("NK-", "NEW-") + bad_line + "\n")
+        with pytest.raises(InvalidInputError, match=re.escape(message)) as caught:
+            lists.import_list(hostile, "ftm")
+        assert caught.value.field.startswith("hostile.jsonl:")
+        assert lists.lists() == [before]
+        assert sorted(e.list_id for e in lists.entities()) == sorted(e.list_id for e in lists.entities(["ftm"]))
+        assert all(not e.list_id.startswith("ftm:NEW-") for e in lists.entities())
+
+    def test_utf16_xml__refused_nothing_changed(self, store: Store, tmp_path: Path) -> None:
+        """The EU extract re-encoded as UTF-16 is refused before parsing; the UTF-8 import stays."""
+        lists = SanctionsLists(store)
+        before = lists.import_list(DATA / "eu_fsf.xml", "eu")
+        text = (DATA / "eu_fsf.xml").read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+        utf16 = tmp_path / "eu16.xml"
+        utf16.write_bytes(text.encode("utf-16"))
+        with pytest.raises(InvalidInputError, match="UTF-8"):
+            lists.import_list(utf16, "eu")
+        assert lists.lists() == [before]
 
     def test_wrong_format__refused_as_empty(self, store: Store) -> None:
         """A UN parse of an EU file finds no listings: refused, not stored as an empty list."""

@@ -1,14 +1,29 @@
 """Parsers for published sanctions lists: OFAC SDN CSV, UN and EU consolidated XML, FollowTheMoney JSON lines.
 
 Each parser is a generator of :class:`ListedEntity` and raises
-:class:`~tessera.errors.InvalidInputError` naming the file and line (CSV) or element (XML)
-at fault. Entities read before the fault have already been yielded, so an importer must
-consume the whole iterator before it stores anything: all-or-nothing is the importer's job.
+:class:`~tessera.errors.InvalidInputError` naming the file and line (CSV, JSON lines) or
+element (XML) at fault. Entities read before the fault have already been yielded, so an
+importer must consume the whole iterator before it stores anything: all-or-nothing is the
+importer's job.
+
+Text is read as given, NFC, with each run of whitespace (line breaks included) made one
+space. A control character left after that (a NUL, an escape) or a lone surrogate in any
+field refuses the file, naming the line or element and the field: it is a broken or a
+doctored file, and the list is imported whole or not at all. Invisible format characters
+(a zero-width space) are kept as given: screening compares names by their matching key
+(``tessera.text.match_key``), which leaves them out. A listing none of whose names has a
+letter or digit in that key is refused too, since screening could never find it.
+
+The XML files must be UTF-8 (or ASCII), nest at most ``XML_DEPTH_MAX`` deep and have no
+document type declaration; a JSON line nests at most ``FTM_DEPTH_MAX`` deep and holds no
+integer longer than ``FTM_INTEGER_DIGITS_MAX`` digits.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import dataclasses
 import json
 import re
 import unicodedata
@@ -19,13 +34,20 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from tessera.errors import InvalidInputError
+from tessera.text import match_key
 
 OFAC_EMPTY = "-0-"
 OFAC_KINDS = {"individual": "person", "vessel": "vessel", "aircraft": "aircraft", "": "organisation"}
 # The legacy files end with a DOS end-of-file byte on a line of its own.
 OFAC_EOF_MARKER = "\x1a"
 XML_CHUNK_BYTES = 64 * 1024
+XML_DECLARATION_MAX = 1024  # the XML declaration, which names the encoding, is the file's first few bytes
 FTM_LINE_MAX = 1024 * 1024  # one entity per line; OpenSanctions' largest is far below this
+FTM_DEPTH_MAX = 16  # an entity nests three deep ({"properties": {"name": [...]}}); far below the parser's recursion
+FTM_INTEGER_DIGITS_MAX = 32  # FtM has no numbers at all; a longer one is converted to no purpose (4,300 raises)
+XML_DEPTH_MAX = 32  # the UN list nests five deep and the EU list four; expat has no limit of its own
+# The encodings an XML list may declare: the DOCTYPE check reads the bytes as UTF-8 does.
+XML_ENCODINGS = ("utf-8", "utf8", "us-ascii", "ascii")
 EU_NAMESPACE = "http://eu.europa.ec/fpi/fsd/export"
 # The EU's subject types; it lists persons and enterprises, the others are for safety's sake.
 EU_KINDS = {"person": "person", "enterprise": "organisation", "vessel": "vessel", "aircraft": "aircraft"}
@@ -64,8 +86,28 @@ class ListedEntity:
     remarks: str
 
 
+# Control characters and lone surrogates: after ``_clean`` made whitespace spaces, none has a place in a list.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_XML_DECLARATION_ENCODING = re.compile(rb"""encoding\s*=\s*(["'])(.*?)\1""")
+
+
 def _clean(text: str | None) -> str:
-    return unicodedata.normalize("NFC", (text or "").strip())
+    """NFC, each run of whitespace (line breaks, tabs, the Unicode spaces) one space, none at the ends."""
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+
+def _checked(entity: ListedEntity, field: str) -> ListedEntity:
+    """The entity, if no text of it has a control character and one of its names can be screened."""
+    for attribute in dataclasses.fields(entity):
+        value = getattr(entity, attribute.name)
+        for text in value if isinstance(value, tuple) else (value,):
+            if found := _CONTROL.search(text):
+                raise InvalidInputError(
+                    field, f"{attribute.name} of {entity.list_id:.40} has the control character U+{ord(found[0]):04X}"
+                )
+    if not any(char.isalnum() for name in entity.names for char in match_key(name)):
+        raise InvalidInputError(field, f"{entity.list_id:.40} has no name with a letter or digit")
+    return entity
 
 
 def _unique(values: list[str]) -> tuple[str, ...]:
@@ -94,7 +136,10 @@ def _ofac_rows(path: Path, columns: int) -> Iterator[tuple[str, int, list[str]]]
                     ent_num = int(row[0].strip())
                 except ValueError:
                     raise InvalidInputError(field, f"ent_num {row[0]!r} is not an integer") from None
-                yield field, ent_num, [_ofac_field(value) for value in row]
+                cells = [_ofac_field(value) for value in row]
+                if found := next((c for c in map(_CONTROL.search, cells) if c), None):
+                    raise InvalidInputError(field, f"has the control character U+{ord(found[0]):04X}")
+                yield field, ent_num, cells
         except (csv.Error, UnicodeDecodeError) as error:
             raise InvalidInputError(f"{path.name}:{line}", str(error)) from error
 
@@ -182,17 +227,20 @@ def parse_ofac(sdn: Path, alt: Path | None = None, add: Path | None = None) -> I
             raise InvalidInputError(field, "SDN_Name is empty")
         remarks = parse_ofac_remarks(row[11])
         alias_names = [name for _, name in aliases.pop(ent_num, [])]
-        yield ListedEntity(
-            list_id=f"ofac:{ent_num}",
-            source="ofac",
-            kind=OFAC_KINDS[sdn_type],
-            names=_unique([row[1], *alias_names, *remarks.aliases]),
-            birth_dates=remarks.birth_dates,
-            nationalities=remarks.nationalities,
-            identifiers=remarks.identifiers,
-            programs=_unique([program.strip() for program in row[3].split("] [")]),
-            legal_basis=row[3],
-            remarks=remarks.rest,
+        yield _checked(
+            ListedEntity(
+                list_id=f"ofac:{ent_num}",
+                source="ofac",
+                kind=OFAC_KINDS[sdn_type],
+                names=_unique([row[1], *alias_names, *remarks.aliases]),
+                birth_dates=remarks.birth_dates,
+                nationalities=remarks.nationalities,
+                identifiers=remarks.identifiers,
+                programs=_unique([program.strip() for program in row[3].split("] [")]),
+                legal_basis=row[3],
+                remarks=remarks.rest,
+            ),
+            field,
         )
     if aliases:
         field = min((entry[0][0] for entry in aliases.values()), key=lambda f: int(f.rsplit(":", 1)[1]))
@@ -247,7 +295,7 @@ def parse_un(path: Path) -> Iterator[ListedEntity]:
     seen: set[str] = set()
     wanted = ("CONSOLIDATED_LIST/INDIVIDUALS/INDIVIDUAL", "CONSOLIDATED_LIST/ENTITIES/ENTITY")
     for field, element in _xml_listings(path, wanted):
-        entity = _un_entity(element, field)
+        entity = _checked(_un_entity(element, field), field)
         if entity.list_id in seen:
             raise InvalidInputError(field, f"duplicate listing {entity.list_id}")
         seen.add(entity.list_id)
@@ -320,7 +368,7 @@ def parse_eu(path: Path) -> Iterator[ListedEntity]:
     """
     seen: set[str] = set()
     for field, element in _xml_listings(path, ("export/sanctionEntity",)):
-        entity = _eu_entity(element, field)
+        entity = _checked(_eu_entity(element, field), field)
         if entity.list_id in seen:
             raise InvalidInputError(field, f"duplicate listing {entity.list_id}")
         seen.add(entity.list_id)
@@ -336,16 +384,24 @@ def _xml_listings(path: Path, wanted: tuple[str, ...]) -> Iterator[tuple[str, ET
     """Yield ``(field, element)`` for each element at one of the ``wanted`` paths, namespaces stripped.
 
     ``field`` names the file and the element (``un.xml:/CONSOLIDATED_LIST/ENTITIES/ENTITY[3]``).
-    Each element is cleared once the caller is done with it, so memory stays flat however
-    long the file is.
+    Each element is cleared once the caller is done with it, and after each chunk every
+    finished element outside a wanted one is dropped, so memory stays flat however long the
+    file is; elements nested deeper than ``XML_DEPTH_MAX`` are refused, so that the work per
+    element stays bounded too.
     """
     parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
-    stack: list[str] = []
+    elements: list[ET.Element] = []  # the open elements, the root first
+    paths: list[str] = []  # and their paths
     counts: dict[str, int] = {}
     tail = b""
     with path.open("rb") as file:
+        _check_xml_encoding(file.read(XML_DECLARATION_MAX), path.name)
+        file.seek(0)
         while True:
             chunk = file.read(XML_CHUNK_BYTES)
+            # UTF-8 XML has no NUL byte (XML allows no U+0000); UTF-16 and UTF-32 XML always has.
+            if b"\x00" in chunk:
+                raise InvalidInputError(path.name, "has a NUL byte: a list must be UTF-8, not UTF-16 or UTF-32")
             # Keep the previous chunk's end so a declaration split across two reads is seen.
             if b"<!DOCTYPE" in tail + chunk:
                 raise InvalidInputError(path.name, "document type declarations are refused (entity expansion)")
@@ -360,20 +416,54 @@ def _xml_listings(path: Path, wanted: tuple[str, ...]) -> Iterator[tuple[str, ET
                 for event, element in events:
                     element.tag = _local(element.tag)
                     if event == "start":
-                        stack.append(element.tag)
+                        if len(paths) == XML_DEPTH_MAX:
+                            raise InvalidInputError(
+                                path.name, f"elements nested more than {XML_DEPTH_MAX} deep, in /{paths[-1]:.200}"
+                            )
+                        paths.append(f"{paths[-1]}/{element.tag}" if paths else element.tag)
+                        elements.append(element)
                         continue
-                    where = "/".join(stack)
-                    stack.pop()
-                    if where not in wanted:
-                        continue
-                    counts[where] = counts.get(where, 0) + 1
-                    yield f"{path.name}:/{where}[{counts[where]}]", element
-                    element.clear()
+                    where = paths.pop()
+                    elements.pop()
+                    if where in wanted:
+                        counts[where] = counts.get(where, 0) + 1
+                        yield f"{path.name}:/{where}[{counts[where]}]", element
+                        element.clear()
             except ET.ParseError as error:
                 line, column = error.position
                 raise InvalidInputError(f"{path.name}:{line}", f"column {column}: {error}") from error
             if not chunk:
                 return
+            # Every event of the chunk is read: each open element's children are finished but
+            # its last, the open one below it. Outside a wanted element none is needed again.
+            outside = next((i for i, where in enumerate(paths) if where in wanted), len(paths))
+            for level in range(outside):
+                parent = elements[level]
+                if level + 1 < len(elements):
+                    if len(parent) and parent[-1] is elements[level + 1]:
+                        del parent[:-1]
+                else:
+                    del parent[:]
+
+
+def _check_xml_encoding(head: bytes, name: str) -> None:
+    """Refuse an XML file that is not UTF-8 or ASCII, by its byte-order mark or its declared encoding.
+
+    The DOCTYPE check looks for the declaration's UTF-8 bytes: in UTF-16, UTF-32 or an
+    8-bit code page such as EBCDIC (which the parser would follow) it is spelled otherwise.
+    """
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)):
+        raise InvalidInputError(name, "must be UTF-8: its byte-order mark says UTF-16 or UTF-32")
+    head = head.removeprefix(codecs.BOM_UTF8)
+    if not head.startswith(b"<?xml"):
+        return  # no declaration: XML without one is UTF-8
+    declaration = head[: head.find(b"?>")]
+    match = _XML_DECLARATION_ENCODING.search(declaration)
+    if b"encoding" in declaration and (
+        match is None or match[2].decode("ascii", "replace").lower() not in XML_ENCODINGS
+    ):
+        encoding = match[2].decode("ascii", "replace") if match else "an unreadable one"
+        raise InvalidInputError(name, f"must be UTF-8: it declares the encoding {encoding:.20}")
 
 
 # FollowTheMoney schemata that screening matches on, by the kind they become; the rest
@@ -448,6 +538,43 @@ def _ftm_kind(schema: str, field: str) -> str | None:
     return next((kind for parent, kind in _FTM_KINDS if found.is_a(parent)), None)
 
 
+def _bounded_integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > FTM_INTEGER_DIGITS_MAX:
+        raise ValueError(f"an integer of more than {FTM_INTEGER_DIGITS_MAX} digits")
+    return int(digits)
+
+
+def _ftm_record(raw: bytes, field: str) -> object:
+    """One JSON line, parsed with its depth and its integers bounded."""
+    try:
+        record = json.loads(raw.decode("utf-8"), parse_int=_bounded_integer)
+    except RecursionError:
+        # The parser's own bound, at about a thousand levels: linear work, a clear answer.
+        raise InvalidInputError(field, f"not JSON an entity can be: nested more than {FTM_DEPTH_MAX} deep") from None
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
+        raise InvalidInputError(field, f"not JSON: {error}") from None
+    # Each list or object opens with a bracket: a line with no more of them than the limit nests no deeper.
+    if raw.count(b"[") + raw.count(b"{") > FTM_DEPTH_MAX and _depth(record) > FTM_DEPTH_MAX:
+        raise InvalidInputError(field, f"not JSON an entity can be: nested more than {FTM_DEPTH_MAX} deep")
+    return record
+
+
+def _depth(value: object) -> int:
+    """How deep lists and objects nest in a parsed JSON value (a scalar is 0), without recursion."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > FTM_DEPTH_MAX:
+            break
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def parse_ftm(path: Path) -> Iterator[ListedEntity]:
     """Yield the persons, organisations, vessels and aircraft of a FollowTheMoney JSON lines file.
 
@@ -466,13 +593,11 @@ def parse_ftm(path: Path) -> Iterator[ListedEntity]:
                 raise InvalidInputError(field, f"line longer than {FTM_LINE_MAX} bytes")
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                raise InvalidInputError(field, f"not JSON: {error}") from None
+            record = _ftm_record(raw, field)
             entity = _ftm_entity(record, field, kinds)
             if entity is None:
                 continue
+            entity = _checked(entity, field)
             if entity.list_id in seen:
                 raise InvalidInputError(field, f"duplicate entity id {entity.list_id}")
             seen.add(entity.list_id)
