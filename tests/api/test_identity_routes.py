@@ -12,6 +12,7 @@ from tessera.cli.seed import issue_key
 from tests.api.conftest import World
 
 DIMS = 512
+PURPOSE = "registry case 2026/31"
 
 
 def face(seed: int, noise: float = 0.0, noise_seed: int = 0) -> list[float]:
@@ -46,7 +47,7 @@ def test_a_new_applicant_is_enrolled_with_a_number(world: World) -> None:
     [enrolment] = response.json()["enrolments"]
     assert enrolment["state"] == "enrolled" and len(enrolment["number"]) == 12
     assert enrolment["candidates"] == []
-    again = world.client.get(f"/v1/identity/enrolments/{enrolment['id']}", headers=world.as_("bank"))
+    again = world.client.get(f"/v1/identity/enrolments/{enrolment['id']}", headers=world.as_("bank", PURPOSE))
     assert again.json() == enrolment
 
 
@@ -69,12 +70,12 @@ def test_a_duplicate_goes_to_review_and_the_match_is_logged_for_the_person(world
     assert second["state"] == "review" and second["number"] is None
     assert [c["number"] for c in second["candidates"]] == [first["number"]]
     assert second["candidates"][0]["score"] > 0.5
-    queue = world.client.get("/v1/identity/adjudications", headers=world.as_("tax-officer")).json()["enrolments"]
-    assert [e["id"] for e in queue] == [second["id"]]
-    assert queue[0]["demographics"]["name"] == "Miriam Tesfay"  # the officer compares what each one stated
+    queue = world.client.get("/v1/identity/adjudications", headers=world.as_("tax-officer", PURPOSE))
+    assert [e["id"] for e in queue.json()["enrolments"]] == [second["id"]]
+    assert queue.json()["enrolments"][0]["demographics"]["name"] == "Miriam Tesfay"  # each as stated
     subject = world.services.registry.subject_of(first["number"])
     outcomes = [e.outcome for _, e in world.services.access_log.entries_for_subject(subject, limit=10)]
-    assert f"probable duplicate of {second['id']}" in outcomes
+    assert f"1:N de-duplication: probable duplicate of {second['id']}" in outcomes
 
 
 def test_the_submitting_officer_cannot_decide_and_a_decision_needs_reasons(world: World) -> None:
@@ -82,22 +83,21 @@ def test_the_submitting_officer_cannot_decide_and_a_decision_needs_reasons(world
     [first] = enrol(world, applicant("st1-0020", who=20)).json()["enrolments"]
     [dup] = enrol(world, applicant("st1-0021", who=20, name="Other Name")).json()["enrolments"]
     url = f"/v1/identity/adjudications/{dup['id']}"
-    own = world.client.post(url, json={"decision": "fraud", "reason": "same face"}, headers=world.as_("bank"))
+    own = world.client.post(url, json={"decision": "fraud", "reason": "same face"}, headers=world.as_("bank", PURPOSE))
     assert own.status_code == 403
-    no_reason = world.client.post(url, json={"decision": "fraud", "reason": ""}, headers=world.as_("tax-officer"))
+    adjudicator = world.as_("tax-officer", PURPOSE)
+    no_reason = world.client.post(url, json={"decision": "fraud", "reason": ""}, headers=adjudicator)
     assert no_reason.status_code == 422
-    decided = world.client.post(
-        url, json={"decision": "fraud", "reason": "same face, two names"}, headers=world.as_("tax-officer")
-    )
+    decided = world.client.post(url, json={"decision": "fraud", "reason": "same face, two names"}, headers=adjudicator)
     assert decided.status_code == 200, decided.text
     body = decided.json()
     assert body["state"] == "rejected" and body["number"] == first["number"]
     assert body["decided_by"] == world.principals["tax-officer"].id
-    again = world.client.post(url, json={"decision": "distinct", "reason": "x"}, headers=world.as_("tax-officer"))
+    again = world.client.post(url, json={"decision": "distinct", "reason": "x"}, headers=adjudicator)
     assert again.status_code == 409
     subject = world.services.registry.subject_of(first["number"])
-    outcomes = [e.outcome for _, e in world.services.access_log.entries_for_subject(subject, limit=10)]
-    assert f"{dup['id']} decided fraud" in outcomes
+    looks = [(e.purpose, e.outcome) for _, e in world.services.access_log.entries_for_subject(subject, limit=10)]
+    assert (PURPOSE, f"adjudication: {dup['id']} decided fraud") in looks
 
 
 def test_distinct_registers_the_applicant(world: World) -> None:
@@ -107,7 +107,7 @@ def test_distinct_registers_the_applicant(world: World) -> None:
     decided = world.client.post(
         f"/v1/identity/adjudications/{twin['id']}",
         json={"decision": "distinct", "reason": "twins; birth certificates seen"},
-        headers=world.as_("tax-officer"),
+        headers=world.as_("tax-officer", PURPOSE),
     ).json()
     assert decided["state"] == "enrolled" and decided["number"] not in (None, first["number"])
     assert world.services.registry.person(decided["number"]).name == "Twin Sister"

@@ -117,7 +117,8 @@ def _check_demo_server(server: subprocess.Popen[str], port: int) -> None:
     docs = httpx.get(f"http://127.0.0.1:{port}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     queue = httpx.get(
-        f"http://127.0.0.1:{port}/v1/identity/adjudications", headers={"Authorization": f"Bearer {keys['registrar']}"}
+        f"http://127.0.0.1:{port}/v1/identity/adjudications",
+        headers={"Authorization": f"Bearer {keys['registrar']}", "X-Tessera-Purpose": "demo adjudication"},
     )
     assert queue.status_code == 200 and queue.json()["enrolments"], "the demo seeds probable duplicates"
     discovery = httpx.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration").json()

@@ -92,7 +92,40 @@ def test_adjudication_paths(office: Office) -> None:
         office.enrolments.decide(same.id, "fraud", officer=office.adjudicator, reason="again")
     subject = office.registry.subject_of(same.candidates[0].number)
     outcomes = [e.outcome for _, e in office.log.entries_for_subject(subject, limit=10)]
-    assert f"{same.id} decided same" in outcomes
+    assert f"adjudication: {same.id} decided same" in outcomes
+
+
+def test_the_officers_purpose_is_logged_as_given__what_happened_is_the_outcome(office: Office) -> None:
+    """The station's and the adjudicator's stated purposes reach the person's log unchanged, never a word of ours."""
+    people = list(synthetic_enrolments(11, 120, duplicate_share=0.05))
+    results = office.enrolments.submit_many(
+        [s.submission() for s in people], station=office.station, purpose="enrolment drive, district 4"
+    )
+    case = next(e for e in results if e.state == "review")
+    office.enrolments.decide(case.id, "same", officer=office.adjudicator, reason="one person", purpose="case 2026/9")
+    subject = office.registry.subject_of(case.candidates[0].number)
+    looks = [(e.principal, e.purpose, e.outcome) for _, e in office.log.entries_for_subject(subject, limit=10)]
+    assert (office.adjudicator.id, "case 2026/9", f"adjudication: {case.id} decided same") in looks
+    dedup = f"1:N de-duplication: probable duplicate of {case.id}"
+    assert (office.station.id, "enrolment drive, district 4", dedup) in looks
+
+
+def test_without_a_purpose_the_log_says_none_was_stated(office: Office) -> None:
+    """A caller in the domain that states no purpose gets '(none stated)', as the API writes it."""
+    [made] = office.enrolments.submit_many(
+        [next(iter(synthetic_enrolments(12, 1))).submission()], station=office.station
+    )
+    assert made.number is not None
+    [(_, entry)] = office.log.entries_for_subject(office.registry.subject_of(made.number), limit=10)
+    assert (entry.purpose, entry.outcome) == ("(none stated)", f"enrolled ({made.id})")
+
+
+def test_a_purpose_the_log_cannot_take_is_refused_before_anything_is_written(office: Office) -> None:
+    """It is checked first: after the commit the log must accept the entry."""
+    submission = next(iter(synthetic_enrolments(13, 1))).submission()
+    with pytest.raises(InvalidInputError) as caught:
+        office.enrolments.submit_many([submission], station=office.station, purpose="line\nbreak")
+    assert caught.value.field == "purpose" and office.registry.count() == 0
 
 
 @pytest.mark.parametrize(

@@ -211,7 +211,8 @@ def serve(
             typer.echo(f"try: curl -H 'Authorization: Bearer {alice.token}' http://{host}:{port}/v1/ledger/accounts/2")
             registrar = next(k for k in keys if k.name == "registrar")
             typer.echo(
-                f"and: curl -H 'Authorization: Bearer {registrar.token}' http://{host}:{port}/v1/identity/adjudications"
+                f"and: curl -H 'Authorization: Bearer {registrar.token}' -H 'X-Tessera-Purpose: demo adjudication' "
+                f"http://{host}:{port}/v1/identity/adjudications"
             )
         app_ = create_app(settings)
     typer.echo(f"Tessera on http://{host}:{port} (docs at /docs), data in {data}", err=True)

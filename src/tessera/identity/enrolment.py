@@ -5,7 +5,8 @@ no candidate at or above ``DUPLICATE_THRESHOLD`` the person is registered and th
 templates join the gallery; otherwise the submission waits in the adjudication queue with
 its candidates and scores until an officer decides: a distinct person (registered then),
 the same person (no new number), or fraud (refused). Each step lands in the access log
-of the persons it concerns, and the submission itself is kept, whatever became of it.
+of the persons it concerns, with the purpose the officer stated (as given, never replaced
+by a word of ours) and what happened; the submission itself is kept, whatever became of it.
 
 The registry row commits before the gallery append. A crash between the two leaves a
 person the gallery lacks; ``reconcile_gallery`` (run at start) puts them back, so the
@@ -47,6 +48,8 @@ _REQUEST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{REQUEST_ID_MAX - 1}}}
 _ENROLMENT_ID = re.compile(r"e_[0-9a-f]{16}")
 TEMPLATE_FIELDS = ("face_template", "finger_templates")
 DEMOGRAPHIC_FIELDS = ("name", "other_names", "birth_date", "sex", "address", "household")
+NO_PURPOSE = "(none stated)"  # as the API logs a look made without one
+PURPOSE_MAX = 200  # an access entry's text limit
 
 log = logging.getLogger(__name__)
 
@@ -127,18 +130,22 @@ class Enrolments:
 
     # --- submitting ---------------------------------------------------------------------------
 
-    def submit(self, submission: Submission, *, station: Principal) -> Enrolment:
+    def submit(self, submission: Submission, *, station: Principal, purpose: str | None = None) -> Enrolment:
         """Search one applicant 1:N and register them, or queue them for an officer."""
-        return self.submit_many([submission], station=station)[0]
+        return self.submit_many([submission], station=station, purpose=purpose)[0]
 
-    def submit_many(self, submissions: Sequence[Submission], *, station: Principal) -> list[Enrolment]:
+    def submit_many(
+        self, submissions: Sequence[Submission], *, station: Principal, purpose: str | None = None
+    ) -> list[Enrolment]:
         """Several applicants with one batched gallery search; checked whole before anything is written.
 
         Applicants in one batch are also compared with each other, so a person sent twice
-        in one batch is caught like one sent twice in two.
+        in one batch is caught like one sent twice in two. ``purpose`` is the station's
+        stated purpose, logged as given for each person the search turns up.
         """
         if not isinstance(submissions, Sequence) or not 1 <= len(submissions) <= SUBMIT_BATCH_MAX:
             raise InvalidInputError("submissions", f"must be a list of 1-{SUBMIT_BATCH_MAX} applicants")
+        purpose = _checked_purpose(purpose)
         several = len(submissions) > 1
         checked = [_checked_submission(s, f"submissions[{i}]" if several else "") for i, s in enumerate(submissions)]
         _refuse_repeats_within(checked)
@@ -174,7 +181,7 @@ class Enrolments:
                 ) from None
             if batch_numbers:
                 self._gallery.add(batch_numbers, batch_templates)
-        self._log_submissions(results, station)
+        self._log_submissions(results, station, purpose)
         self._registered(
             [Registration(e.number, e.demographics, e.id) for e in results if e.state == "enrolled" and e.number]
         )
@@ -286,14 +293,17 @@ class Enrolments:
         officer: Principal,
         reason: str,
         number: str | None = None,
+        purpose: str | None = None,
     ) -> Enrolment:
         """An officer's decision on a queued enrolment, with a written reason.
 
         ``distinct`` registers the applicant (refused if the gallery gained a new match since
         the case was opened: the officer must see it first); ``same`` and ``fraud`` name the
         matched person (``number``, defaulting to the best candidate) and register no one.
+        ``purpose`` is the officer's stated purpose, logged as given for every person concerned.
         """
         enrolment_id = _checked_enrolment_id(enrolment_id)
+        purpose = _checked_purpose(purpose)
         if decision not in DECISIONS:
             raise InvalidInputError("decision", f"must be one of {', '.join(DECISIONS)}, got {decision!r:.20}")
         if not isinstance(reason, str) or not reason.strip():
@@ -309,7 +319,7 @@ class Enrolments:
             if decision == "distinct":
                 if number is not None:
                     raise InvalidInputError("number", "a distinct person gets a new number; name none")
-                return self._register_distinct(enrolment, officer, reason)
+                return self._register_distinct(enrolment, officer, reason, purpose)
             if number is None:
                 number = enrolment.candidates[0].number
             elif number not in matched:
@@ -318,10 +328,12 @@ class Enrolments:
             decided = self._close(
                 enrolment, state=state, decision=decision, officer=officer, reason=reason, number=number
             )
-        self._log_decision(decided, officer)
+        self._log_decision(decided, officer, purpose)
         return decided
 
-    def _register_distinct(self, enrolment: Enrolment, officer: Principal, reason: str) -> Enrolment:
+    def _register_distinct(
+        self, enrolment: Enrolment, officer: Principal, reason: str, purpose: str | None
+    ) -> Enrolment:
         with self._store.transaction() as conn:
             row = conn.execute(select(enrolments).where(enrolments.c.id == enrolment.id)).one()
         templates = Templates.from_bytes(bytes(row.templates))
@@ -354,7 +366,7 @@ class Enrolments:
             )
         self._gallery.add([person.number], [templates])
         decided = self.get(enrolment.id)
-        self._log_decision(decided, officer)
+        self._log_decision(decided, officer, purpose)
         self._registered([Registration(person.number, facts, enrolment.id)])
         return decided
 
@@ -408,34 +420,38 @@ class Enrolments:
 
     # --- the access log -----------------------------------------------------------------------------
 
-    def _log_submissions(self, results: Sequence[Enrolment], station: Principal) -> None:
-        looks: list[tuple[str, str, tuple[str, ...], str]] = []
+    # The purpose is the officer's, as given; what happened (an enrolment, a 1:N match, an
+    # adjudication) is the outcome. A fixed word in the purpose would hide the officer's reason.
+
+    def _log_submissions(self, results: Sequence[Enrolment], station: Principal, purpose: str | None) -> None:
+        looks: list[tuple[str, tuple[str, ...], str]] = []
         for e in results:
             if e.state == "enrolled" and e.number is not None:
-                looks.append(("enrolment", e.number, (*DEMOGRAPHIC_FIELDS, *TEMPLATE_FIELDS), "enrolled"))
+                looks.append((e.number, (*DEMOGRAPHIC_FIELDS, *TEMPLATE_FIELDS), f"enrolled ({e.id})"))
             looks += [
-                ("1:N de-duplication", c.number, TEMPLATE_FIELDS, f"probable duplicate of {e.id}") for c in e.candidates
+                (c.number, TEMPLATE_FIELDS, f"1:N de-duplication: probable duplicate of {e.id}") for c in e.candidates
             ]
-        self._append(station, looks)
+        self._append(station, purpose, looks)
 
-    def _log_decision(self, e: Enrolment, officer: Principal) -> None:
+    def _log_decision(self, e: Enrolment, officer: Principal, purpose: str | None) -> None:
         fields = (*DEMOGRAPHIC_FIELDS, *TEMPLATE_FIELDS)
-        looks = [("adjudication", c.number, fields, f"{e.id} decided {e.decision}") for c in e.candidates]
+        looks = [(c.number, fields, f"adjudication: {e.id} decided {e.decision}") for c in e.candidates]
         if e.state == "enrolled" and e.number is not None:
-            looks.append(("adjudication", e.number, fields, "enrolled as a distinct person"))
-        self._append(officer, looks)
+            looks.append((e.number, fields, f"adjudication: enrolled as a distinct person ({e.id})"))
+        self._append(officer, purpose, looks)
 
-    def _append(self, who: Principal, looks: Sequence[tuple[str, str, tuple[str, ...], str]]) -> None:
-        """One access entry per (purpose, number, fields, outcome), the subjects looked up at once."""
+    def _append(self, who: Principal, purpose: str | None, looks: Sequence[tuple[str, tuple[str, ...], str]]) -> None:
+        """One access entry per (number, fields, outcome), the subjects looked up at once."""
         if not looks:
             return
-        subjects = self._registry.subjects_of([number for _, number, _, _ in looks])
+        subjects = self._registry.subjects_of([number for number, _, _ in looks])
         now = self._clock()
         agency = who.agency or "-"
+        stated = purpose or NO_PURPOSE
         self._log.append(
             [
-                AccessEntry(now, who.id, who.role.value, agency, purpose, subjects[number], fields, outcome[:200])
-                for purpose, number, fields, outcome in looks
+                AccessEntry(now, who.id, who.role.value, agency, stated, subjects[number], fields, outcome[:200])
+                for number, fields, outcome in looks
             ]
         )
 
@@ -471,6 +487,15 @@ def _refuse_repeats_within(checked: Sequence[_Checked]) -> None:
 def _checked_enrolment_id(value: object) -> str:
     if not isinstance(value, str) or not _ENROLMENT_ID.fullmatch(value):
         raise InvalidInputError("enrolment_id", f"must be 'e_' and 16 hex digits, got {value!r:.40}")
+    return value
+
+
+def _checked_purpose(value: object) -> str | None:
+    """A stated purpose is checked before anything is written: the log must take it after the commit."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > PURPOSE_MAX or not value.isprintable():
+        raise InvalidInputError("purpose", f"must be at most {PURPOSE_MAX} printable characters")
     return value
 
 
