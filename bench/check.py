@@ -26,6 +26,7 @@ if __name__ == "__main__" and sys.path and sys.path[0] == __file__.rpartition("/
     del sys.path[0]  # bench/ heads sys.path when run as a file: http.py there would shadow the stdlib's
 
 import argparse
+import datetime as dt
 import gc
 import http.client
 import json
@@ -48,7 +49,7 @@ from tessera.api.services import Services, Settings
 from tessera.auth import Role
 from tessera.cli.seed import issue_key
 from tessera.rules import enforcement
-from tessera.rules.basis import Domain, legal_basis
+from tessera.rules.basis import CourtOrder, Domain, legal_basis
 from tessera.rules.enforcement import Denial, EnforcementIndex
 from tessera.rules.restrictions import Proposal
 from tessera.testing import filesystem_of, progress
@@ -173,14 +174,18 @@ def in_process(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _seed(data: Path, args: argparse.Namespace) -> dict[str, str]:
-    """An officer's key, two persons (one restricted) and court-order restrictions on organisations."""
+    """An officer's key, two persons (one restricted) and court-order restrictions on organisations.
+
+    The restrictions are the courts' (a clerk's, with the order's reference): only they take effect at once.
+    """
     services = Services(Settings(data_dir=data, ledger_sync=False))
     try:
         officer = services.store.create_principal("bench-border", Role.officer, agency="border-agency")
         key = issue_key(services, officer)
-        services.restrictions.register_bases(
-            [legal_basis("court/bench", "Civil Procedure Act", "s. 7", "court_order", ["travel", "procurement"])]
-        )
+        clerk = services.store.create_principal("bench-clerk", Role.officer, agency="courts")
+        order = CourtOrder("High Court", "HC/bench/1", dt.date(2026, 1, 5))
+        basis = ("court/bench", "Civil Procedure Act", "s. 7", "court_order", ["travel", "procurement"])
+        services.restrictions.register_bases([legal_basis(*basis, exercised_by=["courts"])])
         free = services.registry.create_person(
             {"name": "Free Person", "birth_date": "1980-01-01", "sex": "X"}, station="bench"
         )
@@ -196,7 +201,8 @@ def _seed(data: Path, args: argparse.Namespace) -> dict[str, str]:
             reason_code="court.order",
             reason_text="Travel ban pending trial",
             end_ns=end,
-            proposer=officer.id,
+            proposer=clerk.id,
+            court_order=order,
         )
         started = time.perf_counter()
         for start in range(0, args.http_restrictions, PROPOSALS_BATCH):
@@ -209,7 +215,8 @@ def _seed(data: Path, args: argparse.Namespace) -> dict[str, str]:
                     "court.debarment",
                     "Debarred from public contracts",
                     end,
-                    officer.id,
+                    clerk.id,
+                    court_order=order,
                 )
                 for i in range(start, min(start + PROPOSALS_BATCH, args.http_restrictions))
             ]

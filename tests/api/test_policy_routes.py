@@ -17,11 +17,16 @@ from tests.api.conftest import MONEY, WALLET, World
 DAY = 86_400 * 10**9
 PERSON_WALLET, OTHER_WALLET = 50, 51
 PURPOSE = "tax enforcement case 2026/77"
+ORDER = {"court": "High Court of Justice", "case_number": "HC/2026/118", "issued_on": "2026-01-05"}
 
 
 @dataclass
 class Policy:
-    """The API world with two registered persons holding wallets, a judge, and legal bases."""
+    """The API world with two registered persons holding wallets, officers of the bases' agencies, and legal bases.
+
+    ``tax-officer`` and ``tax-officer-2`` act for the tax office, ``justice`` and ``justice-2``
+    for the courts, ``judge`` for the appeals tribunal, ``bank`` for the central bank.
+    """
 
     world: World
     ada: Person
@@ -35,8 +40,9 @@ class Policy:
         response = self.world.client.post(path, json=body, headers=self.world.as_(who, purpose))
         return {**response.json(), "http": response.status_code}
 
-    def propose(self, **changes: object) -> dict[str, object]:
-        body: dict[str, object] = {
+    def body(self) -> dict[str, object]:
+        """A proposal's terms: the tax act closing Ada's payments for 30 days."""
+        return {
             "subject": self.ada.number,
             "domains": ["payments"],
             "basis_id": "tax-act/12",
@@ -45,14 +51,15 @@ class Policy:
             "reason_text": "Income tax for 2025 unpaid after three reminders",
             "end_ns": time.time_ns() + 30 * DAY,
         }
-        body.update(changes)
-        return self.post("/v1/restrictions", "tax-officer", body)
+
+    def propose(self, **changes: object) -> dict[str, object]:
+        return self.post("/v1/restrictions", "tax-officer", {**self.body(), **changes})
 
     def activate(self, **changes: object) -> str:
         proposed = self.propose(**changes)
         assert proposed["http"] == 201, proposed
         decided = self.post(
-            f"/v1/restrictions/{proposed['id']}/decision", "bank", {"decision": "activate", "reason": "ok"}
+            f"/v1/restrictions/{proposed['id']}/decision", "tax-officer-2", {"decision": "activate", "reason": "ok"}
         )
         assert decided["http"] == 200 and decided["status"] == "active", decided
         return str(proposed["id"])
@@ -85,13 +92,18 @@ def policy_world(world: World) -> Policy:
         services.store.set_account_holders([(wallet, person.principal_id)])
         services.ledger.create_accounts([Account(wallet, MONEY, code=2, flags=WALLET)])
         people.append(person)
-    judge = services.store.create_principal("judge", Role.officer, agency="appeals-tribunal")
-    world.principals["judge"], world.tokens["judge"] = judge, issue_key(services, judge)
+    for name, agency in (
+        ("judge", "appeals-tribunal"),
+        ("tax-officer-2", "tax-office"),
+        ("justice", "courts"),
+        ("justice-2", "courts"),
+    ):
+        officer = services.store.create_principal(name, Role.officer, agency=agency)
+        world.principals[name], world.tokens[name] = officer, issue_key(services, officer)
+    tax = ("tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"])
+    court = ("court/118", "Civil Procedure Act", "s. 7", "court_order", ["travel", "payments"])
     services.restrictions.register_bases(
-        [
-            legal_basis("tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"]),
-            legal_basis("court/118", "Civil Procedure Act", "s. 7", "court_order", ["travel"]),
-        ]
+        [legal_basis(*tax, exercised_by=["tax-office"]), legal_basis(*court, exercised_by=["courts"])]
     )
     return Policy(world, people[0], people[1])
 
@@ -106,8 +118,14 @@ class TestCheck:
             f"/v1/restrictions/{proposed['id']}/decision", "tax-officer", {"decision": "activate", "reason": "x"}
         )
         assert mine["http"] == 403 and mine["code"] == "forbidden"
+        other_agency = policy.post(
+            f"/v1/restrictions/{proposed['id']}/decision", "bank", {"decision": "activate", "reason": "x"}
+        )
+        assert other_agency["http"] == 403 and "only an officer of tax-office" in str(other_agency["detail"])
         policy.post(
-            f"/v1/restrictions/{proposed['id']}/decision", "bank", {"decision": "activate", "reason": "checked"}
+            f"/v1/restrictions/{proposed['id']}/decision",
+            "tax-officer-2",
+            {"decision": "activate", "reason": "checked"},
         )
         answer = policy.get("/v1/check", "bank", subject=policy.ada.number, domain="payments")
         assert answer["allowed"] is False and answer["restriction_ids"] == [proposed["id"]]
@@ -149,35 +167,79 @@ class TestOfficers:
         answer = policy.propose(end_ns=None)
         assert answer["http"] == 400 and answer["field"] == "end_ns"
 
-    def test_a_court_order_takes_effect_at_once(self, policy: Policy) -> None:
-        made = policy.propose(basis_id="court/118", domains=["travel"], end_ns=None, authority="High Court")
+    def test_a_court_order_from_the_courts_with_its_reference_takes_effect_at_once(self, policy: Policy) -> None:
+        court = {"basis_id": "court/118", "domains": ["travel"], "end_ns": None, "authority": "High Court"}
+        made = policy.post("/v1/restrictions", "justice", {**policy.body(), **court, "court_order": ORDER})
         assert made["http"] == 201 and made["status"] == "active" and made["end_ns"] is None
+        assert made["court_order"] == ORDER
         assert policy.get("/v1/check", "bank", subject=policy.ada.number, domain="travel")["allowed"] is False
+
+    def test_a_central_bank_officers_court_order__proposed_until_the_courts_confirm(self, policy: Policy) -> None:
+        """Issue 15: it closed payments at once. Now it waits; a tax officer cannot confirm it; the courts do."""
+        court = {"basis_id": "court/118", "authority": "High Court", "court_order": ORDER}
+        made = policy.post("/v1/restrictions", "bank", {**policy.body(), **court})
+        assert made["http"] == 201 and made["status"] == "proposed"
+        assert policy.get("/v1/check", "bank", subject=policy.ada.number, domain="payments")["allowed"] is True
+        assert not policy.frozen(PERSON_WALLET)
+        decision = f"/v1/restrictions/{made['id']}/decision"
+        refused = policy.post(decision, "tax-officer", {"decision": "activate", "reason": "x"})
+        assert refused["http"] == 403 and "courts" in str(refused["detail"])
+        purpose = "order HC/2026/118 confirmed"
+        done = policy.post(decision, "justice", {"decision": "activate", "reason": "order seen"}, purpose)
+        assert done["http"] == 200 and done["status"] == "active" and policy.frozen(PERSON_WALLET)
+        lifted = policy.post(f"/v1/restrictions/{made['id']}/lift", "tax-officer-2", {"reason": "x"})
+        assert lifted["http"] == 403 and policy.frozen(PERSON_WALLET)
+        justice, bank = policy.world.principals["justice"].id, policy.world.principals["bank"].id
+        log = policy.log_of(policy.ada)
+        assert (bank, PURPOSE, "restriction proposed") in log
+        assert (justice, purpose, "restriction activate") in log
+
+    def test_a_courts_officer_without_the_orders_reference__400_naming_the_field(self, policy: Policy) -> None:
+        court = {"basis_id": "court/118", "authority": "High Court of Justice, order HC/2026/118"}
+        answer = policy.post("/v1/restrictions", "justice", {**policy.body(), **court})
+        assert answer["http"] == 400 and answer["field"] == "court_order"
+        bad = {**ORDER, "case_number": "HC/2026/118; see attached"}
+        answer = policy.post("/v1/restrictions", "justice", {**policy.body(), **court, "court_order": bad})
+        assert answer["http"] == 400 and answer["field"] == "court_order.case_number"
+        assert policy.get("/v1/restrictions", "justice", subject=policy.ada.number)["restrictions"] == []
+
+    def test_a_rules_court_order_is_confirmed_with_the_reference_in_the_decision(self, policy: Policy) -> None:
+        """The decision may carry the reference where the proposal has none (a rule's, or a clerk's)."""
+        made = policy.post(
+            "/v1/restrictions", "tax-officer", {**policy.body(), "basis_id": "court/118", "authority": "High Court"}
+        )
+        assert made["http"] == 201 and made["status"] == "proposed" and made["court_order"] is None
+        decision = f"/v1/restrictions/{made['id']}/decision"
+        assert policy.post(decision, "justice", {"decision": "activate", "reason": "r"})["field"] == "court_order"
+        done = policy.post(decision, "justice", {"decision": "activate", "reason": "r", "court_order": ORDER})
+        assert done["http"] == 200 and done["court_order"] == ORDER
 
     def test_payments_freezes_the_wallet_and_lifting_unfreezes_it(self, policy: Policy) -> None:
         restriction_id = policy.activate()
         assert policy.frozen(PERSON_WALLET) and not policy.frozen(OTHER_WALLET)
-        lifted = policy.post(f"/v1/restrictions/{restriction_id}/lift", "judge", {"reason": "paid in full"})
-        assert lifted["http"] == 200 and lifted["ended_by"] == policy.world.principals["judge"].id
+        by_tribunal = policy.post(f"/v1/restrictions/{restriction_id}/lift", "judge", {"reason": "paid in full"})
+        assert by_tribunal["http"] == 403 and policy.frozen(PERSON_WALLET)  # the tax office's to lift
+        lifted = policy.post(f"/v1/restrictions/{restriction_id}/lift", "tax-officer", {"reason": "paid in full"})
+        assert lifted["http"] == 200 and lifted["ended_by"] == policy.world.principals["tax-officer"].id
         assert not policy.frozen(PERSON_WALLET)
 
     def test_a_wallet_opened_while_payments_are_closed_is_frozen_from_the_start(self, policy: Policy) -> None:
         restriction_id = policy.activate()
         ada, ben = policy.ada.principal_id, policy.ben.principal_id
         accounts = [
-            {"id": 60, "ledger": MONEY, "code": 2, "holder": ada},
-            {"id": 61, "ledger": MONEY, "code": 2, "holder": ben},
+            {"id": 60, "ledger": MONEY, "kind": "wallet", "flags": ["debits_must_not_exceed_credits"], "holder": ada},
+            {"id": 61, "ledger": MONEY, "kind": "wallet", "flags": ["debits_must_not_exceed_credits"], "holder": ben},
         ]
         opened = policy.post("/v1/ledger/accounts", "bank", {"accounts": accounts})
         assert opened["http"] == 200 and {r["status"] for r in opened["results"]} == {"ok"}  # type: ignore[union-attr]
         assert policy.frozen(60) and not policy.frozen(61)
-        policy.post(f"/v1/restrictions/{restriction_id}/lift", "judge", {"reason": "paid in full"})
+        policy.post(f"/v1/restrictions/{restriction_id}/lift", "tax-officer", {"reason": "paid in full"})
         assert not policy.frozen(60) and not policy.frozen(PERSON_WALLET)
 
     def test_an_amendment_into_another_domain__400_and_nothing_changes(self, policy: Policy) -> None:
         restriction_id = policy.activate()
         answer = policy.post(
-            f"/v1/restrictions/{restriction_id}/amendment", "bank", {"domains": ["travel"], "reason": "x"}
+            f"/v1/restrictions/{restriction_id}/amendment", "tax-officer", {"domains": ["travel"], "reason": "x"}
         )
         assert answer["http"] == 400
         assert policy.get(f"/v1/restrictions/{restriction_id}", "bank")["domains"] == ["payments"]
@@ -191,9 +253,20 @@ class TestOfficers:
         assert [r["id"] for r in queue["restrictions"]] == [restriction_id]  # type: ignore[attr-defined]
 
     def test_legal_bases_are_registered_by_an_admin_and_read_by_all(self, policy: Policy) -> None:
-        body = {"id": "x/1", "instrument": "Act", "article": "s. 1", "kind": "regulation", "domains": ["credit"]}
-        assert policy.post("/v1/legal-bases", "admin", body)["http"] == 201
+        body: dict[str, object] = {
+            "id": "x/1",
+            "instrument": "Act",
+            "article": "s. 1",
+            "kind": "regulation",
+            "domains": ["credit"],
+        }
+        nobody = policy.post("/v1/legal-bases", "admin", body)
+        assert nobody["http"] == 400 and nobody["field"] == "body.exercised_by"
+        body["exercised_by"] = ["credit-bureau"]
+        made = policy.post("/v1/legal-bases", "admin", body)
+        assert made["http"] == 201 and made["exercised_by"] == ["credit-bureau"]
         assert policy.post("/v1/legal-bases", "admin", {**body, "domains": ["travel"]})["http"] == 409
+        assert policy.post("/v1/legal-bases", "admin", {**body, "exercised_by": ["courts"]})["http"] == 409
         assert policy.post("/v1/legal-bases", "bank", body)["http"] == 403
         ids = [b["id"] for b in policy.get("/v1/legal-bases", "ada")["bases"]]  # type: ignore[attr-defined]
         assert {"court/118", "tax-act/12", "x/1", "sanctions-act/listing"} <= set(ids)  # the built-in ones too
@@ -222,7 +295,9 @@ class TestThePerson:
         assert filed["http"] == 201
         (item,) = policy.get("/v1/appeals", "judge")["appeals"]  # type: ignore[misc]
         assert item["restriction"]["id"] == restriction_id
-        by_decider = policy.post(f"/v1/appeals/{filed['id']}/decision", "bank", {"outcome": "lift", "reason": "x"})
+        by_decider = policy.post(
+            f"/v1/appeals/{filed['id']}/decision", "tax-officer-2", {"outcome": "lift", "reason": "x"}
+        )
         assert by_decider["http"] == 403
         decided = policy.post(f"/v1/appeals/{filed['id']}/decision", "judge", {"outcome": "lift", "reason": "receipt"})
         assert decided["http"] == 200 and decided["status"] == "lifted" and decided["decision_reason"] == "receipt"

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tessera.auth import Role
+from tessera.cli.seed import issue_key
 from tessera.ledger import Account, AccountFlags, Transfer
 from tessera.rules.sanctions import SanctionsLists
 from tests.api.conftest import ALICE, MONEY, WALLET, World
@@ -20,7 +22,9 @@ LISTED_WALLET = 60
 
 @pytest.fixture
 def listed(world: World) -> World:
-    """The world with the small FtM list imported."""
+    """The world with the small FtM list imported, and an analyst of the unit that exercises listings."""
+    analyst = world.services.store.create_principal("analyst", Role.officer, agency="financial-intelligence-unit")
+    world.principals["analyst"], world.tokens["analyst"] = analyst, issue_key(world.services, analyst)
     SanctionsLists(world.services.store).import_list(DATA / "ftm.jsonl", "ftm")
     world.services.sanctions_watch.refresh()  # otherwise seen within REFRESH_S
     return world
@@ -45,9 +49,7 @@ def _hits(world: World, status: str = "pending", purpose: str | None = PURPOSE) 
 
 
 def _decide(world: World, hit_id: str, body: dict[str, Any]) -> Any:
-    return world.client.post(
-        f"/v1/sanctions/hits/{hit_id}/decision", json=body, headers=world.as_("tax-officer", PURPOSE)
-    )
+    return world.client.post(f"/v1/sanctions/hits/{hit_id}/decision", json=body, headers=world.as_("analyst", PURPOSE))
 
 
 def _log(world: World, number: str) -> list[tuple[str, str, str]]:

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.rules.basis import (
     BasisKind,
+    CourtOrder,
     Domain,
     LegalBases,
     LegalBasis,
     checked_domains,
+    court_order,
     legal_basis,
+    require_agencies,
 )
 
 TAX = legal_basis("tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"])
-COURT = legal_basis("court/118", "Civil Procedure Act", "s. 7", BasisKind.court_order, [Domain.travel])
+COURT = legal_basis(
+    "court/118", "Civil Procedure Act", "s. 7", BasisKind.court_order, [Domain.travel], exercised_by=["courts"]
+)
+TODAY = dt.date(2026, 3, 2)
 
 
 class TestLegalBasis:
@@ -57,6 +65,92 @@ class TestLegalBasis:
 
     def test_only_a_court_order_allows_an_open_end(self) -> None:
         assert [k for k in BasisKind if legal_basis("k", "Act", "s", k).allows_open_end] == [BasisKind.court_order]
+
+
+class TestWhoExercises:
+    def test_a_basis_names_the_agencies_that_exercise_it(self) -> None:
+        assert COURT.exercised_by == {"courts"} and COURT.agencies_text() == "courts"
+        assert COURT.exercisable_by("courts") and not COURT.exercisable_by("central-bank")
+        assert not COURT.exercisable_by("") and not TAX.exercisable_by("courts")
+        assert TAX.agencies_text() == "no agency"
+
+    @pytest.mark.parametrize(
+        ("agencies", "field"),
+        [
+            ("courts", "basis.exercised_by"),  # a string is not a list
+            (["courts", ""], "basis.exercised_by[1]"),
+            (["courts; central-bank"], "basis.exercised_by[0]"),
+            (["x" * 101], "basis.exercised_by[0]"),
+            ([f"agency-{i}" for i in range(9)], "basis.exercised_by"),
+        ],
+    )
+    def test_malformed_agencies__invalid_input_naming_the_field(self, agencies: object, field: str) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            legal_basis("x/1", "Act", "s. 1", "statute", ["credit"], exercised_by=agencies)  # type: ignore[arg-type]
+        assert caught.value.field == field
+
+    def test_a_basis_that_closes_domains_must_name_them_one_that_closes_none_need_not(self) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            require_agencies(TAX)
+        assert caught.value.field == "basis.exercised_by"
+        opens_doors = legal_basis("benefit/1", "Benefit Act", "s. 1", "statute")
+        assert require_agencies(opens_doors) is opens_doors and require_agencies(COURT) is COURT
+
+    def test_a_basis_without_agencies_is_filled_in_once_never_changed(self) -> None:
+        """A basis recorded before agencies were: the same terms with agencies complete it; other agencies conflict."""
+        bases = LegalBases([TAX])
+        with_agencies = legal_basis(
+            "tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"], exercised_by=["tax-office"]
+        )
+        assert bases.register(with_agencies) == with_agencies and bases.get("tax-act/12") == with_agencies
+        assert bases.register(TAX) is bases.get("tax-act/12")  # the older view: a no-op
+        courts = legal_basis(
+            "tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"], exercised_by=["courts"]
+        )
+        with pytest.raises(ConflictError):
+            bases.register(courts)
+
+
+class TestCourtOrder:
+    def test_plain_values_become_a_checked_order(self) -> None:
+        order = court_order(" High Court of Justice ", "HC/2026/118", "2026-03-01", today=TODAY)
+        assert order == CourtOrder("High Court of Justice", "HC/2026/118", dt.date(2026, 3, 1))
+        assert order.cite() == "order of 2026-03-01 in HC/2026/118, High Court of Justice"
+        assert court_order("دادگاه\u200cعمومی", "CV 12-2026", TODAY, today=TODAY).court == "دادگاه\u200cعمومی"
+
+    def test_a_day_of_grace_for_a_court_east_of_utc(self) -> None:
+        assert court_order("Court", "1", TODAY + dt.timedelta(days=1), today=TODAY).issued_on > TODAY
+        with pytest.raises(InvalidInputError):
+            court_order("Court", "1", TODAY + dt.timedelta(days=2), today=TODAY)
+
+    @pytest.mark.parametrize(
+        ("court", "case_number", "issued_on", "field"),
+        [
+            ("", "1", TODAY, "court_order.court"),
+            (None, "1", TODAY, "court_order.court"),
+            ("C" * 121, "1", TODAY, "court_order.court"),
+            ("High  Court", "1", TODAY, "court_order.court"),
+            ("High\u00adCourt", "1", TODAY, "court_order.court"),  # a soft hyphen: invisible
+            ("High\nCourt", "1", TODAY, "court_order.court"),
+            ("Court", "", TODAY, "court_order.case_number"),
+            ("Court", " HC/1", TODAY, "court_order.case_number"),
+            ("Court", "HC/1 ", TODAY, "court_order.case_number"),
+            ("Court", "HC\u200b/1", TODAY, "court_order.case_number"),
+            ("Court", "HC/1, see attached", TODAY, "court_order.case_number"),
+            ("Court", "1" * 65, TODAY, "court_order.case_number"),
+            ("Court", 118, TODAY, "court_order.case_number"),
+            ("Court", "1", "2026-02-30", "court_order.issued_on"),
+            ("Court", "1", "02/03/2026", "court_order.issued_on"),
+            ("Court", "1", dt.datetime(2026, 3, 1), "court_order.issued_on"),
+            ("Court", "1", dt.date(1899, 12, 31), "court_order.issued_on"),
+        ],
+    )
+    def test_a_malformed_order__invalid_input_naming_its_part(
+        self, court: object, case_number: object, issued_on: object, field: str
+    ) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            court_order(court, case_number, issued_on, today=TODAY)
+        assert caught.value.field == field
 
 
 class TestLegalBases:

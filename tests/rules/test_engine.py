@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -12,12 +13,13 @@ from sqlalchemy import Connection, select
 from tessera.auth.principals import Role
 from tessera.identity.registry import Registry
 from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Ledger, Transfer
+from tessera.rules.basis import CourtOrder
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import builtin_definitions
 from tessera.rules.engine import LEDGER_SOURCE, Firing, HolderSubjects, PolicyEffects, RuleEngine
 from tessera.rules.language import Effect, load_rules
 from tessera.rules.notices import Notices
-from tessera.rules.restrictions import Restrictions
+from tessera.rules.restrictions import Restrictions, RestrictionStatus
 from tessera.rules.scores import Scores
 from tessera.store import Store
 from tessera.store.tables import eligibility_grants
@@ -199,7 +201,7 @@ def _with_policy_effects(store: Store, ledger: Ledger, rules: str, notices: Noti
 
 class TestPolicyEffects:
     def test_restriction_and_notices_from_rules(self, store: Store, tmp_path: Path) -> None:
-        """A court-order rule's restriction takes effect at once (frozen wallet); a lowered score gets a notice."""
+        """A rule is no court: its court-order restriction waits for the courts (issue 15); a low score is noticed."""
         rules = (
             RULES
             + """
@@ -221,12 +223,16 @@ effects = [{ kind = "restriction", domains = ["payments"], expires_after = "90d"
             restrictions = _with_policy_effects(store, ledger, rules, notices)
             ledger.create_transfers([Transfer(10, ALICE, BOB, 200_000, 1, 2)])
             assert ledger.feed.wait_idle(5)
+            [restriction] = restrictions.of_subject(alice)
+            assert restriction.status is RestrictionStatus.proposed and restrictions.check(alice, "payments").allowed
+            clerk = store.create_principal("clerk", Role.officer, agency="courts")
+            order = CourtOrder("High Court", "HC/2026/7", dt.date(2026, 1, 5))
+            restrictions.decide(restriction.id, "activate", officer=clerk.id, reason="order seen", court_order=order)
             assert ledger.lookup_accounts([ALICE])[0].flags & AccountFlags.frozen
             assert not restrictions.check(alice, "payments").allowed
             assert restrictions.check(alice, "travel").allowed
         kinds = sorted((n.kind.value, n.rule_id) for n in notices.of_subject(alice))
         assert kinds == [("restriction", "court.enforcement-hit"), ("score", "credit.refused-for-funds")]
-        [restriction] = restrictions.of_subject(alice)
         assert restriction.rule_id == "court.enforcement-hit" and restriction.event_ref is not None
 
     def test_eligibility_denial_and_a_statutes_restriction(self, store: Store, tmp_path: Path) -> None:

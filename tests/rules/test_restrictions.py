@@ -6,13 +6,14 @@ is no PostgreSQL), with a real ledger on disk for the freezes.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from tessera.auth import Principal, Role
 from tessera.errors import (
@@ -27,23 +28,49 @@ from tessera.identity.registry import Person, Registry
 from tessera.ledger import Account, AccountFlags, Ledger
 from tessera.rules import check
 from tessera.rules.appeals import Appeals, AppealStatus
-from tessera.rules.basis import Domain, LegalBases, legal_basis
+from tessera.rules.basis import CourtOrder, Domain, LegalBases, legal_basis
 from tessera.rules.enforcement import EnforcementIndex, install, uninstall
 from tessera.rules.notices import NoticeDraft, NoticeKind, Notices
 from tessera.rules.restrictions import AppealState, Proposal, Restriction, Restrictions, RestrictionStatus, Sweeper
 from tessera.store import Store
+from tessera.store.tables import legal_bases as legal_bases_table
 from tessera.store.tables import notices as notices_table
+from tessera.store.tables import principals as principals_table
 from tessera.store.tables import restrictions as restrictions_table
 
 T0 = 1_800_000_000 * 10**9
 DAY = 86_400 * 10**9
-OFFICER_A, OFFICER_B, OFFICER_C = "p_aaaaaaaaaaaaaaaa", "p_bbbbbbbbbbbbbbbb", "p_cccccccccccccccc"
+OFFICER_A, OFFICER_B, OFFICER_C = "p_aaaaaaaaaaaaaaaa", "p_bbbbbbbbbbbbbbbb", "p_cccccccccccccccc"  # tax office
+JUDGE, JUDGE_2 = "p_dddddddddddddddd", "p_eeeeeeeeeeeeeeee"  # officers of the courts
+FIU = "p_ffffffffffffffff"  # the financial intelligence unit: sanctions listings
+BANKER = "p_0000000000000001"  # the central bank: no basis here names it
+AGENCIES = {
+    OFFICER_A: "tax-office",
+    OFFICER_B: "tax-office",
+    OFFICER_C: "tax-office",
+    JUDGE: "courts",
+    JUDGE_2: "courts",
+    FIU: "financial-intelligence-unit",
+    BANKER: "central-bank",
+}
 BASES = [
-    legal_basis("tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"]),
-    legal_basis("court/118", "Civil Procedure Act", "s. 7", "court_order", ["payments", "travel"]),
-    legal_basis("un-1267", "UN Security Council Resolution 1267", "para. 4(b)", "sanctions_listing", ["payments"]),
+    legal_basis(
+        "tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"], exercised_by=["tax-office"]
+    ),
+    legal_basis(
+        "court/118", "Civil Procedure Act", "s. 7", "court_order", ["payments", "travel"], exercised_by=["courts"]
+    ),
+    legal_basis(
+        "un-1267",
+        "UN Security Council Resolution 1267",
+        "para. 4(b)",
+        "sanctions_listing",
+        ["payments"],
+        exercised_by=["financial-intelligence-unit"],
+    ),
     legal_basis("scores-act/3", "Credit Reporting Act", "s. 3", "statute", []),
 ]
+ORDER = CourtOrder("High Court of Justice", "HC/2026/118", dt.date(2027, 1, 10))  # T0 is 2027-01-15
 
 # Refusals happen before the database is touched: one backend shows it, and keeps the suite quick.
 SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
@@ -81,6 +108,7 @@ class World:
 def world(store: Store, tmp_path: Path) -> Iterator[World]:
     clock = Clock()
     registry = Registry(store)
+    _officers(store)
     ada = registry.create_person({"name": "Ada Obi", "birth_date": "1980-02-01", "sex": "F"}, station=OFFICER_A)
     ben = registry.create_person({"name": "Ben Ito", "birth_date": "1975-07-09", "sex": "M"}, station=OFFICER_A)
     store.set_account_holders([(10, ada.principal_id), (11, ada.principal_id), (20, ben.principal_id)])
@@ -92,6 +120,16 @@ def world(store: Store, tmp_path: Path) -> Iterator[World]:
         restrictions = Restrictions(store, bases, notices, freezer=ledger, clock=clock)
         restrictions.register_bases(BASES)
         yield World(store, ledger, clock, bases, notices, restrictions, Appeals(store, restrictions, clock), ada, ben)
+
+
+def _officers(store: Store) -> None:
+    """The officers above, each acting for its agency (as a key's principal would)."""
+    rows = [
+        {"id": i, "name": f"officer {i}", "role": "officer", "agency": a, "created_at_ns": T0, "disabled": False}
+        for i, a in AGENCIES.items()
+    ]
+    with store.transaction(write=True) as conn:
+        conn.execute(insert(principals_table), rows)
 
 
 def _propose(w: World, **changes: object) -> Restriction:
@@ -108,6 +146,18 @@ def _propose(w: World, **changes: object) -> Restriction:
     terms.update(changes)
     subject, domains, basis_id = terms.pop("subject"), terms.pop("domains"), terms.pop("basis_id")
     return w.restrictions.propose(subject, domains, basis_id, **terms)  # type: ignore[arg-type]
+
+
+def _ordered(w: World, **changes: object) -> Restriction:
+    """A court's officer exercising the court order, with its reference: in force at once."""
+    terms: dict[str, object] = {"basis_id": "court/118", "authority": "High Court", "proposer": JUDGE}
+    terms["court_order"] = ORDER
+    return _propose(w, **(terms | changes))
+
+
+def _listed(w: World, **changes: object) -> Restriction:
+    """The financial intelligence unit exercising a listing: in force at once."""
+    return _propose(w, **({"basis_id": "un-1267", "proposer": FIU} | changes))
 
 
 def _active(w: World, **changes: object) -> Restriction:
@@ -183,7 +233,7 @@ class TestBadInput:
         assert caught.value.field == "end_ns" and "court order" in str(caught.value)
 
     def test_open_ended_under_a_court_order__allowed(self, world: World) -> None:
-        made = _propose(world, basis_id="court/118", domains=["travel"], end_ns=None, authority="High Court")
+        made = _ordered(world, domains=["travel"], end_ns=None)
         assert made.status is RestrictionStatus.active and made.end_ns is None
 
     @pytest.mark.parametrize("field", ["reason_text", "reason_code", "authority"])
@@ -269,17 +319,21 @@ class TestDueProcess:
             world.restrictions.decide(proposed.id, "activate", officer=OFFICER_C, reason="second try")
 
     @pytest.mark.parametrize(
-        ("basis_id", "domains"), [("court/118", ["travel"]), ("un-1267", ["payments"])], ids=["court", "listing"]
+        ("terms", "domains"),
+        [({"basis_id": "court/118", "proposer": JUDGE, "court_order": ORDER}, ["travel"]), ({}, ["payments"])],
+        ids=["court", "listing"],
     )
-    def test_a_self_executing_basis_activates_at_once(self, world: World, basis_id: str, domains: list[str]) -> None:
-        """A court order or a sanctions listing needs no second officer; the notice still goes out."""
-        made = _propose(world, basis_id=basis_id, domains=domains)
+    def test_a_self_executing_basis_activates_at_once(
+        self, world: World, terms: dict[str, object], domains: list[str]
+    ) -> None:
+        """Exercised by its agency, a court order or a listing needs no second officer; the notice still goes out."""
+        made = _listed(world, domains=domains, **terms)
         assert made.status is RestrictionStatus.active
         assert not world.restrictions.check(world.ada.number, domains[0]).allowed
         assert [n.reference for n in world.notices.of_subject(world.ada.number)] == [made.id]
 
     def test_a_rule_proposes_with_its_rule_id_and_event(self, world: World) -> None:
-        """The rule engine's call: the proposer is the rule, so any officer may decide it."""
+        """The rule engine's call: the proposer is the rule, so any officer of the basis's agency may decide it."""
         made = world.restrictions.propose(
             world.ada.number,
             ["payments"],
@@ -303,6 +357,149 @@ class TestDueProcess:
         assert "tax-act/12" in again.bases
 
 
+class TestWhoExercises:
+    """Only an agency a basis names exercises it (issue 15); anyone else proposes and that agency confirms."""
+
+    def test_a_central_bank_officer_entering_a_court_order__only_proposed_until_the_courts_confirm(
+        self, world: World
+    ) -> None:
+        """Before: any officer's court order closed payments at once. Now it waits for an officer of the courts."""
+        proposed = _ordered(world, proposer=BANKER, domains=["payments"])
+        assert proposed.status is RestrictionStatus.proposed and proposed.court_order == ORDER
+        assert world.restrictions.check(world.ada.number, "payments").allowed and not _frozen(world, 10)
+        assert world.notices.of_subject(world.ada.number) == []
+        for outsider in (OFFICER_B, BANKER, "p_0000000000000009"):  # another agency, the proposer, no principal
+            with pytest.raises(ForbiddenError):
+                world.restrictions.decide(proposed.id, "activate", officer=outsider, reason="looks right")
+        active = world.restrictions.decide(proposed.id, "activate", officer=JUDGE, reason="order HC/2026/118 seen")
+        assert active.status is RestrictionStatus.active and active.decided_by == JUDGE
+        assert not world.restrictions.check(world.ada.number, "payments").allowed and _frozen(world, 10)
+        (notice,) = world.notices.of_subject(world.ada.number)
+        assert ORDER.cite() in notice.reason_text
+
+    def test_a_courts_officer_without_the_orders_reference__refused_naming_the_field(self, world: World) -> None:
+        """A court's officer exercises an order only with its reference; free-text authority does not do."""
+        with pytest.raises(InvalidInputError) as caught:
+            _ordered(world, court_order=None)
+        assert caught.value.field == "court_order" and "case number" in str(caught.value)
+        assert _count(world, restrictions_table) == 0
+
+    def test_a_rules_court_order_waits_for_a_court_which_gives_the_reference(self, world: World) -> None:
+        """A rule is no court: its proposal waits; the confirming officer supplies the order, or is refused."""
+        made = _propose(world, basis_id="court/118", proposer=None, rule_id="court.enforcement")
+        assert made.status is RestrictionStatus.proposed and made.court_order is None
+        with pytest.raises(InvalidInputError) as caught:
+            world.restrictions.decide(made.id, "activate", officer=JUDGE, reason="order seen")
+        assert caught.value.field == "court_order"
+        active = world.restrictions.decide(made.id, "activate", officer=JUDGE, reason="order seen", court_order=ORDER)
+        assert active.court_order == ORDER and world.restrictions.get(made.id).court_order == ORDER
+        (activated,) = [e for e in world.restrictions.history(made.id) if e.action == "activated"]
+        assert activated.detail["court_order"]["case_number"] == "HC/2026/118"
+
+    def test_a_reference_other_than_the_proposals__conflict(self, world: World) -> None:
+        proposed = _ordered(world, proposer=BANKER)
+        other = CourtOrder(ORDER.court, "HC/2026/119", ORDER.issued_on)
+        with pytest.raises(ConflictError) as caught:
+            world.restrictions.decide(proposed.id, "activate", officer=JUDGE, reason="r", court_order=other)
+        assert caught.value.field == "court_order"
+        assert world.restrictions.get(proposed.id).status is RestrictionStatus.proposed
+
+    @pytest.mark.parametrize(
+        ("order", "field"),
+        [
+            (CourtOrder(" ", "HC/1", dt.date(2027, 1, 1)), "court_order.court"),
+            (CourtOrder("C" * 121, "HC/1", dt.date(2027, 1, 1)), "court_order.court"),
+            (CourtOrder("High\u200bCourt", "HC/1", dt.date(2027, 1, 1)), "court_order.court"),
+            (CourtOrder("High Court", "", dt.date(2027, 1, 1)), "court_order.case_number"),
+            (CourtOrder("High Court", "HC/1; DROP", dt.date(2027, 1, 1)), "court_order.case_number"),
+            (CourtOrder("High Court", "1" * 65, dt.date(2027, 1, 1)), "court_order.case_number"),
+            (CourtOrder("High Court", "HC/1", dt.date(2027, 2, 1)), "court_order.issued_on"),  # after today
+            (CourtOrder("High Court", "HC/1", dt.date(1899, 12, 31)), "court_order.issued_on"),
+            (CourtOrder("High Court", "HC/1", "2027-02-30"), "court_order.issued_on"),  # type: ignore[arg-type]
+        ],
+    )
+    def test_a_malformed_reference__refused_naming_its_part(self, world: World, order: CourtOrder, field: str) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            _ordered(world, court_order=order)
+        assert caught.value.field == field
+        assert _count(world, restrictions_table) == 0
+
+    def test_a_court_order_reference_under_a_statute__refused(self, world: World) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            _propose(world, court_order=ORDER)
+        assert caught.value.field == "court_order"
+
+    def test_a_listing_from_another_agency__proposed_and_the_unit_confirms(self, world: World) -> None:
+        proposed = _listed(world, proposer=OFFICER_A)
+        assert proposed.status is RestrictionStatus.proposed
+        with pytest.raises(ForbiddenError):
+            world.restrictions.decide(proposed.id, "activate", officer=OFFICER_B, reason="listed")
+        assert world.restrictions.decide(proposed.id, "activate", officer=FIU, reason="listed").decided_by == FIU
+
+    def test_a_statute_is_decided_by_its_agency_only(self, world: World) -> None:
+        """Reject too: the tax act's agency decides its proposals, the central bank does not."""
+        proposed = _propose(world)
+        for decision in ("activate", "reject"):
+            with pytest.raises(ForbiddenError, match="only an officer of tax-office"):
+                world.restrictions.decide(proposed.id, decision, officer=BANKER, reason="r")
+        assert world.restrictions.get(proposed.id).status is RestrictionStatus.proposed
+
+    def test_amending_and_lifting_belong_to_the_bases_agency(self, world: World) -> None:
+        """A tax officer neither narrows nor lifts a court's order; another officer of the courts does."""
+        active = _ordered(world, domains=["payments", "travel"])
+        with pytest.raises(ForbiddenError):
+            world.restrictions.amend(active.id, officer=OFFICER_C, reason="x", domains=["travel"])
+        with pytest.raises(ForbiddenError):
+            world.restrictions.lift(active.id, officer=BANKER, reason="x")
+        assert not world.restrictions.check(world.ada.number, "payments").allowed and _frozen(world, 10)
+        world.restrictions.amend(active.id, officer=JUDGE_2, reason="order varied", domains=["travel"])
+        assert world.restrictions.lift(active.id, officer=JUDGE_2, reason="discharged").ended_by == JUDGE_2
+
+    def test_a_disabled_officer_exercises_nothing(self, world: World) -> None:
+        with world.store.transaction(write=True) as conn:
+            conn.execute(principals_table.update().where(principals_table.c.id == JUDGE).values(disabled=True))
+        assert _ordered(world).status is RestrictionStatus.proposed
+
+    def test_a_restart_loads_the_order_and_the_agencies(self, world: World) -> None:
+        active = _ordered(world)
+        again = world.reopen()
+        assert again.get(active.id).court_order == ORDER
+        assert again.bases.get("court/118").exercised_by == {"courts"}
+
+
+@SQLITE_ONLY
+class TestBasesOnRecord:
+    def test_a_basis_that_closes_domains_names_its_agencies(self, world: World) -> None:
+        bare = legal_basis("decree/1", "Decree", "art. 1", "regulation", ["travel"])
+        with pytest.raises(InvalidInputError) as caught:
+            world.restrictions.register_bases([bare])
+        assert caught.value.field == "basis.exercised_by"
+        assert "decree/1" not in world.bases
+
+    def test_a_basis_recorded_before_agencies__no_one_exercises_it_until_registered_with_them(
+        self, world: World
+    ) -> None:
+        """A record from before migration 0013 names none: proposals wait; the same terms with agencies fill it in."""
+        old = {"id": "old-act/1", "instrument": "Old Act", "article": "s. 1", "kind": "statute"}
+        with world.store.transaction(write=True) as conn:
+            conn.execute(insert(legal_bases_table).values(domains="travel", registered_at_ns=T0, **old))
+        bases = LegalBases()
+        again = Restrictions(world.store, bases, Notices(world.store, bases), clock=world.clock)
+        assert again.bases.get("old-act/1").exercised_by == frozenset()
+        proposed = again.propose(
+            world.ada.number, ["travel"], "old-act/1", authority="Ministry", reason_code="x", reason_text="y",
+            end_ns=T0 + DAY, proposer=OFFICER_A,
+        )  # fmt: skip
+        with pytest.raises(ForbiddenError, match="only an officer of no agency"):
+            again.decide(proposed.id, "activate", officer=OFFICER_B, reason="r")
+        terms = ("old-act/1", "Old Act", "s. 1", "statute", ["travel"])
+        again.register_bases([legal_basis(*terms, exercised_by=["tax-office"])])
+        with pytest.raises(ConflictError):
+            again.register_bases([legal_basis(*terms, exercised_by=["courts"])])
+        assert world.reopen().bases.get("old-act/1").exercised_by == {"tax-office"}
+        assert again.decide(proposed.id, "activate", officer=OFFICER_B, reason="r").status is RestrictionStatus.active
+
+
 class TestLedger:
     def test_a_payments_restriction_freezes_every_account_and_lifting_unfreezes(self, world: World) -> None:
         active = _active(world)
@@ -314,7 +511,7 @@ class TestLedger:
 
     def test_the_freeze_stays_while_another_payments_restriction_is_in_force(self, world: World) -> None:
         first = _active(world)
-        _propose(world, basis_id="un-1267")
+        _listed(world)
         world.restrictions.lift(first.id, officer=OFFICER_C, reason="paid")
         assert _frozen(world, 10)
 
@@ -350,22 +547,22 @@ class TestOrganisationLedger:
 
     def test_a_payments_restriction_freezes_the_organisations_accounts_only(self, world: World) -> None:
         _merchants(world, {30: "org:acme-foods", 31: "org:acme-foods", 40: "org:other", 41: ""})
-        active = _propose(world, subject="org:acme-foods", basis_id="court/118")  # a court order: in force at once
+        active = _ordered(world, subject="org:acme-foods")  # a court order: in force at once
         assert [_frozen(world, i) for i in (30, 31, 40, 41, 10)] == [True, True, False, False, False]
         assert world.ledger.lookup_account_orders(30)[-1].reference == active.id
-        world.restrictions.lift(active.id, officer=OFFICER_C, reason="order discharged")
+        world.restrictions.lift(active.id, officer=JUDGE_2, reason="order discharged")
         assert not _frozen(world, 30) and not _frozen(world, 31)
 
     def test_a_merchant_acting_for_no_organisation_is_org_and_its_own_id(self, world: World) -> None:
         """As screening names a counterparty that is no person: a confirmed hit on it must reach its wallet."""
         merchants = _merchants(world, {41: "", 42: "org:acme-foods"})
-        _propose(world, subject="org:" + merchants[41].id, basis_id="un-1267")
-        _propose(world, subject="org:" + merchants[42].id, basis_id="un-1267")  # acts for acme: not its own
+        _listed(world, subject="org:" + merchants[41].id)
+        _listed(world, subject="org:" + merchants[42].id)  # acts for acme: not its own
         assert _frozen(world, 41) and not _frozen(world, 42)
 
     def test_a_wallet_opened_for_a_restricted_organisation_is_frozen_as_it_opens(self, world: World) -> None:
         (merchant,) = _merchants(world, {30: "org:acme-foods"}).values()
-        active = _propose(world, subject="org:acme-foods", basis_id="court/118")
+        active = _ordered(world, subject="org:acme-foods")
         holders = [(32, merchant.id), (21, world.ben.principal_id)]
         world.store.set_account_holders(holders)
         accounts = [Account(32, 1, 2), Account(21, 1, 2)]
@@ -398,7 +595,7 @@ class TestOrganisationLedger:
 
     def test_reconcile_freezes_an_organisations_lost_freeze(self, world: World) -> None:
         _merchants(world, {30: "org:acme-foods"})
-        _propose(world, subject="org:acme-foods", basis_id="court/118")
+        _ordered(world, subject="org:acme-foods")
         world.ledger.unfreeze_accounts([30], reference="simulated loss")
         assert world.restrictions.reconcile_freezes() == 1
         assert _frozen(world, 30)

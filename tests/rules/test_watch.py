@@ -13,7 +13,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sqlalchemy import insert
 
+from tessera.auth import Role
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity.enrolment import Registration
 from tessera.identity.registry import Person, Registry, checked_demographics
@@ -38,9 +40,10 @@ from tessera.rules.watch import (
     screen_registrations,
 )
 from tessera.store import Store
+from tessera.store.tables import principals
 
 T0 = 1_800_000_000 * 10**9
-OFFICER = "p_aaaaaaaaaaaaaaaa"
+OFFICER = "p_aaaaaaaaaaaaaaaa"  # of the financial intelligence unit: its confirmation restricts at once
 WALLET = 70
 
 
@@ -101,6 +104,9 @@ def watched(store: Store) -> Watched:
     restrictions = Restrictions(store, bases, Notices(store, bases), freezer=freezer, clock=lambda: T0)
     _, builtin = builtin_definitions()
     restrictions.register_bases([builtin.get(b) for b in SANCTIONS_BASES])
+    with store.transaction(write=True) as conn:
+        officer = {"name": "analyst", "role": "officer", "agency": "financial-intelligence-unit", "disabled": False}
+        conn.execute(insert(principals).values(id=OFFICER, created_at_ns=T0, **officer))
     lists = FakeLists([UN_LISTED, OFAC_LISTED])
     watch = SanctionsWatch(store, restrictions, lists, refresh_s=0.0, clock=lambda: T0)
     return Watched(watch, lists, Registry(store), restrictions, freezer, store)
@@ -213,6 +219,17 @@ class TestDecisions:
         assert watched.freezer.frozen == [((WALLET,), restriction.id)]
         assert watched.restrictions.notices.of_subject(person.number)[0].reference == restriction.id
         assert watched.watch.get(hit.id) == decided
+
+    def test_confirmed_by_another_agency__the_restriction_waits_for_the_unit(self, watched: Watched) -> None:
+        """Issue 15: only the agency a listing names exercises it; a tax officer's confirmation is a proposal."""
+        tax = watched.store.create_principal("tax analyst", Role.officer, agency="tax-office")
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        decided, restriction = watched.watch.decide(hit.id, "confirm", officer=tax.id, reason="same birth date")
+        assert restriction is not None and restriction.status is RestrictionStatus.proposed
+        assert decided.status is HitStatus.confirmed and watched.freezer.frozen == []
+        active = watched.restrictions.decide(restriction.id, "activate", officer=OFFICER, reason="listing checked")
+        assert active.status is RestrictionStatus.active and active.decided_by == OFFICER
 
     def test_confirm_ofac__payments_only(self, watched: Watched) -> None:
         """OFAC blocking freezes assets; it says nothing of travel."""

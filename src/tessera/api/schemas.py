@@ -6,6 +6,7 @@ dataclasses (``tessera.ledger.Account``) before anything else sees them.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +20,7 @@ from tessera.identity.registry import Person, StatusChange, VirtualId
 from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags, Transfer, TransferFlags
 from tessera.ledger.records import flag_names, flags_from_names
 from tessera.rules.appeals import Appeal
-from tessera.rules.basis import LegalBasis
+from tessera.rules.basis import CASE_NUMBER_MAX, COURT_MAX, CourtOrder, LegalBasis
 from tessera.rules.enforcement import Decision
 from tessera.rules.intake import EVENTS_BATCH_MAX
 from tessera.rules.notice_appeals import NoticeAppeal
@@ -671,6 +672,12 @@ class LegalBasisCreate(_Strict):
     article: Annotated[str, Field(min_length=1, max_length=64)]
     kind: Literal["court_order", "sanctions_listing", "statute", "regulation"]
     domains: list[DomainName] = Field(default_factory=list, max_length=6)
+    exercised_by: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=8,
+        description="the agencies whose officers put a restriction under it into effect, amend or lift it; "
+        "required when it closes domains",
+    )
 
 
 class LegalBasisPublic(BaseModel):
@@ -679,6 +686,7 @@ class LegalBasisPublic(BaseModel):
     article: str
     kind: str
     domains: list[str]
+    exercised_by: list[str]
     self_executing: bool
     allows_open_end: bool
 
@@ -690,6 +698,7 @@ class LegalBasisPublic(BaseModel):
             article=b.article,
             kind=b.kind.value,
             domains=sorted(b.domains),
+            exercised_by=sorted(b.exercised_by),
             self_executing=b.self_executing,
             allows_open_end=b.allows_open_end,
         )
@@ -699,8 +708,30 @@ class LegalBasesPublic(BaseModel):
     bases: list[LegalBasisPublic]
 
 
+class CourtOrderCreate(_Strict):
+    """The order a court-order restriction carries out; a court's officer exercises one only with it."""
+
+    court: Annotated[str, Field(min_length=1, max_length=COURT_MAX)]
+    case_number: Annotated[str, Field(min_length=1, max_length=CASE_NUMBER_MAX, description="the docket number")]
+    issued_on: dt.date = Field(description="the order's date, YYYY-MM-DD")
+
+    def order(self) -> CourtOrder:
+        """The domain's record (checked there again, against its clock)."""
+        return CourtOrder(self.court, self.case_number, self.issued_on)
+
+
+class CourtOrderPublic(BaseModel):
+    court: str
+    case_number: str
+    issued_on: str
+
+    @classmethod
+    def of(cls, o: CourtOrder) -> CourtOrderPublic:
+        return cls(court=o.court, case_number=o.case_number, issued_on=o.issued_on.isoformat())
+
+
 class RestrictionCreate(_Strict):
-    """A proposal; under a court order or a sanctions listing it takes effect at once."""
+    """A proposal; under a court order or a sanctions listing, sent by an officer of its agency, in force at once."""
 
     subject: PolicySubject
     domains: list[DomainName] = Field(min_length=1, max_length=6)
@@ -709,11 +740,17 @@ class RestrictionCreate(_Strict):
     reason_code: ReasonCode
     reason_text: ReasonText
     end_ns: EndNs | None = Field(default=None, description="required unless the basis is a court order")
+    court_order: CourtOrderCreate | None = Field(
+        default=None, description="the order's reference; required for a court's officer exercising a court order"
+    )
 
 
 class RestrictionDecisionCreate(_Strict):
     decision: Literal["activate", "reject"]
     reason: ReasonText
+    court_order: CourtOrderCreate | None = Field(
+        default=None, description="activating a court order: its reference, where the proposal carries none"
+    )
 
 
 class RestrictionAmendmentCreate(_Strict):
@@ -757,6 +794,7 @@ class RestrictionPublic(BaseModel):
     ended_by: str | None
     end_reason: str | None
     ended_at_ns: int | None
+    court_order: CourtOrderPublic | None = None
     history: list[RestrictionEventPublic] | None = None
 
     @classmethod
@@ -783,6 +821,7 @@ class RestrictionPublic(BaseModel):
             ended_by=r.ended_by,
             end_reason=r.end_reason,
             ended_at_ns=r.ended_at_ns,
+            court_order=None if r.court_order is None else CourtOrderPublic.of(r.court_order),
             history=None
             if history is None
             else [

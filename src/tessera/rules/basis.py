@@ -3,15 +3,24 @@
 DESIGN.md's third principle lives here: a restriction names the domains it closes and the
 legal instrument that allows exactly those. Rules and restrictions never carry a free-text
 basis; they cite one registered here, so "which law allows this?" always has one answer.
+
+A basis also names the agencies that exercise it (``exercised_by``): the courts for a court
+order, the financial intelligence unit for a sanctions listing, the agency that administers
+a statute. Only their officers put a restriction under it into effect, amend or lift it;
+anyone else may only propose one. A court order is exercised with the order's reference
+(``CourtOrder``: court, case number, date), never with free text alone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from tessera.auth.principals import AGENCY_MAX, checked_name
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 
 
@@ -39,7 +48,14 @@ SELF_EXECUTING = frozenset({BasisKind.court_order, BasisKind.sanctions_listing})
 BASIS_ID_MAX = 64
 INSTRUMENT_MAX = 200
 ARTICLE_MAX = 64
+AGENCIES_PER_BASIS_MAX = 8
+COURT_MAX = 120
+CASE_NUMBER_MAX = 64
+ORDER_DATE_MIN = dt.date(1900, 1, 1)
 _BASIS_ID = re.compile(r"[a-z0-9][a-z0-9._/-]*")
+# A docket or case number: "HC/2026/118", "CV 12-2026", "2026:KB:0042"; words of these, single spaces between.
+_CASE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9./:_-]*(?: [A-Za-z0-9./:_-]+)*")
+_JOINERS = "\u200c\u200d"  # a court's name in Persian or an Indic script may need them
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +70,15 @@ class LegalBasis:
     article: str  # "s. 12(3)"
     kind: BasisKind
     domains: frozenset[Domain] = frozenset()
+    exercised_by: frozenset[str] = frozenset()  # agencies (a principal's agency); none: no one may
+
+    def exercisable_by(self, agency: str) -> bool:
+        """Whether an officer of ``agency`` may put a restriction under it into effect, amend or lift it."""
+        return bool(agency) and agency in self.exercised_by
+
+    def agencies_text(self) -> str:
+        """The agencies that exercise it, for messages: "courts", or "no agency" when it names none."""
+        return ", ".join(sorted(self.exercised_by)) or "no agency"
 
     @property
     def self_executing(self) -> bool:
@@ -71,9 +96,20 @@ class LegalBasis:
 
 
 def legal_basis(
-    id: str, instrument: str, article: str, kind: BasisKind | str, domains: Iterable[Domain | str] = ()
+    id: str,
+    instrument: str,
+    article: str,
+    kind: BasisKind | str,
+    domains: Iterable[Domain | str] = (),
+    *,
+    exercised_by: Iterable[str] = (),
 ) -> LegalBasis:
-    """A checked legal basis from plain values; the message names the field at fault."""
+    """A checked legal basis from plain values; the message names the field at fault.
+
+    ``exercised_by`` may be empty here (a basis kept from before agencies were recorded):
+    then no officer can put a restriction under it into effect. New law names them
+    (``require_agencies``).
+    """
     if not isinstance(id, str) or len(id) > BASIS_ID_MAX or not _BASIS_ID.fullmatch(id):
         raise InvalidInputError("basis.id", f"must be lowercase letters, digits and . _ / -, got {id!r:.80}")
     for field, value, limit in (("instrument", instrument, INSTRUMENT_MAX), ("article", article, ARTICLE_MAX)):
@@ -90,7 +126,73 @@ def legal_basis(
             known = ", ".join(x.value for x in Domain)
             raise InvalidInputError(f"basis.domains[{i}]", f"unknown domain {d!r:.40}; known: {known}")
         checked.add(Domain(d))
-    return LegalBasis(id, instrument.strip(), article.strip(), BasisKind(kind), frozenset(checked))
+    agencies = _checked_agencies(exercised_by)
+    return LegalBasis(id, instrument.strip(), article.strip(), BasisKind(kind), frozenset(checked), agencies)
+
+
+def _checked_agencies(exercised_by: object) -> frozenset[str]:
+    if isinstance(exercised_by, str) or not isinstance(exercised_by, Iterable):
+        raise InvalidInputError("basis.exercised_by", "must be a list of agencies")
+    agencies = list(exercised_by)
+    if len(agencies) > AGENCIES_PER_BASIS_MAX:
+        raise InvalidInputError("basis.exercised_by", f"at most {AGENCIES_PER_BASIS_MAX} agencies")
+    for i, agency in enumerate(agencies):
+        checked_name(agency, f"basis.exercised_by[{i}]", AGENCY_MAX)
+    return frozenset(agencies)
+
+
+def require_agencies(basis: LegalBasis, field: str = "basis.exercised_by") -> LegalBasis:
+    """``basis``, if it names who exercises it or closes nothing; a basis that closes domains must name them."""
+    if basis.domains and not basis.exercised_by:
+        raise InvalidInputError(
+            field, "is required: a basis that closes domains names the agencies that exercise it (e.g. courts)"
+        )
+    return basis
+
+
+@dataclass(frozen=True, slots=True)
+class CourtOrder:
+    """The order a court-order restriction carries out: the court, its case (docket) number, the day it was made."""
+
+    court: str  # "High Court of Justice, Commercial Division"
+    case_number: str  # "HC/2026/118"
+    issued_on: dt.date
+
+    def cite(self) -> str:
+        """How notices name it: "order of 2026-03-02 in HC/2026/118, High Court of Justice"."""
+        return f"order of {self.issued_on.isoformat()} in {self.case_number}, {self.court}"
+
+
+def court_order(
+    court: object, case_number: object, issued_on: object, *, today: dt.date, field: str = "court_order"
+) -> CourtOrder:
+    """A checked order reference; the message names the field at fault (``court_order.case_number``).
+
+    ``issued_on`` is a date or ``YYYY-MM-DD``, not after ``today`` (with a day's grace for a
+    court east of UTC).
+    """
+    if not isinstance(court, str) or not 0 < len(court.strip()) <= COURT_MAX:
+        raise InvalidInputError(f"{field}.court", f"the court that made the order: 1-{COURT_MAX} characters")
+    court = court.strip()
+    if "  " in court or not all(c.isprintable() or c in _JOINERS for c in court):
+        raise InvalidInputError(f"{field}.court", "printable characters, single spaces")
+    if (
+        not isinstance(case_number, str)
+        or len(case_number) > CASE_NUMBER_MAX
+        or not _CASE_NUMBER.fullmatch(case_number)
+    ):
+        raise InvalidInputError(
+            f"{field}.case_number",
+            f"the case (docket) number: 1-{CASE_NUMBER_MAX} of letters, digits and . / : _ -, single spaces between",
+        )
+    if isinstance(issued_on, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", issued_on):
+        with contextlib.suppress(ValueError):  # a date that does not exist is refused below
+            issued_on = dt.date.fromisoformat(issued_on)
+    if isinstance(issued_on, dt.datetime) or not isinstance(issued_on, dt.date):
+        raise InvalidInputError(f"{field}.issued_on", "the order's date, YYYY-MM-DD")
+    if not ORDER_DATE_MIN <= issued_on <= today + dt.timedelta(days=1):
+        raise InvalidInputError(f"{field}.issued_on", f"must be from {ORDER_DATE_MIN} to today, got {issued_on}")
+    return CourtOrder(court, case_number, issued_on)
 
 
 class LegalBases:
@@ -102,15 +204,24 @@ class LegalBases:
             self.register(b)
 
     def register(self, basis: LegalBasis) -> LegalBasis:
-        """Add a basis; re-registering the identical one is a no-op, a different one a conflict."""
+        """Add a basis; re-registering the identical one is a no-op, a different one a conflict.
+
+        One exception, for bases kept from before agencies were recorded: the same terms
+        with agencies fill in a basis that names none (``with_agencies_of``).
+        """
         if not isinstance(basis, LegalBasis):
             raise InvalidInputError("basis", "must be a LegalBasis (see legal_basis())")
-        checked = legal_basis(basis.id, basis.instrument, basis.article, basis.kind, basis.domains)
+        checked = legal_basis(
+            basis.id, basis.instrument, basis.article, basis.kind, basis.domains, exercised_by=basis.exercised_by
+        )
         known = self._bases.get(checked.id)
         if known is not None:
-            if known != checked:
+            merged = with_agencies_of(known, checked)
+            if merged is None:
                 raise ConflictError("basis.id", f"legal basis {checked.id} is registered with other terms")
-            return known
+            if merged == known:
+                return known
+            checked = merged
         self._bases[checked.id] = checked
         return checked
 
@@ -130,6 +241,20 @@ class LegalBases:
     def ids(self) -> list[str]:
         """The registered ids, sorted."""
         return sorted(self._bases)
+
+
+def with_agencies_of(known: LegalBasis, other: LegalBasis) -> LegalBasis | None:
+    """``known`` if ``other`` has the same terms, or ``known`` with ``other``'s agencies where it names none; else None.
+
+    A basis recorded before bases named their agencies (migration 0013) names none; the
+    first registration of the same terms that names them completes it, once. Any other
+    difference is other terms.
+    """
+    if replace(other, exercised_by=known.exercised_by) != known:
+        return None
+    if other.exercised_by in (known.exercised_by, frozenset()):
+        return known
+    return None if known.exercised_by else other
 
 
 def checked_domains(basis: LegalBasis, domains: Iterable[Domain | str], field: str = "domains") -> frozenset[Domain]:

@@ -21,7 +21,7 @@ from tessera.errors import (
     ProtectedCategoryError,
     TesseraError,
 )
-from tessera.rules.basis import LegalBases, legal_basis
+from tessera.rules.basis import LegalBases, legal_basis, require_agencies
 from tessera.rules.categories import (
     EventTypes,
     FieldType,
@@ -124,10 +124,10 @@ def load_definitions(
                 raise relocated(error, where) from None
         for i, table in enumerate(table_list(document, "legal_basis", name)):
             where = f"{name}:legal_basis[{i}]"
-            _keys(table, where, {"id", "instrument", "article", "kind"}, {"domains"})
+            _keys(table, where, {"id", "instrument", "article", "kind"}, {"domains", "exercised_by"})
             try:
                 args = (table["id"], table["instrument"], table["article"], table["kind"], table.get("domains", ()))
-                out_bases.register(legal_basis(*args))
+                out_bases.register(require_agencies(legal_basis(*args, exercised_by=table.get("exercised_by", ()))))
             except (InvalidInputError, ConflictError) as error:
                 raise relocated(error, where) from None
     return out_types, out_bases

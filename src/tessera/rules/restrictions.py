@@ -8,9 +8,12 @@ amendment. Its life::
         │                             └──end reached──────> expired
         └──decide(reject)──> rejected
 
-A proposal (from a rule, or an officer) takes effect only when an officer other than its
-proposer activates it with a written reason, unless its basis is self-executing (a court
-order, a sanctions listing): then it is active at once. Every activation writes a notice to
+A proposal (from a rule, or an officer) takes effect only when an officer of an agency its
+basis names (``LegalBasis.exercised_by``), other than its proposer, activates it with a
+written reason. Under a self-executing basis (a court order, a sanctions listing) an
+officer of such an agency exercises it at once, a court order with the order's reference
+(``CourtOrder``); anyone else's proposal under it waits for that agency like any other.
+Only that agency's officers amend or lift it. Every activation writes a notice to
 the subject, in the same transaction. A ``payments`` restriction freezes every ledger
 account the person's principal holds (the journaled freeze, referenced by the restriction
 id); the last one to end unfreezes them. The enforcement index follows every change.
@@ -18,6 +21,7 @@ id); the last one to end unfreezes them. The enforcement index follows every cha
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import secrets
@@ -34,8 +38,24 @@ from tessera.auth.principals import organisation_of
 from tessera.errors import BatchSizeError, ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.ledger.records import Account
 from tessera.ledger.status import CreateAccountStatus, Results
-from tessera.rules.basis import Domain, LegalBases, LegalBasis, checked_domains, legal_basis
+from tessera.rules.basis import (
+    BasisKind,
+    CourtOrder,
+    Domain,
+    LegalBases,
+    LegalBasis,
+    checked_domains,
+    require_agencies,
+)
 from tessera.rules.enforcement import Decision, Denial, EnforcementIndex
+from tessera.rules.exercise import (
+    agencies_of,
+    basis_of_row,
+    checked_order,
+    order_terms,
+    record_basis,
+    require_agency,
+)
 from tessera.rules.notices import (
     NoticeDraft,
     NoticeKind,
@@ -121,6 +141,7 @@ class Proposal:
     proposer: str
     rule_id: str | None = None
     event_ref: str | None = None
+    court_order: CourtOrder | None = None  # the order's reference; a court's officer exercises one only with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +169,7 @@ class Restriction:
     ended_by: str | None = None
     end_reason: str | None = None
     ended_at_ns: int | None = None
+    court_order: CourtOrder | None = None
 
     def in_force_at(self, at_ns: int) -> bool:
         """Active, started, and not past its end at ``at_ns``."""
@@ -207,12 +229,15 @@ class Restrictions:
     # -- legal bases --------------------------------------------------------------------------
 
     def register_bases(self, bases: Iterable[LegalBasis]) -> list[LegalBasis]:
-        """Register legal bases and keep their terms on record; the same terms again are a no-op."""
+        """Register legal bases and keep their terms on record; the same terms again are a no-op.
+
+        A basis that closes domains must name the agencies that exercise it (``require_agencies``).
+        """
         wanted = list(bases)
         with self.lock, self._store.transaction(write=True) as conn:
-            checked = [self.bases.register(b) for b in wanted]
+            checked = [self.bases.register(require_agencies(b)) for b in wanted]
             for b in checked:
-                _record_basis(conn, b, self._clock())
+                record_basis(conn, b, self._clock())
         return checked
 
     # -- proposing ------------------------------------------------------------------------------
@@ -230,18 +255,30 @@ class Restrictions:
         proposer: str | None = None,
         rule_id: str | None = None,
         event_ref: str | None = None,
+        court_order: CourtOrder | None = None,
     ) -> Restriction:
         """Propose one restriction; a rule passes ``rule_id`` and ``event_ref`` (proposer: ``rule:<rule_id>``).
 
-        Under a self-executing basis (court order, sanctions listing) it is active at once,
-        with its notice written and, for ``payments``, the accounts frozen.
+        Under a self-executing basis (court order, sanctions listing), proposed by an officer
+        of an agency it names, it is active at once, with its notice written and, for
+        ``payments``, the accounts frozen; a court order needs ``court_order`` for that.
         """
         if proposer is None:
             if rule_id is None:
                 raise InvalidInputError("proposer", "is required: an officer's principal id, or a rule_id")
             proposer = RULE_PREFIX + str(rule_id)
         proposal = Proposal(
-            subject, tuple(domains), basis_id, authority, reason_code, reason_text, end_ns, proposer, rule_id, event_ref
+            subject,
+            tuple(domains),
+            basis_id,
+            authority,
+            reason_code,
+            reason_text,
+            end_ns,
+            proposer,
+            rule_id,
+            event_ref,
+            court_order,
         )
         return self.propose_many([proposal])[0]
 
@@ -264,11 +301,16 @@ class Restrictions:
         until then nothing is enforced, in the index or in the ledger.
         """
         now = self._clock()
-        made = [self._checked(p, f"proposals[{i}]" if len(proposals) > 1 else "", now) for i, p in enumerate(proposals)]
-        fields = [f"proposals[{i}].subject" if len(made) > 1 else "subject" for i in range(len(made))]
+        wheres = [f"proposals[{i}]" if len(proposals) > 1 else "" for i in range(len(proposals))]
+        made = [self._checked(p, where, now) for p, where in zip(proposals, wheres, strict=True)]
+        agencies = agencies_of(conn, {r.proposed_by for r in made if not r.proposed_by.startswith(RULE_PREFIX)})
+        made = [
+            self._exercised(r, agencies.get(r.proposed_by, ""), where) for r, where in zip(made, wheres, strict=True)
+        ]
+        fields = [f"{where}.subject" if where else "subject" for where in wheres]
         require_registered(conn, [(field, r.subject) for field, r in zip(fields, made, strict=True)])
         for r in made:
-            _record_basis(conn, self.bases.get(r.basis_id), now)
+            record_basis(conn, self.bases.get(r.basis_id), now)
         conn.execute(insert(restrictions), [_values(r) for r in made])
         for r in made:
             _event(conn, r.id, "proposed", actor=r.proposed_by, reason=r.reason_text, detail=_terms(r), now=now)
@@ -304,7 +346,8 @@ class Restrictions:
         proposer = checked_text(p.proposer, at + "proposer", ACTOR_MAX)
         rule_id = None if p.rule_id is None else checked_text(p.rule_id, at + "rule_id", ACTOR_MAX - len(RULE_PREFIX))
         event_ref = None if p.event_ref is None else checked_text(p.event_ref, at + "event_ref", POLICY_REFERENCE_MAX)
-        restriction = Restriction(
+        order = checked_order(p.court_order, basis, now, at + "court_order")
+        return Restriction(
             id="r_" + secrets.token_hex(8),
             subject=subject,
             domains=domains,
@@ -320,22 +363,51 @@ class Restrictions:
             end_ns=end_ns,
             status=RestrictionStatus.proposed,
             appeal_state=AppealState.none,
+            court_order=order,
         )
-        if basis.self_executing:
-            restriction = replace(
-                restriction,
-                status=RestrictionStatus.active,
-                start_ns=now,
-                decided_by=proposer,
-                decision_reason=f"self-executing: {basis.kind.value.replace('_', ' ')} ({basis.cite()})",
-                decided_at_ns=now,
+
+    def _exercised(self, r: Restriction, agency: str, where: str) -> Restriction:
+        """``r`` active at once if its basis self-executes and the proposer's agency exercises it; else as proposed.
+
+        An officer of another agency, or a rule, only proposes: the basis's agency decides.
+        A court's officer exercising a court order must give the order's reference.
+        """
+        basis = self.bases.get(r.basis_id)
+        if not basis.self_executing or not basis.exercisable_by(agency):
+            return r
+        if basis.kind is BasisKind.court_order and r.court_order is None:
+            at = (where + ".") if where else ""
+            raise InvalidInputError(
+                at + "court_order",
+                f"is required: {agency} exercises {basis.cite()} with the order's court, case number and date",
             )
-        return restriction
+        what = f"self-executing: {basis.kind.value.replace('_', ' ')} ({basis.cite()}), exercised by {agency}"
+        return replace(
+            r,
+            status=RestrictionStatus.active,
+            start_ns=r.proposed_at_ns,
+            decided_by=r.proposed_by,
+            decision_reason=what,
+            decided_at_ns=r.proposed_at_ns,
+        )
 
     # -- deciding -------------------------------------------------------------------------------
 
-    def decide(self, restriction_id: str, decision: str, *, officer: str, reason: str) -> Restriction:
-        """Activate or reject a proposal, by an officer other than its proposer, with a written reason."""
+    def decide(
+        self,
+        restriction_id: str,
+        decision: str,
+        *,
+        officer: str,
+        reason: str,
+        court_order: CourtOrder | None = None,
+    ) -> Restriction:
+        """Activate or reject a proposal, with a written reason, by an officer of the basis's agency, not its proposer.
+
+        The officer acts for an agency the basis names (``exercised_by``). Activating a court
+        order needs the order's reference: the proposal's, or ``court_order`` here (a different
+        one than the proposal's is a conflict).
+        """
         if decision not in ("activate", "reject"):
             raise InvalidInputError("decision", f"must be activate or reject, got {decision!r:.20}")
         officer = checked_text(officer, "officer", ACTOR_MAX)
@@ -344,8 +416,11 @@ class Restrictions:
             with self._store.transaction(write=True) as conn:
                 current = _locked(conn, restriction_id)
                 now = self._clock()
+                basis = self.bases.get(current.basis_id)
+                order = checked_order(court_order, basis, now, "court_order")
                 if current.status is not RestrictionStatus.proposed:
                     raise ConflictError("status", f"{current.id} is {current.status}, not proposed: decided already")
+                require_agency(conn, officer, basis, "decide")
                 if officer == current.proposed_by:
                     raise ForbiddenError("a restriction is decided by an officer other than the one who proposed it")
                 if decision == "reject":
@@ -361,8 +436,18 @@ class Restrictions:
                     return decided
                 if current.end_ns is not None and current.end_ns <= now:
                     raise ConflictError("end_ns", f"{current.id}'s end has passed: propose it again with a new end")
+                if order is not None and current.court_order is not None and order != current.court_order:
+                    raise ConflictError(
+                        "court_order", f"differs from the proposal's ({current.court_order.cite()}): reject it instead"
+                    )
+                order = order or current.court_order
+                if basis.kind is BasisKind.court_order and order is None:
+                    raise InvalidInputError(
+                        "court_order", f"is required: a court order ({basis.cite()}) takes effect with its reference"
+                    )
                 decided = replace(
                     current,
+                    court_order=order,
                     status=RestrictionStatus.active,
                     start_ns=now,
                     decided_by=officer,
@@ -370,7 +455,8 @@ class Restrictions:
                     decided_at_ns=now,
                 )
                 _save(conn, decided)
-                _event(conn, current.id, "activated", actor=officer, reason=reason, detail={}, now=now)
+                detail = {} if order is None else {"court_order": order_terms(order)}
+                _event(conn, current.id, "activated", actor=officer, reason=reason, detail=detail, now=now)
                 self.notices.create_in(conn, [_activation_notice(decided)])
             self._took_effect(decided)
         return decided
@@ -386,8 +472,9 @@ class Restrictions:
     ) -> Restriction:
         """Change a proposal's domains or end; an active one may only be narrowed or shortened.
 
-        A domain its basis does not name is refused here as at creation. Widening or
-        lengthening an active restriction is a new adverse decision: propose a new one.
+        Only an officer of an agency its basis names amends it. A domain its basis does not
+        name is refused here as at creation. Widening or lengthening an active restriction is
+        a new adverse decision: propose a new one.
         """
         officer = checked_text(officer, "officer", ACTOR_MAX)
         reason = checked_text(reason, "reason", REASON_TEXT_MAX)
@@ -398,6 +485,7 @@ class Restrictions:
                 current = _locked(conn, restriction_id)
                 now = self._clock()
                 basis = self.bases.get(current.basis_id)
+                require_agency(conn, officer, basis, "amend")
                 new_domains = current.domains if domains is None else checked_domains(basis, domains, "domains")
                 new_end = current.end_ns if end_ns is Keep.keep else _checked_end(end_ns, basis, now, "end_ns")
                 if current.status is RestrictionStatus.active:
@@ -425,12 +513,16 @@ class Restrictions:
         return amended
 
     def lift(self, restriction_id: str, *, officer: str, reason: str) -> Restriction:
-        """End an active restriction now, with a written reason; unfreezes if nothing else holds the freeze."""
+        """End an active restriction now, with a written reason; unfreezes if nothing else holds the freeze.
+
+        Only an officer of an agency its basis names lifts it (an appeal is the person's way, ``Appeals``).
+        """
         officer = checked_text(officer, "officer", ACTOR_MAX)
         reason = checked_text(reason, "reason", REASON_TEXT_MAX)
         with self.lock:
             with self._store.transaction(write=True) as conn:
                 current = _locked(conn, restriction_id)
+                require_agency(conn, officer, self.bases.get(current.basis_id), "lift")
                 ended = self._end_in(conn, current, RestrictionStatus.lifted, actor=officer, reason=reason)
             self._ended(ended)
         return ended
@@ -631,8 +723,7 @@ class Restrictions:
 
 def bases_on_record(conn: Connection) -> list[LegalBasis]:
     """Every legal basis registered so far, as kept in the store (their terms never change)."""
-    rows = conn.execute(select(legal_bases))
-    return [legal_basis(row.id, row.instrument, row.article, row.kind, domains_of(row.domains)) for row in rows]
+    return [basis_of_row(row) for row in conn.execute(select(legal_bases))]
 
 
 class Sweeper:
@@ -667,12 +758,13 @@ class Sweeper:
 
 def _activation_notice(r: Restriction) -> NoticeDraft:
     closed = ", ".join(sorted(d.value for d in r.domains))
+    issuer = r.authority + (f", {r.court_order.cite()}" if r.court_order else "")
     return NoticeDraft(
         subject=r.subject,
         kind=NoticeKind.restriction,
         basis_id=r.basis_id,
         reason_code=r.reason_code,
-        reason_text=f"{r.reason_text} (closes: {closed}; issued by {r.authority}; decided: {r.decision_reason})",
+        reason_text=f"{r.reason_text} (closes: {closed}; issued by {issuer}; decided: {r.decision_reason})",
         reference=r.id,
         expires_at_ns=r.end_ns,
         rule_id=r.rule_id,
@@ -718,29 +810,6 @@ def _checked_id(value: object) -> str:
     return value
 
 
-def _record_basis(conn: Connection, basis: LegalBasis, now: int) -> None:
-    """Keep the basis's terms on record once; terms that differ from the record are a conflict."""
-    row = conn.execute(select(legal_bases).where(legal_bases.c.id == basis.id)).first()
-    if row is None:
-        conn.execute(
-            insert(legal_bases).values(
-                id=basis.id,
-                instrument=basis.instrument,
-                article=basis.article,
-                kind=basis.kind.value,
-                domains=domains_text(basis.domains),
-                registered_at_ns=now,
-            )
-        )
-    elif (row.instrument, row.article, row.kind, domains_of(row.domains)) != (
-        basis.instrument,
-        basis.article,
-        basis.kind.value,
-        basis.domains,
-    ):
-        raise ConflictError("basis.id", f"legal basis {basis.id} is on record with other terms")
-
-
 def _locked(conn: Connection, restriction_id: str) -> Restriction:
     row = conn.execute(
         select(restrictions).where(restrictions.c.id == _checked_id(restriction_id)).with_for_update()
@@ -773,6 +842,7 @@ def _terms(r: Restriction) -> dict[str, Any]:
         "end_ns": r.end_ns,
         "rule_id": r.rule_id,
         "event_ref": r.event_ref,
+        "court_order": None if r.court_order is None else order_terms(r.court_order),
     }
 
 
@@ -799,6 +869,9 @@ def _values(r: Restriction) -> dict[str, Any]:
         "ended_by": r.ended_by,
         "end_reason": r.end_reason,
         "ended_at_ns": r.ended_at_ns,
+        "order_court": None if r.court_order is None else r.court_order.court,
+        "order_case_number": None if r.court_order is None else r.court_order.case_number,
+        "order_issued_on": None if r.court_order is None else r.court_order.issued_on.isoformat(),
     }
 
 
@@ -831,4 +904,7 @@ def _restriction_of(row: Row[Any]) -> Restriction:
         ended_by=row.ended_by,
         end_reason=row.end_reason,
         ended_at_ns=row.ended_at_ns,
+        court_order=None
+        if row.order_court is None
+        else CourtOrder(row.order_court, row.order_case_number, dt.date.fromisoformat(row.order_issued_on)),
     )

@@ -5,8 +5,10 @@ when a newer import is on record (checked at most every ``refresh_s``). Screenin
 subject records each match at or above ``SCREEN_THRESHOLD`` as a **hit** for an officer,
 unless the same listing is already pending or confirmed for that subject, or was
 dismissed for the same version of its list. An officer confirms a hit (a restriction under
-the ``sanctions-act/listing`` basis, in force at once, for one year until review) or
-dismisses it, with a written reason either way.
+the Sanctions Act's section for its list, for one year until review) or dismisses it, with
+a written reason either way. The restriction is in force at once when the confirming
+officer acts for an agency the basis names (the financial intelligence unit); anyone
+else's confirmation only proposes it to that agency (``Restrictions.propose_in`` decides).
 
 Screening never runs on the caller's thread where that would hold up enrolment or the
 ledger's feed: ``submit`` hands the work to one background thread (``ScreeningWorker``).
@@ -306,7 +308,7 @@ class SanctionsWatch:
     # -- deciding ----------------------------------------------------------------------------------
 
     def decide(self, hit_id: str, decision: str, *, officer: str, reason: str) -> tuple[Hit, Restriction | None]:
-        """Confirm (a restriction under the listing, in force at once) or dismiss a pending hit, with a reason."""
+        """Confirm (a restriction under the listing; at once if its agency confirms) or dismiss, with a reason."""
         if decision not in ("confirm", "dismiss"):
             raise InvalidInputError("decision", f"must be confirm or dismiss, got {decision!r:.20}")
         hit_id = _checked_hit_id(hit_id)

@@ -2,9 +2,13 @@
 
 Officers propose, decide, amend and lift restrictions, and decide appeals; each of these
 touches a person's data, so each needs a stated purpose and lands in that person's access
-log. ``GET /v1/check`` is for enforcing services (officers of a border or licensing
-agency): a check on a person says something about them, so each one is logged for them
-too. Citizens read their own restrictions and notices and file appeals on their own.
+log. Who may do which is the basis's to say (``LegalBasis.exercised_by``, checked by
+``Restrictions``): only officers of the agencies it names decide, amend or lift a
+restriction, or exercise a court order (with the order's reference) or a listing at once;
+anyone else's proposal waits for them. ``GET /v1/check`` is for enforcing services
+(officers of a border or licensing agency): a check on a person says something about them,
+so each one is logged for them too. Citizens read their own restrictions and notices and
+file appeals on their own.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from tessera.api.schemas import (
 from tessera.api.services import PURPOSE_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
 from tessera.errors import InvalidInputError
-from tessera.rules.basis import legal_basis
+from tessera.rules.basis import legal_basis, require_agencies
 from tessera.rules.restrictions import Keep
 from tessera.rules.subjects import SUBJECT_MAX, checked_subject, is_person
 
@@ -143,9 +147,9 @@ def list_legal_bases(caller: CallerDep, services: ServicesDep) -> LegalBasesPubl
 
 @router.post("/v1/legal-bases", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.legal_bases_create))
 def register_legal_basis(body: LegalBasisCreate, caller: CallerDep, services: ServicesDep) -> LegalBasisPublic:
-    """Register an instrument's terms; the same terms again are a no-op, other terms a conflict."""
-    basis = legal_basis(body.id, body.instrument, body.article, body.kind, body.domains)
-    (registered,) = services.restrictions.register_bases([basis])
+    """Register an instrument's terms and who exercises it; the same terms again are a no-op, other terms a conflict."""
+    basis = legal_basis(body.id, body.instrument, body.article, body.kind, body.domains, exercised_by=body.exercised_by)
+    (registered,) = services.restrictions.register_bases([require_agencies(basis, "body.exercised_by")])
     return LegalBasisPublic.of(registered)
 
 
@@ -156,7 +160,11 @@ def register_legal_basis(body: LegalBasisCreate, caller: CallerDep, services: Se
     "/v1/restrictions", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.restrictions_propose)
 )
 def propose_restriction(body: RestrictionCreate, caller: CallerDep, services: ServicesDep) -> RestrictionPublic:
-    """Propose a restriction; another officer decides it, unless its basis is a court order or a sanctions listing."""
+    """Propose a restriction; an officer of an agency its basis names decides it.
+
+    Under a court order or a sanctions listing, proposed by an officer of such an agency, it
+    is in force at once (a court order only with ``court_order``, the order's reference).
+    """
     subject = checked_subject(body.subject)
     _logged(services, caller, [subject], RESTRICTION_FIELDS, "restriction proposed", doing="proposing a restriction")
     made = services.restrictions.propose(
@@ -168,6 +176,7 @@ def propose_restriction(body: RestrictionCreate, caller: CallerDep, services: Se
         reason_text=body.reason_text,
         end_ns=body.end_ns,
         proposer=caller.principal.id,
+        court_order=None if body.court_order is None else body.court_order.order(),
     )
     return RestrictionPublic.of(made)
 
@@ -203,11 +212,18 @@ def get_restriction(restriction_id: RestrictionIdPath, caller: CallerDep, servic
 def decide_restriction(
     restriction_id: RestrictionIdPath, body: RestrictionDecisionCreate, caller: CallerDep, services: ServicesDep
 ) -> RestrictionPublic:
-    """Activate (the notice goes out, payments freeze) or reject; not by the officer who proposed it."""
+    """Activate (the notice goes out, payments freeze) or reject, by an officer of the basis's agency, not its proposer.
+
+    A court order activates with its reference: the proposal's, or ``court_order`` here.
+    """
     found = services.restrictions.get(restriction_id)
     _logged(services, caller, [found.subject], RESTRICTION_FIELDS, f"restriction {body.decision}", doing="deciding")
     decided = services.restrictions.decide(
-        restriction_id, body.decision, officer=caller.principal.id, reason=body.reason
+        restriction_id,
+        body.decision,
+        officer=caller.principal.id,
+        reason=body.reason,
+        court_order=None if body.court_order is None else body.court_order.order(),
     )
     return RestrictionPublic.of(decided)
 
@@ -216,7 +232,7 @@ def decide_restriction(
 def amend_restriction(
     restriction_id: RestrictionIdPath, body: RestrictionAmendmentCreate, caller: CallerDep, services: ServicesDep
 ) -> RestrictionPublic:
-    """Change a proposal's domains or end, within its basis; an active one only narrows or shortens."""
+    """Change a proposal's domains or end, within its basis; an active one only narrows or shortens (its agency's)."""
     if "domains" in body.model_fields_set and body.domains is None:
         raise InvalidInputError("body.domains", "must list at least one domain (omit it to keep them)")
     found = services.restrictions.get(restriction_id)
@@ -235,7 +251,7 @@ def amend_restriction(
 def lift_restriction(
     restriction_id: RestrictionIdPath, body: RestrictionLiftCreate, caller: CallerDep, services: ServicesDep
 ) -> RestrictionPublic:
-    """End an active restriction now, with a reason; payments unfreeze at once."""
+    """End an active restriction now, with a reason, by an officer of an agency its basis names; payments unfreeze."""
     found = services.restrictions.get(restriction_id)
     _logged(services, caller, [found.subject], RESTRICTION_FIELDS, "restriction lifted", doing="lifting")
     return RestrictionPublic.of(

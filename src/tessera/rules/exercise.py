@@ -1,0 +1,100 @@
+"""Who exercises a legal basis: the acting officer's agency, a court order's reference, and the bases on record.
+
+``Restrictions`` asks here before anything takes effect (issue 15): a restriction under a
+basis is put into effect, decided, amended or lifted only by an enabled officer of an
+agency the basis names (``LegalBasis.exercised_by``), looked up in the store in the same
+transaction, never taken from the caller; a court order only with its reference
+(``CourtOrder``). The bases' terms, agencies included, are kept in ``legal_bases``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from tessera.errors import ConflictError, ForbiddenError, InvalidInputError
+from tessera.rules.basis import BasisKind, CourtOrder, LegalBasis, court_order, legal_basis, with_agencies_of
+from tessera.rules.notices import domains_of, domains_text
+from tessera.store.tables import legal_bases, principals
+
+log = logging.getLogger(__name__)
+
+
+def basis_of_row(row: Row[Any]) -> LegalBasis:
+    """A ``legal_bases`` row as a basis; a record from before migration 0013 names no agency."""
+    agencies = row.exercised_by.split(",") if row.exercised_by else []
+    return legal_basis(row.id, row.instrument, row.article, row.kind, domains_of(row.domains), exercised_by=agencies)
+
+
+def record_basis(conn: Connection, basis: LegalBasis, now: int) -> None:
+    """Keep the basis's terms on record once; terms that differ from the record are a conflict.
+
+    A record from before bases named their agencies gets them once, from the first
+    registration of the same terms that names them (``with_agencies_of``).
+    """
+    row = conn.execute(select(legal_bases).where(legal_bases.c.id == basis.id)).first()
+    if row is None:
+        conn.execute(
+            insert(legal_bases).values(
+                id=basis.id,
+                instrument=basis.instrument,
+                article=basis.article,
+                kind=basis.kind.value,
+                domains=domains_text(basis.domains),
+                exercised_by=_agencies_text(basis),
+                registered_at_ns=now,
+            )
+        )
+        return
+    recorded = basis_of_row(row)
+    merged = with_agencies_of(recorded, basis)
+    if merged is None:
+        raise ConflictError("basis.id", f"legal basis {basis.id} is on record with other terms")
+    if merged != recorded:
+        log.warning("legal basis %s: its agencies recorded (%s)", basis.id, merged.agencies_text())
+        conn.execute(
+            update(legal_bases).where(legal_bases.c.id == basis.id).values(exercised_by=_agencies_text(merged))
+        )
+
+
+def _agencies_text(basis: LegalBasis) -> str | None:
+    return ",".join(sorted(basis.exercised_by)) or None
+
+
+def agencies_of(conn: Connection, ids: set[str]) -> dict[str, str]:
+    """The agency of each enabled officer among ``ids`` (principal ids); anyone else (a rule) has none."""
+    if not ids:
+        return {}
+    query = select(principals.c.id, principals.c.agency).where(
+        principals.c.id.in_(sorted(ids)), principals.c.role == "officer", principals.c.disabled.is_(False)
+    )
+    return {principal_id: agency for principal_id, agency in conn.execute(query)}
+
+
+def require_agency(conn: Connection, officer: str, basis: LegalBasis, verb: str) -> None:
+    """ForbiddenError unless ``officer`` is an enabled officer of an agency ``basis`` names."""
+    agency = agencies_of(conn, {officer}).get(officer, "")
+    if not basis.exercisable_by(agency):
+        raise ForbiddenError(
+            f"only an officer of {basis.agencies_text()} may {verb} a restriction under {basis.cite()}"
+            f" (you act for {agency or 'no agency'})"
+        )
+
+
+def checked_order(order: object, basis: LegalBasis, now: int, field: str) -> CourtOrder | None:
+    """The order's reference checked again (as ``court_order()`` does), and only under a court order."""
+    if order is None:
+        return None
+    if not isinstance(order, CourtOrder):
+        raise InvalidInputError(field, "must be a CourtOrder (see court_order())")
+    if basis.kind is not BasisKind.court_order:
+        raise InvalidInputError(field, f"only a court order carries one, not {basis.cite()}")
+    today = dt.datetime.fromtimestamp(now / 1e9, dt.UTC).date()
+    return court_order(order.court, order.case_number, order.issued_on, today=today, field=field)
+
+
+def order_terms(order: CourtOrder) -> dict[str, str]:
+    return {"court": order.court, "case_number": order.case_number, "issued_on": order.issued_on.isoformat()}
