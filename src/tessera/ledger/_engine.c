@@ -5,7 +5,9 @@
  * Every function here is a pure function of (state arrays, batch, timestamp): the
  * journal stores only batches and their timestamps, and recovery replays them through
  * these same functions to rebuild identical state. The GIL is released while a batch
- * applies, so one thread can apply while another fsyncs the journal.
+ * applies, so one thread can apply while another fsyncs the journal; the engine first
+ * copies the caller's batch into memory of its own, because another thread may change
+ * the caller's array meanwhile, and a record must be checked and stored from one read.
  *
  * Record layouts, status codes, the hash index and the expiry heap are in engine.h.
  */
@@ -13,7 +15,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -120,8 +124,9 @@ static int transfer_same_fields(const transfer_t *stored, const transfer_t *t) {
 #undef SAME
 }
 
+/* id_hash is index_hash(t->id), computed once per event for the batch. */
 static void transfer_store(state_t *s, const transfer_t *t, uint64_t ts, int64_t dr, int64_t cr,
-                           uint8_t state, uint64_t expires_at) {
+                           uint8_t state, uint64_t expires_at, uint64_t id_hash) {
     int64_t k = s->n_transfers++;
     s->transfers[k] = *t;
     s->transfers[k].timestamp = ts;
@@ -133,10 +138,10 @@ static void transfer_store(state_t *s, const transfer_t *t, uint64_t ts, int64_t
     m->state = state;
     s->account_last[dr] = k;
     s->account_last[cr] = k;
-    index_insert(&s->transfer_index, t->id, (uint64_t)k);
+    index_insert_hashed(&s->transfer_index, t->id, (uint64_t)k, id_hash);
 }
 
-static uint32_t transfer_settle(state_t *s, const transfer_t *t, uint64_t ts) {
+static uint32_t transfer_settle(state_t *s, const transfer_t *t, uint64_t ts, uint64_t id_hash) {
     int post = (t->flags & TF_POST) != 0;
     if (t->pending_id == 0 || t->pending_id > INT63_MAX) return T_PENDING_ID_INVALID;
     if (t->pending_id == t->id) return T_PENDING_ID_MUST_BE_DIFFERENT;
@@ -157,7 +162,7 @@ static uint32_t transfer_settle(state_t *s, const transfer_t *t, uint64_t ts) {
     if (amount > p->amount) return T_EXCEEDS_PENDING_AMOUNT;
     if (!post && amount != p->amount) return T_PENDING_TRANSFER_HAS_DIFFERENT_FIELDS;
 
-    int64_t found = index_find(&s->transfer_index, t->id);
+    int64_t found = index_find_hashed(&s->transfer_index, t->id, id_hash);
     if (found >= 0)
         return transfer_same_fields(&s->transfers[found], t) ? T_EXISTS : T_EXISTS_WITH_DIFFERENT_FIELDS;
 
@@ -184,13 +189,14 @@ static uint32_t transfer_settle(state_t *s, const transfer_t *t, uint64_t ts) {
     resolved.ledger = p->ledger;
     resolved.code = p->code;
     resolved.amount = amount;
-    transfer_store(s, &resolved, ts, dr, cr, PSTATE_NONE, 0);
+    transfer_store(s, &resolved, ts, dr, cr, PSTATE_NONE, 0, id_hash);
     return T_OK;
 }
 
 /* dr and cr are the account slots of the transfer's debit and credit ids (-1 if absent),
  * resolved ahead of time for the whole batch so their cache misses overlap. */
-static uint32_t transfer_create(state_t *s, const transfer_t *t, uint64_t ts, int64_t dr, int64_t cr) {
+static uint32_t transfer_create(state_t *s, const transfer_t *t, uint64_t ts, int64_t dr, int64_t cr,
+                                uint64_t id_hash) {
     if (t->timestamp != 0) return T_TIMESTAMP_MUST_BE_ZERO;
     if (!all_zero(t->reserved, sizeof t->reserved)) return T_RESERVED_FIELD;
     if (t->flags & ~TF_ALL) return T_RESERVED_FLAG;
@@ -198,7 +204,7 @@ static uint32_t transfer_create(state_t *s, const transfer_t *t, uint64_t ts, in
     if (t->id > INT63_MAX) return T_ID_TOO_LARGE;
     int kinds = !!(t->flags & TF_PENDING) + !!(t->flags & TF_POST) + !!(t->flags & TF_VOID);
     if (kinds > 1) return T_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
-    if (t->flags & (TF_POST | TF_VOID)) return transfer_settle(s, t, ts);
+    if (t->flags & (TF_POST | TF_VOID)) return transfer_settle(s, t, ts, id_hash);
 
     int pending = (t->flags & TF_PENDING) != 0;
     if (t->pending_id != 0) return T_PENDING_ID_MUST_BE_ZERO;
@@ -215,7 +221,7 @@ static uint32_t transfer_create(state_t *s, const transfer_t *t, uint64_t ts, in
     account_t *d = &s->accounts[dr], *c = &s->accounts[cr];
     if (d->ledger != c->ledger || t->ledger != d->ledger) return T_LEDGER_MISMATCH;
 
-    int64_t found = index_find(&s->transfer_index, t->id);
+    int64_t found = index_find_hashed(&s->transfer_index, t->id, id_hash);
     if (found >= 0)
         return transfer_same_fields(&s->transfers[found], t) ? T_EXISTS : T_EXISTS_WITH_DIFFERENT_FIELDS;
 
@@ -247,7 +253,7 @@ static uint32_t transfer_create(state_t *s, const transfer_t *t, uint64_t ts, in
         d->debits_posted += amount;
         c->credits_posted += amount;
     }
-    transfer_store(s, t, ts, dr, cr, pending ? PSTATE_PENDING : PSTATE_NONE, expires_at);
+    transfer_store(s, t, ts, dr, cr, pending ? PSTATE_PENDING : PSTATE_NONE, expires_at, id_hash);
     if (expires_at) heap_push(&s->heap, expires_at, (uint64_t)(s->n_transfers - 1));
     return T_OK;
 }
@@ -310,20 +316,28 @@ static void expire_pending(state_t *s, uint64_t ts) {
 
 #define PREFETCH_DISTANCE 4
 
-static inline int64_t account_slot_or_absent(state_t *s, uint64_t id) {
-    return (id == 0 || id > INT63_MAX) ? -1 : index_find(&s->account_index, id);
+static inline int64_t account_slot_or_absent(state_t *s, uint64_t id, uint64_t hash) {
+    return (id == 0 || id > INT63_MAX) ? -1 : index_find_hashed(&s->account_index, id, hash);
 }
 
-/* Accounts are never created by a transfer batch, so every slot can be found up front. */
-static void resolve_account_slots(state_t *s, const transfer_t *batch, Py_ssize_t n, int64_t *slots) {
+/* Hashes each event's three ids once (debit, credit, its own: 3 words an event), then finds
+ * the account slots up front: accounts are never created by a transfer batch. */
+static void resolve_account_slots(state_t *s, const transfer_t *batch, Py_ssize_t n, uint64_t *hashes,
+                                  int64_t *slots) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        hashes[3 * i] = index_hash(batch[i].debit_account_id);
+        hashes[3 * i + 1] = index_hash(batch[i].credit_account_id);
+        hashes[3 * i + 2] = index_hash(batch[i].id);
+    }
+    uint64_t mask = s->account_index.mask;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (i + 2 * PREFETCH_DISTANCE < n) {
-            const transfer_t *ahead = &batch[i + 2 * PREFETCH_DISTANCE];
-            prefetch_write(&s->account_index.slots[2 * index_home(&s->account_index, ahead->debit_account_id)]);
-            prefetch_write(&s->account_index.slots[2 * index_home(&s->account_index, ahead->credit_account_id)]);
+            const uint64_t *ahead = &hashes[3 * (i + 2 * PREFETCH_DISTANCE)];
+            prefetch_write(&s->account_index.slots[2 * (ahead[0] & mask)]);
+            prefetch_write(&s->account_index.slots[2 * (ahead[1] & mask)]);
         }
-        slots[2 * i] = account_slot_or_absent(s, batch[i].debit_account_id);
-        slots[2 * i + 1] = account_slot_or_absent(s, batch[i].credit_account_id);
+        slots[2 * i] = account_slot_or_absent(s, batch[i].debit_account_id, hashes[3 * i]);
+        slots[2 * i + 1] = account_slot_or_absent(s, batch[i].credit_account_id, hashes[3 * i + 1]);
     }
 }
 
@@ -335,10 +349,10 @@ static inline void prefetch_account(state_t *s, int64_t slot) {
     prefetch_write(&s->account_last[slot]);
 }
 
-static inline void prefetch_event(state_t *s, const transfer_t *t, const int64_t *slots) {
+static inline void prefetch_event(state_t *s, const uint64_t *hashes, const int64_t *slots) {
     prefetch_account(s, slots[0]);
     prefetch_account(s, slots[1]);
-    prefetch_write(&s->transfer_index.slots[2 * index_home(&s->transfer_index, t->id)]);
+    prefetch_write(&s->transfer_index.slots[2 * (hashes[2] & s->transfer_index.mask)]);
 }
 
 /* ---- Python glue ---- */
@@ -353,9 +367,10 @@ static void buffers_release(buffers_t *b) {
     b->count = 0;
 }
 
-/* Borrows a writable (or read-only) contiguous buffer whose size is a multiple of item. */
-static void *borrow(buffers_t *b, PyObject *obj, int writable, Py_ssize_t item, Py_ssize_t *count,
-                    const char *name) {
+/* Borrows a writable (or read-only) contiguous buffer whose size is a multiple of item and
+ * whose address is a multiple of align (the engine's own arrays are read as structs). */
+static void *borrow_aligned(buffers_t *b, PyObject *obj, int writable, Py_ssize_t item, Py_ssize_t align,
+                            Py_ssize_t *count, const char *name) {
     Py_buffer *v = &b->views[b->count];
     int flags = PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, v, flags) < 0) return NULL;
@@ -364,8 +379,33 @@ static void *borrow(buffers_t *b, PyObject *obj, int writable, Py_ssize_t item, 
         PyErr_Format(PyExc_ValueError, "%s: buffer length %zd is not a multiple of %zd", name, v->len, item);
         return NULL;
     }
+    if ((uintptr_t)v->buf % (uintptr_t)align != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: buffer address is not a multiple of %zd", name, align);
+        return NULL;
+    }
     if (count) *count = v->len / item;
     return v->buf;
+}
+
+static void *borrow(buffers_t *b, PyObject *obj, int writable, Py_ssize_t item, Py_ssize_t *count,
+                    const char *name) {
+    return borrow_aligned(b, obj, writable, item, 8, count, name);
+}
+
+/* A caller's batch, at any address; the caller copies it (with the GIL released) into the
+ * engine-owned, aligned memory this returns room for, and reads only that copy. */
+static void *borrow_batch(buffers_t *b, PyObject *obj, Py_ssize_t item, Py_ssize_t *count, const void **source) {
+    if (!(*source = borrow_aligned(b, obj, 0, item, 1, count, "batch"))) return NULL;
+    void *owned = PyMem_RawMalloc((size_t)(*count > 0 ? *count : 1) * (size_t)item);
+    if (!owned) PyErr_NoMemory();
+    return owned;
+}
+
+/* An id from a caller's array, which need not be aligned. */
+static inline uint64_t load_u64(const void *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
 }
 
 static int is_power_of_two(Py_ssize_t n) { return n > 0 && (n & (n - 1)) == 0; }
@@ -392,17 +432,19 @@ static PyObject *py_create_accounts(PyObject *self, PyObject *args) {
     state_t s;
     memset(&s, 0, sizeof s);
     Py_ssize_t cap_last, n_counts, n_batch, n_results;
-    const account_t *batch;
+    const void *source;
+    account_t *batch = NULL;
     uint32_t *results;
     int64_t *counts;
     if (!(s.accounts = borrow(&b, o_acc, 1, sizeof(account_t), &s.cap_accounts, "accounts"))) goto fail;
     if (!(s.account_last = borrow(&b, o_last, 1, 8, &cap_last, "account_last"))) goto fail;
     if (borrow_index(&b, o_ix, &s.account_index, "account_index") < 0) goto fail;
     if (!(counts = borrow(&b, o_counts, 1, 8, &n_counts, "counts"))) goto fail;
-    if (!(batch = borrow(&b, o_batch, 0, sizeof(account_t), &n_batch, "batch"))) goto fail;
-    if (!(results = borrow(&b, o_results, 1, 4, &n_results, "results"))) goto fail;
+    if (!(results = borrow_aligned(&b, o_results, 1, 4, 4, &n_results, "results"))) goto fail;
+    if (!(batch = borrow_batch(&b, o_batch, sizeof(account_t), &n_batch, &source))) goto fail;
+    if (n_counts < 4) { PyErr_SetString(PyExc_ValueError, "counts: need 4 slots"); goto fail; }
     s.n_accounts = counts[0];
-    if (n_counts < 4 || n_results != n_batch || cap_last < s.cap_accounts ||
+    if (n_results != n_batch || cap_last < s.cap_accounts || s.n_accounts < 0 ||
         s.n_accounts + n_batch > s.cap_accounts ||
         (uint64_t)(s.n_accounts + n_batch) * 2 > s.account_index.mask + 1) {
         PyErr_SetString(PyExc_ValueError, "create_accounts: state arrays too small for this batch");
@@ -410,6 +452,7 @@ static PyObject *py_create_accounts(PyObject *self, PyObject *args) {
     }
     Py_ssize_t ok = 0;
     Py_BEGIN_ALLOW_THREADS
+    memcpy(batch, source, (size_t)n_batch * sizeof(account_t));
     Py_ssize_t chain_start = -1;
     int64_t chain_n0 = 0;
     int chain_failed = 0;
@@ -432,9 +475,11 @@ static PyObject *py_create_accounts(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n_batch; i++) ok += results[i] == A_OK;
     Py_END_ALLOW_THREADS
     counts[0] = s.n_accounts;
+    PyMem_RawFree(batch);
     buffers_release(&b);
     return PyLong_FromSsize_t(ok);
 fail:
+    PyMem_RawFree(batch);
     buffers_release(&b);
     return NULL;
 }
@@ -449,7 +494,10 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
     state_t s;
     memset(&s, 0, sizeof s);
     Py_ssize_t cap_last, cap_meta, n_counts, n_batch, n_results;
-    const transfer_t *batch;
+    const void *source;
+    transfer_t *batch = NULL;
+    int64_t *slots = NULL;
+    uint64_t *hashes = NULL;
     uint32_t *results;
     int64_t *counts;
     if (!(s.accounts = borrow(&b, o_acc, 1, sizeof(account_t), &s.cap_accounts, "accounts"))) goto fail;
@@ -460,38 +508,42 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
     if (borrow_index(&b, o_tix, &s.transfer_index, "transfer_index") < 0) goto fail;
     if (!(s.heap.items = borrow(&b, o_heap, 1, 16, &s.cap_heap, "heap"))) goto fail;
     if (!(counts = borrow(&b, o_counts, 1, 8, &n_counts, "counts"))) goto fail;
-    if (!(batch = borrow(&b, o_batch, 0, sizeof(transfer_t), &n_batch, "batch"))) goto fail;
-    if (!(results = borrow(&b, o_results, 1, 4, &n_results, "results"))) goto fail;
+    if (!(results = borrow_aligned(&b, o_results, 1, 4, 4, &n_results, "results"))) goto fail;
+    if (!(batch = borrow_batch(&b, o_batch, sizeof(transfer_t), &n_batch, &source))) goto fail;
     if (n_counts < 4) { PyErr_SetString(PyExc_ValueError, "counts: need 4 slots"); goto fail; }
     s.n_accounts = counts[0];
     s.n_transfers = counts[1];
     s.heap.size = counts[2];
-    if (n_results != n_batch || cap_last < s.n_accounts || cap_meta < s.cap_transfers ||
+    if (n_results != n_batch || s.n_accounts < 0 || s.n_transfers < 0 || s.heap.size < 0 ||
+        cap_last < s.n_accounts || cap_meta < s.cap_transfers ||
         s.n_accounts > s.cap_accounts || s.n_transfers + n_batch > s.cap_transfers ||
         (uint64_t)(s.n_transfers + n_batch) * 2 > s.transfer_index.mask + 1 ||
         s.heap.size + 2 * n_batch > s.cap_heap) {
         PyErr_SetString(PyExc_ValueError, "create_transfers: state arrays too small for this batch");
         goto fail;
     }
-    int64_t *slots = PyMem_RawMalloc(sizeof(int64_t) * 2 * (size_t)(n_batch + 1));
-    if (!slots) { PyErr_NoMemory(); goto fail; }
+    slots = PyMem_RawMalloc(sizeof(int64_t) * 2 * (size_t)(n_batch + 1));
+    hashes = PyMem_RawMalloc(sizeof(uint64_t) * 3 * (size_t)(n_batch + 1));
+    if (!slots || !hashes) { PyErr_NoMemory(); goto fail; }
     Py_ssize_t ok = 0;
     Py_BEGIN_ALLOW_THREADS
-    resolve_account_slots(&s, batch, n_batch, slots);
+    memcpy(batch, source, (size_t)n_batch * sizeof(transfer_t));
+    resolve_account_slots(&s, batch, n_batch, hashes, slots);
     Py_ssize_t chain_start = -1;
     int64_t chain_n0 = 0;
     int chain_failed = 0;
     for (Py_ssize_t i = 0; i < n_batch; i++) {
         const transfer_t *t = &batch[i];
         uint64_t now = ts + (uint64_t)i;
-        if (i + PREFETCH_DISTANCE < n_batch) prefetch_event(&s, &batch[i + PREFETCH_DISTANCE], &slots[2 * (i + PREFETCH_DISTANCE)]);
+        if (i + PREFETCH_DISTANCE < n_batch)
+            prefetch_event(&s, &hashes[3 * (i + PREFETCH_DISTANCE)], &slots[2 * (i + PREFETCH_DISTANCE)]);
         expire_pending(&s, now);
         int linked = (t->flags & TF_LINKED) != 0;
         if (chain_start < 0 && linked) { chain_start = i; chain_n0 = s.n_transfers; }
         uint32_t st;
         if (linked && i == n_batch - 1) st = T_LINKED_EVENT_CHAIN_OPEN;
         else if (chain_failed) st = T_LINKED_EVENT_FAILED;
-        else st = transfer_create(&s, t, now, slots[2 * i], slots[2 * i + 1]);
+        else st = transfer_create(&s, t, now, slots[2 * i], slots[2 * i + 1], hashes[3 * i + 2]);
         results[i] = st;
         if (!chain_failed && st != T_OK && st != T_EXISTS && chain_start >= 0) {
             while (s.n_transfers > chain_n0) transfer_rollback_latest(&s);
@@ -504,13 +556,18 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
     }
     for (Py_ssize_t i = 0; i < n_batch; i++) ok += results[i] == T_OK;
     Py_END_ALLOW_THREADS
+    PyMem_RawFree(hashes);
     PyMem_RawFree(slots);
+    PyMem_RawFree(batch);
     counts[0] = s.n_accounts;
     counts[1] = s.n_transfers;
     counts[2] = s.heap.size;
     buffers_release(&b);
     return Py_BuildValue("nL", ok, (long long)s.n_expired);
 fail:
+    PyMem_RawFree(hashes);
+    PyMem_RawFree(slots);
+    PyMem_RawFree(batch);
     buffers_release(&b);
     return NULL;
 }
@@ -522,17 +579,19 @@ static PyObject *py_lookup(PyObject *self, PyObject *args) {
     buffers_t b = {.count = 0};
     index_t ix;
     Py_ssize_t n_ids, n_out;
-    const uint64_t *ids;
+    const uint8_t *ids;
     int64_t *out;
     if (borrow_index(&b, o_ix, &ix, "index") < 0) goto fail;
-    if (!(ids = borrow(&b, o_ids, 0, 8, &n_ids, "ids"))) goto fail;
+    if (!(ids = borrow_aligned(&b, o_ids, 0, 8, 1, &n_ids, "ids"))) goto fail;
     if (!(out = borrow(&b, o_out, 1, 8, &n_out, "out"))) goto fail;
     if (n_out != n_ids) { PyErr_SetString(PyExc_ValueError, "lookup: out must match ids"); goto fail; }
     Py_ssize_t found = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n_ids; i++) {
-        out[i] = ids[i] == 0 ? -1 : index_find(&ix, ids[i]);
-        found += out[i] >= 0;
+        uint64_t id = load_u64(ids + 8 * i);
+        int64_t slot = id == 0 ? -1 : index_find(&ix, id);
+        out[i] = slot;
+        found += slot >= 0;
     }
     Py_END_ALLOW_THREADS
     buffers_release(&b);
@@ -549,19 +608,46 @@ static PyObject *py_build_index(PyObject *self, PyObject *args) {
     buffers_t b = {.count = 0};
     index_t ix;
     Py_ssize_t n_ids;
-    const uint64_t *ids;
+    const uint8_t *ids;
     if (borrow_index(&b, o_ix, &ix, "index") < 0) goto fail;
-    if (!(ids = borrow(&b, o_ids, 0, 8, &n_ids, "ids"))) goto fail;
+    if (!(ids = borrow_aligned(&b, o_ids, 0, 8, 1, &n_ids, "ids"))) goto fail;
     if ((uint64_t)n_ids * 2 > ix.mask + 1) { PyErr_SetString(PyExc_ValueError, "build_index: index too small"); goto fail; }
     Py_BEGIN_ALLOW_THREADS
     memset(ix.slots, 0, (ix.mask + 1) * 16);
-    for (Py_ssize_t i = 0; i < n_ids; i++) index_insert(&ix, ids[i], (uint64_t)i);
+    /* Id 0 marks an empty slot: it can never be stored, so it is never inserted. */
+    for (Py_ssize_t i = 0; i < n_ids; i++) {
+        uint64_t id = load_u64(ids + 8 * i);
+        if (id != 0) index_insert(&ix, id, (uint64_t)i);
+    }
     Py_END_ALLOW_THREADS
     buffers_release(&b);
     Py_RETURN_NONE;
 fail:
     buffers_release(&b);
     return NULL;
+}
+
+/* index_probes(index) -> the slot reads it takes to find every stored key once (each key's
+ * distance past its home slot, plus one): the work ids cost the index, counted rather than
+ * timed, so a test can tell ids that pile up from ids that spread out. */
+static PyObject *py_index_probes(PyObject *self, PyObject *args) {
+    PyObject *o_ix;
+    if (!PyArg_ParseTuple(args, "O", &o_ix)) return NULL;
+    buffers_t b = {.count = 0};
+    index_t ix;
+    if (borrow_index(&b, o_ix, &ix, "index") < 0) {
+        buffers_release(&b);
+        return NULL;
+    }
+    uint64_t probes = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (uint64_t i = 0; i <= ix.mask; i++) {
+        uint64_t key = ix.slots[2 * i];
+        if (key != 0) probes += ((i - index_home(&ix, key)) & ix.mask) + 1;
+    }
+    Py_END_ALLOW_THREADS
+    buffers_release(&b);
+    return PyLong_FromUnsignedLongLong(probes);
 }
 
 /* account_transfers(account_last, meta, transfers, account_slot, account_id, limit, reverse, out)
@@ -590,17 +676,22 @@ static PyObject *py_account_transfers(PyObject *self, PyObject *args) {
     Py_ssize_t written = 0;
     Py_BEGIN_ALLOW_THREADS
     /* The chain runs newest to oldest. Oldest-first wants the chain's last `limit` entries. */
+    /* A chain only ever points back in time, to a stored transfer: anything else ends it. */
+    int64_t bound = n_meta < n_xfer ? n_meta : n_xfer;
 #define NEXT(k) (xfer[k].debit_account_id == account_id ? meta[k].prev_debit : meta[k].prev_credit)
+#define VALID(k, newer) ((k) >= 0 && (k) < (newer))
     if (reverse) {
-        for (int64_t k = last[slot]; k >= 0 && written < limit; k = NEXT(k)) out[written++] = k;
+        for (int64_t k = last[slot], newer = bound; VALID(k, newer) && written < limit; newer = k, k = NEXT(k))
+            out[written++] = k;
     } else {
         Py_ssize_t total = 0;
-        for (int64_t k = last[slot]; k >= 0; k = NEXT(k)) total++;
+        for (int64_t k = last[slot], newer = bound; VALID(k, newer); newer = k, k = NEXT(k)) total++;
         written = total < limit ? total : limit;
         Py_ssize_t seen = 0;
-        for (int64_t k = last[slot]; k >= 0; k = NEXT(k), seen++)
+        for (int64_t k = last[slot], newer = bound; VALID(k, newer); newer = k, k = NEXT(k), seen++)
             if (seen >= total - written) out[total - 1 - seen] = k;
     }
+#undef VALID
 #undef NEXT
     Py_END_ALLOW_THREADS
     buffers_release(&b);
@@ -658,6 +749,7 @@ static PyMethodDef methods[] = {
     {"create_transfers", py_create_transfers, METH_VARARGS, "Apply a batch of transfer records."},
     {"lookup", py_lookup, METH_VARARGS, "Find slots for ids in a hash index."},
     {"build_index", py_build_index, METH_VARARGS, "Fill an empty hash index from an id array."},
+    {"index_probes", py_index_probes, METH_VARARGS, "Slot reads needed to find every key of an index once."},
     {"account_transfers", py_account_transfers, METH_VARARGS, "List transfer slots of one account."},
     {"checksum", py_checksum, METH_VARARGS, "64-bit checksum of a buffer."},
     {NULL, NULL, 0, NULL},
@@ -665,4 +757,26 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_engine", "Tessera ledger engine.", -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__engine(void) { return PyModule_Create(&module); }
+/* The index hash's secret: fresh for each process, so nobody outside can know it. Indexes
+ * live only in memory (snapshots leave them out, recovery rebuilds them), so nothing on
+ * disk depends on it. */
+static int seed_index_hash(void) {
+    uint64_t key[2];
+    size_t got = 0;
+    while (got < sizeof key) {
+        ssize_t n = getrandom((char *)key + got, sizeof key - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    siphash_set_key(key[0], key[1]);
+    return 0;
+}
+
+PyMODINIT_FUNC PyInit__engine(void) {
+    if (seed_index_hash() < 0) return NULL;
+    return PyModule_Create(&module);
+}

@@ -109,17 +109,57 @@ static inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
-/* Keys that differ only in their low 6 bits land in neighbouring slots: ids issued in
- * sequence then share cache lines and pages, while the high bits are mixed so that no
- * pattern of ids can pile up in one place. (Index capacity is always >= 1024.) */
-static inline uint64_t index_home(const index_t *ix, uint64_t key) {
-    return ((mix64(key >> 6) << 6) | (key & 63)) & ix->mask;
+/* SipHash-1-3 of one 8-byte word (CPython's own hash for str and bytes), keyed with a
+ * per-process random 128-bit secret: ids are chosen by clients, and with an unkeyed,
+ * invertible mixer they could pick ids that share one slot for every table size. The
+ * state words below are the key already folded into SipHash's initial constants. */
+static uint64_t sip_v[4];
+
+static inline void siphash_set_key(uint64_t k0, uint64_t k1) {
+    sip_v[0] = k0 ^ 0x736f6d6570736575ULL;
+    sip_v[1] = k1 ^ 0x646f72616e646f6dULL;
+    sip_v[2] = k0 ^ 0x6c7967656e657261ULL;
+    sip_v[3] = k1 ^ 0x7465646279746573ULL;
 }
+
+#define SIP_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND                                                                         \
+    do {                                                                                  \
+        v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32);                 \
+        v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;                                        \
+        v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;                                        \
+        v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);                 \
+    } while (0)
+
+static inline uint64_t siphash13_u64(uint64_t m) {
+    uint64_t v0 = sip_v[0], v1 = sip_v[1], v2 = sip_v[2], v3 = sip_v[3];
+    const uint64_t last = 8ULL << 56; /* the message length in the top byte, no tail bytes */
+    v3 ^= m; SIP_ROUND; v0 ^= m;
+    v3 ^= last; SIP_ROUND; v0 ^= last;
+    v2 ^= 0xff; SIP_ROUND; SIP_ROUND; SIP_ROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+#undef SIP_ROUND
+#undef SIP_ROTL
+
+/* Keys that differ only in their low 6 bits (a group of 64) land in one block of 64 slots,
+ * in order: ids issued in sequence then share cache lines and pages. Which block, and
+ * where in it the group starts, both come from the keyed hash of the group, so a client
+ * cannot pile ids into one block, nor, by choosing ids with the same low bits, into a few
+ * slots of every block. (Index capacity is always >= 1024.) */
+static inline uint64_t index_hash(uint64_t key) {
+    uint64_t h = siphash13_u64(key >> 6);
+    return (h << 6) | ((key + (h >> 58)) & 63);
+}
+
+static inline uint64_t index_home(const index_t *ix, uint64_t key) { return index_hash(key) & ix->mask; }
 
 static inline void prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 
-static inline int64_t index_find(const index_t *ix, uint64_t key) {
-    uint64_t i = index_home(ix, key);
+/* The _hashed forms take index_hash(key), computed once where a key is used several times. */
+static inline int64_t index_find_hashed(const index_t *ix, uint64_t key, uint64_t hash) {
+    uint64_t i = hash & ix->mask;
     for (;;) {
         uint64_t k = ix->slots[2 * i];
         if (k == key) return (int64_t)ix->slots[2 * i + 1];
@@ -128,11 +168,19 @@ static inline int64_t index_find(const index_t *ix, uint64_t key) {
     }
 }
 
-static inline void index_insert(index_t *ix, uint64_t key, uint64_t value) {
-    uint64_t i = index_home(ix, key);
+static inline int64_t index_find(const index_t *ix, uint64_t key) {
+    return index_find_hashed(ix, key, index_hash(key));
+}
+
+static inline void index_insert_hashed(index_t *ix, uint64_t key, uint64_t value, uint64_t hash) {
+    uint64_t i = hash & ix->mask;
     while (ix->slots[2 * i] != 0) i = (i + 1) & ix->mask;
     ix->slots[2 * i] = key;
     ix->slots[2 * i + 1] = value;
+}
+
+static inline void index_insert(index_t *ix, uint64_t key, uint64_t value) {
+    index_insert_hashed(ix, key, value, index_hash(key));
 }
 
 /* Removes the most recently inserted key. Safe with linear probing only in that case:

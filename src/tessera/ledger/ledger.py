@@ -344,6 +344,9 @@ class Ledger:
         apply: Callable[[npt.NDArray[np.void], int], npt.NDArray[np.uint32]],
     ) -> npt.NDArray[np.uint32]:
         """Under the apply lock: stamp and apply a batch, queue it in the journal and on the feed."""
+        # Our own copy, aligned: the caller's array may change under us (another thread) until
+        # we return, and what is applied, journaled and published must be the same bytes.
+        batch = batch.copy()
         timestamp = self._timestamps(len(batch))
         statuses = apply(batch, timestamp)
         self._journal.append(kind, timestamp, len(batch), batch)

@@ -1,12 +1,16 @@
 """The ledger's in-memory state: numpy arrays that the compiled engine updates in place.
 
 Python owns the memory and grows it ahead of each batch (amortised doubling); the engine
-is a pure function over these arrays, so a snapshot is just the arrays written out.
+is a pure function over these arrays, so a snapshot is just the arrays written out. The
+engine follows the indexes stored in them (a transfer's previous transfer per account, an
+account's newest transfer, the expiry heap) without checking, so arrays from outside (a
+snapshot) are checked whole by ``check_arrays`` before the engine sees them.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -14,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tessera.ledger import _engine
-from tessera.ledger.records import ACCOUNT_DTYPE, TRANSFER_DTYPE
+from tessera.ledger.records import ACCOUNT_DTYPE, ID_LIMIT, TRANSFER_DTYPE, TransferFlags
 
 META_DTYPE = np.dtype(
     [
@@ -40,6 +44,87 @@ class PendingState(IntEnum):
     posted = 2
     voided = 3
     expired = 4
+
+
+class StateArrayError(ValueError):
+    """A state array breaks an invariant the engine relies on; ``field`` and ``index`` say where."""
+
+    def __init__(self, field: str, index: int | None, reason: str) -> None:
+        super().__init__(f"{field}{'' if index is None else f'[{index}]'}: {reason}")
+        self.field = field
+        self.index = index
+        self.reason = reason
+
+
+def _require(ok: npt.NDArray[np.bool_], field: str, reason: str) -> None:
+    """Raise naming the first element of ``field`` where ``ok`` is false."""
+    if not ok.all():
+        raise StateArrayError(field, int(np.flatnonzero(~ok)[0]), reason)
+
+
+def _unique_ids(ids: npt.NDArray[np.uint64], field: str) -> npt.NDArray[np.uint64]:
+    """The index of ``ids``, after checking each is a valid id and none is repeated."""
+    _require((ids != 0) & (ids < ID_LIMIT), field, "not an id (1 to 2**63 - 1)")
+    index = _index_for(ids, len(ids))
+    slots = np.empty(len(ids), dtype=np.int64)
+    _engine.lookup(index, ids, slots)
+    _require(slots == np.arange(len(ids)), field, "repeats an earlier id")
+    return index
+
+
+def check_arrays(arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Check arrays from outside (a snapshot) before the engine sees them; raise StateArrayError.
+
+    Every index stored in them must point where the engine will follow it: an account's
+    newest transfer and a transfer's previous ones at an earlier stored transfer, a heap
+    entry at a stored transfer, a transfer's accounts (and a post's or void's hold) at
+    records that exist; ids are valid and unique, so the rebuilt indexes are sound.
+    """
+    _checked_indexes(arrays)
+
+
+def _checked_indexes(
+    arrays: Mapping[str, npt.NDArray[Any]],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """``check_arrays``, returning the account and transfer indexes it had to build."""
+    for name, dtype in State.ARRAY_DTYPES.items():
+        if name not in arrays:
+            raise StateArrayError(name, None, "missing")
+        array = arrays[name]
+        if array.dtype != dtype or array.ndim != 1:
+            raise StateArrayError(name, None, f"must be a 1-d array of {dtype}")
+    accounts, transfers, meta = arrays["accounts"], arrays["transfers"], arrays["meta"]
+    account_last, heap = arrays["account_last"], arrays["heap"]
+    na, nt = len(accounts), len(transfers)
+    if len(account_last) != na:
+        raise StateArrayError("account_last", None, f"{len(account_last)} entries for {na} accounts")
+    if len(meta) != nt:
+        raise StateArrayError("meta", None, f"{len(meta)} entries for {nt} transfers")
+    if len(heap) % 2:
+        raise StateArrayError("heap", None, "odd number of words (entries are pairs)")
+
+    account_index = _unique_ids(np.ascontiguousarray(accounts["id"]), "accounts.id")
+    transfer_index = _unique_ids(np.ascontiguousarray(transfers["id"]), "transfers.id")
+    _require((account_last >= -1) & (account_last < nt), "account_last", f"not a transfer (-1 to {nt - 1})")
+    earlier = np.arange(nt)
+    for field in ("prev_debit", "prev_credit"):
+        previous = meta[field]
+        _require((previous >= -1) & (previous < earlier), f"meta.{field}", "not an earlier transfer")
+    _require(meta["state"] <= max(PendingState), "meta.state", "unknown pending state")
+    names_transfer = np.ones(len(heap), dtype=bool)
+    names_transfer[1::2] = heap[1::2] < nt  # words of (expires_at, transfer) pairs
+    _require(names_transfer, "heap", f"entry names no transfer (0 to {nt - 1})")
+    for field in ("debit_account_id", "credit_account_id"):
+        slots = np.empty(nt, dtype=np.int64)
+        _engine.lookup(account_index, np.ascontiguousarray(transfers[field]), slots)
+        _require(slots >= 0, f"transfers.{field}", "names no account")
+    settle = TransferFlags.post_pending_transfer | TransferFlags.void_pending_transfer
+    settles = np.flatnonzero(transfers["flags"] & settle)
+    slots = np.empty(len(settles), dtype=np.int64)
+    _engine.lookup(transfer_index, np.ascontiguousarray(transfers["pending_id"][settles]), slots)
+    if (slots < 0).any():
+        raise StateArrayError("transfers.pending_id", int(settles[np.flatnonzero(slots < 0)[0]]), "names no transfer")
+    return account_index, transfer_index
 
 
 def _populate_soon(array: npt.NDArray[np.generic], start: int) -> None:
@@ -190,7 +275,9 @@ class State:
     }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> State:
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> State:
+        """A state holding copies of ``arrays``, checked first (StateArrayError) and with fresh indexes."""
+        account_index, transfer_index = _checked_indexes(arrays)
         state = cls()
         na, nt, nh = len(arrays["accounts"]), len(arrays["transfers"]), len(arrays["heap"]) // 2
         state.accounts = _grown(np.zeros(0, ACCOUNT_DTYPE), na)
@@ -204,6 +291,6 @@ class State:
         state.heap = _grown(np.zeros(0, np.uint64), 2 * nh).reshape(-1, 2)
         state.heap[:nh] = arrays["heap"].reshape(-1, 2)
         state.counts[:] = (na, nt, nh, 0)
-        state.account_index = _index_for(state.accounts["id"][:na], na)
-        state.transfer_index = _index_for(state.transfers["id"][:nt], nt)
+        state.account_index = account_index
+        state.transfer_index = transfer_index
         return state
