@@ -14,6 +14,9 @@
  * outside the window, the domain is unknown, the subject is not a plain str, or the slot
  * says "ask Python"), and Python answers, refreshing the slot. Every call runs with the
  * GIL held, so a check sees a slot either before or after a ``put``, never half of one.
+ *
+ * Slots are found by Python's own str hash, SipHash-1-3 under the process's random key
+ * (unless PYTHONHASHSEED pins it), so subjects cannot be chosen to pile up in one place.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -60,6 +63,13 @@ typedef struct {
 static Py_hash_t slot_hash(Py_hash_t h) { return (h == EMPTY || h == DELETED) ? h + 2 : h; }
 
 static int is_live(const slot_t *s) { return s->hash != EMPTY && s->hash != DELETED; }
+
+/* Table.__new__ without __init__ leaves no slots, domains or answer: such a table refuses every call. */
+static int initialised(Table *self) {
+    if (self->slots) return 1;
+    PyErr_SetString(PyExc_TypeError, "Table is not initialised: create it as Table(domains, allow, clock)");
+    return 0;
+}
 
 /* The bit of a domain name, or -1 if it names none. */
 static int domain_bit(Table *self, PyObject *domain) {
@@ -172,6 +182,7 @@ static PyObject *table_check(Table *self, PyObject *const *args, Py_ssize_t narg
         PyErr_SetString(PyExc_TypeError, "check(subject, domain)");
         return NULL;
     }
+    if (!initialised(self)) return NULL;
     PyObject *subject = args[0];
     int bit = domain_bit(self, args[1]);
     if (bit < 0 || !PyUnicode_CheckExact(subject)) Py_RETURN_NONE;
@@ -198,6 +209,7 @@ static PyObject *table_put(Table *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "put(subject: str, mask: int, lo: int, hi: int, answer)");
         return NULL;
     }
+    if (!initialised(self)) return NULL;
     PyObject *key = args[0];
     unsigned long long mask = PyLong_AsUnsignedLongLong(args[1]);
     if (mask == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
@@ -251,6 +263,7 @@ static PyObject *table_remove(Table *self, PyObject *key) {
         PyErr_SetString(PyExc_TypeError, "remove(subject: str)");
         return NULL;
     }
+    if (!initialised(self)) return NULL;
     Py_hash_t hash = PyObject_Hash(key);
     if (hash == -1) return NULL;
     slot_t *s = find(self, key, slot_hash(hash), inline_length(key), NULL);
