@@ -262,6 +262,8 @@ class TestOfficers:
         }
         nobody = policy.post("/v1/legal-bases", "admin", body)
         assert nobody["http"] == 400 and nobody["field"] == "body.exercised_by"
+        unknown = policy.post("/v1/legal-bases", "admin", {**body, "exercised_by": ["credit bureau"]})
+        assert unknown["http"] == 404 and unknown["field"] == "basis.exercised_by"
         body["exercised_by"] = ["credit-bureau"]
         made = policy.post("/v1/legal-bases", "admin", body)
         assert made["http"] == 201 and made["exercised_by"] == ["credit-bureau"]

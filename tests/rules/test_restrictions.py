@@ -476,6 +476,14 @@ class TestBasesOnRecord:
         assert caught.value.field == "basis.exercised_by"
         assert "decree/1" not in world.bases
 
+    def test_an_agency_not_in_the_register__not_found_and_nothing_registered(self, world: World) -> None:
+        """A spelling is not an agency: "the courts" names no one, so the basis would bind no one."""
+        basis = legal_basis("decree/2", "Decree", "art. 2", "court_order", ["travel"], exercised_by=["the courts"])
+        with pytest.raises(NotFoundError) as caught:
+            world.restrictions.register_bases([basis])
+        assert caught.value.field == "basis.exercised_by" and "the courts" in str(caught.value)
+        assert "decree/2" not in world.bases and "decree/2" not in world.reopen().bases
+
     def test_a_basis_recorded_before_agencies__no_one_exercises_it_until_registered_with_them(
         self, world: World
     ) -> None:

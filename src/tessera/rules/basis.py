@@ -209,21 +209,24 @@ class LegalBases:
         One exception, for bases kept from before agencies were recorded: the same terms
         with agencies fill in a basis that names none (``with_agencies_of``).
         """
+        resolved = self.resolved(basis)
+        self._bases[resolved.id] = resolved
+        return resolved
+
+    def resolved(self, basis: LegalBasis) -> LegalBasis:
+        """What ``register(basis)`` would hold, or its error, leaving the registry as it is."""
         if not isinstance(basis, LegalBasis):
             raise InvalidInputError("basis", "must be a LegalBasis (see legal_basis())")
         checked = legal_basis(
             basis.id, basis.instrument, basis.article, basis.kind, basis.domains, exercised_by=basis.exercised_by
         )
         known = self._bases.get(checked.id)
-        if known is not None:
-            merged = with_agencies_of(known, checked)
-            if merged is None:
-                raise ConflictError("basis.id", f"legal basis {checked.id} is registered with other terms")
-            if merged == known:
-                return known
-            checked = merged
-        self._bases[checked.id] = checked
-        return checked
+        if known is None:
+            return checked
+        merged = with_agencies_of(known, checked)
+        if merged is None:
+            raise ConflictError("basis.id", f"legal basis {checked.id} is registered with other terms")
+        return merged
 
     def get(self, id: str) -> LegalBasis:
         """The basis called ``id``, or NotFoundError."""

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from tessera.errors import ConflictError, ForbiddenError, InvalidInputError
+from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.basis import BasisKind, CourtOrder, LegalBasis, court_order, legal_basis, with_agencies_of
 from tessera.rules.notices import domains_of, domains_text
-from tessera.store.tables import legal_bases, principals
+from tessera.store.tables import agencies, legal_bases, principals
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,12 @@ def record_basis(conn: Connection, basis: LegalBasis, now: int) -> None:
     """Keep the basis's terms on record once; terms that differ from the record are a conflict.
 
     A record from before bases named their agencies gets them once, from the first
-    registration of the same terms that names them (``with_agencies_of``).
+    registration of the same terms that names them (``with_agencies_of``). The agencies
+    written are registered ones (the register of agencies, migration 0012).
     """
     row = conn.execute(select(legal_bases).where(legal_bases.c.id == basis.id)).first()
     if row is None:
+        _require_registered(conn, basis)
         conn.execute(
             insert(legal_bases).values(
                 id=basis.id,
@@ -54,10 +56,20 @@ def record_basis(conn: Connection, basis: LegalBasis, now: int) -> None:
     if merged is None:
         raise ConflictError("basis.id", f"legal basis {basis.id} is on record with other terms")
     if merged != recorded:
+        _require_registered(conn, merged)
         log.warning("legal basis %s: its agencies recorded (%s)", basis.id, merged.agencies_text())
         conn.execute(
             update(legal_bases).where(legal_bases.c.id == basis.id).values(exercised_by=_agencies_text(merged))
         )
+
+
+def _require_registered(conn: Connection, basis: LegalBasis) -> None:
+    """NotFoundError naming the first agency of ``basis`` that the register of agencies does not hold."""
+    wanted = sorted(basis.exercised_by)
+    known = set(conn.scalars(select(agencies.c.id).where(agencies.c.id.in_(wanted)))) if wanted else set()
+    for agency in wanted:
+        if agency not in known:
+            raise NotFoundError("basis.exercised_by", f"no agency {agency!r} is registered (tessera agencies list)")
 
 
 def _agencies_text(basis: LegalBasis) -> str | None:

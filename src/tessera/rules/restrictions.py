@@ -234,11 +234,13 @@ class Restrictions:
         A basis that closes domains must name the agencies that exercise it (``require_agencies``).
         """
         wanted = list(bases)
-        with self.lock, self._store.transaction(write=True) as conn:
-            checked = [self.bases.register(require_agencies(b)) for b in wanted]
-            for b in checked:
-                record_basis(conn, b, self._clock())
-        return checked
+        with self.lock:
+            # On record first: a basis the store refuses (an unregistered agency) never reaches the registry.
+            checked = [self.bases.resolved(require_agencies(b)) for b in wanted]
+            with self._store.transaction(write=True) as conn:
+                for b in checked:
+                    record_basis(conn, b, self._clock())
+            return [self.bases.register(b) for b in checked]
 
     # -- proposing ------------------------------------------------------------------------------
 
