@@ -8,48 +8,19 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tessera import __version__
 from tessera.api import errors
+from tessera.api.bodies import BODY_BYTES_MAX, BodyLimit
 from tessera.api.fast_check import CheckFastPath
 from tessera.api.offload import Offload
 from tessera.api.routes import audit, credentials, identity, ledger, me, oidc, policy, sanctions, system
 from tessera.api.schemas import TransfersCreate
 from tessera.api.services import Services, Settings
 
-BODY_BYTES_MAX = 4 * 1024 * 1024  # a full batch of 8190 JSON transfers fits with room to spare
-
 DESCRIPTION = """Tessera's HTTP API. Authenticate with `Authorization: Bearer tsk_...` (an API key
 from `tessera keys create`). Errors are RFC 9457 `application/problem+json` with a stable
 `code`. Every route's `x-tessera-action` names its row in the policy table (docs/api.md)."""
-
-
-class BodyLimit:
-    """Refuse a declared body over the limit before reading it (413 as problem+json)."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length", b"0")
-            if not length.isdigit() or int(length) > self.limit:
-                body = (
-                    b'{"type":"urn:tessera:error:batch_size","title":"Batch too large","status":413,'
-                    b'"detail":"the request body is over the limit","code":"batch_size","field":"body"}'
-                )
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 413,
-                        "headers": [(b"content-type", b"application/problem+json")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -70,7 +41,8 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (system, ledger, me, audit, identity, credentials, oidc, policy, sanctions):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)
-    app.add_middleware(BodyLimit, limit=BODY_BYTES_MAX)  # added last: the outermost, it sees every request first
+    # Added last, so the outermost: every request meets the limit first, the fast path's included.
+    app.add_middleware(BodyLimit, limit=BODY_BYTES_MAX, limits_by_path={"/v1/ledger/transfers": ledger.BODY_BYTES_MAX})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tessera.api.services import PURPOSE_MAX, Caller, Services, checked_purpose
+from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
 
 ACTION_KEY = "x-tessera-action"
@@ -51,7 +51,10 @@ def get_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_tessera_purpose: Annotated[
         str | None,
-        Header(description="Why an officer reads someone else's data; shown to that person.", max_length=PURPOSE_MAX),
+        Header(
+            description="Why an officer reads someone else's data, in UTF-8; shown to that person.",
+            max_length=PURPOSE_BYTES_MAX,  # the latin-1 reading of the bytes: checked_purpose decodes them
+        ),
     ] = None,
 ) -> Caller:
     route = request.scope["route"]

@@ -72,7 +72,8 @@ class CheckFastPath:
 
 def _plain_request(services: Services, scope: Scope) -> tuple[Caller, str, str] | None:
     """The caller, subject and domain of a request this layer may answer; None to leave it to the route."""
-    token = purpose = None
+    token = None
+    purpose: bytes | None = None
     for name, value in scope["headers"]:
         if name == b"authorization" and token is None:
             scheme, _, credentials = value.decode("latin-1").partition(" ")

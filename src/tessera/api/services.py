@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +44,12 @@ from tessera.rules.sanctions import SanctionsLists
 from tessera.rules.scores import Scores
 from tessera.rules.watch import SanctionsWatch, ScreeningWorker, screen_registrations
 from tessera.store import Store
+from tessera.text import is_default_ignorable
 
 CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
 NO_PURPOSE = "(none stated)"
 PURPOSE_MAX = 200  # characters of X-Tessera-Purpose
+PURPOSE_BYTES_MAX = 4 * PURPOSE_MAX  # the header's bytes: UTF-8 takes up to 4 a character
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,10 +402,36 @@ def checked_public_url(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def checked_purpose(value: str | None) -> str:
+def checked_purpose(value: str | bytes | None) -> str:
+    """The purpose an officer stated, as they wrote it; "" when the header is absent.
+
+    ``value`` is the X-Tessera-Purpose header as it arrived: its bytes, or the latin-1
+    reading of them that Starlette's headers hold. The bytes must be UTF-8, and the text
+    may not hold what a person reading it cannot see: control characters (C0, DEL, C1),
+    line and paragraph separators, format characters (bidirectional controls among them)
+    and other default-ignorable code points. The zero-width non-joiner and joiner alone
+    may stand between two letters, where Persian and Indic writing needs them.
+    """
     if value is None:
         return ""
-    text = value.strip()
-    if len(text) > PURPOSE_MAX or any(ord(c) < 32 for c in text):
-        raise InvalidInputError("X-Tessera-Purpose", f"must be at most {PURPOSE_MAX} printable characters")
+    try:
+        raw = value if isinstance(value, bytes) else value.encode("latin-1")
+        text = raw.decode("utf-8").strip(" \t")
+    except UnicodeError:
+        raise InvalidInputError("X-Tessera-Purpose", "must be UTF-8") from None
+    if len(text) > PURPOSE_MAX:
+        raise InvalidInputError("X-Tessera-Purpose", f"must be at most {PURPOSE_MAX} characters")
+    for i, char in enumerate(text):
+        if unicodedata.category(char) in _UNSEEN_CATEGORIES or is_default_ignorable(char):
+            if char in _JOINERS and 0 < i < len(text) - 1 and _is_letter(text[i - 1]) and _is_letter(text[i + 1]):
+                continue
+            raise InvalidInputError("X-Tessera-Purpose", f"must not contain U+{ord(char):04X}: it cannot be seen")
     return text
+
+
+_UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_JOINERS = "\u200c\u200d"  # ZERO WIDTH NON-JOINER, ZERO WIDTH JOINER
+
+
+def _is_letter(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LM"

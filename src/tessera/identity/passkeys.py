@@ -112,6 +112,7 @@ LOGIN_STATUSES = ("active", "suspended")
 PASSKEYS_LIVE_MAX = 10  # per person: phones, a laptop, a security key or two
 PASSKEYS_LIST_MAX = 100  # the newest; revoked ones stay on record
 CREDENTIAL_JSON_MAX = 64 * 1024  # an answer is a few hundred bytes; an attestation chain a few KiB
+CREDENTIAL_DEPTH_MAX = 16  # an answer nests 4 levels (clientExtensionResults.prf.results.first)
 CREDENTIAL_ID_BYTES_MAX = 1023  # WebAuthn's own limit
 ORIGINS_MAX = 16
 RP_NAME_MAX = 64
@@ -133,6 +134,9 @@ _CEREMONY_ID = re.compile(r"c_[0-9a-f]{32}")
 _REBIND_TOKEN = re.compile(r"trb_[A-Za-z0-9_-]{43}")
 _CREDENTIAL_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{CREDENTIAL_ID_MAX}}}")
 _RP_ID = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+# For the depth of an answer given as JSON text: escapes, then what nests.
+_JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -704,19 +708,56 @@ def _checked_ceremony_id(value: object) -> str:
 
 
 def _checked_credential(value: object) -> dict[str, Any] | str:
-    """The authenticator's answer, within size; what it says is py_webauthn's to judge."""
+    """The authenticator's answer, within size and depth; what it says is py_webauthn's to judge.
+
+    Depth first: ``json`` recurses, so an answer nested a thousand deep would stop the
+    size check, or py_webauthn's parser, with a RecursionError instead of a refusal.
+    """
     if isinstance(value, str):
-        size = len(value)
-    elif isinstance(value, dict):
-        try:
-            size = len(json.dumps(value))
-        except (TypeError, ValueError):
-            raise InvalidInputError("credential", "must be JSON: a WebAuthn response object") from None
-    else:
+        if len(value) > CREDENTIAL_JSON_MAX:
+            raise InvalidInputError("credential", f"is over {CREDENTIAL_JSON_MAX} bytes")
+        if _text_depth(value) > CREDENTIAL_DEPTH_MAX:
+            raise InvalidInputError("credential", f"nests deeper than {CREDENTIAL_DEPTH_MAX} levels")
+        return value
+    if not isinstance(value, dict):
         raise InvalidInputError("credential", "must be a WebAuthn response: a dict or its JSON text")
+    if _depth(value) > CREDENTIAL_DEPTH_MAX:
+        raise InvalidInputError("credential", f"nests deeper than {CREDENTIAL_DEPTH_MAX} levels")
+    try:
+        size = len(json.dumps(value))
+    except (TypeError, ValueError):
+        raise InvalidInputError("credential", "must be JSON: a WebAuthn response object") from None
     if size > CREDENTIAL_JSON_MAX:
         raise InvalidInputError("credential", f"is over {CREDENTIAL_JSON_MAX} bytes")
     return value
+
+
+def _depth(value: object) -> int:
+    """How deep dicts and lists nest in ``value``, walked without recursion; the walk stops once past the limit."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > CREDENTIAL_DEPTH_MAX:
+                break
+            stack.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _text_depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON text, brackets in strings not counted (escapes dropped first)."""
+    outside = "".join(_JSON_ESCAPE.sub("", text).split('"')[::2])
+    deepest = depth = 0
+    for char in _JSON_BRACKET.findall(outside):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _token_hash(token: object) -> bytes:

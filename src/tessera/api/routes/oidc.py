@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from tessera.api.bodies import parse_json
 from tessera.api.deps import CallerDep, ServicesDep, client_address, declare
 from tessera.api.errors import problem, status_of
 from tessera.api.schemas import AuthorizationPagePublic, ConsentCreate, OidcClientCreate, OidcClientPublic, TokenPublic
@@ -175,10 +176,7 @@ async def _consent_of(request: Request) -> ConsentCreate:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw: Any
     if content_type == "application/json":
-        try:
-            raw = json.loads(await request.body())
-        except ValueError:
-            raise InvalidInputError("body", "is not JSON") from None
+        raw = parse_json(await request.body())
     elif content_type in (FORM, "multipart/form-data"):
         form = await request.form()
         values: dict[str, list[str]] = {}
