@@ -564,6 +564,21 @@ class TestPersonsWhoMayNotLogIn:
         with pytest.raises(UnauthenticatedError):
             world.provider.userinfo(tokens.access_token)
 
+    def test_reinstated__what_was_granted_before_the_change_stays_dead(self, world: World) -> None:
+        """Issue 15: a status change revokes the tokens and expires the codes; reinstating brings neither back."""
+        person = world.person()
+        shop, creds = world.party("Shop", "https://shop.example/cb")
+        code, verifier = login(world, shop, person)
+        tokens = exchange(world, shop, creds, *login(world, shop, person))
+        world.registry.set_status(person.number, "revoked", reason="test", actor=world.officer.id)
+        world.registry.set_status(person.number, "active", reason="revoked in error", actor=world.officer.id)
+        with pytest.raises(UnauthenticatedError, match="revoked"):
+            world.provider.userinfo(tokens.access_token)
+        with pytest.raises(InvalidGrantError, match="expired"):
+            exchange(world, shop, creds, code, verifier)
+        fresh = exchange(world, shop, creds, *login(world, shop, person))
+        assert world.provider.userinfo(fresh.access_token)["name"] == person.name
+
 
 class TestAccessLog:
     def test_every_login_and_every_release_is_in_the_persons_log(self, world: World) -> None:

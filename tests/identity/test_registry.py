@@ -174,6 +174,32 @@ class TestStatus:
         with pytest.raises(ConflictError):
             registry.set_status(number, "active", reason="again", actor=OFFICER)
 
+    def test_listeners_hear_each_change_once_it_is_committed__not_a_refused_one(self, store: Store) -> None:
+        """What was granted under the old status (sessions, tokens) ends there: the listener sees the new status."""
+        registry = Registry(store)
+        number = registry.create_person(facts(), station=OFFICER).number
+        heard: list[tuple[str, str]] = []
+        registry.on_status_change(lambda p: heard.append((p.number, registry.person(p.number).status)))
+        registry.set_status(number, "revoked", reason="identity fraud", actor=OFFICER)
+        with pytest.raises(ConflictError):
+            registry.set_status(number, "revoked", reason="again", actor=OFFICER)
+        assert heard == [(number, "revoked")]
+
+    def test_a_failing_listener_does_not_keep_the_others_from_hearing(self, store: Store) -> None:
+        """Ending sessions must not depend on revoking tokens going well; the failure still surfaces."""
+        registry = Registry(store)
+        number = registry.create_person(facts(), station=OFFICER).number
+        heard: list[str] = []
+
+        def broken(_: object) -> None:
+            raise RuntimeError("the token store is down")
+
+        registry.on_status_change(broken)
+        registry.on_status_change(lambda p: heard.append(p.status))
+        with pytest.raises(RuntimeError, match="token store"):
+            registry.set_status(number, "deceased", reason="certificate 12", actor=OFFICER)
+        assert heard == ["deceased"] and registry.person(number).status == "deceased"
+
 
 class TestVirtualIds:
     def test_issue_resolve_revoke(self, store: Store) -> None:

@@ -24,7 +24,7 @@ from tessera.errors import InvalidInputError, NotFoundError, PurposeRequiredErro
 from tessera.identity.dedup import Gallery
 from tessera.identity.enrolment import Enrolments, Registration
 from tessera.identity.oidc import OpenIdProvider
-from tessera.identity.passkeys import Passkeys
+from tessera.identity.passkeys import LOGIN_STATUSES, Passkeys
 from tessera.identity.pin import Pins
 from tessera.identity.registry import Person, Registry
 from tessera.ledger import Ledger, TransferFlags
@@ -148,6 +148,7 @@ class Services:
             self.close()  # a bad public URL, say: leave nothing open or locked behind
             raise
         self.sessions = Sessions()
+        self.registry.on_status_change(self._status_changed)
         self.limiter = RateLimiter(
             {
                 "lookup": settings.lookup_rate,
@@ -242,6 +243,7 @@ class Services:
         principal = self.store.get_principal(record.principal_id)
         if principal is None or principal.disabled:
             raise UnauthenticatedError("the API key's principal is disabled")
+        self._check_person_may_act(principal)
         with self._lock:
             if len(self._callers) >= CACHED_MAX:
                 self._callers.clear()
@@ -254,7 +256,27 @@ class Services:
         principal = None if principal_id is None else self.store.get_principal(principal_id)
         if principal is None or principal.disabled:
             raise UnauthenticatedError("the session is unknown or expired: log in again")
+        self._check_person_may_act(principal)
         return principal
+
+    def _check_person_may_act(self, principal: Principal) -> None:
+        """A citizen speaking for a revoked or deceased person is refused, as their passkeys are.
+
+        The principal is not disabled on a status change: a revocation can be undone, and
+        ``disabled`` is for good. This check covers a change made by another process; in this
+        one ``_status_changed`` has already ended the sessions and dropped the cached keys.
+        """
+        if principal.role is Role.citizen:
+            person = self.registry.person_of_principal(principal.id)
+            if person is not None and person.status not in LOGIN_STATUSES:
+                raise UnauthenticatedError(f"the person is {person.status}: their credentials are refused")
+
+    def _status_changed(self, person: Person) -> None:
+        """A person's status changed: what their principal was granted before ends now."""
+        self.sessions.end_all(person.principal_id)
+        with self._lock:
+            for token in [t for t, (_, p) in self._callers.items() if p.id == person.principal_id]:
+                del self._callers[token]
 
     def principal(self, principal_id: str) -> Principal | None:
         """A principal's fixed facts (role, agency, subject), cached: they never change."""

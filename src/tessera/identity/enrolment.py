@@ -491,11 +491,15 @@ def _checked_enrolment_id(value: object) -> str:
 
 
 def _checked_purpose(value: object) -> str | None:
-    """A stated purpose is checked before anything is written: the log must take it after the commit."""
-    if value is None or value == "":
+    """A stated purpose, checked before anything is written: the log must take it after the commit.
+
+    Only what the log needs (text, not too long); what a purpose may say is the API's check
+    (``checked_purpose``), which lets a Persian or Indic purpose keep its zero-width joiners.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if not isinstance(value, str) or len(value) > PURPOSE_MAX or not value.isprintable():
-        raise InvalidInputError("purpose", f"must be at most {PURPOSE_MAX} printable characters")
+    if not isinstance(value, str) or len(value) > PURPOSE_MAX:
+        raise InvalidInputError("purpose", f"must be text of at most {PURPOSE_MAX} characters")
     return value
 
 

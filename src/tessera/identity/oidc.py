@@ -23,6 +23,9 @@ What it holds to:
 - **Codes are single use.** They live ``CODE_TTL_S``; a second use fails *and* revokes the
   tokens issued from the code (RFC 6749 §4.1.2). A wrong verifier, a wrong redirect URI or
   an expired code changes nothing.
+- **A status change ends what was granted before it.** The person's live access tokens are
+  revoked and their unused codes expire when the registry commits the change, so a token
+  issued before a suspension stays dead after the person is reinstated.
 """
 
 from __future__ import annotations
@@ -203,6 +206,7 @@ class OpenIdProvider:
         self._clock = clock
         self._keys = ProviderKeys(keys_dir)
         self.clients = RelyingParties(store, clock)
+        registry.on_status_change(self._status_changed)
 
     # --- what relying parties read first ---------------------------------------------------------
 
@@ -511,6 +515,25 @@ class OpenIdProvider:
         return released
 
     # --- plumbing ------------------------------------------------------------------------------
+
+    def _status_changed(self, person: Person) -> None:
+        """Revoke the person's live access tokens and expire their unused codes: granted under the old status."""
+        now = self._clock()
+        with self._store.transaction(write=True) as conn:
+            conn.execute(
+                update(oidc_tokens)
+                .where(oidc_tokens.c.number == person.number, oidc_tokens.c.revoked_at_ns.is_(None))
+                .values(revoked_at_ns=now)
+            )
+            conn.execute(
+                update(oidc_codes)
+                .where(
+                    oidc_codes.c.number == person.number,
+                    oidc_codes.c.used_at_ns.is_(None),
+                    oidc_codes.c.expires_at_ns > now,
+                )
+                .values(expires_at_ns=now)
+            )
 
     def _open_request(self, request_id: str, now: int) -> Row[Any]:
         with self._store.transaction() as conn:

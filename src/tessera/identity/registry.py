@@ -97,6 +97,9 @@ class Person:
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+StatusListener = Callable[[Person], None]
+
+
 @dataclass(frozen=True, slots=True)
 class StatusChange:
     """One entry of a person's status history: what it became, why, who, when."""
@@ -149,6 +152,14 @@ class Registry:
     def __init__(self, store: Store, clock: Clock = time.time_ns) -> None:
         self._store = store
         self._clock = clock
+        self._status_listeners: list[StatusListener] = []
+
+    def on_status_change(self, listener: StatusListener) -> None:
+        """Call ``listener`` with the person after each status change commits.
+
+        What was granted under the old status ends there: sessions, cached keys, OIDC tokens.
+        """
+        self._status_listeners.append(listener)
 
     # --- persons ------------------------------------------------------------------------------
 
@@ -314,7 +325,16 @@ class Registry:
                 )
             )
             row = conn.execute(select(persons).where(persons.c.number == number)).one()
-        return _person_of(row)
+        person = _person_of(row)
+        failed: Exception | None = None
+        for listener in self._status_listeners:
+            try:
+                listener(person)
+            except Exception as exc:  # the others still run: one failure must not keep a session alive
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+        return person
 
     def status_history(self, number: str) -> list[StatusChange]:
         """Every status the person has had, oldest first (at most ``HISTORY_MAX``)."""
