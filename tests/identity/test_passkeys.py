@@ -17,7 +17,16 @@ from tessera.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
-from tessera.identity.passkeys import CEREMONY_KEEP_S, PASSKEYS_LIVE_MAX, PasskeyRecord, Passkeys
+from tessera.identity.numbers import new_number
+from tessera.identity.passkeys import (
+    CEREMONY_KEEP_S,
+    NO_PASSKEY,
+    NOT_LOGGING_IN,
+    PASSKEYS_LIVE_MAX,
+    UNKNOWN_NUMBER,
+    PasskeyRecord,
+    Passkeys,
+)
 from tessera.identity.registry import Registry
 from tessera.store import Store
 from tessera.store.tables import passkeys as passkeys_table
@@ -363,13 +372,15 @@ class TestLogin:
     def test_revoked_person__unauthenticated(
         self, store: Store, passkeys: Passkeys, bound: PasskeyRecord, device: SoftAuthenticator, officer: str
     ) -> None:
-        """A revoked identity's passkeys are refused, at begin and at finish."""
+        """A revoked identity's passkeys are refused at the finish; the begin says so only to the service."""
         ceremony = passkeys.begin_login()
         Registry(store).set_status(bound.number, "revoked", reason="identity fraud", actor=officer)
         with pytest.raises(UnauthenticatedError, match="revoked"):
             passkeys.finish_login(ceremony.id, device.get(ceremony.options, ORIGIN))
+        by_number = passkeys.begin_login(bound.number)
+        assert by_number.refusal == NOT_LOGGING_IN
         with pytest.raises(UnauthenticatedError, match="revoked"):
-            passkeys.begin_login(bound.number)
+            passkeys.finish_login(by_number.id, device.get(by_number.options, ORIGIN))
 
     def test_suspended_person_still_logs_in(
         self, store: Store, passkeys: Passkeys, bound: PasskeyRecord, device: SoftAuthenticator, officer: str
@@ -379,10 +390,45 @@ class TestLogin:
         ceremony = passkeys.begin_login(bound.number)
         assert passkeys.finish_login(ceremony.id, device.get(ceremony.options, ORIGIN)) == bound.number
 
-    def test_person_without_passkeys__unauthenticated(self, passkeys: Passkeys, number: str) -> None:
-        """A login by number for someone with no live passkey says where to go."""
-        with pytest.raises(UnauthenticatedError, match="officer"):
-            passkeys.begin_login(number)
+    def test_numbers_that_cannot_log_in_are_begun_like_any_other(
+        self, store: Store, passkeys: Passkeys, bound: PasskeyRecord
+    ) -> None:
+        """No passkey, no such person: the options are those of a real login, no credential listed;
+        only ``refusal`` (for the service's own log) says why it cannot succeed."""
+        keyless = new_person(store, "Bob")
+        nobody = next(n for n in (new_number() for _ in range(3)) if n not in (keyless, bound.number))
+        ceremonies = {
+            None: passkeys.begin_login(bound.number),
+            NO_PASSKEY: passkeys.begin_login(keyless),
+            UNKNOWN_NUMBER: passkeys.begin_login(nobody),
+        }
+        for refusal, ceremony in ceremonies.items():
+            assert ceremony.refusal == refusal
+            assert ceremony.options["allowCredentials"] == []
+            assert {k: v for k, v in ceremony.options.items() if k != "challenge"} == {
+                k: v for k, v in ceremonies[None].options.items() if k != "challenge"
+            }
+
+    def test_a_login_for_a_number_nobody_holds_takes_no_passkey(
+        self, store: Store, passkeys: Passkeys, bound: PasskeyRecord, device: SoftAuthenticator
+    ) -> None:
+        """It fails as a login begun for someone else would: a real passkey does not turn it into a discoverable one."""
+        nobody = next(n for n in (new_number() for _ in range(3)) if n != bound.number)
+        ceremony = passkeys.begin_login(nobody)
+        with pytest.raises(UnauthenticatedError, match="not this person's"):
+            passkeys.finish_login(ceremony.id, device.get(ceremony.options, ORIGIN))
+
+    def test_an_answer_nested_deep__invalid_input_not_a_recursion_error(self, passkeys: Passkeys) -> None:
+        """Nested a thousand deep, as a dict or as JSON text, the answer is refused before anything parses it."""
+        ceremony = passkeys.begin_login()
+        nested: dict[str, Any] = {}
+        for _ in range(1000):
+            nested = {"x": nested}
+        text = '{"id": "' + '\\"[' * 10 + '", "x": ' + "[" * 30_000 + "]" * 30_000 + "}"
+        for answer in (nested, text, {"id": "AA", "response": {"x": [[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]}}):
+            with pytest.raises(InvalidInputError, match="deeper than") as caught:
+                passkeys.finish_login(ceremony.id, answer)
+            assert caught.value.field == "credential"
 
 
 class TestRebind:

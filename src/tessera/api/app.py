@@ -14,6 +14,7 @@ from tessera.api import errors
 from tessera.api.bodies import BODY_BYTES_MAX, BodyLimit
 from tessera.api.fast_check import CheckFastPath
 from tessera.api.offload import Offload
+from tessera.api.probes import ProbeLog
 from tessera.api.routes import audit, credentials, identity, ledger, me, oidc, policy, sanctions, system
 from tessera.api.schemas import TransfersCreate
 from tessera.api.services import Services, Settings
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.services.close()
 
     app = FastAPI(title="Tessera", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.probes = ProbeLog()  # holds nothing open: made with the app, not at startup
     errors.install(app)
     for module in (system, ledger, me, audit, identity, credentials, oidc, policy, sanctions):
         app.include_router(module.router)

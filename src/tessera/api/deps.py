@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from tessera.api.probes import ProbeLog
 from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
 
@@ -30,6 +31,14 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_probes(request: Request) -> ProbeLog:
+    probes: ProbeLog = request.app.state.probes
+    return probes
+
+
+ProbesDep = Annotated[ProbeLog, Depends(get_probes)]
 
 
 def client_address(request: Request) -> str:

@@ -109,6 +109,10 @@ REBIND_TTL_S_MAX = 7 * 24 * 60 * 60
 # may do there (and whether other services accept them: the OIDC provider says no) is
 # decided past the login.
 LOGIN_STATUSES = ("active", "suspended")
+# Why a login begun for a number cannot succeed (Ceremony.refusal).
+UNKNOWN_NUMBER = "unknown number"
+NOT_LOGGING_IN = "person may not log in"  # revoked or deceased
+NO_PASSKEY = "no live passkey"
 PASSKEYS_LIVE_MAX = 10  # per person: phones, a laptop, a security key or two
 PASSKEYS_LIST_MAX = 100  # the newest; revoked ones stay on record
 CREDENTIAL_JSON_MAX = 64 * 1024  # an answer is a few hundred bytes; an attestation chain a few KiB
@@ -150,6 +154,9 @@ class Ceremony:
     id: str
     options: dict[str, Any]
     expires_at_ns: int
+    # Why a login begun for a number cannot succeed (UNKNOWN_NUMBER, NOT_LOGGING_IN,
+    # NO_PASSKEY), for the service's own log; never for the caller, who must not learn it.
+    refusal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,28 +338,33 @@ class Passkeys:
     # --- login --------------------------------------------------------------------------------
 
     def begin_login(self, number: str | None = None) -> Ceremony:
-        """Start a login: for the person's live passkeys, or, without ``number``, for any
-        discoverable passkey the device holds for this site."""
+        """Start a login: the authenticator offers the discoverable passkeys it holds for this site.
+
+        With ``number``, only that person's passkey finishes it. The options are the same
+        for every number, registered or not, revoked or without a passkey: they never list
+        the person's credentials (each Tessera passkey is discoverable, so the device needs
+        no list), and a login that cannot succeed fails only at the finish, as another
+        person's passkey would. ``Ceremony.refusal`` says why, for the service's own log.
+        """
         if number is not None:
             number = checked_number(number)
         now = self._clock()
         challenge = secrets.token_bytes(CHALLENGE_LENGTH)
         ceremony_id = "c_" + secrets.token_hex(16)
         expires_at_ns = now + self._ttl_s * _NS
-        live: list[Row[Any]] = []
+        refusal = None
         with self._store.transaction(write=True) as conn:
             if number is not None:
-                _check_may_log_in(conn, number)
-                live = _live_passkeys(conn, number)
-                if not live:
-                    raise UnauthenticatedError(
-                        f"{number} has no live passkey; an officer can grant a rebind after an in-person check"
-                    )
+                refusal = _login_refusal(conn, number)
+            known = refusal != UNKNOWN_NUMBER
             _insert_ceremony(
                 conn,
                 ceremony_id,
                 kind="login",
-                number=number,
+                # ``number`` must name a person: a number nobody holds waits in ``label`` (a
+                # login has no label of its own), so its finish refuses every passkey.
+                number=number if known else None,
+                label="" if known or number is None else number,
                 challenge=challenge,
                 now=now,
                 expires_at_ns=expires_at_ns,
@@ -361,10 +373,10 @@ class Passkeys:
             rp_id=self._rp_id,
             challenge=challenge,
             timeout=self._ttl_s * 1000,
-            allow_credentials=[_descriptor(row) for row in live],
+            allow_credentials=[],
             user_verification=UserVerificationRequirement.REQUIRED,
         )
-        return Ceremony(ceremony_id, options_to_json_dict(options), expires_at_ns)
+        return Ceremony(ceremony_id, options_to_json_dict(options), expires_at_ns, refusal)
 
     def finish_login(self, ceremony_id: str, credential: dict[str, Any] | str) -> str:
         """Check the authenticator's answer to ``begin_login``; the number of the person it proves.
@@ -391,7 +403,8 @@ class Passkeys:
                 raise UnauthenticatedError("the passkey is not bound to anyone here")
             if key.revoked_at_ns is not None:
                 raise UnauthenticatedError("the passkey was revoked")
-            if ceremony.number is not None and key.number != ceremony.number:
+            begun_for = ceremony.number or ceremony.label or None  # see begin_login
+            if begun_for is not None and key.number != begun_for:
                 raise UnauthenticatedError("the passkey is not this person's")
             handle = parsed.response.user_handle
             if handle is not None and handle != key.user_handle:
@@ -609,6 +622,17 @@ def _active_person_name(conn: Connection, number: str) -> str:
     if status != "active":
         raise ForbiddenError(f"the person is {status}: no credential may be bound")
     return name
+
+
+def _login_refusal(conn: Connection, number: str) -> str | None:
+    """Why a login for ``number`` cannot succeed, or None; the same two reads whatever the answer."""
+    status = conn.scalar(select(persons.c.status).where(persons.c.number == number))
+    live = _live_passkeys(conn, number)
+    if status is None:
+        return UNKNOWN_NUMBER
+    if status not in LOGIN_STATUSES:
+        return NOT_LOGGING_IN
+    return None if live else NO_PASSKEY
 
 
 def _check_may_log_in(conn: Connection, number: str) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, status
+from fastapi import APIRouter, Body, Path, Request, status
 
-from tessera.api.deps import CallerDep, CeremonyLimit, ServicesDep, declare
+from tessera.api.deps import CallerDep, CeremonyLimit, ProbesDep, ServicesDep, client_address, declare
 from tessera.api.schemas import (
     CeremonyPublic,
     LoginCreate,
@@ -37,9 +37,17 @@ Credential = Annotated[dict[str, Any], Body(description="the authenticator's ans
 
 
 @router.post("/v1/sessions", status_code=status.HTTP_201_CREATED, dependencies=[CeremonyLimit])
-def begin_login(body: LoginCreate, services: ServicesDep) -> CeremonyPublic:
-    """Start a passkey login; with no number the authenticator offers the person's discoverable passkeys."""
+def begin_login(body: LoginCreate, request: Request, services: ServicesDep, probes: ProbesDep) -> CeremonyPublic:
+    """Start a passkey login: the authenticator offers its discoverable passkeys; with a number only that person's
+    finishes it.
+
+    Every number gets the same answer, registered or not: a login that cannot succeed fails
+    at the finish, and is written to the service's own log (``tessera.probes``), not to
+    anyone's access log.
+    """
     ceremony = services.passkeys.begin_login(body.number)
+    if ceremony.refusal is not None:
+        probes.record(client_address(request), ceremony.refusal)
     return CeremonyPublic.of(ceremony)
 
 
