@@ -79,9 +79,10 @@ def _plain_request(services: Services, scope: Scope) -> tuple[Caller, str, str] 
             scheme, _, credentials = value.decode("latin-1").partition(" ")
             token = credentials if scheme.lower() == "bearer" else ""
         elif name == b"x-tessera-purpose" and purpose is None:
-            purpose = value.decode("latin-1")
+            purpose = value  # bytes: checked_purpose decodes them as UTF-8, as the route does
+    # The route's header limit counts the header's bytes (its latin-1 reading): one past it is the route's to refuse.
     if not token or not token.startswith("tsk_") or not purpose or len(purpose) > PURPOSE_MAX:
-        return None  # a purpose too long is the route's to refuse (its header limit)
+        return None
     principal = services.cached_caller(token)
     if principal is None:
         return None
