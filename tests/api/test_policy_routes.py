@@ -189,10 +189,20 @@ class TestOfficers:
         assert done["http"] == 200 and done["status"] == "active" and policy.frozen(PERSON_WALLET)
         lifted = policy.post(f"/v1/restrictions/{made['id']}/lift", "tax-officer-2", {"reason": "x"})
         assert lifted["http"] == 403 and policy.frozen(PERSON_WALLET)
-        justice, bank = policy.world.principals["justice"].id, policy.world.principals["bank"].id
-        log = policy.log_of(policy.ada)
-        assert (bank, PURPOSE, "restriction proposed") in log
-        assert (justice, purpose, "restriction activate") in log
+        ids = {name: policy.world.principals[name].id for name in ("bank", "tax-officer", "justice", "tax-officer-2")}
+        entries = reversed(policy.log_of(policy.ada))  # oldest first; the bank's checks left out
+        log = [(who, why, what) for who, why, what in entries if who in ids.values() and not what.startswith("check")]
+        assert log[:2] == [
+            (ids["bank"], PURPOSE, "restriction proposal requested"),
+            (ids["bank"], PURPOSE, f"restriction {made['id']} proposed"),
+        ]
+        refusal = f"restriction {made['id']} activate refused: only an officer of courts may decide"
+        assert log[3][0] == ids["tax-officer"] and log[3][2].startswith(refusal)  # logged as refused, not as done
+        assert log[4:6] == [
+            (ids["justice"], purpose, f"restriction {made['id']} activate requested"),
+            (ids["justice"], purpose, f"restriction {made['id']} active"),
+        ]
+        assert log[7][0] == ids["tax-officer-2"] and "lift refused" in log[7][2]
 
     def test_a_courts_officer_without_the_orders_reference__400_naming_the_field(self, policy: Policy) -> None:
         court = {"basis_id": "court/118", "authority": "High Court of Justice, order HC/2026/118"}

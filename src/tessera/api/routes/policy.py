@@ -13,6 +13,7 @@ file appeals on their own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, status
@@ -54,9 +55,9 @@ from tessera.api.schemas import (
 )
 from tessera.api.services import PURPOSE_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
-from tessera.errors import InvalidInputError
+from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.basis import legal_basis, require_agencies
-from tessera.rules.restrictions import Keep
+from tessera.rules.restrictions import Keep, Restriction, RestrictionStatus
 from tessera.rules.subjects import SUBJECT_MAX, checked_subject, is_person
 
 router = APIRouter(tags=["policy"])
@@ -72,6 +73,7 @@ RESTRICTION_FIELDS = ("restrictions",)
 APPEAL_FIELDS = ("restrictions", "appeals")
 EVENT_FIELDS = ("rules.events",)
 NOTICE_FIELDS = ("notices", "appeals")
+OUTCOME_MAX = 200  # a refusal's message in the person's access log, cut to one line's worth
 _bearer = HTTPBearer(auto_error=False, description="An API key from `tessera keys create`: `Bearer tsk_...`")
 
 
@@ -83,6 +85,33 @@ def _logged(
     services.require_purpose(caller, people, fields, doing=doing)
     if people:
         services.record_access(caller, people, fields, outcome)
+
+
+def _changed(
+    services: Services,
+    caller: Caller,
+    subject: str,
+    asked: str,
+    *,
+    act: Callable[[], Restriction],
+    done: Callable[[Restriction], str],
+) -> Restriction:
+    """A change to a person's restriction, logged for them as asked, then as done or as refused (and why).
+
+    Refusals are common by design (only the basis's agency acts), so the log says what
+    happened, never only what was asked; the purpose is the officer's, as given.
+    """
+    _logged(services, caller, [subject], RESTRICTION_FIELDS, f"{asked} requested", doing=asked)
+    people = [services.subject_of_person(subject)] if is_person(subject) else []
+    try:
+        changed = act()
+    except (ConflictError, ForbiddenError, InvalidInputError, NotFoundError) as exc:
+        if people:
+            services.record_access(caller, people, RESTRICTION_FIELDS, f"{asked} refused: {exc}"[:OUTCOME_MAX])
+        raise
+    if people:
+        services.record_access(caller, people, RESTRICTION_FIELDS, done(changed))
+    return changed
 
 
 # -- the enforcement point ---------------------------------------------------------------------------
@@ -166,17 +195,23 @@ def propose_restriction(body: RestrictionCreate, caller: CallerDep, services: Se
     is in force at once (a court order only with ``court_order``, the order's reference).
     """
     subject = checked_subject(body.subject)
-    _logged(services, caller, [subject], RESTRICTION_FIELDS, "restriction proposed", doing="proposing a restriction")
-    made = services.restrictions.propose(
+    made = _changed(
+        services,
+        caller,
         subject,
-        body.domains,
-        body.basis_id,
-        authority=body.authority,
-        reason_code=body.reason_code,
-        reason_text=body.reason_text,
-        end_ns=body.end_ns,
-        proposer=caller.principal.id,
-        court_order=None if body.court_order is None else body.court_order.order(),
+        "restriction proposal",
+        act=lambda: services.restrictions.propose(
+            subject,
+            body.domains,
+            body.basis_id,
+            authority=body.authority,
+            reason_code=body.reason_code,
+            reason_text=body.reason_text,
+            end_ns=body.end_ns,
+            proposer=caller.principal.id,
+            court_order=None if body.court_order is None else body.court_order.order(),
+        ),
+        done=lambda r: f"restriction {r.id} {'proposed' if r.status is RestrictionStatus.proposed else 'in force'}",
     )
     return RestrictionPublic.of(made)
 
@@ -217,13 +252,19 @@ def decide_restriction(
     A court order activates with its reference: the proposal's, or ``court_order`` here.
     """
     found = services.restrictions.get(restriction_id)
-    _logged(services, caller, [found.subject], RESTRICTION_FIELDS, f"restriction {body.decision}", doing="deciding")
-    decided = services.restrictions.decide(
-        restriction_id,
-        body.decision,
-        officer=caller.principal.id,
-        reason=body.reason,
-        court_order=None if body.court_order is None else body.court_order.order(),
+    decided = _changed(
+        services,
+        caller,
+        found.subject,
+        f"restriction {restriction_id} {body.decision}",
+        act=lambda: services.restrictions.decide(
+            restriction_id,
+            body.decision,
+            officer=caller.principal.id,
+            reason=body.reason,
+            court_order=None if body.court_order is None else body.court_order.order(),
+        ),
+        done=lambda r: f"restriction {r.id} {r.status.value}",
     )
     return RestrictionPublic.of(decided)
 
@@ -236,13 +277,19 @@ def amend_restriction(
     if "domains" in body.model_fields_set and body.domains is None:
         raise InvalidInputError("body.domains", "must list at least one domain (omit it to keep them)")
     found = services.restrictions.get(restriction_id)
-    _logged(services, caller, [found.subject], RESTRICTION_FIELDS, "restriction amended", doing="amending")
-    amended = services.restrictions.amend(
-        restriction_id,
-        officer=caller.principal.id,
-        reason=body.reason,
-        domains=body.domains,
-        end_ns=body.end_ns if "end_ns" in body.model_fields_set else Keep.keep,
+    amended = _changed(
+        services,
+        caller,
+        found.subject,
+        f"restriction {restriction_id} amendment",
+        act=lambda: services.restrictions.amend(
+            restriction_id,
+            officer=caller.principal.id,
+            reason=body.reason,
+            domains=body.domains,
+            end_ns=body.end_ns if "end_ns" in body.model_fields_set else Keep.keep,
+        ),
+        done=lambda r: f"restriction {r.id} amended",
     )
     return RestrictionPublic.of(amended)
 
@@ -253,10 +300,15 @@ def lift_restriction(
 ) -> RestrictionPublic:
     """End an active restriction now, with a reason, by an officer of an agency its basis names; payments unfreeze."""
     found = services.restrictions.get(restriction_id)
-    _logged(services, caller, [found.subject], RESTRICTION_FIELDS, "restriction lifted", doing="lifting")
-    return RestrictionPublic.of(
-        services.restrictions.lift(restriction_id, officer=caller.principal.id, reason=body.reason)
+    lifted = _changed(
+        services,
+        caller,
+        found.subject,
+        f"restriction {restriction_id} lift",
+        act=lambda: services.restrictions.lift(restriction_id, officer=caller.principal.id, reason=body.reason),
+        done=lambda r: f"restriction {r.id} lifted",
     )
+    return RestrictionPublic.of(lifted)
 
 
 # -- appeals -----------------------------------------------------------------------------------------
