@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from tessera.cli.common import open_store
@@ -144,3 +146,51 @@ def test_serve_refuses_a_rule_the_guard_refuses__one_line_and_nothing_served(tmp
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.startswith(f"error [protected_category]: {rules}:rule[0].benefit.claimed.claimant")
     assert result.stderr.count("\n") == 1
+
+
+class TestForwardedHeaders:
+    """X-Forwarded-For is believed only from the proxies --forwarded-allow-ips names (none by default)."""
+
+    def _uvicorn_options(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> dict[str, object]:
+        seen: dict[str, object] = {}
+        monkeypatch.setattr(uvicorn, "run", lambda app_, **options: seen.update(options))
+        result = runner.invoke(app, ["serve", "--data", str(tmp_path), *extra])
+        assert result.exit_code == 0, result.output
+        return seen
+
+    def test_by_default_no_proxy_is_believed(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        assert self._uvicorn_options(tmp_path, monkeypatch)["proxy_headers"] is False
+
+    def test_named_proxies_are_passed_to_uvicorn(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        options = self._uvicorn_options(tmp_path, monkeypatch, "--forwarded-allow-ips", "10.0.0.7, 10.1.0.0/16")
+        assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == "10.0.0.7,10.1.0.0/16"
+
+    def test_something_else_is_refused_in_one_line(self, tmp_path: Path) -> None:
+        result = runner.invoke(app, ["serve", "--data", str(tmp_path), "--forwarded-allow-ips", "10.0.0.7,proxy"])
+        assert result.exit_code == 1 and "--forwarded-allow-ips" in result.stderr and "Traceback" not in result.output
+
+    def test_rotating_x_forwarded_for_from_loopback_does_not_escape_the_rate_limit(self, tmp_path: Path) -> None:
+        """A real `tessera serve`: failed logins from one address reach 429 whatever X-Forwarded-For says."""
+        port = _free_port()
+        command = [sys.executable, "-m", "tessera.cli.main", "serve", "--data", str(tmp_path), "--port", str(port)]
+        with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as server:
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        httpx.get(f"http://127.0.0.1:{port}/healthz")
+                        break
+                    except httpx.TransportError:
+                        assert time.monotonic() < deadline and server.poll() is None, "server did not come up"
+                        time.sleep(0.1)
+                statuses = [
+                    httpx.get(
+                        f"http://127.0.0.1:{port}/v1/me",
+                        headers={"Authorization": "Bearer wrong", "X-Forwarded-For": f"198.51.100.{i}"},
+                    ).status_code
+                    for i in range(30)
+                ]
+            finally:
+                server.send_signal(signal.SIGINT)
+                server.communicate(timeout=30)
+        assert statuses[0] == 401 and statuses[-1] == 429  # the allowance is 20 failures at once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import runpy
 import sys
@@ -184,9 +185,17 @@ def serve(
         list[Path] | None,
         typer.Option(help="A rule file to run on the ledger's feed (repeat for more; --demo adds the examples)."),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto to believe: addresses or networks, "
+            "comma-separated. Default: none; each connection's own address is its client's (per-client rate limits)."
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) on the ledger, registries and access log under --data."""
     with reporting_errors():
+        proxies = None if forwarded_allow_ips is None else checked_proxies(forwarded_allow_ips)
         rule_files = tuple(rules or ()) + ((builtin_path(EXAMPLE_RULES),) if demo else ())
         settings = Settings(
             data_dir=data,
@@ -217,7 +226,29 @@ def serve(
         app_ = create_app(settings)
     typer.echo(f"Tessera on http://{host}:{port} (docs at /docs), data in {data}", err=True)
     # No access log: at this level it prints nothing, yet its arguments cost every request a few µs.
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app_,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        # uvicorn's default believes the headers from 127.0.0.1: anyone on this host could then be any client.
+        proxy_headers=proxies is not None,
+        forwarded_allow_ips=proxies,
+    )
+
+
+def checked_proxies(value: str) -> str:
+    """``--forwarded-allow-ips``: addresses and networks (``10.0.0.0/8``), comma-separated; ``*`` believes anyone."""
+    items = [item.strip() for item in value.split(",")]
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise InvalidInputError("--forwarded-allow-ips", f"{item!r:.60} is not an address or network") from None
+    return ",".join(items)
 
 
 @keys_app.command("create")
