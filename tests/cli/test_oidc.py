@@ -40,6 +40,27 @@ def test_register_prints_the_secret_once_and_it_authenticates(tmp_path: Path) ->
         assert principal is not None and principal.name == "operator"
 
 
+def test_another_services_sector_is_refused__a_shared_one_is_named(tmp_path: Path) -> None:
+    """Issue 15: a service at evil.test asking for example.org's sector (and its people's sub) is refused."""
+    where = ["--data", str(tmp_path)]
+    first = runner.invoke(
+        app, ["oidc", "register", "--name", "Shop", "--redirect-uri", "https://example.org/cb", *where]
+    )
+    assert first.exit_code == 0, first.output
+    evil = ["--name", "Evil", "--redirect-uri", "https://evil.test/cb", "--sector", "example.org"]
+    refused = runner.invoke(app, ["oidc", "register", *evil, *where])
+    assert refused.exit_code == 1 and "sector_id" in refused.stderr and "evil.test" in refused.stderr
+    assert "Traceback" not in refused.output
+    pay = ["--name", "Pay", "--redirect-uri", "https://pay.example.org/cb", "--sector", "example.org"]
+    joined = runner.invoke(app, ["oidc", "register", *pay, *where])
+    assert joined.exit_code == 0, joined.output
+    shop = json.loads(first.stdout)
+    assert shop["shares_sector_with"] == []
+    assert json.loads(joined.stdout)["shares_sector_with"] == [{"client_id": shop["client_id"], "name": "Shop"}]
+    with _store(tmp_path) as store, store.transaction() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM relying_parties").scalar() == 2
+
+
 def test_disable_stops_the_client(tmp_path: Path) -> None:
     uri = "https://shop.example/cb"
     registered = runner.invoke(

@@ -43,7 +43,7 @@ from tessera.identity.passkeys import Passkeys
 from tessera.identity.pin import Pins
 from tessera.identity.registry import Person, Registry
 from tessera.store import Store
-from tessera.store.tables import oidc_codes, oidc_requests, oidc_tokens
+from tessera.store.tables import oidc_codes, oidc_requests, oidc_tokens, relying_parties
 from tests.identity.softauthn import SoftAuthenticator
 
 ISSUER = "https://id.example"
@@ -237,11 +237,38 @@ class TestRegistration:
         assert caught.value.field == "sector_id"
         two = world.provider.clients.register(
             "Two",
-            ["https://a.example/cb", "https://b.example/cb"],
-            sector_id="health.example",
+            ["https://a.health.example/cb", "https://b.health.example/cb"],
+            sector_id="Health.Example",
             created_by=world.admin.id,
         )
         assert two.relying_party.sector_id == "health.example"
+
+    @pytest.mark.parametrize(
+        ("uri", "sector"),
+        [
+            ("https://evil.test/cb", "example.org"),  # issue 15: another service's sector, another's people's sub
+            ("https://example.org.evil.test/cb", "example.org"),
+            ("https://notexample.org/cb", "example.org"),
+            ("https://example.org/cb", "pay.example.org"),  # a sector below the host is not the host's to name
+            ("https://shop.org/cb", "org"),  # a top-level domain is no one's
+            ("http://127.0.0.1/cb", "0.0.1"),  # nothing above an address belongs to anyone
+        ],
+    )
+    def test_a_named_sector_must_hold_every_redirect_host(self, world: World, uri: str, sector: str) -> None:
+        """A sector is verified against the redirect hosts: a service cannot claim a sector it is not in."""
+        with pytest.raises(InvalidInputError) as caught:
+            world.party("Evil", uri, sector_id=sector)
+        assert caught.value.field == "sector_id" and sector in str(caught.value)
+        assert count(world, relying_parties) == 0
+
+    def test_services_under_one_domain_may_share_its_sector(self, world: World) -> None:
+        """The domain's owner put both there: the same sector, listed for the admin who adds the second."""
+        clinic, _ = world.party("Clinic", "https://clinic.example/cb")
+        pharmacy, _ = world.party("Pharmacy", "https://pharmacy.clinic.example/cb", sector_id="clinic.example")
+        assert clinic.sector_id == pharmacy.sector_id == "clinic.example"
+        assert sorted(p.name for p in world.provider.clients.in_sector("clinic.example")) == ["Clinic", "Pharmacy"]
+        world.provider.clients.disable(clinic.client_id)
+        assert [p.name for p in world.provider.clients.in_sector("clinic.example")] == ["Pharmacy"]
 
     def test_unknown_claims_and_taken_names_are_refused(self, world: World) -> None:
         """A claim outside the list (the number, say) cannot even be registered."""
@@ -426,7 +453,9 @@ class TestPairwiseSubjects:
         person = world.person()
         shop, shop_creds = world.party("Shop", "https://shop.example/cb")
         clinic, clinic_creds = world.party("Clinic", "https://clinic.example/cb")
-        pharmacy, pharmacy_creds = world.party("Pharmacy", "https://pharmacy.example/cb", sector_id="clinic.example")
+        pharmacy, pharmacy_creds = world.party(
+            "Pharmacy", "https://pharmacy.clinic.example/cb", sector_id="clinic.example"
+        )
         subs = []
         for party, creds in (
             (shop, shop_creds),

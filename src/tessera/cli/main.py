@@ -333,7 +333,10 @@ def oidc_register(
         list[str] | None, typer.Option(help="A claim it may ask for: name, age_over_18, resident.")
     ] = None,
     public: Annotated[bool, typer.Option("--public", help="A public client (an app): PKCE only, no secret.")] = False,
-    sector: Annotated[str | None, typer.Option(help="The pairwise sector (default: the redirect URIs' host).")] = None,
+    sector: Annotated[
+        str | None,
+        typer.Option(help="The pairwise sector (default: the redirect URIs' host); it must hold every redirect host."),
+    ] = None,
     by: Annotated[str, typer.Option(help="The admin principal registering it.")] = oidc.OPERATOR,
     data: DataOption = DATA_DEFAULT,
     database_url: DatabaseOption = None,

@@ -25,11 +25,17 @@ def admin_id(store: Store, name: str) -> str:
 def register(
     store: Store, name: str, redirect_uris: list[str], *, claims: list[str], public: bool, sector: str | None, by: str
 ) -> dict[str, object]:
-    """Register a relying party; the answer holds the client secret, shown this once."""
-    registration = RelyingParties(store).register(
+    """Register a relying party; the answer holds the client secret, shown this once.
+
+    It also lists the relying parties already in the same sector (``shares_sector_with``):
+    they see the same ``sub`` of a person as this one will, so the admin sees who they join.
+    """
+    parties = RelyingParties(store)
+    registration = parties.register(
         name, redirect_uris, claims=claims, public=public, sector_id=sector, created_by=admin_id(store, by)
     )
     party = registration.relying_party
+    others = [p for p in parties.in_sector(party.sector_id) if p.client_id != party.client_id]
     return {
         "client_id": party.client_id,
         "client_secret": registration.client_secret,
@@ -38,4 +44,5 @@ def register(
         "sector_id": party.sector_id,
         "claims": list(party.claims),
         "public": party.public,
+        "shares_sector_with": [{"client_id": p.client_id, "name": p.name} for p in others],
     }

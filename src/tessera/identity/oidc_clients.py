@@ -5,6 +5,14 @@ character for character (no prefixes, no wildcards: OAuth 2.0 Security BCP §4.1
 claims it may ever ask for. Its *sector* keys the pairwise subjects it sees: by default the
 host of its redirect URIs, so two services on different hosts never see the same ``sub``.
 
+A sector is assigned or verified, never taken on trust: a named sector must be the host of
+every redirect URI or a domain above each (``clinic.example`` for
+``https://app.clinic.example/cb``), so a service cannot name another's sector and be given
+its people's ``sub``. OpenID Connect Core §8.1 proves the same with a
+``sector_identifier_uri`` fetched over https; this provider fetches nothing, so it checks
+the hosts instead. Two relying parties share a sector, and a ``sub``, only when the owner
+of that domain put both of them under it.
+
 A confidential client gets a secret, shown once and stored as a SHA-256 hash (it is 256
 random bits: a slow hash would add nothing, as for API keys); a public client (a phone
 app, a single-page app) has none and proves itself with PKCE alone.
@@ -21,6 +29,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +50,7 @@ CLAIMS: dict[str, str] = {
     "resident": "whether you are a registered resident in good standing (yes or no)",
 }
 REDIRECT_URIS_MAX = 10
+SECTOR_PARTIES_MAX = 100  # listed to the admin who adds one more
 CLIENT_SECRET_BYTES = 32
 # Plain http is for development only: a browser on the same machine, or the test client.
 DEVELOPMENT_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "testserver"})
@@ -146,6 +156,17 @@ class RelyingParties:
         """The relying party with this client id, disabled or not; None if there is none."""
         row = self._row(client_id)
         return None if row is None else _party_of(row)
+
+    def in_sector(self, sector_id: str) -> list[RelyingParty]:
+        """The enabled relying parties of a sector, oldest first: those that see the same ``sub`` of a person."""
+        with self._store.transaction() as conn:
+            rows = conn.execute(
+                select(relying_parties)
+                .where(relying_parties.c.sector_id == sector_id, relying_parties.c.disabled.is_(False))
+                .order_by(relying_parties.c.created_at_ns, relying_parties.c.client_id)
+                .limit(SECTOR_PARTIES_MAX)
+            )
+            return [_party_of(row) for row in rows]
 
     def disable(self, client_id: str) -> None:
         """Stop a relying party for good: no new logins, its codes and tokens stop working."""
@@ -255,14 +276,34 @@ def checked_redirect_uri(value: object, field: str) -> str:
 
 
 def _checked_sector(value: object, uris: tuple[str, ...]) -> str:
+    """The sector: assigned (the redirect URIs' one host), or named and holding every redirect host.
+
+    A host lies in a sector when it is the sector or a name below it. An IP address or a
+    one-label name (``localhost``) lies only in itself: nothing above it belongs to anyone.
+    """
+    hosts = sorted({str(urlsplit(u).hostname).lower() for u in uris})  # checked as part of a URL already
     if value is None:
-        hosts = {urlsplit(u).hostname for u in uris}
         if len(hosts) != 1:
             raise InvalidInputError("sector_id", "is required when the redirect URIs are on different hosts")
-        return str(hosts.pop()).lower()  # checked as part of a URL already; may be an IP address
+        return hosts[0]
     if not isinstance(value, str) or len(value) > SECTOR_ID_MAX or not _SECTOR_ID.fullmatch(value.lower()):
         raise InvalidInputError("sector_id", f"must be a DNS host name, got {value!r:.60}")
-    return value.lower()
+    sector = value.lower()
+    for host in hosts:
+        if host != sector and not (host.endswith("." + sector) and "." in sector and not _is_ip(host)):
+            raise InvalidInputError(
+                "sector_id",
+                f"{sector} must be the host of every redirect URI or a domain above it; {host} is not in it",
+            )
+    return sector
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _checked_name(value: object) -> str:
