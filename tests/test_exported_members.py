@@ -12,6 +12,7 @@ PACKAGES = [
     "tessera.auth",
     "tessera.identity",
     "tessera.ledger",
+    "tessera.money",
     "tessera.rules",
     "tessera.store",
 ]

@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from tessera.errors import ERROR_CODES, RateLimitedError, TesseraError
+from tessera.errors import ERROR_CODES, InvalidInputError, RateLimitedError, TesseraError
 from tessera.ledger import (
     TRANSFER_DTYPE,
     Account,
@@ -28,6 +28,7 @@ from tessera.ledger import (
     TransferFlags,
 )
 from tessera.ledger.records import check_packed, encode_transfers, flag_names, flags_from_names
+from tessera.money import AccountKind, kind_of
 
 PACKED = "application/octet-stream"
 TIMEOUT_S = 30.0
@@ -110,10 +111,13 @@ class Client:
         """Open accounts; ``holders[i]`` is the principal id that controls account i (default: the caller)."""
         items = []
         for i, a in enumerate(accounts):
+            kind = kind_of(a.code)
+            if kind is None:  # over HTTP an account's code is its kind (docs/api.md, "Who may create money")
+                raise InvalidInputError(f"accounts[{i}].code", f"must be a kind's code (1-{len(AccountKind)})")
             item: dict[str, Any] = {
                 "id": a.id,
                 "ledger": a.ledger,
-                "code": a.code,
+                "kind": kind.name,
                 "flags": flag_names(a.flags),
                 "category": a.category,
                 "holding_limit": a.holding_limit,

@@ -18,6 +18,7 @@ from tessera.api import Services, Settings, create_app
 from tessera.auth import Principal, Rate, Role
 from tessera.cli.seed import issue_key
 from tessera.ledger import Account, AccountFlags, Transfer
+from tessera.money import ledger_unit
 
 MONEY = 1
 WALLET = AccountFlags.debits_must_not_exceed_credits
@@ -58,11 +59,13 @@ def make_world(client: TestClient) -> World:
     for name, role, agency in PEOPLE:
         principals[name] = services.store.create_principal(name, role, agency=agency)
         tokens[name] = issue_key(services, principals[name])
+    currency = ledger_unit(MONEY, "currency", "XTS", 2, "central-bank")
+    services.ledger_units.register(currency, requested_by="test admin 1", approved_by="test admin 2")
     holders = {ISSUER: "bank", ALICE: "alice", BOB: "bob", SHOP: "shop"}
     services.store.set_account_holders([(a, principals[n].id) for a, n in holders.items()])
     services.ledger.create_accounts(
         [
-            Account(ISSUER, MONEY, code=1),
+            Account(ISSUER, MONEY, code=1, flags=AccountFlags.credits_must_not_exceed_debits),
             Account(ALICE, MONEY, code=2, flags=WALLET),
             Account(BOB, MONEY, code=2, flags=WALLET),
             Account(SHOP, MONEY, code=3, flags=WALLET),

@@ -9,6 +9,7 @@ from tessera.ledger.records import encode_transfers
 from tests.api.conftest import ALICE, BOB, ISSUER, MONEY, SHOP, World
 
 PACKED = {"Content-Type": "application/octet-stream"}
+WALLET = {"ledger": MONEY, "kind": "wallet", "flags": ["debits_must_not_exceed_credits"]}
 
 
 def _pay(id_: int, debit: int, credit: int, amount: int, **extra: object) -> dict[str, object]:
@@ -26,14 +27,15 @@ def _pay(id_: int, debit: int, credit: int, amount: int, **extra: object) -> dic
 class TestAccounts:
     def test_officer_opens_accounts_for_itself_and_results_come_per_item(self, world: World) -> None:
         """Each account gets a result at its index; an existing id is a status, not an error."""
-        body = {"accounts": [{"id": 10, "ledger": 1, "code": 1}, {"id": ISSUER, "ledger": 1, "code": 1}]}
+        reserve = {"ledger": 1, "kind": "issuance", "flags": ["credits_must_not_exceed_debits"]}
+        body = {"accounts": [{"id": 10, **reserve}, {"id": ISSUER, **reserve}]}
         response = world.client.post("/v1/ledger/accounts", json=body, headers=world.as_("bank"))
         assert response.status_code == 200, response.text
         assert response.json() == {"results": [{"index": 0, "status": "ok"}, {"index": 1, "status": "exists"}]}
 
     def test_opening_a_citizens_wallet_needs_a_purpose_and_is_logged_for_them(self, world: World) -> None:
         """Without X-Tessera-Purpose: 403 purpose_required and nothing opened; with it, alice sees it."""
-        body = {"accounts": [{"id": 20, "ledger": 1, "code": 2, "holder": world.principals["alice"].id}]}
+        body = {"accounts": [{"id": 20, **WALLET, "holder": world.principals["alice"].id}]}
         refused = world.client.post("/v1/ledger/accounts", json=body, headers=world.as_("bank"))
         assert refused.status_code == 403 and refused.json()["code"] == "purpose_required"
         assert not world.services.ledger.lookup_accounts([20])
@@ -44,13 +46,13 @@ class TestAccounts:
 
     def test_an_account_held_by_someone_else_cannot_be_taken_over(self, world: World) -> None:
         """Re-opening alice's account id for another holder is a conflict; the holder stays alice."""
-        body = {"accounts": [{"id": ALICE, "ledger": 1, "code": 2}]}
-        response = world.client.post("/v1/ledger/accounts", json=body, headers=world.as_("bank"))
+        body = {"accounts": [{"id": ALICE, **WALLET, "holder": world.principals["bob"].id}]}
+        response = world.client.post("/v1/ledger/accounts", json=body, headers=world.as_("bank", "bob's wallet"))
         assert response.status_code == 409 and response.json()["code"] == "conflict"
         assert world.services.holders([ALICE]) == {ALICE: world.principals["alice"].id}
 
     def test_unknown_holder_is_not_found_naming_the_item(self, world: World) -> None:
-        body = {"accounts": [{"id": 30, "ledger": 1, "code": 2, "holder": "p_0000000000000000"}]}
+        body = {"accounts": [{"id": 30, **WALLET, "holder": "p_0000000000000000"}]}
         response = world.client.post("/v1/ledger/accounts", json=body, headers=world.as_("bank"))
         assert response.status_code == 404 and response.json()["field"] == "accounts[0].holder"
 
@@ -108,11 +110,17 @@ class TestTransfers:
         assert response.json()["results"] == [{"index": 0, "status": "ok"}]
         assert world.services.ledger.lookup_accounts([SHOP])[0].balance == 1_500
 
-    def test_settling_an_unknown_hold_is_the_ledgers_refusal_not_a_403(self, world: World) -> None:
-        """Nothing can move for a hold that does not exist, so the ledger answers with its status."""
-        post = {"transfers": [{"id": 510, "pending_id": 9999, "flags": ["post_pending_transfer"]}]}
-        response = world.client.post("/v1/ledger/transfers", json=post, headers=world.as_("shop"))
-        assert response.json()["results"] == [{"index": 0, "status": "pending_not_found"}]
+    def test_settling_an_unknown_hold_reads_as_settling_someone_elses(self, world: World) -> None:
+        """A hold that does not exist and a hold of someone else's get the same 403: ids do not leak."""
+        hold = _pay(505, BOB, SHOP, 100, flags=["pending"], timeout=60)
+        assert world.client.post("/v1/ledger/transfers", json={"transfers": [hold]}, headers=world.as_("bob"))
+        answers = []
+        for pending_id in (9999, 505):
+            post = {"transfers": [{"id": 510, "pending_id": pending_id, "flags": ["post_pending_transfer"]}]}
+            response = world.client.post("/v1/ledger/transfers", json=post, headers=world.as_("alice"))
+            answers.append((response.status_code, response.json()["detail"].replace(str(pending_id), "N")))
+        assert answers[0] == answers[1] and answers[0][0] == 403
+        assert not world.services.ledger.lookup_transfers([510])
 
     def test_a_hold_placed_earlier_in_the_batch_can_be_settled_in_it(self, world: World) -> None:
         """The payer's own hold and its post in one batch: the post is checked against the hold's accounts."""
@@ -166,8 +174,11 @@ class TestReads:
         assert [t["id"] for t in transfers["transfers"]] == [1]
 
     def test_citizen_may_not_read_another_and_the_attempt_is_shown_to_the_holder(self, world: World) -> None:
+        """Bob's account reads to alice as one that does not exist; bob sees she tried."""
         response = world.client.get(f"/v1/ledger/accounts/{BOB}", headers=world.as_("alice"))
-        assert response.status_code == 403 and response.json()["code"] == "forbidden"
+        missing = world.client.get("/v1/ledger/accounts/999", headers=world.as_("alice"))
+        assert response.status_code == missing.status_code == 404
+        assert response.json()["detail"].replace(str(BOB), "N") == missing.json()["detail"].replace("999", "N")
         log = world.client.get("/v1/me/access-log", headers=world.as_("bob")).json()["entries"]
         assert log[0]["outcome"] == "denied" and log[0]["principal"] == world.principals["alice"].id
 
@@ -183,10 +194,13 @@ class TestReads:
         assert entries[0]["outcome"] == "read" and entries[1]["outcome"] == "denied: no purpose"
 
     def test_a_transfer_is_readable_by_either_side_and_logged_for_an_officer(self, world: World) -> None:
-        """Transfer 1 (bank to alice): alice and the bank may read it; bob may not; the tax officer needs a purpose."""
+        """Transfer 1 (bank to alice): alice may read it; bob may not; an officer needs a purpose, even the bank."""
         assert world.client.get("/v1/ledger/transfers/1", headers=world.as_("alice")).json()["amount"] == 10_000
-        assert world.client.get("/v1/ledger/transfers/1", headers=world.as_("bank")).status_code == 200
-        assert world.client.get("/v1/ledger/transfers/1", headers=world.as_("bob")).status_code == 403
+        bank = world.client.get("/v1/ledger/transfers/1", headers=world.as_("bank"))
+        assert bank.status_code == 403 and bank.json()["code"] == "purpose_required"
+        audited = world.client.get("/v1/ledger/transfers/1", headers=world.as_("bank", "issuance audit"))
+        assert audited.status_code == 200
+        assert world.client.get("/v1/ledger/transfers/1", headers=world.as_("bob")).status_code == 404
         refused = world.client.get("/v1/ledger/transfers/1", headers=world.as_("tax-officer"))
         assert refused.json()["code"] == "purpose_required"
         read = world.client.get("/v1/ledger/transfers/1", headers=world.as_("tax-officer", "refund check"))

@@ -31,7 +31,8 @@ def test_keys_holders_and_the_access_log_work_on_postgresql(pg_world: World) -> 
     pay = {"id": 9, "debit_account_id": ALICE, "credit_account_id": SHOP, "amount": 5, "ledger": 1, "code": 2}
     paid = world.client.post("/v1/ledger/transfers", json={"transfers": [pay]}, headers=world.as_("alice"))
     assert paid.json()["results"] == [{"index": 0, "status": "ok"}]
-    assert world.client.get(f"/v1/ledger/accounts/{BOB}", headers=world.as_("alice")).status_code == 403
+    # Not hers reads as not there.
+    assert world.client.get(f"/v1/ledger/accounts/{BOB}", headers=world.as_("alice")).status_code == 404
     read = world.client.get(f"/v1/ledger/accounts/{ALICE}", headers=world.as_("bank", "pg check"))
     assert read.status_code == 200 and read.json()["balance"] == 10_000 - 5
     entries = world.client.get("/v1/me/access-log", headers=world.as_("alice")).json()["entries"]

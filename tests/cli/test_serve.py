@@ -31,7 +31,8 @@ def _free_port() -> int:
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
     """The token is printed once; the list shows ids and dates only; a revoked key is marked."""
     made = runner.invoke(
-        app, ["keys", "create", "--role", "officer", "--name", "clerk", "--agency", "tax", "--data", str(tmp_path)]
+        app,
+        ["keys", "create", "--role", "officer", "--name", "clerk", "--agency", "tax-office", "--data", str(tmp_path)],
     )
     assert made.exit_code == 0, made.output
     token = made.stdout.strip()

@@ -36,8 +36,8 @@ class Office:
 def office(store: Store, tmp_path: Path) -> Iterator[Office]:
     registry = Registry(store)
     with Gallery.open(tmp_path / "gallery") as gallery, AccessLog.open(tmp_path / "audit") as log:
-        station = store.create_principal("station-1", Role.officer, agency="registrar")
-        adjudicator = store.create_principal("adjudicator", Role.officer, agency="registrar")
+        station = store.create_principal("station-1", Role.officer, agency="civil-registry")
+        adjudicator = store.create_principal("adjudicator", Role.officer, agency="civil-registry")
         yield Office(store, registry, gallery, log, Enrolments(store, registry, gallery, log), station, adjudicator)
 
 
@@ -66,7 +66,7 @@ def test_one_at_a_time_or_in_a_batch_ends_the_same(office: Office, tmp_path: Pat
         Gallery.open(tmp_path / "g2") as gallery,
         AccessLog.open(tmp_path / "a2") as log,
     ):
-        station = store.create_principal("station-1", Role.officer, agency="registrar")
+        station = store.create_principal("station-1", Role.officer, agency="civil-registry")
         batched = Enrolments(store, Registry(store), gallery, log).submit_many(
             [s.submission() for s in people], station=station
         )
@@ -185,7 +185,7 @@ def test_no_person_is_ever_registered_twice(seed: int, count: int, share: float)
             Gallery.open(root / "g") as gallery,
             AccessLog.open(root / "a") as log,
         ):
-            station = store.create_principal("station-1", Role.officer, agency="registrar")
+            station = store.create_principal("station-1", Role.officer, agency="civil-registry")
             results = Enrolments(store, Registry(store), gallery, log).submit_many(
                 [s.submission() for s in people], station=station
             )

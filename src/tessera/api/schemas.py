@@ -7,9 +7,9 @@ dataclasses (``tessera.ledger.Account``) before anything else sees them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from tessera.audit import AccessEntry
 from tessera.auth import Principal
@@ -19,6 +19,7 @@ from tessera.identity.passkeys import Ceremony, PasskeyRecord
 from tessera.identity.registry import Person, StatusChange, VirtualId
 from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags, Transfer, TransferFlags
 from tessera.ledger.records import flag_names, flags_from_names
+from tessera.money import AGENCY_ID_MAX, AccountKind, AdminRequest, Agency, LedgerUnit, Supply, kind_of
 from tessera.rules.appeals import Appeal
 from tessera.rules.basis import CASE_NUMBER_MAX, COURT_MAX, CourtOrder, LegalBasis
 from tessera.rules.enforcement import Decision
@@ -29,12 +30,15 @@ from tessera.rules.restrictions import Restriction, RestrictionEvent
 from tessera.rules.scores import Factor, Score
 from tessera.rules.watch import Hit
 
-U63 = Annotated[int, Field(ge=0, lt=2**63)]
-Id = Annotated[int, Field(ge=1, lt=2**63)]
-U32 = Annotated[int, Field(ge=0, lt=2**32)]
-U16 = Annotated[int, Field(ge=0, lt=2**16)]
+# Strict: JSON true is not 1 and "5" is not 5; an amount is an integer or the request is refused.
+U63 = Annotated[int, Strict(), Field(ge=0, lt=2**63)]
+Id = Annotated[int, Strict(), Field(ge=1, lt=2**63)]
+U32 = Annotated[int, Strict(), Field(ge=0, lt=2**32)]
+U16 = Annotated[int, Strict(), Field(ge=0, lt=2**16)]
+LedgerId = Annotated[int, Strict(), Field(ge=1, lt=2**32)]
 AccountFlagName = Literal["linked", "debits_must_not_exceed_credits", "credits_must_not_exceed_debits"]
 TransferFlagName = Literal["linked", "pending", "post_pending_transfer", "void_pending_transfer"]
+AccountKindName = Literal["issuance", "wallet", "merchant", "programme", "system"]
 PrincipalId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^p_[0-9a-f]{16}$")]
 
 
@@ -46,8 +50,8 @@ class AccountCreate(_Strict):
     """One account to open; ``holder`` is the principal who controls it (default: the caller)."""
 
     id: Id
-    ledger: Annotated[int, Field(ge=1, lt=2**32)]
-    code: Annotated[int, Field(ge=1, lt=2**16)]
+    ledger: LedgerId
+    kind: AccountKindName = Field(description="What the account is for; its code in the ledger (docs/api.md)")
     flags: list[AccountFlagName] = Field(default_factory=list, max_length=3)
     category: U16 = 0
     holding_limit: U63 = 0
@@ -60,7 +64,7 @@ class AccountCreate(_Strict):
         return Account(
             id=self.id,
             ledger=self.ledger,
-            code=self.code,
+            code=AccountKind[self.kind].value,
             flags=flags_from_names(AccountFlags, self.flags),
             category=self.category,
             holding_limit=self.holding_limit,
@@ -124,6 +128,7 @@ class AccountPublic(BaseModel):
     id: int
     ledger: int
     code: int
+    kind: AccountKindName | None  # None: a code no kind has (an account opened before kinds)
     flags: list[str]
     category: int
     holding_limit: int
@@ -144,6 +149,7 @@ class AccountPublic(BaseModel):
             id=a.id,
             ledger=a.ledger,
             code=a.code,
+            kind=_kind_name(a.code),
             flags=flag_names(a.flags),
             category=a.category,
             holding_limit=a.holding_limit,
@@ -158,6 +164,11 @@ class AccountPublic(BaseModel):
             available=a.available,
             timestamp=a.timestamp,
         )
+
+
+def _kind_name(code: int) -> AccountKindName | None:
+    kind = kind_of(code)
+    return None if kind is None else cast(AccountKindName, kind.name)
 
 
 class TransferPublic(BaseModel):
@@ -309,7 +320,9 @@ class DemographicsCreate(_Strict):
 
 
 class FingerCreate(_Strict):
-    position: Annotated[int, Field(description="ISO/IEC 19794 finger position, 1 (right thumb) to 10 (left little)")]
+    position: Annotated[
+        int, Strict(), Field(description="ISO/IEC 19794 finger position, 1 (right thumb) to 10 (left little)")
+    ]
     template: TemplateData
 
 
@@ -531,7 +544,9 @@ class OidcClientCreate(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=200, description="shown to people on the consent page")]
     redirect_uris: list[Annotated[str, Field(max_length=2048)]] = Field(min_length=1, max_length=10)
     claims: list[ClaimName] = Field(default_factory=list, max_length=3, description="the claims it may ask for")
-    public: bool = Field(False, description="a client without a secret (an app): PKCE alone proves it")
+    public: Annotated[bool, Strict()] = Field(
+        False, description="a client without a secret (an app): PKCE alone proves it"
+    )
     sector_id: Annotated[str | None, Field(max_length=253, description="default: the redirect URIs' host")] = None
 
 
@@ -629,7 +644,7 @@ PolicySubject = Annotated[
 RestrictionIdText = Annotated[str, Field(pattern=r"^r_[0-9a-f]{16}$", description="a restriction id")]
 ReasonText = Annotated[str, Field(min_length=1, max_length=1000)]
 ReasonCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
-EndNs = Annotated[int, Field(ge=1, lt=2**63, description="when it ends, in nanoseconds since 1970")]
+EndNs = Annotated[int, Strict(), Field(ge=1, lt=2**63, description="when it ends, in nanoseconds since 1970")]
 
 
 class DenialPublic(BaseModel):
@@ -1026,7 +1041,9 @@ class RuleEventCreate(_Strict):
 
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
     subject: PolicySubject
-    at_ns: Annotated[int, Field(ge=1, lt=2**63, description="when it happened, in nanoseconds since 1970 (UTC)")]
+    at_ns: Annotated[
+        int, Strict(), Field(ge=1, lt=2**63, description="when it happened, in nanoseconds since 1970 (UTC)")
+    ]
     fields: dict[str, Any] = Field(description="exactly the fields the type declares; a record as an object")
 
 
@@ -1105,3 +1122,159 @@ class HitDecisionPublic(BaseModel):
 
     hit: HitPublic
     restriction: RestrictionPublic | None
+
+
+# -- money: registers, two-admin requests, supply (issue 15) --
+
+
+class HoldingPublic(BaseModel):
+    accounts: int
+    balance: int = Field(description="posted credits less posted debits, summed")
+    pending_debits: int
+    pending_credits: int
+    negative: int = Field(description="accounts below zero (only issuance accounts may be)")
+
+
+class LedgerUnitPublic(BaseModel):
+    id: int
+    name: str
+    unit: str
+    decimals: int
+    issuer: str = Field(description="the one agency whose officers may create money on this ledger")
+    registered_at_ns: int
+    requested_by: str
+    approved_by: str
+
+    @classmethod
+    def of(cls, u: LedgerUnit) -> LedgerUnitPublic:
+        return cls(
+            id=u.id,
+            name=u.name,
+            unit=u.unit,
+            decimals=u.decimals,
+            issuer=u.issuer,
+            registered_at_ns=u.registered_at_ns,
+            requested_by=u.requested_by,
+            approved_by=u.approved_by,
+        )
+
+
+class LedgerUnitsPublic(BaseModel):
+    ledgers: list[LedgerUnitPublic]
+
+
+class LedgerSupplyPublic(BaseModel):
+    ledger: int
+    unit: LedgerUnitPublic | None = Field(description="null: money on a ledger nobody registered")
+    issued: int = Field(description="what the issuance accounts created, less what came back to them")
+    in_circulation: int = Field(description="what every other account holds")
+    held: dict[str, HoldingPublic] = Field(description="by kind of account, issuance included")
+    reconciled: bool
+    problems: list[str]
+
+    @classmethod
+    def of(cls, s: Supply) -> LedgerSupplyPublic:
+        return cls(
+            ledger=s.ledger,
+            unit=None if s.unit is None else LedgerUnitPublic.of(s.unit),
+            issued=s.issued,
+            in_circulation=s.in_circulation,
+            held={
+                k: HoldingPublic(
+                    accounts=h.accounts,
+                    balance=h.balance,
+                    pending_debits=h.pending_debits,
+                    pending_credits=h.pending_credits,
+                    negative=h.negative,
+                )
+                for k, h in s.held.items()
+            },
+            reconciled=s.reconciled,
+            problems=list(s.problems),
+        )
+
+
+class SupplyPublic(BaseModel):
+    ledgers: list[LedgerSupplyPublic]
+
+
+AgencyIdText = Annotated[str, Field(min_length=1, max_length=AGENCY_ID_MAX, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class AgencyCreate(_Strict):
+    id: AgencyIdText
+    title: str = Field(min_length=1, max_length=200)
+
+
+class AgencyPublic(BaseModel):
+    id: str
+    title: str
+    registered_at_ns: int
+    registered_by: str
+
+    @classmethod
+    def of(cls, a: Agency) -> AgencyPublic:
+        return cls(id=a.id, title=a.title, registered_at_ns=a.registered_at_ns, registered_by=a.registered_by)
+
+
+class AgenciesPublic(BaseModel):
+    agencies: list[AgencyPublic]
+
+
+class OfficerKeyTerms(_Strict):
+    kind: Literal["officer_key"]
+    name: str = Field(min_length=1, max_length=100, description="the officer's principal name; created if new")
+    agency: AgencyIdText
+
+
+class LedgerTerms(_Strict):
+    kind: Literal["ledger"]
+    id: LedgerId
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    unit: str = Field(min_length=1, max_length=16, description="an ISO 4217 code, or 'litre'")
+    decimals: Annotated[int, Strict(), Field(ge=0, le=18)]
+    issuer: AgencyIdText
+
+
+class AdminRequestCreate(_Strict):
+    terms: Annotated[OfficerKeyTerms | LedgerTerms, Field(discriminator="kind")]
+
+
+class AdminRefusalCreate(_Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class AdminRequestPublic(BaseModel):
+    id: str
+    kind: str
+    terms: dict[str, Any]
+    requested_by: str
+    requested_at_ns: int
+    status: str
+    decided_by: str | None
+    decided_at_ns: int | None
+    outcome: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, r: AdminRequest) -> AdminRequestPublic:
+        return cls(
+            id=r.id,
+            kind=r.kind.value,
+            terms=r.terms,
+            requested_by=r.requested_by,
+            requested_at_ns=r.requested_at_ns,
+            status=r.status,
+            decided_by=r.decided_by,
+            decided_at_ns=r.decided_at_ns,
+            outcome=r.outcome,
+        )
+
+
+class AdminRequestsPublic(BaseModel):
+    requests: list[AdminRequestPublic]
+
+
+class ApprovalPublic(BaseModel):
+    request: AdminRequestPublic
+    token: str | None = Field(description="the officer's API key, shown this once and never stored")
+    ledger: LedgerUnitPublic | None

@@ -28,6 +28,7 @@ from tessera.identity.passkeys import LOGIN_STATUSES, Passkeys
 from tessera.identity.pin import Pins
 from tessera.identity.registry import Person, Registry
 from tessera.ledger import Ledger, TransferFlags
+from tessera.money import AdminRequests, Agencies, Ledgers, LedgerUnit
 from tessera.rules import enforcement
 from tessera.rules.appeals import Appeals
 from tessera.rules.basis import LegalBases
@@ -134,6 +135,9 @@ class Services:
                 self.store, self.registry, self.gallery, self.access_log, on_registered=self._screen_registrations
             )
             self.enrolments.reconcile_gallery()  # persons registered just before a crash rejoin the gallery
+            self.agencies = Agencies(self.store)
+            self.ledger_units = Ledgers(self.store)
+            self.admin_requests = AdminRequests(self.store)
             self.bases = LegalBases()  # those on record load as restrictions open; more register at run time
             self.notices = Notices(self.store, self.bases)
             self.restrictions = Restrictions(self.store, self.bases, self.notices, freezer=self.ledger)
@@ -160,6 +164,7 @@ class Services:
         self._principals: dict[str, Principal] = {}
         self._holders: dict[int, str] = {}
         self._person_subjects: dict[str, str] = {}
+        self._units: dict[int, LedgerUnit] = {}
         self._lock = threading.Lock()
         self.signed_head_lock = threading.Lock()
         self.last_head: SignedTreeHead | None = None
@@ -288,6 +293,15 @@ class Services:
                     if len(self._principals) >= CACHED_MAX:
                         self._principals.clear()
                     self._principals[principal_id] = found
+        return found
+
+    def ledger_unit(self, ledger_id: int, field: str = "ledger") -> LedgerUnit:
+        """A registered ledger, cached (a row is never changed), or NotFoundError naming ``field``."""
+        found = self._units.get(ledger_id)
+        if found is None:
+            found = self.ledger_units.require(ledger_id, field)
+            with self._lock:
+                self._units[ledger_id] = found
         return found
 
     def subject_of_person(self, number: str) -> str:

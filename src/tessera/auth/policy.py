@@ -61,6 +61,13 @@ class Action(StrEnum):
     sanctions_hits_read = "sanctions.hits.read"
     sanctions_hits_decide = "sanctions.hits.decide"
     rule_events_create = "rules.events.create"
+    ledger_supply_read = "ledger.supply.read"
+    agencies_read = "registers.agencies.read"
+    agencies_create = "registers.agencies.create"
+    ledgers_read = "registers.ledgers.read"
+    admin_requests_create = "admin.requests.create"
+    admin_requests_read = "admin.requests.read"
+    admin_requests_decide = "admin.requests.decide"
 
 
 class Scope(StrEnum):
@@ -81,10 +88,17 @@ class Grant:
 
 
 POLICY: tuple[Grant, ...] = (
-    Grant(Role.officer, Action.ledger_accounts_create, Scope.any, "opens wallets; a citizen's needs a purpose"),
+    Grant(
+        Role.officer,
+        Action.ledger_accounts_create,
+        Scope.any,
+        "the kinds the opening table allows; a citizen's needs a purpose",
+    ),
     Grant(Role.citizen, Action.ledger_transfers_create, Scope.own, "debits only wallets they hold"),
     Grant(Role.merchant, Action.ledger_transfers_create, Scope.own, "debits its own accounts; settles holds to it"),
-    Grant(Role.officer, Action.ledger_transfers_create, Scope.agency, "debits only its agency's accounts (issuance)"),
+    Grant(
+        Role.officer, Action.ledger_transfers_create, Scope.agency, "debits only its agency's accounts; issuance logged"
+    ),
     Grant(Role.citizen, Action.ledger_accounts_read, Scope.own, ""),
     Grant(Role.merchant, Action.ledger_accounts_read, Scope.own, ""),
     Grant(Role.officer, Action.ledger_accounts_read, Scope.purpose, "logged for the holder"),
@@ -138,6 +152,13 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.officer, Action.sanctions_hits_read, Scope.purpose, "the screening queue; logged for each person"),
     Grant(Role.officer, Action.sanctions_hits_decide, Scope.purpose, "confirm or dismiss, with a reason; logged"),
     Grant(Role.officer, Action.rule_events_create, Scope.purpose, "an agency's lawful events for the rules; logged"),
+    Grant(Role.auditor, Action.ledger_supply_read, Scope.any, "per ledger: issued, held by kind, reconciled"),
+    *(Grant(r, Action.agencies_read, Scope.any, "who the agencies are is public") for r in Role),
+    Grant(Role.admin, Action.agencies_create, Scope.any, "a new agency; never changed"),
+    *(Grant(r, Action.ledgers_read, Scope.any, "each unit of account and its one issuer is public") for r in Role),
+    Grant(Role.admin, Action.admin_requests_create, Scope.any, "a key for an issuer's officer, or a ledger"),
+    Grant(Role.admin, Action.admin_requests_read, Scope.any, "the requests waiting for a second admin"),
+    Grant(Role.admin, Action.admin_requests_decide, Scope.any, "not the admin who asked; the key is shown once"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

@@ -18,13 +18,14 @@ from tessera.api import Services, Settings, create_app
 from tessera.api.services import check_rule_files, checked_public_url
 from tessera.audit import verify_log
 from tessera.auth import checked_name, checked_role, new_key
-from tessera.cli import oidc, rules, sanctions
+from tessera.cli import money, oidc, rules, sanctions
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
 from tessera.cli.demo import run_demo
 from tessera.cli.seed import seed_demo
 from tessera.errors import InvalidInputError, NotFoundError
 from tessera.identity.oidc_clients import RelyingParties
 from tessera.ledger import Ledger
+from tessera.money import AdminRequests
 from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
 
 app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
@@ -42,6 +43,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(oidc_app, name="oidc")
 app.add_typer(rules.app, name="rules")
 app.add_typer(sanctions.app, name="sanctions")
+app.add_typer(money.agencies_app, name="agencies")
+app.add_typer(money.ledgers_app, name="ledgers")
 
 # Bench scripts parse their own flags (argparse), so click must pass everything through.
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
@@ -260,13 +263,27 @@ def keys_create(
     organisation: Annotated[
         str, typer.Option(help="org:<id>: the organisation a merchant acts for; its restrictions reach the accounts.")
     ] = "",
+    approver: money.ApproverOption = None,
     data: DataOption = DATA_DEFAULT,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Create a principal (if new) and an API key for it; the key is printed once and stored hashed."""
+    """Create a principal (if new) and an API key for it; the key is printed once and stored hashed.
+
+    A key for an officer of an agency that issues a ledger can create money: it needs two
+    admins' API keys (--approver twice), the first asking and the second approving.
+    """
     with reporting_errors():
         wanted = checked_role(role)
         with open_store(data, database_url) as store:
+            if AdminRequests(store).needs_two_admins(wanted, agency):
+                requests, (asker, approving) = money.approved_by_two(store, approver)
+                approved = requests.approve(requests.request_officer_key(asker, name, agency).id, approving)
+                assert approved.token is not None and approved.request.outcome is not None
+                typer.echo(f"officer key {approved.request.outcome['key_id']} approved by two admins:", err=True)
+                typer.echo(approved.token)
+                return
+            if approver:
+                raise InvalidInputError("--approver", "only keys for officers of an issuing agency need approvers")
             principal = store.get_principal_by_name(checked_name(name))
             if principal is None:
                 principal = store.create_principal(name, wanted, agency=agency, organisation=organisation)

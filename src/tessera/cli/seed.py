@@ -9,6 +9,7 @@ from tessera.api.services import Services
 from tessera.auth import Principal, Role, new_key
 from tessera.identity import Enrolment
 from tessera.ledger import Account, AccountFlags, Transfer
+from tessera.money import AccountKind, check_opening, ledger_unit
 from tessera.testing import synthetic_enrolments
 
 MONEY = 1  # the currency's ledger number, in cents
@@ -17,14 +18,16 @@ ISSUER, ALICE, BOB, GROCER = 1, 2, 3, 4
 DEMO_SEED = 2026
 DEMO_APPLICANTS = 40
 DEMO_PRINCIPALS = (
-    ("central-bank", Role.officer, "central-bank"),
     ("registrar", Role.officer, "civil-registry"),
     ("alice", Role.citizen, ""),
     ("bob", Role.citizen, ""),
     ("grocer", Role.merchant, ""),
     ("auditor", Role.auditor, ""),
     ("admin", Role.admin, ""),
+    ("admin-2", Role.admin, ""),
 )
+BANKER = "central-bank"  # the central bank's officer: its key needs two admins, as any issuer's does
+CURRENCY = ledger_unit(MONEY, "currency", "XTS", 2, "central-bank")  # XTS: ISO 4217's code for testing
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +51,24 @@ def seed_demo(services: Services) -> list[DemoKey]:
     for name, role, agency in DEMO_PRINCIPALS:
         found = store.get_principal_by_name(name)
         principals[name] = found or store.create_principal(name, role, agency=agency)
+    requests, admins = services.admin_requests, (principals["admin"], principals["admin-2"])
+    if services.ledger_units.get(MONEY) is None:  # two admins register the currency and its issuer
+        requests.approve(requests.request_ledger(admins[0], CURRENCY).id, admins[1])
+    banker = requests.approve(requests.request_officer_key(admins[0], BANKER, "central-bank").id, admins[1])
+    banker_principal = store.get_principal_by_name(BANKER)
+    assert banker_principal is not None, "the approval made it"
+    principals[BANKER] = banker_principal
     if not services.ledger.lookup_accounts([ISSUER]):
         wallet = AccountFlags.debits_must_not_exceed_credits
         accounts = [
-            (Account(ISSUER, MONEY, code=1), "central-bank"),
-            (Account(ALICE, MONEY, code=2, flags=wallet), "alice"),
-            (Account(BOB, MONEY, code=2, flags=wallet, allowed_categories=frozenset({FOOD})), "bob"),
-            (Account(GROCER, MONEY, code=3, flags=wallet, category=FOOD), "grocer"),
+            (Account(ISSUER, MONEY, AccountKind.issuance, AccountFlags.credits_must_not_exceed_debits), BANKER),
+            (Account(ALICE, MONEY, AccountKind.wallet, flags=wallet), "alice"),
+            (Account(BOB, MONEY, AccountKind.wallet, flags=wallet, allowed_categories=frozenset({FOOD})), "bob"),
+            (Account(GROCER, MONEY, AccountKind.merchant, flags=wallet, category=FOOD), "grocer"),
         ]
+        for i, (account, holder) in enumerate(accounts):  # the demo keeps the opening table like anyone
+            opener = principals[BANKER] if holder == BANKER else principals["registrar"]
+            check_opening(f"accounts[{i}]", opener, principals[holder], account, CURRENCY)
         store.set_account_holders([(a.id, principals[holder].id) for a, holder in accounts])
         services.ledger.create_accounts([a for a, _ in accounts])
         services.ledger.create_transfers(
@@ -67,7 +80,9 @@ def seed_demo(services: Services) -> list[DemoKey]:
         )
     if services.registry.count() == 0:
         enrol_demo_people(services, principals["registrar"])
-    return [DemoKey(p.name, p.role.value, p.id, issue_key(services, p)) for p in principals.values()]
+    keys = [DemoKey(p.name, p.role.value, p.id, issue_key(services, p)) for n, p in principals.items() if n != BANKER]
+    assert banker.token is not None
+    return [DemoKey(BANKER, Role.officer.value, principals[BANKER].id, banker.token), *keys]
 
 
 def enrol_demo_people(services: Services, registrar: Principal) -> list[Enrolment]:

@@ -39,6 +39,7 @@ from tessera.ledger.records import (
     Account,
     AccountFlags,
     Transfer,
+    TransferFlags,
     check_packed,
     decode_account,
     decode_transfer,
@@ -48,6 +49,7 @@ from tessera.ledger.records import (
 from tessera.ledger.snapshot import Snapshot, list_snapshots, read_snapshot, write_snapshot
 from tessera.ledger.state import PendingState, State
 from tessera.ledger.status import CreateAccountStatus, CreateTransferStatus, OrderStatus, Results
+from tessera.ledger.totals import TOTALS_FIELDS, Totals, totals_of
 
 ORDER_REFERENCE_BYTES_MAX = 112
 ORDER_DTYPE = np.dtype(
@@ -65,6 +67,10 @@ _ENTRY_DTYPES = {EntryKind.accounts: ACCOUNT_DTYPE, EntryKind.transfers: TRANSFE
 
 SEGMENT_BYTES_MAX = 256 * 2**20
 SNAPSHOT_JOURNAL_BYTES = 64 * 2**20  # close() snapshots once the journal holds this much
+
+
+# Under the apply lock: (indices in the batch, their holds' debit and credit accounts); raise to refuse.
+SettleGuard = Callable[[npt.NDArray[np.intp], npt.NDArray[np.uint64], npt.NDArray[np.uint64]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,13 +413,56 @@ class Ledger:
         self._journal.sync_through(target)
         return Results(statuses, CreateAccountStatus)
 
-    def create_transfers(self, transfers: Sequence[Transfer] | npt.NDArray[np.void]) -> Results[CreateTransferStatus]:
-        """Apply a batch of transfers in order, as if one by one; durable before it returns."""
+    def create_transfers(
+        self,
+        transfers: Sequence[Transfer] | npt.NDArray[np.void],
+        *,
+        settle_guard: tuple[Sequence[int], SettleGuard] | None = None,
+    ) -> Results[CreateTransferStatus]:
+        """Apply a batch of transfers in order, as if one by one; durable before it returns.
+
+        ``settle_guard`` is ``(indices, guard)``: under the apply lock, just before the batch
+        applies, ``guard(indices, debit, credit)`` gets the accounts of the pending transfer
+        each of those posts or voids settles (0 where there is none) and may raise to refuse
+        the whole batch, which is then neither applied nor journaled. The service uses it for
+        settlements whose hold it could not see when it checked the caller: the hold may land
+        between that check and the apply, and is judged as it stands when the batch applies.
+        """
         if isinstance(transfers, np.ndarray | bytes | bytearray | memoryview):
             batch = check_packed(transfers, TRANSFER_DTYPE, "transfers")
         else:
             batch = encode_transfers(transfers)
-        return Results(self._commit(EntryKind.transfers, batch, self._state.apply_transfers), CreateTransferStatus)
+        apply = self._state.apply_transfers
+        if settle_guard is not None and len(settle_guard[0]):
+            indices = np.asarray(settle_guard[0], dtype=np.intp)
+            guard = settle_guard[1]
+            if indices.min() < 0 or indices.max() >= len(batch):
+                raise InvalidInputError("settle_guard", "indices must be within the batch")
+
+            def apply(batch: npt.NDArray[np.void], timestamp: int) -> npt.NDArray[np.uint32]:
+                guard(indices, *self._pending_accounts(batch, indices))
+                return self._state.apply_transfers(batch, timestamp)
+
+        return Results(self._commit(EntryKind.transfers, batch, apply), CreateTransferStatus)
+
+    def _pending_accounts(
+        self, batch: npt.NDArray[np.void], indices: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+        """Under the apply lock: debit and credit account of the hold each of ``indices`` names, 0 if none yet."""
+        pending_ids = batch["pending_id"][indices].astype(np.uint64)
+        slots = self._state.transfer_slots(pending_ids)
+        found = slots >= 0
+        transfers = self._state.transfers
+        debit = np.where(found, transfers["debit_account_id"][np.maximum(slots, 0)], 0).astype(np.uint64)
+        credit = np.where(found, transfers["credit_account_id"][np.maximum(slots, 0)], 0).astype(np.uint64)
+        missing = np.flatnonzero(~found)
+        holds = np.flatnonzero(batch["flags"] & TransferFlags.pending) if len(missing) else missing
+        earlier = {int(batch["id"][j]): int(j) for j in holds}
+        for k in missing:
+            j = earlier.get(int(pending_ids[k]))
+            if j is not None and j < indices[k]:  # a hold made earlier in this very batch
+                debit[k], credit[k] = batch["debit_account_id"][j], batch["credit_account_id"][j]
+        return debit, credit
 
     def freeze_accounts(self, account_ids: Sequence[int], reference: str) -> Results[OrderStatus]:
         """Freeze accounts (no debits, no credits) under the order named by ``reference``."""
@@ -506,6 +555,18 @@ class Ledger:
         with self._read_lock():
             self._check_open()
             return list(self._orders.get(int(wanted), []))
+
+    def totals(self) -> list[Totals]:
+        """Balances summed per (ledger, code), read in one consistent moment: what a supply report adds up.
+
+        The columns are copied under the read lock, so no batch lands between two groups and
+        the sums reconcile exactly; the grouping runs after, without holding up writers.
+        """
+        with self._read_lock():
+            self._check_open()
+            accounts = self._state.accounts[: self._state.n_accounts]
+            columns = {name: accounts[name].copy() for name in TOTALS_FIELDS}
+        return totals_of(columns)
 
     def reserve(self, accounts: int = 0, transfers: int = 0) -> None:
         """Allocate room for this many more accounts and transfers now, not mid-batch."""

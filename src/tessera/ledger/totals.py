@@ -7,12 +7,15 @@ which cannot wrap below 2**32 accounts a group.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 BALANCE_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+TOTALS_FIELDS = ("ledger", "code", *BALANCE_FIELDS)  # the account columns ``totals_of`` reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +44,13 @@ def _exact_sums(values: npt.NDArray[np.uint64], starts: npt.NDArray[np.intp]) ->
     return [int(lo) + (int(hi) << 32) for lo, hi in zip(low.tolist(), high.tolist(), strict=True)]
 
 
-def totals_of(accounts: npt.NDArray[np.void]) -> list[Totals]:
-    """The groups of ``accounts`` (ACCOUNT_DTYPE records), ordered by ledger then code."""
-    if not len(accounts):
+def totals_of(accounts: Mapping[str, npt.NDArray[Any]]) -> list[Totals]:
+    """The groups of ``accounts`` (ACCOUNT_DTYPE records, or their ``TOTALS_FIELDS`` columns), by ledger then code."""
+    if not len(accounts["ledger"]):
         return []
     keys = (accounts["ledger"].astype(np.uint64) << np.uint64(16)) | accounts["code"].astype(np.uint64)
     order = np.argsort(keys, kind="stable")
-    ordered = accounts[order]
+    ordered = {f: accounts[f][order] for f in TOTALS_FIELDS}
     unique, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
     groups = len(unique)
     columns = {f: _exact_sums(ordered[f].astype(np.uint64), starts) for f in BALANCE_FIELDS}

@@ -7,7 +7,9 @@ transfer the caller may not make is refused whole, so nothing is half-written.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,17 +22,21 @@ from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.schemas import (
     AccountPublic,
     AccountsCreate,
+    LedgerSupplyPublic,
     ResultPublic,
     ResultsPublic,
+    SupplyPublic,
     TransferPublic,
     TransfersCreate,
     TransfersPublic,
 )
 from tessera.api.services import Caller, Services
-from tessera.auth import Action, Role, Scope
+from tessera.auth import Action, Principal, Role, Scope
 from tessera.errors import ForbiddenError, InvalidInputError, NotFoundError, PurposeRequiredError
 from tessera.ledger import BATCH_SIZE_MAX, TRANSFER_DTYPE, CreateAccountStatus, CreateTransferStatus, Results
+from tessera.ledger.ledger import SettleGuard
 from tessera.ledger.records import encode_transfers
+from tessera.money import AccountKind, check_opening, supply_report
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 PACKED = "application/octet-stream"
@@ -57,20 +63,37 @@ def _results(results: Results[CreateAccountStatus] | Results[CreateTransferStatu
 
 @router.post("/accounts", openapi_extra=declare(Action.ledger_accounts_create))
 def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesDep) -> ResultsPublic:
-    """Open accounts; each is held by ``holder`` (a principal id) or, when left out, by the caller."""
-    holders = [(a.id, a.holder or caller.principal.id) for a in body.accounts]
-    for i, (_, holder_id) in enumerate(holders):
-        if services.principal(holder_id) is None:
+    """Open accounts of a kind the opening table allows; each is held by ``holder`` (default: the caller).
+
+    A person's wallet always carries ``debits_must_not_exceed_credits``; only officers of the
+    agency that issues a ledger may open an issuance account on it (docs/api.md, "Kinds of account").
+    """
+    holders: list[Principal] = []
+    for i, a in enumerate(body.accounts):
+        holder_id = a.holder or caller.principal.id
+        holder = services.principal(holder_id)
+        if holder is None:
             raise NotFoundError(f"accounts[{i}].holder", f"no principal {holder_id}")
-    subjects = services.person_subjects([h for _, h in holders], caller.principal)
+        holders.append(holder)
+    accounts = [a.to_domain() for a in body.accounts]
+    for i, (account, holder) in enumerate(zip(accounts, holders, strict=True)):
+        unit = services.ledger_unit(account.ledger, f"accounts[{i}].ledger")
+        check_opening(f"accounts[{i}]", caller.principal, holder, account, unit)
+    subjects = services.person_subjects([h.id for h in holders], caller.principal)
     if subjects and not caller.purpose:
         raise PurposeRequiredError("opening a citizen's account needs a purpose (X-Tessera-Purpose)")
-    accounts = [a.to_domain() for a in body.accounts]
     # Holders first: an account id taken by another holder is refused before the ledger is touched.
-    services.store.set_account_holders(holders)
+    services.store.set_account_holders([(a.id, h.id) for a, h in zip(accounts, holders, strict=True)])
     # A restricted holder's account opens frozen, in the same journaled step.
-    results = services.restrictions.open_accounts(services.ledger, accounts, [h for _, h in holders])
-    services.record_access(caller, subjects, ("ledger.account",), "opened")
+    results = services.restrictions.open_accounts(services.ledger, accounts, [h.id for h in holders])
+    opened = {r.index for r in results if r.status is CreateAccountStatus.ok}
+    for subject in subjects:
+        mine = [i for i, h in enumerate(holders) if h.role is Role.citizen and h.subject == subject]
+        outcome = "opened" if any(i in opened for i in mine) else f"refused: {results[mine[0]].status.name}"
+        services.record_access(caller, [subject], ("ledger.account",), outcome)
+    issuance = sorted({a.ledger for i, a in enumerate(accounts) if i in opened and a.code == AccountKind.issuance})
+    # Where money can be created is a public fact: on the record under the ledger, not a person.
+    services.record_access(caller, [f"ledger:{n}" for n in issuance], ("ledger.issuance_account",), "opened")
     return _results(results)
 
 
@@ -92,8 +115,26 @@ def _decode_body(body: bytes, content_type: str) -> Packed:
     return encode_transfers([t.to_domain() for t in parsed.transfers])
 
 
-def _check_transfers(services: Services, caller: Caller, batch: Packed) -> list[str]:
-    """Refuse the batch if any transfer debits an account the caller does not control; return subjects touched."""
+def _refusal(batch: Packed, i: int, settles: bool) -> ForbiddenError:
+    """The same answer whether an account or a hold is someone else's or does not exist at all."""
+    if settles:
+        pending_id = int(batch["pending_id"][i])
+        return ForbiddenError(f"transfers[{i}].pending_id: no pending transfer {pending_id} the caller may settle")
+    debit = int(batch["debit_account_id"][i])
+    return ForbiddenError(f"transfers[{i}].debit_account_id: no account {debit} the caller may debit")
+
+
+@dataclass
+class _Check:
+    """What checking a batch found: whose data it touches, and the holds to judge again as it applies."""
+
+    subjects: list[str]
+    settle_guard: tuple[Sequence[int], SettleGuard] | None
+    issuance_accounts: dict[int, int]  # issuance account id -> its ledger
+
+
+def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Check:
+    """Refuse the batch if any transfer debits an account the caller does not control; say who it touches."""
     debit, credit, settles, unknown = services.settled_accounts(batch)
     ids = np.unique(np.concatenate([debit, credit]))
     holders = services.holders(ids[(ids > 0) & (ids < 2**63)].tolist())
@@ -101,25 +142,66 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> list[
     allowed_holders = {h for h in set(holders.values()) if services.controls(caller, h)}
     controlled = np.fromiter((i for i, h in holders.items() if h in allowed_holders), dtype=np.uint64)
     # A payment needs its debit account; settling a hold needs either side of it (payer or payee).
-    either_side = np.isin(debit, controlled) | np.isin(credit, controlled) | unknown
-    allowed = np.where(settles, either_side, np.isin(debit, controlled))
+    either_side = np.isin(debit, controlled) | np.isin(credit, controlled)
+    allowed = np.where(settles, either_side | unknown, np.isin(debit, controlled))
     if not allowed.all():
         i = int(np.flatnonzero(~allowed)[0])
-        field = "pending_id" if settles[i] else "debit_account_id"
-        raise ForbiddenError(f"transfers[{i}].{field}: the caller does not control account {int(debit[i])}")
-    if caller.principal.role is Role.citizen:
-        return []  # a person paying someone is their own act, not a look at the payee's data
-    return services.person_subjects(holders.values(), caller.principal)
+        raise _refusal(batch, i, bool(settles[i]))
+    subjects = (
+        [] if caller.principal.role is Role.citizen else services.person_subjects(holders.values(), caller.principal)
+    )
+    # A hold not there yet may land before the batch applies: judge it then, under the ledger's lock.
+    pending_ids = batch["pending_id"]
+    later = np.flatnonzero(unknown & (pending_ids > 0) & (pending_ids < 2**63))
+    guard = None
+    if len(later):
+
+        def judge_settles(indices: npt.NDArray[np.intp], debits: npt.NDArray[Any], credits: npt.NDArray[Any]) -> None:
+            found = services.holders([int(a) for a in np.concatenate([debits, credits]) if a])
+            for k, i in enumerate(indices):
+                sides = (found.get(int(debits[k])), found.get(int(credits[k])))
+                if not any(services.controls(caller, h) for h in sides):
+                    raise _refusal(batch, int(i), True)
+            if caller.principal.role is not Role.citizen:
+                subjects.extend(services.person_subjects(found.values(), caller.principal))
+
+        guard = (later.tolist(), judge_settles)
+    issuance: dict[int, int] = {}
+    if caller.principal.role is Role.officer:  # only an issuer's officers hold issuance accounts
+        payers = np.unique(debit[~settles])
+        found = services.ledger.lookup_accounts(payers[(payers > 0) & (payers < 2**63)].tolist())
+        issuance = {a.id: a.ledger for a in found if a.code == AccountKind.issuance}
+    return _Check(subjects, guard, issuance)
 
 
 def _create_transfers(
     services: Services, caller: Caller, body: bytes, content_type: str
 ) -> Results[CreateTransferStatus]:
     batch = _decode_body(body, content_type)  # off the event loop: parsing 8190 JSON items takes a while
-    subjects = _check_transfers(services, caller, batch)
-    results = services.ledger.create_transfers(batch)
-    services.record_access(caller, subjects, ("ledger.transfer",), "written")
+    check = _check_transfers(services, caller, batch)
+    results = services.ledger.create_transfers(batch, settle_guard=check.settle_guard)
+    written = bool((results.statuses == CreateTransferStatus.ok).any())
+    services.record_access(caller, sorted(set(check.subjects)), ("ledger.transfer",), _outcome(written, results))
+    if check.issuance_accounts:
+        issued = np.isin(batch["debit_account_id"], list(check.issuance_accounts))
+        ok = issued & (results.statuses == CreateTransferStatus.ok)
+        by_ledger: dict[int, list[int]] = {}
+        for i in np.flatnonzero(issued):
+            by_ledger.setdefault(check.issuance_accounts[int(batch["debit_account_id"][i])], []).append(int(i))
+        # Issuance is on the record under its ledger: how much was created, in how many transfers.
+        for ledger_id, rows in sorted(by_ledger.items()):
+            done = [i for i in rows if ok[i]]
+            amount = sum(int(batch["amount"][i]) for i in done)
+            outcome = f"issued {amount} in {len(done)} of {len(rows)} transfers"
+            services.record_access(caller, [f"ledger:{ledger_id}"], ("ledger.issuance",), outcome)
     return results
+
+
+def _outcome(written: bool, results: Results[CreateTransferStatus]) -> str:
+    if written:
+        return "written"
+    first = results.statuses[0] if len(results) else 0
+    return f"refused: {CreateTransferStatus(int(first)).name}"
 
 
 @router.post(
@@ -138,29 +220,39 @@ async def create_transfers(request: Request, caller: CallerDep, services: Servic
     return _results(results)
 
 
-def _readable(services: Services, caller: Caller, account_ids: list[int], what: str) -> None:
-    """Refuse a read the grant does not allow; log it for the holders when it is someone else's.
+def _reveal(
+    services: Services, caller: Caller, named: list[int], shown: list[int], *, what: str, missing: NotFoundError
+) -> None:
+    """Refuse a read the grant does not allow; log it for every person whose data the answer shows.
 
-    The caller may read what touches any account it controls (a transfer has two).
+    ``named`` are the accounts the request names: the caller may read what touches one it
+    controls, or, with a purpose-scoped grant, anyone's. ``shown`` are all the accounts the
+    answer shows (a transfer's other side, an account's counterparties): a person among their
+    holders other than the caller is logged, and an officer needs a purpose to see them, even
+    through an account its agency holds. "Not yours" reads exactly as "not there" (``missing``).
     """
-    holders = services.holders(account_ids)
-    if any(services.controls(caller, holders.get(i)) for i in account_ids):
-        return
-    subjects = services.person_subjects(holders.values(), caller.principal)
-    if caller.grant.scope is not Scope.purpose:
-        services.record_access(caller, subjects, (what,), "denied")
-        raise ForbiddenError(f"the caller holds none of accounts {account_ids}")
-    services.require_purpose(caller, subjects, (what,), doing="reading someone else's account")
+    holders = services.holders(sorted(set(named) | set(shown)))
+    controls = any(services.controls(caller, holders.get(i)) for i in named)
+    if not controls and caller.grant.scope is not Scope.purpose:
+        touched = services.person_subjects([holders[i] for i in named if i in holders], caller.principal)
+        services.record_access(caller, touched, (what,), "denied")
+        raise missing
+    if controls and caller.principal.role is Role.citizen:
+        return  # a person's own payments: paying or being paid by someone is their own act
+    subjects = services.person_subjects([holders[i] for i in set(shown) if i in holders], caller.principal)
+    if caller.principal.role is Role.officer:
+        services.require_purpose(caller, subjects, (what,), doing="reading someone else's account")
     services.record_access(caller, subjects, (what,), "read")
 
 
 @router.get("/accounts/{account_id}", openapi_extra=declare(Action.ledger_accounts_read))
 def get_account(account_id: AccountId, caller: CallerDep, services: ServicesDep) -> AccountPublic:
     """An account with its balances."""
+    missing = NotFoundError("account_id", f"no account {account_id} the caller may read")
     found = services.ledger.lookup_accounts([account_id])
     if not found:
-        raise NotFoundError("account_id", f"no account {account_id}")
-    _readable(services, caller, [account_id], "ledger.account")
+        raise missing
+    _reveal(services, caller, [account_id], [account_id], what="ledger.account", missing=missing)
     return AccountPublic.of(found[0])
 
 
@@ -173,20 +265,30 @@ def get_account_transfers(
     reverse: bool = False,
 ) -> TransfersPublic:
     """Transfers touching an account, oldest first (newest first with ``reverse=true``)."""
+    missing = NotFoundError("account_id", f"no account {account_id} the caller may read")
     if not services.ledger.lookup_accounts([account_id]):
-        raise NotFoundError("account_id", f"no account {account_id}")
-    _readable(services, caller, [account_id], "ledger.transfers")
+        raise missing
     transfers = services.ledger.get_account_transfers(account_id, limit=limit, reverse=reverse)
+    sides = {i for t in transfers for i in (t.debit_account_id, t.credit_account_id) if i}
+    _reveal(services, caller, [account_id], sorted(sides | {account_id}), what="ledger.transfers", missing=missing)
     return TransfersPublic(transfers=[TransferPublic.of(t) for t in transfers])
 
 
 @router.get("/transfers/{transfer_id}", openapi_extra=declare(Action.ledger_transfers_read))
 def get_transfer(transfer_id: TransferId, caller: CallerDep, services: ServicesDep) -> TransferPublic:
     """One transfer, for a caller who holds its debit or credit account."""
+    missing = NotFoundError("transfer_id", f"no transfer {transfer_id} the caller may read")
     found = services.ledger.lookup_transfers([transfer_id])
     if not found:
-        raise NotFoundError("transfer_id", f"no transfer {transfer_id}")
+        raise missing
     transfer = found[0]
     accounts = [i for i in (transfer.debit_account_id, transfer.credit_account_id) if i]
-    _readable(services, caller, accounts, "ledger.transfer")
+    _reveal(services, caller, accounts, accounts, what="ledger.transfer", missing=missing)
     return TransferPublic.of(transfer)
+
+
+@router.get("/supply", openapi_extra=declare(Action.ledger_supply_read))
+def get_supply(caller: CallerDep, services: ServicesDep) -> SupplyPublic:
+    """Per ledger: what its issuer created, where it sits by kind of account, and whether it all reconciles."""
+    report = supply_report(services.ledger, services.ledger_units.all())
+    return SupplyPublic(ledgers=[LedgerSupplyPublic.of(s) for s in report])
