@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
-import struct
 import subprocess
 import sys
 import threading
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from tessera.ledger import (
 )
 from tessera.ledger.state import State
 from tests.ledger import race_worker
+from tests.ledger.forge import forge, forge_header
 
 MASK64 = 2**64 - 1
 # The index's former hash: the murmur3 finaliser over an id's high bits, no key.
@@ -231,28 +229,6 @@ class TestAlignment:
 
 # ---- forged snapshots -------------------------------------------------------------------
 
-PREFIX = struct.Struct("<8sII")
-
-
-def _forge(path: Path, name: str, change: Callable[[npt.NDArray[Any]], None]) -> None:
-    """Change one array of a snapshot and make every checksum match again, as a forger would."""
-    data = path.read_bytes()
-    magic, header_size, _ = PREFIX.unpack_from(data)
-    header = json.loads(data[PREFIX.size : PREFIX.size + header_size])
-    base = PREFIX.size + header_size
-    arrays = {item["name"]: bytearray(data[base + item["offset"] : base + item["offset"] + item["size"]])
-              for item in header["arrays"]}  # fmt: skip
-    array = np.frombuffer(arrays[name], dtype=State.ARRAY_DTYPES[name])
-    change(array)
-    offset, layout = 0, []
-    for item in header["arrays"]:
-        raw = arrays[item["name"]]
-        layout.append({**item, "offset": offset, "size": len(raw), "checksum": _engine.checksum(bytes(raw))})
-        offset += len(raw)
-    header_bytes = json.dumps({**header, "arrays": layout}).encode()
-    body = b"".join(bytes(arrays[item["name"]]) for item in header["arrays"])
-    path.write_bytes(PREFIX.pack(magic, len(header_bytes), zlib.crc32(header_bytes)) + header_bytes + body)
-
 
 def _set(field: str, index: int, value: int) -> Callable[[npt.NDArray[Any]], None]:
     def change(array: npt.NDArray[Any]) -> None:
@@ -294,8 +270,8 @@ class TestForgedSnapshot:
             ("meta", "prev_credit", 2, 4),  # a later transfer
             ("meta", "prev_debit", 3, -7),
             ("meta", "state", 2, 9),
-            ("heap", "", 1, 5),
             ("heap", "", 1, 2**63),
+            ("heap", "", 1, 2**64 - 1),
             ("transfers", "debit_account_id", 0, 99),
             ("transfers", "credit_account_id", 4, 99),
             ("transfers", "pending_id", 4, 99),
@@ -307,14 +283,21 @@ class TestForgedSnapshot:
     )
     def test_index_out_of_range__refused(self, snapshot: Path, array: str, field: str, index: int, value: int) -> None:
         """Each stored index or id is checked on load; the error names the file and the field."""
-        _forge(snapshot, array, _set(field, index, value))
+        forge(snapshot, array, _set(field, index, value))
         named = f"{array}.{field}[{index}]" if field else f"{array}[{index}]"
         with pytest.raises(SnapshotCorruptError, match=f"{re.escape(snapshot.name)}.*{re.escape(named)}"):
             Ledger.open(snapshot.parent)
 
+    def test_heap_entry_past_the_end__loads_and_is_skipped(self, snapshot: Path) -> None:
+        """A heap entry past the last transfer is what a rolled-back hold leaves behind: loaded, then skipped."""
+        forge(snapshot, "heap", _set("", 1, 5))
+        with Ledger.open(snapshot.parent) as ledger:
+            assert ledger.create_transfers([Transfer(20, 2, 3, 1, 1, 1)]).all_ok
+            assert ledger.lookup_accounts([2])[0].debits_pending == 3
+
     def test_untouched_forgery_path__loads(self, snapshot: Path) -> None:
         """The forger's round trip itself leaves a snapshot that loads: the refusals above are the checks'."""
-        _forge(snapshot, "heap", lambda array: None)
+        forge(snapshot, "heap", lambda array: None)
         with Ledger.open(snapshot.parent) as ledger:
             assert ledger.counts == {"accounts": 3, "transfers": 5}
 
@@ -334,12 +317,6 @@ class TestForgedSnapshot:
         self, snapshot: Path, change: Callable[[dict[str, Any]], None], reason: str
     ) -> None:
         """A header that passes its checksum but lays the arrays out wrong is refused, not followed."""
-        data = snapshot.read_bytes()
-        magic, header_size, _ = PREFIX.unpack_from(data)
-        header = json.loads(data[PREFIX.size : PREFIX.size + header_size])
-        change(header)
-        header_bytes = json.dumps(header).encode()
-        body = data[PREFIX.size + header_size :]
-        snapshot.write_bytes(PREFIX.pack(magic, len(header_bytes), zlib.crc32(header_bytes)) + header_bytes + body)
+        snapshot.write_bytes(forge_header(snapshot.read_bytes(), change))
         with pytest.raises(SnapshotCorruptError, match=reason):
             Ledger.open(snapshot.parent)

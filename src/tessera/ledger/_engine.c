@@ -5,14 +5,16 @@
  * Every function here is a pure function of (state arrays, batch, timestamp): the
  * journal stores only batches and their timestamps, and recovery replays them through
  * these same functions to rebuild identical state. The GIL is released while a batch
- * applies, so one thread can apply while another fsyncs the journal; the engine first
- * copies the caller's batch into memory of its own, because another thread may change
- * the caller's array meanwhile, and a record must be checked and stored from one read.
+ * applies, so one thread can apply while another fsyncs the journal. Another thread may
+ * change the caller's batch meanwhile, so the engine reads each field of it once, into
+ * memory of its own (an event's ids in a first pass, the rest of the record as it is
+ * applied), and checks and stores only that copy; byte copies also make any address safe.
  *
  * Record layouts, status codes, the hash index and the expiry heap are in engine.h.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <errno.h>
@@ -301,9 +303,10 @@ static void transfer_rollback_latest(state_t *s) {
 /* Releases every pending transfer whose timeout has passed at time ts. */
 static void expire_pending(state_t *s, uint64_t ts) {
     while (s->heap.size > 0 && s->heap.items[0] <= ts) {
-        int64_t k = (int64_t)s->heap.items[1];
+        uint64_t k = s->heap.items[1];
         heap_pop(&s->heap);
-        if (k >= s->n_transfers) continue;
+        /* A rolled-back transfer leaves its entry behind, past the end or on a later transfer. */
+        if (k >= (uint64_t)s->n_transfers) continue;
         meta_t *m = &s->meta[k];
         if (m->state != PSTATE_PENDING || m->expires_at == 0 || m->expires_at > ts) continue;
         pending_release(s, &s->transfers[k]);
@@ -320,24 +323,41 @@ static inline int64_t account_slot_or_absent(state_t *s, uint64_t id, uint64_t h
     return (id == 0 || id > INT63_MAX) ? -1 : index_find_hashed(&s->account_index, id, hash);
 }
 
-/* Hashes each event's three ids once (debit, credit, its own: 3 words an event), then finds
- * the account slots up front: accounts are never created by a transfer batch. */
-static void resolve_account_slots(state_t *s, const transfer_t *batch, Py_ssize_t n, uint64_t *hashes,
+/* An event's ids, read once from the caller's batch, with their hashes. */
+typedef struct {
+    uint64_t debit, credit, id;
+    uint64_t debit_hash, credit_hash, id_hash;
+} event_ids_t;
+
+/* Reads each event's three ids once (the caller's batch, at any address), hashes them, then
+ * finds the account slots up front: accounts are never created by a transfer batch. */
+static void resolve_account_slots(state_t *s, const uint8_t *batch, Py_ssize_t n, event_ids_t *ids,
                                   int64_t *slots) {
+    /* Ids issued in sequence share their group (id >> 6), whose hash is then computed once. */
+    uint64_t group = UINT64_MAX, group_hash = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        hashes[3 * i] = index_hash(batch[i].debit_account_id);
-        hashes[3 * i + 1] = index_hash(batch[i].credit_account_id);
-        hashes[3 * i + 2] = index_hash(batch[i].id);
+        const uint8_t *record = batch + (size_t)i * sizeof(transfer_t);
+        event_ids_t *e = &ids[i];
+        memcpy(&e->id, record + offsetof(transfer_t, id), 8);
+        memcpy(&e->debit, record + offsetof(transfer_t, debit_account_id), 8);
+        memcpy(&e->credit, record + offsetof(transfer_t, credit_account_id), 8);
+        e->debit_hash = index_hash(e->debit);
+        e->credit_hash = index_hash(e->credit);
+        if (e->id >> 6 != group) {
+            group = e->id >> 6;
+            group_hash = siphash13_u64(group);
+        }
+        e->id_hash = index_hash_in_group(e->id, group_hash);
     }
     uint64_t mask = s->account_index.mask;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (i + 2 * PREFETCH_DISTANCE < n) {
-            const uint64_t *ahead = &hashes[3 * (i + 2 * PREFETCH_DISTANCE)];
-            prefetch_write(&s->account_index.slots[2 * (ahead[0] & mask)]);
-            prefetch_write(&s->account_index.slots[2 * (ahead[1] & mask)]);
+            const event_ids_t *ahead = &ids[i + 2 * PREFETCH_DISTANCE];
+            prefetch_write(&s->account_index.slots[2 * (ahead->debit_hash & mask)]);
+            prefetch_write(&s->account_index.slots[2 * (ahead->credit_hash & mask)]);
         }
-        slots[2 * i] = account_slot_or_absent(s, batch[i].debit_account_id, hashes[3 * i]);
-        slots[2 * i + 1] = account_slot_or_absent(s, batch[i].credit_account_id, hashes[3 * i + 1]);
+        slots[2 * i] = account_slot_or_absent(s, ids[i].debit, ids[i].debit_hash);
+        slots[2 * i + 1] = account_slot_or_absent(s, ids[i].credit, ids[i].credit_hash);
     }
 }
 
@@ -349,10 +369,10 @@ static inline void prefetch_account(state_t *s, int64_t slot) {
     prefetch_write(&s->account_last[slot]);
 }
 
-static inline void prefetch_event(state_t *s, const uint64_t *hashes, const int64_t *slots) {
+static inline void prefetch_event(state_t *s, const event_ids_t *ids, const int64_t *slots) {
     prefetch_account(s, slots[0]);
     prefetch_account(s, slots[1]);
-    prefetch_write(&s->transfer_index.slots[2 * (hashes[2] & s->transfer_index.mask)]);
+    prefetch_write(&s->transfer_index.slots[2 * (ids->id_hash & s->transfer_index.mask)]);
 }
 
 /* ---- Python glue ---- */
@@ -392,13 +412,9 @@ static void *borrow(buffers_t *b, PyObject *obj, int writable, Py_ssize_t item, 
     return borrow_aligned(b, obj, writable, item, 8, count, name);
 }
 
-/* A caller's batch, at any address; the caller copies it (with the GIL released) into the
- * engine-owned, aligned memory this returns room for, and reads only that copy. */
-static void *borrow_batch(buffers_t *b, PyObject *obj, Py_ssize_t item, Py_ssize_t *count, const void **source) {
-    if (!(*source = borrow_aligned(b, obj, 0, item, 1, count, "batch"))) return NULL;
-    void *owned = PyMem_RawMalloc((size_t)(*count > 0 ? *count : 1) * (size_t)item);
-    if (!owned) PyErr_NoMemory();
-    return owned;
+/* A caller's batch, at any address: read only with memcpy, and each field only once. */
+static const uint8_t *borrow_batch(buffers_t *b, PyObject *obj, Py_ssize_t item, Py_ssize_t *count) {
+    return borrow_aligned(b, obj, 0, item, 1, count, "batch");
 }
 
 /* An id from a caller's array, which need not be aligned. */
@@ -432,8 +448,7 @@ static PyObject *py_create_accounts(PyObject *self, PyObject *args) {
     state_t s;
     memset(&s, 0, sizeof s);
     Py_ssize_t cap_last, n_counts, n_batch, n_results;
-    const void *source;
-    account_t *batch = NULL;
+    const uint8_t *batch;
     uint32_t *results;
     int64_t *counts;
     if (!(s.accounts = borrow(&b, o_acc, 1, sizeof(account_t), &s.cap_accounts, "accounts"))) goto fail;
@@ -441,7 +456,7 @@ static PyObject *py_create_accounts(PyObject *self, PyObject *args) {
     if (borrow_index(&b, o_ix, &s.account_index, "account_index") < 0) goto fail;
     if (!(counts = borrow(&b, o_counts, 1, 8, &n_counts, "counts"))) goto fail;
     if (!(results = borrow_aligned(&b, o_results, 1, 4, 4, &n_results, "results"))) goto fail;
-    if (!(batch = borrow_batch(&b, o_batch, sizeof(account_t), &n_batch, &source))) goto fail;
+    if (!(batch = borrow_batch(&b, o_batch, sizeof(account_t), &n_batch))) goto fail;
     if (n_counts < 4) { PyErr_SetString(PyExc_ValueError, "counts: need 4 slots"); goto fail; }
     s.n_accounts = counts[0];
     if (n_results != n_batch || cap_last < s.cap_accounts || s.n_accounts < 0 ||
@@ -452,12 +467,13 @@ static PyObject *py_create_accounts(PyObject *self, PyObject *args) {
     }
     Py_ssize_t ok = 0;
     Py_BEGIN_ALLOW_THREADS
-    memcpy(batch, source, (size_t)n_batch * sizeof(account_t));
     Py_ssize_t chain_start = -1;
     int64_t chain_n0 = 0;
     int chain_failed = 0;
     for (Py_ssize_t i = 0; i < n_batch; i++) {
-        const account_t *a = &batch[i];
+        account_t record; /* the engine's own copy: checked and stored from this one read */
+        memcpy(&record, batch + (size_t)i * sizeof(account_t), sizeof record);
+        const account_t *a = &record;
         int linked = (a->flags & AF_LINKED) != 0;
         if (chain_start < 0 && linked) { chain_start = i; chain_n0 = s.n_accounts; }
         uint32_t st;
@@ -475,11 +491,9 @@ static PyObject *py_create_accounts(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n_batch; i++) ok += results[i] == A_OK;
     Py_END_ALLOW_THREADS
     counts[0] = s.n_accounts;
-    PyMem_RawFree(batch);
     buffers_release(&b);
     return PyLong_FromSsize_t(ok);
 fail:
-    PyMem_RawFree(batch);
     buffers_release(&b);
     return NULL;
 }
@@ -494,10 +508,9 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
     state_t s;
     memset(&s, 0, sizeof s);
     Py_ssize_t cap_last, cap_meta, n_counts, n_batch, n_results;
-    const void *source;
-    transfer_t *batch = NULL;
+    const uint8_t *batch;
     int64_t *slots = NULL;
-    uint64_t *hashes = NULL;
+    event_ids_t *ids = NULL;
     uint32_t *results;
     int64_t *counts;
     if (!(s.accounts = borrow(&b, o_acc, 1, sizeof(account_t), &s.cap_accounts, "accounts"))) goto fail;
@@ -509,7 +522,7 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
     if (!(s.heap.items = borrow(&b, o_heap, 1, 16, &s.cap_heap, "heap"))) goto fail;
     if (!(counts = borrow(&b, o_counts, 1, 8, &n_counts, "counts"))) goto fail;
     if (!(results = borrow_aligned(&b, o_results, 1, 4, 4, &n_results, "results"))) goto fail;
-    if (!(batch = borrow_batch(&b, o_batch, sizeof(transfer_t), &n_batch, &source))) goto fail;
+    if (!(batch = borrow_batch(&b, o_batch, sizeof(transfer_t), &n_batch))) goto fail;
     if (n_counts < 4) { PyErr_SetString(PyExc_ValueError, "counts: need 4 slots"); goto fail; }
     s.n_accounts = counts[0];
     s.n_transfers = counts[1];
@@ -523,27 +536,33 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
         goto fail;
     }
     slots = PyMem_RawMalloc(sizeof(int64_t) * 2 * (size_t)(n_batch + 1));
-    hashes = PyMem_RawMalloc(sizeof(uint64_t) * 3 * (size_t)(n_batch + 1));
-    if (!slots || !hashes) { PyErr_NoMemory(); goto fail; }
+    ids = PyMem_RawMalloc(sizeof(event_ids_t) * (size_t)(n_batch + 1));
+    if (!slots || !ids) { PyErr_NoMemory(); goto fail; }
     Py_ssize_t ok = 0;
     Py_BEGIN_ALLOW_THREADS
-    memcpy(batch, source, (size_t)n_batch * sizeof(transfer_t));
-    resolve_account_slots(&s, batch, n_batch, hashes, slots);
+    resolve_account_slots(&s, batch, n_batch, ids, slots);
     Py_ssize_t chain_start = -1;
     int64_t chain_n0 = 0;
     int chain_failed = 0;
     for (Py_ssize_t i = 0; i < n_batch; i++) {
-        const transfer_t *t = &batch[i];
+        /* The engine's own copy of the record, with the ids it resolved: checked and stored
+         * from one read, whatever the caller's array holds by now. */
+        transfer_t record;
+        memcpy(&record, batch + (size_t)i * sizeof(transfer_t), sizeof record);
+        record.id = ids[i].id;
+        record.debit_account_id = ids[i].debit;
+        record.credit_account_id = ids[i].credit;
+        const transfer_t *t = &record;
         uint64_t now = ts + (uint64_t)i;
         if (i + PREFETCH_DISTANCE < n_batch)
-            prefetch_event(&s, &hashes[3 * (i + PREFETCH_DISTANCE)], &slots[2 * (i + PREFETCH_DISTANCE)]);
+            prefetch_event(&s, &ids[i + PREFETCH_DISTANCE], &slots[2 * (i + PREFETCH_DISTANCE)]);
         expire_pending(&s, now);
         int linked = (t->flags & TF_LINKED) != 0;
         if (chain_start < 0 && linked) { chain_start = i; chain_n0 = s.n_transfers; }
         uint32_t st;
         if (linked && i == n_batch - 1) st = T_LINKED_EVENT_CHAIN_OPEN;
         else if (chain_failed) st = T_LINKED_EVENT_FAILED;
-        else st = transfer_create(&s, t, now, slots[2 * i], slots[2 * i + 1], hashes[3 * i + 2]);
+        else st = transfer_create(&s, t, now, slots[2 * i], slots[2 * i + 1], ids[i].id_hash);
         results[i] = st;
         if (!chain_failed && st != T_OK && st != T_EXISTS && chain_start >= 0) {
             while (s.n_transfers > chain_n0) transfer_rollback_latest(&s);
@@ -556,18 +575,16 @@ static PyObject *py_create_transfers(PyObject *self, PyObject *args) {
     }
     for (Py_ssize_t i = 0; i < n_batch; i++) ok += results[i] == T_OK;
     Py_END_ALLOW_THREADS
-    PyMem_RawFree(hashes);
+    PyMem_RawFree(ids);
     PyMem_RawFree(slots);
-    PyMem_RawFree(batch);
     counts[0] = s.n_accounts;
     counts[1] = s.n_transfers;
     counts[2] = s.heap.size;
     buffers_release(&b);
     return Py_BuildValue("nL", ok, (long long)s.n_expired);
 fail:
-    PyMem_RawFree(hashes);
+    PyMem_RawFree(ids);
     PyMem_RawFree(slots);
-    PyMem_RawFree(batch);
     buffers_release(&b);
     return NULL;
 }

@@ -148,10 +148,11 @@ static inline uint64_t siphash13_u64(uint64_t m) {
  * where in it the group starts, both come from the keyed hash of the group, so a client
  * cannot pile ids into one block, nor, by choosing ids with the same low bits, into a few
  * slots of every block. (Index capacity is always >= 1024.) */
-static inline uint64_t index_hash(uint64_t key) {
-    uint64_t h = siphash13_u64(key >> 6);
-    return (h << 6) | ((key + (h >> 58)) & 63);
+static inline uint64_t index_hash_in_group(uint64_t key, uint64_t group_hash) {
+    return (group_hash << 6) | ((key + (group_hash >> 58)) & 63);
 }
+
+static inline uint64_t index_hash(uint64_t key) { return index_hash_in_group(key, siphash13_u64(key >> 6)); }
 
 static inline uint64_t index_home(const index_t *ix, uint64_t key) { return index_hash(key) & ix->mask; }
 
