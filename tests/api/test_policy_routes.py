@@ -317,3 +317,25 @@ class TestThePerson:
         assert policy.get("/v1/check", "bank", subject=policy.ada.number, domain="payments")["allowed"] is True
         kinds = [n["kind"] for n in policy.get("/v1/me/notices", "ada", purpose=None)["notices"]]  # type: ignore[attr-defined]
         assert sorted(kinds) == ["appeal_decided", "restriction", "restriction_ended"]
+
+    def test_an_appeal_on_a_court_order__403_to_the_tribunal__the_courts_hear_it(self, policy: Policy) -> None:
+        """Issue 15: allowing it lifts the order, which only the courts may do; the refusal is logged as refused."""
+        court = {"basis_id": "court/118", "authority": "High Court", "court_order": ORDER}
+        made = policy.post("/v1/restrictions", "justice", {**policy.body(), **court})
+        assert made["http"] == 201 and made["status"] == "active" and policy.frozen(PERSON_WALLET)
+        filed = policy.post("/v1/me/appeals", "ada", {"restriction_id": made["id"], "grounds": "paid"}, None)
+        decision = f"/v1/appeals/{filed['id']}/decision"
+        for outsider in ("judge", "bank", "justice"):  # the tribunal, the central bank, the order's own officer
+            refused = policy.post(decision, outsider, {"outcome": "lift", "reason": "receipt"})
+            assert refused["http"] == 403 and policy.frozen(PERSON_WALLET), refused
+        tribunal = policy.world.principals["judge"].id
+        asked = f"appeal {filed['id']} lift"
+        assert (tribunal, PURPOSE, f"{asked} requested") in policy.log_of(policy.ada)
+        assert any(
+            who == tribunal and what.startswith(f"{asked} refused: only an officer of courts")
+            for who, _, what in policy.log_of(policy.ada)
+        )
+        decided = policy.post(decision, "justice-2", {"outcome": "lift", "reason": "judgment paid"})
+        assert decided["http"] == 200 and decided["status"] == "lifted" and not policy.frozen(PERSON_WALLET)
+        justice = policy.world.principals["justice-2"].id
+        assert (justice, PURPOSE, f"appeal {filed['id']} lifted") in policy.log_of(policy.ada)

@@ -42,7 +42,7 @@ T0 = 1_800_000_000 * 10**9
 DAY = 86_400 * 10**9
 OFFICER_A, OFFICER_B, OFFICER_C = "p_aaaaaaaaaaaaaaaa", "p_bbbbbbbbbbbbbbbb", "p_cccccccccccccccc"  # tax office
 JUDGE, JUDGE_2 = "p_dddddddddddddddd", "p_eeeeeeeeeeeeeeee"  # officers of the courts
-FIU = "p_ffffffffffffffff"  # the financial intelligence unit: sanctions listings
+FIU, FIU_2 = "p_ffffffffffffffff", "p_fffffffffffffff2"  # the financial intelligence unit: sanctions listings
 BANKER = "p_0000000000000001"  # the central bank: no basis here names it
 AGENCIES = {
     OFFICER_A: "tax-office",
@@ -51,6 +51,7 @@ AGENCIES = {
     JUDGE: "courts",
     JUDGE_2: "courts",
     FIU: "financial-intelligence-unit",
+    FIU_2: "financial-intelligence-unit",
     BANKER: "central-bank",
 }
 BASES = [
@@ -707,6 +708,46 @@ class TestAppeals:
         ]
         with pytest.raises(ConflictError):
             world.appeals.decide(appeal.id, "uphold", officer=OFFICER_C, reason="changed my mind")
+
+    def _appealed(self, w: World, active: Restriction) -> str:
+        return w.appeals.file(active.id, appellant=w.ada.number, filed_by=w.ada.principal_id, grounds="g").id
+
+    def test_a_court_order__heard_only_by_another_officer_of_the_courts(self, world: World) -> None:
+        """Issue 15: allowing the appeal lifts the order, the court's alone to do; nor may anyone else uphold it."""
+        active = _ordered(world, proposer=BANKER)
+        active = world.restrictions.decide(active.id, "activate", officer=JUDGE, reason="order HC/2026/118 seen")
+        appeal_id = self._appealed(world, active)
+        for outsider in (OFFICER_C, FIU, BANKER, JUDGE, "p_0000000000000009"):  # other agencies, proposer, decider
+            for outcome in ("lift", "uphold"):
+                with pytest.raises(ForbiddenError):
+                    world.appeals.decide(appeal_id, outcome, officer=outsider, reason="receipt shown")
+        assert world.appeals.get(appeal_id).status is AppealStatus.pending
+        assert not world.restrictions.check(world.ada.number, "payments").allowed and _frozen(world, 10)
+        world.appeals.decide(appeal_id, "lift", officer=JUDGE_2, reason="the order was set aside")
+        assert world.restrictions.get(active.id).status is RestrictionStatus.lifted and not _frozen(world, 10)
+
+    def test_a_courts_officer_who_is_disabled__forbidden(self, world: World) -> None:
+        """The agency is read from the store: a disabled officer acts for none."""
+        appeal_id = self._appealed(world, _ordered(world))
+        with world.store.transaction(write=True) as conn:
+            conn.execute(principals_table.update().where(principals_table.c.id == JUDGE_2).values(disabled=True))
+        with pytest.raises(ForbiddenError, match="only an officer of courts"):
+            world.appeals.decide(appeal_id, "lift", officer=JUDGE_2, reason="set aside")
+
+    def test_a_listing__heard_only_by_another_officer_of_the_unit(self, world: World) -> None:
+        active = _listed(world)
+        appeal_id = self._appealed(world, active)
+        for outsider in (OFFICER_C, JUDGE, FIU):  # a tax officer, a court's, the unit's officer who decided it
+            with pytest.raises(ForbiddenError):
+                world.appeals.decide(appeal_id, "lift", officer=outsider, reason="not the listed person")
+        assert world.restrictions.get(active.id).status is RestrictionStatus.active
+        decided = world.appeals.decide(appeal_id, "lift", officer=FIU_2, reason="not the listed person")
+        assert decided.status is AppealStatus.lifted and world.restrictions.check(world.ada.number, "payments").allowed
+
+    def test_a_statute__heard_by_any_officer_who_neither_proposed_nor_decided_it(self, world: World) -> None:
+        """An administrative decision is reviewed outside the agency that made it (docs/rules.md: the tribunal)."""
+        appeal_id = self._appealed(world, _active(world))
+        assert world.appeals.decide(appeal_id, "uphold", officer=BANKER, reason="tax due").status is AppealStatus.upheld
 
 
 class TestNotices:

@@ -144,7 +144,12 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.officer, Action.restrictions_amend, Scope.purpose, "only within the basis; logged"),
     Grant(Role.officer, Action.restrictions_lift, Scope.purpose, "with a reason; logged"),
     Grant(Role.officer, Action.appeals_read, Scope.purpose, "the queue; logged for each person listed"),
-    Grant(Role.officer, Action.appeals_decide, Scope.purpose, "a restriction: not who proposed or decided it; logged"),
+    Grant(
+        Role.officer,
+        Action.appeals_decide,
+        Scope.purpose,
+        "not who proposed or decided it; a court order's or listing's: its agency; logged",
+    ),
     Grant(Role.citizen, Action.me_restrictions_read, Scope.own, "their restrictions, every status, and appeals"),
     Grant(Role.citizen, Action.me_notices_read, Scope.own, "every decision about them, with reasons"),
     Grant(Role.citizen, Action.me_appeals_write, Scope.own, "on their own restriction or score/denial notice only"),

@@ -6,6 +6,12 @@ time. An officer who neither proposed nor activated the restriction decides it, 
 written reason: ``uphold`` keeps the restriction, ``lift`` ends it at once (unfreezing,
 index, notice and history in the same step as the decision). Either way the person gets
 a notice with the answer.
+
+Lifting on appeal must not be a way round "only the agency a basis names exercises it"
+(issue 15): under a court order or a sanctions listing the officer must also act for an
+agency the basis names (the courts; the financial intelligence unit), read from the store
+(``require_appeal_hearer``). A statute's or a regulation's appeal stays with any officer
+independent of the decision (docs/rules.md says why).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.rules.exercise import require_appeal_hearer
 from tessera.rules.notices import NoticeDraft, NoticeKind, checked_limit, checked_text
 from tessera.rules.restrictions import (
     AppealState,
@@ -97,7 +104,10 @@ class Appeals:
         return appeal
 
     def decide(self, appeal_id: str, outcome: str, *, officer: str, reason: str) -> Appeal:
-        """Uphold or lift, by an officer who neither proposed nor activated the restriction, with a reason."""
+        """Uphold or lift, by an officer who neither proposed nor activated the restriction, with a reason.
+
+        Under a court order or a listing, only an officer of an agency its basis names decides.
+        """
         if outcome not in ("uphold", "lift"):
             raise InvalidInputError("outcome", f"must be uphold or lift, got {outcome!r:.20}")
         officer = checked_text(officer, "officer", ACTOR_MAX)
@@ -114,6 +124,7 @@ class Appeals:
                 if appeal.status is not AppealStatus.pending:
                     raise ConflictError("appeal_id", f"{appeal.id} was decided already ({appeal.status})")
                 current = _locked(conn, appeal.restriction_id)
+                require_appeal_hearer(conn, officer, self._restrictions.bases.get(current.basis_id))
                 if officer in (current.proposed_by, current.decided_by):
                     raise ForbiddenError(
                         "an appeal is decided by an officer who neither proposed nor decided the restriction"

@@ -4,7 +4,9 @@
 basis is put into effect, decided, amended or lifted only by an enabled officer of an
 agency the basis names (``LegalBasis.exercised_by``), looked up in the store in the same
 transaction, never taken from the caller; a court order only with its reference
-(``CourtOrder``). The bases' terms, agencies included, are kept in ``legal_bases``.
+(``CourtOrder``). An appeal on a restriction under a court order or a listing is heard
+only by that agency too (``require_appeal_hearer``). The bases' terms, agencies included,
+are kept in ``legal_bases``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from tessera.rules.notices import domains_of, domains_text
 from tessera.store.tables import agencies, legal_bases, principals
 
 log = logging.getLogger(__name__)
+# Appeals on a restriction under these are heard only by an agency the basis names (require_appeal_hearer).
+HEARD_BY_ITS_AGENCIES = frozenset({BasisKind.court_order, BasisKind.sanctions_listing})
 
 
 def basis_of_row(row: Row[Any]) -> LegalBasis:
@@ -86,14 +90,27 @@ def agencies_of(conn: Connection, ids: set[str]) -> dict[str, str]:
     return {principal_id: agency for principal_id, agency in conn.execute(query)}
 
 
-def require_agency(conn: Connection, officer: str, basis: LegalBasis, verb: str) -> None:
+def require_agency(conn: Connection, officer: str, basis: LegalBasis, verb: str, what: str = "a restriction") -> None:
     """ForbiddenError unless ``officer`` is an enabled officer of an agency ``basis`` names."""
     agency = agencies_of(conn, {officer}).get(officer, "")
     if not basis.exercisable_by(agency):
         raise ForbiddenError(
-            f"only an officer of {basis.agencies_text()} may {verb} a restriction under {basis.cite()}"
+            f"only an officer of {basis.agencies_text()} may {verb} {what} under {basis.cite()}"
             f" (you act for {agency or 'no agency'})"
         )
+
+
+def require_appeal_hearer(conn: Connection, officer: str, basis: LegalBasis) -> None:
+    """ForbiddenError unless ``officer`` may hear an appeal on a restriction under ``basis`` (docs/rules.md).
+
+    Allowing such an appeal lifts the restriction, so under a court order or a listing it
+    is for the agency that alone may lift it: an order is reviewed by the courts, a listing
+    by the unit that carries out the lists. A statute's or a regulation's restriction is an
+    administrative decision, reviewed by an officer independent of it, the appeals
+    tribunal's in practice: any officer who neither proposed nor decided it (``Appeals``).
+    """
+    if basis.kind in HEARD_BY_ITS_AGENCIES:
+        require_agency(conn, officer, basis, "decide an appeal on")
 
 
 def checked_order(order: object, basis: LegalBasis, now: int, field: str) -> CourtOrder | None:

@@ -14,7 +14,7 @@ file appeals on their own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -56,6 +56,7 @@ from tessera.api.schemas import (
 from tessera.api.services import PURPOSE_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.rules.appeals import Appeal
 from tessera.rules.basis import legal_basis, require_agencies
 from tessera.rules.restrictions import Keep, Restriction, RestrictionStatus
 from tessera.rules.subjects import SUBJECT_MAX, checked_subject, is_person
@@ -74,6 +75,7 @@ APPEAL_FIELDS = ("restrictions", "appeals")
 EVENT_FIELDS = ("rules.events",)
 NOTICE_FIELDS = ("notices", "appeals")
 OUTCOME_MAX = 200  # a refusal's message in the person's access log, cut to one line's worth
+_Changed = TypeVar("_Changed", Restriction, Appeal)
 _bearer = HTTPBearer(auto_error=False, description="An API key from `tessera keys create`: `Bearer tsk_...`")
 
 
@@ -93,24 +95,25 @@ def _changed(
     subject: str,
     asked: str,
     *,
-    act: Callable[[], Restriction],
-    done: Callable[[Restriction], str],
-) -> Restriction:
-    """A change to a person's restriction, logged for them as asked, then as done or as refused (and why).
+    act: Callable[[], _Changed],
+    done: Callable[[_Changed], str],
+    fields: tuple[str, ...] = RESTRICTION_FIELDS,
+) -> _Changed:
+    """A change to a person's restriction (or appeal), logged for them as asked, then as done or as refused (and why).
 
     Refusals are common by design (only the basis's agency acts), so the log says what
     happened, never only what was asked; the purpose is the officer's, as given.
     """
-    _logged(services, caller, [subject], RESTRICTION_FIELDS, f"{asked} requested", doing=asked)
+    _logged(services, caller, [subject], fields, f"{asked} requested", doing=asked)
     people = [services.subject_of_person(subject)] if is_person(subject) else []
     try:
         changed = act()
     except (ConflictError, ForbiddenError, InvalidInputError, NotFoundError) as exc:
         if people:
-            services.record_access(caller, people, RESTRICTION_FIELDS, f"{asked} refused: {exc}"[:OUTCOME_MAX])
+            services.record_access(caller, people, fields, f"{asked} refused: {exc}"[:OUTCOME_MAX])
         raise
     if people:
-        services.record_access(caller, people, RESTRICTION_FIELDS, done(changed))
+        services.record_access(caller, people, fields, done(changed))
     return changed
 
 
@@ -332,12 +335,21 @@ def appeal_queue(
 def decide_appeal(
     appeal_id: AppealIdPath, body: AppealDecisionCreate, caller: CallerDep, services: ServicesDep
 ) -> AppealPublic:
-    """Uphold (the restriction stays) or lift (it ends now), with a reason the person reads."""
+    """Uphold (the restriction stays) or lift (it ends now), with a reason the person reads.
+
+    Under a court order or a listing, only an officer of an agency its basis names decides.
+    """
     found = services.appeals.get(appeal_id)
-    _logged(services, caller, [found.subject], APPEAL_FIELDS, f"appeal {body.outcome}", doing="deciding an appeal")
-    return AppealPublic.of(
-        services.appeals.decide(appeal_id, body.outcome, officer=caller.principal.id, reason=body.reason)
+    decided = _changed(
+        services,
+        caller,
+        found.subject,
+        f"appeal {appeal_id} {body.outcome}",
+        act=lambda: services.appeals.decide(appeal_id, body.outcome, officer=caller.principal.id, reason=body.reason),
+        done=lambda a: f"appeal {a.id} {a.status.value}",
+        fields=APPEAL_FIELDS,
     )
+    return AppealPublic.of(decided)
 
 
 # -- events for the rules ------------------------------------------------------------------------------------
