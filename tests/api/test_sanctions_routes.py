@@ -108,6 +108,25 @@ def test_dismiss__nothing_restricted(listed: World) -> None:
     assert _hits(listed, "dismissed").json()["hits"][0]["reason"] == "different person, other birthplace"
 
 
+def test_dismiss_by_another_agency__403__the_hit_stays_pending__logged_as_refused(listed: World) -> None:
+    """Issue 15: only the listing's agency answers a hit, either way; a bank officer cannot clear one."""
+    number = _enrol_listed(listed)
+    (hit,) = _hits(listed).json()["hits"]
+    body = {"decision": "dismiss", "reason": "a good customer"}
+    response = listed.client.post(
+        f"/v1/sanctions/hits/{hit['id']}/decision", json=body, headers=listed.as_("bank", PURPOSE)
+    )
+    assert response.status_code == 403 and "financial-intelligence-unit" in response.json()["detail"]
+    assert [h["id"] for h in _hits(listed).json()["hits"]] == [hit["id"]]
+    bank = listed.principals["bank"].id
+    outcomes = [what for who, _, what in _log(listed, number) if who == bank]
+    assert f"screening hit {hit['id']} dismiss requested" in outcomes
+    assert any(o.startswith(f"screening hit {hit['id']} dismiss refused: only an officer of") for o in outcomes)
+    assert _decide(listed, hit["id"], {"decision": "dismiss", "reason": "other person"}).status_code == 200
+    analyst = listed.principals["analyst"].id
+    assert (analyst, PURPOSE, f"screening hit {hit['id']} dismissed") in _log(listed, number)
+
+
 def test_a_new_counterparty_with_a_listed_name__screened_on_its_first_transfer(listed: World) -> None:
     """A merchant principal named like a listing is screened when Alice first pays it."""
     services = listed.services

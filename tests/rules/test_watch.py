@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert
 
 from tessera.auth import Role
-from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.identity.enrolment import Registration
 from tessera.identity.registry import Person, Registry, checked_demographics
 from tessera.ledger.feed import CommittedBatch
@@ -230,6 +230,43 @@ class TestDecisions:
         assert decided.status is HitStatus.confirmed and watched.freezer.frozen == []
         active = watched.restrictions.decide(restriction.id, "activate", officer=OFFICER, reason="listing checked")
         assert active.status is RestrictionStatus.active and active.decided_by == OFFICER
+
+    def test_the_units_rejection_of_another_agencys_confirmation__dismisses_the_hit(self, watched: Watched) -> None:
+        """The hit says what the unit decided: rejected by it, the hit is dismissed, and not raised again."""
+        tax = watched.store.create_principal("tax analyst", Role.officer, agency="tax-office")
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        _, restriction = watched.watch.decide(hit.id, "confirm", officer=tax.id, reason="same birth date")
+        assert restriction is not None
+        watched.restrictions.decide(restriction.id, "reject", officer=OFFICER, reason="born in another country")
+        dismissed = watched.watch.get(hit.id)
+        assert dismissed.status is HitStatus.dismissed and dismissed.decided_by == OFFICER
+        assert dismissed.reason == f"restriction {restriction.id} rejected: born in another country"
+        assert dismissed.restriction_id == restriction.id and watched.watch.hits("confirmed") == []
+        assert screen_registrations(watched.watch, [_registered(person)]) == []  # the same list: not raised again
+
+    def test_a_rejected_proposal_from_elsewhere__leaves_hits_alone(self, watched: Watched) -> None:
+        """Only the hit whose confirmation proposed the restriction follows its rejection."""
+        tax = watched.store.create_principal("tax analyst", Role.officer, agency="tax-office")
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        watched.watch.decide(hit.id, "confirm", officer=tax.id, reason="same birth date")
+        other = watched.restrictions.propose(
+            person.number, ["payments"], "sanctions-act/un", authority="UN", reason_code="sanctions.listed",
+            reason_text="x", end_ns=T0 + REVIEW_AFTER_NS, proposer=tax.id, event_ref=f"screening:{hit.id}",
+        )  # fmt: skip
+        watched.restrictions.decide(other.id, "reject", officer=OFFICER, reason="not this one")
+        assert watched.watch.get(hit.id).status is HitStatus.confirmed
+
+    def test_a_dismissal_by_another_agency__forbidden_and_the_hit_stays_pending(self, watched: Watched) -> None:
+        """Issue 15: dismissing is the listing's agency's answer as much as confirming; no one else clears a hit."""
+        tax = watched.store.create_principal("tax analyst", Role.officer, agency="tax-office")
+        person = watched.person("Khaledin Zorbanov Dimitrenko")
+        (hit,) = screen_registrations(watched.watch, [_registered(person)])
+        for outsider in (tax.id, "p_0000000000000009"):  # another agency's officer; no principal at all
+            with pytest.raises(ForbiddenError, match="only an officer of financial-intelligence-unit may dismiss"):
+                watched.watch.decide(hit.id, "dismiss", officer=outsider, reason="other person")
+        assert watched.watch.get(hit.id).status is HitStatus.pending and watched.watch.hits() == [hit]
 
     def test_confirm_ofac__payments_only(self, watched: Watched) -> None:
         """OFAC blocking freezes assets; it says nothing of travel."""

@@ -155,7 +155,7 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.citizen, Action.me_appeals_write, Scope.own, "on their own restriction or score/denial notice only"),
     Grant(Role.citizen, Action.me_scores_read, Scope.own, "each score, its range and what lowered it most"),
     Grant(Role.officer, Action.sanctions_hits_read, Scope.purpose, "the screening queue; logged for each person"),
-    Grant(Role.officer, Action.sanctions_hits_decide, Scope.purpose, "confirm or dismiss, with a reason; logged"),
+    Grant(Role.officer, Action.sanctions_hits_decide, Scope.purpose, "confirm, or dismiss (its agency only); logged"),
     Grant(Role.officer, Action.rule_events_create, Scope.purpose, "an agency's lawful events for the rules; logged"),
     Grant(Role.auditor, Action.ledger_supply_read, Scope.any, "per ledger: issued, held by kind, reconciled"),
     *(Grant(r, Action.agencies_read, Scope.any, "who the agencies are is public") for r in Role),

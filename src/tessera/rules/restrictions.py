@@ -77,6 +77,7 @@ from tessera.store.tables import (
     persons,
     restriction_events,
     restrictions,
+    screening_hits,
 )
 
 PROPOSALS_BATCH_MAX = 1000
@@ -84,6 +85,7 @@ RESTRICTIONS_LIST_MAX = 1000
 SWEEP_BATCH_MAX = 1000  # expired per transaction; the sweep loops until none is left
 ID_LIMIT = 2**63
 RULE_PREFIX = "rule:"
+HIT_REF_PREFIX = "screening:"  # event_ref of a restriction a screening hit's confirmation proposed
 EXPIRED = "its end was reached"
 
 log = logging.getLogger(__name__)
@@ -408,7 +410,8 @@ class Restrictions:
 
         The officer acts for an agency the basis names (``exercised_by``). Activating a court
         order needs the order's reference: the proposal's, or ``court_order`` here (a different
-        one than the proposal's is a conflict).
+        one than the proposal's is a conflict). Rejecting what a screening hit's confirmation
+        proposed dismisses that hit in the same transaction.
         """
         if decision not in ("activate", "reject"):
             raise InvalidInputError("decision", f"must be activate or reject, got {decision!r:.20}")
@@ -435,6 +438,7 @@ class Restrictions:
                     )
                     _save(conn, decided)
                     _event(conn, current.id, "rejected", actor=officer, reason=reason, detail={}, now=now)
+                    _dismiss_hit_of(conn, decided)
                     return decided
                 if current.end_ns is not None and current.end_ns <= now:
                     raise ConflictError("end_ns", f"{current.id}'s end has passed: propose it again with a new end")
@@ -875,6 +879,28 @@ def _values(r: Restriction) -> dict[str, Any]:
         "order_case_number": None if r.court_order is None else r.court_order.case_number,
         "order_issued_on": None if r.court_order is None else r.court_order.issued_on.isoformat(),
     }
+
+
+def _dismiss_hit_of(conn: Connection, rejected: Restriction) -> None:
+    """The screening hit whose confirmation proposed ``rejected`` (its ``event_ref``) is dismissed with it.
+
+    Only an officer of the listing's agency rejects it (``decide``), which is also who may
+    dismiss a hit (``SanctionsWatch.decide``): the hit says what that agency decided, not
+    what the officer who confirmed it proposed, and is raised again only from a newer list.
+    """
+    if rejected.event_ref is None or not rejected.event_ref.startswith(HIT_REF_PREFIX):
+        return
+    hit_id = rejected.event_ref.removeprefix(HIT_REF_PREFIX)
+    reason = f"restriction {rejected.id} rejected: {rejected.decision_reason}"[:REASON_TEXT_MAX]
+    conn.execute(
+        update(screening_hits)
+        .where(
+            screening_hits.c.id == hit_id,
+            screening_hits.c.restriction_id == rejected.id,
+            screening_hits.c.status == "confirmed",
+        )
+        .values(status="dismissed", decided_by=rejected.decided_by, reason=reason, decided_at_ns=rejected.decided_at_ns)
+    )
 
 
 def _save(conn: Connection, r: Restriction) -> None:

@@ -8,7 +8,10 @@ dismissed for the same version of its list. An officer confirms a hit (a restric
 the Sanctions Act's section for its list, for one year until review) or dismisses it, with
 a written reason either way. The restriction is in force at once when the confirming
 officer acts for an agency the basis names (the financial intelligence unit); anyone
-else's confirmation only proposes it to that agency (``Restrictions.propose_in`` decides).
+else's confirmation only proposes it to that agency (``Restrictions.propose_in`` decides),
+and the unit's rejection of that proposal dismisses the hit (``Restrictions.decide``).
+Dismissing is the other answer to the same question, so only that agency's officers
+dismiss (issue 15): otherwise anyone could clear a listed person's hit before the unit saw it.
 
 Screening never runs on the caller's thread where that would hold up enrolment or the
 ledger's feed: ``submit`` hands the work to one background thread (``ScreeningWorker``).
@@ -32,9 +35,10 @@ from sqlalchemy import Row, and_, insert, or_, select, update
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity.enrolment import Registration
+from tessera.rules.exercise import require_agency
 from tessera.rules.lists import ListedEntity
 from tessera.rules.notices import checked_text
-from tessera.rules.restrictions import Proposal, Restriction, Restrictions
+from tessera.rules.restrictions import HIT_REF_PREFIX, Proposal, Restriction, Restrictions
 from tessera.rules.screening import QUERY_NAME_MAX, SCREEN_THRESHOLD, Screener, ScreeningQuery, checked_query
 from tessera.rules.subjects import checked_subject
 from tessera.store import Store
@@ -126,6 +130,11 @@ class Hit:
     restriction_id: str | None
     created_at_ns: int
     decided_at_ns: int | None
+
+
+def basis_of_source(source: str) -> str:
+    """The legal basis a listing from ``source`` takes effect under: its list's section, else the generic one."""
+    return BASES_BY_SOURCE.get(source, SANCTIONS_BASIS)
 
 
 def measures_of(entity: ListedEntity) -> tuple[str, ...]:
@@ -308,7 +317,10 @@ class SanctionsWatch:
     # -- deciding ----------------------------------------------------------------------------------
 
     def decide(self, hit_id: str, decision: str, *, officer: str, reason: str) -> tuple[Hit, Restriction | None]:
-        """Confirm (a restriction under the listing; at once if its agency confirms) or dismiss, with a reason."""
+        """Confirm (a restriction under the listing; at once if its agency confirms) or dismiss, with a reason.
+
+        Only an officer of an agency the listing's basis names dismisses (``ForbiddenError``).
+        """
         if decision not in ("confirm", "dismiss"):
             raise InvalidInputError("decision", f"must be confirm or dismiss, got {decision!r:.20}")
         hit_id = _checked_hit_id(hit_id)
@@ -326,6 +338,9 @@ class SanctionsWatch:
                 hit = _hit_of(row)
                 if hit.status is not HitStatus.pending:
                     raise ConflictError("hit_id", f"this hit was already {hit.status.value} by {hit.decided_by}")
+                if decision == "dismiss":
+                    basis = self._restrictions.bases.get(basis_of_source(hit.source))
+                    require_agency(conn, officer, basis, "dismiss", "a screening hit")
                 if decision == "confirm":
                     entity = self._entities.get((hit.source, hit.list_id))
                     if entity is None:
@@ -413,13 +428,13 @@ def _proposal(hit: Hit, entity: ListedEntity, officer: str, reason: str, now: in
     return Proposal(
         subject=hit.subject,
         domains=measures_of(entity),
-        basis_id=BASES_BY_SOURCE.get(entity.source, SANCTIONS_BASIS),
+        basis_id=basis_of_source(entity.source),
         authority=ISSUERS.get(entity.source, entity.source),
         reason_code=REASON_CODE,
         reason_text=text[:REASON_TEXT_MAX],
         end_ns=now + REVIEW_AFTER_NS,
         proposer=officer,
-        event_ref=f"screening:{hit.id}",
+        event_ref=HIT_REF_PREFIX + hit.id,
     )
 
 

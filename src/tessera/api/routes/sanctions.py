@@ -2,7 +2,8 @@
 
 A hit says that a person may be a listed one, which is personal data of the most
 sensitive kind: reading the queue needs a stated purpose and lands in the access log of
-every person it lists; a decision lands in the log of the person decided on.
+every person it lists; a decision lands in the log of the person decided on, as asked and
+then as done or refused (only the listing's agency dismisses, so refusals happen).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.schemas import HitDecisionCreate, HitDecisionPublic, HitPublic, HitsPublic, RestrictionPublic
 from tessera.api.services import Caller, Services
 from tessera.auth import Action
+from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.screening import SCREEN_THRESHOLD
 from tessera.rules.subjects import is_person
 
@@ -22,6 +24,7 @@ router = APIRouter(tags=["sanctions"])
 
 HitIdPath = Annotated[str, Path(pattern=r"^h_[0-9a-f]{16}$")]
 HIT_FIELDS = ("sanctions_hits",)
+OUTCOME_MAX = 200  # a refusal's message in the person's access log, cut to one line's worth
 
 
 def _logged(services: Services, caller: Caller, subjects: list[str], outcome: str, *, doing: str) -> None:
@@ -50,12 +53,25 @@ def list_hits(
 def decide_hit(
     hit_id: HitIdPath, body: HitDecisionCreate, caller: CallerDep, services: ServicesDep
 ) -> HitDecisionPublic:
-    """Confirm (a restriction under the listing, in force at once: notice sent, wallets frozen) or dismiss."""
+    """Confirm (a restriction under the listing: in force at once from its agency, else proposed to it) or dismiss.
+
+    Only an officer of an agency the listing's basis names dismisses (403 otherwise).
+    """
     found = services.sanctions_watch.get(hit_id)
-    _logged(services, caller, [found.subject], f"screening hit {body.decision}", doing="deciding a screening hit")
-    hit, restriction = services.sanctions_watch.decide(
-        hit_id, body.decision, officer=caller.principal.id, reason=body.reason
-    )
+    asked = f"screening hit {hit_id} {body.decision}"
+    _logged(services, caller, [found.subject], f"{asked} requested", doing="deciding a screening hit")
+    people = [services.subject_of_person(found.subject)] if is_person(found.subject) else []
+    try:
+        hit, restriction = services.sanctions_watch.decide(
+            hit_id, body.decision, officer=caller.principal.id, reason=body.reason
+        )
+    except (ConflictError, ForbiddenError, InvalidInputError, NotFoundError) as exc:
+        if people:
+            services.record_access(caller, people, HIT_FIELDS, f"{asked} refused: {exc}"[:OUTCOME_MAX])
+        raise
+    if people:
+        restricted = "" if restriction is None else f", restriction {restriction.id} {restriction.status.value}"
+        services.record_access(caller, people, HIT_FIELDS, f"screening hit {hit.id} {hit.status.value}{restricted}")
     return HitDecisionPublic(
         hit=HitPublic.of(hit), restriction=None if restriction is None else RestrictionPublic.of(restriction)
     )
