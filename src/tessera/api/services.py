@@ -7,10 +7,11 @@ accounts, may the caller touch them, and record that someone looked.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,9 +19,9 @@ from urllib.parse import urlsplit
 import numpy as np
 import numpy.typing as npt
 
-from tessera.audit import AccessEntry, AccessLog, SignedTreeHead
+from tessera.audit import AccessEntry, AccessLog, SignedTreeHead, decode_note, deliver_entries, encode_note
 from tessera.auth import Grant, Principal, Rate, RateLimiter, Role, Scope, Sessions, parse_token, secret_matches
-from tessera.errors import InvalidInputError, NotFoundError, PurposeRequiredError, UnauthenticatedError
+from tessera.errors import InvalidInputError, NotFoundError, PurposeRequiredError, TesseraError, UnauthenticatedError
 from tessera.identity.dedup import Gallery
 from tessera.identity.enrolment import Enrolments, Registration
 from tessera.identity.oidc import OpenIdProvider
@@ -79,6 +80,33 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / 'registry.db'}"
 
 
+# What a write owes the access log, known once the ledger has applied it: (subject, fields, outcome).
+Owed = list[tuple[str, tuple[str, ...], str]]
+
+
+class AccessNote:
+    """The access entries a ledger write owes, journaled as a note with the write (DESIGN.md principle 4).
+
+    Pass it as ``note=`` to ``Ledger.create_transfers`` or ``create_accounts``: under the
+    apply lock it turns the statuses into entries (``owed``) stamped with the batch's
+    time, so the write and its entries are durable together; ``Services.deliver`` then
+    appends them. No write becomes durable without its entry, and a refusal is logged as one.
+    """
+
+    def __init__(self, caller: Caller, owed: Callable[[npt.NDArray[np.uint32]], Owed]) -> None:
+        self.caller = caller
+        self.owed = owed
+        self.entries: list[AccessEntry] = []
+
+    def __call__(self, statuses: npt.NDArray[np.uint32], timestamp: int) -> bytes | None:
+        p, purpose = self.caller.principal, self.caller.purpose or NO_PURPOSE
+        self.entries = [
+            AccessEntry(timestamp, p.id, p.role.value, p.agency or "-", purpose, subject, fields, outcome)
+            for subject, fields, outcome in self.owed(statuses)
+        ]
+        return encode_note(self.entries) if self.entries else None
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """An authenticated, authorised request: who, under which grant, and the purpose they stated."""
@@ -105,6 +133,7 @@ class Services:
                 self.ledger.reserve(settings.reserve_accounts, settings.reserve_transfers)
                 self.access_log = AccessLog.open(settings.data_dir / "audit")
                 try:
+                    self.notes_recovered = self.deliver_undelivered_notes()  # before anyone is served
                     self.gallery = Gallery.open(settings.data_dir / "gallery")
                 except BaseException:
                     self.access_log.close()
@@ -212,6 +241,8 @@ class Services:
         if self.sweeper is not None:
             self.sweeper.stop()
             enforcement.uninstall(self.restrictions.index)
+        with contextlib.suppress(TesseraError):  # a note whose delivery failed earlier: one more try
+            self.deliver_undelivered_notes()
         for close in (self.gallery.close, self.access_log.close, self.ledger.close, self.store.close):
             close()
 
@@ -392,6 +423,21 @@ class Services:
         return debit, credit, settles, unknown
 
     # -- the access log -----------------------------------------------------------------------
+
+    def deliver(self, note: AccessNote, note_seq: int) -> None:
+        """Append a write's entries, then mark its journaled note delivered."""
+        if note_seq:
+            self.access_log.append(note.entries)
+            self.ledger.notes.mark_delivered([note_seq])
+
+    def deliver_undelivered_notes(self) -> int:
+        """Entries of writes made durable before a crash cut off their logging: appended now, once each."""
+        delivered = 0
+        for note in self.ledger.notes.undelivered():
+            delivered += deliver_entries(self.access_log, decode_note(note.payload))
+            self.ledger.notes.mark_delivered([note.seq])
+        self.ledger.notes.save()
+        return delivered
 
     def require_purpose(self, caller: Caller, subjects: Iterable[str], fields: tuple[str, ...], *, doing: str) -> None:
         """Refuse a look at someone's data without a stated purpose, logging the refusal for them first."""

@@ -4,7 +4,7 @@ A journal is a directory of segment files named by the sequence number of their 
 entry. An entry is a 64-byte header followed by the batch's records exactly as the
 engine read them::
 
-    magic 'TSJ1' | kind u8 | version u8 | reserved u16 | seq u64 | group_seq u64 |
+    magic 'TSJ1' | kind u8 | version u8 | flags u16 | seq u64 | group_seq u64 |
     timestamp u64 | count u32 | body_size u32 | body_checksum u64 | reserved 12 |
     header_crc32 u32
 
@@ -47,6 +47,9 @@ class EntryKind:
     orders = 3
 
 
+NOTE_FLAG = 1  # the body's records are followed by a service's note on them (ledger/notes.py)
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One journaled batch, as read back."""
@@ -59,6 +62,7 @@ class Entry:
     timestamp: int
     count: int
     body: memoryview
+    flags: int = 0
 
 
 def segment_name(first_seq: int) -> str:
@@ -77,9 +81,12 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def encode_header(*, kind: int, seq: int, group_seq: int, timestamp: int, count: int, body: Any) -> bytes:
+def encode_header(
+    *, kind: int, seq: int, group_seq: int, timestamp: int, count: int, body: Any, flags: int = 0
+) -> bytes:
     view = memoryview(body).cast("B")
-    head = HEADER.pack(MAGIC, kind, VERSION, 0, seq, group_seq, timestamp, count, len(view), _engine.checksum(view), 0)
+    checksum = _engine.checksum(view)
+    head = HEADER.pack(MAGIC, kind, VERSION, flags, seq, group_seq, timestamp, count, len(view), checksum, 0)
     return head[:60] + struct.pack("<I", zlib.crc32(head[:60]))
 
 
@@ -99,7 +106,7 @@ def _entry_at(path: Path, data: memoryview, offset: int) -> Entry | str:
     fields = _header_at(data, offset)
     if fields is None:
         return "bad entry header"
-    _, kind, version, _, seq, group_seq, timestamp, count, body_size, body_sum, _ = fields
+    _, kind, version, flags, seq, group_seq, timestamp, count, body_size, body_sum, _ = fields
     if version != VERSION:
         return f"unknown entry version {version}"
     end = offset + HEADER_SIZE + body_size
@@ -108,7 +115,7 @@ def _entry_at(path: Path, data: memoryview, offset: int) -> Entry | str:
     body = data[offset + HEADER_SIZE : end]
     if _engine.checksum(body) != body_sum:
         return "entry body checksum mismatch"
-    return Entry(path, offset, kind, seq, group_seq, timestamp, count, body)
+    return Entry(path, offset, kind, seq, group_seq, timestamp, count, body, flags)
 
 
 def read_segment(path: Path, data: memoryview, is_last: bool) -> tuple[list[Entry], int | None]:
@@ -158,7 +165,7 @@ class JournalWriter:
         self.sync = sync
         self._lock = threading.Lock()  # guards the queue and seq counter
         self._sync_lock = threading.Lock()  # held by the group leader while it writes
-        self._queue: list[tuple[int, int, int, int, Any]] = []
+        self._queue: list[tuple[int, int, int, int, Any, int]] = []
         self._next_seq = next_seq
         self.durable_seq = next_seq - 1
         self._failure: BaseException | None = None
@@ -187,12 +194,12 @@ class JournalWriter:
     def last_seq(self) -> int:
         return self._next_seq - 1
 
-    def append(self, kind: int, timestamp: int, count: int, body: Any) -> int:
+    def append(self, kind: int, timestamp: int, count: int, body: Any, flags: int = 0) -> int:
         """Queue an entry; it is durable once ``sync_through(seq)`` returns."""
         with self._lock:
             seq = self._next_seq
             self._next_seq += 1
-            self._queue.append((seq, kind, timestamp, count, body))
+            self._queue.append((seq, kind, timestamp, count, body, flags))
             return seq
 
     def sync_through(self, seq: int) -> None:
@@ -214,12 +221,14 @@ class JournalWriter:
                     raise LedgerFailedError(f"journal write to {self._path} failed: {error}") from error
                 self.durable_seq = group[-1][0]
 
-    def _write_group(self, group: list[tuple[int, int, int, int, Any]]) -> None:
+    def _write_group(self, group: list[tuple[int, int, int, int, Any, int]]) -> None:
         group_seq = group[0][0]
         buffers: list[Any] = []
-        for seq, kind, timestamp, count, body in group:
+        for seq, kind, timestamp, count, body, flags in group:
             buffers.append(
-                encode_header(kind=kind, seq=seq, group_seq=group_seq, timestamp=timestamp, count=count, body=body)
+                encode_header(
+                    kind=kind, seq=seq, group_seq=group_seq, timestamp=timestamp, count=count, body=body, flags=flags
+                )
             )
             buffers.append(memoryview(body).cast("B"))
         for start in range(0, len(buffers), IOV_MAX):

@@ -30,7 +30,8 @@ from tessera.errors import (
     LedgerLockedError,
 )
 from tessera.ledger.feed import CommittedBatch, Feed, Subscriber, Subscription
-from tessera.ledger.journal import EntryKind, JournalWriter, iter_entries, list_segments
+from tessera.ledger.journal import NOTE_FLAG, EntryKind, JournalWriter, iter_entries, list_segments
+from tessera.ledger.notes import Note, Notes, decode_body, encode_body
 from tessera.ledger.records import (
     ACCOUNT_DTYPE,
     BATCH_SIZE_MAX,
@@ -71,6 +72,8 @@ SNAPSHOT_JOURNAL_BYTES = 64 * 2**20  # close() snapshots once the journal holds 
 
 # Under the apply lock: (indices in the batch, their holds' debit and credit accounts); raise to refuse.
 SettleGuard = Callable[[npt.NDArray[np.intp], npt.NDArray[np.uint64], npt.NDArray[np.uint64]], None]
+# Under the apply lock, once a batch applied: (statuses, its first timestamp) -> the note to journal, or None.
+NoteMaker = Callable[[npt.NDArray[np.uint32], int], bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,7 @@ class Ledger:
         self._orders: dict[int, list[AccountOrder]] = {}
         self.recovery = Recovery()
         self._replayed: list[CommittedBatch] = []
+        self.notes = Notes(path)
         try:
             self._journal = self._recover()
         except BaseException:
@@ -247,6 +251,7 @@ class Ledger:
                 int(k): [AccountOrder(int(k), a, r, t) for a, r, t in v] for k, v in snap.extra["orders"].items()
             }
             seq = self.recovery.snapshot_seq = snap.seq
+            self.notes.restore(snap.extra.get("notes"))
         expected = seq + 1
         segments = list_segments(self.path)
         current: Path | None = None
@@ -268,9 +273,13 @@ class Ledger:
                 continue
             if entry.seq != expected:
                 raise CorruptionError(str(segment), entry.offset, f"expected entry {expected}, found {entry.seq}")
-            statuses = self._replay(entry.kind, entry.timestamp, entry.body, str(segment), entry.offset)
+            body = entry.body
+            if entry.flags & NOTE_FLAG and entry.kind in _ENTRY_DTYPES:  # the service's note, behind the records
+                body = entry.body[: entry.count * _ENTRY_DTYPES[entry.kind].itemsize]
+                self.notes.add(Note(entry.seq, entry.timestamp, decode_body(entry.body[len(body) :])))
+            statuses = self._replay(entry.kind, entry.timestamp, body, str(segment), entry.offset)
             if self._options.feed_after is not None and entry.seq > self._options.feed_after:
-                records = np.frombuffer(entry.body, dtype=_ENTRY_DTYPES[entry.kind]).copy()
+                records = np.frombuffer(body, dtype=_ENTRY_DTYPES[entry.kind]).copy()
                 self._replayed.append(CommittedBatch(entry.seq, entry.kind, entry.timestamp, records, statuses))
             self._last_timestamp = max(self._last_timestamp, entry.timestamp + entry.count - 1)
             self.recovery.entries_replayed += 1
@@ -301,6 +310,7 @@ class Ledger:
                     self._journal.sync_through(self._journal.last_seq)
         finally:
             self._closed = True
+            self.notes.save()
             self.feed.close()
             self._journal.close()
             os.close(self._lock_fd)
@@ -330,35 +340,48 @@ class Ledger:
         kind: int,
         batch: npt.NDArray[np.void],
         apply: Callable[[npt.NDArray[np.void], int], npt.NDArray[np.uint32]],
-    ) -> npt.NDArray[np.uint32]:
-        """Apply a batch and journal it in apply order; return once it is durable.
+        note: NoteMaker | None = None,
+    ) -> tuple[npt.NDArray[np.uint32], int]:
+        """Apply a batch and journal it in apply order; return once it is durable, with its note's seq (0: none).
 
         Even a batch refused whole is journaled: its timestamps (and the expiries they
         caused) must survive a restart under a clock that went backwards.
         """
         with self._apply_lock:
             self._check_open()
-            statuses = self._apply_and_queue(kind, batch, apply)
+            statuses, note_seq = self._apply_and_queue(kind, batch, apply, note)
             target = self._journal.last_seq
         self._journal.sync_through(target)
-        return statuses
+        return statuses, note_seq
 
     def _apply_and_queue(
         self,
         kind: int,
         batch: npt.NDArray[np.void],
         apply: Callable[[npt.NDArray[np.void], int], npt.NDArray[np.uint32]],
-    ) -> npt.NDArray[np.uint32]:
-        """Under the apply lock: stamp and apply a batch, queue it in the journal and on the feed."""
+        note: NoteMaker | None = None,
+    ) -> tuple[npt.NDArray[np.uint32], int]:
+        """Under the apply lock: stamp and apply a batch, queue it in the journal and on the feed.
+
+        A note rides in the batch's own journal entry, behind its records: one checksum
+        covers both, so recovery keeps a batch and its note together or neither. Returns
+        the statuses and the entry's seq when it carries a note (else 0).
+        """
         # Our own copy, aligned: the caller's array may change under us (another thread) until
         # we return, and what is applied, journaled and published must be the same bytes.
         batch = batch.copy()
         timestamp = self._timestamps(len(batch))
         statuses = apply(batch, timestamp)
-        self._journal.append(kind, timestamp, len(batch), batch)
+        payload = None if note is None else note(statuses, timestamp)
+        if payload is None:
+            seq = self._journal.append(kind, timestamp, len(batch), batch)
+        else:
+            body = np.concatenate([batch.view(np.uint8).reshape(-1), encode_body(payload)])
+            seq = self._journal.append(kind, timestamp, len(batch), body, NOTE_FLAG)
+            self.notes.add(Note(seq, timestamp, payload))
         if self.feed.active:  # a copy: the caller may reuse its buffer once we return
-            self.feed.publish(CommittedBatch(self._journal.last_seq, kind, timestamp, batch.copy(), statuses))
-        return statuses
+            self.feed.publish(CommittedBatch(seq, kind, timestamp, batch.copy(), statuses))
+        return statuses, 0 if payload is None else seq
 
     # -- the event feed -------------------------------------------------------------------
 
@@ -388,6 +411,7 @@ class Ledger:
         accounts: Sequence[Account] | npt.NDArray[np.void],
         *,
         frozen_by: Mapping[int, str] | None = None,
+        note: NoteMaker | None = None,
     ) -> Results[CreateAccountStatus]:
         """Create a batch of accounts (list of Account, or packed ``ACCOUNT_DTYPE`` records).
 
@@ -395,29 +419,32 @@ class Ledger:
         restriction on its holder): the freeze is applied and journaled right behind the
         batch, under the same lock, so no transfer ever reaches such an account unfrozen.
         An account that was not created by this call (it exists, or was refused) is left alone.
+        ``note`` is journaled behind the batch as ``create_transfers`` describes.
         """
         if isinstance(accounts, np.ndarray | bytes | bytearray | memoryview):
             batch = check_packed(accounts, ACCOUNT_DTYPE, "accounts")
         else:
             batch = encode_accounts(accounts)
         if not frozen_by:
-            return Results(self._commit(EntryKind.accounts, batch, self._state.apply_accounts), CreateAccountStatus)
+            statuses, note_seq = self._commit(EntryKind.accounts, batch, self._state.apply_accounts, note)
+            return Results(statuses, CreateAccountStatus, note_seq)
         orders = _opening_freezes(frozen_by, batch["id"])
         with self._apply_lock:
             self._check_open()
-            statuses = self._apply_and_queue(EntryKind.accounts, batch, self._state.apply_accounts)
+            statuses, note_seq = self._apply_and_queue(EntryKind.accounts, batch, self._state.apply_accounts, note)
             opened = np.isin(orders["account_id"], batch["id"][statuses == CreateAccountStatus.ok])
             if opened.any():
                 self._apply_and_queue(EntryKind.orders, orders[opened], self._apply_orders)
             target = self._journal.last_seq
         self._journal.sync_through(target)
-        return Results(statuses, CreateAccountStatus)
+        return Results(statuses, CreateAccountStatus, note_seq)
 
     def create_transfers(
         self,
         transfers: Sequence[Transfer] | npt.NDArray[np.void],
         *,
         settle_guard: tuple[Sequence[int], SettleGuard] | None = None,
+        note: NoteMaker | None = None,
     ) -> Results[CreateTransferStatus]:
         """Apply a batch of transfers in order, as if one by one; durable before it returns.
 
@@ -427,6 +454,10 @@ class Ledger:
         the whole batch, which is then neither applied nor journaled. The service uses it for
         settlements whose hold it could not see when it checked the caller: the hold may land
         between that check and the apply, and is judged as it stands when the batch applies.
+
+        ``note(statuses, timestamp)`` is called under the lock once the batch has applied; the
+        bytes it returns (None: nothing) are journaled right behind the batch and made durable
+        with it, and kept until ``notes.mark_delivered`` (``Results.note_seq`` names the entry).
         """
         if isinstance(transfers, np.ndarray | bytes | bytearray | memoryview):
             batch = check_packed(transfers, TRANSFER_DTYPE, "transfers")
@@ -443,7 +474,8 @@ class Ledger:
                 guard(indices, *self._pending_accounts(batch, indices))
                 return self._state.apply_transfers(batch, timestamp)
 
-        return Results(self._commit(EntryKind.transfers, batch, apply), CreateTransferStatus)
+        statuses, note_seq = self._commit(EntryKind.transfers, batch, apply, note)
+        return Results(statuses, CreateTransferStatus, note_seq)
 
     def _pending_accounts(
         self, batch: npt.NDArray[np.void], indices: npt.NDArray[np.intp]
@@ -482,7 +514,7 @@ class Ledger:
         batch["action"] = action
         batch["reference_size"] = len(encoded)
         batch["reference"] = encoded
-        return Results(self._commit(EntryKind.orders, batch, self._apply_orders), OrderStatus)
+        return Results(self._commit(EntryKind.orders, batch, self._apply_orders)[0], OrderStatus)
 
     def _apply_orders(self, batch: npt.NDArray[np.void], timestamp: int) -> npt.NDArray[np.uint32]:
         slots = self._state.account_slots(batch["account_id"])
@@ -594,7 +626,8 @@ class Ledger:
         self._journal.sync_through(self._journal.last_seq)
         seq = self._journal.last_seq
         orders = {str(k): [[o.action, o.reference, o.timestamp] for o in v] for k, v in self._orders.items()}
-        snap = Snapshot(seq, self._last_timestamp, self._state.arrays(), {"orders": orders})
+        extra = {"orders": orders, "notes": self.notes.for_snapshot()}  # undelivered notes outlive the journal
+        snap = Snapshot(seq, self._last_timestamp, self._state.arrays(), extra)
         path = write_snapshot(self.path, snap)
         self._journal.start_segment(seq + 1)
         for old in list_segments(self.path):

@@ -111,11 +111,12 @@ class Results(Sequence[Result[S]]):
     hot path read ``statuses`` (a numpy array) or ``failed()`` instead.
     """
 
-    __slots__ = ("_enum", "statuses")
+    __slots__ = ("_enum", "note_seq", "statuses")
 
-    def __init__(self, statuses: npt.NDArray[np.uint32], enum: type[S]) -> None:
+    def __init__(self, statuses: npt.NDArray[np.uint32], enum: type[S], note_seq: int = 0) -> None:
         self.statuses = statuses
         self._enum: type[S] = enum
+        self.note_seq = note_seq  # the journal entry of the note made with the batch; 0: none
 
     def __len__(self) -> int:
         return len(self.statuses)

@@ -32,6 +32,8 @@ from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, Row, insert, select, update
 
 from tessera.auth.principals import organisation_of
@@ -117,7 +119,11 @@ class Opener(Protocol):
     """The ledger's account opening, as ``open_accounts`` needs it (``tessera.ledger.Ledger`` is one)."""
 
     def create_accounts(
-        self, accounts: Sequence[Account], *, frozen_by: Mapping[int, str] | None = None
+        self,
+        accounts: Sequence[Account],
+        *,
+        frozen_by: Mapping[int, str] | None = None,
+        note: Callable[[npt.NDArray[np.uint32], int], bytes | None] | None = None,
     ) -> Results[CreateAccountStatus]: ...
 
 
@@ -624,14 +630,19 @@ class Restrictions:
         return self._store.accounts_held_by(principal_id, limit=ACCOUNTS_LIST_MAX)
 
     def open_accounts(
-        self, ledger: Opener, accounts: Sequence[Account], holders: Sequence[str]
+        self,
+        ledger: Opener,
+        accounts: Sequence[Account],
+        holders: Sequence[str],
+        note: Callable[[npt.NDArray[np.uint32], int], bytes | None] | None = None,
     ) -> Results[CreateAccountStatus]:
         """Open accounts on ``ledger``, each held by ``holders[i]`` (a principal id), frozen at once where closed.
 
         An account whose holder's payments a restriction in force closes opens frozen under
         that restriction, in the same journaled step (``Ledger.create_accounts(frozen_by=)``):
         no transfer can reach it in between. A citizen's holder is its person; anyone
-        else's, its organisation (``organisation_of``).
+        else's, its organisation (``organisation_of``). ``note`` is journaled with the batch
+        (``Ledger.create_transfers`` says how).
         """
         if len(accounts) != len(holders):
             raise InvalidInputError("holders", f"one per account ({len(accounts)}), got {len(holders)}")
@@ -644,7 +655,7 @@ class Restrictions:
                 decision = self.index.check(subject, Domain.payments) if subject is not None else None
                 if decision is not None and not decision.allowed:
                     frozen_by[account.id] = decision.denials[0].restriction_id
-            return ledger.create_accounts(accounts, frozen_by=frozen_by or None)
+            return ledger.create_accounts(accounts, frozen_by=frozen_by or None, note=note)
 
     def _subjects_of_holders(self, holders: set[str]) -> dict[str, str]:
         """Principal id -> the subject a restriction names: its person's number, else its organisation."""

@@ -30,7 +30,7 @@ from tessera.api.schemas import (
     TransfersCreate,
     TransfersPublic,
 )
-from tessera.api.services import Caller, Services
+from tessera.api.services import AccessNote, Caller, Owed, Services
 from tessera.auth import Action, Principal, Role, Scope
 from tessera.errors import ForbiddenError, InvalidInputError, NotFoundError, PurposeRequiredError
 from tessera.ledger import BATCH_SIZE_MAX, TRANSFER_DTYPE, CreateAccountStatus, CreateTransferStatus, Results
@@ -66,7 +66,7 @@ def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesD
     """Open accounts of a kind the opening table allows; each is held by ``holder`` (default: the caller).
 
     A person's wallet always carries ``debits_must_not_exceed_credits``; only officers of the
-    agency that issues a ledger may open an issuance account on it (docs/api.md, "Kinds of account").
+    agency that issues a ledger may open an issuance account on it (docs/api.md, "Who may create money").
     """
     holders: list[Principal] = []
     for i, a in enumerate(body.accounts):
@@ -84,16 +84,29 @@ def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesD
         raise PurposeRequiredError("opening a citizen's account needs a purpose (X-Tessera-Purpose)")
     # Holders first: an account id taken by another holder is refused before the ledger is touched.
     services.store.set_account_holders([(a.id, h.id) for a, h in zip(accounts, holders, strict=True)])
-    # A restricted holder's account opens frozen, in the same journaled step.
-    results = services.restrictions.open_accounts(services.ledger, accounts, [h.id for h in holders])
-    opened = {r.index for r in results if r.status is CreateAccountStatus.ok}
-    for subject in subjects:
-        mine = [i for i, h in enumerate(holders) if h.role is Role.citizen and h.subject == subject]
-        outcome = "opened" if any(i in opened for i in mine) else f"refused: {results[mine[0]].status.name}"
-        services.record_access(caller, [subject], ("ledger.account",), outcome)
-    issuance = sorted({a.ledger for i, a in enumerate(accounts) if i in opened and a.code == AccountKind.issuance})
-    # Where money can be created is a public fact: on the record under the ledger, not a person.
-    services.record_access(caller, [f"ledger:{n}" for n in issuance], ("ledger.issuance_account",), "opened")
+    rows: dict[str, list[int]] = {}  # each person's accounts in the batch, worked out before the lock
+    logged = set(subjects)
+    for i, h in enumerate(holders):
+        if h.role is Role.citizen and h.subject in logged:
+            rows.setdefault(h.subject, []).append(i)
+
+    def owed(statuses: npt.NDArray[np.uint32]) -> Owed:
+        """Under the apply lock: each person given an account, each ledger given an issuance account."""
+        entries: Owed = []
+        for subject, mine in rows.items():
+            done = any(statuses[i] == CreateAccountStatus.ok for i in mine)
+            outcome = "opened" if done else f"refused: {CreateAccountStatus(int(statuses[mine[0]])).name}"
+            entries.append((subject, ("ledger.account",), outcome))
+        opened = [a for i, a in enumerate(accounts) if statuses[i] == CreateAccountStatus.ok]
+        # Where money can be created is a public fact: on the record under the ledger, not a person.
+        for ledger_id in sorted({a.ledger for a in opened if a.code == AccountKind.issuance}):
+            entries.append((f"ledger:{ledger_id}", ("ledger.issuance_account",), "opened"))
+        return entries
+
+    note = AccessNote(caller, owed)
+    # A restricted holder's account opens frozen, in the same journaled step; the log's entries ride along.
+    results = services.restrictions.open_accounts(services.ledger, accounts, [h.id for h in holders], note)
+    services.deliver(note, results.note_seq)
     return _results(results)
 
 
@@ -126,11 +139,21 @@ def _refusal(batch: Packed, i: int, settles: bool) -> ForbiddenError:
 
 @dataclass
 class _Check:
-    """What checking a batch found: whose data it touches, and the holds to judge again as it applies."""
+    """What checking a batch found: whose data each transfer touches, and the holds to judge as it applies."""
 
-    subjects: list[str]
+    debit: npt.NDArray[np.uint64]  # each transfer's accounts; a settlement's are its hold's
+    credit: npt.NDArray[np.uint64]
+    people: dict[int, str]  # account -> the person holding it, where the look is logged for them
     settle_guard: tuple[Sequence[int], SettleGuard] | None
     issuance_accounts: dict[int, int]  # issuance account id -> its ledger
+
+
+def _people(services: Services, caller: Caller, holders: dict[int, str]) -> dict[int, str]:
+    """Accounts held by persons other than the caller, to their subjects; none when a citizen pays (their own act)."""
+    if caller.principal.role is Role.citizen:
+        return {}
+    subject_of = {h: s for h in set(holders.values()) for s in services.person_subjects([h], caller.principal)}
+    return {account: subject_of[h] for account, h in holders.items() if h in subject_of}
 
 
 def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Check:
@@ -146,10 +169,11 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
     allowed = np.where(settles, either_side | unknown, np.isin(debit, controlled))
     if not allowed.all():
         i = int(np.flatnonzero(~allowed)[0])
+        refused = {holders[int(a)] for a in debit[~allowed].tolist() if int(a) in holders}
+        touched = services.person_subjects(refused, caller.principal)
+        services.record_access(caller, touched, ("ledger.transfer",), "refused: not the caller's to debit")
         raise _refusal(batch, i, bool(settles[i]))
-    subjects = (
-        [] if caller.principal.role is Role.citizen else services.person_subjects(holders.values(), caller.principal)
-    )
+    people = _people(services, caller, holders)
     # A hold not there yet may land before the batch applies: judge it then, under the ledger's lock.
     pending_ids = batch["pending_id"]
     later = np.flatnonzero(unknown & (pending_ids > 0) & (pending_ids < 2**63))
@@ -162,8 +186,8 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
                 sides = (found.get(int(debits[k])), found.get(int(credits[k])))
                 if not any(services.controls(caller, h) for h in sides):
                     raise _refusal(batch, int(i), True)
-            if caller.principal.role is not Role.citizen:
-                subjects.extend(services.person_subjects(found.values(), caller.principal))
+            debit[indices], credit[indices] = debits, credits  # the hold's accounts, for the log
+            people.update(_people(services, caller, found))
 
         guard = (later.tolist(), judge_settles)
     issuance: dict[int, int] = {}
@@ -171,7 +195,42 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
         payers = np.unique(debit[~settles])
         found = services.ledger.lookup_accounts(payers[(payers > 0) & (payers < 2**63)].tolist())
         issuance = {a.id: a.ledger for a in found if a.code == AccountKind.issuance}
-    return _Check(subjects, guard, issuance)
+    return _Check(debit, credit, people, guard, issuance)
+
+
+def _owed(batch: Packed, check: _Check, statuses: npt.NDArray[np.uint32]) -> Owed:
+    """Under the apply lock: one entry per person touched (written, or the first refusal), and the issuance."""
+    owed: Owed = []
+    if check.people:
+        accounts = np.fromiter(check.people, dtype=np.uint64, count=len(check.people))
+        names = list(check.people.values())
+        order = np.argsort(accounts)
+        rows, whose = [], []
+        for side in (check.debit, check.credit):  # each row to the person on each side, vectorised
+            at = order[np.minimum(np.searchsorted(accounts, side, sorter=order), len(accounts) - 1)]
+            hit = accounts[at] == side
+            rows.append(np.flatnonzero(hit))
+            whose.append(at[hit])
+        row, person = np.concatenate(rows), np.concatenate(whose)
+        ok = statuses[row] == CreateTransferStatus.ok
+        written = np.bincount(person, weights=ok, minlength=len(names)) > 0
+        first = np.full(len(names), len(statuses))
+        np.minimum.at(first, person, row)
+        for k in np.unique(person).tolist():
+            outcome = "written" if written[k] else f"refused: {CreateTransferStatus(int(statuses[first[k]])).name}"
+            owed.append((names[k], ("ledger.transfer",), outcome))
+    if check.issuance_accounts:
+        debits = check.debit.tolist()
+        by_ledger: dict[int, list[int]] = {}
+        for i in np.flatnonzero(np.isin(check.debit, list(check.issuance_accounts))).tolist():
+            by_ledger.setdefault(check.issuance_accounts[debits[i]], []).append(i)
+        # Issuance is on the record under its ledger: how much was created, in how many transfers.
+        for ledger_id, issued in sorted(by_ledger.items()):
+            done = [i for i in issued if statuses[i] == CreateTransferStatus.ok]
+            amount = sum(int(batch["amount"][i]) for i in done)
+            outcome = f"issued {amount} in {len(done)} of {len(issued)} transfers"
+            owed.append((f"ledger:{ledger_id}", ("ledger.issuance",), outcome))
+    return owed
 
 
 def _create_transfers(
@@ -179,29 +238,12 @@ def _create_transfers(
 ) -> Results[CreateTransferStatus]:
     batch = _decode_body(body, content_type)  # off the event loop: parsing 8190 JSON items takes a while
     check = _check_transfers(services, caller, batch)
-    results = services.ledger.create_transfers(batch, settle_guard=check.settle_guard)
-    written = bool((results.statuses == CreateTransferStatus.ok).any())
-    services.record_access(caller, sorted(set(check.subjects)), ("ledger.transfer",), _outcome(written, results))
-    if check.issuance_accounts:
-        issued = np.isin(batch["debit_account_id"], list(check.issuance_accounts))
-        ok = issued & (results.statuses == CreateTransferStatus.ok)
-        by_ledger: dict[int, list[int]] = {}
-        for i in np.flatnonzero(issued):
-            by_ledger.setdefault(check.issuance_accounts[int(batch["debit_account_id"][i])], []).append(int(i))
-        # Issuance is on the record under its ledger: how much was created, in how many transfers.
-        for ledger_id, rows in sorted(by_ledger.items()):
-            done = [i for i in rows if ok[i]]
-            amount = sum(int(batch["amount"][i]) for i in done)
-            outcome = f"issued {amount} in {len(done)} of {len(rows)} transfers"
-            services.record_access(caller, [f"ledger:{ledger_id}"], ("ledger.issuance",), outcome)
+    owes = bool(check.people or check.issuance_accounts or check.settle_guard)
+    note = AccessNote(caller, lambda statuses: _owed(batch, check, statuses)) if owes else None
+    results = services.ledger.create_transfers(batch, settle_guard=check.settle_guard, note=note)
+    if note is not None:
+        services.deliver(note, results.note_seq)
     return results
-
-
-def _outcome(written: bool, results: Results[CreateTransferStatus]) -> str:
-    if written:
-        return "written"
-    first = results.statuses[0] if len(results) else 0
-    return f"refused: {CreateTransferStatus(int(first)).name}"
 
 
 @router.post(

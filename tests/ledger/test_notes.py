@@ -1,0 +1,86 @@
+"""Notes: journaled with their batch under one lock, handed back until delivered, kept across snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tessera.ledger import Account, AccountFlags, Ledger, Transfer
+from tessera.ledger.journal import HEADER_SIZE, iter_entries
+
+WALLET = AccountFlags.debits_must_not_exceed_credits
+
+
+def _open_funded(path: Path) -> Ledger:
+    ledger = Ledger.open(path)
+    ledger.create_accounts([Account(1, 1, 1), Account(2, 1, 2, flags=WALLET)])
+    return ledger
+
+
+def _saying(text: bytes) -> object:
+    def note(statuses: npt.NDArray[np.uint32], timestamp: int) -> bytes:
+        return text + b" " + bytes(str(int(statuses.sum())), "ascii") + b" @" + str(timestamp).encode()
+
+    return note
+
+
+def test_a_note_is_handed_back_until_delivered(tmp_path: Path) -> None:
+    """Undelivered at a crash (no mark): the next open hands it back, with the batch's first timestamp."""
+    with _open_funded(tmp_path / "l") as ledger:
+        results = ledger.create_transfers(
+            [Transfer(10, 1, 2, 5, 1, 1), Transfer(11, 2, 1, 99, 1, 1)], note=_saying(b"x")
+        )
+        (made,) = ledger.notes.undelivered()
+        assert results.note_seq == made.seq > 0
+        stamped = ledger.lookup_transfers([10])[0].timestamp
+    with Ledger.open(tmp_path / "l") as ledger:
+        (back,) = ledger.notes.undelivered()
+        assert back.payload.startswith(b"x ") and back.payload.endswith(f"@{stamped}".encode())
+        assert int(back.payload.split()[1]) > 0  # the maker saw the statuses: the overdraft was refused
+        ledger.notes.mark_delivered([back.seq])
+    with Ledger.open(tmp_path / "l") as ledger:
+        assert ledger.notes.undelivered() == []
+
+
+def test_no_note_when_the_maker_says_none(tmp_path: Path) -> None:
+    with _open_funded(tmp_path / "l") as ledger:
+        results = ledger.create_transfers([Transfer(10, 1, 2, 5, 1, 1)], note=lambda statuses, timestamp: None)
+        assert results.note_seq == 0 and ledger.notes.undelivered() == []
+
+
+def test_undelivered_notes_outlive_a_snapshot(tmp_path: Path) -> None:
+    """The snapshot drops the journal the note was in; the note survives in the snapshot."""
+    with _open_funded(tmp_path / "l") as ledger:
+        ledger.create_transfers([Transfer(10, 1, 2, 5, 1, 1)], note=_saying(b"kept"))
+        delivered = ledger.create_transfers([Transfer(11, 1, 2, 5, 1, 1)], note=_saying(b"done"))
+        ledger.notes.mark_delivered([delivered.note_seq])
+        ledger.snapshot()
+    with Ledger.open(tmp_path / "l") as ledger:
+        assert [n.payload.split()[0] for n in ledger.notes.undelivered()] == [b"kept"]
+        assert ledger.lookup_accounts([2])[0].balance == 10
+
+
+def test_accounts_carry_notes_too_even_when_frozen_at_opening(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l") as ledger:
+        results = ledger.create_accounts([Account(3, 1, 2, flags=WALLET)], frozen_by={3: "r_1"}, note=_saying(b"a"))
+        (note,) = ledger.notes.undelivered()
+        assert note.seq == results.note_seq and note.timestamp == ledger.lookup_accounts([3])[0].timestamp
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(0, 300), min_size=1, max_size=6))
+def test_notes_of_any_length_keep_the_journal_aligned(tmp_path_factory: object, sizes: list[int]) -> None:
+    """Every entry stays a multiple of 64 bytes, so recovery reads batches after any note."""
+    path = tmp_path_factory.mktemp("aligned") / "l"  # type: ignore[attr-defined]
+    with _open_funded(path) as ledger:
+        for k, size in enumerate(sizes):
+            ledger.create_transfers([Transfer(100 + k, 1, 2, 1, 1, 1)], note=lambda s, t, n=size: b"n" * n or None)
+    for entry, _, cut in iter_entries(path):
+        assert cut is None and entry is not None and (HEADER_SIZE + len(entry.body)) % 64 == 0
+    with Ledger.open(path) as ledger:
+        assert ledger.lookup_accounts([2])[0].balance == len(sizes)
+        assert [len(n.payload) for n in ledger.notes.undelivered()] == [n for n in sizes if n]
