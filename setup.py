@@ -11,6 +11,7 @@ note: the face index then scans with faiss, same candidates up to ties, slower.
 """
 
 import os
+import shlex
 import sys
 import tempfile
 
@@ -80,13 +81,19 @@ class BuildExt(build_ext):
         super().build_extensions()
 
     def _can_link(self, source: str, libraries: list[str]) -> bool:
+        # The real build compiles with CFLAGS and links with LDFLAGS and CFLAGS (distutils'
+        # customize_compiler), but link_executable uses the bare compiler: without the same
+        # flags a sanitizer build (-fsanitize=...) fails the probe and silently drops the extension.
+        link_flags = shlex.split(os.environ.get("LDFLAGS", "")) + shlex.split(os.environ.get("CFLAGS", ""))
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "probe.c")
             with open(path, "w") as f:
                 f.write(source)
             try:
                 objects = self.compiler.compile([path], output_dir=tmp)
-                self.compiler.link_executable(objects, "probe", output_dir=tmp, libraries=libraries)
+                self.compiler.link_executable(
+                    objects, "probe", output_dir=tmp, libraries=libraries, extra_preargs=link_flags
+                )
             except (CCompilerError, CompileError, LinkError):
                 return False
         return True
