@@ -128,6 +128,21 @@ class TestHashFlood:
         start = int(np.flatnonzero(keys == 128)[0])
         assert np.roll(keys, -start).tolist() == list(range(128, 192))
 
+    def test_hash_key__fresh_in_each_process(self) -> None:
+        """Two processes put the same ids in different slots: the key is drawn per process, not built in."""
+        script = (
+            "import numpy as np; from tessera.ledger.state import State;"
+            "from tests.ledger.test_hardening import _accounts;"
+            "s = State(); s.apply_accounts(_accounts(np.arange(1, 65, dtype=np.uint64) * 64), 1);"
+            "print(np.flatnonzero(s.account_index[:, 0]).tolist())"
+        )
+        root = Path(__file__).resolve().parents[2]
+        layouts = {
+            subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=True).stdout
+            for _ in range(2)
+        }
+        assert len(layouts) == 2
+
     def test_flood_through_the_ledger__all_found(self, ledger: Ledger) -> None:
         """Colliding ids through the public API are stored and found like any others."""
         ledger.create_accounts([Account(2, 1, 1), Account(3, 1, 1)])

@@ -776,8 +776,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_engine", "Tessera l
 
 /* The index hash's secret: fresh for each process, so nobody outside can know it. Indexes
  * live only in memory (snapshots leave them out, recovery rebuilds them), so nothing on
- * disk depends on it. */
+ * disk depends on it. Drawn once: a second initialisation must not orphan live indexes. */
 static int seed_index_hash(void) {
+    static int seeded = 0;
+    if (seeded) return 0;
     uint64_t key[2];
     size_t got = 0;
     while (got < sizeof key) {
@@ -790,6 +792,7 @@ static int seed_index_hash(void) {
         got += (size_t)n;
     }
     siphash_set_key(key[0], key[1]);
+    seeded = 1;
     return 0;
 }
 
