@@ -7,7 +7,7 @@ dataclasses (``tessera.ledger.Account``) before anything else sees them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
@@ -19,7 +19,7 @@ from tessera.identity.passkeys import Ceremony, PasskeyRecord
 from tessera.identity.registry import Person, StatusChange, VirtualId
 from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags, Transfer, TransferFlags
 from tessera.ledger.records import flag_names, flags_from_names
-from tessera.money import AGENCY_ID_MAX, AccountKind, AdminRequest, Agency, LedgerUnit, Supply, kind_of
+from tessera.money import AGENCY_ID_MAX, AccountKind, kind_of
 from tessera.rules.appeals import Appeal
 from tessera.rules.basis import CASE_NUMBER_MAX, COURT_MAX, CourtOrder, LegalBasis
 from tessera.rules.enforcement import Decision
@@ -1127,7 +1127,17 @@ class HitDecisionPublic(BaseModel):
 # -- money: registers, two-admin requests, supply (issue 15) --
 
 
-class HoldingPublic(BaseModel):
+class _FromRecord(BaseModel):
+    """A response read straight off a domain record's attributes (and properties) of the same names."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, record: object) -> Self:
+        return cls.model_validate(record)
+
+
+class HoldingPublic(_FromRecord):
     accounts: int
     balance: int = Field(description="posted credits less posted debits, summed")
     pending_debits: int
@@ -1135,7 +1145,7 @@ class HoldingPublic(BaseModel):
     negative: int = Field(description="accounts below zero (only issuance accounts may be)")
 
 
-class LedgerUnitPublic(BaseModel):
+class LedgerUnitPublic(_FromRecord):
     id: int
     name: str
     unit: str
@@ -1145,25 +1155,12 @@ class LedgerUnitPublic(BaseModel):
     requested_by: str
     approved_by: str
 
-    @classmethod
-    def of(cls, u: LedgerUnit) -> LedgerUnitPublic:
-        return cls(
-            id=u.id,
-            name=u.name,
-            unit=u.unit,
-            decimals=u.decimals,
-            issuer=u.issuer,
-            registered_at_ns=u.registered_at_ns,
-            requested_by=u.requested_by,
-            approved_by=u.approved_by,
-        )
-
 
 class LedgerUnitsPublic(BaseModel):
     ledgers: list[LedgerUnitPublic]
 
 
-class LedgerSupplyPublic(BaseModel):
+class LedgerSupplyPublic(_FromRecord):
     ledger: int
     unit: LedgerUnitPublic | None = Field(description="null: money on a ledger nobody registered")
     issued: int = Field(description="what the issuance accounts created, less what came back to them")
@@ -1171,27 +1168,6 @@ class LedgerSupplyPublic(BaseModel):
     held: dict[str, HoldingPublic] = Field(description="by kind of account, issuance included")
     reconciled: bool
     problems: list[str]
-
-    @classmethod
-    def of(cls, s: Supply) -> LedgerSupplyPublic:
-        return cls(
-            ledger=s.ledger,
-            unit=None if s.unit is None else LedgerUnitPublic.of(s.unit),
-            issued=s.issued,
-            in_circulation=s.in_circulation,
-            held={
-                k: HoldingPublic(
-                    accounts=h.accounts,
-                    balance=h.balance,
-                    pending_debits=h.pending_debits,
-                    pending_credits=h.pending_credits,
-                    negative=h.negative,
-                )
-                for k, h in s.held.items()
-            },
-            reconciled=s.reconciled,
-            problems=list(s.problems),
-        )
 
 
 class SupplyPublic(BaseModel):
@@ -1206,15 +1182,11 @@ class AgencyCreate(_Strict):
     title: str = Field(min_length=1, max_length=200)
 
 
-class AgencyPublic(BaseModel):
+class AgencyPublic(_FromRecord):
     id: str
     title: str
     registered_at_ns: int
     registered_by: str
-
-    @classmethod
-    def of(cls, a: Agency) -> AgencyPublic:
-        return cls(id=a.id, title=a.title, registered_at_ns=a.registered_at_ns, registered_by=a.registered_by)
 
 
 class AgenciesPublic(BaseModel):
@@ -1244,7 +1216,7 @@ class AdminRefusalCreate(_Strict):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class AdminRequestPublic(BaseModel):
+class AdminRequestPublic(_FromRecord):
     id: str
     kind: str
     terms: dict[str, Any]
@@ -1254,20 +1226,6 @@ class AdminRequestPublic(BaseModel):
     decided_by: str | None
     decided_at_ns: int | None
     outcome: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, r: AdminRequest) -> AdminRequestPublic:
-        return cls(
-            id=r.id,
-            kind=r.kind.value,
-            terms=r.terms,
-            requested_by=r.requested_by,
-            requested_at_ns=r.requested_at_ns,
-            status=r.status,
-            decided_by=r.decided_by,
-            decided_at_ns=r.decided_at_ns,
-            outcome=r.outcome,
-        )
 
 
 class AdminRequestsPublic(BaseModel):
