@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
+from pathlib import Path
 
 import icu  # type: ignore[import-untyped]
 import pytest
 
-from tessera.text import DEFAULT_IGNORABLE_RANGES, is_default_ignorable, match_key, without_ignorables
+from tessera.errors import InvalidInputError
+from tessera.text import (
+    DEFAULT_IGNORABLE_RANGES,
+    checked_text,
+    checked_visible,
+    is_default_ignorable,
+    match_key,
+    shows_letter_or_digit,
+    without_ignorables,
+)
 
 IGNORABLE = frozenset(cp for low, high in DEFAULT_IGNORABLE_RANGES for cp in range(low, high + 1))
 # Format characters (Cf) that DerivedCoreProperties.txt takes out of Default_Ignorable_Code_Point:
@@ -102,3 +113,102 @@ class TestMatchKey:
 
     def test_only_invisible__empty(self) -> None:
         assert match_key("\u200b\u3164\u00ad") == ""
+
+
+# What a reader does not see, or not as what it is: one of each kind the checker refuses.
+UNSEEN = {
+    "C0": "a\x07b",
+    "DEL": "a\x7fb",
+    "C1": "a\x85b",
+    "override": "a\u202eb",
+    "embedding": "a\u202ab\u202c",
+    "isolate": "a\u2068b\u2069",
+    "left-to-right mark": "a\u200e b",
+    "zero-width space": "a\u200bb",
+    "soft hyphen": "a\u00adb",
+    "word joiner": "a\u2060b",
+    "byte-order mark": "\ufeffab",
+    "tag letter": "ab\U000e0041",
+    "Hangul filler": "a\u3164b",
+    "Hangul jamo filler": "a\u115fb",
+    "halfwidth Hangul filler": "a\uffa0b",
+    "variation selector": "a\ufe0f",
+    "ideographic variation selector": "\u845b\U000e0100",
+    "combining grapheme joiner": "a\u034fb",
+    "Mongolian vowel separator": "a\u180eb",
+    "interlinear annotation": "a\ufff9b\ufffb",
+    "line separator": "a\u2028b",
+    "paragraph separator": "a\u2029b",
+    "surrogate": "a\ud800b",
+    "private use": "a\ue000b",
+    "unassigned": "a\u0378b",
+    "joiner at the start": "\u200dab",
+    "joiner between spaces": "a \u200c b",
+    "joiner between digits": "1\u200d2",
+}
+
+
+class TestCheckedVisible:
+    @pytest.mark.parametrize("text", list(UNSEEN.values()), ids=list(UNSEEN))
+    def test_what_a_reader_cannot_see__refused_naming_the_field_and_the_character(self, text: str) -> None:
+        with pytest.raises(InvalidInputError, match=r"^address: must not contain U\+[0-9A-F]{4,5}\b") as caught:
+            checked_visible(text, "address")
+        assert caught.value.field == "address"
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "12 Orchard Lane, Flat 3",
+            "Prüfung der Zahlung",
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647",  # a Persian plural: ZWNJ between letters
+            "\u0915\u094d\u200d\u0937",  # a Devanagari conjunct: ZWJ between a virama and a letter
+            "税务\u3000检查",  # an ideographic space
+            "a\u00a0b",  # a no-break space
+        ],
+    )
+    def test_text_that_shows_all_it_holds_is_kept_as_written(self, text: str) -> None:
+        assert checked_visible(text, "address") is text
+
+    def test_a_newline_only_where_lines_are_allowed(self) -> None:
+        assert checked_visible("first\nsecond", "grounds", newlines=True) == "first\nsecond"
+        for text in ("first\nsecond", "first\r\nsecond"):
+            with pytest.raises(InvalidInputError, match="U\\+000"):
+                checked_visible(text, "address")
+        with pytest.raises(InvalidInputError, match="U\\+000D"):
+            checked_visible("first\r\nsecond", "grounds", newlines=True)
+
+    def test_names_keep_their_ignorables_but_not_what_reorders(self) -> None:
+        """Names are compared by their key: variation selectors and zero-width spaces stay; an override does not."""
+        assert checked_visible("\u845b\U000e0100 Vlad\u200bimir", "name", ignorables=True)
+        for text in ("\u202eNITUP", "Amina \u2067K\u2069", "a\x00b", "\u0600Amina", "a\u2028b"):
+            with pytest.raises(InvalidInputError, match="U\\+"):
+                checked_visible(text, "name", ignorables=True)
+
+
+class TestCheckedText:
+    def test_nfc_stripped_and_bounded(self) -> None:
+        assert checked_text("  Zoe\u0301 ", "reason", 4) == "Zoé"
+        with pytest.raises(InvalidInputError, match="at most 4 characters"):
+            checked_text("Zoe\u0301s!", "reason", 4)
+        with pytest.raises(InvalidInputError, match="must be a string"):
+            checked_text(7, "reason", 4)
+
+    def test_shows_a_letter_or_digit__fillers_and_invisibles_do_not_count(self) -> None:
+        assert shows_letter_or_digit("Shop") and shows_letter_or_digit("24") and shows_letter_or_digit("税")
+        for text in ("", " ", ". -", "\u3164", "\u115f\u1160", "\uffa0", "\ufe0f\U000e0100", "\u2800"):
+            assert not shows_letter_or_digit(text)
+
+
+def test_one_home__no_other_module_judges_characters_by_their_control_or_format_category() -> None:
+    """Every free text a person reads is checked by tessera.text: a second, weaker copy is how holes came back."""
+    # OpenID Connect's state and nonce are handed back to the relying party as they came, never shown to anyone.
+    not_shown = {("identity/oidc.py", "return 1 <= len(value) <= limit and value.isprintable()")}
+    src = Path(__file__).parents[1] / "src" / "tessera"
+    copies = [
+        (str(path.relative_to(src)), line.strip())
+        for path in sorted(src.rglob("*.py"))
+        if path.name != "text.py"
+        for line in path.read_text().splitlines()
+        if re.search(r"""["'](Cc|Cf)["']|isprintable\(\)""", line)
+    ]
+    assert set(copies) <= not_shown, "check free text with tessera.text.checked_text or checked_visible"

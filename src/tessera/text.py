@@ -1,4 +1,4 @@
-"""Names as they are compared: one matching key, built the same way wherever names meet.
+"""Names as they are compared (one matching key, built the same way wherever names meet), and text as people read it.
 
 Names are stored as given: Persian and Indic names need the zero-width non-joiner and
 joiner, Japanese names their ideographic variation selectors. Screening, the registry's
@@ -19,6 +19,12 @@ name checks and the sanctions import compare :func:`match_key` instead, which is
 
 Combining marks stay in the key: they tell names apart in many scripts, and romanisation
 drops those Latin letters carry.
+
+Other text a person reads (an address, a reason, grounds of appeal, a stated purpose, a
+service's or an agency's name) is kept as written too, but it may not hide anything:
+:func:`checked_text` and :func:`checked_visible` refuse what a reader cannot see or that
+shows otherwise than it reads, naming the field, and :func:`shows_letter_or_digit` tells a
+name that shows something from one of fillers and invisible characters only.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import re
 import unicodedata
 from functools import cache, lru_cache
 from typing import Any
+
+from tessera.errors import InvalidInputError
 
 # Default_Ignorable_Code_Point, from DerivedCoreProperties.txt of Unicode 15.0 (the version
 # of the ICU that screening links; Python 3.11's unicodedata is 14.0 and has no such
@@ -56,6 +64,22 @@ DEFAULT_IGNORABLE_RANGES: tuple[tuple[int, int], ...] = (
     (0xE0000, 0xE0FFF),  # tag characters, VARIATION SELECTOR-17..256, reserved
 )
 _IGNORABLE = re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in DEFAULT_IGNORABLE_RANGES) + "]")
+# Bidirectional embeddings, overrides and isolates: they reorder what is shown around them
+# (U+202E + "NITUP" shows as "PUTIN").
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# ZERO WIDTH NON-JOINER and JOINER: Persian and Indic writing needs them between letters.
+JOINERS = "\u200c\u200d"
+# What a reader is not shown as what it is: control characters (C0, DEL, C1), format
+# characters, line and paragraph separators, surrogates, private-use and unassigned code points.
+_UNSEEN_CATEGORIES = {
+    "Cc": "a control character",
+    "Cf": "a format character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Cs": "a lone surrogate, not a character",
+    "Co": "a private-use character, shown as anything or nothing",
+    "Cn": "an unassigned code point",
+}
 # Runs of letters: the "words" whose scripts the look-alike fold compares.
 _LETTERS = re.compile(r"[^\W\d_]+")
 # The scripts whose letters are confused with each other, in the order that breaks a tie
@@ -77,6 +101,77 @@ def is_default_ignorable(char: str) -> bool:
 def without_ignorables(text: str) -> str:
     """``text`` with its default-ignorable code points removed."""
     return _IGNORABLE.sub("", text)
+
+
+def described(char: str) -> str:
+    """How a message names one character: ``U+202E RIGHT-TO-LEFT OVERRIDE``."""
+    return f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
+
+
+def checked_visible(text: str, field: str, *, newlines: bool = False, ignorables: bool = False) -> str:
+    """``text``, if a reader sees all of it as it reads; else InvalidInputError naming ``field`` and the character.
+
+    Refused: control characters (``"\\n"`` allowed where ``newlines``), format characters
+    (the bidirectional embeddings, overrides, isolates and marks among them), line and
+    paragraph separators, surrogates, private-use and unassigned code points, and every
+    other default-ignorable code point (Hangul fillers, variation selectors, the combining
+    grapheme joiner). The zero-width non-joiner and joiner alone may stand between two
+    letters (or a letter and a mark), where Persian and Indic writing needs them.
+
+    With ``ignorables`` (names, which are compared by :func:`match_key`, where they count
+    for nothing), every default-ignorable code point but the bidirectional embeddings,
+    overrides and isolates is kept: Japanese names need their variation selectors.
+    """
+    lines = text.split("\n") if newlines else (text,)
+    if all(line.isprintable() for line in lines) and (ignorables or not _IGNORABLE.search(text)):
+        return text  # the common case, in C: printable leaves out Cc, Cf, Cs, Co, Cn, Zl, Zp
+    for i, char in enumerate(text):
+        category = unicodedata.category(char)
+        ignorable = is_default_ignorable(char)
+        if category not in _UNSEEN_CATEGORIES and not ignorable:
+            continue
+        if char == "\n" and newlines:
+            continue
+        if ignorable and ignorables and char not in BIDI_CONTROLS:
+            continue
+        if char in JOINERS and 0 < i < len(text) - 1 and _is_letter(text[i - 1]) and _is_letter(text[i + 1]):
+            continue
+        if char in BIDI_CONTROLS:
+            why = "it reorders what is shown"
+        elif ignorable:
+            why = "it shows as nothing"
+        else:
+            why = _UNSEEN_CATEGORIES[category]
+        raise InvalidInputError(field, f"must not contain {described(char)}: {why}")
+    return text
+
+
+def checked_text(value: object, field: str, limit: int, *, newlines: bool = False) -> str:
+    """Free text a person will read, kept as written: NFC, stripped, at most ``limit`` characters, all of it seen.
+
+    What "seen" means is :func:`checked_visible`'s; whether the text may be empty, or must
+    say something (:func:`shows_letter_or_digit`), is the caller's to decide.
+    """
+    return checked_visible(normalized(value, field, limit), field, newlines=newlines)
+
+
+def normalized(value: object, field: str, limit: int) -> str:
+    """``value``, a string, stripped and in NFC, of at most ``limit`` characters; else InvalidInputError."""
+    if not isinstance(value, str):
+        raise InvalidInputError(field, "must be a string")
+    text = unicodedata.normalize("NFC", value.strip())
+    if len(text) > limit:
+        raise InvalidInputError(field, f"at most {limit} characters")
+    return text
+
+
+def shows_letter_or_digit(text: str) -> bool:
+    """Whether ``text`` shows a letter or a digit: fillers and other default-ignorables do not count."""
+    return any(unicodedata.category(char)[0] in "LN" for char in without_ignorables(text))
+
+
+def _is_letter(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LM"
 
 
 @lru_cache(maxsize=1 << 16)

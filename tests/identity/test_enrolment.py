@@ -128,9 +128,24 @@ def test_a_purpose_the_log_cannot_take_is_refused_before_anything_is_written(off
     assert caught.value.field == "purpose" and office.registry.count() == 0
 
 
+@pytest.mark.parametrize("purpose", ["drive\u200b 4", "case \u202e9/6202", "drive\u3164"])
+def test_a_purpose_that_hides_something_is_refused_in_the_domain_too(office: Office, purpose: str) -> None:
+    """The person reads it in their log: the domain checks it as the API's X-Tessera-Purpose is checked."""
+    submission = next(iter(synthetic_enrolments(13, 1))).submission()
+    with pytest.raises(InvalidInputError, match="U\\+") as caught:
+        office.enrolments.submit_many([submission], station=office.station, purpose=purpose)
+    assert caught.value.field == "purpose" and office.registry.count() == 0
+
+
 @pytest.mark.parametrize(
     ("decision", "reason", "number", "field"),
-    [("maybe", "x", None, "decision"), ("fraud", "  ", None, "reason"), ("distinct", "x", "123456789012", "number")],
+    [
+        ("maybe", "x", None, "decision"),
+        ("fraud", "  ", None, "reason"),
+        ("fraud", "\u3164", None, "reason"),  # a Hangul filler: shows as nothing
+        ("fraud", "second \u202eytitnedi", None, "reason"),  # an override: reads otherwise than it shows
+        ("distinct", "x", "123456789012", "number"),
+    ],
 )
 def test_a_bad_decision_changes_nothing(
     office: Office, decision: str, reason: str, number: str | None, field: str

@@ -222,6 +222,32 @@ class TestRegistration:
             world.party("Shop", uri)
         assert caught.value.field == "redirect_uris[0]"
 
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "\u3164",  # HANGUL FILLER
+            "\u115f\u1160",  # HANGUL CHOSEONG and JUNGSEONG FILLER
+            "\uffa0\uffa0",  # HALFWIDTH HANGUL FILLER
+            "\ufe0f\U000e0100",  # variation selectors
+            "\u3164 \u3164",
+            ". -",
+            "Tax\u3164Office",
+            "Tax \u202eeciffO",
+            "Tax\u200b Office",
+        ],
+        ids=["filler", "jamo", "halfwidth", "selectors", "spaced", "punctuation", "filler-inside", "rlo", "zwsp"],
+    )
+    def test_a_name_that_shows_nothing_or_hides_something__refused(self, world: World, name: str) -> None:
+        """The consent page shows the name: fillers and variation selectors alone would show a blank service."""
+        with pytest.raises(InvalidInputError) as caught:
+            world.party(name, "https://shop.example/cb")
+        assert caught.value.field == "name"
+        assert world.provider.clients.in_sector("shop.example") == []
+
+    def test_a_name_in_persian_keeps_its_joiner(self, world: World) -> None:
+        name = "\u062f\u0627\u0631\u0648\u062e\u0627\u0646\u0647\u200c\u0647\u0627 24"  # a pharmacy's, with a ZWNJ
+        assert world.party(name, "https://shop.example/cb")[0].name == name
+
     @pytest.mark.parametrize("uri", ["http://localhost:3000/cb", "http://127.0.0.1/cb", "http://testserver/cb"])
     def test_plain_http_is_for_development_hosts(self, world: World, uri: str) -> None:
         """Plain http works on the developer's own machine."""

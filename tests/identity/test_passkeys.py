@@ -138,6 +138,16 @@ class TestRegistration:
         assert first["user"]["id"] == second["user"]["id"]
         assert first["user"]["name"] == "Amina Qasym"
 
+    @pytest.mark.parametrize("label", ["my\u200b phone", "\u3164", "phone \u202eenohp", "phone\ufe0f"])
+    def test_a_label_that_hides_something__refused(
+        self, passkeys: Passkeys, number: str, officer: str, label: str
+    ) -> None:
+        """An officer may name the device at a re-binding, and the person reads it: nothing in it hidden."""
+        token = passkeys.grant_rebind(number, officer)
+        with pytest.raises(InvalidInputError) as caught:
+            passkeys.begin_registration(number, label=label, rebind_token=token)
+        assert caught.value.field == "label"
+
     def test_first_passkey_needs_a_grant(self, passkeys: Passkeys, number: str) -> None:
         """Without a live passkey, only an officer's grant lets one be bound."""
         with pytest.raises(ForbiddenError, match="rebind grant"):

@@ -100,6 +100,37 @@ class TestDemographics:
         assert caught.value.field == "demographics.birth_date"
 
 
+# Text an officer reads beside the name: each hides something or shows otherwise than it reads.
+HIDDEN = {
+    "right-to-left override": ("address", "12 Orchard \u202eenaL", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    "left-to-right embedding": ("address", "\u202a12 Orchard Lane", "U+202A"),
+    "first-strong isolate": ("household", "h-\u206817\u2069", "U+2068"),
+    "zero-width space": ("household", "h-\u200b17", "U+200B"),
+    "soft hyphen": ("address", "12 Orch\u00adard Lane", "U+00AD"),
+    "tag letter": ("address", "12 Orchard Lane\U000e0041", "U+E0041"),
+    "Hangul filler": ("address", "12 Orchard\u3164Lane", "U+3164"),
+    "variation selector": ("household", "h-17\ufe0f", "U+FE0F"),
+    "line separator": ("address", "12 Orchard\u2028Lane", "U+2028"),
+    "joiner at the end": ("address", "12 Orchard Lane\u200d", "U+200D"),
+}
+
+
+class TestDemographicText:
+    @pytest.mark.parametrize(("key", "value", "message"), list(HIDDEN.values()), ids=list(HIDDEN))
+    def test_hidden_or_reordering_characters__refused_naming_the_field(
+        self, key: str, value: str, message: str
+    ) -> None:
+        """An address or household shows an officer all it holds, in the order it reads."""
+        with pytest.raises(InvalidInputError, match=re.escape(message)) as caught:
+            checked_demographics(facts(**{key: value}))
+        assert caught.value.field == f"demographics.{key}"
+
+    def test_joiners_between_letters_are_kept(self) -> None:
+        """A Persian street name keeps its zero-width non-joiner, as a name does."""
+        address = "\u062e\u06cc\u0627\u0628\u0627\u0646 \u0645\u06cc\u200c\u062e\u0648\u0627\u0647 \u06f1\u06f2"
+        assert checked_demographics(facts(address=address)).address == address
+
+
 class TestPersons:
     def test_create_person_gives_a_valid_number_and_a_citizen_principal(self, store: Store) -> None:
         """A new person is active, has a checked number and a principal of their own."""
@@ -166,6 +197,16 @@ class TestStatus:
         with pytest.raises(InvalidInputError) as caught:
             registry.set_status(number, status, reason=reason, actor=OFFICER)
         assert caught.value.field == field
+        assert len(registry.status_history(number)) == 1
+
+    @pytest.mark.parametrize("reason", ["court order \u202e811 ESAC", "\u3164", "ok\u200b"])
+    def test_a_reason_that_hides_something__refused_and_nothing_changes(self, store: Store, reason: str) -> None:
+        """The reason joins the history the person and officers read: an override or a filler cannot hide in it."""
+        registry = Registry(store)
+        number = registry.create_person(facts(), station=OFFICER).number
+        with pytest.raises(InvalidInputError) as caught:
+            registry.set_status(number, "suspended", reason=reason, actor=OFFICER)
+        assert caught.value.field == "reason"
         assert len(registry.status_history(number)) == 1
 
     def test_same_status_again_is_a_conflict(self, store: Store) -> None:

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from tessera.auth import Role, parse_token, secret_matches
-from tessera.errors import ConflictError, ForbiddenError, NotFoundError
+from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.money import RequestKind, ledger_unit
 from tests.money.conftest import Office
 
@@ -100,6 +100,14 @@ class TestOfficerKeys:
         office.store.create_principal("clerk", Role.officer, agency="tax-office")
         with pytest.raises(ConflictError, match="name"):
             office.requests.request_officer_key(office.admin, "clerk", "central-bank")
+
+    @pytest.mark.parametrize("reason", ["", "\u3164", "not on \u202etsil", "staff\u200b list"])
+    def test_a_refusal_reason_that_says_nothing_or_hides_something__refused(self, office: Office, reason: str) -> None:
+        """The admin who asked reads the reason: nothing in it hidden, and something in it."""
+        request = office.requests.request_officer_key(office.admin, "newcomer", "central-bank")
+        with pytest.raises(InvalidInputError) as caught:
+            office.requests.refuse(request.id, office.admin_2, reason)
+        assert caught.value.field == "reason" and office.requests.require(request.id).status == "pending"
 
     def test_a_refused_request_makes_nothing_and_cannot_be_approved(self, office: Office) -> None:
         request = office.requests.request_officer_key(office.admin, "newcomer", "central-bank")

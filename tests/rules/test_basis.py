@@ -40,6 +40,9 @@ class TestLegalBasis:
             (("x" * 65, "Act", "s. 1", "statute"), "basis.id"),
             (("ok", " ", "s. 1", "statute"), "basis.instrument"),
             (("ok", "Act", "", "statute"), "basis.article"),
+            (("ok", "Civil \u202etcA", "s. 1", "statute"), "basis.instrument"),  # cited on every notice
+            (("ok", "Act", "s.\u200b 1", "statute"), "basis.article"),
+            (("ok", "\u3164", "s. 1", "statute"), "basis.instrument"),
             (("ok", "Act", "s. 1", "decree"), "basis.kind"),
         ],
     )
@@ -132,6 +135,10 @@ class TestCourtOrder:
             ("High  Court", "1", TODAY, "court_order.court"),
             ("High\u00adCourt", "1", TODAY, "court_order.court"),  # a soft hyphen: invisible
             ("High\nCourt", "1", TODAY, "court_order.court"),
+            ("High \u2067Court\u2069", "1", TODAY, "court_order.court"),  # an isolate
+            ("High\u3164Court", "1", TODAY, "court_order.court"),  # a Hangul filler: isprintable() took it
+            ("High Court\u200d", "1", TODAY, "court_order.court"),  # a joiner not between letters
+            ("\u2800", "1", TODAY, "court_order.court"),  # a braille blank: no letter
             ("Court", "", TODAY, "court_order.case_number"),
             ("Court", " HC/1", TODAY, "court_order.case_number"),
             ("Court", "HC/1 ", TODAY, "court_order.case_number"),

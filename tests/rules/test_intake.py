@@ -356,8 +356,14 @@ def test_only_the_agencies_a_type_names_may_report_it(world: Intake) -> None:
     assert world.kept() == 0 and world.score(world.ada) == 0
 
 
-def test_text_that_cannot_be_stored__refused_naming_the_field(world: Intake) -> None:
-    event = repaid("L-1", world.ada.number, 45, fields={"amount": 1, "days_late": 45, "lender": "\ud800"})
+@pytest.mark.parametrize(
+    "lender",
+    ["\ud800", "First\u200b Bank", "First \u202eknaB", "First\u3164Bank", "Bank\U000e0041"],
+    ids=["surrogate", "zero-width-space", "override", "filler", "tag"],
+)
+def test_text_that_cannot_be_stored_or_hides_something__refused_naming_the_field(world: Intake, lender: str) -> None:
+    """A rule compares it with its own text: nothing may make it differ where a reader sees no difference."""
+    event = repaid("L-1", world.ada.number, 45, fields={"amount": 1, "days_late": 45, "lender": lender})
     with pytest.raises(InvalidInputError) as caught:
         world.intake.submit(LENDER, "loan.repaid", [event])
     assert caught.value.field == "events[0].fields.lender" and world.kept() == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ from tessera.rules.sanctions import SanctionsLists
 from tessera.rules.scores import Scores
 from tessera.rules.watch import SanctionsWatch, ScreeningWorker, screen_registrations
 from tessera.store import Store
-from tessera.text import is_default_ignorable
+from tessera.text import checked_visible
 
 CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
 NO_PURPOSE = "(none stated)"
@@ -489,10 +488,12 @@ def checked_purpose(value: str | bytes | None) -> str:
 
     ``value`` is the X-Tessera-Purpose header as it arrived: its bytes, or the latin-1
     reading of them that Starlette's headers hold. The bytes must be UTF-8, and the text
-    may not hold what a person reading it cannot see: control characters (C0, DEL, C1),
-    line and paragraph separators, format characters (bidirectional controls among them)
-    and other default-ignorable code points. The zero-width non-joiner and joiner alone
-    may stand between two letters, where Persian and Indic writing needs them.
+    may not hold what a person reading it cannot see (``tessera.text.checked_visible``, the
+    check every free text a person reads passes): control characters (C0, DEL, C1), line and
+    paragraph separators, format characters (bidirectional controls among them), other
+    default-ignorable code points, private-use and unassigned ones. The zero-width
+    non-joiner and joiner alone may stand between two letters, where Persian and Indic
+    writing needs them.
     """
     if value is None:
         return ""
@@ -503,17 +504,4 @@ def checked_purpose(value: str | bytes | None) -> str:
         raise InvalidInputError("X-Tessera-Purpose", "must be UTF-8") from None
     if len(text) > PURPOSE_MAX:
         raise InvalidInputError("X-Tessera-Purpose", f"must be at most {PURPOSE_MAX} characters")
-    for i, char in enumerate(text):
-        if unicodedata.category(char) in _UNSEEN_CATEGORIES or is_default_ignorable(char):
-            if char in _JOINERS and 0 < i < len(text) - 1 and _is_letter(text[i - 1]) and _is_letter(text[i + 1]):
-                continue
-            raise InvalidInputError("X-Tessera-Purpose", f"must not contain U+{ord(char):04X}: it cannot be seen")
-    return text
-
-
-_UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
-_JOINERS = "\u200c\u200d"  # ZERO WIDTH NON-JOINER, ZERO WIDTH JOINER
-
-
-def _is_letter(char: str) -> bool:
-    return unicodedata.category(char)[0] in "LM"
+    return checked_visible(text, "X-Tessera-Purpose")

@@ -39,6 +39,7 @@ from tessera.identity.registry import Clock, Demographics, Registry, checked_dem
 from tessera.identity.templates import Templates, checked_templates
 from tessera.store import Store
 from tessera.store.tables import DECISIONS, REASON_MAX, REQUEST_ID_MAX, enrolments
+from tessera.text import checked_text, checked_visible, shows_letter_or_digit
 
 CANDIDATES_MAX = 16  # the gallery search's k: the cases an officer is shown
 QUEUE_LIST_MAX = 1000
@@ -306,11 +307,9 @@ class Enrolments:
         purpose = _checked_purpose(purpose)
         if decision not in DECISIONS:
             raise InvalidInputError("decision", f"must be one of {', '.join(DECISIONS)}, got {decision!r:.20}")
-        if not isinstance(reason, str) or not reason.strip():
+        reason = checked_text(reason, "reason", REASON_MAX)  # read by officers and in the person's history
+        if not shows_letter_or_digit(reason):
             raise InvalidInputError("reason", "an adjudication needs a written reason")
-        reason = reason.strip()
-        if len(reason) > REASON_MAX:
-            raise InvalidInputError("reason", f"at most {REASON_MAX} characters")
         with self._lock:
             enrolment = self.get(enrolment_id)
             if enrolment.state != "review":
@@ -493,14 +492,14 @@ def _checked_enrolment_id(value: object) -> str:
 def _checked_purpose(value: object) -> str | None:
     """A stated purpose, checked before anything is written: the log must take it after the commit.
 
-    Only what the log needs (text, not too long); what a purpose may say is the API's check
-    (``checked_purpose``), which lets a Persian or Indic purpose keep its zero-width joiners.
+    Text the person will read, not too long, nothing in it hidden (``checked_visible``, as
+    the API's ``checked_purpose``, which lets a Persian or Indic purpose keep its joiners).
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str) or len(value) > PURPOSE_MAX:
         raise InvalidInputError("purpose", f"must be text of at most {PURPOSE_MAX} characters")
-    return value
+    return checked_visible(value, "purpose")
 
 
 def _rounded(score: float) -> float:

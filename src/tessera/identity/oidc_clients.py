@@ -26,7 +26,6 @@ import json
 import re
 import secrets
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address
@@ -39,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError
 from tessera.store import Store
 from tessera.store.tables import REDIRECT_URI_MAX, RP_NAME_MAX, SECTOR_ID_MAX, principals, relying_parties
+from tessera.text import checked_text, shows_letter_or_digit
 
 Clock = Callable[[], int]
 
@@ -307,14 +307,14 @@ def _is_ip(host: str) -> bool:
 
 
 def _checked_name(value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidInputError("name", "must be a string")
-    name = unicodedata.normalize("NFC", value.strip())
-    if not 1 <= len(name) <= RP_NAME_MAX:
-        raise InvalidInputError("name", f"must be 1-{RP_NAME_MAX} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
-        # Format characters too: a right-to-left override could make one service read as another.
-        raise InvalidInputError("name", "must not contain control, format or unassigned characters")
+    """The name the consent page shows: all of it seen, and a letter or digit among it.
+
+    A right-to-left override could make one service read as another, and a name of Hangul
+    fillers or variation selectors shows as nothing at all (``tessera.text``).
+    """
+    name = checked_text(value, "name", RP_NAME_MAX)
+    if not shows_letter_or_digit(name):
+        raise InvalidInputError("name", "must show a letter or digit (invisible characters and fillers do not count)")
     return name
 
 

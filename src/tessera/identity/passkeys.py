@@ -97,6 +97,7 @@ from tessera.store.tables import (
     rebind_grants,
     webauthn_ceremonies,
 )
+from tessera.text import checked_text
 
 Clock = Callable[[], int]
 
@@ -720,9 +721,8 @@ def _checked_origins(value: object, rp_id: str) -> tuple[str, ...]:
 
 
 def _checked_label(value: object) -> str:
-    if not isinstance(value, str) or len(value) > PASSKEY_LABEL_MAX or not value.isprintable():
-        raise InvalidInputError("label", f"must be at most {PASSKEY_LABEL_MAX} printable characters")
-    return value.strip()
+    """The device's name as the person will read it (an officer may set it at a re-binding): nothing hidden."""
+    return checked_text(value, "label", PASSKEY_LABEL_MAX)
 
 
 def _checked_ceremony_id(value: object) -> str:

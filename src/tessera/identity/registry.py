@@ -34,7 +34,14 @@ from tessera.store.tables import (
     principals,
     virtual_ids,
 )
-from tessera.text import is_default_ignorable, match_key
+from tessera.text import (
+    checked_text,
+    checked_visible,
+    is_default_ignorable,
+    match_key,
+    normalized,
+    shows_letter_or_digit,
+)
 
 OTHER_NAMES_MAX = 10
 # Real names stack a few marks on a letter (Vietnamese two, Hebrew with cantillation four,
@@ -50,8 +57,6 @@ FINAL_STATUSES = frozenset({"deceased"})
 DEMOGRAPHIC_KEYS = frozenset({"name", "other_names", "birth_date", "sex", "address", "household"})
 
 Clock = Callable[[], int]
-# Bidirectional embeddings, overrides and isolates: they reorder what is shown.
-_REORDERING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,16 +441,14 @@ def _person_of(row: Row[Any]) -> Person:
 
 
 def _checked_text(value: object, field: str, limit: int, *, required: bool = False) -> str:
-    """NFC text without control characters; names keep their own script."""
-    if not isinstance(value, str):
-        raise InvalidInputError(field, "must be a string")
-    text = unicodedata.normalize("NFC", value.strip())
-    if required and not text:
-        raise InvalidInputError(field, "must not be empty")
-    if len(text) > limit:
-        raise InvalidInputError(field, f"at most {limit} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") for c in text):
-        raise InvalidInputError(field, "must not contain control or unassigned characters")
+    """Text an officer reads (an address, a household, a reason): ``tessera.text.checked_text``.
+
+    Nothing in it may be hidden or reorder what is shown (a right-to-left override in an
+    address, a zero-width space in a reason); a required one must show a letter or digit.
+    """
+    text = checked_text(value, field, limit)
+    if required and not shows_letter_or_digit(text):
+        raise InvalidInputError(field, "must not be empty (invisible characters do not count)")
     return text
 
 
@@ -460,24 +463,18 @@ def _checked_name(value: object, field: str) -> str:
     any use for them), more than ``MARKS_PER_LETTER_MAX`` combining marks on one letter,
     and a name that has no letter once its invisible characters are left out.
     """
-    name = _checked_text(value, field, PERSON_NAME_MAX, required=True)
+    name = checked_visible(normalized(value, field, PERSON_NAME_MAX), field, ignorables=True)
+    if not name:
+        raise InvalidInputError(field, "must not be empty")
     marks = 0
     for char in name:
         category = unicodedata.category(char)
-        if char in _REORDERING:
-            raise InvalidInputError(field, f"must not contain {_described(char)}: it makes a name show otherwise")
-        if category == "Cf" and not is_default_ignorable(char):
-            raise InvalidInputError(field, f"must not contain {_described(char)}: no name needs this format character")
         marks = marks + 1 if category.startswith("M") and not is_default_ignorable(char) else 0
         if marks > MARKS_PER_LETTER_MAX:
             raise InvalidInputError(field, f"at most {MARKS_PER_LETTER_MAX} combining marks on one letter")
     if not any(unicodedata.category(char).startswith("L") for char in match_key(name)):
         raise InvalidInputError(field, "has no letters once invisible characters are left out")
     return name
-
-
-def _described(char: str) -> str:
-    return f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
 
 
 def _checked_birth_date(value: object, field: str, today: dt.date) -> dt.date:

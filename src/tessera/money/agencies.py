@@ -19,11 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.store import Store
 from tessera.store.tables import AGENCY_TITLE_MAX, agencies
+from tessera.text import checked_text, shows_letter_or_digit
 
 AGENCY_ID_MAX = 64
 AGENCIES_LIST_MAX = 1000
 _AGENCY_ID = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{AGENCY_ID_MAX - 1}}}")
-_TITLE = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +52,10 @@ class Agencies:
     def register(self, agency_id: str, title: str, by: str) -> Agency:
         """Add an agency; ConflictError if the id is taken (a row never changes)."""
         agency_id = checked_agency_id(agency_id, "id")
-        if (
-            not isinstance(title, str)
-            or not title.strip()
-            or len(title) > AGENCY_TITLE_MAX
-            or not _TITLE.fullmatch(title)
-        ):
-            raise InvalidInputError("title", f"must be 1-{AGENCY_TITLE_MAX} printable characters")
-        agency = Agency(agency_id, title.strip(), time.time_ns(), by)
+        title = checked_text(title, "title", AGENCY_TITLE_MAX)  # shown to officers and people: nothing hidden
+        if not shows_letter_or_digit(title):
+            raise InvalidInputError("title", "must show a letter or digit (invisible characters do not count)")
+        agency = Agency(agency_id, title, time.time_ns(), by)
         try:
             with self.store.transaction(write=True) as conn:
                 conn.execute(

@@ -24,6 +24,7 @@ from tessera.money.agencies import Agencies
 from tessera.money.ledgers import Ledgers, LedgerUnit, ledger_unit
 from tessera.store import Store
 from tessera.store.tables import ADMIN_REQUEST_ID_LENGTH, admin_requests
+from tessera.text import checked_text, shows_letter_or_digit
 
 REQUESTS_LIST_MAX = 1000
 REASON_MAX = 500
@@ -133,10 +134,11 @@ class AdminRequests:
     def refuse(self, request_id: str, by: Principal, reason: str) -> AdminRequest:
         """Close a pending request without acting on it (either admin may)."""
         _checked_admin(by, "refuse a request")
-        if not isinstance(reason, str) or not reason.strip() or len(reason) > REASON_MAX:
-            raise InvalidInputError("reason", f"must be 1-{REASON_MAX} characters")
+        reason = checked_text(reason, "reason", REASON_MAX)  # the requesting admin reads it: nothing hidden
+        if not shows_letter_or_digit(reason):
+            raise InvalidInputError("reason", f"must be 1-{REASON_MAX} characters, a letter or digit among them")
         request = self.require(request_id)
-        self._decide(request, by, "refused", {"reason": reason.strip()})
+        self._decide(request, by, "refused", {"reason": reason})
         return self.require(request_id)
 
     def get(self, request_id: str) -> AdminRequest | None:

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from tessera.auth.principals import AGENCY_MAX, checked_name
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.text import checked_text, shows_letter_or_digit
 
 
 class Domain(StrEnum):
@@ -55,7 +56,6 @@ ORDER_DATE_MIN = dt.date(1900, 1, 1)
 _BASIS_ID = re.compile(r"[a-z0-9][a-z0-9._/-]*")
 # A docket or case number: "HC/2026/118", "CV 12-2026", "2026:KB:0042"; words of these, single spaces between.
 _CASE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9./:_-]*(?: [A-Za-z0-9./:_-]+)*")
-_JOINERS = "\u200c\u200d"  # a court's name in Persian or an Indic script may need them
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +112,12 @@ def legal_basis(
     """
     if not isinstance(id, str) or len(id) > BASIS_ID_MAX or not _BASIS_ID.fullmatch(id):
         raise InvalidInputError("basis.id", f"must be lowercase letters, digits and . _ / -, got {id!r:.80}")
+    cited = []  # every notice made under the basis cites them to the person: nothing in them hidden
     for field, value, limit in (("instrument", instrument, INSTRUMENT_MAX), ("article", article, ARTICLE_MAX)):
-        if not isinstance(value, str) or not value.strip() or len(value) > limit:
-            raise InvalidInputError(f"basis.{field}", f"must be 1-{limit} characters")
+        text = checked_text(value, f"basis.{field}", limit)
+        if not shows_letter_or_digit(text):
+            raise InvalidInputError(f"basis.{field}", f"must be 1-{limit} characters, a letter or digit among them")
+        cited.append(text)
     if not isinstance(kind, str) or kind not in BasisKind.__members__.values():
         known = ", ".join(k.value for k in BasisKind)
         raise InvalidInputError("basis.kind", f"unknown kind {kind!r:.40}; known: {known}")
@@ -127,7 +130,7 @@ def legal_basis(
             raise InvalidInputError(f"basis.domains[{i}]", f"unknown domain {d!r:.40}; known: {known}")
         checked.add(Domain(d))
     agencies = _checked_agencies(exercised_by)
-    return LegalBasis(id, instrument.strip(), article.strip(), BasisKind(kind), frozenset(checked), agencies)
+    return LegalBasis(id, cited[0], cited[1], BasisKind(kind), frozenset(checked), agencies)
 
 
 def _checked_agencies(exercised_by: object) -> frozenset[str]:
@@ -171,11 +174,11 @@ def court_order(
     ``issued_on`` is a date or ``YYYY-MM-DD``, not after ``today`` (with a day's grace for a
     court east of UTC).
     """
-    if not isinstance(court, str) or not 0 < len(court.strip()) <= COURT_MAX:
+    court = checked_text(court, f"{field}.court", COURT_MAX)  # cited to the person: nothing in it hidden
+    if not shows_letter_or_digit(court):
         raise InvalidInputError(f"{field}.court", f"the court that made the order: 1-{COURT_MAX} characters")
-    court = court.strip()
-    if "  " in court or not all(c.isprintable() or c in _JOINERS for c in court):
-        raise InvalidInputError(f"{field}.court", "printable characters, single spaces")
+    if "  " in court:
+        raise InvalidInputError(f"{field}.court", "single spaces")
     if (
         not isinstance(case_number, str)
         or len(case_number) > CASE_NUMBER_MAX

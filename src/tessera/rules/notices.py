@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, or_, select
 
+import tessera.text
 from tessera.errors import BatchSizeError, InvalidInputError, NotFoundError
 from tessera.rules.basis import Domain, LegalBases
 from tessera.rules.subjects import checked_subject
@@ -107,16 +107,14 @@ class Notice:
 
 
 def checked_text(value: object, field: str, limit: int, *, required: bool = True) -> str:
-    """NFC text of at most ``limit`` characters without control characters; stripped."""
-    if not isinstance(value, str):
-        raise InvalidInputError(field, "must be a string")
-    text = unicodedata.normalize("NFC", value.strip())
-    if required and not text:
+    """Text a person or an officer reads (a reason, grounds, a reference): ``tessera.text.checked_text``, lines allowed.
+
+    Nothing in it may be hidden or reorder what is shown (a right-to-left override, a
+    zero-width space, a Hangul filler); a required one must show a letter or digit.
+    """
+    text = tessera.text.checked_text(value, field, limit, newlines=True)
+    if required and not tessera.text.shows_letter_or_digit(text):
         raise InvalidInputError(field, "is required: an adverse decision without reasons cannot be made")
-    if len(text) > limit:
-        raise InvalidInputError(field, f"at most {limit} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") and c not in "\n" for c in text):
-        raise InvalidInputError(field, "must not contain control or unassigned characters")
     return text
 
 
