@@ -56,6 +56,18 @@ def test_officer_opens_a_citizens_account_with_a_purpose(server: LiveServer) -> 
         assert entries[0]["purpose"] == "a second wallet"
 
 
+def test_a_non_ascii_purpose_reaches_the_persons_log_as_written(server: LiveServer) -> None:
+    """httpx sends a str header only if it is ASCII: the client sends the purpose as UTF-8 bytes."""
+    bob_id = server.world.principals["bob"].id
+    purpose = "Prüfung der Zahlung, بررسی درخواست\u200cها"  # noqa: RUF001 (Persian letters) a ZWNJ between letters
+    with _client(server, "bank", purpose=purpose) as bank:
+        results = bank.create_accounts([Account(78, MONEY, 2, flags=WALLET)], holders=[bob_id])
+        assert results[0].status is CreateAccountStatus.ok
+    with _client(server, "bob") as bob:
+        entries = bob.access_log()["entries"]
+        assert entries[0]["purpose"] == purpose
+
+
 def test_errors_come_back_as_tessera_errors(server: LiveServer) -> None:
     with _client(server, "alice") as alice, pytest.raises(ForbiddenError, match="debit_account_id"):
         alice.create_transfers([Transfer(1200, BOB, SHOP, 1, MONEY, 2)])

@@ -79,9 +79,11 @@ class Client:
     """A Tessera server, called like a ``Ledger``. ``purpose`` is sent with every call (officers)."""
 
     def __init__(self, base_url: str, api_key: str, purpose: str | None = None, timeout_s: float = TIMEOUT_S) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"}
+        headers = {b"Authorization": f"Bearer {api_key}".encode()}
         if purpose:
-            headers["X-Tessera-Purpose"] = purpose
+            # As UTF-8 bytes: httpx sends a str header only if it is ASCII, and the server
+            # reads the header's bytes as UTF-8 (docs/api.md), so "Prüfung" arrives as written.
+            headers[b"X-Tessera-Purpose"] = purpose.encode()
         self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout_s)
 
     def close(self) -> None:

@@ -92,10 +92,11 @@ def test_a_plain_request_is_answered_by_the_fast_path_as_the_route_answers_it(
         ("bank", PURPOSE, {"subject": "org:ACME", "domain": "travel"}, 400),
         ("bank", PURPOSE, {"subject": "ada", "domain": "travel", "extra": "1"}, 200),
         ("bank", PURPOSE, {"subject": "ada"}, 422),
-        ("bank", "x" * 201, {"subject": "ada", "domain": "travel"}, 422),
+        ("bank", "x" * 201, {"subject": "ada", "domain": "travel"}, 400),  # checked_purpose counts characters
+        ("bank", "x" * 801, {"subject": "ada", "domain": "travel"}, 422),  # past PURPOSE_BYTES_MAX: the header's
         ("ben", PURPOSE, {"subject": "ada", "domain": "travel"}, 403),  # a citizen may not check others
     ],
-    ids=["no-purpose", "domain", "check-digit", "org-form", "extra-param", "no-domain", "long-purpose", "citizen"],
+    ids=["no-purpose", "domain", "check-digit", "org-form", "extra", "no-domain", "long", "past-bytes", "citizen"],
 )
 def test_anything_else_is_left_to_the_route(
     paths: Paths, who: str, purpose: str | None, params: dict[str, str], status: int

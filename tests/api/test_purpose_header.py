@@ -127,6 +127,23 @@ class TestCheckFastPath:
         assert (paths.routed, paths.fast) == (1, 1)
         assert routed == fast and routed[0] == 200 and routed[2][0][1] == GERMAN  # type: ignore[index]
 
+    @pytest.mark.parametrize("length", [150, PURPOSE_MAX])
+    def test_a_long_non_ascii_purpose__both_paths_take_it_as_every_route_does(
+        self,
+        paths: Paths,  # noqa: F811
+        length: int,
+    ) -> None:
+        """Characters are counted, not bytes: 150 Cyrillic letters are 300 bytes, under PURPOSE_BYTES_MAX."""
+        purpose = ("Проверка платежа по делу 77, " * 10)[:length]
+        assert len(purpose.encode()) > PURPOSE_MAX
+        routed, fast = self.both(paths, purpose.encode())
+        assert (paths.routed, paths.fast) == (1, 1)
+        assert routed == fast and routed[0] == 200 and routed[2][0][1] == purpose  # type: ignore[index]
+
+    def test_one_character_past_the_limit__400_on_both_paths(self, paths: Paths) -> None:  # noqa: F811
+        routed, again = self.both(paths, ("ü" * (PURPOSE_MAX + 1)).encode())
+        assert routed == again and routed[0] == 400 and "characters" in str(routed[1])  # type: ignore[index]
+
     @pytest.mark.parametrize("purpose", [b"a\xc2\x85b", "case \u202e77".encode()], ids=["C1", "bidi"])
     def test_refused_purpose__left_to_the_route_which_refuses_it(self, paths: Paths, purpose: bytes) -> None:  # noqa: F811
         routed, again = self.both(paths, purpose)

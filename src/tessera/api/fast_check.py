@@ -27,7 +27,7 @@ from tessera.api.errors import error_response, problem
 from tessera.api.offload import Offload
 from tessera.api.routes.policy import answer_check
 from tessera.api.schemas import DomainName
-from tessera.api.services import PURPOSE_MAX, Caller, Services, checked_purpose
+from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, grant_for
 from tessera.errors import TesseraError
 from tessera.rules.subjects import SUBJECT_MAX, checked_subject, is_person
@@ -81,7 +81,8 @@ def _plain_request(services: Services, scope: Scope) -> tuple[Caller, str, str] 
         elif name == b"x-tessera-purpose" and purpose is None:
             purpose = value  # bytes: checked_purpose decodes them as UTF-8, as the route does
     # The route's header limit counts the header's bytes (its latin-1 reading): one past it is the route's to refuse.
-    if not token or not token.startswith("tsk_") or not purpose or len(purpose) > PURPOSE_MAX:
+    # checked_purpose then counts characters, on both paths, as every other route does (``get_caller``).
+    if not token or not token.startswith("tsk_") or not purpose or len(purpose) > PURPOSE_BYTES_MAX:
         return None
     principal = services.cached_caller(token)
     if principal is None:

@@ -53,7 +53,7 @@ from tessera.api.schemas import (
     ScorePublic,
     ScoresPublic,
 )
-from tessera.api.services import PURPOSE_MAX, Caller, Services, checked_purpose
+from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.appeals import Appeal
@@ -125,7 +125,10 @@ async def _enforcing_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_tessera_purpose: Annotated[
         str | None,
-        Header(description="Why the service checks this person; shown to that person.", max_length=PURPOSE_MAX),
+        Header(
+            description="Why the service checks this person, in UTF-8; shown to that person.",
+            max_length=PURPOSE_BYTES_MAX,  # the latin-1 reading of the bytes: checked_purpose counts characters
+        ),
     ] = None,
 ) -> Caller:
     """``get_caller``'s checks on the event loop: the hot path pays no thread hop (the caller cache is in memory)."""
