@@ -368,8 +368,9 @@ class Ledger:
         the statuses and the entry's seq when it carries a note (else 0).
         """
         # Our own copy, aligned: the caller's array may change under us (another thread) until
-        # we return, and what is applied, journaled and published must be the same bytes.
-        batch = batch.copy()
+        # we return, and what is applied, journaled and published must be the same bytes. Copied
+        # as bytes: numpy copies structured records field by field, four times slower.
+        batch = np.ascontiguousarray(batch).view(np.uint8).copy().view(batch.dtype)
         timestamp = self._timestamps(len(batch))
         statuses = apply(batch, timestamp)
         payload = None if note is None else note(statuses, timestamp)
