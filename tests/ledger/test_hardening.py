@@ -25,6 +25,7 @@ from tessera.ledger import (
     TransferFlags,
     _engine,
 )
+from tessera.ledger.ledger import _owned
 from tessera.ledger.state import State
 from tests.ledger import race_worker
 from tests.ledger.forge import forge, forge_header
@@ -194,6 +195,19 @@ class TestBatchOwnership:
             before = ledger.lookup_accounts([2, 3, 4])
         with Ledger.open(path, sync=False) as reopened:
             assert reopened.lookup_accounts([2, 3, 4]) == before
+
+    def test_ledger_copies__only_what_someone_else_can_change(self) -> None:
+        """A view of immutable bytes (a request body) is used as is; any writable memory is copied."""
+        records = _payments([10, 11])
+        body = np.frombuffer(records.tobytes(), dtype=TRANSFER_DTYPE)
+        assert _owned(body) is body
+        for writable in (records, records[:1], np.frombuffer(bytearray(records.tobytes()), dtype=TRANSFER_DTYPE)):
+            owned = _owned(writable)
+            assert owned.tobytes() == writable.tobytes()
+            assert not np.shares_memory(owned, writable)
+        read_only_view = records.view()
+        read_only_view.flags.writeable = False  # its base is still writable by whoever holds it
+        assert not np.shares_memory(_owned(read_only_view), records)
 
 
 class TestAlignment:
