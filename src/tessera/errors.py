@@ -205,7 +205,7 @@ class CorruptionError(LedgerError):
 
 
 class SnapshotCorruptError(CorruptionError):
-    """A snapshot file failed its checksum."""
+    """A snapshot file failed its checksum or the checks of what it holds (file, offset and field named)."""
 
     code = "snapshot_corrupt"
 

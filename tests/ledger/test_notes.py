@@ -6,11 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tessera.errors import SnapshotCorruptError
 from tessera.ledger import Account, AccountFlags, Ledger, Transfer
 from tessera.ledger.journal import HEADER_SIZE, iter_entries
+from tessera.ledger.snapshot import Snapshot, read_snapshot, write_snapshot
+from tessera.ledger.state import State
 
 WALLET = AccountFlags.debits_must_not_exceed_credits
 
@@ -84,3 +88,26 @@ def test_notes_of_any_length_keep_the_journal_aligned(tmp_path_factory: object, 
     with Ledger.open(path) as ledger:
         assert ledger.lookup_accounts([2])[0].balance == len(sizes)
         assert [len(n.payload) for n in ledger.notes.undelivered()] == [n for n in sizes if n]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"orders": [], "notes": []},
+        {"orders": {"x": []}, "notes": []},
+        {"orders": {"2": [["melt", "r", 1]]}, "notes": []},
+        {"orders": {}, "notes": {"1": "x"}},
+        {"orders": {}, "notes": [[1, 2, "not base64!"]]},
+        {"orders": {}, "notes": [["1", 2, "eA=="]]},
+    ],
+    ids=["orders-list", "orders-key", "orders-action", "notes-object", "notes-base64", "notes-seq"],
+)
+def test_a_snapshot_whose_extra_is_forged_is_refused_naming_it(tmp_path: Path, extra: dict[str, object]) -> None:
+    """Checksums redone over a forged header field: refused as snapshot_corrupt, never a KeyError or TypeError."""
+    with _open_funded(tmp_path / "l") as ledger:
+        path = ledger.snapshot()
+    snap = read_snapshot(path, State.ARRAY_DTYPES)
+    path.unlink()
+    write_snapshot(tmp_path / "l", Snapshot(snap.seq, snap.last_timestamp, snap.arrays, extra))
+    with pytest.raises(SnapshotCorruptError, match="extra"):
+        Ledger.open(tmp_path / "l")

@@ -28,6 +28,7 @@ from tessera.errors import (
     LedgerError,
     LedgerFailedError,
     LedgerLockedError,
+    SnapshotCorruptError,
 )
 from tessera.ledger.feed import CommittedBatch, Feed, Subscriber, Subscription
 from tessera.ledger.journal import NOTE_FLAG, EntryKind, JournalWriter, iter_entries, list_segments
@@ -168,6 +169,22 @@ def _owned(batch: npt.NDArray[np.void]) -> npt.NDArray[np.void]:
     return np.ascontiguousarray(batch).view(np.uint8).copy().view(batch.dtype)
 
 
+def _orders_of(kept: object) -> dict[int, list[AccountOrder]]:
+    """The freeze orders a snapshot kept (``{"account id": [[action, reference, timestamp], ...]}``), checked."""
+    if not isinstance(kept, dict):
+        raise TypeError("orders is not an object")
+    orders: dict[int, list[AccountOrder]] = {}
+    for key, history in kept.items():
+        account_id = int(key)
+        if not 0 < account_id < ID_LIMIT or not isinstance(history, list):
+            raise ValueError(f"orders of account {key!r:.40}")
+        for action, reference, timestamp in history:
+            if action not in ("freeze", "unfreeze") or not isinstance(reference, str) or type(timestamp) is not int:
+                raise ValueError(f"an order of account {account_id}")
+            orders.setdefault(account_id, []).append(AccountOrder(account_id, action, reference, timestamp))
+    return orders
+
+
 def _check_seq(value: object, name: str) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise InvalidInputError(name, "must be a journal sequence number (0 or more)")
@@ -265,11 +282,12 @@ class Ledger:
             snap = read_snapshot(snapshots[-1], State.ARRAY_DTYPES)
             self._state = State.from_arrays(snap.arrays)
             self._last_timestamp = snap.last_timestamp
-            self._orders = {
-                int(k): [AccountOrder(int(k), a, r, t) for a, r, t in v] for k, v in snap.extra["orders"].items()
-            }
+            try:  # what the snapshot's header carries besides the arrays: checked as strictly as they are
+                self._orders = _orders_of(snap.extra.get("orders", {}))
+                self.notes.restore(snap.extra.get("notes", []))
+            except (KeyError, TypeError, ValueError) as error:
+                raise SnapshotCorruptError(str(snapshots[-1]), 0, f"header field 'extra': {error}") from None
             seq = self.recovery.snapshot_seq = snap.seq
-            self.notes.restore(snap.extra.get("notes"))
         expected = seq + 1
         segments = list_segments(self.path)
         current: Path | None = None

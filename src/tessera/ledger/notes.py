@@ -57,9 +57,11 @@ class Notes:
     def restore(self, kept: object) -> None:
         """Take back the undelivered notes a snapshot carried (its ``extra["notes"]``)."""
         if not isinstance(kept, list):
-            return
+            raise TypeError("notes is not a list")
         for seq, timestamp, payload in kept:
-            self.add(Note(int(seq), int(timestamp), base64.b64decode(payload)))
+            if type(seq) is not int or type(timestamp) is not int or not isinstance(payload, str):
+                raise ValueError("a note is not [seq, timestamp, base64 text]")
+            self.add(Note(seq, timestamp, base64.b64decode(payload, validate=True)))
 
     def add(self, note: Note) -> None:
         """A note journaled (or replayed); kept unless the cursor says it was delivered."""
