@@ -24,8 +24,13 @@ def _worker(data: Path, acks: Path, mode: str) -> subprocess.Popen[str]:
 
 
 def _logged_times(services: Services, subject: str) -> Counter[int]:
-    entries = services.access_log.entries_for_subject(subject, limit=1000)
-    return Counter(e.time_ns for _, e in entries if e.fields == ("ledger.transfer",))
+    """When each of the subject's transfer entries says it happened, over every page of the log."""
+    times: Counter[int] = Counter()
+    before = None
+    while page := services.access_log.entries_for_subject(subject, limit=1000, before=before):
+        times.update(e.time_ns for _, e in page if e.fields == ("ledger.transfer",))
+        before = page[-1][0]
+    return times
 
 
 def _paid_times(services: Services) -> list[int]:
