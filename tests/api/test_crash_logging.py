@@ -15,7 +15,7 @@ from tessera.api.services import Services
 from tests.api import crash_worker
 
 ROOT = Path(__file__).resolve().parents[2]
-KILLS = 8
+KILLS = 5
 
 
 def _worker(data: Path, acks: Path, mode: str) -> subprocess.Popen[str]:
