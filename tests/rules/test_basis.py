@@ -17,7 +17,9 @@ from tessera.rules.basis import (
     court_order,
     legal_basis,
     require_agencies,
+    require_coverage,
 )
+from tessera.rules.categories import Category, event_type
 
 TAX = legal_basis("tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["payments", "licensing"])
 COURT = legal_basis(
@@ -112,6 +114,67 @@ class TestWhoExercises:
         )
         with pytest.raises(ConflictError):
             bases.register(courts)
+
+
+class TestCoverage:
+    """A basis names the event types or purposes it covers; a rule citing it over anything else is refused."""
+
+    LOANS = event_type("loan.repaid", "financial", {"days_late": ("int", "financial")})
+    TAXES = event_type("tax.filed_late", "tax", {"days_late": ("int", "tax")})
+    CREDIT = legal_basis("credit-act/12", "Credit Act", "s. 12", "statute", covers=["loan.repaid"])
+
+    def test_a_basis_covers_the_types_it_names_or_their_purposes(self) -> None:
+        by_purpose = legal_basis("tax-act/45", "Tax Act", "s. 45", "statute", purposes=["tax"])
+        assert self.CREDIT.covers_type(self.LOANS) and not self.CREDIT.covers_type(self.TAXES)
+        assert by_purpose.covers_type(self.TAXES) and by_purpose.purposes == {Category.tax}
+        assert self.CREDIT.coverage_text() == "loan.repaid" and TAX.coverage_text() == "nothing"
+        require_coverage(self.CREDIT, "r", [self.LOANS], "w")
+
+    def test_a_rule_over_anything_else__refused_naming_rule_basis_and_input(self) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            require_coverage(self.CREDIT, "credit.taxes", [self.LOANS, self.TAXES], "f.toml:rule[0]")
+        assert caught.value.field == "f.toml:rule[0].inputs[1]"
+        assert all(s in str(caught.value) for s in ("'credit.taxes'", "credit-act/12", "tax.filed_late"))
+
+    def test_a_basis_that_names_nothing_covers_no_rule(self) -> None:
+        """A basis from before bases named what they cover: no rule may cite it until it does."""
+        with pytest.raises(InvalidInputError, match="covers nothing"):
+            require_coverage(TAX, "r", [self.TAXES], "w")
+
+    @pytest.mark.parametrize("kind", ["court_order", "sanctions_listing"])
+    def test_a_court_order_or_a_listing_covers_no_rule_at_all(self, kind: str) -> None:
+        """Only an officer exercises them, entering the order or confirming the match."""
+        basis = legal_basis("x/1", "X", "s. 1", kind, ["payments"], exercised_by=["courts"], covers=["loan.repaid"])
+        assert not basis.for_rules
+        with pytest.raises(InvalidInputError) as caught:
+            require_coverage(basis, "r", [self.LOANS], "w")
+        assert caught.value.field == "w.basis" and "no automated rule may cite it" in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("terms", "field"),
+        [
+            ({"covers": "loan.repaid"}, "basis.covers"),
+            ({"covers": ["Loan.Repaid"]}, "basis.covers[0]"),
+            ({"covers": ["loan"]}, "basis.covers[0]"),
+            ({"purposes": ["taxes"]}, "basis.purposes[0]"),
+            ({"purposes": "tax"}, "basis.purposes"),
+            ({"covers": [f"a.b{i}" for i in range(65)]}, "basis.covers"),
+        ],
+    )
+    def test_malformed_coverage__invalid_input_naming_the_field(self, terms: dict[str, object], field: str) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            legal_basis("x/1", "X", "s. 1", "statute", **terms)  # type: ignore[arg-type]
+        assert caught.value.field == field
+
+    def test_a_basis_recorded_without_coverage_is_completed_once_never_changed(self) -> None:
+        """The store keeps no coverage yet: the same terms naming it complete the record; other coverage conflicts."""
+        bare = legal_basis("credit-act/12", "Credit Act", "s. 12", "statute")
+        bases = LegalBases([bare])
+        assert bases.register(self.CREDIT) == self.CREDIT and bases.get("credit-act/12") == self.CREDIT
+        assert bases.register(bare) is bases.get("credit-act/12")  # the older view: a no-op
+        wider = legal_basis("credit-act/12", "Credit Act", "s. 12", "statute", covers=["loan.repaid", "tax.filed_late"])
+        with pytest.raises(ConflictError):
+            bases.register(wider)
 
 
 class TestCourtOrder:

@@ -41,7 +41,7 @@ TYPES = EventTypes(
         )
     ]
 )
-BASES = LegalBases([legal_basis("test-act/1", "Test Act", "s. 1", "statute", ["credit"])])
+BASES = LegalBases([legal_basis("test-act/1", "Test Act", "s. 1", "statute", ["credit"], covers=["test.event"])])
 COLUMNS = {
     "a": np.int64,
     "b": np.int64,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -11,15 +10,15 @@ import pytest
 from sqlalchemy import Connection, select
 
 from tessera.auth.principals import Role
+from tessera.errors import InvalidInputError
 from tessera.identity.registry import Registry
 from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Ledger, Transfer
-from tessera.rules.basis import CourtOrder
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import builtin_definitions
 from tessera.rules.engine import LEDGER_SOURCE, Firing, HolderSubjects, PolicyEffects, RuleEngine
 from tessera.rules.language import Effect, load_rules
 from tessera.rules.notices import Notices
-from tessera.rules.restrictions import Restrictions, RestrictionStatus
+from tessera.rules.restrictions import Restrictions
 from tessera.rules.scores import Scores
 from tessera.store import Store
 from tessera.store.tables import eligibility_grants
@@ -200,11 +199,9 @@ def _with_policy_effects(store: Store, ledger: Ledger, rules: str, notices: Noti
 
 
 class TestPolicyEffects:
-    def test_restriction_and_notices_from_rules(self, store: Store, tmp_path: Path) -> None:
-        """A rule is no court: its court-order restriction waits for the courts (issue 15); a low score is noticed."""
-        rules = (
-            RULES
-            + """
+    def test_a_rule_citing_a_court_order_is_refused_and_a_low_score_noticed(self, store: Store, tmp_path: Path) -> None:
+        """A rule is no court: it may not cite a court order at all (issue 16); only the courts restrict under one."""
+        court_rule = """
 [[rule]]
 id = "court.enforcement-hit"
 title = "Enforcement of a judgment on a large refused payment"
@@ -215,25 +212,20 @@ reason_code = "judgment_enforced"
 reason_text = "A court order closes payments while a judgment is enforced."
 effects = [{ kind = "restriction", domains = ["payments"], expires_after = "90d" }]
 """
-        )
+        types, bases = builtin_definitions()
+        with pytest.raises(InvalidInputError) as caught:
+            load_rules([court_rule], types, bases)
+        assert caught.value.field == "<text 0>:rule[0].basis" and "'court.enforcement-hit'" in str(caught.value)
         alice = _person_wallet(store, Registry(store), ALICE, "Alice Example")
-        notices = Notices(store, builtin_definitions()[1])
+        notices = Notices(store, bases)
         with _open(tmp_path / "ledger") as ledger:
             _fund(ledger)
-            restrictions = _with_policy_effects(store, ledger, rules, notices)
+            restrictions = _with_policy_effects(store, ledger, RULES, notices)
             ledger.create_transfers([Transfer(10, ALICE, BOB, 200_000, 1, 2)])
             assert ledger.feed.wait_idle(5)
-            [restriction] = restrictions.of_subject(alice)
-            assert restriction.status is RestrictionStatus.proposed and restrictions.check(alice, "payments").allowed
-            clerk = store.create_principal("clerk", Role.officer, agency="courts")
-            order = CourtOrder("High Court", "HC/2026/7", dt.date(2026, 1, 5))
-            restrictions.decide(restriction.id, "activate", officer=clerk.id, reason="order seen", court_order=order)
-            assert ledger.lookup_accounts([ALICE])[0].flags & AccountFlags.frozen
-            assert not restrictions.check(alice, "payments").allowed
-            assert restrictions.check(alice, "travel").allowed
+            assert restrictions.of_subject(alice) == [] and restrictions.check(alice, "payments").allowed
         kinds = sorted((n.kind.value, n.rule_id) for n in notices.of_subject(alice))
-        assert kinds == [("restriction", "court.enforcement-hit"), ("score", "credit.refused-for-funds")]
-        assert restriction.rule_id == "court.enforcement-hit" and restriction.event_ref is not None
+        assert kinds == [("score", "credit.refused-for-funds")]
 
     def test_eligibility_denial_and_a_statutes_restriction(self, store: Store, tmp_path: Path) -> None:
         """A grant is stored with its rule, event and expiry; a denial is noticed; a statute's restriction waits."""

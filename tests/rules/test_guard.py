@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryError
 from tessera.rules.basis import LegalBases, legal_basis
+from tessera.rules.benefits import Benefits, benefit
 from tessera.rules.categories import (
     Category,
     EventField,
@@ -23,7 +25,7 @@ from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import load_definitions
 from tessera.rules.language import Rule, RuleSet, load_rules
 
-NOTES = record_type("notes", {"x": ("int", "health"), "score": ("int", "financial")})
+NOTES = record_type("notes", {"x": ("int", "health"), "tally": ("int", "financial")})
 BORROWER = record_type(
     "borrower",
     {"age_band": ("int", "identity"), "disability": ("bool", "disability"), "notes": (NOTES, "financial")},
@@ -45,10 +47,13 @@ TYPES = EventTypes(
 )
 BASES = LegalBases(
     [
-        legal_basis("credit-act/1", "Credit Act", "s. 1", "statute", ["credit"]),
+        legal_basis(
+            "credit-act/1", "Credit Act", "s. 1", "statute", ["credit"], covers=["loan.repaid", "clinic.visited"]
+        ),
         legal_basis("court/1", "Court order", "art. 1", "court_order", ["payments"]),
     ]
 )
+BENEFITS = Benefits([benefit("care_grant", "Care grant", ["credit-act/1"])])
 SCORE_DOWN = '{ kind = "score", scheme = "credit", points = -10, expires_after = "30d" }'
 SCORE_UP = '{ kind = "score", scheme = "credit", points = 10, expires_after = "30d" }'
 ELIGIBLE = '{ kind = "eligibility", benefit = "care_grant", expires_after = "30d" }'
@@ -72,7 +77,7 @@ effects = [{", ".join(effects or (SCORE_DOWN,))}]
 
 def refused(text: str) -> ProtectedCategoryError:
     with pytest.raises(ProtectedCategoryError) as caught:
-        load_rules([text], TYPES, BASES)
+        load_rules([text], TYPES, BASES, BENEFITS)
     return caught.value
 
 
@@ -139,7 +144,9 @@ class TestOnlyBenefitsMayReadHealth:
     """Health and disability may open a door (eligibility for a benefit), never move a score (DESIGN.md 1)."""
 
     def test_an_eligibility_rule_loads(self) -> None:
-        rules = load_rules([rule('event.borrower.disability && event.diagnosis != ""', ELIGIBLE)], TYPES, BASES)
+        rules = load_rules(
+            [rule('event.borrower.disability && event.diagnosis != ""', ELIGIBLE)], TYPES, BASES, BENEFITS
+        )
         assert rules.get("sneaky").fields == {"loan.repaid.borrower.disability", "loan.repaid.diagnosis"}
         assert not rules.get("sneaky").adverse
 
@@ -168,7 +175,7 @@ class TestUncheckableNamesAreRefused:
     )
     def test_computed_names(self, condition: str) -> None:
         with pytest.raises(InvalidInputError) as caught:
-            load_rules([rule(condition)], TYPES, BASES)
+            load_rules([rule(condition)], TYPES, BASES, BENEFITS)
         assert not isinstance(caught.value, ProtectedCategoryError)
         assert caught.value.field == "<text 0>:rule[0].condition"
 
@@ -185,7 +192,7 @@ class TestUncheckableNamesAreRefused:
     )
     def test_unknown_or_implicit_fields(self, condition: str, error: type[Exception]) -> None:
         with pytest.raises(error) as caught:
-            load_rules([rule(condition)], TYPES, BASES)
+            load_rules([rule(condition)], TYPES, BASES, BENEFITS)
         assert getattr(caught.value, "field", "") == "<text 0>:rule[0].condition"
 
 
@@ -237,7 +244,7 @@ fields.note = {{ type = "str", category = "{spelling}" }}
 
 def test_a_hand_made_rule_cannot_skip_the_guard() -> None:
     """CompiledRules runs the guard again: a Rule built by hand around a health read is refused."""
-    good = load_rules([rule("event.amount > 1")], TYPES, BASES).get("sneaky")
+    good = load_rules([rule("event.amount > 1")], TYPES, BASES, BENEFITS).get("sneaky")
     forged = Rule(
         good.id,
         good.title,
@@ -252,7 +259,7 @@ def test_a_hand_made_rule_cannot_skip_the_guard() -> None:
     )
     with pytest.raises(ProtectedCategoryError):
         CompiledRules(RuleSet([forged]), TYPES)
-    lying = Rule(*[getattr(good, f) for f in Rule.__slots__[:-2]], frozenset(), good.source)  # type: ignore[arg-type]
+    lying = dataclasses.replace(good, fields=frozenset())
     with pytest.raises(InvalidInputError, match="do not match"):
         CompiledRules(RuleSet([lying]), TYPES)
     assert CompiledRules(RuleSet([good]), TYPES).evaluate("loan.repaid", {"amount": np.array([0, 5])}, 2)[0][

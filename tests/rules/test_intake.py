@@ -44,6 +44,13 @@ fields.fee = { type = "float", category = "financial" }
 fields.paid_at = { type = "timestamp", category = "financial" }
 fields.online = { type = "bool", category = "reference" }
 reported_by = ["credit-bureau"]
+
+[[legal_basis]]
+id = "licensing-act/9"
+instrument = "Licensing Act"
+article = "s. 9 (renewals)"
+kind = "statute"
+covers = ["licence.renewed"]
 """
 
 RULES = """
@@ -71,7 +78,7 @@ LICENCE_RULE = """
 [[rule]]
 id = "licence.renewed-early-online"
 title = "Renewed online before 2027 for a fee under 100.5"
-basis = "consumer-credit-act/12"
+basis = "licensing-act/9"
 inputs = ["licence.renewed"]
 condition = "event.online && event.on < 20819 && event.fee < 100.5 && event.paid_at > 0"
 reason_code = "renewed"

@@ -252,7 +252,7 @@ class TestDefinitions:
     def test_records_in_any_order_and_extending_the_builtins(self) -> None:
         text = """
 [[event_type]]
-name = "grant.paid"
+name = "household.registered"
 purpose = "benefit"
 fields.who = { type = "household", category = "benefit" }
 [[record_type]]
@@ -261,10 +261,10 @@ fields.head = { type = "claimant", category = "benefit" }
 fields.size = { type = "int", category = "benefit" }
 """
         types, _ = load_definitions([text], TYPES, BASES)
-        assert "grant.paid.who.head.disability_grade" in {
-            f"grant.paid.{p}" for p in types.get("grant.paid").leaf_fields()
+        assert "household.registered.who.head.disability_grade" in {
+            f"household.registered.{p}" for p in types.get("household.registered").leaf_fields()
         }
-        assert "grant.paid" not in TYPES  # the registries given are left untouched
+        assert "household.registered" not in TYPES  # the registries given are left untouched
 
     def test_a_cycle_of_records_is_refused(self) -> None:
         text = """
@@ -302,3 +302,74 @@ fields.p = { type = "person", category = "financial" }
         with pytest.raises(InvalidInputError) as caught:
             load_definitions([text])
         assert caught.value.field.startswith("<text 0>:")
+
+
+class TestLegalBasisCoversWhatItNames:
+    """A rule citing a basis reads only what the basis covers; court orders and listings cover no rule (issue 16)."""
+
+    def test_the_builtin_bases_cover_their_own_events(self) -> None:
+        assert BASES.get("consumer-credit-act/12").covers >= {"loan.repaid", "loan.defaulted", "ledger.transfer"}
+        assert BASES.get("tax-administration-act/45").covers == {"tax.filed_late"}
+        assert all(not BASES.get(i).for_rules for i in BASES.ids() if i.startswith(("sanctions-act", "civil-proc")))
+
+    def test_a_rule_over_an_input_its_basis_does_not_cover__refused(self) -> None:
+        error = refusal(with_rule(inputs='["tax.filed_late"]'))
+        assert isinstance(error, InvalidInputError) and error.field == "<text 0>:rule[0].inputs[0]"
+        assert "'credit.repaid-late'" in str(error) and "consumer-credit-act/12" in str(error)
+
+    @pytest.mark.parametrize(
+        "effect",
+        [
+            '{ kind = "restriction", domains = ["payments"], expires_after = "90d" }',
+            '{ kind = "score", scheme = "credit", points = -10, expires_after = "90d" }',
+        ],
+    )
+    def test_a_rule_citing_a_court_order__refused_whatever_it_does(self, effect: str) -> None:
+        text = with_rule(
+            basis='"civil-procedure-code/enforcement"', inputs='["court.judgment_unpaid"]', effects=f"[{effect}]"
+        )
+        error = refusal(text.replace("event.days_late", "event.days_unpaid"))
+        assert isinstance(error, InvalidInputError) and error.field == "<text 0>:rule[0].basis"
+
+    def test_definitions_name_what_a_basis_covers(self) -> None:
+        text = """
+[[legal_basis]]
+id = "fines-act/3"
+instrument = "Fines Act"
+article = "s. 3"
+kind = "statute"
+covers = ["tax.filed_late"]
+purposes = ["judicial"]
+"""
+        _, bases = load_definitions([text], TYPES, BASES)
+        assert bases.get("fines-act/3").coverage_text() == "tax.filed_late, purpose judicial"
+        with pytest.raises(InvalidInputError) as caught:
+            load_definitions([text.replace('"judicial"', '"justice"')])
+        assert caught.value.field == "<text 0>:legal_basis[0].basis.purposes[0]"
+
+
+class TestRuleOutputsAreNoInput:
+    """No rule may read another rule's grants, scores, notices or restrictions, by any path (issue 16)."""
+
+    @staticmethod
+    def declared(name: str, purpose: str, field: str, category: str, table: str = "event_type") -> str:
+        head = f'[[{table}]]\nname = "{name}"\n' + (f'purpose = "{purpose}"\n' if table == "event_type" else "")
+        return head + f'fields.{field} = {{ type = "int", category = "{category}" }}\n'
+
+    @pytest.mark.parametrize(
+        ("args", "field"),
+        [
+            (("score.changed", "financial", "x", "financial"), "name"),  # an agency re-emitting scores as events
+            (("loan.applied", "financial", "credit_score", "financial"), "credit_score"),
+            (("benefit.paid", "benefit", "grants", "benefit"), "grants"),
+            (("loan.applied", "financial", "x", "derived"), "x"),
+            (("loan.applied", "derived", "x", "financial"), "purpose"),
+            (("notice", "", "x", "financial", "record_type"), "name"),
+            (("person", "", "restriction_count", "financial", "record_type"), "restriction_count"),
+        ],
+    )
+    def test_a_declaration_carrying_a_rule_output__refused(self, args: tuple[str, ...], field: str) -> None:
+        with pytest.raises(InvalidInputError) as caught:
+            load_definitions([self.declared(*args)])
+        assert caught.value.field.startswith("<text 0>:") and caught.value.field.endswith(field)
+        assert "rule's output" in str(caught.value)

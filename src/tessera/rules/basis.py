@@ -9,6 +9,12 @@ order, the financial intelligence unit for a sanctions listing, the agency that 
 a statute. Only their officers put a restriction under it into effect, amend or lift it;
 anyone else may only propose one. A court order is exercised with the order's reference
 (``CourtOrder``: court, case number, date), never with free text alone.
+
+A basis also names what it *covers* (issue 16): the event types (``covers``) or the purposes
+of event types (``purposes``) a rule citing it may read. A rule citing it over anything
+else is refused when it loads (``require_coverage``). Bases that only a judge or a listing
+exercise (a court order, a sanctions listing) cover no rule at all: their restrictions come
+only from an officer entering the order or confirming the match.
 """
 
 from __future__ import annotations
@@ -16,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from tessera.auth.principals import AGENCY_MAX, checked_name
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.rules.categories import EVENT_TYPE_NAME_MAX, Category, EventType
 from tessera.text import checked_text, shows_letter_or_digit
 
 
@@ -46,14 +53,18 @@ class BasisKind(StrEnum):
 
 
 SELF_EXECUTING = frozenset({BasisKind.court_order, BasisKind.sanctions_listing})
+# Exercised only by a judge's order or a listing, through an officer: never cited by an automated rule.
+NOT_FOR_RULES = frozenset({BasisKind.court_order, BasisKind.sanctions_listing})
 BASIS_ID_MAX = 64
 INSTRUMENT_MAX = 200
 ARTICLE_MAX = 64
 AGENCIES_PER_BASIS_MAX = 8
+COVERS_MAX = 64  # event types one basis covers
 COURT_MAX = 120
 CASE_NUMBER_MAX = 64
 ORDER_DATE_MIN = dt.date(1900, 1, 1)
 _BASIS_ID = re.compile(r"[a-z0-9][a-z0-9._/-]*")
+_EVENT_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")  # as categories.py spells one
 # A docket or case number: "HC/2026/118", "CV 12-2026", "2026:KB:0042"; words of these, single spaces between.
 _CASE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9./:_-]*(?: [A-Za-z0-9./:_-]+)*")
 
@@ -63,6 +74,7 @@ class LegalBasis:
     """A legal instrument and article, and the domains it allows to be closed.
 
     ``domains`` may be empty: such a basis allows scores and eligibility, never a restriction.
+    ``covers`` and ``purposes`` say which events a rule citing it may read: none, no rule.
     """
 
     id: str  # stable short name rules cite: "consumer-credit-act/12"
@@ -71,6 +83,8 @@ class LegalBasis:
     kind: BasisKind
     domains: frozenset[Domain] = frozenset()
     exercised_by: frozenset[str] = frozenset()  # agencies (a principal's agency); none: no one may
+    covers: frozenset[str] = frozenset()  # event types a rule citing it may read: "loan.repaid"
+    purposes: frozenset[Category] = frozenset()  # or every event type of these purposes: "tax"
 
     def exercisable_by(self, agency: str) -> bool:
         """Whether an officer of ``agency`` may put a restriction under it into effect, amend or lift it."""
@@ -84,6 +98,20 @@ class LegalBasis:
     def self_executing(self) -> bool:
         """Whether a restriction under it takes effect without an officer's decision."""
         return self.kind in SELF_EXECUTING
+
+    @property
+    def for_rules(self) -> bool:
+        """Whether an automated rule may cite it: never a court order or a listing, which only an officer exercises."""
+        return self.kind not in NOT_FOR_RULES
+
+    def covers_type(self, t: EventType) -> bool:
+        """Whether a rule citing it may read events of type ``t``: named, or of a purpose it names."""
+        return t.name in self.covers or t.purpose in self.purposes
+
+    def coverage_text(self) -> str:
+        """What it covers, for messages: "loan.repaid, purpose tax", or "nothing"."""
+        named = [*sorted(self.covers), *(f"purpose {p}" for p in sorted(self.purposes))]
+        return ", ".join(named) or "nothing"
 
     @property
     def allows_open_end(self) -> bool:
@@ -103,12 +131,15 @@ def legal_basis(
     domains: Iterable[Domain | str] = (),
     *,
     exercised_by: Iterable[str] = (),
+    covers: Iterable[str] = (),
+    purposes: Iterable[Category | str] = (),
 ) -> LegalBasis:
     """A checked legal basis from plain values; the message names the field at fault.
 
     ``exercised_by`` may be empty here (a basis kept from before agencies were recorded):
     then no officer can put a restriction under it into effect. New law names them
-    (``require_agencies``).
+    (``require_agencies``). ``covers`` names event types and ``purposes`` their purposes:
+    what a rule citing the basis may read; with neither, no rule may cite it.
     """
     if not isinstance(id, str) or len(id) > BASIS_ID_MAX or not _BASIS_ID.fullmatch(id):
         raise InvalidInputError("basis.id", f"must be lowercase letters, digits and . _ / -, got {id!r:.80}")
@@ -130,7 +161,26 @@ def legal_basis(
             raise InvalidInputError(f"basis.domains[{i}]", f"unknown domain {d!r:.40}; known: {known}")
         checked.add(Domain(d))
     agencies = _checked_agencies(exercised_by)
-    return LegalBasis(id, cited[0], cited[1], BasisKind(kind), frozenset(checked), agencies)
+    named, kinds = _checked_coverage(covers, purposes)
+    return LegalBasis(id, cited[0], cited[1], BasisKind(kind), frozenset(checked), agencies, named, kinds)
+
+
+def _checked_coverage(covers: object, purposes: object) -> tuple[frozenset[str], frozenset[Category]]:
+    if isinstance(covers, str) or not isinstance(covers, Iterable):
+        raise InvalidInputError("basis.covers", "must be a list of event types")
+    if isinstance(purposes, str) or not isinstance(purposes, Iterable):
+        raise InvalidInputError("basis.purposes", "must be a list of purposes (data categories)")
+    names = list(covers)
+    kinds = list(purposes)
+    if len(names) + len(kinds) > COVERS_MAX:
+        raise InvalidInputError("basis.covers", f"at most {COVERS_MAX} event types and purposes")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or len(name) > EVENT_TYPE_NAME_MAX or not _EVENT_TYPE_NAME.fullmatch(name):
+            raise InvalidInputError(f"basis.covers[{i}]", f"an event type's name like loan.repaid, got {name!r:.80}")
+    for i, kind in enumerate(kinds):
+        if not isinstance(kind, str) or kind not in Category.__members__.values():
+            raise InvalidInputError(f"basis.purposes[{i}]", f"unknown purpose (a data category) {kind!r:.40}")
+    return frozenset(names), frozenset(Category(k) for k in kinds)
 
 
 def _checked_agencies(exercised_by: object) -> frozenset[str]:
@@ -221,7 +271,14 @@ class LegalBases:
         if not isinstance(basis, LegalBasis):
             raise InvalidInputError("basis", "must be a LegalBasis (see legal_basis())")
         checked = legal_basis(
-            basis.id, basis.instrument, basis.article, basis.kind, basis.domains, exercised_by=basis.exercised_by
+            basis.id,
+            basis.instrument,
+            basis.article,
+            basis.kind,
+            basis.domains,
+            exercised_by=basis.exercised_by,
+            covers=basis.covers,
+            purposes=basis.purposes,
         )
         known = self._bases.get(checked.id)
         if known is None:
@@ -250,17 +307,48 @@ class LegalBases:
 
 
 def with_agencies_of(known: LegalBasis, other: LegalBasis) -> LegalBasis | None:
-    """``known`` if ``other`` has the same terms, or ``known`` with ``other``'s agencies where it names none; else None.
+    """``known`` if ``other`` has the same terms, or ``known`` completed by ``other``; else None.
 
-    A basis recorded before bases named their agencies (migration 0013) names none; the
-    first registration of the same terms that names them completes it, once. Any other
-    difference is other terms.
+    A basis recorded before bases named their agencies (migration 0013) names none, and
+    one recorded before they named what they cover (the store does not keep that yet)
+    covers nothing; the first registration of the same terms that names them completes
+    it, once. Any other difference is other terms.
     """
-    if replace(other, exercised_by=known.exercised_by) != known:
+    if replace(other, exercised_by=known.exercised_by, covers=known.covers, purposes=known.purposes) != known:
         return None
-    if other.exercised_by in (known.exercised_by, frozenset()):
-        return known
-    return None if known.exercised_by else other
+    merged = known
+    if other.exercised_by not in (known.exercised_by, frozenset()):
+        if known.exercised_by:
+            return None
+        merged = replace(merged, exercised_by=other.exercised_by)
+    coverage, theirs = (known.covers, known.purposes), (other.covers, other.purposes)
+    if theirs not in (coverage, (frozenset(), frozenset())):
+        if any(coverage):
+            return None
+        merged = replace(merged, covers=other.covers, purposes=other.purposes)
+    return merged
+
+
+def require_coverage(basis: LegalBasis, rule_id: str, inputs: Sequence[EventType], where: str) -> None:
+    """Refuse a rule citing ``basis`` over anything it does not cover, naming the rule, the basis and the input.
+
+    A court order or a sanctions listing covers no rule: only an officer exercises it,
+    entering the order or confirming the match (issue 16).
+    """
+    if not basis.for_rules:
+        raise InvalidInputError(
+            f"{where}.basis",
+            f"rule {rule_id!r} cites {basis.id} ({basis.cite()}), a {basis.kind.value.replace('_', ' ')}: only "
+            f"an officer of {basis.agencies_text()} exercises it, entering the order or confirming the match; "
+            "no automated rule may cite it",
+        )
+    for k, t in enumerate(inputs):
+        if not basis.covers_type(t):
+            raise InvalidInputError(
+                f"{where}.inputs[{k}]",
+                f"rule {rule_id!r} reads {t.name} (purpose {t.purpose}), which its basis {basis.id} "
+                f"({basis.cite()}) does not cover; it covers {basis.coverage_text()}",
+            )
 
 
 def checked_domains(basis: LegalBasis, domains: Iterable[Domain | str], field: str = "domains") -> frozenset[Domain]:

@@ -52,6 +52,8 @@ class Category(StrEnum):
     speech_content = "speech_content"
     browsing_history = "browsing_history"
     location_history = "location_history"
+    # A rule's output (a grant, a score, a notice, a restriction): never an input, by any path (issue 16).
+    derived = "derived"
 
 
 FORBIDDEN = frozenset(
@@ -69,6 +71,17 @@ FORBIDDEN = frozenset(
     }
 )
 FAVOURABLE_ONLY = frozenset({Category.health, Category.disability})
+DERIVED = Category.derived
+# Words that name what a rule decides: a type, record or field called so would carry a rule's output
+# back in as an input, whatever category it claims (issue 16). The lexicon covers other languages.
+RULE_OUTPUT_WORDS = frozenset(
+    {
+        "score", "scores", "scored", "scoring", "rating", "ratings", "eligibility", "grant", "grants",
+        "notice", "notices", "restriction", "restrictions", "denial", "denials",
+        "blacklist", "blacklisted", "watchlist", "watchlisted",
+    }
+)  # fmt: skip
+_RULE_OUTPUT_REASON = "no rule may read another rule's grants, scores, notices or restrictions, by any path"
 
 
 class FieldType(StrEnum):
@@ -189,6 +202,7 @@ def record_type(
         raise InvalidInputError(
             "name", f"a record type's name is one lowercase word, not a field type, got {name!r:.80}"
         )
+    _refuse_rule_output(name, None, "name")
     checked = _checked_fields(name, fields, 0)
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         raise InvalidInputError(f"{name}.description", f"at most {DESCRIPTION_MAX} characters")
@@ -211,6 +225,7 @@ def _checked_fields(
         category = _checked_category(spec[1], at)
         if category in FORBIDDEN:
             raise ProtectedCategoryError(where, field_name, category.value)
+        _refuse_rule_output(field_name, category, at)
         if isinstance(spec[0], RecordType):
             record = _checked_record(spec[0], at, depth + 1)
             checked.append(EventField(field_name, FieldType.record, category, record))
@@ -250,6 +265,8 @@ def event_type(
     purpose = _checked_category(purpose, f"{name}.purpose")
     if purpose in FORBIDDEN:
         raise ProtectedCategoryError(name, "purpose", purpose.value)
+    _refuse_rule_output(name, None, "name")
+    _refuse_rule_output("", purpose, f"{name}.purpose")
     checked = _checked_fields(name, fields, 0)
     for f in checked:
         if f.name in IMPLICIT_FIELDS:
@@ -352,6 +369,15 @@ def _checked_category(value: object, field: str) -> Category:
         return Category(value)
     known = ", ".join(c.value for c in Category)
     raise InvalidInputError(field, f"unknown data category {value!r:.40}; known: {known}")
+
+
+def _refuse_rule_output(name: str, category: Category | None, field: str) -> None:
+    """Refuse a declaration that carries a rule's output: category ``derived``, or a name made of its words."""
+    if category is DERIVED:
+        raise InvalidInputError(field, f"carries a rule's output (category derived): {_RULE_OUTPUT_REASON}")
+    for word in re.split(r"[._]", name):
+        if word in RULE_OUTPUT_WORDS:
+            raise InvalidInputError(field, f"{word!r} names a rule's output: {_RULE_OUTPUT_REASON}")
 
 
 def _checked_type(value: object, field: str) -> FieldType:

@@ -1,7 +1,8 @@
 """Event types, record types and legal bases declared in TOML files, and the built-in ones Tessera ships.
 
-A definitions file holds ``[[record_type]]``, ``[[event_type]]`` and ``[[legal_basis]]``
-tables (see ``builtin/definitions.toml``). Loading is all or nothing: the registries it
+A definitions file holds ``[[record_type]]``, ``[[event_type]]``, ``[[legal_basis]]`` and
+``[[benefit]]`` tables (see ``builtin/definitions.toml``); benefits are read by
+``load_benefits``, the rest by ``load_definitions``. Loading is all or nothing: the registries it
 returns hold every declaration of every file, or loading raises the first error, naming
 the file and the table (``defs.toml:event_type[3].fields.note``).
 """
@@ -22,6 +23,7 @@ from tessera.errors import (
     TesseraError,
 )
 from tessera.rules.basis import LegalBases, legal_basis, require_agencies
+from tessera.rules.benefits import Benefits, benefit
 from tessera.rules.categories import (
     EventTypes,
     FieldType,
@@ -33,7 +35,7 @@ from tessera.rules.categories import (
 SOURCE_BYTES_MAX = 4 << 20  # one definitions or rule file
 BUILTIN_DEFINITIONS = "definitions.toml"
 EXAMPLE_RULES = "example_rules.toml"
-_TABLES = ("record_type", "event_type", "legal_basis")
+_TABLES = ("record_type", "event_type", "legal_basis", "benefit")
 _PRIMITIVE_TYPES = frozenset(t.value for t in FieldType) - {FieldType.record.value}
 
 Source = Path | str
@@ -48,6 +50,11 @@ def builtin_path(name: str) -> Path:
 def builtin_definitions() -> tuple[EventTypes, LegalBases]:
     """Fresh registries holding the built-in event types, record types and legal bases."""
     return load_definitions([builtin_path(BUILTIN_DEFINITIONS)])
+
+
+def builtin_benefits() -> Benefits:
+    """A fresh register holding the built-in benefits."""
+    return load_benefits([builtin_path(BUILTIN_DEFINITIONS)], builtin_definitions()[1])
 
 
 def read_toml(source: Source, index: int) -> tuple[str, dict[str, Any]]:
@@ -124,13 +131,45 @@ def load_definitions(
                 raise relocated(error, where) from None
         for i, table in enumerate(table_list(document, "legal_basis", name)):
             where = f"{name}:legal_basis[{i}]"
-            _keys(table, where, {"id", "instrument", "article", "kind"}, {"domains", "exercised_by"})
+            _keys(
+                table, where, {"id", "instrument", "article", "kind"}, {"domains", "exercised_by", "covers", "purposes"}
+            )
             try:
                 args = (table["id"], table["instrument"], table["article"], table["kind"], table.get("domains", ()))
-                out_bases.register(require_agencies(legal_basis(*args, exercised_by=table.get("exercised_by", ()))))
+                terms = {k: table.get(k, ()) for k in ("exercised_by", "covers", "purposes")}
+                out_bases.register(require_agencies(legal_basis(*args, **terms)))
             except (InvalidInputError, ConflictError) as error:
                 raise relocated(error, where) from None
     return out_types, out_bases
+
+
+def load_benefits(sources: Iterable[Source], bases: LegalBases, benefits: Benefits | None = None) -> Benefits:
+    """A new register: ``benefits`` (left untouched) plus every ``[[benefit]]`` of ``sources``, all or nothing.
+
+    Each benefit's bases must be registered in ``bases`` (load the same files with
+    ``load_definitions`` first).
+    """
+    out = Benefits([benefits.get(i) for i in benefits.ids()] if benefits else ())
+    for index, source in enumerate(sources):
+        name, document = read_toml(source, index)
+        for i, table in enumerate(table_list(document, "benefit", name)):
+            where = f"{name}:benefit[{i}]"
+            _keys(table, where, {"id", "title", "bases"}, {"categories", "description"})
+            try:
+                made = benefit(
+                    table["id"],
+                    table["title"],
+                    table["bases"],
+                    table.get("categories", ()),
+                    table.get("description", ""),
+                )
+                for k, basis_id in enumerate(table["bases"]):
+                    if basis_id not in bases:
+                        raise NotFoundError(f"benefit.bases[{k}]", f"no legal basis {basis_id!r:.80} is registered")
+                out.register(made)
+            except (InvalidInputError, NotFoundError, ConflictError) as error:
+                raise relocated(error, where) from None
+    return out
 
 
 def _keys(table: Mapping[str, Any], where: str, required: set[str], optional: set[str]) -> None:

@@ -59,7 +59,7 @@ def record_basis(conn: Connection, basis: LegalBasis, now: int) -> None:
     merged = with_agencies_of(recorded, basis)
     if merged is None:
         raise ConflictError("basis.id", f"legal basis {basis.id} is on record with other terms")
-    if merged != recorded:
+    if merged.exercised_by != recorded.exercised_by:  # what a basis covers is not on record yet (issue 16)
         _require_registered(conn, merged)
         log.warning("legal basis %s: its agencies recorded (%s)", basis.id, merged.agencies_text())
         conn.execute(

@@ -24,6 +24,7 @@ from typing import TypeGuard
 from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryError, TesseraError
 from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, IMPLICIT_FIELDS, Category, EventType, FieldType
 from tessera.rules.cel_ast import Call, Checked, Comprehension, Const, Expr, Ident, Select, check, children, parse
+from tessera.rules.polarity import protected_reads, require_widening
 
 EVENT = "event"  # the one name a condition reads the event through
 
@@ -72,6 +73,8 @@ def guarded_condition(
     if problems:  # a protected category is reported first, above; then the first other problem
         raise problems[0]
     checked = check(condition, {f"{EVENT}.{p}": paths[p] for p in sorted(paths)}, field)
+    if benefits_only:  # and then only so that a protected fact widens what a person gets (polarity.py)
+        require_widening(where, rule_id, checked, protected_reads(paths, inputs, EVENT))
     fields = frozenset(f"{t.name}.{p}" for t in inputs for p in paths)
     return GuardedCondition(dict(sorted(paths.items())), fields, checked)
 

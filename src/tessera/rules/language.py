@@ -19,9 +19,10 @@ from enum import StrEnum
 from typing import Any
 
 from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryError, TesseraError
-from tessera.rules.basis import Domain, LegalBases, LegalBasis, checked_domains
-from tessera.rules.categories import EventTypes
-from tessera.rules.definitions import Source, read_toml, relocated, table_list
+from tessera.rules.basis import Domain, LegalBases, LegalBasis, checked_domains, require_coverage
+from tessera.rules.benefits import Benefits
+from tessera.rules.categories import Category, EventType, EventTypes
+from tessera.rules.definitions import Source, builtin_benefits, read_toml, relocated, table_list
 from tessera.rules.guard import guarded_condition
 
 POINTS_MAX = 1000  # one contribution moves a score by at most this much
@@ -123,6 +124,9 @@ class Rule:
     reason_text: str
     fields: frozenset[str]  # every event field the condition reads, as "type.field" or "type.field.sub"
     source: str  # where it was declared: "credit.toml:rule[2]"
+    # What its effects are derived from: its inputs' purposes, the categories of every field it reads and of
+    # the benefits it grants. A grant of it is data of these categories wherever it is read next (issue 16).
+    categories: frozenset[Category] = frozenset()
 
     @property
     def adverse(self) -> bool:
@@ -197,16 +201,24 @@ class Refusal:
         return " ".join([*parts, f"[{self.error.code}]", message])
 
 
-def load_rules(sources: Iterable[Source], types: EventTypes, bases: LegalBases) -> RuleSet:
-    """Every rule of ``sources`` (files as Path, TOML text as str), or the first refusal raised: all or nothing."""
-    rules, refusals = check_rules(sources, types, bases)
+def load_rules(
+    sources: Iterable[Source], types: EventTypes, bases: LegalBases, benefits: Benefits | None = None
+) -> RuleSet:
+    """Every rule of ``sources`` (files as Path, TOML text as str), or the first refusal raised: all or nothing.
+
+    Eligibility effects name benefits of ``benefits`` (None: the built-in register).
+    """
+    rules, refusals = check_rules(sources, types, bases, benefits)
     if refusals:
         raise refusals[0].error
     return rules
 
 
-def check_rules(sources: Iterable[Source], types: EventTypes, bases: LegalBases) -> tuple[RuleSet, list[Refusal]]:
+def check_rules(
+    sources: Iterable[Source], types: EventTypes, bases: LegalBases, benefits: Benefits | None = None
+) -> tuple[RuleSet, list[Refusal]]:
     """The rules that load, and a refusal for each that does not (or for each file that cannot be read)."""
+    register = builtin_benefits() if benefits is None else benefits
     loaded: list[Rule] = []
     refusals: list[Refusal] = []
     seen: dict[str, str] = {}
@@ -226,7 +238,7 @@ def check_rules(sources: Iterable[Source], types: EventTypes, bases: LegalBases)
             try:
                 if len(loaded) + len(refusals) >= RULES_MAX:
                     raise InvalidInputError(where, f"at most {RULES_MAX} rules in one load")
-                rule = _rule(table, where, types, bases)
+                rule = _rule(table, where, types, bases, register)
                 if rule.id in seen:
                     raise InvalidInputError(f"{where}.id", f"rule id {rule.id!r} is taken by {seen[rule.id]}")
             except TesseraError as error:
@@ -237,7 +249,7 @@ def check_rules(sources: Iterable[Source], types: EventTypes, bases: LegalBases)
     return RuleSet(loaded), refusals
 
 
-def _rule(table: Mapping[str, Any], where: str, types: EventTypes, bases: LegalBases) -> Rule:
+def _rule(table: Mapping[str, Any], where: str, types: EventTypes, bases: LegalBases, benefits: Benefits) -> Rule:
     for key in sorted(_RULE_KEYS - table.keys()):
         raise InvalidInputError(f"{where}.{key}", "is required")
     for key in sorted(table.keys() - _RULE_KEYS - _RULE_OPTIONAL):
@@ -261,6 +273,7 @@ def _rule(table: Mapping[str, Any], where: str, types: EventTypes, bases: LegalB
     if not isinstance(effects, list) or not 1 <= len(effects) <= EFFECTS_MAX:
         raise InvalidInputError(f"{where}.effects", f"must list 1-{EFFECTS_MAX} effects ([[rule.effects]])")
     checked = tuple(_effect(e, f"{where}.effects[{k}]", basis) for k, e in enumerate(effects))
+    granted = _granted_categories(checked, where, rule_id, basis, benefits)
     reason_code = table["reason_code"]
     if not isinstance(reason_code, str) or len(reason_code) > RULE_ID_MAX or not _WORD.fullmatch(reason_code):
         raise InvalidInputError(f"{where}.reason_code", f"one lowercase word with _, at most {RULE_ID_MAX} characters")
@@ -270,7 +283,9 @@ def _rule(table: Mapping[str, Any], where: str, types: EventTypes, bases: LegalB
         raise InvalidInputError(f"{where}.reason_text", "an adverse effect must tell the person why, in plain words")
     reason_text = _text(reason_text, f"{where}.reason_text", REASON_TEXT_MAX, empty=favourable)
     benefits_only = all(e.grants_a_benefit for e in checked)
-    guarded = guarded_condition(where, rule_id, table["condition"], [types.get(n) for n in inputs], benefits_only)
+    input_types = [types.get(n) for n in inputs]
+    guarded = guarded_condition(where, rule_id, table["condition"], input_types, benefits_only)
+    require_coverage(basis, rule_id, input_types, where)
     return Rule(
         rule_id,
         title,
@@ -282,7 +297,49 @@ def _rule(table: Mapping[str, Any], where: str, types: EventTypes, bases: LegalB
         reason_text,
         guarded.fields,
         where,
+        read_categories(input_types, guarded.paths) | granted,
     )
+
+
+def read_categories(inputs: Iterable[EventType], paths: Iterable[str]) -> frozenset[Category]:
+    """Every category a rule reading ``paths`` of ``inputs`` takes in: each type's purpose, each field's way."""
+    found: set[Category] = set()
+    wanted = list(paths)
+    for t in inputs:
+        found.add(t.purpose)
+        leaves = t.leaf_fields()
+        found.update(c for p in wanted if p in leaves for c in leaves[p].categories)
+    return frozenset(found)
+
+
+def _granted_categories(
+    effects: Iterable[Effect], where: str, rule_id: str, basis: LegalBasis, benefits: Benefits
+) -> frozenset[Category]:
+    """What the rule's grants reveal by their benefit alone; a benefit not registered, or not under ``basis``, refused.
+
+    A "grant" of something that is no registered benefit (``extra_scrutiny``) is a penalty
+    dressed as a favour (issue 16).
+    """
+    found: set[Category] = set()
+    for k, effect in enumerate(effects):
+        if effect.benefit is None:
+            continue
+        field = f"{where}.effects[{k}].benefit"
+        if effect.benefit not in benefits:
+            raise NotFoundError(
+                field,
+                f"rule {rule_id!r} grants {effect.benefit!r}, which is no registered benefit: a grant opens a "
+                "benefit of the register, never anything else",
+            )
+        granted = benefits.get(effect.benefit)
+        if basis.id not in granted.bases:
+            raise InvalidInputError(
+                field,
+                f"rule {rule_id!r} grants {effect.benefit} under {basis.id}, but the benefit is granted only under "
+                f"{', '.join(sorted(granted.bases))}",
+            )
+        found.update(granted.categories)
+    return frozenset(found)
 
 
 def _effect(table: object, where: str, basis: LegalBasis) -> Effect:

@@ -16,9 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 from tessera.errors import InvalidInputError
+from tessera.rules.basis import require_coverage
 from tessera.rules.categories import EventTypes, FieldType
 from tessera.rules.guard import EVENT, GuardedCondition, guarded_condition
-from tessera.rules.language import Rule
+from tessera.rules.language import Rule, read_categories
 
 
 def guarded_rule(rule: Rule, types: EventTypes) -> GuardedCondition:
@@ -26,11 +27,13 @@ def guarded_rule(rule: Rule, types: EventTypes) -> GuardedCondition:
     if not isinstance(rule, Rule):
         raise InvalidInputError("rule", "must be a Rule (see load_rules())")
     benefits_only = all(e.grants_a_benefit for e in rule.effects)
-    guarded = guarded_condition(
-        rule.source, rule.id, rule.condition, [types.get(n) for n in rule.inputs], benefits_only
-    )
+    inputs = [types.get(n) for n in rule.inputs]
+    guarded = guarded_condition(rule.source, rule.id, rule.condition, inputs, benefits_only)
     if guarded.fields != rule.fields:
         raise InvalidInputError(f"{rule.source}.fields", "do not match the fields the condition reads")
+    require_coverage(rule.basis, rule.id, inputs, rule.source)
+    if not read_categories(inputs, guarded.paths) <= rule.categories:  # its grants carry them (issue 16)
+        raise InvalidInputError(f"{rule.source}.categories", "must hold every category the rule reads")
     return guarded
 
 
