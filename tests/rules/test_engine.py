@@ -120,6 +120,26 @@ class TestOnTheFeed:
         assert [(rule, subject) for rule, subject, _ in adverse.firings] == [("credit.refused-for-funds", alice)]
         assert Scores(store).cursor(LEDGER_SOURCE) == seq
 
+    def test_a_payment_refused_for_a_frozen_account__read_by_no_rule(self, store: Store, tmp_path: Path) -> None:
+        """A refusal that is a restriction's doing never reaches a score: a restriction does not spread (issue 16)."""
+        alice = _person_wallet(store, Registry(store), ALICE, "Alice Example")
+        rules = RULES.replace("event.refused && event.status == 35", "event.refused")
+        types, bases = builtin_definitions()
+        with _open(tmp_path / "ledger") as ledger:
+            _fund(ledger)
+            engine = RuleEngine(
+                store,
+                CompiledRules(load_rules([rules], types, bases), types),
+                Scores(store),
+                payer_subjects=HolderSubjects(store, Registry(store)),
+            )
+            ledger.subscribe(engine.on_ledger_batch)
+            ledger.freeze_accounts([BOB], "order:HC/2026/7")
+            results = ledger.create_transfers([Transfer(10, ALICE, BOB, 5, 1, 2), Transfer(11, ALICE, BOB, 5000, 1, 2)])
+            assert [r.status for r in results] == [CreateTransferStatus.account_frozen] * 2
+            assert ledger.feed.wait_idle(5)
+        assert Scores(store).contributions_of(alice) == [] and engine.stats.firings == 0
+
     def test_account_without_person__no_effect(self, store: Store, tmp_path: Path) -> None:
         """A wallet no person holds (a shop, an agency) is nobody's score; the firing is counted as unresolved."""
         with _open(tmp_path / "ledger") as ledger:

@@ -11,6 +11,7 @@ notices, appeals and the enforcement point (``restrictions.py``, ``notices.py``,
 
 from tessera.rules.appeals import Appeal, Appeals
 from tessera.rules.basis import BasisKind, Domain, LegalBases, LegalBasis, checked_domains, legal_basis
+from tessera.rules.benefits import Benefit, Benefits, benefit
 from tessera.rules.categories import (
     FAVOURABLE_ONLY,
     FORBIDDEN,
@@ -25,7 +26,13 @@ from tessera.rules.categories import (
     record_type,
 )
 from tessera.rules.compiler import CompiledRules
-from tessera.rules.definitions import builtin_definitions, builtin_path, load_definitions
+from tessera.rules.definitions import (
+    builtin_benefits,
+    builtin_definitions,
+    builtin_path,
+    load_benefits,
+    load_definitions,
+)
 from tessera.rules.enforcement import Decision, Denial, EnforcementIndex, check
 from tessera.rules.language import Effect, EffectKind, Refusal, Rule, RuleSet, check_rules, load_rules
 from tessera.rules.lists import (
@@ -62,6 +69,8 @@ __all__ = [
     "Appeal",
     "Appeals",
     "BasisKind",
+    "Benefit",
+    "Benefits",
     "Category",
     "CompiledRules",
     "Decision",
@@ -98,6 +107,8 @@ __all__ = [
     "SanctionsLists",
     "Screener",
     "ScreeningQuery",
+    "benefit",
+    "builtin_benefits",
     "builtin_definitions",
     "builtin_path",
     "check",
@@ -105,6 +116,7 @@ __all__ = [
     "checked_domains",
     "event_type",
     "legal_basis",
+    "load_benefits",
     "load_definitions",
     "load_rules",
     "name_tokens",

@@ -23,6 +23,7 @@ from tessera.identity.registry import Registry
 from tessera.ledger.feed import CommittedBatch
 from tessera.ledger.journal import EntryKind
 from tessera.ledger.records import TransferFlags
+from tessera.ledger.status import CreateTransferStatus
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.language import Effect, EffectKind, Rule
 from tessera.rules.notices import NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
@@ -219,8 +220,16 @@ class RuleEngine:
         size = len(batch.records)
         times = batch.timestamp + np.arange(size, dtype=np.int64)
 
+        # A payment refused because an account is frozen is a restriction's doing: no rule reads it, so a
+        # restriction never spreads to a score or to a domain its basis does not name (issue 16).
+        frozen = batch.statuses == int(CreateTransferStatus.account_frozen)
+        hidden = frozen if frozen.any() else None
+
         def subjects(rows: npt.NDArray[np.int64]) -> Sequence[str | None]:
-            return self._payer_subjects(batch.records["debit_account_id"][rows])
+            found = self._payer_subjects(batch.records["debit_account_id"][rows])
+            if hidden is None:
+                return found
+            return [None if h else s for s, h in zip(found, hidden[rows].tolist(), strict=True)]
 
         def refs(rows: list[int]) -> list[str]:
             return [f"ledger:{batch.seq}:{row}" for row in rows]

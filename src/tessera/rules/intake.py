@@ -2,9 +2,8 @@
 
 A lender reports ``loan.repaid``, a tax office ``tax.filed_late``, a court
 ``court.judgment_unpaid``: only the agencies an event type names in ``reported_by`` may
-report it (a rule on a court judgment proposes a court-order restriction, which an officer
-of the courts confirms with the order's reference or rejects; a tax office must not be
-able to put an invented judgment in that queue). Each event carries the source's own id
+report it (a rule on a court judgment lowers a credit score; a tax office must not be able
+to invent one). Each event carries the source's own id
 for it, whom it is about (a Tessera number of a registered person, or ``org:<id>``), when
 it happened, and exactly the fields its type declares (a record as a nested object). A
 batch is checked whole before anything is kept, so a bad event 900 keeps nothing; then it
@@ -112,7 +111,7 @@ class EventIntake:
         """Check a batch whole, keeping nothing yet (the API logs the access in between)."""
         t = self._submittable(event_type)
         if reporter.agency not in t.reported_by:
-            # A tax office cannot report a court judgment: a rule on it puts a restriction before the courts.
+            # A tax office cannot report a court judgment: a rule on it lowers a credit score.
             agencies = ", ".join(t.reported_by) or "none (it comes from inside Tessera)"
             raise ForbiddenError(f"agency {reporter.agency!r:.60} may not report {t.name}; reported by: {agencies}")
         if not isinstance(events, Sequence) or isinstance(events, str) or not 1 <= len(events) <= EVENTS_BATCH_MAX:
