@@ -61,7 +61,7 @@ def main() -> None:
     caller, _ = world(services)
     next_id = services.ledger.counts["transfers"] + 1
     if mode == "die-before-logging":
-        services.deliver = lambda note, seq: os._exit(0)  # type: ignore[method-assign]
+        services.deliver = lambda seq: os._exit(0)  # type: ignore[method-assign]
         pay(services, caller, next_id)
         raise AssertionError("the delivery was not reached")
     print("ready", flush=True)

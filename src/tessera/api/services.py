@@ -8,17 +8,19 @@ accounts, may the caller touch them, and record that someone looked.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
 
-from tessera.audit import AccessEntry, AccessLog, SignedTreeHead, decode_note, deliver_entries, encode_note
+from tessera.audit import AccessEntry, AccessLog, SignedTreeHead, deliver_entries
 from tessera.auth import Grant, Principal, Rate, RateLimiter, Role, Scope, Sessions, parse_token, secret_matches
 from tessera.errors import InvalidInputError, NotFoundError, PurposeRequiredError, TesseraError, UnauthenticatedError
 from tessera.identity.dedup import Gallery
@@ -27,7 +29,7 @@ from tessera.identity.oidc import OpenIdProvider
 from tessera.identity.passkeys import LOGIN_STATUSES, Passkeys
 from tessera.identity.pin import Pins
 from tessera.identity.registry import Person, Registry
-from tessera.ledger import Ledger, TransferFlags
+from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, TransferFlags
 from tessera.money import AdminRequests, Agencies, Ledgers, LedgerUnit
 from tessera.rules import enforcement
 from tessera.rules.appeals import Appeals
@@ -79,31 +81,42 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / 'registry.db'}"
 
 
-# What a write owes the access log, known once the ledger has applied it: (subject, fields, outcome).
-Owed = list[tuple[str, tuple[str, ...], str]]
+# What a ledger write owes the access log, one item per subject: (subject, field, the batch's
+# rows that touch them, ascending, and for issuance the amount of each row; else None).
+Owed = list[tuple[str, str, list[int], list[int] | None]]
 
 
-class AccessNote:
-    """The access entries a ledger write owes, journaled as a note with the write (DESIGN.md principle 4).
+def access_note(caller: Caller, kind: Literal["transfers", "accounts"], owed: Owed) -> bytes | None:
+    """The note a ledger write carries (DESIGN.md principle 4): who wrote it, why, and whom each row touches.
 
-    Pass it as ``note=`` to ``Ledger.create_transfers`` or ``create_accounts``: under the
-    apply lock it turns the statuses into entries (``owed``) stamped with the batch's
-    time, so the write and its entries are durable together; ``Services.deliver`` then
-    appends them. No write becomes durable without its entry, and a refusal is logged as one.
+    Made before the write and journaled in the batch's own entry, so the write and what it
+    owes the access log are durable together; ``note_entries`` turns it into entries once the
+    statuses are known, at once or after a crash alike. None when the write owes nothing.
     """
+    if not owed:
+        return None
+    p = caller.principal
+    head = {"kind": kind, "principal": p.id, "role": p.role.value, "agency": p.agency or "-"}
+    return json.dumps({**head, "purpose": caller.purpose or NO_PURPOSE, "owed": owed}, separators=(",", ":")).encode()
 
-    def __init__(self, caller: Caller, owed: Callable[[npt.NDArray[np.uint32]], Owed]) -> None:
-        self.caller = caller
-        self.owed = owed
-        self.entries: list[AccessEntry] = []
 
-    def __call__(self, statuses: npt.NDArray[np.uint32], timestamp: int) -> bytes | None:
-        p, purpose = self.caller.principal, self.caller.purpose or NO_PURPOSE
-        self.entries = [
-            AccessEntry(timestamp, p.id, p.role.value, p.agency or "-", purpose, subject, fields, outcome)
-            for subject, fields, outcome in self.owed(statuses)
-        ]
-        return encode_note(self.entries) if self.entries else None
+def note_entries(payload: bytes, statuses: npt.NDArray[np.uint32], timestamp: int) -> list[AccessEntry]:
+    """The entries a note owes, given what its batch did: per subject written (or opened), or the first refusal."""
+    note = json.loads(payload)
+    transfers = note["kind"] == "transfers"
+    who = (note["principal"], note["role"], note["agency"], note["purpose"])
+    entries = []
+    for subject, what, rows, amounts in note["owed"]:
+        ok = [k for k, row in enumerate(rows) if statuses[row] == 0]
+        if amounts is not None:
+            outcome = f"issued {sum(amounts[k] for k in ok)} in {len(ok)} of {len(rows)} transfers"
+        elif ok:
+            outcome = "written" if transfers else "opened"
+        else:
+            status = int(statuses[rows[0]])
+            outcome = f"refused: {(CreateTransferStatus if transfers else CreateAccountStatus)(status).name}"
+        entries.append(AccessEntry(timestamp, *who, subject, (what,), outcome))
+    return entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,17 +436,18 @@ class Services:
 
     # -- the access log -----------------------------------------------------------------------
 
-    def deliver(self, note: AccessNote, note_seq: int) -> None:
-        """Append a write's entries, then mark its journaled note delivered."""
-        if note_seq:
-            self.access_log.append(note.entries)
+    def deliver(self, note_seq: int) -> None:
+        """Append the entries a write's journaled note owes, then mark it delivered (0: the write owed none)."""
+        note = self.ledger.notes.get(note_seq) if note_seq else None
+        if note is not None:
+            self.access_log.append(note_entries(note.payload, note.statuses, note.timestamp))
             self.ledger.notes.mark_delivered([note_seq])
 
     def deliver_undelivered_notes(self) -> int:
         """Entries of writes made durable before a crash cut off their logging: appended now, once each."""
         delivered = 0
         for note in self.ledger.notes.undelivered():
-            delivered += deliver_entries(self.access_log, decode_note(note.payload))
+            delivered += deliver_entries(self.access_log, note_entries(note.payload, note.statuses, note.timestamp))
             self.ledger.notes.mark_delivered([note.seq])
         self.ledger.notes.save()
         return delivered

@@ -73,8 +73,8 @@ SNAPSHOT_JOURNAL_BYTES = 64 * 2**20  # close() snapshots once the journal holds 
 
 # Under the apply lock: (indices in the batch, their holds' debit and credit accounts); raise to refuse.
 SettleGuard = Callable[[npt.NDArray[np.intp], npt.NDArray[np.uint64], npt.NDArray[np.uint64]], None]
-# Under the apply lock, once a batch applied: (statuses, its first timestamp) -> the note to journal, or None.
-NoteMaker = Callable[[npt.NDArray[np.uint32], int], bytes | None]
+# A note to journal with a batch (ledger/notes.py): its bytes, or a function making them under the apply lock.
+Note_ = bytes | Callable[[], bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +312,9 @@ class Ledger:
             body = entry.body
             if entry.flags & NOTE_FLAG and entry.kind in _ENTRY_DTYPES:  # the service's note, behind the records
                 body = entry.body[: entry.count * _ENTRY_DTYPES[entry.kind].itemsize]
-                self.notes.add(Note(entry.seq, entry.timestamp, decode_body(entry.body[len(body) :])))
             statuses = self._replay(entry.kind, entry.timestamp, body, str(segment), entry.offset)
+            if len(body) < len(entry.body):
+                self.notes.add(Note(entry.seq, entry.timestamp, decode_body(entry.body[len(body) :]), statuses))
             if self._options.feed_after is not None and entry.seq > self._options.feed_after:
                 records = np.frombuffer(body, dtype=_ENTRY_DTYPES[entry.kind]).copy()
                 self._replayed.append(CommittedBatch(entry.seq, entry.kind, entry.timestamp, records, statuses))
@@ -376,7 +377,7 @@ class Ledger:
         kind: int,
         batch: npt.NDArray[np.void],
         apply: Callable[[npt.NDArray[np.void], int], npt.NDArray[np.uint32]],
-        note: NoteMaker | None = None,
+        note: Note_ | None = None,
     ) -> tuple[npt.NDArray[np.uint32], int]:
         """Apply a batch and journal it in apply order; return once it is durable, with its note's seq (0: none).
 
@@ -395,7 +396,7 @@ class Ledger:
         kind: int,
         batch: npt.NDArray[np.void],
         apply: Callable[[npt.NDArray[np.void], int], npt.NDArray[np.uint32]],
-        note: NoteMaker | None = None,
+        note: Note_ | None = None,
     ) -> tuple[npt.NDArray[np.uint32], int]:
         """Under the apply lock: stamp and apply a batch, queue it in the journal and on the feed.
 
@@ -406,13 +407,13 @@ class Ledger:
         batch = _owned(batch)
         timestamp = self._timestamps(len(batch))
         statuses = apply(batch, timestamp)
-        payload = None if note is None else note(statuses, timestamp)
+        payload = note() if callable(note) else note
         if payload is None:
             seq = self._journal.append(kind, timestamp, len(batch), batch)
         else:
             body = np.concatenate([batch.view(np.uint8).reshape(-1), encode_body(payload)])
             seq = self._journal.append(kind, timestamp, len(batch), body, NOTE_FLAG)
-            self.notes.add(Note(seq, timestamp, payload))
+            self.notes.add(Note(seq, timestamp, payload, statuses))
         if self.feed.active:  # a copy: the caller may reuse its buffer once we return
             self.feed.publish(CommittedBatch(seq, kind, timestamp, batch.copy(), statuses))
         return statuses, 0 if payload is None else seq
@@ -445,7 +446,7 @@ class Ledger:
         accounts: Sequence[Account] | npt.NDArray[np.void],
         *,
         frozen_by: Mapping[int, str] | None = None,
-        note: NoteMaker | None = None,
+        note: Note_ | None = None,
     ) -> Results[CreateAccountStatus]:
         """Create a batch of accounts (list of Account, or packed ``ACCOUNT_DTYPE`` records).
 
@@ -478,7 +479,7 @@ class Ledger:
         transfers: Sequence[Transfer] | npt.NDArray[np.void],
         *,
         settle_guard: tuple[Sequence[int], SettleGuard] | None = None,
-        note: NoteMaker | None = None,
+        note: Note_ | None = None,
     ) -> Results[CreateTransferStatus]:
         """Apply a batch of transfers in order, as if one by one; durable before it returns.
 
@@ -489,9 +490,11 @@ class Ledger:
         settlements whose hold it could not see when it checked the caller: the hold may land
         between that check and the apply, and is judged as it stands when the batch applies.
 
-        ``note(statuses, timestamp)`` is called under the lock once the batch has applied; the
-        bytes it returns (None: nothing) are journaled right behind the batch and made durable
-        with it, and kept until ``notes.mark_delivered`` (``Results.note_seq`` names the entry).
+        ``note`` (bytes, or a function making them, called under the lock once the batch has
+        applied: for notes that depend on what ``settle_guard`` found) is journaled in the
+        batch's own entry, behind its records, made durable
+        with it, and kept with the batch's statuses and first timestamp until
+        ``notes.mark_delivered`` (``Results.note_seq`` names the entry; ``notes.get`` has it).
         """
         if isinstance(transfers, np.ndarray | bytes | bytearray | memoryview):
             batch = check_packed(transfers, TRANSFER_DTYPE, "transfers")

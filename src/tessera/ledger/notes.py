@@ -4,7 +4,9 @@ DESIGN.md principle 4 says every look is logged: a write to a person's wallet mu
 become durable without its access-log entry. The ledger cannot write that entry (it knows
 accounts, not people), so the service hands it a *note* with the batch: opaque bytes the
 ledger writes into the batch's own journal entry, behind its records (``NOTE_FLAG``), so one
-checksum covers both and recovery keeps the two together or neither. The service then
+checksum covers both and recovery keeps the two together or neither. The note is made before
+the batch applies and says what is owed per row, so nothing is built under the apply lock;
+what happened is read from the batch's statuses, kept with the note (and recomputed by replay). The service then
 appends the entries and marks the note delivered. A crash between the two
 leaves the note undelivered; the next ``Ledger.open`` hands it back (``undelivered``) for
 the service to deliver before it serves anyone. Delivery is at least once: the receiver
@@ -34,13 +36,18 @@ CURSOR_FILE = "notes.delivered"
 CURSOR_WRITE_INTERVAL_S = 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Note:
-    """A note carried by journal entry ``seq``, about that entry's batch, first stamped ``timestamp``."""
+    """A note carried by journal entry ``seq``: its bytes, and its batch's first timestamp and statuses.
+
+    The note is written before the batch applies (nothing to build under the apply lock);
+    what happened is read from ``statuses``, which a restart recomputes by replay.
+    """
 
     seq: int
     timestamp: int
     payload: bytes
+    statuses: npt.NDArray[np.uint32]
 
 
 class Notes:
@@ -58,10 +65,14 @@ class Notes:
         """Take back the undelivered notes a snapshot carried (its ``extra["notes"]``)."""
         if not isinstance(kept, list):
             raise TypeError("notes is not a list")
-        for seq, timestamp, payload in kept:
-            if type(seq) is not int or type(timestamp) is not int or not isinstance(payload, str):
-                raise ValueError("a note is not [seq, timestamp, base64 text]")
-            self.add(Note(seq, timestamp, base64.b64decode(payload, validate=True)))
+        for seq, timestamp, payload, statuses in kept:
+            texts = isinstance(payload, str) and isinstance(statuses, str)
+            if type(seq) is not int or type(timestamp) is not int or not texts:
+                raise ValueError("a note is not [seq, timestamp, base64 payload, base64 statuses]")
+            raw = base64.b64decode(statuses, validate=True)
+            if len(raw) % 4:
+                raise ValueError("a note's statuses are not whole u32")
+            self.add(Note(seq, timestamp, base64.b64decode(payload, validate=True), np.frombuffer(raw, "<u4").copy()))
 
     def add(self, note: Note) -> None:
         """A note journaled (or replayed); kept unless the cursor says it was delivered."""
@@ -69,6 +80,11 @@ class Notes:
             self._last_seq = max(self._last_seq, note.seq)
             if note.seq > self.delivered_through:
                 self._undelivered[note.seq] = note
+
+    def get(self, seq: int) -> Note | None:
+        """The undelivered note of entry ``seq``, if there is one."""
+        with self._lock:
+            return self._undelivered.get(seq)
 
     def undelivered(self) -> list[Note]:
         """The notes not yet marked delivered, oldest first."""
@@ -96,7 +112,15 @@ class Notes:
 
     def for_snapshot(self) -> list[list[Any]]:
         """The undelivered notes as a snapshot keeps them."""
-        return [[n.seq, n.timestamp, base64.b64encode(n.payload).decode()] for n in self.undelivered()]
+        return [
+            [
+                n.seq,
+                n.timestamp,
+                base64.b64encode(n.payload).decode(),
+                base64.b64encode(n.statuses.astype("<u4").tobytes()).decode(),
+            ]
+            for n in self.undelivered()
+        ]
 
 
 def encode_body(payload: bytes) -> npt.NDArray[np.uint8]:

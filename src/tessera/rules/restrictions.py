@@ -32,8 +32,6 @@ from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 from typing import Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Connection, Row, insert, select, update
 
 from tessera.auth.principals import organisation_of
@@ -123,7 +121,7 @@ class Opener(Protocol):
         accounts: Sequence[Account],
         *,
         frozen_by: Mapping[int, str] | None = None,
-        note: Callable[[npt.NDArray[np.uint32], int], bytes | None] | None = None,
+        note: bytes | Callable[[], bytes | None] | None = None,
     ) -> Results[CreateAccountStatus]: ...
 
 
@@ -634,7 +632,7 @@ class Restrictions:
         ledger: Opener,
         accounts: Sequence[Account],
         holders: Sequence[str],
-        note: Callable[[npt.NDArray[np.uint32], int], bytes | None] | None = None,
+        note: bytes | Callable[[], bytes | None] | None = None,
     ) -> Results[CreateAccountStatus]:
         """Open accounts on ``ledger``, each held by ``holders[i]`` (a principal id), frozen at once where closed.
 

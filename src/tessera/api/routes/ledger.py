@@ -7,7 +7,7 @@ transfer the caller may not make is refused whole, so nothing is half-written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -30,7 +30,7 @@ from tessera.api.schemas import (
     TransfersCreate,
     TransfersPublic,
 )
-from tessera.api.services import AccessNote, Caller, Owed, Services
+from tessera.api.services import Caller, Owed, Services, access_note
 from tessera.auth import Action, Principal, Role, Scope
 from tessera.errors import ForbiddenError, InvalidInputError, NotFoundError, PurposeRequiredError
 from tessera.ledger import BATCH_SIZE_MAX, TRANSFER_DTYPE, CreateAccountStatus, CreateTransferStatus, Results
@@ -84,29 +84,22 @@ def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesD
         raise PurposeRequiredError("opening a citizen's account needs a purpose (X-Tessera-Purpose)")
     # Holders first: an account id taken by another holder is refused before the ledger is touched.
     services.store.set_account_holders([(a.id, h.id) for a, h in zip(accounts, holders, strict=True)])
-    rows: dict[str, list[int]] = {}  # each person's accounts in the batch, worked out before the lock
+    owed: Owed = []  # each person given an account, and each ledger given an issuance account
+    rows: dict[str, list[int]] = {}
     logged = set(subjects)
     for i, h in enumerate(holders):
         if h.role is Role.citizen and h.subject in logged:
             rows.setdefault(h.subject, []).append(i)
-
-    def owed(statuses: npt.NDArray[np.uint32]) -> Owed:
-        """Under the apply lock: each person given an account, each ledger given an issuance account."""
-        entries: Owed = []
-        for subject, mine in rows.items():
-            done = any(statuses[i] == CreateAccountStatus.ok for i in mine)
-            outcome = "opened" if done else f"refused: {CreateAccountStatus(int(statuses[mine[0]])).name}"
-            entries.append((subject, ("ledger.account",), outcome))
-        opened = [a for i, a in enumerate(accounts) if statuses[i] == CreateAccountStatus.ok]
-        # Where money can be created is a public fact: on the record under the ledger, not a person.
-        for ledger_id in sorted({a.ledger for a in opened if a.code == AccountKind.issuance}):
-            entries.append((f"ledger:{ledger_id}", ("ledger.issuance_account",), "opened"))
-        return entries
-
-    note = AccessNote(caller, owed)
-    # A restricted holder's account opens frozen, in the same journaled step; the log's entries ride along.
+    owed += [(subject, "ledger.account", mine, None) for subject, mine in rows.items()]
+    issuance: dict[int, list[int]] = {}
+    for i, account in enumerate(accounts):
+        if account.code == AccountKind.issuance:  # where money can be created is on the record, under the ledger
+            issuance.setdefault(account.ledger, []).append(i)
+    owed += [(f"ledger:{n}", "ledger.issuance_account", mine, None) for n, mine in sorted(issuance.items())]
+    note = access_note(caller, "accounts", owed)
+    # A restricted holder's account opens frozen, in the same journaled step; what the log is owed rides along.
     results = services.restrictions.open_accounts(services.ledger, accounts, [h.id for h in holders], note)
-    services.deliver(note, results.note_seq)
+    services.deliver(results.note_seq)
     return _results(results)
 
 
@@ -198,8 +191,8 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
     return _Check(debit, credit, people, guard, issuance)
 
 
-def _owed(batch: Packed, check: _Check, statuses: npt.NDArray[np.uint32]) -> Owed:
-    """Under the apply lock: one entry per person touched (written, or the first refusal), and the issuance."""
+def _owed(batch: Packed, check: _Check) -> Owed:
+    """Before the write: the rows that touch each person, and the issuance rows with their amounts, per ledger."""
     owed: Owed = []
     if check.people:
         accounts = np.fromiter(check.people, dtype=np.uint64, count=len(check.people))
@@ -212,24 +205,19 @@ def _owed(batch: Packed, check: _Check, statuses: npt.NDArray[np.uint32]) -> Owe
             rows.append(np.flatnonzero(hit))
             whose.append(at[hit])
         row, person = np.concatenate(rows), np.concatenate(whose)
-        ok = statuses[row] == CreateTransferStatus.ok
-        written = np.bincount(person, weights=ok, minlength=len(names)) > 0
-        first = np.full(len(names), len(statuses))
-        np.minimum.at(first, person, row)
-        for k in np.unique(person).tolist():
-            outcome = "written" if written[k] else f"refused: {CreateTransferStatus(int(statuses[first[k]])).name}"
-            owed.append((names[k], ("ledger.transfer",), outcome))
+        by = np.lexsort((row, person))  # grouped by person, rows ascending
+        row, person = row[by], person[by]
+        starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
+        for k, mine in zip(person[starts].tolist(), np.split(row, starts[1:]), strict=True):
+            owed.append((names[k], "ledger.transfer", sorted(set(mine.tolist())), None))
     if check.issuance_accounts:
         debits = check.debit.tolist()
         by_ledger: dict[int, list[int]] = {}
         for i in np.flatnonzero(np.isin(check.debit, list(check.issuance_accounts))).tolist():
             by_ledger.setdefault(check.issuance_accounts[debits[i]], []).append(i)
-        # Issuance is on the record under its ledger: how much was created, in how many transfers.
         for ledger_id, issued in sorted(by_ledger.items()):
-            done = [i for i in issued if statuses[i] == CreateTransferStatus.ok]
-            amount = sum(int(batch["amount"][i]) for i in done)
-            outcome = f"issued {amount} in {len(done)} of {len(issued)} transfers"
-            owed.append((f"ledger:{ledger_id}", ("ledger.issuance",), outcome))
+            amounts = [int(a) for a in batch["amount"][issued]]
+            owed.append((f"ledger:{ledger_id}", "ledger.issuance", issued, amounts))
     return owed
 
 
@@ -238,11 +226,11 @@ def _create_transfers(
 ) -> Results[CreateTransferStatus]:
     batch = _decode_body(body, content_type)  # off the event loop: parsing 8190 JSON items takes a while
     check = _check_transfers(services, caller, batch)
-    owes = bool(check.people or check.issuance_accounts or check.settle_guard)
-    note = AccessNote(caller, lambda statuses: _owed(batch, check, statuses)) if owes else None
+    note: bytes | Callable[[], bytes | None] | None = access_note(caller, "transfers", _owed(batch, check))
+    if check.settle_guard is not None:  # whom a hold found under the lock touches is known only there
+        note = lambda: access_note(caller, "transfers", _owed(batch, check))  # noqa: E731
     results = services.ledger.create_transfers(batch, settle_guard=check.settle_guard, note=note)
-    if note is not None:
-        services.deliver(note, results.note_seq)
+    services.deliver(results.note_seq)
     return results
 
 
