@@ -9,7 +9,7 @@ from tessera.audit.entries import AccessEntry
 from tessera.audit.layout import SignedTreeHead
 from tessera.audit.log import AccessLog, RecoveryReport
 from tessera.audit.merkle import EMPTY_ROOT, HASH_SIZE, MerkleTree, leaf_hash, node_hash
-from tessera.audit.notes import decode_note, deliver_entries, encode_note
+from tessera.audit.notes import deliver_entries
 from tessera.audit.verify import VerifyReport, verify_log
 
 __all__ = [
@@ -21,9 +21,7 @@ __all__ = [
     "RecoveryReport",
     "SignedTreeHead",
     "VerifyReport",
-    "decode_note",
     "deliver_entries",
-    "encode_note",
     "leaf_hash",
     "node_hash",
     "verify_log",

@@ -1,30 +1,20 @@
-"""Access entries carried as a ledger note: journaled with the write they are about, delivered at least once.
+"""Entries delivered at least once: appended unless the log already holds them.
 
-A write to a person's wallet and the access entries it owes become durable together: the
-entries travel to the ledger's journal as a note (``tessera.ledger.notes``) in the same
-group commit as the batch. The service appends them to the access log straight after; if
-it crashed first, ``deliver_entries`` appends them when the ledger hands the note back at
-the next start. Each entry carries the batch's own timestamp, so a note delivered twice
-is recognised and its entries are not logged twice.
+A write to a person's wallet and the access entries it owes become durable together: what
+it owes travels in the ledger's journal as a note (``tessera.ledger.notes``) in the batch's
+own entry. The service appends the entries straight after; if it crashed first, the ledger
+hands the note back at the next start and ``deliver_entries`` appends what is missing. Each
+entry carries its batch's own timestamp, so an entry delivered twice is recognised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tessera.audit.entries import AccessEntry, canonical_json
+from tessera.audit.entries import AccessEntry
 from tessera.audit.log import AccessLog
 
 SEEN_WINDOW = 1000  # newest entries of a subject looked through for an entry already delivered
-
-
-def encode_note(entries: Sequence[AccessEntry]) -> bytes:
-    """The entries as a note: canonical JSON, one per line (JSON text never holds a raw newline)."""
-    return b"\n".join(canonical_json(entries))
-
-
-def decode_note(payload: bytes) -> list[AccessEntry]:
-    return [AccessEntry.decode(line) for line in payload.split(b"\n") if line]
 
 
 def deliver_entries(log: AccessLog, entries: Sequence[AccessEntry]) -> int:
