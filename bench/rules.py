@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tessera.ledger import TRANSFER_DTYPE, Account, AccountFlags, CommittedBatch, Ledger, Transfer
+from tessera.rules.codes import ledger_table
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import builtin_definitions
 from tessera.rules.engine import LEDGER_EVENT, LedgerColumns, RuleEngine
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _measure(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     rng = np.random.default_rng(args.seed)
     types, bases = builtin_definitions()
+    types.use_codes(types.codes.replaced(ledger_table([(1, "currency", None)])))  # as the register holds it
     ruleset = load_rules([generated_rules(args.rules, args.seed)], types, bases)
     compile_started = time.perf_counter()
     compiled = CompiledRules(ruleset, types)

@@ -242,6 +242,7 @@ class TestDefinitions:
             "amount": "int",
             "ledger": "int",
             "code": "int",
+            "merchant_category": "int",
             "status": "int",
             "refused": "bool",
             "two_phase": "bool",

@@ -34,10 +34,11 @@ from tessera.money import AdminRequests, Agencies, Ledgers, LedgerUnit
 from tessera.rules import enforcement
 from tessera.rules.appeals import Appeals
 from tessera.rules.basis import LegalBases
+from tessera.rules.codes import ledger_codes_in
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.counterparties import NewCounterparties
 from tessera.rules.definitions import builtin_definitions
-from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PolicyEffects, RuleEngine
+from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PayeeCategories, PolicyEffects, RuleEngine
 from tessera.rules.intake import EventIntake
 from tessera.rules.language import load_rules
 from tessera.rules.notice_appeals import NoticeAppeals
@@ -215,6 +216,8 @@ class Services:
         types, builtin_bases = builtin_definitions()
         self.restrictions.register_bases(builtin_bases.get(i) for i in builtin_bases.ids())
         self.event_types = types
+        with self.store.transaction() as conn:  # what each ledger funds: a rule comparing a ledger reads it
+            types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
         self.rules = load_rules(list(rule_files), types, self.bases)
         engine = RuleEngine(
             self.store,
@@ -223,6 +226,7 @@ class Services:
             payer_subjects=HolderSubjects(self.store, self.registry),
             effects=PolicyEffects(self.restrictions, self.notices),
             backlog=lambda: self.ledger.feed.queued_behind,
+            payees=PayeeCategories(*self.ledger.categorised_accounts()),  # then kept from the feed
         )
         self.rule_feed = self.ledger.subscribe(engine.on_ledger_batch, after_seq=scored_through or 0)
         self.event_intake = EventIntake(self.store, types, engine)
@@ -483,6 +487,7 @@ def check_rule_files(settings: Settings) -> None:
     with Store.open(settings.store_url) as store, store.transaction() as conn:
         for basis in bases_on_record(conn):
             bases.register(basis)  # the same terms: a no-op; others: the conflict Services would meet
+        types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
     load_rules(list(settings.rules), types, bases)
 
 

@@ -589,6 +589,18 @@ class Ledger:
             slots = self._state.account_slots(wanted)
             return [decode_account(self._state.accounts[s]) for s in slots if s >= 0]
 
+    def categorised_accounts(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint16]]:
+        """The ids and categories of every account with a category (a merchant's MCC), as arrays.
+
+        The rule engine's payee index starts from these (``rules.engine.PayeeCategories``);
+        an account's category never changes, so the feed's account batches keep it whole.
+        """
+        with self._read_lock():
+            self._check_open()
+            accounts = self._state.accounts[: self._state.n_accounts]
+            kept = accounts["category"] != 0
+            return accounts["id"][kept].copy(), accounts["category"][kept].copy()
+
     def lookup_transfers(self, ids: Sequence[int]) -> list[Transfer]:
         """The transfers that exist among ``ids``, in the order asked, with their timestamps."""
         wanted = _checked_ids(ids, "ids")

@@ -21,9 +21,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tessera.auth.principals import AGENCY_MAX
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError, ProtectedCategoryError
+
+if TYPE_CHECKING:
+    from tessera.rules.codes import CodeTables
 
 
 class Category(StrEnum):
@@ -111,6 +115,13 @@ _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _RECORD_NAME = re.compile(r"[a-z][a-z0-9_]*")  # one word: never mistaken for an event type
 
 
+FieldSpec = (
+    tuple["FieldType | str | RecordType", "Category | str"]
+    | tuple["FieldType | str | RecordType", "Category | str", str]
+)
+"""A field as event_type() and record_type() take it: (type, category), or with the code table its values come from."""
+
+
 @dataclass(frozen=True, slots=True)
 class EventField:
     """One field of an event type: its name, value type and the category of data it carries.
@@ -122,6 +133,7 @@ class EventField:
     type: FieldType
     category: Category
     record: RecordType | None = None
+    codes: str | None = None  # the code table its values come from (rules/codes.py); None: free text or a quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +152,7 @@ class LeafField:
     path: str
     type: FieldType
     categories: tuple[Category, ...]  # outermost first
+    codes: str | None = None  # the code table its values come from, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +192,14 @@ def _collect_leaves(
     for f in fields:
         categories = (*outer, f.category)
         if f.record is None:
-            found[prefix + f.name] = LeafField(prefix + f.name, f.type, categories)
+            found[prefix + f.name] = LeafField(prefix + f.name, f.type, categories, f.codes)
         else:
             _collect_leaves(f.record.fields, f"{prefix}{f.name}.", categories, found, depth + 1)
 
 
 def record_type(
     name: str,
-    fields: Mapping[str, tuple[FieldType | str | RecordType, Category | str]],
+    fields: Mapping[str, FieldSpec],
     description: str = "",
 ) -> RecordType:
     """A checked record type; a forbidden category in it, or in any record it holds, is refused by name.
@@ -209,9 +222,7 @@ def record_type(
     return RecordType(name, checked, description)
 
 
-def _checked_fields(
-    where: str, fields: Mapping[str, tuple[FieldType | str | RecordType, Category | str]], depth: int
-) -> tuple[EventField, ...]:
+def _checked_fields(where: str, fields: Mapping[str, FieldSpec], depth: int) -> tuple[EventField, ...]:
     """The fields of an event or record type, checked; ``where`` prefixes every error's field."""
     if not isinstance(fields, Mapping) or not 1 <= len(fields) <= FIELDS_MAX:
         raise InvalidInputError(f"{where}.fields", f"must map 1-{FIELDS_MAX} field names to (type, category)")
@@ -220,8 +231,9 @@ def _checked_fields(
         at = f"{where}.{field_name}"
         if not isinstance(field_name, str) or len(field_name) > FIELD_NAME_MAX or not _FIELD_NAME.fullmatch(field_name):
             raise InvalidInputError(at, "a field name is lowercase letters, digits and _")
-        if not isinstance(spec, tuple) or len(spec) != 2:
-            raise InvalidInputError(at, "must be a pair (type, category)")
+        if not isinstance(spec, tuple) or len(spec) not in (2, 3):
+            raise InvalidInputError(at, "must be a pair (type, category), or (type, category, code table)")
+        codes = _checked_codes(spec[2] if len(spec) == 3 else None, spec[0], at)
         category = _checked_category(spec[1], at)
         if category in FORBIDDEN:
             raise ProtectedCategoryError(where, field_name, category.value)
@@ -233,8 +245,25 @@ def _checked_fields(
             field_type = _checked_type(spec[0], at)
             if field_type is FieldType.record:
                 raise InvalidInputError(at, "a record field's type is the RecordType itself (see record_type())")
-            checked.append(EventField(field_name, field_type, category))
+            checked.append(EventField(field_name, field_type, category, None, codes))
     return tuple(checked)
+
+
+def _spec(f: EventField) -> FieldSpec:
+    """A field as _checked_fields takes it, to check a hand-made one again."""
+    kind = f.record if f.record is not None else f.type
+    return (kind, f.category) if f.codes is None else (kind, f.category, f.codes)
+
+
+def _checked_codes(codes: object, kind: object, at: str) -> str | None:
+    """The name of the code table a field's values come from (rules/codes.py): int and str fields only."""
+    if codes is None:
+        return None
+    if not isinstance(codes, str) or not _RECORD_NAME.fullmatch(codes) or len(codes) > 32:
+        raise InvalidInputError(f"{at}.codes", f"names a code table in one lowercase word, got {codes!r:.40}")
+    if kind not in (FieldType.integer, FieldType.text, FieldType.integer.value, FieldType.text.value):
+        raise InvalidInputError(f"{at}.codes", "only an int or str field takes its values from a code table")
+    return codes
 
 
 def _checked_record(record: RecordType, where: str, depth: int) -> RecordType:
@@ -243,7 +272,7 @@ def _checked_record(record: RecordType, where: str, depth: int) -> RecordType:
         raise InvalidInputError(where, f"records nest at most {RECORD_DEPTH_MAX} deep")
     if not isinstance(record.name, str) or not _RECORD_NAME.fullmatch(record.name):
         raise InvalidInputError(where, f"not a record type name: {record.name!r:.80}")
-    fields = {f.name: (f.record if f.record is not None else f.type, f.category) for f in record.fields}
+    fields = {f.name: _spec(f) for f in record.fields}
     if len(fields) != len(record.fields):
         raise InvalidInputError(f"{where}.fields", "a field name appears twice")
     return RecordType(record.name, _checked_fields(where, fields, depth), record.description)
@@ -252,7 +281,7 @@ def _checked_record(record: RecordType, where: str, depth: int) -> RecordType:
 def event_type(
     name: str,
     purpose: Category | str,
-    fields: Mapping[str, tuple[FieldType | str | RecordType, Category | str]],
+    fields: Mapping[str, FieldSpec],
     description: str = "",
     reported_by: Sequence[str] = (),
 ) -> EventType:
@@ -290,9 +319,16 @@ def event_type(
 class EventTypes:
     """The registry of event types rules may read. Registering is the only way in, so the guard always runs."""
 
-    def __init__(self, types: Iterable[EventType] = (), records: Iterable[RecordType] = ()) -> None:
+    def __init__(
+        self, types: Iterable[EventType] = (), records: Iterable[RecordType] = (), codes: CodeTables | None = None
+    ) -> None:
         self._types: dict[str, EventType] = {}
         self._records: dict[str, RecordType] = {}
+        if codes is None:
+            from tessera.rules.codes import builtin_code_tables  # noqa: PLC0415 (codes.py imports this module)
+
+            codes = builtin_code_tables()
+        self._codes = codes
         for r in records:
             self.register_record(r)
         for t in types:
@@ -303,7 +339,7 @@ class EventTypes:
         if not isinstance(t, EventType):
             raise InvalidInputError("event_type", "must be an EventType (see event_type())")
         # Re-checked here: an EventType built by hand, not by event_type(), must not slip past the guard.
-        fields = {f.name: (f.record if f.record is not None else f.type, f.category) for f in t.fields}
+        fields = {f.name: _spec(f) for f in t.fields}
         checked = event_type(t.name, t.purpose, fields, t.description, t.reported_by)
         if len(checked.fields) != len(t.fields):
             raise InvalidInputError(f"{t.name}.fields", "a field name appears twice")
@@ -314,8 +350,20 @@ class EventTypes:
             return known
         if len(self._types) >= EVENT_TYPES_MAX:
             raise ConflictError("name", f"at most {EVENT_TYPES_MAX} event types")
+        _require_code_tables(checked, self._codes)
         self._types[t.name] = checked
         return checked
+
+    @property
+    def codes(self) -> CodeTables:
+        """The code tables in force: what the values of coded fields mean (rules/codes.py)."""
+        return self._codes
+
+    def use_codes(self, codes: CodeTables) -> None:
+        """Put ``codes`` in force (the register of ledgers, from the store); every coded field needs its table."""
+        for t in self._types.values():
+            _require_code_tables(t, codes)
+        self._codes = codes
 
     def get(self, name: str) -> EventType:
         """The registered type called ``name``, or NotFoundError (an unknown input of a rule)."""
@@ -338,7 +386,7 @@ class EventTypes:
         """Add a record type that later event types may name; the identical one again is a no-op."""
         if not isinstance(r, RecordType):
             raise InvalidInputError("record_type", "must be a RecordType (see record_type())")
-        fields = {f.name: (f.record if f.record is not None else f.type, f.category) for f in r.fields}
+        fields = {f.name: _spec(f) for f in r.fields}
         if len(fields) != len(r.fields):
             raise InvalidInputError(f"{r.name}.fields", "a field name appears twice")
         checked = record_type(r.name, fields, r.description)
@@ -362,6 +410,16 @@ class EventTypes:
     def record_names(self) -> list[str]:
         """The registered record type names, sorted."""
         return sorted(self._records)
+
+
+def _require_code_tables(t: EventType, codes: CodeTables) -> None:
+    for leaf in t.leaf_fields().values():
+        if leaf.codes is None:
+            continue
+        if leaf.codes not in codes:
+            raise NotFoundError(f"{t.name}.{leaf.path}.codes", f"no code table {leaf.codes!r} is registered")
+        if codes.get(leaf.codes).type is not leaf.type:
+            raise InvalidInputError(f"{t.name}.{leaf.path}.codes", f"code table {leaf.codes!r} holds other values")
 
 
 def _checked_category(value: object, field: str) -> Category:

@@ -26,6 +26,10 @@ else passes it on. A condition that errs for a row does not hold for it.
 
 Constructs not lowered here run per event through CEL itself (``reference.py``), for that
 rule only; ``CompiledRules.fallback`` says which and why.
+
+A coded column (``codes.py``) reaches each rule as it may read it: every value the rule may
+not read, or that its table does not list, withheld (``CodeTable.masked``), once per batch
+for all the rules that see it alike.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import numpy.typing as npt
 from tessera.errors import InvalidInputError
 from tessera.rules.categories import EventTypes, FieldType
 from tessera.rules.cel_ast import Call, Checked, Const, Expr, Ident, ListExpr
+from tessera.rules.codes import CodeTable
 from tessera.rules.guard import EVENT
 from tessera.rules.language import Rule, RuleSet
 from tessera.rules.reference import ReferenceRule, guarded_rule
@@ -76,6 +81,7 @@ class _Program:
     slot_count: int
     results: list[tuple[Rule, int]]  # rule, the slot of its condition
     fallback: list[ReferenceRule]
+    masked: dict[str, tuple[str, CodeTable, bool]]  # "path#view" -> the path, its table, benefits only
 
 
 class CompiledRules:
@@ -86,11 +92,17 @@ class CompiledRules:
         self.fallback: dict[str, str] = {}  # rule id -> why it runs per event
         self._programs: dict[str, _Program] = {}
         lowered: dict[str, tuple[_Node, Mapping[str, FieldType]] | ReferenceRule] = {}
+        masked: dict[str, tuple[str, CodeTable, bool]] = {}
         for rule in rules:
             guarded = guarded_rule(rule, types)
+            benefits_only = all(e.grants_a_benefit for e in rule.effects)
+            views = {}  # a coded path is read from its column as this rule may see it
+            for path, table in guarded.coded.items():
+                key = views[path] = f"{path}#{'benefits' if benefits_only else 'any'}"
+                masked[key] = (path, types.codes.get(table), benefits_only)
             try:
                 lowered[rule.id] = (
-                    _Lowering(guarded.checked, guarded.paths).lower(guarded.checked.expr),
+                    _Lowering(guarded.checked, guarded.paths, views).lower(guarded.checked.expr),
                     guarded.paths,
                 )
             except UnsupportedError as why:
@@ -108,8 +120,16 @@ class CompiledRules:
                 else:
                     emitter.fields.update(found[1])
                     results.append((rule, emitter.emit(found[0])))
+            read_masked = {k: masked[k] for k in set(emitter.field_slots.values()) if k in masked}
             self._programs[name] = _Program(
-                emitter.fields, emitter.constants, emitter.field_slots, emitter.steps, emitter.slot, results, fallback
+                emitter.fields,
+                emitter.constants,
+                emitter.field_slots,
+                emitter.steps,
+                emitter.slot,
+                results,
+                fallback,
+                read_masked,
             )
 
     def evaluate(
@@ -133,6 +153,8 @@ class CompiledRules:
         if type(size) is not int or size < 0:
             raise InvalidInputError("size", "must be a row count, 0 or more")
         batch = {path: _column(columns, path, t, size) for path, t in program.fields.items()}
+        for key, (path, table, benefits_only) in program.masked.items():
+            batch[key] = table.masked(batch[path], benefits_only)
         values: list[Value | None] = [None] * program.slot_count
         for slot, value in program.constants.items():
             values[slot] = value
@@ -192,9 +214,10 @@ _STRING_TESTS = {"startsWith": "starts", "endsWith": "ends", "contains": "contai
 
 
 class _Lowering:
-    def __init__(self, checked: Checked, paths: Mapping[str, FieldType]) -> None:
+    def __init__(self, checked: Checked, paths: Mapping[str, FieldType], views: Mapping[str, str]) -> None:
         self._types = checked.types
         self._paths = paths
+        self._views = views  # path -> the column it is read from, where that is a coded column's view
 
     def type_of(self, node: Expr) -> str:
         return self._types.get(node.id, "unknown")
@@ -208,7 +231,7 @@ class _Lowering:
         if isinstance(node, Ident):
             path = node.name.removeprefix(f"{EVENT}.")
             if node.name.startswith(f"{EVENT}.") and path in self._paths:
-                return _Node("field", (), path)
+                return _Node("field", (), self._views.get(path, path))
             raise UnsupportedError(f"the variable {node.name!r} (macros such as exists() and all())")
         if isinstance(node, Call):
             return self._call(node)

@@ -26,6 +26,7 @@ from tessera.rules.basis import LegalBases, legal_basis, require_agencies
 from tessera.rules.benefits import Benefits, benefit
 from tessera.rules.categories import (
     EventTypes,
+    FieldSpec,
     FieldType,
     RecordType,
     event_type,
@@ -108,6 +109,7 @@ def load_definitions(
     out_types = EventTypes(
         [types.get(n) for n in types.names()] if types else (),
         [types.record(n) for n in types.record_names()] if types else (),
+        types.codes if types else None,
     )
     out_bases = LegalBases([bases.get(i) for i in bases.ids()] if bases else ())
     for index, source in enumerate(sources):
@@ -186,23 +188,23 @@ def _registered(types: EventTypes, kind: str, at: str) -> RecordType:
         raise NotFoundError(f"{at}.type", f"no field type or record type {kind!r:.40} is declared") from None
 
 
-def _field_specs(
-    fields: object, where: str, lookup: Callable[[str, str], RecordType]
-) -> dict[str, tuple[FieldType | str | RecordType, str]]:
-    """``{name = {type, category}}`` as event_type() takes it; ``lookup(name, field)`` finds a record type."""
+def _field_specs(fields: object, where: str, lookup: Callable[[str, str], RecordType]) -> dict[str, FieldSpec]:
+    """``{name = {type, category[, codes]}}`` as event_type() takes it; ``lookup(name, field)`` finds a record type.
+
+    ``codes`` names the code table a field's values come from (``codes = "mcc"``, rules/codes.py).
+    """
     if not isinstance(fields, dict):
         raise InvalidInputError(f"{where}.fields", "must be a table of {type = ..., category = ...}")
-    specs: dict[str, tuple[FieldType | str | RecordType, str]] = {}
+    specs: dict[str, FieldSpec] = {}
     for field_name, spec in fields.items():
         at = f"{where}.fields.{field_name}"
         if not isinstance(spec, dict):
             raise InvalidInputError(at, "must be {type = ..., category = ...}")
-        _keys(spec, at, {"type", "category"}, set())
+        _keys(spec, at, {"type", "category"}, {"codes"})
         kind = spec["type"]
         if isinstance(kind, str) and kind not in _PRIMITIVE_TYPES:
-            specs[field_name] = (lookup(kind, at), spec["category"])
-        else:
-            specs[field_name] = (kind, spec["category"])
+            kind = lookup(kind, at)
+        specs[field_name] = (kind, spec["category"]) if "codes" not in spec else (kind, spec["category"], spec["codes"])
     return specs
 
 

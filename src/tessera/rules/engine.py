@@ -24,6 +24,7 @@ from tessera.ledger.feed import CommittedBatch
 from tessera.ledger.journal import EntryKind
 from tessera.ledger.records import TransferFlags
 from tessera.ledger.status import CreateTransferStatus
+from tessera.rules.codes import WITHHELD_INT
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.language import Effect, EffectKind, Rule
 from tessera.rules.notices import NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
@@ -118,22 +119,85 @@ class EngineStats:
     per_rule: dict[str, int] = field(default_factory=dict)
 
 
-class LedgerColumns(Mapping[str, npt.NDArray[np.generic]]):
-    """The ``ledger.transfer`` columns of one batch, each computed the first time a rule reads it."""
+CATEGORISED_ACCOUNTS_MAX = 50_000_000  # merchant accounts the payee index holds (16 bytes each)
 
-    def __init__(self, batch: CommittedBatch) -> None:
+
+class PayeeCategories:
+    """Each account's category (a merchant's MCC), kept from the ledger's feed, for ``merchant_category``.
+
+    Starts from the accounts the ledger holds (``Ledger.categorised_accounts``) and adds those
+    each account batch on the feed creates: an account's category never changes, and the feed
+    delivers account batches in journal order before the transfers that pay them. Only
+    accounts with a category are held; any other is 0, "no merchant category".
+    """
+
+    def __init__(
+        self, ids: npt.NDArray[np.uint64] | None = None, categories: npt.NDArray[np.integer] | None = None
+    ) -> None:
+        self._ids = np.empty(0, dtype=np.uint64)
+        self._categories = np.empty(0, dtype=np.int64)
+        if ids is not None and categories is not None:
+            self.add(ids, categories)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, ids: npt.NDArray[np.uint64], categories: npt.NDArray[np.integer]) -> None:
+        """Hold the category of each of ``ids`` that has one (sorted by id, for a search per batch)."""
+        ids = np.asarray(ids, dtype=np.uint64)
+        categories = np.asarray(categories).astype(np.int64)
+        kept = categories != 0
+        if not kept.any():
+            return
+        merged_ids = np.concatenate([self._ids, ids[kept]])
+        merged = np.concatenate([self._categories, categories[kept]])
+        merged_ids, first = np.unique(merged_ids, return_index=True)
+        if len(merged_ids) > CATEGORISED_ACCOUNTS_MAX:
+            raise OverflowError(f"more than {CATEGORISED_ACCOUNTS_MAX} merchant accounts")
+        self._ids, self._categories = merged_ids, merged[first]
+
+    def on_accounts(self, batch: CommittedBatch) -> None:
+        """Hold the categories of the accounts an account batch created."""
+        created = batch.statuses == 0
+        self.add(batch.records["id"][created], batch.records["category"][created])
+
+    def __call__(self, account_ids: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """The category of each account (0: none); -1 for account 0 (a settlement that names no account)."""
+        ids = np.asarray(account_ids, dtype=np.uint64)
+        if not len(self._ids):
+            return np.where(ids == 0, np.int64(WITHHELD_INT), np.int64(0))
+        slots = np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)
+        found = np.where(self._ids[slots] == ids, self._categories[slots], np.int64(0))
+        return np.where(ids == 0, np.int64(WITHHELD_INT), found)
+
+
+class LedgerColumns(Mapping[str, npt.NDArray[np.generic]]):
+    """The ``ledger.transfer`` columns of one batch, each computed the first time a rule reads it.
+
+    ``merchant_category`` is the payee account's category (``payees``); without them it is
+    withheld (-1) throughout. The compiled rules then show each rule only the codes it may read.
+    """
+
+    def __init__(self, batch: CommittedBatch, payees: PayeeCategories | None = None) -> None:
         self._records = batch.records
         self._statuses = batch.statuses
+        self._payees = payees
         self._built: dict[str, npt.NDArray[np.generic]] = {}
 
     _BUILDERS: ClassVar[dict[str, Callable[[LedgerColumns], npt.NDArray[np.generic]]]] = {
         "amount": lambda c: c._records["amount"].astype(np.int64),
         "ledger": lambda c: c._records["ledger"].astype(np.int64),
         "code": lambda c: c._records["code"].astype(np.int64),
+        "merchant_category": lambda c: c._merchant_categories(),
         "status": lambda c: c._statuses.astype(np.int64),
         "refused": lambda c: c._statuses != 0,
         "two_phase": lambda c: (c._records["flags"] & int(TransferFlags.pending)) != 0,
     }
+
+    def _merchant_categories(self) -> npt.NDArray[np.int64]:
+        if self._payees is None:
+            return np.full(len(self._records), WITHHELD_INT, dtype=np.int64)
+        return self._payees(self._records["credit_account_id"])
 
     def __getitem__(self, name: str) -> npt.NDArray[np.generic]:
         found = self._built.get(name)
@@ -200,12 +264,14 @@ class RuleEngine:
         payer_subjects: SubjectResolver,
         effects: Effects | None = None,
         backlog: Callable[[], int] = lambda: 0,
+        payees: PayeeCategories | None = None,
     ) -> None:
         self._store = store
         self._backlog = backlog
         self.rules = rules
         self.scores = scores
         self._payer_subjects = payer_subjects
+        self._payees = payees  # the payee's merchant category; None: withheld from every rule
         self._effects = effects
         self._lock = threading.Lock()  # one batch at a time: effects are recorded in event order
         self.stats = EngineStats()
@@ -215,6 +281,8 @@ class RuleEngine:
 
     def on_ledger_batch(self, batch: CommittedBatch) -> None:
         """The ledger feed's subscriber: every transfer batch is a batch of ``ledger.transfer`` events."""
+        if batch.kind == EntryKind.accounts and self._payees is not None:
+            self._payees.on_accounts(batch)
         if batch.kind != EntryKind.transfers:
             return
         size = len(batch.records)
@@ -236,7 +304,7 @@ class RuleEngine:
 
         self.process(
             LEDGER_EVENT,
-            LedgerColumns(batch),
+            LedgerColumns(batch, self._payees),
             size,
             subjects=subjects,
             times=times,

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TypeGuard
 
 from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryError, TesseraError
 from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, IMPLICIT_FIELDS, Category, EventType, FieldType
 from tessera.rules.cel_ast import Call, Checked, Comprehension, Const, Expr, Ident, Select, check, children, parse
+from tessera.rules.codes import CodeTables, builtin_code_tables
 from tessera.rules.polarity import protected_reads, require_widening
+from tessera.rules.values import read_values
 
 EVENT = "event"  # the one name a condition reads the event through
 
@@ -36,15 +39,28 @@ class GuardedCondition:
     paths: Mapping[str, FieldType]  # "amount", "claimant.age_band"
     fields: frozenset[str]  # "loan.repaid.amount" for every input type
     checked: Checked
+    # Read through values (values.py): each coded path's table, and the categories of the values it can match.
+    coded: Mapping[str, str] = dataclass_field(default_factory=dict)
+    value_categories: frozenset[Category] = frozenset()
 
 
 def guarded_condition(
-    where: str, rule_id: str, condition: str, inputs: Sequence[EventType], benefits_only: bool
+    where: str,
+    rule_id: str,
+    condition: str,
+    inputs: Sequence[EventType],
+    benefits_only: bool,
+    *,
+    favourable: bool | None = None,
+    codes: CodeTables | None = None,
 ) -> GuardedCondition:
     """Admit ``condition`` for a rule reading ``inputs``, or raise naming ``where`` (``credit.toml:rule[2]``).
 
     ``benefits_only`` says whether every effect of the rule is an eligibility grant, the only
-    kind that may read health or disability data.
+    kind that may read health or disability data; ``favourable`` whether every effect is
+    favourable (None: as ``benefits_only``), the only kind that may read free text or compare a
+    coded field in ways the guard cannot resolve; ``codes`` are the code tables in force
+    (None: the built-in ones, no ledger registered).
     """
     field = f"{where}.condition"
     reads: list[tuple[tuple[str, ...], str | None]] = []
@@ -75,8 +91,18 @@ def guarded_condition(
     checked = check(condition, {f"{EVENT}.{p}": paths[p] for p in sorted(paths)}, field)
     if benefits_only:  # and then only so that a protected fact widens what a person gets (polarity.py)
         require_widening(where, rule_id, checked, protected_reads(paths, inputs, EVENT))
+    values = read_values(
+        where,
+        rule_id,
+        checked,
+        inputs=inputs,
+        paths=paths,
+        codes=codes if codes is not None else builtin_code_tables(),
+        favourable=benefits_only if favourable is None else favourable,
+        benefits_only=benefits_only,
+    )
     fields = frozenset(f"{t.name}.{p}" for t in inputs for p in paths)
-    return GuardedCondition(dict(sorted(paths.items())), fields, checked)
+    return GuardedCondition(dict(sorted(paths.items())), fields, checked, values.coded, values.categories)
 
 
 def _check_category(where: str, rule_id: str, field: str, categories: Sequence[Category], benefits_only: bool) -> None:

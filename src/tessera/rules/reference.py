@@ -28,7 +28,9 @@ def guarded_rule(rule: Rule, types: EventTypes) -> GuardedCondition:
         raise InvalidInputError("rule", "must be a Rule (see load_rules())")
     benefits_only = all(e.grants_a_benefit for e in rule.effects)
     inputs = [types.get(n) for n in rule.inputs]
-    guarded = guarded_condition(rule.source, rule.id, rule.condition, inputs, benefits_only)
+    guarded = guarded_condition(
+        rule.source, rule.id, rule.condition, inputs, benefits_only, favourable=not rule.adverse, codes=types.codes
+    )
     if guarded.fields != rule.fields:
         raise InvalidInputError(f"{rule.source}.fields", "do not match the fields the condition reads")
     require_coverage(rule.basis, rule.id, inputs, rule.source)
@@ -45,10 +47,21 @@ class ReferenceRule:
         guarded = guarded_rule(rule, types)
         self.paths: Mapping[str, FieldType] = guarded.paths
         self._program = guarded.checked.program
+        # A coded field is read as this rule may see it: what it may not read, or its table does not list, withheld.
+        benefits_only = all(e.grants_a_benefit for e in rule.effects)
+        self._coded = {p: (types.codes.get(t), benefits_only) for p, t in guarded.coded.items()}
+        self._readable = {p: (table.readable(b), table.withheld) for p, (table, b) in self._coded.items()}
+
+    def _seen(self, path: str, value: object) -> object:
+        found = self._readable.get(path)
+        if found is None:
+            return value
+        readable, withheld = found
+        return value if value in readable and not isinstance(value, bool) else withheld
 
     def evaluate(self, event: Mapping[str, object]) -> bool | None:
         """Whether the condition holds for ``event`` (field path -> value), or None when evaluating it errs."""
-        data = {f"{EVENT}.{p}": event[p] for p in self.paths}
+        data = {f"{EVENT}.{p}": self._seen(p, event[p]) for p in self.paths}
         result = self._program.eval(data=data).value()
         return result if isinstance(result, bool) else None
 
@@ -59,7 +72,7 @@ class ReferenceRule:
         holds = np.zeros(size, dtype=np.bool_)
         errors = np.zeros(size, dtype=np.bool_)
         names = [f"{EVENT}.{p}" for p in self.paths]
-        values = [columns[p][:size].tolist() for p in self.paths]  # Python values, once per column
+        values = [self._column(columns, p, size).tolist() for p in self.paths]  # Python values, once per column
         program = self._program
         for row in range(size):
             result = program.eval(data={n: v[row] for n, v in zip(names, values, strict=True)}).value()
@@ -68,3 +81,8 @@ class ReferenceRule:
             elif result is not False:
                 errors[row] = True
         return holds, errors
+
+    def _column(self, columns: Mapping[str, npt.NDArray[np.generic]], path: str, size: int) -> npt.NDArray[np.generic]:
+        found = self._coded.get(path)
+        column = columns[path][:size]
+        return column if found is None else found[0].masked(column, found[1])
