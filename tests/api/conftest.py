@@ -50,6 +50,7 @@ PEOPLE = (
     ("shop", Role.merchant, ""),
     ("auditor", Role.auditor, ""),
     ("admin", Role.admin, ""),
+    ("dpo", Role.dpo, ""),
 )
 
 

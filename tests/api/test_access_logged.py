@@ -52,7 +52,6 @@ NO_PERSONAL_DATA = {
     ("GET", "/v1/audit/proof/consistency"): "hashes only",
     ("GET", "/v1/admin/principals"): "service principals; citizens are refused",
     ("GET", "/v1/legal-bases"): "the law is public",
-    ("POST", "/v1/legal-bases"): "an instrument's terms",
     ("POST", "/v1/oidc/clients"): "a relying party's registration",
     # The station's own applicants; each candidate the 1:N search turns up is logged for them
     # by Enrolments, with the station's purpose as given (test_identity_routes.py).
@@ -64,6 +63,12 @@ NO_PERSONAL_DATA = {
     ("POST", "/v1/admin/requests"): "a request about an officer's key or a ledger",
     ("POST", "/v1/admin/requests/{request_id}/approve"): "an officer's key, shown once to the approving admin",
     ("POST", "/v1/admin/requests/{request_id}/refuse"): "a request closed",
+    # Declarations say what data means: public law, never a person's data (issue 16).
+    ("GET", "/v1/declarations"): "versions of the declarations: what data means, public law",
+    ("GET", "/v1/declarations/{version}"): "one version's document and who made it",
+    ("POST", "/v1/declarations"): "a DPO's proposed declarations document",
+    ("POST", "/v1/declarations/{version}/approve"): "a DPO's approval",
+    ("POST", "/v1/declarations/{version}/refuse"): "a DPO's refusal",
 }
 
 

@@ -262,27 +262,13 @@ class TestOfficers:
         queue = policy.get("/v1/restrictions", "judge", subject=policy.ada.number)
         assert [r["id"] for r in queue["restrictions"]] == [restriction_id]  # type: ignore[attr-defined]
 
-    def test_legal_bases_are_registered_by_an_admin_and_read_by_all(self, policy: Policy) -> None:
-        body: dict[str, object] = {
-            "id": "x/1",
-            "instrument": "Act",
-            "article": "s. 1",
-            "kind": "regulation",
-            "domains": ["credit"],
-        }
-        nobody = policy.post("/v1/legal-bases", "admin", body)
-        assert nobody["http"] == 400 and nobody["field"] == "body.exercised_by"
-        unknown = policy.post("/v1/legal-bases", "admin", {**body, "exercised_by": ["credit bureau"]})
-        assert unknown["http"] == 404 and unknown["field"] == "basis.exercised_by"
-        body["exercised_by"] = ["credit-bureau"]
-        made = policy.post("/v1/legal-bases", "admin", body)
-        assert made["http"] == 201 and made["exercised_by"] == ["credit-bureau"]
-        assert policy.post("/v1/legal-bases", "admin", {**body, "domains": ["travel"]})["http"] == 409
-        assert policy.post("/v1/legal-bases", "admin", {**body, "exercised_by": ["courts"]})["http"] == 409
-        assert policy.post("/v1/legal-bases", "bank", body)["http"] == 403
+    def test_legal_bases_are_read_by_all_and_declared_by_no_admin(self, policy: Policy) -> None:
+        """A basis is declared by data-protection officers (/v1/declarations); an admin registers none (issue 16)."""
+        body = {"id": "x/1", "instrument": "Act", "article": "s. 1", "kind": "regulation", "exercised_by": ["courts"]}
+        assert policy.post("/v1/legal-bases", "admin", body)["http"] == 405
         ids = [b["id"] for b in policy.get("/v1/legal-bases", "ada")["bases"]]  # type: ignore[attr-defined]
-        assert {"court/118", "tax-act/12", "x/1", "sanctions-act/listing"} <= set(ids)  # the built-in ones too
-        assert ids == sorted(ids)
+        assert {"court/118", "tax-act/12", "sanctions-act/listing"} <= set(ids)  # the built-in ones too
+        assert "x/1" not in ids and ids == sorted(ids)
 
 
 class TestThePerson:

@@ -15,7 +15,19 @@ from tessera.api.bodies import BODY_BYTES_MAX, BodyLimit
 from tessera.api.fast_check import CheckFastPath
 from tessera.api.offload import Offload
 from tessera.api.probes import ProbeLog
-from tessera.api.routes import audit, credentials, identity, ledger, me, money, oidc, policy, sanctions, system
+from tessera.api.routes import (
+    audit,
+    credentials,
+    declarations,
+    identity,
+    ledger,
+    me,
+    money,
+    oidc,
+    policy,
+    sanctions,
+    system,
+)
 from tessera.api.schemas import TransfersCreate
 from tessera.api.services import Services, Settings
 
@@ -40,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Tessera", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.probes = ProbeLog()  # holds nothing open: made with the app, not at startup
     errors.install(app)
-    for module in (system, ledger, money, me, audit, identity, credentials, oidc, policy, sanctions):
+    for module in (system, ledger, money, me, audit, identity, credentials, oidc, policy, sanctions, declarations):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)
     # Added last, so the outermost: every request meets the limit first, the fast path's included.

@@ -34,11 +34,10 @@ from tessera.money import AdminRequests, Agencies, Ledgers, LedgerUnit
 from tessera.rules import enforcement
 from tessera.rules.appeals import Appeals
 from tessera.rules.basis import LegalBases
-from tessera.rules.codes import ledger_codes_in
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.counterparties import NewCounterparties
-from tessera.rules.definitions import builtin_definitions
-from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PayeeCategories, PolicyEffects, RuleEngine
+from tessera.rules.declarations import Declarations
+from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PolicyEffects, RuleEngine
 from tessera.rules.intake import EventIntake
 from tessera.rules.language import load_rules
 from tessera.rules.notice_appeals import NoticeAppeals
@@ -212,13 +211,18 @@ class Services:
         self.last_head: SignedTreeHead | None = None
 
     def _start_rule_engine(self, rule_files: tuple[Path, ...], scored_through: int | None) -> RuleEngine:
-        """Compile the rules and subscribe them to the ledger's feed, from where they last stopped."""
-        types, builtin_bases = builtin_definitions()
-        self.restrictions.register_bases(builtin_bases.get(i) for i in builtin_bases.ids())
+        """Compile the rules and subscribe them to the ledger's feed, from where they last stopped.
+
+        Event types and legal bases are the declarations in force in the store, made by
+        data-protection officers (issue 16), never a file: on a fresh store the built-in
+        definitions are recorded as version 1. Rules cite only the bases declared there.
+        """
+        self.declarations = Declarations(self.store)
+        self.declared = self.declarations.load_in_force()  # a version approved later loads at the next start
+        types, declared_bases = self.declared.types, self.declared.bases
+        self.restrictions.register_bases(declared_bases.get(i) for i in declared_bases.ids())
         self.event_types = types
-        with self.store.transaction() as conn:  # what each ledger funds: a rule comparing a ledger reads it
-            types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
-        self.rules = load_rules(list(rule_files), types, self.bases)
+        self.rules = load_rules(list(rule_files), types, LegalBases(self.bases.get(i) for i in declared_bases.ids()))
         engine = RuleEngine(
             self.store,
             CompiledRules(self.rules, types),
@@ -226,7 +230,6 @@ class Services:
             payer_subjects=HolderSubjects(self.store, self.registry),
             effects=PolicyEffects(self.restrictions, self.notices),
             backlog=lambda: self.ledger.feed.queued_behind,
-            payees=PayeeCategories(*self.ledger.categorised_accounts()),  # then kept from the feed
         )
         self.rule_feed = self.ledger.subscribe(engine.on_ledger_batch, after_seq=scored_through or 0)
         self.event_intake = EventIntake(self.store, types, engine)
@@ -475,19 +478,20 @@ class Services:
 
 
 def check_rule_files(settings: Settings) -> None:
-    """Load ``settings.rules`` as the service will (built-in types, and bases built in or on record), keeping nothing.
+    """Load ``settings.rules`` as the service will (the declarations in force, bases as on record), keeping nothing.
 
     ``tessera serve`` calls it before the server starts, so a refused rule stops it with one
     line naming the rule, field and category, not a traceback from the server's start-up.
     """
     if not settings.rules:
         return
-    types, bases = builtin_definitions()
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # as Services makes it
     with Store.open(settings.store_url) as store, store.transaction() as conn:
+        declared = Declarations(store).current()  # on a fresh store, what version 1 will be; nothing written
+        types, bases = declared.types, declared.bases
         for basis in bases_on_record(conn):
-            bases.register(basis)  # the same terms: a no-op; others: the conflict Services would meet
-        types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
+            if basis.id in bases:
+                bases.register(basis)  # the same terms: a no-op; others: the conflict Services would meet
     load_rules(list(settings.rules), types, bases)
 
 

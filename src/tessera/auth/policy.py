@@ -46,7 +46,6 @@ class Action(StrEnum):
     identity_persons_rebind = "identity.persons.rebind"
     restrictions_check = "restrictions.check"
     legal_bases_read = "legal_bases.read"
-    legal_bases_create = "legal_bases.create"
     restrictions_propose = "restrictions.propose"
     restrictions_read = "restrictions.read"
     restrictions_decide = "restrictions.decide"
@@ -68,6 +67,9 @@ class Action(StrEnum):
     admin_requests_create = "admin.requests.create"
     admin_requests_read = "admin.requests.read"
     admin_requests_decide = "admin.requests.decide"
+    declarations_read = "declarations.read"
+    declarations_propose = "declarations.propose"
+    declarations_decide = "declarations.decide"
 
 
 class Scope(StrEnum):
@@ -113,6 +115,7 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.merchant, Action.me_read, Scope.own, ""),
     Grant(Role.auditor, Action.me_read, Scope.own, ""),
     Grant(Role.admin, Action.me_read, Scope.own, ""),
+    Grant(Role.dpo, Action.me_read, Scope.own, ""),
     Grant(Role.citizen, Action.me_access_log_read, Scope.own, "who looked at my data, and why"),
     Grant(Role.auditor, Action.audit_tree_head_read, Scope.any, "hashes and signatures, no content"),
     Grant(Role.citizen, Action.audit_tree_head_read, Scope.any, "to check their own entries are in the log"),
@@ -137,7 +140,7 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.merchant, Action.legal_bases_read, Scope.any, "the law is public"),
     Grant(Role.auditor, Action.legal_bases_read, Scope.any, "the law is public"),
     Grant(Role.admin, Action.legal_bases_read, Scope.any, "the law is public"),
-    Grant(Role.admin, Action.legal_bases_create, Scope.any, "an instrument's terms, once; never changed"),
+    Grant(Role.dpo, Action.legal_bases_read, Scope.any, "the law is public"),
     Grant(Role.officer, Action.restrictions_propose, Scope.purpose, "with reasons; logged for the person"),
     Grant(Role.officer, Action.restrictions_read, Scope.purpose, "logged for the person"),
     Grant(Role.officer, Action.restrictions_decide, Scope.purpose, "not the proposer; with a reason; logged"),
@@ -164,6 +167,10 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.admin, Action.admin_requests_create, Scope.any, "a key for an issuer's officer, or a ledger"),
     Grant(Role.admin, Action.admin_requests_read, Scope.any, "the requests waiting for a second admin"),
     Grant(Role.admin, Action.admin_requests_decide, Scope.any, "not the admin who asked; the key is shown once"),
+    # Declarations (event types, records, legal bases) are law, made by data-protection officers (issue 16).
+    *(Grant(r, Action.declarations_read, Scope.any, "what data means is public law") for r in Role),
+    Grant(Role.dpo, Action.declarations_propose, Scope.any, "the whole document, checked at once; no personal data"),
+    Grant(Role.dpo, Action.declarations_decide, Scope.any, "a basis that restricts or an exception: two DPOs"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

@@ -25,6 +25,7 @@ class Role(StrEnum):
     merchant = "merchant"  # its own accounts and point-of-sale payments
     auditor = "auditor"  # reads logs, never content
     admin = "admin"  # configuration, never personal data
+    dpo = "dpo"  # data-protection officer: declares what data means (types, bases), never reads personal data
 
 
 @dataclass(frozen=True, slots=True)

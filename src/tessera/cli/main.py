@@ -18,7 +18,7 @@ from tessera.api import Services, Settings, create_app
 from tessera.api.services import check_rule_files, checked_public_url
 from tessera.audit import verify_log
 from tessera.auth import checked_name, checked_role, new_key
-from tessera.cli import money, oidc, rules, sanctions
+from tessera.cli import declarations, money, oidc, rules, sanctions
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
 from tessera.cli.demo import run_demo
 from tessera.cli.seed import seed_demo
@@ -42,6 +42,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(oidc_app, name="oidc")
 app.add_typer(rules.app, name="rules")
+app.add_typer(declarations.app, name="declarations")
 app.add_typer(sanctions.app, name="sanctions")
 app.add_typer(money.agencies_app, name="agencies")
 app.add_typer(money.ledgers_app, name="ledgers")
@@ -186,7 +187,10 @@ def serve(
     ] = 0,
     rules: Annotated[
         list[Path] | None,
-        typer.Option(help="A rule file to run on the ledger's feed (repeat for more; --demo adds the examples)."),
+        typer.Option(
+            help="A rule file to run on the ledger's feed (repeat for more; --demo adds the examples). Rules only: "
+            "event types and legal bases are the declarations in force in the store (tessera declarations)."
+        ),
     ] = None,
     forwarded_allow_ips: Annotated[
         str | None,
@@ -257,7 +261,7 @@ def checked_proxies(value: str) -> str:
 @keys_app.command("create")
 def keys_create(
     *,
-    role: Annotated[str, typer.Option(help="citizen, officer, merchant, auditor or admin.")],
+    role: Annotated[str, typer.Option(help="citizen, officer, merchant, auditor, admin or dpo.")],
     name: Annotated[str, typer.Option(help="The principal's unique name; created if new.")],
     agency: Annotated[str, typer.Option(help="The agency an officer acts for.")] = "",
     organisation: Annotated[

@@ -37,6 +37,7 @@ _RULE_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _WORD = re.compile(r"[a-z][a-z0-9_]*")  # scheme names, benefit names, reason codes
 _DURATION = re.compile(r"([1-9][0-9]{0,9})([smhdw])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+_DECLARATION_TABLES = frozenset({"event_type", "record_type", "legal_basis", "benefit"})
 _RULE_KEYS = {"id", "title", "basis", "inputs", "condition", "effects", "reason_code"}
 _RULE_OPTIONAL = {"reason_text"}
 _EFFECT_KEYS = {
@@ -226,6 +227,12 @@ def check_rules(
         try:
             name, document = read_toml(source, index)
             for key in document:
+                if key in _DECLARATION_TABLES:  # issue 16: what data means is not the rule author's to say
+                    raise InvalidInputError(
+                        f"{name}:{key}",
+                        "a rule file holds only [[rule]] tables: event types, record types, legal bases and "
+                        "benefits are declared by data-protection officers (tessera declarations)",
+                    )
                 if key != "rule":
                     raise InvalidInputError(f"{name}:{key}", "unknown table; a rule file holds [[rule]] tables")
             tables = table_list(document, "rule", name)
@@ -284,9 +291,7 @@ def _rule(table: Mapping[str, Any], where: str, types: EventTypes, bases: LegalB
     reason_text = _text(reason_text, f"{where}.reason_text", REASON_TEXT_MAX, empty=favourable)
     benefits_only = all(e.grants_a_benefit for e in checked)
     input_types = [types.get(n) for n in inputs]
-    guarded = guarded_condition(
-        where, rule_id, table["condition"], input_types, benefits_only, favourable=favourable, codes=types.codes
-    )
+    guarded = guarded_condition(where, rule_id, table["condition"], input_types, benefits_only)
     require_coverage(basis, rule_id, input_types, where)
     return Rule(
         rule_id,

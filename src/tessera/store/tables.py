@@ -633,6 +633,7 @@ notice_appeals = Table(
 AGENCY_TITLE_MAX = 200
 LEDGER_NAME_MAX = 64
 LEDGER_UNIT_MAX = 16
+LEDGER_CATEGORY_MAX = 32  # ledgers.category: a tessera.rules.categories.Category value
 ADMIN_REQUEST_ID_LENGTH = 18  # "r_" and 16 hex digits
 ADMIN_REQUEST_KINDS = ("officer_key", "ledger")
 ADMIN_REQUEST_STATUSES = ("pending", "approved", "refused")
@@ -660,6 +661,9 @@ ledgers = Table(
     Column("registered_at_ns", BigInteger, nullable=False),
     Column("requested_by", String(ACTOR_MAX), nullable=False),
     Column("approved_by", String(ACTOR_MAX), nullable=False),
+    # The data category of what the ledger funds ("disability" for a disability programme's
+    # quota), as tessera.rules.categories names it; NULL: financial (migration 0014).
+    Column("category", String(LEDGER_CATEGORY_MAX), nullable=True),
     CheckConstraint("decimals >= 0 AND decimals <= 18", name="decimals"),
 )
 
@@ -679,4 +683,45 @@ admin_requests = Table(
     CheckConstraint("kind IN ({})".format(", ".join(f"'{k}'" for k in ADMIN_REQUEST_KINDS)), name="kind"),
     CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in ADMIN_REQUEST_STATUSES)), name="status"),
     Index(None, "status", "requested_at_ns"),
+)
+
+# -- declarations: what data means, made law by data-protection officers (migration 0014) -------
+
+DECLARATION_NOTE_MAX = 500
+DECLARATION_STATUSES = ("pending", "approved", "refused")
+DECLARATION_DECISIONS = ("approve", "refuse")
+SHA256_HEX_LENGTH = 64
+
+# Every version of the declarations (event types, record types, legal bases), whole: the one
+# in force is the approved one with the highest number. Rows are only added; a pending row is
+# decided once (approved or refused) and never changed after.
+declaration_versions = Table(
+    "declaration_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("base_version", Integer, nullable=True),  # the version in force when proposed; NULL: the first
+    Column("document", Text, nullable=False),  # the whole declarations document (TOML), as proposed
+    Column("sha256", String(SHA256_HEX_LENGTH), nullable=False),  # of the document's UTF-8 bytes
+    Column("exceptions", Text, nullable=False),  # JSON {name: reason}: lexicon refusals two DPOs waived
+    Column("note", String(DECLARATION_NOTE_MAX), nullable=False),  # why, in the proposer's words
+    Column("approvals_needed", Integer, nullable=False),  # 0 (built in), 1, or 2 (a basis that restricts, ...)
+    Column("proposed_by", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=True),  # NULL: built in
+    Column("proposed_at_ns", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_at_ns", BigInteger, nullable=True),  # when it took effect, or was refused
+    CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in DECLARATION_STATUSES)), name="status"),
+    CheckConstraint("approvals_needed >= 0 AND approvals_needed <= 2", name="approvals_needed"),
+    Index(None, "status", "version"),
+)
+
+# Each DPO's approval or refusal of a version, with the reason: the log of who made the law.
+declaration_decisions = Table(
+    "declaration_decisions",
+    metadata,
+    Column("version", Integer, ForeignKey(declaration_versions.c.version), primary_key=True, autoincrement=False),
+    Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), primary_key=True),
+    Column("decision", String(16), nullable=False),
+    Column("reason", String(DECLARATION_NOTE_MAX), nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    CheckConstraint("decision IN ({})".format(", ".join(f"'{d}'" for d in DECLARATION_DECISIONS)), name="decision"),
 )

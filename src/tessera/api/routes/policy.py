@@ -30,7 +30,6 @@ from tessera.api.schemas import (
     CheckPublic,
     DomainName,
     LegalBasesPublic,
-    LegalBasisCreate,
     LegalBasisPublic,
     MyRestrictionsPublic,
     NoticeAppealCreate,
@@ -57,7 +56,6 @@ from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_pu
 from tessera.auth import Action, authorize
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.appeals import Appeal
-from tessera.rules.basis import legal_basis, require_agencies
 from tessera.rules.restrictions import Keep, Restriction, RestrictionStatus
 from tessera.rules.subjects import SUBJECT_MAX, checked_subject, is_person
 
@@ -180,12 +178,8 @@ def list_legal_bases(caller: CallerDep, services: ServicesDep) -> LegalBasesPubl
     return LegalBasesPublic(bases=[LegalBasisPublic.of(services.bases.get(i)) for i in services.bases.ids()])
 
 
-@router.post("/v1/legal-bases", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.legal_bases_create))
-def register_legal_basis(body: LegalBasisCreate, caller: CallerDep, services: ServicesDep) -> LegalBasisPublic:
-    """Register an instrument's terms and who exercises it; the same terms again are a no-op, other terms a conflict."""
-    basis = legal_basis(body.id, body.instrument, body.article, body.kind, body.domains, exercised_by=body.exercised_by)
-    (registered,) = services.restrictions.register_bases([require_agencies(basis, "body.exercised_by")])
-    return LegalBasisPublic.of(registered)
+# A legal basis is declared by data-protection officers, with the other declarations
+# (``/v1/declarations``): a basis that can restrict needs two of them (issue 16).
 
 
 # -- restrictions ------------------------------------------------------------------------------------
