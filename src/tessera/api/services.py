@@ -34,10 +34,11 @@ from tessera.money import AdminRequests, Agencies, Ledgers, LedgerUnit
 from tessera.rules import enforcement
 from tessera.rules.appeals import Appeals
 from tessera.rules.basis import LegalBases
+from tessera.rules.codes import ledger_codes_in
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.counterparties import NewCounterparties
 from tessera.rules.declarations import Declarations
-from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PolicyEffects, RuleEngine
+from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PayeeCategories, PolicyEffects, RuleEngine
 from tessera.rules.intake import EventIntake
 from tessera.rules.language import load_rules
 from tessera.rules.notice_appeals import NoticeAppeals
@@ -222,6 +223,8 @@ class Services:
         types, declared_bases = self.declared.types, self.declared.bases
         self.restrictions.register_bases(declared_bases.get(i) for i in declared_bases.ids())
         self.event_types = types
+        with self.store.transaction() as conn:  # what each ledger funds: a rule comparing a ledger reads it
+            types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
         self.rules = load_rules(list(rule_files), types, LegalBases(self.bases.get(i) for i in declared_bases.ids()))
         engine = RuleEngine(
             self.store,
@@ -230,6 +233,7 @@ class Services:
             payer_subjects=HolderSubjects(self.store, self.registry),
             effects=PolicyEffects(self.restrictions, self.notices),
             backlog=lambda: self.ledger.feed.queued_behind,
+            payees=PayeeCategories(*self.ledger.categorised_accounts()),  # then kept from the feed
         )
         self.rule_feed = self.ledger.subscribe(engine.on_ledger_batch, after_seq=scored_through or 0)
         self.event_intake = EventIntake(self.store, types, engine)
@@ -492,6 +496,7 @@ def check_rule_files(settings: Settings) -> None:
         for basis in bases_on_record(conn):
             if basis.id in bases:
                 bases.register(basis)  # the same terms: a no-op; others: the conflict Services would meet
+        types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
     load_rules(list(settings.rules), types, bases)
 
 

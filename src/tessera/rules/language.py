@@ -291,7 +291,9 @@ def _rule(table: Mapping[str, Any], where: str, types: EventTypes, bases: LegalB
     reason_text = _text(reason_text, f"{where}.reason_text", REASON_TEXT_MAX, empty=favourable)
     benefits_only = all(e.grants_a_benefit for e in checked)
     input_types = [types.get(n) for n in inputs]
-    guarded = guarded_condition(where, rule_id, table["condition"], input_types, benefits_only)
+    guarded = guarded_condition(
+        where, rule_id, table["condition"], input_types, benefits_only, favourable=favourable, codes=types.codes
+    )
     require_coverage(basis, rule_id, input_types, where)
     return Rule(
         rule_id,
