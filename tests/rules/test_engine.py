@@ -120,13 +120,23 @@ class TestOnTheFeed:
         assert [(rule, subject) for rule, subject, _ in adverse.firings] == [("credit.refused-for-funds", alice)]
         assert Scores(store).cursor(LEDGER_SOURCE) == seq
 
-    def test_a_payment_refused_for_a_frozen_account__read_by_no_rule(self, store: Store, tmp_path: Path) -> None:
-        """A refusal that is a restriction's doing never reaches a score: a restriction does not spread (issue 16)."""
+    def test_a_refusal_another_decision_caused__read_by_no_rule(self, store: Store, tmp_path: Path) -> None:
+        """A freeze (a restriction) or earmarked money (a programme's grant) never reaches a score (issue 16)."""
         alice = _person_wallet(store, Registry(store), ALICE, "Alice Example")
+        voucher, bakery = 20, 21
+        _person_wallet(store, Registry(store), voucher, "Alice Voucher")
         rules = RULES.replace("event.refused && event.status == 35", "event.refused")
         types, bases = builtin_definitions()
         with _open(tmp_path / "ledger") as ledger:
             _fund(ledger)
+            wallet = AccountFlags.debits_must_not_exceed_credits
+            ledger.create_accounts(
+                [
+                    Account(voucher, 1, 2, flags=wallet, allowed_categories=frozenset({5411})),
+                    Account(bakery, 1, 3, category=5462),
+                ]
+            )
+            ledger.create_transfers([Transfer(2, ISSUER, voucher, 100, 1, 1)])
             engine = RuleEngine(
                 store,
                 CompiledRules(load_rules([rules], types, bases), types),
@@ -135,8 +145,15 @@ class TestOnTheFeed:
             )
             ledger.subscribe(engine.on_ledger_batch)
             ledger.freeze_accounts([BOB], "order:HC/2026/7")
-            results = ledger.create_transfers([Transfer(10, ALICE, BOB, 5, 1, 2), Transfer(11, ALICE, BOB, 5000, 1, 2)])
-            assert [r.status for r in results] == [CreateTransferStatus.account_frozen] * 2
+            results = ledger.create_transfers(
+                [
+                    Transfer(10, ALICE, BOB, 5, 1, 2),
+                    Transfer(11, ALICE, BOB, 5000, 1, 2),
+                    Transfer(12, voucher, bakery, 10, 1, 2),
+                ]
+            )
+            frozen, earmarked = CreateTransferStatus.account_frozen, CreateTransferStatus.category_not_allowed
+            assert [r.status for r in results] == [frozen, frozen, earmarked]
             assert ledger.feed.wait_idle(5)
         assert Scores(store).contributions_of(alice) == [] and engine.stats.firings == 0
 

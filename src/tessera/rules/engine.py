@@ -37,6 +37,10 @@ LEDGER_EVENT = "ledger.transfer"
 LEDGER_SOURCE = "ledger"
 NS = 1_000_000_000
 HOLD_S_MAX = 0.2  # effects wait at most this long for a shared commit: scores lag events by well under 1 s
+# Refusals that another decision caused (a restriction's freeze, a programme's purpose binding): read by no rule.
+_DECIDED_ELSEWHERE = np.array(
+    [int(CreateTransferStatus.account_frozen), int(CreateTransferStatus.category_not_allowed)], dtype=np.uint32
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,10 +292,11 @@ class RuleEngine:
         size = len(batch.records)
         times = batch.timestamp + np.arange(size, dtype=np.int64)
 
-        # A payment refused because an account is frozen is a restriction's doing: no rule reads it, so a
-        # restriction never spreads to a score or to a domain its basis does not name (issue 16).
-        frozen = batch.statuses == int(CreateTransferStatus.account_frozen)
-        hidden = frozen if frozen.any() else None
+        # A payment refused because an account is frozen is a restriction's doing, and one refused because
+        # earmarked money may not buy it is a programme's (a grant's): no rule reads either, so a decision
+        # never spreads to a score or to a domain its basis does not name (issue 16).
+        decided = np.isin(batch.statuses, _DECIDED_ELSEWHERE)
+        hidden = decided if decided.any() else None
 
         def subjects(rows: npt.NDArray[np.int64]) -> Sequence[str | None]:
             found = self._payer_subjects(batch.records["debit_account_id"][rows])
