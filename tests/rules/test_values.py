@@ -209,6 +209,8 @@ class TestLawfulRules:
         guarded = guarded_condition("w", "r", f"{MCC} == 5912", types, True, favourable=True, codes=TYPES.codes)
         assert guarded.value_categories == {Category.health}
         assert guarded.coded == {"merchant_category": "mcc"}
+        rules = load_rules([rule_text(f"{MCC} == 5912", GRANT)], TYPES, BASES)
+        assert Category.health in rules.get("op.r").categories  # a grant from pharmacy purchases is health data
 
     def test_the_shipped_example_rules_load(self) -> None:
         """Every example rule Tessera ships."""

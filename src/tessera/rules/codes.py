@@ -85,7 +85,7 @@ class CodeTable:
     source: str
     fingerprint: str = field(default="", compare=False)  # sha256 of the contents: keys the guard's cache
     _by_value: dict[CodeValue, Code] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _masks: dict[bool, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _masks: dict[bool, _Mask] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_value.update((c.value, c) for c in self.codes)
@@ -128,35 +128,45 @@ class CodeTable:
     def masked(self, column: npt.NDArray[Any], benefits_only: bool) -> npt.NDArray[Any]:
         """``column`` as a rule may see it: each value it may not read, or that the table does not list, withheld.
 
-        Whole-array work: one lookup for int tables of small values, one search otherwise.
+        Whole-array work: a column wholly inside a run of readable values is returned as it is
+        (one min and max), else one lookup for int tables of small values, one search otherwise.
         """
         mask = self._masks.get(benefits_only)
         if mask is None:
             mask = self._masks[benefits_only] = self._mask(benefits_only)
-        if self.type is FieldType.integer:
-            values = np.asarray(column).astype(np.int64, copy=False)
-            if self._lookup(benefits_only):
-                # Slot v + 1 holds what v reads as; the first and last slots the withheld value, for all out of range.
-                return np.take(mask, values + 1, mode="clip")
-            return np.where(np.isin(values, mask), values, np.int64(WITHHELD_INT))
-        values = np.asarray(column)
-        return np.where(np.isin(values, mask), values, WITHHELD_TEXT)
+        if self.type is not FieldType.integer:
+            values = np.asarray(column)
+            return np.where(np.isin(values, mask.values), values, WITHHELD_TEXT)
+        values = np.asarray(column).astype(np.int64, copy=False)
+        if mask.run is not None and len(values) and mask.run[0] <= values.min() and values.max() <= mask.run[1]:
+            return values
+        if mask.lookup:  # slot v + 1 holds what v reads as; the first and last the withheld value, for all out of range
+            return np.take(mask.values, values + 1, mode="clip")
+        return np.where(np.isin(values, mask.values), values, np.int64(WITHHELD_INT))
 
-    def _lookup(self, benefits_only: bool) -> bool:
-        """Whether the int mask is a lookup array (small values) rather than the sorted values to search."""
-        return bool(self._masks[benefits_only][0] == WITHHELD_INT) if len(self._masks[benefits_only]) else False
-
-    def _mask(self, benefits_only: bool) -> npt.NDArray[Any]:
+    def _mask(self, benefits_only: bool) -> _Mask:
         readable = sorted(self.readable(benefits_only), key=lambda v: (isinstance(v, str), v))
-        if self.type is FieldType.integer:
-            numbers = np.array(readable, dtype=np.int64)
-            top = int(numbers.max()) if len(numbers) else -1
-            if top < _LOOKUP_SIZE_MAX:
-                lookup = np.full(top + 3, WITHHELD_INT, dtype=np.int64)
-                lookup[numbers + 1] = numbers
-                return lookup
-            return numbers  # a search: np.isin (its values are all >= 0, so its first is never the withheld value)
-        return np.array(readable, dtype=np.str_) if readable else np.array([], dtype="<U1")
+        if self.type is not FieldType.integer:
+            return _Mask(np.array(readable, dtype=np.str_) if readable else np.array([], dtype="<U1"), False, None)
+        numbers = np.array(readable, dtype=np.int64)
+        run = None
+        if len(numbers) and int(numbers[-1]) - int(numbers[0]) == len(numbers) - 1:  # every value from first to last
+            run = (int(numbers[0]), int(numbers[-1]))
+        top = int(numbers[-1]) if len(numbers) else -1
+        if top < _LOOKUP_SIZE_MAX:
+            lookup = np.full(top + 3, WITHHELD_INT, dtype=np.int64)
+            lookup[numbers + 1] = numbers
+            return _Mask(lookup, True, run)
+        return _Mask(numbers, False, run)
+
+
+@dataclass(frozen=True, slots=True)
+class _Mask:
+    """How one view of a table withholds values: a lookup array, or the readable values to search."""
+
+    values: npt.NDArray[Any]
+    lookup: bool
+    run: tuple[int, int] | None  # when the readable values are every whole number from one to another
 
 
 def code_table(

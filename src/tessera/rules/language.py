@@ -306,7 +306,7 @@ def _rule(table: Mapping[str, Any], where: str, types: EventTypes, bases: LegalB
         reason_text,
         guarded.fields,
         where,
-        read_categories(input_types, guarded.paths) | granted,
+        read_categories(input_types, guarded.paths) | guarded.value_categories | granted,
     )
 
 

@@ -34,7 +34,7 @@ def guarded_rule(rule: Rule, types: EventTypes) -> GuardedCondition:
     if guarded.fields != rule.fields:
         raise InvalidInputError(f"{rule.source}.fields", "do not match the fields the condition reads")
     require_coverage(rule.basis, rule.id, inputs, rule.source)
-    if not read_categories(inputs, guarded.paths) <= rule.categories:  # its grants carry them (issue 16)
+    if not read_categories(inputs, guarded.paths) | guarded.value_categories <= rule.categories:  # issue 16
         raise InvalidInputError(f"{rule.source}.categories", "must hold every category the rule reads")
     return guarded
 
