@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from tessera.errors import InvalidInputError, NotFoundError
-from tessera.ledger import Account, CommittedBatch, Ledger
+from tessera.identity.registry import Registry
+from tessera.ledger import Account, AccountFlags, CommittedBatch, Ledger, Transfer
 from tessera.ledger.journal import EntryKind
 from tessera.ledger.records import ACCOUNT_DTYPE
 from tessera.money.agencies import Agencies
@@ -30,9 +32,13 @@ from tessera.rules.codes import (
     mcc_table,
     transfer_code_table,
 )
+from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import builtin_definitions, load_definitions
-from tessera.rules.engine import LedgerColumns, PayeeCategories
+from tessera.rules.engine import HolderSubjects, LedgerColumns, PayeeCategories, RuleEngine
+from tessera.rules.language import load_rules
+from tessera.rules.scores import Scores
 from tessera.store import Store
+from tessera.store.tables import eligibility_grants
 
 # Our decisions (docs/rules.md, "Codes and free text"): each protected code and the categories it reveals.
 PROTECTED = {
@@ -291,3 +297,68 @@ fields.mcc = { type = "int", category = "financial", codes = "mcc" }
         with pytest.raises(NotFoundError):
             types.use_codes(CodeTables([mcc_table()]))
         assert MCC in types.codes
+
+
+FEED_RULES = """
+[[rule]]
+id = "shop.food"
+title = "A food purchase"
+basis = "consumer-credit-act/12"
+inputs = ["ledger.transfer"]
+condition = "event.merchant_category in [5411, 5462] && !event.refused"
+reason_code = "food"
+reason_text = "A purchase at a grocer or a bakery."
+effects = [{ kind = "score", scheme = "credit", points = -1, expires_after = "30d" }]
+
+[[rule]]
+id = "care.pharmacy"
+title = "A pharmacy purchase opens a fee waiver"
+basis = "consumer-credit-act/12"
+inputs = ["ledger.transfer"]
+condition = "event.merchant_category == 5912"
+reason_code = "pharmacy"
+effects = [{ kind = "eligibility", benefit = "fee_waiver", expires_after = "30d" }]
+"""
+
+
+class TestOnTheFeed:
+    """From the ledger's feed to the rules: each payment's merchant category, as each rule may see it."""
+
+    def test_merchant_categories_reach_the_rules_that_may_read_them(self, tmp_path: Path) -> None:
+        """Groceries reach a score, the pharmacy a grant, the place of worship nothing; new merchants from the feed."""
+        issuer, alice, grocer, pharmacy, church, bakery = 1, 2, 3, 4, 5, 6
+        with Store.open(f"sqlite:///{tmp_path / 'registry.db'}") as store:
+            registry = Registry(store)
+            person = registry.create_person(
+                {"name": "Alice Example", "birth_date": "1990-04-01", "sex": "F"}, station="p_00000000000000aa"
+            )
+            store.set_account_holders([(alice, person.principal_id)])
+            types, bases = builtin_definitions()
+            with Ledger.open(tmp_path / "ledger", sync=False) as ledger:
+                wallet = AccountFlags.debits_must_not_exceed_credits
+                ledger.create_accounts(
+                    [
+                        Account(issuer, 1, 1),
+                        Account(alice, 1, 2, flags=wallet),
+                        Account(grocer, 1, 3, category=5411),
+                        Account(pharmacy, 1, 3, category=5912),
+                        Account(church, 1, 3, category=8661),
+                    ]
+                )
+                engine = RuleEngine(
+                    store,
+                    CompiledRules(load_rules([FEED_RULES], types, bases), types),
+                    Scores(store),
+                    payer_subjects=HolderSubjects(store, registry),
+                    payees=PayeeCategories(*ledger.categorised_accounts()),
+                )
+                ledger.subscribe(engine.on_ledger_batch)
+                ledger.create_accounts([Account(bakery, 1, 3, category=5462)])  # known from the feed only
+                payees = [grocer, pharmacy, church, bakery]
+                payments = [Transfer(11 + k, alice, payee, 10, 1, 2) for k, payee in enumerate(payees)]
+                ledger.create_transfers([Transfer(10, issuer, alice, 1000, 1, 1), *payments])
+                assert ledger.feed.wait_idle(5)
+            with store.transaction() as conn:
+                grants = conn.execute(select(eligibility_grants.c.rule_id, eligibility_grants.c.subject)).all()
+        assert engine.stats.per_rule == {"shop.food": 2, "care.pharmacy": 1}
+        assert [tuple(g) for g in grants] == [("care.pharmacy", person.number)]
