@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from tessera.api.services import Settings, check_rule_files
 from tessera.cli.main import app
+from tessera.errors import NotFoundError
 from tessera.rules.definitions import builtin_path
 
 runner = CliRunner()
@@ -139,7 +142,7 @@ effects = [{ kind = "score", scheme = "credit", points = 5, expires_after = "30d
 """
 
 
-def test_serve_takes_no_declarations_from_a_rule_file(tmp_path: Path) -> None:
+def test_serve_takes_rule_files_but_declarations_only_from_the_store(tmp_path: Path) -> None:
     """Attack: a rule author ships the event type inside the rule file. serve refuses it, naming file and key."""
     data = tmp_path / "data"
     smuggled = tmp_path / "smuggled.toml"
@@ -147,3 +150,14 @@ def test_serve_takes_no_declarations_from_a_rule_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["serve", "--data", str(data), "--rules", str(smuggled)])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error [invalid_input]: {smuggled}:event_type: a rule file holds only [[rule]]")
+    rules = tmp_path / "fines.toml"
+    rules.write_text(RULE)
+    settings = Settings(data_dir=data, rules=(rules,))
+    with pytest.raises(NotFoundError):  # neither fine.unpaid nor the Fines Act is law yet
+        check_rule_files(settings)
+    ada = key(data, "dpo-ada")
+    document = tmp_path / "law.toml"
+    document.write_text(BUILTIN + FINE + FINES_ACT)
+    cli(data, "propose", str(document), "--key", ada, "--note", "fines")
+    cli(data, "approve", "2", "--key", ada)
+    check_rule_files(settings)  # the DPO's version, read from the store

@@ -6,10 +6,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from tessera.auth import Role
 from tessera.cli.main import app
+from tessera.rules.declarations import Declarations
 from tessera.rules.definitions import builtin_path
+from tessera.store import Store
 
 runner = CliRunner()
+BUILTIN = builtin_path("definitions.toml").read_text(encoding="utf-8")
 HEALTH_SCORE = """
 [[rule]]
 id = "care.score"
@@ -37,11 +41,13 @@ covers = ["fine.unpaid"]
 """
 
 
-def test_the_example_rules_check_clean() -> None:
-    """The shipped example file loads against the built-in definitions: exit 0, nothing on stdout."""
-    result = runner.invoke(app, ["rules", "check", str(builtin_path("example_rules.toml"))])
+def test_the_example_rules_check_clean(tmp_path: Path) -> None:
+    """The shipped example file loads against a fresh install's declarations: exit 0, nothing on stdout."""
+    result = runner.invoke(app, ["rules", "check", "--data", str(tmp_path), str(builtin_path("example_rules.toml"))])
     assert result.exit_code == 0, result.output
     assert result.stdout == "" and "0 refused" in result.stderr
+    assert "declarations: the built-in declarations (no store at" in result.stderr
+    assert not (tmp_path / "registry.db").exists()  # checking creates nothing
 
 
 def test_refusals_print_rule_field_and_category_one_line_each(tmp_path: Path) -> None:
@@ -52,7 +58,16 @@ def test_refusals_print_rule_field_and_category_one_line_each(tmp_path: Path) ->
     broken.write_text("[[rule]\n")
     result = runner.invoke(
         app,
-        ["rules", "check", str(builtin_path("example_rules.toml")), str(bad), str(broken), str(tmp_path / "no.toml")],
+        [
+            "rules",
+            "check",
+            "--data",
+            str(tmp_path),
+            str(builtin_path("example_rules.toml")),
+            str(bad),
+            str(broken),
+            str(tmp_path / "no.toml"),
+        ],
     )
     assert result.exit_code == 2
     lines = result.stdout.splitlines()
@@ -65,8 +80,9 @@ def test_refusals_print_rule_field_and_category_one_line_each(tmp_path: Path) ->
     assert "7 rules load, 4 refused" in result.stderr
 
 
-def test_more_definitions_extend_the_builtin_ones(tmp_path: Path) -> None:
-    """--definitions adds event types and bases covering them; a malformed definitions file: one-line error, exit 1."""
+def test_declarations_come_from_the_store_or_an_export_never_from_beside_the_rules(tmp_path: Path) -> None:
+    """A type the DPOs declared checks against the store or their export; --definitions is refused (issue 16)."""
+    data = tmp_path / "data"
     defs = tmp_path / "defs.toml"
     defs.write_text(FINE.format(purpose="judicial"))
     rules = tmp_path / "fines.toml"
@@ -75,12 +91,25 @@ def test_more_definitions_extend_the_builtin_ones(tmp_path: Path) -> None:
         .replace("claimant.disability_grade", "amount")
         .replace("consumer-credit-act/12", "fines-act/3")  # a basis that covers fines
     )
-    assert runner.invoke(app, ["rules", "check", str(rules)]).exit_code == 2  # fine.unpaid is not built in
+    assert runner.invoke(app, ["rules", "check", "--data", str(data), str(rules)]).exit_code == 2  # not declared
     result = runner.invoke(app, ["rules", "check", "--definitions", str(defs), str(rules)])
+    assert result.exit_code == 1 and "declared by data-protection officers" in result.stderr
+    data.mkdir()
+    with Store.open(f"sqlite:///{data / 'registry.db'}") as store:
+        register = Declarations(store)
+        dpo = store.create_principal("dpo", Role.dpo)
+        register.propose(dpo, BUILTIN + defs.read_text(), "unpaid fines")
+        register.approve(2, dpo)
+    result = runner.invoke(app, ["rules", "check", "--data", str(data), str(rules)])
     assert result.exit_code == 0, result.output
-    defs.write_text(FINE.format(purpose="voting"))
-    result = runner.invoke(app, ["rules", "check", "--definitions", str(defs), str(rules)])
-    assert result.exit_code == 1 and "error [protected_category]" in result.stderr
+    assert "version 2 in force in the store" in result.stderr
+    export = tmp_path / "law.json"
+    assert runner.invoke(app, ["declarations", "export", "--data", str(data), "--output", str(export)]).exit_code == 0
+    result = runner.invoke(app, ["rules", "check", "--declarations", str(export), str(rules)])
+    assert result.exit_code == 0 and f"{export} (version 2)" in result.stderr
+    export.write_text(export.read_text().replace("judicial", "voting"))  # a rule author edits the export
+    result = runner.invoke(app, ["rules", "check", "--declarations", str(export), str(rules)])
+    assert result.exit_code == 1 and "the export was altered" in result.stderr
 
 
 def test_no_files_is_a_usage_error() -> None:

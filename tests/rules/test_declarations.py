@@ -114,6 +114,16 @@ class TestTheStore:
         loaded = register.load_in_force()
         assert loaded.version == 1 and "benefit.claimed" in loaded.types
 
+    def test_two_dpos_make_a_version_on_either_database(self, store: Store) -> None:
+        """Proposal, two approvals and the law in force, on SQLite and PostgreSQL (where writers queue on a lock)."""
+        register = Declarations(store)
+        ada, bea = store.create_principal("dpo-ada", Role.dpo), store.create_principal("dpo-bea", Role.dpo)
+        register.propose(ada, BUILTIN + RESTRICTING, "public order")
+        register.approve(2, ada)
+        assert register.approve(2, bea).status is Status.approved
+        assert "public-order-act/9" in register.load_in_force().bases
+        assert [d.decision for d in register.require(2).decisions] == ["approve", "approve"]
+
     def test_version_1_keeps_the_bases_on_record(self, sqlite_store: Store) -> None:
         """A basis an admin registered before declarations were law is in version 1, so rules citing it still load."""
         legacy = legal_basis("fines-act/3", "Fines Act", "s. 3", "statute", ["licensing"], exercised_by=["courts"])

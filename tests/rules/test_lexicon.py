@@ -167,6 +167,18 @@ class TestTheBuiltIns:
         for type_name in made.types.names():
             assert not categories(type_name) - {"health", "disability"}, type_name
 
+    def test_every_name_in_the_example_rules_passes(self) -> None:
+        """Rule ids, reason codes, score schemes and benefits of the shipped examples name no forbidden category."""
+        rules = tomllib.loads(builtin_path("example_rules.toml").read_text(encoding="utf-8"))["rule"]
+        words = builtin_lexicon()
+        for rule in rules:
+            names = [rule["id"], rule["reason_code"]]
+            names += [
+                e.get("scheme") or e.get("benefit") for e in rule["effects"] if e.get("scheme") or e.get("benefit")
+            ]
+            for name in names:
+                assert words.refusal(name, labels=FAVOURABLE_ONLY) is None, name
+
     def test_the_lexicon_covers_every_protected_category_and_language(self) -> None:
         """Each forbidden or favourable-only category has words, and each listed language appears."""
         document = tomllib.loads(builtin_path(LEXICON_FILE).read_text(encoding="utf-8"))

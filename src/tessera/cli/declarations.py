@@ -92,10 +92,10 @@ def list_versions(
         if status is not None and status not in Status.__members__:
             raise InvalidInputError("--status", "must be pending, approved or refused")
         register = Declarations(store)
+        current = register.bootstrap()  # version 1 recorded on a store with none, as the service does at start
         found = register.versions(None if status is None else Status(status))
-        current = register.in_force()
     rows = [_version_json(v) for v in found]
-    typer.echo(json.dumps({"in_force": current and current.version, "versions": rows}, indent=2))
+    typer.echo(json.dumps({"in_force": current.version, "versions": rows}, indent=2))
 
 
 @app.command("show")

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from tessera.cli.common import reporting_errors
-from tessera.rules.definitions import BUILTIN_DEFINITIONS, builtin_path, load_benefits, load_definitions
+from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, reporting_errors
+from tessera.cli.declarations import declared_for_check
+from tessera.errors import InvalidInputError
+from tessera.rules.definitions import load_benefits
 from tessera.rules.language import check_rules
 
 app = typer.Typer(help="Policy rules: check rule files before they are deployed.", no_args_is_help=True)
@@ -17,18 +19,30 @@ app = typer.Typer(help="Policy rules: check rule files before they are deployed.
 @app.command("check")
 def check(
     files: Annotated[list[Path], typer.Argument(help="Rule files (TOML, [[rule]] tables).")],
-    definitions: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--definitions", help="More event types, legal bases and benefits (TOML), besides the built-in ones."
-        ),
+    *,
+    declarations: Annotated[
+        Path | None,
+        typer.Option(help="A DPO's export (tessera declarations export) to check against, instead of the store."),
     ] = None,
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+    definitions: Annotated[list[Path] | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """Load rule files; exit 0 when every rule loads, 2 otherwise, printing each refusal on one line."""
+    """Load rule files against the declarations in force; exit 0 when every rule loads, 2 otherwise.
+
+    The declarations come from the store (--data, --database-url) or a DPO's export
+    (--declarations), never from a file beside the rules. Each refusal is one line.
+    """
     with reporting_errors():
-        sources = [builtin_path(BUILTIN_DEFINITIONS), *(definitions or [])]
-        types, bases = load_definitions(sources)
-        benefits = load_benefits(sources, bases)
+        if definitions:  # gone with issue 16: what data means is not the rule author's to say
+            raise InvalidInputError(
+                "--definitions", "event types and legal bases are declared by data-protection officers "
+                "(tessera declarations propose); check against the store or --declarations EXPORT.json"
+            )  # fmt: skip
+        declared, source = declared_for_check(declarations, data, database_url)
+        types, bases = declared.types, declared.bases
+        benefits = load_benefits([declared.document], bases)
+    typer.echo(f"declarations: {source}", err=True)
     rules, refusals = check_rules(files, types, bases, benefits)
     for refusal in refusals:
         typer.echo(refusal.line())

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.auth.principals import Principal, Role
@@ -180,6 +180,7 @@ class Declarations:
             declared(document, name=BUILTIN_DEFINITIONS)  # a release whose own definitions fail must not start
             try:
                 with self.store.transaction(write=True) as conn:
+                    _serialised(conn)
                     if _in_force_number(conn) is None and _last_number(conn) is None:
                         _insert(conn, 1, None, document, {}, BUILTIN_NOTE, 0, None, Status.approved)
                         log.info("declarations: version 1 recorded, the built-in definitions")
@@ -204,6 +205,7 @@ class Declarations:
             new = declared(document, name=BUILTIN_DEFINITIONS, history=self._history())
             diff = changes(self.load(current), new)
             with self.store.transaction(write=True) as conn:
+                _serialised(conn)
                 number = (_last_number(conn) or 0) + 1
                 note = f"{BUILTIN_NOTE}, differing from version {current.version} in force"
                 _insert(conn, number, current.version, document, {}, note, diff.approvals_needed, None, Status.pending)
@@ -262,6 +264,7 @@ class Declarations:
         for _ in range(3):  # two proposals at once: one takes the number, the other the next
             try:
                 with self.store.transaction(write=True) as conn:
+                    _serialised(conn)
                     number = (_last_number(conn) or 0) + 1
                     needed = diff.approvals_needed
                     _insert(conn, number, current.version, new.document, granted, note, needed, by.id, Status.pending)
@@ -287,6 +290,7 @@ class Declarations:
         reason = _checked_reason(reason, "reason", required=False)
         try:
             with self.store.transaction(write=True) as conn:
+                _serialised(conn)
                 found = self._pending(conn, version)
                 decided = {d.principal_id for d in found.decisions}
                 if by.id in decided:
@@ -316,6 +320,7 @@ class Declarations:
         checked_dpo(by, "refuse declarations")
         reason = _checked_reason(reason, "reason", required=True)
         with self.store.transaction(write=True) as conn:
+            _serialised(conn)
             found = self._pending(conn, version, stale_ok=True)
             if by.id in {d.principal_id for d in found.decisions}:
                 raise ConflictError("version", f"you have decided version {version} already")
@@ -460,6 +465,16 @@ def _basis_terms(basis: Any) -> dict[str, Any]:
 
 
 # -- rows -------------------------------------------------------------------------------------------
+
+# Any fixed number: on PostgreSQL, writers of declarations queue on it, so two approvals at
+# once cannot both miss the other's, nor two versions on the same base both take effect.
+DECLARATIONS_LOCK_KEY = 0x7E55DEC1
+
+
+def _serialised(conn: Connection) -> None:
+    """Take the declarations' write lock for this transaction (SQLite's write transaction is one already)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DECLARATIONS_LOCK_KEY})
 
 
 def _in_force_number(conn: Connection) -> int | None:
