@@ -1,7 +1,8 @@
 """Policy: what may decide things about people, on which data, and how the person hears of it.
 
 Data categories and event types that refuse forbidden data (``categories.py``,
-``definitions.py``); legal bases (``basis.py``); the rule language with its guard, compiler
+``definitions.py``); code tables, what coded values mean (``codes.py``, read by the guard in
+``values.py``); legal bases (``basis.py``); the rule language with its guard, compiler
 and reference evaluator (``language.py``, ``guard.py``, ``compiler.py``, ``reference.py``);
 the rule engine on the ledger's feed and scores (``engine.py``, ``scores.py``); restrictions,
 notices, appeals and the enforcement point (``restrictions.py``, ``notices.py``,
@@ -25,6 +26,7 @@ from tessera.rules.categories import (
     event_type,
     record_type,
 )
+from tessera.rules.codes import Code, CodeTable, CodeTables, builtin_code_tables, code_table
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import (
     builtin_benefits,
@@ -72,6 +74,9 @@ __all__ = [
     "Benefit",
     "Benefits",
     "Category",
+    "Code",
+    "CodeTable",
+    "CodeTables",
     "CompiledRules",
     "Decision",
     "Denial",
@@ -109,11 +114,13 @@ __all__ = [
     "ScreeningQuery",
     "benefit",
     "builtin_benefits",
+    "builtin_code_tables",
     "builtin_definitions",
     "builtin_path",
     "check",
     "check_rules",
     "checked_domains",
+    "code_table",
     "event_type",
     "legal_basis",
     "load_benefits",
