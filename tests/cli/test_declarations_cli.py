@@ -161,3 +161,44 @@ def test_serve_takes_rule_files_but_declarations_only_from_the_store(tmp_path: P
     cli(data, "propose", str(document), "--key", ada, "--note", "fines")
     cli(data, "approve", "2", "--key", ada)
     check_rule_files(settings)  # the DPO's version, read from the store
+
+
+HOUSING = """
+[[legal_basis]]
+id = "housing-act/2"
+instrument = "Housing Act"
+article = "s. 2 (housing grants)"
+kind = "statute"
+covers = ["benefit.claimed"]
+
+[[benefit]]
+id = "housing_grant"
+title = "Housing grant"
+bases = ["housing-act/2"]
+"""
+GRANT = """
+[[rule]]
+id = "housing.grant"
+title = "A claim for the housing programme opens the grant"
+basis = "housing-act/2"
+inputs = ["benefit.claimed"]
+condition = "event.amount > 0"
+reason_code = "housing_claimed"
+effects = [{ kind = "eligibility", benefit = "housing_grant", expires_after = "365d" }]
+"""
+
+
+def test_a_benefit_the_dpos_declare_is_one_rules_may_grant(tmp_path: Path) -> None:
+    """Benefits are declarations too: a rule granting one loads once the DPOs' version holding it is law."""
+    data = tmp_path / "data"
+    rules = tmp_path / "housing.toml"
+    rules.write_text(GRANT)
+    settings = Settings(data_dir=data, rules=(rules,))
+    with pytest.raises(NotFoundError):
+        check_rule_files(settings)
+    ada = key(data, "dpo-ada")
+    document = tmp_path / "law.toml"
+    document.write_text(BUILTIN + HOUSING)
+    cli(data, "propose", str(document), "--key", ada, "--note", "housing grants")
+    cli(data, "approve", "2", "--key", ada)
+    check_rule_files(settings)

@@ -38,6 +38,7 @@ from tessera.rules.codes import ledger_codes_in
 from tessera.rules.compiler import CompiledRules
 from tessera.rules.counterparties import NewCounterparties
 from tessera.rules.declarations import Declarations
+from tessera.rules.definitions import load_benefits
 from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PayeeCategories, PolicyEffects, RuleEngine
 from tessera.rules.intake import EventIntake
 from tessera.rules.language import load_rules
@@ -225,7 +226,9 @@ class Services:
         self.event_types = types
         with self.store.transaction() as conn:  # what each ledger funds: a rule comparing a ledger reads it
             types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
-        self.rules = load_rules(list(rule_files), types, LegalBases(self.bases.get(i) for i in declared_bases.ids()))
+        rule_bases = LegalBases(self.bases.get(i) for i in declared_bases.ids())
+        benefits = load_benefits([self.declared.document], rule_bases)  # declared with the rest, by DPOs
+        self.rules = load_rules(list(rule_files), types, rule_bases, benefits)
         engine = RuleEngine(
             self.store,
             CompiledRules(self.rules, types),
@@ -497,7 +500,7 @@ def check_rule_files(settings: Settings) -> None:
             if basis.id in bases:
                 bases.register(basis)  # the same terms: a no-op; others: the conflict Services would meet
         types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
-    load_rules(list(settings.rules), types, bases)
+    load_rules(list(settings.rules), types, bases, load_benefits([declared.document], bases))
 
 
 def checked_public_url(value: str) -> str:
