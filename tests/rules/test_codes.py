@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tessera.errors import InvalidInputError, NotFoundError
@@ -200,6 +202,24 @@ class TestPayeeCategories:
         ids = np.array([10, 30, 20, 99, 0], dtype=np.uint64)
         assert payees(ids).tolist() == [8661, 5411, 0, 0, WITHHELD_INT]
         assert PayeeCategories()(np.array([5, 0], dtype=np.uint64)).tolist() == [0, WITHHELD_INT]
+
+    @settings(max_examples=50, deadline=None)
+    @given(
+        held=st.dictionaries(st.integers(1, 2**63 - 1), st.integers(0, 65535), max_size=40),
+        more=st.dictionaries(st.integers(1, 2**63 - 1), st.integers(0, 65535), max_size=10),
+        asked=st.lists(st.integers(0, 2**63 - 1), max_size=60),
+    )
+    def test_lookups_agree_with_a_dictionary(
+        self, held: dict[int, int], more: dict[int, int], asked: list[int]
+    ) -> None:
+        """Whatever the ids and the order asked, and after more are added (an account's category never changes)."""
+        more = {k: v for k, v in more.items() if k not in held}
+        payees = PayeeCategories(np.array(list(held), dtype=np.uint64), np.array(list(held.values()), dtype=np.uint16))
+        payees.add(np.array(list(more), dtype=np.uint64), np.array(list(more.values()), dtype=np.uint16))
+        known = {**held, **more}
+        queries = [*asked, *known]
+        expected = [WITHHELD_INT if q == 0 else known.get(q, 0) for q in queries]
+        assert payees(np.array(queries, dtype=np.uint64)).tolist() == expected
 
     def test_an_account_batch_on_the_feed_adds_the_accounts_it_created(self) -> None:
         """Only those created (status 0): a refused account never gets a category."""

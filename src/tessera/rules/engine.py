@@ -170,7 +170,10 @@ class PayeeCategories:
         ids = np.asarray(account_ids, dtype=np.uint64)
         if not len(self._ids):
             return np.where(ids == 0, np.int64(WITHHELD_INT), np.int64(0))
-        slots = np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)
+        order = np.argsort(ids)  # a search of sorted keys is about twice as fast as of the batch's order
+        slots = np.empty(len(ids), dtype=np.int64)
+        slots[order] = np.searchsorted(self._ids, ids[order])
+        np.minimum(slots, len(self._ids) - 1, out=slots)
         found = np.where(self._ids[slots] == ids, self._categories[slots], np.int64(0))
         return np.where(ids == 0, np.int64(WITHHELD_INT), found)
 
