@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tessera.api import create_app
-from tessera.auth import Role
+from tessera.auth import POLICY, Action, Role, Scope
 from tessera.cli.seed import issue_key
 from tessera.rules.definitions import BUILTIN_DEFINITIONS, builtin_path
 from tests.api.conftest import World, make_world, settings_for
@@ -120,3 +120,21 @@ def test_an_exception_is_granted_by_two_with_a_reason(world: World) -> None:
     post(world, "/v1/declarations/2/approve", "dpo", {})
     done = post(world, "/v1/declarations/2/approve", other, {})[1]
     assert done["status"] == "approved" and done["exceptions"] == {"branch.church_street_cash": "a street"}
+
+
+def test_a_dpo_holds_no_grant_to_anyone_s_data() -> None:
+    """A data-protection officer declares what data means and reads no one's: public records and their own only."""
+    grants = {(g.action, g.scope) for g in POLICY if g.role is Role.dpo}
+    assert {scope for _, scope in grants} <= {Scope.any, Scope.own}
+    assert {action for action, scope in grants if scope is Scope.own} == {Action.me_read}
+    assert {action for action, scope in grants if scope is Scope.any} == {
+        Action.legal_bases_read,
+        Action.agencies_read,
+        Action.ledgers_read,
+        Action.declarations_read,
+        Action.declarations_propose,
+        Action.declarations_decide,
+    }
+    assert all(
+        g.role is Role.dpo for g in POLICY if g.action in (Action.declarations_propose, Action.declarations_decide)
+    )
