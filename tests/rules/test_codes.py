@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from tessera.cli.main import app
 from tessera.errors import InvalidInputError, NotFoundError
 from tessera.identity.registry import Registry
 from tessera.ledger import Account, AccountFlags, CommittedBatch, Ledger, Transfer
@@ -40,7 +42,7 @@ from tessera.rules.engine import HolderSubjects, LedgerColumns, PayeeCategories,
 from tessera.rules.language import load_rules
 from tessera.rules.scores import Scores
 from tessera.store import Store
-from tessera.store.tables import eligibility_grants
+from tessera.store.tables import eligibility_grants, ledgers
 
 # Our decisions (docs/rules.md, "Codes and free text"): each protected code and the categories it reveals.
 PROTECTED = {
@@ -261,6 +263,39 @@ class TestLedgerRegister:
         meaning = table.meaning(1)
         assert meaning is not None and meaning.label == "currency" and meaning.categories == {Category.financial}
         assert table.meaning(2) is None
+
+
+class TestRulesCheck:
+    """``tessera rules check`` reads the register of ledgers from the store, as the service does."""
+
+    def test_a_ledger_comparison_is_judged_by_what_the_ledger_funds(self, tmp_path: Path) -> None:
+        """Ledger 1 (the currency) may be scored on; ledger 7, a disability quota, only granted."""
+        with Store.open(f"sqlite:///{tmp_path / 'registry.db'}") as store:
+            Agencies(store).register("test-issuer", "Test Issuer", "admin")
+            for number, name in ((1, "currency"), (7, "disability-transport")):
+                unit = ledger_unit(number, name, "XTS", 2, "test-issuer")
+                Ledgers(store).register(unit, requested_by="a", approved_by="b")
+            with store.transaction(write=True) as conn:  # what the DPOs record for it (migration 0014)
+                conn.execute(ledgers.update().where(ledgers.c.id == 7).values(category="disability"))
+        rules = tmp_path / "rules.toml"
+        rules.write_text(LEDGER_RULE.format(id="ops.currency", ledger=1) + LEDGER_RULE.format(id="ops.quota", ledger=7))
+        result = CliRunner().invoke(app, ["rules", "check", "--data", str(tmp_path), str(rules)])
+        assert result.exit_code == 2, result.output
+        (line,) = result.stdout.splitlines()
+        assert "rule=ops.quota" in line and "field=ledger.transfer.ledger category=disability" in line
+
+
+LEDGER_RULE = """
+[[rule]]
+id = "{id}"
+title = "A payment on a ledger"
+basis = "consumer-credit-act/12"
+inputs = ["ledger.transfer"]
+condition = "event.ledger == {ledger} && event.refused"
+reason_code = "ledger"
+reason_text = "A payment was refused."
+effects = [{{ kind = "score", scheme = "credit", points = -1, expires_after = "30d" }}]
+"""
 
 
 class TestDeclarations:

@@ -18,6 +18,7 @@ from tessera.auth import Principal, parse_token, secret_matches
 from tessera.auth.principals import Role
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
 from tessera.errors import InvalidInputError, NotFoundError, UnauthenticatedError
+from tessera.rules.codes import ledger_codes_in
 from tessera.rules.declaration_checks import Declared
 from tessera.rules.declarations import (
     Declarations,
@@ -77,6 +78,8 @@ def declared_for_check(export: Path | None, data: Path, database_url: str | None
         return made, f"the built-in declarations (no store at {data}: what version 1 of a fresh install is)"
     with open_store(data, database_url) as store:
         made = Declarations(store).current()
+        with store.transaction() as conn:  # what each ledger funds, as the service reads it (rules/codes.py)
+            made.types.use_codes(made.types.codes.replaced(ledger_codes_in(conn)))
     where = "--database-url" if database_url else str(data)
     return made, f"version {made.version or 1} in force in the store at {where}"
 
