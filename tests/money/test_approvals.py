@@ -117,3 +117,19 @@ class TestOfficerKeys:
             office.requests.approve(request.id, office.admin_2)
         assert office.store.get_principal_by_name("newcomer") is None
         assert [r.id for r in office.requests.with_status("refused")] == [request.id]
+
+
+class TestLedgerCategories:
+    def test_a_ledger_carries_the_category_of_what_it_funds(self, office: Office) -> None:
+        """A disability transport quota is disability data: registered so, read back so (issue 16)."""
+        quota = ledger_unit(7, "disability-transport", "trip", 0, "social-security", category="disability")
+        office.requests.approve(office.requests.request_ledger(office.admin, quota).id, office.admin_2)
+        assert office.requests.ledgers.require(7).category == "disability"
+
+    def test_a_ledger_without_a_category_funds_money(self, office: Office) -> None:
+        office.requests.approve(office.requests.request_ledger(office.admin, CURRENCY).id, office.admin_2)
+        assert office.requests.ledgers.require(1).category == "financial"
+
+    def test_an_unknown_category_is_refused_naming_it(self) -> None:
+        with pytest.raises(InvalidInputError, match="category"):
+            ledger_unit(7, "quota", "trip", 0, "social-security", category="wellbeing")

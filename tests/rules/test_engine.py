@@ -310,6 +310,7 @@ effects = [{ kind = "restriction", domains = ["credit"], expires_after = "30d" }
             (alice, "fee_waiver", "relief.fee-waiver", f"ledger:{seq}:0")  # the refused one only
         ]
         assert grants[0]["expires_at_ns"] - grants[0]["at_ns"] == 30 * 86_400 * 10**9
+        assert "financial" in grants[0]["categories"].split(",")  # the grant is data of what it came from
         kinds = sorted((n.kind.value, n.rule_id, n.reason_code) for n in notices.of_subject(alice))
         assert kinds == [("denial", "credit.new-credit-denied", "credit_denied")]
         [proposed] = restrictions.of_subject(alice)

@@ -178,11 +178,15 @@ class TestScoring:
         assert other.statuses == ("accepted",) and world.score(world.ada) == -80
 
     def test_a_record_as_a_nested_object_opens_a_benefit(self, world: Intake) -> None:
+        """The grant is stored with the categories it came from: disability data stays disability data."""
         claim = claimed("C-1", world.ben.number, grade=3)
         assert world.intake.submit(WELFARE, "benefit.claimed", [claim]).firings == 1
         with world.store.transaction() as conn:
-            grants = conn.execute(select(eligibility_grants.c.subject, eligibility_grants.c.benefit)).all()
-        assert grants == [(world.ben.number, "disability_allowance")]
+            grants = conn.execute(
+                select(eligibility_grants.c.subject, eligibility_grants.c.benefit, eligibility_grants.c.categories)
+            ).all()
+        assert [(s, b) for s, b, _ in grants] == [(world.ben.number, "disability_allowance")]
+        assert "disability" in grants[0][2].split(",")
 
     def test_every_kind_of_value_reaches_the_compiled_rule(self, world: Intake) -> None:
         """A date as its day number (20819 is 2027-01-01), a float, a timestamp and a bool."""

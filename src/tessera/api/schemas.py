@@ -1138,6 +1138,7 @@ class LedgerUnitPublic(_FromRecord):
     unit: str
     decimals: int
     issuer: str = Field(description="the one agency whose officers may create money on this ledger")
+    category: str = Field(description="the data category of what it funds; rules reading the ledger read it")
     registered_at_ns: int
     requested_by: str
     approved_by: str
@@ -1193,6 +1194,7 @@ class LedgerTerms(_Strict):
     unit: str = Field(min_length=1, max_length=16, description="an ISO 4217 code, or 'litre'")
     decimals: Annotated[int, Strict(), Field(ge=0, le=18)]
     issuer: AgencyIdText
+    category: str = Field("financial", max_length=32, description="the data category of what the ledger funds")
 
 
 class AdminRequestCreate(_Strict):

@@ -70,6 +70,9 @@ def ledgers_add(
     unit: Annotated[str, typer.Option(help="The unit: an ISO 4217 code, or litre, kg ...")],
     decimals: Annotated[int, typer.Option(help="Minor units: 2 means amounts are hundredths.")],
     issuer: Annotated[str, typer.Option(help="The one agency whose officers may create this ledger's money.")],
+    category: Annotated[
+        str, typer.Option(help="The data category of what it funds: a disability quota is disability data.")
+    ] = "financial",
     approver: ApproverOption = None,
     data: DataOption = DATA_DEFAULT,
     database_url: DatabaseOption = None,
@@ -77,7 +80,9 @@ def ledgers_add(
     """Register a ledger and its issuer; needs two admins (--approver twice)."""
     with reporting_errors(), open_store(data, database_url) as store:
         requests, (asker, approving) = approved_by_two(store, approver)
-        request = requests.request_ledger(asker, ledger_unit(ledger_id, name, unit, decimals, issuer))
+        request = requests.request_ledger(
+            asker, ledger_unit(ledger_id, name, unit, decimals, issuer, category=category)
+        )
         approved = requests.approve(request.id, approving)
     typer.echo(json.dumps(_approval(approved)))
 
@@ -87,7 +92,14 @@ def ledgers_list(data: DataOption = DATA_DEFAULT, database_url: DatabaseOption =
     """Every ledger on record with its unit, decimals and issuer, as JSON."""
     with reporting_errors(), open_store(data, database_url) as store:
         rows = [
-            {"id": u.id, "name": u.name, "unit": u.unit, "decimals": u.decimals, "issuer": u.issuer}
+            {
+                "id": u.id,
+                "name": u.name,
+                "unit": u.unit,
+                "decimals": u.decimals,
+                "issuer": u.issuer,
+                "category": u.category,
+            }
             for u in Ledgers(store).all()
         ]
     typer.echo(json.dumps({"ledgers": rows}, indent=2))

@@ -32,7 +32,7 @@ REASON_MAX = 500
 
 class RequestKind(StrEnum):
     officer_key = "officer_key"  # terms: name, agency
-    ledger = "ledger"  # terms: id, name, unit, decimals, issuer
+    ledger = "ledger"  # terms: id, name, unit, decimals, issuer, category
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +104,12 @@ class AdminRequests:
     def request_ledger(self, by: Principal, unit: LedgerUnit) -> AdminRequest:
         """Ask to register a ledger and its issuer."""
         _checked_admin(by, "ask for a ledger")
-        checked = ledger_unit(unit.id, unit.name, unit.unit, unit.decimals, unit.issuer)
+        checked = ledger_unit(unit.id, unit.name, unit.unit, unit.decimals, unit.issuer, category=unit.category)
         self.agencies.require(checked.issuer, "issuer")
         if self.ledgers.get(checked.id) is not None:
             raise ConflictError("id", f"ledger {checked.id} is already registered")
         terms = {"id": checked.id, "name": checked.name, "unit": checked.unit, "decimals": checked.decimals}
-        return self._insert(RequestKind.ledger, {**terms, "issuer": checked.issuer}, by)
+        return self._insert(RequestKind.ledger, {**terms, "issuer": checked.issuer, "category": checked.category}, by)
 
     def approve(self, request_id: str, by: Principal) -> Approved:
         """Carry out a pending request; ``by`` must be an admin other than the one who asked."""
@@ -211,7 +211,10 @@ class AdminRequests:
     def _carry_out(self, request: AdminRequest, by: Principal) -> Approved:
         terms = request.terms
         if request.kind is RequestKind.ledger:
-            unit = ledger_unit(terms["id"], terms["name"], terms["unit"], terms["decimals"], terms["issuer"])
+            category = terms.get("category", "financial")  # asked for before ledgers had categories: money
+            unit = ledger_unit(
+                terms["id"], terms["name"], terms["unit"], terms["decimals"], terms["issuer"], category=category
+            )
             stored = self.ledgers.register(unit, requested_by=request.requested_by, approved_by=by.id)
             decided = _with_outcome(request, by, {"ledger": stored.id})
             return Approved(decided, ledger=stored)

@@ -9,6 +9,7 @@ decides who can create money. Rows are added by two admins (``money.approvals``)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.money.agencies import checked_agency_id
+from tessera.rules.categories import Category
 from tessera.store import Store
 from tessera.store.tables import LEDGER_NAME_MAX, LEDGER_UNIT_MAX, agencies, ledgers
 
@@ -38,13 +40,20 @@ class LedgerUnit:
     unit: str  # "XTS", "litre"
     decimals: int  # 2: amounts are cents
     issuer: str  # an agency id
+    category: str = Category.financial.value  # what it funds, as data: a disability quota is disability data
     registered_at_ns: int = 0
     requested_by: str = ""
     approved_by: str = ""
 
 
-def ledger_unit(id: object, name: object, unit: object, decimals: object, issuer: object) -> LedgerUnit:
-    """A checked unit of account from plain values; the message names the field at fault."""
+def ledger_unit(
+    id: object, name: object, unit: object, decimals: object, issuer: object, *, category: object = "financial"
+) -> LedgerUnit:
+    """A checked unit of account from plain values; the message names the field at fault.
+
+    ``category`` is the data category of what the ledger funds (``tessera.rules.Category``):
+    a rule comparing an amount's ledger with this one reads that category (issue 16).
+    """
     if isinstance(id, bool) or not isinstance(id, int) or not 1 <= id <= LEDGER_ID_MAX:
         raise InvalidInputError("id", f"must be an integer from 1 to {LEDGER_ID_MAX}, got {id!r:.40}")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -53,7 +62,9 @@ def ledger_unit(id: object, name: object, unit: object, decimals: object, issuer
         raise InvalidInputError("unit", f"must be 1-{LEDGER_UNIT_MAX} of A-Z a-z 0-9 . _ - (an ISO 4217 code, 'litre')")
     if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= DECIMALS_MAX:
         raise InvalidInputError("decimals", f"must be an integer from 0 to {DECIMALS_MAX}")
-    return LedgerUnit(id, name, unit, decimals, checked_agency_id(issuer, "issuer"))
+    if category not in Category.__members__:
+        raise InvalidInputError("category", f"must be a data category ({', '.join(Category)}), got {category!r:.40}")
+    return LedgerUnit(id, name, unit, decimals, checked_agency_id(issuer, "issuer"), str(category))
 
 
 class Ledgers:
@@ -66,15 +77,8 @@ class Ledgers:
         """Add a ledger as two admins agreed (``money.approvals`` calls this); a taken id or name conflicts."""
         if requested_by == approved_by:
             raise ConflictError("approved_by", "a ledger is registered by two different admins")
-        stored = LedgerUnit(
-            ledger.id,
-            ledger.name,
-            ledger.unit,
-            ledger.decimals,
-            ledger.issuer,
-            time.time_ns(),
-            requested_by,
-            approved_by,
+        stored = dataclasses.replace(
+            ledger, registered_at_ns=time.time_ns(), requested_by=requested_by, approved_by=approved_by
         )
         try:
             with self.store.transaction(write=True) as conn:
@@ -93,6 +97,7 @@ class Ledgers:
                         unit=stored.unit,
                         decimals=stored.decimals,
                         issuer=stored.issuer,
+                        category=stored.category,
                         registered_at_ns=stored.registered_at_ns,
                         requested_by=requested_by,
                         approved_by=approved_by,
@@ -132,4 +137,7 @@ class Ledgers:
 
 
 def _unit_of(r: Row[Any]) -> LedgerUnit:
-    return LedgerUnit(r.id, r.name, r.unit, r.decimals, r.issuer, r.registered_at_ns, r.requested_by, r.approved_by)
+    category = r.category or Category.financial.value  # registered before ledgers had categories: money
+    return LedgerUnit(
+        r.id, r.name, r.unit, r.decimals, r.issuer, category, r.registered_at_ns, r.requested_by, r.approved_by
+    )

@@ -404,9 +404,10 @@ class RuleEngine:
                         if effect.points < 0:  # a lowered score is an adverse decision: each person gets a notice
                             adverse.extend(_first_per_subject(rule, effect, who_kept, event_refs, at))
                     elif effect.kind is EffectKind.eligibility:
+                        derived = ",".join(sorted(c.value for c in rule.categories))  # it is data of these
                         grants.extend(
                             {"subject": s, "benefit": effect.benefit, "rule_id": rule.id, "event_ref": ref,
-                             "at_ns": t, "expires_at_ns": t + expires_ns}
+                             "at_ns": t, "expires_at_ns": t + expires_ns, "categories": derived}
                             for s, ref, t in zip(who_kept, event_refs, at, strict=True)
                         )  # fmt: skip
                     else:

@@ -519,6 +519,8 @@ score_contributions = Table(
 )
 
 # Eligibility a rule granted (a favourable effect): which benefit, until when, and why.
+GRANT_CATEGORIES_MAX = 400  # every category's name, comma-separated, fits
+
 eligibility_grants = Table(
     "eligibility_grants",
     metadata,
@@ -529,6 +531,9 @@ eligibility_grants = Table(
     Column("event_ref", String(EVENT_REF_MAX), nullable=False),
     Column("at_ns", BigInteger, nullable=False),
     Column("expires_at_ns", BigInteger, nullable=False),
+    # The data categories the grant was derived from, comma-separated (migration 0015): a grant that
+    # came from disability data is disability data wherever it is read next. NULL: granted before.
+    Column("categories", String(GRANT_CATEGORIES_MAX), nullable=True),
     Index(None, "subject"),
 )
 

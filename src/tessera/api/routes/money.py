@@ -56,7 +56,7 @@ def create_admin_request(body: AdminRequestCreate, caller: CallerDep, services: 
     terms = body.terms
     requests = services.admin_requests
     if isinstance(terms, LedgerTerms):
-        unit = ledger_unit(terms.id, terms.name, terms.unit, terms.decimals, terms.issuer)
+        unit = ledger_unit(terms.id, terms.name, terms.unit, terms.decimals, terms.issuer, category=terms.category)
         return AdminRequestPublic.of(requests.request_ledger(caller.principal, unit))
     return AdminRequestPublic.of(requests.request_officer_key(caller.principal, terms.name, terms.agency))
 
