@@ -175,6 +175,15 @@ class TestCodedFields:
         loads("event.ledger == 7", GRANT)
         loads("event.ledger == 1 && event.refused")
 
+    @pytest.mark.parametrize(
+        "condition", ["event.ledger != 7", "!(event.ledger == 7)", "!(event.ledger in [7])", "event.ledger < 7"]
+    )
+    def test_a_grant_on_everything_but_a_disability_quota__refused(self, condition: str) -> None:
+        """Granting on the absence of a protected fact: the quota's holders are the ones left out."""
+        error = refusal(condition, GRANT)
+        assert isinstance(error, ProtectedCategoryError) and error.category == "disability"
+        assert "absence" in str(error)
+
     def test_a_value_with_no_registered_meaning__refused_unless_purely_favourable(self) -> None:
         """A transfer code or ledger not in its table: nobody said what it means."""
         for condition in ("event.code == 99", "event.ledger == 9", "event.code != 2", "event.code < 3"):

@@ -18,7 +18,9 @@ categories of every value it can match:
 - a forbidden category refuses the rule, whatever its effects;
 - health or disability refuses it unless every effect grants a benefit (eligibility);
 - matching the withheld value reads what it stands for: refused whenever codes the rule may
-  not read stand behind it, and for any rule that is not purely favourable;
+  not read stand behind it, and for any rule that is not purely favourable; and a grant that
+  matches it but not a health or disability code fires on that fact's absence (``event.ledger
+  != 7`` for a disability quota's ledger 7), which section 3 of issue 16 refuses;
 - a comparison that matches no registered value is refused unless the rule is purely favourable.
 
 ``!=`` and ``not in`` therefore read almost every category in the table.
@@ -274,12 +276,21 @@ def _judged(
             "and every code with no registered meaning"
         )
         advice = "compare it with the codes the rule is about (==, in [...], or a range bounded on both sides)"
+        absent = [c for c in table if c.value not in matched and c.categories & FAVOURABLE_ONLY]
         if behind is not None:
             reason = (
                 f"which it may not read (rule {rule_id!r}): {shown}, as compared here, can match {withheld} "
                 f"({_withheld_categories(table, benefits_only)}); {advice}"
             )
             out.append((2, ProtectedCategoryError(where, f.label, behind.value, reason)))
+        elif benefits_only and absent:
+            # A grant firing on every code but the protected ones opens a door on the fact's absence (issue 16, 3).
+            category = next(c for c in SEVERITY if c in absent[0].categories and c in FAVOURABLE_ONLY)
+            reason = (
+                f"a grant may open a door only because of a protected fact, never because of its absence (rule "
+                f"{rule_id!r}): {shown}, as compared here, fires on anything but {_examples(absent)}"
+            )
+            out.append((1, ProtectedCategoryError(where, f.label, category.value, reason)))
         elif not favourable:
             out.append((5, InvalidInputError(field, f"rule {rule_id!r}: {shown} can match {withheld}; {advice}")))
     elif not codes and not favourable:
