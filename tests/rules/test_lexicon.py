@@ -183,7 +183,7 @@ class TestTheBuiltIns:
         """Each forbidden or favourable-only category has words, and each listed language appears."""
         document = tomllib.loads(builtin_path(LEXICON_FILE).read_text(encoding="utf-8"))
         listed = {t["category"] for t in document["category"]}
-        assert listed == {c.value for c in FORBIDDEN | FAVOURABLE_ONLY}
+        assert listed == {c.value for c in FORBIDDEN | FAVOURABLE_ONLY} | {"derived"}
         for language in ("en", "es", "fr", "pt", "ar", "ru", "zh", "ru_latn", "zh_latn", "ar_latn"):
             assert any(t.get(language) for t in document["category"]), language
         assert set(LANGUAGES) == {"en", "es", "fr", "pt", "ar", "ru", "zh", "ru_latn", "zh_latn", "ar_latn"}
@@ -236,3 +236,20 @@ class TestTheFile:
         """Matching runs of tokens is bounded: a name past the limit is refused, not searched."""
         with pytest.raises(InvalidInputError):
             builtin_lexicon().denotations("a_" * 200)
+
+
+class TestRuleOutputs:
+    """A name that carries a rule's output back in is refused in every language, as category derived."""
+
+    @pytest.mark.parametrize(
+        "name",
+        ["cliente_puntuacion", "lista_negra", "pontuacao_credito", "negativado", "рейтинг_заемщика", "reyting",
+         "黑名单", "heimingdan", "liste_noire", "social_credit"],
+    )  # fmt: skip
+    def test_score_and_blacklist_words_in_any_language(self, name: str) -> None:
+        found = builtin_lexicon().refusal(name, labels=FAVOURABLE_ONLY)
+        assert found is not None and found.category.value == "derived", name
+
+    def test_benefits_and_ordinary_names_pass(self) -> None:
+        for name in ("fee_waiver", "disability_allowance", "credit_limit", "amount_due", "food_aid"):
+            assert builtin_lexicon().refusal(name, labels=FAVOURABLE_ONLY) is None, name

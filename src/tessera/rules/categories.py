@@ -77,7 +77,7 @@ FORBIDDEN = frozenset(
 FAVOURABLE_ONLY = frozenset({Category.health, Category.disability})
 DERIVED = Category.derived
 # Words that name what a rule decides: a type, record or field called so would carry a rule's output
-# back in as an input, whatever category it claims (issue 16). The lexicon covers other languages.
+# back in as an input, whatever category it claims (issue 16). The lexicon (category derived) covers other languages.
 RULE_OUTPUT_WORDS = frozenset(
     {
         "score", "scores", "scored", "scoring", "rating", "ratings", "eligibility", "grant", "grants",

@@ -32,7 +32,7 @@ from tessera.text import match_key
 
 LEXICON_FILE = "lexicon.toml"
 LANGUAGES = ("en", "es", "fr", "pt", "ar", "ru", "zh", "ru_latn", "zh_latn", "ar_latn")
-PROTECTED = FORBIDDEN | FAVOURABLE_ONLY
+PROTECTED = FORBIDDEN | FAVOURABLE_ONLY | {Category.derived}  # derived: words naming a rule's output
 NAME_CHECKED_MAX = 256  # characters of one name; declared names are at most 64
 TOKENS_RUN_MAX = 16  # tokens run together (``r_e_l_i_g_i_o_n``) at most this many
 RUN_LETTERS_MIN = 5  # a word matches tokens run together only if it is at least this long
@@ -189,7 +189,7 @@ class Lexicon:
         around it, declares that data as what it is).
         """
         for denotation in self.denotations(name, context):
-            if denotation.category in FORBIDDEN:
+            if denotation.category in FORBIDDEN or denotation.category is Category.derived:
                 return denotation
             if not FAVOURABLE_ONLY.intersection(labels):
                 return denotation
@@ -220,6 +220,8 @@ class Lexicon:
 def _reason(name: str, found: Denotation, key: str) -> str:
     if found.category in FORBIDDEN:
         why = "which no declaration may hold"
+    elif found.category is Category.derived:
+        why = "a rule's output, which no rule may read back as input, by any path"
     else:
         why = f"so it must be declared as {found.category.value} data (then only rules that grant a benefit read it)"
     return (
