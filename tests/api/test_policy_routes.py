@@ -269,6 +269,8 @@ class TestOfficers:
         ids = [b["id"] for b in policy.get("/v1/legal-bases", "ada")["bases"]]  # type: ignore[attr-defined]
         assert {"court/118", "tax-act/12", "sanctions-act/listing"} <= set(ids)  # the built-in ones too
         assert "x/1" not in ids and ids == sorted(ids)
+        bases = {b["id"]: b for b in policy.get("/v1/legal-bases", "ada")["bases"]}  # type: ignore[attr-defined]
+        assert "loan.repaid" in bases["consumer-credit-act/12"]["covers"]  # what a rule citing it may read
 
 
 class TestThePerson:

@@ -689,6 +689,8 @@ class LegalBasisPublic(BaseModel):
     kind: str
     domains: list[str]
     exercised_by: list[str]
+    covers: list[str] = Field(description="the event types a rule citing it may read")
+    purposes: list[str] = Field(description="or every event type of these purposes")
     self_executing: bool
     allows_open_end: bool
 
@@ -701,6 +703,8 @@ class LegalBasisPublic(BaseModel):
             kind=b.kind.value,
             domains=sorted(b.domains),
             exercised_by=sorted(b.exercised_by),
+            covers=sorted(b.covers),
+            purposes=sorted(p.value for p in b.purposes),
             self_executing=b.self_executing,
             allows_open_end=b.allows_open_end,
         )
