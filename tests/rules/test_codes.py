@@ -22,6 +22,7 @@ from tessera.money.agencies import Agencies
 from tessera.money.ledgers import Ledgers, ledger_unit
 from tessera.rules.categories import Category, EventTypes, FieldType, event_type
 from tessera.rules.codes import (
+    BENEFIT,
     LEDGER,
     MCC,
     NO_MERCHANT_CATEGORY,
@@ -150,10 +151,10 @@ class TestTables:
             code_table("T-1", "int", [], "test")
 
     def test_the_builtin_tables(self) -> None:
-        """mcc, transfer_code and an empty ledger register; an unknown name is not_found."""
+        """mcc, transfer_code and empty ledger and benefit registers; an unknown name is not_found."""
         tables = builtin_code_tables()
-        assert tables.names() == [LEDGER, MCC, TRANSFER_CODE]
-        assert len(tables.get(LEDGER)) == 0
+        assert tables.names() == [BENEFIT, LEDGER, MCC, TRANSFER_CODE]
+        assert len(tables.get(LEDGER)) == 0 and len(tables.get(BENEFIT)) == 0
         with pytest.raises(NotFoundError):
             tables.get("programme")
 

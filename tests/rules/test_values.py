@@ -347,3 +347,27 @@ class TestTheFeedShowsOnlyWhatARuleMayRead:
         columns = {"code": np.array([99, 2, 3], dtype=np.int64)}
         ((_, rows),) = compiled.evaluate("ledger.transfer", columns, 3)
         assert rows.tolist() == [1]
+
+
+class TestProgrammes:
+    """A claim's programme is coded by the register of benefits: it means what the benefit funds."""
+
+    @staticmethod
+    def _rule(condition: str, effect: str) -> str:
+        return rule_text(condition, effect, "benefit.claimed").replace(
+            "consumer-credit-act/12", "social-security-act/disability-allowance"
+        )
+
+    def test_a_score_on_a_disability_programme__refused_as_disability(self) -> None:
+        rules, refusals = check_rules(
+            [self._rule('event.programme == "disability_allowance"', SCORE_DOWN)], TYPES, BASES
+        )
+        assert not len(rules)
+        assert any(isinstance(r.error, ProtectedCategoryError) and r.error.category == "disability" for r in refusals)
+
+    def test_a_grant_to_everyone_but_disability_claimants__refused(self) -> None:
+        grant = '{ kind = "eligibility", benefit = "disability_allowance", expires_after = "30d" }'
+        rules, refusals = check_rules([self._rule('event.programme != "disability_allowance"', grant)], TYPES, BASES)
+        assert not len(rules) and "absence" in str(refusals[0].error)
+        rules, refusals = check_rules([self._rule('event.programme == "disability_allowance"', grant)], TYPES, BASES)
+        assert len(rules) == 1 and not refusals

@@ -19,10 +19,11 @@ Tables Tessera knows:
   of what it funds (``ledgers.category``; none recorded: financial). Built from the store
   by ``ledger_codes_in``; empty when no store is at hand, so a rule comparing a ledger
   number then reads nothing it can name and is refused unless purely favourable.
-- ``programme``: not yet. When the register of programmes exists, a table mapping each
-  programme's name to the category of what it funds (a disability allowance: disability)
-  joins ``builtin_code_tables`` and ``benefit.claimed.programme`` names it; until then that
-  field is free text.
+- ``benefit``: the register of benefits (``rules/benefits.py``), declared by data-protection
+  officers: each benefit's id means a benefit, and what a grant of it reveals (a disability
+  allowance: disability). ``benefit.claimed.programme`` names it, so a claim's programme is
+  read for what it funds; ``check_rules`` puts the register in force as it loads rules, and
+  the programmes of a later issue join the same register.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ SEVERITY = (*(c for c in Category if c in FORBIDDEN), *(c for c in Category if c
 MCC = "mcc"
 TRANSFER_CODE = "transfer_code"
 LEDGER = "ledger"
+BENEFIT = "benefit"
+BENEFIT_SOURCE = "the register of benefits (rules/benefits.py), declared by the data-protection officers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +317,12 @@ def ledger_codes_in(conn: Connection) -> CodeTable:
     return ledger_table((int(r[0]), str(r[1]), r[2] if category is not None else None) for r in rows)
 
 
+def benefit_table(benefits: Iterable[tuple[str, str, Iterable[Category]]]) -> CodeTable:
+    """The ``benefit`` table from (id, title, what a grant of it reveals) of the register; each is benefit data too."""
+    entries = ((i, title, {Category.benefit, *revealed}) for i, title, revealed in benefits)
+    return code_table(BENEFIT, FieldType.text, entries, BENEFIT_SOURCE)
+
+
 def builtin_code_tables() -> CodeTables:
-    """The tables Tessera ships (``mcc``, ``transfer_code``) and an empty ``ledger`` register."""
-    return CodeTables([mcc_table(), transfer_code_table(), ledger_table(())])
+    """The tables Tessera ships (``mcc``, ``transfer_code``) and empty ``ledger`` and ``benefit`` registers."""
+    return CodeTables([mcc_table(), transfer_code_table(), ledger_table(()), benefit_table(())])

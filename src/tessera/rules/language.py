@@ -22,6 +22,7 @@ from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryEr
 from tessera.rules.basis import Domain, LegalBases, LegalBasis, checked_domains, require_coverage
 from tessera.rules.benefits import Benefits
 from tessera.rules.categories import Category, EventType, EventTypes
+from tessera.rules.codes import benefit_table
 from tessera.rules.definitions import Source, builtin_benefits, read_toml, relocated, table_list
 from tessera.rules.guard import guarded_condition
 
@@ -220,6 +221,9 @@ def check_rules(
 ) -> tuple[RuleSet, list[Refusal]]:
     """The rules that load, and a refusal for each that does not (or for each file that cannot be read)."""
     register = builtin_benefits() if benefits is None else benefits
+    # A claim's programme means what the register says it funds (codes.py, ``benefit``).
+    declared = [(b.id, b.title, b.categories) for b in map(register.get, register.ids())]
+    types.use_codes(types.codes.replaced(benefit_table(declared)))
     loaded: list[Rule] = []
     refusals: list[Refusal] = []
     seen: dict[str, str] = {}
