@@ -418,3 +418,10 @@ class TestOnTheFeed:
                 grants = conn.execute(select(eligibility_grants.c.rule_id, eligibility_grants.c.subject)).all()
         assert engine.stats.per_rule == {"shop.food": 2, "care.pharmacy": 1}
         assert [tuple(g) for g in grants] == [("care.pharmacy", person.number)]
+
+
+def test_a_text_code_hiding_a_character_is_refused() -> None:
+    """A code compared exactly must be seen exactly: a bidi override or a zero-width space is refused."""
+    for hidden in ("food\u202e_aid", "food\u200b_aid"):
+        with pytest.raises(InvalidInputError, match="value"):
+            code_table("programme", "str", [(hidden, "Food aid", ["benefit"])], "test")

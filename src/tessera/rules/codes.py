@@ -45,6 +45,7 @@ from sqlalchemy import Connection, select
 from tessera.errors import InvalidInputError, NotFoundError
 from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, Category, FieldType
 from tessera.store.tables import ledgers
+from tessera.text import checked_visible
 
 CodeValue = int | str
 
@@ -209,9 +210,9 @@ def _checked_value(value: object, value_type: FieldType, at: str) -> CodeValue:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= CODE_INT_MAX:
             raise InvalidInputError(f"{at}.value", f"a whole number from 0 to {CODE_INT_MAX}, got {value!r:.40}")
         return value
-    if not isinstance(value, str) or not 0 < len(value) <= CODE_TEXT_MAX or not value.isprintable():
+    if not isinstance(value, str) or not 0 < len(value) <= CODE_TEXT_MAX:
         raise InvalidInputError(f"{at}.value", f"1-{CODE_TEXT_MAX} visible characters, got {value!r:.40}")
-    return value
+    return checked_visible(value, f"{at}.value")  # compared exactly, so kept exactly: nothing a reader cannot see
 
 
 def _checked_categories(categories: object, at: str) -> frozenset[Category]:

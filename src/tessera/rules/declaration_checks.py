@@ -38,7 +38,7 @@ from tessera.rules.basis import LegalBases, LegalBasis
 from tessera.rules.categories import FAVOURABLE_ONLY, Category, EventField, EventTypes, FieldType
 from tessera.rules.definitions import SOURCE_BYTES_MAX, load_definitions
 from tessera.rules.lexicon import Lexicon, builtin_lexicon
-from tessera.text import checked_text, shows_letter_or_digit
+from tessera.text import checked_text, checked_visible, shows_letter_or_digit
 
 EXCEPTIONS_MAX = 64
 EXCEPTION_KEY_MAX = 200
@@ -107,8 +107,9 @@ def checked_exceptions(value: object, field: str = "exceptions") -> dict[str, st
         raise InvalidInputError(field, f"must map at most {EXCEPTIONS_MAX} names to the reason each is lawful")
     checked: dict[str, str] = {}
     for name, reason in value.items():
-        if not isinstance(name, str) or not 0 < len(name) <= EXCEPTION_KEY_MAX or not name.isprintable():
+        if not isinstance(name, str) or not 0 < len(name) <= EXCEPTION_KEY_MAX:
             raise InvalidInputError(field, f"a name is 1-{EXCEPTION_KEY_MAX} printable characters, got {name!r:.60}")
+        checked_visible(name, f"{field}.{name!r:.60}")
         text = checked_text(reason, f"{field}.{name}", EXCEPTION_REASON_MAX)  # DPOs and auditors read it
         if not shows_letter_or_digit(text):
             raise InvalidInputError(f"{field}.{name}", "the reason says why the name is lawful")
