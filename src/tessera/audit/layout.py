@@ -5,7 +5,6 @@ See ``tessera.audit.log`` for the layout as a whole and the recovery rule.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import struct
 import zlib
@@ -15,8 +14,6 @@ from pathlib import Path
 import numpy as np
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-from tessera.errors import LogLockedError
 
 HEAD = struct.Struct("<QQ32s64s")
 CHECKPOINT = struct.Struct("<QQ")
@@ -109,17 +106,3 @@ def load_key(path: Path) -> Ed25519PrivateKey:
         f.flush()
         os.fsync(f.fileno())
     return key
-
-
-def lock_directory(path: Path) -> int:
-    """Hold the directory for this process: flock ``LOCK`` and write our pid there for other openers."""
-    fd = os.open(path / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise LogLockedError(f"{path} is already open (locked by pid {holder})") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd

@@ -68,14 +68,14 @@ from tessera.audit.layout import (
     SignedTreeHead,
     level_path,
     load_key,
-    lock_directory,
     read_checkpoint,
     read_prefix,
     write_all,
     write_checkpoint,
 )
 from tessera.audit.merkle import HASH_SIZE, MerkleTree, leaf_hash
-from tessera.errors import CorruptionError, InvalidInputError, LedgerFailedError
+from tessera.directories import lock_directory, opened_directory
+from tessera.errors import CorruptionError, InvalidInputError, LedgerFailedError, LogLockedError
 
 LIMIT_MAX = 1000
 CHECKPOINT_ENTRIES = 1 << 17  # a crash re-hashes at most about two of these on open
@@ -155,7 +155,7 @@ class AccessLog:
         )
         self._level_fds: list[int] = []
         self._level_flushed: list[int] = []  # hashes of each level written to its file
-        self._lock_fd = lock_directory(path)
+        self._lock_fd = lock_directory(path, LogLockedError)
         self._fds: list[int] = []
         try:
             self._key = load_key(path / "log.key")
@@ -173,14 +173,7 @@ class AccessLog:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> AccessLog:
         """Create the directory or recover the log in it (see the module's recovery rule)."""
-        if not isinstance(path, str | os.PathLike) or not str(path):
-            raise InvalidInputError("path", "must be a directory path")
-        directory = Path(path)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise InvalidInputError("path", f"{directory} exists and is not a directory") from None
-        return cls(directory)
+        return cls(opened_directory(path))
 
     def _open_fd(self, path: Path, flags: int) -> int:
         fd = os.open(path, flags, 0o644)

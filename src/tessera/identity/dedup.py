@@ -31,7 +31,6 @@ worth of bytes before the end, is corruption (``CorruptionError``), never droppe
 
 from __future__ import annotations
 
-import fcntl
 import os
 import struct
 import threading
@@ -46,6 +45,7 @@ from typing import NoReturn, Protocol, Self
 import numpy as np
 import numpy.typing as npt
 
+from tessera.directories import lock_directory, opened_directory
 from tessera.errors import (
     BatchSizeError,
     ConflictError,
@@ -245,7 +245,7 @@ class Gallery:
         self._masks = Growable()  # finger positions each row carries, bit p - 1 for position p
         self._closed = False
         self._failed: str | None = None
-        self._lock_fd = _lock_directory(path)
+        self._lock_fd = lock_directory(path, GalleryLockedError)
         self._fd = -1
         try:
             self._fd = os.open(path / "gallery.log", os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -274,13 +274,7 @@ class Gallery:
         ``index`` replaces the default ``SignCodeIndex()``; it must be empty.
         ``progress`` receives a line now and then while a large gallery loads.
         """
-        if not isinstance(path, str | os.PathLike) or not str(path):
-            raise InvalidInputError("path", "must be a directory path")
-        directory = Path(path)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise InvalidInputError("path", f"{directory} exists and is not a directory") from None
+        directory = opened_directory(path)
         chosen = SignCodeIndex() if index is None else index
         if len(chosen):
             raise InvalidInputError("index", "must be empty: the gallery fills it from disk")
@@ -668,20 +662,6 @@ def _encoded_frame(keys: npt.NDArray[np.int64], templates: Sequence[Templates]) 
         at += 8 + len(body)
     head = struct.pack("<4sIQ", _FRAME_MAGIC, len(keys), at)
     return head + struct.pack("<II", zlib.crc32(head), 0) + b"".join(parts), offsets
-
-
-def _lock_directory(path: Path) -> int:
-    """Hold the directory for this process: flock ``LOCK`` and write our pid there for other openers."""
-    fd = os.open(path / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise GalleryLockedError(f"{path} is already open (locked by pid {holder})") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
 
 
 def _pread(fd: int, size: int, offset: int) -> bytes:

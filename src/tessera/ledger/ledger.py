@@ -8,7 +8,6 @@ Recovery is the same engine fed from the latest snapshot plus the journal after 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from tessera.directories import lock_directory, opened_directory
 from tessera.errors import (
     CorruptionError,
     InvalidInputError,
@@ -206,7 +206,7 @@ class Ledger:
         self._options = options
         self._apply_lock = threading.Lock()
         self._closed = False
-        self._lock_fd = self._lock_directory(path)
+        self._lock_fd = lock_directory(path, LedgerLockedError)
         self._state = State()
         self._last_timestamp = 0
         self._orders: dict[int, list[AccountOrder]] = {}
@@ -252,25 +252,11 @@ class Ledger:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInputError(name, "must be a positive integer")
         _check_seq(feed_after, "feed_after")
-        directory = Path(path)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise InvalidInputError("path", f"{directory} exists and is not a directory") from None
+        directory = opened_directory(path)
         options = _Options(sync, clock or time.time_ns, segment_bytes_max, snapshot_journal_bytes, progress, feed_after)
         return cls(directory, options)
 
     # -- lifecycle ----------------------------------------------------------------------
-
-    @staticmethod
-    def _lock_directory(path: Path) -> int:
-        fd = os.open(path / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise LedgerLockedError(f"{path} is open in another process") from None
-        return fd
 
     def _recover(self) -> JournalWriter:
         started = time.perf_counter()
@@ -321,8 +307,33 @@ class Ledger:
             self._last_timestamp = max(self._last_timestamp, entry.timestamp + entry.count - 1)
             self.recovery.entries_replayed += 1
             expected += 1
+        self._check_balanced()
         self.recovery.seconds = time.perf_counter() - started
         return JournalWriter(self.path, expected, self._options.segment_bytes_max, self._options.sync)
+
+    def _check_balanced(self) -> None:
+        """Double entry, checked where the state is whole (recovery, snapshots): per ledger, debits equal credits.
+
+        Posted and pending alike. Every transfer debits one account and credits another of
+        the same ledger by the same amount, so a difference means the state is damaged: a
+        snapshot forged past its checks, or a bug in the engine.
+        """
+        accounts = self._state.accounts[: self._state.n_accounts]
+        sums: dict[int, list[int]] = {}
+        for group in totals_of({name: accounts[name] for name in TOTALS_FIELDS}):
+            ledger = sums.setdefault(group.ledger, [0, 0, 0, 0])
+            for k, value in enumerate(
+                (group.debits_posted, group.credits_posted, group.debits_pending, group.credits_pending)
+            ):
+                ledger[k] += value
+        for ledger_id, (debits, credits, debits_pending, credits_pending) in sorted(sums.items()):
+            if debits != credits or debits_pending != credits_pending:
+                raise CorruptionError(
+                    str(self.path),
+                    0,
+                    f"ledger {ledger_id} does not balance: debits {debits} against credits {credits} posted, "
+                    f"{debits_pending} against {credits_pending} pending",
+                )
 
     def _replay(self, kind: int, timestamp: int, body: memoryview, segment: str, offset: int) -> npt.NDArray[np.uint32]:
         if kind == EntryKind.accounts:
@@ -672,6 +683,7 @@ class Ledger:
             return self._snapshot_locked()
 
     def _snapshot_locked(self) -> Path:
+        self._check_balanced()  # never write down a state that breaks double entry
         self._journal.sync_through(self._journal.last_seq)
         seq = self._journal.last_seq
         orders = {str(k): [[o.action, o.reference, o.timestamp] for o in v] for k, v in self._orders.items()}
