@@ -8,6 +8,7 @@ import pytest
 
 PACKAGES = [
     "tessera.api",
+    "tessera.api.schemas",
     "tessera.audit",
     "tessera.auth",
     "tessera.identity",

@@ -1,0 +1,43 @@
+"""What every request and response shape shares: strict integers, the two base models, problem details."""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+# Strict: JSON true is not 1 and "5" is not 5; an amount is an integer or the request is refused.
+U63 = Annotated[int, Strict(), Field(ge=0, lt=2**63)]
+Id = Annotated[int, Strict(), Field(ge=1, lt=2**63)]
+U32 = Annotated[int, Strict(), Field(ge=0, lt=2**32)]
+U16 = Annotated[int, Strict(), Field(ge=0, lt=2**16)]
+LedgerId = Annotated[int, Strict(), Field(ge=1, lt=2**32)]
+PrincipalId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^p_[0-9a-f]{16}$")]
+
+
+class StrictModel(BaseModel):
+    """A request: no field the schema does not name, and frozen once checked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FromRecord(BaseModel):
+    """A response read straight off a domain record's attributes (and properties) of the same names."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, record: object) -> Self:
+        return cls.model_validate(record)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, plus Tessera's stable ``code`` and the ``field`` at fault."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+    instance: str | None = None

@@ -1,0 +1,177 @@
+"""Accounts and transfers: what ``/v1/ledger`` takes (JSON batches) and answers."""
+
+from __future__ import annotations
+
+from typing import Literal, cast
+
+from pydantic import BaseModel, Field
+
+from tessera.api.schemas.common import U16, U32, U63, Id, LedgerId, PrincipalId, StrictModel
+from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags, Transfer, TransferFlags
+from tessera.ledger.records import flag_names, flags_from_names
+from tessera.money import AccountKind, kind_of
+
+AccountFlagName = Literal["linked", "debits_must_not_exceed_credits", "credits_must_not_exceed_debits"]
+TransferFlagName = Literal["linked", "pending", "post_pending_transfer", "void_pending_transfer"]
+AccountKindName = Literal["issuance", "wallet", "merchant", "programme", "system"]
+
+
+class AccountCreate(StrictModel):
+    """One account to open; ``holder`` is the principal who controls it (default: the caller)."""
+
+    id: Id
+    ledger: LedgerId
+    kind: AccountKindName = Field(description="What the account is for; its code in the ledger (docs/api.md)")
+    flags: list[AccountFlagName] = Field(default_factory=list, max_length=3)
+    category: U16 = 0
+    holding_limit: U63 = 0
+    allowed_categories: list[U16] = Field(default_factory=list, max_length=8)
+    user_data_64: U63 = 0
+    user_data_32: U32 = 0
+    holder: PrincipalId | None = None
+
+    def to_domain(self) -> Account:
+        return Account(
+            id=self.id,
+            ledger=self.ledger,
+            code=AccountKind[self.kind].value,
+            flags=flags_from_names(AccountFlags, self.flags),
+            category=self.category,
+            holding_limit=self.holding_limit,
+            allowed_categories=frozenset(self.allowed_categories),
+            user_data_64=self.user_data_64,
+            user_data_32=self.user_data_32,
+        )
+
+
+class AccountsCreate(StrictModel):
+    accounts: list[AccountCreate] = Field(min_length=1, max_length=BATCH_SIZE_MAX)
+
+
+class TransferCreate(StrictModel):
+    """One transfer; a post or void names ``pending_id`` and may leave the accounts at 0."""
+
+    id: Id
+    debit_account_id: U63 = 0
+    credit_account_id: U63 = 0
+    amount: U63 = 0
+    ledger: U32 = 0
+    code: U16 = 0
+    flags: list[TransferFlagName] = Field(default_factory=list, max_length=4)
+    pending_id: U63 = 0
+    timeout: U32 = 0
+    user_data_64: U63 = 0
+    user_data_32: U32 = 0
+
+    def to_domain(self) -> Transfer:
+        return Transfer(
+            id=self.id,
+            debit_account_id=self.debit_account_id,
+            credit_account_id=self.credit_account_id,
+            amount=self.amount,
+            ledger=self.ledger,
+            code=self.code,
+            flags=flags_from_names(TransferFlags, self.flags),
+            pending_id=self.pending_id,
+            timeout=self.timeout,
+            user_data_64=self.user_data_64,
+            user_data_32=self.user_data_32,
+        )
+
+
+class TransfersCreate(StrictModel):
+    transfers: list[TransferCreate] = Field(min_length=1, max_length=BATCH_SIZE_MAX)
+
+
+class ResultPublic(BaseModel):
+    """The outcome of the item at ``index``: ``ok`` or a refusal listed in docs/ledger.md."""
+
+    index: int
+    status: str
+
+
+class ResultsPublic(BaseModel):
+    results: list[ResultPublic]
+
+
+class AccountPublic(BaseModel):
+    id: int
+    ledger: int
+    code: int
+    kind: AccountKindName | None  # None: a code no kind has (an account opened before kinds)
+    flags: list[str]
+    category: int
+    holding_limit: int
+    allowed_categories: list[int]
+    user_data_64: int
+    user_data_32: int
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+    balance: int
+    available: int
+    timestamp: int
+
+    @classmethod
+    def of(cls, a: Account) -> AccountPublic:
+        return cls(
+            id=a.id,
+            ledger=a.ledger,
+            code=a.code,
+            kind=_kind_name(a.code),
+            flags=flag_names(a.flags),
+            category=a.category,
+            holding_limit=a.holding_limit,
+            allowed_categories=sorted(a.allowed_categories),
+            user_data_64=a.user_data_64,
+            user_data_32=a.user_data_32,
+            debits_pending=a.debits_pending,
+            debits_posted=a.debits_posted,
+            credits_pending=a.credits_pending,
+            credits_posted=a.credits_posted,
+            balance=a.balance,
+            available=a.available,
+            timestamp=a.timestamp,
+        )
+
+
+def _kind_name(code: int) -> AccountKindName | None:
+    kind = kind_of(code)
+    return None if kind is None else cast(AccountKindName, kind.name)
+
+
+class TransferPublic(BaseModel):
+    id: int
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    ledger: int
+    code: int
+    flags: list[str]
+    pending_id: int
+    timeout: int
+    user_data_64: int
+    user_data_32: int
+    timestamp: int
+
+    @classmethod
+    def of(cls, t: Transfer) -> TransferPublic:
+        return cls(
+            id=t.id,
+            debit_account_id=t.debit_account_id,
+            credit_account_id=t.credit_account_id,
+            amount=t.amount,
+            ledger=t.ledger,
+            code=t.code,
+            flags=flag_names(t.flags),
+            pending_id=t.pending_id,
+            timeout=t.timeout,
+            user_data_64=t.user_data_64,
+            user_data_32=t.user_data_32,
+            timestamp=t.timestamp,
+        )
+
+
+class TransfersPublic(BaseModel):
+    transfers: list[TransferPublic]

@@ -1,0 +1,441 @@
+"""Restrictions, notices, appeals, scores, lawful events and the enforcement check (``tessera.rules``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, Strict
+
+from tessera.api.schemas.common import StrictModel
+from tessera.rules.appeals import Appeal
+from tessera.rules.basis import CASE_NUMBER_MAX, COURT_MAX, CourtOrder, LegalBasis
+from tessera.rules.enforcement import Decision
+from tessera.rules.intake import EVENTS_BATCH_MAX
+from tessera.rules.notice_appeals import NoticeAppeal
+from tessera.rules.notices import Notice
+from tessera.rules.restrictions import Restriction, RestrictionEvent
+from tessera.rules.scores import Factor, Score
+
+DomainName = Literal["payments", "travel", "procurement", "licensing", "benefits", "credit"]
+PolicySubject = Annotated[
+    str,
+    Field(
+        min_length=5,
+        max_length=68,
+        pattern=r"^([1-9][0-9]{11}|org:[a-z0-9][a-z0-9._-]{0,63})$",
+        description="a Tessera number (check digit last), or org:<id> for an organisation",
+    ),
+]
+RestrictionIdText = Annotated[str, Field(pattern=r"^r_[0-9a-f]{16}$", description="a restriction id")]
+ReasonText = Annotated[str, Field(min_length=1, max_length=1000)]
+ReasonCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
+EndNs = Annotated[int, Strict(), Field(ge=1, lt=2**63, description="when it ends, in nanoseconds since 1970")]
+
+
+class DenialPublic(BaseModel):
+    restriction_id: str
+    reason_code: str
+    reason_text: str
+    basis_id: str
+    end_ns: int | None
+
+
+class CheckPublic(BaseModel):
+    """The enforcement point's answer: allowed, or denied with the restrictions and their reasons."""
+
+    subject: str
+    domain: str
+    allowed: bool
+    restriction_ids: list[str]
+    reasons: list[DenialPublic]
+
+    @classmethod
+    def of(cls, subject: str, domain: str, d: Decision) -> CheckPublic:
+        reasons = [
+            DenialPublic(
+                restriction_id=x.restriction_id,
+                reason_code=x.reason_code,
+                reason_text=x.reason_text,
+                basis_id=x.basis_id,
+                end_ns=x.end_ns,
+            )
+            for x in d.denials
+        ]
+        return cls(
+            subject=subject, domain=domain, allowed=d.allowed, restriction_ids=list(d.restriction_ids), reasons=reasons
+        )
+
+
+class LegalBasisPublic(BaseModel):
+    id: str
+    instrument: str
+    article: str
+    kind: str
+    domains: list[str]
+    exercised_by: list[str]
+    covers: list[str] = Field(description="the event types a rule citing it may read")
+    purposes: list[str] = Field(description="or every event type of these purposes")
+    self_executing: bool
+    allows_open_end: bool
+
+    @classmethod
+    def of(cls, b: LegalBasis) -> LegalBasisPublic:
+        return cls(
+            id=b.id,
+            instrument=b.instrument,
+            article=b.article,
+            kind=b.kind.value,
+            domains=sorted(b.domains),
+            exercised_by=sorted(b.exercised_by),
+            covers=sorted(b.covers),
+            purposes=sorted(p.value for p in b.purposes),
+            self_executing=b.self_executing,
+            allows_open_end=b.allows_open_end,
+        )
+
+
+class LegalBasesPublic(BaseModel):
+    bases: list[LegalBasisPublic]
+
+
+class CourtOrderCreate(StrictModel):
+    """The order a court-order restriction carries out; a court's officer exercises one only with it."""
+
+    court: Annotated[str, Field(min_length=1, max_length=COURT_MAX)]
+    case_number: Annotated[str, Field(min_length=1, max_length=CASE_NUMBER_MAX, description="the docket number")]
+    issued_on: dt.date = Field(description="the order's date, YYYY-MM-DD")
+
+    def order(self) -> CourtOrder:
+        """The domain's record (checked there again, against its clock)."""
+        return CourtOrder(self.court, self.case_number, self.issued_on)
+
+
+class CourtOrderPublic(BaseModel):
+    court: str
+    case_number: str
+    issued_on: str
+
+    @classmethod
+    def of(cls, o: CourtOrder) -> CourtOrderPublic:
+        return cls(court=o.court, case_number=o.case_number, issued_on=o.issued_on.isoformat())
+
+
+class RestrictionCreate(StrictModel):
+    """A proposal; under a court order or a sanctions listing, sent by an officer of its agency, in force at once."""
+
+    subject: PolicySubject
+    domains: list[DomainName] = Field(min_length=1, max_length=6)
+    basis_id: Annotated[str, Field(min_length=1, max_length=64)]
+    authority: Annotated[str, Field(min_length=1, max_length=200)]
+    reason_code: ReasonCode
+    reason_text: ReasonText
+    end_ns: EndNs | None = Field(default=None, description="required unless the basis is a court order")
+    court_order: CourtOrderCreate | None = Field(
+        default=None, description="the order's reference; required for a court's officer exercising a court order"
+    )
+
+
+class RestrictionDecisionCreate(StrictModel):
+    decision: Literal["activate", "reject"]
+    reason: ReasonText
+    court_order: CourtOrderCreate | None = Field(
+        default=None, description="activating a court order: its reference, where the proposal carries none"
+    )
+
+
+class RestrictionAmendmentCreate(StrictModel):
+    """Omit a field to keep it; ``end_ns: null`` asks for an open end (court orders only)."""
+
+    domains: list[DomainName] | None = Field(default=None, min_length=1, max_length=6)
+    end_ns: EndNs | None = None
+    reason: ReasonText
+
+
+class RestrictionLiftCreate(StrictModel):
+    reason: ReasonText
+
+
+class RestrictionEventPublic(BaseModel):
+    action: str
+    actor: str
+    reason: str
+    at_ns: int
+
+
+class RestrictionPublic(BaseModel):
+    id: str
+    subject: str
+    domains: list[str]
+    basis_id: str
+    authority: str
+    reason_code: str
+    reason_text: str
+    rule_id: str | None
+    event_ref: str | None
+    proposed_by: str
+    proposed_at_ns: int
+    start_ns: int | None
+    end_ns: int | None
+    status: str
+    appeal_state: str
+    decided_by: str | None
+    decision_reason: str | None
+    decided_at_ns: int | None
+    ended_by: str | None
+    end_reason: str | None
+    ended_at_ns: int | None
+    court_order: CourtOrderPublic | None = None
+    history: list[RestrictionEventPublic] | None = None
+
+    @classmethod
+    def of(cls, r: Restriction, history: list[RestrictionEvent] | None = None) -> RestrictionPublic:
+        return cls(
+            id=r.id,
+            subject=r.subject,
+            domains=sorted(r.domains),
+            basis_id=r.basis_id,
+            authority=r.authority,
+            reason_code=r.reason_code,
+            reason_text=r.reason_text,
+            rule_id=r.rule_id,
+            event_ref=r.event_ref,
+            proposed_by=r.proposed_by,
+            proposed_at_ns=r.proposed_at_ns,
+            start_ns=r.start_ns,
+            end_ns=r.end_ns,
+            status=r.status.value,
+            appeal_state=r.appeal_state.value,
+            decided_by=r.decided_by,
+            decision_reason=r.decision_reason,
+            decided_at_ns=r.decided_at_ns,
+            ended_by=r.ended_by,
+            end_reason=r.end_reason,
+            ended_at_ns=r.ended_at_ns,
+            court_order=None if r.court_order is None else CourtOrderPublic.of(r.court_order),
+            history=None
+            if history is None
+            else [
+                RestrictionEventPublic(action=e.action, actor=e.actor, reason=e.reason, at_ns=e.at_ns) for e in history
+            ],
+        )
+
+
+class RestrictionsPublic(BaseModel):
+    restrictions: list[RestrictionPublic]
+
+
+class NoticePublic(BaseModel):
+    """What a person is told: the decision, its rule and basis, the reasons, until when, and how to appeal."""
+
+    id: str
+    kind: str
+    reference: str
+    rule_id: str | None
+    basis_id: str
+    basis: str
+    reason_code: str
+    reason_text: str
+    domains: list[str]
+    expires_at_ns: int | None
+    appeal: str
+    created_at_ns: int
+
+    @classmethod
+    def of(cls, n: Notice) -> NoticePublic:
+        return cls(
+            id=n.id,
+            kind=n.kind.value,
+            reference=n.reference,
+            rule_id=n.rule_id,
+            basis_id=n.basis_id,
+            basis=n.basis_cite,
+            reason_code=n.reason_code,
+            reason_text=n.reason_text,
+            domains=sorted(n.domains),
+            expires_at_ns=n.expires_at_ns,
+            appeal=n.appeal,
+            created_at_ns=n.created_at_ns,
+        )
+
+
+class NoticesPublic(BaseModel):
+    notices: list[NoticePublic]
+    next_before: str | None = Field(description="pass as ?before= for the next (older) page")
+
+
+class AppealCreate(StrictModel):
+    restriction_id: RestrictionIdText
+    grounds: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class AppealDecisionCreate(StrictModel):
+    outcome: Literal["uphold", "lift"]
+    reason: ReasonText
+
+
+class AppealPublic(BaseModel):
+    id: str
+    restriction_id: str
+    subject: str
+    grounds: str
+    status: str
+    filed_at_ns: int
+    decided_by: str | None
+    decision_reason: str | None
+    decided_at_ns: int | None
+
+    @classmethod
+    def of(cls, a: Appeal) -> AppealPublic:
+        return cls(
+            id=a.id,
+            restriction_id=a.restriction_id,
+            subject=a.subject,
+            grounds=a.grounds,
+            status=a.status.value,
+            filed_at_ns=a.filed_at_ns,
+            decided_by=a.decided_by,
+            decision_reason=a.decision_reason,
+            decided_at_ns=a.decided_at_ns,
+        )
+
+
+class AppealQueueItemPublic(BaseModel):
+    appeal: AppealPublic
+    restriction: RestrictionPublic
+
+
+class AppealQueuePublic(BaseModel):
+    appeals: list[AppealQueueItemPublic]
+
+
+class NoticeAppealCreate(StrictModel):
+    grounds: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class NoticeAppealDecisionCreate(StrictModel):
+    outcome: Literal["uphold", "withdraw"]
+    reason: ReasonText
+
+
+class NoticeAppealPublic(BaseModel):
+    """An appeal on a score or denial notice; ``withdrawn``: score contributions a withdrawal stopped."""
+
+    id: str
+    notice_id: str
+    subject: str
+    grounds: str
+    status: str
+    filed_at_ns: int
+    decided_by: str | None
+    decision_reason: str | None
+    decided_at_ns: int | None
+    withdrawn: int | None
+
+    @classmethod
+    def of(cls, a: NoticeAppeal) -> NoticeAppealPublic:
+        return cls(
+            id=a.id,
+            notice_id=a.notice_id,
+            subject=a.subject,
+            grounds=a.grounds,
+            status=a.status.value,
+            filed_at_ns=a.filed_at_ns,
+            decided_by=a.decided_by,
+            decision_reason=a.decision_reason,
+            decided_at_ns=a.decided_at_ns,
+            withdrawn=a.withdrawn,
+        )
+
+
+class NoticeAppealsPublic(BaseModel):
+    appeals: list[NoticeAppealPublic]
+
+
+class NoticeAppealQueueItemPublic(BaseModel):
+    appeal: NoticeAppealPublic
+    notice: NoticePublic
+
+
+class NoticeAppealQueuePublic(BaseModel):
+    appeals: list[NoticeAppealQueueItemPublic]
+
+
+class MyRestrictionsPublic(BaseModel):
+    """The caller's restrictions, every status, and their appeals."""
+
+    restrictions: list[RestrictionPublic]
+    appeals: list[AppealPublic]
+
+
+class ScoreFactorPublic(BaseModel):
+    """One reason a score is lower, in the rule's own words: how much it takes off, from how many events."""
+
+    rule_id: str
+    reason_code: str
+    text: str
+    points: float
+    events: int
+
+    @classmethod
+    def of(cls, f: Factor) -> ScoreFactorPublic:
+        return cls(rule_id=f.rule_id, reason_code=f.reason_code, text=f.text, points=f.points, events=f.events)
+
+
+class ScorePublic(BaseModel):
+    """A score in one scheme, the range it lies in, and at most four factors that lowered it most."""
+
+    scheme: str
+    value: int
+    minimum: int
+    maximum: int
+    factors: list[ScoreFactorPublic]
+    live_contributions: int
+    as_of_ns: int
+
+    @classmethod
+    def of(cls, s: Score) -> ScorePublic:
+        return cls(
+            scheme=s.scheme,
+            value=s.value,
+            minimum=s.minimum,
+            maximum=s.maximum,
+            factors=[ScoreFactorPublic.of(f) for f in s.factors],
+            live_contributions=s.live_contributions,
+            as_of_ns=s.as_of_ns,
+        )
+
+
+class ScoresPublic(BaseModel):
+    """Every scheme the caller has a live score in; a scheme with nothing live is not listed (it would be 0)."""
+
+    scores: list[ScorePublic]
+
+
+class RuleEventCreate(StrictModel):
+    """One lawful event: the source's own id for it (its retry key), whom it is about, when, and its fields."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+    subject: PolicySubject
+    at_ns: Annotated[
+        int, Strict(), Field(ge=1, lt=2**63, description="when it happened, in nanoseconds since 1970 (UTC)")
+    ]
+    fields: dict[str, Any] = Field(description="exactly the fields the type declares; a record as an object")
+
+
+class RuleEventsCreate(StrictModel):
+    """A batch of one event type (``GET /v1/legal-bases`` lists the law; docs/rules.md the built-in types)."""
+
+    type: Annotated[str, Field(min_length=1, max_length=64, description="a registered event type: loan.repaid")]
+    events: list[RuleEventCreate] = Field(min_length=1, max_length=EVENTS_BATCH_MAX)
+
+
+class RuleEventResultPublic(BaseModel):
+    index: int
+    id: str
+    status: Literal["accepted", "duplicate"]  # duplicate: this source sent this id before; not scored again
+
+
+class RuleEventsPublic(BaseModel):
+    results: list[RuleEventResultPublic]
+    firings: int  # rule firings the accepted events caused
