@@ -39,12 +39,14 @@ def test_transfers_and_lookups_mirror_the_ledger(server: LiveServer) -> None:
 
 
 def test_packed_arrays_go_as_they_are(server: LiveServer) -> None:
+    """An already packed transfer array is sent as it is and applies like a list of Transfers."""
     batch = encode_transfers([Transfer(1100, ALICE, SHOP, 1, MONEY, 2, flags=TransferFlags.pending, timeout=30)])
     with _client(server, "alice") as alice:
         assert alice.create_transfers(batch).all_ok
 
 
 def test_officer_opens_a_citizens_account_with_a_purpose(server: LiveServer) -> None:
+    """The client raises PurposeRequiredError without a purpose; with one the account opens and the citizen sees why."""
     bob_id = server.world.principals["bob"].id
     with _client(server, "bank") as bank, pytest.raises(PurposeRequiredError):
         bank.create_accounts([Account(77, MONEY, 2, flags=WALLET)], holders=[bob_id])
@@ -69,6 +71,7 @@ def test_a_non_ascii_purpose_reaches_the_persons_log_as_written(server: LiveServ
 
 
 def test_errors_come_back_as_tessera_errors(server: LiveServer) -> None:
+    """Refusals over HTTP come back as the same TesseraError subclasses the domain raises."""
     with _client(server, "alice") as alice, pytest.raises(ForbiddenError, match="debit_account_id"):
         alice.create_transfers([Transfer(1200, BOB, SHOP, 1, MONEY, 2)])
     with _client(server, "alice") as alice, pytest.raises(InvalidInputError):
@@ -78,5 +81,6 @@ def test_errors_come_back_as_tessera_errors(server: LiveServer) -> None:
 
 
 def test_an_unreachable_server_is_a_tessera_error(tmp_path: Path) -> None:
+    """A server that cannot be reached is a TesseraError too, so callers catch one root."""
     with Client("http://127.0.0.1:9", "tsk_x", timeout_s=2) as client, pytest.raises(TesseraError):
         client.lookup_accounts([1])

@@ -58,6 +58,7 @@ class TestDefaultIgnorables:
         assert made == []
 
     def test_is_default_ignorable(self) -> None:
+        """Zero-width and tag characters are default-ignorable and stripped; letters and Arabic number signs are not."""
         assert is_default_ignorable("\u200b") and is_default_ignorable("\U000e0041")
         assert not is_default_ignorable("a") and not is_default_ignorable("\u0600")
         assert without_ignorables("Pu\u200btin\u3164") == "Putin"
@@ -112,6 +113,7 @@ class TestMatchKey:
         assert match_key("\u0905\u092e\u093f\u0924") == "\u0905\u092e\u093f\u0924"
 
     def test_only_invisible__empty(self) -> None:
+        """A name of invisible characters only has an empty match key, so it can match nothing."""
         assert match_key("\u200b\u3164\u00ad") == ""
 
 
@@ -151,6 +153,7 @@ UNSEEN = {
 class TestCheckedVisible:
     @pytest.mark.parametrize("text", list(UNSEEN.values()), ids=list(UNSEEN))
     def test_what_a_reader_cannot_see__refused_naming_the_field_and_the_character(self, text: str) -> None:
+        """Each character a reader cannot see is refused, naming the field and its code point."""
         with pytest.raises(InvalidInputError, match=r"^address: must not contain U\+[0-9A-F]{4,5}\b") as caught:
             checked_visible(text, "address")
         assert caught.value.field == "address"
@@ -167,9 +170,11 @@ class TestCheckedVisible:
         ],
     )
     def test_text_that_shows_all_it_holds_is_kept_as_written(self, text: str) -> None:
+        """Ordinary text, Persian and Devanagari joiners, ideographic and no-break spaces pass as the same object."""
         assert checked_visible(text, "address") is text
 
     def test_a_newline_only_where_lines_are_allowed(self) -> None:
+        """A newline passes only where lines are allowed, and a carriage return never does."""
         assert checked_visible("first\nsecond", "grounds", newlines=True) == "first\nsecond"
         for text in ("first\nsecond", "first\r\nsecond"):
             with pytest.raises(InvalidInputError, match="U\\+000"):
@@ -187,6 +192,7 @@ class TestCheckedVisible:
 
 class TestCheckedText:
     def test_nfc_stripped_and_bounded(self) -> None:
+        """Text is NFC-normalised and stripped before its length is counted; a non-string is refused."""
         assert checked_text("  Zoe\u0301 ", "reason", 4) == "Zoé"
         with pytest.raises(InvalidInputError, match="at most 4 characters"):
             checked_text("Zoe\u0301s!", "reason", 4)
@@ -194,6 +200,7 @@ class TestCheckedText:
             checked_text(7, "reason", 4)
 
     def test_shows_a_letter_or_digit__fillers_and_invisibles_do_not_count(self) -> None:
+        """Letters and digits in any script show; blanks, fillers and variation selectors do not."""
         assert shows_letter_or_digit("Shop") and shows_letter_or_digit("24") and shows_letter_or_digit("税")
         for text in ("", " ", ". -", "\u3164", "\u115f\u1160", "\uffa0", "\ufe0f\U000e0100", "\u2800"):
             assert not shows_letter_or_digit(text)

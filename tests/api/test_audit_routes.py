@@ -87,6 +87,7 @@ def test_a_citizen_proves_their_entry_is_in_the_signed_log(world: World) -> None
 
 
 def test_an_auditor_checks_every_older_head_is_consistent_with_the_newest(world: World) -> None:
+    """Every older signed head is proved consistent with the newest: the log was only appended to."""
     heads = []
     for _ in range(5):
         _officer_reads(world, 3)
@@ -103,6 +104,7 @@ def test_an_auditor_checks_every_older_head_is_consistent_with_the_newest(world:
 
 
 def test_polling_the_tree_head_does_not_sign_a_new_one_until_the_log_grows(world: World) -> None:
+    """Polling the tree head returns the same signed head until an entry is added."""
     _officer_reads(world, 1)
     first = world.client.get("/v1/audit/tree-head", headers=world.as_("auditor")).json()
     again = world.client.get("/v1/audit/tree-head", headers=world.as_("auditor")).json()
@@ -112,6 +114,7 @@ def test_polling_the_tree_head_does_not_sign_a_new_one_until_the_log_grows(world
 
 
 def test_proofs_refuse_sizes_the_log_does_not_have(world: World) -> None:
+    """Proofs for an index or size beyond the log, or of size zero, are 400 naming the parameter."""
     _officer_reads(world, 2)
     auditor = world.as_("auditor")
     too_far = world.client.get("/v1/audit/proof/inclusion", params={"index": 5}, headers=auditor)
@@ -123,6 +126,7 @@ def test_proofs_refuse_sizes_the_log_does_not_have(world: World) -> None:
 
 
 def test_the_access_log_pages_backwards(world: World) -> None:
+    """A person's access log pages newest first with a cursor, skipping and repeating nothing."""
     _officer_reads(world, 10)
     first = world.client.get("/v1/me/access-log", params={"limit": 2}, headers=world.as_("bob")).json()
     second = world.client.get(
@@ -132,6 +136,7 @@ def test_the_access_log_pages_backwards(world: World) -> None:
 
 
 def test_me_names_the_caller(world: World) -> None:
+    """/v1/me tells the caller who the service takes them for: id, name, role, agency, organisation."""
     me = world.client.get("/v1/me", headers=world.as_("tax-officer")).json()
     assert me == {
         "id": world.principals["tax-officer"].id,
@@ -143,6 +148,7 @@ def test_me_names_the_caller(world: World) -> None:
 
 
 def test_admins_list_service_principals_but_never_citizens(world: World) -> None:
+    """Admins list officers but may not list citizens, and an unknown role is 400 naming role."""
     officers = world.client.get("/v1/admin/principals", headers=world.as_("admin")).json()["principals"]
     assert {p["name"] for p in officers} == {"bank", "tax-officer"}
     refused = world.client.get("/v1/admin/principals", params={"role": "citizen"}, headers=world.as_("admin"))

@@ -51,6 +51,7 @@ def test_every_route_declares_an_action_or_is_public(world: World) -> None:
 
 
 def test_no_credentials_is_401_everywhere_but_public_routes(world: World) -> None:
+    """Every route in the schema answers 401 without credentials, bar the public ones, which never answer 5xx."""
     for method, path, _ in _operations(world):
         status = _request(world, method, path, {})
         if (method, path) in PUBLIC:
@@ -60,6 +61,7 @@ def test_no_credentials_is_401_everywhere_but_public_routes(world: World) -> Non
 
 
 def test_a_bad_key_is_401(world: World) -> None:
+    """A well-formed but unknown key, and a malformed one, are both 401."""
     headers = {"Authorization": "Bearer tsk_000000000000_" + "A" * 43}
     assert world.client.get("/v1/me", headers=headers).status_code == 401
     assert world.client.get("/v1/me", headers={"Authorization": "Bearer nonsense"}).status_code == 401
@@ -80,6 +82,7 @@ def test_every_role_without_a_grant_is_403(world: World, role: Role) -> None:
 
 
 def test_a_revoked_key_stops_working(world: World) -> None:
+    """A revoked key is refused 401 at once (the tests keep no caller cache)."""
     key_id = world.tokens["alice"].split("_")[1]
     world.services.store.revoke_api_key(key_id, 1)
     assert world.client.get("/v1/me", headers=world.as_("alice")).status_code == 401

@@ -106,6 +106,7 @@ class TestChunkedBodies:
         assert (status, pulled) == (413, BODY_BYTES_MAX // CHUNK + 1)
 
     def test_a_route_that_never_reads_its_body_answers_as_usual(self, app: FastAPI) -> None:
+        """A route that ignores its body answers at once, pulling at most one chunk of a 200 MiB upload."""
         status, pulled = drive(app, "GET", "/healthz", chunks=200 * 1024 * 1024 // CHUNK, headers=[])
         assert status == 200 and pulled <= 1
 
@@ -130,6 +131,7 @@ class TestDeclaredLength:
         assert (status, pulled) == (413, 0)
 
     def test_declared_length_over_the_transfers_limit(self, world: World) -> None:
+        """A declared length one byte over the transfers limit is 413 batch_size before anything is read."""
         response = world.client.post(
             "/v1/ledger/transfers",
             content=b"x" * (TRANSFERS_BYTES_MAX + 1),
@@ -178,15 +180,18 @@ def test_chunked_upload_to_a_real_server__413_and_the_connection_closes(tmp_path
 
 class TestJsonDepth:
     def test_nested_a_thousand_deep__400_naming_the_depth(self) -> None:
+        """JSON nested a thousand deep is refused on the body, naming the depth limit, before it is parsed."""
         with pytest.raises(InvalidInputError, match=f"at most {JSON_DEPTH_MAX}") as caught:
             parse_json(b'{"credential": ' + b"[" * 1000 + b"]" * 1000 + b"}")
         assert caught.value.field == "body"
 
     def test_brackets_inside_strings_do_not_count(self) -> None:
+        """Brackets inside strings (escaped quotes too) do not count toward the depth, so such JSON parses."""
         text = json.dumps({"a": "[[[{{{" * 100 + '\\"[[', "b": ["]]]" * 50]}).encode()
         assert json_depth(text) == 2 and parse_json(text)["b"] == ["]]]" * 50]
 
     def test_not_json__400(self) -> None:
+        """A body that is not JSON is invalid input saying so, not a parser's traceback."""
         with pytest.raises(InvalidInputError, match="not JSON"):
             parse_json(b"{nope")
 

@@ -83,6 +83,7 @@ def test_a_lost_device_is_replaced_and_stops_working(world: World) -> None:
 
 
 def test_revoking_a_passkey_from_a_session(world: World) -> None:
+    """A person signed in with a passkey can revoke it themselves, after which it no longer logs in."""
     number = enrolled(world, 104)
     phone = SoftAuthenticator()
     rebind(world, number, 104, phone)

@@ -104,6 +104,7 @@ def test_only_dpos_propose_or_decide(world: World) -> None:
 
 
 def test_a_refusal_needs_a_reason_and_closes_the_version(world: World) -> None:
+    """Refusing over HTTP needs a reason; a refused version answers 409 to a later approval."""
     post(world, "/v1/declarations", "dpo", {"document": BUILTIN + FINE, "note": "fines"})
     assert post(world, "/v1/declarations/2/refuse", "dpo", {})[0] in (400, 422)
     code, refused = post(world, "/v1/declarations/2/refuse", "dpo", {"reason": "withdrawn"})
@@ -112,6 +113,7 @@ def test_a_refusal_needs_a_reason_and_closes_the_version(world: World) -> None:
 
 
 def test_an_exception_is_granted_by_two_with_a_reason(world: World) -> None:
+    """A named exception in a proposal takes effect, with its reason, only after two DPOs approve."""
     other = second_dpo(world)
     branch = FINE.replace("fine.unpaid", "branch.church_street_cash")
     body = {"document": BUILTIN + branch, "note": "cash", "exceptions": {"branch.church_street_cash": "a street"}}

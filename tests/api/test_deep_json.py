@@ -34,6 +34,7 @@ class TestConsentEndpoint:
     """POST /oidc/authorize/{id}: unauthenticated, and it reads its body itself."""
 
     def test_json_nested_a_thousand_deep__400_naming_the_body(self, scene: Scene) -> None:  # noqa: F811
+        """The consent endpoint refuses JSON nested a thousand deep with 400 on the body, for JSON and HTML callers."""
         action, _ = _consent_action(scene)
         body = b'{"credential": {"x": ' + b"[" * DEEP + b"]" * DEEP + b"}}"
         for accept in (JSON, HTML):

@@ -20,14 +20,17 @@ def _is_problem(response: object, status: int, code: str) -> dict[str, object]:
 
 
 def test_unknown_route_is_a_problem(world: World) -> None:
+    """An unknown route answers 404 as problem+json with the not_found code, not a framework page."""
     _is_problem(world.client.get("/nope"), 404, "not_found")
 
 
 def test_wrong_method_is_a_problem(world: World) -> None:
+    """A wrong method answers 405 as problem+json with the method_not_allowed code."""
     _is_problem(world.client.delete("/healthz"), 405, "method_not_allowed")
 
 
 def test_malformed_json_names_the_body(world: World) -> None:
+    """Malformed JSON is 422 invalid_input naming the body."""
     response = world.client.post(
         "/v1/ledger/accounts", content=b"{not json", headers={**world.as_("bank"), "Content-Type": "application/json"}
     )
@@ -36,11 +39,13 @@ def test_malformed_json_names_the_body(world: World) -> None:
 
 
 def test_query_out_of_range_names_the_parameter(world: World) -> None:
+    """A query parameter out of range is 422 naming query.limit."""
     body = _is_problem(world.client.get("/v1/me/access-log?limit=0", headers=world.as_("alice")), 422, "invalid_input")
     assert body["field"] == "query.limit"
 
 
 def test_declared_body_over_the_limit_is_413(world: World) -> None:
+    """A body over the size limit is refused 413 as a batch_size problem before it is read."""
     response = world.client.post(
         "/v1/ledger/transfers",
         content=b"x" * (5 * 1024 * 1024),
@@ -50,6 +55,7 @@ def test_declared_body_over_the_limit_is_413(world: World) -> None:
 
 
 def test_unauthenticated_says_how_to_authenticate(world: World) -> None:
+    """A request without credentials is 401 with a Bearer challenge and says to send Authorization."""
     response = world.client.get("/v1/me")
     body = _is_problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"].startswith("Bearer")

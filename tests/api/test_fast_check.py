@@ -74,6 +74,7 @@ def _restrict(paths: Paths) -> str:
 def test_a_plain_request_is_answered_by_the_fast_path_as_the_route_answers_it(
     paths: Paths, subject: str, domain: str, purpose: str
 ) -> None:
+    """A plain check is answered by the fast path exactly as the route answers it, logged for the person too."""
     _restrict(paths)
     params = {"subject": paths.policy.ada.number if subject == "ada" else subject, "domain": domain}
     routed, fast = paths.both("bank", purpose, params)
@@ -101,6 +102,7 @@ def test_a_plain_request_is_answered_by_the_fast_path_as_the_route_answers_it(
 def test_anything_else_is_left_to_the_route(
     paths: Paths, who: str, purpose: str | None, params: dict[str, str], status: int
 ) -> None:
+    """Anything unusual (no purpose, bad domain, subject or purpose, a citizen) goes to the route, same answer."""
     params = {k: paths.policy.ada.number if v == "ada" else v for k, v in params.items()}
     routed, again = paths.both(who, purpose, params)
     assert paths.fast == 0
@@ -109,6 +111,7 @@ def test_anything_else_is_left_to_the_route(
 
 
 def test_an_uncached_key_goes_to_the_route_which_caches_it(paths: Paths) -> None:
+    """A key not yet cached goes through the route once, which caches it for the fast path."""
     params = {"subject": "org:acme", "domain": "travel"}
     paths.both("bank", PURPOSE, params)
     paths.ask("bank", PURPOSE, params)
@@ -116,6 +119,7 @@ def test_an_uncached_key_goes_to_the_route_which_caches_it(paths: Paths) -> None
 
 
 def test_a_revoked_key_stops_at_the_route_once_the_cache_forgets_it(paths: Paths) -> None:
+    """A revoked key is refused 401 by the route as soon as the caller cache forgets it."""
     services = paths.policy.world.services
     params = {"subject": "org:acme", "domain": "travel"}
     assert paths.ask("bank", PURPOSE, params)[0] == 200
@@ -126,6 +130,7 @@ def test_a_revoked_key_stops_at_the_route_once_the_cache_forgets_it(paths: Paths
 
 
 def test_over_the_lookup_limit__429_with_retry_after_on_the_fast_path(tmp_path: Path) -> None:
+    """Past the lookup rate the fast path answers 429 problem+json with Retry-After, as the route would."""
     settings = settings_for(tmp_path, caller_cache_s=60.0, lookup_rate=Rate(per_second=0.001, burst=2))
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         world = make_world(client)

@@ -153,6 +153,7 @@ def test_reading_a_person_needs_a_purpose_and_is_logged(world: World) -> None:
 
 
 def test_status_change_joins_the_history(world: World) -> None:
+    """An officer's status change over HTTP answers with the history it joined, enrolment first."""
     [e] = enrol(world, applicant("st1-0070", who=70)).json()["enrolments"]
     changed = world.client.post(
         f"/v1/identity/persons/{e['number']}/status",

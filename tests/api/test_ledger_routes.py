@@ -52,6 +52,7 @@ class TestAccounts:
         assert world.services.holders([ALICE]) == {ALICE: world.principals["alice"].id}
 
     def test_unknown_holder_is_not_found_naming_the_item(self, world: World) -> None:
+        """Opening an account for a holder nobody registered is 404 naming the account's item in the batch."""
         body = {"accounts": [{"id": 30, **WALLET, "holder": "p_0000000000000000"}]}
         response = world.client.post("/v1/ledger/accounts", json=body, headers=world.as_("bank"))
         assert response.status_code == 404 and response.json()["field"] == "accounts[0].holder"
@@ -140,12 +141,14 @@ class TestTransfers:
         assert refused.status_code == 403 and not world.services.ledger.lookup_transfers([530, 531])
 
     def test_bad_packed_body_is_400_naming_the_body(self, world: World) -> None:
+        """A packed body that is not whole transfer records is 400 naming the body."""
         response = world.client.post(
             "/v1/ledger/transfers", content=b"x" * 100, headers={**world.as_("alice"), **PACKED}
         )
         assert response.status_code == 400 and response.json()["field"] == "body"
 
     def test_bad_json_item_is_422_naming_the_field(self, world: World) -> None:
+        """A negative amount in a JSON transfer is 422 problem+json naming the item's field."""
         body = {"transfers": [_pay(600, ALICE, SHOP, -5)]}
         response = world.client.post("/v1/ledger/transfers", json=body, headers=world.as_("alice"))
         assert response.status_code == 422
@@ -153,12 +156,14 @@ class TestTransfers:
         assert response.headers["content-type"] == "application/problem+json"
 
     def test_an_unsupported_content_type_is_refused(self, world: World) -> None:
+        """A body in a content type the route does not take is refused naming Content-Type."""
         response = world.client.post(
             "/v1/ledger/transfers", content=b"{}", headers={**world.as_("alice"), "Content-Type": "text/plain"}
         )
         assert response.status_code == 400 and response.json()["field"] == "Content-Type"
 
     def test_oversized_batches_are_refused(self, world: World) -> None:
+        """A packed batch one record over the limit is refused naming the body, before the ledger sees it."""
         batch = np.zeros(8191, dtype=TRANSFER_DTYPE)
         response = world.client.post(
             "/v1/ledger/transfers", content=batch.tobytes(), headers={**world.as_("alice"), **PACKED}
@@ -168,6 +173,7 @@ class TestTransfers:
 
 class TestReads:
     def test_citizen_reads_own_account_and_its_transfers(self, world: World) -> None:
+        """A citizen reads their own balance and transfers without stating a purpose."""
         account = world.client.get(f"/v1/ledger/accounts/{ALICE}", headers=world.as_("alice"))
         assert account.status_code == 200 and account.json()["balance"] == 10_000
         transfers = world.client.get(f"/v1/ledger/accounts/{ALICE}/transfers", headers=world.as_("alice")).json()
@@ -183,6 +189,7 @@ class TestReads:
         assert log[0]["outcome"] == "denied" and log[0]["principal"] == world.principals["alice"].id
 
     def test_officer_reads_with_a_purpose_and_the_person_sees_who_and_why(self, world: World) -> None:
+        """An officer must state a purpose; the person's log shows the read with purpose and agency, and the refusal."""
         refused = world.client.get(f"/v1/ledger/accounts/{ALICE}", headers=world.as_("tax-officer"))
         assert refused.status_code == 403 and refused.json()["code"] == "purpose_required"
         ok = world.client.get(
@@ -210,10 +217,12 @@ class TestReads:
         assert world.client.get("/v1/ledger/transfers/424242", headers=world.as_("alice")).status_code == 404
 
     def test_unknown_account_is_404(self, world: World) -> None:
+        """Reading an account that does not exist is 404 naming account_id."""
         response = world.client.get("/v1/ledger/accounts/999", headers=world.as_("alice"))
         assert response.status_code == 404 and response.json()["field"] == "account_id"
 
     def test_a_citizen_reading_own_data_leaves_no_entry(self, world: World) -> None:
+        """A citizen reading their own account adds nothing to the access log, which records others' reads."""
         before = world.services.access_log.size
         world.client.get(f"/v1/ledger/accounts/{ALICE}", headers=world.as_("alice"))
         assert world.services.access_log.size == before

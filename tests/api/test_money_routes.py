@@ -80,6 +80,7 @@ class TestWhoMayCreateMoney:
         assert _ledger_entries(world, MONEY)[0] == (bank, ("ledger.issuance",), "issued 300 in 1 of 2 transfers")
 
     def test_an_unregistered_ledger_is_refused_naming_the_item(self, world: World) -> None:
+        """Opening a minting account on a ledger nobody registered is 404 naming the item's ledger."""
         refused = _open(world, "bank", {"id": 75, **{**MINT, "ledger": 9}})
         assert refused["status"] == 404 and refused["field"] == "accounts[0].ledger"
 
@@ -137,6 +138,7 @@ class TestReadsThroughOwnAccounts:
             assert entries[1]["outcome"] == "denied: no purpose"
 
     def test_a_merchant_reading_its_till_is_logged_for_the_payers(self, world: World) -> None:
+        """A merchant reading its till's transfers reads its payers' data, so each payer's log shows it."""
         paid = _pay(
             world, "alice", {"id": 900, "debit_account_id": ALICE, "credit_account_id": SHOP, "amount": 7, "code": 2}
         )
@@ -171,18 +173,21 @@ class TestSupply:
         assert not money["reconciled"] and "below zero" in money["problems"][0]
 
     def test_only_auditors_read_the_supply(self, world: World) -> None:
+        """Citizens, the bank, admins and merchants are forbidden the money supply: only auditors read it."""
         for who in ("alice", "bank", "admin", "shop"):
             assert world.client.get("/v1/ledger/supply", headers=world.as_(who)).status_code == 403
 
 
 class TestRegistersAndTwoAdmins:
     def test_agencies_and_ledgers_are_public_to_every_role(self, world: World) -> None:
+        """Any role may list the agencies and the ledgers with their issuer and decimals."""
         agencies = world.client.get("/v1/agencies", headers=world.as_("alice")).json()["agencies"]
         assert {"central-bank", "courts", "civil-registry"} <= {a["id"] for a in agencies}
         (currency,) = world.client.get("/v1/ledgers", headers=world.as_("shop")).json()["ledgers"]
         assert (currency["id"], currency["issuer"], currency["decimals"]) == (MONEY, "central-bank", 2)
 
     def test_an_admin_registers_an_agency_and_an_officer_may_then_act_for_it(self, world: World) -> None:
+        """Only an admin registers an agency, once; an officer may then be made to act for it."""
         made = world.client.post(
             "/v1/agencies", json={"id": "energy-ministry", "title": "Ministry of Energy"}, headers=world.as_("admin")
         )
@@ -220,6 +225,7 @@ class TestRegistersAndTwoAdmins:
         assert opened.json()["results"] == [{"index": 0, "status": "ok"}]
 
     def test_a_ledger_takes_two_admins(self, world: World) -> None:
+        """A new ledger exists only once a second admin approves the first one's request, and both are named."""
         second = world.services.store.create_principal("admin-2", world.principals["admin"].role)
         terms = {"kind": "ledger", "id": 7, "name": "fuel-quota", "unit": "litre", "decimals": 1, "issuer": "courts"}
         asked = world.client.post("/v1/admin/requests", json={"terms": terms}, headers=world.as_("admin")).json()
@@ -231,6 +237,7 @@ class TestRegistersAndTwoAdmins:
         assert fuel["approved_by"] == second.id and fuel["requested_by"] == world.principals["admin"].id
 
     def test_bad_request_terms_name_the_field(self, world: World) -> None:
+        """Bad request terms answer 422 naming the field, and an unknown agency 404 naming agency."""
         terms = {"kind": "ledger", "id": 0, "name": "x", "unit": "u", "decimals": 2, "issuer": "courts"}
         refused = world.client.post("/v1/admin/requests", json={"terms": terms}, headers=world.as_("admin"))
         assert refused.status_code == 422 and "id" in refused.json()["field"]

@@ -23,6 +23,8 @@ def pool() -> Iterator[Offload]:
 
 
 def test_a_call_runs_on_a_pool_thread_in_the_callers_context(pool: Offload) -> None:
+    """An offloaded call runs on a pool thread yet sees the request's context variables, and returns its value."""
+
     async def main() -> tuple[str, str, int]:
         WHO.set("officer-7")
         return await pool.run(lambda a, b: (WHO.get(), threading.current_thread().name, a + b), 40, 2)
@@ -33,6 +35,8 @@ def test_a_call_runs_on_a_pool_thread_in_the_callers_context(pool: Offload) -> N
 
 
 def test_an_exception_is_raised_in_the_awaiting_request(pool: Offload) -> None:
+    """A call's exception is raised in the request that awaited it, not lost on the pool thread."""
+
     def refuse() -> None:
         raise KeyError("no such subject")
 
@@ -44,6 +48,7 @@ def test_an_exception_is_raised_in_the_awaiting_request(pool: Offload) -> None:
 
 
 def test_calls_in_flight_run_at_once_so_they_can_share_an_fsync(pool: Offload) -> None:
+    """Calls in flight run side by side (four meet at a barrier), so their writes can share one fsync."""
     barrier = threading.Barrier(4, timeout=10)  # passes only if four calls wait on it together
 
     async def main() -> list[int]:
@@ -53,6 +58,7 @@ def test_calls_in_flight_run_at_once_so_they_can_share_an_fsync(pool: Offload) -
 
 
 def test_a_cancelled_request_leaves_the_pool_serving(pool: Offload) -> None:
+    """Cancelling a request lets its call finish, drops its outcome quietly, and the pool serves the next."""
     release = threading.Event()
     ran = threading.Event()
 
@@ -81,6 +87,7 @@ def test_a_cancelled_request_leaves_the_pool_serving(pool: Offload) -> None:
 
 
 def test_a_call_outliving_its_loop_does_not_stop_the_thread() -> None:
+    """A call whose event loop closes under it does not kill the pool thread: later calls still answer."""
     offload = Offload(threads=1)
     started, release = threading.Event(), threading.Event()
 
@@ -108,6 +115,7 @@ def test_a_call_outliving_its_loop_does_not_stop_the_thread() -> None:
 
 
 def test_close_finishes_queued_calls_then_refuses_new_ones() -> None:
+    """close() runs what was queued, may be called twice, then refuses new calls."""
     offload = Offload(threads=2)
     done: list[int] = []
 
@@ -130,5 +138,6 @@ def test_close_finishes_queued_calls_then_refuses_new_ones() -> None:
 
 @pytest.mark.parametrize("threads", [0, -1, 1.5, True, "4"])
 def test_the_pool_needs_a_positive_thread_count(threads: object) -> None:
+    """Zero, negative, fractional, boolean or string thread counts are refused."""
     with pytest.raises(ValueError, match="threads"):
         Offload(threads=threads)  # type: ignore[arg-type]

@@ -242,6 +242,7 @@ class TestBadInput:
         assert problem.status_code == 400 and problem.json()["field"] == "redirect_uri"
 
     def test_a_request_without_pkce__invalid_request_back_to_the_service(self, scene: Scene) -> None:
+        """A request with plain PKCE instead of S256 is sent back to the service as invalid_request."""
         url, _ = self.authorization_url(scene)
         bare = url.replace("code_challenge_method=S256", "code_challenge_method=plain")
         answer = scene.client.get(bare, headers=JSON, follow_redirects=False)
@@ -265,6 +266,7 @@ class TestBadInput:
         )
 
     def test_a_replayed_code__invalid_grant_and_the_first_token_dies(self, scene: Scene) -> None:
+        """Replaying a code is invalid_grant and revokes the token the first exchange issued (RFC 6749 4.1.2)."""
         code, verifier = self.code(scene)
         first = self.token_request(scene, code, verifier)
         assert first.status_code == 200 and first.headers["cache-control"] == "no-store"
@@ -276,6 +278,7 @@ class TestBadInput:
         assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
 
     def test_a_mismatched_verifier__invalid_grant_and_the_code_still_works(self, scene: Scene) -> None:
+        """A wrong PKCE verifier is invalid_grant naming code_verifier, and does not burn the code."""
         code, verifier = self.code(scene)
         wrong = self.token_request(scene, code, generate_token(48))
         assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
@@ -283,11 +286,13 @@ class TestBadInput:
         assert self.token_request(scene, code, verifier).status_code == 200
 
     def test_a_wrong_client_secret__invalid_client(self, scene: Scene) -> None:
+        """A wrong client secret is 401 invalid_client with a Basic challenge."""
         code, verifier = self.code(scene)
         wrong = self.token_request(scene, code, verifier, secret="not-the-secret")
         assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
         assert wrong.headers["www-authenticate"].startswith("Basic")
 
     def test_no_bearer_token_at_userinfo__401_problem(self, scene: Scene) -> None:
+        """userinfo without a bearer token is 401 as problem+json."""
         refused = scene.client.get("/oidc/userinfo")
         assert refused.status_code == 401 and refused.headers["content-type"].startswith("application/problem+json")

@@ -110,6 +110,7 @@ def policy_world(world: World) -> Policy:
 
 class TestCheck:
     def test_allowed_until_a_second_officer_activates__then_denied_with_ids_and_reasons(self, policy: Policy) -> None:
+        """/v1/check allows until another officer of the basis's agency activates, then denies with id and reason."""
         proposed = policy.propose()
         assert proposed["http"] == 201 and proposed["status"] == "proposed"
         assert proposed["proposed_by"] == policy.world.principals["tax-officer"].id
@@ -132,16 +133,19 @@ class TestCheck:
         assert answer["reasons"][0]["reason_code"] == "tax.unpaid"  # type: ignore[index]
 
     def test_each_check_on_a_person_is_logged_for_them_with_its_purpose(self, policy: Policy) -> None:
+        """Every check on a person lands in their access log, with who asked, the purpose and the answer."""
         policy.get("/v1/check", "bank", subject=policy.ada.number, domain="travel")
         bank = policy.world.principals["bank"].id
         assert (bank, PURPOSE, "check travel: allowed") in policy.log_of(policy.ada)
 
     def test_a_check_without_a_purpose__refused_and_logged(self, policy: Policy) -> None:
+        """A check with no stated purpose is refused with purpose_required, and the refusal is logged too."""
         answer = policy.get("/v1/check", "bank", purpose=None, subject=policy.ada.number, domain="travel")
         assert answer["http"] == 403 and answer["code"] == "purpose_required"
         assert policy.log_of(policy.ada)[0][2] == "denied: no purpose"
 
     def test_an_organisation_is_checked_without_a_log(self, policy: Policy) -> None:
+        """An organisation is checked like a person, but has no personal access log to write."""
         assert policy.get("/v1/check", "bank", subject="org:acme", domain="procurement")["allowed"] is True
 
     @pytest.mark.parametrize(
@@ -150,24 +154,29 @@ class TestCheck:
         ids=["nobody", "check-digit", "domain"],
     )
     def test_bad_subjects_and_domains(self, policy: Policy, subject: str | None, domain: str, status: int) -> None:
+        """Nobody's number is 404, a bad check digit 400, an unknown domain 422: each fault its own status."""
         answer = policy.get("/v1/check", "bank", subject=subject or policy.ada.number, domain=domain)
         assert answer["http"] == status
 
     def test_citizens_and_merchants_may_not_check_others(self, policy: Policy) -> None:
+        """Citizens and merchants are forbidden to check whether someone else is restricted."""
         for who in ("ben", "shop"):
             assert policy.get("/v1/check", who, subject=policy.ada.number, domain="payments")["http"] == 403
 
 
 class TestOfficers:
     def test_a_domain_the_basis_does_not_name__400_naming_it(self, policy: Policy) -> None:
+        """Proposing a domain the basis does not name answers 400 with the domain's position as the field."""
         answer = policy.propose(domains=["payments", "travel"])
         assert answer["http"] == 400 and answer["field"] == "domains[1]"
 
     def test_open_ended_without_a_court_order__400(self, policy: Policy) -> None:
+        """A proposal with no end date under a statute answers 400 on end_ns."""
         answer = policy.propose(end_ns=None)
         assert answer["http"] == 400 and answer["field"] == "end_ns"
 
     def test_a_court_order_from_the_courts_with_its_reference_takes_effect_at_once(self, policy: Policy) -> None:
+        """A courts officer citing the order's reference makes an open-ended restriction active at once."""
         court = {"basis_id": "court/118", "domains": ["travel"], "end_ns": None, "authority": "High Court"}
         made = policy.post("/v1/restrictions", "justice", {**policy.body(), **court, "court_order": ORDER})
         assert made["http"] == 201 and made["status"] == "active" and made["end_ns"] is None
@@ -205,6 +214,7 @@ class TestOfficers:
         assert log[7][0] == ids["tax-officer-2"] and "lift refused" in log[7][2]
 
     def test_a_courts_officer_without_the_orders_reference__400_naming_the_field(self, policy: Policy) -> None:
+        """A court's restriction without a well-formed order reference answers 400 on that field and makes nothing."""
         court = {"basis_id": "court/118", "authority": "High Court of Justice, order HC/2026/118"}
         answer = policy.post("/v1/restrictions", "justice", {**policy.body(), **court})
         assert answer["http"] == 400 and answer["field"] == "court_order"
@@ -225,6 +235,7 @@ class TestOfficers:
         assert done["http"] == 200 and done["court_order"] == ORDER
 
     def test_payments_freezes_the_wallet_and_lifting_unfreezes_it(self, policy: Policy) -> None:
+        """Closing payments freezes only the person's wallet; only the tax office may lift it, which unfreezes."""
         restriction_id = policy.activate()
         assert policy.frozen(PERSON_WALLET) and not policy.frozen(OTHER_WALLET)
         by_tribunal = policy.post(f"/v1/restrictions/{restriction_id}/lift", "judge", {"reason": "paid in full"})
@@ -234,6 +245,7 @@ class TestOfficers:
         assert not policy.frozen(PERSON_WALLET)
 
     def test_a_wallet_opened_while_payments_are_closed_is_frozen_from_the_start(self, policy: Policy) -> None:
+        """A wallet the bank opens for a restricted person starts frozen, and unfreezes with the lift."""
         restriction_id = policy.activate()
         ada, ben = policy.ada.principal_id, policy.ben.principal_id
         accounts = [
@@ -247,6 +259,7 @@ class TestOfficers:
         assert not policy.frozen(60) and not policy.frozen(PERSON_WALLET)
 
     def test_an_amendment_into_another_domain__400_and_nothing_changes(self, policy: Policy) -> None:
+        """Amending an active restriction into a domain its basis lacks answers 400 and leaves it as it was."""
         restriction_id = policy.activate()
         answer = policy.post(
             f"/v1/restrictions/{restriction_id}/amendment", "tax-officer", {"domains": ["travel"], "reason": "x"}
@@ -255,6 +268,7 @@ class TestOfficers:
         assert policy.get(f"/v1/restrictions/{restriction_id}", "bank")["domains"] == ["payments"]
 
     def test_reading_a_restriction_shows_its_history_and_is_logged(self, policy: Policy) -> None:
+        """An officer reading a restriction sees its history and the queue, and the read is logged for the person."""
         restriction_id = policy.activate()
         found = policy.get(f"/v1/restrictions/{restriction_id}", "judge")
         assert [e["action"] for e in found["history"]] == ["proposed", "activated"]  # type: ignore[attr-defined]
@@ -275,6 +289,7 @@ class TestOfficers:
 
 class TestThePerson:
     def test_notices_carry_reasons_basis_and_how_to_appeal(self, policy: Policy) -> None:
+        """The person's own notice gives the reference, the law, the reasons and where to appeal; others see none."""
         restriction_id = policy.activate()
         (notice,) = policy.get("/v1/me/notices", "ada", purpose=None)["notices"]  # type: ignore[misc]
         assert notice["reference"] == restriction_id and notice["basis"] == "Tax Act 2024, s. 12(3)"
@@ -282,6 +297,7 @@ class TestThePerson:
         assert policy.get("/v1/me/notices", "ben", purpose=None)["notices"] == []
 
     def test_an_appeal_on_someone_elses_restriction__403_and_nothing_changes(self, policy: Policy) -> None:
+        """Appealing someone else's restriction answers 403, and no appeal appears anywhere."""
         restriction_id = policy.activate()
         answer = policy.post("/v1/me/appeals", "ben", {"restriction_id": restriction_id, "grounds": "not me"}, None)
         assert answer["http"] == 403
@@ -290,6 +306,7 @@ class TestThePerson:
         assert mine["restrictions"][0]["appeal_state"] == "none" and mine["appeals"] == []  # type: ignore[index]
 
     def test_an_appeal_lifted_by_the_tribunal_unfreezes_at_once(self, policy: Policy) -> None:
+        """A tribunal lifting on appeal unfreezes at once and tells the person; the decider may not hear it."""
         restriction_id = policy.activate()
         filed = policy.post("/v1/me/appeals", "ada", {"restriction_id": restriction_id, "grounds": "paid"}, None)
         assert filed["http"] == 201

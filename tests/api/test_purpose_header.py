@@ -58,6 +58,7 @@ class TestStoredAsWritten:
         assert _purposes_in_alices_log(world)[0] == purpose
 
     def test_a_long_utf8_purpose_counts_characters_not_bytes(self, world: World) -> None:
+        """The limit counts characters, not bytes: the longest umlaut purpose is logged as written."""
         purpose = "ü" * PURPOSE_MAX  # 400 bytes
         assert _read_alices_account(world, purpose.encode())[0] == 200
         assert _purposes_in_alices_log(world)[0] == purpose
@@ -67,6 +68,7 @@ class TestStoredAsWritten:
 class TestRefused:
     @pytest.mark.parametrize("purpose", list(UNSEEN.values()), ids=list(UNSEEN))
     def test_unseen_characters__400_and_nothing_logged(self, world: World, purpose: str) -> None:
+        """A purpose hiding unseen characters is 400 naming the header and code point, and nothing is logged."""
         status, body = _read_alices_account(world, purpose.encode())
         assert status == 400 and body["code"] == "invalid_input" and body["field"] == "X-Tessera-Purpose"
         assert "U+" in str(body["detail"])
@@ -93,10 +95,12 @@ def test_not_utf8__400_on_the_route_and_the_fast_path(tmp_path: Path, raw: bytes
 
 class TestCheckedPurpose:
     def test_bytes_and_their_latin1_reading_are_the_same_purpose(self) -> None:
+        """A UTF-8 header reads the same whether given as bytes or as the server's Latin-1 string."""
         raw = GERMAN.encode()
         assert checked_purpose(raw) == checked_purpose(raw.decode("latin-1")) == GERMAN
 
     def test_blanks_around_are_dropped_and_none_is_empty(self) -> None:
+        """Blanks around a purpose are dropped, and a missing header is the empty purpose."""
         assert checked_purpose(b"  audit \t") == "audit"
         assert checked_purpose(None) == ""
 
@@ -123,6 +127,7 @@ class TestCheckFastPath:
         return self.ask(both_paths, purpose), self.ask(both_paths, purpose)
 
     def test_utf8_purpose__both_paths_log_it_as_written(self, paths: Paths) -> None:  # noqa: F811
+        """A UTF-8 purpose gets the same answer and the same log line on the fast path as on the route."""
         routed, fast = self.both(paths, GERMAN.encode())
         assert (paths.routed, paths.fast) == (1, 1)
         assert routed == fast and routed[0] == 200 and routed[2][0][1] == GERMAN  # type: ignore[index]
@@ -141,11 +146,13 @@ class TestCheckFastPath:
         assert routed == fast and routed[0] == 200 and routed[2][0][1] == purpose  # type: ignore[index]
 
     def test_one_character_past_the_limit__400_on_both_paths(self, paths: Paths) -> None:  # noqa: F811
+        """One character past the limit is 400 on both paths, with the same answer."""
         routed, again = self.both(paths, ("ü" * (PURPOSE_MAX + 1)).encode())
         assert routed == again and routed[0] == 400 and "characters" in str(routed[1])  # type: ignore[index]
 
     @pytest.mark.parametrize("purpose", [b"a\xc2\x85b", "case \u202e77".encode()], ids=["C1", "bidi"])
     def test_refused_purpose__left_to_the_route_which_refuses_it(self, paths: Paths, purpose: bytes) -> None:  # noqa: F811
+        """The fast path leaves a purpose with C1 or bidi characters to the route, which refuses it."""
         routed, again = self.both(paths, purpose)
         assert paths.fast == 0
         assert routed == again and routed[0] == 400  # type: ignore[index]

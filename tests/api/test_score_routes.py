@@ -57,6 +57,7 @@ def _ada(world: World, who: str = "ada", name: str = "Ada Obi") -> Person:
 
 
 def test_refused_payment__in_my_scores_with_its_reason(world: World) -> None:
+    """A payment refused for funds shows in the payer's own scores with the rule's text, and a notice."""
     services = world.services
     person = _ada(world)
     services.store.set_account_holders([(WALLET_ID, person.principal_id)])
@@ -78,11 +79,13 @@ def test_refused_payment__in_my_scores_with_its_reason(world: World) -> None:
 
 
 def test_someone_without_a_registry_record__404(world: World) -> None:
+    """A citizen key without a registry record has no scores: 404, not an empty list."""
     answer = world.client.get("/v1/me/scores", headers=world.as_("alice"))
     assert answer.status_code == 404
 
 
 def test_an_officer__403(world: World) -> None:
+    """An officer has no scores of their own to read: /v1/me/scores is forbidden."""
     assert world.client.get("/v1/me/scores", headers=world.as_("bank")).status_code == 403
 
 
@@ -126,6 +129,7 @@ def test_a_lenders_late_repayment_event__in_my_scores_and_logged_for_me(world: W
 def test_events_refused__a_specific_error_and_nothing_kept(
     world: World, who: str, purpose: str | None, body: dict[str, object] | None, refusal: tuple[int, str]
 ) -> None:
+    """Each refused submission gets its own status and code, and nothing is kept, scored or logged."""
     number = _ada(world).number
     event = {
         "id": "e-1",

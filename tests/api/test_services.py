@@ -26,6 +26,7 @@ def test_a_bad_public_url_leaves_nothing_locked(tmp_path: Path) -> None:
 def test_an_agencys_event_kept_but_not_scored_before_a_crash_is_scored_at_the_next_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """An agency's event kept before a crash, but not scored, is scored when the services start again."""
     settings = settings_for(tmp_path, rules=(builtin_path(EXAMPLE_RULES),))
     services = Services(settings)
     try:

@@ -72,9 +72,11 @@ class TestUniformAnswer:
         assert refusals == {(401, "the passkey is not this person's")}
 
     def test_the_person_still_logs_in_by_number(self, people: People) -> None:
+        """The uniform answer to probes does not stop a real person logging in by number."""
         assert login(people.world, people.devices["registered"], people.numbers["registered"]).status_code == 201
 
     def test_a_revoked_person_is_still_refused_at_the_finish(self, people: People) -> None:
+        """A revoked person is still refused, at the ceremony's finish, saying revoked."""
         refused = login(people.world, people.devices["revoked"], people.numbers["revoked"])
         assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
 
@@ -102,6 +104,7 @@ class TestProbeLog:
     def test_a_few_lines_per_client_then_one_per_interval_counting_the_rest(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
+        """Probes log a burst per client, then a line per interval counting the rest: a flood cannot fill the log."""
         now = [0.0]
         probes = ProbeLog(burst=LINES_BURST, interval_s=60.0, clock=lambda: now[0])
         with caplog.at_level(logging.INFO, logger="tessera.probes"):

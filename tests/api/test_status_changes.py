@@ -106,6 +106,7 @@ class TestTheLogSaysWhatHappened:
         assert (PURPOSE, "status set to deceased") in log
 
     def test_without_a_purpose_nothing_changes_and_the_attempt_is_logged(self, world: World) -> None:
+        """A status change without a purpose is 403, changes nothing, and the attempt is in the person's log."""
         number = enrolled(world, 206)
         assert change_status(world, number, "revoked", purpose=None) == 403
         assert world.services.registry.person(number).status == "active"

@@ -101,6 +101,7 @@ def assert_same(compiled: tuple[bytes, bytes, bytes, list[int]], reference: Prep
 @settings(max_examples=400)
 @given(st.lists(VALID, min_size=1, max_size=6))
 def test_prepare__plainly_valid_batches_take_the_fast_path_with_the_same_bytes(batch: list[AccessEntry]) -> None:
+    """Every plainly valid batch takes the compiled path and writes byte for byte what Python writes."""
     compiled = _prepare.prepare(batch)
     assert compiled is not None, "a plainly valid batch fell back to the Python path"
     assert_same(compiled, python_prepared(batch))
@@ -140,6 +141,7 @@ def test_prepare__answers_none_or_the_python_bytes(batch: list[AccessEntry]) -> 
     ],
 )
 def test_prepare__refuses_what_the_checks_refuse(field: str, value: object) -> None:
+    """A batch with any bad value falls back to Python, which refuses it: the fast path never accepts more."""
     batch = [make_entry(0), replace(make_entry(1), **{field: value})]
     assert _prepare.prepare(batch) is None
     assert python_prepared(batch).errors[0] is not None
@@ -177,6 +179,8 @@ def test_prepare__leaves_the_unusual_to_python() -> None:
 
 
 def test_prepare__configure_takes_only_slotted_classes() -> None:
+    """configure() refuses a class without slots, whose fields the C code could not read."""
+
     class NoSlots:
         pass
 
@@ -185,6 +189,7 @@ def test_prepare__configure_takes_only_slotted_classes() -> None:
 
 
 def test_prepare_batches__same_result_either_path_with_a_refused_batch() -> None:
+    """With a refused batch among good ones, both paths give the same frames, leaves, keys and errors."""
     batches = [make_entries(0, 5), [*make_entries(5, 2), replace(make_entry(7), role="")], make_entries(8, 3)]
     fast = prepare_batches(batches)
     with python_path():
@@ -197,6 +202,7 @@ def test_prepare_batches__same_result_either_path_with_a_refused_batch() -> None
 @settings(max_examples=100)
 @given(st.binary(min_size=0, max_size=64 * 40).map(lambda b: b[: len(b) // 64 * 64]))
 def test_hash_pairs__hashlib_pair_by_pair(level: bytes) -> None:
+    """hash_pairs equals hashlib pair by pair on bytes, bytearrays and memoryviews, as the Python path does."""
     expected = b"".join(hashlib.sha256(b"\x01" + level[i : i + 64]).digest() for i in range(0, len(level), 64))
     assert _prepare.hash_pairs(level) == expected
     assert _prepare.hash_pairs(bytearray(level)) == expected
@@ -205,6 +211,7 @@ def test_hash_pairs__hashlib_pair_by_pair(level: bytes) -> None:
 
 
 def test_hash_pairs__long_runs_and_bad_lengths() -> None:
+    """hash_pairs stays right on long runs and refuses lengths not a multiple of 64, and text."""
     level = hashlib.sha256(b"seed").digest() * 2 * 1000  # long enough to release the GIL
     expected = b"".join(hashlib.sha256(b"\x01" + level[i : i + 64]).digest() for i in range(0, len(level), 64))
     assert _prepare.hash_pairs(level) == expected
@@ -216,6 +223,7 @@ def test_hash_pairs__long_runs_and_bad_lengths() -> None:
 
 
 def test_merkle_tree__same_levels_either_path() -> None:
+    """A tree grown in pieces on the fast path has every level the Python path and a rebuild have."""
     leaves = [hashlib.sha256(i.to_bytes(4, "little")).digest() for i in range(1000)]
     fast = MerkleTree()
     for k in range(0, 1000, 37):

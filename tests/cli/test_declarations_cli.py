@@ -53,6 +53,7 @@ def test_show_prints_the_law_in_force_and_list_its_history(tmp_path: Path) -> No
 
 
 def test_a_dpo_proposes_and_approves_with_their_key(tmp_path: Path) -> None:
+    """A DPO's key proposes a new type and approves it; the CLI says to restart serve and shows it."""
     ada = key(tmp_path, "dpo-ada")
     document = tmp_path / "law.toml"
     document.write_text(BUILTIN + FINE)
@@ -92,6 +93,7 @@ def test_someone_elses_key_decides_nothing(tmp_path: Path) -> None:
 
 
 def test_a_protected_name_is_refused_naming_the_file_field_and_category(tmp_path: Path) -> None:
+    """A type named for worship is refused in one line naming the file, the field and the category."""
     ada = key(tmp_path, "dpo-ada")
     document = tmp_path / "law.toml"
     document.write_text(BUILTIN + FINE.replace("fine.unpaid", "citizen.worship_visit"))
@@ -101,6 +103,7 @@ def test_a_protected_name_is_refused_naming_the_file_field_and_category(tmp_path
 
 
 def test_an_exception_by_two_and_a_refusal(tmp_path: Path) -> None:
+    """A proposal may carry a named exception, another DPO may refuse it, and a malformed one is refused."""
     ada, bea = key(tmp_path, "dpo-ada"), key(tmp_path, "dpo-bea")
     document = tmp_path / "law.toml"
     document.write_text(BUILTIN + FINE.replace("fine.unpaid", "branch.church_street_cash"))
@@ -114,6 +117,7 @@ def test_an_exception_by_two_and_a_refusal(tmp_path: Path) -> None:
 
 
 def test_export_writes_the_law_with_its_hash(tmp_path: Path) -> None:
+    """export writes the law in force with its format, version and document to the given file."""
     out_file = tmp_path / "law.json"
     code, _, err = cli(tmp_path, "export", "--output", str(out_file))
     assert code == 0 and "version 1 written" in err

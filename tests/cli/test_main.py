@@ -121,6 +121,7 @@ def test_bench_check__figures_in_process_and_over_http(tmp_path: Path) -> None:
 
 
 def test_bench_rules__events_reach_scores(tmp_path: Path) -> None:
+    """The rules bench feeds its events through to scores: every firing is a contribution, no feed errors."""
     figures = _bench(
         "rules", "--events", "20000", "--batch", "1000", "--rules", "5", "--accounts", "500", "--dir", str(tmp_path)
     )
@@ -130,6 +131,7 @@ def test_bench_rules__events_reach_scores(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not SANCTIONS_FIXTURES.is_dir(), reason="shared sanctions fixtures are not present")
 def test_bench_screening__speed_and_accuracy_on_a_labelled_set() -> None:
+    """The screening bench reports precision and recall in 0..1 and a speed, on the names it was asked for."""
     figures = _bench("screening", "--entities", "300", "--positives", "20", "--negatives", "20")
     assert figures["bench"] == "screening" and figures["names"] == 40
     assert 0 <= figures["precision"] <= 1 and 0 <= figures["recall"] <= 1 and figures["names_per_second"] > 0

@@ -62,6 +62,7 @@ def test_another_services_sector_is_refused__a_shared_one_is_named(tmp_path: Pat
 
 
 def test_disable_stops_the_client(tmp_path: Path) -> None:
+    """oidc disable marks the relying party disabled in the store."""
     uri = "https://shop.example/cb"
     registered = runner.invoke(
         app, ["oidc", "register", "--name", "Shop", "--redirect-uri", uri, "--data", str(tmp_path)]

@@ -113,4 +113,5 @@ def test_declarations_come_from_the_store_or_an_export_never_from_beside_the_rul
 
 
 def test_no_files_is_a_usage_error() -> None:
+    """rules check with no files is a usage error (exit 2), not a clean pass."""
     assert runner.invoke(app, ["rules", "check"]).exit_code == 2

@@ -31,6 +31,7 @@ def data(tmp_path: Path) -> Path:
 
 
 def test_import__counts_on_stdout_progress_on_stderr(tmp_path: Path) -> None:
+    """An import prints its counts as JSON on stdout and its progress on stderr, so scripts can parse one."""
     result = runner.invoke(
         app, ["sanctions", "import", str(DATA / "eu_fsf.xml"), "--format", "eu", "--data", str(tmp_path)]
     )
@@ -42,6 +43,7 @@ def test_import__counts_on_stdout_progress_on_stderr(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not UN_XML.is_file(), reason="shared sanctions fixtures are not present")
 def test_import__real_un_list(tmp_path: Path) -> None:
+    """The real UN consolidated list imports whole: all 1003 listings are on record."""
     _import(tmp_path, UN_XML, "un")
     with Store.open(f"sqlite:///{tmp_path / 'registry.db'}") as store:
         assert [(i.source, i.entities) for i in SanctionsLists(store).lists()] == [("un", 1003)]
@@ -60,6 +62,7 @@ def test_import__malformed_file_names_the_line_and_imports_nothing(data: Path, t
 
 
 def test_import__unknown_format_is_refused(tmp_path: Path) -> None:
+    """An unknown --format is a usage error (exit 2), not a guess at the file's shape."""
     result = runner.invoke(app, ["sanctions", "import", str(DATA / "ftm.jsonl"), "--format", "csv"])
     assert result.exit_code == 2
 
@@ -82,6 +85,7 @@ def test_screen__json_contract(data: Path) -> None:
 
 
 def test_screen__file_one_line_per_row_in_order(data: Path, tmp_path: Path) -> None:
+    """Screening a CSV prints one JSON line per row, in order, with the listing each one matched."""
     names = tmp_path / "names.csv"
     names.write_text("name,birth_date,country\nVladimir Putin,1952-10-07,RU\nJohn Smith,,\nSaddam Hussein,,IQ\n")
     result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data), "--json"])
@@ -105,6 +109,7 @@ DISGUISED_PUTIN = [
 
 @pytest.mark.parametrize("name", DISGUISED_PUTIN)
 def test_screen__name_with_invisible_characters_or_look_alikes_is_found(data: Path, name: str) -> None:
+    """A listed name disguised with invisible characters or look-alike letters is still found above threshold."""
     result = runner.invoke(app, ["sanctions", "screen", "--name", name, "--data", str(data), "--json"])
     assert result.exit_code == 0, result.output
     first = json.loads(result.stdout)["matches"][0]
@@ -112,6 +117,7 @@ def test_screen__name_with_invisible_characters_or_look_alikes_is_found(data: Pa
 
 
 def test_screen__file_with_invisible_characters_finds_every_line(data: Path, tmp_path: Path) -> None:
+    """Every disguised name in a file is found, line by line, as on the command line."""
     names = tmp_path / "names.csv"
     names.write_text("name\n" + "".join(f"{name}\n" for name in DISGUISED_PUTIN), encoding="utf-8")
     result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data), "--json"])
@@ -121,6 +127,7 @@ def test_screen__file_with_invisible_characters_finds_every_line(data: Path, tmp
 
 
 def test_screen__a_listing_imported_with_a_zero_width_space_is_found_by_its_plain_name(tmp_path: Path) -> None:
+    """A listing whose name hides a zero-width space and soft hyphen is found under its plain spelling."""
     listed = tmp_path / "listed.jsonl"
     listing = {"id": "x1", "schema": "Person", "properties": {"name": ["Cyprian Pe\u200bcher\u00adsky"]}}
     listed.write_text(json.dumps(listing) + "\n")
@@ -138,6 +145,7 @@ def test_screen__a_listing_imported_with_a_zero_width_space_is_found_by_its_plai
     ],
 )
 def test_screen__file_without_a_header_or_with_its_columns_reordered(data: Path, tmp_path: Path, text: str) -> None:
+    """A file without a header, or with a BOM, reordered columns and a blank line, screens the same."""
     names = tmp_path / "names.csv"
     names.write_text(text, encoding="utf-8")
     result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data), "--json"])
@@ -163,6 +171,7 @@ def test_screen__file_without_a_header_or_with_its_columns_reordered(data: Path,
 def test_screen__bad_file_names_its_line_even_after_a_blank_one(
     data: Path, tmp_path: Path, text: str, where: str
 ) -> None:
+    """A bad date, unknown or repeated column, or extra field fails naming the file's line, blanks counted."""
     names = tmp_path / "names.csv"
     names.write_text(text)
     result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data)])
@@ -180,6 +189,7 @@ def test_screen__bad_file_names_its_line_even_after_a_blank_one(
     ],
 )
 def test_screen__bad_input_is_one_line(data: Path, args: list[str], field: str) -> None:
+    """Bad options print one error line naming the option, no traceback and nothing on stdout."""
     result = runner.invoke(app, ["sanctions", "screen", *args, "--data", str(data), "--json"])
     assert result.exit_code == 1
     assert result.stderr.startswith("error [invalid_input]: " + field) and "Traceback" not in result.output
@@ -187,6 +197,7 @@ def test_screen__bad_input_is_one_line(data: Path, args: list[str], field: str) 
 
 
 def test_screen__bad_row_in_file_names_its_line(data: Path, tmp_path: Path) -> None:
+    """An impossible birth date in a file fails naming the line and column, and prints no partial results."""
     names = tmp_path / "names.csv"
     names.write_text("name,birth_date,country\nVladimir Putin,,\nJohn Smith,1980-02-31,\n")
     result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data)])
@@ -194,5 +205,6 @@ def test_screen__bad_row_in_file_names_its_line(data: Path, tmp_path: Path) -> N
 
 
 def test_screen__no_list_imported(tmp_path: Path) -> None:
+    """Screening before any list is imported fails as not found rather than matching nothing."""
     result = runner.invoke(app, ["sanctions", "screen", "--name", "Anyone", "--data", str(tmp_path)])
     assert result.exit_code == 1 and "error [not_found]" in result.stderr

@@ -46,6 +46,7 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
 
 
 def test_keys_create_refuses_bad_input_without_writing(tmp_path: Path) -> None:
+    """keys create refuses a bad role, agency, name or organisation by field, and makes no key."""
     for args, field in (
         (["--role", "king", "--name", "x"], "role"),
         (["--role", "officer", "--name", "x"], "agency"),
@@ -160,13 +161,16 @@ class TestForwardedHeaders:
         return seen
 
     def test_by_default_no_proxy_is_believed(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """By default uvicorn is told to believe no proxy's forwarded headers."""
         assert self._uvicorn_options(tmp_path, monkeypatch)["proxy_headers"] is False
 
     def test_named_proxies_are_passed_to_uvicorn(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Named proxies reach uvicorn as one normalised list, with proxy headers on."""
         options = self._uvicorn_options(tmp_path, monkeypatch, "--forwarded-allow-ips", "10.0.0.7, 10.1.0.0/16")
         assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == "10.0.0.7,10.1.0.0/16"
 
     def test_something_else_is_refused_in_one_line(self, tmp_path: Path) -> None:
+        """A proxy list with a host name in it is refused in one line, not a traceback."""
         result = runner.invoke(app, ["serve", "--data", str(tmp_path), "--forwarded-allow-ips", "10.0.0.7,proxy"])
         assert result.exit_code == 1 and "--forwarded-allow-ips" in result.stderr and "Traceback" not in result.output
 

@@ -150,6 +150,7 @@ def test_a_purpose_that_hides_something_is_refused_in_the_domain_too(office: Off
 def test_a_bad_decision_changes_nothing(
     office: Office, decision: str, reason: str, number: str | None, field: str
 ) -> None:
+    """An unknown decision, a blank, hidden or reordered reason, or a bad number is refused; the case is unchanged."""
     people = list(synthetic_enrolments(10, 200, duplicate_share=0.05))
     results = office.enrolments.submit_many([s.submission() for s in people], station=office.station)
     case = next(e for e in results if e.state == "review")

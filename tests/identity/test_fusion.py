@@ -20,6 +20,7 @@ def _templates(seed: int, positions: list[int]) -> Templates:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.integers(1, 10), max_size=4), min_size=1, max_size=8), st.integers(0, 2**31))
 def test_the_matrix_is_every_pair_s_fused_score(finger_sets: list[list[int]], seed: int) -> None:
+    """Each cell of the pairwise matrix is the fused score of that pair, whatever fingers each person gave."""
     people = [_templates(seed + i, positions) for i, positions in enumerate(finger_sets)]
     matrix = pairwise_fused_scores(people)
     for i, a in enumerate(people):
@@ -28,4 +29,5 @@ def test_the_matrix_is_every_pair_s_fused_score(finger_sets: list[list[int]], se
 
 
 def test_no_templates_is_an_empty_matrix() -> None:
+    """No people gives an empty 0x0 matrix rather than an error."""
     assert pairwise_fused_scores([]).shape == (0, 0)

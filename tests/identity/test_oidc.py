@@ -245,6 +245,7 @@ class TestRegistration:
         assert world.provider.clients.in_sector("shop.example") == []
 
     def test_a_name_in_persian_keeps_its_joiner(self, world: World) -> None:
+        """A relying party's Persian name keeps its zero-width non-joiner, which the script needs to read right."""
         name = "\u062f\u0627\u0631\u0648\u062e\u0627\u0646\u0647\u200c\u0647\u0627 24"  # a pharmacy's, with a ZWNJ
         assert world.party(name, "https://shop.example/cb")[0].name == name
 
@@ -326,6 +327,7 @@ class TestAuthorizationRequest:
         assert count(world, oidc_requests) == 0
 
     def test_unknown_client__raised_never_redirected(self, world: World) -> None:
+        """An unknown client_id is raised, never redirected: its redirect URI cannot be trusted."""
         shop, _ = world.party("Shop", "https://shop.example/cb")
         with pytest.raises(NotFoundError) as caught:
             world.provider.begin_authorization({**params(shop, pkce()[1]), "client_id": "rp_0000000000000000"})
@@ -367,6 +369,7 @@ class TestAuthorizationRequest:
         assert isinstance(outcome, Redirect) and outcome.error == "invalid_scope"
 
     def test_a_repeated_parameter__invalid_request(self, world: World) -> None:
+        """A parameter sent twice is redirected back as invalid_request rather than one copy picked."""
         shop, _ = world.party("Shop", "https://shop.example/cb")
         pairs = [*params(shop, pkce()[1]).items(), ("scope", "openid")]
         outcome = world.provider.begin_authorization(pairs)
@@ -416,6 +419,7 @@ class TestCodeExchange:
         assert exchange(world, shop, creds, code, verifier).access_token
 
     def test_an_expired_code__invalid_grant_and_nothing_changes(self, world: World) -> None:
+        """A code past its lifetime is an invalid grant, issues no token and is not marked used."""
         shop, creds = world.party("Shop", "https://shop.example/cb")
         code, verifier = login(world, shop, world.person())
         world.clock.advance(CODE_TTL_S + 1)
@@ -427,6 +431,7 @@ class TestCodeExchange:
             assert conn.scalar(select(oidc_codes.c.used_at_ns)) is None
 
     def test_a_different_redirect_uri__invalid_grant(self, world: World) -> None:
+        """Exchanging a code with another of the client's redirect URIs than it was issued for is an invalid grant."""
         shop = world.provider.clients.register(
             "Shop", ["https://shop.example/a", "https://shop.example/b"], claims=["name"], created_by=world.admin.id
         )
@@ -443,6 +448,7 @@ class TestCodeExchange:
         assert caught.value.field == "redirect_uri"
 
     def test_a_wrong_client_secret__unauthenticated_and_the_code_survives(self, world: World) -> None:
+        """A wrong or missing secret is unauthenticated and does not burn the code: the right secret still works."""
         shop, creds = world.party("Shop", "https://shop.example/cb")
         code, verifier = login(world, shop, world.person())
         for wrong in (ClientCredentials(shop.client_id, "guess"), ClientCredentials(shop.client_id, None)):
@@ -451,6 +457,7 @@ class TestCodeExchange:
         assert exchange(world, shop, creds, code, verifier).access_token
 
     def test_a_code_of_another_client__invalid_grant(self, world: World) -> None:
+        """A code issued to one client cannot be exchanged by another, even in the same sector."""
         shop, _ = world.party("Shop", "https://shop.example/cb")
         other, other_creds = world.party("Other", "https://shop.example/cb2", sector_id="shop.example")
         code, verifier = login(world, shop, world.person())
@@ -458,6 +465,7 @@ class TestCodeExchange:
             exchange(world, other, other_creds, code, verifier)
 
     def test_a_public_client_needs_no_secret_and_may_not_send_one(self, world: World) -> None:
+        """A public client exchanges with PKCE alone, and sending a made-up secret is refused."""
         app, creds = world.party("App", "https://app.example/cb", public=True)
         code, verifier = login(world, app, world.person())
         with pytest.raises(UnauthenticatedError, match="public client"):
@@ -465,6 +473,7 @@ class TestCodeExchange:
         assert exchange(world, app, creds, code, verifier).access_token
 
     def test_only_the_authorization_code_grant(self, world: World) -> None:
+        """Any grant type but authorization_code is invalid input on grant_type, not an invalid grant."""
         shop, creds = world.party("Shop", "https://shop.example/cb")
         with pytest.raises(InvalidInputError) as caught:
             world.provider.exchange_code(
@@ -528,6 +537,7 @@ class TestMinimalDisclosure:
         assert info["name"] == "Kofi Mensah" and info["age_over_18"] is False and info["resident"] is True
 
     def test_consenting_to_a_claim_not_asked_for__refused(self, world: World) -> None:
+        """Consent cannot add a claim the party did not ask for, and the request stays open for a valid answer."""
         person = world.person()
         shop, _ = world.party("Shop", "https://shop.example/cb")
         request = begun(world, shop, pkce()[1], "openid age_over_18")
@@ -539,6 +549,7 @@ class TestMinimalDisclosure:
 
 class TestConsent:
     def test_declining__access_denied_and_the_request_closes(self, world: World) -> None:
+        """Declining redirects with access_denied and the state, and the request cannot be answered again."""
         shop, _ = world.party("Shop", "https://shop.example/cb")
         request = begun(world, shop, pkce()[1])
         refused = world.provider.refuse_authorization(request.id)
@@ -559,6 +570,7 @@ class TestConsent:
             answer(world, request, person, ("name",))
 
     def test_an_expired_request__not_found(self, world: World) -> None:
+        """A request left unanswered past its lifetime is gone: answering it is not found, expired."""
         person = world.person()
         shop, _ = world.party("Shop", "https://shop.example/cb")
         request = begun(world, shop, pkce()[1])
@@ -609,6 +621,7 @@ class TestPersonsWhoMayNotLogIn:
         assert "denied: the person is suspended" in outcomes
 
     def test_suspended_after_login__code_and_token_stop_working(self, world: World) -> None:
+        """Suspending a person voids their unredeemed code and their live access token at once."""
         person = world.person()
         shop, creds = world.party("Shop", "https://shop.example/cb")
         code, verifier = login(world, shop, person)
@@ -653,6 +666,7 @@ class TestAccessLog:
             assert person.number not in e.encode().decode()
 
     def test_unknown_tokens_are_refused(self, world: World) -> None:
+        """Empty, random and malformed access tokens are unauthenticated at userinfo."""
         for token in ("", "x" * 43, "not a token"):
             with pytest.raises(UnauthenticatedError):
                 world.provider.userinfo(token)

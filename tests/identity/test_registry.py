@@ -93,6 +93,7 @@ class TestDemographics:
         assert checked_demographics(facts(name="Nguy\u1ec5n V\u0103n")).name == "Nguy\u1ec5n V\u0103n"
 
     def test_missing_required_field(self) -> None:
+        """Demographics without a birth date are refused naming demographics.birth_date."""
         raw = facts()
         del raw["birth_date"]
         with pytest.raises(InvalidInputError) as caught:
@@ -146,6 +147,7 @@ class TestPersons:
         assert registry.person_of_principal(person.principal_id) == person
 
     def test_numbers_are_unique(self, store: Store) -> None:
+        """Fifty people enrolled with the same facts get fifty different numbers, and all are counted."""
         registry = Registry(store)
         numbers = {registry.create_person(facts(), station=OFFICER).number for _ in range(50)}
         assert len(numbers) == 50
@@ -162,6 +164,7 @@ class TestPersons:
             registry.person(number[:-1] + str((int(number[-1]) + 1) % 10))
 
     def test_age(self, store: Store) -> None:
+        """Age turns on the birthday itself, not the day after: 17 the day before, 18 on it."""
         person = Registry(store).create_person(facts(birth_date="2008-06-15"), station=OFFICER)
         assert person.age_on(dt.date(2026, 6, 14)) == 17
         assert person.age_on(dt.date(2026, 6, 15)) == 18
@@ -169,6 +172,7 @@ class TestPersons:
 
 class TestStatus:
     def test_history_records_every_change_with_reason_and_actor(self, store: Store) -> None:
+        """Every status change is kept in order with its reason and who made it, enrolment included."""
         registry = Registry(store)
         number = registry.create_person(facts(), station=OFFICER).number
         registry.set_status(number, "suspended", reason="document fraud inquiry", actor=OFFICER)
@@ -183,6 +187,7 @@ class TestStatus:
         assert all(h.actor == OFFICER for h in history)
 
     def test_deceased_is_final(self, store: Store) -> None:
+        """Once deceased, a person cannot be made active again, and the refused change leaves no trace."""
         registry = Registry(store)
         number = registry.create_person(facts(), station=OFFICER).number
         registry.set_status(number, "deceased", reason="death certificate 4411", actor=OFFICER)
@@ -192,6 +197,7 @@ class TestStatus:
 
     @pytest.mark.parametrize(("status", "reason", "field"), [("gone", "x", "status"), ("suspended", " ", "reason")])
     def test_bad_status_change_changes_nothing(self, store: Store, status: str, reason: str, field: str) -> None:
+        """An unknown status or a blank reason is refused by field and adds nothing to the history."""
         registry = Registry(store)
         number = registry.create_person(facts(), station=OFFICER).number
         with pytest.raises(InvalidInputError) as caught:
@@ -210,6 +216,7 @@ class TestStatus:
         assert len(registry.status_history(number)) == 1
 
     def test_same_status_again_is_a_conflict(self, store: Store) -> None:
+        """Setting the status a person already has is a conflict, not a silent duplicate in the history."""
         registry = Registry(store)
         number = registry.create_person(facts(), station=OFFICER).number
         with pytest.raises(ConflictError):
@@ -256,6 +263,7 @@ class TestVirtualIds:
         assert registry.virtual_ids_of(number)[0].revoked_at_ns is not None
 
     def test_only_the_owner_revokes(self, store: Store) -> None:
+        """Someone else revoking a person's virtual id is not found, and the id still resolves to its owner."""
         registry = Registry(store)
         a = registry.create_person(facts(), station=OFFICER).number
         b = registry.create_person(facts(name="Bo"), station=OFFICER).number
@@ -265,6 +273,7 @@ class TestVirtualIds:
         assert registry.resolve_virtual_id(vid.vid) == a
 
     def test_live_limit_and_inactive_person(self, store: Store) -> None:
+        """At most ten live virtual ids per person, and a suspended person is issued none."""
         registry = Registry(store)
         number = registry.create_person(facts(), station=OFFICER).number
         for _ in range(10):
@@ -276,6 +285,7 @@ class TestVirtualIds:
             registry.issue_virtual_id(number)
 
     def test_a_mistyped_virtual_id_is_refused_before_lookup(self, store: Store) -> None:
+        """A virtual id with swapped or changed digits fails its check digit before any lookup."""
         registry = Registry(store)
         vid = registry.issue_virtual_id(registry.create_person(facts(), station=OFFICER).number).vid
         wrong = vid[:-2] + vid[-1] + vid[-2] if vid[-1] != vid[-2] else vid[:-1] + str((int(vid[-1]) + 1) % 10)

@@ -66,6 +66,7 @@ class TestLiveFeed:
         assert funded.feed.errors == 1 and isinstance(funded.feed.last_error, RuntimeError)
 
     def test_closed_subscription__receives_nothing_more(self, funded: Ledger) -> None:
+        """A closed subscription's callback is not called for later batches."""
         seen: list[int] = []
         subscription = funded.subscribe(lambda b: seen.append(b.seq))
         funded.create_transfers([_pay(40, ALICE, BOB, 1)])
@@ -144,6 +145,7 @@ class TestCatchUp:
 
     @pytest.mark.parametrize("bad", [-1, True, "3", 1.5])
     def test_bad_seq__refused(self, tmp_path: Path, bad: object) -> None:
+        """A negative, boolean, string or float sequence number is refused at open and at subscribe."""
         with pytest.raises(InvalidInputError) as caught:
             Ledger.open(tmp_path / "l", feed_after=bad)  # type: ignore[arg-type]
         assert caught.value.field == "feed_after"

@@ -66,6 +66,7 @@ def test_undelivered_notes_outlive_a_snapshot(tmp_path: Path) -> None:
 
 
 def test_accounts_carry_notes_too_even_when_frozen_at_opening(tmp_path: Path) -> None:
+    """Accounts opened frozen carry their note too, stamped with the batch's seq and timestamp."""
     with Ledger.open(tmp_path / "l") as ledger:
         results = ledger.create_accounts([Account(3, 1, 2, flags=WALLET)], frozen_by={3: "r_1"}, note=b"a")
         (note,) = ledger.notes.undelivered()

@@ -27,6 +27,7 @@ class TestLedgers:
         assert office.requests.require(request.id).outcome == {"ledger": 1}
 
     def test_the_admin_who_asked_cannot_approve(self, office: Office) -> None:
+        """The admin who asked for a ledger cannot approve it: the request stays pending and no ledger exists."""
         request = office.requests.request_ledger(office.admin, CURRENCY)
         with pytest.raises(ForbiddenError, match="different admin"):
             office.requests.approve(request.id, office.admin)
@@ -41,6 +42,7 @@ class TestLedgers:
             office.requests.approve(request.id, office.banker)
 
     def test_an_unregistered_issuer_is_refused_at_the_request(self, office: Office) -> None:
+        """A ledger naming an issuer nobody registered is refused when asked for, not at approval."""
         with pytest.raises(NotFoundError, match="issuer"):
             office.requests.request_ledger(office.admin, ledger_unit(2, "gold", "XAU", 3, "royal-mint"))
 
@@ -110,6 +112,7 @@ class TestOfficerKeys:
         assert caught.value.field == "reason" and office.requests.require(request.id).status == "pending"
 
     def test_a_refused_request_makes_nothing_and_cannot_be_approved(self, office: Office) -> None:
+        """A refused key request keeps its reason, makes no principal, and cannot be approved afterwards."""
         request = office.requests.request_officer_key(office.admin, "newcomer", "central-bank")
         refused = office.requests.refuse(request.id, office.admin_2, "not on the bank's staff list")
         assert refused.status == "refused" and refused.outcome == {"reason": "not on the bank's staff list"}
@@ -127,9 +130,11 @@ class TestLedgerCategories:
         assert office.requests.ledgers.require(7).category == "disability"
 
     def test_a_ledger_without_a_category_funds_money(self, office: Office) -> None:
+        """A ledger registered without a category is taken to fund money: category financial."""
         office.requests.approve(office.requests.request_ledger(office.admin, CURRENCY).id, office.admin_2)
         assert office.requests.ledgers.require(1).category == "financial"
 
     def test_an_unknown_category_is_refused_naming_it(self) -> None:
+        """A ledger category that is no data category is refused, naming category."""
         with pytest.raises(InvalidInputError, match="category"):
             ledger_unit(7, "quota", "trip", 0, "social-security", category="wellbeing")

@@ -71,15 +71,18 @@ class TestRefusals:
             check_opening("a", CLERK, ALICE, Account(9, 1, AccountKind.wallet, NON_NEGATIVE, category=5411), CURRENCY)
 
     def test_an_unknown_code_names_the_kinds(self) -> None:
+        """An account code that is no kind is refused, listing the kinds there are."""
         with pytest.raises(InvalidInputError, match=r"a\.kind: must be one of 1 \(issuance\)"):
             check_opening("a", CLERK, ALICE, Account(9, 1, 77, NON_NEGATIVE), CURRENCY)
 
     def test_a_programme_account_is_held_by_the_openers_agency(self) -> None:
+        """A programme account may be held only by the opener's own agency, not another's."""
         with pytest.raises(ForbiddenError, match="civil-registry"):
             check_opening("a", CLERK, BANKER, Account(9, 1, AccountKind.programme, NON_NEGATIVE), CURRENCY)
         check_opening("a", CLERK, CLERK, Account(9, 1, AccountKind.programme, NON_NEGATIVE), CURRENCY)
 
     def test_every_refusal_is_a_tessera_error_naming_the_field(self) -> None:
+        """A refusal is a TesseraError whose message starts with the caller's field, here the holder."""
         with pytest.raises(TesseraError, match=r"^a\.holder"):
             check_opening("a", CLERK, SHOP, Account(9, 1, AccountKind.wallet, NON_NEGATIVE), CURRENCY)
 

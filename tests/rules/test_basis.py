@@ -49,11 +49,13 @@ class TestLegalBasis:
         ],
     )
     def test_malformed_terms__invalid_input_naming_the_field(self, args: tuple[str, ...], field: str) -> None:
+        """Bad ids, blank or hidden-character text and unknown kinds are refused: every notice cites these terms."""
         with pytest.raises(InvalidInputError) as caught:
             legal_basis(*args)
         assert caught.value.field == field
 
     def test_unknown_domain__invalid_input_naming_its_place(self) -> None:
+        """An unknown domain among good ones is refused, naming its position in the list."""
         with pytest.raises(InvalidInputError) as caught:
             legal_basis("ok", "Act", "s. 1", "statute", ["payments", "voting"])
         assert caught.value.field == "basis.domains[1]"
@@ -69,11 +71,13 @@ class TestLegalBasis:
         }
 
     def test_only_a_court_order_allows_an_open_end(self) -> None:
+        """Of all the kinds of basis, only a court order may restrict without an end date."""
         assert [k for k in BasisKind if legal_basis("k", "Act", "s", k).allows_open_end] == [BasisKind.court_order]
 
 
 class TestWhoExercises:
     def test_a_basis_names_the_agencies_that_exercise_it(self) -> None:
+        """A basis exercises through the agencies it names, and no other agency (nor none) may."""
         assert COURT.exercised_by == {"courts"} and COURT.agencies_text() == "courts"
         assert COURT.exercisable_by("courts") and not COURT.exercisable_by("central-bank")
         assert not COURT.exercisable_by("") and not TAX.exercisable_by("courts")
@@ -90,11 +94,13 @@ class TestWhoExercises:
         ],
     )
     def test_malformed_agencies__invalid_input_naming_the_field(self, agencies: object, field: str) -> None:
+        """A string for a list, a blank, a joined or overlong name, or too many agencies are refused by field."""
         with pytest.raises(InvalidInputError) as caught:
             legal_basis("x/1", "Act", "s. 1", "statute", ["credit"], exercised_by=agencies)  # type: ignore[arg-type]
         assert caught.value.field == field
 
     def test_a_basis_that_closes_domains_must_name_them_one_that_closes_none_need_not(self) -> None:
+        """A basis that closes domains must name its agencies; one that only opens doors need not."""
         with pytest.raises(InvalidInputError) as caught:
             require_agencies(TAX)
         assert caught.value.field == "basis.exercised_by"
@@ -124,6 +130,7 @@ class TestCoverage:
     CREDIT = legal_basis("credit-act/12", "Credit Act", "s. 12", "statute", covers=["loan.repaid"])
 
     def test_a_basis_covers_the_types_it_names_or_their_purposes(self) -> None:
+        """A basis covers the event types it names or those of its purposes, and says so in words."""
         by_purpose = legal_basis("tax-act/45", "Tax Act", "s. 45", "statute", purposes=["tax"])
         assert self.CREDIT.covers_type(self.LOANS) and not self.CREDIT.covers_type(self.TAXES)
         assert by_purpose.covers_type(self.TAXES) and by_purpose.purposes == {Category.tax}
@@ -131,6 +138,7 @@ class TestCoverage:
         require_coverage(self.CREDIT, "r", [self.LOANS], "w")
 
     def test_a_rule_over_anything_else__refused_naming_rule_basis_and_input(self) -> None:
+        """A rule over an uncovered input is refused at that input, naming the rule, the basis and the type."""
         with pytest.raises(InvalidInputError) as caught:
             require_coverage(self.CREDIT, "credit.taxes", [self.LOANS, self.TAXES], "f.toml:rule[0]")
         assert caught.value.field == "f.toml:rule[0].inputs[1]"
@@ -162,6 +170,7 @@ class TestCoverage:
         ],
     )
     def test_malformed_coverage__invalid_input_naming_the_field(self, terms: dict[str, object], field: str) -> None:
+        """Malformed covers and purposes (not a list, bad names, unknown purposes, too many) are refused by field."""
         with pytest.raises(InvalidInputError) as caught:
             legal_basis("x/1", "X", "s. 1", "statute", **terms)  # type: ignore[arg-type]
         assert caught.value.field == field
@@ -179,12 +188,14 @@ class TestCoverage:
 
 class TestCourtOrder:
     def test_plain_values_become_a_checked_order(self) -> None:
+        """Text and ISO dates become a stripped CourtOrder that cites itself; non-Latin court names are kept."""
         order = court_order(" High Court of Justice ", "HC/2026/118", "2026-03-01", today=TODAY)
         assert order == CourtOrder("High Court of Justice", "HC/2026/118", dt.date(2026, 3, 1))
         assert order.cite() == "order of 2026-03-01 in HC/2026/118, High Court of Justice"
         assert court_order("دادگاه\u200cعمومی", "CV 12-2026", TODAY, today=TODAY).court == "دادگاه\u200cعمومی"
 
     def test_a_day_of_grace_for_a_court_east_of_utc(self) -> None:
+        """An order dated tomorrow is accepted (a court east of UTC), the day after is refused."""
         assert court_order("Court", "1", TODAY + dt.timedelta(days=1), today=TODAY).issued_on > TODAY
         with pytest.raises(InvalidInputError):
             court_order("Court", "1", TODAY + dt.timedelta(days=2), today=TODAY)
@@ -218,6 +229,7 @@ class TestCourtOrder:
     def test_a_malformed_order__invalid_input_naming_its_part(
         self, court: object, case_number: object, issued_on: object, field: str
     ) -> None:
+        """Blank, hidden-character, overlong or mistyped courts, cases and dates are refused naming the part."""
         with pytest.raises(InvalidInputError) as caught:
             court_order(court, case_number, issued_on, today=TODAY)
         assert caught.value.field == field
@@ -225,16 +237,19 @@ class TestCourtOrder:
 
 class TestLegalBases:
     def test_registering_the_same_terms_twice_is_a_no_op(self) -> None:
+        """Registering identical terms again returns the one on record: the registry stays one entry."""
         bases = LegalBases([TAX])
         assert bases.register(TAX) is bases.get("tax-act/12")
         assert len(bases) == 1 and "tax-act/12" in bases and bases.ids() == ["tax-act/12"]
 
     def test_other_terms_under_a_registered_id__conflict(self) -> None:
+        """Other terms under a registered id are a conflict: a basis cannot be quietly rewritten."""
         bases = LegalBases([TAX])
         with pytest.raises(ConflictError):
             bases.register(legal_basis("tax-act/12", "Tax Act 2024", "s. 12(3)", "statute", ["travel"]))
 
     def test_unknown_id__not_found(self) -> None:
+        """Asking for a basis nobody registered is not found."""
         with pytest.raises(NotFoundError):
             LegalBases().get("nothing/1")
 
@@ -246,6 +261,7 @@ class TestLegalBases:
 
 class TestCheckedDomains:
     def test_domains_the_basis_names_pass(self) -> None:
+        """Domains the basis names pass, as strings or enums, and come back as a set of Domain."""
         assert checked_domains(TAX, ["payments", Domain.licensing]) == {Domain.payments, Domain.licensing}
 
     def test_a_domain_the_basis_does_not_name__refused_naming_it(self) -> None:
@@ -257,5 +273,6 @@ class TestCheckedDomains:
 
     @pytest.mark.parametrize("domains", [[], "payments", ["payment"], [3]])
     def test_empty_unknown_or_not_a_list__invalid_input(self, domains: object) -> None:
+        """No domains, a bare string, an unknown name or a non-string is refused."""
         with pytest.raises(InvalidInputError):
             checked_domains(TAX, domains)  # type: ignore[arg-type]

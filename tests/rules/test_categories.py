@@ -20,6 +20,7 @@ LOAN_REPAID = {"amount": ("int", "financial"), "days_late": ("int", "financial")
 
 
 def test_an_ordinary_event_type_registers() -> None:
+    """An ordinary event type registers with typed, categorised fields and the categories it carries."""
     types = EventTypes()
     registered = types.register(event_type("loan.repaid", "financial", LOAN_REPAID))
     assert types.get("loan.repaid") is registered
@@ -108,12 +109,14 @@ def test_registering_again() -> None:
     ],
 )
 def test_malformed_event_types_name_the_field(name: str, fields: dict[str, object], field: str) -> None:
+    """A bad type name, no fields, a bad field name, an unknown type or a bare type is refused by field."""
     with pytest.raises(InvalidInputError) as caught:
         event_type(name, "financial", fields)  # type: ignore[arg-type]
     assert caught.value.field == field
 
 
 def test_unknown_event_type_and_field() -> None:
+    """An unregistered type, or a field a type does not have, is not found, naming the field."""
     types = EventTypes([event_type("loan.repaid", "financial", LOAN_REPAID)])
     with pytest.raises(NotFoundError):
         types.get("loan.defaulted")

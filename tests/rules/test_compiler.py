@@ -290,12 +290,14 @@ class TestColumns:
     """Columns are checked and converted once per batch, never per row."""
 
     def test_narrow_ints_and_floats_widen_and_longer_columns_are_cut(self) -> None:
+        """Narrow int and float columns are widened, and only the batch's rows are read from longer ones."""
         _, compiled = compile_conditions("event.a > 1 && event.f < 2.0")
         columns = {"a": np.array([0, 2, 5, 9], np.int32), "f": np.array([0, 1, 3, 0], np.float32)}
         ((_, rows),) = compiled.evaluate("test.event", columns, 3)
         assert rows.tolist() == [1] and rows.dtype == np.int64
 
     def test_object_string_columns_are_converted(self) -> None:
+        """An object array of strings is converted and string functions run on it."""
         _, compiled = compile_conditions('event.s.startsWith("a")')
         ((_, rows),) = compiled.evaluate("test.event", {"s": np.array(["ab", "b", "a"], dtype=object)}, 3)
         assert rows.tolist() == [0, 2]
@@ -313,16 +315,19 @@ class TestColumns:
     def test_a_missing_or_mistyped_column_is_refused(
         self, columns: dict[str, npt.NDArray[np.generic]], size: int
     ) -> None:
+        """A missing, float, unsigned, short or two-dimensional column is refused naming it."""
         _, compiled = compile_conditions("event.a > 1")
         with pytest.raises(InvalidInputError) as caught:
             compiled.evaluate("test.event", columns, size)
         assert caught.value.field == "columns.a"
 
     def test_an_event_type_no_rule_reads_gives_nothing(self) -> None:
+        """An event type no rule reads yields no outcomes, without any columns."""
         _, compiled = compile_conditions("event.a > 1")
         assert compiled.evaluate("loan.repaid", {}, 10) == []
 
     def test_an_empty_batch(self) -> None:
+        """An empty batch yields an empty row list per rule, even for a rule that would err."""
         _, compiled = compile_conditions("event.a > 1", "1 / 0 == 1")
         assert [rows.tolist() for _, rows in compiled.evaluate("test.event", {"a": np.array([], np.int64)}, 0)] == [
             [],

@@ -149,6 +149,7 @@ class TestWhoMayDeclare:
         assert register.versions(Status.pending) == []
 
     def test_a_disabled_dpo_decides_nothing(self, sqlite_store: Store, register: Declarations, dpos: tuple) -> None:
+        """A DPO disabled after a proposal was made can no longer approve it."""
         proposal = register.propose(dpos[0], BUILTIN + FINE, "a fine")
         sqlite_store.disable_principal(dpos[1].id)
         gone = sqlite_store.get_principal(dpos[1].id)
@@ -187,6 +188,7 @@ class TestProposingAndApproving:
         assert "public-order-act/9" in register.load_in_force().bases
 
     def test_two_others_may_approve_what_a_dpo_proposed(self, register: Declarations, dpos: tuple) -> None:
+        """A basis that restricts needs two approvals, neither the proposer's; the second makes it law."""
         ada, bea, cy = dpos
         register.propose(ada, BUILTIN + RESTRICTING, "public order")
         register.approve(2, bea)
@@ -201,12 +203,14 @@ class TestProposingAndApproving:
         assert proposal.version.approvals_needed == 2
 
     def test_a_basis_that_only_opens_doors_needs_one(self, register: Declarations, dpos: tuple) -> None:
+        """A basis that closes no domain needs only one approval: the double check guards restrictions."""
         favourable = '\n[[legal_basis]]\nid = "housing-act/2"\ninstrument = "Housing Act"\narticle = "s. 2"\n'
         favourable += 'kind = "statute"\n'
         proposal = register.propose(dpos[0], BUILTIN + favourable, "housing grants")
         assert proposal.version.approvals_needed == 1
 
     def test_a_refusal_closes_a_version_with_its_reason(self, register: Declarations, dpos: tuple) -> None:
+        """A refusal needs a reason, closes the version for good, and the law in force stays as it was."""
         ada, bea, _ = dpos
         register.propose(ada, BUILTIN + RESTRICTING, "public order")
         with pytest.raises(InvalidInputError):
@@ -230,18 +234,22 @@ class TestProposingAndApproving:
         assert register.refuse(3, bea, "superseded").status is Status.refused
 
     def test_the_same_document_again__conflict(self, register: Declarations, dpos: tuple) -> None:
+        """Proposing the document already in force is a conflict naming that version, not a new version."""
         with pytest.raises(ConflictError, match="the same as version 1"):
             register.propose(dpos[0], BUILTIN, "nothing new")
 
     def test_a_note_is_required(self, register: Declarations, dpos: tuple) -> None:
+        """A proposal without a note saying why is refused."""
         with pytest.raises(InvalidInputError, match="note"):
             register.propose(dpos[0], BUILTIN + FINE, "")
 
     def test_an_unknown_version__not_found(self, register: Declarations, dpos: tuple) -> None:
+        """Approving a version that was never proposed is not found."""
         with pytest.raises(NotFoundError):
             register.approve(99, dpos[0])
 
     def test_versions_list_newest_first(self, register: Declarations, dpos: tuple) -> None:
+        """Versions list newest first, and can be filtered to those pending."""
         register.propose(dpos[0], BUILTIN + FINE, "fines")
         assert [v.version for v in register.versions()] == [2, 1]
         assert [v.version for v in register.versions(Status.pending)] == [2]
@@ -258,6 +266,7 @@ class TestProposingAndApproving:
             register.propose(dpos[0], BUILTIN + other, "fines")
 
     def test_a_basis_exercised_by_no_registered_agency__refused(self, register: Declarations, dpos: tuple) -> None:
+        """A basis naming an agency that is not registered is refused, naming the basis."""
         unknown = RESTRICTING.replace('["courts"]', '["secret-police"]')
         with pytest.raises(NotFoundError, match="legal_basis public-order-act/9"):
             register.propose(dpos[0], BUILTIN + unknown, "ban")
@@ -397,6 +406,7 @@ class TestExceptions:
 
 class TestExport:
     def test_an_export_loads_with_its_hash_checked(self, register: Declarations, dpos: tuple) -> None:
+        """The approved version exports with its format, version and approvers, and loads back through JSON."""
         ada = dpos[0]
         register.propose(ada, BUILTIN + FINE, "fines")
         register.approve(2, ada)
@@ -418,6 +428,7 @@ class TestExport:
             declared_from_export(export)
 
     def test_a_pending_version_is_not_exported(self, register: Declarations, dpos: tuple) -> None:
+        """A version still pending cannot be exported: only law in force is."""
         register.propose(dpos[0], BUILTIN + FINE, "fines")
         with pytest.raises(ConflictError, match="only law is exported"):
             register.export(2)
@@ -449,6 +460,7 @@ class TestBuiltInUpdates:
     def test_law_made_by_dpos_is_not_replaced_by_a_release(
         self, register: Declarations, dpos: tuple, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        """A release with new built-ins proposes nothing over law the DPOs made: their version stays newest."""
         register.propose(dpos[0], BUILTIN + FINE, "fines")
         register.approve(2, dpos[0])
         monkeypatch.setattr(Declarations, "_builtin_document", lambda self: BUILTIN.replace("s. 12", "s. 13"))

@@ -74,6 +74,7 @@ def test_check_agrees_with_a_naive_reading(drawn: list[Drawn], queries: list[tup
 
 
 def test_next_end_skips_discarded_and_open_ended() -> None:
+    """The next end skips discarded restrictions and open-ended ones, so the sweeper never waits on them."""
     clock = Clock()
     index = EnforcementIndex(clock)
     index.put("org:a", ["travel"], Denial("r_1", "c", "t", "b", 0, 50))
@@ -134,6 +135,7 @@ def test_the_table_answers_as_a_dict_of_its_puts_would(
 
 
 def test_the_table_grows_and_reuses_deleted_slots_without_losing_a_subject() -> None:
+    """The C table grows and reuses deleted slots over 20,000 subjects without losing or mixing one."""
     table = _closed.Table(tuple(DOMAINS), ALLOW, lambda: 0)
     answers = {f"org:s-{i}": object() for i in range(20_000)}
     for rounds in range(3):
@@ -149,6 +151,7 @@ def test_the_table_grows_and_reuses_deleted_slots_without_losing_a_subject() -> 
 
 
 def test_the_table_refuses_bad_puts() -> None:
+    """The C table refuses bad masks and bytes keys, clamps bounds past int64, leaves non-str keys to Python."""
     table = _closed.Table(tuple(DOMAINS), ALLOW)
     with pytest.raises(ValueError, match="mask"):
         table.put("org:a", 1 << len(DOMAINS), 0, 1, ALLOW)

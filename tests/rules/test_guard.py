@@ -100,6 +100,7 @@ class TestProtectedFieldsAreRefused:
         ],
     )
     def test_health_field(self, condition: str) -> None:
+        """An adverse rule reading a health field by any route (alias, macro, map key, dead branch) is refused."""
         error = refused(rule(condition))
         assert error.field == "<text 0>:rule[0].loan.repaid.diagnosis"
         assert error.category == "health" and "'sneaky'" in str(error)
@@ -128,6 +129,7 @@ class TestProtectedFieldsAreRefused:
         ],
     )
     def test_any_adverse_effect_refuses(self, effects: tuple[str, ...]) -> None:
+        """Any adverse effect on health data is refused, even beside a favourable one."""
         assert refused(rule('event.diagnosis == "flu"', *effects)).category == "health"
 
     def test_an_event_of_a_health_purpose_is_health_data_even_unread(self) -> None:
@@ -136,6 +138,7 @@ class TestProtectedFieldsAreRefused:
         assert error.field == "<text 0>:rule[0].clinic.visited.purpose" and error.category == "health"
 
     def test_one_health_input_among_several(self) -> None:
+        """A rule taking a health-purpose event among its inputs is refused on that type, whatever it reads."""
         error = refused(rule("event.amount > 0", inputs='["loan.repaid", "clinic.visited"]'))
         assert error.field.endswith("clinic.visited.purpose")
 
@@ -144,6 +147,7 @@ class TestOnlyBenefitsMayReadHealth:
     """Health and disability may open a door (eligibility for a benefit), never move a score (DESIGN.md 1)."""
 
     def test_an_eligibility_rule_loads(self) -> None:
+        """A purely favourable grant may read health and disability fields, and is not adverse."""
         rules = load_rules(
             [rule('event.borrower.disability && event.diagnosis != ""', ELIGIBLE)], TYPES, BASES, BENEFITS
         )
@@ -174,6 +178,7 @@ class TestUncheckableNamesAreRefused:
         ],
     )
     def test_computed_names(self, condition: str) -> None:
+        """Field names computed at run time (concatenation, indexing, shadowing) are refused as uncheckable."""
         with pytest.raises(InvalidInputError) as caught:
             load_rules([rule(condition)], TYPES, BASES, BENEFITS)
         assert not isinstance(caught.value, ProtectedCategoryError)
@@ -191,6 +196,7 @@ class TestUncheckableNamesAreRefused:
         ],
     )
     def test_unknown_or_implicit_fields(self, condition: str, error: type[Exception]) -> None:
+        """Unregistered, misspelt, whole-record, subject and time fields are refused on the condition."""
         with pytest.raises(error) as caught:
             load_rules([rule(condition)], TYPES, BASES, BENEFITS)
         assert getattr(caught.value, "field", "") == "<text 0>:rule[0].condition"
@@ -200,6 +206,7 @@ class TestForbiddenCategoriesCannotGetIn:
     """Forbidden categories are refused when types are registered, nested records included, so no rule sees them."""
 
     def test_a_forbidden_nested_record_field_refuses_the_record_and_the_type(self) -> None:
+        """A trade-union field refuses its record, and a type built around such a record is refused too."""
         with pytest.raises(ProtectedCategoryError) as caught:
             record_type("member", {"union": ("str", "trade_union")})
         assert caught.value.field == "member.union"
@@ -209,6 +216,7 @@ class TestForbiddenCategoriesCannotGetIn:
         assert caught.value.field == "loan.repaid.holder.union" and caught.value.category == "trade_union"
 
     def test_a_hand_built_type_with_a_forbidden_record_deep_down_is_refused(self) -> None:
+        """A hand-built type hiding religion two records deep is refused at registration, by full path."""
         deep = RecordType("deep", (EventField("church", FieldType.text, Category.religion),))
         mid = RecordType("mid", (EventField("deep", FieldType.record, Category.financial, deep),))
         sneaky = EventType(
@@ -219,6 +227,7 @@ class TestForbiddenCategoriesCannotGetIn:
         assert caught.value.field == "loan.repaid.m.deep.church"
 
     def test_in_a_definitions_file(self) -> None:
+        """A political-opinion field in a definitions file is refused naming the record and field."""
         text = """
 [[record_type]]
 name = "voter"
@@ -230,6 +239,7 @@ fields.party = { type = "str", category = "political_opinion" }
 
     @pytest.mark.parametrize("spelling", ["Religion", "political opinion", "healthcare", "HEALTH"])
     def test_a_category_spelled_otherwise_is_refused_not_mapped(self, spelling: str) -> None:
+        """A category spelt otherwise is an unknown category, never mapped to a permitted one."""
         text = f"""
 [[event_type]]
 name = "loan.repaid"

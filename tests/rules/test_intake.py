@@ -151,6 +151,7 @@ def _crash(*args: object, **kwargs: object) -> int:
 
 class TestScoring:
     def test_a_late_repayment__scored_traceably_with_a_notice(self, world: Intake) -> None:
+        """A late repayment scores the person at the event's own time, traceable to rule and event, with a notice."""
         done = world.intake.submit(
             LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45), repaid("L-2", world.ben.number, 0)]
         )
@@ -164,6 +165,7 @@ class TestScoring:
         ]
 
     def test_a_retry_is_a_duplicate_and_never_scored_twice(self, world: Intake) -> None:
+        """Resubmitting an event id is a duplicate and is never scored twice; new ids in the batch still count."""
         world.intake.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
         again = world.intake.submit(
             LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45), repaid("L-3", world.ada.number, 45)]
@@ -204,6 +206,7 @@ class TestScoring:
         assert [c.event_ref for c in Scores(world.store).contributions_of(world.ada.number)] == ["events:1:1"]
 
     def test_an_organisation_may_be_the_subject(self, world: Intake) -> None:
+        """An organisation can be the subject of a reported event and carries its own score."""
         done = world.intake.submit(LENDER, "loan.repaid", [repaid("L-9", "org:acme-foods", 45)])
         assert done.firings == 1 and Scores(world.store).score("org:acme-foods", "credit").value == -40
 
@@ -212,6 +215,7 @@ class TestCrash:
     def test_kept_but_not_scored__the_next_start_scores_them_once(
         self, world: Intake, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        """Events kept before a crash are scored exactly once at the next start, and a retry is a duplicate."""
         monkeypatch.setattr(world.engine, "process", _crash)
         with pytest.raises(RuntimeError):
             world.intake.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
@@ -268,6 +272,7 @@ class TestCrash:
     def test_a_batch_that_always_fails_is_skipped_after_three_tries_not_blocking_the_rest(
         self, world: Intake, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        """A batch that always fails is skipped after three tries, so it cannot block later events."""
         process = world.engine.process
 
         def poisoned(event_type: str, columns: Any, size: int, **kwargs: Any) -> int:
@@ -286,6 +291,7 @@ class TestCrash:
     def test_catch_up_scores_runs_of_several_types_in_order(
         self, world: Intake, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        """Catching up replays kept events of several types in order: scores and grants alike."""
         monkeypatch.setattr(world.engine, "process", _crash)
         claim = claimed("C-1", world.ben.number, grade=2)
         for reporter, event_type, event in [
@@ -304,6 +310,7 @@ class TestCrash:
     def test_kept_events_of_a_type_no_longer_registered__skipped_with_the_cursor_past_them(
         self, world: Intake, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        """Kept events of a type no longer registered are skipped, and the cursor moves past them."""
         monkeypatch.setattr(world.engine, "process", _crash)
         fields = {"on": "2026-12-01", "fee": 1.0, "paid_at": 1, "online": True}
         with pytest.raises(RuntimeError):
@@ -343,6 +350,7 @@ class TestCrash:
 def test_a_bad_event__its_error_names_it_and_nothing_is_kept(
     world: Intake, events: list[dict[str, Any]], error: type[Exception], field: str
 ) -> None:
+    """Each malformed event fails the whole batch naming its index and field, and nothing is kept or scored."""
     people = {"ADA": world.ada.number, "BEN": world.ben.number}
     for e in events:
         e["subject"] = people.get(e.get("subject", ""), e.get("subject"))
@@ -391,6 +399,7 @@ def test_text_that_cannot_be_stored_or_hides_something__refused_naming_the_field
 def test_an_event_type_from_outside_must_be_registered_and_not_the_ledgers(
     world: Intake, event_type: object, error: type[Exception], field: str
 ) -> None:
+    """Agencies may not submit the ledger's own type, an unregistered type or a non-string: nothing is kept."""
     with pytest.raises(error) as caught:
         world.intake.submit(LENDER, event_type, [repaid("L-1", world.ada.number, 45)])
     assert caught.value.field == field  # type: ignore[attr-defined]
@@ -409,6 +418,7 @@ def test_an_event_type_from_outside_must_be_registered_and_not_the_ledgers(
     ],
 )
 def test_each_kind_of_value_is_checked(world: Intake, fields: dict[str, Any], field: str) -> None:
+    """Dates, floats (NaN too), timestamps and bools are each checked for their kind, by field."""
     event = {"id": "R-1", "subject": world.ada.number, "at_ns": NOW, "fields": fields}
     with pytest.raises(InvalidInputError) as caught:
         world.intake.submit(LENDER, "licence.renewed", [event])
@@ -416,6 +426,7 @@ def test_each_kind_of_value_is_checked(world: Intake, fields: dict[str, Any], fi
 
 
 def test_a_record_given_flat_or_short__refused(world: Intake) -> None:
+    """A nested record missing a field, or given as a bare value, is refused naming the record's path."""
     fields = {"programme": "x", "amount": 0, "claimant": {"age_band": 40, "disability_grade": 3}}
     event = {"id": "C-1", "subject": world.ben.number, "at_ns": NOW, "fields": fields}
     with pytest.raises(InvalidInputError) as caught:

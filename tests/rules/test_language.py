@@ -56,6 +56,7 @@ def refusal(text: str, *more: str) -> TesseraError:
 
 class TestLoading:
     def test_a_rule_loads_with_its_basis_effects_and_fields(self) -> None:
+        """A good rule loads with its basis, its effects in seconds, the fields it reads and its source."""
         (rule,) = load_rules([GOOD], TYPES, BASES)
         assert rule.basis.cite() == "Consumer Credit Act, s. 12 (credit reference scoring)"
         assert rule.effects == (Effect(EffectKind.score, 365 * 86_400, "credit", -40, 90 * 86_400),)
@@ -63,6 +64,7 @@ class TestLoading:
         assert rule.source == "<text 0>:rule[0]"
 
     def test_the_example_file_loads_from_a_path(self) -> None:
+        """The shipped example file loads from disk and is indexed by input, with each rule's fields and effects."""
         rules = load_rules([builtin_path("example_rules.toml")], TYPES, BASES)
         assert len(rules) >= 6
         assert {r.id for r in rules.for_input("loan.repaid")} == {"credit.repaid-late", "credit.repaid-on-time"}
@@ -74,16 +76,19 @@ class TestLoading:
         assert restriction.kind is EffectKind.restriction and restriction.domains == {Domain.credit}
 
     def test_several_inputs_read_the_same_field(self) -> None:
+        """A rule over two event types reads the same field of each, and both are on record as read."""
         text = with_rule(inputs='["loan.repaid", "loan.defaulted"]', condition='"event.amount > 100"')
         (rule,) = load_rules([text], TYPES, BASES)
         assert rule.fields == {"loan.repaid.amount", "loan.defaulted.amount"}
 
     def test_a_favourable_rule_needs_no_reason_text(self) -> None:
+        """Only adverse rules must give a reason: a grant of eligibility loads without one."""
         effect = '[{ kind = "eligibility", benefit = "fee_waiver", expires_after = "30d" }]'
         (rule,) = load_rules([with_rule(reason_text=None, effects=effect)], TYPES, BASES)
         assert rule.reason_text == "" and not rule.adverse
 
     def test_the_rule_set_is_immutable_and_indexed(self) -> None:
+        """A rule set cannot be reassigned, answers by id and input, and refuses a rule id twice."""
         rules = load_rules([GOOD], TYPES, BASES)
         assert "credit.repaid-late" in rules and rules.for_input("tax.filed_late") == ()
         with pytest.raises(AttributeError):
@@ -119,6 +124,7 @@ class TestBadInput:
         ],
     )
     def test_rule_keys(self, changes: dict[str, str | None], error: type[Exception], field: str) -> None:
+        """Each missing, unknown or malformed key (CEL syntax, type, undeclared name) is refused by field."""
         caught = refusal(with_rule(**changes))
         assert type(caught) is error
         assert getattr(caught, "field", None) == f"<text 0>:rule[0].{field}"
@@ -144,11 +150,13 @@ class TestBadInput:
         ],
     )
     def test_effects(self, effect: str, field: str) -> None:
+        """Out-of-bounds effects (points, scheme, expiry, half-life, domains, kind) are refused by key."""
         caught = refusal(with_rule(effects=f"[{effect}]"))
         assert isinstance(caught, InvalidInputError)
         assert caught.field == f"<text 0>:rule[0].effects[0].{field}"
 
     def test_points_bound(self) -> None:
+        """Points at exactly POINTS_MAX load: the bound itself is allowed."""
         load_rules(
             [with_rule(effects=f'[{{ kind = "score", scheme = "c", points = {POINTS_MAX}, expires_after = "1d" }}]')],
             TYPES,
@@ -156,6 +164,7 @@ class TestBadInput:
         )
 
     def test_malformed_toml_names_the_file(self, tmp_path: Path) -> None:
+        """Broken TOML is refused as malformed TOML with the file's path as the field."""
         path = tmp_path / "credit.toml"
         path.write_text('[[rule]]\nid = "x\n')
         caught = refusal(path)  # type: ignore[arg-type]
@@ -163,12 +172,14 @@ class TestBadInput:
         assert "malformed TOML" in str(caught)
 
     def test_a_file_names_its_rules_by_path_and_position(self, tmp_path: Path) -> None:
+        """A refusal names the file path and the rule's position in it, so an author finds the line."""
         path = tmp_path / "credit.toml"
         path.write_text(GOOD + with_rule(id='"second"', condition='"event.days_late >"'))
         caught = refusal(path)  # type: ignore[arg-type]
         assert getattr(caught, "field", None) == f"{path}:rule[1].condition"
 
     def test_a_duplicate_rule_id_across_files(self) -> None:
+        """The same rule id in two files is refused on the second, naming where the first stands."""
         caught = refusal(GOOD, GOOD)
         assert isinstance(caught, InvalidInputError) and caught.field == "<text 1>:rule[0].id"
         assert "<text 0>:rule[0]" in str(caught)
@@ -177,18 +188,22 @@ class TestBadInput:
         "text", ['[rule]\nid = "x"\n', '[[rules]]\nid = "x"\n', "rule = 3\n", '[[rule]]\nid = "x"\n[[event_type]]\n']
     )
     def test_a_file_that_is_not_a_list_of_rules(self, text: str) -> None:
+        """A table instead of an array, a misspelt table or a declaration in a rule file is refused."""
         assert isinstance(refusal(text), InvalidInputError)
 
     def test_a_missing_file(self, tmp_path: Path) -> None:
+        """A rule file that does not exist is not found, not silently an empty rule set."""
         assert isinstance(refusal(tmp_path / "nope.toml"), NotFoundError)  # type: ignore[arg-type]
 
 
 class TestAllOrNothing:
     def test_load_rules_refuses_everything_when_one_rule_is_bad(self) -> None:
+        """load_rules loads nothing when one rule of many is bad: no half-applied policy."""
         with pytest.raises(InvalidInputError):
             load_rules([GOOD, with_rule(id='"other"', basis=None)], TYPES, BASES)
 
     def test_check_rules_collects_every_refusal_and_keeps_the_good_rules(self) -> None:
+        """check_rules reports every refusal with its place and rule id, and keeps the good rules."""
         rules, refusals = check_rules(
             [GOOD, with_rule(id='"b"', basis=None) + with_rule(id='"c"', condition='"event.nope > 1"'), "[[rule"],
             TYPES,
@@ -219,10 +234,12 @@ class TestEffects:
         ],
     )
     def test_out_of_bounds(self, kwargs: dict[str, object]) -> None:
+        """Hand-built effects outside the bounds (points, expiry, extra keys, a plain string kind) are refused."""
         with pytest.raises(InvalidInputError):
             Effect(**kwargs)  # type: ignore[arg-type]
 
     def test_favourable(self) -> None:
+        """Only grants and positive scores are favourable; denials, restrictions and negative scores are not."""
         assert Effect(EffectKind.eligibility, 10, benefit="x").favourable
         assert Effect(EffectKind.score, 10, "credit", 3).favourable
         assert not Effect(EffectKind.score, 10, "credit", -3).favourable
@@ -234,6 +251,7 @@ class TestDefinitions:
     """Event types, records and bases from TOML: unknown and cyclic records are refused by name."""
 
     def test_the_builtin_definitions(self) -> None:
+        """The built-in types include the ledger's transfer with its leaf fields, and bases of every kind."""
         assert {"ledger.transfer", "loan.repaid", "loan.defaulted", "tax.filed_late", "court.judgment_unpaid"} <= set(
             TYPES.names()
         )
@@ -251,6 +269,7 @@ class TestDefinitions:
         assert {"statute", "court_order", "sanctions_listing"} <= kinds
 
     def test_records_in_any_order_and_extending_the_builtins(self) -> None:
+        """Records may be declared after their use and build on built-in ones, without touching the given registries."""
         text = """
 [[event_type]]
 name = "household.registered"
@@ -268,6 +287,7 @@ fields.size = { type = "int", category = "benefit" }
         assert "household.registered" not in TYPES  # the registries given are left untouched
 
     def test_a_cycle_of_records_is_refused(self) -> None:
+        """Records that contain each other are refused, the cycle spelt out."""
         text = """
 [[record_type]]
 name = "a"
@@ -280,6 +300,7 @@ fields.a = { type = "a", category = "financial" }
             load_definitions([text])
 
     def test_an_unknown_record_is_refused(self) -> None:
+        """A field typed with an undeclared record is not found, naming the field's type key."""
         text = """
 [[event_type]]
 name = "x.y"
@@ -300,6 +321,7 @@ fields.p = { type = "person", category = "financial" }
         ],
     )
     def test_malformed_definitions(self, text: str) -> None:
+        """An unknown category, basis kind, missing category or table is refused with the text's place."""
         with pytest.raises(InvalidInputError) as caught:
             load_definitions([text])
         assert caught.value.field.startswith("<text 0>:")
@@ -309,11 +331,13 @@ class TestLegalBasisCoversWhatItNames:
     """A rule citing a basis reads only what the basis covers; court orders and listings cover no rule (issue 16)."""
 
     def test_the_builtin_bases_cover_their_own_events(self) -> None:
+        """The built-in bases cover their own events, and court orders and listings cover no rule."""
         assert BASES.get("consumer-credit-act/12").covers >= {"loan.repaid", "loan.defaulted", "ledger.transfer"}
         assert BASES.get("tax-administration-act/45").covers == {"tax.filed_late"}
         assert all(not BASES.get(i).for_rules for i in BASES.ids() if i.startswith(("sanctions-act", "civil-proc")))
 
     def test_a_rule_over_an_input_its_basis_does_not_cover__refused(self) -> None:
+        """A rule reading an event its basis does not cover is refused on that input, naming rule and basis."""
         error = refusal(with_rule(inputs='["tax.filed_late"]'))
         assert isinstance(error, InvalidInputError) and error.field == "<text 0>:rule[0].inputs[0]"
         assert "'credit.repaid-late'" in str(error) and "consumer-credit-act/12" in str(error)
@@ -326,6 +350,7 @@ class TestLegalBasisCoversWhatItNames:
         ],
     )
     def test_a_rule_citing_a_court_order__refused_whatever_it_does(self, effect: str) -> None:
+        """A rule may not cite a court order, whether it restricts or scores: only a court exercises one."""
         text = with_rule(
             basis='"civil-procedure-code/enforcement"', inputs='["court.judgment_unpaid"]', effects=f"[{effect}]"
         )
@@ -333,6 +358,7 @@ class TestLegalBasisCoversWhatItNames:
         assert isinstance(error, InvalidInputError) and error.field == "<text 0>:rule[0].basis"
 
     def test_definitions_name_what_a_basis_covers(self) -> None:
+        """A declared basis names the events and purposes it covers; an unknown purpose is refused."""
         text = """
 [[legal_basis]]
 id = "fines-act/3"
@@ -370,6 +396,7 @@ class TestRuleOutputsAreNoInput:
         ],
     )
     def test_a_declaration_carrying_a_rule_output__refused(self, args: tuple[str, ...], field: str) -> None:
+        """A type or field carrying a rule's output (score, grants, derived) is refused: rules cannot chain."""
         with pytest.raises(InvalidInputError) as caught:
             load_definitions([self.declared(*args)])
         assert caught.value.field.startswith("<text 0>:") and caught.value.field.endswith(field)

@@ -211,6 +211,7 @@ class TestTheFile:
             Lexicon(document)
 
     def test_a_category_citing_no_known_source__refused(self) -> None:
+        """A lexicon category citing a source id the file does not declare is refused, naming it."""
         document = self.lexicon()
         document["category"][0]["sources"] = ["nowhere"]
         with pytest.raises(InvalidInputError, match="no \\[\\[source\\]\\] has the id 'nowhere'"):
@@ -247,9 +248,11 @@ class TestRuleOutputs:
          "黑名单", "heimingdan", "liste_noire", "social_credit"],
     )  # fmt: skip
     def test_score_and_blacklist_words_in_any_language(self, name: str) -> None:
+        """Score and blacklist words in six languages, romanised too, are refused as derived."""
         found = builtin_lexicon().refusal(name, labels=FAVOURABLE_ONLY)
         assert found is not None and found.category.value == "derived", name
 
     def test_benefits_and_ordinary_names_pass(self) -> None:
+        """Benefit names and ordinary financial names are not mistaken for a rule's output."""
         for name in ("fee_waiver", "disability_allowance", "credit_limit", "amount_due", "food_aid"):
             assert builtin_lexicon().refusal(name, labels=FAVOURABLE_ONLY) is None, name

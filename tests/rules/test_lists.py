@@ -302,6 +302,7 @@ class TestEuMalformed:
     """Broken EU files raise InvalidInputError naming the line or element."""
 
     def test_broken_xml__names_line(self, tmp_path: Path) -> None:
+        """Truncated EU XML is refused naming the file and the line where parsing stopped."""
         path = _write(tmp_path / "eu.xml", _eu('<sanctionEntity logicalId="1">\n<nameAlias wholeName="A">'))
         with pytest.raises(InvalidInputError) as caught:
             list(parse_eu(path))
@@ -316,12 +317,14 @@ class TestEuMalformed:
         assert caught.value.field == "eu.xml:/export/sanctionEntity[2]/subjectType"
 
     def test_no_name__refused(self, tmp_path: Path) -> None:
+        """An EU entity with only an empty name alias is refused naming its element path."""
         body = '<sanctionEntity logicalId="1"><subjectType code="person"/><nameAlias wholeName=""/></sanctionEntity>'
         with pytest.raises(InvalidInputError, match="no nameAlias") as caught:
             list(parse_eu(_write(tmp_path / "eu.xml", _eu(body))))
         assert caught.value.field == "eu.xml:/export/sanctionEntity[1]"
 
     def test_doctype__refused(self, tmp_path: Path) -> None:
+        """An EU file declaring a document type (the road to entity expansion) is refused."""
         doctype = '<!DOCTYPE export [<!ENTITY x "x">]>\n'
         path = _write(tmp_path / "eu.xml", _eu("").replace("\n", "\n" + doctype, 1))
         with pytest.raises(InvalidInputError, match="document type"):
@@ -361,6 +364,7 @@ class TestFtm:
         assert caught.value.field == "x.jsonl:3"
 
     def test_duplicate_id__refused(self, tmp_path: Path) -> None:
+        """The same entity id twice in an FtM file is refused at the second line, not silently merged."""
         line = '{"id": "a", "schema": "Company", "properties": {"name": ["A"]}}\n'
         with pytest.raises(InvalidInputError, match="duplicate") as caught:
             list(parse_ftm(_write(tmp_path / "x.jsonl", line + line)))
@@ -401,6 +405,7 @@ class TestHostileFtm:
         ],
     )
     def test_refused__names_the_line(self, tmp_path: Path, line: str, message: str) -> None:
+        """Deep nesting, huge numbers, control characters, lone surrogates and nameless lines are refused by line."""
         path = _write(tmp_path / "x.jsonl", GOOD_FTM % 1 + GOOD_FTM % 2 + line + "\n")
         with pytest.raises(InvalidInputError, match=re.escape(message)) as caught:
             list(parse_ftm(path))
@@ -435,6 +440,7 @@ class TestHostileXml:
         assert caught.value.field == "un.xml"
 
     def test_nesting_up_to_the_limit__read(self, tmp_path: Path) -> None:
+        """XML nested just within the depth limit is still read: the bound refuses attacks, not lists."""
         depth = XML_DEPTH_MAX - 5  # CONSOLIDATED_LIST/INDIVIDUALS/INDIVIDUAL/COMMENTS1 and the X's inside
         body = "<COMMENTS1>" + "<X>" * depth + "</X>" * depth + "</COMMENTS1>"
         text = f"<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>A</FIRST_NAME>{body}</INDIVIDUAL></INDIVIDUALS>"
@@ -464,6 +470,7 @@ class TestHostileXml:
 
     @pytest.mark.parametrize("start", ["\ufeff", '<?xml version="1.0" encoding="us-ascii"?>\n', ""])
     def test_utf8_with_a_bom_ascii_or_no_declaration__read(self, tmp_path: Path, start: str) -> None:
+        """A UN file with a BOM, an ASCII declaration or no declaration at all reads the same."""
         body = "<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>A</FIRST_NAME></INDIVIDUAL></INDIVIDUALS>"
         text = _un(body).replace('<?xml version="1.0" encoding="UTF-8"?>\n', start)
         (entity,) = parse_un(_write(tmp_path / "un.xml", text))
@@ -481,6 +488,7 @@ class TestHostileXml:
         assert caught.value.field == "un.xml:/CONSOLIDATED_LIST/INDIVIDUALS/INDIVIDUAL[1]"
 
     def test_line_breaks_in_a_name__one_space(self, tmp_path: Path) -> None:
+        """Line breaks and NEL inside a name fold to single spaces, so screening sees one name."""
         body = "<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>A\n   B&#x85;C</FIRST_NAME></INDIVIDUAL>"
         (entity,) = parse_un(_write(tmp_path / "un.xml", _un(body + "</INDIVIDUALS>")))
         assert entity.names == ("A B C",)
@@ -498,6 +506,7 @@ class TestHostileOfac:
         assert caught.value.field == "sdn.csv:2"
 
     def test_control_character_in_an_alias__names_the_alias_line(self, tmp_path: Path) -> None:
+        """A NUL in an OFAC alias is refused naming alt.csv and the alias's line, not the entity's."""
         sdn = _write(tmp_path / "sdn.csv", SDN_ROW.format(ent=1))
         alt = _write(tmp_path / "alt.csv", '1,10,"aka","ONE",-0- \r\n1,11,"aka","T\x00WO",-0- \r\n')
         with pytest.raises(InvalidInputError, match="U\\+0000") as caught:

@@ -36,6 +36,7 @@ def _file(w: Intake, notice: Notice) -> str:
 
 class TestWithdraw:
     def test_every_contribution_of_the_notices_batch_stops_and_no_other(self, world: Intake) -> None:
+        """Withdrawing on appeal stops every contribution of that notice's batch, no other, and keeps them on record."""
         notice = _late(world, "L-1", "L-2")
         _late(world, "L-3")
         assert world.score(world.ada) == -120
@@ -49,6 +50,7 @@ class TestWithdraw:
         assert "bank's error" in answer.reason_text
 
     def test_upheld__the_score_stays_and_the_person_is_told_where_to_go_next(self, world: Intake) -> None:
+        """Upholding keeps the score and the answer tells the person a court is the next step."""
         notice = _late(world, "L-1")
         decided = _appeals(world).decide(_file(world, notice), "uphold", officer=OFFICER, reason="paid 45 days late")
         assert decided.status is NoticeAppealStatus.upheld and decided.withdrawn is None
@@ -57,6 +59,7 @@ class TestWithdraw:
         assert "refused: the decision stays" in answer.reason_text and "court" in answer.appeal
 
     def test_a_denial_is_withdrawn_with_nothing_to_undo(self, world: Intake) -> None:
+        """A denial's notice can be withdrawn though it has no score contribution to undo."""
         notice = world.notices.create_many(
             [
                 NoticeDraft(
@@ -72,12 +75,14 @@ class TestWithdraw:
 
 class TestRefused:
     def test_someone_elses_notice__forbidden_and_nothing_filed(self, world: Intake) -> None:
+        """Appealing someone else's notice is forbidden and leaves nothing in the queue."""
         notice = _late(world, "L-1")
         with pytest.raises(ForbiddenError):
             _appeals(world).file(notice.id, appellant=world.ben.number, filed_by=world.ben.principal_id, grounds="x")
         assert _appeals(world).pending() == []
 
     def test_a_restriction_notice_is_appealed_as_the_restriction(self, world: Intake) -> None:
+        """A restriction's notice is refused here and points to the restriction's own appeal route."""
         draft = NoticeDraft(
             world.ada.number, NoticeKind.restriction, "civil-procedure-code/enforcement", "judgment_unpaid", "x",
             "r_0000000000000001", None,
@@ -87,6 +92,7 @@ class TestRefused:
             _file(world, notice)
 
     def test_once_per_notice_even_after_the_answer(self, world: Intake) -> None:
+        """A notice is appealed once, even after the answer, and a decided appeal cannot be decided again."""
         notice = _late(world, "L-1")
         appeal_id = _file(world, notice)
         with pytest.raises(ConflictError):
@@ -110,6 +116,7 @@ class TestRefused:
     def test_bad_decisions__specific_errors_and_nothing_changes(
         self, world: Intake, appeal_id: str | None, outcome: str, reason: str, error: type[Exception]
     ) -> None:
+        """Unknown appeals, a restriction's outcome or a blank reason each fail, leaving the appeal pending."""
         notice = _late(world, "L-1")
         mine = _file(world, notice)
         with pytest.raises(error):
@@ -117,11 +124,13 @@ class TestRefused:
         assert _appeals(world).get(mine).status is NoticeAppealStatus.pending and world.score(world.ada) == -40
 
     def test_an_unknown_notice__not_found(self, world: Intake) -> None:
+        """Appealing a notice that does not exist is not found."""
         with pytest.raises(NotFoundError):
             _appeals(world).file("n_0000000000000000", appellant=world.ada.number, filed_by="p", grounds="x")
 
 
 def test_the_queue__oldest_first_with_each_notice(world: Intake) -> None:
+    """The officers' queue lists pending appeals oldest first, each with its notice."""
     first = _late(world, "L-1")
     second = _late(world, "L-2")
     ids = [_file(world, first), _file(world, second)]

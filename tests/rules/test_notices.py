@@ -32,6 +32,7 @@ HIDDEN = {
 class TestCheckedText:
     @pytest.mark.parametrize(("text", "message"), list(HIDDEN.values()), ids=list(HIDDEN))
     def test_hidden_or_reordering_characters__refused_naming_the_field(self, text: str, message: str) -> None:
+        """Each hidden or reordering character in a reason is refused, naming the field and the code point."""
         with pytest.raises(InvalidInputError, match=re.escape(message)) as caught:
             checked_text(text, "reason_text", 500)
         assert caught.value.field == "reason_text"
@@ -51,6 +52,7 @@ class TestCheckedText:
 
 class TestWhereItIsRead:
     def test_a_notice_with_an_override_in_its_reason__refused_and_none_made(self, world: Intake) -> None:
+        """A notice whose reason holds a right-to-left override is refused and no notice is made."""
         draft = NoticeDraft(
             world.ada.number, NoticeKind.denial, "consumer-credit-act/12", "credit_denied",
             "Credit is refused for \u202e1 month\u202c.", "events:9:9", NOW,

@@ -292,12 +292,14 @@ class TestGrantsCarryTheirCategories:
     """A grant that came from disability data is disability data wherever it is read next."""
 
     def test_a_rule_carries_what_it_read_and_what_its_benefit_reveals(self) -> None:
+        """A rule carries the categories it read and those its benefit reveals: disability for the allowance."""
         (rule,) = load_rules(
             [builtin_rule("event.claimant.disability_grade >= 2", ALLOWANCE, SOCIAL)], BUILTIN_TYPES, BUILTIN_BASES
         )
         assert {c.value for c in rule.categories} == {"benefit", "disability"}
 
     def test_a_grant_on_health_data_is_health_data(self) -> None:
+        """A grant read from health data carries health; one from a plain amount carries only benefit."""
         (rule,) = load_rules([grant("event.claimant.chronic")], TYPES, BASES, BENEFITS)
         assert {c.value for c in rule.categories} == {"benefit", "health"}
         (plain,) = load_rules([grant("event.amount > 0")], TYPES, BASES, BENEFITS)

@@ -195,6 +195,7 @@ class TestScope:
         assert world.restrictions.get(active.id).domains == {Domain.payments}
 
     def test_an_unknown_domain__invalid_input(self, world: World) -> None:
+        """A domain no law knows (voting) is refused, naming the position in the list it came from."""
         with pytest.raises(InvalidInputError) as caught:
             _propose(world, domains=["voting"])
         assert caught.value.field == "domains[0]"
@@ -208,6 +209,7 @@ class TestScope:
             world.restrictions.amend(active.id, officer=OFFICER_B, reason="x", end_ns=T0 + 90 * DAY)
 
     def test_a_proposal_may_be_amended_within_its_basis(self, world: World) -> None:
+        """Before a decision, a proposal's domains may change within its basis, and the change stays in its history."""
         proposed = _propose(world)
         amended = world.restrictions.amend(
             proposed.id, officer=OFFICER_B, reason="also licences", domains=["licensing"]
@@ -220,20 +222,24 @@ class TestScope:
 class TestBadInput:
     @pytest.mark.parametrize("basis_id", ["", None])
     def test_no_basis__invalid_input(self, world: World, basis_id: object) -> None:
+        """A restriction must cite a legal basis: an empty or missing one is refused on the basis_id field."""
         with pytest.raises(InvalidInputError) as caught:
             _propose(world, basis_id=basis_id)
         assert caught.value.field == "basis_id"
 
     def test_an_unregistered_basis__invalid_input(self, world: World) -> None:
+        """Citing a basis that was never registered is refused, so no law can be made up on the spot."""
         with pytest.raises(InvalidInputError, match="no legal basis"):
             _propose(world, basis_id="made-up/1")
 
     def test_open_ended_without_a_court_order__refused(self, world: World) -> None:
+        """A restriction with no end needs a court order; under a statute it is refused on end_ns."""
         with pytest.raises(InvalidInputError) as caught:
             _propose(world, end_ns=None)
         assert caught.value.field == "end_ns" and "court order" in str(caught.value)
 
     def test_open_ended_under_a_court_order__allowed(self, world: World) -> None:
+        """A court order may close a domain with no end date, and it is in force at once."""
         made = _ordered(world, domains=["travel"], end_ns=None)
         assert made.status is RestrictionStatus.active and made.end_ns is None
 
@@ -245,15 +251,18 @@ class TestBadInput:
         assert caught.value.field == field
 
     def test_an_end_in_the_past__refused(self, world: World) -> None:
+        """A restriction that would end before it starts is refused."""
         with pytest.raises(InvalidInputError):
             _propose(world, end_ns=T0 - 1)
 
     @pytest.mark.parametrize("subject", ["123456789012", "org:Bad Name", "p_aaaaaaaaaaaaaaaa"])
     def test_a_malformed_subject__invalid_input(self, world: World, subject: str) -> None:
+        """A subject that is neither a valid person number nor a well-formed organisation is refused."""
         with pytest.raises(InvalidInputError):
             _propose(world, subject=subject)
 
     def test_an_unregistered_person__not_found(self, world: World) -> None:
+        """A well-formed number that belongs to nobody is not found, so no one is restricted by a typo."""
         number = "100000000004"  # a valid check digit, but nobody's number
         assert number not in (world.ada.number, world.ben.number)
         with pytest.raises(NotFoundError):
@@ -273,6 +282,7 @@ class TestBadInput:
 
 class TestDueProcess:
     def test_a_proposal_does_not_close_anything_until_decided(self, world: World) -> None:
+        """A proposal alone closes no domain, freezes no account and sends no notice."""
         proposed = _propose(world)
         assert proposed.status is RestrictionStatus.proposed
         assert world.restrictions.check(world.ada.number, "payments").allowed
@@ -287,11 +297,13 @@ class TestDueProcess:
         assert world.restrictions.get(proposed.id).status is RestrictionStatus.proposed
 
     def test_a_decision_needs_a_written_reason(self, world: World) -> None:
+        """Activating without a written reason is refused: every decision must be explainable."""
         proposed = _propose(world)
         with pytest.raises(InvalidInputError):
             world.restrictions.decide(proposed.id, "activate", officer=OFFICER_B, reason="")
 
     def test_a_second_officer_activates__denied_with_ids_and_reasons(self, world: World) -> None:
+        """Once a second officer activates it, checks on that person and domain are denied with the id and reasons."""
         active = _active(world)
         decision = world.restrictions.check(world.ada.number, "payments")
         assert not decision.allowed
@@ -303,6 +315,7 @@ class TestDueProcess:
         assert active.decided_by == OFFICER_B
 
     def test_every_activation_writes_a_notice_with_reasons_basis_domains_end_and_appeal(self, world: World) -> None:
+        """The person is told at activation: reasons, the cited law, the domains, the end and how to appeal."""
         active = _active(world)
         (notice,) = world.notices.of_subject(world.ada.number)
         assert notice.kind is NoticeKind.restriction and notice.reference == active.id
@@ -313,6 +326,7 @@ class TestDueProcess:
         assert active.id in notice.appeal and "/v1/me/appeals" in notice.appeal
 
     def test_a_rejection_closes_nothing_and_cannot_be_decided_again(self, world: World) -> None:
+        """A rejected proposal closes nothing and cannot be activated on a second try."""
         proposed = _propose(world)
         world.restrictions.decide(proposed.id, "reject", officer=OFFICER_B, reason="reminders never sent")
         assert world.restrictions.check(world.ada.number, "payments").allowed
@@ -352,6 +366,7 @@ class TestDueProcess:
         assert notice.rule_id == "tax.late-filer"
 
     def test_a_restart_loads_the_restrictions_in_force(self, world: World) -> None:
+        """A new service over the same store enforces what was in force, with its bases."""
         active = _active(world)
         again = world.reopen()
         assert again.check(world.ada.number, "payments").restriction_ids == (active.id,)
@@ -398,6 +413,7 @@ class TestWhoExercises:
         assert activated.detail["court_order"]["case_number"] == "HC/2026/118"
 
     def test_a_reference_other_than_the_proposals__conflict(self, world: World) -> None:
+        """The court cannot confirm a proposal under another case's order: conflict, and it stays proposed."""
         proposed = _ordered(world, proposer=BANKER)
         other = CourtOrder(ORDER.court, "HC/2026/119", ORDER.issued_on)
         with pytest.raises(ConflictError) as caught:
@@ -420,17 +436,20 @@ class TestWhoExercises:
         ],
     )
     def test_a_malformed_reference__refused_naming_its_part(self, world: World, order: CourtOrder, field: str) -> None:
+        """A court order with a blank, overlong, hidden-character or future reference is refused on that part."""
         with pytest.raises(InvalidInputError) as caught:
             _ordered(world, court_order=order)
         assert caught.value.field == field
         assert _count(world, restrictions_table) == 0
 
     def test_a_court_order_reference_under_a_statute__refused(self, world: World) -> None:
+        """A court order reference cited under a statute is refused: only a court-order basis takes one."""
         with pytest.raises(InvalidInputError) as caught:
             _propose(world, court_order=ORDER)
         assert caught.value.field == "court_order"
 
     def test_a_listing_from_another_agency__proposed_and_the_unit_confirms(self, world: World) -> None:
+        """A listing proposed by a tax officer waits; only the financial intelligence unit may activate it."""
         proposed = _listed(world, proposer=OFFICER_A)
         assert proposed.status is RestrictionStatus.proposed
         with pytest.raises(ForbiddenError):
@@ -457,11 +476,13 @@ class TestWhoExercises:
         assert world.restrictions.lift(active.id, officer=JUDGE_2, reason="discharged").ended_by == JUDGE_2
 
     def test_a_disabled_officer_exercises_nothing(self, world: World) -> None:
+        """A disabled judge's order is only proposed, never in force at once."""
         with world.store.transaction(write=True) as conn:
             conn.execute(principals_table.update().where(principals_table.c.id == JUDGE).values(disabled=True))
         assert _ordered(world).status is RestrictionStatus.proposed
 
     def test_a_restart_loads_the_order_and_the_agencies(self, world: World) -> None:
+        """After a restart the court order and the agencies exercising each basis are still on record."""
         active = _ordered(world)
         again = world.reopen()
         assert again.get(active.id).court_order == ORDER
@@ -471,6 +492,7 @@ class TestWhoExercises:
 @SQLITE_ONLY
 class TestBasesOnRecord:
     def test_a_basis_that_closes_domains_names_its_agencies(self, world: World) -> None:
+        """A basis that closes domains but names no agency to exercise it cannot be registered."""
         bare = legal_basis("decree/1", "Decree", "art. 1", "regulation", ["travel"])
         with pytest.raises(InvalidInputError) as caught:
             world.restrictions.register_bases([bare])
@@ -511,6 +533,7 @@ class TestBasesOnRecord:
 
 class TestLedger:
     def test_a_payments_restriction_freezes_every_account_and_lifting_unfreezes(self, world: World) -> None:
+        """A payments restriction freezes all the person's accounts (with its id), and lifting it unfreezes them."""
         active = _active(world)
         assert _frozen(world, 10) and _frozen(world, 11) and not _frozen(world, 20)
         assert world.ledger.lookup_account_orders(10)[-1].reference == active.id
@@ -519,12 +542,14 @@ class TestLedger:
         assert world.restrictions.check(world.ada.number, "payments").allowed
 
     def test_the_freeze_stays_while_another_payments_restriction_is_in_force(self, world: World) -> None:
+        """Lifting one payments restriction keeps the freeze while another is still in force."""
         first = _active(world)
         _listed(world)
         world.restrictions.lift(first.id, officer=OFFICER_C, reason="paid")
         assert _frozen(world, 10)
 
     def test_narrowing_payments_away_unfreezes(self, world: World) -> None:
+        """Amending payments out unfreezes the accounts, keeps the rest closed and tells the person."""
         active = _active(world, domains=["payments", "licensing"])
         world.restrictions.amend(active.id, officer=OFFICER_C, reason="payments settled", domains=["licensing"])
         assert not _frozen(world, 10)
@@ -555,6 +580,7 @@ class TestOrganisationLedger:
     """An organisation's accounts are those its merchants hold; a payments restriction on it freezes them all."""
 
     def test_a_payments_restriction_freezes_the_organisations_accounts_only(self, world: World) -> None:
+        """An organisation's restriction freezes its merchants' accounts and no one else's, until lifted."""
         _merchants(world, {30: "org:acme-foods", 31: "org:acme-foods", 40: "org:other", 41: ""})
         active = _ordered(world, subject="org:acme-foods")  # a court order: in force at once
         assert [_frozen(world, i) for i in (30, 31, 40, 41, 10)] == [True, True, False, False, False]
@@ -570,6 +596,7 @@ class TestOrganisationLedger:
         assert _frozen(world, 41) and not _frozen(world, 42)
 
     def test_a_wallet_opened_for_a_restricted_organisation_is_frozen_as_it_opens(self, world: World) -> None:
+        """A wallet opened for a restricted organisation is frozen as it opens, so it cannot dodge the order."""
         (merchant,) = _merchants(world, {30: "org:acme-foods"}).values()
         active = _ordered(world, subject="org:acme-foods")
         holders = [(32, merchant.id), (21, world.ben.principal_id)]
@@ -581,6 +608,7 @@ class TestOrganisationLedger:
         assert world.ledger.lookup_account_orders(32)[-1].reference == active.id
 
     def test_a_wallet_opened_for_a_restricted_person_is_frozen_as_it_opens(self, world: World) -> None:
+        """A wallet opened for a restricted person is frozen as it opens, citing the restriction."""
         active = _active(world)  # closes Ada's payments
         world.store.set_account_holders([(12, world.ada.principal_id)])
         opened = world.restrictions.open_accounts(world.ledger, [Account(12, 1, 2)], [world.ada.principal_id])
@@ -597,12 +625,14 @@ class TestOrganisationLedger:
         assert len(world.ledger.lookup_account_orders(20)) == before
 
     def test_one_holder_per_account_or_nothing_opens(self, world: World) -> None:
+        """Accounts without a holder each are refused whole: no account opens unaccounted for."""
         with pytest.raises(InvalidInputError) as caught:
             world.restrictions.open_accounts(world.ledger, [Account(13, 1, 2)], [])
         assert caught.value.field == "holders"
         assert world.ledger.lookup_accounts([13]) == []
 
     def test_reconcile_freezes_an_organisations_lost_freeze(self, world: World) -> None:
+        """Reconciling finds an organisation's account that lost its freeze and freezes it again."""
         _merchants(world, {30: "org:acme-foods"})
         _ordered(world, subject="org:acme-foods")
         world.ledger.unfreeze_accounts([30], reference="simulated loss")
@@ -619,6 +649,7 @@ class TestExpiry:
         assert world.restrictions.due()
 
     def test_the_sweep_persists_the_expiry_unfreezes_and_tells_the_person(self, world: World) -> None:
+        """After its end the sweep marks it expired, unfreezes the accounts and tells the person, once."""
         active = _active(world)
         world.clock.now = T0 + 31 * DAY
         assert [r.id for r in world.restrictions.sweep()] == [active.id]
@@ -653,6 +684,7 @@ class TestExpiry:
         assert calls[0] >= 2 and not _frozen(world, 10)
 
     def test_an_activation_after_the_end_passed__conflict(self, world: World) -> None:
+        """A proposal whose end has passed can no longer be activated."""
         proposed = _propose(world, end_ns=T0 + DAY)
         world.clock.now = T0 + 2 * DAY
         with pytest.raises(ConflictError):
@@ -661,6 +693,7 @@ class TestExpiry:
 
 class TestAppeals:
     def test_an_appeal_on_someone_elses_restriction__forbidden_and_nothing_changes(self, world: World) -> None:
+        """Ben cannot appeal Ada's restriction: forbidden, and no appeal is recorded."""
         active = _active(world)
         with pytest.raises(ForbiddenError):
             world.appeals.file(active.id, appellant=world.ben.number, filed_by=world.ben.principal_id, grounds="x")
@@ -668,6 +701,7 @@ class TestAppeals:
         assert world.appeals.pending() == []
 
     def test_one_open_appeal_at_a_time_and_only_on_an_active_restriction(self, world: World) -> None:
+        """A second appeal while one is pending, or an appeal on a mere proposal, is a conflict."""
         active = _active(world)
         world.appeals.file(active.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="paid")
         assert world.restrictions.get(active.id).appeal_state is AppealState.pending
@@ -678,6 +712,7 @@ class TestAppeals:
             world.appeals.file(proposed.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="x")
 
     def test_the_deciding_officer_cannot_hear_the_appeal(self, world: World) -> None:
+        """Neither the proposer nor the activating officer may decide the appeal: someone else must hear it."""
         active = _active(world)
         appeal = world.appeals.file(active.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="g")
         for officer in (OFFICER_A, OFFICER_B):
@@ -685,6 +720,7 @@ class TestAppeals:
                 world.appeals.decide(appeal.id, "lift", officer=officer, reason="r")
 
     def test_upholding_keeps_the_restriction_and_tells_the_person_why(self, world: World) -> None:
+        """Upholding keeps the restriction and the freeze, and the notice gives the officer's reason."""
         active = _active(world)
         appeal = world.appeals.file(active.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="g")
         decided = world.appeals.decide(appeal.id, "uphold", officer=OFFICER_C, reason="no receipt was shown")
@@ -694,6 +730,7 @@ class TestAppeals:
         assert notice.kind is NoticeKind.appeal_decided and "no receipt was shown" in notice.reason_text
 
     def test_lifting_on_appeal_is_immediate_and_logged(self, world: World) -> None:
+        """Allowing an appeal lifts at once, unfreezes, logs each step, and cannot be reversed by a second decision."""
         active = _active(world)
         appeal = world.appeals.file(active.id, appellant=world.ada.number, filed_by=world.ada.principal_id, grounds="g")
         world.appeals.decide(appeal.id, "lift", officer=OFFICER_C, reason="receipt shown")
@@ -735,6 +772,7 @@ class TestAppeals:
             world.appeals.decide(appeal_id, "lift", officer=JUDGE_2, reason="set aside")
 
     def test_a_listing__heard_only_by_another_officer_of_the_unit(self, world: World) -> None:
+        """A listing's appeal is heard only by another officer of the unit, not other agencies or the decider."""
         active = _listed(world)
         appeal_id = self._appealed(world, active)
         for outsider in (OFFICER_C, JUDGE, FIU):  # a tax officer, a court's, the unit's officer who decided it
@@ -766,6 +804,7 @@ class TestNotices:
         return NoticeDraft(**terms)  # type: ignore[arg-type]
 
     def test_a_batch_commits_with_the_callers_transaction(self, world: World) -> None:
+        """Notices made inside a caller's transaction are kept when it commits, with the basis cited."""
         drafts = [self._draft(world), self._draft(world, subject=world.ada.number)]
         with world.store.transaction(write=True) as conn:
             made = world.notices.create_in(conn, drafts)
@@ -773,6 +812,7 @@ class TestNotices:
         assert world.notices.of_subject(world.ben.number)[0].reason_code == "loan.defaulted"
 
     def test_a_rolled_back_transaction_leaves_no_notice(self, world: World) -> None:
+        """When the caller's effect fails and rolls back, no notice of it survives."""
         with pytest.raises(RuntimeError), world.store.transaction(write=True) as conn:
             world.notices.create_in(conn, [self._draft(world)])
             raise RuntimeError("the caller's effect failed")
@@ -797,6 +837,7 @@ class TestNotices:
         assert _count(world, notices_table) == 0
 
     def test_pages_go_back_in_time_without_skipping_ties(self, world: World) -> None:
+        """Paging a person's notices with a (time, id) cursor skips none and repeats none."""
         world.notices.create_many([self._draft(world, reference=f"c/{i}") for i in range(5)])
         first = world.notices.of_subject(world.ben.number, limit=3)
         rest = world.notices.of_subject(world.ben.number, limit=3, before=(first[-1].created_at_ns, first[-1].id))
@@ -814,6 +855,7 @@ def test_check_without_an_open_index__enforcement_closed() -> None:
 
 
 def test_check_answers_from_the_installed_index(world: World) -> None:
+    """tessera.rules.check answers from the installed index, and refuses a domain that does not exist."""
     active = _active(world)
     install(world.restrictions.index)
     try:

@@ -133,6 +133,7 @@ class TestAllOrNothing:
         [(DATA / "ftm.jsonl", "csv", "format"), (DATA / "missing.xml", "eu", "path")],
     )
     def test_bad_arguments(self, store: Store, path: Path, list_format: str, field: str) -> None:
+        """An unknown list format or a missing file is refused by field before anything is read."""
         with pytest.raises(InvalidInputError) as caught:
             SanctionsLists(store).import_list(path, list_format)
         assert caught.value.field == field

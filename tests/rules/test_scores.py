@@ -23,24 +23,29 @@ def _c(points: int, rule: str = "r1", at: int = 0, days: int = 30, half_life_s: 
 
 class TestScoreOf:
     def test_sum_of_live_contributions(self) -> None:
+        """A score is the sum of its live contributions, within the scheme's published range."""
         score = score_of(PERSON, "credit", [_c(-40), _c(10, "r2"), _c(-5, "r3")], now_ns=DAY)
         assert score.value == -35 and score.live_contributions == 3
         assert (score.minimum, score.maximum) == (SCORE_MIN, SCORE_MAX)
 
     def test_expired__counts_for_nothing(self) -> None:
+        """An expired contribution adds nothing and is not given as a factor."""
         score = score_of(PERSON, "credit", [_c(-40, days=1), _c(-5, "r2", days=10)], now_ns=2 * DAY)
         assert score.value == -5 and score.live_contributions == 1
         assert [f.rule_id for f in score.factors] == ["r2"]
 
     def test_half_life__halves(self) -> None:
+        """A contribution with a one-day half-life counts a quarter after two days."""
         decaying = _c(-80, half_life_s=86_400, days=30)
         assert score_of(PERSON, "credit", [decaying], now_ns=2 * DAY).value == -20
 
     def test_clamped_to_range(self) -> None:
+        """However many contributions pile up, the score stops at the scheme's minimum."""
         many = [_c(-900, f"r{i}") for i in range(5)]
         assert score_of(PERSON, "credit", many, now_ns=0).value == SCORE_MIN
 
     def test_key_factors__at_most_four_most_lowering_first(self) -> None:
+        """The key factors are the four that lower the score most, largest first, with text, points and events."""
         cs = [_c(-10 * (i + 1), f"r{i}") for i in range(6)] + [_c(-1, "r0"), _c(50, "good")]
         factors = score_of(PERSON, "credit", cs, now_ns=0).factors
         assert len(factors) == KEY_FACTORS_MAX
@@ -64,6 +69,7 @@ class TestScoreOf:
 
 class TestStored:
     def test_record_and_read_back(self, store: Store) -> None:
+        """Contributions recorded in a transaction read back as scores per scheme, with their factors."""
         scores = Scores(store, clock=lambda: DAY)
         with store.transaction(write=True) as conn:
             scores.record_in(
@@ -75,6 +81,7 @@ class TestStored:
         assert len(scores.contributions_of(PERSON)) == 3
 
     def test_cursor_moves_in_the_same_transaction(self, store: Store) -> None:
+        """A source's cursor starts unset and keeps the last value written in a committed transaction."""
         scores = Scores(store)
         assert scores.cursor("ledger") is None
         with store.transaction(write=True) as conn:
@@ -94,6 +101,7 @@ class TestStored:
 
     @pytest.mark.parametrize("bad", ["", "12345", None, "org:BAD ID"])
     def test_bad_subject__refused(self, store: Store, bad: object) -> None:
+        """Asking for the scores of an empty, malformed or non-string subject is refused on subject."""
         with pytest.raises(InvalidInputError) as caught:
             Scores(store).scores_of(bad)  # type: ignore[arg-type]
         assert caught.value.field == "subject"

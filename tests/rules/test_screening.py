@@ -71,6 +71,7 @@ class TestNames:
         ],
     )
     def test_found(self, screener: Screener, name: str, list_id: str) -> None:
+        """Reordered, Cyrillic, lower-case, misspelt and alias forms of a listed name all reach its listing."""
         assert list_id in _alerts(screener, ScreeningQuery(name))
 
     def test_generated_cyrillic__found(self, screener: Screener) -> None:
@@ -80,6 +81,7 @@ class TestNames:
 
     @pytest.mark.parametrize("name", ["John Smith", "Anna Petrova", "Carlos Rodriguez", "Olga Ivanova", "Peter Meyer"])
     def test_common_names__not_flagged(self, screener: Screener, name: str) -> None:
+        """Common names with no listing raise no alert: screening must not flag ordinary people."""
         assert _alerts(screener, ScreeningQuery(name)) == {}
 
     def test_another_of_the_family__not_flagged(self, screener: Screener) -> None:
@@ -97,6 +99,7 @@ class TestOtherFacts:
     """Birth date, nationality and documents move a name's score, and say so."""
 
     def test_conflicting_birth_date__lowers_below_threshold(self, screener: Screener) -> None:
+        """The listed birth date makes a sure match; a conflicting one drops the same name below the threshold."""
         (same, other) = screener.screen_names(
             [ScreeningQuery("Ri Won Ho", birth_date="1964-07-17"), ScreeningQuery("Ri Won Ho", birth_date="1990-01-01")]
         )
@@ -105,11 +108,13 @@ class TestOtherFacts:
         assert "un:KPi.033" not in {m.list_id for m in other if m.score >= SCREEN_THRESHOLD}
 
     def test_near_birth_year__small_penalty(self, screener: Screener) -> None:
+        """A birth date a year off costs a little and keeps the match above the threshold."""
         (matches,) = screener.screen_names([ScreeningQuery("Ri Won Ho", birth_date="1965-03-01")])
         listed = {m.list_id: m for m in matches}["un:KPi.033"]
         assert -0.1 < listed.features["birth_date"] < 0 and listed.score >= SCREEN_THRESHOLD
 
     def test_nationality__conflict_lowers_match_raises(self, screener: Screener) -> None:
+        """The listed nationality raises a name's score and another lowers it, against the name alone."""
         plain, right, wrong = (
             {m.list_id: m.score for m in matches}["un:KPi.033"]
             for matches in screener.screen_names(
@@ -123,6 +128,7 @@ class TestOtherFacts:
         assert wrong < plain < right
 
     def test_identifier__raises_and_is_a_feature(self, screener: Screener) -> None:
+        """A matching document number raises the score and shows as its own feature."""
         (matches,) = screener.screen_names([ScreeningQuery("Ri Won", identifiers=("381-310-014",))])
         listed = {m.list_id: m for m in matches}["un:KPi.033"]
         assert listed.features["identifier"] > 0 and listed.score >= SCREEN_THRESHOLD
@@ -132,6 +138,7 @@ class TestResults:
     """Scores lie in 0..1, best first, with the features that made them."""
 
     def test_sorted_bounded_limited(self, screener: Screener) -> None:
+        """Matches come best first, within the limit, scored between the floor and 1, with their features."""
         (matches,) = screener.screen_names([ScreeningQuery("Mohammed Ali")], limit=5)
         assert 0 < len(matches) <= 5
         scores = [m.score for m in matches]
@@ -140,6 +147,7 @@ class TestResults:
         assert {"name", "query_coverage", "listed_coverage", "tokens_exact"} <= set(matches[0].features)
 
     def test_nothing_indexed__no_matches(self) -> None:
+        """An empty screener answers one empty list per query rather than failing."""
         assert Screener([]).screen_names([ScreeningQuery("Anyone")]) == [[]]
 
     def test_prefilter_never_drops_a_name_that_scores(self, screener: Screener, listed: list[ListedEntity]) -> None:
@@ -187,11 +195,13 @@ class TestInput:
         ],
     )
     def test_refused(self, query: object, field: str) -> None:
+        """Empty, symbol-only or overlong names, bad dates, countries and identifiers are refused by field."""
         with pytest.raises(InvalidInputError) as caught:
             Screener([]).screen_names([query])  # type: ignore[list-item]
         assert caught.value.field == field
 
     def test_limit_and_batch(self) -> None:
+        """A zero limit, or a string where a list of queries belongs, is refused naming which."""
         with pytest.raises(InvalidInputError, match="limit"):
             Screener([]).screen_names([ScreeningQuery("A")], limit=0)
         with pytest.raises(InvalidInputError, match="queries"):
@@ -202,6 +212,7 @@ class TestLabelledSet:
     """The seeded generator: the same set for a seed, and screening does well on it."""
 
     def test_same_seed__same_set(self, listed: list[ListedEntity]) -> None:
+        """The same seed draws the same labelled queries, with the positives and both kinds of negative asked for."""
         first = screening_queries(5, listed, 30, 30)
         assert first == screening_queries(5, listed, 30, 30)
         assert sum(bool(q.expected) for q in first) == 30

@@ -359,6 +359,7 @@ class TestProgrammes:
         )
 
     def test_a_score_on_a_disability_programme__refused_as_disability(self) -> None:
+        """A score on claims to the disability programme is refused as disability data."""
         rules, refusals = check_rules(
             [self._rule('event.programme == "disability_allowance"', SCORE_DOWN)], TYPES, BASES
         )
@@ -366,6 +367,7 @@ class TestProgrammes:
         assert any(isinstance(r.error, ProtectedCategoryError) and r.error.category == "disability" for r in refusals)
 
     def test_a_grant_to_everyone_but_disability_claimants__refused(self) -> None:
+        """A grant to all but disability claimants fires on the protected fact's absence and is refused."""
         grant = '{ kind = "eligibility", benefit = "disability_allowance", expires_after = "30d" }'
         rules, refusals = check_rules([self._rule('event.programme != "disability_allowance"', grant)], TYPES, BASES)
         assert not len(rules) and "absence" in str(refusals[0].error)
