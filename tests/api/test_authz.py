@@ -45,9 +45,10 @@ def _request(world: World, method: str, path: str, headers: dict[str, str]) -> i
 
 def test_every_route_declares_an_action_or_is_public(world: World) -> None:
     """A route without x-tessera-action would skip the policy: only /healthz may."""
+    actions = {action.value for action in Action}
     for method, path, op in _operations(world):
         if (method, path) not in PUBLIC:
-            assert Action(op["x-tessera-action"]), (method, path)
+            assert op.get("x-tessera-action") in actions, (method, path)
 
 
 def test_no_credentials_is_401_everywhere_but_public_routes(world: World) -> None:

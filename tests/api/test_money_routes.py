@@ -200,7 +200,10 @@ class TestRegistersAndTwoAdmins:
             world.client.post("/v1/agencies", json={"id": "x", "title": "x"}, headers=world.as_("bank")).status_code
             == 403
         )
-        world.services.store.create_principal("pump-inspector", world.principals["bank"].role, agency="energy-ministry")
+        inspector = world.services.store.create_principal(
+            "pump-inspector", world.principals["bank"].role, agency="energy-ministry"
+        )
+        assert inspector.agency == "energy-ministry"
 
     def test_a_key_for_a_central_bank_officer_takes_two_admins_and_works_once_approved(self, world: World) -> None:
         """Admin 1 asks, admin 1 cannot approve, admin 2 approves and gets the key: it opens a reserve."""

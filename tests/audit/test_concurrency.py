@@ -137,7 +137,8 @@ class TestFailuresAndClose:
         with AccessLog.open(tmp_path) as log:
             assert log.size in (3, 5)  # the unacknowledged batch may or may not have reached the disk
             assert log.tree_head().root == expected_root(read_back(log))
-        verify_log(tmp_path)
+            size = log.size
+        assert verify_log(tmp_path).entries == size
 
     def test_closed_log__calls_refused(self, tmp_path: Path) -> None:
         """Using a closed log is a caller bug, reported as such; closing twice is harmless."""

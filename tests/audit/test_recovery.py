@@ -253,8 +253,10 @@ class TestLock:
 
     def test_open_after_close__allowed(self, tmp_path: Path) -> None:
         """Closing releases the directory."""
-        AccessLog.open(tmp_path).close()
-        AccessLog.open(tmp_path).close()
+        with AccessLog.open(tmp_path) as log:
+            log.append(make_entries(0, 1))
+        with AccessLog.open(tmp_path) as log:
+            assert log.size == 1
 
     def test_failed_open__releases_the_lock(self, tmp_path: Path) -> None:
         """An open that fails (here on corruption) does not leave the directory locked."""

@@ -343,7 +343,8 @@ class TestPersistence:
         """Only one handle (one process) may hold the directory."""
         with Gallery.open(tmp_path / "g"), pytest.raises(GalleryLockedError, match="already open"):
             Gallery.open(tmp_path / "g")
-        Gallery.open(tmp_path / "g").close()
+        with Gallery.open(tmp_path / "g") as reopened:
+            assert len(reopened) == 0
 
     def test_closed__calls_refused(self, tmp_path: Path) -> None:
         """After close, calls raise StoreClosedError; closing twice is harmless."""

@@ -175,7 +175,8 @@ class TestRegistration:
                 ceremony.id, SoftAuthenticator(user_verified=False).create(ceremony.options, ORIGIN)
             )
         assert passkeys.list_passkeys(number) == []
-        passkeys.finish_registration(ceremony.id, SoftAuthenticator().create(ceremony.options, ORIGIN))
+        bound = passkeys.finish_registration(ceremony.id, SoftAuthenticator().create(ceremony.options, ORIGIN))
+        assert [p.credential_id for p in passkeys.list_passkeys(number)] == [bound.credential_id]
 
     def test_wrong_origin__unauthenticated(self, passkeys: Passkeys, number: str, officer: str) -> None:
         """A registration made on another site is refused."""
@@ -210,7 +211,8 @@ class TestRegistration:
         with pytest.raises(ConflictError, match="revoke one"):
             passkeys.begin_registration(number)
         passkeys.revoke_passkey(number, first.credential_id)
-        add(passkeys, number, SoftAuthenticator())
+        last = add(passkeys, number, SoftAuthenticator())
+        assert sum(not p.revoked for p in passkeys.list_passkeys(number)) == PASSKEYS_LIVE_MAX and not last.revoked
 
     def test_suspended_person__forbidden(self, store: Store, passkeys: Passkeys, number: str, officer: str) -> None:
         """No passkey is bound for a person who is not active, grant or not."""
@@ -497,7 +499,8 @@ class TestRebind:
         with pytest.raises(UnauthenticatedError):
             passkeys.finish_registration(ceremony.id, SoftAuthenticator().create(ceremony.options, PHISHING))
         assert login(passkeys, device) == number
-        passkeys.finish_registration(ceremony.id, SoftAuthenticator().create(ceremony.options, ORIGIN))
+        rebound = passkeys.finish_registration(ceremony.id, SoftAuthenticator().create(ceremony.options, ORIGIN))
+        assert rebound.number == number and not rebound.revoked
 
     def test_newer_grant_cuts_the_older_short(self, passkeys: Passkeys, number: str, officer: str) -> None:
         """Only the newest grant works."""
@@ -505,7 +508,11 @@ class TestRebind:
         newer = passkeys.grant_rebind(number, officer)
         with pytest.raises(UnauthenticatedError, match="newer"):
             passkeys.begin_registration(number, rebind_token=older)
-        passkeys.begin_registration(number, rebind_token=newer)
+        ceremony = passkeys.begin_registration(number, rebind_token=newer)
+        assert (
+            passkeys.finish_registration(ceremony.id, SoftAuthenticator().create(ceremony.options, ORIGIN)).number
+            == number
+        )
 
     def test_another_persons_grant__unauthenticated(
         self, store: Store, passkeys: Passkeys, number: str, officer: str
@@ -591,6 +598,10 @@ class TestRelyingParty:
             Passkeys(store, RP_ID, "Tessera", origins)  # type: ignore[arg-type]
         assert caught.value.field == field
 
-    def test_localhost_for_development(self, store: Store) -> None:
+    def test_localhost_for_development(self, store: Store, number: str, officer: str) -> None:
         """http://localhost:8000 is a valid origin for rp_id localhost."""
-        Passkeys(store, "localhost", "Tessera dev", ["http://localhost:8000"])
+        dev = Passkeys(store, "localhost", "Tessera dev", ["http://localhost:8000"])
+        ceremony = dev.begin_registration(number, rebind_token=dev.grant_rebind(number, officer))
+        assert ceremony.options["rp"] == {"id": "localhost", "name": "Tessera dev"}
+        answer = SoftAuthenticator().create(ceremony.options, "http://localhost:8000")
+        assert dev.finish_registration(ceremony.id, answer).number == number

@@ -187,7 +187,8 @@ class TestLockout:
         """Failures before a right PIN are forgotten."""
         fail(pins, with_pin, 4)
         pins.verify_pin(with_pin, PIN)
-        fail(pins, with_pin, 4)
+        with pytest.raises(UnauthenticatedError, match="4 attempts left"):
+            pins.verify_pin(with_pin, WRONG)
 
     def test_lockouts_in_a_row_double(self, pins: Pins, with_pin: str, clock: FakeClock) -> None:
         """The second lockout without a right PIN between lasts twice as long, up to the cap."""

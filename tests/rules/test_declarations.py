@@ -467,4 +467,6 @@ class TestBuiltInUpdates:
         register.bootstrap()
         assert register.versions(Status.pending) == []
         with register.store.transaction() as conn:
-            assert conn.scalar(select(declaration_versions.c.version).order_by(declaration_versions.c.version.desc()))
+            assert (
+                conn.scalar(select(declaration_versions.c.version).order_by(declaration_versions.c.version.desc())) == 2
+            )

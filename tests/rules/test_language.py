@@ -157,11 +157,12 @@ class TestBadInput:
 
     def test_points_bound(self) -> None:
         """Points at exactly POINTS_MAX load: the bound itself is allowed."""
-        load_rules(
+        (rule,) = load_rules(
             [with_rule(effects=f'[{{ kind = "score", scheme = "c", points = {POINTS_MAX}, expires_after = "1d" }}]')],
             TYPES,
             BASES,
         )
+        assert rule.effects == (Effect(EffectKind.score, 86_400, "c", POINTS_MAX),)
 
     def test_malformed_toml_names_the_file(self, tmp_path: Path) -> None:
         """Broken TOML is refused as malformed TOML with the file's path as the field."""
