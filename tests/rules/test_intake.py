@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,131 +9,15 @@ from sqlalchemy import func, select
 
 from tessera.auth.principals import Principal, Role
 from tessera.errors import BatchSizeError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.identity.registry import Person, Registry
-from tessera.rules.compiler import CompiledRules
-from tessera.rules.definitions import builtin_definitions, load_definitions
-from tessera.rules.engine import PolicyEffects, RuleEngine
-from tessera.rules.intake import CLOCK_SKEW_NS, EVENTS_BATCH_MAX, EVENTS_SOURCE, EventIntake
-from tessera.rules.language import load_rules
-from tessera.rules.notices import Notices
-from tessera.rules.restrictions import Restrictions
+from tessera.rules.intake import CLOCK_SKEW_NS, EVENTS_BATCH_MAX, EVENTS_SOURCE
 from tessera.rules.scores import Scores
-from tessera.store import Store
-from tessera.store.tables import eligibility_grants, rule_events
+from tessera.store.tables import eligibility_grants
+from tests.rules.conftest import DAY, LENDER, NOW, Intake, engine_for, repaid
 
-STATION = "p_00000000000000aa"
-# Two agencies' principals that may report loans, and the social-security office that reports claims.
-LENDER = Principal("p_000000000000001e", "first-bank", Role.officer, agency="credit-bureau")
+# Another lender, and the social-security and tax offices' principals, beside conftest's LENDER.
 BANK = Principal("p_000000000000002e", "second-bank", Role.officer, agency="credit-bureau")
 WELFARE = Principal("p_000000000000003e", "welfare", Role.officer, agency="social-security")
 TAX = Principal("p_000000000000004e", "tax", Role.officer, agency="tax-office")
-NOW = 1_780_000_000 * 10**9
-DAY = 86_400 * 10**9
-
-# A type with every kind of value, beside the built-in ones.
-DEFINITIONS = """
-[[event_type]]
-name = "licence.renewed"
-purpose = "reference"
-description = "A trade licence was renewed."
-fields.on = { type = "date", category = "reference" }
-fields.fee = { type = "float", category = "financial" }
-fields.paid_at = { type = "timestamp", category = "financial" }
-fields.online = { type = "bool", category = "reference" }
-reported_by = ["credit-bureau"]
-
-[[legal_basis]]
-id = "licensing-act/9"
-instrument = "Licensing Act"
-article = "s. 9 (renewals)"
-kind = "statute"
-covers = ["licence.renewed"]
-"""
-
-RULES = """
-[[rule]]
-id = "credit.repaid-late"
-title = "Repaid more than 30 days late"
-basis = "consumer-credit-act/12"
-inputs = ["loan.repaid"]
-condition = "event.days_late > 30"
-reason_code = "repaid_late"
-reason_text = "An instalment was repaid more than 30 days after it was due."
-effects = [{ kind = "score", scheme = "credit", points = -40, expires_after = "365d" }]
-
-[[rule]]
-id = "benefit.disability-allowance"
-title = "Disability allowance"
-basis = "social-security-act/disability-allowance"
-inputs = ["benefit.claimed"]
-condition = 'event.programme == "disability_allowance" && event.claimant.disability_grade >= 2'
-reason_code = "disability_allowance"
-effects = [{ kind = "eligibility", benefit = "disability_allowance", expires_after = "365d" }]
-"""
-
-LICENCE_RULE = """
-[[rule]]
-id = "licence.renewed-early-online"
-title = "Renewed online before 2027 for a fee under 100.5"
-basis = "licensing-act/9"
-inputs = ["licence.renewed"]
-condition = "event.online && event.on < 20819 && event.fee < 100.5 && event.paid_at > 0"
-reason_code = "renewed"
-effects = [{ kind = "score", scheme = "licence", points = 3, expires_after = "30d" }]
-"""
-
-
-@dataclass
-class Intake:
-    store: Store
-    intake: EventIntake
-    engine: RuleEngine
-    notices: Notices
-    ada: Person
-    ben: Person
-
-    def score(self, person: Person, scheme: str = "credit") -> int:
-        return Scores(self.store).score(person.number, scheme).value
-
-    def kept(self) -> int:
-        with self.store.transaction() as conn:
-            return int(conn.scalar(select(func.count()).select_from(rule_events)) or 0)
-
-
-def _engine(store: Store, *, licences: bool = True) -> tuple[RuleEngine, EventIntake, Notices]:
-    """The engine and intake a start would make; without ``licences`` the licence type is not registered."""
-    types, bases = load_definitions([DEFINITIONS] if licences else [], *builtin_definitions())
-    notices = Notices(store, bases)
-    restrictions = Restrictions(store, bases, notices)
-    engine = RuleEngine(
-        store,
-        CompiledRules(load_rules([RULES, LICENCE_RULE] if licences else [RULES], types, bases), types),
-        Scores(store),
-        payer_subjects=lambda rows: [None] * len(rows),
-        effects=PolicyEffects(restrictions, notices),
-    )
-    return engine, EventIntake(store, types, engine, clock=lambda: NOW), notices
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[Intake]:
-    with Store.open(f"sqlite:///{tmp_path / 'registry.db'}") as store:
-        registry = Registry(store)
-        ada = registry.create_person({"name": "Ada Obi", "birth_date": "1980-02-01", "sex": "F"}, station=STATION)
-        ben = registry.create_person({"name": "Ben Ito", "birth_date": "1975-07-09", "sex": "M"}, station=STATION)
-        engine, intake, notices = _engine(store)
-        yield Intake(store, intake, engine, notices, ada, ben)
-
-
-def repaid(event_id: str, subject: str, days_late: int, **changes: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "id": event_id,
-        "subject": subject,
-        "at_ns": NOW - DAY,
-        "fields": {"amount": 5000, "days_late": days_late, "lender": "First Bank"},
-    }
-    event.update(changes)
-    return event
 
 
 def claimed(event_id: str, subject: str, grade: int) -> dict[str, Any]:
@@ -220,7 +101,7 @@ class TestCrash:
         with pytest.raises(RuntimeError):
             world.intake.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)])
         assert world.kept() == 1 and world.score(world.ada) == 0
-        _, restarted, _ = _engine(world.store)
+        _, restarted, _ = engine_for(world.store)
         assert restarted.catch_up() == 1 and world.score(world.ada) == -40
         assert restarted.catch_up() == 0 and world.score(world.ada) == -40
         assert Scores(world.store).cursor(EVENTS_SOURCE) == 1
@@ -301,7 +182,7 @@ class TestCrash:
         ]:
             with pytest.raises(RuntimeError):
                 world.intake.submit(reporter, event_type, [event])
-        _, restarted, _ = _engine(world.store)
+        _, restarted, _ = engine_for(world.store)
         assert restarted.catch_up() == 3 and Scores(world.store).cursor(EVENTS_SOURCE) == 3
         assert world.score(world.ada) == -40 and world.score(world.ben) == -40
         with world.store.transaction() as conn:
@@ -317,7 +198,7 @@ class TestCrash:
             world.intake.submit(
                 LENDER, "licence.renewed", [{"id": "R-1", "subject": world.ada.number, "at_ns": NOW, "fields": fields}]
             )
-        _, restarted, _ = _engine(world.store, licences=False)
+        _, restarted, _ = engine_for(world.store, licences=False)
         assert restarted.catch_up() == 1 and Scores(world.store).cursor(EVENTS_SOURCE) == 1
         assert world.score(world.ada, "licence") == 0
         assert restarted.submit(LENDER, "loan.repaid", [repaid("L-1", world.ada.number, 45)]).firings == 1

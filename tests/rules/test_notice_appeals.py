@@ -10,9 +10,7 @@ from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, Not
 from tessera.rules.notice_appeals import NoticeAppeals, NoticeAppealStatus
 from tessera.rules.notices import Notice, NoticeDraft, NoticeKind
 from tessera.rules.scores import Scores
-from tests.rules.test_intake import DAY, LENDER, NOW, Intake, repaid, world
-
-__all__ = ["world"]  # the fixture, shared with the intake's tests
+from tests.rules.conftest import DAY, LENDER, NOW, Intake, repaid
 
 OFFICER = "p_00000000000000bb"
 _READINGS = itertools.count(NOW)  # a clock that moves a nanosecond a reading: the queue's order is the filing order

@@ -9,9 +9,7 @@ import pytest
 from tessera.errors import InvalidInputError
 from tessera.rules.notice_appeals import NoticeAppeals
 from tessera.rules.notices import NoticeDraft, NoticeKind, checked_text
-from tests.rules.test_intake import LENDER, NOW, Intake, repaid, world
-
-__all__ = ["world"]  # the fixture, shared with the intake's tests
+from tests.rules.conftest import LENDER, NOW, Intake, repaid
 
 # Each would make a reason read otherwise than it shows, or hide something in it.
 HIDDEN = {
