@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tessera.audit import AccessEntry, AccessLog
-from tests.audit.test_merkle import naive_mth
+from tests.audit.conftest import naive_mth
 
 FIELD_SETS = (("name", "address"), ("name",), ("health.allergies", "name", "date_of_birth"))
 

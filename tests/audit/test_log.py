@@ -10,8 +10,8 @@ import pytest
 
 from tessera.audit import AccessEntry, AccessLog, verify_log
 from tessera.errors import CorruptionError, InvalidInputError
+from tests.audit.conftest import naive_mth, verify_consistency, verify_inclusion
 from tests.audit.entries import make_entry
-from tests.audit.test_merkle import naive_mth, verify_consistency, verify_inclusion
 
 
 def _filled(path: Path, n: int) -> list[AccessEntry]:

@@ -1,4 +1,4 @@
-"""The Merkle tree against RFC 9162, checked by an independent verifier written here.
+"""The Merkle tree against RFC 9162, checked by an independent verifier (tests/audit/conftest.py).
 
 Nothing below calls the code under test to check itself: roots come from a naive
 recursive MTH over the raw entries, and proofs are checked with the verification
@@ -7,77 +7,13 @@ algorithms of RFC 9162 sections 2.1.3.2 and 2.1.4.2, transcribed from the RFC.
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tessera.audit import EMPTY_ROOT, MerkleTree
 from tessera.errors import InvalidInputError
-
-
-def _h(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-def naive_mth(entries: list[bytes]) -> bytes:
-    """RFC 9162 section 2.1.1, word for word."""
-    n = len(entries)
-    if n == 0:
-        return _h(b"")
-    if n == 1:
-        return _h(b"\x00" + entries[0])
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return _h(b"\x01" + naive_mth(entries[:k]) + naive_mth(entries[k:]))
-
-
-def verify_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
-    """RFC 9162 section 2.1.3.2."""
-    if index >= size:
-        return False
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = _h(b"\x01" + p + r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn, sn = fn >> 1, sn >> 1
-        else:
-            r = _h(b"\x01" + r + p)
-        fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and r == root
-
-
-def verify_consistency(first: int, second: int, first_hash: bytes, second_hash: bytes, proof: list[bytes]) -> bool:
-    """RFC 9162 section 2.1.4.2."""
-    if first == second:
-        return not proof and first_hash == second_hash
-    if first == 0 or first > second or (not proof and first & (first - 1) != 0):
-        return False
-    if first & (first - 1) == 0:
-        proof = [first_hash, *proof]
-    fn, sn = first - 1, second - 1
-    while fn & 1:
-        fn, sn = fn >> 1, sn >> 1
-    fr = sr = proof[0]
-    for c in proof[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr, sr = _h(b"\x01" + c + fr), _h(b"\x01" + c + sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn, sn = fn >> 1, sn >> 1
-        else:
-            sr = _h(b"\x01" + sr + c)
-        fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and fr == first_hash and sr == second_hash
-
+from tests.audit.conftest import naive_mth, sha256, verify_consistency, verify_inclusion
 
 # The eight inputs of the Certificate Transparency test vectors.
 CT_INPUTS = [
@@ -95,7 +31,7 @@ def _tree(entries: list[bytes]) -> MerkleTree:
 class TestRoots:
     def test_empty_tree__hash_of_empty_string(self) -> None:
         """MTH({}) is SHA-256 of the empty string."""
-        assert MerkleTree().root() == EMPTY_ROOT == _h(b"")
+        assert MerkleTree().root() == EMPTY_ROOT == sha256(b"")
 
     def test_ct_vectors__known_roots(self) -> None:
         """Roots for 1 and 8 leaves of the CT test inputs match the published values."""
@@ -125,7 +61,7 @@ class TestProofs:
         size = data.draw(st.integers(1, n))
         root = naive_mth(entries[:size])
         for index in range(size):
-            leaf = _h(b"\x00" + entries[index])
+            leaf = sha256(b"\x00" + entries[index])
             proof = tree.inclusion_proof(index, size)
             assert verify_inclusion(index, size, leaf, proof, root)
             if proof:  # a tampered path must fail
@@ -144,7 +80,7 @@ class TestProofs:
             old, new = naive_mth(entries[:first]), naive_mth(entries[:second])
             assert verify_consistency(first, second, old, new, proof)
             if first < second:
-                assert not verify_consistency(first, second, _h(b"forged"), new, proof)
+                assert not verify_consistency(first, second, sha256(b"forged"), new, proof)
 
     def test_rewritten_history__consistency_fails(self) -> None:
         """A log that changed an old entry cannot prove consistency with its earlier root."""
