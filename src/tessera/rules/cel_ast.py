@@ -156,6 +156,11 @@ def check(text: str, variables: Mapping[str, FieldType], field: str) -> Checked:
 def _checked_text(text: object, field: str) -> str:
     if not isinstance(text, str) or not text.strip() or len(text) > CONDITION_MAX:
         raise InvalidInputError(field, f"must be a CEL expression of 1-{CONDITION_MAX} characters")
+    if not text.isascii():  # CEL takes UTF-8: a lone surrogate has none, and its binding raised a TypeError
+        try:
+            text.encode()
+        except UnicodeEncodeError as error:
+            raise InvalidInputError(field, f"has a lone surrogate at character {error.start + 1}") from None
     return text
 
 
