@@ -27,12 +27,16 @@ from typing import Any
 import numpy as np
 
 from tessera.ledger import TRANSFER_DTYPE, Account, AccountFlags, CommittedBatch, Ledger, Transfer
-from tessera.rules.codes import ledger_table
-from tessera.rules.compiler import CompiledRules
-from tessera.rules.definitions import builtin_definitions
-from tessera.rules.engine import LEDGER_EVENT, LedgerColumns, RuleEngine
-from tessera.rules.language import load_rules
-from tessera.rules.scores import Scores
+from tessera.rules import (
+    LEDGER_EVENT,
+    CompiledRules,
+    LedgerColumns,
+    RuleEngine,
+    Scores,
+    builtin_definitions,
+    ledger_table,
+    load_rules,
+)
 from tessera.store import Store
 from tessera.testing import progress
 

@@ -28,8 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tessera.rules.lists import ListedEntity, parse_ofac, parse_un
-from tessera.rules.screening import SCREEN_THRESHOLD, Screener, ScreeningQuery, clear_caches
+from tessera.rules import SCREEN_THRESHOLD, ListedEntity, Screener, ScreeningQuery, clear_caches, parse_ofac, parse_un
 from tessera.testing import LabelledQuery, progress, screening_queries, synthetic_listed_entities
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "sanctions"

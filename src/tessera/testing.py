@@ -22,7 +22,7 @@ from tessera.identity.templates import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Temp
 from tessera.ledger.records import ACCOUNT_DTYPE, BATCH_SIZE_MAX, TRANSFER_DTYPE, AccountFlags
 
 if TYPE_CHECKING:
-    from tessera.rules.lists import ListedEntity
+    from tessera.rules import ListedEntity
 
 ISSUER_ID = 1
 WALLET_CODE = 2
@@ -502,7 +502,7 @@ def to_cyrillic(text: str) -> str:
 def synthetic_listed_entities(seed: int, count: int, first: int = 0) -> list[ListedEntity]:
     """``count`` made-up listings (source ``synthetic``), nine in ten persons, to pad a list to a size."""
     # Imported here: tessera.rules loads ICU and rigour, which only the screening helpers need.
-    from tessera.rules.lists import ListedEntity  # noqa: PLC0415
+    from tessera.rules import ListedEntity  # noqa: PLC0415
 
     entities = []
     for i in range(first, first + count):
@@ -579,7 +579,7 @@ class _ListedKeys:
     """Listed names as sets of sound keys, to tell a made-up name that is in effect on the list."""
 
     def __init__(self, entities: Sequence[ListedEntity]) -> None:
-        from tessera.rules.screening import name_tokens  # noqa: PLC0415 (ICU loads only for screening helpers)
+        from tessera.rules import name_tokens  # noqa: PLC0415 (ICU loads only for screening helpers)
 
         self.tokens = name_tokens
         self.sets: list[frozenset[str]] = []

@@ -22,9 +22,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from tessera.api.deps import ACTION_KEY
 from tessera.auth import POLICY, Action, Role, Scope
-from tessera.rules.notices import NoticeDraft
-from tessera.rules.sanctions import SanctionsLists
-from tessera.rules.watch import Screenee
+from tessera.rules import NoticeDraft, SanctionsLists, Screenee
 from tests.api.conftest import World
 from tests.api.test_identity_routes import applicant, enrol
 from tests.api.test_policy_routes import Policy, policy_world

@@ -11,7 +11,7 @@ from tessera.auth import Role
 from tessera.cli.seed import issue_key
 from tessera.identity.registry import Person
 from tessera.ledger import Account, AccountFlags
-from tessera.rules.basis import legal_basis
+from tessera.rules import legal_basis
 from tests.api.conftest import MONEY, WALLET, World
 
 DAY = 86_400 * 10**9

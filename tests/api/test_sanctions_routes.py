@@ -10,7 +10,7 @@ import pytest
 from tessera.auth import Role
 from tessera.cli.seed import issue_key
 from tessera.ledger import Account, AccountFlags, Transfer
-from tessera.rules.sanctions import SanctionsLists
+from tessera.rules import SanctionsLists
 from tests.api.conftest import ALICE, MONEY, WALLET, World
 from tests.api.test_identity_routes import applicant, enrol
 

@@ -15,7 +15,7 @@ from tessera.auth import Role
 from tessera.cli.seed import issue_key
 from tessera.identity.registry import Person
 from tessera.ledger import Account, CreateTransferStatus, Transfer
-from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
+from tessera.rules import EXAMPLE_RULES, builtin_path
 from tessera.store.tables import rule_events
 from tests.api.conftest import ISSUER, MONEY, WALLET, World, make_world, settings_for
 

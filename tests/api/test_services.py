@@ -10,7 +10,7 @@ import pytest
 from tessera.api import Services
 from tessera.auth import Role
 from tessera.errors import InvalidInputError
-from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
+from tessera.rules import EXAMPLE_RULES, builtin_path
 from tests.api.conftest import settings_for
 
 

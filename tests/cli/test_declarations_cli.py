@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from tessera.api.services import Settings, check_rule_files
 from tessera.cli.main import app
 from tessera.errors import NotFoundError
-from tessera.rules.definitions import builtin_path
+from tessera.rules import builtin_path
 
 runner = CliRunner()
 BUILTIN = builtin_path("definitions.toml").read_text(encoding="utf-8")

@@ -8,8 +8,7 @@ from typer.testing import CliRunner
 
 from tessera.auth import Role
 from tessera.cli.main import app
-from tessera.rules.declarations import Declarations
-from tessera.rules.definitions import builtin_path
+from tessera.rules import Declarations, builtin_path
 from tessera.store import Store
 
 runner = CliRunner()

@@ -22,7 +22,7 @@ from tessera.rules.declarations import (
     BUILTIN_NOTE,
     EXPORT_FORMAT,
     Declarations,
-    Status,
+    DeclarationStatus,
     declared_from_export,
 )
 from tessera.rules.definitions import BUILTIN_DEFINITIONS, builtin_path
@@ -107,7 +107,12 @@ class TestTheStore:
         register = Declarations(store)
         assert register.in_force() is None
         first = register.bootstrap()
-        assert (first.version, first.status, first.proposed_by, first.approvals_needed) == (1, Status.approved, None, 0)
+        assert (first.version, first.status, first.proposed_by, first.approvals_needed) == (
+            1,
+            DeclarationStatus.approved,
+            None,
+            0,
+        )
         assert first.document == BUILTIN and first.sha256 == document_sha256(BUILTIN)
         assert first.note == BUILTIN_NOTE and first.base_version is None
         assert register.bootstrap() == first  # once
@@ -120,7 +125,7 @@ class TestTheStore:
         ada, bea = store.create_principal("dpo-ada", Role.dpo), store.create_principal("dpo-bea", Role.dpo)
         register.propose(ada, BUILTIN + RESTRICTING, "public order")
         register.approve(2, ada)
-        assert register.approve(2, bea).status is Status.approved
+        assert register.approve(2, bea).status is DeclarationStatus.approved
         assert "public-order-act/9" in register.load_in_force().bases
         assert [d.decision for d in register.require(2).decisions] == ["approve", "approve"]
 
@@ -146,7 +151,7 @@ class TestWhoMayDeclare:
         someone = sqlite_store.create_principal("someone", role, agency="courts" if role is Role.officer else "")
         with pytest.raises(ForbiddenError, match="data-protection officer"):
             register.propose(someone, BUILTIN + FINE, "a fine")
-        assert register.versions(Status.pending) == []
+        assert register.versions(DeclarationStatus.pending) == []
 
     def test_a_disabled_dpo_decides_nothing(self, sqlite_store: Store, register: Declarations, dpos: tuple) -> None:
         """A DPO disabled after a proposal was made can no longer approve it."""
@@ -164,11 +169,11 @@ class TestProposingAndApproving:
         ada = dpos[0]
         proposal = register.propose(ada, BUILTIN + FINE, "unpaid fines, reported by the courts")
         version = proposal.version
-        assert (version.version, version.base_version, version.status) == (2, 1, Status.pending)
+        assert (version.version, version.base_version, version.status) == (2, 1, DeclarationStatus.pending)
         assert version.approvals_needed == 1 and proposal.changes.added == ("event_type fine.unpaid",)
         assert "fine.unpaid" not in register.load_in_force().types  # not law until approved
         approved = register.approve(2, ada, "reviewed the diff")
-        assert approved.status is Status.approved and approved.approved_by == (ada.id,)
+        assert approved.status is DeclarationStatus.approved and approved.approved_by == (ada.id,)
         assert approved.decisions[0].reason == "reviewed the diff"
         assert register.load_in_force().version == 2 and "fine.unpaid" in register.load_in_force().types
 
@@ -179,12 +184,12 @@ class TestProposingAndApproving:
         assert proposal.version.approvals_needed == 2
         assert proposal.changes.restricting_bases == ("public-order-act/9",)
         assert proposal.changes.why_two() == ["legal basis public-order-act/9 can restrict (it names domains)"]
-        assert register.approve(2, ada).status is Status.pending
+        assert register.approve(2, ada).status is DeclarationStatus.pending
         with pytest.raises(ConflictError, match="decided version 2 already"):
             register.approve(2, ada)
         assert "public-order-act/9" not in register.load_in_force().bases
         done = register.approve(2, bea, "checked against the gazette")
-        assert done.status is Status.approved and done.approved_by == (ada.id, bea.id)
+        assert done.status is DeclarationStatus.approved and done.approved_by == (ada.id, bea.id)
         assert "public-order-act/9" in register.load_in_force().bases
 
     def test_two_others_may_approve_what_a_dpo_proposed(self, register: Declarations, dpos: tuple) -> None:
@@ -192,7 +197,7 @@ class TestProposingAndApproving:
         ada, bea, cy = dpos
         register.propose(ada, BUILTIN + RESTRICTING, "public order")
         register.approve(2, bea)
-        assert register.approve(2, cy).status is Status.approved
+        assert register.approve(2, cy).status is DeclarationStatus.approved
 
     def test_changing_a_restricting_basis_needs_two_too(self, register: Declarations, dpos: tuple) -> None:
         """Widening what an existing basis closes is a change to a basis that restricts."""
@@ -216,7 +221,7 @@ class TestProposingAndApproving:
         with pytest.raises(InvalidInputError):
             register.refuse(2, bea, " ")
         refused = register.refuse(2, bea, "no statute says this")
-        assert refused.status is Status.refused and refused.decisions[-1].reason == "no statute says this"
+        assert refused.status is DeclarationStatus.refused and refused.decisions[-1].reason == "no statute says this"
         with pytest.raises(ConflictError, match="refused already"):
             register.approve(2, ada)
         assert register.load_in_force().version == 1
@@ -231,7 +236,7 @@ class TestProposingAndApproving:
         register.approve(2, ada)
         with pytest.raises(ConflictError, match="propose it again on top of version 2"):
             register.approve(3, bea)
-        assert register.refuse(3, bea, "superseded").status is Status.refused
+        assert register.refuse(3, bea, "superseded").status is DeclarationStatus.refused
 
     def test_the_same_document_again__conflict(self, register: Declarations, dpos: tuple) -> None:
         """Proposing the document already in force is a conflict naming that version, not a new version."""
@@ -252,7 +257,7 @@ class TestProposingAndApproving:
         """Versions list newest first, and can be filtered to those pending."""
         register.propose(dpos[0], BUILTIN + FINE, "fines")
         assert [v.version for v in register.versions()] == [2, 1]
-        assert [v.version for v in register.versions(Status.pending)] == [2]
+        assert [v.version for v in register.versions(DeclarationStatus.pending)] == [2]
 
     def test_a_basis_with_other_terms_than_on_record__refused_at_proposal(
         self, register: Declarations, dpos: tuple
@@ -298,7 +303,7 @@ class TestAttacks:
             register.propose(dpos[0], BUILTIN + addition, "new data", name="attack.toml")
         assert caught.value.field.startswith("attack.toml:") and caught.value.field.endswith(f".{field}")
         assert caught.value.category == category
-        assert register.versions(Status.pending) == []
+        assert register.versions(DeclarationStatus.pending) == []
 
     def test_health_declared_as_health_is_lawful(self, register: Declarations, dpos: tuple) -> None:
         """A clinic visit under its own label is health data: declared, and the guard keeps it for benefits."""
@@ -452,10 +457,10 @@ class TestBuiltInUpdates:
         register.bootstrap()
         monkeypatch.setattr(Declarations, "_builtin_document", lambda self: BUILTIN + FINE)
         assert register.bootstrap().version == 1
-        pending = register.versions(Status.pending)
+        pending = register.versions(DeclarationStatus.pending)
         assert [(v.version, v.proposed_by, v.approvals_needed) for v in pending] == [(2, None, 1)]
         register.bootstrap()
-        assert len(register.versions(Status.pending)) == 1  # proposed once
+        assert len(register.versions(DeclarationStatus.pending)) == 1  # proposed once
 
     def test_law_made_by_dpos_is_not_replaced_by_a_release(
         self, register: Declarations, dpos: tuple, monkeypatch: pytest.MonkeyPatch
@@ -465,7 +470,7 @@ class TestBuiltInUpdates:
         register.approve(2, dpos[0])
         monkeypatch.setattr(Declarations, "_builtin_document", lambda self: BUILTIN.replace("s. 12", "s. 13"))
         register.bootstrap()
-        assert register.versions(Status.pending) == []
+        assert register.versions(DeclarationStatus.pending) == []
         with register.store.transaction() as conn:
             assert (
                 conn.scalar(select(declaration_versions.c.version).order_by(declaration_versions.c.version.desc())) == 2

@@ -29,7 +29,7 @@ from tessera.ledger import Account, AccountFlags, Ledger
 from tessera.rules import check
 from tessera.rules.appeals import Appeals, AppealStatus
 from tessera.rules.basis import CourtOrder, Domain, LegalBases, legal_basis
-from tessera.rules.enforcement import EnforcementIndex, install, uninstall
+from tessera.rules.enforcement import EnforcementIndex, install_index, uninstall_index
 from tessera.rules.notices import NoticeDraft, NoticeKind, Notices
 from tessera.rules.restrictions import AppealState, Proposal, Restriction, Restrictions, RestrictionStatus, Sweeper
 from tessera.store import Store
@@ -848,8 +848,8 @@ class TestNotices:
 def test_check_without_an_open_index__enforcement_closed() -> None:
     """tessera.rules.check never allows by default: with no index open it raises."""
     index = EnforcementIndex()
-    install(index)
-    uninstall(index)
+    install_index(index)
+    uninstall_index(index)
     with pytest.raises(EnforcementClosedError):
         check("100000000004", "payments")
 
@@ -857,11 +857,11 @@ def test_check_without_an_open_index__enforcement_closed() -> None:
 def test_check_answers_from_the_installed_index(world: World) -> None:
     """tessera.rules.check answers from the installed index, and refuses a domain that does not exist."""
     active = _active(world)
-    install(world.restrictions.index)
+    install_index(world.restrictions.index)
     try:
         assert check(world.ada.number, "payments").restriction_ids == (active.id,)
         assert check(world.ben.number, Domain.travel).allowed
         with pytest.raises(InvalidInputError):
             check(world.ben.number, "voting")
     finally:
-        uninstall(world.restrictions.index)
+        uninstall_index(world.restrictions.index)

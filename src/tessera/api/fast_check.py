@@ -30,7 +30,7 @@ from tessera.api.schemas import DomainName
 from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, grant_for
 from tessera.errors import TesseraError
-from tessera.rules.subjects import SUBJECT_MAX, checked_subject, is_person
+from tessera.rules import SUBJECT_MAX, checked_subject, is_person
 
 PATH = "/v1/check"
 _DOMAINS = frozenset(get_args(DomainName))

@@ -31,23 +31,34 @@ from tessera.identity.pin import Pins
 from tessera.identity.registry import Person, Registry
 from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, TransferFlags
 from tessera.money import AdminRequests, Agencies, Ledgers, LedgerUnit
-from tessera.rules import enforcement
-from tessera.rules.appeals import Appeals
-from tessera.rules.basis import LegalBases
-from tessera.rules.codes import ledger_codes_in
-from tessera.rules.compiler import CompiledRules
-from tessera.rules.counterparties import NewCounterparties
-from tessera.rules.declarations import Declarations
-from tessera.rules.definitions import load_benefits
-from tessera.rules.engine import LEDGER_SOURCE, HolderSubjects, PayeeCategories, PolicyEffects, RuleEngine
-from tessera.rules.intake import EventIntake
-from tessera.rules.language import load_rules
-from tessera.rules.notice_appeals import NoticeAppeals
-from tessera.rules.notices import Notices
-from tessera.rules.restrictions import Restrictions, Sweeper, bases_on_record
-from tessera.rules.sanctions import SanctionsLists
-from tessera.rules.scores import Scores
-from tessera.rules.watch import SanctionsWatch, ScreeningWorker, screen_registrations
+from tessera.rules import (
+    LEDGER_SOURCE,
+    Appeals,
+    CompiledRules,
+    Declarations,
+    EventIntake,
+    HolderSubjects,
+    LegalBases,
+    NewCounterparties,
+    NoticeAppeals,
+    Notices,
+    PayeeCategories,
+    PolicyEffects,
+    Restrictions,
+    RuleEngine,
+    SanctionsLists,
+    SanctionsWatch,
+    Scores,
+    ScreeningWorker,
+    Sweeper,
+    bases_on_record,
+    install_index,
+    ledger_codes_in,
+    load_benefits,
+    load_rules,
+    screen_registrations,
+    uninstall_index,
+)
 from tessera.store import Store
 from tessera.text import checked_visible
 
@@ -188,7 +199,7 @@ class Services:
             self.notice_appeals = NoticeAppeals(self.store, self.notices)
             self.restrictions.reconcile_freezes()  # a freeze lost to a crash, or wallets opened since
             self.sweeper = Sweeper(self.restrictions).start()
-            enforcement.install(self.restrictions.index)
+            install_index(self.restrictions.index)
             self.rule_engine = self._start_rule_engine(settings.rules, scored_through)
             self._start_sanctions_watch()
         except BaseException:
@@ -266,7 +277,7 @@ class Services:
             engine.flush()
         if self.sweeper is not None:
             self.sweeper.stop()
-            enforcement.uninstall(self.restrictions.index)
+            uninstall_index(self.restrictions.index)
         with contextlib.suppress(TesseraError):  # a note whose delivery failed earlier: one more try
             self.deliver_undelivered_notes()
         for close in (self.gallery.close, self.access_log.close, self.ledger.close, self.store.close):

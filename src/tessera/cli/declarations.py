@@ -18,17 +18,17 @@ from tessera.auth import Principal, parse_token, secret_matches
 from tessera.auth.principals import Role
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
 from tessera.errors import InvalidInputError, NotFoundError, UnauthenticatedError
-from tessera.rules.codes import ledger_codes_in
-from tessera.rules.declaration_checks import Declared
-from tessera.rules.declarations import (
+from tessera.rules import (
+    DeclarationProposal,
     Declarations,
+    DeclarationStatus,
     DeclarationVersion,
-    Proposal,
-    Status,
+    Declared,
     builtin_declarations,
     declared_from_export,
+    ledger_codes_in,
+    read_toml,
 )
-from tessera.rules.definitions import read_toml
 from tessera.store import Store
 
 app = typer.Typer(
@@ -92,11 +92,11 @@ def list_versions(
 ) -> None:
     """Every version, newest first (no documents), with its status and who decided it, as JSON."""
     with reporting_errors(), open_store(data, database_url) as store:
-        if status is not None and status not in Status.__members__:
+        if status is not None and status not in DeclarationStatus.__members__:
             raise InvalidInputError("--status", "must be pending, approved or refused")
         register = Declarations(store)
         current = register.bootstrap()  # version 1 recorded on a store with none, as the service does at start
-        found = register.versions(None if status is None else Status(status))
+        found = register.versions(None if status is None else DeclarationStatus(status))
     rows = [_version_json(v) for v in found]
     typer.echo(json.dumps({"in_force": current.version, "versions": rows}, indent=2))
 
@@ -147,7 +147,7 @@ def approve(
     """Approve a pending version; it is law once it has its approvals (a running service loads it at its next start)."""
     with reporting_errors(), open_store(data, database_url) as store:
         decided = Declarations(store).approve(version, dpo_of_token(store, key), reason)
-    if decided.status is Status.approved:
+    if decided.status is DeclarationStatus.approved:
         typer.echo(f"version {version} is in force; restart tessera serve to load it", err=True)
     else:
         typer.echo(f"version {version} needs another data-protection officer's approval", err=True)
@@ -221,7 +221,7 @@ def _version_json(v: DeclarationVersion) -> dict[str, Any]:
     }
 
 
-def _proposal_json(p: Proposal) -> dict[str, Any]:
+def _proposal_json(p: DeclarationProposal) -> dict[str, Any]:
     c = p.changes
     changes = {
         "added": list(c.added),

@@ -26,7 +26,7 @@ from tessera.errors import InvalidInputError, NotFoundError
 from tessera.identity.oidc_clients import RelyingParties
 from tessera.ledger import Ledger
 from tessera.money import AdminRequests
-from tessera.rules.definitions import EXAMPLE_RULES, builtin_path
+from tessera.rules import EXAMPLE_RULES, builtin_path
 
 app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
 bench_app = typer.Typer(help="Speed benchmarks; each prints one JSON object.", no_args_is_help=True)

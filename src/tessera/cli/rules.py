@@ -10,8 +10,7 @@ import typer
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, reporting_errors
 from tessera.cli.declarations import declared_for_check
 from tessera.errors import InvalidInputError
-from tessera.rules.definitions import load_benefits
-from tessera.rules.language import check_rules
+from tessera.rules import check_rules, load_benefits
 
 app = typer.Typer(help="Policy rules: check rule files before they are deployed.", no_args_is_help=True)
 

@@ -13,8 +13,15 @@ import typer
 
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
 from tessera.errors import InvalidInputError, NotFoundError
-from tessera.rules.sanctions import SanctionsLists
-from tessera.rules.screening import SCREEN_BATCH_MAX, SCREEN_THRESHOLD, Match, Screener, ScreeningQuery, checked_query
+from tessera.rules import (
+    SCREEN_BATCH_MAX,
+    SCREEN_THRESHOLD,
+    Match,
+    SanctionsLists,
+    Screener,
+    ScreeningQuery,
+    checked_query,
+)
 
 app = typer.Typer(help="Sanctions lists: import them, screen names against them.", no_args_is_help=True)
 

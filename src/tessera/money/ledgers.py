@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.money.agencies import checked_agency_id
-from tessera.rules.categories import Category
+from tessera.rules import Category
 from tessera.store import Store
 from tessera.store.tables import LEDGER_NAME_MAX, LEDGER_UNIT_MAX, agencies, ledgers
 

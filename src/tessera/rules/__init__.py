@@ -10,9 +10,26 @@ notices, appeals and the enforcement point (``restrictions.py``, ``notices.py``,
 ``sanctions.py``, ``screening.py``, ``watch.py``). See ``docs/rules.md``.
 """
 
-from tessera.rules.appeals import Appeal, Appeals
-from tessera.rules.basis import BasisKind, Domain, LegalBases, LegalBasis, checked_domains, legal_basis
-from tessera.rules.benefits import Benefit, Benefits, benefit
+from tessera.rules.appeals import (
+    Appeal,
+    Appeals,
+)
+from tessera.rules.basis import (
+    CASE_NUMBER_MAX,
+    COURT_MAX,
+    BasisKind,
+    CourtOrder,
+    Domain,
+    LegalBases,
+    LegalBasis,
+    checked_domains,
+    legal_basis,
+)
+from tessera.rules.benefits import (
+    Benefit,
+    Benefits,
+    benefit,
+)
 from tessera.rules.categories import (
     FAVOURABLE_ONLY,
     FORBIDDEN,
@@ -26,17 +43,73 @@ from tessera.rules.categories import (
     event_type,
     record_type,
 )
-from tessera.rules.codes import Code, CodeTable, CodeTables, builtin_code_tables, code_table
-from tessera.rules.compiler import CompiledRules
+from tessera.rules.codes import (
+    Code,
+    CodeTable,
+    CodeTables,
+    builtin_code_tables,
+    code_table,
+    ledger_codes_in,
+    ledger_table,
+)
+from tessera.rules.compiler import (
+    CompiledRules,
+)
+from tessera.rules.counterparties import (
+    NewCounterparties,
+)
+from tessera.rules.declaration_checks import (
+    Declared,
+)
+from tessera.rules.declarations import (
+    VERSIONS_LIST_MAX,
+    DeclarationProposal,
+    Declarations,
+    DeclarationStatus,
+    DeclarationVersion,
+    builtin_declarations,
+    declared_from_export,
+)
 from tessera.rules.definitions import (
+    BUILTIN_DEFINITIONS,
+    EXAMPLE_RULES,
     builtin_benefits,
     builtin_definitions,
     builtin_path,
     load_benefits,
     load_definitions,
+    read_toml,
 )
-from tessera.rules.enforcement import Decision, Denial, EnforcementIndex, check
-from tessera.rules.language import Effect, EffectKind, Refusal, Rule, RuleSet, check_rules, load_rules
+from tessera.rules.enforcement import (
+    Decision,
+    Denial,
+    EnforcementIndex,
+    check,
+    install_index,
+    uninstall_index,
+)
+from tessera.rules.engine import (
+    LEDGER_EVENT,
+    LEDGER_SOURCE,
+    HolderSubjects,
+    LedgerColumns,
+    PayeeCategories,
+    PolicyEffects,
+    RuleEngine,
+)
+from tessera.rules.intake import (
+    EVENTS_BATCH_MAX,
+    EventIntake,
+)
+from tessera.rules.language import (
+    Effect,
+    EffectKind,
+    Refusal,
+    Rule,
+    RuleSet,
+    check_rules,
+    load_rules,
+)
 from tessera.rules.lists import (
     FTM_LINE_MAX,
     OFAC_EMPTY,
@@ -51,22 +124,85 @@ from tessera.rules.lists import (
     parse_ofac_remarks,
     parse_un,
 )
-from tessera.rules.notices import Notice, NoticeDraft, NoticeKind, Notices
-from tessera.rules.reference import ReferenceRule
-from tessera.rules.restrictions import Freezer, Proposal, Restriction, Restrictions, RestrictionStatus
-from tessera.rules.sanctions import LIST_ENTITIES_MAX, ImportedList, SanctionsLists, parse_list
-from tessera.rules.screening import SCORE_FLOOR, SCREEN_THRESHOLD, Match, Screener, ScreeningQuery, name_tokens
+from tessera.rules.notice_appeals import (
+    NoticeAppeal,
+    NoticeAppeals,
+)
+from tessera.rules.notices import (
+    Notice,
+    NoticeDraft,
+    NoticeKind,
+    Notices,
+)
+from tessera.rules.reference import (
+    ReferenceRule,
+)
+from tessera.rules.restrictions import (
+    Freezer,
+    Keep,
+    Proposal,
+    Restriction,
+    RestrictionEvent,
+    Restrictions,
+    RestrictionStatus,
+    Sweeper,
+    bases_on_record,
+)
+from tessera.rules.sanctions import (
+    LIST_ENTITIES_MAX,
+    ImportedList,
+    SanctionsLists,
+    parse_list,
+)
+from tessera.rules.scores import (
+    Factor,
+    Score,
+    Scores,
+)
+from tessera.rules.screening import (
+    SCORE_FLOOR,
+    SCREEN_BATCH_MAX,
+    SCREEN_THRESHOLD,
+    Match,
+    Screener,
+    ScreeningQuery,
+    checked_query,
+    clear_caches,
+    name_tokens,
+)
+from tessera.rules.subjects import (
+    SUBJECT_MAX,
+    checked_subject,
+    is_person,
+)
+from tessera.rules.watch import (
+    Hit,
+    SanctionsWatch,
+    Screenee,
+    ScreeningWorker,
+    screen_registrations,
+)
 
 __all__ = [
+    "BUILTIN_DEFINITIONS",
+    "CASE_NUMBER_MAX",
+    "COURT_MAX",
+    "EVENTS_BATCH_MAX",
+    "EXAMPLE_RULES",
     "FAVOURABLE_ONLY",
     "FORBIDDEN",
     "FTM_LINE_MAX",
+    "LEDGER_EVENT",
+    "LEDGER_SOURCE",
     "LIST_ENTITIES_MAX",
     "OFAC_EMPTY",
     "OFAC_EOF_MARKER",
     "OFAC_KINDS",
     "SCORE_FLOOR",
+    "SCREEN_BATCH_MAX",
     "SCREEN_THRESHOLD",
+    "SUBJECT_MAX",
+    "VERSIONS_LIST_MAX",
     "XML_CHUNK_BYTES",
     "Appeal",
     "Appeals",
@@ -78,50 +214,85 @@ __all__ = [
     "CodeTable",
     "CodeTables",
     "CompiledRules",
+    "CourtOrder",
     "Decision",
+    "DeclarationProposal",
+    "DeclarationStatus",
+    "DeclarationVersion",
+    "Declarations",
+    "Declared",
     "Denial",
     "Domain",
     "Effect",
     "EffectKind",
     "EnforcementIndex",
     "EventField",
+    "EventIntake",
     "EventType",
     "EventTypes",
+    "Factor",
     "FieldType",
     "Freezer",
+    "Hit",
+    "HolderSubjects",
     "ImportedList",
+    "Keep",
     "LeafField",
+    "LedgerColumns",
     "LegalBases",
     "LegalBasis",
     "ListedEntity",
     "Match",
+    "NewCounterparties",
     "Notice",
+    "NoticeAppeal",
+    "NoticeAppeals",
     "NoticeDraft",
     "NoticeKind",
     "Notices",
     "OfacRemarks",
+    "PayeeCategories",
+    "PolicyEffects",
     "Proposal",
     "RecordType",
     "ReferenceRule",
     "Refusal",
     "Restriction",
+    "RestrictionEvent",
     "RestrictionStatus",
     "Restrictions",
     "Rule",
+    "RuleEngine",
     "RuleSet",
     "SanctionsLists",
+    "SanctionsWatch",
+    "Score",
+    "Scores",
+    "Screenee",
     "Screener",
     "ScreeningQuery",
+    "ScreeningWorker",
+    "Sweeper",
+    "bases_on_record",
     "benefit",
     "builtin_benefits",
     "builtin_code_tables",
+    "builtin_declarations",
     "builtin_definitions",
     "builtin_path",
     "check",
     "check_rules",
     "checked_domains",
+    "checked_query",
+    "checked_subject",
+    "clear_caches",
     "code_table",
+    "declared_from_export",
     "event_type",
+    "install_index",
+    "is_person",
+    "ledger_codes_in",
+    "ledger_table",
     "legal_basis",
     "load_benefits",
     "load_definitions",
@@ -133,5 +304,8 @@ __all__ = [
     "parse_ofac",
     "parse_ofac_remarks",
     "parse_un",
+    "read_toml",
     "record_type",
+    "screen_registrations",
+    "uninstall_index",
 ]

@@ -65,7 +65,7 @@ HISTORY_MAX = 256  # the approved versions whose protected shapes a proposal may
 BUILTIN_NOTE = "the built-in definitions of this Tessera release"
 
 
-class Status(StrEnum):
+class DeclarationStatus(StrEnum):
     """Where a version stands; the one in force is the approved one with the highest number."""
 
     pending = "pending"
@@ -74,7 +74,7 @@ class Status(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class DeclarationDecision:
     """One DPO's approval or refusal of a version, with the reason."""
 
     principal_id: str
@@ -96,9 +96,9 @@ class DeclarationVersion:
     approvals_needed: int  # 0 for a built-in version 1, else 1 or 2
     proposed_by: str | None  # a DPO's principal id; None: built in
     proposed_at_ns: int
-    status: Status
+    status: DeclarationStatus
     decided_at_ns: int | None
-    decisions: tuple[Decision, ...] = ()
+    decisions: tuple[DeclarationDecision, ...] = ()
 
     @property
     def approved_by(self) -> tuple[str, ...]:
@@ -107,7 +107,7 @@ class DeclarationVersion:
 
 
 @dataclass(frozen=True, slots=True)
-class Proposal:
+class DeclarationProposal:
     """A version just proposed, and what it changes against the version in force."""
 
     version: DeclarationVersion
@@ -182,7 +182,7 @@ class Declarations:
                 with self.store.transaction(write=True) as conn:
                     _serialised(conn)
                     if _in_force_number(conn) is None and _last_number(conn) is None:
-                        _insert(conn, 1, None, document, {}, BUILTIN_NOTE, 0, None, Status.approved)
+                        _insert(conn, 1, None, document, {}, BUILTIN_NOTE, 0, None, DeclarationStatus.approved)
                         log.info("declarations: version 1 recorded, the built-in definitions")
             except IntegrityError:
                 pass  # another process recorded it first
@@ -208,7 +208,17 @@ class Declarations:
                 _serialised(conn)
                 number = (_last_number(conn) or 0) + 1
                 note = f"{BUILTIN_NOTE}, differing from version {current.version} in force"
-                _insert(conn, number, current.version, document, {}, note, diff.approvals_needed, None, Status.pending)
+                _insert(
+                    conn,
+                    number,
+                    current.version,
+                    document,
+                    {},
+                    note,
+                    diff.approvals_needed,
+                    None,
+                    DeclarationStatus.pending,
+                )
         except (TesseraError, IntegrityError) as error:
             log.warning("declarations: this release's built-in definitions were not proposed: %s", error)
             return None
@@ -240,7 +250,7 @@ class Declarations:
         exceptions: Mapping[str, str] | None = None,
         *,
         name: str = "proposal",
-    ) -> Proposal:
+    ) -> DeclarationProposal:
         """Propose ``document`` as the next version, on top of the one in force; it waits for approval.
 
         ``exceptions`` (name -> reason) waive lexicon or shape refusals and need two DPOs;
@@ -267,7 +277,17 @@ class Declarations:
                     _serialised(conn)
                     number = (_last_number(conn) or 0) + 1
                     needed = diff.approvals_needed
-                    _insert(conn, number, current.version, new.document, granted, note, needed, by.id, Status.pending)
+                    _insert(
+                        conn,
+                        number,
+                        current.version,
+                        new.document,
+                        granted,
+                        note,
+                        needed,
+                        by.id,
+                        DeclarationStatus.pending,
+                    )
                 break
             except IntegrityError:
                 continue
@@ -277,7 +297,7 @@ class Declarations:
             "declarations: version %d proposed by %s on version %d (%d approval%s needed): %s",
             number, by.id, current.version, needed, "s" if needed > 1 else "", note,
         )  # fmt: skip
-        return Proposal(self.require(number), diff)
+        return DeclarationProposal(self.require(number), diff)
 
     def approve(self, version: int, by: Principal, reason: str = "") -> DeclarationVersion:
         """Approve a pending version; it takes effect when it has the approvals it needs.
@@ -301,12 +321,12 @@ class Declarations:
                     conn.execute(
                         update(declaration_versions)
                         .where(declaration_versions.c.version == version)
-                        .values(status=Status.approved.value, decided_at_ns=time.time_ns())
+                        .values(status=DeclarationStatus.approved.value, decided_at_ns=time.time_ns())
                     )
         except IntegrityError:
             raise ConflictError("version", f"version {version} was decided at the same time; look again") from None
         result = self.require(version)
-        if result.status is Status.approved:
+        if result.status is DeclarationStatus.approved:
             log.warning(
                 "declarations: version %d approved by %s and in force (the service loads it at its next start)",
                 version, ", ".join(result.approved_by),
@@ -328,7 +348,7 @@ class Declarations:
             conn.execute(
                 update(declaration_versions)
                 .where(declaration_versions.c.version == version)
-                .values(status=Status.refused.value, decided_at_ns=time.time_ns())
+                .values(status=DeclarationStatus.refused.value, decided_at_ns=time.time_ns())
             )
         log.info("declarations: version %d refused by %s: %s", version, by.id, reason)
         return self.require(version)
@@ -337,7 +357,7 @@ class Declarations:
         found = _version_of(conn, version)
         if found is None:
             raise NotFoundError("version", f"no declarations version {version!r:.20}")
-        if found.status is not Status.pending:
+        if found.status is not DeclarationStatus.pending:
             raise ConflictError("version", f"version {version} is {found.status.value} already")
         in_force = _in_force_number(conn)
         if not stale_ok and found.base_version != in_force:
@@ -370,7 +390,7 @@ class Declarations:
         """The approved versions, newest first (at most ``HISTORY_MAX``), as the loader reads them."""
         query = (
             select(declaration_versions.c.version, declaration_versions.c.document, declaration_versions.c.sha256)
-            .where(declaration_versions.c.status == Status.approved.value)
+            .where(declaration_versions.c.status == DeclarationStatus.approved.value)
             .order_by(declaration_versions.c.version.desc())
             .limit(HISTORY_MAX)
         )
@@ -403,13 +423,15 @@ class Declarations:
             raise NotFoundError("version", f"no declarations version {version!r:.20}")
         return found
 
-    def versions(self, status: Status | None = None, limit: int = VERSIONS_LIST_MAX) -> list[DeclarationVersion]:
+    def versions(
+        self, status: DeclarationStatus | None = None, limit: int = VERSIONS_LIST_MAX
+    ) -> list[DeclarationVersion]:
         """Versions newest first, with their decisions; only those with ``status`` if given."""
         if not 1 <= limit <= VERSIONS_LIST_MAX:
             raise InvalidInputError("limit", f"must be 1-{VERSIONS_LIST_MAX}")
         query = select(declaration_versions.c.version).order_by(declaration_versions.c.version.desc()).limit(limit)
         if status is not None:
-            query = query.where(declaration_versions.c.status == Status(status).value)
+            query = query.where(declaration_versions.c.status == DeclarationStatus(status).value)
         with self.store.transaction() as conn:
             numbers = list(conn.scalars(query))
             return [v for n in numbers if (v := _version_of(conn, n)) is not None]
@@ -419,7 +441,7 @@ class Declarations:
         found = self.in_force() if version is None else self.require(version)
         if found is None:
             found = self.bootstrap()
-        if found.status is not Status.approved:
+        if found.status is not DeclarationStatus.approved:
             raise ConflictError("version", f"version {found.version} is {found.status.value}: only law is exported")
         return {
             "format": EXPORT_FORMAT,
@@ -479,7 +501,7 @@ def _serialised(conn: Connection) -> None:
 
 def _in_force_number(conn: Connection) -> int | None:
     query = select(func.max(declaration_versions.c.version)).where(
-        declaration_versions.c.status == Status.approved.value
+        declaration_versions.c.status == DeclarationStatus.approved.value
     )
     number = conn.scalar(query)
     return None if number is None else int(number)
@@ -499,7 +521,7 @@ def _insert(  # noqa: PLR0917 (one row's columns, in the table's order)
     note: str,
     needed: int,
     by: str | None,
-    status: Status,
+    status: DeclarationStatus,
 ) -> None:
     now = time.time_ns()
     conn.execute(
@@ -514,7 +536,7 @@ def _insert(  # noqa: PLR0917 (one row's columns, in the table's order)
             proposed_by=by,
             proposed_at_ns=now,
             status=status.value,
-            decided_at_ns=now if status is Status.approved else None,
+            decided_at_ns=now if status is DeclarationStatus.approved else None,
         )
     )
 
@@ -536,10 +558,10 @@ def _version_of(conn: Connection, number: int) -> DeclarationVersion | None:
         .where(declaration_decisions.c.version == number)
         .order_by(declaration_decisions.c.at_ns, declaration_decisions.c.principal_id)
     )
-    return _from_row(row, tuple(Decision(d.principal_id, d.decision, d.reason, d.at_ns) for d in decisions))
+    return _from_row(row, tuple(DeclarationDecision(d.principal_id, d.decision, d.reason, d.at_ns) for d in decisions))
 
 
-def _from_row(row: Row[Any], decisions: tuple[Decision, ...]) -> DeclarationVersion:
+def _from_row(row: Row[Any], decisions: tuple[DeclarationDecision, ...]) -> DeclarationVersion:
     return DeclarationVersion(
         row.version,
         row.base_version,
@@ -550,7 +572,7 @@ def _from_row(row: Row[Any], decisions: tuple[Decision, ...]) -> DeclarationVers
         row.approvals_needed,
         row.proposed_by,
         row.proposed_at_ns,
-        Status(row.status),
+        DeclarationStatus(row.status),
         row.decided_at_ns,
         decisions,
     )

@@ -256,12 +256,12 @@ def _unknown_domain(domain: object) -> InvalidInputError:
 _installed: list[EnforcementIndex] = []  # at most one: the index ``check`` answers from
 
 
-def install(index: EnforcementIndex) -> None:
+def install_index(index: EnforcementIndex) -> None:
     """Make ``index`` the one ``check`` answers from (the running service installs its own)."""
     _installed[:] = [index]
 
 
-def uninstall(index: EnforcementIndex) -> None:
+def uninstall_index(index: EnforcementIndex) -> None:
     """Remove ``index`` if it is the installed one (a later service's index stays)."""
     if _installed and _installed[0] is index:
         _installed.clear()
@@ -272,7 +272,7 @@ def check(subject: str, domain: str) -> Decision:
     if not _installed:
         raise EnforcementClosedError(
             "no enforcement index is open in this process: open the service (tessera.api.Services) "
-            "or install one with tessera.rules.enforcement.install"
+            "or install one with tessera.rules.install_index"
         )
     index = _installed[0]
     found = index._table.check(subject, domain)  # EnforcementIndex.check, inlined: a call is 1/10 of a check

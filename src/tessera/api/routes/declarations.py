@@ -25,7 +25,7 @@ from tessera.api.schemas import (
 )
 from tessera.api.services import Services
 from tessera.auth import Action
-from tessera.rules.declarations import VERSIONS_LIST_MAX, Status
+from tessera.rules import VERSIONS_LIST_MAX, DeclarationStatus
 
 router = APIRouter(tags=["declarations"])
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -47,7 +47,7 @@ def list_declarations(
     limit: Annotated[int, Query(ge=1, le=VERSIONS_LIST_MAX)] = 100,
 ) -> DeclarationVersionsPublic:
     """Versions newest first (without their documents), the one in force, and the one this service runs."""
-    found = services.declarations.versions(None if status is None else Status(status), limit)
+    found = services.declarations.versions(None if status is None else DeclarationStatus(status), limit)
     return _listing(services, [DeclarationVersionPublic.of(v) for v in found])
 
 

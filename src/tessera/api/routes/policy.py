@@ -55,9 +55,7 @@ from tessera.api.schemas import (
 from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.rules.appeals import Appeal
-from tessera.rules.restrictions import Keep, Restriction, RestrictionStatus
-from tessera.rules.subjects import SUBJECT_MAX, checked_subject, is_person
+from tessera.rules import SUBJECT_MAX, Appeal, Keep, Restriction, RestrictionStatus, checked_subject, is_person
 
 router = APIRouter(tags=["policy"])
 

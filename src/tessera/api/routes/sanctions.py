@@ -17,8 +17,7 @@ from tessera.api.schemas import HitDecisionCreate, HitDecisionPublic, HitPublic,
 from tessera.api.services import Caller, Services
 from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.rules.screening import SCREEN_THRESHOLD
-from tessera.rules.subjects import is_person
+from tessera.rules import SCREEN_THRESHOLD, is_person
 
 router = APIRouter(tags=["sanctions"])
 

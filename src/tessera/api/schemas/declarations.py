@@ -7,7 +7,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, Field
 
 from tessera.api.schemas.common import StrictModel
-from tessera.rules.declarations import DeclarationVersion, Proposal
+from tessera.rules import DeclarationProposal, DeclarationVersion
 
 BODY_DOCUMENT_MAX = 1 << 20  # characters of a declarations document over HTTP; the CLI takes up to 4 MiB
 
@@ -93,7 +93,7 @@ class DeclarationProposalPublic(BaseModel):
     changes: DeclarationChangesPublic
 
     @classmethod
-    def of(cls, p: Proposal) -> Self:
+    def of(cls, p: DeclarationProposal) -> Self:
         c = p.changes
         changes = DeclarationChangesPublic(
             added=list(c.added),

@@ -8,14 +8,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, Strict
 
 from tessera.api.schemas.common import StrictModel
-from tessera.rules.appeals import Appeal
-from tessera.rules.basis import CASE_NUMBER_MAX, COURT_MAX, CourtOrder, LegalBasis
-from tessera.rules.enforcement import Decision
-from tessera.rules.intake import EVENTS_BATCH_MAX
-from tessera.rules.notice_appeals import NoticeAppeal
-from tessera.rules.notices import Notice
-from tessera.rules.restrictions import Restriction, RestrictionEvent
-from tessera.rules.scores import Factor, Score
+from tessera.rules import (
+    CASE_NUMBER_MAX,
+    COURT_MAX,
+    EVENTS_BATCH_MAX,
+    Appeal,
+    CourtOrder,
+    Decision,
+    Factor,
+    LegalBasis,
+    Notice,
+    NoticeAppeal,
+    Restriction,
+    RestrictionEvent,
+    Score,
+)
 
 DomainName = Literal["payments", "travel", "procurement", "licensing", "benefits", "credit"]
 PolicySubject = Annotated[

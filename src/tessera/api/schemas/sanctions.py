@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from tessera.api.schemas.common import StrictModel
 from tessera.api.schemas.policy import ReasonText, RestrictionPublic
-from tessera.rules.watch import Hit
+from tessera.rules import Hit
 
 
 class HitPublic(BaseModel):
