@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 
 from tessera.auth.principals import Principal, Role
 from tessera.identity.registry import Person, Registry
-from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import builtin_definitions, load_definitions
-from tessera.rules.engine import PolicyEffects, RuleEngine
-from tessera.rules.intake import EventIntake
-from tessera.rules.language import load_rules
-from tessera.rules.notices import Notices
-from tessera.rules.restrictions import Restrictions
-from tessera.rules.scores import Scores
+from tessera.rules.due_process.notices import Notices
+from tessera.rules.due_process.restrictions import Restrictions
+from tessera.rules.language.compiler import CompiledRules
+from tessera.rules.language.rulesets import load_rules
+from tessera.rules.scoring.engine import PolicyEffects, RuleEngine
+from tessera.rules.scoring.intake import EventIntake
+from tessera.rules.scoring.scores import Scores
 from tessera.store import Store
 from tessera.store.tables import rule_events
 

@@ -8,7 +8,7 @@ from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.rules.benefits import Benefit, Benefits, benefit
 from tessera.rules.categories import Category
 from tessera.rules.definitions import builtin_benefits, builtin_definitions, load_benefits, load_definitions
-from tessera.rules.language import load_rules
+from tessera.rules.language.rulesets import load_rules
 
 TYPES, BASES = builtin_definitions()
 CARE = benefit("care_grant", "Care grant", ["social-security-act/disability-allowance"], ["health"])

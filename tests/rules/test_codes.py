@@ -37,11 +37,11 @@ from tessera.rules.codes import (
     mcc_table,
     transfer_code_table,
 )
-from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import builtin_definitions, load_definitions
-from tessera.rules.engine import HolderSubjects, LedgerColumns, PayeeCategories, RuleEngine
-from tessera.rules.language import load_rules
-from tessera.rules.scores import Scores
+from tessera.rules.language.compiler import CompiledRules
+from tessera.rules.language.rulesets import load_rules
+from tessera.rules.scoring.engine import HolderSubjects, LedgerColumns, PayeeCategories, RuleEngine
+from tessera.rules.scoring.scores import Scores
 from tessera.store import Store
 from tessera.store.tables import eligibility_grants, ledgers
 

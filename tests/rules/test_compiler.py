@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from tessera.errors import InvalidInputError
 from tessera.rules.basis import LegalBases, legal_basis
 from tessera.rules.categories import EventTypes, event_type, record_type
-from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import builtin_definitions, builtin_path
-from tessera.rules.language import RuleSet, load_rules
-from tessera.rules.reference import ReferenceRule
+from tessera.rules.language.compiler import CompiledRules
+from tessera.rules.language.reference import ReferenceRule
+from tessera.rules.language.rulesets import RuleSet, load_rules
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 INNER = record_type("inner", {"x": ("int", "financial"), "y": ("float", "financial")})

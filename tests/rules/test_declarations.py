@@ -27,7 +27,7 @@ from tessera.rules.declarations import (
 )
 from tessera.rules.definitions import BUILTIN_DEFINITIONS, builtin_path
 from tessera.rules.exercise import record_basis
-from tessera.rules.language import check_rules
+from tessera.rules.language.rulesets import check_rules
 from tessera.store import Store
 from tessera.store.tables import declaration_versions
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tessera.rules import _closed
 from tessera.rules.basis import Domain
-from tessera.rules.enforcement import ALLOW, Denial, EnforcementIndex
+from tessera.rules.due_process.enforcement import ALLOW, Denial, EnforcementIndex
 
 SUBJECTS = ("100000000004", "org:acme", "org:globex")
 DOMAINS = [d.value for d in Domain]

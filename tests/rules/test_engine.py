@@ -13,13 +13,13 @@ from tessera.auth.principals import Role
 from tessera.errors import InvalidInputError
 from tessera.identity.registry import Registry
 from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Ledger, Transfer
-from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import builtin_definitions
-from tessera.rules.engine import LEDGER_SOURCE, Firing, HolderSubjects, PolicyEffects, RuleEngine
-from tessera.rules.language import Effect, load_rules
-from tessera.rules.notices import Notices
-from tessera.rules.restrictions import Restrictions
-from tessera.rules.scores import Scores
+from tessera.rules.due_process.notices import Notices
+from tessera.rules.due_process.restrictions import Restrictions
+from tessera.rules.language.compiler import CompiledRules
+from tessera.rules.language.rulesets import Effect, load_rules
+from tessera.rules.scoring.engine import LEDGER_SOURCE, Firing, HolderSubjects, PolicyEffects, RuleEngine
+from tessera.rules.scoring.scores import Scores
 from tessera.store import Store
 from tessera.store.tables import eligibility_grants
 

@@ -21,9 +21,9 @@ from tessera.rules.categories import (
     event_type,
     record_type,
 )
-from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import load_definitions
-from tessera.rules.language import Rule, RuleSet, load_rules
+from tessera.rules.language.compiler import CompiledRules
+from tessera.rules.language.rulesets import Rule, RuleSet, load_rules
 
 NOTES = record_type("notes", {"x": ("int", "health"), "tally": ("int", "financial")})
 BORROWER = record_type(

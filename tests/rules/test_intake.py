@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from tessera.auth.principals import Principal, Role
 from tessera.errors import BatchSizeError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.rules.intake import CLOCK_SKEW_NS, EVENTS_BATCH_MAX, EVENTS_SOURCE
-from tessera.rules.scores import Scores
+from tessera.rules.scoring.intake import CLOCK_SKEW_NS, EVENTS_BATCH_MAX, EVENTS_SOURCE
+from tessera.rules.scoring.scores import Scores
 from tessera.store.tables import eligibility_grants
 from tests.rules.conftest import DAY, LENDER, NOW, Intake, engine_for, repaid
 

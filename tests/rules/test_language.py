@@ -9,7 +9,7 @@ import pytest
 from tessera.errors import InvalidInputError, NotFoundError, TesseraError
 from tessera.rules.basis import Domain
 from tessera.rules.definitions import builtin_definitions, builtin_path, load_definitions
-from tessera.rules.language import (
+from tessera.rules.language.rulesets import (
     POINTS_MAX,
     Effect,
     EffectKind,

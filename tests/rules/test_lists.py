@@ -10,7 +10,7 @@ import pytest
 
 from tessera.errors import InvalidInputError
 from tessera.rules import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_ofac_remarks, parse_un
-from tessera.rules.lists import XML_DEPTH_MAX
+from tessera.rules.sanctions.lists import XML_DEPTH_MAX
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sanctions"
 OFAC = FIXTURES / "ofac"

@@ -7,9 +7,9 @@ import itertools
 import pytest
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.rules.notice_appeals import NoticeAppeals, NoticeAppealStatus
-from tessera.rules.notices import Notice, NoticeDraft, NoticeKind
-from tessera.rules.scores import Scores
+from tessera.rules.due_process.notice_appeals import NoticeAppeals, NoticeAppealStatus
+from tessera.rules.due_process.notices import Notice, NoticeDraft, NoticeKind
+from tessera.rules.scoring.scores import Scores
 from tests.rules.conftest import DAY, LENDER, NOW, Intake, repaid
 
 OFFICER = "p_00000000000000bb"

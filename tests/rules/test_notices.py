@@ -7,8 +7,8 @@ import re
 import pytest
 
 from tessera.errors import InvalidInputError
-from tessera.rules.notice_appeals import NoticeAppeals
-from tessera.rules.notices import NoticeDraft, NoticeKind, checked_text
+from tessera.rules.due_process.notice_appeals import NoticeAppeals
+from tessera.rules.due_process.notices import NoticeDraft, NoticeKind, checked_text
 from tests.rules.conftest import LENDER, NOW, Intake, repaid
 
 # Each would make a reason read otherwise than it shows, or hide something in it.

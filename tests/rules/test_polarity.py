@@ -13,11 +13,11 @@ from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryEr
 from tessera.rules.basis import LegalBases, legal_basis
 from tessera.rules.benefits import Benefits, benefit
 from tessera.rules.categories import EventTypes, event_type, record_type
-from tessera.rules.cel_ast import check
 from tessera.rules.definitions import builtin_definitions
-from tessera.rules.language import load_rules
-from tessera.rules.polarity import ABSENT, Polarity, polarities
-from tessera.rules.reference import ReferenceRule
+from tessera.rules.language.cel_ast import check
+from tessera.rules.language.polarity import ABSENT, Polarity, polarities
+from tessera.rules.language.reference import ReferenceRule
+from tessera.rules.language.rulesets import load_rules
 
 CLAIMANT = record_type(
     "claimant", {"grade": ("int", "disability"), "chronic": ("bool", "health"), "age": ("int", "identity")}

@@ -27,11 +27,18 @@ from tessera.errors import (
 from tessera.identity.registry import Person, Registry
 from tessera.ledger import Account, AccountFlags, Ledger
 from tessera.rules import check
-from tessera.rules.appeals import Appeals, AppealStatus
 from tessera.rules.basis import CourtOrder, Domain, LegalBases, legal_basis
-from tessera.rules.enforcement import EnforcementIndex, install_index, uninstall_index
-from tessera.rules.notices import NoticeDraft, NoticeKind, Notices
-from tessera.rules.restrictions import AppealState, Proposal, Restriction, Restrictions, RestrictionStatus, Sweeper
+from tessera.rules.due_process.appeals import Appeals, AppealStatus
+from tessera.rules.due_process.enforcement import EnforcementIndex, install_index, uninstall_index
+from tessera.rules.due_process.notices import NoticeDraft, NoticeKind, Notices
+from tessera.rules.due_process.restrictions import (
+    AppealState,
+    Proposal,
+    Restriction,
+    Restrictions,
+    RestrictionStatus,
+    Sweeper,
+)
 from tessera.store import Store
 from tessera.store.tables import legal_bases as legal_bases_table
 from tessera.store.tables import notices as notices_table

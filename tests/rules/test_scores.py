@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tessera.errors import InvalidInputError
-from tessera.rules.scores import KEY_FACTORS_MAX, SCORE_MAX, SCORE_MIN, Contribution, Scores, score_of
+from tessera.rules.scoring.scores import KEY_FACTORS_MAX, SCORE_MAX, SCORE_MIN, Contribution, Scores, score_of
 from tessera.store import Store
 
 NS = 1_000_000_000

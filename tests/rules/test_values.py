@@ -16,12 +16,12 @@ import pytest
 from tessera.errors import InvalidInputError, ProtectedCategoryError, TesseraError
 from tessera.rules.categories import FORBIDDEN, Category, EventTypes, FieldSpec, event_type
 from tessera.rules.codes import code_table, ledger_table
-from tessera.rules.compiler import CompiledRules
 from tessera.rules.definitions import EXAMPLE_RULES, builtin_definitions, builtin_path
-from tessera.rules.guard import guarded_condition
-from tessera.rules.language import check_rules, load_rules
-from tessera.rules.reference import ReferenceRule
-from tessera.rules.values import FREE_TEXT, is_free_text
+from tessera.rules.language.compiler import CompiledRules
+from tessera.rules.language.guard import guarded_condition
+from tessera.rules.language.reference import ReferenceRule
+from tessera.rules.language.rulesets import check_rules, load_rules
+from tessera.rules.language.values import FREE_TEXT, is_free_text
 
 TYPES, BASES = builtin_definitions()
 TYPES.use_codes(TYPES.codes.replaced(ledger_table([(1, "currency", None), (7, "disability-transport", "disability")])))

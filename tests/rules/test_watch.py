@@ -22,14 +22,14 @@ from tessera.identity.registry import Person, Registry, checked_demographics
 from tessera.ledger.feed import CommittedBatch
 from tessera.ledger.journal import EntryKind
 from tessera.ledger.records import TRANSFER_DTYPE
-from tessera.rules import counterparties
 from tessera.rules.basis import LegalBases
-from tessera.rules.counterparties import NewCounterparties
 from tessera.rules.definitions import builtin_definitions
-from tessera.rules.lists import ListedEntity
-from tessera.rules.notices import Notices
-from tessera.rules.restrictions import Restrictions, RestrictionStatus
-from tessera.rules.watch import (
+from tessera.rules.due_process.notices import Notices
+from tessera.rules.due_process.restrictions import Restrictions, RestrictionStatus
+from tessera.rules.sanctions import counterparties
+from tessera.rules.sanctions.counterparties import NewCounterparties
+from tessera.rules.sanctions.lists import ListedEntity
+from tessera.rules.sanctions.watch import (
     REVIEW_AFTER_NS,
     SANCTIONS_BASES,
     HitContext,

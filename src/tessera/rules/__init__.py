@@ -1,19 +1,46 @@
 """Policy: what may decide things about people, on which data, and how the person hears of it.
 
-Data categories and event types that refuse forbidden data (``categories.py``,
-``definitions.py``); code tables, what coded values mean (``codes.py``, read by the guard in
-``values.py``); legal bases (``basis.py``); the rule language with its guard, compiler
-and reference evaluator (``language.py``, ``guard.py``, ``compiler.py``, ``reference.py``);
-the rule engine on the ledger's feed and scores (``engine.py``, ``scores.py``); restrictions,
-notices, appeals and the enforcement point (``restrictions.py``, ``notices.py``,
-``appeals.py``, ``enforcement.py``: ``check``); sanctions lists and screening (``lists.py``,
-``sanctions.py``, ``screening.py``, ``watch.py``). See ``docs/rules.md``.
+This module is the package's face: code outside ``tessera.rules`` imports from here, never
+from the modules behind it (``tests/rules/test_face.py`` checks). The map::
+
+    rules/                   the shared base, read by every sub-package
+      categories.py          data categories, event and record types that refuse forbidden data
+      codes.py               code tables: what coded values mean
+      basis.py               legal bases and the domains they close
+      exercise.py            who exercises a basis; the bases on record
+      subjects.py            who a decision is about: a person or an organisation
+      benefits.py            the register of benefits a grant may open
+      definitions.py         declarations in TOML, and the built-in ones (builtin/)
+      lexicon.py             the backstop lexicon of protected names
+      declaration_checks.py  a declarations document checked before it becomes law
+      declarations.py        declarations as law: versions proposed and approved by DPOs
+      _closed.c              the enforcement point's answer table (C)
+    language/                the rule language: rules in TOML, conditions in CEL
+      rulesets.py            rules, effects and rule files (``load_rules``, ``check_rules``)
+      cel_ast.py             conditions as checked CEL trees
+      guard.py, values.py, polarity.py   which data a condition may read, and how
+      compiler.py            rules compiled to numpy over batches
+      reference.py           one event at a time: the meaning the compiler must agree with
+    scoring/                 rules applied to events
+      engine.py              the engine on the ledger's feed
+      intake.py              events agencies submit
+      scores.py              scores as live contributions
+    due_process/             adverse decisions and the person's answer to them
+      restrictions.py        proposed, decided, amended, lifted, expired
+      notices.py             what a person is told
+      appeals.py             a restriction contested, answered in writing
+      notice_appeals.py      a score or denial contested through its notice
+      enforcement.py         ``check``: may this subject act in this domain now
+    sanctions/               sanctions lists and screening
+      lists.py               parsers for OFAC, UN, EU and FollowTheMoney lists
+      imported.py            imported lists in the store
+      screening.py           name matching against listings
+      watch.py, counterparties.py   people, principals and new counterparties screened
+
+Arrows point down the map's columns only: ``scoring`` and ``sanctions`` use ``due_process``
+and ``language``; ``due_process`` and ``language`` use only the base. See ``docs/rules.md``.
 """
 
-from tessera.rules.appeals import (
-    Appeal,
-    Appeals,
-)
 from tessera.rules.basis import (
     CASE_NUMBER_MAX,
     COURT_MAX,
@@ -52,12 +79,6 @@ from tessera.rules.codes import (
     ledger_codes_in,
     ledger_table,
 )
-from tessera.rules.compiler import (
-    CompiledRules,
-)
-from tessera.rules.counterparties import (
-    NewCounterparties,
-)
 from tessera.rules.declaration_checks import (
     Declared,
 )
@@ -80,7 +101,11 @@ from tessera.rules.definitions import (
     load_definitions,
     read_toml,
 )
-from tessera.rules.enforcement import (
+from tessera.rules.due_process.appeals import (
+    Appeal,
+    Appeals,
+)
+from tessera.rules.due_process.enforcement import (
     Decision,
     Denial,
     EnforcementIndex,
@@ -88,20 +113,34 @@ from tessera.rules.enforcement import (
     install_index,
     uninstall_index,
 )
-from tessera.rules.engine import (
-    LEDGER_EVENT,
-    LEDGER_SOURCE,
-    HolderSubjects,
-    LedgerColumns,
-    PayeeCategories,
-    PolicyEffects,
-    RuleEngine,
+from tessera.rules.due_process.notice_appeals import (
+    NoticeAppeal,
+    NoticeAppeals,
 )
-from tessera.rules.intake import (
-    EVENTS_BATCH_MAX,
-    EventIntake,
+from tessera.rules.due_process.notices import (
+    Notice,
+    NoticeDraft,
+    NoticeKind,
+    Notices,
 )
-from tessera.rules.language import (
+from tessera.rules.due_process.restrictions import (
+    Freezer,
+    Keep,
+    Proposal,
+    Restriction,
+    RestrictionEvent,
+    Restrictions,
+    RestrictionStatus,
+    Sweeper,
+)
+from tessera.rules.exercise import bases_on_record
+from tessera.rules.language.compiler import (
+    CompiledRules,
+)
+from tessera.rules.language.reference import (
+    ReferenceRule,
+)
+from tessera.rules.language.rulesets import (
     Effect,
     EffectKind,
     Refusal,
@@ -110,7 +149,16 @@ from tessera.rules.language import (
     check_rules,
     load_rules,
 )
-from tessera.rules.lists import (
+from tessera.rules.sanctions.counterparties import (
+    NewCounterparties,
+)
+from tessera.rules.sanctions.imported import (
+    LIST_ENTITIES_MAX,
+    ImportedList,
+    SanctionsLists,
+    parse_list,
+)
+from tessera.rules.sanctions.lists import (
     FTM_LINE_MAX,
     OFAC_EMPTY,
     OFAC_EOF_MARKER,
@@ -124,42 +172,7 @@ from tessera.rules.lists import (
     parse_ofac_remarks,
     parse_un,
 )
-from tessera.rules.notice_appeals import (
-    NoticeAppeal,
-    NoticeAppeals,
-)
-from tessera.rules.notices import (
-    Notice,
-    NoticeDraft,
-    NoticeKind,
-    Notices,
-)
-from tessera.rules.reference import (
-    ReferenceRule,
-)
-from tessera.rules.restrictions import (
-    Freezer,
-    Keep,
-    Proposal,
-    Restriction,
-    RestrictionEvent,
-    Restrictions,
-    RestrictionStatus,
-    Sweeper,
-    bases_on_record,
-)
-from tessera.rules.sanctions import (
-    LIST_ENTITIES_MAX,
-    ImportedList,
-    SanctionsLists,
-    parse_list,
-)
-from tessera.rules.scores import (
-    Factor,
-    Score,
-    Scores,
-)
-from tessera.rules.screening import (
+from tessera.rules.sanctions.screening import (
     SCORE_FLOOR,
     SCREEN_BATCH_MAX,
     SCREEN_THRESHOLD,
@@ -170,17 +183,35 @@ from tessera.rules.screening import (
     clear_caches,
     name_tokens,
 )
-from tessera.rules.subjects import (
-    SUBJECT_MAX,
-    checked_subject,
-    is_person,
-)
-from tessera.rules.watch import (
+from tessera.rules.sanctions.watch import (
     Hit,
     SanctionsWatch,
     Screenee,
     ScreeningWorker,
     screen_registrations,
+)
+from tessera.rules.scoring.engine import (
+    LEDGER_EVENT,
+    LEDGER_SOURCE,
+    HolderSubjects,
+    LedgerColumns,
+    PayeeCategories,
+    PolicyEffects,
+    RuleEngine,
+)
+from tessera.rules.scoring.intake import (
+    EVENTS_BATCH_MAX,
+    EventIntake,
+)
+from tessera.rules.scoring.scores import (
+    Factor,
+    Score,
+    Scores,
+)
+from tessera.rules.subjects import (
+    SUBJECT_MAX,
+    checked_subject,
+    is_person,
 )
 
 __all__ = [

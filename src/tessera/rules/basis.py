@@ -367,3 +367,13 @@ def checked_domains(basis: LegalBasis, domains: Iterable[Domain | str], field: s
     if not checked:
         raise InvalidInputError(field, "a restriction closes at least one domain")
     return frozenset(checked)
+
+
+def domains_text(domains: Iterable[Domain]) -> str:
+    """Domains as the store keeps them: their values, sorted, comma-separated."""
+    return ",".join(sorted(d.value for d in domains))
+
+
+def domains_of(text: str) -> frozenset[Domain]:
+    """Domains back from the store's text (``domains_text``)."""
+    return frozenset(Domain(d) for d in text.split(",") if d)

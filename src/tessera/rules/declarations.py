@@ -51,8 +51,7 @@ from tessera.rules.declaration_checks import (
     loaded,
 )
 from tessera.rules.definitions import BUILTIN_DEFINITIONS, builtin_path
-from tessera.rules.exercise import record_basis
-from tessera.rules.restrictions import bases_on_record
+from tessera.rules.exercise import bases_on_record, record_basis
 from tessera.store import Store
 from tessera.store.tables import DECLARATION_NOTE_MAX, declaration_decisions, declaration_versions
 from tessera.text import checked_text, shows_letter_or_digit

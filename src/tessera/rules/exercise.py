@@ -18,8 +18,16 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.rules.basis import BasisKind, CourtOrder, LegalBasis, court_order, legal_basis, with_agencies_of
-from tessera.rules.notices import domains_of, domains_text
+from tessera.rules.basis import (
+    BasisKind,
+    CourtOrder,
+    LegalBasis,
+    court_order,
+    domains_of,
+    domains_text,
+    legal_basis,
+    with_agencies_of,
+)
 from tessera.store.tables import agencies, legal_bases, principals
 
 log = logging.getLogger(__name__)
@@ -127,3 +135,8 @@ def checked_order(order: object, basis: LegalBasis, now: int, field: str) -> Cou
 
 def order_terms(order: CourtOrder) -> dict[str, str]:
     return {"court": order.court, "case_number": order.case_number, "issued_on": order.issued_on.isoformat()}
+
+
+def bases_on_record(conn: Connection) -> list[LegalBasis]:
+    """Every legal basis registered so far, as kept in the store (their terms never change)."""
+    return [basis_of_row(row) for row in conn.execute(select(legal_bases))]

@@ -26,9 +26,8 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.rules.exercise import require_appeal_hearer
-from tessera.rules.notices import NoticeDraft, NoticeKind, checked_limit, checked_text
-from tessera.rules.restrictions import (
+from tessera.rules.due_process.notices import NoticeDraft, NoticeKind, checked_limit, checked_text
+from tessera.rules.due_process.restrictions import (
     AppealState,
     Restriction,
     Restrictions,
@@ -38,6 +37,7 @@ from tessera.rules.restrictions import (
     _restriction_of,
     _save,
 )
+from tessera.rules.exercise import require_appeal_hearer
 from tessera.rules.subjects import checked_subject
 from tessera.store import Store
 from tessera.store.tables import ACTOR_MAX, GROUNDS_MAX, REASON_TEXT_MAX, appeals, restrictions

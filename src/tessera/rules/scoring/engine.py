@@ -25,11 +25,11 @@ from tessera.ledger.journal import EntryKind
 from tessera.ledger.records import TransferFlags
 from tessera.ledger.status import CreateTransferStatus
 from tessera.rules.codes import WITHHELD_INT
-from tessera.rules.compiler import CompiledRules
-from tessera.rules.language import Effect, EffectKind, Rule
-from tessera.rules.notices import NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
-from tessera.rules.restrictions import PROPOSALS_BATCH_MAX, RULE_PREFIX, Proposal, Restrictions
-from tessera.rules.scores import Scores
+from tessera.rules.due_process.notices import NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
+from tessera.rules.due_process.restrictions import PROPOSALS_BATCH_MAX, RULE_PREFIX, Proposal, Restrictions
+from tessera.rules.language.compiler import CompiledRules
+from tessera.rules.language.rulesets import Effect, EffectKind, Rule
+from tessera.rules.scoring.scores import Scores
 from tessera.store import Store
 from tessera.store.tables import eligibility_grants
 

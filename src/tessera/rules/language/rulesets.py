@@ -24,7 +24,7 @@ from tessera.rules.benefits import Benefits
 from tessera.rules.categories import Category, EventType, EventTypes
 from tessera.rules.codes import benefit_table
 from tessera.rules.definitions import Source, builtin_benefits, read_toml, relocated, table_list
-from tessera.rules.guard import guarded_condition
+from tessera.rules.language.guard import guarded_condition
 
 POINTS_MAX = 1000  # one contribution moves a score by at most this much
 EFFECTS_MAX = 8

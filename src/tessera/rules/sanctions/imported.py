@@ -19,7 +19,7 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import InvalidInputError
-from tessera.rules.lists import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_un
+from tessera.rules.sanctions.lists import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_un
 from tessera.store import Store
 from tessera.store.tables import (
     LIST_ID_MAX,

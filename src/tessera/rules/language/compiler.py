@@ -43,11 +43,11 @@ import numpy.typing as npt
 
 from tessera.errors import InvalidInputError
 from tessera.rules.categories import EventTypes, FieldType
-from tessera.rules.cel_ast import Call, Checked, Const, Expr, Ident, ListExpr
 from tessera.rules.codes import CodeTable
-from tessera.rules.guard import EVENT
-from tessera.rules.language import Rule, RuleSet
-from tessera.rules.reference import ReferenceRule, guarded_rule
+from tessera.rules.language.cel_ast import Call, Checked, Const, Expr, Ident, ListExpr
+from tessera.rules.language.guard import EVENT
+from tessera.rules.language.reference import ReferenceRule, guarded_rule
+from tessera.rules.language.rulesets import Rule, RuleSet
 
 Array = npt.NDArray[Any]  # a column, or a 0-d constant
 Mask = npt.NDArray[np.bool_] | None  # None: no row can err

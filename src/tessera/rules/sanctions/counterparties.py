@@ -23,7 +23,7 @@ from tessera.auth.principals import Role, organisation_of
 from tessera.identity.registry import Registry
 from tessera.ledger.feed import CommittedBatch
 from tessera.ledger.journal import EntryKind
-from tessera.rules.watch import HitContext, SanctionsWatch, Screenee
+from tessera.rules.sanctions.watch import HitContext, SanctionsWatch, Screenee
 from tessera.store import Store
 
 SEEN_PAIRS_MAX = 4_000_000  # 32 MiB of pair keys; past it the set starts again

@@ -45,26 +45,26 @@ from tessera.rules.basis import (
     LegalBases,
     LegalBasis,
     checked_domains,
+    domains_of,
+    domains_text,
     require_agencies,
 )
-from tessera.rules.enforcement import Decision, Denial, EnforcementIndex
-from tessera.rules.exercise import (
-    agencies_of,
-    basis_of_row,
-    checked_order,
-    order_terms,
-    record_basis,
-    require_agency,
-)
-from tessera.rules.notices import (
+from tessera.rules.due_process.enforcement import Decision, Denial, EnforcementIndex
+from tessera.rules.due_process.notices import (
     NoticeDraft,
     NoticeKind,
     Notices,
     checked_code,
     checked_limit,
     checked_text,
-    domains_of,
-    domains_text,
+)
+from tessera.rules.exercise import (
+    agencies_of,
+    bases_on_record,
+    checked_order,
+    order_terms,
+    record_basis,
+    require_agency,
 )
 from tessera.rules.subjects import checked_subject, is_person, require_registered
 from tessera.store import ACCOUNTS_LIST_MAX, Store
@@ -73,7 +73,6 @@ from tessera.store.tables import (
     AUTHORITY_MAX,
     POLICY_REFERENCE_MAX,
     REASON_TEXT_MAX,
-    legal_bases,
     persons,
     restriction_events,
     restrictions,
@@ -685,7 +684,7 @@ class Restrictions:
     # -- reading --------------------------------------------------------------------------------
 
     def check(self, subject: str, domain: Domain | str) -> Decision:
-        """The enforcement index's answer (see ``tessera.rules.enforcement``)."""
+        """The enforcement index's answer (see ``tessera.rules.due_process.enforcement``)."""
         return self.index.check(subject, domain)
 
     def get(self, restriction_id: str) -> Restriction:
@@ -734,11 +733,6 @@ class Restrictions:
                 RestrictionEvent(r.action, r.actor, r.reason, json.loads(r.detail), r.at_ns)
                 for r in conn.execute(query)
             ]
-
-
-def bases_on_record(conn: Connection) -> list[LegalBasis]:
-    """Every legal basis registered so far, as kept in the store (their terms never change)."""
-    return [basis_of_row(row) for row in conn.execute(select(legal_bases))]
 
 
 class Sweeper:

@@ -53,7 +53,7 @@ from enum import StrEnum
 
 from tessera.errors import InvalidInputError, ProtectedCategoryError
 from tessera.rules.categories import FAVOURABLE_ONLY, Category, EventType, FieldType
-from tessera.rules.cel_ast import Call, Checked, Const, Expr, Ident, ListExpr, check, children
+from tessera.rules.language.cel_ast import Call, Checked, Const, Expr, Ident, ListExpr, check, children
 
 ABSENT: Mapping[FieldType, object] = {
     FieldType.integer: 0,

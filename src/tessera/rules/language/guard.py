@@ -24,10 +24,21 @@ from typing import TypeGuard
 
 from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryError, TesseraError
 from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, IMPLICIT_FIELDS, Category, EventType, FieldType
-from tessera.rules.cel_ast import Call, Checked, Comprehension, Const, Expr, Ident, Select, check, children, parse
 from tessera.rules.codes import CodeTables, builtin_code_tables
-from tessera.rules.polarity import protected_reads, require_widening
-from tessera.rules.values import read_values
+from tessera.rules.language.cel_ast import (
+    Call,
+    Checked,
+    Comprehension,
+    Const,
+    Expr,
+    Ident,
+    Select,
+    check,
+    children,
+    parse,
+)
+from tessera.rules.language.polarity import protected_reads, require_widening
+from tessera.rules.language.values import read_values
 
 EVENT = "event"  # the one name a condition reads the event through
 

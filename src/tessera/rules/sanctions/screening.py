@@ -45,7 +45,7 @@ from rigour.territories.lookup import _load_territory_names
 from rigour.text import metaphone
 
 from tessera.errors import BatchSizeError, InvalidInputError
-from tessera.rules.lists import ListedEntity
+from tessera.rules.sanctions.lists import ListedEntity
 from tessera.text import match_key
 
 SCREEN_THRESHOLD = 0.72  # calibrated on seeded labelled sets (docs/rules.md); alerts start here

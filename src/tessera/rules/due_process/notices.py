@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Row, and_, or_, select
 
 import tessera.text
 from tessera.errors import BatchSizeError, InvalidInputError, NotFoundError
-from tessera.rules.basis import Domain, LegalBases
+from tessera.rules.basis import Domain, LegalBases, domains_of, domains_text
 from tessera.rules.subjects import checked_subject
 from tessera.store import Store
 from tessera.store.tables import (
@@ -132,14 +132,6 @@ def checked_code(value: object, field: str = "reason_code") -> str:
     if not value.isascii() or not all(c.isalnum() or c in "._:/-" for c in value):
         raise InvalidInputError(field, "letters, digits and . _ : / - only")
     return value
-
-
-def domains_text(domains: Iterable[Domain]) -> str:
-    return ",".join(sorted(d.value for d in domains))
-
-
-def domains_of(text: str) -> frozenset[Domain]:
-    return frozenset(Domain(d) for d in text.split(",") if d)
 
 
 class Notices:

@@ -18,8 +18,8 @@ import numpy.typing as npt
 from tessera.errors import InvalidInputError
 from tessera.rules.basis import require_coverage
 from tessera.rules.categories import EventTypes, FieldType
-from tessera.rules.guard import EVENT, GuardedCondition, guarded_condition
-from tessera.rules.language import Rule, read_categories
+from tessera.rules.language.guard import EVENT, GuardedCondition, guarded_condition
+from tessera.rules.language.rulesets import Rule, read_categories
 
 
 def guarded_rule(rule: Rule, types: EventTypes) -> GuardedCondition:

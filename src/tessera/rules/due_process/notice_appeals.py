@@ -24,7 +24,15 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.rules.notices import APPEALABLE, Notice, NoticeDraft, NoticeKind, Notices, checked_limit, checked_text
+from tessera.rules.due_process.notices import (
+    APPEALABLE,
+    Notice,
+    NoticeDraft,
+    NoticeKind,
+    Notices,
+    checked_limit,
+    checked_text,
+)
 from tessera.rules.subjects import checked_subject
 from tessera.store import Store
 from tessera.store.tables import (

@@ -49,8 +49,8 @@ from dataclasses import dataclass
 
 from tessera.errors import InvalidInputError, ProtectedCategoryError, TesseraError
 from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, Category, EventType, FieldType
-from tessera.rules.cel_ast import Call, Checked, Comprehension, Const, Expr, Ident, ListExpr, check, children
 from tessera.rules.codes import SEVERITY, Code, CodeTable, CodeTables, CodeValue
+from tessera.rules.language.cel_ast import Call, Checked, Comprehension, Const, Expr, Ident, ListExpr, check, children
 
 FREE_TEXT = "free_text"  # the category an error names for free text: it may carry any
 EXAMPLES_MAX = 3  # codes an error lists
