@@ -31,14 +31,9 @@ from tessera.rules.basis import CourtOrder, Domain, LegalBases, legal_basis
 from tessera.rules.due_process.appeals import Appeals, AppealStatus
 from tessera.rules.due_process.enforcement import EnforcementIndex, install_index, uninstall_index
 from tessera.rules.due_process.notices import NoticeDraft, NoticeKind, Notices
-from tessera.rules.due_process.restrictions import (
-    AppealState,
-    Proposal,
-    Restriction,
-    Restrictions,
-    RestrictionStatus,
-    Sweeper,
-)
+from tessera.rules.due_process.restriction_records import AppealState, Proposal, Restriction, RestrictionStatus
+from tessera.rules.due_process.restrictions import Restrictions
+from tessera.rules.due_process.sweeper import Sweeper
 from tessera.store import Store
 from tessera.store.tables import legal_bases as legal_bases_table
 from tessera.store.tables import notices as notices_table

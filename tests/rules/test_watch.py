@@ -25,7 +25,8 @@ from tessera.ledger.records import TRANSFER_DTYPE
 from tessera.rules.basis import LegalBases
 from tessera.rules.definitions import builtin_definitions
 from tessera.rules.due_process.notices import Notices
-from tessera.rules.due_process.restrictions import Restrictions, RestrictionStatus
+from tessera.rules.due_process.restriction_records import RestrictionStatus
+from tessera.rules.due_process.restrictions import Restrictions
 from tessera.rules.sanctions import counterparties
 from tessera.rules.sanctions.counterparties import NewCounterparties
 from tessera.rules.sanctions.lists import ListedEntity

@@ -27,6 +27,10 @@ from the modules behind it (``tests/rules/test_face.py`` checks). The map::
       scores.py              scores as live contributions
     due_process/             adverse decisions and the person's answer to them
       restrictions.py        proposed, decided, amended, lifted, expired
+      restriction_records.py the proposal, the restriction and its history, as records
+      restriction_notices.py what its subject is told at each step
+      freezes.py             a payments restriction's ledger freezes
+      sweeper.py             the thread that persists expiries
       notices.py             what a person is told
       appeals.py             a restriction contested, answered in writing
       notice_appeals.py      a score or denial contested through its notice
@@ -113,6 +117,7 @@ from tessera.rules.due_process.enforcement import (
     install_index,
     uninstall_index,
 )
+from tessera.rules.due_process.freezes import Freezer
 from tessera.rules.due_process.notice_appeals import (
     NoticeAppeal,
     NoticeAppeals,
@@ -123,16 +128,15 @@ from tessera.rules.due_process.notices import (
     NoticeKind,
     Notices,
 )
-from tessera.rules.due_process.restrictions import (
-    Freezer,
+from tessera.rules.due_process.restriction_records import (
     Keep,
     Proposal,
     Restriction,
     RestrictionEvent,
-    Restrictions,
     RestrictionStatus,
-    Sweeper,
 )
+from tessera.rules.due_process.restrictions import Restrictions
+from tessera.rules.due_process.sweeper import Sweeper
 from tessera.rules.exercise import bases_on_record
 from tessera.rules.language.compiler import (
     CompiledRules,

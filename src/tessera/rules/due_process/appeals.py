@@ -27,16 +27,8 @@ from sqlalchemy import Row, insert, select, update
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.due_process.notices import NoticeDraft, NoticeKind, checked_limit, checked_text
-from tessera.rules.due_process.restrictions import (
-    AppealState,
-    Restriction,
-    Restrictions,
-    RestrictionStatus,
-    _event,
-    _locked,
-    _restriction_of,
-    _save,
-)
+from tessera.rules.due_process.restriction_records import AppealState, Restriction, RestrictionStatus
+from tessera.rules.due_process.restrictions import Restrictions, _event, _locked, _restriction_of, _save
 from tessera.rules.exercise import require_appeal_hearer
 from tessera.rules.subjects import checked_subject
 from tessera.store import Store

@@ -27,14 +27,12 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from enum import Enum, StrEnum
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from tessera.auth.principals import organisation_of
 from tessera.errors import BatchSizeError, ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.ledger.records import Account
 from tessera.ledger.status import CreateAccountStatus, Results
@@ -49,14 +47,22 @@ from tessera.rules.basis import (
     domains_text,
     require_agencies,
 )
-from tessera.rules.due_process.enforcement import Decision, Denial, EnforcementIndex
+from tessera.rules.due_process.enforcement import Decision, EnforcementIndex
+from tessera.rules.due_process.freezes import Freezer, Freezes, Opener
 from tessera.rules.due_process.notices import (
-    NoticeDraft,
-    NoticeKind,
     Notices,
     checked_code,
     checked_limit,
     checked_text,
+)
+from tessera.rules.due_process.restriction_notices import activation_notice, changed_notice, ended_notice
+from tessera.rules.due_process.restriction_records import (
+    AppealState,
+    Keep,
+    Proposal,
+    Restriction,
+    RestrictionEvent,
+    RestrictionStatus,
 )
 from tessera.rules.exercise import (
     agencies_of,
@@ -66,14 +72,13 @@ from tessera.rules.exercise import (
     record_basis,
     require_agency,
 )
-from tessera.rules.subjects import checked_subject, is_person, require_registered
-from tessera.store import ACCOUNTS_LIST_MAX, Store
+from tessera.rules.subjects import checked_subject, require_registered
+from tessera.store import Store
 from tessera.store.tables import (
     ACTOR_MAX,
     AUTHORITY_MAX,
     POLICY_REFERENCE_MAX,
     REASON_TEXT_MAX,
-    persons,
     restriction_events,
     restrictions,
     screening_hits,
@@ -89,113 +94,6 @@ EXPIRED = "its end was reached"
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], int]
-
-
-class RestrictionStatus(StrEnum):
-    proposed = "proposed"
-    active = "active"
-    lifted = "lifted"
-    expired = "expired"
-    rejected = "rejected"
-
-
-class Keep(Enum):
-    """``amend``'s default for ``end_ns``: leave it as it is (None would mean open-ended)."""
-
-    keep = "keep"
-
-
-class AppealState(StrEnum):
-    none = "none"
-    pending = "pending"
-    upheld = "upheld"
-    lifted = "lifted"
-
-
-class Opener(Protocol):
-    """The ledger's account opening, as ``open_accounts`` needs it (``tessera.ledger.Ledger`` is one)."""
-
-    def create_accounts(
-        self,
-        accounts: Sequence[Account],
-        *,
-        frozen_by: Mapping[int, str] | None = None,
-        note: bytes | Callable[[], bytes | None] | None = None,
-    ) -> Results[CreateAccountStatus]: ...
-
-
-class Freezer(Protocol):
-    """The ledger's journaled freeze, as restrictions need it (``tessera.ledger.Ledger`` is one)."""
-
-    def freeze_accounts(self, account_ids: Sequence[int], reference: str) -> object: ...
-
-    def unfreeze_accounts(self, account_ids: Sequence[int], reference: str) -> object: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    """A restriction to propose. ``proposer`` is an officer's principal id, or ``rule:<id>`` for a rule."""
-
-    subject: str  # a Tessera number, or org:<id>
-    domains: frozenset[Domain] | Sequence[Domain | str]
-    basis_id: str
-    authority: str  # who issues it: "Tax Office", "High Court of ..."
-    reason_code: str
-    reason_text: str
-    end_ns: int | None  # None only under a court order
-    proposer: str
-    rule_id: str | None = None
-    event_ref: str | None = None
-    court_order: CourtOrder | None = None  # the order's reference; a court's officer exercises one only with it
-
-
-@dataclass(frozen=True, slots=True)
-class Restriction:
-    """A restriction and where it stands."""
-
-    id: str
-    subject: str
-    domains: frozenset[Domain]
-    basis_id: str
-    authority: str
-    reason_code: str
-    reason_text: str
-    rule_id: str | None
-    event_ref: str | None
-    proposed_by: str
-    proposed_at_ns: int
-    start_ns: int | None
-    end_ns: int | None
-    status: RestrictionStatus
-    appeal_state: AppealState
-    decided_by: str | None = None
-    decision_reason: str | None = None
-    decided_at_ns: int | None = None
-    ended_by: str | None = None
-    end_reason: str | None = None
-    ended_at_ns: int | None = None
-    court_order: CourtOrder | None = None
-
-    def in_force_at(self, at_ns: int) -> bool:
-        """Active, started, and not past its end at ``at_ns``."""
-        if self.status is not RestrictionStatus.active or self.start_ns is None or at_ns < self.start_ns:
-            return False
-        return self.end_ns is None or at_ns < self.end_ns
-
-    def denial(self) -> Denial:
-        assert self.start_ns is not None, "only an active restriction is enforced"
-        return Denial(self.id, self.reason_code, self.reason_text, self.basis_id, self.start_ns, self.end_ns)
-
-
-@dataclass(frozen=True, slots=True)
-class RestrictionEvent:
-    """One step in a restriction's history."""
-
-    action: str  # proposed, activated, rejected, amended, lifted, expired, appealed, appeal_upheld
-    actor: str
-    reason: str
-    detail: dict[str, Any]
-    at_ns: int
 
 
 class Restrictions:
@@ -214,11 +112,11 @@ class Restrictions:
         self._store = store
         self.bases = bases
         self.notices = notices
-        self._freezer = freezer
         self._clock = clock
         self.index = index if index is not None else EnforcementIndex(clock)
         # Changes are serialised, so the index and the ledger see them in commit order.
         self.lock = threading.RLock()
+        self._freezes = Freezes(store, self.index, self.lock, freezer)
         self._load()
 
     def _load(self) -> None:
@@ -323,7 +221,7 @@ class Restrictions:
             _event(conn, r.id, "proposed", actor=r.proposed_by, reason=r.reason_text, detail=_terms(r), now=now)
             if r.status is RestrictionStatus.active:
                 _event(conn, r.id, "activated", actor=r.proposed_by, reason=r.decision_reason or "", detail={}, now=now)
-        drafts = [_activation_notice(r) for r in made if r.status is RestrictionStatus.active]
+        drafts = [activation_notice(r) for r in made if r.status is RestrictionStatus.active]
         if drafts:
             self.notices.create_in(conn, drafts)
         return made
@@ -466,7 +364,7 @@ class Restrictions:
                 _save(conn, decided)
                 detail = {} if order is None else {"court_order": order_terms(order)}
                 _event(conn, current.id, "activated", actor=officer, reason=reason, detail=detail, now=now)
-                self.notices.create_in(conn, [_activation_notice(decided)])
+                self.notices.create_in(conn, [activation_notice(decided)])
             self._took_effect(decided)
         return decided
 
@@ -514,11 +412,11 @@ class Restrictions:
                 detail = {"domains": domains_text(new_domains), "end_ns": new_end}
                 _event(conn, current.id, "amended", actor=officer, reason=reason, detail=detail, now=now)
                 if current.status is RestrictionStatus.active:
-                    self.notices.create_in(conn, [_changed_notice(amended, reason)])
+                    self.notices.create_in(conn, [changed_notice(amended, reason)])
             if current.status is RestrictionStatus.active:
                 self.index.put(amended.subject, amended.domains, amended.denial())
                 if Domain.payments in current.domains and Domain.payments not in amended.domains:
-                    self._release(amended)
+                    self._freezes.release(amended)
         return amended
 
     def lift(self, restriction_id: str, *, officer: str, reason: str) -> Restriction:
@@ -555,14 +453,14 @@ class Restrictions:
             ended = replace(ended, appeal_state=AppealState.lifted)
         _save(conn, ended)
         _event(conn, current.id, status.value, actor=actor, reason=reason, detail={}, now=now)
-        self.notices.create_in(conn, [_ended_notice(ended)])
+        self.notices.create_in(conn, [ended_notice(ended)])
         return ended
 
     def _ended(self, ended: Restriction) -> None:
         """After commit: drop it from the index, and unfreeze if it was the last payments restriction."""
         self.index.discard(ended.id)
         if Domain.payments in ended.domains:
-            self._release(ended)
+            self._freezes.release(ended)
 
     def sweep(self) -> list[Restriction]:
         """Persist the expiry of every active restriction past its end, and unfreeze; returns those expired."""
@@ -601,30 +499,7 @@ class Restrictions:
         """After commit: enforce it, in the index and, for payments, in the ledger."""
         self.index.put(r.subject, r.domains, r.denial())
         if Domain.payments in r.domains:
-            self._freeze(r)
-
-    def _freeze(self, r: Restriction) -> None:
-        accounts = self._accounts_of(r.subject)
-        if accounts and self._freezer is not None:
-            self._freezer.freeze_accounts(accounts, reference=r.id)
-
-    def _release(self, r: Restriction) -> None:
-        """Unfreeze the subject's accounts unless another restriction in force still closes payments."""
-        if not self.index.check(r.subject, Domain.payments).allowed:
-            return
-        accounts = self._accounts_of(r.subject)
-        if accounts and self._freezer is not None:
-            self._freezer.unfreeze_accounts(accounts, reference=r.id)
-
-    def _accounts_of(self, subject: str) -> list[int]:
-        """Every ledger account the person's principal holds, or the organisation's (``organisation_of``)."""
-        if not is_person(subject):
-            return self._store.accounts_of_organisation(subject, limit=ACCOUNTS_LIST_MAX)
-        with self._store.transaction() as conn:
-            principal_id = conn.scalar(select(persons.c.principal_id).where(persons.c.number == subject))
-        if principal_id is None:
-            return []
-        return self._store.accounts_held_by(principal_id, limit=ACCOUNTS_LIST_MAX)
+            self._freezes.freeze(r)
 
     def open_accounts(
         self,
@@ -633,39 +508,8 @@ class Restrictions:
         holders: Sequence[str],
         note: bytes | Callable[[], bytes | None] | None = None,
     ) -> Results[CreateAccountStatus]:
-        """Open accounts on ``ledger``, each held by ``holders[i]`` (a principal id), frozen at once where closed.
-
-        An account whose holder's payments a restriction in force closes opens frozen under
-        that restriction, in the same journaled step (``Ledger.create_accounts(frozen_by=)``):
-        no transfer can reach it in between. A citizen's holder is its person; anyone
-        else's, its organisation (``organisation_of``). ``note`` is journaled with the batch
-        (``Ledger.create_transfers`` says how).
-        """
-        if len(accounts) != len(holders):
-            raise InvalidInputError("holders", f"one per account ({len(accounts)}), got {len(holders)}")
-        subject_of = self._subjects_of_holders(set(holders))
-        # Held across the opening, so no activation or lift interleaves (same lock order as activation).
-        with self.lock:
-            frozen_by: dict[int, str] = {}
-            for account, holder in zip(accounts, holders, strict=True):
-                subject = subject_of.get(holder)
-                decision = self.index.check(subject, Domain.payments) if subject is not None else None
-                if decision is not None and not decision.allowed:
-                    frozen_by[account.id] = decision.denials[0].restriction_id
-            return ledger.create_accounts(accounts, frozen_by=frozen_by or None, note=note)
-
-    def _subjects_of_holders(self, holders: set[str]) -> dict[str, str]:
-        """Principal id -> the subject a restriction names: its person's number, else its organisation."""
-        if not holders:
-            return {}
-        with self._store.transaction() as conn:
-            query = select(persons.c.principal_id, persons.c.number).where(persons.c.principal_id.in_(holders))
-            subject_of = {principal_id: number for principal_id, number in conn.execute(query)}
-        for holder in holders - subject_of.keys():
-            principal = self._store.get_principal(holder)
-            if principal is not None and organisation_of(principal):
-                subject_of[holder] = organisation_of(principal)
-        return subject_of
+        """Open accounts on ``ledger``, each held by ``holders[i]``, frozen at once where closed (``Freezes``)."""
+        return self._freezes.open_accounts(ledger, accounts, holders, note)
 
     def reconcile_freezes(self) -> int:
         """Freeze again the accounts of everyone a payments restriction in force closes; returns the subjects.
@@ -678,7 +522,7 @@ class Restrictions:
             in_force = [r for r in map(_restriction_of, rows) if Domain.payments in r.domains and r.in_force_at(now)]
         with self.lock:
             for r in in_force:
-                self._freeze(r)
+                self._freezes.freeze(r)
         return len({r.subject for r in in_force})
 
     # -- reading --------------------------------------------------------------------------------
@@ -733,69 +577,6 @@ class Restrictions:
                 RestrictionEvent(r.action, r.actor, r.reason, json.loads(r.detail), r.at_ns)
                 for r in conn.execute(query)
             ]
-
-
-class Sweeper:
-    """A daemon thread that persists expiries soon after they fall due (within ``interval_s``)."""
-
-    def __init__(self, restrictions: Restrictions, interval_s: float = 1.0) -> None:
-        self._restrictions = restrictions
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tessera-restriction-sweeper", daemon=True)
-
-    def start(self) -> Sweeper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                if self._restrictions.due():
-                    self._restrictions.sweep()
-            except Exception:  # a store or ledger fault: the next tick tries again
-                log.exception("restriction expiry sweep failed")
-
-
-# -- notices ------------------------------------------------------------------------------------
-
-
-def _activation_notice(r: Restriction) -> NoticeDraft:
-    closed = ", ".join(sorted(d.value for d in r.domains))
-    issuer = r.authority + (f", {r.court_order.cite()}" if r.court_order else "")
-    return NoticeDraft(
-        subject=r.subject,
-        kind=NoticeKind.restriction,
-        basis_id=r.basis_id,
-        reason_code=r.reason_code,
-        reason_text=f"{r.reason_text} (closes: {closed}; issued by {issuer}; decided: {r.decision_reason})",
-        reference=r.id,
-        expires_at_ns=r.end_ns,
-        rule_id=r.rule_id,
-        domains=r.domains,
-        appeal=f"Appeal: POST /v1/me/appeals with restriction_id {r.id}, or at any Tessera office. "
-        "An officer other than the one who decided it answers, in writing.",
-    )
-
-
-def _changed_notice(r: Restriction, reason: str) -> NoticeDraft:
-    return replace(
-        _activation_notice(r), kind=NoticeKind.restriction_changed, reason_text=f"narrowed or shortened: {reason}"
-    )
-
-
-def _ended_notice(r: Restriction) -> NoticeDraft:
-    return replace(
-        _activation_notice(r),
-        kind=NoticeKind.restriction_ended,
-        reason_text=f"{r.status.value}: {r.end_reason}",
-        appeal="Nothing to appeal: this restriction no longer applies.",
-    )
 
 
 # -- rows ---------------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ from sqlalchemy import Row, and_, insert, or_, select, update
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity.enrolment import Registration
 from tessera.rules.due_process.notices import checked_text
-from tessera.rules.due_process.restrictions import HIT_REF_PREFIX, Proposal, Restriction, Restrictions
+from tessera.rules.due_process.restriction_records import Proposal, Restriction
+from tessera.rules.due_process.restrictions import HIT_REF_PREFIX, Restrictions
 from tessera.rules.exercise import require_agency
 from tessera.rules.sanctions.lists import ListedEntity
 from tessera.rules.sanctions.screening import QUERY_NAME_MAX, SCREEN_THRESHOLD, Screener, ScreeningQuery, checked_query

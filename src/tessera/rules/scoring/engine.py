@@ -26,7 +26,8 @@ from tessera.ledger.records import TransferFlags
 from tessera.ledger.status import CreateTransferStatus
 from tessera.rules.codes import WITHHELD_INT
 from tessera.rules.due_process.notices import NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
-from tessera.rules.due_process.restrictions import PROPOSALS_BATCH_MAX, RULE_PREFIX, Proposal, Restrictions
+from tessera.rules.due_process.restriction_records import Proposal
+from tessera.rules.due_process.restrictions import PROPOSALS_BATCH_MAX, RULE_PREFIX, Restrictions
 from tessera.rules.language.compiler import CompiledRules
 from tessera.rules.language.rulesets import Effect, EffectKind, Rule
 from tessera.rules.scoring.scores import Scores
