@@ -222,7 +222,7 @@ class TestAfterRestart:
 def _with_policy_effects(store: Store, ledger: Ledger, rules: str, notices: Notices) -> Restrictions:
     """``rules`` on the ledger's feed, their restrictions and notices made for real; returns the restrictions."""
     types, bases = builtin_definitions()
-    restrictions = Restrictions(store, bases, notices, freezer=ledger)
+    restrictions = Restrictions(store, bases, notices, ledger=ledger)
     engine = RuleEngine(
         store,
         CompiledRules(load_rules([rules], types, bases), types),

@@ -120,7 +120,7 @@ def world(store: Store, tmp_path: Path) -> Iterator[World]:
         assert ledger.create_accounts([Account(i, 1, 2, flags=wallet) for i in (10, 11, 20)]).all_ok
         bases = LegalBases()
         notices = Notices(store, bases, clock)
-        restrictions = Restrictions(store, bases, notices, freezer=ledger, clock=clock)
+        restrictions = Restrictions(store, bases, notices, ledger=ledger, clock=clock)
         restrictions.register_bases(BASES)
         yield World(store, ledger, clock, bases, notices, restrictions, Appeals(store, restrictions, clock), ada, ben)
 
@@ -604,7 +604,7 @@ class TestOrganisationLedger:
         holders = [(32, merchant.id), (21, world.ben.principal_id)]
         world.store.set_account_holders(holders)
         accounts = [Account(32, 1, 2), Account(21, 1, 2)]
-        opened = world.restrictions.open_accounts(world.ledger, accounts, [h for _, h in holders])
+        opened = world.restrictions.open_accounts(accounts, [h for _, h in holders])
         assert opened.all_ok
         assert _frozen(world, 32) and not _frozen(world, 21)
         assert world.ledger.lookup_account_orders(32)[-1].reference == active.id
@@ -613,7 +613,7 @@ class TestOrganisationLedger:
         """A wallet opened for a restricted person is frozen as it opens, citing the restriction."""
         active = _active(world)  # closes Ada's payments
         world.store.set_account_holders([(12, world.ada.principal_id)])
-        opened = world.restrictions.open_accounts(world.ledger, [Account(12, 1, 2)], [world.ada.principal_id])
+        opened = world.restrictions.open_accounts([Account(12, 1, 2)], [world.ada.principal_id])
         assert opened.all_ok and _frozen(world, 12)
         assert [o.reference for o in world.ledger.lookup_account_orders(12)] == [active.id]
 
@@ -622,14 +622,14 @@ class TestOrganisationLedger:
         _active(world, subject=world.ben.number)
         world.ledger.unfreeze_accounts([20], reference="simulated loss")
         before = len(world.ledger.lookup_account_orders(20))
-        opened = world.restrictions.open_accounts(world.ledger, [Account(20, 1, 2)], [world.ben.principal_id])
+        opened = world.restrictions.open_accounts([Account(20, 1, 2)], [world.ben.principal_id])
         assert not opened.all_ok and not _frozen(world, 20)
         assert len(world.ledger.lookup_account_orders(20)) == before
 
     def test_one_holder_per_account_or_nothing_opens(self, world: World) -> None:
         """Accounts without a holder each are refused whole: no account opens unaccounted for."""
         with pytest.raises(InvalidInputError) as caught:
-            world.restrictions.open_accounts(world.ledger, [Account(13, 1, 2)], [])
+            world.restrictions.open_accounts([Account(13, 1, 2)], [])
         assert caught.value.field == "holders"
         assert world.ledger.lookup_accounts([13]) == []
 

@@ -102,7 +102,7 @@ class Watched:
 def watched(store: Store) -> Watched:
     bases = LegalBases()
     freezer = Freezer()
-    restrictions = Restrictions(store, bases, Notices(store, bases), freezer=freezer, clock=lambda: T0)
+    restrictions = Restrictions(store, bases, Notices(store, bases), ledger=freezer, clock=lambda: T0)
     _, builtin = builtin_definitions()
     restrictions.register_bases([builtin.get(b) for b in SANCTIONS_BASES])
     with store.transaction(write=True) as conn:

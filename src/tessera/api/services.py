@@ -194,7 +194,7 @@ class Services:
             self.admin_requests = AdminRequests(self.store)
             self.bases = LegalBases()  # those on record load as restrictions open; more register at run time
             self.notices = Notices(self.store, self.bases)
-            self.restrictions = Restrictions(self.store, self.bases, self.notices, freezer=self.ledger)
+            self.restrictions = Restrictions(self.store, self.bases, self.notices, ledger=self.ledger)
             self.appeals = Appeals(self.store, self.restrictions)
             self.notice_appeals = NoticeAppeals(self.store, self.notices)
             self.restrictions.reconcile_freezes()  # a freeze lost to a crash, or wallets opened since

@@ -46,28 +46,34 @@ class Freezer(Protocol):
     def unfreeze_accounts(self, account_ids: Sequence[int], reference: str) -> object: ...
 
 
-class Freezes:
-    """The ledger freezes that follow the enforcement index (``freezer`` None: the index alone)."""
+class AccountLedger(Opener, Freezer, Protocol):
+    """The ledger as restrictions need it: accounts opened and frozen (``tessera.ledger.Ledger`` is one)."""
 
-    def __init__(self, store: Store, index: EnforcementIndex, lock: threading.RLock, freezer: Freezer | None) -> None:
+
+class Freezes:
+    """The ledger freezes that follow the enforcement index (``ledger`` None: the index alone)."""
+
+    def __init__(
+        self, store: Store, index: EnforcementIndex, lock: threading.RLock, ledger: AccountLedger | None
+    ) -> None:
         self._store = store
         self._index = index
         self.lock = lock
-        self._freezer = freezer
+        self._ledger = ledger
 
     def freeze(self, r: Restriction) -> None:
         """Freeze every account the subject holds, under the restriction's id."""
         accounts = self._accounts_of(r.subject)
-        if accounts and self._freezer is not None:
-            self._freezer.freeze_accounts(accounts, reference=r.id)
+        if accounts and self._ledger is not None:
+            self._ledger.freeze_accounts(accounts, reference=r.id)
 
     def release(self, r: Restriction) -> None:
         """Unfreeze the subject's accounts unless another restriction in force still closes payments."""
         if not self._index.check(r.subject, Domain.payments).allowed:
             return
         accounts = self._accounts_of(r.subject)
-        if accounts and self._freezer is not None:
-            self._freezer.unfreeze_accounts(accounts, reference=r.id)
+        if accounts and self._ledger is not None:
+            self._ledger.unfreeze_accounts(accounts, reference=r.id)
 
     def _accounts_of(self, subject: str) -> list[int]:
         """Every ledger account the person's principal holds, or the organisation's (``organisation_of``)."""
@@ -81,12 +87,11 @@ class Freezes:
 
     def open_accounts(
         self,
-        ledger: Opener,
         accounts: Sequence[Account],
         holders: Sequence[str],
         note: bytes | Callable[[], bytes | None] | None = None,
     ) -> Results[CreateAccountStatus]:
-        """Open accounts on ``ledger``, each held by ``holders[i]`` (a principal id), frozen at once where closed.
+        """Open accounts on the ledger, each held by ``holders[i]`` (a principal id), frozen at once where closed.
 
         An account whose holder's payments a restriction in force closes opens frozen under
         that restriction, in the same journaled step (``Ledger.create_accounts(frozen_by=)``):
@@ -94,6 +99,8 @@ class Freezes:
         else's, its organisation (``organisation_of``). ``note`` is journaled with the batch
         (``Ledger.create_transfers`` says how).
         """
+        if self._ledger is None:
+            raise RuntimeError("accounts are opened on the ledger these restrictions were built with, and none was")
         if len(accounts) != len(holders):
             raise InvalidInputError("holders", f"one per account ({len(accounts)}), got {len(holders)}")
         subject_of = self._subjects_of_holders(set(holders))
@@ -105,7 +112,7 @@ class Freezes:
                 decision = self._index.check(subject, Domain.payments) if subject is not None else None
                 if decision is not None and not decision.allowed:
                     frozen_by[account.id] = decision.denials[0].restriction_id
-            return ledger.create_accounts(accounts, frozen_by=frozen_by or None, note=note)
+            return self._ledger.create_accounts(accounts, frozen_by=frozen_by or None, note=note)
 
     def _subjects_of_holders(self, holders: set[str]) -> dict[str, str]:
         """Principal id -> the subject a restriction names: its person's number, else its organisation."""

@@ -48,7 +48,7 @@ from tessera.rules.basis import (
     require_agencies,
 )
 from tessera.rules.due_process.enforcement import Decision, EnforcementIndex
-from tessera.rules.due_process.freezes import Freezer, Freezes, Opener
+from tessera.rules.due_process.freezes import AccountLedger, Freezes
 from tessera.rules.due_process.notices import (
     Notices,
     checked_code,
@@ -105,7 +105,7 @@ class Restrictions:
         bases: LegalBases,
         notices: Notices,
         *,
-        freezer: Freezer | None = None,
+        ledger: AccountLedger | None = None,
         index: EnforcementIndex | None = None,
         clock: Clock = time.time_ns,
     ) -> None:
@@ -116,7 +116,7 @@ class Restrictions:
         self.index = index if index is not None else EnforcementIndex(clock)
         # Changes are serialised, so the index and the ledger see them in commit order.
         self.lock = threading.RLock()
-        self._freezes = Freezes(store, self.index, self.lock, freezer)
+        self._freezes = Freezes(store, self.index, self.lock, ledger)
         self._load()
 
     def _load(self) -> None:
@@ -503,13 +503,12 @@ class Restrictions:
 
     def open_accounts(
         self,
-        ledger: Opener,
         accounts: Sequence[Account],
         holders: Sequence[str],
         note: bytes | Callable[[], bytes | None] | None = None,
     ) -> Results[CreateAccountStatus]:
-        """Open accounts on ``ledger``, each held by ``holders[i]``, frozen at once where closed (``Freezes``)."""
-        return self._freezes.open_accounts(ledger, accounts, holders, note)
+        """Open accounts on the ledger, each held by ``holders[i]``, frozen at once where closed (``Freezes``)."""
+        return self._freezes.open_accounts(accounts, holders, note)
 
     def reconcile_freezes(self) -> int:
         """Freeze again the accounts of everyone a payments restriction in force closes; returns the subjects.
