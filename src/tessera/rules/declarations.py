@@ -35,7 +35,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from tessera.auth.principals import Principal, Role
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, TesseraError
@@ -52,6 +51,7 @@ from tessera.rules.declaration_checks import (
 )
 from tessera.rules.definitions import BUILTIN_DEFINITIONS, builtin_path
 from tessera.rules.exercise import bases_on_record, record_basis
+from tessera.rules.foreign import translated_writes
 from tessera.store import Store
 from tessera.store.tables import DECLARATION_NOTE_MAX, declaration_decisions, declaration_versions
 from tessera.text import checked_text, shows_letter_or_digit
@@ -177,13 +177,14 @@ class Declarations:
         if found is None:
             document = self._builtin_document()
             declared(document, name=BUILTIN_DEFINITIONS)  # a release whose own definitions fail must not start
+            recorded_elsewhere = ConflictError("declarations", "version 1 was recorded by another process")
             try:
-                with self.store.transaction(write=True) as conn:
+                with translated_writes(self.store, recorded_elsewhere), self.store.transaction(write=True) as conn:
                     _serialised(conn)
                     if _in_force_number(conn) is None and _last_number(conn) is None:
                         _insert(conn, 1, None, document, {}, BUILTIN_NOTE, 0, None, DeclarationStatus.approved)
                         log.info("declarations: version 1 recorded, the built-in definitions")
-            except IntegrityError:
+            except ConflictError:
                 pass  # another process recorded it first
             found = self.in_force()
             if found is None:
@@ -203,7 +204,8 @@ class Declarations:
         try:
             new = declared(document, name=BUILTIN_DEFINITIONS, history=self._history())
             diff = changes(self.load(current), new)
-            with self.store.transaction(write=True) as conn:
+            number_taken = ConflictError("version", "another proposal took the next number")
+            with translated_writes(self.store, number_taken), self.store.transaction(write=True) as conn:
                 _serialised(conn)
                 number = (_last_number(conn) or 0) + 1
                 note = f"{BUILTIN_NOTE}, differing from version {current.version} in force"
@@ -218,7 +220,7 @@ class Declarations:
                     None,
                     DeclarationStatus.pending,
                 )
-        except (TesseraError, IntegrityError) as error:
+        except TesseraError as error:
             log.warning("declarations: this release's built-in definitions were not proposed: %s", error)
             return None
         log.warning("declarations: version %d proposed: this release's built-in definitions (DPOs decide)", number)
@@ -270,9 +272,10 @@ class Declarations:
             raise ConflictError("document", f"the same as version {current.version}, in force")
         self._check_bases_on_record(new.bases)
         diff = changes(base, replace(new, exceptions=granted))
+        number_taken = ConflictError("version", "another proposal took the next number")
         for _ in range(3):  # two proposals at once: one takes the number, the other the next
             try:
-                with self.store.transaction(write=True) as conn:
+                with translated_writes(self.store, number_taken), self.store.transaction(write=True) as conn:
                     _serialised(conn)
                     number = (_last_number(conn) or 0) + 1
                     needed = diff.approvals_needed
@@ -288,7 +291,7 @@ class Declarations:
                         DeclarationStatus.pending,
                     )
                 break
-            except IntegrityError:
+            except ConflictError:
                 continue
         else:
             raise ConflictError("version", "other proposals keep taking the next number; try again")
@@ -307,23 +310,21 @@ class Declarations:
         """
         checked_dpo(by, "approve declarations")
         reason = _checked_reason(reason, "reason", required=False)
-        try:
-            with self.store.transaction(write=True) as conn:
-                _serialised(conn)
-                found = self._pending(conn, version)
-                decided = {d.principal_id for d in found.decisions}
-                if by.id in decided:
-                    raise ConflictError("version", f"you have decided version {version} already")
-                _decide(conn, version, by.id, "approve", reason)
-                approvals = len(found.approved_by) + 1
-                if approvals >= found.approvals_needed:
-                    conn.execute(
-                        update(declaration_versions)
-                        .where(declaration_versions.c.version == version)
-                        .values(status=DeclarationStatus.approved.value, decided_at_ns=time.time_ns())
-                    )
-        except IntegrityError:
-            raise ConflictError("version", f"version {version} was decided at the same time; look again") from None
+        decided_at_once = ConflictError("version", f"version {version} was decided at the same time; look again")
+        with translated_writes(self.store, decided_at_once), self.store.transaction(write=True) as conn:
+            _serialised(conn)
+            found = self._pending(conn, version)
+            decided = {d.principal_id for d in found.decisions}
+            if by.id in decided:
+                raise ConflictError("version", f"you have decided version {version} already")
+            _decide(conn, version, by.id, "approve", reason)
+            approvals = len(found.approved_by) + 1
+            if approvals >= found.approvals_needed:
+                conn.execute(
+                    update(declaration_versions)
+                    .where(declaration_versions.c.version == version)
+                    .values(status=DeclarationStatus.approved.value, decided_at_ns=time.time_ns())
+                )
         result = self.require(version)
         if result.status is DeclarationStatus.approved:
             log.warning(

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import InvalidInputError
+from tessera.rules.foreign import translated_writes
 from tessera.rules.sanctions.lists import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_un
 from tessera.store import Store
 from tessera.store.tables import (
@@ -133,39 +133,36 @@ class SanctionsLists:
         files = _files_of(path, source)
         digest = _digest(files)
         entities = names = 0
-        try:
-            with self._store.transaction(write=True) as conn:
-                conn.execute(delete(sanctions_entities).where(sanctions_entities.c.source == source))
-                conn.execute(delete(sanctions_lists).where(sanctions_lists.c.source == source))
-                # The parent row first, so that the entities' foreign key holds; counts come last.
-                conn.execute(
-                    insert(sanctions_lists).values(
-                        source=source, file_name=path.name, digest=digest, entities=0, names=0, imported_at_ns=0
-                    )
+        with translated_writes(self._store), self._store.transaction(write=True) as conn:
+            conn.execute(delete(sanctions_entities).where(sanctions_entities.c.source == source))
+            conn.execute(delete(sanctions_lists).where(sanctions_lists.c.source == source))
+            # The parent row first, so that the entities' foreign key holds; counts come last.
+            conn.execute(
+                insert(sanctions_lists).values(
+                    source=source, file_name=path.name, digest=digest, entities=0, names=0, imported_at_ns=0
                 )
-                batch: list[dict[str, Any]] = []
-                for entity in parse_list(path, source):
-                    if len(entity.list_id) > LIST_ID_MAX:
-                        raise InvalidInputError(path.name, f"list id longer than {LIST_ID_MAX}: {entity.list_id:.40}")
-                    entities += 1
-                    names += len(entity.names)
-                    if entities > LIST_ENTITIES_MAX:
-                        raise InvalidInputError(path.name, f"more than {LIST_ENTITIES_MAX} listings")
-                    batch.append(_row(entity, source))
-                    if len(batch) == IMPORT_BATCH:
-                        _insert(conn, batch, progress, entities)
-                        batch = []
-                _insert(conn, batch, progress, entities)
-                if entities == 0:
-                    raise InvalidInputError(path.name, f"no listings found; is this really a {source} file?")
-                imported = ImportedList(source, path.name, digest, entities, names, time.time_ns())
-                conn.execute(
-                    sanctions_lists.update()
-                    .where(sanctions_lists.c.source == source)
-                    .values(entities=entities, names=names, imported_at_ns=imported.imported_at_ns)
-                )
-        except IntegrityError as exc:
-            raise self._store.failed(exc) from exc
+            )
+            batch: list[dict[str, Any]] = []
+            for entity in parse_list(path, source):
+                if len(entity.list_id) > LIST_ID_MAX:
+                    raise InvalidInputError(path.name, f"list id longer than {LIST_ID_MAX}: {entity.list_id:.40}")
+                entities += 1
+                names += len(entity.names)
+                if entities > LIST_ENTITIES_MAX:
+                    raise InvalidInputError(path.name, f"more than {LIST_ENTITIES_MAX} listings")
+                batch.append(_row(entity, source))
+                if len(batch) == IMPORT_BATCH:
+                    _insert(conn, batch, progress, entities)
+                    batch = []
+            _insert(conn, batch, progress, entities)
+            if entities == 0:
+                raise InvalidInputError(path.name, f"no listings found; is this really a {source} file?")
+            imported = ImportedList(source, path.name, digest, entities, names, time.time_ns())
+            conn.execute(
+                sanctions_lists.update()
+                .where(sanctions_lists.c.source == source)
+                .values(entities=entities, names=names, imported_at_ns=imported.imported_at_ns)
+            )
         return imported
 
     def lists(self) -> list[ImportedList]:
