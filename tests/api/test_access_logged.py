@@ -29,7 +29,7 @@ from tests.api.test_policy_routes import Policy, policy_world
 
 PURPOSE = "route walk: case 2026/15"
 READER = "bank"  # an officer who neither enrolled, proposed nor decided anything below
-FTM = Path(__file__).resolve().parents[1] / "rules" / "data" / "ftm.jsonl"
+FTM = Path(__file__).resolve().parents[1] / "rules" / "sanctions" / "data" / "ftm.jsonl"
 LISTED = {"name": "Viktor Anatolyevich Bout", "birth_date": "1967-01-13", "sex": "M"}  # in ftm.jsonl
 DAY_NS = 86_400 * 10**9
 

@@ -14,7 +14,7 @@ from tessera.rules import SanctionsLists
 from tests.api.conftest import ALICE, MONEY, WALLET, World
 from tests.api.test_identity_routes import applicant, enrol
 
-DATA = Path(__file__).resolve().parents[1] / "rules" / "data"
+DATA = Path(__file__).resolve().parents[1] / "rules" / "sanctions" / "data"
 PURPOSE = "sanctions screening review 2026/4"
 LISTED = {"name": "Viktor Anatolyevich Bout", "birth_date": "1967-01-13", "sex": "M"}  # in ftm.jsonl (OFAC SDGT)
 LISTED_WALLET = 60

@@ -13,7 +13,7 @@ from tessera.rules import SCREEN_THRESHOLD, SanctionsLists
 from tessera.store import Store
 
 runner = CliRunner()
-DATA = Path(__file__).resolve().parents[1] / "rules" / "data"
+DATA = Path(__file__).resolve().parents[1] / "rules" / "sanctions" / "data"
 UN_XML = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sanctions" / "un" / "consolidated.xml"
 
 

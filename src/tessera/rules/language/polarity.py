@@ -41,7 +41,7 @@ fact, and the fact never narrows a grant the rule would make without it.
 Only widening is admitted. The analysis is sound, not complete: some monotone conditions
 are refused (``(event.claimant.chronic_condition ? 1 : 0) + event.age_band >= 61``, a
 protected fact in arithmetic with another field); they can be written plainly. A property test checks the
-soundness on random conditions and events (``tests/rules/test_polarity.py``).
+soundness on random conditions and events (``tests/rules/language/test_polarity.py``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from tessera.errors import InvalidInputError
 from tessera.rules import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_ofac_remarks, parse_un
 from tessera.rules.sanctions.lists import XML_DEPTH_MAX
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sanctions"
+FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "sanctions"
 OFAC = FIXTURES / "ofac"
 UN_XML = FIXTURES / "un" / "consolidated.xml"
 DATA = Path(__file__).resolve().parent / "data"

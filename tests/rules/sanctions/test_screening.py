@@ -24,7 +24,7 @@ from tessera.rules import (
 )
 from tessera.testing import screening_queries, synthetic_listed_entities, to_cyrillic
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sanctions"
+FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "sanctions"
 DATA = Path(__file__).resolve().parent / "data"
 
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared sanctions fixtures are not present")

@@ -11,7 +11,7 @@ from tessera.errors import InvalidInputError
 from tessera.rules import ImportedList, SanctionsLists
 from tessera.store import Store
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "sanctions"
+FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "sanctions"
 DATA = Path(__file__).resolve().parent / "data"
 SDN_ROWS = 400  # a slice of the real file: enough for batches, quick on both backends
 
