@@ -52,3 +52,29 @@ def test_the_check_sees_an_import_behind_the_face() -> None:
     assert not [
         m for _, m in _imported_modules(ast.parse("from tessera.rules import Restrictions\n")) if _inside_rules(m)
     ]
+
+
+# What each part of rules/ may import from the others: the map in tessera/rules/__init__.py.
+ALLOWED = {
+    "": set(),
+    "language": {"language"},
+    "due_process": {"due_process"},
+    "scoring": {"scoring", "language", "due_process"},
+    "sanctions": {"sanctions", "due_process"},
+}
+
+
+def test_rules_imports_point_one_way() -> None:
+    """The base imports no sub-package; language and due_process only the base; scoring and sanctions as mapped."""
+    offenders = []
+    for path in sorted(RULES.rglob("*.py")):
+        if path.parent == RULES and path.name == "__init__.py":
+            continue  # the face imports everything
+        part = "" if path.parent == RULES else path.parent.name
+        for line, module in _imported_modules(ast.parse(path.read_text(encoding="utf-8"))):
+            if not module.startswith("tessera.rules."):
+                continue
+            first = module.removeprefix("tessera.rules.").split(".")[0]
+            if first in ALLOWED and first and first not in ALLOWED[part]:
+                offenders.append(f"{path.relative_to(SRC.parent)}:{line}: {module}")
+    assert offenders == []

@@ -42,8 +42,9 @@ from the modules behind it (``tests/rules/test_face.py`` checks). The map::
       screening.py           name matching against listings
       watch.py, counterparties.py   people, principals and new counterparties screened
 
-Arrows point down the map's columns only: ``scoring`` and ``sanctions`` use ``due_process``
-and ``language``; ``due_process`` and ``language`` use only the base. See ``docs/rules.md``.
+Imports point one way: ``scoring`` uses ``language`` and ``due_process``, ``sanctions`` uses
+``due_process``, those two use only the base, and the base uses no sub-package (checked too).
+See ``docs/rules.md``.
 """
 
 from tessera.rules.basis import (
