@@ -604,7 +604,7 @@ class TestOrganisationLedger:
         holders = [(32, merchant.id), (21, world.ben.principal_id)]
         world.store.set_account_holders(holders)
         accounts = [Account(32, 1, 2), Account(21, 1, 2)]
-        opened = world.restrictions.open_accounts(accounts, [h for _, h in holders])
+        opened = world.restrictions.freezes.open_accounts(accounts, [h for _, h in holders])
         assert opened.all_ok
         assert _frozen(world, 32) and not _frozen(world, 21)
         assert world.ledger.lookup_account_orders(32)[-1].reference == active.id
@@ -613,7 +613,7 @@ class TestOrganisationLedger:
         """A wallet opened for a restricted person is frozen as it opens, citing the restriction."""
         active = _active(world)  # closes Ada's payments
         world.store.set_account_holders([(12, world.ada.principal_id)])
-        opened = world.restrictions.open_accounts([Account(12, 1, 2)], [world.ada.principal_id])
+        opened = world.restrictions.freezes.open_accounts([Account(12, 1, 2)], [world.ada.principal_id])
         assert opened.all_ok and _frozen(world, 12)
         assert [o.reference for o in world.ledger.lookup_account_orders(12)] == [active.id]
 
@@ -622,14 +622,14 @@ class TestOrganisationLedger:
         _active(world, subject=world.ben.number)
         world.ledger.unfreeze_accounts([20], reference="simulated loss")
         before = len(world.ledger.lookup_account_orders(20))
-        opened = world.restrictions.open_accounts([Account(20, 1, 2)], [world.ben.principal_id])
+        opened = world.restrictions.freezes.open_accounts([Account(20, 1, 2)], [world.ben.principal_id])
         assert not opened.all_ok and not _frozen(world, 20)
         assert len(world.ledger.lookup_account_orders(20)) == before
 
     def test_one_holder_per_account_or_nothing_opens(self, world: World) -> None:
         """Accounts without a holder each are refused whole: no account opens unaccounted for."""
         with pytest.raises(InvalidInputError) as caught:
-            world.restrictions.open_accounts([Account(13, 1, 2)], [])
+            world.restrictions.freezes.open_accounts([Account(13, 1, 2)], [])
         assert caught.value.field == "holders"
         assert world.ledger.lookup_accounts([13]) == []
 

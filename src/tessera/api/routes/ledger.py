@@ -98,7 +98,7 @@ def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesD
     owed += [(f"ledger:{n}", "ledger.issuance_account", mine, None) for n, mine in sorted(issuance.items())]
     note = access_note(caller, "accounts", owed)
     # A restricted holder's account opens frozen, in the same journaled step; what the log is owed rides along.
-    results = services.restrictions.open_accounts(accounts, [h.id for h in holders], note)
+    results = services.restrictions.freezes.open_accounts(accounts, [h.id for h in holders], note)
     services.deliver(results.note_seq)
     return _results(results)
 

@@ -34,8 +34,6 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from tessera.errors import BatchSizeError, ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.ledger.records import Account
-from tessera.ledger.status import CreateAccountStatus, Results
 from tessera.rules.basis import (
     BasisKind,
     CourtOrder,
@@ -116,7 +114,7 @@ class Restrictions:
         self.index = index if index is not None else EnforcementIndex(clock)
         # Changes are serialised, so the index and the ledger see them in commit order.
         self.lock = threading.RLock()
-        self._freezes = Freezes(store, self.index, self.lock, ledger)
+        self.freezes = Freezes(store, self.index, self.lock, ledger)
         self._load()
 
     def _load(self) -> None:
@@ -416,7 +414,7 @@ class Restrictions:
             if current.status is RestrictionStatus.active:
                 self.index.put(amended.subject, amended.domains, amended.denial())
                 if Domain.payments in current.domains and Domain.payments not in amended.domains:
-                    self._freezes.release(amended)
+                    self.freezes.release(amended)
         return amended
 
     def lift(self, restriction_id: str, *, officer: str, reason: str) -> Restriction:
@@ -460,7 +458,7 @@ class Restrictions:
         """After commit: drop it from the index, and unfreeze if it was the last payments restriction."""
         self.index.discard(ended.id)
         if Domain.payments in ended.domains:
-            self._freezes.release(ended)
+            self.freezes.release(ended)
 
     def sweep(self) -> list[Restriction]:
         """Persist the expiry of every active restriction past its end, and unfreeze; returns those expired."""
@@ -499,16 +497,7 @@ class Restrictions:
         """After commit: enforce it, in the index and, for payments, in the ledger."""
         self.index.put(r.subject, r.domains, r.denial())
         if Domain.payments in r.domains:
-            self._freezes.freeze(r)
-
-    def open_accounts(
-        self,
-        accounts: Sequence[Account],
-        holders: Sequence[str],
-        note: bytes | Callable[[], bytes | None] | None = None,
-    ) -> Results[CreateAccountStatus]:
-        """Open accounts on the ledger, each held by ``holders[i]``, frozen at once where closed (``Freezes``)."""
-        return self._freezes.open_accounts(accounts, holders, note)
+            self.freezes.freeze(r)
 
     def reconcile_freezes(self) -> int:
         """Freeze again the accounts of everyone a payments restriction in force closes; returns the subjects.
@@ -521,7 +510,7 @@ class Restrictions:
             in_force = [r for r in map(_restriction_of, rows) if Domain.payments in r.domains and r.in_force_at(now)]
         with self.lock:
             for r in in_force:
-                self._freezes.freeze(r)
+                self.freezes.freeze(r)
         return len({r.subject for r in in_force})
 
     # -- reading --------------------------------------------------------------------------------
