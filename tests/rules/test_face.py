@@ -9,6 +9,7 @@ import tessera.rules
 
 SRC = Path(tessera.__file__).parent
 RULES = SRC / "rules"
+BENCH = SRC.parents[1] / "bench"
 
 
 def _imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
@@ -31,10 +32,10 @@ def _inside_rules(module: str) -> bool:
 
 
 def test_code_outside_rules_imports_only_its_face() -> None:
-    """No module of src/ outside tessera/rules imports ``tessera.rules.<module>``, only the face's names."""
+    """No module of src/ or bench/ outside tessera/rules imports ``tessera.rules.<module>``, only the face's names."""
     offenders = [
-        f"{path.relative_to(SRC.parent)}:{line}: {module}"
-        for path in sorted(SRC.rglob("*.py"))
+        f"{path.relative_to(SRC.parents[1])}:{line}: {module}"
+        for path in sorted([*SRC.rglob("*.py"), *BENCH.rglob("*.py")])
         if RULES not in path.parents
         for line, module in _imported_modules(ast.parse(path.read_text(encoding="utf-8")))
         if _inside_rules(module)
