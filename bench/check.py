@@ -45,7 +45,6 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from tessera.api.services import Services, Settings
 from tessera.auth import Role
 from tessera.cli.seed import issue_key
 from tessera.rules import (
@@ -59,6 +58,7 @@ from tessera.rules import (
     uninstall_index,
 )
 from tessera.rules import check as rules_check
+from tessera.service import Services, Settings
 from tessera.testing import filesystem_of, progress
 
 HOST = "127.0.0.1"

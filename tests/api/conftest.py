@@ -14,11 +14,12 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from tessera.api import Services, Settings, create_app
+from tessera.api import create_app
 from tessera.auth import Principal, Rate, Role
 from tessera.cli.seed import issue_key
 from tessera.ledger import Account, AccountFlags, Transfer
 from tessera.money import ledger_unit
+from tessera.service import Services, Settings
 
 MONEY = 1
 WALLET = AccountFlags.debits_must_not_exceed_credits

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 from tessera.api.routes.ledger import _create_transfers
-from tessera.api.services import Caller, Services
 from tessera.auth import Action, Role, authorize
 from tessera.ledger import Account, AccountFlags
 from tessera.money import AccountKind, ledger_unit
+from tessera.service import Caller, Services
 from tests.api.conftest import settings_for
 
 ISSUER, ALICE, MONEY = 1, 2, 1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tessera.api.services import Services
+from tessera.service import Services
 from tests.api import crash_worker
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,13 +6,13 @@ import numpy as np
 
 from tessera.api.routes.ledger import _check_transfers
 from tessera.api.schemas import AccountPublic
-from tessera.api.services import Caller
 from tessera.auth import Action, authorize
 from tessera.cli.seed import issue_key
 from tessera.errors import ForbiddenError
 from tessera.ledger import Account, Transfer
 from tessera.ledger.records import encode_transfers
 from tessera.money import AccountKind
+from tessera.service import Caller
 from tests.api.conftest import ALICE, BOB, ISSUER, MONEY, SHOP, World
 
 WALLET = {"ledger": MONEY, "kind": "wallet", "flags": ["debits_must_not_exceed_credits"]}

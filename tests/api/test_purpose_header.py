@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tessera.api.services import PURPOSE_MAX, checked_purpose
 from tessera.errors import InvalidInputError
+from tessera.service import PURPOSE_MAX, checked_purpose
 from tests.api.conftest import ALICE, World, live_server
 from tests.api.test_fast_check import Paths, paths  # noqa: F401 (the fixture)
 

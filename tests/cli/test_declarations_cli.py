@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tessera.api.services import Settings, check_rule_files
 from tessera.cli.main import app
 from tessera.errors import NotFoundError
 from tessera.rules import builtin_path
+from tessera.service import Settings, check_rule_files
 
 runner = CliRunner()
 BUILTIN = builtin_path("definitions.toml").read_text(encoding="utf-8")

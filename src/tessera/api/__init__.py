@@ -1,6 +1,8 @@
-"""The HTTP API: FastAPI routes over the domain, with authn, authz and problem+json errors."""
+"""The HTTP API: FastAPI routes over the domain, with authn, authz and problem+json errors.
+
+The domain objects it serves are built by ``tessera.service``, the composition root.
+"""
 
 from tessera.api.app import create_app
-from tessera.api.services import Caller, Services, Settings
 
-__all__ = ["Caller", "Services", "Settings", "create_app"]
+__all__ = ["create_app"]

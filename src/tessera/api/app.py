@@ -29,7 +29,7 @@ from tessera.api.routes import (
     system,
 )
 from tessera.api.schemas import TransfersCreate
-from tessera.api.services import Services, Settings
+from tessera.service import Services, Settings
 
 DESCRIPTION = """Tessera's HTTP API. Authenticate with `Authorization: Bearer tsk_...` (an API key
 from `tessera keys create`). Errors are RFC 9457 `application/problem+json` with a stable

@@ -13,8 +13,8 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tessera.api.probes import ProbeLog
-from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
+from tessera.service import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 
 ACTION_KEY = "x-tessera-action"
 _bearer = HTTPBearer(auto_error=False, description="An API key from `tessera keys create`: `Bearer tsk_...`")

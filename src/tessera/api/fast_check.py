@@ -27,10 +27,10 @@ from tessera.api.errors import error_response, problem
 from tessera.api.offload import Offload
 from tessera.api.routes.policy import answer_check
 from tessera.api.schemas import DomainName
-from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, grant_for
 from tessera.errors import TesseraError
 from tessera.rules import SUBJECT_MAX, checked_subject, is_person
+from tessera.service import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 
 PATH = "/v1/check"
 _DOMAINS = frozenset(get_args(DomainName))

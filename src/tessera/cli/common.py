@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from tessera.api import Settings
 from tessera.errors import TesseraError
+from tessera.service import Settings
 from tessera.store import Store
 
 DataOption = Annotated[Path, typer.Option("--data", help="The data directory (created on first start).")]

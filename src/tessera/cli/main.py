@@ -14,8 +14,7 @@ import typer
 import uvicorn
 
 from tessera import __version__
-from tessera.api import Services, Settings, create_app
-from tessera.api.services import check_rule_files, checked_public_url
+from tessera.api import create_app
 from tessera.audit import verify_log
 from tessera.auth import checked_name, checked_role, new_key
 from tessera.cli import declarations, money, oidc, rules, sanctions
@@ -27,6 +26,7 @@ from tessera.identity.oidc_clients import RelyingParties
 from tessera.ledger import Ledger
 from tessera.money import AdminRequests
 from tessera.rules import EXAMPLE_RULES, builtin_path
+from tessera.service import Services, Settings, check_rule_files, checked_public_url
 
 app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
 bench_app = typer.Typer(help="Speed benchmarks; each prints one JSON object.", no_args_is_help=True)

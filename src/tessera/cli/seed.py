@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from tessera.api.services import Services
 from tessera.auth import Principal, Role, new_key
 from tessera.identity import Enrolment
 from tessera.ledger import Account, AccountFlags, Transfer
 from tessera.money import AccountKind, check_opening, ledger_unit
+from tessera.service import Services
 from tessera.testing import synthetic_enrolments
 
 MONEY = 1  # the currency's ledger number, in cents

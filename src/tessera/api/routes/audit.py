@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 
 from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.schemas import ConsistencyProofPublic, InclusionProofPublic, TreeHeadPublic
-from tessera.api.services import Services
 from tessera.audit import SignedTreeHead
 from tessera.auth import Action
 from tessera.errors import InvalidInputError
+from tessera.service import Services
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Size = Annotated[int, Query(ge=0, lt=2**63)]

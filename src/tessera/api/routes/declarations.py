@@ -23,9 +23,9 @@ from tessera.api.schemas import (
     DeclarationVersionPublic,
     DeclarationVersionsPublic,
 )
-from tessera.api.services import Services
 from tessera.auth import Action
 from tessera.rules import VERSIONS_LIST_MAX, DeclarationStatus
+from tessera.service import Services
 
 router = APIRouter(tags=["declarations"])
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -24,11 +24,11 @@ from tessera.api.schemas import (
     PersonPublic,
     StatusChangeCreate,
 )
-from tessera.api.services import Caller, Services
 from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.identity.enrolment import DEMOGRAPHIC_FIELDS, Enrolment, Submission
 from tessera.identity.numbers import checked_number
+from tessera.service import Caller, Services
 
 router = APIRouter(prefix="/v1/identity", tags=["identity"])
 

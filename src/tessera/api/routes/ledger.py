@@ -30,13 +30,13 @@ from tessera.api.schemas import (
     TransfersCreate,
     TransfersPublic,
 )
-from tessera.api.services import Caller, Owed, Services, access_note
 from tessera.auth import Action, Principal, Role, Scope
 from tessera.errors import ForbiddenError, InvalidInputError, NotFoundError, PurposeRequiredError
 from tessera.ledger import BATCH_SIZE_MAX, TRANSFER_DTYPE, CreateAccountStatus, CreateTransferStatus, Results
 from tessera.ledger.ledger import SettleGuard
 from tessera.ledger.records import encode_transfers
 from tessera.money import AccountKind, check_opening, supply_report
+from tessera.service import Caller, Owed, Services, access_note
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 PACKED = "application/octet-stream"

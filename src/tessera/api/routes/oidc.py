@@ -32,7 +32,6 @@ from tessera.api.bodies import parse_json
 from tessera.api.deps import CallerDep, ServicesDep, client_address, declare
 from tessera.api.errors import problem, status_of
 from tessera.api.schemas import AuthorizationPagePublic, ConsentCreate, OidcClientCreate, OidcClientPublic, TokenPublic
-from tessera.api.services import Services
 from tessera.auth import Action
 from tessera.errors import (
     InvalidGrantError,
@@ -41,6 +40,7 @@ from tessera.errors import (
     UnauthenticatedError,
 )
 from tessera.identity.oidc import CLAIMS, AuthorizationRequest, ClientCredentials, Redirect
+from tessera.service import Services
 
 router = APIRouter(tags=["oidc"])
 log = logging.getLogger("tessera.api")

@@ -52,10 +52,10 @@ from tessera.api.schemas import (
     ScorePublic,
     ScoresPublic,
 )
-from tessera.api.services import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 from tessera.auth import Action, authorize
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules import SUBJECT_MAX, Appeal, Keep, Restriction, RestrictionStatus, checked_subject, is_person
+from tessera.service import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 
 router = APIRouter(tags=["policy"])
 

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Path, Query
 
 from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.schemas import HitDecisionCreate, HitDecisionPublic, HitPublic, HitsPublic, RestrictionPublic
-from tessera.api.services import Caller, Services
 from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules import SCREEN_THRESHOLD, is_person
+from tessera.service import Caller, Services
 
 router = APIRouter(tags=["sanctions"])
 

@@ -271,7 +271,7 @@ def check(subject: str, domain: str) -> Decision:
     """Whether ``subject`` may act in ``domain`` now, from this process's open enforcement index."""
     if not _installed:
         raise EnforcementClosedError(
-            "no enforcement index is open in this process: open the service (tessera.api.Services) "
+            "no enforcement index is open in this process: open the service (tessera.service.Services) "
             "or install one with tessera.rules.install_index"
         )
     index = _installed[0]

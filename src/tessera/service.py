@@ -1,8 +1,10 @@
-"""What the running service holds open, and the checks every route shares.
+"""The composition root: what the running service holds open, and the checks every caller shares.
 
-``Services`` owns the ledger, the registry store and the access log for the life of the
-process. Its methods answer the questions routes ask: who is this caller, who holds these
-accounts, may the caller touch them, and record that someone looked.
+``Services`` builds the domain objects (the ledger, the registry store, the access log and
+some twenty more over them) and owns them for the life of the process, for the HTTP API,
+the CLI, the portal and the simulation alike. Its methods answer the questions callers ask:
+who is this caller, who holds these accounts, may the caller touch them, and record that
+someone looked. Nothing here imports the web layer.
 """
 
 from __future__ import annotations
@@ -147,30 +149,20 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store.open(settings.store_url)
-        try:
+        # Each resource is registered for closing as it opens: a failed start (a bad public URL,
+        # say) closes what opened, in reverse, and leaves nothing open or locked behind.
+        with contextlib.ExitStack() as stack:
+            self.store = stack.enter_context(Store.open(settings.store_url))
             self.scores = Scores(self.store)
             scored_through = self.scores.cursor(LEDGER_SOURCE)  # recovery keeps what the rule engine has not seen
-            self.ledger = Ledger.open(
-                settings.data_dir / "ledger", sync=settings.ledger_sync, feed_after=scored_through or 0
+            self.ledger = stack.enter_context(
+                Ledger.open(settings.data_dir / "ledger", sync=settings.ledger_sync, feed_after=scored_through or 0)
             )
-            try:
-                self.ledger.reserve(settings.reserve_accounts, settings.reserve_transfers)
-                self.access_log = AccessLog.open(settings.data_dir / "audit")
-                try:
-                    self.notes_recovered = self.deliver_undelivered_notes()  # before anyone is served
-                    self.gallery = Gallery.open(settings.data_dir / "gallery")
-                except BaseException:
-                    self.access_log.close()
-                    raise
-            except BaseException:
-                self.ledger.close()
-                raise
-        except BaseException:
-            self.store.close()
-            raise
-        self.sweeper: Sweeper | None = None
-        try:
+            self.ledger.reserve(settings.reserve_accounts, settings.reserve_transfers)
+            self.access_log = stack.enter_context(AccessLog.open(settings.data_dir / "audit"))
+            self.notes_recovered = self.deliver_undelivered_notes()  # before anyone is served
+            self.gallery = stack.enter_context(Gallery.open(settings.data_dir / "gallery"))
+            stack.callback(self._deliver_notes_again)
             self.registry = Registry(self.store)
             public = urlsplit(settings.public_url)
             origin = f"{public.scheme}://{public.netloc}"
@@ -198,13 +190,13 @@ class Services:
             self.appeals = Appeals(self.store, self.restrictions)
             self.notice_appeals = NoticeAppeals(self.store, self.notices)
             self.restrictions.reconcile_freezes()  # a freeze lost to a crash, or wallets opened since
-            self.sweeper = Sweeper(self.restrictions).start()
             install_index(self.restrictions.index)
-            self.rule_engine = self._start_rule_engine(settings.rules, scored_through)
-            self._start_sanctions_watch()
-        except BaseException:
-            self.close()  # a bad public URL, say: leave nothing open or locked behind
-            raise
+            stack.callback(uninstall_index, self.restrictions.index)
+            self.sweeper = Sweeper(self.restrictions).start()
+            stack.callback(self.sweeper.stop)
+            self.rule_engine = self._start_rule_engine(stack, settings.rules, scored_through)
+            self._start_sanctions_watch(stack)
+            self._open = stack.pop_all()  # started: what closes now waits for close()
         self.sessions = Sessions()
         self.registry.on_status_change(self._status_changed)
         self.limiter = RateLimiter(
@@ -223,7 +215,9 @@ class Services:
         self.signed_head_lock = threading.Lock()
         self.last_head: SignedTreeHead | None = None
 
-    def _start_rule_engine(self, rule_files: tuple[Path, ...], scored_through: int | None) -> RuleEngine:
+    def _start_rule_engine(
+        self, stack: contextlib.ExitStack, rule_files: tuple[Path, ...], scored_through: int | None
+    ) -> RuleEngine:
         """Compile the rules and subscribe them to the ledger's feed, from where they last stopped.
 
         Event types and legal bases are the declarations in force in the store, made by
@@ -250,16 +244,20 @@ class Services:
             payees=PayeeCategories(*self.ledger.categorised_accounts()),  # then kept from the feed
         )
         self.rule_feed = self.ledger.subscribe(engine.on_ledger_batch, after_seq=scored_through or 0)
+        stack.callback(engine.flush)  # after the feed closes: what is still queued is scored after the restart
+        stack.callback(self.rule_feed.close)
         self.event_intake = EventIntake(self.store, types, engine)
         self.event_intake.catch_up()  # events kept but not scored before a crash
         return engine
 
-    def _start_sanctions_watch(self) -> None:
+    def _start_sanctions_watch(self, stack: contextlib.ExitStack) -> None:
         """Screening at enrolment and on new counterparties, on one worker thread off the ledger's feed."""
         self.sanctions_worker = ScreeningWorker()
+        stack.callback(self.sanctions_worker.close)  # what is queued is screened before the store closes
         self.sanctions_watch = SanctionsWatch(self.store, self.restrictions, SanctionsLists(self.store))
         self.counterparties = NewCounterparties(self.store, self.registry, self.sanctions_watch, self.sanctions_worker)
         self.counterparty_feed = self.ledger.subscribe(self.counterparties.on_ledger_batch)
+        stack.callback(self.counterparty_feed.close)
 
     def _screen_registrations(self, registrations: Sequence[Registration]) -> None:
         worker: ScreeningWorker | None = getattr(self, "sanctions_worker", None)
@@ -267,21 +265,12 @@ class Services:
             worker.submit(lambda: screen_registrations(self.sanctions_watch, registrations))
 
     def close(self) -> None:
-        worker: ScreeningWorker | None = getattr(self, "sanctions_worker", None)
-        if worker is not None:
-            self.counterparty_feed.close()
-            worker.close()  # what is queued is screened before the store closes
-        engine: RuleEngine | None = getattr(self, "rule_engine", None)
-        if engine is not None:
-            self.rule_feed.close()  # what is still queued is scored after the restart (the cursor says where)
-            engine.flush()
-        if self.sweeper is not None:
-            self.sweeper.stop()
-            uninstall_index(self.restrictions.index)
+        """Stop the workers and close what is open, in the reverse of the order it opened."""
+        self._open.close()
+
+    def _deliver_notes_again(self) -> None:
         with contextlib.suppress(TesseraError):  # a note whose delivery failed earlier: one more try
             self.deliver_undelivered_notes()
-        for close in (self.gallery.close, self.access_log.close, self.ledger.close, self.store.close):
-            close()
 
     # -- who is calling -------------------------------------------------------------------
 

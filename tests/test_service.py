@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tessera.api import Services
 from tessera.auth import Role
 from tessera.errors import InvalidInputError
 from tessera.rules import EXAMPLE_RULES, builtin_path
+from tessera.service import Services
 from tests.api.conftest import settings_for
 
 
