@@ -21,7 +21,7 @@ from tessera.rules import (
     legal_basis,
     load_rules,
 )
-from tessera.rules.cel_ast import (
+from tessera.rules.language.cel_ast import (
     CONDITION_MAX,
     Call,
     Const,

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tessera.errors import TesseraError
 from tessera.rules import XML_CHUNK_BYTES, ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_un
-from tessera.rules.lists import EU_NAMESPACE
+from tessera.rules.sanctions.lists import EU_NAMESPACE
 
 # Letters of several scripts, and two decomposed ones that NFC composes (e + U+0301 is é).
 UNITS = [*"abcxyzABCXYZ0189éüßñçøłĞİджлфшЖЩЯЮمحدعلي李王张ḤṢ", "e\u0301", "A\u030a"]
