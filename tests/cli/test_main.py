@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +156,16 @@ def test_audit_verify__good_and_tampered(tmp_path: Path) -> None:
     (tmp_path / "entries.log").write_bytes(bytes(data))
     result = runner.invoke(app, ["audit", "verify", str(tmp_path)])
     assert result.exit_code == 1 and "error [corruption]" in result.stderr and "entry 0" in result.stderr
+
+
+def test_help_loads_neither_the_web_layer_nor_the_domain() -> None:
+    """`tessera --help` imports the commands only: no FastAPI, SQLAlchemy or numpy, nothing of tessera.api."""
+    code = (
+        "import sys\nfrom tessera.cli.main import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert "serve" in done.stdout
+    loaded = set(done.stderr.split())
+    heavy = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "numpy", "tessera.api", "tessera.service"}
+    assert not heavy & loaded, sorted(heavy & loaded)

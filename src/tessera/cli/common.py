@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tessera.errors import TesseraError
-from tessera.service import Settings
-from tessera.store import Store
+
+if TYPE_CHECKING:
+    from tessera.store import Store
+
 
 DataOption = Annotated[Path, typer.Option("--data", help="The data directory (created on first start).")]
 DatabaseOption = Annotated[
@@ -33,5 +35,8 @@ def reporting_errors() -> Iterator[None]:
 
 def open_store(data: Path, database_url: str | None) -> Store:
     """The registries under ``data`` (SQLite), or in PostgreSQL when a database URL is given."""
+    from tessera.service import Settings
+    from tessera.store import Store
+
     data.mkdir(parents=True, exist_ok=True)
     return Store.open(Settings(data_dir=data, database_url=database_url).store_url)

@@ -10,26 +10,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tessera.auth import Principal, parse_token, secret_matches
-from tessera.auth.principals import Role
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
 from tessera.errors import InvalidInputError, NotFoundError, UnauthenticatedError
-from tessera.rules import (
-    DeclarationProposal,
-    Declarations,
-    DeclarationStatus,
-    DeclarationVersion,
-    Declared,
-    builtin_declarations,
-    declared_from_export,
-    ledger_codes_in,
-    read_toml,
-)
-from tessera.store import Store
+
+if TYPE_CHECKING:
+    from tessera.auth import Principal
+    from tessera.rules import DeclarationProposal, DeclarationVersion, Declared
+    from tessera.store import Store
 
 app = typer.Typer(
     help="Declarations (event types, records, legal bases): law made by data-protection officers.",
@@ -44,6 +35,9 @@ VERSION_MAX = 2**31 - 1
 
 def dpo_of_token(store: Store, token: str, field: str = "--key") -> Principal:
     """The enabled data-protection officer whose API key this is, or an error naming the option."""
+    from tessera.auth import parse_token, secret_matches
+    from tessera.auth.principals import Role
+
     try:
         key_id, secret = parse_token(token)
     except UnauthenticatedError:
@@ -64,6 +58,8 @@ def declared_for_check(export: Path | None, data: Path, database_url: str | None
     ``--database-url``); a data directory with no store yet reads as a fresh install would
     (version 1: the built-in definitions), creating nothing.
     """
+    from tessera.rules import Declarations, builtin_declarations, declared_from_export, ledger_codes_in
+
     if export is not None:
         try:
             data_ = json.loads(export.read_text(encoding="utf-8"))
@@ -91,6 +87,8 @@ def list_versions(
     database_url: DatabaseOption = None,
 ) -> None:
     """Every version, newest first (no documents), with its status and who decided it, as JSON."""
+    from tessera.rules import Declarations, DeclarationStatus
+
     with reporting_errors(), open_store(data, database_url) as store:
         if status is not None and status not in DeclarationStatus.__members__:
             raise InvalidInputError("--status", "must be pending, approved or refused")
@@ -108,6 +106,8 @@ def show(
     database_url: DatabaseOption = None,
 ) -> None:
     """Print a version's whole document (TOML): the text to edit for the next proposal."""
+    from tessera.rules import Declarations
+
     with reporting_errors(), open_store(data, database_url) as store:
         register = Declarations(store)
         found = register.bootstrap() if version is None else register.require(version)
@@ -128,6 +128,8 @@ def propose(
     database_url: DatabaseOption = None,
 ) -> None:
     """Propose a new version (checked now: lexicon, shapes, loader, bases on record); print what it changes."""
+    from tessera.rules import Declarations
+
     with reporting_errors():
         text = _document(file)
         exceptions = _exceptions(exception) if exception else None
@@ -145,6 +147,8 @@ def approve(
     database_url: DatabaseOption = None,
 ) -> None:
     """Approve a pending version; it is law once it has its approvals (a running service loads it at its next start)."""
+    from tessera.rules import Declarations, DeclarationStatus
+
     with reporting_errors(), open_store(data, database_url) as store:
         decided = Declarations(store).approve(version, dpo_of_token(store, key), reason)
     if decided.status is DeclarationStatus.approved:
@@ -163,6 +167,8 @@ def refuse(
     database_url: DatabaseOption = None,
 ) -> None:
     """Refuse a pending version, with a reason (the proposer may: a withdrawal)."""
+    from tessera.rules import Declarations
+
     with reporting_errors(), open_store(data, database_url) as store:
         decided = Declarations(store).refuse(version, dpo_of_token(store, key), reason)
     typer.echo(json.dumps(_version_json(decided), indent=2))
@@ -176,6 +182,8 @@ def export(
     database_url: DatabaseOption = None,
 ) -> None:
     """The declarations as JSON with their hash, for tessera rules check --declarations where the store is not."""
+    from tessera.rules import Declarations
+
     with reporting_errors(), open_store(data, database_url) as store:
         made = Declarations(store).export(version)
     text = json.dumps(made, indent=2, ensure_ascii=False) + "\n"
@@ -188,6 +196,8 @@ def export(
 
 def _document(file: Path) -> str:
     """The file's text, read and parsed as the loader does (size, UTF-8, TOML), so errors name the file."""
+    from tessera.rules import read_toml
+
     read_toml(file, 0)
     return file.read_text(encoding="utf-8")
 

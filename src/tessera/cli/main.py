@@ -1,4 +1,7 @@
-"""``tessera`` command line. Each command is a thin wrapper; the work lives in the domain."""
+"""``tessera`` command line. Each command is a thin wrapper; the work lives in the domain.
+
+A command imports the domain when it runs, so `tessera --help` loads none of it (no FastAPI,
+SQLAlchemy or numpy): the help stays instant, and the tests check it."""
 
 from __future__ import annotations
 
@@ -11,22 +14,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from tessera import __version__
-from tessera.api import create_app
-from tessera.audit import verify_log
-from tessera.auth import checked_name, checked_role, new_key
 from tessera.cli import declarations, money, oidc, rules, sanctions
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
-from tessera.cli.demo import run_demo
-from tessera.cli.seed import seed_demo
 from tessera.errors import InvalidInputError, NotFoundError
-from tessera.identity.oidc_clients import RelyingParties
-from tessera.ledger import Ledger
-from tessera.money import AdminRequests
-from tessera.rules import EXAMPLE_RULES, builtin_path
-from tessera.service import Services, Settings, check_rule_files, checked_public_url
 
 app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
 bench_app = typer.Typer(help="Speed benchmarks; each prints one JSON object.", no_args_is_help=True)
@@ -127,6 +119,8 @@ def ledger_inspect(
     directory: Annotated[Path, typer.Argument(help="The ledger's data directory.")],
 ) -> None:
     """Recover a ledger directory and print what recovery did and what it holds (JSON)."""
+    from tessera.ledger import Ledger
+
     if not directory.is_dir():
         typer.echo(f"error: {directory} is not a directory", err=True)
         raise typer.Exit(2)
@@ -152,6 +146,8 @@ def ledger_snapshot(
     directory: Annotated[Path, typer.Argument(help="The ledger's data directory.")],
 ) -> None:
     """Write a snapshot and drop the journal segments it covers."""
+    from tessera.ledger import Ledger
+
     with reporting_errors(), Ledger.open(directory) as ledger:
         path = ledger.snapshot()
     typer.echo(str(path))
@@ -162,6 +158,8 @@ def audit_verify(
     directory: Annotated[Path, typer.Argument(help="The access log's directory.")],
 ) -> None:
     """Re-hash every entry and check every signed tree head; name the first bad entry."""
+    from tessera.audit import verify_log
+
     with reporting_errors():
         report = verify_log(directory)
     typer.echo(json.dumps({"entries": report.entries, "tree_heads": report.tree_heads, "root": report.root.hex()}))
@@ -201,6 +199,13 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) on the ledger, registries and access log under --data."""
+    import uvicorn
+
+    from tessera.api import create_app
+    from tessera.cli.seed import seed_demo
+    from tessera.rules import EXAMPLE_RULES, builtin_path
+    from tessera.service import Services, Settings, check_rule_files, checked_public_url
+
     with reporting_errors():
         proxies = None if forwarded_allow_ips is None else checked_proxies(forwarded_allow_ips)
         rule_files = tuple(rules or ()) + ((builtin_path(EXAMPLE_RULES),) if demo else ())
@@ -276,6 +281,9 @@ def keys_create(
     A key for an officer of an agency that issues a ledger can create money: it needs two
     admins' API keys (--approver twice), the first asking and the second approving.
     """
+    from tessera.auth import checked_name, checked_role, new_key
+    from tessera.money import AdminRequests
+
     with reporting_errors():
         wanted = checked_role(role)
         with open_store(data, database_url) as store:
@@ -309,6 +317,8 @@ def keys_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """List a principal's keys (ids and dates, never secrets) as JSON."""
+    from tessera.auth import checked_name
+
     with reporting_errors(), open_store(data, database_url) as store:
         principal = store.get_principal_by_name(checked_name(name))
         if principal is None:
@@ -337,6 +347,8 @@ def demo(
     data: Annotated[Path, typer.Option(help="Where the demo ledger lives.")] = Path("tessera-data/ledger"),
 ) -> None:
     """Issue money to two wallets, pay a merchant, refuse an overdraft; print what happened."""
+    from tessera.cli.demo import run_demo
+
     with reporting_errors():
         run_demo(data, typer.echo)
 
@@ -375,6 +387,8 @@ def oidc_disable(
     database_url: DatabaseOption = None,
 ) -> None:
     """Stop a relying party for good: no new logins; its codes and tokens stop working."""
+    from tessera.identity.oidc_clients import RelyingParties
+
     with reporting_errors(), open_store(data, database_url) as store:
         if RelyingParties(store).get(client_id) is None:
             raise NotFoundError("client_id", f"no relying party {client_id}")

@@ -8,16 +8,18 @@ second approves, exactly as ``POST /v1/admin/requests`` and ``.../approve`` do o
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tessera.auth import Principal
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
 from tessera.errors import InvalidInputError
-from tessera.money import AdminRequests, Agencies, Ledgers, admin_of_token, ledger_unit
-from tessera.money.approvals import Approved
-from tessera.store import Store
+
+if TYPE_CHECKING:
+    from tessera.auth import Principal
+    from tessera.money import AdminRequests
+    from tessera.money.approvals import Approved
+    from tessera.store import Store
 
 agencies_app = typer.Typer(help="The register of agencies an officer may act for.", no_args_is_help=True)
 ledgers_app = typer.Typer(help="The register of ledgers: units of account and their one issuer.", no_args_is_help=True)
@@ -32,6 +34,8 @@ ApproverOption = Annotated[
 
 def approved_by_two(store: Store, approvers: list[str] | None) -> tuple[AdminRequests, list[Principal]]:
     """The two distinct enabled admins behind ``approvers``, or an error naming the option."""
+    from tessera.money import AdminRequests, admin_of_token
+
     keys = approvers or []
     if len(keys) != 2:
         raise InvalidInputError("--approver", f"needs two admins' API keys, got {len(keys)}")
@@ -49,6 +53,8 @@ def agencies_add(
     database_url: DatabaseOption = None,
 ) -> None:
     """Register an agency (never changed or removed afterwards)."""
+    from tessera.money import Agencies
+
     with reporting_errors(), open_store(data, database_url) as store:
         agency = Agencies(store).register(agency_id, title, "cli")
     typer.echo(json.dumps({"id": agency.id, "title": agency.title}))
@@ -57,6 +63,8 @@ def agencies_add(
 @agencies_app.command("list")
 def agencies_list(data: DataOption = DATA_DEFAULT, database_url: DatabaseOption = None) -> None:
     """Every agency on record, as JSON."""
+    from tessera.money import Agencies
+
     with reporting_errors(), open_store(data, database_url) as store:
         rows = [{"id": a.id, "title": a.title} for a in Agencies(store).all()]
     typer.echo(json.dumps({"agencies": rows}, indent=2))
@@ -78,6 +86,8 @@ def ledgers_add(
     database_url: DatabaseOption = None,
 ) -> None:
     """Register a ledger and its issuer; needs two admins (--approver twice)."""
+    from tessera.money import ledger_unit
+
     with reporting_errors(), open_store(data, database_url) as store:
         requests, (asker, approving) = approved_by_two(store, approver)
         request = requests.request_ledger(
@@ -90,6 +100,8 @@ def ledgers_add(
 @ledgers_app.command("list")
 def ledgers_list(data: DataOption = DATA_DEFAULT, database_url: DatabaseOption = None) -> None:
     """Every ledger on record with its unit, decimals and issuer, as JSON."""
+    from tessera.money import Ledgers
+
     with reporting_errors(), open_store(data, database_url) as store:
         rows = [
             {

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from tessera.auth import Role, checked_name
+from typing import TYPE_CHECKING
+
 from tessera.errors import InvalidInputError
-from tessera.identity.oidc_clients import RelyingParties
-from tessera.store import Store
+
+if TYPE_CHECKING:
+    from tessera.store import Store
 
 OPERATOR = "operator"  # the admin principal the CLI acts as unless --by names another
 
 
 def admin_id(store: Store, name: str) -> str:
     """The admin principal named ``name``; the default operator is made on first use."""
+    from tessera.auth import Role, checked_name
+
     principal = store.get_principal_by_name(checked_name(name, "by"))
     if principal is None and name == OPERATOR:
         principal = store.create_principal(OPERATOR, Role.admin)
@@ -30,6 +34,8 @@ def register(
     It also lists the relying parties already in the same sector (``shares_sector_with``):
     they see the same ``sub`` of a person as this one will, so the admin sees who they join.
     """
+    from tessera.identity.oidc_clients import RelyingParties
+
     parties = RelyingParties(store)
     registration = parties.register(
         name, redirect_uris, claims=claims, public=public, sector_id=sector, created_by=admin_id(store, by)

@@ -8,9 +8,7 @@ from typing import Annotated
 import typer
 
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, reporting_errors
-from tessera.cli.declarations import declared_for_check
 from tessera.errors import InvalidInputError
-from tessera.rules import check_rules, load_benefits
 
 app = typer.Typer(help="Policy rules: check rule files before they are deployed.", no_args_is_help=True)
 
@@ -32,6 +30,9 @@ def check(
     The declarations come from the store (--data, --database-url) or a DPO's export
     (--declarations), never from a file beside the rules. Each refusal is one line.
     """
+    from tessera.cli.declarations import declared_for_check
+    from tessera.rules import check_rules, load_benefits
+
     with reporting_errors():
         if definitions:  # gone with issue 16: what data means is not the rule author's to say
             raise InvalidInputError(

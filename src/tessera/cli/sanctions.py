@@ -7,21 +7,16 @@ import json
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
 from tessera.errors import InvalidInputError, NotFoundError
-from tessera.rules import (
-    SCREEN_BATCH_MAX,
-    SCREEN_THRESHOLD,
-    Match,
-    SanctionsLists,
-    Screener,
-    ScreeningQuery,
-    checked_query,
-)
+
+if TYPE_CHECKING:
+    from tessera.rules import Match, ScreeningQuery
+
 
 app = typer.Typer(help="Sanctions lists: import them, screen names against them.", no_args_is_help=True)
 
@@ -46,6 +41,8 @@ def import_list(
     database_url: DatabaseOption = None,
 ) -> None:
     """Import a sanctions list, replacing the previous import of that list; all or nothing."""
+    from tessera.rules import SanctionsLists
+
     with (
         reporting_errors(),
         open_store(data, database_url) as store,
@@ -74,6 +71,8 @@ def import_list(
 
 
 def _result(matches: list[Match]) -> str:
+    from tessera.rules import SCREEN_THRESHOLD
+
     rows = [{"list_id": m.list_id, "name": m.name, "score": m.score, "features": dict(m.features)} for m in matches]
     return json.dumps({"matches": rows, "threshold": SCREEN_THRESHOLD}, ensure_ascii=False)
 
@@ -85,6 +84,8 @@ def _queries_of(path: Path) -> Iterator[tuple[int, ScreeningQuery]]:
     columns in any order), else every row is name, birth date, country in that order. A
     byte-order mark is dropped; blank lines are skipped but still counted.
     """
+    from tessera.rules import ScreeningQuery
+
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:
             reader = csv.reader(file)
@@ -137,6 +138,8 @@ def screen(
     database_url: DatabaseOption = None,
 ) -> None:
     """Screen a name (or a file of names) against the imported lists; print matches as JSON, best first."""
+    from tessera.rules import SCREEN_BATCH_MAX, SanctionsLists, Screener, ScreeningQuery, checked_query
+
     with reporting_errors():
         if (name is None) == (file is None):
             raise InvalidInputError("name", "give either --name or --file")
