@@ -23,7 +23,17 @@ import numpy as np
 import numpy.typing as npt
 
 from tessera.audit import AccessEntry, AccessLog, SignedTreeHead, deliver_entries
-from tessera.auth import Grant, Principal, Rate, RateLimiter, Role, Scope, Sessions, parse_token, secret_matches
+from tessera.auth import (
+    Grant,
+    Principal,
+    Rate,
+    RateLimiter,
+    Role,
+    Sessions,
+    may_act_for,
+    parse_token,
+    secret_matches,
+)
 from tessera.errors import InvalidInputError, NotFoundError, PurposeRequiredError, TesseraError, UnauthenticatedError
 from tessera.identity.dedup import Gallery
 from tessera.identity.enrolment import Enrolments, Registration
@@ -400,15 +410,8 @@ class Services:
         return found
 
     def controls(self, caller: Caller, holder_id: str | None) -> bool:
-        """Whether the caller may act on an account held by ``holder_id`` under its grant."""
-        if holder_id is None:
-            return False
-        if holder_id == caller.principal.id:
-            return True
-        if caller.grant.scope is Scope.agency:
-            holder = self.principal(holder_id)
-            return holder is not None and holder.role is Role.officer and holder.agency == caller.principal.agency
-        return False
+        """Whether the caller may act on an account held by ``holder_id`` under its grant (``auth.may_act_for``)."""
+        return may_act_for(caller.principal, caller.grant, holder_id, self.principal)
 
     def person_subjects(self, holder_ids: Iterable[str], caller: Principal) -> list[str]:
         """The data subjects among holders: citizens other than the caller (whose looks are logged)."""

@@ -1,10 +1,12 @@
-"""Authentication and authorisation: principals, API keys, sessions, the policy table, rate limits."""
+"""Authentication and authorisation: principals, API keys, sessions, the policy table, rate limits,
+and who may debit or settle which accounts."""
 
 from tessera.auth.keys import NewKey, new_key, parse_token, secret_matches
 from tessera.auth.policy import POLICY, Action, Grant, Scope, authorize, grant_for, render_markdown, roles_allowed
 from tessera.auth.principals import Principal, Role, checked_name, checked_role
 from tessera.auth.ratelimit import Rate, RateLimiter
 from tessera.auth.sessions import Session, Sessions
+from tessera.auth.transfers import may_act_for, transfers_allowed
 
 __all__ = [
     "POLICY",
@@ -22,9 +24,11 @@ __all__ = [
     "checked_name",
     "checked_role",
     "grant_for",
+    "may_act_for",
     "new_key",
     "parse_token",
     "render_markdown",
     "roles_allowed",
     "secret_matches",
+    "transfers_allowed",
 ]

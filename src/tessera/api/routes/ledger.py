@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from tessera.api.schemas import (
     TransfersCreate,
     TransfersPublic,
 )
-from tessera.auth import Action, Principal, Role, Scope
+from tessera.auth import Action, Principal, Role, Scope, transfers_allowed
 from tessera.errors import ForbiddenError, InvalidInputError, NotFoundError, PurposeRequiredError
 from tessera.ledger import BATCH_SIZE_MAX, TRANSFER_DTYPE, CreateAccountStatus, CreateTransferStatus, Results
 from tessera.ledger.ledger import SettleGuard
@@ -154,12 +155,8 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
     debit, credit, settles, unknown = services.settled_accounts(batch)
     ids = np.unique(np.concatenate([debit, credit]))
     holders = services.holders(ids[(ids > 0) & (ids < 2**63)].tolist())
-    # Decide per holder, not per account: a batch touches many accounts but few holders.
-    allowed_holders = {h for h in set(holders.values()) if services.controls(caller, h)}
-    controlled = np.fromiter((i for i, h in holders.items() if h in allowed_holders), dtype=np.uint64)
-    # A payment needs its debit account; settling a hold needs either side of it (payer or payee).
-    either_side = np.isin(debit, controlled) | np.isin(credit, controlled)
-    allowed = np.where(settles, either_side | unknown, np.isin(debit, controlled))
+    acts_for = partial(services.controls, caller)  # who may debit or settle what is auth's to say
+    allowed = transfers_allowed(debit, credit, settles, unknown, holders=holders, acts_for=acts_for)
     if not allowed.all():
         i = int(np.flatnonzero(~allowed)[0])
         refused = {holders[int(a)] for a in debit[~allowed].tolist() if int(a) in holders}
