@@ -1,15 +1,17 @@
-"""Services opens everything or nothing: a bad setting leaves no file open or locked."""
+"""Services opens everything or nothing: a bad setting leaves no file open or locked, no worker running."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tessera.auth import Role
-from tessera.errors import InvalidInputError
+from tessera.errors import EnforcementClosedError, InvalidInputError
 from tessera.rules import EXAMPLE_RULES, builtin_path
+from tessera.rules import check as enforcement_check
 from tessera.service import Services
 from tests.api.conftest import settings_for
 
@@ -21,6 +23,19 @@ def test_a_bad_public_url_leaves_nothing_locked(tmp_path: Path) -> None:
     assert caught.value.field.startswith("origins") or caught.value.field == "issuer"
     services = Services(settings_for(tmp_path))
     services.close()
+
+
+def test_a_rule_refused_at_start_stops_the_sweeper_and_uninstalls_enforcement(tmp_path: Path) -> None:
+    """A start that fails late (the rules, after the sweeper and the enforcement index) unwinds all of it."""
+    refused = tmp_path / "refused.toml"
+    refused.write_text("this is not a rule file [", encoding="utf-8")
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(InvalidInputError, match="malformed TOML"):
+        Services(settings_for(tmp_path / "data", rules=(refused,)))
+    assert "tessera-restriction-sweeper" not in {t.name for t in threading.enumerate()} - before
+    with pytest.raises(EnforcementClosedError):
+        enforcement_check("someone", "payments")
+    Services(settings_for(tmp_path / "data")).close()  # the locks were released
 
 
 def test_an_agencys_event_kept_but_not_scored_before_a_crash_is_scored_at_the_next_start(
