@@ -30,7 +30,7 @@ import numpy as np
 
 from tessera.audit import AccessEntry, AccessLog, verify_log
 from tessera.audit.entries import BATCH_MAX
-from tessera.audit.log import LIMIT_MAX
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.testing import filesystem_of, progress
 
 ROLES = ("officer", "clinician", "auditor", "caseworker")
@@ -216,7 +216,9 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         consistency = _timed([lambda m=m: log.consistency_proof(m) for m in old_sizes])
         people = [f"person-{rng.randrange(args.subjects):09d}" for _ in range(args.samples)]
         found: list[int] = []
-        listing = _timed([lambda p=p: found.append(len(log.entries_for_subject(p, LIMIT_MAX // 10))) for p in people])
+        listing = _timed(
+            [lambda p=p: found.append(len(log.entries_for_subject(p, PAGE_SIZE_MAX // 10))) for p in people]
+        )
         result |= dict(
             zip(("inclusion_proof_ms_p50", "inclusion_proof_ms_p99"), _percentiles_ms(inclusion), strict=True)
         )
@@ -244,7 +246,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         "thread_entries": args.thread_entries,
         "subjects": args.subjects,
         "samples": args.samples,
-        "listing_limit": LIMIT_MAX // 10,
+        "listing_limit": PAGE_SIZE_MAX // 10,
         "file_bytes": sizes,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "filesystem": filesystem_of(directory),

@@ -42,7 +42,8 @@ import numpy.typing as npt
 
 from tessera.client import Client
 from tessera.errors import TesseraError
-from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags
+from tessera.ledger import Account, AccountFlags
+from tessera.limits import BATCH_SIZE_MAX
 from tessera.testing import (
     ISSUER_CODE,
     ISSUER_ID,

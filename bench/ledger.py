@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from tessera.ledger import BATCH_SIZE_MAX, Ledger
+from tessera.ledger import Ledger
+from tessera.limits import BATCH_SIZE_MAX
 from tessera.testing import filesystem_of, issuance_batches, payment_batches, progress, wallet_batches
 
 

@@ -47,6 +47,7 @@ from types import FrameType
 from typing import Any
 
 from tessera.ledger import AccountFlags, CreateTransferStatus
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT  # Tessera's own batch limit, so that both take the same batches
 from tessera.testing import ISSUER_ID, TRANSFER_CODE, payment_batches
 
 try:
@@ -66,7 +67,6 @@ SEED_DEFAULT = 42
 ACCOUNTS_MAX = 5_000_000  # the issuer's debits, ACCOUNTS_MAX * BALANCE_INITIAL, must fit a bigint
 TRANSFERS_MAX = 10_000_000
 CLIENTS_MAX = 64  # stays well under the server's default max_connections of 100
-BATCH_SIZE_MAX = 8190  # Tessera's own limit, so that both take the same batches
 AMOUNT_MAX = 100
 BALANCE_INITIAL = 10**12  # each wallet's funding, as in `tessera bench ledger`
 LEDGER = 1
@@ -74,7 +74,7 @@ CODE = TRANSFER_CODE
 # Ids as in `tessera bench ledger`: the issuer is ISSUER_ID, wallets are 2..N+1, transfer
 # ids 1..N fund them, and the measured payments are N+1..N+M.
 assert ISSUER_ID == 1
-assert ACCOUNTS_MAX * BALANCE_INITIAL < 2**63
+assert ACCOUNTS_MAX * BALANCE_INITIAL < ID_LIMIT
 POSTGRES_VERSION_PREFERRED = 15
 PG_PORT = 5432  # only names the socket file, which lives in our private directory
 COMMAND_SECONDS_MAX = 120

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tessera.ledger import TRANSFER_DTYPE, Account, AccountFlags, CommittedBatch, Ledger, Transfer
+from tessera.limits import BATCH_SIZE_MAX
 from tessera.rules import (
     LEDGER_EVENT,
     CompiledRules,
@@ -47,7 +48,7 @@ FIRST_WALLET = 1000
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tessera bench rules", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=4_000_000, help="transfers submitted (each is one event)")
-    parser.add_argument("--batch", type=int, default=8190, help="transfers per ledger batch")
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE_MAX, help="transfers per ledger batch")
     parser.add_argument("--rules", type=int, default=50, help="generated rules over ledger.transfer")
     parser.add_argument("--accounts", type=int, default=100_000, help="wallets, each held by a person")
     parser.add_argument("--sync", action="store_true", help="fsync every ledger batch (durable)")
@@ -58,8 +59,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     for name in ("events", "batch", "rules", "accounts"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
-    if args.batch > 8190:
-        parser.error("--batch is at most 8190 (the ledger's batch limit)")
+    if args.batch > BATCH_SIZE_MAX:
+        parser.error(f"--batch is at most {BATCH_SIZE_MAX} (the ledger's batch limit)")
     return args
 
 
@@ -153,11 +154,11 @@ def _measure(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         ledger.reserve(wallets + 1, args.events + wallets)  # as the service does: no array growth mid-run
         wallet = AccountFlags.debits_must_not_exceed_credits
         accounts = [Account(ISSUER, 1, 1)] + [Account(FIRST_WALLET + i, 1, 2, flags=wallet) for i in range(wallets)]
-        for start in range(0, len(accounts), 8190):
-            ledger.create_accounts(accounts[start : start + 8190])
+        for start in range(0, len(accounts), BATCH_SIZE_MAX):
+            ledger.create_accounts(accounts[start : start + BATCH_SIZE_MAX])
         issue = [Transfer(10 + i, ISSUER, FIRST_WALLET + i, 50_000, 1, 1) for i in range(wallets)]
-        for start in range(0, len(issue), 8190):
-            ledger.create_transfers(issue[start : start + 8190])
+        for start in range(0, len(issue), BATCH_SIZE_MAX):
+            ledger.create_transfers(issue[start : start + BATCH_SIZE_MAX])
         ledger.subscribe(engine.on_ledger_batch)
         next_id = 10 + wallets + 1
         batches = []

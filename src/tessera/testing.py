@@ -19,7 +19,8 @@ import numpy.typing as npt
 from tessera.identity import numbers as numbers_module
 from tessera.identity.enrolment import Submission
 from tessera.identity.templates import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Templates, checked_templates
-from tessera.ledger.records import ACCOUNT_DTYPE, BATCH_SIZE_MAX, TRANSFER_DTYPE, AccountFlags
+from tessera.ledger.records import ACCOUNT_DTYPE, TRANSFER_DTYPE, AccountFlags
+from tessera.limits import BATCH_SIZE_MAX
 
 if TYPE_CHECKING:
     from tessera.rules import ListedEntity

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tessera.limits import BATCH_SIZE_MAX
 from tessera.service import Services
 from tests.api import crash_worker
 
@@ -34,7 +35,7 @@ def _logged_times(services: Services, subject: str) -> Counter[int]:
 
 
 def _paid_times(services: Services) -> list[int]:
-    transfers = services.ledger.get_account_transfers(crash_worker.ALICE, limit=8190)
+    transfers = services.ledger.get_account_transfers(crash_worker.ALICE, limit=BATCH_SIZE_MAX)
     return [t.timestamp for t in transfers]
 
 

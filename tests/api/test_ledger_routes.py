@@ -6,6 +6,7 @@ import numpy as np
 
 from tessera.ledger import TRANSFER_DTYPE, CreateTransferStatus, Transfer
 from tessera.ledger.records import encode_transfers
+from tessera.limits import BATCH_SIZE_MAX
 from tests.api.conftest import ALICE, BOB, ISSUER, MONEY, SHOP, World
 
 PACKED = {"Content-Type": "application/octet-stream"}
@@ -164,7 +165,7 @@ class TestTransfers:
 
     def test_oversized_batches_are_refused(self, world: World) -> None:
         """A packed batch one record over the limit is refused naming the body, before the ledger sees it."""
-        batch = np.zeros(8191, dtype=TRANSFER_DTYPE)
+        batch = np.zeros(BATCH_SIZE_MAX + 1, dtype=TRANSFER_DTYPE)
         response = world.client.post(
             "/v1/ledger/transfers", content=batch.tobytes(), headers={**world.as_("alice"), **PACKED}
         )

@@ -26,8 +26,9 @@ from tessera.ledger import (
     Transfer,
     TransferFlags,
 )
+from tessera.limits import ID_LIMIT
 
-LIMIT = 2**63  # ids, amounts, balances and deadlines stay below this
+LIMIT = ID_LIMIT  # ids, amounts, balances and deadlines stay below this
 NS_PER_S = 1_000_000_000
 CATEGORIES_MAX = 8
 CATEGORY_LIMIT = 2**16

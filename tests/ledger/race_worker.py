@@ -19,9 +19,10 @@ import numpy as np
 
 from tessera.ledger import ACCOUNT_DTYPE, TRANSFER_DTYPE, TransferFlags
 from tessera.ledger.state import State
+from tessera.limits import BATCH_SIZE_MAX
 
 ALICE, BOB, NOBODY = 2, 3, 9_999
-BATCH = 8190
+BATCH = BATCH_SIZE_MAX
 CHAIN = 6
 NS_PER_S = 10**9
 

@@ -27,6 +27,7 @@ from tessera.ledger import (
 )
 from tessera.ledger.snapshot import read_snapshot
 from tessera.ledger.state import State, check_arrays
+from tessera.limits import BATCH_SIZE_MAX
 from tests.ledger.forge import forge_arrays
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,7 +120,7 @@ def _check_invariants(state: State) -> None:
     ids = np.ascontiguousarray(stored["id"])
     assert (state.transfer_slots(ids) == np.arange(len(ids))).all()
     for account in ACCOUNTS:
-        history = state.account_transfer_slots(account, 8190, reverse=True)
+        history = state.account_transfer_slots(account, BATCH_SIZE_MAX, reverse=True)
         assert (np.diff(history) < 0).all()
     check_arrays(state.arrays())  # what the engine makes, a snapshot of it must load
 
@@ -193,7 +194,7 @@ def _use(state: State) -> None:
     records["flags"] = (TransferFlags.linked, TransferFlags.post_pending_transfer, TransferFlags.void_pending_transfer)
     state.apply_transfers(records, 2**62)
     for account in state.accounts["id"][: state.n_accounts]:
-        state.account_transfer_slots(int(account), 8190, reverse=False)
+        state.account_transfer_slots(int(account), BATCH_SIZE_MAX, reverse=False)
 
 
 @FUZZ

@@ -27,6 +27,7 @@ from tessera.ledger import (
 )
 from tessera.ledger.ledger import _owned
 from tessera.ledger.state import State
+from tessera.limits import BATCH_SIZE_MAX
 from tests.ledger import race_worker
 from tests.ledger.forge import forge, forge_header
 
@@ -90,7 +91,7 @@ def _payments(ids: npt.NDArray[np.uint64] | list[int], debit: int = 2, credit: i
 class TestHashFlood:
     """Ids chosen to collide under the index's former unkeyed hash spread out under the keyed one."""
 
-    FLOOD = 2 * 8190
+    FLOOD = 2 * BATCH_SIZE_MAX
 
     def test_flood_ids__collide_under_the_former_hash(self) -> None:
         """The attack is real: every flood id had one home slot, whatever the table size."""
@@ -114,7 +115,7 @@ class TestHashFlood:
     def test_account_flood__index_work_stays_linear(self) -> None:
         """Accounts opened with colliding ids cost the account index no more than honest ones."""
         state = State()
-        ids = _flood_ids(8190)
+        ids = _flood_ids(BATCH_SIZE_MAX)
         assert (state.apply_accounts(_accounts(ids), 1) == 0).all()
         assert _engine.index_probes(state.account_index) <= 3 * len(ids)
 
@@ -147,7 +148,7 @@ class TestHashFlood:
     def test_flood_through_the_ledger__all_found(self, ledger: Ledger) -> None:
         """Colliding ids through the public API are stored and found like any others."""
         ledger.create_accounts([Account(2, 1, 1), Account(3, 1, 1)])
-        ids = _flood_ids(8190)
+        ids = _flood_ids(BATCH_SIZE_MAX)
         assert ledger.create_transfers(_payments(ids)).all_ok
         wanted = [int(i) for i in ids[::97]]
         assert [t.id for t in ledger.lookup_transfers(wanted)] == wanted
@@ -173,7 +174,7 @@ class TestBatchOwnership:
         """What a restart replays from the journal is what the ledger applied, whatever the caller's array became."""
         path = tmp_path / "ledger"
         stop = threading.Event()
-        batch = _payments(np.arange(1, 8191, dtype=np.uint64))
+        batch = _payments(np.arange(1, BATCH_SIZE_MAX + 1, dtype=np.uint64))
 
         def flip() -> None:
             debit = 4
@@ -187,7 +188,7 @@ class TestBatchOwnership:
             flipper.start()
             try:
                 for k in range(12):
-                    batch["id"] = np.arange(1, 8191) + k * 8190
+                    batch["id"] = np.arange(1, BATCH_SIZE_MAX + 1) + k * BATCH_SIZE_MAX
                     ledger.create_transfers(batch)
             finally:
                 stop.set()

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from tessera.errors import BatchSizeError, InvalidInputError
 from tessera.ledger import (
     ACCOUNT_DTYPE,
-    BATCH_SIZE_MAX,
     TRANSFER_DTYPE,
     Account,
     CreateAccountStatus,
@@ -21,6 +20,7 @@ from tessera.ledger import (
     Ledger,
     Transfer,
 )
+from tessera.limits import BATCH_SIZE_MAX
 from tests.conftest import ALICE, BOB, ISSUER
 
 S = CreateTransferStatus
@@ -101,9 +101,9 @@ class TestTransferObjects:
             funded.create_transfers([])
 
     def test_batch_over_limit__batch_size_error(self, funded: Ledger) -> None:
-        """More than 8190 events in one batch is refused whole."""
+        """More than BATCH_SIZE_MAX events in one batch is refused whole."""
         batch = [_transfer(id=1000 + i) for i in range(BATCH_SIZE_MAX + 1)]
-        with pytest.raises(BatchSizeError, match="at most 8190"):
+        with pytest.raises(BatchSizeError, match=f"at most {BATCH_SIZE_MAX}"):
             funded.create_transfers(batch)
         assert funded.counts["transfers"] == 2
 

@@ -6,10 +6,10 @@ import pytest
 
 from tessera.auth.principals import Principal, Role
 from tessera.errors import ConflictError, NotFoundError
-from tessera.ledger import BATCH_SIZE_MAX as LEDGER_BATCH_SIZE_MAX
-from tessera.store import BATCH_SIZE_MAX, Store
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
+from tessera.store import ACCOUNTS_LIST_MAX, Store
 
-BIG = 2**63 - 1
+BIG = ID_LIMIT - 1
 
 
 def test_holders_round_trip(store: Store, citizen: Principal, officer: Principal) -> None:
@@ -62,9 +62,9 @@ def test_full_batch_round_trips(store: Store, citizen: Principal) -> None:
     assert store.accounts_held_by(citizen.id, limit=3) == ids[:3]
 
 
-def test_store_batch_limit_is_the_ledgers() -> None:
-    """One ledger batch's accounts always fit one store call."""
-    assert BATCH_SIZE_MAX == LEDGER_BATCH_SIZE_MAX
+def test_store_list_limit_is_a_ledger_batch() -> None:
+    """One ledger batch's accounts always fit one listing call."""
+    assert ACCOUNTS_LIST_MAX == BATCH_SIZE_MAX
 
 
 def test_an_organisations_accounts_are_its_merchants(store: Store, citizen: Principal) -> None:

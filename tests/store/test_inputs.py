@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from tessera.auth.principals import Role
 from tessera.errors import BatchSizeError, InvalidInputError
-from tessera.store import BATCH_SIZE_MAX, Store
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
+from tessera.store import Store
 from tessera.store.tables import metadata
 
 P = "<principal>"  # replaced by an existing principal's id
@@ -62,7 +63,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("add_api_key", {"key_id": "k", "principal_id": P, "secret_hash": b"h" * 32, "created_at_ns": -1}, "created_at_ns"),
     (
         "add_api_key",
-        {"key_id": "k", "principal_id": P, "secret_hash": b"h" * 32, "created_at_ns": 2**63},
+        {"key_id": "k", "principal_id": P, "secret_hash": b"h" * 32, "created_at_ns": ID_LIMIT},
         "created_at_ns",
     ),
     (
@@ -83,7 +84,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("set_account_holders", {"holders": [5]}, "holders[0]"),
     ("set_account_holders", {"holders": [(1, P, 3)]}, "holders[0]"),
     ("set_account_holders", {"holders": [(1, P), (0, P)]}, "holders[1].account_id"),
-    ("set_account_holders", {"holders": [(2**63, P)]}, "holders[0].account_id"),
+    ("set_account_holders", {"holders": [(ID_LIMIT, P)]}, "holders[0].account_id"),
     ("set_account_holders", {"holders": [(True, P)]}, "holders[0].account_id"),
     ("set_account_holders", {"holders": [(1, "bob")]}, "holders[0].principal_id"),
     ("set_account_holders", {"holders": [(1, P), (2, P), (1, OTHER)]}, "holders[2].principal_id"),

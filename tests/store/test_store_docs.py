@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tessera.errors import ConflictError, NotFoundError, StoreError
-from tessera.store import API_KEYS_ACTIVE_MAX, API_KEYS_LIST_MAX, BATCH_SIZE_MAX, Store
+from tessera.limits import BATCH_SIZE_MAX
+from tessera.store import API_KEYS_ACTIVE_MAX, API_KEYS_LIST_MAX, Store
 from tessera.store.store import StoreClosedError
 from tessera.store.tables import metadata
 

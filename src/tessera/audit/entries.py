@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tessera.errors import InvalidInputError
+from tessera.limits import ID_LIMIT
 
 try:
     from tessera.audit import _prepare
@@ -38,7 +39,6 @@ FRAME = struct.Struct("<II")
 TEXT_MAX = 200
 FIELDS_MAX = 32
 BATCH_MAX = 65_536
-TIME_NS_LIMIT = 2**63
 # Every text escaped at worst (12 bytes a character) stays under this; a larger size in a
 # frame header can only be damage.
 PAYLOAD_BYTES_MAX = 128 * 1024
@@ -92,7 +92,7 @@ def checked_entry(entry: object, i: int) -> AccessEntry:
     if not isinstance(entry, AccessEntry):
         raise InvalidInputError(name, f"must be an AccessEntry, got {type(entry).__name__}")
     time_ns = entry.time_ns
-    if isinstance(time_ns, bool) or not isinstance(time_ns, int) or not 0 <= time_ns < TIME_NS_LIMIT:
+    if isinstance(time_ns, bool) or not isinstance(time_ns, int) or not 0 <= time_ns < ID_LIMIT:
         raise InvalidInputError(f"{name}.time_ns", "must be an integer from 0 to 2**63 - 1")
     for field in ("principal", "role", "agency", "purpose", "subject", "outcome"):
         value = getattr(entry, field)
@@ -137,7 +137,7 @@ def plainly_valid(entries: Sequence[object]) -> bool:
         if set(map(type, entries)) != {AccessEntry}:
             return False
         times = [e.time_ns for e in entries]  # type: ignore[attr-defined]
-        if set(map(type, times)) != {int} or min(times) < 0 or max(times) >= TIME_NS_LIMIT:
+        if set(map(type, times)) != {int} or min(times) < 0 or max(times) >= ID_LIMIT:
             return False
         lists = set(map(attrgetter("fields"), entries))
         if set(map(type, lists)) != {tuple} or max(map(len, lists)) > FIELDS_MAX:
@@ -202,7 +202,7 @@ def prepare_batches(batches: Sequence[Sequence[AccessEntry]]) -> PreparedBatch:
 
 def read_frame(fd: int, offset: int) -> bytes | None:
     """The payload of the frame at ``offset``, or None if it is not a whole, checksummed frame."""
-    if not 0 <= offset < 2**63:  # a damaged index record can hold any offset
+    if not 0 <= offset < ID_LIMIT:  # a damaged index record can hold any offset
         return None
     head = os.pread(fd, READ_AHEAD, offset)
     if len(head) < FRAME.size:

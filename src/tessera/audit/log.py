@@ -76,8 +76,8 @@ from tessera.audit.layout import (
 from tessera.audit.merkle import HASH_SIZE, MerkleTree, leaf_hash
 from tessera.directories import lock_directory, opened_directory
 from tessera.errors import CorruptionError, InvalidInputError, LedgerFailedError, LogLockedError
+from tessera.limits import PAGE_SIZE_MAX
 
-LIMIT_MAX = 1000
 CHECKPOINT_ENTRIES = 1 << 17  # a crash re-hashes at most about two of these on open
 FLUSH_ENTRIES = 1 << 14  # cache records are written in runs this long, not per batch
 GROUP_ENTRIES_MAX = 1 << 16  # one writer takes at most this many waiting entries at once
@@ -614,8 +614,8 @@ class AccessLog:
         """
         if not isinstance(subject, str) or not subject.strip() or len(subject) > TEXT_MAX:
             raise InvalidInputError("subject", f"must be non-empty text of at most {TEXT_MAX} characters")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIMIT_MAX:
-            raise InvalidInputError("limit", f"must be an integer from 1 to {LIMIT_MAX}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE_MAX:
+            raise InvalidInputError("limit", f"must be an integer from 1 to {PAGE_SIZE_MAX}")
         if before is not None and (isinstance(before, bool) or not isinstance(before, int) or before < 0):
             raise InvalidInputError("before", "must be a non-negative integer or None")
         key = subject_keys([subject])[0]

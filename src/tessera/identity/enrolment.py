@@ -37,12 +37,13 @@ from tessera.identity.dedup import DUPLICATE_THRESHOLD, Candidate, Gallery
 from tessera.identity.fusion import pairwise_fused_scores
 from tessera.identity.registry import Clock, Demographics, Registry, checked_demographics
 from tessera.identity.templates import Templates, checked_templates
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.store import Store
 from tessera.store.tables import DECISIONS, REASON_MAX, REQUEST_ID_MAX, enrolments
 from tessera.text import checked_text, checked_visible, shows_letter_or_digit
 
 CANDIDATES_MAX = 16  # the gallery search's k: the cases an officer is shown
-QUEUE_LIST_MAX = 1000
+QUEUE_LIST_MAX = PAGE_SIZE_MAX
 SUBMIT_BATCH_MAX = 1000
 RECONCILE_PAGE = 10_000
 _REQUEST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{REQUEST_ID_MAX - 1}}}")

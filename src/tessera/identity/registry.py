@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from tessera.auth.principals import Role
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity.numbers import checked_number, checked_virtual_id, new_number, new_virtual_id
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.store import Store
 from tessera.store.tables import (
     ADDRESS_MAX,
@@ -49,7 +50,7 @@ OTHER_NAMES_MAX = 10
 MARKS_PER_LETTER_MAX = 8
 VIRTUAL_IDS_LIVE_MAX = 10  # per person; a person needs a few, a leak needs many
 NUMBER_ATTEMPTS_MAX = 8  # a clash among 10^11 numbers is rare; eight in a row is a broken generator
-HISTORY_MAX = 1000
+HISTORY_MAX = PAGE_SIZE_MAX
 SUBJECTS_CHUNK = 1000  # numbers per IN list: well under SQLite's and PostgreSQL's parameter limits
 OLDEST_BIRTH = dt.date(1880, 1, 1)
 SEXES = ("F", "M", "X")

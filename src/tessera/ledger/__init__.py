@@ -4,7 +4,6 @@ from tessera.ledger.feed import CommittedBatch, Subscription
 from tessera.ledger.ledger import AccountOrder, Ledger, Recovery
 from tessera.ledger.records import (
     ACCOUNT_DTYPE,
-    BATCH_SIZE_MAX,
     TRANSFER_DTYPE,
     Account,
     AccountFlags,
@@ -23,7 +22,6 @@ from tessera.ledger.totals import Totals
 
 __all__ = [
     "ACCOUNT_DTYPE",
-    "BATCH_SIZE_MAX",
     "TRANSFER_DTYPE",
     "Account",
     "AccountFlags",

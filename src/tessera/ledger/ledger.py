@@ -35,8 +35,6 @@ from tessera.ledger.journal import NOTE_FLAG, EntryKind, JournalWriter, iter_ent
 from tessera.ledger.notes import Note, Notes, decode_body, encode_body
 from tessera.ledger.records import (
     ACCOUNT_DTYPE,
-    BATCH_SIZE_MAX,
-    ID_LIMIT,
     TRANSFER_DTYPE,
     Account,
     AccountFlags,
@@ -52,6 +50,7 @@ from tessera.ledger.snapshot import Snapshot, list_snapshots, read_snapshot, wri
 from tessera.ledger.state import PendingState, State
 from tessera.ledger.status import CreateAccountStatus, CreateTransferStatus, OrderStatus, Results
 from tessera.ledger.totals import TOTALS_FIELDS, Totals, totals_of
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
 
 ORDER_REFERENCE_BYTES_MAX = 112
 ORDER_DTYPE = np.dtype(

@@ -16,9 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from tessera.errors import BatchSizeError, InvalidInputError
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, RECORD_BYTES, U16_LIMIT, U32_LIMIT
 
-BATCH_SIZE_MAX = 8190
-ID_LIMIT = 2**63  # ids and amounts are positive integers below this
 CATEGORIES_MAX = 8
 
 TRANSFER_DTYPE = np.dtype(
@@ -60,7 +59,7 @@ ACCOUNT_DTYPE = np.dtype(
     ]
 )
 
-assert TRANSFER_DTYPE.itemsize == 128 and ACCOUNT_DTYPE.itemsize == 128
+assert TRANSFER_DTYPE.itemsize == RECORD_BYTES and ACCOUNT_DTYPE.itemsize == RECORD_BYTES
 
 
 class AccountFlags(IntFlag):
@@ -148,8 +147,8 @@ class Transfer:
 
 
 _U64 = ID_LIMIT  # u64 fields accept what the contract allows, not the full 2**64
-_U32 = 2**32
-_U16 = 2**16
+_U32 = U32_LIMIT
+_U16 = U16_LIMIT
 
 
 def _checked(value: Any, name: str, limit: int) -> int:

@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from tessera.ledger import _engine
-from tessera.ledger.records import ACCOUNT_DTYPE, ID_LIMIT, TRANSFER_DTYPE, TransferFlags
+from tessera.ledger.records import ACCOUNT_DTYPE, TRANSFER_DTYPE, TransferFlags
+from tessera.limits import ID_LIMIT
 
 META_DTYPE = np.dtype(
     [

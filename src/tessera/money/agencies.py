@@ -17,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.store import Store
 from tessera.store.tables import AGENCY_TITLE_MAX, agencies
 from tessera.text import checked_text, shows_letter_or_digit
 
 AGENCY_ID_MAX = 64
-AGENCIES_LIST_MAX = 1000
+AGENCIES_LIST_MAX = PAGE_SIZE_MAX
 _AGENCY_ID = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{AGENCY_ID_MAX - 1}}}")
 
 

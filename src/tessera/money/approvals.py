@@ -20,13 +20,14 @@ from sqlalchemy import Row, select, update
 from tessera.auth.keys import new_key, parse_token, secret_matches
 from tessera.auth.principals import Principal, Role, checked_name
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.money.agencies import Agencies
 from tessera.money.ledgers import Ledgers, LedgerUnit, ledger_unit
 from tessera.store import Store
 from tessera.store.tables import ADMIN_REQUEST_ID_LENGTH, admin_requests
 from tessera.text import checked_text, shows_letter_or_digit
 
-REQUESTS_LIST_MAX = 1000
+REQUESTS_LIST_MAX = PAGE_SIZE_MAX
 REASON_MAX = 500
 
 

@@ -19,14 +19,15 @@ from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.limits import PAGE_SIZE_MAX, U32_LIMIT
 from tessera.money.agencies import checked_agency_id
 from tessera.rules import Category
 from tessera.store import Store
 from tessera.store.tables import LEDGER_NAME_MAX, LEDGER_UNIT_MAX, agencies, ledgers
 
-LEDGER_ID_MAX = 2**32 - 1  # the records' u32
+LEDGER_ID_MAX = U32_LIMIT - 1  # the records' u32
 DECIMALS_MAX = 18
-LEDGERS_LIST_MAX = 1000
+LEDGERS_LIST_MAX = PAGE_SIZE_MAX
 _NAME = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{LEDGER_NAME_MAX - 1}}}")
 _UNIT = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{LEDGER_UNIT_MAX - 1}}}")
 

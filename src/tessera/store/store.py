@@ -63,6 +63,7 @@ from tessera.errors import (
     StoreClosedError,
     StoreError,
 )
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX
 from tessera.store.tables import (
     KEY_ID_MAX,
     SECRET_HASH_MAX,
@@ -75,13 +76,11 @@ from tessera.store.tables import (
 
 # --- limits ---------------------------------------------------------------------------------
 
-BATCH_SIZE_MAX = 8190  # the ledger's batch limit: one ledger batch's accounts fit one call
-PRINCIPALS_LIST_MAX = 1000
-ACCOUNTS_LIST_MAX = BATCH_SIZE_MAX
+PRINCIPALS_LIST_MAX = PAGE_SIZE_MAX
+ACCOUNTS_LIST_MAX = BATCH_SIZE_MAX  # one ledger batch's accounts fit one call
 API_KEYS_ACTIVE_MAX = 100  # per principal; a leak of keys is a bug, not a workload
-API_KEYS_LIST_MAX = 1000  # the newest; revoked keys stay on record
+API_KEYS_LIST_MAX = PAGE_SIZE_MAX  # the newest; revoked keys stay on record
 SECRET_HASH_MIN = 16  # below 128 bits a "hash" is a mistake
-ID_LIMIT = 2**63  # account ids and timestamps are below this, as in the ledger
 URL_MAX = 2048
 CONNECT_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_S = 10.0

@@ -11,10 +11,11 @@ from tessera.api.schemas import ConsistencyProofPublic, InclusionProofPublic, Tr
 from tessera.audit import SignedTreeHead
 from tessera.auth import Action
 from tessera.errors import InvalidInputError
+from tessera.limits import ID_LIMIT
 from tessera.service import Services
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-Size = Annotated[int, Query(ge=0, lt=2**63)]
+Size = Annotated[int, Query(ge=0, lt=ID_LIMIT)]
 
 
 def _current_head(services: Services) -> SignedTreeHead:

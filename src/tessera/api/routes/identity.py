@@ -28,6 +28,7 @@ from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.identity.enrolment import DEMOGRAPHIC_FIELDS, Enrolment, Submission
 from tessera.identity.numbers import checked_number
+from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
 from tessera.service import Caller, Services
 
 router = APIRouter(prefix="/v1/identity", tags=["identity"])
@@ -67,8 +68,8 @@ def get_enrolment(enrolment_id: EnrolmentIdPath, caller: CallerDep, services: Se
 def adjudication_queue(
     caller: CallerDep,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=2**63, description="the last created_at_ns seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
+    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last created_at_ns seen")] = None,
 ) -> EnrolmentsPublic:
     """Probable duplicates awaiting a decision, oldest first, with their candidates and scores; logged for each."""
     found = services.enrolments.queue(limit, after_ns)

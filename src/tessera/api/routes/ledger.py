@@ -33,9 +33,10 @@ from tessera.api.schemas import (
 )
 from tessera.auth import Action, Principal, Role, Scope, transfers_allowed
 from tessera.errors import ForbiddenError, InvalidInputError, NotFoundError, PurposeRequiredError
-from tessera.ledger import BATCH_SIZE_MAX, TRANSFER_DTYPE, CreateAccountStatus, CreateTransferStatus, Results
+from tessera.ledger import TRANSFER_DTYPE, CreateAccountStatus, CreateTransferStatus, Results
 from tessera.ledger.ledger import SettleGuard
 from tessera.ledger.records import encode_transfers
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
 from tessera.money import AccountKind, check_opening, supply_report
 from tessera.service import Caller, Owed, Services, access_note
 
@@ -43,8 +44,8 @@ router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 PACKED = "application/octet-stream"
 BODY_BYTES_MAX = BATCH_SIZE_MAX * 256 + 4096  # generous for JSON, bounded all the same
 Packed = npt.NDArray[np.void]
-AccountId = Annotated[int, Path(ge=1, lt=2**63, description="The account's id")]
-TransferId = Annotated[int, Path(ge=1, lt=2**63, description="The transfer's id")]
+AccountId = Annotated[int, Path(ge=1, lt=ID_LIMIT, description="The account's id")]
+TransferId = Annotated[int, Path(ge=1, lt=ID_LIMIT, description="The transfer's id")]
 
 TRANSFERS_BODY = {
     "required": True,
@@ -154,7 +155,7 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
     """Refuse the batch if any transfer debits an account the caller does not control; say who it touches."""
     debit, credit, settles, unknown = services.settled_accounts(batch)
     ids = np.unique(np.concatenate([debit, credit]))
-    holders = services.holders(ids[(ids > 0) & (ids < 2**63)].tolist())
+    holders = services.holders(ids[(ids > 0) & (ids < ID_LIMIT)].tolist())
     acts_for = partial(services.controls, caller)  # who may debit or settle what is auth's to say
     allowed = transfers_allowed(debit, credit, settles, unknown, holders=holders, acts_for=acts_for)
     if not allowed.all():
@@ -166,7 +167,7 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
     people = _people(services, caller, holders)
     # A hold not there yet may land before the batch applies: judge it then, under the ledger's lock.
     pending_ids = batch["pending_id"]
-    later = np.flatnonzero(unknown & (pending_ids > 0) & (pending_ids < 2**63))
+    later = np.flatnonzero(unknown & (pending_ids > 0) & (pending_ids < ID_LIMIT))
     guard = None
     if len(later):
 
@@ -183,7 +184,7 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
     issuance: dict[int, int] = {}
     if caller.principal.role is Role.officer:  # only an issuer's officers hold issuance accounts
         payers = np.unique(debit[~settles])
-        found = services.ledger.lookup_accounts(payers[(payers > 0) & (payers < 2**63)].tolist())
+        found = services.ledger.lookup_accounts(payers[(payers > 0) & (payers < ID_LIMIT)].tolist())
         issuance = {a.id: a.ledger for a in found if a.code == AccountKind.issuance}
     return _Check(debit, credit, people, guard, issuance)
 

@@ -16,6 +16,7 @@ from tessera.api.schemas import (
     VirtualIdPublic,
 )
 from tessera.auth import Action
+from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -30,8 +31,8 @@ def whoami(caller: CallerDep) -> PrincipalPublic:
 def my_access_log(
     caller: CallerDep,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, lt=2**63, description="only entries older than this index")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
+    before: Annotated[int | None, Query(ge=1, lt=ID_LIMIT, description="only entries older than this index")] = None,
 ) -> AccessLogPublic:
     """Every look at the caller's data by someone else, newest first: who, role, agency, purpose, what."""
     found = services.access_log.entries_for_subject(caller.principal.subject, limit=limit, before=before)

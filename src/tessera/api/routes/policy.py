@@ -54,6 +54,7 @@ from tessera.api.schemas import (
 )
 from tessera.auth import Action, authorize
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
 from tessera.rules import SUBJECT_MAX, Appeal, Keep, Restriction, RestrictionStatus, checked_subject, is_person
 from tessera.service import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 
@@ -219,8 +220,8 @@ def list_restrictions(
     caller: CallerDep,
     services: ServicesDep,
     subject: SubjectQuery | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=2**63, description="the last proposed_at_ns seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
+    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last proposed_at_ns seen")] = None,
 ) -> RestrictionsPublic:
     """A subject's restrictions (every status), or without ``subject`` the proposals awaiting a decision."""
     if subject is not None:
@@ -316,8 +317,8 @@ def lift_restriction(
 def appeal_queue(
     caller: CallerDep,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=2**63, description="the last filed_at_ns seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
+    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last filed_at_ns seen")] = None,
 ) -> AppealQueuePublic:
     """Appeals awaiting a decision, oldest first, each with its restriction."""
     found = services.appeals.pending(limit, after_ns)
@@ -376,8 +377,8 @@ def submit_events(body: RuleEventsCreate, caller: CallerDep, services: ServicesD
 def notice_appeal_queue(
     caller: CallerDep,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=2**63, description="the last filed_at_ns seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
+    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last filed_at_ns seen")] = None,
 ) -> NoticeAppealQueuePublic:
     """Appeals on a rule's lowered score or denial awaiting a decision, oldest first, each with its notice."""
     found = services.notice_appeals.pending(limit, after_ns)
@@ -402,7 +403,7 @@ def decide_notice_appeal(
 
 @router.get("/v1/me/restrictions", openapi_extra=declare(Action.me_restrictions_read))
 def my_restrictions(
-    caller: CallerDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    caller: CallerDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100
 ) -> MyRestrictionsPublic:
     """The caller's restrictions, every status, and their appeals."""
     number = services.person_of(caller).number
@@ -416,7 +417,7 @@ def my_restrictions(
 def my_notices(
     caller: CallerDep,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
     before: Annotated[
         str | None, Query(pattern=r"^[0-9]{1,19}\.n_[0-9a-f]{16}$", description="next_before of the previous page")
     ] = None,
@@ -441,7 +442,7 @@ def my_scores(caller: CallerDep, services: ServicesDep) -> ScoresPublic:
 
 @router.get("/v1/me/notice-appeals", openapi_extra=declare(Action.me_notices_read))
 def my_notice_appeals(
-    caller: CallerDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    caller: CallerDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100
 ) -> NoticeAppealsPublic:
     """The caller's appeals on score and denial notices, newest first, pending or answered."""
     number = services.person_of(caller).number

@@ -16,6 +16,7 @@ from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.schemas import HitDecisionCreate, HitDecisionPublic, HitPublic, HitsPublic, RestrictionPublic
 from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
 from tessera.rules import SCREEN_THRESHOLD, is_person
 from tessera.service import Caller, Services
 
@@ -39,8 +40,8 @@ def list_hits(
     caller: CallerDep,
     services: ServicesDep,
     status: Literal["pending", "confirmed", "dismissed"] = "pending",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=2**63, description="the last created_at_ns seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
+    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last created_at_ns seen")] = None,
 ) -> HitsPublic:
     """Screening hits, oldest first: pending ones by default, for an officer to confirm or dismiss."""
     found = services.sanctions_watch.hits(status, limit, after_ns)

@@ -11,6 +11,7 @@ from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.schemas import Health, PrincipalPublic, PrincipalsPublic
 from tessera.auth import Action, Role, checked_role
 from tessera.errors import ForbiddenError
+from tessera.limits import PAGE_SIZE_MAX
 
 router = APIRouter(tags=["system"])
 
@@ -33,7 +34,7 @@ def list_principals(
     caller: CallerDep,
     services: ServicesDep,
     role: Annotated[str, Query(description="officer, merchant, auditor or admin")] = "officer",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
     after: Annotated[str | None, Query(max_length=40)] = None,
 ) -> PrincipalsPublic:
     """Service principals of one role; citizens are personal data and are never listed here."""

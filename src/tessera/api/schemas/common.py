@@ -6,12 +6,14 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
+from tessera.limits import ID_LIMIT, U16_LIMIT, U32_LIMIT
+
 # Strict: JSON true is not 1 and "5" is not 5; an amount is an integer or the request is refused.
-U63 = Annotated[int, Strict(), Field(ge=0, lt=2**63)]
-Id = Annotated[int, Strict(), Field(ge=1, lt=2**63)]
-U32 = Annotated[int, Strict(), Field(ge=0, lt=2**32)]
-U16 = Annotated[int, Strict(), Field(ge=0, lt=2**16)]
-LedgerId = Annotated[int, Strict(), Field(ge=1, lt=2**32)]
+U63 = Annotated[int, Strict(), Field(ge=0, lt=ID_LIMIT)]
+Id = Annotated[int, Strict(), Field(ge=1, lt=ID_LIMIT)]
+U32 = Annotated[int, Strict(), Field(ge=0, lt=U32_LIMIT)]
+U16 = Annotated[int, Strict(), Field(ge=0, lt=U16_LIMIT)]
+LedgerId = Annotated[int, Strict(), Field(ge=1, lt=U32_LIMIT)]
 PrincipalId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^p_[0-9a-f]{16}$")]
 
 

@@ -7,8 +7,9 @@ from typing import Literal, cast
 from pydantic import BaseModel, Field
 
 from tessera.api.schemas.common import U16, U32, U63, Id, LedgerId, PrincipalId, StrictModel
-from tessera.ledger import BATCH_SIZE_MAX, Account, AccountFlags, Transfer, TransferFlags
+from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags
 from tessera.ledger.records import flag_names, flags_from_names
+from tessera.limits import BATCH_SIZE_MAX
 from tessera.money import AccountKind, kind_of
 
 AccountFlagName = Literal["linked", "debits_must_not_exceed_credits", "credits_must_not_exceed_debits"]

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, Strict
 
 from tessera.api.schemas.common import StrictModel
+from tessera.limits import ID_LIMIT
 from tessera.rules import (
     CASE_NUMBER_MAX,
     COURT_MAX,
@@ -37,7 +38,7 @@ PolicySubject = Annotated[
 RestrictionIdText = Annotated[str, Field(pattern=r"^r_[0-9a-f]{16}$", description="a restriction id")]
 ReasonText = Annotated[str, Field(min_length=1, max_length=1000)]
 ReasonCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
-EndNs = Annotated[int, Strict(), Field(ge=1, lt=2**63, description="when it ends, in nanoseconds since 1970")]
+EndNs = Annotated[int, Strict(), Field(ge=1, lt=ID_LIMIT, description="when it ends, in nanoseconds since 1970")]
 
 
 class DenialPublic(BaseModel):
@@ -425,7 +426,7 @@ class RuleEventCreate(StrictModel):
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
     subject: PolicySubject
     at_ns: Annotated[
-        int, Strict(), Field(ge=1, lt=2**63, description="when it happened, in nanoseconds since 1970 (UTC)")
+        int, Strict(), Field(ge=1, lt=ID_LIMIT, description="when it happened, in nanoseconds since 1970 (UTC)")
     ]
     fields: dict[str, Any] = Field(description="exactly the fields the type declares; a record as an object")
 

@@ -1,0 +1,28 @@
+"""Every bound that more than one module keeps to, defined once, each with why it is that value.
+
+A bound one module alone keeps (a passkey's 16 origins, the access log's 200-character
+texts) stays beside its code; a bound that two packages, the API's schemas, the benches or
+the tests must agree on lives here, and every one of them imports it from here. The C
+engine keeps its own copies in C (``INT63_MAX`` in ``ledger/engine.h``);
+``tests/test_limits.py`` checks that they agree.
+"""
+
+from __future__ import annotations
+
+# A batch of 128-byte records fills at most one TigerBeetle-sized message: 1 MiB less its
+# 256-byte header is 8190 records. A journal entry, a packed request and a store call on a
+# batch's account holders all take one batch whole.
+RECORD_BYTES = 128
+MESSAGE_BYTES_MAX = 1024 * 1024
+MESSAGE_HEADER_BYTES = 256
+BATCH_SIZE_MAX = (MESSAGE_BYTES_MAX - MESSAGE_HEADER_BYTES) // RECORD_BYTES
+
+# Ids, amounts, balances and nanosecond timestamps are below this: they fit a signed int64
+# (SQLite's INTEGER, PostgreSQL's BIGINT), so sums of two never wrap the engine's uint64.
+ID_LIMIT = 2**63
+U32_LIMIT = 2**32  # a record's u32 fields (ledger, timeout, user_data_32)
+U16_LIMIT = 2**16  # a record's u16 fields (code, flags, category)
+
+# One page of a listing: enough for a screen or a script's loop, small enough that a page
+# is one quick query and one modest response.
+PAGE_SIZE_MAX = 1000
