@@ -6,7 +6,8 @@ infrastructure::
 
     TesseraError                      tessera             (the root; codes below)
     ├── InvalidInputError             invalid_input       (also a ValueError)
-    │   ├── BatchSizeError            batch_size          (empty or over the limit)
+    │   ├── BatchSizeError            batch_size          (a batch empty or over its count: HTTP 422)
+    │   ├── BodySizeError             body_size           (a request body over its bytes: HTTP 413)
     │   ├── InvalidGrantError         invalid_grant       (an OAuth code unknown, used, expired or not matching)
     │   └── ProtectedCategoryError    protected_category  (a rule or event type touches a forbidden data category)
     ├── NotFoundError                 not_found           (a named record does not exist)
@@ -53,9 +54,15 @@ class InvalidInputError(TesseraError, ValueError):
 
 
 class BatchSizeError(InvalidInputError):
-    """A batch is empty or larger than the limit."""
+    """A batch is empty or holds more items than its limit (``tessera.limits.check_batch_size``)."""
 
     code = "batch_size"
+
+
+class BodySizeError(InvalidInputError):
+    """A request body is longer, in bytes, than its route takes; raised by the API alone, before the body is read."""
+
+    code = "body_size"
 
 
 class InvalidGrantError(InvalidInputError):
@@ -216,6 +223,7 @@ ERROR_CODES: dict[str, type[TesseraError]] = {
         TesseraError,
         InvalidInputError,
         BatchSizeError,
+        BodySizeError,
         InvalidGrantError,
         ProtectedCategoryError,
         NotFoundError,

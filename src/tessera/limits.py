@@ -9,6 +9,8 @@ engine keeps its own copies in C (``INT63_MAX`` in ``ledger/engine.h``);
 
 from __future__ import annotations
 
+from tessera.errors import BatchSizeError
+
 # A batch of 128-byte records fills at most one TigerBeetle-sized message: 1 MiB less its
 # 256-byte header is 8190 records. A journal entry, a packed request and a store call on a
 # batch's account holders all take one batch whole.
@@ -26,3 +28,15 @@ U16_LIMIT = 2**16  # a record's u16 fields (code, flags, category)
 # One page of a listing: enough for a screen or a script's loop, small enough that a page
 # is one quick query and one modest response.
 PAGE_SIZE_MAX = 1000
+
+
+def check_batch_size(count: int, field: str, most: int = BATCH_SIZE_MAX, *, least: int = 1) -> None:
+    """The one check on how many items a batch holds: outside ``least..most`` it is a ``BatchSizeError``.
+
+    Every batch, whichever way it comes (JSON, packed records, a Python call), is counted
+    here, so a batch too long is the same refusal everywhere: 422 ``batch_size`` over HTTP.
+    """
+    if count < least:
+        raise BatchSizeError(field, "must not be empty" if least == 1 else f"at least {least} items, got {count}")
+    if count > most:
+        raise BatchSizeError(field, f"at most {most} items, got {count}")

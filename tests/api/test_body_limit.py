@@ -81,7 +81,7 @@ def drive(
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     if starts[0]["status"] == 413:
         problem = json.loads(body)
-        assert problem["code"] == "batch_size" and problem["field"] == "body", problem
+        assert problem["code"] == "body_size" and problem["field"] == "body", problem
         assert (b"content-type", b"application/problem+json") in starts[0]["headers"]
     return int(starts[0]["status"]), pulled
 
@@ -131,13 +131,13 @@ class TestDeclaredLength:
         assert (status, pulled) == (413, 0)
 
     def test_declared_length_over_the_transfers_limit(self, world: World) -> None:
-        """A declared length one byte over the transfers limit is 413 batch_size before anything is read."""
+        """A declared length one byte over the transfers limit is 413 body_size before anything is read."""
         response = world.client.post(
             "/v1/ledger/transfers",
             content=b"x" * (TRANSFERS_BYTES_MAX + 1),
             headers={**world.as_("alice"), "Content-Type": "application/octet-stream"},
         )
-        assert response.status_code == 413 and response.json()["code"] == "batch_size"
+        assert response.status_code == 413 and response.json()["code"] == "body_size"
 
     def test_the_check_fast_path_sits_inside_the_limit(self, world: World) -> None:
         """GET /v1/check, answered ahead of the router, still meets the body limit first."""
@@ -147,7 +147,7 @@ class TestDeclaredLength:
             content=b"x" * (BODY_BYTES_MAX + 1),
             headers=world.as_("bank", purpose="a payment"),
         )
-        assert response.status_code == 413 and response.json()["code"] == "batch_size"
+        assert response.status_code == 413 and response.json()["code"] == "body_size"
 
 
 def test_chunked_upload_to_a_real_server__413_and_the_connection_closes(tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_chunked_upload_to_a_real_server__413_and_the_connection_closes(tmp_path
                 pass
         assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
         assert sent < 200 * 1024 * 1024  # it never took the whole upload
-        assert b'"code":"batch_size"' in reply
+        assert b'"code":"body_size"' in reply
 
 
 class TestJsonDepth:

@@ -45,13 +45,13 @@ def test_query_out_of_range_names_the_parameter(world: World) -> None:
 
 
 def test_declared_body_over_the_limit_is_413(world: World) -> None:
-    """A body over the size limit is refused 413 as a batch_size problem before it is read."""
+    """A body over the size limit in bytes is refused 413 as a body_size problem before it is read."""
     response = world.client.post(
         "/v1/ledger/transfers",
         content=b"x" * (5 * 1024 * 1024),
         headers={**world.as_("alice"), "Content-Type": "application/octet-stream"},
     )
-    _is_problem(response, 413, "batch_size")
+    _is_problem(response, 413, "body_size")
 
 
 def test_unauthenticated_says_how_to_authenticate(world: World) -> None:

@@ -164,12 +164,12 @@ class TestTransfers:
         assert response.status_code == 400 and response.json()["field"] == "Content-Type"
 
     def test_oversized_batches_are_refused(self, world: World) -> None:
-        """A packed batch one record over the limit is refused naming the body, before the ledger sees it."""
+        """A packed batch one record over the limit is 422 batch_size naming transfers, before the ledger sees it."""
         batch = np.zeros(BATCH_SIZE_MAX + 1, dtype=TRANSFER_DTYPE)
         response = world.client.post(
             "/v1/ledger/transfers", content=batch.tobytes(), headers={**world.as_("alice"), **PACKED}
         )
-        assert response.status_code == 400 and response.json()["field"] == "body"
+        assert response.status_code == 422 and response.json()["field"] == "transfers"
 
 
 class TestReads:

@@ -23,9 +23,9 @@ import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera.api.errors import problem
-from tessera.errors import BatchSizeError, InvalidInputError
+from tessera.errors import BodySizeError, InvalidInputError
 
-BODY_BYTES_MAX = 4 * 1024 * 1024  # an enrolment batch with templates, or 8190 accounts, fits with room to spare
+BODY_BYTES_MAX = 4 * 1024 * 1024  # an enrolment batch with templates, or a batch of accounts, fits with room
 JSON_DEPTH_MAX = 32  # the deepest request schema nests 5 levels; a WebAuthn answer 4
 
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
@@ -94,7 +94,7 @@ class BodyLimit:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
-    code = BatchSizeError.code if status == 413 else InvalidInputError.code
+    code = BodySizeError.code if status == 413 else InvalidInputError.code
     field = "body" if status == 413 else "Content-Length"
     # The rest of the body stays unread, so the connection cannot carry another request.
     response = problem(status, code, detail, scope["path"], field=field, headers={"Connection": "close"})

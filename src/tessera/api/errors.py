@@ -23,7 +23,8 @@ log = logging.getLogger("tessera.api")
 # The most specific class wins: the table is searched along each error's MRO.
 STATUS_BY_CLASS: dict[type[errors.TesseraError], int] = {
     errors.InvalidInputError: 400,
-    errors.BatchSizeError: 413,
+    errors.BatchSizeError: 422,  # a well-formed body whose list is too long (RFC 9110 15.5.21)
+    errors.BodySizeError: 413,  # the bytes alone are too many (RFC 9110 15.5.14)
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.UnauthenticatedError: 401,
@@ -48,7 +49,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
-    413: "Batch too large",
+    413: "Content too large",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",

@@ -5,7 +5,7 @@ gallery) and ``docs/oidc.md`` (logging in to other services).
 """
 
 from tessera.identity.dedup import DUPLICATE_THRESHOLD, Candidate, FaceIndex, Gallery, SignCodeIndex
-from tessera.identity.enrolment import Enrolment, Enrolments, Submission
+from tessera.identity.enrolment import SUBMIT_BATCH_MAX, Enrolment, Enrolments, Submission
 from tessera.identity.numbers import checked_number, checked_virtual_id, new_number, new_virtual_id
 from tessera.identity.oidc import AuthorizationRequest, OpenIdProvider, Redirect, Tokens
 from tessera.identity.oidc_clients import ClientCredentials, Registration, RelyingParties, RelyingParty
@@ -26,6 +26,7 @@ __all__ = [
     "FACE_DIMS",
     "FINGERS_MAX",
     "FINGER_DIMS",
+    "SUBMIT_BATCH_MAX",
     "AuthorizationRequest",
     "Candidate",
     "Ceremony",

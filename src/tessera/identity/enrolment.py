@@ -37,7 +37,7 @@ from tessera.identity.dedup import DUPLICATE_THRESHOLD, Candidate, Gallery
 from tessera.identity.fusion import pairwise_fused_scores
 from tessera.identity.registry import Clock, Demographics, Registry, checked_demographics
 from tessera.identity.templates import Templates, checked_templates
-from tessera.limits import PAGE_SIZE_MAX
+from tessera.limits import PAGE_SIZE_MAX, check_batch_size
 from tessera.store import Store
 from tessera.store.tables import DECISIONS, REASON_MAX, REQUEST_ID_MAX, enrolments
 from tessera.text import checked_text, checked_visible, shows_letter_or_digit
@@ -145,8 +145,9 @@ class Enrolments:
         in one batch is caught like one sent twice in two. ``purpose`` is the station's
         stated purpose, logged as given for each person the search turns up.
         """
-        if not isinstance(submissions, Sequence) or not 1 <= len(submissions) <= SUBMIT_BATCH_MAX:
+        if not isinstance(submissions, Sequence):
             raise InvalidInputError("submissions", f"must be a list of 1-{SUBMIT_BATCH_MAX} applicants")
+        check_batch_size(len(submissions), "submissions", SUBMIT_BATCH_MAX)
         purpose = _checked_purpose(purpose)
         several = len(submissions) > 1
         checked = [_checked_submission(s, f"submissions[{i}]" if several else "") for i, s in enumerate(submissions)]

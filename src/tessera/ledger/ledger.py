@@ -50,7 +50,7 @@ from tessera.ledger.snapshot import Snapshot, list_snapshots, read_snapshot, wri
 from tessera.ledger.state import PendingState, State
 from tessera.ledger.status import CreateAccountStatus, CreateTransferStatus, OrderStatus, Results
 from tessera.ledger.totals import TOTALS_FIELDS, Totals, totals_of
-from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
 
 ORDER_REFERENCE_BYTES_MAX = 112
 ORDER_DTYPE = np.dtype(
@@ -116,8 +116,7 @@ def _checked_ids(ids: Any, name: str) -> npt.NDArray[np.uint64]:
         values = list(ids)
     else:
         raise InvalidInputError(name, "must be a list of ids")
-    if len(values) > BATCH_SIZE_MAX:
-        raise InvalidInputError(name, f"at most {BATCH_SIZE_MAX} ids, got {len(values)}")
+    check_batch_size(len(values), name, least=0)
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, int):
             raise InvalidInputError(f"{name}[{i}]", f"must be an integer, got {type(v).__name__}")

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from tessera.errors import BatchSizeError, InvalidInputError
-from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, RECORD_BYTES, U16_LIMIT, U32_LIMIT
+from tessera.errors import InvalidInputError
+from tessera.limits import ID_LIMIT, RECORD_BYTES, U16_LIMIT, U32_LIMIT, check_batch_size
 
 CATEGORIES_MAX = 8
 
@@ -184,10 +184,7 @@ def _category_slots(categories: Any, name: str) -> list[int]:
 def _checked_batch(items: Any, kind: type) -> Sequence[Any]:
     if not isinstance(items, Sequence) or isinstance(items, str | bytes):
         raise InvalidInputError("batch", f"must be a list of {kind.__name__}")
-    if not items:
-        raise BatchSizeError("batch", "must not be empty")
-    if len(items) > BATCH_SIZE_MAX:
-        raise BatchSizeError("batch", f"at most {BATCH_SIZE_MAX} items, got {len(items)}")
+    check_batch_size(len(items), "batch")
     for i, item in enumerate(items):
         if not isinstance(item, kind):
             raise InvalidInputError(f"batch[{i}]", f"must be a {kind.__name__}, got {type(item).__name__}")
@@ -255,10 +252,7 @@ def check_packed(batch: Any, dtype: np.dtype[Any], name: str) -> npt.NDArray[np.
         batch = np.frombuffer(batch, dtype=dtype)
     if not isinstance(batch, np.ndarray) or batch.dtype != dtype or batch.ndim != 1:
         raise InvalidInputError(name, f"must be a 1-d numpy array of dtype {name} records")
-    if not len(batch):
-        raise BatchSizeError(name, "must not be empty")
-    if len(batch) > BATCH_SIZE_MAX:
-        raise BatchSizeError(name, f"at most {BATCH_SIZE_MAX} items, got {len(batch)}")
+    check_batch_size(len(batch), name)
     return np.ascontiguousarray(batch)
 
 

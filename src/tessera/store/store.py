@@ -56,14 +56,13 @@ from tessera.auth.principals import (
     checked_role,
 )
 from tessera.errors import (
-    BatchSizeError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
     StoreClosedError,
     StoreError,
 )
-from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX, check_batch_size
 from tessera.store.tables import (
     KEY_ID_MAX,
     SECRET_HASH_MAX,
@@ -605,18 +604,14 @@ def _checked_sequence(value: object, field: str) -> Sequence[Any]:
 
 def _checked_account_ids(value: object) -> list[int]:
     ids = _checked_sequence(value, "account_ids")
-    if len(ids) > BATCH_SIZE_MAX:
-        raise BatchSizeError("account_ids", f"at most {BATCH_SIZE_MAX} ids, got {len(ids)}")
+    check_batch_size(len(ids), "account_ids", least=0)
     return [_checked_int(v, f"account_ids[{i}]", 1, ID_LIMIT - 1) for i, v in enumerate(ids)]
 
 
 def _checked_holders(value: object) -> tuple[dict[int, str], dict[int, int]]:
     """Account id to holder, and to where the caller first named it; one holder per account."""
     holders = _checked_sequence(value, "holders")
-    if not holders:
-        raise BatchSizeError("holders", "must not be empty")
-    if len(holders) > BATCH_SIZE_MAX:
-        raise BatchSizeError("holders", f"at most {BATCH_SIZE_MAX} items, got {len(holders)}")
+    check_batch_size(len(holders), "holders")
     wanted: dict[int, str] = {}
     first_at: dict[int, int] = {}
     for i, pair in enumerate(holders):

@@ -32,11 +32,11 @@ from tessera.api.schemas import (
     TransfersPublic,
 )
 from tessera.auth import Action, Principal, Role, Scope, transfers_allowed
-from tessera.errors import ForbiddenError, InvalidInputError, NotFoundError, PurposeRequiredError
+from tessera.errors import BodySizeError, ForbiddenError, InvalidInputError, NotFoundError, PurposeRequiredError
 from tessera.ledger import TRANSFER_DTYPE, CreateAccountStatus, CreateTransferStatus, Results
 from tessera.ledger.ledger import SettleGuard
 from tessera.ledger.records import encode_transfers
-from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
 from tessera.money import AccountKind, check_opening, supply_report
 from tessera.service import Caller, Owed, Services, access_note
 
@@ -70,6 +70,7 @@ def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesD
     A person's wallet always carries ``debits_must_not_exceed_credits``; only officers of the
     agency that issues a ledger may open an issuance account on it (docs/api.md, "Who may create money").
     """
+    check_batch_size(len(body.accounts), "accounts")
     holders: list[Principal] = []
     for i, a in enumerate(body.accounts):
         holder_id = a.holder or caller.principal.id
@@ -107,12 +108,11 @@ def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesD
 
 def _decode_body(body: bytes, content_type: str) -> Packed:
     if len(body) > BODY_BYTES_MAX:
-        raise InvalidInputError("body", f"at most {BODY_BYTES_MAX} bytes")
+        raise BodySizeError("body", f"at most {BODY_BYTES_MAX} bytes")
     if content_type == PACKED:
-        if not body or len(body) % TRANSFER_DTYPE.itemsize:
+        if len(body) % TRANSFER_DTYPE.itemsize:
             raise InvalidInputError("body", f"must be a whole number of {TRANSFER_DTYPE.itemsize}-byte records")
-        if len(body) // TRANSFER_DTYPE.itemsize > BATCH_SIZE_MAX:
-            raise InvalidInputError("body", f"at most {BATCH_SIZE_MAX} records")
+        check_batch_size(len(body) // TRANSFER_DTYPE.itemsize, "transfers")
         return np.frombuffer(body, dtype=TRANSFER_DTYPE)
     if content_type not in ("application/json", ""):
         raise InvalidInputError("Content-Type", f"must be application/json or {PACKED}, got {content_type}")
@@ -120,6 +120,7 @@ def _decode_body(body: bytes, content_type: str) -> Packed:
         parsed = TransfersCreate.model_validate_json(body)
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
+    check_batch_size(len(parsed.transfers), "transfers")
     return encode_transfers([t.to_domain() for t in parsed.transfers])
 
 

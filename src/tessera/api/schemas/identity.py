@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import StrictModel
+from tessera.api.schemas.common import StrictModel, batch_field
+from tessera.identity import SUBMIT_BATCH_MAX
 from tessera.identity.enrolment import Enrolment
 from tessera.identity.registry import Person, StatusChange, VirtualId
 
@@ -46,7 +47,7 @@ class EnrolmentCreate(StrictModel):
 
 
 class EnrolmentsCreate(StrictModel):
-    submissions: list[EnrolmentCreate] = Field(min_length=1, max_length=1000)
+    submissions: list[EnrolmentCreate] = batch_field(SUBMIT_BATCH_MAX)
 
 
 class DemographicsPublic(BaseModel):

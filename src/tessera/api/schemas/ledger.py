@@ -6,7 +6,7 @@ from typing import Literal, cast
 
 from pydantic import BaseModel, Field
 
-from tessera.api.schemas.common import U16, U32, U63, Id, LedgerId, PrincipalId, StrictModel
+from tessera.api.schemas.common import U16, U32, U63, Id, LedgerId, PrincipalId, StrictModel, batch_field
 from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags
 from tessera.ledger.records import flag_names, flags_from_names
 from tessera.limits import BATCH_SIZE_MAX
@@ -46,7 +46,7 @@ class AccountCreate(StrictModel):
 
 
 class AccountsCreate(StrictModel):
-    accounts: list[AccountCreate] = Field(min_length=1, max_length=BATCH_SIZE_MAX)
+    accounts: list[AccountCreate] = batch_field(BATCH_SIZE_MAX)
 
 
 class TransferCreate(StrictModel):
@@ -81,7 +81,7 @@ class TransferCreate(StrictModel):
 
 
 class TransfersCreate(StrictModel):
-    transfers: list[TransferCreate] = Field(min_length=1, max_length=BATCH_SIZE_MAX)
+    transfers: list[TransferCreate] = batch_field(BATCH_SIZE_MAX)
 
 
 class ResultPublic(BaseModel):

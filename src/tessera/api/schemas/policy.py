@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import StrictModel
+from tessera.api.schemas.common import StrictModel, batch_field
 from tessera.limits import ID_LIMIT
 from tessera.rules import (
     CASE_NUMBER_MAX,
@@ -435,7 +435,7 @@ class RuleEventsCreate(StrictModel):
     """A batch of one event type (``GET /v1/legal-bases`` lists the law; docs/rules.md the built-in types)."""
 
     type: Annotated[str, Field(min_length=1, max_length=64, description="a registered event type: loan.repaid")]
-    events: list[RuleEventCreate] = Field(min_length=1, max_length=EVENTS_BATCH_MAX)
+    events: list[RuleEventCreate] = batch_field(EVENTS_BATCH_MAX)
 
 
 class RuleEventResultPublic(BaseModel):
