@@ -26,8 +26,11 @@ from tessera.ledger import (
     Results,
     Transfer,
     TransferFlags,
+    check_packed,
+    encode_transfers,
+    flag_names,
+    flags_from_names,
 )
-from tessera.ledger.records import check_packed, encode_transfers, flag_names, flags_from_names
 from tessera.money import AccountKind, kind_of
 
 PACKED = "application/octet-stream"

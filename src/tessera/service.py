@@ -35,12 +35,17 @@ from tessera.auth import (
     secret_matches,
 )
 from tessera.errors import InvalidInputError, NotFoundError, PurposeRequiredError, TesseraError, UnauthenticatedError
-from tessera.identity.dedup import Gallery
-from tessera.identity.enrolment import Enrolments, Registration
-from tessera.identity.oidc import OpenIdProvider
-from tessera.identity.passkeys import LOGIN_STATUSES, Passkeys
-from tessera.identity.pin import Pins
-from tessera.identity.registry import Person, Registry
+from tessera.identity import (
+    LOGIN_STATUSES,
+    Enrolments,
+    Gallery,
+    NewlyRegistered,
+    OpenIdProvider,
+    Passkeys,
+    Person,
+    Pins,
+    Registry,
+)
 from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, TransferFlags
 from tessera.money import AdminRequests, Agencies, Ledgers, LedgerUnit
 from tessera.rules import (
@@ -269,7 +274,7 @@ class Services:
         self.counterparty_feed = self.ledger.subscribe(self.counterparties.on_ledger_batch)
         stack.callback(self.counterparty_feed.close)
 
-    def _screen_registrations(self, registrations: Sequence[Registration]) -> None:
+    def _screen_registrations(self, registrations: Sequence[NewlyRegistered]) -> None:
         worker: ScreeningWorker | None = getattr(self, "sanctions_worker", None)
         if worker is not None:
             worker.submit(lambda: screen_registrations(self.sanctions_watch, registrations))

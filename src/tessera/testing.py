@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from tessera.identity import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Submission, Templates, checked_templates
 from tessera.identity import numbers as numbers_module
-from tessera.identity.enrolment import Submission
-from tessera.identity.templates import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Templates, checked_templates
-from tessera.ledger.records import ACCOUNT_DTYPE, TRANSFER_DTYPE, AccountFlags
+from tessera.ledger import ACCOUNT_DTYPE, TRANSFER_DTYPE, AccountFlags
 from tessera.limits import BATCH_SIZE_MAX
 
 if TYPE_CHECKING:

@@ -3,12 +3,26 @@ and who may debit or settle which accounts."""
 
 from tessera.auth.keys import NewKey, new_key, parse_token, secret_matches
 from tessera.auth.policy import POLICY, Action, Grant, Scope, authorize, grant_for, render_markdown, roles_allowed
-from tessera.auth.principals import Principal, Role, checked_name, checked_role
+from tessera.auth.principals import (
+    AGENCY_MAX,
+    NAME_MAX,
+    ORG_PREFIX,
+    ORGANISATION_MAX,
+    Principal,
+    Role,
+    checked_name,
+    checked_organisation,
+    checked_role,
+)
 from tessera.auth.ratelimit import Rate, RateLimiter
 from tessera.auth.sessions import Session, Sessions
 from tessera.auth.transfers import may_act_for, transfers_allowed
 
 __all__ = [
+    "AGENCY_MAX",
+    "NAME_MAX",
+    "ORGANISATION_MAX",
+    "ORG_PREFIX",
     "POLICY",
     "Action",
     "Grant",
@@ -22,6 +36,7 @@ __all__ = [
     "Sessions",
     "authorize",
     "checked_name",
+    "checked_organisation",
     "checked_role",
     "grant_for",
     "may_act_for",

@@ -35,8 +35,7 @@ VERSION_MAX = 2**31 - 1
 
 def dpo_of_token(store: Store, token: str, field: str = "--key") -> Principal:
     """The enabled data-protection officer whose API key this is, or an error naming the option."""
-    from tessera.auth import parse_token, secret_matches
-    from tessera.auth.principals import Role
+    from tessera.auth import Role, parse_token, secret_matches
 
     try:
         key_id, secret = parse_token(token)

@@ -387,7 +387,7 @@ def oidc_disable(
     database_url: DatabaseOption = None,
 ) -> None:
     """Stop a relying party for good: no new logins; its codes and tokens stop working."""
-    from tessera.identity.oidc_clients import RelyingParties
+    from tessera.identity import RelyingParties
 
     with reporting_errors(), open_store(data, database_url) as store:
         if RelyingParties(store).get(client_id) is None:

@@ -17,8 +17,7 @@ from tessera.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from tessera.auth import Principal
-    from tessera.money import AdminRequests
-    from tessera.money.approvals import Approved
+    from tessera.money import AdminRequests, Approved
     from tessera.store import Store
 
 agencies_app = typer.Typer(help="The register of agencies an officer may act for.", no_args_is_help=True)

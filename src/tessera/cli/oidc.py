@@ -34,7 +34,7 @@ def register(
     It also lists the relying parties already in the same sector (``shares_sector_with``):
     they see the same ``sub`` of a person as this one will, so the admin sees who they join.
     """
-    from tessera.identity.oidc_clients import RelyingParties
+    from tessera.identity import RelyingParties
 
     parties = RelyingParties(store)
     registration = parties.register(

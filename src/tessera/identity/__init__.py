@@ -5,11 +5,18 @@ gallery) and ``docs/oidc.md`` (logging in to other services).
 """
 
 from tessera.identity.dedup import DUPLICATE_THRESHOLD, Candidate, FaceIndex, Gallery, SignCodeIndex
-from tessera.identity.enrolment import SUBMIT_BATCH_MAX, Enrolment, Enrolments, Submission
+from tessera.identity.enrolment import (
+    DEMOGRAPHIC_FIELDS,
+    SUBMIT_BATCH_MAX,
+    Enrolment,
+    Enrolments,
+    NewlyRegistered,
+    Submission,
+)
 from tessera.identity.numbers import checked_number, checked_virtual_id, new_number, new_virtual_id
-from tessera.identity.oidc import AuthorizationRequest, OpenIdProvider, Redirect, Tokens
+from tessera.identity.oidc import CLAIMS, AuthorizationRequest, OpenIdProvider, Redirect, Tokens
 from tessera.identity.oidc_clients import ClientCredentials, Registration, RelyingParties, RelyingParty
-from tessera.identity.passkeys import Ceremony, PasskeyRecord, Passkeys
+from tessera.identity.passkeys import LOGIN_STATUSES, Ceremony, PasskeyRecord, Passkeys
 from tessera.identity.pin import Pins, checked_pin
 from tessera.identity.registry import (
     Demographics,
@@ -22,10 +29,13 @@ from tessera.identity.registry import (
 from tessera.identity.templates import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Templates, checked_templates
 
 __all__ = [
+    "CLAIMS",
+    "DEMOGRAPHIC_FIELDS",
     "DUPLICATE_THRESHOLD",
     "FACE_DIMS",
     "FINGERS_MAX",
     "FINGER_DIMS",
+    "LOGIN_STATUSES",
     "SUBMIT_BATCH_MAX",
     "AuthorizationRequest",
     "Candidate",
@@ -36,6 +46,7 @@ __all__ = [
     "Enrolments",
     "FaceIndex",
     "Gallery",
+    "NewlyRegistered",
     "OpenIdProvider",
     "PasskeyRecord",
     "Passkeys",

@@ -31,15 +31,14 @@ from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.audit import AccessEntry, AccessLog
-from tessera.auth.principals import Principal
+from tessera.auth import Principal
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity.dedup import DUPLICATE_THRESHOLD, Candidate, Gallery
 from tessera.identity.fusion import pairwise_fused_scores
 from tessera.identity.registry import Clock, Demographics, Registry, checked_demographics
 from tessera.identity.templates import Templates, checked_templates
 from tessera.limits import PAGE_SIZE_MAX, check_batch_size
-from tessera.store import Store
-from tessera.store.tables import DECISIONS, REASON_MAX, REQUEST_ID_MAX, enrolments
+from tessera.store import DECISIONS, REASON_MAX, REQUEST_ID_MAX, Store, enrolments
 from tessera.text import checked_text, checked_visible, shows_letter_or_digit
 
 CANDIDATES_MAX = 16  # the gallery search's k: the cases an officer is shown
@@ -57,7 +56,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Registration:
+class NewlyRegistered:
     """A person just registered, as ``on_registered`` hears of it (after the commit)."""
 
     number: str
@@ -65,7 +64,7 @@ class Registration:
     enrolment_id: str
 
 
-OnRegistered = Callable[[Sequence[Registration]], None]
+OnRegistered = Callable[[Sequence[NewlyRegistered]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,11 +185,11 @@ class Enrolments:
                 self._gallery.add(batch_numbers, batch_templates)
         self._log_submissions(results, station, purpose)
         self._registered(
-            [Registration(e.number, e.demographics, e.id) for e in results if e.state == "enrolled" and e.number]
+            [NewlyRegistered(e.number, e.demographics, e.id) for e in results if e.state == "enrolled" and e.number]
         )
         return results
 
-    def _registered(self, registrations: list[Registration]) -> None:
+    def _registered(self, registrations: list[NewlyRegistered]) -> None:
         """Tell ``on_registered`` (sanctions screening) after the commit; its failure never fails the enrolment."""
         if not registrations or self._on_registered is None:
             return
@@ -368,7 +367,7 @@ class Enrolments:
         self._gallery.add([person.number], [templates])
         decided = self.get(enrolment.id)
         self._log_decision(decided, officer, purpose)
-        self._registered([Registration(person.number, facts, enrolment.id)])
+        self._registered([NewlyRegistered(person.number, facts, enrolment.id)])
         return decided
 
     def _close(

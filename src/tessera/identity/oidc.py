@@ -65,11 +65,11 @@ from tessera.identity.oidc_clients import (
 )
 from tessera.identity.oidc_keys import SIGNING_ALG, ProviderKeys, b64url
 from tessera.identity.registry import Person, Registry
-from tessera.store import Store
-from tessera.store.tables import (
+from tessera.store import (
     ACR_MAX,
     OIDC_STATE_MAX,
     REDIRECT_URI_MAX,
+    Store,
     oidc_codes,
     oidc_requests,
     oidc_tokens,

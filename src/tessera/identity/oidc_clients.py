@@ -36,8 +36,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError
-from tessera.store import Store
-from tessera.store.tables import REDIRECT_URI_MAX, RP_NAME_MAX, SECTOR_ID_MAX, principals, relying_parties
+from tessera.store import REDIRECT_URI_MAX, RP_NAME_MAX, SECTOR_ID_MAX, Store, principals, relying_parties
 from tessera.text import checked_text, shows_letter_or_digit
 
 Clock = Callable[[], int]

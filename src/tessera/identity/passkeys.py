@@ -84,13 +84,13 @@ from tessera.errors import (
 )
 from tessera.identity.numbers import checked_number
 from tessera.identity.pin import checked_officer
-from tessera.store import Store
-from tessera.store.tables import (
+from tessera.store import (
     CHALLENGE_LENGTH,
     COSE_KEY_MAX,
     CREDENTIAL_ID_MAX,
     PASSKEY_LABEL_MAX,
     USER_HANDLE_LENGTH,
+    Store,
     passkey_users,
     passkeys,
     persons,

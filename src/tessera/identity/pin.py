@@ -24,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tessera.auth.principals import Role
+from tessera.auth import Role
 from tessera.errors import (
     ConflictError,
     CredentialLockedError,
@@ -35,8 +35,7 @@ from tessera.errors import (
     UnauthenticatedError,
 )
 from tessera.identity.numbers import checked_number
-from tessera.store import Store
-from tessera.store.tables import persons, pins
+from tessera.store import Store, persons, pins
 
 Clock = Callable[[], int]
 

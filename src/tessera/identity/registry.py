@@ -19,17 +19,17 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tessera.auth.principals import Role
+from tessera.auth import Role
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity.numbers import checked_number, checked_virtual_id, new_number, new_virtual_id
 from tessera.limits import PAGE_SIZE_MAX
-from tessera.store import Store
-from tessera.store.tables import (
+from tessera.store import (
     ADDRESS_MAX,
     HOUSEHOLD_MAX,
     PERSON_NAME_MAX,
     PERSON_STATUSES,
     REASON_MAX,
+    Store,
     person_status_history,
     persons,
     principals,

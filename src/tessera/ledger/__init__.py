@@ -1,7 +1,7 @@
 """The money ledger: accounts, double-entry transfers, two-phase holds, durable journal."""
 
 from tessera.ledger.feed import CommittedBatch, Subscription
-from tessera.ledger.ledger import AccountOrder, Ledger, Recovery
+from tessera.ledger.ledger import AccountOrder, Ledger, Recovery, SettleGuard
 from tessera.ledger.records import (
     ACCOUNT_DTYPE,
     TRANSFER_DTYPE,
@@ -9,6 +9,10 @@ from tessera.ledger.records import (
     AccountFlags,
     Transfer,
     TransferFlags,
+    check_packed,
+    encode_transfers,
+    flag_names,
+    flags_from_names,
 )
 from tessera.ledger.state import PendingState
 from tessera.ledger.status import (
@@ -35,8 +39,13 @@ __all__ = [
     "Recovery",
     "Result",
     "Results",
+    "SettleGuard",
     "Subscription",
     "Totals",
     "Transfer",
     "TransferFlags",
+    "check_packed",
+    "encode_transfers",
+    "flag_names",
+    "flags_from_names",
 ]

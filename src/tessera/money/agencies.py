@@ -18,8 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import PAGE_SIZE_MAX
-from tessera.store import Store
-from tessera.store.tables import AGENCY_TITLE_MAX, agencies
+from tessera.store import AGENCY_TITLE_MAX, Store, agencies
 from tessera.text import checked_text, shows_letter_or_digit
 
 AGENCY_ID_MAX = 64

@@ -17,14 +17,12 @@ from typing import Any
 
 from sqlalchemy import Row, select, update
 
-from tessera.auth.keys import new_key, parse_token, secret_matches
-from tessera.auth.principals import Principal, Role, checked_name
+from tessera.auth import Principal, Role, checked_name, new_key, parse_token, secret_matches
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError
 from tessera.limits import PAGE_SIZE_MAX
 from tessera.money.agencies import Agencies
 from tessera.money.ledgers import Ledgers, LedgerUnit, ledger_unit
-from tessera.store import Store
-from tessera.store.tables import ADMIN_REQUEST_ID_LENGTH, admin_requests
+from tessera.store import ADMIN_REQUEST_ID_LENGTH, Store, admin_requests
 from tessera.text import checked_text, shows_letter_or_digit
 
 REQUESTS_LIST_MAX = PAGE_SIZE_MAX

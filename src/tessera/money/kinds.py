@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from tessera.auth.principals import Principal, Role
+from tessera.auth import Principal, Role
 from tessera.errors import ForbiddenError, InvalidInputError
 from tessera.ledger import Account, AccountFlags
 from tessera.money.ledgers import LedgerUnit

@@ -22,8 +22,7 @@ from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import PAGE_SIZE_MAX, U32_LIMIT
 from tessera.money.agencies import checked_agency_id
 from tessera.rules import Category
-from tessera.store import Store
-from tessera.store.tables import LEDGER_NAME_MAX, LEDGER_UNIT_MAX, agencies, ledgers
+from tessera.store import LEDGER_NAME_MAX, LEDGER_UNIT_MAX, Store, agencies, ledgers
 
 LEDGER_ID_MAX = U32_LIMIT - 1  # the records' u32
 DECIMALS_MAX = 18

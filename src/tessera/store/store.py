@@ -46,15 +46,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from tessera.auth.principals import (
-    AGENCY_MAX,
-    ORG_PREFIX,
-    Principal,
-    Role,
-    checked_name,
-    checked_organisation,
-    checked_role,
-)
+from tessera.auth import AGENCY_MAX, ORG_PREFIX, Principal, Role, checked_name, checked_organisation, checked_role
 from tessera.errors import (
     ConflictError,
     InvalidInputError,

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-from tessera.auth.principals import AGENCY_MAX, NAME_MAX, ORGANISATION_MAX, Role
+from tessera.auth import AGENCY_MAX, NAME_MAX, ORGANISATION_MAX, Role
 
 PRINCIPAL_ID_LENGTH = 18  # "p_" and 16 hex digits
 ROLE_LENGTH_MAX = 16

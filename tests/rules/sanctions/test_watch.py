@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from tessera.auth import Role
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.identity.enrolment import Registration
+from tessera.identity import NewlyRegistered
 from tessera.identity.registry import Person, Registry, checked_demographics
 from tessera.ledger.feed import CommittedBatch
 from tessera.ledger.journal import EntryKind
@@ -113,11 +113,11 @@ def watched(store: Store) -> Watched:
     return Watched(watch, lists, Registry(store), restrictions, freezer, store)
 
 
-def _registered(person: Person) -> Registration:
+def _registered(person: Person) -> NewlyRegistered:
     facts = checked_demographics(
         {"name": person.name, "birth_date": person.birth_date.isoformat(), "sex": "M"}, today=dt.date.max
     )
-    return Registration(person.number, facts, "e_0123456789abcdef")
+    return NewlyRegistered(person.number, facts, "e_0123456789abcdef")
 
 
 class TestScreening:

@@ -25,10 +25,7 @@ from tessera.api.schemas import (
 )
 from tessera.auth import Action
 from tessera.errors import ForbiddenError
-from tessera.identity.dedup import DUPLICATE_THRESHOLD
-from tessera.identity.numbers import checked_number
-from tessera.identity.pin import checked_pin
-from tessera.identity.templates import checked_templates
+from tessera.identity import DUPLICATE_THRESHOLD, checked_number, checked_pin, checked_templates
 
 router = APIRouter(tags=["credentials"])
 

@@ -26,8 +26,7 @@ from tessera.api.schemas import (
 )
 from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.identity.enrolment import DEMOGRAPHIC_FIELDS, Enrolment, Submission
-from tessera.identity.numbers import checked_number
+from tessera.identity import DEMOGRAPHIC_FIELDS, Enrolment, Submission, checked_number
 from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
 from tessera.service import Caller, Services
 

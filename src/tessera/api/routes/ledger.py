@@ -33,9 +33,14 @@ from tessera.api.schemas import (
 )
 from tessera.auth import Action, Principal, Role, Scope, transfers_allowed
 from tessera.errors import BodySizeError, ForbiddenError, InvalidInputError, NotFoundError, PurposeRequiredError
-from tessera.ledger import TRANSFER_DTYPE, CreateAccountStatus, CreateTransferStatus, Results
-from tessera.ledger.ledger import SettleGuard
-from tessera.ledger.records import encode_transfers
+from tessera.ledger import (
+    TRANSFER_DTYPE,
+    CreateAccountStatus,
+    CreateTransferStatus,
+    Results,
+    SettleGuard,
+    encode_transfers,
+)
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
 from tessera.money import AccountKind, check_opening, supply_report
 from tessera.service import Caller, Owed, Services, access_note

@@ -39,7 +39,7 @@ from tessera.errors import (
     TesseraError,
     UnauthenticatedError,
 )
-from tessera.identity.oidc import CLAIMS, AuthorizationRequest, ClientCredentials, Redirect
+from tessera.identity import CLAIMS, AuthorizationRequest, ClientCredentials, Redirect
 from tessera.service import Services
 
 router = APIRouter(tags=["oidc"])

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from tessera.api.schemas.common import StrictModel
 from tessera.api.schemas.identity import FingerCreate, Number, TemplateData
-from tessera.identity.passkeys import Ceremony, PasskeyRecord
+from tessera.identity import Ceremony, PasskeyRecord
 
 
 class CeremonyPublic(BaseModel):

@@ -7,9 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, Strict
 
 from tessera.api.schemas.common import StrictModel, batch_field
-from tessera.identity import SUBMIT_BATCH_MAX
-from tessera.identity.enrolment import Enrolment
-from tessera.identity.registry import Person, StatusChange, VirtualId
+from tessera.identity import SUBMIT_BATCH_MAX, Enrolment, Person, StatusChange, VirtualId
 
 Number = Annotated[str, Field(min_length=12, max_length=12, pattern=r"^[0-9]{12}$", description="a Tessera number")]
 # Templates arrive as JSON numbers or as base64 of little-endian float32; the domain checks

@@ -7,8 +7,7 @@ from typing import Literal, cast
 from pydantic import BaseModel, Field
 
 from tessera.api.schemas.common import U16, U32, U63, Id, LedgerId, PrincipalId, StrictModel, batch_field
-from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags
-from tessera.ledger.records import flag_names, flags_from_names
+from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags, flag_names, flags_from_names
 from tessera.limits import BATCH_SIZE_MAX
 from tessera.money import AccountKind, kind_of
 

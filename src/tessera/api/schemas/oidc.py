@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, Strict
 
 from tessera.api.schemas.common import StrictModel
 from tessera.api.schemas.credentials import PinDigits
-from tessera.identity.oidc import AuthorizationRequest, Registration
+from tessera.identity import AuthorizationRequest, Registration
 
 ClaimName = Literal["name", "age_over_18", "resident"]
 

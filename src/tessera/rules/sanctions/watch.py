@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from sqlalchemy import Row, and_, insert, or_, select, update
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
-from tessera.identity.enrolment import Registration
+from tessera.identity import NewlyRegistered
 from tessera.rules.due_process.notices import checked_text
 from tessera.rules.due_process.restriction_records import Proposal, Restriction
 from tessera.rules.due_process.restrictions import HIT_REF_PREFIX, Restrictions
@@ -487,7 +487,7 @@ def _hit_of(row: Row[Any]) -> Hit:
     )
 
 
-def screen_registrations(watch: SanctionsWatch, registrations: Sequence[Registration]) -> list[Hit]:
+def screen_registrations(watch: SanctionsWatch, registrations: Sequence[NewlyRegistered]) -> list[Hit]:
     """Screen persons just registered by their demographics (name, other names, birth date)."""
     made: list[Hit] = []
     for r in registrations:
