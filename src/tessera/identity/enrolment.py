@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
-from sqlalchemy.exc import IntegrityError
 
 from tessera.audit import AccessEntry, AccessLog
 from tessera.auth import Principal
@@ -159,28 +158,27 @@ class Enrolments:
             batch_rows: list[int] = []  # where in this batch the applicants registered so far are
             batch_numbers: list[str] = []
             batch_templates: list[Templates] = []
-            try:
-                # One transaction for the batch: all of it is registered, or none.
-                with self._store.transaction(write=True) as conn:
-                    for i, (c, candidates) in enumerate(zip(checked, found, strict=True)):
-                        probable = [m for m in candidates if m.score >= self._threshold]
-                        if within is not None:  # the applicants registered earlier in this batch
-                            earlier = [(j, e.number) for j, e in enumerate(results) if e.number is not None]
-                            probable += [
-                                Candidate(n, float(within[i, j])) for j, n in earlier if within[i, j] >= self._threshold
-                            ]
-                        probable.sort(key=lambda m: -m.score)
-                        enrolment = self._record(conn, c, probable[:CANDIDATES_MAX], station)
-                        if enrolment.number is not None:
-                            batch_rows.append(i)
-                            batch_numbers.append(enrolment.number)
-                            batch_templates.append(c.templates)
-                        results.append(enrolment)
-            except IntegrityError:
+
+            # One transaction for the batch: all of it is registered, or none.
+            def meanwhile() -> ConflictError:
                 # Another process got one of these requests in between (the lock is per process).
-                raise ConflictError(
-                    "request_id", "a submission of this batch was made meanwhile: nothing was written"
-                ) from None
+                return ConflictError("request_id", "a submission of this batch was made meanwhile: nothing was written")
+
+            with self._store.transaction(write=True, conflict=meanwhile) as conn:
+                for i, (c, candidates) in enumerate(zip(checked, found, strict=True)):
+                    probable = [m for m in candidates if m.score >= self._threshold]
+                    if within is not None:  # the applicants registered earlier in this batch
+                        earlier = [(j, e.number) for j, e in enumerate(results) if e.number is not None]
+                        probable += [
+                            Candidate(n, float(within[i, j])) for j, n in earlier if within[i, j] >= self._threshold
+                        ]
+                    probable.sort(key=lambda m: -m.score)
+                    enrolment = self._record(conn, c, probable[:CANDIDATES_MAX], station)
+                    if enrolment.number is not None:
+                        batch_rows.append(i)
+                        batch_numbers.append(enrolment.number)
+                        batch_templates.append(c.templates)
+                    results.append(enrolment)
             if batch_numbers:
                 self._gallery.add(batch_numbers, batch_templates)
         self._log_submissions(results, station, purpose)

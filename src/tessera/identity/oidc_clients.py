@@ -33,7 +33,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError, UnauthenticatedError
 from tessera.store import REDIRECT_URI_MAX, RP_NAME_MAX, SECTOR_ID_MAX, Store, principals, relying_parties
@@ -127,28 +126,29 @@ class RelyingParties:
             created_by=created_by,
             created_at_ns=self._clock(),
         )
-        try:
-            with self._store.transaction(write=True) as conn:
-                if conn.scalar(select(principals.c.id).where(principals.c.id == created_by)) is None:
-                    raise NotFoundError("created_by", f"no principal {created_by}")
-                conn.execute(
-                    relying_parties.insert().values(
-                        client_id=party.client_id,
-                        name=party.name,
-                        secret_hash=None if secret is None else secret_hash(secret),
-                        redirect_uris=json.dumps(list(uris)),
-                        sector_id=sector,
-                        claims=json.dumps(list(allowed)),
-                        created_by=created_by,
-                        created_at_ns=party.created_at_ns,
-                        disabled=False,
-                    )
-                )
-        except IntegrityError as exc:
+
+        def conflict() -> ConflictError | None:
             # The name is the only constraint left to break: the principal was checked above.
             if self._row_named(name) is not None:
-                raise ConflictError("name", f"a relying party is already named {name!r}") from None
-            raise self._store.failed(exc) from exc
+                return ConflictError("name", f"a relying party is already named {name!r}")
+            return None
+
+        with self._store.transaction(write=True, conflict=conflict) as conn:
+            if conn.scalar(select(principals.c.id).where(principals.c.id == created_by)) is None:
+                raise NotFoundError("created_by", f"no principal {created_by}")
+            conn.execute(
+                relying_parties.insert().values(
+                    client_id=party.client_id,
+                    name=party.name,
+                    secret_hash=None if secret is None else secret_hash(secret),
+                    redirect_uris=json.dumps(list(uris)),
+                    sector_id=sector,
+                    claims=json.dumps(list(allowed)),
+                    created_by=created_by,
+                    created_at_ns=party.created_at_ns,
+                    disabled=False,
+                )
+            )
         return Registration(party, secret)
 
     def get(self, client_id: str) -> RelyingParty | None:

@@ -48,7 +48,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Row, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -304,36 +303,35 @@ class Passkeys:
             sign_count=verified.sign_count,
             created_at_ns=now,
         )
-        try:
-            with self._store.transaction(write=True) as conn:
-                _consume_ceremony(conn, ceremony_id, "register", now)
-                _active_person_name(conn, record.number)
-                if ceremony.rebind_grant is not None:
-                    self._use_grant(conn, ceremony.rebind_grant, record.number, now)
-                else:
-                    # Checked again: the passkey that allowed the start may have been revoked since
-                    # (the person reported it stolen), and the thief must not bind a successor.
-                    _check_may_add(_live_passkeys(conn, record.number))
-                conn.execute(
-                    passkeys.insert().values(
-                        credential_id=record.credential_id,
-                        number=record.number,
-                        public_key=verified.credential_public_key,
-                        sign_count=record.sign_count,
-                        aaguid=record.aaguid,
-                        transports=transports,
-                        label=record.label,
-                        created_at_ns=now,
-                        last_used_at_ns=None,
-                        revoked_at_ns=None,
-                    )
-                )
-        except IntegrityError as exc:
+
+        def bound() -> ConflictError | None:
             with self._store.transaction() as conn:
                 taken = conn.scalar(select(passkeys.c.number).where(passkeys.c.credential_id == record.credential_id))
-            if taken is not None:
-                raise ConflictError("credential", "this passkey is bound already") from None
-            raise self._store.failed(exc) from exc
+            return None if taken is None else ConflictError("credential", "this passkey is bound already")
+
+        with self._store.transaction(write=True, conflict=bound) as conn:
+            _consume_ceremony(conn, ceremony_id, "register", now)
+            _active_person_name(conn, record.number)
+            if ceremony.rebind_grant is not None:
+                self._use_grant(conn, ceremony.rebind_grant, record.number, now)
+            else:
+                # Checked again: the passkey that allowed the start may have been revoked since
+                # (the person reported it stolen), and the thief must not bind a successor.
+                _check_may_add(_live_passkeys(conn, record.number))
+            conn.execute(
+                passkeys.insert().values(
+                    credential_id=record.credential_id,
+                    number=record.number,
+                    public_key=verified.credential_public_key,
+                    sign_count=record.sign_count,
+                    aaguid=record.aaguid,
+                    transports=transports,
+                    label=record.label,
+                    created_at_ns=now,
+                    last_used_at_ns=None,
+                    revoked_at_ns=None,
+                )
+            )
         return record
 
     # --- login --------------------------------------------------------------------------------

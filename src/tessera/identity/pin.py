@@ -22,7 +22,6 @@ from typing import Any, NoReturn
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, Row, select, update
-from sqlalchemy.exc import IntegrityError
 
 from tessera.auth import Role
 from tessera.errors import (
@@ -159,25 +158,27 @@ class Pins:
     # --- plumbing -------------------------------------------------------------------------------
 
     def _insert(self, number: str, pin_hash: str, reset_by: str | None) -> None:
-        try:
-            with self._store.transaction(write=True) as conn:
-                if conn.scalar(select(persons.c.number).where(persons.c.number == number)) is None:
-                    raise NotFoundError("number", f"no person {number}")
-                conn.execute(
-                    pins.insert().values(
-                        number=number,
-                        pin_hash=pin_hash,
-                        failed_attempts=0,
-                        lockouts=0,
-                        locked_until_ns=None,
-                        reset_by=reset_by,
-                        updated_at_ns=self._clock(),
-                    )
+        with self._store.transaction(
+            write=True,
+            conflict=lambda: (
+                ConflictError("number", "a PIN was set meanwhile; pass current_pin to change it")
+                if self.has_pin(number)
+                else None
+            ),
+        ) as conn:
+            if conn.scalar(select(persons.c.number).where(persons.c.number == number)) is None:
+                raise NotFoundError("number", f"no person {number}")
+            conn.execute(
+                pins.insert().values(
+                    number=number,
+                    pin_hash=pin_hash,
+                    failed_attempts=0,
+                    lockouts=0,
+                    locked_until_ns=None,
+                    reset_by=reset_by,
+                    updated_at_ns=self._clock(),
                 )
-        except IntegrityError as exc:
-            if self.has_pin(number):
-                raise ConflictError("number", "a PIN was set meanwhile; pass current_pin to change it") from None
-            raise self._store.failed(exc) from exc
+            )
 
     def _count_attempt(self, number: str) -> str:
         """Count one attempt against the PIN before it is checked; its hash, or the lockout error."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from tessera.auth import Role
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
@@ -30,6 +29,7 @@ from tessera.store import (
     PERSON_STATUSES,
     REASON_MAX,
     Store,
+    inserted,
     person_status_history,
     persons,
     principals,
@@ -201,29 +201,25 @@ class Registry:
         for _ in range(NUMBER_ATTEMPTS_MAX):
             number = new_number()
             # A savepoint: a clash rolls back this insert only, and the next number is tried.
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        persons.insert().values(
-                            number=number,
-                            principal_id=principal_id,
-                            name=facts.name,
-                            other_names=json.dumps(list(facts.other_names), ensure_ascii=False),
-                            birth_date=facts.birth_date.isoformat(),
-                            sex=facts.sex,
-                            address=facts.address,
-                            household=facts.household,
-                            status="active",
-                            enrolment_id=enrolment_id or "e_" + secrets.token_hex(8),
-                            created_at_ns=now,
-                        )
-                    )
-            except IntegrityError:
+            person = persons.insert().values(
+                number=number,
+                principal_id=principal_id,
+                name=facts.name,
+                other_names=json.dumps(list(facts.other_names), ensure_ascii=False),
+                birth_date=facts.birth_date.isoformat(),
+                sex=facts.sex,
+                address=facts.address,
+                household=facts.household,
+                status="active",
+                enrolment_id=enrolment_id or "e_" + secrets.token_hex(8),
+                created_at_ns=now,
+            )
+            if not inserted(conn, person):
                 if (
                     enrolment_id is not None
                     and conn.execute(select(persons.c.number).where(persons.c.enrolment_id == enrolment_id)).first()
                 ):
-                    raise ConflictError("enrolment_id", f"{enrolment_id} already made a person") from None
+                    raise ConflictError("enrolment_id", f"{enrolment_id} already made a person")
                 continue
             conn.execute(
                 person_status_history.insert().values(
@@ -378,14 +374,10 @@ class Registry:
                 raise ConflictError("number", f"already {VIRTUAL_IDS_LIVE_MAX} live virtual IDs: revoke one first")
             for _ in range(NUMBER_ATTEMPTS_MAX):
                 vid = new_virtual_id()
-                try:
-                    with conn.begin_nested():
-                        conn.execute(
-                            virtual_ids.insert().values(vid=vid, number=number, created_at_ns=now, revoked_at_ns=None)
-                        )
-                except IntegrityError:
-                    continue
-                return VirtualId(vid, number, now, None)
+                if inserted(
+                    conn, virtual_ids.insert().values(vid=vid, number=number, created_at_ns=now, revoked_at_ns=None)
+                ):
+                    return VirtualId(vid, number, now, None)
         raise ConflictError("virtual_id", f"no free virtual ID after {NUMBER_ATTEMPTS_MAX} draws")
 
     def revoke_virtual_id(self, vid: str, *, number: str | None = None) -> None:

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import PAGE_SIZE_MAX
@@ -56,15 +55,14 @@ class Agencies:
         if not shows_letter_or_digit(title):
             raise InvalidInputError("title", "must show a letter or digit (invisible characters do not count)")
         agency = Agency(agency_id, title, time.time_ns(), by)
-        try:
-            with self.store.transaction(write=True) as conn:
-                conn.execute(
-                    agencies.insert().values(
-                        id=agency.id, title=agency.title, registered_at_ns=agency.registered_at_ns, registered_by=by
-                    )
+        with self.store.transaction(
+            write=True, conflict=lambda: ConflictError("id", f"agency {agency_id!r} is already registered")
+        ) as conn:
+            conn.execute(
+                agencies.insert().values(
+                    id=agency.id, title=agency.title, registered_at_ns=agency.registered_at_ns, registered_by=by
                 )
-        except IntegrityError:
-            raise ConflictError("id", f"agency {agency_id!r} is already registered") from None
+            )
         return agency
 
     def get(self, agency_id: str) -> Agency | None:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, select
-from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import PAGE_SIZE_MAX, U32_LIMIT
@@ -80,31 +79,33 @@ class Ledgers:
         stored = dataclasses.replace(
             ledger, registered_at_ns=time.time_ns(), requested_by=requested_by, approved_by=approved_by
         )
-        try:
-            with self.store.transaction(write=True) as conn:
-                if conn.scalar(select(agencies.c.id).where(agencies.c.id == ledger.issuer)) is None:
-                    raise NotFoundError("issuer", f"no agency {ledger.issuer!r} is registered")
-                taken = conn.execute(
-                    select(ledgers.c.id).where((ledgers.c.id == ledger.id) | (ledgers.c.name == ledger.name))
-                ).first()
-                if taken is not None:
-                    field = "id" if taken.id == ledger.id else "name"
-                    raise ConflictError(field, f"ledger {ledger.id} or the name {ledger.name!r} is already registered")
-                conn.execute(
-                    ledgers.insert().values(
-                        id=stored.id,
-                        name=stored.name,
-                        unit=stored.unit,
-                        decimals=stored.decimals,
-                        issuer=stored.issuer,
-                        category=stored.category,
-                        registered_at_ns=stored.registered_at_ns,
-                        requested_by=requested_by,
-                        approved_by=approved_by,
-                    )
+        with self.store.transaction(
+            write=True,
+            conflict=lambda: ConflictError(
+                "id", f"ledger {ledger.id} or the name {ledger.name!r} is already registered"
+            ),
+        ) as conn:
+            if conn.scalar(select(agencies.c.id).where(agencies.c.id == ledger.issuer)) is None:
+                raise NotFoundError("issuer", f"no agency {ledger.issuer!r} is registered")
+            taken = conn.execute(
+                select(ledgers.c.id).where((ledgers.c.id == ledger.id) | (ledgers.c.name == ledger.name))
+            ).first()
+            if taken is not None:
+                field = "id" if taken.id == ledger.id else "name"
+                raise ConflictError(field, f"ledger {ledger.id} or the name {ledger.name!r} is already registered")
+            conn.execute(
+                ledgers.insert().values(
+                    id=stored.id,
+                    name=stored.name,
+                    unit=stored.unit,
+                    decimals=stored.decimals,
+                    issuer=stored.issuer,
+                    category=stored.category,
+                    registered_at_ns=stored.registered_at_ns,
+                    requested_by=requested_by,
+                    approved_by=approved_by,
                 )
-        except IntegrityError:
-            raise ConflictError("id", f"ledger {ledger.id} or the name {ledger.name!r} is already registered") from None
+            )
         return stored
 
     def get(self, ledger_id: int) -> LedgerUnit | None:

@@ -9,7 +9,9 @@ from tessera.store.store import (
     API_KEYS_LIST_MAX,
     PRINCIPALS_LIST_MAX,
     ApiKeyRecord,
+    Conflict,
     Store,
+    inserted,
 )
 from tessera.store.tables import (
     ACR_MAX,
@@ -79,10 +81,12 @@ __all__ = [
     "SECTOR_ID_MAX",
     "USER_HANDLE_LENGTH",
     "ApiKeyRecord",
+    "Conflict",
     "Store",
     "admin_requests",
     "agencies",
     "enrolments",
+    "inserted",
     "ledgers",
     "oidc_codes",
     "oidc_requests",

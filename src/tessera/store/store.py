@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -29,6 +29,7 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Engine,
+    Executable,
     Row,
     String,
     and_,
@@ -53,6 +54,7 @@ from tessera.errors import (
     NotFoundError,
     StoreClosedError,
     StoreError,
+    TesseraError,
 )
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX, check_batch_size
 from tessera.store.tables import (
@@ -83,6 +85,8 @@ _PRINCIPAL_ID = re.compile(r"p_[0-9a-f]{16}")
 _KEY_ID = re.compile(rf"[A-Za-z0-9_.-]{{1,{KEY_ID_MAX}}}")
 _SUBJECT = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{SUBJECT_MAX - 1}}}")
 _WRITE = "tessera_write"  # execution option: this transaction will write
+# What a write's broken constraint means, looked up after the rollback; None: none of the caller's.
+Conflict = Callable[[], TesseraError | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,19 +183,20 @@ class Store:
         if role is Role.citizen and not subject:
             subject = principal_id
         principal = Principal(principal_id, name, role, agency, subject, time.time_ns(), False, organisation)
-        try:
-            with self._transaction(write=True) as conn:
-                # An agency is a fact of the register, not a spelling: "central bank" is not "central-bank".
-                if agency and conn.scalar(select(agencies.c.id).where(agencies.c.id == agency)) is None:
-                    raise NotFoundError("agency", f"no agency {agency!r} is registered (tessera agencies list)")
-                conn.execute(principals.insert().values(_principal_values(principal)))
-        except IntegrityError as exc:
+
+        def conflict() -> ConflictError | None:
             # The unique constraints say which: look, rather than parse each driver's message.
             if self.get_principal_by_name(name) is not None:
-                raise ConflictError("name", f"{name!r} is taken") from None
+                return ConflictError("name", f"{name!r} is taken")
             if subject and self._principal_of_subject(subject) is not None:
-                raise ConflictError("subject", f"{subject!r} already has a principal") from None
-            raise self._failed(exc) from exc
+                return ConflictError("subject", f"{subject!r} already has a principal")
+            return None
+
+        with self._transaction(write=True, conflict=conflict) as conn:
+            # An agency is a fact of the register, not a spelling: "central bank" is not "central-bank".
+            if agency and conn.scalar(select(agencies.c.id).where(agencies.c.id == agency)) is None:
+                raise NotFoundError("agency", f"no agency {agency!r} is registered (tessera agencies list)")
+            conn.execute(principals.insert().values(_principal_values(principal)))
         return principal
 
     def get_principal(self, principal_id: str) -> Principal | None:
@@ -241,35 +246,34 @@ class Store:
         if not isinstance(secret_hash, bytes | bytearray) or not SECRET_HASH_MIN <= len(secret_hash) <= SECRET_HASH_MAX:
             raise InvalidInputError("secret_hash", f"must be {SECRET_HASH_MIN}-{SECRET_HASH_MAX} bytes")
         created_at_ns = _checked_int(created_at_ns, "created_at_ns", 0, ID_LIMIT - 1)
-        try:
-            with self._transaction(write=True) as conn:
-                # Locking the principal's row serialises key additions per principal, so
-                # that the count below stays true until this transaction commits.
-                owner = conn.execute(
-                    select(principals.c.id).where(principals.c.id == principal_id).with_for_update()
-                ).first()
-                if owner is None:
-                    raise NotFoundError("principal_id", f"no principal {principal_id}")
-                active = conn.scalar(
-                    select(func.count())
-                    .select_from(api_keys)
-                    .where(api_keys.c.principal_id == principal_id, api_keys.c.revoked_at_ns.is_(None))
+
+        def conflict_key() -> ConflictError | None:
+            return ConflictError("key_id", f"{key_id!r} exists") if self.get_api_key(key_id) is not None else None
+
+        with self._transaction(write=True, conflict=conflict_key) as conn:
+            # Locking the principal's row serialises key additions per principal, so
+            # that the count below stays true until this transaction commits.
+            owner = conn.execute(
+                select(principals.c.id).where(principals.c.id == principal_id).with_for_update()
+            ).first()
+            if owner is None:
+                raise NotFoundError("principal_id", f"no principal {principal_id}")
+            active = conn.scalar(
+                select(func.count())
+                .select_from(api_keys)
+                .where(api_keys.c.principal_id == principal_id, api_keys.c.revoked_at_ns.is_(None))
+            )
+            if active is not None and active >= API_KEYS_ACTIVE_MAX:
+                raise ConflictError("principal_id", f"already holds {API_KEYS_ACTIVE_MAX} active keys")
+            conn.execute(
+                api_keys.insert().values(
+                    key_id=key_id,
+                    principal_id=principal_id,
+                    secret_hash=bytes(secret_hash),
+                    created_at_ns=created_at_ns,
+                    revoked_at_ns=None,
                 )
-                if active is not None and active >= API_KEYS_ACTIVE_MAX:
-                    raise ConflictError("principal_id", f"already holds {API_KEYS_ACTIVE_MAX} active keys")
-                conn.execute(
-                    api_keys.insert().values(
-                        key_id=key_id,
-                        principal_id=principal_id,
-                        secret_hash=bytes(secret_hash),
-                        created_at_ns=created_at_ns,
-                        revoked_at_ns=None,
-                    )
-                )
-        except IntegrityError as exc:
-            if self.get_api_key(key_id) is not None:
-                raise ConflictError("key_id", f"{key_id!r} exists") from None
-            raise self._failed(exc) from exc
+            )
 
     def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         """The key with this id, revoked or not; None if there is none."""
@@ -311,26 +315,23 @@ class Store:
     def set_account_holders(self, holders: Sequence[tuple[int, str]]) -> None:
         """Record who holds each ledger account, all or nothing; a holder, once set, never changes."""
         wanted, first_at = _checked_holders(holders)
-        try:
-            with self._transaction(write=True) as conn:
-                principal_ids = sorted(set(wanted.values()))
-                known = set(conn.scalars(select(principals.c.id).where(principals.c.id.in_(principal_ids))))
-                for account_id, principal_id in wanted.items():
-                    if principal_id not in known:
-                        field = f"holders[{first_at[account_id]}].principal_id"
-                        raise NotFoundError(field, f"no principal {principal_id}")
-                # Skip the accounts already held, then read every holder back: a holder set
-                # by a concurrent call is seen here, so a clash cannot slip through.
-                _insert_holders(conn, wanted)
-                stored = _holders_of(conn, list(wanted))
-                for account_id, principal_id in wanted.items():
-                    if stored.get(account_id) != principal_id:
-                        raise ConflictError(
-                            f"holders[{first_at[account_id]}].account_id",
-                            f"account {account_id} is held by {stored.get(account_id)}",
-                        )
-        except IntegrityError as exc:
-            raise self._failed(exc) from exc
+        with self._transaction(write=True, conflict=lambda: None) as conn:
+            principal_ids = sorted(set(wanted.values()))
+            known = set(conn.scalars(select(principals.c.id).where(principals.c.id.in_(principal_ids))))
+            for account_id, principal_id in wanted.items():
+                if principal_id not in known:
+                    field = f"holders[{first_at[account_id]}].principal_id"
+                    raise NotFoundError(field, f"no principal {principal_id}")
+            # Skip the accounts already held, then read every holder back: a holder set
+            # by a concurrent call is seen here, so a clash cannot slip through.
+            _insert_holders(conn, wanted)
+            stored = _holders_of(conn, list(wanted))
+            for account_id, principal_id in wanted.items():
+                if stored.get(account_id) != principal_id:
+                    raise ConflictError(
+                        f"holders[{first_at[account_id]}].account_id",
+                        f"account {account_id} is held by {stored.get(account_id)}",
+                    )
 
     def account_holders(self, account_ids: Sequence[int]) -> dict[int, str]:
         """The holder of each of ``account_ids`` that has one."""
@@ -379,14 +380,17 @@ class Store:
 
     # --- for the domain modules that keep their own tables ------------------------------------
 
-    def transaction(self, write: bool = False) -> AbstractContextManager[Connection]:
+    def transaction(self, write: bool = False, conflict: Conflict | None = None) -> AbstractContextManager[Connection]:
         """One transaction on a pooled connection, for domain modules with tables of their own.
 
         Pass ``write=True`` for a transaction that writes (SQLite then takes the write lock
-        up front). Driver faults come out as ``StoreError``; ``IntegrityError`` passes
-        through, for the caller to say which of its constraints was broken.
+        up front). Driver faults come out as ``StoreError``. A broken constraint becomes
+        what ``conflict`` returns, called once the transaction is rolled back so that it may
+        look in the database (a ``ConflictError`` naming the field), or a ``StoreError`` when
+        it returns None. Without ``conflict`` SQLAlchemy's ``IntegrityError`` passes through,
+        for the callers (rules/) that still catch it themselves.
         """
-        return self._transaction(write)
+        return self._transaction(write, conflict)
 
     def failed(self, exc: DBAPIError) -> StoreError:
         """The ``StoreError`` for a driver fault, the password removed from its message."""
@@ -413,8 +417,12 @@ class Store:
                 raise StoreError(f"cannot migrate the database at {self.url_redacted}: {exc}") from exc
 
     @contextmanager
-    def _transaction(self, write: bool = False) -> Iterator[Connection]:
-        """One transaction on a pooled connection; driver faults come out as ``StoreError``."""
+    def _transaction(self, write: bool = False, conflict: Conflict | None = None) -> Iterator[Connection]:
+        """One transaction on a pooled connection; driver faults come out as ``StoreError``.
+
+        The one place SQLAlchemy's ``IntegrityError`` is translated (``inserted`` aside, which
+        keeps the transaction going): into what ``conflict`` says, or a ``StoreError``.
+        """
         if self._closed:
             raise StoreClosedError("the store was closed")
         try:
@@ -427,8 +435,13 @@ class Store:
                     conn.execution_options(**{_WRITE: True})
                 with conn.begin():
                     yield conn
-        except IntegrityError:
-            raise  # the caller knows which constraint its statement could break
+        except IntegrityError as exc:
+            if conflict is None:
+                raise  # the caller knows which constraint its statement could break
+            error = conflict()
+            if error is None:
+                raise self._failed(exc) from exc
+            raise error from None
         except DBAPIError as exc:
             raise self._failed(exc) from exc
 
@@ -511,6 +524,19 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 # --- rows and arguments ---------------------------------------------------------------------
+
+
+def inserted(conn: Connection, statement: Executable) -> bool:
+    """Run one insert in a savepoint: False when it broke a unique constraint, the transaction still good.
+
+    For inserts that draw a random key and draw again on a clash (a person's number, a virtual ID).
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(statement)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _insert_holders(conn: Connection, wanted: dict[int, str]) -> None:
