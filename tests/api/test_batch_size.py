@@ -63,6 +63,12 @@ class TestOneAnswerForTooMany:
         response = world.client.post("/v1/identity/enrolments", json={"submissions": []}, headers=world.as_("bank"))
         _refused(response, 422, "batch_size", "submissions")
 
+    def test_rule_events(self, world: World) -> None:
+        """An empty events batch is 422 batch_size, counted before any event is looked at."""
+        body = {"type": "loan.repaid", "events": []}
+        response = world.client.post("/v1/events", json=body, headers=world.as_("bank", "credit reporting"))
+        _refused(response, 422, "batch_size", "events")
+
 
 def test_too_many_bytes_is_413_body_size(world: World) -> None:
     """Bytes are a separate limit from items: a body over its bytes is 413 body_size, unread."""

@@ -54,8 +54,17 @@ from tessera.api.schemas import (
 )
 from tessera.auth import Action, authorize
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
-from tessera.rules import SUBJECT_MAX, Appeal, Keep, Restriction, RestrictionStatus, checked_subject, is_person
+from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX, check_batch_size
+from tessera.rules import (
+    EVENTS_BATCH_MAX,
+    SUBJECT_MAX,
+    Appeal,
+    Keep,
+    Restriction,
+    RestrictionStatus,
+    checked_subject,
+    is_person,
+)
 from tessera.service import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 
 router = APIRouter(tags=["policy"])
@@ -358,6 +367,7 @@ def submit_events(body: RuleEventsCreate, caller: CallerDep, services: ServicesD
     The batch is checked whole before anything is kept; an event id this caller sent before
     is a retry, answered ``duplicate`` and not scored again.
     """
+    check_batch_size(len(body.events), "events", EVENTS_BATCH_MAX)
     events = [e.model_dump() for e in body.events]
     prepared = services.event_intake.prepare(caller.principal, body.type, events)
     subjects = [e.subject for e in prepared.events]
