@@ -2,8 +2,8 @@
 
 Walks every module under ``src/tessera`` with ``ast`` and fails on an import of
 ``tessera.<pkg>.<module>`` (or deeper) from outside ``<pkg>``, TYPE_CHECKING imports
-included. ``tessera.rules`` is left out on both sides: its faces are checked with its own
-restructuring, separately.
+included. Beside it, ``tests/rules/test_face.py`` checks which way imports point inside
+``tessera.rules``.
 """
 
 from __future__ import annotations
@@ -14,16 +14,6 @@ from pathlib import Path
 import tessera
 
 SRC = Path(tessera.__file__).parent
-# Checked separately, with rules/'s own restructuring: imports of tessera.rules.* and modules under rules/.
-EXCLUDED_PACKAGES = {"rules"}
-# (importing module, imported module): each one a reason it may still reach past the door.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("cli/main.py", "tessera.api.services"): "services.py is moving to tessera/service.py, the composition root",
-    ("cli/seed.py", "tessera.api.services"): "services.py is moving to tessera/service.py, the composition root",
-    ("testing.py", "tessera.identity.numbers"): "reads the check-digit tables (_D, _P, _INV) to vectorise numbers",
-}
-# Modules left alone while another change moves them; their imports are fixed where they land.
-SKIPPED_MODULES = {"api/services.py": "moving to tessera/service.py"}
 
 
 def _is_module(package: str, name: str) -> bool:
@@ -36,8 +26,6 @@ def _deep_imports() -> list[tuple[str, int, str]]:
     for path in sorted(SRC.rglob("*.py")):
         where = path.relative_to(SRC).as_posix()
         own = where.split("/")[0] if "/" in where else None
-        if own in EXCLUDED_PACKAGES or where in SKIPPED_MODULES:
-            continue
         for node in ast.walk(ast.parse(path.read_text(), where)):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 # ``from tessera.pkg import module`` reaches past the door as surely as ``import tessera.pkg.module``.
@@ -50,7 +38,7 @@ def _deep_imports() -> list[tuple[str, int, str]]:
                 continue
             for module in modules:
                 parts = module.split(".")
-                if parts[0] != "tessera" or len(parts) < 3 or parts[1] in (own, *EXCLUDED_PACKAGES):
+                if parts[0] != "tessera" or len(parts) < 3 or parts[1] == own:
                     continue
                 found.append((where, node.lineno, module))
     return found
@@ -58,9 +46,4 @@ def _deep_imports() -> list[tuple[str, int, str]]:
 
 def test_no_module_reaches_past_another_packages_init() -> None:
     """Outside a package, code imports ``tessera.<pkg>``, never ``tessera.<pkg>.<module>``."""
-    assert [found for found in _deep_imports() if (found[0], found[2]) not in ALLOWED] == []
-
-
-def test_every_allowed_exception_is_still_needed() -> None:
-    """An allow-list entry whose import is gone is dropped, so the list only names real exceptions."""
-    assert set(ALLOWED) <= {(where, module) for where, _, module in _deep_imports()}
+    assert _deep_imports() == []

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
-from tessera.identity import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Submission, Templates, checked_templates
-from tessera.identity import numbers as numbers_module
+from tessera.identity import FACE_DIMS, FINGER_DIMS, FINGERS_MAX, Submission, Templates, check_digits, checked_templates
 from tessera.ledger import ACCOUNT_DTYPE, TRANSFER_DTYPE, AccountFlags
 from tessera.limits import BATCH_SIZE_MAX
 
@@ -279,12 +278,8 @@ def synthetic_numbers(seed: int, count: int) -> list[str]:
     index = np.arange(count, dtype=np.int64)
     bodies = 10**10 + (index * stride % span + offset) % span  # distinct because stride is prime to span
     digits = (bodies[:, None] // 10 ** np.arange(10, -1, -1, dtype=np.int64)) % 10
-    # numbers.py's own Verhoeff tables, so that the two can never disagree.
-    d, p, inv = (np.array(t, np.int64) for t in (numbers_module._D, numbers_module._P, numbers_module._INV))
-    c = np.zeros(count, np.int64)
-    for i in range(11):  # from the rightmost body digit, as check_digit does
-        c = d[c, p[(i + 1) % 8][digits[:, 10 - i]]]
-    return [f"{b}{k}" for b, k in zip(bodies.tolist(), inv[c].tolist(), strict=True)]
+    # identity's own Verhoeff, so that the two can never disagree.
+    return [f"{b}{k}" for b, k in zip(bodies.tolist(), check_digits(digits).tolist(), strict=True)]
 
 
 @dataclass(frozen=True, slots=True)

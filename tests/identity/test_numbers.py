@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 from tessera.errors import InvalidInputError
 from tessera.identity.numbers import (
     check_digit,
+    check_digits,
     checked_number,
     checked_virtual_id,
     is_valid,
@@ -25,6 +27,13 @@ def test_known_verhoeff_values() -> None:
     assert check_digit("12345") == "1"
     assert check_digit("142857") == "0"
     assert is_valid("2363") and not is_valid("2364")
+
+
+@given(st.lists(digits.map(lambda d: d[:11]), min_size=1, max_size=50))
+def test_check_digits_of_many_agrees_with_check_digit(bodies: list[str]) -> None:
+    """The column-wise check digits (what the seeded generators use) are check_digit's, row by row."""
+    table = np.array([[int(c) for c in body] for body in bodies], np.int64)
+    assert [str(k) for k in check_digits(table).tolist()] == [check_digit(body) for body in bodies]
 
 
 @given(digits)

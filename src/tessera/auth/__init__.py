@@ -13,6 +13,7 @@ from tessera.auth.principals import (
     checked_name,
     checked_organisation,
     checked_role,
+    organisation_of,
 )
 from tessera.auth.ratelimit import Rate, RateLimiter
 from tessera.auth.sessions import Session, Sessions
@@ -41,6 +42,7 @@ __all__ = [
     "grant_for",
     "may_act_for",
     "new_key",
+    "organisation_of",
     "parse_token",
     "render_markdown",
     "roles_allowed",

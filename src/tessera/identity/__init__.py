@@ -13,7 +13,7 @@ from tessera.identity.enrolment import (
     NewlyRegistered,
     Submission,
 )
-from tessera.identity.numbers import checked_number, checked_virtual_id, new_number, new_virtual_id
+from tessera.identity.numbers import check_digits, checked_number, checked_virtual_id, new_number, new_virtual_id
 from tessera.identity.oidc import CLAIMS, AuthorizationRequest, OpenIdProvider, Redirect, Tokens
 from tessera.identity.oidc_clients import ClientCredentials, Registration, RelyingParties, RelyingParty
 from tessera.identity.passkeys import LOGIN_STATUSES, Ceremony, PasskeyRecord, Passkeys
@@ -63,6 +63,7 @@ __all__ = [
     "Templates",
     "Tokens",
     "VirtualId",
+    "check_digits",
     "checked_demographics",
     "checked_number",
     "checked_pin",

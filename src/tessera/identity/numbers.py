@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import secrets
 
+import numpy as np
+import numpy.typing as npt
+
 from tessera.errors import InvalidInputError
 
 NUMBER_DIGITS = 12
@@ -42,6 +45,16 @@ def check_digit(digits: str) -> str:
     for i, ch in enumerate(reversed(digits)):
         c = _D[c][_P[(i + 1) % 8][int(ch)]]
     return str(_INV[c])
+
+
+def check_digits(digits: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The check digit of each row of ``digits`` (one digit a column): ``check_digit`` for many, a column at a time."""
+    c = np.zeros(digits.shape[0], np.int64)
+    d, p = np.array(_D, np.int64), np.array(_P, np.int64)
+    width = digits.shape[1]
+    for i in range(width):  # from the rightmost digit, as check_digit does
+        c = d[c, p[(i + 1) % 8][digits[:, width - 1 - i]]]
+    return np.array(_INV, np.int64)[c]
 
 
 def is_valid(number: str) -> bool:

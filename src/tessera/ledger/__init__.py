@@ -1,6 +1,7 @@
 """The money ledger: accounts, double-entry transfers, two-phase holds, durable journal."""
 
 from tessera.ledger.feed import CommittedBatch, Subscription
+from tessera.ledger.journal import EntryKind
 from tessera.ledger.ledger import AccountOrder, Ledger, Recovery, SettleGuard
 from tessera.ledger.records import (
     ACCOUNT_DTYPE,
@@ -33,6 +34,7 @@ __all__ = [
     "CommittedBatch",
     "CreateAccountStatus",
     "CreateTransferStatus",
+    "EntryKind",
     "Ledger",
     "OrderStatus",
     "PendingState",

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from tessera.auth.principals import AGENCY_MAX, checked_name
+from tessera.auth import AGENCY_MAX, checked_name
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.rules.categories import EVENT_TYPE_NAME_MAX, Category, EventType
 from tessera.text import checked_text, shows_letter_or_digit

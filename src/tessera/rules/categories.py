@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from tessera.auth.principals import AGENCY_MAX
+from tessera.auth import AGENCY_MAX
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError, ProtectedCategoryError
 
 if TYPE_CHECKING:

@@ -44,7 +44,7 @@ from sqlalchemy import Connection, select
 
 from tessera.errors import InvalidInputError, NotFoundError
 from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, Category, FieldType
-from tessera.store.tables import ledgers
+from tessera.store import ledgers
 from tessera.text import checked_visible
 
 CodeValue = int | str

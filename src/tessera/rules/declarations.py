@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, text, update
 
-from tessera.auth.principals import Principal, Role
+from tessera.auth import Principal, Role
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, TesseraError
 from tessera.rules.basis import LegalBases
 from tessera.rules.declaration_checks import (
@@ -52,8 +52,7 @@ from tessera.rules.declaration_checks import (
 from tessera.rules.definitions import BUILTIN_DEFINITIONS, builtin_path
 from tessera.rules.exercise import bases_on_record, record_basis
 from tessera.rules.foreign import translated_writes
-from tessera.store import Store
-from tessera.store.tables import DECLARATION_NOTE_MAX, declaration_decisions, declaration_versions
+from tessera.store import DECLARATION_NOTE_MAX, Store, declaration_decisions, declaration_versions
 from tessera.text import checked_text, shows_letter_or_digit
 
 log = logging.getLogger("tessera.declarations")

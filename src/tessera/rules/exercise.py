@@ -28,7 +28,7 @@ from tessera.rules.basis import (
     legal_basis,
     with_agencies_of,
 )
-from tessera.store.tables import agencies, legal_bases, principals
+from tessera.store import agencies, legal_bases, principals
 
 log = logging.getLogger(__name__)
 # Appeals on a restriction under these are heard only by an agency the basis names (require_appeal_hearer).

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
-from tessera.auth.principals import ORG_PREFIX, ORGANISATION_MAX, checked_organisation
+from tessera.auth import ORG_PREFIX, ORGANISATION_MAX, checked_organisation
 from tessera.errors import NotFoundError
-from tessera.identity.numbers import checked_number
-from tessera.store.tables import persons
+from tessera.identity import checked_number
+from tessera.store import persons
 
 SUBJECT_MAX = ORGANISATION_MAX  # a Tessera number is shorter
 

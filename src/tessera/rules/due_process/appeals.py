@@ -31,8 +31,7 @@ from tessera.rules.due_process.restriction_records import AppealState, Restricti
 from tessera.rules.due_process.restrictions import Restrictions, _event, _locked, _restriction_of, _save
 from tessera.rules.exercise import require_appeal_hearer
 from tessera.rules.subjects import checked_subject
-from tessera.store import Store
-from tessera.store.tables import ACTOR_MAX, GROUNDS_MAX, REASON_TEXT_MAX, appeals, restrictions
+from tessera.store import ACTOR_MAX, GROUNDS_MAX, REASON_TEXT_MAX, Store, appeals, restrictions
 
 APPEALS_LIST_MAX = 1000
 

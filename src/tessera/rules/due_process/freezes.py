@@ -14,16 +14,14 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from tessera.auth.principals import organisation_of
+from tessera.auth import organisation_of
 from tessera.errors import InvalidInputError
-from tessera.ledger.records import Account
-from tessera.ledger.status import CreateAccountStatus, Results
+from tessera.ledger import Account, CreateAccountStatus, Results
 from tessera.rules.basis import Domain
 from tessera.rules.due_process.enforcement import EnforcementIndex
 from tessera.rules.due_process.restriction_records import Restriction
 from tessera.rules.subjects import is_person
-from tessera.store import ACCOUNTS_LIST_MAX, Store
-from tessera.store.tables import persons
+from tessera.store import ACCOUNTS_LIST_MAX, Store, persons
 
 
 class Opener(Protocol):

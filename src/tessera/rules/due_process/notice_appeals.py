@@ -34,12 +34,12 @@ from tessera.rules.due_process.notices import (
     checked_text,
 )
 from tessera.rules.subjects import checked_subject
-from tessera.store import Store
-from tessera.store.tables import (
+from tessera.store import (
     ACTOR_MAX,
     GROUNDS_MAX,
     NOTICE_APPEAL_ID_LENGTH,
     REASON_TEXT_MAX,
+    Store,
     notice_appeals,
     score_contributions,
 )

@@ -28,13 +28,13 @@ import tessera.text
 from tessera.errors import BatchSizeError, InvalidInputError, NotFoundError
 from tessera.rules.basis import Domain, LegalBases, domains_of, domains_text
 from tessera.rules.subjects import checked_subject
-from tessera.store import Store
-from tessera.store.tables import (
+from tessera.store import (
     ACTOR_MAX,
     APPEAL_TEXT_MAX,
     POLICY_REFERENCE_MAX,
     REASON_CODE_MAX,
     REASON_TEXT_MAX,
+    Store,
     notices,
 )
 

@@ -71,12 +71,12 @@ from tessera.rules.exercise import (
     require_agency,
 )
 from tessera.rules.subjects import checked_subject, require_registered
-from tessera.store import Store
-from tessera.store.tables import (
+from tessera.store import (
     ACTOR_MAX,
     AUTHORITY_MAX,
     POLICY_REFERENCE_MAX,
     REASON_TEXT_MAX,
+    Store,
     restriction_events,
     restrictions,
     screening_hits,

@@ -19,10 +19,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from tessera.auth.principals import Role, organisation_of
-from tessera.identity.registry import Registry
-from tessera.ledger.feed import CommittedBatch
-from tessera.ledger.journal import EntryKind
+from tessera.auth import Role, organisation_of
+from tessera.identity import Registry
+from tessera.ledger import CommittedBatch, EntryKind
 from tessera.rules.sanctions.watch import HitContext, SanctionsWatch, Screenee
 from tessera.store import Store
 

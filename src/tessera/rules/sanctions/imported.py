@@ -20,11 +20,11 @@ from sqlalchemy import Connection, delete, insert, select
 from tessera.errors import InvalidInputError
 from tessera.rules.foreign import translated_writes
 from tessera.rules.sanctions.lists import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_un
-from tessera.store import Store
-from tessera.store.tables import (
+from tessera.store import (
     LIST_ID_MAX,
     SANCTIONS_FILE_NAME_MAX,
     SANCTIONS_FORMATS,
+    Store,
     sanctions_entities,
     sanctions_lists,
 )

@@ -42,14 +42,7 @@ from tessera.rules.exercise import require_agency
 from tessera.rules.sanctions.lists import ListedEntity
 from tessera.rules.sanctions.screening import QUERY_NAME_MAX, SCREEN_THRESHOLD, Screener, ScreeningQuery, checked_query
 from tessera.rules.subjects import checked_subject
-from tessera.store import Store
-from tessera.store.tables import (
-    ACTOR_MAX,
-    HIT_REFERENCE_MAX,
-    LISTED_NAME_MAX,
-    REASON_TEXT_MAX,
-    screening_hits,
-)
+from tessera.store import ACTOR_MAX, HIT_REFERENCE_MAX, LISTED_NAME_MAX, REASON_TEXT_MAX, Store, screening_hits
 
 SANCTIONS_BASIS = "sanctions-act/listing"  # a list with no section of its own
 # The section of the Sanctions Act each list's listings take effect under (builtin/definitions.toml).

@@ -19,11 +19,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, insert
 
-from tessera.identity.registry import Registry
-from tessera.ledger.feed import CommittedBatch
-from tessera.ledger.journal import EntryKind
-from tessera.ledger.records import TransferFlags
-from tessera.ledger.status import CreateTransferStatus
+from tessera.identity import Registry
+from tessera.ledger import CommittedBatch, CreateTransferStatus, EntryKind, TransferFlags
 from tessera.rules.codes import WITHHELD_INT
 from tessera.rules.due_process.notices import NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
 from tessera.rules.due_process.restriction_records import Proposal
@@ -31,8 +28,7 @@ from tessera.rules.due_process.restrictions import PROPOSALS_BATCH_MAX, RULE_PRE
 from tessera.rules.language.compiler import CompiledRules
 from tessera.rules.language.rulesets import Effect, EffectKind, Rule
 from tessera.rules.scoring.scores import Scores
-from tessera.store import Store
-from tessera.store.tables import eligibility_grants
+from tessera.store import Store, eligibility_grants
 
 LEDGER_EVENT = "ledger.transfer"
 LEDGER_SOURCE = "ledger"

@@ -35,13 +35,12 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Row, insert, select
 
-from tessera.auth.principals import Principal
+from tessera.auth import Principal
 from tessera.errors import BatchSizeError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.rules.categories import EventField, EventType, EventTypes, FieldType
 from tessera.rules.scoring.engine import RuleEngine
 from tessera.rules.subjects import checked_subject, require_registered
-from tessera.store import Store
-from tessera.store.tables import EVENT_ID_MAX, rule_events
+from tessera.store import EVENT_ID_MAX, Store, rule_events
 from tessera.text import checked_visible
 
 log = logging.getLogger(__name__)

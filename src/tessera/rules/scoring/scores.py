@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, insert, select, update
 
 from tessera.rules.subjects import checked_subject
-from tessera.store import Store
-from tessera.store.tables import rule_cursors, score_contributions
+from tessera.store import Store, rule_cursors, score_contributions
 
 SCORE_MIN, SCORE_MAX = -1000, 1000
 KEY_FACTORS_MAX = 4
