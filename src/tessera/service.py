@@ -47,6 +47,7 @@ from tessera.identity import (
     Registry,
 )
 from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, TransferFlags
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
 from tessera.money import AdminRequests, Agencies, Ledgers, LedgerUnit
 from tessera.rules import (
     LEDGER_SOURCE,
@@ -401,7 +402,11 @@ class Services:
         cache = self._holders
         missing = [i for i in account_ids if i not in cache]
         if missing:
-            found = self.store.account_holders(missing) if len(missing) <= 8190 else self._holders_chunked(missing)
+            found = (
+                self.store.account_holders(missing)
+                if len(missing) <= BATCH_SIZE_MAX
+                else self._holders_chunked(missing)
+            )
             with self._lock:
                 if len(self._holders) + len(found) > CACHED_MAX:
                     self._holders.clear()
@@ -410,8 +415,8 @@ class Services:
 
     def _holders_chunked(self, ids: list[int]) -> dict[int, str]:
         found: dict[int, str] = {}
-        for start in range(0, len(ids), 8190):
-            found.update(self.store.account_holders(ids[start : start + 8190]))
+        for start in range(0, len(ids), BATCH_SIZE_MAX):
+            found.update(self.store.account_holders(ids[start : start + BATCH_SIZE_MAX]))
         return found
 
     def controls(self, caller: Caller, holder_id: str | None) -> bool:
@@ -441,7 +446,7 @@ class Services:
         unknown = np.zeros(len(batch), dtype=np.bool_)
         if settles.any():
             pending_ids = np.unique(batch["pending_id"][settles])
-            pending_ids = pending_ids[(pending_ids > 0) & (pending_ids < 2**63)]
+            pending_ids = pending_ids[(pending_ids > 0) & (pending_ids < ID_LIMIT)]
             pendings = {
                 t.id: (t.debit_account_id, t.credit_account_id)
                 for t in self.ledger.lookup_transfers(pending_ids.tolist())

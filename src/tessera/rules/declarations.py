@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Row, func, insert, select, text, update
 
 from tessera.auth import Principal, Role
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, TesseraError
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.rules.basis import LegalBases
 from tessera.rules.declaration_checks import (
     Changes,
@@ -58,7 +59,7 @@ from tessera.text import checked_text, shows_letter_or_digit
 log = logging.getLogger("tessera.declarations")
 
 EXPORT_FORMAT = "tessera-declarations/1"
-VERSIONS_LIST_MAX = 1000
+VERSIONS_LIST_MAX = PAGE_SIZE_MAX
 HISTORY_MAX = 256  # the approved versions whose protected shapes a proposal may not relabel
 BUILTIN_NOTE = "the built-in definitions of this Tessera release"
 

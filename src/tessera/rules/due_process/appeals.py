@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.rules.due_process.notices import NoticeDraft, NoticeKind, checked_limit, checked_text
 from tessera.rules.due_process.restriction_records import AppealState, Restriction, RestrictionStatus
 from tessera.rules.due_process.restrictions import Restrictions, _event, _locked, _restriction_of, _save
@@ -33,7 +34,7 @@ from tessera.rules.exercise import require_appeal_hearer
 from tessera.rules.subjects import checked_subject
 from tessera.store import ACTOR_MAX, GROUNDS_MAX, REASON_TEXT_MAX, Store, appeals, restrictions
 
-APPEALS_LIST_MAX = 1000
+APPEALS_LIST_MAX = PAGE_SIZE_MAX
 
 Clock = Callable[[], int]
 

@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tessera.errors import EnforcementClosedError, InvalidInputError
+from tessera.limits import ID_LIMIT
 from tessera.rules import _closed
 from tessera.rules.basis import Domain
 
-FOREVER = 2**63  # past any nanosecond timestamp: an open end
+FOREVER = ID_LIMIT  # past any nanosecond timestamp (all are below it): an open end
 BULK_MIN = 10_000  # restrictions put at once, past which the load runs with the cyclic collector off
 _DOMAINS = frozenset(d.value for d in Domain)
 _ORDINAL = {d.value: i for i, d in enumerate(Domain)}

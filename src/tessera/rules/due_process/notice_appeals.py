@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.rules.due_process.notices import (
     APPEALABLE,
     Notice,
@@ -44,7 +45,7 @@ from tessera.store import (
     score_contributions,
 )
 
-NOTICE_APPEALS_LIST_MAX = 1000
+NOTICE_APPEALS_LIST_MAX = PAGE_SIZE_MAX
 _PREFIX = "na_"
 
 

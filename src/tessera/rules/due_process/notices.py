@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Row, and_, or_, select
 
 import tessera.text
 from tessera.errors import BatchSizeError, InvalidInputError, NotFoundError
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX
 from tessera.rules.basis import Domain, LegalBases, domains_of, domains_text
 from tessera.rules.subjects import checked_subject
 from tessera.store import (
@@ -38,9 +39,8 @@ from tessera.store import (
     notices,
 )
 
-NOTICES_BATCH_MAX = 8190  # one ledger batch's worth of people
-NOTICES_LIST_MAX = 1000
-ID_LIMIT = 2**63
+NOTICES_BATCH_MAX = BATCH_SIZE_MAX  # one ledger batch's worth of people
+NOTICES_LIST_MAX = PAGE_SIZE_MAX
 NOTICE_ID_LENGTH = 18  # "n_" and 16 hex digits
 APPEAL_DEFAULT = (
     "You may appeal: POST /v1/me/appeals with the restriction id, or at any Tessera office. "

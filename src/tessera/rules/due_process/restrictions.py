@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from tessera.errors import BatchSizeError, ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
 from tessera.rules.basis import (
     BasisKind,
     CourtOrder,
@@ -83,9 +84,8 @@ from tessera.store import (
 )
 
 PROPOSALS_BATCH_MAX = 1000
-RESTRICTIONS_LIST_MAX = 1000
+RESTRICTIONS_LIST_MAX = PAGE_SIZE_MAX
 SWEEP_BATCH_MAX = 1000  # expired per transaction; the sweep loops until none is left
-ID_LIMIT = 2**63
 RULE_PREFIX = "rule:"
 HIT_REF_PREFIX = "screening:"  # event_ref of a restriction a screening hit's confirmation proposed
 EXPIRED = "its end was reached"

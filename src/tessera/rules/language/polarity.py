@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tessera.errors import InvalidInputError, ProtectedCategoryError
+from tessera.limits import ID_LIMIT
 from tessera.rules.categories import FAVOURABLE_ONLY, Category, EventType, FieldType
 from tessera.rules.language.cel_ast import Call, Checked, Const, Expr, Ident, ListExpr, check, children
 
@@ -65,7 +66,7 @@ ABSENT: Mapping[FieldType, object] = {
 }
 """What a protected fact reads as where it is absent: no grade, no condition, no diagnosis."""
 
-_INT64_MIN = -(2**63)
+_INT64_MIN = -ID_LIMIT  # CEL int is int64
 BELOW_ABSENT: Mapping[FieldType, tuple[object, ...]] = {
     FieldType.integer: (-1, _INT64_MIN),
     FieldType.number: (-1.0, -math.inf),

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from tessera.auth import Role, organisation_of
 from tessera.identity import Registry
 from tessera.ledger import CommittedBatch, EntryKind
+from tessera.limits import BATCH_SIZE_MAX
 from tessera.rules.sanctions.watch import HitContext, SanctionsWatch, Screenee
 from tessera.store import Store
 
@@ -30,7 +31,6 @@ RECENT_PAIRS_MAX = 65_536
 _MIX_PAYER = np.uint64(0x9E3779B97F4A7C15)  # odd multipliers: a pair's two ids mixed into one 64-bit key
 _MIX_PAYEE = np.uint64(0xC2B2AE3D27D4EB4F)
 SUBJECTS_SCREENED_MAX = 1_000_000
-HOLDERS_CHUNK = 8190
 
 
 class Worker(Protocol):
@@ -85,8 +85,8 @@ class NewCounterparties:
         """Screen the counterparty of each side of each pair (on the worker thread)."""
         accounts = sorted({a for pair in pairs for a in pair})
         holders: dict[int, str] = {}
-        for start in range(0, len(accounts), HOLDERS_CHUNK):
-            holders.update(self._store.account_holders(accounts[start : start + HOLDERS_CHUNK]))
+        for start in range(0, len(accounts), BATCH_SIZE_MAX):
+            holders.update(self._store.account_holders(accounts[start : start + BATCH_SIZE_MAX]))
         screenees: dict[str, tuple[Screenee, str]] = {}
         for payer, payee in pairs:
             for this, other in ((payer, payee), (payee, payer)):

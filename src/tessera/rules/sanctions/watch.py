@@ -35,6 +35,7 @@ from sqlalchemy import Row, and_, insert, or_, select, update
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity import NewlyRegistered
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.rules.due_process.notices import checked_text
 from tessera.rules.due_process.restriction_records import Proposal, Restriction
 from tessera.rules.due_process.restrictions import HIT_REF_PREFIX, Restrictions
@@ -53,7 +54,7 @@ REVIEW_AFTER_NS = 365 * 86_400 * 10**9  # a confirmed listing is reviewed within
 REFRESH_S = 5.0
 SUBJECTS_BATCH_MAX = 1000
 NAMES_PER_SUBJECT_MAX = 11  # a name and up to ten other names, as the registry keeps them
-HITS_LIST_MAX = 1000
+HITS_LIST_MAX = PAGE_SIZE_MAX
 WORK_QUEUE_MAX = 1024  # then submit waits: memory stays bounded and nothing is dropped
 MATCHES_PER_NAME = 10
 PPM = 1_000_000

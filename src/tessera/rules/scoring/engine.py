@@ -21,6 +21,7 @@ from sqlalchemy import Connection, insert
 
 from tessera.identity import Registry
 from tessera.ledger import CommittedBatch, CreateTransferStatus, EntryKind, TransferFlags
+from tessera.limits import BATCH_SIZE_MAX
 from tessera.rules.codes import WITHHELD_INT
 from tessera.rules.due_process.notices import NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
 from tessera.rules.due_process.restriction_records import Proposal
@@ -243,8 +244,8 @@ class HolderSubjects:
         if not missing:
             return [cache[i] for i in ids]
         found: dict[int, str | None] = dict.fromkeys(missing)
-        for start in range(0, len(missing), 8190):
-            holders = self._store.account_holders(missing[start : start + 8190])
+        for start in range(0, len(missing), BATCH_SIZE_MAX):
+            holders = self._store.account_holders(missing[start : start + BATCH_SIZE_MAX])
             for account_id, principal_id in holders.items():
                 person = self._registry.person_of_principal(principal_id)
                 found[account_id] = None if person is None else person.number

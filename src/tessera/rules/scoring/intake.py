@@ -37,6 +37,7 @@ from sqlalchemy import Row, insert, select
 
 from tessera.auth import Principal
 from tessera.errors import BatchSizeError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.limits import ID_LIMIT
 from tessera.rules.categories import EventField, EventType, EventTypes, FieldType
 from tessera.rules.scoring.engine import RuleEngine
 from tessera.rules.subjects import checked_subject, require_registered
@@ -54,7 +55,6 @@ ATTEMPTS_MAX = 3  # a kept run that fails to score this often is skipped (logged
 FEED_ONLY = frozenset({"ledger.transfer"})
 _EVENT_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:/-]{{0,{EVENT_ID_MAX - 1}}}")
 _EPOCH = dt.date(1970, 1, 1)
-_INT64 = 2**63
 
 
 EventStatus = Literal["accepted", "duplicate"]
@@ -283,7 +283,7 @@ def _checked_event(t: EventType, event: object, where: str, now: int | None) -> 
         raise InvalidInputError(f"{where}.id", f"the source's id for the event: 1-{EVENT_ID_MAX} of A-Z a-z 0-9 ._:/-")
     subject = checked_subject(event.get("subject"), f"{where}.subject")
     at_ns = event.get("at_ns")
-    if type(at_ns) is not int or not 0 < at_ns < _INT64:
+    if type(at_ns) is not int or not 0 < at_ns < ID_LIMIT:
         raise InvalidInputError(f"{where}.at_ns", "when it happened, in nanoseconds since 1970 (UTC)")
     if now is not None and at_ns > now + CLOCK_SKEW_NS:
         raise InvalidInputError(f"{where}.at_ns", "is in the future")
@@ -315,7 +315,7 @@ def _checked_fields(
 
 def _checked_value(value: object, field_type: FieldType, where: str) -> object:
     if field_type in (FieldType.integer, FieldType.timestamp):
-        if type(value) is not int or not -_INT64 <= value < _INT64:
+        if type(value) is not int or not -ID_LIMIT <= value < ID_LIMIT:
             raise InvalidInputError(where, "must be a whole number (64-bit)")
         if field_type is FieldType.timestamp and value < 0:
             raise InvalidInputError(where, "nanoseconds since 1970 (UTC), 0 or more")
