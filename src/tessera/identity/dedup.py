@@ -85,6 +85,7 @@ DUPLICATE_THRESHOLD = 0.50
 
 RESCORE_CANDIDATES = 64  # nearest codes re-scored: at 1M, 16 keep 99.7 % of clustered repeats, 64 keep 99.98 %
 FUSE_CANDIDATES = 16  # face candidates whose fingers are read (pread) and fused, when the probe has fingers
+RESCORE_MAX = 4096  # a bound on one query's exact re-scoring: 64 times the default
 SHARDS_DEFAULT = 2  # scan threads per query: the standard machine has two cores
 SHARDS_MAX = THREADS_MAX
 BATCH_MAX = 10_000  # templates per add or search call
@@ -147,8 +148,8 @@ class SignCodeIndex:
     def __init__(
         self, *, rescore: int = RESCORE_CANDIDATES, shards: int = SHARDS_DEFAULT, scan: Scanner = "auto"
     ) -> None:
-        if not 1 <= rescore <= 4096 or not 1 <= shards <= SHARDS_MAX:
-            raise InvalidInputError("rescore", "rescore must be 1..4096 and shards 1..64")
+        if not 1 <= rescore <= RESCORE_MAX or not 1 <= shards <= SHARDS_MAX:
+            raise InvalidInputError("rescore", f"rescore must be 1..{RESCORE_MAX} and shards 1..{SHARDS_MAX}")
         self.rescore = rescore
         self.codes = code_scan(scan, shards)
         self._keys = Growable()

@@ -17,6 +17,7 @@ from tessera.errors import InvalidInputError
 
 NUMBER_DIGITS = 12
 VIRTUAL_ID_DIGITS = 16
+_DIGITS_MIN = 2  # a checked number is at least one digit of its own and the check digit
 
 # The dihedral group D5's multiplication table and its inverses, as in Verhoeff (1969).
 _D = (
@@ -59,7 +60,7 @@ def check_digits(digits: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 def is_valid(number: str) -> bool:
     """Whether ``number`` (digits only) ends in its correct Verhoeff check digit."""
-    if not number.isascii() or not number.isdigit() or len(number) < 2:
+    if not number.isascii() or not number.isdigit() or len(number) < _DIGITS_MIN:
         return False
     c = 0
     for i, ch in enumerate(reversed(number)):

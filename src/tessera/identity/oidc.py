@@ -112,6 +112,7 @@ RETAIN_S = 3600  # expired rows stay this long, so a late replay is recognised a
 PARAMS_MAX = 32
 PARAM_VALUE_MAX = REDIRECT_URI_MAX
 _NS = 1_000_000_000
+_ADULT_AGE = 18  # the age the age_over_18 claim vouches for
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{43}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -641,7 +642,7 @@ def _claim_values(person: Person, claims: Sequence[str], now_ns: int) -> dict[st
         if claim == "name":
             values["name"] = person.name
         elif claim == "age_over_18":
-            values["age_over_18"] = person.age_on(today) >= 18
+            values["age_over_18"] = person.age_on(today) >= _ADULT_AGE
         elif claim == "resident":
             values["resident"] = person.status == "active"
     return values

@@ -254,7 +254,7 @@ def checked_redirect_uri(value: object, field: str) -> str:
     """An absolute https URL without fragment or credentials (http only on development hosts)."""
     if not isinstance(value, str) or not 1 <= len(value) <= REDIRECT_URI_MAX:
         raise InvalidInputError(field, f"must be a URL of 1-{REDIRECT_URI_MAX} characters")
-    if not value.isascii() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+    if not value.isascii() or any(c.isspace() or not " " <= c <= "~" for c in value):
         raise InvalidInputError(field, "must be ASCII without spaces or control characters (percent-encode the rest)")
     try:
         parts = urlsplit(value)

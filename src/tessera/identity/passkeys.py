@@ -104,6 +104,7 @@ CEREMONY_TTL_S_DEFAULT = 5 * 60
 CEREMONY_TTL_S_MAX = 30 * 60
 CEREMONY_KEEP_S = 60 * 60  # an expired ceremony is kept this long, so a late answer hears "expired"
 REBIND_TTL_S_DEFAULT = 15 * 60  # the person binds the new device at the officer's desk
+REBIND_TTL_S_MIN = 60  # the shortest grant: a minute at the officer's desk
 REBIND_TTL_S_MAX = 7 * 24 * 60 * 60
 # A suspended person still logs in to Tessera itself, to read why and to appeal; what they
 # may do there (and whether other services accept them: the OIDC provider says no) is
@@ -119,6 +120,7 @@ CREDENTIAL_JSON_MAX = 64 * 1024  # an answer is a few hundred bytes; an attestat
 CREDENTIAL_DEPTH_MAX = 16  # an answer nests 4 levels (clientExtensionResults.prf.results.first)
 CREDENTIAL_ID_BYTES_MAX = 1023  # WebAuthn's own limit
 ORIGINS_MAX = 16
+ORIGIN_CHARS_MAX = 255  # characters: an origin is a scheme, a host and a port, never a whole URL
 RP_NAME_MAX = 64
 _NS = 1_000_000_000
 
@@ -481,8 +483,10 @@ class Passkeys:
         """
         number = checked_number(number)
         officer_id = checked_officer(self._store, officer_principal_id, "officer_principal_id")
-        if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or not 60 <= ttl_s <= REBIND_TTL_S_MAX:
-            raise InvalidInputError("ttl_s", f"must be an integer from 60 to {REBIND_TTL_S_MAX}, got {ttl_s!r:.20}")
+        if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or not REBIND_TTL_S_MIN <= ttl_s <= REBIND_TTL_S_MAX:
+            raise InvalidInputError(
+                "ttl_s", f"must be an integer from {REBIND_TTL_S_MIN} to {REBIND_TTL_S_MAX}, got {ttl_s!r:.20}"
+            )
         token = "trb_" + secrets.token_urlsafe(32)
         now = self._clock()
         with self._store.transaction(write=True) as conn:
@@ -704,7 +708,7 @@ def _checked_origins(value: object, rp_id: str) -> tuple[str, ...]:
     origins = []
     for i, origin in enumerate(value):
         field = f"origins[{i}]"
-        if not isinstance(origin, str) or len(origin) > 255:
+        if not isinstance(origin, str) or len(origin) > ORIGIN_CHARS_MAX:
             raise InvalidInputError(field, "must be an origin such as https://id.example.gov")
         parts = urlsplit(origin)
         host = parts.hostname or ""

@@ -53,6 +53,8 @@ NUMBER_ATTEMPTS_MAX = 8  # a clash among 10^11 numbers is rare; eight in a row i
 HISTORY_MAX = PAGE_SIZE_MAX
 SUBJECTS_CHUNK = 1000  # numbers per IN list: well under SQLite's and PostgreSQL's parameter limits
 OLDEST_BIRTH = dt.date(1880, 1, 1)
+# fromisoformat also reads 20240101 and week dates (2024-W01-1); a birth date is YYYY-MM-DD only.
+_ISO_DATE_CHARS = len("YYYY-MM-DD")
 SEXES = ("F", "M", "X")
 FINAL_STATUSES = frozenset({"deceased"})
 DEMOGRAPHIC_KEYS = frozenset({"name", "other_names", "birth_date", "sex", "address", "household"})
@@ -475,7 +477,7 @@ def _checked_birth_date(value: object, field: str, today: dt.date) -> dt.date:
         raise InvalidInputError(field, "must be a date YYYY-MM-DD")
     if isinstance(value, str):
         try:
-            if len(value) != 10:
+            if len(value) != _ISO_DATE_CHARS:
                 raise ValueError(value)
             value = dt.date.fromisoformat(value)
         except ValueError:

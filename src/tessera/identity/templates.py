@@ -65,6 +65,7 @@ VERSION = 1
 HEADER = struct.Struct("<4sBBHHH")
 FACE_OFFSET = HEADER.size  # the face sits at a fixed offset, so the gallery can read it without parsing
 BASE64_CHARS_MAX = 16_384  # far above the 2,732 characters of a face: a bound, not a format rule
+_FINGER_KEYS = ("position", "template")  # a finger is given as a mapping of these or as a pair in this order
 NORM_TOLERANCE = 1e-3  # float32 rounding of a normalised vector stays far inside this
 
 Vector = npt.NDArray[np.float32]
@@ -227,14 +228,14 @@ def checked_templates(face: object, fingers: object = (), field: str = "template
 
 def _finger_item(item: object, spot: str) -> tuple[object, object]:
     if isinstance(item, Mapping):
-        extra = set(item) - {"position", "template"}
+        extra = set(item) - set(_FINGER_KEYS)
         if extra:
             raise InvalidInputError(spot, f"unknown key {sorted(map(str, extra))[0]!r}")
-        for key in ("position", "template"):
+        for key in _FINGER_KEYS:
             if key not in item:
                 raise InvalidInputError(f"{spot}.{key}", "is missing")
         return item["position"], item["template"]
-    if isinstance(item, tuple | list) and len(item) == 2:
+    if isinstance(item, tuple | list) and len(item) == len(_FINGER_KEYS):
         return item[0], item[1]
     raise InvalidInputError(spot, "must be a (position, template) pair or {'position': ..., 'template': ...}")
 

@@ -33,10 +33,11 @@ MAGIC = b"TSJ1"
 VERSION = 1
 HEADER = struct.Struct("<4sBBHQQQIIQ12xI")
 HEADER_SIZE = HEADER.size
+HEADER_BYTES = 64  # the header the docstring draws; the format string above must add up to it
 SEGMENT_SUFFIX = ".journal"
 IOV_MAX = 512  # stay well under the kernel's 1024 iovecs per writev
 
-assert HEADER_SIZE == 64
+assert HEADER_SIZE == HEADER_BYTES
 
 
 class EntryKind:

@@ -50,7 +50,7 @@ from tessera.ledger.snapshot import Snapshot, list_snapshots, read_snapshot, wri
 from tessera.ledger.state import PendingState, State
 from tessera.ledger.status import CreateAccountStatus, CreateTransferStatus, OrderStatus, Results
 from tessera.ledger.totals import TOTALS_FIELDS, Totals, totals_of
-from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, RECORD_BYTES, check_batch_size
 
 ORDER_REFERENCE_BYTES_MAX = 112
 ORDER_DTYPE = np.dtype(
@@ -62,7 +62,7 @@ ORDER_DTYPE = np.dtype(
         ("reference", f"S{ORDER_REFERENCE_BYTES_MAX}"),
     ]
 )
-assert ORDER_DTYPE.itemsize == 128
+assert ORDER_DTYPE.itemsize == RECORD_BYTES  # an order is journaled like an account or a transfer
 _FREEZE, _UNFREEZE = 1, 2
 _ENTRY_DTYPES = {EntryKind.accounts: ACCOUNT_DTYPE, EntryKind.transfers: TRANSFER_DTYPE, EntryKind.orders: ORDER_DTYPE}
 

@@ -21,6 +21,7 @@ from tessera.ledger import _engine
 from tessera.ledger.records import ACCOUNT_DTYPE, TRANSFER_DTYPE, TransferFlags
 from tessera.limits import ID_LIMIT
 
+META_BYTES = 32  # engine.h's meta_t, which the engine steps through by its own sizeof
 META_DTYPE = np.dtype(
     [
         ("prev_debit", "<i8"),
@@ -30,7 +31,7 @@ META_DTYPE = np.dtype(
         ("pad", "V7"),
     ]
 )
-assert META_DTYPE.itemsize == 32
+assert META_DTYPE.itemsize == META_BYTES
 
 CAPACITY_MIN = 1024
 POPULATE_BYTES_MIN = 4 * 2**20
