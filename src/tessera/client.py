@@ -9,6 +9,7 @@ Transfer batches travel as packed 128-byte records; errors come back as the same
 from __future__ import annotations
 
 from collections.abc import Sequence
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
@@ -106,7 +107,7 @@ class Client:
 
     def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         response = self._send(method, url, **kwargs)
-        if response.status_code >= 400:
+        if response.status_code >= HTTPStatus.BAD_REQUEST:
             raise _error_from(response)
         return response
 
@@ -152,9 +153,9 @@ class Client:
         found = []
         for item_id in ids:
             response = self._send("GET", f"{path}/{int(item_id)}")
-            if response.status_code == 404 and response.json().get("code") == "not_found":
+            if response.status_code == HTTPStatus.NOT_FOUND and response.json().get("code") == "not_found":
                 continue
-            if response.status_code >= 400:
+            if response.status_code >= HTTPStatus.BAD_REQUEST:
                 raise _error_from(response)
             found.append(response.json())
         return found

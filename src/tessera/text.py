@@ -86,6 +86,7 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 # (Latin first: screening romanises to it). Each maps the skeletons of its basic letters to
 # the letter: what a look-alike from another script is folded to.
 _SCRIPTS = ("Latin", "Cyrillic", "Greek")
+_MIXED = 2  # scripts in one word: a word in one script alone has no look-alikes to fold
 _BASIC_LETTERS = {
     "Latin": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
     "Cyrillic": "".join(map(chr, range(0x0400, 0x0460))),
@@ -198,7 +199,7 @@ def _look_alikes_folded(word: re.Match[str]) -> str:
         script = script_of.get(char)
         if script is not None:
             counts[script] += 1
-    if sum(1 for n in counts.values() if n) < 2:
+    if sum(1 for n in counts.values() if n) < _MIXED:
         return text
     main = max(_SCRIPTS, key=lambda s: counts[s])  # the first of the most frequent: Latin wins a tie
     targets = _targets(main)

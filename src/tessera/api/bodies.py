@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import numpy as np
@@ -94,8 +95,9 @@ class BodyLimit:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
-    code = BodySizeError.code if status == 413 else InvalidInputError.code
-    field = "body" if status == 413 else "Content-Length"
+    too_large = status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    code = BodySizeError.code if too_large else InvalidInputError.code
+    field = "body" if too_large else "Content-Length"
     # The rest of the body stays unread, so the connection cannot carry another request.
     response = problem(status, code, detail, scope["path"], field=field, headers={"Connection": "close"})
     await response(scope, receive, send)

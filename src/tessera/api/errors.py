@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -104,14 +105,16 @@ async def _tessera_error(request: Request, exc: Exception) -> JSONResponse:
 def error_response(exc: errors.TesseraError, method: str, path: str) -> JSONResponse:
     """A Tessera error as problem+json, with Retry-After or WWW-Authenticate where it calls for one."""
     status = status_of(exc)
-    if status >= 500:
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         log.error("request %s %s failed: %s [%s]", method, path, exc, exc.code)
     headers = {}
     if isinstance(exc, errors.RateLimitedError | errors.CredentialLockedError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     if isinstance(exc, errors.UnauthenticatedError):
         headers["WWW-Authenticate"] = 'Bearer realm="tessera"'
-    detail = str(exc) if status < 500 or status == 503 else "the server could not complete the request"
+    # A 503 names what is closed or locked, which the caller may know; other faults' texts stay in the log.
+    shown = status < HTTPStatus.INTERNAL_SERVER_ERROR or status == HTTPStatus.SERVICE_UNAVAILABLE
+    detail = str(exc) if shown else "the server could not complete the request"
     return problem(status, exc.code, detail, path, field=getattr(exc, "field", None), headers=headers)
 
 

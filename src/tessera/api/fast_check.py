@@ -34,6 +34,7 @@ from tessera.service import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 
 PATH = "/v1/check"
 _DOMAINS = frozenset(get_args(DomainName))
+_PARAMS = frozenset({"subject", "domain"})  # each once and nothing else, or the full route answers
 log = logging.getLogger("tessera.api")
 
 
@@ -91,7 +92,7 @@ def _plain_request(services: Services, scope: Scope) -> tuple[Caller, str, str] 
     if grant is None:
         return None
     params = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-    if len(params) != 2 or {name for name, _ in params} != {"subject", "domain"}:
+    if len(params) != len(_PARAMS) or {name for name, _ in params} != _PARAMS:
         return None
     query = dict(params)
     subject, domain = query["subject"], query["domain"]

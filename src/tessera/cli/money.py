@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 agencies_app = typer.Typer(help="The register of agencies an officer may act for.", no_args_is_help=True)
 ledgers_app = typer.Typer(help="The register of ledgers: units of account and their one issuer.", no_args_is_help=True)
+_APPROVERS = 2  # one admin asks and another approves (money.approvals)
 ApproverOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -36,7 +37,7 @@ def approved_by_two(store: Store, approvers: list[str] | None) -> tuple[AdminReq
     from tessera.money import AdminRequests, admin_of_token
 
     keys = approvers or []
-    if len(keys) != 2:
+    if len(keys) != _APPROVERS:
         raise InvalidInputError("--approver", f"needs two admins' API keys, got {len(keys)}")
     admins = [admin_of_token(store, key, "--approver") for key in keys]
     if admins[0].id == admins[1].id:

@@ -77,6 +77,7 @@ SECRET_HASH_MIN = 16  # below 128 bits a "hash" is a mistake
 URL_MAX = 2048
 CONNECT_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_S = 10.0
+_HOLDER_FIELDS = 2  # a holder is a pair (account_id, principal_id)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -633,7 +634,7 @@ def _checked_holders(value: object) -> tuple[dict[int, str], dict[int, int]]:
     wanted: dict[int, str] = {}
     first_at: dict[int, int] = {}
     for i, pair in enumerate(holders):
-        if not isinstance(pair, Sequence) or isinstance(pair, str | bytes | bytearray) or len(pair) != 2:
+        if not isinstance(pair, Sequence) or isinstance(pair, str | bytes | bytearray) or len(pair) != _HOLDER_FIELDS:
             raise InvalidInputError(f"holders[{i}]", "must be a pair (account_id, principal_id)")
         account_id = _checked_int(pair[0], f"holders[{i}].account_id", 1, ID_LIMIT - 1)
         principal_id = _checked_principal_id(pair[1], f"holders[{i}].principal_id")

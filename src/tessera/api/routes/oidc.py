@@ -18,6 +18,7 @@ import json
 import logging
 import secrets
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
@@ -340,7 +341,7 @@ def _redirect(outcome: Redirect) -> RedirectResponse:
 
 def _quoted(text: str) -> str:
     """Text safe inside a quoted HTTP header parameter: printable ASCII without quotes or backslashes."""
-    return "".join(c for c in text if 32 <= ord(c) < 127 and c not in '"\\')
+    return "".join(c for c in text if " " <= c <= "~" and c not in '"\\')
 
 
 PAGE_STYLE = """body{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
@@ -429,9 +430,10 @@ def _consent_page(request: AuthorizationRequest) -> HTMLResponse:
 
 def _error_page(exc: TesseraError) -> HTMLResponse:
     code = status_of(exc)
-    if code >= 500:
+    if code >= HTTPStatus.INTERNAL_SERVER_ERROR:
         log.error("the login page failed: %s [%s]", exc, exc.code)
-    detail = str(exc) if code < 500 or code == 503 else "the server could not complete the login"
+    shown = code < HTTPStatus.INTERNAL_SERVER_ERROR or code == HTTPStatus.SERVICE_UNAVAILABLE
+    detail = str(exc) if shown else "the server could not complete the login"
     body = (
         "<h1>This login cannot go on</h1>"
         f"<p>{html.escape(detail)}</p>"
