@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from tessera.auth import AGENCY_MAX
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError, ProtectedCategoryError
@@ -102,6 +102,7 @@ class FieldType(StrEnum):
 
 EVENT_TYPE_NAME_MAX = 64
 FIELD_NAME_MAX = 64
+CODE_TABLE_NAME_MAX = 32  # codes.py names its tables within this
 FIELDS_MAX = 64
 EVENT_TYPES_MAX = 10_000
 RECORD_TYPES_MAX = 10_000
@@ -113,6 +114,7 @@ IMPLICIT_FIELDS = frozenset({"subject", "time"})
 _EVENT_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")  # domain.what_happened
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _RECORD_NAME = re.compile(r"[a-z][a-z0-9_]*")  # one word: never mistaken for an event type
+_SPEC_WITH_CODES: Final = 3  # (type, category, code table); a spec without one is (type, category)
 
 
 FieldSpec = (
@@ -233,7 +235,7 @@ def _checked_fields(where: str, fields: Mapping[str, FieldSpec], depth: int) -> 
             raise InvalidInputError(at, "a field name is lowercase letters, digits and _")
         if not isinstance(spec, tuple) or len(spec) not in (2, 3):
             raise InvalidInputError(at, "must be a pair (type, category), or (type, category, code table)")
-        codes = _checked_codes(spec[2] if len(spec) == 3 else None, spec[0], at)
+        codes = _checked_codes(spec[2] if len(spec) == _SPEC_WITH_CODES else None, spec[0], at)
         category = _checked_category(spec[1], at)
         if category in FORBIDDEN:
             raise ProtectedCategoryError(where, field_name, category.value)
@@ -259,7 +261,7 @@ def _checked_codes(codes: object, kind: object, at: str) -> str | None:
     """The name of the code table a field's values come from (rules/codes.py): int and str fields only."""
     if codes is None:
         return None
-    if not isinstance(codes, str) or not _RECORD_NAME.fullmatch(codes) or len(codes) > 32:
+    if not isinstance(codes, str) or not _RECORD_NAME.fullmatch(codes) or len(codes) > CODE_TABLE_NAME_MAX:
         raise InvalidInputError(f"{at}.codes", f"names a code table in one lowercase word, got {codes!r:.40}")
     if kind not in (FieldType.integer, FieldType.text, FieldType.integer.value, FieldType.text.value):
         raise InvalidInputError(f"{at}.codes", "only an int or str field takes its values from a code table")

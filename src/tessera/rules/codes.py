@@ -43,7 +43,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, select
 
 from tessera.errors import InvalidInputError, NotFoundError
-from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, Category, FieldType
+from tessera.rules.categories import CODE_TABLE_NAME_MAX, FAVOURABLE_ONLY, FORBIDDEN, Category, FieldType
 from tessera.store import ledgers
 from tessera.text import checked_visible
 
@@ -59,7 +59,7 @@ LABEL_MAX = 200
 SOURCE_MAX = 500
 TABLES_MAX = 64
 _LOOKUP_SIZE_MAX = 1 << 17  # int tables up to this value mask through one lookup array; larger ones by search
-_TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_TABLE_NAME = re.compile(rf"[a-z][a-z0-9_]{{0,{CODE_TABLE_NAME_MAX - 1}}}")
 # Most severe first: the category an error names when a comparison could match anything in a table.
 SEVERITY = (*(c for c in Category if c in FORBIDDEN), *(c for c in Category if c in FAVOURABLE_ONLY))
 

@@ -35,6 +35,8 @@ LANGUAGES = ("en", "es", "fr", "pt", "ar", "ru", "zh", "ru_latn", "zh_latn", "ar
 PROTECTED = FORBIDDEN | FAVOURABLE_ONLY | {Category.derived}  # derived: words naming a rule's output
 NAME_CHECKED_MAX = 256  # characters of one name; declared names are at most 64
 TOKENS_RUN_MAX = 16  # tokens run together (``r_e_l_i_g_i_o_n``) at most this many
+WORD_MAX = 64  # characters of one word or phrase in the lexicon
+ARABIC_STEM_LETTERS_MIN = 3  # an article is stripped only from a word left with a three-letter root or more
 RUN_LETTERS_MIN = 5  # a word matches tokens run together only if it is at least this long
 _TOKEN = re.compile(r"[^\W_]+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -284,7 +286,7 @@ def _tokens(form: str) -> list[str]:
     for i, token in enumerate(tokens):
         if "\u0600" <= token[0] <= "\u06ff":
             for article in _ARABIC_ARTICLES:
-                if token.startswith(article) and len(token) - len(article) >= 3:
+                if token.startswith(article) and len(token) - len(article) >= ARABIC_STEM_LETTERS_MIN:
                     tokens[i] = token[len(article) :]
                     break
     return tokens
@@ -306,8 +308,8 @@ def _is_latin(text: str) -> bool:
 
 
 def _entry(written: object, category: Category, language: str, context: _Context | None, field: str) -> _Entry:
-    if not isinstance(written, str) or not written.strip() or len(written) > 64:
-        raise InvalidInputError(field, "a word is 1-64 characters")
+    if not isinstance(written, str) or not written.strip() or len(written) > WORD_MAX:
+        raise InvalidInputError(field, f"a word is 1-{WORD_MAX} characters")
     stem = written.endswith("*")
     return _Entry(_normalised(written.removesuffix("*"), field), stem, category, language, written, context)
 

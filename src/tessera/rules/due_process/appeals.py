@@ -35,6 +35,9 @@ from tessera.rules.subjects import checked_subject
 from tessera.store import ACTOR_MAX, GROUNDS_MAX, REASON_TEXT_MAX, Store, appeals, restrictions
 
 APPEALS_LIST_MAX = PAGE_SIZE_MAX
+_ID_PREFIX = "a_"
+_ID_BYTES = 8  # random bytes of an appeal id, written as hex after its prefix
+_ID_CHARS = len(_ID_PREFIX) + 2 * _ID_BYTES
 
 Clock = Callable[[], int]
 
@@ -85,9 +88,7 @@ class Appeals:
             if current.appeal_state is AppealState.pending:
                 raise ConflictError("restriction_id", f"{current.id} already has an appeal awaiting a decision")
             now = self._clock()
-            appeal = Appeal(
-                "a_" + secrets.token_hex(8), current.id, appellant, filed_by, grounds, AppealStatus.pending, now
-            )
+            appeal = Appeal(_new_id(), current.id, appellant, filed_by, grounds, AppealStatus.pending, now)
             conn.execute(insert(appeals).values(_values(appeal)))
             _save(conn, replace(current, appeal_state=AppealState.pending))
             _event(
@@ -207,8 +208,12 @@ def _answer(r: Restriction, a: Appeal) -> NoticeDraft:
     )
 
 
+def _new_id() -> str:
+    return _ID_PREFIX + secrets.token_hex(_ID_BYTES)
+
+
 def _checked_id(value: object) -> str:
-    if not isinstance(value, str) or len(value) != 18 or not value.startswith("a_"):
+    if not isinstance(value, str) or len(value) != _ID_CHARS or not value.startswith(_ID_PREFIX):
         raise NotFoundError("appeal_id", f"no appeal {value!r:.40}")
     return value
 

@@ -89,6 +89,9 @@ SWEEP_BATCH_MAX = 1000  # expired per transaction; the sweep loops until none is
 RULE_PREFIX = "rule:"
 HIT_REF_PREFIX = "screening:"  # event_ref of a restriction a screening hit's confirmation proposed
 EXPIRED = "its end was reached"
+_ID_PREFIX = "r_"
+_ID_BYTES = 8  # random bytes of a restriction id, written as hex after its prefix
+_ID_CHARS = len(_ID_PREFIX) + 2 * _ID_BYTES
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], int]
@@ -251,7 +254,7 @@ class Restrictions:
         event_ref = None if p.event_ref is None else checked_text(p.event_ref, at + "event_ref", POLICY_REFERENCE_MAX)
         order = checked_order(p.court_order, basis, now, at + "court_order")
         return Restriction(
-            id="r_" + secrets.token_hex(8),
+            id=_ID_PREFIX + secrets.token_hex(_ID_BYTES),
             subject=subject,
             domains=domains,
             basis_id=basis.id,
@@ -583,7 +586,7 @@ def _checked_end(end_ns: object, basis: LegalBasis, now: int, field: str) -> int
 
 
 def _checked_id(value: object) -> str:
-    if not isinstance(value, str) or len(value) != 18 or not value.startswith("r_"):
+    if not isinstance(value, str) or len(value) != _ID_CHARS or not value.startswith(_ID_PREFIX):
         raise NotFoundError("restriction_id", f"no restriction {value!r:.40}")
     return value
 

@@ -72,6 +72,10 @@ class Call:
     args: tuple[Expr, ...]
 
 
+BINARY_ARGS = 2  # a Call of an infix operator (``_&&_``, ``_<_``, ``_[_]``): its two operands
+CONDITIONAL_ARGS = 3  # a Call of ``_?_:_``: its test and its two branches
+
+
 @dataclass(frozen=True, slots=True)
 class ListExpr:
     """``[a, b, c]``."""

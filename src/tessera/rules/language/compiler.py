@@ -44,7 +44,7 @@ import numpy.typing as npt
 from tessera.errors import InvalidInputError
 from tessera.rules.categories import EventTypes, FieldType
 from tessera.rules.codes import CodeTable
-from tessera.rules.language.cel_ast import Call, Checked, Const, Expr, Ident, ListExpr
+from tessera.rules.language.cel_ast import BINARY_ARGS, Call, Checked, Const, Expr, Ident, ListExpr
 from tessera.rules.language.guard import EVENT
 from tessera.rules.language.reference import ReferenceRule, guarded_rule
 from tessera.rules.language.rulesets import Rule, RuleSet
@@ -55,6 +55,7 @@ Value = tuple[Array, Mask]
 _INT_MIN = np.int64(np.iinfo(np.int64).min)
 _TWO_63 = 9.223372036854775808e18  # 2**63: int(x) needs -2**63 < x < 2**63, as CEL has it
 _STRING_KINDS = frozenset("UT")
+_UNSIGNED_BYTES_MAX = 4  # uint32 and narrower fit int64 exactly; a uint64 column may not
 
 
 class UnsupportedError(Exception):
@@ -199,7 +200,7 @@ def _column(columns: Mapping[str, Array], path: str, field_type: FieldType, size
     if field_type is FieldType.text and kind == "O":
         return found.astype(np.str_)
     if field_type in (FieldType.integer, FieldType.date, FieldType.timestamp) and (
-        kind == "i" or (kind == "u" and found.dtype.itemsize <= 4)
+        kind == "i" or (kind == "u" and found.dtype.itemsize <= _UNSIGNED_BYTES_MAX)
     ):
         return found.astype(np.int64, copy=False)
     raise InvalidInputError(f"columns.{path}", f"a {field_type.value} field cannot be read from {found.dtype} values")
@@ -246,9 +247,9 @@ class _Lowering:
             return _Node("not", (self.lower(args[0]),))
         if fn == "_?_:_" and types[0] == "bool" and types[1] == types[2] and types[1] in _COMPARABLE:
             return _Node("cond", tuple(self.lower(a) for a in args))
-        if fn in _COMPARISONS and len(types) == 2 and types[0] == types[1] and types[0] in _COMPARABLE:
+        if fn in _COMPARISONS and len(types) == BINARY_ARGS and types[0] == types[1] and types[0] in _COMPARABLE:
             return _Node(_COMPARISONS[fn], tuple(self.lower(a) for a in args))
-        if fn in _ARITHMETIC and len(types) == 2 and types[0] == types[1]:
+        if fn in _ARITHMETIC and len(types) == BINARY_ARGS and types[0] == types[1]:
             op = f"{_ARITHMETIC[fn]}_{types[0]}"
             if op in _OPERATIONS:
                 return _Node(op, tuple(self.lower(a) for a in args))

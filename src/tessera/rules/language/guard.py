@@ -26,6 +26,7 @@ from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryEr
 from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, IMPLICIT_FIELDS, Category, EventType, FieldType
 from tessera.rules.codes import CodeTables, builtin_code_tables
 from tessera.rules.language.cel_ast import (
+    BINARY_ARGS,
     Call,
     Checked,
     Comprehension,
@@ -167,7 +168,7 @@ def _root(node: Expr) -> tuple[tuple[str, ...], bool] | None:
 
 
 def _is_index(node: Expr) -> TypeGuard[Call]:
-    return isinstance(node, Call) and node.function in ("_[_]", "_[?_]") and len(node.args) == 2
+    return isinstance(node, Call) and node.function in ("_[_]", "_[?_]") and len(node.args) == BINARY_ARGS
 
 
 def _collect(node: Expr, reads: list[tuple[tuple[str, ...], str | None]]) -> None:

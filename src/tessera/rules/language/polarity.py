@@ -54,7 +54,18 @@ from enum import StrEnum
 from tessera.errors import InvalidInputError, ProtectedCategoryError
 from tessera.limits import ID_LIMIT
 from tessera.rules.categories import FAVOURABLE_ONLY, Category, EventType, FieldType
-from tessera.rules.language.cel_ast import Call, Checked, Const, Expr, Ident, ListExpr, check, children
+from tessera.rules.language.cel_ast import (
+    BINARY_ARGS,
+    CONDITIONAL_ARGS,
+    Call,
+    Checked,
+    Const,
+    Expr,
+    Ident,
+    ListExpr,
+    check,
+    children,
+)
 
 ABSENT: Mapping[FieldType, object] = {
     FieldType.integer: 0,
@@ -178,11 +189,11 @@ class _Analysis:
                 return {name: Polarity.unknown}
             return {name: Polarity.narrowing}  # true where absent, or where below it (a grade of -1)
         if isinstance(node, Call) and node.target is None:
-            if node.function in ("_&&_", "_||_") and len(node.args) == 2:
+            if node.function in ("_&&_", "_||_") and len(node.args) == BINARY_ARGS:
                 return _merged(self.polarity(node.args[0]), self.polarity(node.args[1]))
             if node.function == "!_" and len(node.args) == 1:
                 return {n: _SWAPPED.get(p, Polarity.unknown) for n, p in self.polarity(node.args[0]).items()}
-            if node.function == "_?_:_" and len(node.args) == 3:
+            if node.function == "_?_:_" and len(node.args) == CONDITIONAL_ARGS:
                 test, yes, no = node.args
                 unknown = dict.fromkeys(self._reads[test.id] & self._protected.keys(), Polarity.unknown)
                 return _merged(_merged(unknown, self.polarity(yes)), self.polarity(no))
@@ -223,11 +234,11 @@ def _cel(node: Expr) -> str:
         return "[" + ", ".join(_cel(e) for e in node.elements) + "]"
     if isinstance(node, Call):
         args = [_cel(a) for a in node.args]
-        if node.target is None and node.function in _INFIX and len(args) == 2:
+        if node.target is None and node.function in _INFIX and len(args) == BINARY_ARGS:
             return f"({args[0]} {_INFIX[node.function]} {args[1]})"
         if node.target is None and node.function in _PREFIX and len(args) == 1:
             return f"({_PREFIX[node.function]}{args[0]})"
-        if node.target is None and node.function == "_?_:_" and len(args) == 3:
+        if node.target is None and node.function == "_?_:_" and len(args) == CONDITIONAL_ARGS:
             return f"({args[0]} ? {args[1]} : {args[2]})"
         if node.function.isidentifier():
             call = f"{node.function}({', '.join(args)})"

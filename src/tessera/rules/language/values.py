@@ -50,7 +50,19 @@ from dataclasses import dataclass
 from tessera.errors import InvalidInputError, ProtectedCategoryError, TesseraError
 from tessera.rules.categories import FAVOURABLE_ONLY, FORBIDDEN, Category, EventType, FieldType
 from tessera.rules.codes import SEVERITY, Code, CodeTable, CodeTables, CodeValue
-from tessera.rules.language.cel_ast import Call, Checked, Comprehension, Const, Expr, Ident, ListExpr, check, children
+from tessera.rules.language.cel_ast import (
+    BINARY_ARGS,
+    CONDITIONAL_ARGS,
+    Call,
+    Checked,
+    Comprehension,
+    Const,
+    Expr,
+    Ident,
+    ListExpr,
+    check,
+    children,
+)
 
 FREE_TEXT = "free_text"  # the category an error names for free text: it may carry any
 EXAMPLES_MAX = 3  # codes an error lists
@@ -207,7 +219,7 @@ class _Walk:
             if node.function == "!_" and len(node.args) == 1:
                 self.visit(node.args[0], -polarity)
                 return
-            if node.function == "_?_:_" and len(node.args) == 3 and self._types.get(node.id) == "bool":
+            if node.function == "_?_:_" and len(node.args) == CONDITIONAL_ARGS and self._types.get(node.id) == "bool":
                 self.visit(node.args[0], 0)  # an error in the test errs the whole: no side is safe to assume
                 self.visit(node.args[1], polarity)
                 self.visit(node.args[2], polarity)
@@ -373,11 +385,11 @@ def _cel(node: Expr) -> str:
         return "[" + ", ".join(_cel(e) for e in node.elements) + "]"
     assert isinstance(node, Call), "opaque nodes are never written back"
     args = [_cel(a) for a in node.args]
-    if node.target is None and node.function in _INFIX and len(args) == 2:
+    if node.target is None and node.function in _INFIX and len(args) == BINARY_ARGS:
         return f"({args[0]} {_INFIX[node.function]} {args[1]})"
     if node.target is None and node.function in _PREFIX and len(args) == 1:
         return f"({_PREFIX[node.function]}{args[0]})"
-    if node.target is None and node.function == "_?_:_" and len(args) == 3:
+    if node.target is None and node.function == "_?_:_" and len(args) == CONDITIONAL_ARGS:
         return f"({args[0]} ? {args[1]} : {args[2]})"
     call = f"{node.function}({', '.join(args)})"
     return call if node.target is None else f"{_cel(node.target)}.{call}"

@@ -68,6 +68,7 @@ _OFAC_DOCUMENT = re.compile(
 )
 # "a.k.a. 'BNC'", "f.k.a. 'ANSAR INSTITUTE'": the weak aliases OFAC keeps in the remarks.
 _OFAC_ALIAS = re.compile(r"[afn]\.k\.a\.,? '(.+)'")
+_OFAC_QUOTED_MIN = 3  # 'X': an alias still in quotes, with at least one character inside them
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +193,7 @@ def parse_ofac_remarks(remarks: str) -> OfacRemarks:
         elif match := _OFAC_ALIAS.fullmatch(item):
             alias = match.group(1)
             # ''FOOPIE'': doubled quotes around the alias; a lone leading one is an ayn.
-            if len(alias) > 2 and alias[0] == alias[-1] == "'":
+            if len(alias) >= _OFAC_QUOTED_MIN and alias[0] == alias[-1] == "'":
                 alias = alias[1:-1]
             aliases.append(alias.strip())
         else:

@@ -54,6 +54,7 @@ MATCHES_LIMIT_MAX = 100
 SCREEN_BATCH_MAX = 100_000
 QUERY_NAME_MAX = 500
 IDENTIFIERS_MAX = 20
+IDENTIFIER_CHARS_MAX = 100  # a passport, identity card or registry number, with room to spare
 ENTITIES_MAX = 2_000_000
 
 # Weights of the score. The query side counts more: people leave out middle names far
@@ -287,8 +288,8 @@ def checked_query(query: object, at: str = "query", fields: Mapping[str, str] | 
         raise InvalidInputError(named["country"], f"must be a two-letter country code, got {query.country!r}")
     if not isinstance(query.identifiers, tuple) or len(query.identifiers) > IDENTIFIERS_MAX:
         raise InvalidInputError(named["identifiers"], f"must be a tuple of at most {IDENTIFIERS_MAX} strings")
-    if not all(isinstance(i, str) and 0 < len(i) <= 100 for i in query.identifiers):
-        raise InvalidInputError(named["identifiers"], "each must be a string of 1-100 characters")
+    if not all(isinstance(i, str) and 0 < len(i) <= IDENTIFIER_CHARS_MAX for i in query.identifiers):
+        raise InvalidInputError(named["identifiers"], f"each must be a string of 1-{IDENTIFIER_CHARS_MAX} characters")
     return query
 
 

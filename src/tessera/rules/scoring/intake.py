@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 EVENTS_SOURCE = "events"  # the engine's cursor over rule_events.seq
 EVENTS_BATCH_MAX = 1000
 EVENT_TEXT_MAX = 200  # a text field's value
+# fromisoformat also reads 20240101 and week dates (2024-W01-1); a date field is YYYY-MM-DD only.
+_ISO_DATE_CHARS = len("YYYY-MM-DD")
 CLOCK_SKEW_NS = 300 * 10**9  # an event may be stamped at most five minutes ahead of this clock
 CATCH_UP_CHUNK = 10_000
 ATTEMPTS_MAX = 3  # a kept run that fails to score this often is skipped (logged), not retried forever
@@ -337,7 +339,7 @@ def _checked_value(value: object, field_type: FieldType, where: str) -> object:
         return checked_visible(value, where)
     if field_type is FieldType.date:
         try:
-            day = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+            day = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == _ISO_DATE_CHARS else None
         except ValueError:
             day = None
         if day is None:
