@@ -317,6 +317,8 @@ _STREETS = ("Market Road", "Station Street", "Rue de la Paix", "улица Ле�
 _TOWNS = ("Kisumu", "Dakar", "Almaty", "Tunis", "Pune", "Gondar", "Kraków", "Recife", "Chengdu")
 _BIRTH_FIRST = datetime.date(1940, 1, 1).toordinal()
 _BIRTH_LAST = datetime.date(2025, 12, 31).toordinal()
+_SAME_BIRTH = 0.5  # a repeat claims the first birth date half the time, else one up to four years off
+_NO_HOUSEHOLD_SHARE = 0.2  # a fifth of submissions name no household
 
 
 def _name(rng: np.random.Generator) -> str:
@@ -333,7 +335,7 @@ def _demographics(rng: np.random.Generator, index: int, first: dict[str, object]
     if first is not None:
         sex = str(first["sex"])
         claimed = datetime.date.fromisoformat(str(first["birth_date"])).toordinal()
-        birth = claimed if rng.random() < 0.5 else min(_BIRTH_LAST, claimed + int(rng.integers(-1500, 1500)))
+        birth = claimed if rng.random() < _SAME_BIRTH else min(_BIRTH_LAST, claimed + int(rng.integers(-1500, 1500)))
     return {
         "name": _name(rng),
         "other_names": [_name(rng) for _ in range(int(rng.choice(3, p=[0.7, 0.25, 0.05])))],
@@ -344,7 +346,7 @@ def _demographics(rng: np.random.Generator, index: int, first: dict[str, object]
             f"{_TOWNS[int(rng.integers(len(_TOWNS)))]}"
         ),
         # A household is shared with about two earlier submissions on average.
-        "household": "" if rng.random() < 0.2 else f"hh-{int(rng.integers(1 + index // 3)):07d}",
+        "household": "" if rng.random() < _NO_HOUSEHOLD_SHARE else f"hh-{int(rng.integers(1 + index // 3)):07d}",
     }
 
 
@@ -460,6 +462,11 @@ _CYRILLIC_SPELLINGS = "щ х ш ч ж ц я ю ё е ф т д г у у и дж �
 # Latin to Cyrillic as a Russian speaker would write a foreign name: digraphs before letters.
 _TO_CYRILLIC = tuple(zip(_LATIN_SPELLINGS.split(), _CYRILLIC_SPELLINGS.split(), strict=True))
 _SCREEN_SEED = 0x5C4EE2  # keeps the screening draws apart from the other generators' streams
+_SCREEN_PERSON_SHARE = 0.9  # made-up listings are nine in ten persons, the rest organisations
+# Positives come from names of two tokens or more: a lone token is too weak a query to expect its listing back.
+_POSITIVE_TOKENS_MIN = 2
+_WITH_MIDDLE = 3  # words in a name with a middle one to drop: first, middle, last
+_TYPO_EDITS = ("substitute", "delete", "insert", "swap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,7 +509,7 @@ def synthetic_listed_entities(seed: int, count: int, first: int = 0) -> list[Lis
     entities = []
     for i in range(first, first + count):
         rng = np.random.default_rng([seed, _SCREEN_SEED, i])
-        if rng.random() < 0.9:
+        if rng.random() < _SCREEN_PERSON_SHARE:
             given = [str(rng.choice(_SCREEN_GIVEN)) for _ in range(int(rng.choice([1, 2, 3], p=[0.5, 0.4, 0.1])))]
             family = _made_up_family_name(rng).upper()
             names: tuple[str, ...] = (f"{family}, {' '.join(given)}",)
@@ -545,19 +552,22 @@ def _natural_order(name: str) -> list[str]:
 
 def _typo(rng: np.random.Generator, words: list[str]) -> list[str]:
     """One edit (substitution, deletion, insertion or swap) in one word of four letters or more."""
-    choices = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha() and w.isascii()]
+    # Screening finds any one edit in a word this long; a shorter one matches a letter lost or replaced only.
+    from tessera.rules import FUZZY_TOKEN_LENGTH_MIN  # noqa: PLC0415 (ICU loads only for screening helpers)
+
+    choices = [i for i, w in enumerate(words) if len(w) >= FUZZY_TOKEN_LENGTH_MIN and w.isalpha() and w.isascii()]
     if not choices:
         return words
     at = int(rng.choice(choices))
     word, pos = words[at], int(rng.integers(1, len(words[at]) - 1))
     letter = str(rng.choice(list("aeioubdgklmnrst")))
     letter = letter.upper() if word.isupper() else letter
-    edit = int(rng.integers(4))
-    if edit == 0:
+    edit = _TYPO_EDITS[int(rng.integers(len(_TYPO_EDITS)))]
+    if edit == "substitute":
         word = word[:pos] + letter + word[pos + 1 :]
-    elif edit == 1:
+    elif edit == "delete":
         word = word[:pos] + word[pos + 1 :]
-    elif edit == 2:
+    elif edit == "insert":
         word = word[:pos] + letter + word[pos:]
     else:
         word = word[:pos] + word[pos + 1] + word[pos] + word[pos + 2 :]
@@ -567,7 +577,9 @@ def _typo(rng: np.random.Generator, words: list[str]) -> list[str]:
 def _screen_key(token: str) -> str:
     from rigour.text import metaphone  # noqa: PLC0415 (only the screening helpers load rigour)
 
-    return metaphone(token) if len(token) >= 4 and token.isalpha() else token
+    from tessera.rules import FUZZY_TOKEN_LENGTH_MIN  # noqa: PLC0415 (as the screener keys its tokens)
+
+    return metaphone(token) if len(token) >= FUZZY_TOKEN_LENGTH_MIN and token.isalpha() else token
 
 
 class _ListedKeys:
@@ -622,7 +634,9 @@ def screening_queries(
     record = [
         e
         for e in entities
-        if e.source != "synthetic" and e.kind in ("person", "organisation") and len(keys.tokens(e.names[0])) >= 2
+        if e.source != "synthetic"
+        and e.kind in ("person", "organisation")
+        and len(keys.tokens(e.names[0])) >= _POSITIVE_TOKENS_MIN
     ]
     if not record and positives:
         raise ValueError("no listings to make positives from")
@@ -630,7 +644,7 @@ def screening_queries(
     queries: list[LabelledQuery] = []
     while len(queries) < positives:
         entity = record[int(rng.integers(len(record)))]
-        aliases = [n for n in entity.names[1:] if len(keys.tokens(n)) >= 2 and n.isascii()]
+        aliases = [n for n in entity.names[1:] if len(keys.tokens(n)) >= _POSITIVE_TOKENS_MIN and n.isascii()]
         # People reorder and shorten the names of people; a company's name they copy.
         choices = ["reorder", "drop_middle", "typo", "cyrillic"] if entity.kind == "person" else ["typo", "cyrillic"]
         if aliases:
@@ -643,10 +657,10 @@ def screening_queries(
             name = aliases[int(rng.integers(len(aliases)))]
             ops.append("alias")
         words = _natural_order(name)
-        if "drop_middle" in wanted and len(words) >= 3:
+        if "drop_middle" in wanted and len(words) >= _WITH_MIDDLE:
             del words[int(rng.integers(1, len(words) - 1))]
             ops.append("drop_middle")
-        if "reorder" in wanted and len(words) >= 2:
+        if "reorder" in wanted and len(words) > 1:
             words = [words[-1], *words[:-1]]
             ops.append("reorder")
         if "typo" in wanted:

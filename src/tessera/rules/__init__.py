@@ -179,6 +179,7 @@ from tessera.rules.sanctions.lists import (
     parse_un,
 )
 from tessera.rules.sanctions.screening import (
+    FUZZY_TOKEN_LENGTH_MIN,
     SCORE_FLOOR,
     SCREEN_BATCH_MAX,
     SCREEN_THRESHOLD,
@@ -229,6 +230,7 @@ __all__ = [
     "FAVOURABLE_ONLY",
     "FORBIDDEN",
     "FTM_LINE_MAX",
+    "FUZZY_TOKEN_LENGTH_MIN",
     "LEDGER_EVENT",
     "LEDGER_SOURCE",
     "LIST_ENTITIES_MAX",
