@@ -48,6 +48,7 @@ FIELD_SETS = (
 )
 OUTCOMES = ("read", "write")
 PRINCIPALS = 5_000
+REPORT_EVERY_S = 2  # progress on stderr while appending, not once per batch
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -128,7 +129,7 @@ def _append_one_thread(log: AccessLog, batches: list[list[AccessEntry]]) -> tupl
         t0 = time.perf_counter()
         log.append(batch)
         latencies.append(time.perf_counter() - t0)
-        if t0 - last_report > 2:
+        if t0 - last_report > REPORT_EVERY_S:
             last_report = t0
             progress(f"  {log.size:,} entries appended ({k * len(batch) / (t0 - started):,.0f}/s)")
     return time.perf_counter() - started, latencies

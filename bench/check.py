@@ -264,7 +264,7 @@ def _wait_for(server: subprocess.Popen[bytes], port: int, log_path: Path) -> Non
             raise RuntimeError(f"tessera serve exited: {log_path.read_text()[-4000:]}")
         probe = _Client(port, {})
         try:
-            if probe.get("/healthz")[0] == 200:
+            if probe.get("/healthz")[0] == http.HTTPStatus.OK:
                 return
         except OSError:
             pass
@@ -328,7 +328,7 @@ def over_http(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
                     t0 = time.perf_counter()
                     status, body = client.get(path)
                     latencies.append(time.perf_counter() - t0)
-                    if status != 200:
+                    if status != http.HTTPStatus.OK:
                         raise RuntimeError(f"{name}: {status} {body[:300]!r}")
                     allowed = json.loads(body)["allowed"]
                 result[name] = {"allowed": allowed, **_percentiles_ms(latencies)}

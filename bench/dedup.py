@@ -31,7 +31,9 @@ from tessera.identity.dedup import BATCH_MAX as ADD_BATCH_MAX
 from tessera.identity.dedup import (
     DUPLICATE_THRESHOLD,
     RESCORE_CANDIDATES,
+    RESCORE_MAX,
     SHARDS_DEFAULT,
+    SHARDS_MAX,
     Candidate,
     Gallery,
     SignCodeIndex,
@@ -49,6 +51,8 @@ from tessera.testing import (
 
 SEARCH_BATCH = 1000
 K = 16
+PROBES_MIN = 2  # half the probes repeat enrolled people, half are strangers: at least one of each
+REPORT_EVERY_S = 5  # progress on stderr while enrolling, not once per batch
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -69,8 +73,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--batch must be between 1 and {ADD_BATCH_MAX}")
     if not 0 <= args.fingers <= FINGERS_MAX:
         parser.error(f"--fingers must be between 0 and {FINGERS_MAX}")
-    if args.count < 1 or args.probes < 2 or not 1 <= args.rescore <= 4096 or not 1 <= args.shards <= 64:
-        parser.error("--count >= 1, --probes >= 2, --rescore 1..4096 and --shards 1..64")
+    if (
+        args.count < 1
+        or args.probes < PROBES_MIN
+        or not 1 <= args.rescore <= RESCORE_MAX
+        or not 1 <= args.shards <= SHARDS_MAX
+    ):
+        parser.error(f"--count >= 1, --probes >= {PROBES_MIN}, --rescore 1..{RESCORE_MAX} and --shards 1..{SHARDS_MAX}")
     return args
 
 
@@ -115,7 +124,7 @@ def _enrol(directory: Path, args: argparse.Namespace, numbers: list[str]) -> dic
             gallery.add(numbers[people.start : people.stop], batch)
             t2 = time.perf_counter()
             generate, add = generate + t1 - t0, add + t2 - t1
-            if t2 - last_report > 5:
+            if t2 - last_report > REPORT_EVERY_S:
                 last_report = t2
                 progress(f"  {people.stop:,} enrolled ({people.stop / add:,.0f}/s adding)")
     return {

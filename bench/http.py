@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,7 @@ class Server:
                 if error is not None:
                     raise error
                 try:
-                    if http.get("/healthz").status_code == 200:
+                    if http.get("/healthz").status_code == HTTPStatus.OK:
                         return time.perf_counter() - started
                 except httpx.HTTPError:
                     pass
@@ -322,7 +323,7 @@ def _json_client(url: str, key: str) -> Callable[[], httpx.Client]:
 
 def _post_json(http: httpx.Client, body: bytes) -> int:
     response = http.post("/v1/ledger/transfers", content=body)
-    if response.status_code != 200:
+    if response.status_code != HTTPStatus.OK:
         raise TesseraError(f"POST /v1/ledger/transfers answered {response.status_code}: {response.text[:300]}")
     return sum(1 for r in response.json()["results"] if r["status"] != "ok")
 

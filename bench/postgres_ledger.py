@@ -79,6 +79,7 @@ POSTGRES_VERSION_PREFERRED = 15
 PG_PORT = 5432  # only names the socket file, which lives in our private directory
 COMMAND_SECONDS_MAX = 120
 POSTGRES_USER = "postgres"
+MOUNT_FIELDS_MIN = 3  # a /proc/self/mounts line: device, mount point, filesystem type, ...
 
 SCHEMA_SQL = """
 CREATE TABLE accounts (
@@ -227,7 +228,7 @@ def _filesystem_of(path: Path) -> str:
     with contextlib.suppress(OSError), open("/proc/self/mounts", encoding="utf-8") as mounts:
         for line in mounts:
             fields = line.split()
-            if len(fields) < 3:
+            if len(fields) < MOUNT_FIELDS_MIN:
                 continue
             mountpoint = fields[1].replace("\\040", " ")
             if str(path).startswith(mountpoint.rstrip("/") + "/") and len(mountpoint) >= len(best):

@@ -43,6 +43,7 @@ from tessera.testing import progress
 
 ISSUER = 1
 FIRST_WALLET = 1000
+REFUSED_SHARE = 0.03  # payments larger than any wallet holds, which the ledger refuses
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -111,9 +112,9 @@ def _transfers(rng: np.random.Generator, first_id: int, count: int, wallets: int
     credit = (debit + rng.integers(1, wallets, count)) % wallets
     batch["debit_account_id"] = FIRST_WALLET + debit
     batch["credit_account_id"] = FIRST_WALLET + credit
-    # Mostly small payments; about 3% larger than any wallet holds, which the ledger refuses.
+    # Mostly small payments; a few (REFUSED_SHARE) larger than any wallet holds.
     amounts = rng.integers(1, 5_000, count)
-    big = rng.random(count) < 0.03
+    big = rng.random(count) < REFUSED_SHARE
     amounts[big] = rng.integers(90_000, 100_000, int(big.sum()))
     batch["amount"] = amounts
     batch["ledger"] = 1
