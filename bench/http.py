@@ -45,10 +45,10 @@ from tessera.client import Client
 from tessera.errors import TesseraError
 from tessera.ledger import Account, AccountFlags
 from tessera.limits import BATCH_SIZE_MAX
+from tessera.money import AccountKind
 from tessera.testing import (
     ISSUER_CODE,
     ISSUER_ID,
-    WALLET_CODE,
     filesystem_of,
     issuance_batches,
     payment_batches,
@@ -111,15 +111,26 @@ def _free_port() -> int:
         return port
 
 
-def _create_key(data: Path) -> str:
-    command = [*_tessera_command(), "keys", "create", "--role", "officer", "--name", "bench-bank"]
-    command += ["--agency", "central-bank", "--data", str(data)]
+def _tessera(data: Path, *args: str) -> str:
+    """Run one ``tessera`` command on ``data``; its last line of output (a key, when it makes one)."""
+    command = [*_tessera_command(), *args, "--data", str(data)]
     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120, cwd=data.parent)
     if done.returncode != 0:
-        raise BenchError(f"tessera keys create exited {done.returncode}:\n{done.stderr.strip()}")
-    token = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        raise BenchError(f"tessera {' '.join(args[:2])} exited {done.returncode}:\n{done.stderr.strip()}")
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def _create_key(data: Path) -> str:
+    """The issuer's officer key, as an operator makes it: two admins register ledger 1, then approve the key."""
+    admins = [_tessera(data, "keys", "create", "--role", "admin", "--name", f"bench-admin-{i}") for i in (1, 2)]
+    approvers = [arg for admin in admins for arg in ("--approver", admin)]
+    currency = ("--id", "1", "--name", "bench-currency", "--unit", "XTS", "--decimals", "2", "--issuer", "central-bank")
+    _tessera(data, "ledgers", "add", *currency, *approvers)
+    token = _tessera(
+        data, "keys", "create", "--role", "officer", "--name", "bench-bank", "--agency", "central-bank", *approvers
+    )
     if not token.startswith("tsk_"):
-        raise BenchError(f"tessera keys create printed no key: {done.stdout!r} {done.stderr!r}")
+        raise BenchError(f"tessera keys create printed no key: {token!r}")
     return token
 
 
@@ -222,10 +233,14 @@ def _setup(url: str, key: str, accounts: int) -> None:
     """Open the issuer and the wallets (JSON), then fund each wallet from the issuer (packed)."""
     flags = AccountFlags.debits_must_not_exceed_credits
     with Client(url, key) as client:
-        _require_ok(client.create_accounts([Account(ISSUER_ID, 1, ISSUER_CODE)]).statuses, "opening the issuer")
+        issuer = Account(
+            ISSUER_ID, 1, ISSUER_CODE, AccountFlags.credits_must_not_exceed_debits
+        )  # issuance: at or below 0
+        _require_ok(client.create_accounts([issuer]).statuses, "opening the issuer")
         for start in range(0, accounts, BATCH_SIZE_MAX):
             ids = range(2 + start, 2 + min(start + BATCH_SIZE_MAX, accounts))
-            wallets = [Account(i, 1, WALLET_CODE, flags) for i in ids]
+            # The officer's own operating accounts: a wallet is a citizen's, and the bench has no citizens.
+            wallets = [Account(i, 1, AccountKind.system, flags) for i in ids]
             _require_ok(client.create_accounts(wallets).statuses, "opening wallets")
         for funding in issuance_batches(accounts, FUNDING, first_transfer_id=1):
             _require_ok(client.create_transfers(funding).statuses, "funding wallets")
