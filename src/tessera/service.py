@@ -271,7 +271,9 @@ class Services:
         self.sanctions_worker = ScreeningWorker()
         stack.callback(self.sanctions_worker.close)  # what is queued is screened before the store closes
         self.sanctions_watch = SanctionsWatch(self.store, self.restrictions, SanctionsLists(self.store))
-        self.counterparties = NewCounterparties(self.store, self.registry, self.sanctions_watch, self.sanctions_worker)
+        self.counterparties = NewCounterparties(
+            self.store, self.registry, self.sanctions_watch, self.sanctions_worker, holders=self.holders
+        )
         self.counterparty_feed = self.ledger.subscribe(self.counterparties.on_ledger_batch)
         stack.callback(self.counterparty_feed.close)
 

@@ -20,6 +20,7 @@ from tessera.ledger import (
     Ledger,
     Transfer,
 )
+from tessera.ledger.records import decode_account
 from tessera.limits import BATCH_SIZE_MAX
 from tests.conftest import ALICE, BOB, ISSUER
 
@@ -246,6 +247,32 @@ class TestAccountsAndLookups:
         """Lookups return the records that exist, in the order asked."""
         assert [a.id for a in funded.lookup_accounts([BOB, 77, ISSUER])] == [BOB, ISSUER]
         assert [t.id for t in funded.lookup_transfers([2, 99, 1])] == [2, 1]
+
+    @pytest.mark.parametrize(
+        ("ids", "field"),
+        [
+            (np.array([1, 0], np.uint64), r"ids\[1\]"),
+            (np.array([-1], np.int64), r"ids\[0\]"),
+            (np.array([2**63], np.uint64), r"ids\[0\]"),
+            (np.array([1.0]), "ids"),
+            (np.array([[1]], np.uint64), "ids"),
+        ],
+    )
+    def test_lookup_bad_id_arrays__error_names_the_first(self, funded: Ledger, ids: Any, field: str) -> None:
+        """An array of ids is checked a column at a time, and the error names the first bad one."""
+        with pytest.raises(InvalidInputError, match=field):
+            funded.lookup_account_records(ids)
+        with pytest.raises(InvalidInputError, match=field):
+            funded.lookup_accounts(ids)
+
+    def test_account_records_are_the_accounts_as_records(self, funded: Ledger) -> None:
+        """lookup_account_records gives the same accounts as lookup_accounts, packed, in the order asked."""
+        ids = np.array([BOB, 77, ISSUER], np.uint64)
+        records = funded.lookup_account_records(ids)
+        assert records.dtype == ACCOUNT_DTYPE
+        assert [decode_account(r) for r in records] == funded.lookup_accounts([BOB, 77, ISSUER])
+        records["code"] = 99  # a copy: the ledger's own records do not change
+        assert [a.code for a in funded.lookup_accounts([BOB, ISSUER])] != [99, 99]
 
 
 class TestOpen:

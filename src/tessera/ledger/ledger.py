@@ -111,8 +111,14 @@ def _checked_ids(ids: Any, name: str) -> npt.NDArray[np.uint64]:
     if isinstance(ids, np.ndarray):
         if ids.ndim != 1 or ids.dtype.kind not in "ui":
             raise InvalidInputError(name, "must be a 1-d array of integers")
-        values = [int(v) for v in ids]
-    elif isinstance(ids, Sequence) and not isinstance(ids, str | bytes):
+        check_batch_size(len(ids), name, least=0)
+        # Checked a column at a time: a batch's 8190 ids cost microseconds, not a Python loop.
+        bad = np.flatnonzero((ids <= 0) | (ids.astype(np.uint64) >= ID_LIMIT))
+        if len(bad):
+            i = int(bad[0])
+            raise InvalidInputError(f"{name}[{i}]", f"must be between 1 and 2**63 - 1, got {int(ids[i])}")
+        return np.ascontiguousarray(ids, dtype=np.uint64)
+    if isinstance(ids, Sequence) and not isinstance(ids, str | bytes):
         values = list(ids)
     else:
         raise InvalidInputError(name, "must be a list of ids")
@@ -597,6 +603,18 @@ class Ledger:
             self._check_open()
             slots = self._state.account_slots(wanted)
             return [decode_account(self._state.accounts[s]) for s in slots if s >= 0]
+
+    def lookup_account_records(self, ids: Sequence[int] | npt.NDArray[np.integer]) -> npt.NDArray[np.void]:
+        """The accounts that exist among ``ids``, in the order asked, as 128-byte records (a copy).
+
+        For readers of whole batches: a column such as ``code`` is read with numpy, where
+        ``lookup_accounts`` would build an object per account.
+        """
+        wanted = _checked_ids(ids, "ids")
+        with self._read_lock():
+            self._check_open()
+            slots = self._state.account_slots(wanted)
+            return self._state.accounts[slots[slots >= 0]]
 
     def categorised_accounts(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint16]]:
         """The ids and categories of every account with a category (a merchant's MCC), as arrays.

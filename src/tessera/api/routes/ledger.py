@@ -190,8 +190,9 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
     issuance: dict[int, int] = {}
     if caller.principal.role is Role.officer:  # only an issuer's officers hold issuance accounts
         payers = np.unique(debit[~settles])
-        found = services.ledger.lookup_accounts(payers[(payers > 0) & (payers < ID_LIMIT)].tolist())
-        issuance = {a.id: a.ledger for a in found if a.code == AccountKind.issuance}
+        found = services.ledger.lookup_account_records(payers[(payers > 0) & (payers < ID_LIMIT)])
+        mine = found["code"] == AccountKind.issuance
+        issuance = dict(zip(found["id"][mine].tolist(), found["ledger"][mine].tolist(), strict=True))
     return _Check(debit, credit, people, guard, issuance)
 
 

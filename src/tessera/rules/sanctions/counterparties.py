@@ -42,8 +42,17 @@ class Worker(Protocol):
 class NewCounterparties:
     """Subscribe ``on_ledger_batch`` to the ledger's feed; screening happens on the worker, never on the feed."""
 
-    def __init__(self, store: Store, registry: Registry, watch: SanctionsWatch, worker: Worker) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        watch: SanctionsWatch,
+        worker: Worker,
+        holders: Callable[[list[int]], dict[int, str]] | None = None,
+    ) -> None:
         self._store = store
+        # Whose each account is; the service passes its cached lookup, which the ledger route has just filled.
+        self._holders = holders or self._stored_holders
         self._registry = registry
         self._watch = watch
         self._worker = worker
@@ -83,10 +92,7 @@ class NewCounterparties:
 
     def screen_pairs(self, pairs: Sequence[tuple[int, int]], reference: str) -> None:
         """Screen the counterparty of each side of each pair (on the worker thread)."""
-        accounts = sorted({a for pair in pairs for a in pair})
-        holders: dict[int, str] = {}
-        for start in range(0, len(accounts), BATCH_SIZE_MAX):
-            holders.update(self._store.account_holders(accounts[start : start + BATCH_SIZE_MAX]))
+        holders = self._holders(sorted({a for pair in pairs for a in pair}))
         screenees: dict[str, tuple[Screenee, str]] = {}
         for payer, payee in pairs:
             for this, other in ((payer, payee), (payee, payer)):
@@ -104,6 +110,12 @@ class NewCounterparties:
             if len(self._screened) >= SUBJECTS_SCREENED_MAX:
                 self._screened.clear()
             self._screened[screenee.subject] = versions
+
+    def _stored_holders(self, accounts: list[int]) -> dict[int, str]:
+        holders: dict[int, str] = {}
+        for start in range(0, len(accounts), BATCH_SIZE_MAX):
+            holders.update(self._store.account_holders(accounts[start : start + BATCH_SIZE_MAX]))
+        return holders
 
     def _screenee(self, principal_id: str) -> Screenee | None:
         person = self._registry.person_of_principal(principal_id)
