@@ -122,6 +122,16 @@ def test_bench_check__figures_in_process_and_over_http(tmp_path: Path) -> None:
     assert 0 < http["person_denied_logged"]["p50"] <= http["person_denied_logged"]["p99"]
 
 
+def test_bench_http__a_real_server_takes_every_batch(tmp_path: Path) -> None:
+    """Tiny sizes against a real `tessera serve`: money set up as an operator must, every transfer accepted."""
+    figures = _bench(
+        "http", "--accounts", "300", "--requests", "4", "--batch", "100", "--json-requests", "5", "--dir", str(tmp_path)
+    )
+    assert figures["bench"] == "http" and figures["durable"] is True
+    assert figures["packed"]["ok"] == 400 and figures["packed"]["refused"] == 0
+    assert figures["json"]["ok"] == figures["json"]["transfers"] == 50
+
+
 def test_bench_rules__events_reach_scores(tmp_path: Path) -> None:
     """The rules bench feeds its events through to scores: every firing is a contribution, no feed errors."""
     figures = _bench(
