@@ -15,11 +15,9 @@ from tests.api.test_oidc_flow import HTML, JSON, Scene, scene  # noqa: F401 (the
 DEEP = 1000
 
 
-def _nested(depth: int) -> dict[str, Any]:
-    value: dict[str, Any] = {}
-    for _ in range(depth):
-        value = {"x": value}
-    return value
+def _nested(depth: int) -> str:
+    """``{"x": {"x": ... {}}}``, ``depth`` deep, as JSON text: json.dumps itself would recurse that deep."""
+    return '{"x": ' * depth + "{}" + "}" * depth
 
 
 def _consent_action(scene: Scene) -> tuple[str, dict[str, Any]]:  # noqa: F811
@@ -53,7 +51,10 @@ class TestConsentEndpoint:
         assert refused.status_code == 400, refused.text
         assert refused.json()["field"] == "credential"
         deep_dict = scene.client.post(
-            action, json={"credential": _nested(DEEP - 50), "claims": ["name"]}, headers=JSON, follow_redirects=False
+            action,
+            content='{"credential": ' + _nested(DEEP - 50) + ', "claims": ["name"]}',
+            headers={**JSON, "Content-Type": "application/json"},
+            follow_redirects=False,
         )
         assert deep_dict.status_code == 400, deep_dict.text
         answer = json.dumps(scene.device.get(data["webauthn"], "http://localhost"))
@@ -65,7 +66,7 @@ class TestConsentEndpoint:
 def test_a_passkey_answer_nested_deep__400_at_login(world: World, depth: int) -> None:
     """POST /v1/sessions/{id}, unauthenticated: FastAPI parses the body, the passkeys bound its depth."""
     ceremony = world.client.post("/v1/sessions", json={}).json()
-    body = json.dumps(_nested(min(depth, DEEP - 50))) if depth < DEEP else '{"x": ' + "[" * depth + "]" * depth + "}"
+    body = _nested(min(depth, DEEP - 50)) if depth < DEEP else '{"x": ' + "[" * depth + "]" * depth + "}"
     answer = world.client.post(
         f"/v1/sessions/{ceremony['id']}", content=body, headers={"Content-Type": "application/json"}
     )
