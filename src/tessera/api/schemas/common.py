@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from tessera.limits import ID_LIMIT, U16_LIMIT, U32_LIMIT
 
@@ -24,6 +25,18 @@ def batch_field(most: int) -> Any:
     whether it came as JSON, as packed records or through the domain's own call.
     """
     return Field(json_schema_extra={"maxItems": most, "minItems": 1})
+
+
+# What a response reads off a record where the record's own type is not JSON's; the schema
+# stays that of the annotated type. A record's enums (StrEnum) and tuples need nothing.
+SortedStrs = Annotated[list[str], BeforeValidator(sorted)]
+SortedInts = Annotated[list[int], BeforeValidator(sorted)]
+IsoDate = Annotated[str, BeforeValidator(dt.date.isoformat)]
+
+
+def vars_of(record: object) -> dict[str, Any]:
+    """A slotted dataclass's fields, by name: for a response that adds a field or two of its own."""
+    return {name: getattr(record, name) for name in getattr(record, "__slots__", ())}
 
 
 class StrictModel(BaseModel):

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Annotated, Literal, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
-from tessera.api.schemas.common import U16, U32, U63, Id, LedgerId, PrincipalId, StrictModel, batch_field
+from tessera.api.schemas.common import (
+    U16,
+    U32,
+    U63,
+    FromRecord,
+    Id,
+    LedgerId,
+    PrincipalId,
+    SortedInts,
+    StrictModel,
+    batch_field,
+)
 from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags, flag_names, flags_from_names
 from tessera.limits import BATCH_SIZE_MAX
 from tessera.money import AccountKind, kind_of
@@ -94,15 +105,25 @@ class ResultsPublic(BaseModel):
     results: list[ResultPublic]
 
 
-class AccountPublic(BaseModel):
+# The flags' names, for JSON: ``["linked", "pending"]``.
+FlagNames = Annotated[list[str], BeforeValidator(flag_names)]
+
+
+def _kind_name(code: int) -> AccountKindName | None:
+    kind = kind_of(code)
+    return None if kind is None else cast(AccountKindName, kind.name)
+
+
+class AccountPublic(FromRecord):
     id: int
     ledger: int
     code: int
-    kind: AccountKindName | None  # None: a code no kind has (an account opened before kinds)
-    flags: list[str]
+    # None: a code no kind has (an account opened before kinds)
+    kind: Annotated[AccountKindName | None, BeforeValidator(_kind_name)] = Field(validation_alias="code")
+    flags: FlagNames
     category: int
     holding_limit: int
-    allowed_categories: list[int]
+    allowed_categories: SortedInts
     user_data_64: int
     user_data_32: int
     debits_pending: int
@@ -113,64 +134,20 @@ class AccountPublic(BaseModel):
     available: int
     timestamp: int
 
-    @classmethod
-    def of(cls, a: Account) -> AccountPublic:
-        return cls(
-            id=a.id,
-            ledger=a.ledger,
-            code=a.code,
-            kind=_kind_name(a.code),
-            flags=flag_names(a.flags),
-            category=a.category,
-            holding_limit=a.holding_limit,
-            allowed_categories=sorted(a.allowed_categories),
-            user_data_64=a.user_data_64,
-            user_data_32=a.user_data_32,
-            debits_pending=a.debits_pending,
-            debits_posted=a.debits_posted,
-            credits_pending=a.credits_pending,
-            credits_posted=a.credits_posted,
-            balance=a.balance,
-            available=a.available,
-            timestamp=a.timestamp,
-        )
 
-
-def _kind_name(code: int) -> AccountKindName | None:
-    kind = kind_of(code)
-    return None if kind is None else cast(AccountKindName, kind.name)
-
-
-class TransferPublic(BaseModel):
+class TransferPublic(FromRecord):
     id: int
     debit_account_id: int
     credit_account_id: int
     amount: int
     ledger: int
     code: int
-    flags: list[str]
+    flags: FlagNames
     pending_id: int
     timeout: int
     user_data_64: int
     user_data_32: int
     timestamp: int
-
-    @classmethod
-    def of(cls, t: Transfer) -> TransferPublic:
-        return cls(
-            id=t.id,
-            debit_account_id=t.debit_account_id,
-            credit_account_id=t.credit_account_id,
-            amount=t.amount,
-            ledger=t.ledger,
-            code=t.code,
-            flags=flag_names(t.flags),
-            pending_id=t.pending_id,
-            timeout=t.timeout,
-            user_data_64=t.user_data_64,
-            user_data_32=t.user_data_32,
-            timestamp=t.timestamp,
-        )
 
 
 class TransfersPublic(BaseModel):
