@@ -6,21 +6,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from tessera.api.schemas.common import StrictModel
+from tessera.api.schemas.common import FromRecord, StrictModel
 from tessera.api.schemas.identity import FingerCreate, Number, TemplateData
-from tessera.identity import Ceremony, PasskeyRecord
 
 
-class CeremonyPublic(BaseModel):
+class CeremonyPublic(FromRecord):
     """A begun WebAuthn ceremony: hand ``options`` to ``navigator.credentials``, send the answer to ``id``."""
 
     id: str
     options: dict[str, Any]
     expires_at_ns: int
-
-    @classmethod
-    def of(cls, c: Ceremony) -> CeremonyPublic:
-        return cls(id=c.id, options=c.options, expires_at_ns=c.expires_at_ns)
 
 
 class LoginCreate(StrictModel):
@@ -34,7 +29,7 @@ class SessionPublic(BaseModel):
     expires_in_s: int
 
 
-class PasskeyPublic(BaseModel):
+class PasskeyPublic(FromRecord):
     credential_id: str
     label: str
     aaguid: str
@@ -43,19 +38,6 @@ class PasskeyPublic(BaseModel):
     created_at_ns: int
     last_used_at_ns: int | None
     revoked_at_ns: int | None
-
-    @classmethod
-    def of(cls, r: PasskeyRecord) -> PasskeyPublic:
-        return cls(
-            credential_id=r.credential_id,
-            label=r.label,
-            aaguid=r.aaguid,
-            transports=list(r.transports),
-            sign_count=r.sign_count,
-            created_at_ns=r.created_at_ns,
-            last_used_at_ns=r.last_used_at_ns,
-            revoked_at_ns=r.revoked_at_ns,
-        )
 
 
 class PasskeysPublic(BaseModel):

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import StrictModel, batch_field
-from tessera.identity import SUBMIT_BATCH_MAX, Enrolment, Person, StatusChange, VirtualId
+from tessera.api.schemas.common import FromRecord, IsoDate, StrictModel, batch_field, vars_of
+from tessera.identity import SUBMIT_BATCH_MAX, Person, StatusChange
 
 Number = Annotated[str, Field(min_length=12, max_length=12, pattern=r"^[0-9]{12}$", description="a Tessera number")]
 # Templates arrive as JSON numbers or as base64 of little-endian float32; the domain checks
@@ -48,21 +48,21 @@ class EnrolmentsCreate(StrictModel):
     submissions: list[EnrolmentCreate] = batch_field(SUBMIT_BATCH_MAX)
 
 
-class DemographicsPublic(BaseModel):
+class DemographicsPublic(FromRecord):
     name: str
     other_names: list[str]
-    birth_date: str
+    birth_date: IsoDate
     sex: str
     address: str
     household: str
 
 
-class CandidatePublic(BaseModel):
+class CandidatePublic(FromRecord):
     number: str
     score: float
 
 
-class EnrolmentPublic(BaseModel):
+class EnrolmentPublic(FromRecord):
     """What became of a submission: ``enrolled`` (a new number), ``review``, ``merged`` or ``rejected``."""
 
     id: str
@@ -76,22 +76,6 @@ class EnrolmentPublic(BaseModel):
     created_at_ns: int
     decided_at_ns: int | None
     demographics: DemographicsPublic = Field(description="as the applicant stated them")
-
-    @classmethod
-    def of(cls, e: Enrolment) -> EnrolmentPublic:
-        return cls(
-            id=e.id,
-            request_id=e.request_id,
-            state=e.state,
-            number=e.number,
-            candidates=[CandidatePublic(number=c.number, score=c.score) for c in e.candidates],
-            decision=e.decision,
-            decided_by=e.decided_by,
-            reason=e.reason,
-            created_at_ns=e.created_at_ns,
-            decided_at_ns=e.decided_at_ns,
-            demographics=DemographicsPublic(**e.demographics.to_json()),
-        )
 
 
 class EnrolmentsPublic(BaseModel):
@@ -111,21 +95,17 @@ class StatusChangeCreate(StrictModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class StatusChangePublic(BaseModel):
+class StatusChangePublic(FromRecord):
     status: str
     reason: str
     actor: str
     at_ns: int
 
 
-class VirtualIdPublic(BaseModel):
+class VirtualIdPublic(FromRecord):
     vid: str
     created_at_ns: int
     revoked_at_ns: int | None
-
-    @classmethod
-    def of(cls, v: VirtualId) -> VirtualIdPublic:
-        return cls(vid=v.vid, created_at_ns=v.created_at_ns, revoked_at_ns=v.revoked_at_ns)
 
 
 class PersonPublic(BaseModel):
@@ -134,7 +114,7 @@ class PersonPublic(BaseModel):
     number: str
     name: str
     other_names: list[str]
-    birth_date: str
+    birth_date: IsoDate
     sex: str
     address: str
     household: str
@@ -144,17 +124,4 @@ class PersonPublic(BaseModel):
 
     @classmethod
     def of(cls, p: Person, history: list[StatusChange]) -> PersonPublic:
-        return cls(
-            number=p.number,
-            name=p.name,
-            other_names=list(p.other_names),
-            birth_date=p.birth_date.isoformat(),
-            sex=p.sex,
-            address=p.address,
-            household=p.household,
-            status=p.status,
-            created_at_ns=p.created_at_ns,
-            status_history=[
-                StatusChangePublic(status=h.status, reason=h.reason, actor=h.actor, at_ns=h.at_ns) for h in history
-            ],
-        )
+        return cls.model_validate({**vars_of(p), "status_history": history})

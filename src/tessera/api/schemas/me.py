@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from tessera.api.schemas.common import vars_of
 from tessera.api.schemas.identity import PersonPublic, VirtualIdPublic
 from tessera.audit import AccessEntry
 
@@ -27,16 +28,7 @@ class AccessEntryPublic(BaseModel):
 
     @classmethod
     def of(cls, index: int, e: AccessEntry) -> AccessEntryPublic:
-        return cls(
-            index=index,
-            time_ns=e.time_ns,
-            principal=e.principal,
-            role=e.role,
-            agency=e.agency,
-            purpose=e.purpose,
-            fields=list(e.fields),
-            outcome=e.outcome,
-        )
+        return cls.model_validate({**vars_of(e), "index": index})
 
 
 class AccessLogPublic(BaseModel):

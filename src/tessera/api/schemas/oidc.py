@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import StrictModel
+from tessera.api.schemas.common import StrictModel, vars_of
 from tessera.api.schemas.credentials import PinDigits
 from tessera.identity import AuthorizationRequest, Registration
 
@@ -37,17 +37,7 @@ class OidcClientPublic(BaseModel):
 
     @classmethod
     def of(cls, r: Registration) -> OidcClientPublic:
-        p = r.relying_party
-        return cls(
-            client_id=p.client_id,
-            name=p.name,
-            redirect_uris=list(p.redirect_uris),
-            sector_id=p.sector_id,
-            claims=list(p.claims),
-            public=p.public,
-            created_at_ns=p.created_at_ns,
-            client_secret=r.client_secret,
-        )
+        return cls.model_validate({**vars_of(r.relying_party), "client_secret": r.client_secret})
 
 
 class ClaimRequestedPublic(BaseModel):

@@ -6,12 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from tessera.api.schemas.common import StrictModel
+from tessera.api.schemas.common import FromRecord, StrictModel
 from tessera.api.schemas.policy import ReasonText, RestrictionPublic
-from tessera.rules import Hit
 
 
-class HitPublic(BaseModel):
+class HitPublic(FromRecord):
     """A sanctions screening match for an officer: who, which listing, how close and why, and what was decided."""
 
     id: str
@@ -30,27 +29,6 @@ class HitPublic(BaseModel):
     restriction_id: str | None
     created_at_ns: int
     decided_at_ns: int | None
-
-    @classmethod
-    def of(cls, h: Hit) -> HitPublic:
-        return cls(
-            id=h.id,
-            subject=h.subject,
-            source=h.source,
-            list_id=h.list_id,
-            list_version=h.list_version,
-            listed_name=h.listed_name,
-            score=h.score,
-            features=dict(h.features),
-            context=h.context.value,
-            reference=h.reference,
-            status=h.status.value,
-            decided_by=h.decided_by,
-            reason=h.reason,
-            restriction_id=h.restriction_id,
-            created_at_ns=h.created_at_ns,
-            decided_at_ns=h.decided_at_ns,
-        )
 
 
 class HitsPublic(BaseModel):

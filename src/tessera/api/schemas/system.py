@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tessera.auth import Principal
+from tessera.api.schemas.common import FromRecord
 
 
 class Health(BaseModel):
@@ -17,16 +17,12 @@ class Health(BaseModel):
     access_log_size: int
 
 
-class PrincipalPublic(BaseModel):
+class PrincipalPublic(FromRecord):
     id: str
     name: str
     role: str
     agency: str
     organisation: str = Field("", description="org:<id> a merchant acts for; empty for none")
-
-    @classmethod
-    def of(cls, p: Principal) -> PrincipalPublic:
-        return cls(id=p.id, name=p.name, role=p.role.value, agency=p.agency, organisation=p.organisation)
 
 
 class PrincipalsPublic(BaseModel):
