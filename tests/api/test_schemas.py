@@ -9,12 +9,20 @@ from tessera.api.schemas import (
     AccessEntryPublic,
     AccountPublic,
     CeremonyPublic,
+    CheckPublic,
+    DeclarationProposalPublic,
+    DeclarationVersionPublic,
     EnrolmentPublic,
     HitPublic,
+    LegalBasisPublic,
+    NoticeAppealPublic,
+    NoticePublic,
     OidcClientPublic,
     PasskeyPublic,
     PersonPublic,
     PrincipalPublic,
+    RestrictionPublic,
+    ScorePublic,
     TransferPublic,
     VirtualIdPublic,
 )
@@ -33,7 +41,31 @@ from tessera.identity import (
     VirtualId,
 )
 from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags
-from tessera.rules import Hit
+from tessera.rules import (
+    BasisKind,
+    Category,
+    CourtOrder,
+    Decision,
+    DeclarationProposal,
+    DeclarationStatus,
+    DeclarationVersion,
+    Denial,
+    Domain,
+    Factor,
+    Hit,
+    LegalBasis,
+    Notice,
+    NoticeAppeal,
+    NoticeKind,
+    Restriction,
+    RestrictionEvent,
+    RestrictionStatus,
+    Score,
+)
+from tessera.rules.declaration_checks import Changes
+from tessera.rules.declarations import DeclarationDecision
+from tessera.rules.due_process.notice_appeals import NoticeAppealStatus
+from tessera.rules.due_process.restriction_records import AppealState
 from tessera.rules.sanctions.watch import HitContext, HitStatus
 
 
@@ -328,4 +360,244 @@ class TestSanctions:
             "restriction_id": None,
             "created_at_ns": 3,
             "decided_at_ns": None,
+        }
+
+
+RESTRICTION = Restriction(
+    id="r_0123456789abcdef",
+    subject="123456789012",
+    domains=frozenset({Domain.travel, Domain.payments}),
+    basis_id="court/1",
+    authority="High Court",
+    reason_code="ORDER",
+    reason_text="by order",
+    rule_id=None,
+    event_ref=None,
+    proposed_by="p_1",
+    proposed_at_ns=1,
+    start_ns=2,
+    end_ns=None,
+    status=RestrictionStatus.active,
+    appeal_state=AppealState.none,
+    decided_by="p_2",
+    decision_reason="ok",
+    decided_at_ns=2,
+    court_order=CourtOrder("High Court", "HC/2026/118", dt.date(2026, 1, 5)),
+)
+RESTRICTION_JSON = {
+    "id": "r_0123456789abcdef",
+    "subject": "123456789012",
+    "domains": ["payments", "travel"],
+    "basis_id": "court/1",
+    "authority": "High Court",
+    "reason_code": "ORDER",
+    "reason_text": "by order",
+    "rule_id": None,
+    "event_ref": None,
+    "proposed_by": "p_1",
+    "proposed_at_ns": 1,
+    "start_ns": 2,
+    "end_ns": None,
+    "status": "active",
+    "appeal_state": "none",
+    "decided_by": "p_2",
+    "decision_reason": "ok",
+    "decided_at_ns": 2,
+    "ended_by": None,
+    "end_reason": None,
+    "ended_at_ns": None,
+    "court_order": {"court": "High Court", "case_number": "HC/2026/118", "issued_on": "2026-01-05"},
+}
+
+
+class TestPolicy:
+    def test_check_public__denials_as_reasons(self) -> None:
+        """The enforcement answer lists its denials as reasons, without their start."""
+        denial = Denial(
+            restriction_id="r_1", reason_code="X", reason_text="why", basis_id="b/1", start_ns=1, end_ns=None
+        )
+        assert CheckPublic.of("123456789012", "travel", Decision(allowed=False, denials=(denial,))).model_dump() == {
+            "subject": "123456789012",
+            "domain": "travel",
+            "allowed": False,
+            "restriction_ids": ["r_1"],
+            "reasons": [
+                {"restriction_id": "r_1", "reason_code": "X", "reason_text": "why", "basis_id": "b/1", "end_ns": None}
+            ],
+        }
+
+    def test_legal_basis_public__sets_sorted_purposes_as_values(self) -> None:
+        """A basis's sets are sorted lists and its kind and purposes their values."""
+        basis = LegalBasis(
+            id="tax/1",
+            instrument="Tax Act",
+            article="s. 1",
+            kind=BasisKind.statute,
+            domains=frozenset({Domain.credit, Domain.benefits}),
+            exercised_by=frozenset({"tax", "audit"}),
+            covers=frozenset({"tax.filed", "loan.repaid"}),
+            purposes=frozenset({Category.tax, Category.financial}),
+        )
+        assert LegalBasisPublic.of(basis).model_dump() == {
+            "id": "tax/1",
+            "instrument": "Tax Act",
+            "article": "s. 1",
+            "kind": "statute",
+            "domains": ["benefits", "credit"],
+            "exercised_by": ["audit", "tax"],
+            "covers": ["loan.repaid", "tax.filed"],
+            "purposes": ["financial", "tax"],
+            "self_executing": basis.self_executing,
+            "allows_open_end": basis.allows_open_end,
+        }
+
+    def test_restriction_public__court_order_and_history(self) -> None:
+        """A restriction's domains are sorted, its court order's date ISO, its history given or left null."""
+        event = RestrictionEvent(action="activated", actor="p_2", reason="ok", detail={"x": 1}, at_ns=2)
+        assert RestrictionPublic.of(RESTRICTION).model_dump() == {**RESTRICTION_JSON, "history": None}
+        assert RestrictionPublic.of(RESTRICTION, [event]).model_dump() == {
+            **RESTRICTION_JSON,
+            "history": [{"action": "activated", "actor": "p_2", "reason": "ok", "at_ns": 2}],
+        }
+
+    def test_notice_public__basis_cited_domains_sorted(self) -> None:
+        """A notice's basis is the citation it was made with; its subject is not shown."""
+        notice = Notice(
+            id="n1",
+            subject="123456789012",
+            kind=NoticeKind.restriction,
+            reference="r_1",
+            rule_id="rule-1",
+            basis_id="court/1",
+            basis_cite="Courts Act, s. 3",
+            reason_code="ORDER",
+            reason_text="by order",
+            domains=frozenset({Domain.travel, Domain.credit}),
+            expires_at_ns=9,
+            appeal="/v1/me/appeals",
+            created_at_ns=3,
+        )
+        assert NoticePublic.of(notice).model_dump() == {
+            "id": "n1",
+            "kind": "restriction",
+            "reference": "r_1",
+            "rule_id": "rule-1",
+            "basis_id": "court/1",
+            "basis": "Courts Act, s. 3",
+            "reason_code": "ORDER",
+            "reason_text": "by order",
+            "domains": ["credit", "travel"],
+            "expires_at_ns": 9,
+            "appeal": "/v1/me/appeals",
+            "created_at_ns": 3,
+        }
+
+    def test_notice_appeal_public__status_as_value(self) -> None:
+        """A notice appeal's status is its value; who filed it is not shown."""
+        appeal = NoticeAppeal(
+            id="a1",
+            notice_id="n1",
+            subject="123456789012",
+            filed_by="p_1",
+            grounds="wrong",
+            status=NoticeAppealStatus.withdrawn,
+            filed_at_ns=1,
+            decided_by="p_2",
+            decision_reason="agreed",
+            decided_at_ns=2,
+            withdrawn=3,
+        )
+        assert NoticeAppealPublic.of(appeal).model_dump() == {
+            "id": "a1",
+            "notice_id": "n1",
+            "subject": "123456789012",
+            "grounds": "wrong",
+            "status": "withdrawn",
+            "filed_at_ns": 1,
+            "decided_by": "p_2",
+            "decision_reason": "agreed",
+            "decided_at_ns": 2,
+            "withdrawn": 3,
+        }
+
+    def test_score_public__factors_read_off_records(self) -> None:
+        """A score and its factors are copied; its subject is not shown."""
+        score = Score(
+            subject="123456789012",
+            scheme="credit",
+            value=640,
+            minimum=300,
+            maximum=850,
+            factors=(Factor(rule_id="late", reason_code="LATE", text="paid late", points=-20.5, events=2),),
+            live_contributions=2,
+            as_of_ns=8,
+        )
+        assert ScorePublic.of(score).model_dump() == {
+            "scheme": "credit",
+            "value": 640,
+            "minimum": 300,
+            "maximum": 850,
+            "factors": [{"rule_id": "late", "reason_code": "LATE", "text": "paid late", "points": -20.5, "events": 2}],
+            "live_contributions": 2,
+            "as_of_ns": 8,
+        }
+
+
+VERSION = DeclarationVersion(
+    version=2,
+    base_version=1,
+    document="[[event_type]]",
+    sha256="ab" * 32,
+    exceptions=MappingProxyType({"church": "needed"}),
+    note="why",
+    approvals_needed=2,
+    proposed_by="p_dpo",
+    proposed_at_ns=4,
+    status=DeclarationStatus.pending,
+    decided_at_ns=None,
+    decisions=(DeclarationDecision(principal_id="p_dpo2", decision="approve", reason="fine", at_ns=5),),
+)
+VERSION_JSON = {
+    "version": 2,
+    "base_version": 1,
+    "status": "pending",
+    "sha256": "ab" * 32,
+    "note": "why",
+    "approvals_needed": 2,
+    "proposed_by": "p_dpo",
+    "proposed_at_ns": 4,
+    "decided_at_ns": None,
+    "exceptions": {"church": "needed"},
+    "decisions": [{"principal_id": "p_dpo2", "decision": "approve", "reason": "fine", "at_ns": 5}],
+}
+
+
+class TestDeclarations:
+    def test_declaration_version_public__document_only_when_asked(self) -> None:
+        """A version's document is shown only in a single version's answer."""
+        assert DeclarationVersionPublic.of(VERSION).model_dump() == {**VERSION_JSON, "document": None}
+        assert DeclarationVersionPublic.of(VERSION, document=True).model_dump() == {
+            **VERSION_JSON,
+            "document": "[[event_type]]",
+        }
+
+    def test_declaration_proposal_public__changes_say_why_two(self) -> None:
+        """A proposal's changes are listed, with why a second DPO must approve."""
+        changes = Changes(
+            added=("legal_basis x/1",),
+            changed=(),
+            removed=("event_type a",),
+            restricting_bases=("x/1",),
+            new_exceptions=(),
+        )
+        assert DeclarationProposalPublic.of(DeclarationProposal(version=VERSION, changes=changes)).model_dump() == {
+            "version": {**VERSION_JSON, "document": None},
+            "changes": {
+                "added": ["legal_basis x/1"],
+                "changed": [],
+                "removed": ["event_type a"],
+                "restricting_bases": ["x/1"],
+                "new_exceptions": [],
+                "why_two": ["legal basis x/1 can restrict (it names domains)"],
+            },
         }

@@ -5,7 +5,18 @@ dataclasses (``tessera.ledger.Account``) before anything else sees them.
 """
 
 from tessera.api.schemas.audit import ConsistencyProofPublic, InclusionProofPublic, TreeHeadPublic
-from tessera.api.schemas.common import U16, U32, U63, FromRecord, Id, LedgerId, PrincipalId, Problem, StrictModel
+from tessera.api.schemas.common import (
+    U16,
+    U32,
+    U63,
+    FromRecord,
+    Id,
+    LedgerId,
+    PrincipalId,
+    Problem,
+    StrictModel,
+    vars_of,
+)
 from tessera.api.schemas.credentials import (
     CeremonyPublic,
     LoginCreate,
@@ -27,7 +38,6 @@ from tessera.api.schemas.declarations import (
     DeclarationsCreate,
     DeclarationVersionPublic,
     DeclarationVersionsPublic,
-    vars_of,
 )
 from tessera.api.schemas.identity import (
     AdjudicationCreate,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, Field
 
-from tessera.api.schemas.common import StrictModel
+from tessera.api.schemas.common import FromRecord, StrictModel, vars_of
 from tessera.rules import DeclarationProposal, DeclarationVersion
 
 BODY_DOCUMENT_MAX = 1 << 20  # characters of a declarations document over HTTP; the CLI takes up to 4 MiB
@@ -40,7 +40,7 @@ class DeclarationRefusalCreate(StrictModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class DeclarationDecisionPublic(BaseModel):
+class DeclarationDecisionPublic(FromRecord):
     principal_id: str
     decision: str
     reason: str
@@ -63,20 +63,7 @@ class DeclarationVersionPublic(BaseModel):
 
     @classmethod
     def of(cls, v: DeclarationVersion, *, document: bool = False) -> Self:
-        return cls(
-            version=v.version,
-            base_version=v.base_version,
-            status=v.status.value,
-            sha256=v.sha256,
-            note=v.note,
-            approvals_needed=v.approvals_needed,
-            proposed_by=v.proposed_by,
-            proposed_at_ns=v.proposed_at_ns,
-            decided_at_ns=v.decided_at_ns,
-            exceptions=dict(v.exceptions),
-            decisions=[DeclarationDecisionPublic(**vars_of(d)) for d in v.decisions],
-            document=v.document if document else None,
-        )
+        return cls.model_validate({**vars_of(v), "document": v.document if document else None})
 
 
 class DeclarationChangesPublic(BaseModel):
@@ -94,15 +81,7 @@ class DeclarationProposalPublic(BaseModel):
 
     @classmethod
     def of(cls, p: DeclarationProposal) -> Self:
-        c = p.changes
-        changes = DeclarationChangesPublic(
-            added=list(c.added),
-            changed=list(c.changed),
-            removed=list(c.removed),
-            restricting_bases=list(c.restricting_bases),
-            new_exceptions=list(c.new_exceptions),
-            why_two=c.why_two(),
-        )
+        changes = DeclarationChangesPublic.model_validate({**vars_of(p.changes), "why_two": p.changes.why_two()})
         return cls(version=DeclarationVersionPublic.of(p.version), changes=changes)
 
 
@@ -110,8 +89,3 @@ class DeclarationVersionsPublic(BaseModel):
     in_force: int | None = Field(description="the approved version with the highest number")
     loaded: int | None = Field(description="the version this service runs: an approved one loads at the next start")
     versions: list[DeclarationVersionPublic]
-
-
-def vars_of(record: object) -> dict[str, Any]:
-    """A slotted dataclass's fields, by name."""
-    return {name: getattr(record, name) for name in getattr(record, "__slots__", ())}

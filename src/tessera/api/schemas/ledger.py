@@ -118,7 +118,7 @@ class AccountPublic(FromRecord):
     id: int
     ledger: int
     code: int
-    # None: a code no kind has (an account opened before kinds)
+    # Read off the account's code; None: a code no kind has (an account opened before kinds).
     kind: Annotated[AccountKindName | None, BeforeValidator(_kind_name)] = Field(validation_alias="code")
     flags: FlagNames
     category: int

@@ -7,22 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import StrictModel, batch_field
+from tessera.api.schemas.common import FromRecord, IsoDate, SortedStrs, StrictModel, batch_field, vars_of
 from tessera.limits import ID_LIMIT
 from tessera.rules import (
     CASE_NUMBER_MAX,
     COURT_MAX,
     EVENTS_BATCH_MAX,
-    Appeal,
     CourtOrder,
     Decision,
-    Factor,
-    LegalBasis,
-    Notice,
-    NoticeAppeal,
     Restriction,
     RestrictionEvent,
-    Score,
 )
 
 DomainName = Literal["payments", "travel", "procurement", "licensing", "benefits", "credit"]
@@ -41,7 +35,7 @@ ReasonCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 EndNs = Annotated[int, Strict(), Field(ge=1, lt=ID_LIMIT, description="when it ends, in nanoseconds since 1970")]
 
 
-class DenialPublic(BaseModel):
+class DenialPublic(FromRecord):
     restriction_id: str
     reason_code: str
     reason_text: str
@@ -60,47 +54,28 @@ class CheckPublic(BaseModel):
 
     @classmethod
     def of(cls, subject: str, domain: str, d: Decision) -> CheckPublic:
-        reasons = [
-            DenialPublic(
-                restriction_id=x.restriction_id,
-                reason_code=x.reason_code,
-                reason_text=x.reason_text,
-                basis_id=x.basis_id,
-                end_ns=x.end_ns,
-            )
-            for x in d.denials
-        ]
-        return cls(
-            subject=subject, domain=domain, allowed=d.allowed, restriction_ids=list(d.restriction_ids), reasons=reasons
+        return cls.model_validate(
+            {
+                "subject": subject,
+                "domain": domain,
+                "allowed": d.allowed,
+                "restriction_ids": d.restriction_ids,
+                "reasons": d.denials,
+            }
         )
 
 
-class LegalBasisPublic(BaseModel):
+class LegalBasisPublic(FromRecord):
     id: str
     instrument: str
     article: str
     kind: str
-    domains: list[str]
-    exercised_by: list[str]
-    covers: list[str] = Field(description="the event types a rule citing it may read")
-    purposes: list[str] = Field(description="or every event type of these purposes")
+    domains: SortedStrs
+    exercised_by: SortedStrs
+    covers: SortedStrs = Field(description="the event types a rule citing it may read")
+    purposes: SortedStrs = Field(description="or every event type of these purposes")
     self_executing: bool
     allows_open_end: bool
-
-    @classmethod
-    def of(cls, b: LegalBasis) -> LegalBasisPublic:
-        return cls(
-            id=b.id,
-            instrument=b.instrument,
-            article=b.article,
-            kind=b.kind.value,
-            domains=sorted(b.domains),
-            exercised_by=sorted(b.exercised_by),
-            covers=sorted(b.covers),
-            purposes=sorted(p.value for p in b.purposes),
-            self_executing=b.self_executing,
-            allows_open_end=b.allows_open_end,
-        )
 
 
 class LegalBasesPublic(BaseModel):
@@ -119,14 +94,10 @@ class CourtOrderCreate(StrictModel):
         return CourtOrder(self.court, self.case_number, self.issued_on)
 
 
-class CourtOrderPublic(BaseModel):
+class CourtOrderPublic(FromRecord):
     court: str
     case_number: str
-    issued_on: str
-
-    @classmethod
-    def of(cls, o: CourtOrder) -> CourtOrderPublic:
-        return cls(court=o.court, case_number=o.case_number, issued_on=o.issued_on.isoformat())
+    issued_on: IsoDate
 
 
 class RestrictionCreate(StrictModel):
@@ -164,7 +135,7 @@ class RestrictionLiftCreate(StrictModel):
     reason: ReasonText
 
 
-class RestrictionEventPublic(BaseModel):
+class RestrictionEventPublic(FromRecord):
     action: str
     actor: str
     reason: str
@@ -174,7 +145,7 @@ class RestrictionEventPublic(BaseModel):
 class RestrictionPublic(BaseModel):
     id: str
     subject: str
-    domains: list[str]
+    domains: SortedStrs
     basis_id: str
     authority: str
     reason_code: str
@@ -198,42 +169,14 @@ class RestrictionPublic(BaseModel):
 
     @classmethod
     def of(cls, r: Restriction, history: list[RestrictionEvent] | None = None) -> RestrictionPublic:
-        return cls(
-            id=r.id,
-            subject=r.subject,
-            domains=sorted(r.domains),
-            basis_id=r.basis_id,
-            authority=r.authority,
-            reason_code=r.reason_code,
-            reason_text=r.reason_text,
-            rule_id=r.rule_id,
-            event_ref=r.event_ref,
-            proposed_by=r.proposed_by,
-            proposed_at_ns=r.proposed_at_ns,
-            start_ns=r.start_ns,
-            end_ns=r.end_ns,
-            status=r.status.value,
-            appeal_state=r.appeal_state.value,
-            decided_by=r.decided_by,
-            decision_reason=r.decision_reason,
-            decided_at_ns=r.decided_at_ns,
-            ended_by=r.ended_by,
-            end_reason=r.end_reason,
-            ended_at_ns=r.ended_at_ns,
-            court_order=None if r.court_order is None else CourtOrderPublic.of(r.court_order),
-            history=None
-            if history is None
-            else [
-                RestrictionEventPublic(action=e.action, actor=e.actor, reason=e.reason, at_ns=e.at_ns) for e in history
-            ],
-        )
+        return cls.model_validate({**vars_of(r), "history": history})
 
 
 class RestrictionsPublic(BaseModel):
     restrictions: list[RestrictionPublic]
 
 
-class NoticePublic(BaseModel):
+class NoticePublic(FromRecord):
     """What a person is told: the decision, its rule and basis, the reasons, until when, and how to appeal."""
 
     id: str
@@ -241,30 +184,13 @@ class NoticePublic(BaseModel):
     reference: str
     rule_id: str | None
     basis_id: str
-    basis: str
+    basis: str = Field(validation_alias="basis_cite")
     reason_code: str
     reason_text: str
-    domains: list[str]
+    domains: SortedStrs
     expires_at_ns: int | None
     appeal: str
     created_at_ns: int
-
-    @classmethod
-    def of(cls, n: Notice) -> NoticePublic:
-        return cls(
-            id=n.id,
-            kind=n.kind.value,
-            reference=n.reference,
-            rule_id=n.rule_id,
-            basis_id=n.basis_id,
-            basis=n.basis_cite,
-            reason_code=n.reason_code,
-            reason_text=n.reason_text,
-            domains=sorted(n.domains),
-            expires_at_ns=n.expires_at_ns,
-            appeal=n.appeal,
-            created_at_ns=n.created_at_ns,
-        )
 
 
 class NoticesPublic(BaseModel):
@@ -282,7 +208,7 @@ class AppealDecisionCreate(StrictModel):
     reason: ReasonText
 
 
-class AppealPublic(BaseModel):
+class AppealPublic(FromRecord):
     id: str
     restriction_id: str
     subject: str
@@ -292,20 +218,6 @@ class AppealPublic(BaseModel):
     decided_by: str | None
     decision_reason: str | None
     decided_at_ns: int | None
-
-    @classmethod
-    def of(cls, a: Appeal) -> AppealPublic:
-        return cls(
-            id=a.id,
-            restriction_id=a.restriction_id,
-            subject=a.subject,
-            grounds=a.grounds,
-            status=a.status.value,
-            filed_at_ns=a.filed_at_ns,
-            decided_by=a.decided_by,
-            decision_reason=a.decision_reason,
-            decided_at_ns=a.decided_at_ns,
-        )
 
 
 class AppealQueueItemPublic(BaseModel):
@@ -326,7 +238,7 @@ class NoticeAppealDecisionCreate(StrictModel):
     reason: ReasonText
 
 
-class NoticeAppealPublic(BaseModel):
+class NoticeAppealPublic(FromRecord):
     """An appeal on a score or denial notice; ``withdrawn``: score contributions a withdrawal stopped."""
 
     id: str
@@ -339,21 +251,6 @@ class NoticeAppealPublic(BaseModel):
     decision_reason: str | None
     decided_at_ns: int | None
     withdrawn: int | None
-
-    @classmethod
-    def of(cls, a: NoticeAppeal) -> NoticeAppealPublic:
-        return cls(
-            id=a.id,
-            notice_id=a.notice_id,
-            subject=a.subject,
-            grounds=a.grounds,
-            status=a.status.value,
-            filed_at_ns=a.filed_at_ns,
-            decided_by=a.decided_by,
-            decision_reason=a.decision_reason,
-            decided_at_ns=a.decided_at_ns,
-            withdrawn=a.withdrawn,
-        )
 
 
 class NoticeAppealsPublic(BaseModel):
@@ -376,7 +273,7 @@ class MyRestrictionsPublic(BaseModel):
     appeals: list[AppealPublic]
 
 
-class ScoreFactorPublic(BaseModel):
+class ScoreFactorPublic(FromRecord):
     """One reason a score is lower, in the rule's own words: how much it takes off, from how many events."""
 
     rule_id: str
@@ -385,12 +282,8 @@ class ScoreFactorPublic(BaseModel):
     points: float
     events: int
 
-    @classmethod
-    def of(cls, f: Factor) -> ScoreFactorPublic:
-        return cls(rule_id=f.rule_id, reason_code=f.reason_code, text=f.text, points=f.points, events=f.events)
 
-
-class ScorePublic(BaseModel):
+class ScorePublic(FromRecord):
     """A score in one scheme, the range it lies in, and at most four factors that lowered it most."""
 
     scheme: str
@@ -400,18 +293,6 @@ class ScorePublic(BaseModel):
     factors: list[ScoreFactorPublic]
     live_contributions: int
     as_of_ns: int
-
-    @classmethod
-    def of(cls, s: Score) -> ScorePublic:
-        return cls(
-            scheme=s.scheme,
-            value=s.value,
-            minimum=s.minimum,
-            maximum=s.maximum,
-            factors=[ScoreFactorPublic.of(f) for f in s.factors],
-            live_contributions=s.live_contributions,
-            as_of_ns=s.as_of_ns,
-        )
 
 
 class ScoresPublic(BaseModel):
