@@ -19,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tessera.errors import TesseraError
+from tessera.errors import InvalidInputError, TesseraError
 from tessera.rules import XML_CHUNK_BYTES, ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_un
 from tessera.rules.sanctions.lists import EU_NAMESPACE
+from tessera.store import LISTED_NAME_MAX
 
 # Letters of several scripts, and two decomposed ones that NFC composes (e + U+0301 is é).
 UNITS = [*"abcxyzABCXYZ0189éüßñçøłĞİджлфшЖЩЯЮمحدعلي李王张ḤṢ", "e\u0301", "A\u030a"]
@@ -401,14 +402,18 @@ class TestHostile:
             with pytest.raises(TesseraError, match="document type"):
                 list(parse_eu(path))
 
-    def test_a_huge_attribute__read_whole(self) -> None:
-        """A 1 MiB name in one attribute, spanning many reads, is parsed as given: no parser bounds a name."""
-        name = "A" * (1024 * 1024)
+    def test_a_huge_attribute__read_whole_then_refused_by_its_length(self) -> None:
+        """A 1 MiB name in one attribute spans many reads and is refused by length, naming the field and bound."""
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "eu.xml"
-            path.write_bytes(_eu_file(EU_ONE.format(name=name)))
+            path.write_bytes(_eu_file(EU_ONE.format(name="A" * (1024 * 1024))))
+            with pytest.raises(
+                InvalidInputError, match=f"names of .* is 1048576 characters, more than {LISTED_NAME_MAX}"
+            ):
+                list(parse_eu(path))
+            path.write_bytes(_eu_file(EU_ONE.format(name="A" * LISTED_NAME_MAX)))
             (entity,) = parse_eu(path)
-        assert entity.names == (name,)
+        assert entity.names == ("A" * LISTED_NAME_MAX,)
 
     @pytest.mark.parametrize(
         "cell",

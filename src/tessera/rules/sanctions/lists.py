@@ -16,7 +16,10 @@ letter or digit in that key is refused too, since screening could never find it.
 
 The XML files must be UTF-8 (or ASCII), nest at most ``XML_DEPTH_MAX`` deep and have no
 document type declaration; a JSON line nests at most ``FTM_DEPTH_MAX`` deep and holds no
-integer longer than ``FTM_INTEGER_DIGITS_MAX`` digits.
+integer longer than ``FTM_INTEGER_DIGITS_MAX`` digits. A listing's name, alias, document or
+programme is at most ``LISTED_NAME_MAX`` characters (what a hit records), its remarks and
+legal basis ``LONG_TEXT_MAX``, and it has at most ``ENTITY_VALUES_MAX`` of each: a file past
+that is refused, naming the listing, rather than stored.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from tessera.errors import InvalidInputError
+from tessera.store import LISTED_NAME_MAX
 from tessera.text import match_key
 
 OFAC_EMPTY = "-0-"
@@ -45,6 +49,11 @@ XML_DECLARATION_MAX = 1024  # the XML declaration, which names the encoding, is 
 FTM_LINE_MAX = 1024 * 1024  # one entity per line; OpenSanctions' largest is far below this
 FTM_DEPTH_MAX = 16  # an entity nests three deep ({"properties": {"name": [...]}}); far below the parser's recursion
 FTM_INTEGER_DIGITS_MAX = 32  # FtM has no numbers at all; a longer one is converted to no purpose (4,300 raises)
+# A listing's texts: a name as long as a hit can record it (the real lists' longest is 158), and
+# remarks or a legal basis far past OFAC's 1,000-character remarks; at most this many of each value.
+LONG_TEXT_MAX = 8192
+_LONG_TEXTS = frozenset({"remarks", "legal_basis"})
+ENTITY_VALUES_MAX = 1000
 XML_DEPTH_MAX = 32  # the UN list nests five deep and the EU list four; expat has no limit of its own
 # The encodings an XML list may declare: the DOCTYPE check reads the bytes as UTF-8 does.
 XML_ENCODINGS = ("utf-8", "utf8", "us-ascii", "ascii")
@@ -98,10 +107,19 @@ def _clean(text: str | None) -> str:
 
 
 def _checked(entity: ListedEntity, field: str) -> ListedEntity:
-    """The entity, if no text of it has a control character and one of its names can be screened."""
+    """The entity, if its texts are bounded, none has a control character and one of its names can be screened."""
     for attribute in dataclasses.fields(entity):
         value = getattr(entity, attribute.name)
+        if isinstance(value, tuple) and len(value) > ENTITY_VALUES_MAX:
+            raise InvalidInputError(
+                field, f"{entity.list_id:.40} has {len(value)} {attribute.name}, more than {ENTITY_VALUES_MAX}"
+            )
+        most = LONG_TEXT_MAX if attribute.name in _LONG_TEXTS else LISTED_NAME_MAX
         for text in value if isinstance(value, tuple) else (value,):
+            if len(text) > most:
+                raise InvalidInputError(
+                    field, f"{attribute.name} of {entity.list_id:.40} is {len(text)} characters, more than {most}"
+                )
             if found := _CONTROL.search(text):
                 raise InvalidInputError(
                     field, f"{attribute.name} of {entity.list_id:.40} has the control character U+{ord(found[0]):04X}"
