@@ -51,7 +51,7 @@ def world(services: Services) -> tuple[Caller, str]:
 def pay(services: Services, caller: Caller, transfer_id: int) -> None:
     body = {"transfers": [{"id": transfer_id, "debit_account_id": ISSUER, "credit_account_id": ALICE}]}
     body["transfers"][0].update({"amount": 1, "ledger": MONEY, "code": 1})
-    results = _create_transfers(services, caller, json.dumps(body).encode(), "application/json")
+    _, results = _create_transfers(services, caller, json.dumps(body).encode(), "application/json")
     assert results.statuses.tolist() == [0], results.statuses
 
 

@@ -156,6 +156,32 @@ class TestTransfers:
         assert response.json()["field"] == "body.transfers[0].amount"
         assert response.headers["content-type"] == "application/problem+json"
 
+    def test_a_transfer_without_a_ledger_is_422_listing_the_ledgers_to_choose_from(self, world: World) -> None:
+        """Leaving ``ledger`` out is 422 naming the field, with the registered ledgers and where to list them."""
+        pay = _pay(610, ALICE, SHOP, 5)
+        del pay["ledger"]
+        response = world.client.post("/v1/ledger/transfers", json={"transfers": [pay]}, headers=world.as_("alice"))
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["field"] == "body.transfers[0].ledger" and problem["code"] == "invalid_input"
+        assert "1 (XTS, currency)" in problem["detail"] and "GET /v1/ledgers" in problem["detail"]
+        assert not world.services.ledger.lookup_transfers([610])
+
+    def test_ledger_zero_keeps_its_status_and_says_what_to_send(self, world: World) -> None:
+        """An explicit ledger 0 is the ledger's own ``ledger_must_not_be_zero``, with a message naming the choices."""
+        body = {"transfers": [_pay(611, ALICE, SHOP, 5, ledger=0)]}
+        result = world.client.post("/v1/ledger/transfers", json=body, headers=world.as_("alice")).json()["results"][0]
+        assert result["status"] == "ledger_must_not_be_zero"
+        assert "send `ledger`" in result["message"] and "1 (XTS, currency)" in result["message"]
+
+    def test_an_unknown_ledger_says_it_is_not_registered(self, world: World) -> None:
+        """A ledger nobody registered is refused by status, with a message listing the registered ones."""
+        body = {"transfers": [_pay(612, ALICE, SHOP, 5, ledger=99), _pay(613, ALICE, SHOP, 5)]}
+        results = world.client.post("/v1/ledger/transfers", json=body, headers=world.as_("alice")).json()["results"]
+        assert results[0]["status"] == "ledger_mismatch"
+        assert results[0]["message"].startswith("ledger 99 is not registered; registered ledgers: 1 (XTS, currency)")
+        assert results[1] == {"index": 1, "status": "ok"}
+
     def test_an_unsupported_content_type_is_refused(self, world: World) -> None:
         """A body in a content type the route does not take is refused naming Content-Type."""
         response = world.client.post(

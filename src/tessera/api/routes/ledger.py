@@ -68,7 +68,41 @@ def _results(results: Results[CreateAccountStatus] | Results[CreateTransferStatu
     return ResultsPublic(results=[ResultPublic(index=r.index, status=r.status.name) for r in results])
 
 
-@router.post("/accounts", openapi_extra=declare(Action.ledger_accounts_create))
+def _registered(services: Services) -> str:
+    """The ledgers a transfer may name, as a newcomer reads them: ``1 (XTS, currency)``."""
+    units = services.ledger_units.all()
+    listed = ", ".join(f"{u.id} ({u.unit}, {u.name})" for u in units) or "none yet"
+    return f"registered ledgers: {listed} (GET /v1/ledgers)"
+
+
+def _transfer_message(services: Services, batch: Packed, i: int, status: CreateTransferStatus) -> str | None:
+    """What to send instead, in words, for the refusals a newcomer's JSON body causes; None for the rest."""
+    ledger_id = int(batch["ledger"][i])
+    if status is CreateTransferStatus.ledger_must_not_be_zero:
+        return f"send `ledger`: the id of the ledger both accounts are on; {_registered(services)}"
+    if status is CreateTransferStatus.ledger_mismatch:
+        if ledger_id not in {u.id for u in services.ledger_units.all()}:
+            return f"ledger {ledger_id} is not registered; {_registered(services)}"
+        return f"the debit and credit accounts are not both on ledger {ledger_id}; send the ledger they are on"
+    if status is CreateTransferStatus.account_not_found:
+        return "the debit or credit account does not exist; open it first (POST /v1/ledger/accounts)"
+    if status is CreateTransferStatus.code_must_not_be_zero:
+        return "send `code`: a non-zero number saying what the transfer is for (docs/ledger.md)"
+    if status is CreateTransferStatus.amount_must_not_be_zero:
+        return "send `amount`: a positive whole number of the ledger's smallest unit"
+    return None
+
+
+def _transfer_results(services: Services, batch: Packed, results: Results[CreateTransferStatus]) -> ResultsPublic:
+    """Every result by index; a refusal carries its stable status and, where it helps, a message."""
+    answered = _results(results)
+    for r in answered.results:
+        if r.status != "ok":
+            r.message = _transfer_message(services, batch, r.index, CreateTransferStatus[r.status])
+    return answered
+
+
+@router.post("/accounts", openapi_extra=declare(Action.ledger_accounts_create), response_model_exclude_none=True)
 def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesDep) -> ResultsPublic:
     """Open accounts of a kind the opening table allows; each is held by ``holder`` (default: the caller).
 
@@ -111,7 +145,7 @@ def create_accounts(body: AccountsCreate, caller: CallerDep, services: ServicesD
     return _results(results)
 
 
-def _decode_body(body: bytes, content_type: str) -> Packed:
+def _decode_body(services: Services, body: bytes, content_type: str) -> Packed:
     if len(body) > BODY_BYTES_MAX:
         raise BodySizeError("body", f"at most {BODY_BYTES_MAX} bytes")
     if content_type == PACKED:
@@ -126,6 +160,12 @@ def _decode_body(body: bytes, content_type: str) -> Packed:
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
     check_batch_size(len(parsed.transfers), "transfers")
+    missing = parsed.missing_ledgers()
+    if missing:  # a newcomer's first transfer: say what to send, not only ledger_must_not_be_zero
+        msg = f"Field required: the id of the ledger both accounts are on; {_registered(services)}"
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body", "transfers", i, "ledger"), "msg": msg} for i in missing]
+        )
     return encode_transfers([t.to_domain() for t in parsed.transfers])
 
 
@@ -228,31 +268,32 @@ def _owed(batch: Packed, check: _Check) -> Owed:
 
 def _create_transfers(
     services: Services, caller: Caller, body: bytes, content_type: str
-) -> Results[CreateTransferStatus]:
-    batch = _decode_body(body, content_type)  # off the event loop: parsing 8190 JSON items takes a while
+) -> tuple[Packed, Results[CreateTransferStatus]]:
+    batch = _decode_body(services, body, content_type)  # off the event loop: parsing 8190 JSON items takes a while
     check = _check_transfers(services, caller, batch)
     note: bytes | Callable[[], bytes | None] | None = access_note(caller, "transfers", _owed(batch, check))
     if check.settle_guard is not None:  # whom a hold found under the lock touches is known only there
         note = lambda: access_note(caller, "transfers", _owed(batch, check))  # noqa: E731
     results = services.ledger.create_transfers(batch, settle_guard=check.settle_guard, note=note)
     services.deliver(results.note_seq)
-    return results
+    return batch, results
 
 
 @router.post(
     "/transfers",
     openapi_extra={**declare(Action.ledger_transfers_create), "requestBody": TRANSFERS_BODY},
     response_model=ResultsPublic,
+    response_model_exclude_none=True,
     responses={200: {"content": {PACKED: {"schema": {"type": "string", "format": "binary"}}}}},
 )
 async def create_transfers(request: Request, caller: CallerDep, services: ServicesDep) -> Response | ResultsPublic:
     """Post up to 8190 transfers as one batch; each gets a result, applied in order."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
-    results = await run_in_threadpool(_create_transfers, services, caller, body, content_type)
+    batch, results = await run_in_threadpool(_create_transfers, services, caller, body, content_type)
     if content_type == PACKED:
         return Response(results.statuses.astype("<u4").tobytes(), media_type=PACKED)
-    return _results(results)
+    return _transfer_results(services, batch, results)
 
 
 def _reveal(

@@ -93,12 +93,26 @@ class TransferCreate(StrictModel):
 class TransfersCreate(StrictModel):
     transfers: list[TransferCreate] = batch_field(BATCH_SIZE_MAX)
 
+    def missing_ledgers(self) -> list[int]:
+        """The items that leave ``ledger`` out and are not a post or void (which take their hold's)."""
+        settles = {"post_pending_transfer", "void_pending_transfer"}
+        return [
+            i
+            for i, t in enumerate(self.transfers)
+            if "ledger" not in t.model_fields_set and not settles.intersection(t.flags)
+        ]
+
 
 class ResultPublic(BaseModel):
-    """The outcome of the item at ``index``: ``ok`` or a refusal listed in docs/ledger.md."""
+    """The outcome of the item at ``index``: ``ok`` or a refusal listed in docs/ledger.md.
+
+    ``message`` says in words what to send instead, for the refusals a newcomer's body
+    causes; ``status`` stays the stable code to branch on.
+    """
 
     index: int
     status: str
+    message: str | None = None
 
 
 class ResultsPublic(BaseModel):
