@@ -77,7 +77,8 @@ def test_screen__json_contract(data: Path) -> None:
     answer = json.loads(result.stdout)
     assert answer["threshold"] == SCREEN_THRESHOLD
     first = answer["matches"][0]
-    assert set(first) == {"list_id", "name", "score", "features"}
+    assert set(answer) == {"query", "matches", "threshold"} and answer["query"] == "Виктор Бут"
+    assert set(first) == {"list_id", "name", "score", "programmes", "features"}
     assert first["list_id"] == "ftm:NK-2fPv8Y3nPTrWwbyKRvHnXq" and first["score"] >= SCREEN_THRESHOLD
     assert first["features"]["birth_date"] > 0
     scores = [m["score"] for m in answer["matches"]]
@@ -94,6 +95,31 @@ def test_screen__file_one_line_per_row_in_order(data: Path, tmp_path: Path) -> N
     assert [bool(line["matches"]) for line in lines] == [True, False, True]
     assert lines[0]["matches"][0]["list_id"] == "eu:EU.6500.85"
     assert lines[2]["matches"][0]["list_id"] == "eu:EU.27.28"
+
+
+def test_screen__file_json_echoes_each_line_and_name_with_the_programme(data: Path, tmp_path: Path) -> None:
+    """Each JSON line says which file line and name it answers, and each match names its listing's programmes."""
+    names = tmp_path / "names.csv"
+    names.write_text("name,birth_date,country\nVladimir Putin,1952-10-07,RU\n\nJohn Smith,,\n")
+    result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["line"], line["query"]) for line in lines] == [(2, "Vladimir Putin"), (4, "John Smith")]
+    assert lines[0]["matches"][0]["programmes"] == ["UKR"]
+
+
+def test_screen__file_without_json_is_a_table_echoing_each_query(data: Path, tmp_path: Path) -> None:
+    """Without --json: a header row, then per query its line, name, score, listing, listed name and programme."""
+    names = tmp_path / "names.csv"
+    names.write_text("name,birth_date,country\nVladimir Putin,1952-10-07,RU\nJohn Smith,,\n")
+    result = runner.invoke(app, ["sanctions", "screen", "--file", str(names), "--data", str(data), "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    header, putin, smith = result.stdout.splitlines()
+    assert header.split() == ["line", "query", "score", "listing", "listed", "name", "programme"]
+    assert putin.split()[:4] == ["2", "Vladimir", "Putin", "0.98*"]
+    assert "eu:EU.6500.85" in putin and "Vladimir Vladimirovich PUTIN" in putin and putin.endswith("UKR")
+    assert smith.split() == ["3", "John", "Smith", "no", "match"]
+    assert "alert threshold" in result.stderr and "{" not in result.stdout
 
 
 # The listed name as an evader writes it: each shows as "Vladimir Putin".
@@ -132,7 +158,9 @@ def test_screen__a_listing_imported_with_a_zero_width_space_is_found_by_its_plai
     listing = {"id": "x1", "schema": "Person", "properties": {"name": ["Cyprian Pe\u200bcher\u00adsky"]}}
     listed.write_text(json.dumps(listing) + "\n")
     _import(tmp_path, listed, "ftm")
-    result = runner.invoke(app, ["sanctions", "screen", "--name", "Cyprian Pechersky", "--data", str(tmp_path)])
+    result = runner.invoke(
+        app, ["sanctions", "screen", "--name", "Cyprian Pechersky", "--data", str(tmp_path), "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["matches"][0]["list_id"] == "ftm:x1"
 

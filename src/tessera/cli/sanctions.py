@@ -70,11 +70,51 @@ def import_list(
     )
 
 
-def _result(matches: list[Match]) -> str:
+def _result(line: int | None, query: ScreeningQuery, matches: list[Match]) -> str:
+    """One query's answer as a JSON line: the query echoed (with its file line), then its matches."""
     from tessera.rules import SCREEN_THRESHOLD
 
-    rows = [{"list_id": m.list_id, "name": m.name, "score": m.score, "features": dict(m.features)} for m in matches]
-    return json.dumps({"matches": rows, "threshold": SCREEN_THRESHOLD}, ensure_ascii=False)
+    rows = [
+        {
+            "list_id": m.list_id,
+            "name": m.name,
+            "score": m.score,
+            "programmes": list(m.entity.programs),
+            "features": dict(m.features),
+        }
+        for m in matches
+    ]
+    answer: dict[str, object] = {} if line is None else {"line": line}
+    answer |= {"query": query.name, "matches": rows, "threshold": SCREEN_THRESHOLD}
+    return json.dumps(answer, ensure_ascii=False)
+
+
+# The table's columns: (title, width); a longer cell is cut with an ellipsis so columns stay aligned.
+_TABLE = (("line", 5), ("query", 28), ("score", 6), ("listing", 30), ("listed name", 32), ("programme", 30))
+
+
+def _cell(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table_row(cells: Sequence[str]) -> str:
+    return "  ".join(_cell(c, w).ljust(w) for c, (_, w) in zip(cells, _TABLE, strict=True)).rstrip()
+
+
+def _table_rows(line: int | None, query: ScreeningQuery, matches: list[Match]) -> list[str]:
+    """One query's answer as table rows: each match on its own row, the query echoed on the first."""
+    from tessera.rules import SCREEN_THRESHOLD
+
+    where = "-" if line is None else str(line)
+    if not matches:
+        return [_table_row((where, query.name, "", "no match", "", ""))]
+    rows = []
+    for k, m in enumerate(matches):
+        alert = "*" if m.score >= SCREEN_THRESHOLD else " "
+        echoed = (where, query.name) if k == 0 else ("", "")
+        programme = "; ".join(m.entity.programs) or "-"
+        rows.append(_table_row((*echoed, f"{m.score:.2f}{alert}", m.list_id, m.name, programme)))
+    return rows
 
 
 def _queries_of(path: Path) -> Iterator[tuple[int, ScreeningQuery]]:
@@ -133,12 +173,25 @@ def screen(
         Path | None, typer.Option("--file", help="A CSV of name,birth_date,country to screen, one result per line.")
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many matches per name.", min=1, max=100)] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the only output there is, for now).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per name (with its file line) instead of a table.")
+    ] = False,
     data: DataOption = DATA_DEFAULT,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Screen a name (or a file of names) against the imported lists; print matches as JSON, best first."""
-    from tessera.rules import SCREEN_BATCH_MAX, SanctionsLists, Screener, ScreeningQuery, checked_query
+    """Screen a name (or a file of names) against the imported lists; print each one's matches, best first.
+
+    The table echoes each query (its file line and name) beside the listings it resembles,
+    with their programmes; a score marked ``*`` is at or above the alert threshold.
+    """
+    from tessera.rules import (
+        SCREEN_BATCH_MAX,
+        SCREEN_THRESHOLD,
+        SanctionsLists,
+        Screener,
+        ScreeningQuery,
+        checked_query,
+    )
 
     with reporting_errors():
         if (name is None) == (file is None):
@@ -146,17 +199,24 @@ def screen(
         if file is None:
             # Checked before the lists load, so that a bad argument answers at once.
             options = {"name": "--name", "birth_date": "--birth-date", "country": "--country"}
+            lines: list[int | None] = [None]
             queries = [checked_query(ScreeningQuery(str(name), birth_date, country), fields=options)]
         elif birth_date is not None or country is not None:
             raise InvalidInputError("file", "--birth-date and --country go in the file's columns")
         else:
             # Every row is checked before anything is printed: a bad line 900 fails the whole file.
-            queries = [checked_query(q, f"{file.name}:{line}") for line, q in _queries_of(file)]
+            read = [(line, checked_query(q, f"{file.name}:{line}")) for line, q in _queries_of(file)]
+            lines, queries = [line for line, _ in read], [q for _, q in read]
         with open_store(data, database_url) as store:
             entities = SanctionsLists(store).entities()
         if not entities:
             raise NotFoundError("lists", "no sanctions list is imported; run tessera sanctions import first")
         screener = Screener(entities)
+        if not as_json:
+            typer.echo(_table_row([title for title, _ in _TABLE]))
         for start in range(0, len(queries), SCREEN_BATCH_MAX):
-            for matches in screener.screen_names(queries[start : start + SCREEN_BATCH_MAX], limit):
-                typer.echo(_result(matches))
+            batch = queries[start : start + SCREEN_BATCH_MAX]
+            for line, query, matches in zip(lines[start:], batch, screener.screen_names(batch, limit), strict=False):
+                typer.echo(_result(line, query, matches) if as_json else "\n".join(_table_rows(line, query, matches)))
+        if not as_json:
+            typer.echo(f"* at or above the alert threshold {SCREEN_THRESHOLD}", err=True)
