@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from tessera.cli.common import open_store
 from tessera.cli.main import app
+from tessera.ledger import Ledger
 
 runner = CliRunner()
 
@@ -205,3 +206,37 @@ class TestForwardedHeaders:
                 server.send_signal(signal.SIGINT)
                 server.communicate(timeout=30)
         assert statuses[0] == 401 and statuses[-1] == 429 and len(statuses) > 20
+
+
+class TestDemoRestarts:
+    """A restarted demo replaces its keys, and a demo on a directory a server holds says what to do."""
+
+    def _start(self, data: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+        monkeypatch.setattr(uvicorn, "run", lambda app_, **options: None)
+        result = runner.invoke(app, ["serve", "--demo", "--data", str(data)])
+        assert result.exit_code == 0, result.output
+        return {m[1]: m[2] for m in re.finditer(r"^\s+(\S+)\s+\w+\s+(tsk_\S+)$", result.stdout, re.MULTILINE)}
+
+    def test_a_second_start_revokes_the_first_starts_keys(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After two starts each demo principal holds one active key: the one the second start printed."""
+        first = self._start(tmp_path, monkeypatch)
+        second = self._start(tmp_path, monkeypatch)
+        assert set(first) == set(second) and len(second) == 8
+        with open_store(tmp_path, None) as store:
+            for name, token in second.items():
+                principal = store.get_principal_by_name(name)
+                assert principal is not None
+                active = [k.key_id for k in store.list_api_keys(principal.id) if k.revoked_at_ns is None]
+                assert active == [token.split("_")[1]], name
+                revoked = store.get_api_key(first[name].split("_")[1])
+                assert revoked is not None and revoked.revoked_at_ns is not None, name
+
+    def test_demo_on_a_directory_a_server_holds_says_to_pass_another_data(self, tmp_path: Path) -> None:
+        """`tessera demo` on a held ledger fails in one line naming --data and the server, not only ledger_locked."""
+        with Ledger.open(tmp_path / "ledger"):  # a running tessera serve holds its ledger the same way
+            result = runner.invoke(app, ["demo", "--data", str(tmp_path / "ledger")])
+        assert result.exit_code == 1 and result.stdout == ""
+        assert result.stderr.startswith("error [ledger_locked]: ") and result.stderr.count("\n") == 1
+        assert "pass --data with another directory, or stop the server" in result.stderr

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tessera.errors import TesseraError
+from tessera.errors import LedgerLockedError, TesseraError
 
 if TYPE_CHECKING:
     from tessera.store import Store
@@ -31,6 +31,16 @@ def reporting_errors() -> Iterator[None]:
     except TesseraError as error:
         typer.echo(f"error [{error.code}]: {error}", err=True)
         raise typer.Exit(1) from None
+
+
+@contextmanager
+def naming_another_directory() -> Iterator[None]:
+    """A ledger another process holds (a running ``tessera serve``, most often) says what to do about it."""
+    try:
+        yield
+    except LedgerLockedError as error:
+        hint = "a running tessera serve holds it: pass --data with another directory, or stop the server"
+        raise LedgerLockedError(f"{error}; {hint}") from None
 
 
 def open_store(data: Path, database_url: str | None) -> Store:

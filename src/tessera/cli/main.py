@@ -17,7 +17,14 @@ import typer
 
 from tessera import __version__
 from tessera.cli import declarations, money, oidc, rules, sanctions
-from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
+from tessera.cli.common import (
+    DATA_DEFAULT,
+    DatabaseOption,
+    DataOption,
+    naming_another_directory,
+    open_store,
+    reporting_errors,
+)
 from tessera.errors import InvalidInputError, NotFoundError
 
 app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
@@ -220,12 +227,13 @@ def serve(
         )
         check_rule_files(settings)  # a refused rule stops here, in one line
         if demo:
-            services = Services(settings)
+            with naming_another_directory():
+                services = Services(settings)
             try:
                 keys = seed_demo(services)
             finally:
                 services.close()
-            typer.echo("demo principals and their API keys (new ones on every start):")
+            typer.echo("demo principals and their API keys (new ones on every start; the last start's are revoked):")
             for key in keys:
                 typer.echo(f"  {key.name:<13} {key.role:<9} {key.token}")
             alice = next(k for k in keys if k.name == "alice")
@@ -349,7 +357,7 @@ def demo(
     """Issue money to two wallets, pay a merchant, refuse an overdraft; print what happened."""
     from tessera.cli.demo import run_demo
 
-    with reporting_errors():
+    with reporting_errors(), naming_another_directory():
         run_demo(data, typer.echo)
 
 

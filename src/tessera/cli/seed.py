@@ -44,9 +44,24 @@ def issue_key(services: Services, principal: Principal) -> str:
     return key.token
 
 
+def revoke_demo_keys(services: Services) -> int:
+    """Revoke every active key the demo principals hold, so that a restart replaces them; how many went."""
+    store, at_ns, revoked = services.store, time.time_ns(), 0
+    for name in (*(n for n, _, _ in DEMO_PRINCIPALS), BANKER):
+        principal = store.get_principal_by_name(name)
+        if principal is None:
+            continue
+        for key in store.list_api_keys(principal.id):
+            if key.revoked_at_ns is None:
+                store.revoke_api_key(key.key_id, at_ns)
+                revoked += 1
+    return revoked
+
+
 def seed_demo(services: Services) -> list[DemoKey]:
-    """Create the demo principals and money once; hand out a fresh key for each on every start."""
+    """Create the demo principals and money once; on every start, revoke their old keys and hand out new ones."""
     store = services.store
+    revoke_demo_keys(services)  # a restart replaces the printed keys rather than piling more up
     principals = {}
     for name, role, agency in DEMO_PRINCIPALS:
         found = store.get_principal_by_name(name)
