@@ -77,7 +77,7 @@ from tessera.rules import (
     screen_registrations,
     uninstall_index,
 )
-from tessera.store import Store
+from tessera.store import Store, store_url
 from tessera.text import checked_visible
 
 CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
@@ -109,7 +109,7 @@ class Settings:
 
     @property
     def store_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'registry.db'}"
+        return store_url(self.data_dir, self.database_url)
 
 
 # What a ledger write owes the access log, one item per subject: (subject, field, the batch's

@@ -178,4 +178,26 @@ def test_help_loads_neither_the_web_layer_nor_the_domain() -> None:
     assert "serve" in done.stdout
     loaded = set(done.stderr.split())
     heavy = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "numpy", "tessera.api", "tessera.service"}
+    heavy |= {"typer.rich_utils"}  # rich's help formatter: a quarter second to import, for boxes around the help
+    assert not heavy & loaded, sorted(heavy & loaded)
+
+
+def _modules_loaded_by(*args: str) -> set[str]:
+    code = (
+        "import sys\nfrom tessera.cli.main import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n"
+        "    assert not e.code, e.code\nprint('modules:', *sorted(sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, check=True)
+    (line,) = (x for x in done.stderr.splitlines() if x.startswith("modules: "))
+    return set(line.split()[1:])
+
+
+def test_keys_create_loads_the_store_but_neither_the_web_layer_nor_the_rules(tmp_path: Path) -> None:
+    """`tessera keys create` on a migrated store imports SQLAlchemy and no FastAPI, numpy, rules, ledger or alembic."""
+    _modules_loaded_by("keys", "create", "--role", "citizen", "--name", "first", "--data", str(tmp_path))
+    loaded = _modules_loaded_by("keys", "create", "--role", "citizen", "--name", "second", "--data", str(tmp_path))
+    assert "sqlalchemy" in loaded and "tessera.store" in loaded
+    heavy = {"fastapi", "starlette", "uvicorn", "alembic", "numpy", "typer.rich_utils"}
+    heavy |= {"tessera.api", "tessera.service", "tessera.rules", "tessera.identity", "tessera.audit"}
+    heavy |= {"tessera.ledger", "tessera.money"}  # only an officer's key can need two admins (tessera.money)
     assert not heavy & loaded, sorted(heavy & loaded)

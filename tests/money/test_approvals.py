@@ -9,6 +9,7 @@ import pytest
 from tessera.auth import Role, parse_token, secret_matches
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.money import RequestKind, ledger_unit
+from tessera.rules import Category
 from tests.money.conftest import Office
 
 CURRENCY = ledger_unit(1, "currency", "XTS", 2, "central-bank")
@@ -132,7 +133,7 @@ class TestLedgerCategories:
     def test_a_ledger_without_a_category_funds_money(self, office: Office) -> None:
         """A ledger registered without a category is taken to fund money: category financial."""
         office.requests.approve(office.requests.request_ledger(office.admin, CURRENCY).id, office.admin_2)
-        assert office.requests.ledgers.require(1).category == "financial"
+        assert office.requests.ledgers.require(1).category == "financial" == Category.financial.value
 
     def test_an_unknown_category_is_refused_naming_it(self) -> None:
         """A ledger category that is no data category is refused, naming category."""

@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from tessera.auth.principals import Role
 from tessera.errors import StoreError
 from tessera.store import Store, migrate
-from tessera.store.store import MIGRATIONS_DIR, alembic_config
+from tessera.store.store import MIGRATIONS_DIR, _current_revisions, _head_revision, alembic_config
 from tessera.store.tables import metadata
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -23,6 +23,20 @@ HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 def _revision(store: Store) -> str | None:
     with store._engine.connect() as conn:  # the store's own pool, past its API
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def test_the_head_read_from_file_names_is_alembics_and_the_history_one_line() -> None:
+    """Store.open knows the head without alembic: the newest file's number, which alembic agrees with."""
+    script = ScriptDirectory.from_config(alembic_config())
+    assert _head_revision() == HEAD and len(script.get_heads()) == 1
+    for revision in script.walk_revisions():
+        assert revision.path is not None and Path(revision.path).name.startswith(f"{revision.revision}_")
+
+
+def test_the_revision_read_without_alembic_is_alembics(database_url: str) -> None:
+    """The store reads the database's revision as alembic does: head after opening."""
+    with Store.open(database_url) as store, store._engine.connect() as conn:
+        assert _current_revisions(conn) == (HEAD,) == (_revision(store),)
 
 
 def test_open_migrates_an_empty_database_to_head(database_url: str) -> None:

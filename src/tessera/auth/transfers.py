@@ -8,14 +8,16 @@ and one vectorised pass says which transfers that lets it make.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from tessera.auth.policy import Grant, Scope
 from tessera.auth.principals import Principal, Role
 
-Accounts = npt.NDArray[np.uint64]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Accounts = npt.NDArray[np.uint64]
 
 
 def may_act_for(
@@ -55,7 +57,10 @@ def transfers_allowed(
     side of it, payer or payee. ``acts_for`` is asked once per holder, not per account: a
     batch touches many accounts but few holders.
     """
+    import numpy as np  # noqa: PLC0415 (numpy loads with the first batch, not with auth: small commands start fast)
+
     allowed_holders = {h for h in set(holders.values()) if acts_for(h)}
+
     controlled = np.fromiter((i for i, h in holders.items() if h in allowed_holders), dtype=np.uint64)
     either_side = np.isin(debit, controlled) | np.isin(credit, controlled)
     allowed: npt.NDArray[np.bool_] = np.where(settles, either_side | unknown, np.isin(debit, controlled))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
+from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, command_group, open_store, reporting_errors
 from tessera.errors import InvalidInputError, NotFoundError, UnauthenticatedError
 
 if TYPE_CHECKING:
@@ -22,10 +22,7 @@ if TYPE_CHECKING:
     from tessera.rules import DeclarationProposal, DeclarationVersion, Declared
     from tessera.store import Store
 
-app = typer.Typer(
-    help="Declarations (event types, records, legal bases): law made by data-protection officers.",
-    no_args_is_help=True,
-)
+app = command_group("Declarations (event types, records, legal bases): law made by data-protection officers.")
 KeyOption = Annotated[
     str,
     typer.Option("--key", envvar="TESSERA_DPO_KEY", help="Your API key as a data-protection officer (tsk_...)."),

@@ -21,20 +21,19 @@ from tessera.cli.common import (
     DATA_DEFAULT,
     DatabaseOption,
     DataOption,
+    command_group,
     naming_another_directory,
     open_store,
     reporting_errors,
 )
 from tessera.errors import InvalidInputError, NotFoundError
 
-app = typer.Typer(help="Tessera: open digital public infrastructure.", no_args_is_help=True)
-bench_app = typer.Typer(help="Speed benchmarks; each prints one JSON object.", no_args_is_help=True)
-ledger_app = typer.Typer(help="Inspect and operate a ledger directory.", no_args_is_help=True)
-audit_app = typer.Typer(help="Check the tamper-evident access log.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys for service principals (stored hashed).", no_args_is_help=True)
-oidc_app = typer.Typer(
-    help="Relying parties: the services people log in to with their internet ID.", no_args_is_help=True
-)
+app = command_group("Tessera: open digital public infrastructure.")
+bench_app = command_group("Speed benchmarks; each prints one JSON object.")
+ledger_app = command_group("Inspect and operate a ledger directory.")
+audit_app = command_group("Check the tamper-evident access log.")
+keys_app = command_group("API keys for service principals (stored hashed).")
+oidc_app = command_group("Relying parties: the services people log in to with their internet ID.")
 app.add_typer(bench_app, name="bench")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
@@ -290,12 +289,11 @@ def keys_create(
     admins' API keys (--approver twice), the first asking and the second approving.
     """
     from tessera.auth import checked_name, checked_role, new_key
-    from tessera.money import AdminRequests
 
     with reporting_errors():
         wanted = checked_role(role)
         with open_store(data, database_url) as store:
-            if AdminRequests(store).needs_two_admins(wanted, agency):
+            if money.needs_two_admins(store, wanted, agency):
                 requests, (asker, approving) = money.approved_by_two(store, approver)
                 approved = requests.approve(requests.request_officer_key(asker, name, agency).id, approving)
                 assert approved.token is not None and approved.request.outcome is not None

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
+from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, command_group, open_store, reporting_errors
 from tessera.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from tessera.auth import Principal
+    from tessera.auth import Principal, Role
     from tessera.money import AdminRequests, Approved
     from tessera.store import Store
 
-agencies_app = typer.Typer(help="The register of agencies an officer may act for.", no_args_is_help=True)
-ledgers_app = typer.Typer(help="The register of ledgers: units of account and their one issuer.", no_args_is_help=True)
+agencies_app = command_group("The register of agencies an officer may act for.")
+ledgers_app = command_group("The register of ledgers: units of account and their one issuer.")
 _APPROVERS = 2  # one admin asks and another approves (money.approvals)
 ApproverOption = Annotated[
     list[str] | None,
@@ -30,6 +30,21 @@ ApproverOption = Annotated[
         help="An admin's API key; give two different admins' keys: the first asks, the second approves.",
     ),
 ]
+
+
+def needs_two_admins(store: Store, role: Role, agency: str) -> bool:
+    """Whether a key for this role and agency can create money, so that two admins must approve it.
+
+    Only an officer's can: any other key is made without loading ``tessera.money`` (and the
+    ledger and numpy behind it), so that ``tessera keys create`` starts fast.
+    """
+    from tessera.auth import Role
+
+    if role is not Role.officer:
+        return False
+    from tessera.money import AdminRequests
+
+    return AdminRequests(store).needs_two_admins(role, agency)
 
 
 def approved_by_two(store: Store, approvers: list[str] | None) -> tuple[AdminRequests, list[Principal]]:

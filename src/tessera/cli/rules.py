@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, reporting_errors
+from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, command_group, reporting_errors
 from tessera.errors import InvalidInputError
 
-app = typer.Typer(help="Policy rules: check rule files before they are deployed.", no_args_is_help=True)
+app = command_group("Policy rules: check rule files before they are deployed.")
 
 
 @app.command("check")

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, open_store, reporting_errors
+from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, command_group, open_store, reporting_errors
 from tessera.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from tessera.rules import Match, ScreeningQuery
 
 
-app = typer.Typer(help="Sanctions lists: import them, screen names against them.", no_args_is_help=True)
+app = command_group("Sanctions lists: import them, screen names against them.")
 
 NAMES_FILE_ROWS_MAX = 1_000_000  # a screening file larger than this is split by the caller
 _NAMES_FILE_COLUMNS = ("name", "birth_date", "country")

@@ -12,6 +12,7 @@ from tessera.store.store import (
     Conflict,
     Store,
     inserted,
+    store_url,
 )
 from tessera.store.tables import (
     ACR_MAX,
@@ -159,6 +160,7 @@ __all__ = [
     "sanctions_lists",
     "score_contributions",
     "screening_hits",
+    "store_url",
     "virtual_ids",
     "webauthn_ceremonies",
 ]

@@ -17,14 +17,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -38,8 +33,10 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,6 +54,10 @@ from tessera.errors import (
     TesseraError,
 )
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX, check_batch_size
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 from tessera.store.tables import (
     KEY_ID_MAX,
     SECRET_HASH_MAX,
@@ -101,8 +102,15 @@ class ApiKeyRecord:
     revoked_at_ns: int | None = None
 
 
+def store_url(data_dir: Path, database_url: str | None = None) -> str:
+    """Where the registries of a data directory live: ``database_url``, else SQLite's ``registry.db`` in it."""
+    return database_url or f"sqlite:///{data_dir / 'registry.db'}"
+
+
 def alembic_config() -> Config:
     """Alembic's configuration for the migrations shipped in this package; no ini file."""
+    from alembic.config import Config  # noqa: PLC0415 (alembic loads only to migrate: small commands start fast)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
@@ -111,8 +119,17 @@ def alembic_config() -> Config:
 
 
 @cache
-def _head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def _head_revision() -> str:
+    """The newest migration's revision, read from the file names: each is numbered as its revision is, in
+    one line of descent (tests/store/test_migrations.py checks against alembic's own answer)."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+
+
+def _current_revisions(conn: Connection) -> tuple[str, ...]:
+    """The revisions the database is at, as alembic records them; none on a fresh database."""
+    if not inspect(conn).has_table("alembic_version"):
+        return ()
+    return tuple(conn.scalars(text("SELECT version_num FROM alembic_version")))
 
 
 class Store:
@@ -406,8 +423,11 @@ class Store:
 
     def _migrate(self) -> None:
         with self._transaction() as conn:
-            if MigrationContext.configure(conn).get_current_heads() == (_head_revision(),):
-                return  # the common case, answered without loading every migration script
+            if _current_revisions(conn) == (_head_revision(),):
+                return  # the common case, answered without loading alembic or any migration script
+        from alembic import command  # noqa: PLC0415
+        from alembic.util import CommandError  # noqa: PLC0415
+
         config = alembic_config()
         with self._transaction(write=True) as conn:
             config.attributes["connection"] = conn
