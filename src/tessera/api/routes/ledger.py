@@ -42,7 +42,7 @@ from tessera.ledger import (
     encode_transfers,
 )
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
-from tessera.money import AccountKind, check_opening, supply_report
+from tessera.money import AccountKind, LedgerUnit, check_opening, supply_report
 from tessera.service import Caller, Owed, Services, access_note
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
@@ -68,21 +68,20 @@ def _results(results: Results[CreateAccountStatus] | Results[CreateTransferStatu
     return ResultsPublic(results=[ResultPublic(index=r.index, status=r.status.name) for r in results])
 
 
-def _registered(services: Services) -> str:
+def _registered(units: Sequence[LedgerUnit]) -> str:
     """The ledgers a transfer may name, as a newcomer reads them: ``1 (XTS, currency)``."""
-    units = services.ledger_units.all()
     listed = ", ".join(f"{u.id} ({u.unit}, {u.name})" for u in units) or "none yet"
     return f"registered ledgers: {listed} (GET /v1/ledgers)"
 
 
-def _transfer_message(services: Services, batch: Packed, i: int, status: CreateTransferStatus) -> str | None:
+def _transfer_message(units: Sequence[LedgerUnit], batch: Packed, i: int, status: CreateTransferStatus) -> str | None:
     """What to send instead, in words, for the refusals a newcomer's JSON body causes; None for the rest."""
     ledger_id = int(batch["ledger"][i])
     if status is CreateTransferStatus.ledger_must_not_be_zero:
-        return f"send `ledger`: the id of the ledger both accounts are on; {_registered(services)}"
+        return f"send `ledger`: the id of the ledger both accounts are on; {_registered(units)}"
     if status is CreateTransferStatus.ledger_mismatch:
-        if ledger_id not in {u.id for u in services.ledger_units.all()}:
-            return f"ledger {ledger_id} is not registered; {_registered(services)}"
+        if ledger_id not in {u.id for u in units}:
+            return f"ledger {ledger_id} is not registered; {_registered(units)}"
         return f"the debit and credit accounts are not both on ledger {ledger_id}; send the ledger they are on"
     if status is CreateTransferStatus.account_not_found:
         return "the debit or credit account does not exist; open it first (POST /v1/ledger/accounts)"
@@ -96,9 +95,12 @@ def _transfer_message(services: Services, batch: Packed, i: int, status: CreateT
 def _transfer_results(services: Services, batch: Packed, results: Results[CreateTransferStatus]) -> ResultsPublic:
     """Every result by index; a refusal carries its stable status and, where it helps, a message."""
     answered = _results(results)
+    if results.all_ok:
+        return answered
+    units = services.ledger_units.all()  # once per batch, and only for a batch with a refusal
     for r in answered.results:
         if r.status != "ok":
-            r.message = _transfer_message(services, batch, r.index, CreateTransferStatus[r.status])
+            r.message = _transfer_message(units, batch, r.index, CreateTransferStatus[r.status])
     return answered
 
 
@@ -162,7 +164,8 @@ def _decode_body(services: Services, body: bytes, content_type: str) -> Packed:
     check_batch_size(len(parsed.transfers), "transfers")
     missing = parsed.missing_ledgers()
     if missing:  # a newcomer's first transfer: say what to send, not only ledger_must_not_be_zero
-        msg = f"Field required: the id of the ledger both accounts are on; {_registered(services)}"
+        units = services.ledger_units.all()
+        msg = f"Field required: the id of the ledger both accounts are on; {_registered(units)}"
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body", "transfers", i, "ledger"), "msg": msg} for i in missing]
         )
