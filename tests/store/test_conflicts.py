@@ -33,10 +33,11 @@ def test_conflict_that_finds_nothing_is_a_store_error(store: Store) -> None:
         _insert_twice(store, conflict=lambda: None)
 
 
-def test_without_conflict_integrity_error_passes_through(store: Store) -> None:
-    """Callers that still catch SQLAlchemy's error themselves (rules/) get it unchanged."""
-    with pytest.raises(IntegrityError):
+def test_without_conflict_a_broken_constraint_is_a_store_error(store: Store) -> None:
+    """SQLAlchemy's IntegrityError never leaves the store: with no ``conflict`` to name it, it is a store fault."""
+    with pytest.raises(StoreError) as raised:
         _insert_twice(store)
+    assert not isinstance(raised.value, IntegrityError)
 
 
 def test_inserted_is_false_on_a_clash_and_the_transaction_goes_on(store: Store) -> None:

@@ -14,7 +14,6 @@ from the modules behind it (``tests/rules/test_face.py`` checks). The map::
       lexicon.py             the backstop lexicon of protected names
       declaration_checks.py  a declarations document checked before it becomes law
       declarations.py        declarations as law: versions proposed and approved by DPOs
-      foreign.py             foreign exceptions (SQLAlchemy's) translated into ours, once
       _closed.c              the enforcement point's answer table (C)
     language/                the rule language: rules in TOML, conditions in CEL
       rulesets.py            rules, effects and rule files (``load_rules``, ``check_rules``)

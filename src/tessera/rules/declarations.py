@@ -52,7 +52,6 @@ from tessera.rules.declaration_checks import (
 )
 from tessera.rules.definitions import BUILTIN_DEFINITIONS, builtin_path
 from tessera.rules.exercise import bases_on_record, record_basis
-from tessera.rules.foreign import translated_writes
 from tessera.store import DECLARATION_NOTE_MAX, Store, declaration_decisions, declaration_versions
 from tessera.text import checked_text, shows_letter_or_digit
 
@@ -179,7 +178,7 @@ class Declarations:
             declared(document, name=BUILTIN_DEFINITIONS)  # a release whose own definitions fail must not start
             recorded_elsewhere = ConflictError("declarations", "version 1 was recorded by another process")
             try:
-                with translated_writes(self.store, recorded_elsewhere), self.store.transaction(write=True) as conn:
+                with self.store.transaction(write=True, conflict=lambda: recorded_elsewhere) as conn:
                     _serialised(conn)
                     if _in_force_number(conn) is None and _last_number(conn) is None:
                         _insert(conn, 1, None, document, {}, BUILTIN_NOTE, 0, None, DeclarationStatus.approved)
@@ -205,7 +204,7 @@ class Declarations:
             new = declared(document, name=BUILTIN_DEFINITIONS, history=self._history())
             diff = changes(self.load(current), new)
             number_taken = ConflictError("version", "another proposal took the next number")
-            with translated_writes(self.store, number_taken), self.store.transaction(write=True) as conn:
+            with self.store.transaction(write=True, conflict=lambda: number_taken) as conn:
                 _serialised(conn)
                 number = (_last_number(conn) or 0) + 1
                 note = f"{BUILTIN_NOTE}, differing from version {current.version} in force"
@@ -275,7 +274,7 @@ class Declarations:
         number_taken = ConflictError("version", "another proposal took the next number")
         for _ in range(3):  # two proposals at once: one takes the number, the other the next
             try:
-                with translated_writes(self.store, number_taken), self.store.transaction(write=True) as conn:
+                with self.store.transaction(write=True, conflict=lambda: number_taken) as conn:
                     _serialised(conn)
                     number = (_last_number(conn) or 0) + 1
                     needed = diff.approvals_needed
@@ -311,7 +310,7 @@ class Declarations:
         checked_dpo(by, "approve declarations")
         reason = _checked_reason(reason, "reason", required=False)
         decided_at_once = ConflictError("version", f"version {version} was decided at the same time; look again")
-        with translated_writes(self.store, decided_at_once), self.store.transaction(write=True) as conn:
+        with self.store.transaction(write=True, conflict=lambda: decided_at_once) as conn:
             _serialised(conn)
             found = self._pending(conn, version)
             decided = {d.principal_id for d in found.decisions}

@@ -405,8 +405,8 @@ class Store:
         up front). Driver faults come out as ``StoreError``. A broken constraint becomes
         what ``conflict`` returns, called once the transaction is rolled back so that it may
         look in the database (a ``ConflictError`` naming the field), or a ``StoreError`` when
-        it returns None. Without ``conflict`` SQLAlchemy's ``IntegrityError`` passes through,
-        for the callers (rules/) that still catch it themselves.
+        there is no ``conflict`` or it returns None: SQLAlchemy's ``IntegrityError`` never
+        leaves the store.
         """
         return self._transaction(write, conflict)
 
@@ -457,9 +457,7 @@ class Store:
                 with conn.begin():
                     yield conn
         except IntegrityError as exc:
-            if conflict is None:
-                raise  # the caller knows which constraint its statement could break
-            error = conflict()
+            error = None if conflict is None else conflict()
             if error is None:
                 raise self._failed(exc) from exc
             raise error from None

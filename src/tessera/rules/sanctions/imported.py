@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from tessera.errors import InvalidInputError
-from tessera.rules.foreign import translated_writes
 from tessera.rules.sanctions.lists import ListedEntity, parse_eu, parse_ftm, parse_ofac, parse_un
 from tessera.store import (
     LIST_ID_MAX,
@@ -133,7 +132,7 @@ class SanctionsLists:
         files = _files_of(path, source)
         digest = _digest(files)
         entities = names = 0
-        with translated_writes(self._store), self._store.transaction(write=True) as conn:
+        with self._store.transaction(write=True) as conn:
             conn.execute(delete(sanctions_entities).where(sanctions_entities.c.source == source))
             conn.execute(delete(sanctions_lists).where(sanctions_lists.c.source == source))
             # The parent row first, so that the entities' foreign key holds; counts come last.
