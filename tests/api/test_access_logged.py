@@ -23,9 +23,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from tessera.api.deps import ACTION_KEY
 from tessera.auth import POLICY, Action, Role, Scope
 from tessera.rules import NoticeDraft, SanctionsLists, Screenee
-from tests.api.conftest import World
-from tests.api.test_identity_routes import applicant, enrol
-from tests.api.test_policy_routes import Policy, policy_world
+from tests.api.people import applicant, enrol
+from tests.api.policy_world import Policy, policy_world
+from tests.api.world import World
 
 PURPOSE = "route walk: case 2026/15"
 READER = "bank"  # an officer who neither enrolled, proposed nor decided anything below

@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import base64
-import zlib
-from typing import Any
 
 import numpy as np
 
 from tessera.cli.seed import issue_key
-from tests.api.conftest import World
+from tests.api.people import applicant, enrol, face
+from tests.api.world import World
 
-DIMS = 512
 PURPOSE = "registry case 2026/31"
-
-
-def face(seed: int, noise: float = 0.0, noise_seed: int = 0) -> list[float]:
-    """A person's face template (seed = who), captured with some noise."""
-    base = np.random.default_rng(seed).standard_normal(DIMS)
-    base /= np.linalg.norm(base)
-    if noise:
-        jitter = np.random.default_rng(10_000 + noise_seed).standard_normal(DIMS)
-        base = base + noise * jitter / np.linalg.norm(jitter)
-    return [float(x) for x in base.astype(np.float32)]
-
-
-def applicant(request_id: str, who: int, name: str = "Mariam Tesfaye", **changes: Any) -> dict[str, Any]:
-    return {
-        "request_id": request_id,
-        "demographics": {"name": name, "birth_date": "1988-03-14", "sex": "F", "address": "4 Hill Road"},
-        "face": face(who, noise=0.3, noise_seed=zlib.crc32(request_id.encode()) % 1000),
-        **changes,
-    }
-
-
-def enrol(world: World, *applicants: dict[str, Any], officer: str = "bank") -> Any:
-    return world.client.post(
-        "/v1/identity/enrolments", json={"submissions": list(applicants)}, headers=world.as_(officer)
-    )
 
 
 def test_a_new_applicant_is_enrolled_with_a_number(world: World) -> None:

@@ -17,7 +17,7 @@ from tessera.identity.registry import Person
 from tessera.ledger import Account, CreateTransferStatus, Transfer
 from tessera.rules import EXAMPLE_RULES, builtin_path
 from tessera.store.tables import rule_events
-from tests.api.conftest import ISSUER, MONEY, WALLET, World, make_world, settings_for
+from tests.api.world import ISSUER, MONEY, WALLET, World, make_world, settings_for
 
 WALLET_ID = 60
 RULES = """

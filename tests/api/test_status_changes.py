@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from tessera.api import create_app
 from tessera.cli.seed import issue_key
-from tests.api.conftest import World, make_world, settings_for
-from tests.api.test_credential_routes import enrolled, login, rebind
+from tests.api.people import enrolled, login, rebind
+from tests.api.world import World, make_world, settings_for
 from tests.identity.softauthn import SoftAuthenticator
 
 PURPOSE = "death certificate 88/2026"
