@@ -84,7 +84,7 @@ def policy_world(world: World) -> Policy:
         person = services.registry.create_person({"name": name, "birth_date": "1980-02-01", "sex": "F"}, station="x")
         principal = services.store.get_principal(person.principal_id)
         assert principal is not None
-        world.principals[number], world.tokens[number] = principal, issue_key(services, principal)
+        world.principals[number], world.tokens[number] = principal, issue_key(services, principal, for_person=True)
         services.store.set_account_holders([(wallet, person.principal_id)])
         services.ledger.create_accounts([Account(wallet, MONEY, code=2, flags=WALLET)])
         people.append(person)

@@ -143,7 +143,7 @@ def test_a_person_sees_their_record_and_manages_virtual_ids(world: World) -> Non
     person = world.services.registry.person(e["number"])
     principal = world.services.store.get_principal(person.principal_id)
     assert principal is not None
-    me = {"Authorization": f"Bearer {issue_key(world.services, principal)}"}
+    me = {"Authorization": f"Bearer {issue_key(world.services, principal, for_person=True)}"}
     mine = world.client.get("/v1/me/identity", headers=me).json()
     assert mine["person"]["number"] == e["number"] and mine["virtual_ids"] == []
     vid = world.client.post("/v1/me/virtual-ids", headers=me).json()["vid"]

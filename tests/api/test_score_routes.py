@@ -52,7 +52,7 @@ def _ada(world: World, who: str = "ada", name: str = "Ada Obi") -> Person:
     person = services.registry.create_person({"name": name, "birth_date": "1980-02-01", "sex": "F"}, station="x")
     principal = services.store.get_principal(person.principal_id)
     assert principal is not None
-    world.tokens[who] = issue_key(services, principal)
+    world.tokens[who] = issue_key(services, principal, for_person=True)
     return person
 
 

@@ -41,7 +41,7 @@ def credentials_of(world: World, number: str, who: int) -> tuple[dict[str, str],
     person = world.services.registry.person(number)
     principal = world.services.store.get_principal(person.principal_id)
     assert principal is not None
-    key = {"Authorization": f"Bearer {issue_key(world.services, principal)}"}
+    key = {"Authorization": f"Bearer {issue_key(world.services, principal, for_person=True)}"}
     for headers in (session, key):
         assert world.client.get("/v1/me/identity", headers=headers).status_code == 200
     return session, key
