@@ -121,9 +121,7 @@ def demo_principals(services: Services) -> dict[str, Principal]:
             if principal is not None:
                 found[persona.name] = principal
     for name, person in _people(services).items():
-        principal = store.get_principal(person.principal_id)
-        assert principal is not None, "a person is made with their principal"
-        found[name] = principal
+        found[name] = _principal(services, person.principal_id)
     return found
 
 
