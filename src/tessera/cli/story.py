@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from tessera.cli.seed import Demo
 from tessera.errors import TesseraError
 
-READ_PURPOSE = "checking Alice's address before her wallet opened"
+READ_PURPOSE = "confirming Alice's address for her new wallet"
 REPORT_PURPOSE = "monthly report of loan repayments"
 LENDER = "Kisumu Savings"
 LATE_DAYS = 45  # past the credit rules' 30: her score drops and she is told why
