@@ -16,7 +16,7 @@ from tests.pgserver import PgServer, PgUnavailableError, database_of, start_serv
 REQUIRE_ENV = "TESSERA_TEST_POSTGRES"
 
 # Helpers that assert get pytest's rewritten asserts, as a test module does, so a failure shows its values.
-pytest.register_assert_rewrite("tests.api.oidc_scene", "tests.api.people", "tests.api.policy_world")
+pytest.register_assert_rewrite("tests.api.oidc_scene", "tests.api.people", "tests.api.policy_world", "tests.cli.demo")
 
 
 @pytest.fixture
