@@ -44,6 +44,8 @@ async def _tell(app: FastAPI, demo: Demo) -> Demo:
 
 
 class _Story:
+    """The personas' requests, each with its own key: what the demo's people find when they look."""
+
     def __init__(self, client: httpx.AsyncClient, demo: Demo) -> None:
         self.client = client
         self.demo = demo
