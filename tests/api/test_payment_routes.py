@@ -197,7 +197,7 @@ class TestPay:
         assert pay(world, "alice", {**TO_SHOP, "from_wallet": ALICE}, key="key-2").status_code == 200
 
     def test_a_payment_reaches_the_ledgers_feed_like_any_transfer(self, world: World) -> None:
-        """The payment takes the transfer route's path: the feed carries it, and sanctions screening meets the new pair."""
+        """The payment takes the transfer route's path: the feed carries it, sanctions screening meets the new pair."""
         assert world.services.ledger.feed.wait_idle(10)
         before = world.services.counterparties.new_pairs
         assert pay(world, "alice", TO_SHOP).status_code == 200
@@ -234,7 +234,7 @@ class TestAliases:
         assert publish(world, "alice", "not-mine", BOB).status_code == 403
         assert publish(world, "alice", "no-such", 999).status_code == 403
 
-    @pytest.mark.parametrize("alias", ["ab", "-abc", "a b c", "аlice", "a@b@cd"])
+    @pytest.mark.parametrize("alias", ["ab", "-abc", "a b c", "\u0430lice", "a@b@cd"])
     def test_bad_aliases_are_refused(self, world: World, alias: str) -> None:
         """Too short, a hyphen at an end, blanks, look-alike letters or two @ are 400 or 422, naming the alias."""
         response = publish(world, "alice", alias, ALICE)

@@ -131,12 +131,16 @@ class PaymentRequests:
         description: str,
         alias: str | None,
         expires_at_ns: int,
+        created_at_ns: int | None = None,
     ) -> PaymentRequest:
-        """Record a request the caller checked (its account is the payee's, ``amount`` parsed); a fresh random id."""
+        """Record a request the caller checked (its account is the payee's, ``amount`` parsed); a fresh random id.
+
+        ``created_at_ns`` is the moment ``expires_at_ns`` was reckoned from (default: now).
+        """
         text = checked_text(description, "description", PAYMENT_DESCRIPTION_MAX)  # the payer reads it: all seen
         if not shows_letter_or_digit(text):
             raise InvalidInputError("description", "must say what the payment is for")
-        now = time.time_ns()
+        now = time.time_ns() if created_at_ns is None else created_at_ns
         with self.store.transaction(write=True) as conn:
             while True:
                 request = PaymentRequest(

@@ -324,7 +324,8 @@ def create_payment_request(
         account_id = alias.account_id
     account, unit = services.payments.own_account(caller.principal.id, account_id, body.currency, "wallet")
     amount = parse_amount(body.amount, unit.decimals)
-    expires = expiry_ns(body.expires_at, body.expires_in, time.time_ns())
+    now = time.time_ns()
+    expires = expiry_ns(body.expires_at, body.expires_in, now)
     alias_shown = None if body.alias is None else body.alias.lower()
     request = services.payment_requests.create(
         caller.principal.id,
@@ -334,6 +335,7 @@ def create_payment_request(
         description=body.description,
         alias=alias_shown,
         expires_at_ns=expires,
+        created_at_ns=now,
     )
     return _request_public(services, request)
 
