@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -206,3 +207,40 @@ def test_aliases_requests_and_keys_survive_a_restart(tmp_path: Path) -> None:
         )
         services = client.app.state.services  # type: ignore[attr-defined]
         assert services.ledger.lookup_accounts([SHOP])[0].balance == 1350
+
+
+def _events(text: str) -> list[tuple[str, str]]:
+    """(id, data) of each event in a server-sent event stream."""
+    found = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if lines.get("event") == "payment":
+            found.append((lines["id"], lines["data"]))
+    return found
+
+
+class TestEvents:
+    def test_events_after_a_cursor__each_payment_oldest_first(self, world: World) -> None:
+        """From a cursor, the stream sends what came after it, oldest first, each with its cursor as id."""
+        pay(world, "alice", {"amount": "1.00", "currency": "XTS", "to": {"wallet": SHOP}})
+        pay(world, "bob", {"amount": "2.00", "currency": "XTS", "to": {"wallet": SHOP}})
+        response = world.client.get("/v1/me/payments/incoming/events?after=t1", headers=world.as_("shop"))
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        assert response.text.startswith("retry: ")
+        events = _events(response.text)
+        assert [json.loads(data)["amount"] for _, data in events] == ["1.00", "2.00"]
+        assert events[0][0] == f"t{json.loads(events[0][1])['received_at_ns']}"
+
+    def test_last_event_id__a_reconnection_misses_nothing_and_repeats_nothing(self, world: World) -> None:
+        """Reconnecting with the last id it saw, a follower gets only what came after."""
+        pay(world, "alice", {"amount": "1.00", "currency": "XTS", "to": {"wallet": SHOP}})
+        first = _events(world.client.get("/v1/me/payments/incoming/events?after=t1", headers=world.as_("shop")).text)
+        pay(world, "bob", {"amount": "2.00", "currency": "XTS", "to": {"wallet": SHOP}})
+        headers = {**world.as_("shop"), "Last-Event-ID": first[-1][0]}
+        again = _events(world.client.get("/v1/me/payments/incoming/events", headers=headers).text)
+        assert [json.loads(data)["amount"] for _, data in again] == ["2.00"]
+
+    def test_without_a_cursor__only_what_arrives_from_now(self, world: World) -> None:
+        """A new follower is not sent the history: Alice's issuance is not an event."""
+        response = world.client.get("/v1/me/payments/incoming/events", headers=world.as_("alice"))
+        assert response.status_code == 200 and _events(response.text) == []

@@ -152,9 +152,10 @@ class TestPay:
         assert balance(world, BOB) == 5_000
 
     def test_paying_from_an_issuance_account__403(self, world: World) -> None:
-        """A person can never pay out of an issuance account, and an officer has no payment grant at all."""
+        """A person never pays out of (or into) an issuance account, and an officer has no payment grant at all."""
         assert pay(world, "alice", {**TO_SHOP, "from_wallet": ISSUER}).status_code == 403
         assert pay(world, "bank", TO_SHOP).status_code == 403
+        assert pay(world, "alice", {**TO_SHOP, "to": {"wallet": ISSUER}}, key="key-2").status_code == 403
         assert balance(world, ISSUER) == -15_000
 
     def test_insufficient_funds__422_saying_what_is_there_and_what_is_needed(self, world: World) -> None:

@@ -83,7 +83,11 @@ def parse_rfc3339(value: str, field: str) -> int:
         ) from None
     if parsed.tzinfo is None or "T" not in value.upper():
         raise InvalidInputError(field, "must be an RFC 3339 date-time with its offset (Z or +hh:mm)")
-    return int(parsed.timestamp()) * NS + parsed.microsecond * 1000
+    try:
+        seconds = int(parsed.timestamp())
+    except (OverflowError, ValueError):  # year 1 at +14:00 falls before the epoch's calendar starts
+        raise InvalidInputError(field, "is out of range") from None
+    return seconds * NS + parsed.microsecond * 1000
 
 
 def parse_duration_s(value: str, field: str) -> int:

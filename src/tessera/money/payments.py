@@ -259,6 +259,8 @@ class Payments:
         if not payees:
             raise NotFoundError("to", f"no wallet {payee_id}")
         payee = payees[0]
+        if kind_of(payee.code) is AccountKind.issuance:  # money goes back to its issuer by the issuer's own acts
+            raise ForbiddenError(f"to: account {payee_id} does not take payments")
         unit = self.unit_of(payee.ledger, "to")
         if currency is None:
             if request_id is None:

@@ -14,10 +14,12 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, status
+from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.routes.ledger import post_transfers
@@ -57,6 +59,8 @@ from tessera.service import Caller, Services
 
 router = APIRouter(tags=["payments"])
 FOLLOW_POLL_S = 0.05  # how often a long-poll looks at the arrivals count: one integer compare
+FOLLOW_RETRY_S = 1.0  # how soon an EventSource reconnects when a stream ends
+EVENT_STREAM = "text/event-stream"
 _CURSOR = re.compile(r"t([0-9]{1,19})")
 IdempotencyKey = Annotated[
     str,
@@ -235,6 +239,59 @@ async def incoming_payments(
         next_cursor=f"t{found[-1].timestamp}" if full else None,
         latest_cursor=f"t{found[0].timestamp}" if found else after,
     )
+
+
+def _events_after(services: Services, accounts: list[int], after_ns: int) -> list[Transfer]:
+    """What arrived after ``after_ns``, oldest first: the order a follower's stream sends them in."""
+    return incoming_transfers(services.ledger, accounts, PAGE_SIZE_MAX, after_ns=after_ns)[::-1]
+
+
+@router.get(
+    "/v1/me/payments/incoming/events",
+    openapi_extra=declare(Action.me_payments_read),
+    response_class=StreamingResponse,
+    responses={200: {"content": {EVENT_STREAM: {"schema": {"type": "string"}}}}},
+)
+async def follow_incoming_payments(
+    request: Request,
+    caller: CallerDep,
+    services: ServicesDep,
+    *,
+    after: Annotated[str | None, Query(max_length=20, description="a cursor: send what came after it")] = None,
+    wait: Annotated[
+        float, Query(ge=0, le=INCOMING_WAIT_MAX_S, description="seconds the stream stays open (default: the most)")
+    ] = INCOMING_WAIT_MAX_S,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+) -> StreamingResponse:
+    """Server-sent events: one ``payment`` event per payment into the caller's accounts, as it arrives.
+
+    The stream stays open ``wait`` seconds (at most 30), then ends; an ``EventSource``
+    reconnects by itself with ``Last-Event-ID`` (each event's ``id`` is a cursor) and misses
+    nothing. Without a cursor it starts from now.
+    """
+    after_ns = _cursor(last_event_id, "Last-Event-ID") if last_event_id else _cursor(after, "after")
+    accounts = await run_in_threadpool(services.store.accounts_held_by, caller.principal.id)
+    if after_ns is None:  # from now on: the newest payment so far is the cursor
+        newest = await run_in_threadpool(incoming_transfers, services.ledger, accounts, 1)
+        after_ns = newest[0].timestamp if newest else 0
+    deadline = time.monotonic() + min(wait, services.settings.incoming_wait_max_s)
+
+    async def events() -> AsyncIterator[str]:
+        cursor, seen = after_ns, -1
+        yield f"retry: {int(FOLLOW_RETRY_S * 1000)}\n\n"
+        while accounts:
+            count = services.arrivals.count(accounts)
+            if count != seen:
+                seen = count
+                for t in await run_in_threadpool(_events_after, services, accounts, cursor):
+                    data = _incoming_public(services, t).model_dump_json()
+                    yield f"id: t{t.timestamp}\nevent: payment\ndata: {data}\n\n"
+                    cursor = t.timestamp
+            if time.monotonic() >= deadline or await request.is_disconnected():
+                break
+            await asyncio.sleep(FOLLOW_POLL_S)
+
+    return StreamingResponse(events(), media_type=EVENT_STREAM, headers={"Cache-Control": "no-store"})
 
 
 # -- aliases ----------------------------------------------------------------------------------
