@@ -734,10 +734,7 @@ declaration_decisions = Table(
 
 # -- payments a person makes: aliases, payment requests, idempotency keys (migration 0016) -----------
 
-PAYMENT_ALIAS_MAX = ALIAS_MAX
 PAYMENT_REQUEST_ID_LENGTH = 19  # "pr_" and 16 hex digits
-PAYMENT_KEY_MAX = IDEMPOTENCY_KEY_MAX
-PAYMENT_DESCRIPTION_TEXT_MAX = PAYMENT_DESCRIPTION_MAX
 PAYMENT_BODY_HASH_LENGTH = 64  # SHA-256, hex
 PAYMENT_OUTCOME_MAX = 4000  # the answer a key replays: a payment's JSON or a refusal's problem
 
@@ -746,7 +743,7 @@ PAYMENT_OUTCOME_MAX = 4000  # the answer a key replays: a payment's JSON or a re
 payment_aliases = Table(
     "payment_aliases",
     metadata,
-    Column("alias", String(PAYMENT_ALIAS_MAX), primary_key=True),
+    Column("alias", String(ALIAS_MAX), primary_key=True),
     Column("account_id", BigInteger, nullable=False),
     Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=False),
     Column("created_at_ns", BigInteger, nullable=False),
@@ -764,8 +761,8 @@ payment_requests = Table(
     Column("account_id", BigInteger, nullable=False),
     Column("ledger", BigInteger, nullable=False),
     Column("amount", BigInteger, nullable=False),
-    Column("description", String(PAYMENT_DESCRIPTION_TEXT_MAX), nullable=False),
-    Column("alias", String(PAYMENT_ALIAS_MAX), nullable=True),  # what the payer is shown as the payee
+    Column("description", String(PAYMENT_DESCRIPTION_MAX), nullable=False),
+    Column("alias", String(ALIAS_MAX), nullable=True),  # what the payer is shown as the payee
     Column("created_at_ns", BigInteger, nullable=False),
     Column("expires_at_ns", BigInteger, nullable=False),
     Column("transfer_id", BigInteger, nullable=True),
@@ -781,7 +778,7 @@ payment_keys = Table(
     "payment_keys",
     metadata,
     Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), primary_key=True),
-    Column("key", String(PAYMENT_KEY_MAX), primary_key=True),
+    Column("key", String(IDEMPOTENCY_KEY_MAX), primary_key=True),
     Column("body_sha256", String(PAYMENT_BODY_HASH_LENGTH), nullable=False),
     Column("transfer_id", BigInteger, nullable=False),
     Column("debit_account_id", BigInteger, nullable=False),
