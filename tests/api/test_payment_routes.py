@@ -245,3 +245,21 @@ class TestAliases:
         """Deleting an alias one does not hold reads as not there."""
         publish(world, "shop", "corner-grocer", SHOP)
         assert world.client.delete("/v1/me/aliases/corner-grocer", headers=world.as_("alice")).status_code == 404
+
+
+def test_a_crash_after_the_ledger_took_it__the_retry_pays_nothing_twice(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the answer is lost after the ledger took the transfer, a retry posts the same id: no second payment."""
+    keys = world.services.payments.keys
+    answer = keys.answer
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise OSError("the process died here")
+
+    monkeypatch.setattr(keys, "answer", crash)
+    assert pay(world, "alice", TO_SHOP).status_code == 500
+    monkeypatch.setattr(keys, "answer", answer)
+    retried = pay(world, "alice", TO_SHOP)
+    assert retried.status_code == 200 and retried.json()["replayed"] is True
+    assert (balance(world, ALICE), balance(world, SHOP)) == (8750, 1250)

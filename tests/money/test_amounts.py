@@ -80,3 +80,12 @@ def test_format_amount__pads_and_signs() -> None:
         "12.50",
         "3",
     )
+
+
+@given(st.text(max_size=50))
+def test_parse_amount__any_text_is_an_amount_or_invalid_input(text: str) -> None:
+    """Whatever a client sends, the answer is minor units or InvalidInputError, never another fault."""
+    try:
+        assert 0 < parse_amount(text, 2) <= AMOUNT_MAX
+    except InvalidInputError as error:
+        assert error.field == "amount"
