@@ -244,3 +244,21 @@ class TestEvents:
         """A new follower is not sent the history: Alice's issuance is not an event."""
         response = world.client.get("/v1/me/payments/incoming/events", headers=world.as_("alice"))
         assert response.status_code == 200 and _events(response.text) == []
+
+
+def test_a_fault_after_the_ledger_took_a_request_payment__the_request_stays_taken(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault after the transfer landed leaves the request claimed: it reads paid, and no one pays it again."""
+    asked = ask(world).json()
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise OSError("the access log's disk is gone")
+
+    monkeypatch.setattr(world.services, "deliver", crash)  # runs just after the ledger took the transfer
+    assert pay(world, "alice", {"to": {"request": asked["id"]}}).status_code == 500
+    monkeypatch.undo()
+    read = world.client.get(f"/v1/payment-requests/{asked['id']}", headers=world.as_("bob")).json()
+    assert read["status"] == "paid"
+    assert pay(world, "bob", {"to": {"request": asked["id"]}}).status_code == 409
+    assert balance(world, SHOP) == 1250

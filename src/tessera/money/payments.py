@@ -205,7 +205,9 @@ class Payments:
         try:
             status = post(transfer)
         except BaseException:
-            if request_id is not None:
+            # Released only if the ledger never took the transfer: a fault after it did (the access
+            # log, say) must leave the request claimed, or a second payer could pay it again.
+            if request_id is not None and not self.ledger.lookup_transfers([transfer.id]):
                 self.requests.release(request_id, transfer.id)
             raise
         if status in (CreateTransferStatus.ok, CreateTransferStatus.exists):
