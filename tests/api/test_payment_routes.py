@@ -10,6 +10,7 @@ import pytest
 from tessera.ledger import Account, Transfer
 from tessera.money import PAYMENT_CODE
 from tests.api.conftest import ALICE, BOB, ISSUER, MONEY, SHOP, WALLET, World
+from tests.api.test_policy_routes import PERSON_WALLET, policy_world
 
 GROCERY = 5411
 TO_SHOP = {"amount": "12.50", "currency": "XTS", "to": {"wallet": SHOP}}
@@ -263,3 +264,17 @@ def test_a_crash_after_the_ledger_took_it__the_retry_pays_nothing_twice(
     retried = pay(world, "alice", TO_SHOP)
     assert retried.status_code == 200 and retried.json()["replayed"] is True
     assert (balance(world, ALICE), balance(world, SHOP)) == (8750, 1250)
+
+
+def test_a_person_whose_payments_a_restriction_closed__refused_until_it_is_lifted(world: World) -> None:
+    """A restriction closing Ada's payments freezes her wallet: her payment is refused and her wallet shows frozen."""
+    policy = policy_world(world)
+    world.services.ledger.create_transfers([_issue(91, PERSON_WALLET, 2_000)])
+    restriction_id = policy.activate()
+    refused = pay(world, "ada", TO_SHOP)
+    assert refused.status_code == 422 and "account_frozen" in refused.json()["detail"]
+    (wallet,) = world.client.get("/v1/me/accounts", headers=world.as_("ada")).json()["accounts"]
+    assert wallet["frozen"] is True
+    policy.post(f"/v1/restrictions/{restriction_id}/lift", "tax-officer", {"reason": "paid in full"})
+    assert pay(world, "ada", TO_SHOP, key="key-2").status_code == 200
+    assert balance(world, PERSON_WALLET) == 750
