@@ -67,6 +67,8 @@ NO_PERSONAL_DATA = {
     ("POST", "/v1/declarations"): "a DPO's proposed declarations document",
     ("POST", "/v1/declarations/{version}/approve"): "a DPO's approval",
     ("POST", "/v1/declarations/{version}/refuse"): "a DPO's refusal",
+    # Pseudonymous money (DESIGN.md principle 5): a request shows a wallet or alias, never its holder (issue 18).
+    ("GET", "/v1/payment-requests/{request_id}"): "a payee's wallet or alias, amount and what for; the id is the key",
 }
 
 

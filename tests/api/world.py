@@ -85,6 +85,7 @@ def settings_for(path: Path, **kwargs: object) -> Settings:
         "auth_failure_rate": GENEROUS,
         "ceremony_rate": GENEROUS,
         "caller_cache_s": 0.0,  # a revoked key must fail at once in the tests
+        "incoming_wait_max_s": 0.2,  # the route walk and schemathesis may ask to wait; tests that wait set their own
         "public_url": "http://localhost",  # WebAuthn allows plain http on localhost only; TestClient serves any host
     }
     options.update(kwargs)
