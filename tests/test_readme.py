@@ -30,10 +30,11 @@ from tessera.cli.story import READ_PURPOSE
 ROOT = Path(__file__).resolve().parents[1]
 START_S = 120  # a bounded wait for the server to print its banner and answer, on a busy machine
 TESSERA = ".venv/bin/tessera "
-_VOLATILE = (  # what differs from one start to the next: keys, the people's numbers, the notice, the port
+_VOLATILE = (  # what differs from one start to the next: keys, people's numbers, notice, payment key, port
     (re.compile(r"tsk_[A-Za-z0-9_-]+"), "tsk_KEY"),
     (re.compile(r"person \d{12}"), "person NUMBER"),
     (re.compile(r"n_[0-9a-f]{16}"), "n_NOTICE"),
+    (re.compile(r"pay-[0-9a-f]{16}"), "pay-KEY"),
     (re.compile(r"http://127\.0\.0\.1:\d+"), "http://127.0.0.1:PORT"),
 )
 
@@ -164,7 +165,8 @@ def test_the_quickstart_walks_against_a_real_demo_server(tmp_path: Path) -> None
         curls = [line.strip() for line in banner.splitlines() if line.strip().startswith("curl ")]
         paid, log, appeal = (run_curl(line) for line in curls)
         replayed = run_curl(curls[1], with_curl=False)  # the fallback where curl is missing: the same answer
-    assert paid[0] == 200 and [r["status"] for r in paid[1]["results"]] == ["ok"]
+    assert paid[0] == 200 and paid[1]["status"] == "posted" and paid[1]["to_alias"] == "corner-grocer"
+    assert paid[1]["amount"] == "2.00" and paid[1]["replayed"] is False
     assert log[0] == 200 and READ_PURPOSE in [e["purpose"] for e in log[1]["entries"]]
     assert replayed == log
     notice = re.findall(r"n_[0-9a-f]{16}", curls[2])

@@ -204,10 +204,10 @@ class TestBanner:
     def test_the_banner_prints_three_curl_lines_from_demo_curl_lines(self) -> None:
         """Pay, read my access log, appeal: captions and commands as `demo_curl_lines` makes them, in that order."""
         keys = tuple(DemoKey(p.name, p.role.value, f"p_{i:016x}", f"tsk_k{i}_secret") for i, p in enumerate(PERSONAS))
-        demo = Demo(keys, {"alice": "458211083934"}, True, 1003, "n_0123456789abcdef")
+        demo = Demo(keys, {"alice": "458211083934"}, True, "pay-0123456789abcdef", "n_0123456789abcdef")
         lines = demo_curl_lines(demo, "http://127.0.0.1:8000")
         assert [command.split()[-1] for _, command in lines] == [
-            "http://127.0.0.1:8000/v1/ledger/transfers",
+            "http://127.0.0.1:8000/v1/me/payments",
             "http://127.0.0.1:8000/v1/me/access-log",
             "http://127.0.0.1:8000/v1/me/notices/n_0123456789abcdef/appeal",
         ]

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import shlex
 
-from tessera.cli.seed import ALICE, GROCER, MONEY, Demo
+from tessera.cli.seed import CURRENCY, GROCER_ALIAS, Demo
 
-PAYMENT_CODE = 2  # a payment for goods (src/tessera/rules/builtin/transfer_codes.csv)
-PAYMENT_CENTS = 200
+PAYMENT_AMOUNT = "2.00"  # in the currency's units, as people write it
 APPEAL_GROUNDS = "I repaid that instalment on time: the bank has the receipt."
 
 
@@ -28,23 +27,13 @@ def demo_curl_lines(demo: Demo, base_url: str) -> list[tuple[str, str]]:
     """(what it does, the command) for each line to try, as Alice: pay the grocer, read her access log, appeal."""
     alice = _bearer(demo.key("alice"))
     json_body = "-H 'Content-Type: application/json' -d "
-    payment = {
-        "transfers": [
-            {
-                "id": demo.payment_id,
-                "debit_account_id": ALICE,
-                "credit_account_id": GROCER,
-                "amount": PAYMENT_CENTS,
-                "ledger": MONEY,
-                "code": PAYMENT_CODE,
-            }
-        ]
-    }
+    payment = {"amount": PAYMENT_AMOUNT, "currency": CURRENCY.unit, "to": {"alias": GROCER_ALIAS}}
+    idempotent = "-H " + shlex.quote(f"Idempotency-Key: {demo.payment_key}")
     appeal = {"grounds": APPEAL_GROUNDS}
     return [
         (
-            f"pay the grocer {PAYMENT_CENTS // 100}.{PAYMENT_CENTS % 100:02d} XTS from my wallet",
-            f"curl {alice} {json_body}{_quoted(payment)} {base_url}/v1/ledger/transfers",
+            f"pay the grocer {PAYMENT_AMOUNT} {CURRENCY.unit} at the address the shop published",
+            f"curl {alice} {idempotent} {json_body}{_quoted(payment)} {base_url}/v1/me/payments",
         ),
         ("who looked at my data, and why", f"curl {alice} {base_url}/v1/me/access-log"),
         (

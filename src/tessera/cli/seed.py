@@ -13,6 +13,7 @@ earlier ``--demo`` made, and finds its people again by the request ids of their 
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ FOOD = 5411  # merchant category: grocery stores
 ISSUER, ALICE, BOB, GROCER = 1, 2, 3, 4
 DEMO_SEED = 2026
 DEMO_APPLICANTS = 40
-PAYMENT_IDS_FROM = 1000  # the seed's transfers are 1-3; the banner's payment takes the next free id from here
+GROCER_ALIAS = "corner-grocer"  # the grocer's published payment address: payers learn the wallet, not who holds it
 BANKER = "central-bank"  # the central bank's officer: its key needs two admins, as any issuer's does
 CURRENCY = ledger_unit(MONEY, "currency", "XTS", 2, "central-bank")  # XTS: ISO 4217's code for testing
 
@@ -97,7 +98,7 @@ class Demo:
     keys: tuple[DemoKey, ...]
     numbers: dict[str, str]  # persona name -> Tessera number, for alice and bob
     first_start: bool  # this start seeded the data directory (the story's one-time steps run)
-    payment_id: int  # a transfer id the banner's payment may use: past every transfer made so far
+    payment_key: str  # the Idempotency-Key of the banner's payment: new on every start, so each start's line pays once
     notice_id: str = ""  # set by tessera.cli.story
 
     def key(self, name: str) -> str:
@@ -166,8 +167,8 @@ def seed_demo(services: Services) -> Demo:
         else:
             token = issue_key(services, principal, for_person=persona.role is Role.citizen)
         keys.append(DemoKey(persona.name, persona.role.value, principal.id, token, _about(services, persona, people)))
-    payment_id = PAYMENT_IDS_FROM + services.ledger.counts["transfers"]
-    return Demo(tuple(keys), {name: p.number for name, p in people.items()}, first_start, payment_id)
+    payment_key = f"pay-{secrets.token_hex(8)}"
+    return Demo(tuple(keys), {name: p.number for name, p in people.items()}, first_start, payment_key)
 
 
 def _check_demo_directory(services: Services) -> bool:
@@ -241,6 +242,7 @@ def _open_wallets(services: Services, principals: dict[str, Principal]) -> None:
             Transfer(3, BOB, GROCER, 1_250, MONEY, code=2),
         ]
     )
+    services.aliases.publish(GROCER_ALIAS, GROCER, principals["grocer"].id)
 
 
 def enrol_demo_applicants(services: Services, registrar: Principal) -> list[Enrolment]:
@@ -257,7 +259,7 @@ def _about(services: Services, persona: Persona, people: dict[str, Person]) -> s
         person, wallet = people[persona.name], PEOPLE[persona.name].wallet
         return f"{person.name}, person {person.number}, wallet {wallet} ({_balance(services, wallet)}); {persona.does}"
     if persona.name == "grocer":
-        return f"{persona.does}, account {GROCER} ({_balance(services, GROCER)})"
+        return f"{persona.does}, account {GROCER} ({_balance(services, GROCER)}), paid at the address {GROCER_ALIAS}"
     return f"{persona.agency + ': ' if persona.agency else ''}{persona.does}"
 
 
