@@ -177,6 +177,13 @@ from tessera.rules.sanctions.lists import (
     parse_ofac_remarks,
     parse_un,
 )
+from tessera.rules.sanctions.rescreen import (
+    SCREEN_PEOPLE_BATCH,
+    SCREENING_PRINCIPAL,
+    ListScreening,
+    ListScreenings,
+    ScreeningProgress,
+)
 from tessera.rules.sanctions.screening import (
     FUZZY_TOKEN_LENGTH_MIN,
     SCORE_FLOOR,
@@ -237,7 +244,9 @@ __all__ = [
     "OFAC_EOF_MARKER",
     "OFAC_KINDS",
     "SCORE_FLOOR",
+    "SCREENING_PRINCIPAL",
     "SCREEN_BATCH_MAX",
+    "SCREEN_PEOPLE_BATCH",
     "SCREEN_THRESHOLD",
     "SUBJECT_MAX",
     "VERSIONS_LIST_MAX",
@@ -279,6 +288,8 @@ __all__ = [
     "LedgerColumns",
     "LegalBases",
     "LegalBasis",
+    "ListScreening",
+    "ListScreenings",
     "ListedEntity",
     "Match",
     "NewCounterparties",
@@ -308,6 +319,7 @@ __all__ = [
     "Scores",
     "Screenee",
     "Screener",
+    "ScreeningProgress",
     "ScreeningQuery",
     "ScreeningWorker",
     "Sweeper",
