@@ -182,6 +182,7 @@ from tessera.rules.sanctions.rescreen import (
     SCREENING_PRINCIPAL,
     ListScreening,
     ListScreenings,
+    OwedScreeningsPoller,
     ScreeningProgress,
 )
 from tessera.rules.sanctions.screening import (
@@ -300,6 +301,7 @@ __all__ = [
     "NoticeKind",
     "Notices",
     "OfacRemarks",
+    "OwedScreeningsPoller",
     "PayeeCategories",
     "PolicyEffects",
     "Proposal",

@@ -159,9 +159,10 @@ class SanctionsLists:
             # A version is an import time, and it must grow even if the clock steps back.
             version = max(self._clock(), (before.imported_at_ns + 1) if before is not None else 0)
             # An import whose screening is not finished hands its listings on: the new one screens from there.
-            since = version
+            since, carried = version, None
             if before is not None and before.screen_since_ns is not None and before.screened_at_ns is None:
                 since = int(before.screen_since_ns)
+                carried = (before.screened_through, before.screened_people, before.screened_hits)
             conn.execute(delete(sanctions_entities).where(sanctions_entities.c.source == source))
             conn.execute(delete(sanctions_lists).where(sanctions_lists.c.source == source))
             # The parent row first, so that the entities' foreign key holds; counts come last.
@@ -208,6 +209,9 @@ class SanctionsLists:
                 owed=owed,
                 open_hits_removed=_open_hits_on(conn, source, sorted(previous)),
             )
+            # Nothing new or changed: the owed listings are the unfinished job's (or fewer), which
+            # goes on where it stopped; else every person is screened against them all from the start.
+            through, people, hits = (None, 0, 0) if carried is None or new + changed else carried
             conn.execute(
                 sanctions_lists.update()
                 .where(sanctions_lists.c.source == source)
@@ -219,9 +223,9 @@ class SanctionsLists:
                     listings_changed=changed,
                     listings_removed=len(previous),
                     screen_since_ns=since if owed else None,
-                    screened_through=None,
-                    screened_people=0,
-                    screened_hits=0,
+                    screened_through=through,
+                    screened_people=people,
+                    screened_hits=hits,
                     screened_at_ns=None,
                 )
             )

@@ -30,6 +30,8 @@ of the queue is logged on its own (``GET /v1/sanctions/hits``).
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +45,8 @@ from tessera.identity import FINAL_STATUSES, Registry
 from tessera.rules.sanctions.watch import LIST_NAMES, HitContext, SanctionsWatch, Screenee
 from tessera.store import Store, sanctions_entities, sanctions_lists
 
+POLL_S = 5.0  # how soon a server notices an import another process made (the watch's refresh interval)
+SLICE_BATCHES = 10  # batches a server's worker runs before enrolments and counterparties queued behind get a turn
 SCREEN_PEOPLE_BATCH = 1000  # people a batch: the watch's most, and the matcher's 1,024-query chunk
 SCREENING_PRINCIPAL = "job:sanctions-screening"  # the job, in the access log: no person or key acts
 SCREENING_ROLE = "screening_job"
@@ -52,6 +56,13 @@ SCREENING_OUTCOME = "read for screening"
 ENTRY_TEXT_MAX = 200  # an access entry's texts (tessera.audit)
 
 Clock = Callable[[], int]
+log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    """Where a server runs screening (``ScreeningWorker``)."""
+
+    def submit(self, job: Callable[[], object]) -> None: ...
 
 
 class AccessAppender(Protocol):
@@ -218,6 +229,63 @@ class ListScreenings:
             )
         )
         return int(conn.scalar(query) or 0)
+
+
+class OwedScreeningsPoller:
+    """A daemon thread that hands the screenings imports owe to a server's worker, a slice at a time.
+
+    It looks at start (a job a crash cut short goes on) and then every ``interval_s``, so an
+    import made by ``tessera sanctions import`` while the server holds the access log is
+    screened by the server. A slice is ``SLICE_BATCHES`` batches; the next one is queued
+    behind whatever the worker was given meanwhile, so enrolments are not held up for long.
+    """
+
+    def __init__(
+        self,
+        screenings: ListScreenings,
+        worker: Worker,
+        *,
+        interval_s: float = POLL_S,
+        slice_batches: int = SLICE_BATCHES,
+    ) -> None:
+        self._screenings = screenings
+        self._worker = worker
+        self._interval_s = interval_s
+        self._slice_batches = slice_batches
+        self._queued = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tessera-owed-screenings", daemon=True)
+
+    def start(self) -> OwedScreeningsPoller:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self._queued.is_set() and self._screenings.owed():
+                    self._queued.set()
+                    self._worker.submit(self._slice)
+            except Exception:  # a store fault: the next tick tries again
+                log.exception("looking for owed sanctions screenings failed")
+            self._stop.wait(self._interval_s)
+
+    def _slice(self) -> None:
+        again = False
+        try:
+            if not self._stop.is_set():
+                done = self._screenings.run_owed(batches_max=self._slice_batches)
+                again = any(not s.finished for s in done) and not self._stop.is_set()
+        finally:
+            if again:
+                self._worker.submit(self._slice)  # behind what was queued meanwhile; still marked queued
+            else:
+                self._queued.clear()
 
 
 def _purpose(source: str, version: int, listings: int) -> str:

@@ -434,7 +434,7 @@ class Screener:
             every = every[order]
             last = np.empty(len(every), dtype=bool)
             np.not_equal(every[1:], every[:-1], out=last[:-1])
-            last[-1] = True
+            last[-1:] = True  # a slice: a restricted screener's postings may all be empty
             names = every[last]
             source = np.repeat(np.arange(len(ordered)), [len(p) for p in postings])[order[last]]
             related_similarity = np.array([s for _, s in ordered])
