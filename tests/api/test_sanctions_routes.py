@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tessera.api import create_app
 from tessera.auth import Role
 from tessera.cli.seed import issue_key
 from tessera.ledger import Account, AccountFlags, Transfer
-from tessera.rules import SCREENING_PRINCIPAL, SanctionsLists
-from tessera.service import Services
-from tessera.store import Store
-from tests.api.conftest import ALICE, MONEY, WALLET, World, make_world, settings_for
+from tessera.rules import SanctionsLists
+from tests.api.conftest import ALICE, MONEY, WALLET, World
 from tests.api.test_identity_routes import applicant, enrol
 
 DATA = Path(__file__).resolve().parents[1] / "rules" / "sanctions" / "data"
@@ -175,31 +170,3 @@ def test_bad_input__404_422_409(listed: World) -> None:
     assert _decide(listed, hit["id"], {"decision": "dismiss", "reason": "other person"}).status_code == 200
     second = _decide(listed, hit["id"], {"decision": "confirm", "reason": "on reflection"})
     assert second.status_code == 409 and second.json()["code"] == "conflict"
-
-
-def test_a_list_imported_while_the_server_was_down__screened_at_its_start__the_hit_in_the_queue(
-    tmp_path: Path,
-) -> None:
-    """A person registered before the listing: the restarted server screens what the import owes, logging the look."""
-    with TestClient(create_app(settings_for(tmp_path)), raise_server_exceptions=False) as client:
-        world = make_world(client)
-        analyst = world.services.store.create_principal("analyst", Role.officer, agency="financial-intelligence-unit")
-        token = issue_key(world.services, analyst)
-        # Registered outside enrolment (as seeding does): no screening at registration.
-        person = world.services.registry.create_person(LISTED, station="seed")
-        subject = world.services.registry.subject_of(person.number)
-    with Store.open(settings_for(tmp_path).store_url) as store:
-        imported = SanctionsLists(store).import_list(DATA / "ftm.jsonl", "ftm")
-        assert imported.owed == 3
-    with TestClient(create_app(settings_for(tmp_path)), raise_server_exceptions=False) as client:
-        services: Services = client.app.state.services  # type: ignore[attr-defined]
-        for _ in range(300):  # the poller hands it to the worker as it starts
-            if not services.list_screenings.owed() and services.sanctions_worker.wait_idle(30):
-                break
-            time.sleep(0.1)
-        assert services.list_screenings.owed() == []
-        headers = {"Authorization": f"Bearer {token}", "X-Tessera-Purpose": PURPOSE}
-        (hit,) = client.get("/v1/sanctions/hits", headers=headers).json()["hits"]
-        assert (hit["subject"], hit["context"]) == (person.number, "import")
-        looks = services.access_log.entries_for_subject(subject, limit=10)
-        assert [e.principal for _, e in looks if e.principal == SCREENING_PRINCIPAL] == [SCREENING_PRINCIPAL]

@@ -302,17 +302,24 @@ class Registry:
         with self._store.transaction() as conn:
             return int(conn.scalar(query) or 0)
 
-    def persons_after(self, after: str | None, limit: int, *, excluding: Collection[str] = ()) -> list[Person]:
-        """Persons in number order, a page at a time, leaving out those in the statuses ``excluding``."""
+    def persons_after(
+        self, after: str | None, limit: int, *, excluding: Collection[str] = ()
+    ) -> list[tuple[Person, str]]:
+        """Persons in number order with their access-log subjects, a page at a time, but those in ``excluding``."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE_MAX:
             raise InvalidInputError("limit", f"must be 1-{PAGE_SIZE_MAX}")
-        query = select(persons).order_by(persons.c.number).limit(limit)
+        query = (
+            select(persons, principals.c.subject)
+            .select_from(persons.join(principals, persons.c.principal_id == principals.c.id))
+            .order_by(persons.c.number)
+            .limit(limit)
+        )
         if after is not None:
             query = query.where(persons.c.number > after)
         if excluding:
             query = query.where(persons.c.status.not_in(sorted(excluding)))
         with self._store.transaction() as conn:
-            return [_person_of(row) for row in conn.execute(query)]
+            return [(_person_of(row), str(row.subject)) for row in conn.execute(query)]
 
     def numbers_after(self, after: str | None, limit: int) -> list[str]:
         """Registered numbers in order, a page at a time (for reconciling the gallery)."""

@@ -24,7 +24,7 @@ from tessera.rules.basis import LegalBases
 from tessera.rules.definitions import builtin_definitions
 from tessera.rules.due_process.notices import Notices
 from tessera.rules.due_process.restrictions import Restrictions
-from tessera.rules.sanctions.imported import SanctionsLists
+from tessera.rules.sanctions.imported import ImportedList, SanctionsLists
 from tessera.rules.sanctions.rescreen import (
     SCREENING_FIELDS,
     SCREENING_PRINCIPAL,
@@ -72,7 +72,7 @@ class World:
     folder: Path
     imports: int = 0
 
-    def import_ftm(self, *lines: str) -> object:
+    def import_ftm(self, *lines: str) -> ImportedList:
         self.imports += 1
         path = self.folder / f"list{self.imports}.jsonl"
         path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
@@ -111,7 +111,7 @@ class TestWhatIsScreened:
         world.screenings().run_owed()
         person = world.person("Khaledin Zorbanov Dimitrenko", "1961-03-04")
         imported = world.import_ftm(_line(OTHER), _line(LISTED))
-        assert (imported.new, imported.changed, imported.removed, imported.owed) == (1, 0, 0, 1)  # type: ignore[attr-defined]
+        assert (imported.new, imported.changed, imported.removed, imported.owed) == (1, 0, 0, 1)
         (summary,) = world.screenings().run_owed()
         assert (summary.listings_new, summary.listings_screened, summary.people, summary.hits) == (1, 1, 1, 1)
         (hit,) = world.watch.hits()
@@ -134,7 +134,7 @@ class TestWhatIsScreened:
         world.screenings().run_owed()
         hits, entries = world.hits(), list(world.log.entries)
         imported = world.import_ftm(_line(OTHER), _line(LISTED))  # other order, same content
-        assert (imported.new, imported.changed, imported.removed, imported.owed) == (0, 0, 0, 0)  # type: ignore[attr-defined]
+        assert (imported.new, imported.changed, imported.removed, imported.owed) == (0, 0, 0, 0)
         assert world.screenings().owed() == [] and world.screenings().run_owed() == []
         assert world.hits() == hits and world.log.entries == entries
 
@@ -146,7 +146,7 @@ class TestWhatIsScreened:
         world.screenings().run_owed()
         assert world.hits() == []
         imported = world.import_ftm(_line(renamed, aliases=["Oderic Fennimore QUILLABY"]), _line(OTHER))
-        assert (imported.new, imported.changed) == (0, 1)  # type: ignore[attr-defined]
+        assert (imported.new, imported.changed) == (0, 1)
         (summary,) = world.screenings().run_owed()
         assert (summary.listings_changed, summary.listings_screened) == (1, 1)
         assert world.hits() == [(person.number, "ftm:p-zorbanov", "import")]
@@ -186,7 +186,7 @@ class TestRemovedListings:
         world.screenings().run_owed()
         (hit,) = world.watch.hits()
         imported = world.import_ftm(_line(OTHER))
-        assert (imported.removed, imported.open_hits_removed, imported.owed) == (1, 1, 0)  # type: ignore[attr-defined]
+        assert (imported.removed, imported.open_hits_removed, imported.owed) == (1, 1, 0)
         assert [h.id for h in world.watch.hits()] == [hit.id]
         with pytest.raises(ConflictError):
             world.watch.decide(hit.id, "confirm", officer="p_aaaaaaaaaaaaaaaa", reason="same person")
@@ -240,7 +240,7 @@ class TestBatchJob:
         world.import_ftm(_line(LISTED))
         world.screenings(batch_size=1).run_owed(batches_max=1)
         imported = world.import_ftm(_line(LISTED), _line(OTHER))
-        assert (imported.new, imported.owed) == (1, 2)  # type: ignore[attr-defined]
+        assert (imported.new, imported.owed) == (1, 2)
         (summary,) = world.screenings().run_owed()
         assert (summary.listings_screened, summary.people) == (2, 3)  # everyone, against both
         assert {list_id for _, list_id, _ in world.hits()} == {"ftm:p-zorbanov", "ftm:p-montevaldi"}
@@ -261,7 +261,7 @@ class TestBatchJob:
         with world.store.transaction(write=True) as conn:
             conn.execute(update(sanctions_entities).values(content_hash=None, changed_at_ns=None))
         imported = world.import_ftm(_line(LISTED), _line(OTHER))
-        assert (imported.new, imported.changed, imported.owed) == (0, 0, 0)  # type: ignore[attr-defined]
+        assert (imported.new, imported.changed, imported.owed) == (0, 0, 0)
 
 
 class TestCrashSafety:

@@ -184,13 +184,11 @@ class ListScreenings:
             if not page:
                 self._finish(source, version)
                 return _summary(job, len(listings), people, hits, finished=True)
-            numbers = [p.number for p in page]
-            subjects = self._registry.subjects_of(numbers)
             who = (self._clock(), SCREENING_PRINCIPAL, SCREENING_ROLE, SCREENING_AGENCY, purpose)
-            self._log.append([AccessEntry(*who, subjects[n], SCREENING_FIELDS, SCREENING_OUTCOME) for n in numbers])
-            screenees = [Screenee(p.number, (p.name, *p.other_names), p.birth_date.isoformat()) for p in page]
+            self._log.append([AccessEntry(*who, subject, SCREENING_FIELDS, SCREENING_OUTCOME) for _, subject in page])
+            screenees = [Screenee(p.number, (p.name, *p.other_names), p.birth_date.isoformat()) for p, _ in page]
             made = self._watch.screen(screenees, HitContext.list_import, reference, listings=keys)
-            after, people, hits = numbers[-1], people + len(page), hits + len(made)
+            after, people, hits = page[-1][0].number, people + len(page), hits + len(made)
             if not self._advance(source, version, after, people, hits):
                 return None  # a newer import took the job over
             batches += 1
