@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Row, select, update
 
 from tessera.audit import AccessEntry
 from tessera.errors import InvalidInputError
@@ -133,12 +133,6 @@ class ListScreenings:
         with self._store.transaction() as conn:
             return list(conn.scalars(query))
 
-    def screenings(self) -> list[ListScreening]:
-        """Each imported list's last screening, finished or not (nothing owed counts as finished)."""
-        with self._store.transaction() as conn:
-            rows = conn.execute(select(sanctions_lists).order_by(sanctions_lists.c.source)).all()
-            return [_screening_of(row, self._owed_count(conn, row)) for row in rows]
-
     def run_owed(
         self, progress: Callable[[ScreeningProgress], None] | None = None, *, batches_max: int | None = None
     ) -> list[ListScreening]:
@@ -214,20 +208,6 @@ class ListScreenings:
                 .values(screened_at_ns=self._clock())
             )
 
-    @staticmethod
-    def _owed_count(conn: Connection, row: Row[Any]) -> int:
-        if row.screen_since_ns is None:
-            return 0
-        query = (
-            select(func.count())
-            .select_from(sanctions_entities)
-            .where(
-                sanctions_entities.c.source == row.source,
-                sanctions_entities.c.changed_at_ns >= row.screen_since_ns,
-            )
-        )
-        return int(conn.scalar(query) or 0)
-
 
 class OwedScreeningsPoller:
     """A daemon thread that hands the screenings imports owe to a server's worker, a slice at a time.
@@ -302,20 +282,5 @@ def _summary(job: Row[Any], listings: int, people: int, hits: int, *, finished: 
         listings_screened=listings,
         people=people,
         hits=hits,
-        finished=finished,
-    )
-
-
-def _screening_of(row: Row[Any], owed: int) -> ListScreening:
-    finished = row.screen_since_ns is None or row.screened_at_ns is not None
-    return ListScreening(
-        source=row.source,
-        list_version=int(row.imported_at_ns),
-        listings_new=int(row.listings_new or 0),
-        listings_changed=int(row.listings_changed or 0),
-        listings_removed=int(row.listings_removed or 0),
-        listings_screened=owed,
-        people=int(row.screened_people or 0),
-        hits=int(row.screened_hits or 0),
         finished=finished,
     )
