@@ -67,9 +67,11 @@ from tessera.rules import (
     EventIntake,
     HolderSubjects,
     LegalBases,
+    ListScreenings,
     NewCounterparties,
     NoticeAppeals,
     Notices,
+    OwedScreeningsPoller,
     PayeeCategories,
     PolicyEffects,
     Restrictions,
@@ -300,6 +302,10 @@ class Services:
         )
         self.counterparty_feed = self.ledger.subscribe(self.counterparties.on_ledger_batch)
         stack.callback(self.counterparty_feed.close)
+        # What an import (here, or by the CLI while this server holds the access log) owes the registered people.
+        self.list_screenings = ListScreenings(self.store, self.registry, self.sanctions_watch, self.access_log)
+        self.owed_screenings = OwedScreeningsPoller(self.list_screenings, self.sanctions_worker).start()
+        stack.callback(self.owed_screenings.stop)
 
     def _screen_registrations(self, registrations: Sequence[NewlyRegistered]) -> None:
         worker: ScreeningWorker | None = getattr(self, "sanctions_worker", None)

@@ -350,6 +350,14 @@ def _demographics(rng: np.random.Generator, index: int, first: dict[str, object]
     }
 
 
+def synthetic_demographics(seed: int, count: int) -> list[dict[str, object]]:
+    """``count`` people's demographics as enrolment takes them (no templates), the same for the same seed.
+
+    Names in six scripts, with other names for about three in ten: a registry to screen.
+    """
+    return [_demographics(np.random.default_rng([seed, _PEOPLE, i]), i) for i in range(count)]
+
+
 def synthetic_enrolments(
     seed: int, count: int, *, duplicate_share: float = 0.01, clustered: bool = False, fingers: int = 0
 ) -> Iterator[SyntheticEnrolment]:

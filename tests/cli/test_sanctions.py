@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from tessera.audit import AccessLog
 from tessera.cli.main import app
+from tessera.identity import Registry
 from tessera.rules import SCREEN_THRESHOLD, SanctionsLists
-from tessera.store import Store
+from tessera.store import Store, screening_hits
 
 runner = CliRunner()
 DATA = Path(__file__).resolve().parents[1] / "rules" / "sanctions" / "data"
@@ -236,3 +239,67 @@ def test_screen__no_list_imported(tmp_path: Path) -> None:
     """Screening before any list is imported fails as not found rather than matching nothing."""
     result = runner.invoke(app, ["sanctions", "screen", "--name", "Anyone", "--data", str(tmp_path)])
     assert result.exit_code == 1 and "error [not_found]" in result.stderr
+
+
+class TestImportScreensRegisteredPeople:
+    """An import screens the people already registered against its new and changed listings, with progress."""
+
+    @staticmethod
+    def _register(data: Path, *people: tuple[str, str]) -> list[str]:
+        with Store.open(f"sqlite:///{data / 'registry.db'}") as store:
+            registry = Registry(store)
+            return [
+                registry.create_person({"name": name, "birth_date": born, "sex": "M"}, station="x").number
+                for name, born in people
+            ]
+
+    def test_progress_and_summary_on_stderr_counts_on_stdout(self, tmp_path: Path) -> None:
+        """Viktor Bout, registered before the list, is a hit; stderr shows the count of people, percent and summary."""
+        (bout, _) = self._register(tmp_path, ("Viktor Bout", "1967-01-13"), ("Amara Tindall", "1980-01-01"))
+        args = ["sanctions", "import", str(DATA / "ftm.jsonl"), "--format", "ftm", "--data", str(tmp_path)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "3 new, 0 changed, 0 removed" in result.stderr
+        assert "screening 2 registered people against 3 new or changed ftm listings" in result.stderr
+        assert "2 of 2 people (100%), 1 hit" in result.stderr
+        assert "screened 2 people against 3 ftm listings (3 new, 0 changed, 0 removed): 1 hit recorded" in result.stderr
+        report = json.loads(result.stdout)
+        assert report["listings"] == {"new": 3, "changed": 0, "removed": 0}
+        assert report["screening"]["lists"] == [
+            {"source": "ftm", "listings": 3, "people": 2, "hits": 1, "finished": True}
+        ]
+        with Store.open(f"sqlite:///{tmp_path / 'registry.db'}") as store, store.transaction() as conn:
+            hits = conn.execute(select(screening_hits.c.subject, screening_hits.c.list_id, screening_hits.c.context))
+            assert hits.all() == [(bout, "ftm:NK-2fPv8Y3nPTrWwbyKRvHnXq", "import")]
+
+    def test_the_same_file_again__nobody_screened(self, tmp_path: Path) -> None:
+        """A re-import of an unchanged list says there is nothing to screen and records nothing."""
+        self._register(tmp_path, ("Viktor Bout", "1967-01-13"))
+        args = ["sanctions", "import", str(DATA / "ftm.jsonl"), "--format", "ftm", "--data", str(tmp_path)]
+        assert runner.invoke(app, args).exit_code == 0
+        again = runner.invoke(app, args)
+        assert again.exit_code == 0, again.output
+        assert "no new or changed listings to screen" in again.stderr
+        assert json.loads(again.stdout)["screening"] == {"lists": []}
+
+    def test_no_screen_then_rescreen(self, tmp_path: Path) -> None:
+        """--no-screen leaves the screening owed; tessera sanctions rescreen does it."""
+        self._register(tmp_path, ("Viktor Bout", "1967-01-13"))
+        args = ["sanctions", "import", str(DATA / "ftm.jsonl"), "--format", "ftm", "--data", str(tmp_path)]
+        imported = runner.invoke(app, [*args, "--no-screen"])
+        assert imported.exit_code == 0 and "screening" not in json.loads(imported.stdout)
+        result = runner.invoke(app, ["sanctions", "rescreen", "--data", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["lists"][0]["hits"] == 1
+
+    def test_while_a_server_holds_the_access_log__the_server_screens(self, tmp_path: Path) -> None:
+        """The CLI never writes the log behind its holder's back: it imports, says so, and leaves the screening owed."""
+        self._register(tmp_path, ("Viktor Bout", "1967-01-13"))
+        args = ["sanctions", "import", str(DATA / "ftm.jsonl"), "--format", "ftm", "--data", str(tmp_path)]
+        with AccessLog.open(tmp_path / "audit"):
+            result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "a running tessera serve holds" in result.stderr
+        assert json.loads(result.stdout)["screening"] == {"by": "server"}
+        with Store.open(f"sqlite:///{tmp_path / 'registry.db'}") as store:
+            assert [i.owed for i in SanctionsLists(store).lists()] == [3]

@@ -170,6 +170,21 @@ class TestPersons:
         assert person.age_on(dt.date(2026, 6, 15)) == 18
 
 
+class TestPages:
+    def test_persons_after__number_order_with_subjects_leaving_out_the_excluded(self, store: Store) -> None:
+        """A page of persons comes in number order with their log subjects, the deceased left out when asked."""
+        registry = Registry(store)
+        made = sorted((registry.create_person(facts(), station=OFFICER) for _ in range(5)), key=lambda p: p.number)
+        registry.set_status(made[2].number, "deceased", reason="certificate", actor=OFFICER)
+        first = registry.persons_after(None, 2, excluding={"deceased"})
+        rest = registry.persons_after(first[-1][0].number, 10, excluding={"deceased"})
+        assert [p.number for p, _ in first + rest] == [p.number for k, p in enumerate(made) if k != 2]
+        assert all(subject == registry.subject_of(p.number) for p, subject in first + rest)
+        assert registry.count(excluding={"deceased"}) == 4 and registry.count(after=made[3].number) == 1
+        with pytest.raises(InvalidInputError):
+            registry.persons_after(None, 0)
+
+
 class TestStatus:
     def test_history_records_every_change_with_reason_and_actor(self, store: Store) -> None:
         """Every status change is kept in order with its reason and who made it, enrolment included."""

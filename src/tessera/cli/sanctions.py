@@ -16,9 +16,10 @@ from tessera.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from tessera.rules import Match, ScreeningQuery
+    from tessera.store import Store
 
 
-app = command_group("Sanctions lists: import them, screen names against them.")
+app = command_group("Sanctions lists: import them (screening registered people), screen names against them.")
 
 NAMES_FILE_ROWS_MAX = 1_000_000  # a screening file larger than this is split by the caller
 _NAMES_FILE_COLUMNS = ("name", "birth_date", "country")
@@ -37,37 +38,149 @@ class ListFormat(StrEnum):
 def import_list(
     file: Annotated[Path, typer.Argument(help="The list file; for ofac, sdn.csv (alt.csv and add.csv beside it).")],
     list_format: Annotated[ListFormat, typer.Option("--format", help="eu, ofac, un or ftm.")],
+    screen_people: Annotated[
+        bool,
+        typer.Option(
+            "--screen/--no-screen",
+            help="Then screen every registered person against the new and changed listings (default), "
+            "or leave that to `tessera sanctions rescreen` or a running server.",
+        ),
+    ] = True,
     data: DataOption = DATA_DEFAULT,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Import a sanctions list, replacing the previous import of that list; all or nothing."""
+    """Import a sanctions list, replacing the previous import of that list; all or nothing.
+
+    The import counts the listings that are new, changed or removed since the previous
+    import of that list, then screens every registered person against the new and changed
+    ones (progress on stderr); hits join the officers' queue. Unchanged listings are not
+    screened again, so re-importing the same file screens nobody.
+    """
     from tessera.rules import SanctionsLists
 
-    with (
-        reporting_errors(),
-        open_store(data, database_url) as store,
-        typer.progressbar(iter(()), label=f"importing {file.name}", file=typer.get_text_stream("stderr")) as bar,
-    ):
-        done = 0
+    with reporting_errors(), open_store(data, database_url) as store:
+        with typer.progressbar(iter(()), label=f"importing {file.name}", file=typer.get_text_stream("stderr")) as bar:
+            done = 0
 
-        def advance(count: int) -> None:
-            nonlocal done
-            bar.update(count - done)
-            done = count
+            def advance(count: int) -> None:
+                nonlocal done
+                bar.update(count - done)
+                done = count
 
-        imported = SanctionsLists(store).import_list(file, list_format.value, progress=advance)
-    typer.echo(f"imported {imported.entities} listings with {imported.names} names from {file.name}", err=True)
-    typer.echo(
-        json.dumps(
-            {
-                "source": imported.source,
-                "file": imported.file_name,
-                "sha256": imported.digest,
-                "entities": imported.entities,
-                "names": imported.names,
-            }
+            imported = SanctionsLists(store).import_list(file, list_format.value, progress=advance)
+        typer.echo(
+            f"imported {imported.entities} listings with {imported.names} names from {file.name}: "
+            f"{imported.new} new, {imported.changed} changed, {imported.removed} removed",
+            err=True,
         )
+        if imported.open_hits_removed:
+            typer.echo(
+                f"{imported.open_hits_removed} open hits name removed listings: they stay in the queue for "
+                "the financial intelligence unit to dismiss (or to lift their restrictions)",
+                err=True,
+            )
+        report: dict[str, object] = {
+            "source": imported.source,
+            "file": imported.file_name,
+            "sha256": imported.digest,
+            "entities": imported.entities,
+            "names": imported.names,
+            "listings": {"new": imported.new, "changed": imported.changed, "removed": imported.removed},
+            "open_hits_on_removed": imported.open_hits_removed,
+        }
+        if screen_people:
+            report["screening"] = _screen_owed(data, store)
+    typer.echo(json.dumps(report))
+
+
+@app.command("rescreen")
+def rescreen(data: DataOption = DATA_DEFAULT, database_url: DatabaseOption = None) -> None:
+    """Screen the registered people against what the last imports made new or changed, if still owed.
+
+    An import stopped half-way through its screening (a crash, Ctrl-C, --no-screen) goes on
+    from the last batch written; a batch screened twice records no hit twice. Prints one
+    JSON object per list screened.
+    """
+    with reporting_errors(), open_store(data, database_url) as store:
+        typer.echo(json.dumps(_screen_owed(data, store)))
+
+
+REPORT_EVERY_S = 1.0  # a progress line at most this often, and one at the end
+
+
+def _hits(count: int) -> str:
+    return f"{count:,} hit" if count == 1 else f"{count:,} hits"
+
+
+def _screen_owed(data: Path, store: Store) -> dict[str, object]:
+    """Run the screenings the imports owe, with progress on stderr; what they did."""
+    import time
+
+    from tessera.audit import AccessLog
+    from tessera.errors import LogLockedError
+    from tessera.identity import Registry
+    from tessera.rules import (
+        LegalBases,
+        ListScreenings,
+        Notices,
+        Restrictions,
+        SanctionsLists,
+        SanctionsWatch,
+        ScreeningProgress,
     )
+
+    try:
+        log = AccessLog.open(data / "audit")
+    except LogLockedError:
+        # Every look is logged, and only the log's holder appends: the server screens, on its worker.
+        typer.echo(f"a running tessera serve holds {data}; it screens the registered people itself", err=True)
+        return {"by": "server"}
+    with log:
+        bases = LegalBases()
+        watch = SanctionsWatch(store, Restrictions(store, bases, Notices(store, bases)), SanctionsLists(store))
+        screenings = ListScreenings(store, Registry(store), watch, log)
+        last = 0.0
+        started: set[str] = set()
+
+        def report(at: ScreeningProgress) -> None:
+            nonlocal last
+            if at.source not in started:
+                started.add(at.source)
+                typer.echo(
+                    f"screening {at.people_total:,} registered people against "
+                    f"{at.listings:,} new or changed {at.source} listings",
+                    err=True,
+                )
+            now = time.monotonic()
+            if now - last >= REPORT_EVERY_S or at.people_done == at.people_total:
+                last = now
+                percent = 100 * at.people_done // max(1, at.people_total)
+                typer.echo(
+                    f"  {at.people_done:,} of {at.people_total:,} people ({percent}%), {_hits(at.hits)}", err=True
+                )
+
+        done = screenings.run_owed(report)
+    if not done:
+        typer.echo("no new or changed listings to screen the registered people against", err=True)
+    for s in done:
+        typer.echo(
+            f"screened {s.people:,} people against {s.listings_screened:,} {s.source} listings "
+            f"({s.listings_new} new, {s.listings_changed} changed, {s.listings_removed} removed): "
+            f"{_hits(s.hits)} recorded",
+            err=True,
+        )
+    return {
+        "lists": [
+            {
+                "source": s.source,
+                "listings": s.listings_screened,
+                "people": s.people,
+                "hits": s.hits,
+                "finished": s.finished,
+            }
+            for s in done
+        ]
+    }
 
 
 def _result(line: int | None, query: ScreeningQuery, matches: list[Match]) -> str:

@@ -19,6 +19,7 @@ from tessera.identity.oidc_clients import ClientCredentials, Registration, Relyi
 from tessera.identity.passkeys import LOGIN_STATUSES, Ceremony, PasskeyRecord, Passkeys
 from tessera.identity.pin import Pins, checked_pin
 from tessera.identity.registry import (
+    FINAL_STATUSES,
     Demographics,
     Person,
     Registry,
@@ -33,6 +34,7 @@ __all__ = [
     "DEMOGRAPHIC_FIELDS",
     "DUPLICATE_THRESHOLD",
     "FACE_DIMS",
+    "FINAL_STATUSES",
     "FINGERS_MAX",
     "FINGER_DIMS",
     "LOGIN_STATUSES",

@@ -13,7 +13,7 @@ import json
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -293,10 +293,34 @@ class Registry:
             raise NotFoundError("numbers", f"no person {missing[0]}")
         return found
 
-    def count(self) -> int:
-        """How many persons are registered, whatever their status."""
+    def count(self, *, after: str | None = None, excluding: Collection[str] = ()) -> int:
+        """How many persons are registered (numbered after ``after``, and in none of the statuses ``excluding``)."""
+        query = select(func.count()).select_from(persons)
+        if after is not None:
+            query = query.where(persons.c.number > after)
+        if excluding:
+            query = query.where(persons.c.status.not_in(sorted(excluding)))
         with self._store.transaction() as conn:
-            return int(conn.scalar(select(func.count()).select_from(persons)) or 0)
+            return int(conn.scalar(query) or 0)
+
+    def persons_after(
+        self, after: str | None, limit: int, *, excluding: Collection[str] = ()
+    ) -> list[tuple[Person, str]]:
+        """Persons in number order with their access-log subjects, a page at a time, but those in ``excluding``."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE_MAX:
+            raise InvalidInputError("limit", f"must be 1-{PAGE_SIZE_MAX}")
+        query = (
+            select(persons, principals.c.subject)
+            .select_from(persons.join(principals, persons.c.principal_id == principals.c.id))
+            .order_by(persons.c.number)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(persons.c.number > after)
+        if excluding:
+            query = query.where(persons.c.status.not_in(sorted(excluding)))
+        with self._store.transaction() as conn:
+            return [(_person_of(row), str(row.subject)) for row in conn.execute(query)]
 
     def numbers_after(self, after: str | None, limit: int) -> list[str]:
         """Registered numbers in order, a page at a time (for reconciling the gallery)."""

@@ -347,6 +347,18 @@ sanctions_lists = Table(
     Column("entities", Integer, nullable=False),
     Column("names", Integer, nullable=False),
     Column("imported_at_ns", BigInteger, nullable=False),
+    # What this import changed against the previous one of its source (NULL for imports before 0016).
+    Column("listings_new", Integer, nullable=True),
+    Column("listings_changed", Integer, nullable=True),
+    Column("listings_removed", Integer, nullable=True),
+    # The screening of registered people this import owes (migration 0016): every person against
+    # the listings changed at or after screen_since_ns, in number order; screened_through is the
+    # last number done, screened_at_ns is set when it is finished. NULL since: nothing owed.
+    Column("screen_since_ns", BigInteger, nullable=True),
+    Column("screened_through", String(NUMBER_LENGTH), nullable=True),
+    Column("screened_people", Integer, nullable=True),
+    Column("screened_hits", Integer, nullable=True),
+    Column("screened_at_ns", BigInteger, nullable=True),
     CheckConstraint("source IN ({})".format(", ".join(f"'{f}'" for f in SANCTIONS_FORMATS)), name="source"),
 )
 
@@ -365,6 +377,10 @@ sanctions_entities = Table(
     Column("programs", Text, nullable=False),
     Column("legal_basis", Text, nullable=False),
     Column("remarks", Text, nullable=False),
+    # SHA-256 of the listing's content as stored (migration 0016; NULL for rows imported before it,
+    # whose hash is then computed from the row), and the import at which that content first appeared.
+    Column("content_hash", String(64), nullable=True),
+    Column("changed_at_ns", BigInteger, nullable=True),
     CheckConstraint("kind IN ({})".format(", ".join(f"'{k}'" for k in SANCTIONS_KINDS)), name="kind"),
 )
 
@@ -552,7 +568,7 @@ rule_cursors = Table(
 HIT_ID_LENGTH = 18  # "h_" and 16 hex digits
 LISTED_NAME_MAX = 500
 HIT_REFERENCE_MAX = 200
-HIT_CONTEXTS = ("enrolment", "counterparty")
+HIT_CONTEXTS = ("enrolment", "counterparty", "import")
 HIT_STATUSES = ("pending", "confirmed", "dismissed")
 
 # A screening match at or above the threshold, waiting for (or decided by) an officer.

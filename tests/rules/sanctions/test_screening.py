@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from tessera.errors import InvalidInputError
 from tessera.rules import (
@@ -176,6 +178,40 @@ class TestResults:
             ], query.name
             matched += bool(fast)
         assert matched >= len(queries) // 2  # the comparison is not between empty lists
+
+
+class TestRestricted:
+    """A screener restricted to some listings answers for them exactly as the whole one does, and for no other."""
+
+    # No shrinking: an example is a seed and a few listings, readable as drawn, and shrinking rescreens for minutes.
+    @settings(
+        max_examples=15,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(data=st.data())
+    def test_scores_and_features_are_the_whole_lists(
+        self, screener: Screener, listed: list[ListedEntity], data: st.DataObject
+    ) -> None:
+        """For any few listings, a restricted screener's matches are the whole screener's among those listings."""
+        labelled = screening_queries(data.draw(st.integers(1, 50), label="seed"), listed, 12, 4)
+        queries = [ScreeningQuery(q.name) for q in labelled]
+        whole = screener.screen_names(queries, limit=100)
+        found = sorted({(m.entity.source, m.list_id) for matches in whole for m in matches})
+        keys = set(data.draw(st.lists(st.sampled_from(found), max_size=8), label="kept")) if found else set()
+        keys |= {("un", "un:KPi.033")}
+        restricted = screener.restricted(keys)
+        assert restricted.entity_count == len({k for k in keys if k in {(e.source, e.list_id) for e in listed}})
+        for query, every, few in zip(queries, whole, restricted.screen_names(queries, limit=100), strict=True):
+            expected = [(m.list_id, m.score, m.features) for m in every if (m.entity.source, m.list_id) in keys]
+            assert [(m.list_id, m.score, m.features) for m in few] == expected, query.name
+
+    def test_the_whole_screener_is_left_as_it_was(self, screener: Screener) -> None:
+        """Restricting makes a view: the screener it came from still finds every listing."""
+        screener.restricted({("ofac", "ofac:306")})
+        assert "un:KPi.033" in _alerts(screener, ScreeningQuery("Ri Won Ho"))
+        assert _alerts(screener.restricted({("ofac", "ofac:306")}), ScreeningQuery("Ri Won Ho")) == {}
 
 
 class TestInput:

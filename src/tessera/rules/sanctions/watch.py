@@ -26,7 +26,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -86,6 +86,7 @@ class HitStatus(StrEnum):
 class HitContext(StrEnum):
     enrolment = "enrolment"
     counterparty = "counterparty"
+    list_import = "import"  # registered people screened against what an import made new or changed
 
 
 class ListSource(Protocol):
@@ -162,6 +163,7 @@ class SanctionsWatch:
         self._lock = threading.Lock()  # one screening or decision at a time: the duplicate check holds
         self._versions: dict[str, int] = {}
         self._screener: Screener | None = None
+        self._restricted_to: tuple[frozenset[tuple[str, str]], Screener] | None = None
         self._entities: dict[tuple[str, str], ListedEntity] = {}
         self._checked_at = -float("inf")
 
@@ -187,13 +189,26 @@ class SanctionsWatch:
             return
         entities = self._lists.entities() if versions else []
         self._screener = Screener(entities)
+        self._restricted_to = None
         self._entities = {(e.source, e.list_id): e for e in entities}
         self._versions = versions
 
     # -- screening -------------------------------------------------------------------------------
 
-    def screen(self, screenees: Sequence[Screenee], context: HitContext | str, reference: str) -> list[Hit]:
-        """Screen subjects and record their new hits; returns the hits recorded (not those already on record)."""
+    def screen(
+        self,
+        screenees: Sequence[Screenee],
+        context: HitContext | str,
+        reference: str,
+        *,
+        listings: Collection[tuple[str, str]] | None = None,
+    ) -> list[Hit]:
+        """Screen subjects and record their new hits; returns the hits recorded (not those already on record).
+
+        ``listings`` (source, list id) screens against only those listings, scored exactly as
+        against the whole lists (``Screener.restricted``): what an import made new or changed.
+        Every name of every subject is screened in one call, so the matcher scores them together.
+        """
         context = HitContext(context)
         reference = checked_text(reference, "reference", HIT_REFERENCE_MAX)
         if isinstance(screenees, str | bytes) or not isinstance(screenees, Sequence):
@@ -203,20 +218,38 @@ class SanctionsWatch:
         with self._lock:
             self._refresh()
             screener = self._screener
+            if screener is not None and listings is not None:
+                screener = self._restricted(frozenset(listings))
             if screener is None or screener.entity_count == 0:
                 return []
-            found: list[tuple[str, ListedEntity, str, float, Mapping[str, float]]] = []
+            subjects = [checked_subject(s.subject, f"screenees[{i}].subject") for i, s in enumerate(screenees)]
+            queries: list[ScreeningQuery] = []
+            owners: list[int] = []
             for i, s in enumerate(screenees):
-                subject = checked_subject(s.subject, f"screenees[{i}].subject")
-                queries = _queries(s)
-                best: dict[tuple[str, str], tuple[str, float, Mapping[str, float]]] = {}
-                for matches in screener.screen_names(queries, MATCHES_PER_NAME) if queries else []:
-                    for m in matches:
-                        key = (m.entity.source, m.list_id)
-                        if m.score >= SCREEN_THRESHOLD and (key not in best or best[key][1] < m.score):
-                            best[key] = (m.name, m.score, m.features)
-                found.extend((subject, self._entities[key], *match) for key, match in best.items())
+                found_queries = _queries(s)
+                queries += found_queries
+                owners += [i] * len(found_queries)
+            best: list[dict[tuple[str, str], tuple[str, float, Mapping[str, float]]]] = [{} for _ in screenees]
+            answers = screener.screen_names(queries, MATCHES_PER_NAME) if queries else []
+            for owner, matches in zip(owners, answers, strict=True):
+                theirs = best[owner]
+                for m in matches:
+                    key = (m.entity.source, m.list_id)
+                    if m.score >= SCREEN_THRESHOLD and (key not in theirs or theirs[key][1] < m.score):
+                        theirs[key] = (m.name, m.score, m.features)
+            found = [
+                (subject, self._entities[key], *match)
+                for subject, theirs in zip(subjects, best, strict=True)
+                for key, match in theirs.items()
+            ]
             return self._record(found, context, reference)
+
+    def _restricted(self, listings: frozenset[tuple[str, str]]) -> Screener:
+        """The screener cut down to ``listings``, kept while the lists and the listings stay the same."""
+        assert self._screener is not None
+        if self._restricted_to is None or self._restricted_to[0] != listings:
+            self._restricted_to = (listings, self._screener.restricted(listings))
+        return self._restricted_to[1]
 
     def _record(
         self,
