@@ -142,6 +142,10 @@ from tessera.rules.exercise import bases_on_record
 from tessera.rules.language.compiler import (
     CompiledRules,
 )
+from tessera.rules.language.guard import (
+    GuardedCondition,
+    guarded_condition,
+)
 from tessera.rules.language.reference import (
     ReferenceRule,
 )
@@ -271,6 +275,7 @@ __all__ = [
     "Factor",
     "FieldType",
     "Freezer",
+    "GuardedCondition",
     "Hit",
     "HolderSubjects",
     "ImportedList",
@@ -327,6 +332,7 @@ __all__ = [
     "code_table",
     "declared_from_export",
     "event_type",
+    "guarded_condition",
     "install_index",
     "is_person",
     "ledger_codes_in",
