@@ -36,7 +36,7 @@ _GUARD_KEY = "condition"  # the key the rules' guard names in its errors' fields
 _PROBE_INTS = (0, 1, 2, 3, 5, 10, 18, 60, 100, 1000)  # counts, ages and amounts a formula meets
 _PROBES_MAX = 512
 _WRAPPER_TYPE = re.compile(r"no matching overload for '_>=_' applied to '\((\w+), int\)'")
-_POSITION = re.compile(r"^at (\d+):")
+_POSITION = re.compile(r"^at (\d+):")  # CEL's "at 2:7: ..." (line:column)
 
 
 def guarded_eligibility(
@@ -79,7 +79,7 @@ def guarded_amount(
             )
         raise _relabelled(error, programme_id, field, reason) from None
     except TesseraError as error:
-        raise _wrapper_undone(_renamed(error, programme_id, where, key)) from None
+        raise _wrapper_undone(_renamed(error, programme_id, where, key), text.count("\n") + 1) from None
     program = amount_program(guarded, text, field)
     _refuse_negative(program, guarded.paths, field)
     return guarded
@@ -142,8 +142,8 @@ def _relabelled(
     return ProtectedCategoryError(field, fact, error.category, reason)
 
 
-def _wrapper_undone(error: TesseraError) -> TesseraError:
-    """An amount's error as if the formula had been judged alone: its own lines, its own type."""
+def _wrapper_undone(error: TesseraError, lines: int) -> TesseraError:
+    """An amount's error as if the formula (of ``lines`` lines) had been judged alone: its own lines, its own type."""
     field = getattr(error, "field", None)
     if type(error) is not InvalidInputError or not isinstance(field, str):
         return error
@@ -153,7 +153,13 @@ def _wrapper_undone(error: TesseraError) -> TesseraError:
         return InvalidInputError(
             field, f"an amount is a whole number of the ledger's minor units (int), not {wrong[1]}"
         )
-    return InvalidInputError(field, _POSITION.sub(lambda m: f"at {max(int(m[1]) - 1, 1)}:", message, count=1))
+    position = _POSITION.match(message)
+    if position is not None and not 1 <= int(position[1]) - 1 <= lines:  # on the wrapper's own lines: the end
+        rest = message[position.end() :].split(": ", 1)[-1].replace("input ')'", "the end of the formula")
+        return InvalidInputError(field, f"at the end: {rest}")
+    if position is not None:
+        message = f"at {int(position[1]) - 1}:{message[position.end() :]}"
+    return InvalidInputError(field, message)
 
 
 def _renamed(error: TesseraError, programme_id: str, where: str, key: str) -> TesseraError:
