@@ -198,6 +198,24 @@ class TestProtectedData:
         assert isinstance(found, ProtectedCategoryError)
         assert found.field == f"{WHERE}.cash.top_up[0].condition.grants.care_allowance"
 
+    @pytest.mark.parametrize(
+        ("key", "value"),
+        [("name", "Mosque upkeep grant"), ("description", "Rice for church members"), ("id", "party_members_aid")],
+    )
+    def test_a_name_that_reveals_a_forbidden_category__refused(self, key: str, value: str) -> None:
+        """The guard judges meaning: a programme called for a religion or a party is that data (the lexicon)."""
+        found = _refused_protected(cash(**{key: value}))
+        assert found.field == f"{WHERE}.{key}" and found.category in {"religion", "political_opinion"}
+
+    def test_a_commodity_that_reveals_a_forbidden_category__refused(self) -> None:
+        """A quota's commodity is named in every entitlement of it."""
+        found = _refused_protected(ration(quota__commodity="halal_meat"))
+        assert found.field == f"{WHERE}.quota[0].commodity" and found.category == "religion"
+
+    def test_a_health_name_is_lawful(self) -> None:
+        """Health and disability may open a door: a programme named for them loads."""
+        assert checked(cash(name="Disability food supplement"))[1] == []
+
     def test_a_forbidden_merchant_category__refused(self) -> None:
         """A programme spendable at religious organisations reveals religion: refused, naming the entry."""
         found = _refused_protected(cash(merchant_categories=[5411, 8661]))

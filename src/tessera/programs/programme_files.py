@@ -56,6 +56,7 @@ from tessera.rules import (
     LegalBasis,
     Rule,
     builtin_benefits,
+    check_benefit_name,
     read_toml,
 )
 from tessera.text import checked_text, shows_letter_or_digit
@@ -229,6 +230,9 @@ def _programme(table: Mapping[str, Any], where: str, context: _Context) -> Progr
         )
     name = _text(table["name"], f"{where}.name", PROGRAMME_NAME_MAX)
     description = checked_text(table.get("description", ""), f"{where}.description", DESCRIPTION_MAX, newlines=True)
+    for key, text in (("id", programme_id), ("name", name), ("description", description)):
+        # What a programme is called is what a grant of it says: "mosque upkeep" is religion (DESIGN.md 1).
+        check_benefit_name(text, where, key)
     basis = _basis(table["basis"], f"{where}.basis", programme_id, context.bases)
     unit = _choice(Unit, table["unit"], f"{where}.unit")
     kind = _choice(Kind, table["kind"], f"{where}.kind")
@@ -278,6 +282,7 @@ def _programme(table: Mapping[str, Any], where: str, context: _Context) -> Progr
                 raise InvalidInputError(
                     f"{at}.commodity", f"one lowercase word with _, at most {COMMODITY_MAX} characters"
                 )
+            check_benefit_name(commodity, at, "commodity")
             if any(line.commodity == commodity for line in lines):
                 raise ConflictError(f"{at}.commodity", f"commodity {commodity!r} is listed twice")
             ledger = _quota_ledger(quota["ledger"], f"{at}.ledger", commodity, categories, context)

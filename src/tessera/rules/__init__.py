@@ -158,6 +158,7 @@ from tessera.rules.language.rulesets import (
     check_rules,
     load_rules,
 )
+from tessera.rules.lexicon import check_benefit_name
 from tessera.rules.sanctions.counterparties import (
     NewCounterparties,
 )
@@ -324,6 +325,7 @@ __all__ = [
     "builtin_definitions",
     "builtin_path",
     "check",
+    "check_benefit_name",
     "check_rules",
     "checked_domains",
     "checked_query",
