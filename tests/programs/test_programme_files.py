@@ -216,6 +216,18 @@ class TestProtectedData:
         """Health and disability may open a door: a programme named for them loads."""
         assert checked(cash(name="Disability food supplement"))[1] == []
 
+    def test_a_claimed_benefit_is_read_for_what_it_reveals(self) -> None:
+        """A claim's programme is coded by the register: a claim of a disability benefit only widens, and is carried."""
+        claimed = "reported.benefit_claimed.programme"
+        found = _refused_protected(
+            cash(basis="social-protection-act/food", eligibility=f'{claimed} != "care_allowance"')
+        )
+        assert found.category == "disability"
+        (programme,) = checked(cash(basis="social-protection-act/food", eligibility=f'{claimed} == "care_allowance"'))[
+            0
+        ]
+        assert programme.categories == {Category.disability}
+
     def test_a_forbidden_merchant_category__refused(self) -> None:
         """A programme spendable at religious organisations reveals religion: refused, naming the entry."""
         found = _refused_protected(cash(merchant_categories=[5411, 8661]))

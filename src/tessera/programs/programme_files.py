@@ -50,11 +50,13 @@ from tessera.rules import (
     FORBIDDEN,
     Benefits,
     Category,
+    CodeTables,
     EventTypes,
     GuardedCondition,
     LegalBases,
     LegalBasis,
     Rule,
+    benefit_table,
     builtin_benefits,
     check_benefit_name,
     read_toml,
@@ -150,6 +152,7 @@ class _Context:
     benefits: Benefits
     ledgers: Mapping[str, LedgerUnit]
     schema: FactSchema
+    codes: CodeTables  # the declarations' tables, the register of benefits' among them
 
 
 def load_programmes(
@@ -184,7 +187,10 @@ def check_programmes(
     """
     register = builtin_benefits() if benefits is None else benefits
     by_name = {u.name: u for u in ledgers}
-    context = _Context(types, bases, register, by_name, fact_schema(types, register, rules))
+    # A claim's programme means what the register says it funds, as for rules (rulesets.py, check_rules).
+    declared = [(b.id, b.title, b.categories) for b in map(register.get, register.ids())]
+    codes = types.codes.replaced(benefit_table(declared))
+    context = _Context(types, bases, register, by_name, fact_schema(types, register, rules), codes)
     loaded: list[Programme] = []
     refusals: list[ProgrammeRefusal] = []
     seen: dict[str, str] = {}
@@ -241,7 +247,7 @@ def _programme(table: Mapping[str, Any], where: str, context: _Context) -> Progr
     valid_for_s = _duration(table["valid_for"], f"{where}.valid_for")
     categories: set[Category] = set()
     _check_formula_length(table["eligibility"], f"{where}.eligibility")
-    codes = context.types.codes
+    codes = context.codes
     eligibility = table["eligibility"]
     guarded = [guarded_eligibility(where, programme_id, "eligibility", eligibility, schema=context.schema, codes=codes)]
     mccs = _merchant_categories(table["merchant_categories"], where, categories, context)
@@ -313,6 +319,7 @@ def _programme(table: Mapping[str, Any], where: str, context: _Context) -> Progr
     facts = frozenset(p for g in guarded for p in g.paths)
     for path in facts:
         categories.update(c for c in schema_leaves[path].categories if c in FAVOURABLE_ONLY)
+    categories.update(c for g in guarded for c in g.value_categories if c in FAVOURABLE_ONLY)
     _require_coverage(basis, facts, where, programme_id, context)
     made = Programme(
         programme_id, name, basis, unit, kind, table["eligibility"].strip(), schedule, valid_for_s, over_budget,
@@ -404,7 +411,7 @@ def _merchant_categories(value: object, where: str, categories: set[Category], c
         raise InvalidInputError(
             field, f"lists the 1-{MERCHANT_CATEGORIES_MAX} merchant categories (MCC) it is spent at"
         )
-    table = context.types.codes.get("mcc")
+    table = context.codes.get("mcc")
     found: set[int] = set()
     for i, written in enumerate(value):
         at = f"{field}[{i}]"
@@ -492,7 +499,7 @@ def _line(
     if commodity is None:
         _keys(table, where, _LINE_KEYS, {"top_up"})
     _check_formula_length(table["amount"], f"{where}.amount")
-    schema, codes = context.schema, context.types.codes
+    schema, codes = context.schema, context.codes
     guarded.append(guarded_amount(where, programme_id, "amount", table["amount"], schema=schema, codes=codes))
     budget = _whole(table["budget"], f"{where}.budget", minimum=1, what=f"minor units of {ledger.unit} per cycle")
     top_ups: list[TopUp] = []
