@@ -252,6 +252,38 @@ def _programme(table: Mapping[str, Any], where: str, context: _Context) -> Progr
     guarded = [guarded_eligibility(where, programme_id, "eligibility", eligibility, schema=context.schema, codes=codes)]
     mccs = _merchant_categories(table["merchant_categories"], where, categories, context)
     currency = _currency(table, where, kind, categories, context)
+    lines = _lines(
+        table, where, programme_id=programme_id, kind=kind, currency=currency, categories=categories,
+        guarded=guarded, context=context,
+    )  # fmt: skip
+    products = _products(table.get("products", []), f"{where}.products", kind, lines)
+    schema_leaves = context.schema.leaves()
+    facts = frozenset(p for g in guarded for p in g.paths)
+    for path in facts:
+        categories.update(c for c in schema_leaves[path].categories if c in FAVOURABLE_ONLY)
+    categories.update(c for g in guarded for c in g.value_categories if c in FAVOURABLE_ONLY)
+    _require_coverage(basis, facts, where, programme_id, context)
+    made = Programme(
+        programme_id, name, basis, unit, kind, table["eligibility"].strip(), schedule, valid_for_s, over_budget,
+        mccs, tuple(lines), currency.name if currency else None, products, description, facts, where,
+        frozenset(categories),
+    )  # fmt: skip
+    _joins_register(made, where, context.benefits)
+    return made
+
+
+def _lines(
+    table: Mapping[str, Any],
+    where: str,
+    *,
+    programme_id: str,
+    kind: Kind,
+    currency: LedgerUnit | None,
+    categories: set[Category],
+    guarded: list[GuardedCondition],
+    context: _Context,
+) -> list[Line]:
+    """The cash line on ``currency``, or a line per quota; each amount and top-up guarded into ``guarded``."""
     lines: list[Line] = []
     if kind is Kind.cash:
         if "quota" in table:
@@ -314,20 +346,7 @@ def _programme(table: Mapping[str, Any], where: str, context: _Context) -> Progr
                     context=context,
                 )
             )
-    products = _products(table.get("products", []), f"{where}.products", kind, lines)
-    schema_leaves = context.schema.leaves()
-    facts = frozenset(p for g in guarded for p in g.paths)
-    for path in facts:
-        categories.update(c for c in schema_leaves[path].categories if c in FAVOURABLE_ONLY)
-    categories.update(c for g in guarded for c in g.value_categories if c in FAVOURABLE_ONLY)
-    _require_coverage(basis, facts, where, programme_id, context)
-    made = Programme(
-        programme_id, name, basis, unit, kind, table["eligibility"].strip(), schedule, valid_for_s, over_budget,
-        mccs, tuple(lines), currency.name if currency else None, products, description, facts, where,
-        frozenset(categories),
-    )  # fmt: skip
-    _joins_register(made, where, context.benefits)
-    return made
+    return lines
 
 
 def _keys(table: Mapping[str, Any], where: str, required: set[str], optional: set[str]) -> None:
