@@ -14,6 +14,7 @@ PACKAGES = [
     "tessera.identity",
     "tessera.ledger",
     "tessera.money",
+    "tessera.programs",
     "tessera.rules",
     "tessera.store",
 ]

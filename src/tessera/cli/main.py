@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from tessera import __version__
-from tessera.cli import declarations, money, oidc, rules, sanctions
+from tessera.cli import declarations, money, oidc, programs, rules, sanctions
 from tessera.cli.common import (
     DATA_DEFAULT,
     DatabaseOption,
@@ -40,6 +40,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(oidc_app, name="oidc")
 app.add_typer(rules.app, name="rules")
+app.add_typer(programs.app, name="programs")
 app.add_typer(declarations.app, name="declarations")
 app.add_typer(sanctions.app, name="sanctions")
 app.add_typer(money.agencies_app, name="agencies")

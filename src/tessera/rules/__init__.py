@@ -79,6 +79,7 @@ from tessera.rules.codes import (
     Code,
     CodeTable,
     CodeTables,
+    benefit_table,
     builtin_code_tables,
     code_table,
     ledger_codes_in,
@@ -142,6 +143,10 @@ from tessera.rules.exercise import bases_on_record
 from tessera.rules.language.compiler import (
     CompiledRules,
 )
+from tessera.rules.language.guard import (
+    GuardedCondition,
+    guarded_condition,
+)
 from tessera.rules.language.reference import (
     ReferenceRule,
 )
@@ -154,6 +159,7 @@ from tessera.rules.language.rulesets import (
     check_rules,
     load_rules,
 )
+from tessera.rules.lexicon import check_benefit_name
 from tessera.rules.sanctions.counterparties import (
     NewCounterparties,
 )
@@ -281,6 +287,7 @@ __all__ = [
     "Factor",
     "FieldType",
     "Freezer",
+    "GuardedCondition",
     "Hit",
     "HolderSubjects",
     "ImportedList",
@@ -327,12 +334,14 @@ __all__ = [
     "Sweeper",
     "bases_on_record",
     "benefit",
+    "benefit_table",
     "builtin_benefits",
     "builtin_code_tables",
     "builtin_declarations",
     "builtin_definitions",
     "builtin_path",
     "check",
+    "check_benefit_name",
     "check_rules",
     "checked_domains",
     "checked_query",
@@ -341,6 +350,7 @@ __all__ = [
     "code_table",
     "declared_from_export",
     "event_type",
+    "guarded_condition",
     "install_index",
     "is_person",
     "ledger_codes_in",

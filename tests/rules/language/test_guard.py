@@ -23,6 +23,7 @@ from tessera.rules.categories import (
 )
 from tessera.rules.definitions import load_definitions
 from tessera.rules.language.compiler import CompiledRules
+from tessera.rules.language.guard import guarded_condition
 from tessera.rules.language.rulesets import Rule, RuleSet, load_rules
 
 NOTES = record_type("notes", {"x": ("int", "health"), "tally": ("int", "financial")})
@@ -275,3 +276,32 @@ def test_a_hand_made_rule_cannot_skip_the_guard() -> None:
     assert CompiledRules(RuleSet([good]), TYPES).evaluate("loan.repaid", {"amount": np.array([0, 5])}, 2)[0][
         1
     ].tolist() == [1]
+
+
+class TestFactsReadByTheirOwnNames:
+    """``root=None``: each top-level field is a name of its own (``borrower.age_band``), as programmes read facts."""
+
+    def test_a_field_is_read_without_event_in_front(self) -> None:
+        """The paths, the checked variables and the protected reads all go by the field's own name."""
+        guarded = guarded_condition(
+            "w", "p", "borrower.age_band >= 60 || borrower.disability", [TYPES.get("loan.repaid")], True, root=None
+        )
+        assert set(guarded.paths) == {"borrower.age_band", "borrower.disability"}
+        assert guarded.checked.program.eval(data={"borrower.age_band": 0, "borrower.disability": True}).value()
+
+    @pytest.mark.parametrize(
+        ("condition", "error", "words"),
+        [
+            ("!borrower.disability", ProtectedCategoryError, "absent"),  # polarity, as for event.<field>
+            ("event.amount > 0", InvalidInputError, "undeclared reference"),  # there is no event here
+            ("borrower.salary > 0", NotFoundError, "no fact 'borrower.salary'"),
+            ("borrower == borrower", InvalidInputError, "group of facts"),
+            ("[1].exists(borrower, borrower > 0)", InvalidInputError, "may not be called borrower"),
+        ],
+    )
+    def test_what_the_guard_refuses_for_event_it_refuses_for_facts(
+        self, condition: str, error: type[Exception], words: str
+    ) -> None:
+        """Protected facts only widen; unknown names, whole groups and shadowing macro variables are refused."""
+        with pytest.raises(error, match=words):
+            guarded_condition("w", "p", condition, [TYPES.get("loan.repaid")], True, root=None)

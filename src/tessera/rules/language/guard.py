@@ -13,6 +13,10 @@ each field, and each input type's purpose:
 Then the condition is type-checked with exactly the approved fields in scope, so whatever
 the parser and the guard might disagree about, the checker (which is also the evaluator)
 cannot resolve a field the guard did not approve.
+
+A programme's condition (``tessera.programs``) reads facts the same way, with no ``event``
+in front: each top-level field of its one input is a name of its own (``household.size``,
+``grants.disability_allowance``); ``root=None`` says so.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ def guarded_condition(
     *,
     favourable: bool | None = None,
     codes: CodeTables | None = None,
+    root: str | None = EVENT,
 ) -> GuardedCondition:
     """Admit ``condition`` for a rule reading ``inputs``, or raise naming ``where`` (``credit.toml:rule[2]``).
 
@@ -72,11 +77,13 @@ def guarded_condition(
     kind that may read health or disability data; ``favourable`` whether every effect is
     favourable (None: as ``benefits_only``), the only kind that may read free text or compare a
     coded field in ways the guard cannot resolve; ``codes`` are the code tables in force
-    (None: the built-in ones, no ledger registered).
+    (None: the built-in ones, no ledger registered); ``root`` the name the fields are read
+    through (None: each top-level field of the inputs by its own name, as programmes read facts).
     """
     field = f"{where}.condition"
     reads: list[tuple[tuple[str, ...], str | None]] = []
-    _collect(parse(condition, field), reads)
+    roots = frozenset({root}) if root is not None else frozenset(f.name for t in inputs for f in t.fields)
+    _collect(parse(condition, field), reads, roots, root is None)
     for t in inputs:  # the event itself is data of its purpose, read or not
         _check_category(where, rule_id, f"{t.name}.purpose", (t.purpose,), benefits_only)
     problems: list[TesseraError] = []
@@ -90,7 +97,7 @@ def guarded_condition(
             leaves = t.leaf_fields()
             leaf = leaves.get(path)
             if leaf is None:
-                problems.append(_unknown(field, t, parts, leaves))
+                problems.append(_unknown(field, t, parts, leaves, root))
                 continue
             _check_category(where, rule_id, f"{t.name}.{path}", leaf.categories, benefits_only)
             if paths.setdefault(path, leaf.type) is not leaf.type:
@@ -100,9 +107,10 @@ def guarded_condition(
             problems.append(InvalidInputError(field, problem))
     if problems:  # a protected category is reported first, above; then the first other problem
         raise problems[0]
-    checked = check(condition, {f"{EVENT}.{p}": paths[p] for p in sorted(paths)}, field)
+    prefix = "" if root is None else f"{root}."
+    checked = check(condition, {prefix + p: paths[p] for p in sorted(paths)}, field)
     if benefits_only:  # and then only so that a protected fact widens what a person gets (polarity.py)
-        require_widening(where, rule_id, checked, protected_reads(paths, inputs, EVENT))
+        require_widening(where, rule_id, checked, protected_reads(paths, inputs, root))
     values = read_values(
         where,
         rule_id,
@@ -112,6 +120,7 @@ def guarded_condition(
         codes=codes if codes is not None else builtin_code_tables(),
         favourable=benefits_only if favourable is None else favourable,
         benefits_only=benefits_only,
+        root=root,
     )
     fields = frozenset(f"{t.name}.{p}" for t in inputs for p in paths)
     return GuardedCondition(dict(sorted(paths.items())), fields, checked, values.coded, values.categories)
@@ -129,8 +138,14 @@ def _check_category(where: str, rule_id: str, field: str, categories: Sequence[C
             raise ProtectedCategoryError(where, field, category.value, reason)
 
 
-def _unknown(field: str, t: EventType, parts: tuple[str, ...], leaves: Mapping[str, object]) -> TesseraError:
+def _unknown(
+    field: str, t: EventType, parts: tuple[str, ...], leaves: Mapping[str, object], root: str | None
+) -> TesseraError:
     path = ".".join(parts)
+    if root is None:  # facts, read by their own names
+        if any(p.startswith(path + ".") for p in leaves):
+            return InvalidInputError(field, f"{path} is a group of facts; read one of them ({path}.<fact>)")
+        return NotFoundError(field, f"no fact {path!r} is registered")
     if parts[0] in IMPLICIT_FIELDS:
         return InvalidInputError(
             field, f"event.{parts[0]} is the engine's, not the condition's: conditions read only declared fields"
@@ -145,10 +160,11 @@ def _unknown(field: str, t: EventType, parts: tuple[str, ...], leaves: Mapping[s
     return NotFoundError(field, f"event type {t.name} has no field {path!r}")
 
 
-def _root(node: Expr) -> tuple[tuple[str, ...], bool] | None:
+def _root(node: Expr, roots: frozenset[str], named: bool) -> tuple[tuple[str, ...], bool] | None:
     """The field path of ``event.a.b`` (``("a", "b")``) and whether a literal index (``event["a"]``) spelled it.
 
-    None when ``node`` is not such a path rooted at the event.
+    None when ``node`` is not such a path rooted at one of ``roots``; ``named``: the root is itself
+    the path's first part (``household.size`` is ``("household", "size")``).
     """
     names: list[str] = []
     indexed = False
@@ -162,7 +178,9 @@ def _root(node: Expr) -> tuple[tuple[str, ...], bool] | None:
             node = node.args[0]
         else:
             break
-    if isinstance(node, Ident) and node.name.lstrip(".") == EVENT:
+    if isinstance(node, Ident) and node.name.lstrip(".") in roots:
+        if named:
+            names.append(node.name.lstrip("."))
         return tuple(reversed(names)), indexed
     return None
 
@@ -171,12 +189,12 @@ def _is_index(node: Expr) -> TypeGuard[Call]:
     return isinstance(node, Call) and node.function in ("_[_]", "_[?_]") and len(node.args) == BINARY_ARGS
 
 
-def _collect(node: Expr, reads: list[tuple[tuple[str, ...], str | None]]) -> None:
+def _collect(node: Expr, reads: list[tuple[tuple[str, ...], str | None]], roots: frozenset[str], named: bool) -> None:
     """Every read of the event under ``node``: its path, and why it is refused when it is."""
     stack = [node]
     while stack:
         node = stack.pop()
-        found = _root(node)
+        found = _root(node, roots, named)
         if found is not None:
             parts, indexed = found
             problem = None
@@ -188,14 +206,14 @@ def _collect(node: Expr, reads: list[tuple[tuple[str, ...], str | None]]) -> Non
             continue
         if _is_index(node):
             target, key = node.args
-            owner = _root(target)
+            owner = _root(target, roots, named)
             if owner is not None:
                 reads.append((owner[0], "fields are named as event.<field>; a computed name cannot be checked"))
                 stack.append(key)
                 continue
             reads.append(((), "indexing is not supported in conditions: a computed name cannot be checked"))
-        if isinstance(node, Comprehension) and node.iter_var.lstrip(".") == EVENT:
-            reads.append(((), "a macro's variable may not be called event"))
+        if isinstance(node, Comprehension) and node.iter_var.lstrip(".") in roots:
+            reads.append(((), f"a macro's variable may not be called {node.iter_var.lstrip('.')}"))
         stack.extend(children(node))
 
 

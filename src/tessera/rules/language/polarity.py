@@ -113,15 +113,20 @@ class ProtectedField:
     label: str  # "benefit.claimed.claimant.disability_grade"
 
 
-def protected_reads(paths: Iterable[str], inputs: Sequence[EventType], root: str) -> dict[str, ProtectedField]:
-    """The protected fields among ``paths`` (``claimant.chronic_condition``), by variable name (``root.path``)."""
+def protected_reads(paths: Iterable[str], inputs: Sequence[EventType], root: str | None) -> dict[str, ProtectedField]:
+    """The protected fields among ``paths`` (``claimant.chronic_condition``), by variable name (``root.path``).
+
+    ``root`` None: each path is its own variable name (a programme's facts).
+    """
     found: dict[str, ProtectedField] = {}
     for path in paths:
         for t in inputs:
             leaf = t.leaf_fields().get(path)
             category = next((c for c in leaf.categories if c in FAVOURABLE_ONLY), None) if leaf else None
             if leaf is not None and category is not None:
-                found[f"{root}.{path}"] = ProtectedField(leaf.type, category, f"{t.name}.{path}")
+                found[path if root is None else f"{root}.{path}"] = ProtectedField(
+                    leaf.type, category, f"{t.name}.{path}"
+                )
                 break
     return found
 

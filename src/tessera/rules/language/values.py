@@ -67,7 +67,6 @@ from tessera.rules.language.cel_ast import (
 FREE_TEXT = "free_text"  # the category an error names for free text: it may carry any
 EXAMPLES_MAX = 3  # codes an error lists
 _EVALUATED_MAX = 4096  # sub-expressions whose outcomes are cached (the guard runs again when rules compile)
-_EVENT = "event."
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +95,20 @@ def read_values(
     codes: CodeTables,
     favourable: bool,
     benefits_only: bool,
+    root: str | None = "event",
 ) -> ValueReads:
     """Check what ``checked`` can match through its coded and free-text fields; raise naming the rule and field.
 
     ``favourable``: every effect of the rule is favourable (a grant, a raised score);
-    ``benefits_only``: every effect grants a benefit, so health and disability values are readable.
+    ``benefits_only``: every effect grants a benefit, so health and disability values are readable;
+    ``root``: the name fields are read through (None: each path is its own variable, ``guard.py``).
     """
     field = f"{where}.condition"
-    sensitive = _sensitive(field, inputs, paths, codes)
+    prefix = "" if root is None else f"{root}."
+    sensitive = _sensitive(field, inputs, paths, codes, prefix)
     if not sensitive:
         return ValueReads({}, frozenset())
-    walk = _Walk(checked, sensitive)
+    walk = _Walk(checked, sensitive, frozenset(prefix + p for p in paths))
     walk.visit(checked.expr, 1)
     problems: list[tuple[int, TesseraError]] = []
     categories: set[Category] = set()
@@ -129,7 +131,7 @@ def read_values(
             problems.append((4, _free_text(where, rule_id, sensitive[name])))
     if problems:
         raise min(problems, key=lambda p: p[0])[1]  # the most severe; the first of those
-    coded = {name.removeprefix(_EVENT): f.table.name for name, f in sensitive.items() if f.table is not None}
+    coded = {name.removeprefix(prefix): f.table.name for name, f in sensitive.items() if f.table is not None}
     return ValueReads(dict(sorted(coded.items())), frozenset(categories))
 
 
@@ -141,7 +143,7 @@ def is_free_text(field_type: FieldType, categories: Sequence[Category], codes: s
 
 
 def _sensitive(
-    field: str, inputs: Sequence[EventType], paths: Mapping[str, FieldType], codes: CodeTables
+    field: str, inputs: Sequence[EventType], paths: Mapping[str, FieldType], codes: CodeTables, prefix: str
 ) -> dict[str, _Field]:
     """The coded and free-text fields among ``paths``, by variable name (``event.merchant_category``)."""
     found: dict[str, _Field] = {}
@@ -150,7 +152,7 @@ def _sensitive(
         for t in inputs:
             leaf = t.leaf_fields()[path]
             seen.add(leaf.codes)
-            name = _EVENT + path
+            name = prefix + path
             if name in found:
                 continue
             if leaf.codes is not None:
@@ -166,9 +168,10 @@ def _sensitive(
 class _Walk:
     """Find the sites (boolean functions of one coded field), the unresolved coded reads and the free-text reads."""
 
-    def __init__(self, checked: Checked, sensitive: Mapping[str, _Field]) -> None:
+    def __init__(self, checked: Checked, sensitive: Mapping[str, _Field], variables: frozenset[str]) -> None:
         self._types = checked.types
         self._sensitive = sensitive
+        self._variables = variables  # the names a read of the input goes by (event.amount)
         self._reads: dict[int, frozenset[str]] = {}
         self._opaque: dict[int, bool] = {}
         self._scan(checked.expr)
@@ -181,7 +184,7 @@ class _Walk:
         reads: set[str] = set()
         opaque = not isinstance(node, Const | Ident | Call | ListExpr)
         if isinstance(node, Ident):
-            if node.name.startswith(_EVENT):
+            if node.name in self._variables:
                 reads.add(node.name)
             else:
                 opaque = True  # a macro's variable

@@ -1,0 +1,95 @@
+"""``tessera programs``: check programme files before they are defined."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tessera.cli.common import DATA_DEFAULT, DatabaseOption, DataOption, command_group, open_store, reporting_errors
+from tessera.errors import InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from tessera.money import LedgerUnit
+
+app = command_group("Programmes: check programme files (food, rations, fuel) before they are defined.")
+
+
+@app.command("check")
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Programme files (TOML, [[programme]] tables).")],
+    *,
+    declarations: Annotated[
+        Path | None,
+        typer.Option(help="A DPO's export (tessera declarations export) to check against, instead of the store."),
+    ] = None,
+    ledgers: Annotated[
+        Path | None,
+        typer.Option(help="The register of ledgers as `tessera ledgers list` prints it, instead of the store's."),
+    ] = None,
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Load programme files against the declarations and ledgers in force; exit 0 when every one loads, 2 otherwise.
+
+    The declarations come from the store (--data, --database-url) or a DPO's export
+    (--declarations), as for `tessera rules check`; the ledgers from the store or --ledgers.
+    Each refusal is one line naming the file, the programme and the field.
+    """
+    from tessera.cli.declarations import declared_for_check
+    from tessera.programs import check_programmes
+    from tessera.rules import load_benefits
+
+    with reporting_errors():
+        declared, source = declared_for_check(declarations, data, database_url)
+        benefits = load_benefits([declared.document], declared.bases)
+        units, ledgers_source = _ledgers_for_check(ledgers, data, database_url)
+    typer.echo(f"declarations: {source}", err=True)
+    typer.echo(f"ledgers: {ledgers_source}", err=True)
+    programmes, refusals = check_programmes(files, declared.types, declared.bases, ledgers=units, benefits=benefits)
+    for refusal in refusals:
+        typer.echo(refusal.line())
+    typer.echo(f"{len(programmes)} programmes load, {len(refusals)} refused", err=True)
+    if refusals:
+        raise typer.Exit(2)
+
+
+def _ledgers_for_check(path: Path | None, data: Path, database_url: str | None) -> tuple[list[LedgerUnit], str]:
+    """The ledgers programmes are checked against, and where they came from."""
+    from tessera.money import Ledgers, ledger_unit
+
+    if path is not None:
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))["ledgers"]
+            if not isinstance(rows, list):
+                raise TypeError("ledgers is not a list")
+            found = []
+            for i, row in enumerate(rows):
+                try:
+                    found.append(
+                        ledger_unit(
+                            row["id"],
+                            row["name"],
+                            row["unit"],
+                            row["decimals"],
+                            row["issuer"],
+                            category=row.get("category", "financial"),
+                        )
+                    )
+                except InvalidInputError as error:
+                    raise InvalidInputError(
+                        f"{path}:ledgers[{i}].{error.field}", str(error).split(": ", 1)[-1]
+                    ) from None
+        except FileNotFoundError:
+            raise NotFoundError(str(path), "no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+            raise InvalidInputError(str(path), f"not a register of ledgers (tessera ledgers list): {error}") from None
+        return found, f"{path} ({len(found)} ledgers)"
+    if database_url is None and not (data / "registry.db").exists():
+        return [], f"none (no store at {data}; pass --ledgers with what `tessera ledgers list` prints)"
+    with open_store(data, database_url) as store:
+        found = Ledgers(store).all()
+    where = "--database-url" if database_url else str(data)
+    return found, f"{len(found)} registered in the store at {where}"

@@ -1,0 +1,104 @@
+"""Programmes: eligibility turned into money and quotas (issue 19; DESIGN.md, ``programs/``).
+
+This module is the package's face: code outside ``tessera.programs`` imports from here. The map::
+
+    programs/
+      programmes.py       a programme as a record: unit, kind, ledgers, schedule, budget; every bound
+      facts.py            the facts a programme's CEL may read (person, household, grants, reported)
+      formulas.py         eligibility and amounts judged by the rules' guard and polarity check
+      benefits.py         programmes in the register of benefits, so rules' grants can name them
+      programme_files.py  [[programme]] tables in TOML: load_programmes, check_programmes
+      builtin/            example_programmes.toml, and example_ledgers.json it checks against
+
+Households, cycles, disbursement and shops come next. See ``docs/programs.md``.
+"""
+
+from tessera.programs.benefits import programme_benefit, with_programmes
+from tessera.programs.facts import (
+    GRANTS,
+    HOUSEHOLD,
+    HOUSEHOLD_FACTS,
+    PERSON,
+    PERSON_FACTS,
+    REPORTED,
+    FactSchema,
+    fact_schema,
+)
+from tessera.programs.formulas import amount_program, formula_probes, guarded_amount, guarded_eligibility
+from tessera.programs.programme_files import (
+    EXAMPLE_LEDGERS,
+    EXAMPLE_PROGRAMMES,
+    ProgrammeRefusal,
+    Programmes,
+    builtin_programmes_path,
+    check_programmes,
+    load_programmes,
+)
+from tessera.programs.programmes import (
+    AMOUNT_MAX,
+    COMMODITY_MAX,
+    DESCRIPTION_MAX,
+    FORMULA_MAX,
+    MERCHANT_CATEGORIES_MAX,
+    PRODUCT_CODE_MAX,
+    PRODUCTS_MAX,
+    PROGRAMME_ID_MAX,
+    PROGRAMME_NAME_MAX,
+    PROGRAMMES_MAX,
+    QUOTAS_MAX,
+    TOP_UPS_MAX,
+    VALID_FOR_MAX_S,
+    Kind,
+    Line,
+    OverBudget,
+    Product,
+    Programme,
+    Schedule,
+    TopUp,
+    Unit,
+)
+
+__all__ = [
+    "AMOUNT_MAX",
+    "COMMODITY_MAX",
+    "DESCRIPTION_MAX",
+    "EXAMPLE_LEDGERS",
+    "EXAMPLE_PROGRAMMES",
+    "FORMULA_MAX",
+    "GRANTS",
+    "HOUSEHOLD",
+    "HOUSEHOLD_FACTS",
+    "MERCHANT_CATEGORIES_MAX",
+    "PERSON",
+    "PERSON_FACTS",
+    "PRODUCTS_MAX",
+    "PRODUCT_CODE_MAX",
+    "PROGRAMMES_MAX",
+    "PROGRAMME_ID_MAX",
+    "PROGRAMME_NAME_MAX",
+    "QUOTAS_MAX",
+    "REPORTED",
+    "TOP_UPS_MAX",
+    "VALID_FOR_MAX_S",
+    "FactSchema",
+    "Kind",
+    "Line",
+    "OverBudget",
+    "Product",
+    "Programme",
+    "ProgrammeRefusal",
+    "Programmes",
+    "Schedule",
+    "TopUp",
+    "Unit",
+    "amount_program",
+    "builtin_programmes_path",
+    "check_programmes",
+    "fact_schema",
+    "formula_probes",
+    "guarded_amount",
+    "guarded_eligibility",
+    "load_programmes",
+    "programme_benefit",
+    "with_programmes",
+]
