@@ -30,6 +30,7 @@ class AccountKind(IntEnum):
     merchant = 3  # a shop's or payee's till
     programme = 4  # an agency's programme funds (food, fuel, health), paid out to wallets
     system = 5  # an agency's operating account (fees, suspense)
+    entitlement = 6  # a beneficiary's balance from a programme: earmarked money, or a quota on its own ledger
 
 
 class HolderAgency(IntEnum):
@@ -90,6 +91,14 @@ OPENING: tuple[KindRule, ...] = (
         NON_POSITIVE,
         "an agency's operating account, held by its officers",
     ),
+    KindRule(
+        AccountKind.entitlement,
+        Role.citizen,
+        HolderAgency.none,
+        NON_NEGATIVE,
+        NON_POSITIVE,
+        "a beneficiary's programme balance (money earmarked for the programme's shops, or a quota): never overdrawn",
+    ),
 )
 RULES: dict[AccountKind, KindRule] = {rule.kind: rule for rule in OPENING}
 assert set(RULES) == set(AccountKind), "one rule per kind"
@@ -131,7 +140,7 @@ def check_opening(field: str, opener: Principal, holder: Principal, account: Acc
     extra = rule.flags_forbidden & account.flags
     if extra:
         raise InvalidInputError(f"{field}.flags", f"a {kind.name} account may not carry {_names(extra)}")
-    if kind in (AccountKind.issuance, AccountKind.wallet) and account.category:
+    if kind in (AccountKind.issuance, AccountKind.wallet, AccountKind.entitlement) and account.category:
         # A wallet with a shop's category could take money earmarked for shops of that kind.
         raise InvalidInputError(f"{field}.category", f"a {kind.name} account has no merchant category")
     if kind is AccountKind.issuance and (account.allowed_categories or account.holding_limit):
