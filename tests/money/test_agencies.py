@@ -6,7 +6,7 @@ import pytest
 
 from tessera.errors import InvalidInputError
 from tessera.money import Agencies
-from tessera.store.tables import AGENCY_TITLE_MAX
+from tessera.store.money_tables import AGENCY_TITLE_MAX
 from tests.money.office import Office
 
 

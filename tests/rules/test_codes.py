@@ -43,7 +43,8 @@ from tessera.rules.language.rulesets import load_rules
 from tessera.rules.scoring.engine import HolderSubjects, LedgerColumns, PayeeCategories, RuleEngine
 from tessera.rules.scoring.scores import Scores
 from tessera.store import Store
-from tessera.store.tables import eligibility_grants, ledgers
+from tessera.store.money_tables import ledgers
+from tessera.store.tables import eligibility_grants
 
 # Our decisions (docs/rules.md, "Codes and free text"): each protected code and the categories it reveals.
 PROTECTED = {

@@ -13,7 +13,7 @@ import pytest
 
 from tessera.auth.principals import Principal, Role
 from tessera.store import Store
-from tessera.store.tables import metadata
+from tessera.store.metadata import metadata
 from tests.pgserver import PgServer, database_of
 
 BACKENDS = ["sqlite", "postgresql"]

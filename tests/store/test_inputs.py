@@ -12,7 +12,7 @@ from tessera.auth.principals import Role
 from tessera.errors import BatchSizeError, InvalidInputError
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
 from tessera.store import Store
-from tessera.store.tables import metadata
+from tessera.store.metadata import metadata
 
 P = "<principal>"  # replaced by an existing principal's id
 OTHER = "p_0123456789abcdef"  # well formed, not stored

@@ -14,8 +14,8 @@ from sqlalchemy import inspect
 from tessera.auth.principals import Role
 from tessera.errors import StoreError
 from tessera.store import Store, migrate
+from tessera.store.metadata import metadata
 from tessera.store.store import MIGRATIONS_DIR, _current_revisions, _head_revision, alembic_config
-from tessera.store.tables import metadata
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 

@@ -9,8 +9,8 @@ import pytest
 from tessera.errors import ConflictError, NotFoundError, StoreError
 from tessera.limits import BATCH_SIZE_MAX
 from tessera.store import API_KEYS_ACTIVE_MAX, API_KEYS_LIST_MAX, Store
+from tessera.store.metadata import metadata
 from tessera.store.store import StoreClosedError
-from tessera.store.tables import metadata
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "store.md").read_text()
 METHODS = [name for name in vars(Store) if not name.startswith("_") and callable(getattr(Store, name))]

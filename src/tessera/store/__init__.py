@@ -3,6 +3,20 @@
 ``Store.open(url)`` connects and migrates; see ``docs/store.md``.
 """
 
+from tessera.store.metadata import ACTOR_MAX
+from tessera.store.money_tables import (
+    ADMIN_REQUEST_ID_LENGTH,
+    AGENCY_TITLE_MAX,
+    LEDGER_NAME_MAX,
+    LEDGER_UNIT_MAX,
+    PAYMENT_OUTCOME_MAX,
+    admin_requests,
+    agencies,
+    ledgers,
+    payment_aliases,
+    payment_keys,
+    payment_requests,
+)
 from tessera.store.store import (
     ACCOUNTS_LIST_MAX,
     API_KEYS_ACTIVE_MAX,
@@ -16,10 +30,7 @@ from tessera.store.store import (
 )
 from tessera.store.tables import (
     ACR_MAX,
-    ACTOR_MAX,
     ADDRESS_MAX,
-    ADMIN_REQUEST_ID_LENGTH,
-    AGENCY_TITLE_MAX,
     APPEAL_TEXT_MAX,
     AUTHORITY_MAX,
     CHALLENGE_LENGTH,
@@ -31,14 +42,11 @@ from tessera.store.tables import (
     GROUNDS_MAX,
     HIT_REFERENCE_MAX,
     HOUSEHOLD_MAX,
-    LEDGER_NAME_MAX,
-    LEDGER_UNIT_MAX,
     LIST_ID_MAX,
     LISTED_NAME_MAX,
     NOTICE_APPEAL_ID_LENGTH,
     OIDC_STATE_MAX,
     PASSKEY_LABEL_MAX,
-    PAYMENT_OUTCOME_MAX,
     PERSON_NAME_MAX,
     PERSON_STATUSES,
     POLICY_REFERENCE_MAX,
@@ -52,14 +60,11 @@ from tessera.store.tables import (
     SANCTIONS_FORMATS,
     SECTOR_ID_MAX,
     USER_HANDLE_LENGTH,
-    admin_requests,
-    agencies,
     appeals,
     declaration_decisions,
     declaration_versions,
     eligibility_grants,
     enrolments,
-    ledgers,
     legal_bases,
     notice_appeals,
     notices,
@@ -68,9 +73,6 @@ from tessera.store.tables import (
     oidc_tokens,
     passkey_users,
     passkeys,
-    payment_aliases,
-    payment_keys,
-    payment_requests,
     person_status_history,
     persons,
     pins,

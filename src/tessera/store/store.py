@@ -59,12 +59,12 @@ from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX, check_batch_
 if TYPE_CHECKING:
     from alembic.config import Config
 
+from tessera.store.money_tables import agencies
 from tessera.store.tables import (
     KEY_ID_MAX,
     SECRET_HASH_MAX,
     SUBJECT_MAX,
     account_holders,
-    agencies,
     api_keys,
     persons,
     principals,

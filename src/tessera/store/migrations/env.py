@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
-from tessera.store.tables import metadata
+from tessera.store.metadata import metadata
 
 # Any fixed number: every process migrating the same PostgreSQL database queues on it,
 # so that two servers starting at once do not both create the tables.
