@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tessera.ledger import Account, Transfer
-from tessera.money import PAYMENT_CODE
+from tessera.money import PAYMENT_CODE, AccountKind
 from tests.api.policy_world import PERSON_WALLET, policy_world
 from tests.api.world import ALICE, BOB, ISSUER, MONEY, SHOP, WALLET, World
 
@@ -158,6 +158,16 @@ class TestPay:
         assert pay(world, "bank", TO_SHOP).status_code == 403
         assert pay(world, "alice", {**TO_SHOP, "to": {"wallet": ISSUER}}, key="key-2").status_code == 403
         assert balance(world, ISSUER) == -15_000
+
+    @pytest.mark.parametrize("kind", [AccountKind.programme, AccountKind.system, AccountKind.entitlement])
+    def test_paying_into_an_agencys_or_an_entitlement_account__403(self, world: World, kind: AccountKind) -> None:
+        """Only wallets and tills take payments: a programme's, a system's or a beneficiary's entitlement never."""
+        holder = "bob" if kind is AccountKind.entitlement else "bank"
+        world.services.store.set_account_holders([(90, world.principals[holder].id)])
+        world.services.ledger.create_accounts([Account(90, MONEY, kind, flags=WALLET)])
+        response = pay(world, "alice", {**TO_SHOP, "to": {"wallet": 90}})
+        assert response.status_code == 403 and response.json()["detail"] == "to: account 90 does not take payments"
+        assert balance(world, 90) == 0 and balance(world, ALICE) == 10_000
 
     def test_insufficient_funds__422_saying_what_is_there_and_what_is_needed(self, world: World) -> None:
         """More than the wallet holds is refused by the ledger with the amounts in words."""

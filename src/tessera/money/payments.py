@@ -261,7 +261,9 @@ class Payments:
         if not payees:
             raise NotFoundError("to", f"no wallet {payee_id}")
         payee = payees[0]
-        if kind_of(payee.code) is AccountKind.issuance:  # money goes back to its issuer by the issuer's own acts
+        if kind_of(payee.code) not in PAYING_KINDS:
+            # Money goes back to its issuer by the issuer's own acts; programme, system and entitlement
+            # accounts are credited by their agencies' runs alone (an entitlement is not a place to park money).
             raise ForbiddenError(f"to: account {payee_id} does not take payments")
         unit = self.unit_of(payee.ledger, "to")
         if currency is None:
