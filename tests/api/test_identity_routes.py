@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tessera.cli.seed import issue_key
+from tessera.service import NO_PURPOSE
 from tests.api.conftest import World
 
 DIMS = 512
@@ -149,7 +150,7 @@ def test_reading_a_person_needs_a_purpose_and_is_logged(world: World) -> None:
     subject = world.services.registry.subject_of(e["number"])
     purposes = [(x.purpose, x.outcome) for _, x in world.services.access_log.entries_for_subject(subject, limit=10)]
     assert ("benefit claim 7781", "read") in purposes
-    assert ("(none stated)", "denied: no purpose") in purposes
+    assert (NO_PURPOSE, "denied: no purpose") in purposes
 
 
 def test_status_change_joins_the_history(world: World) -> None:

@@ -15,6 +15,7 @@ from tessera.api.schemas import (
     EnrolmentPublic,
     HitPublic,
     LegalBasisPublic,
+    Looker,
     NoticeAppealPublic,
     NoticePublic,
     OidcClientPublic,
@@ -269,12 +270,13 @@ class TestSystem:
             "role": "merchant",
             "agency": "",
             "organisation": "org:shop",
+            "display_name": "",
         }
 
 
 class TestMe:
     def test_access_entry_public__index_given_subject_not_shown(self) -> None:
-        """An access entry carries the index it was given; the subject (the caller) is not repeated."""
+        """An access entry carries the index it was given and who looked in words; the subject is not repeated."""
         entry = AccessEntry(
             time_ns=1,
             principal="p_1",
@@ -285,12 +287,17 @@ class TestMe:
             fields=("name", "birth_date"),
             outcome="ok",
         )
-        assert AccessEntryPublic.of(4, entry).model_dump() == {
+        assert AccessEntryPublic.of(4, entry, Looker("Nurse 5", "Health Service")).model_dump() == {
             "index": 4,
             "time_ns": 1,
+            "time": "1970-01-01T00:00:00.000000001Z",
             "principal": "p_1",
+            "display_name": "Nurse 5",
             "role": "officer",
+            "role_title": "officer",
             "agency": "health",
+            "agency_name": "Health Service",
+            "who": "Nurse 5 (officer, Health Service)",
             "purpose": "care",
             "fields": ["name", "birth_date"],
             "outcome": "ok",

@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-from tessera.auth import AGENCY_MAX, NAME_MAX, ORGANISATION_MAX, Role
+from tessera.auth import AGENCY_MAX, DISPLAY_NAME_MAX, NAME_MAX, ORGANISATION_MAX, Role
 
 PRINCIPAL_ID_LENGTH = 18  # "p_" and 16 hex digits
 ROLE_LENGTH_MAX = 16
@@ -56,6 +56,8 @@ principals = Table(
     Column("disabled", Boolean, nullable=False),
     # NULL but for merchants that act for an organisation (migration 0009); several may.
     Column("organisation", String(ORGANISATION_MAX), nullable=True),
+    # NULL for none: people are shown a pseudonym made from the id instead (migration 0016).
+    Column("display_name", String(DISPLAY_NAME_MAX), nullable=True),
     CheckConstraint(f"role IN ({_ROLES_SQL})", name="role"),
     Index(None, "role", "id"),  # list_principals(role=...) pages through one role by id
     Index(None, "organisation"),  # accounts_of_organisation

@@ -14,7 +14,12 @@ from tessera.api.schemas.common import (
     LedgerId,
     PrincipalId,
     Problem,
+    Rfc3339,
+    Rfc3339OrNone,
     StrictModel,
+    at,
+    ns_to_rfc3339,
+    rfc3339_to_ns,
     vars_of,
 )
 from tessera.api.schemas.credentials import (
@@ -70,7 +75,7 @@ from tessera.api.schemas.ledger import (
     TransfersCreate,
     TransfersPublic,
 )
-from tessera.api.schemas.me import AccessEntryPublic, AccessLogPublic, MyIdentityPublic
+from tessera.api.schemas.me import AccessEntryPublic, AccessLogPublic, Looker, MyIdentityPublic
 from tessera.api.schemas.money import (
     AdminRefusalCreate,
     AdminRequestCreate,
@@ -215,6 +220,7 @@ __all__ = [
     "LegalBasesPublic",
     "LegalBasisPublic",
     "LoginCreate",
+    "Looker",
     "MyIdentityPublic",
     "MyRestrictionsPublic",
     "NoticeAppealCreate",
@@ -253,6 +259,8 @@ __all__ = [
     "RestrictionsPublic",
     "ResultPublic",
     "ResultsPublic",
+    "Rfc3339",
+    "Rfc3339OrNone",
     "RuleEventCreate",
     "RuleEventResultPublic",
     "RuleEventsCreate",
@@ -274,5 +282,8 @@ __all__ = [
     "TransfersPublic",
     "TreeHeadPublic",
     "VirtualIdPublic",
+    "at",
+    "ns_to_rfc3339",
+    "rfc3339_to_ns",
     "vars_of",
 ]

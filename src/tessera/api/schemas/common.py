@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import re
+import time
+from functools import lru_cache
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from tessera.limits import ID_LIMIT, U16_LIMIT, U32_LIMIT
+
+_NS = 1_000_000_000
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:([Zz])|([+-])([01]\d|2[0-3]):([0-5]\d))?"
+)
 
 # Strict: JSON true is not 1 and "5" is not 5; an amount is an integer or the request is refused.
 U63 = Annotated[int, Strict(), Field(ge=0, lt=ID_LIMIT)]
@@ -32,6 +42,66 @@ def batch_field(most: int) -> Any:
 SortedStrs = Annotated[list[str], BeforeValidator(sorted)]
 SortedInts = Annotated[list[int], BeforeValidator(sorted)]
 IsoDate = Annotated[str, BeforeValidator(dt.date.isoformat)]
+
+
+# --- times: RFC 3339 beside nanoseconds ---------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _utc_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def ns_to_rfc3339(ns: int) -> str:
+    """Nanoseconds since 1970 (UTC) as RFC 3339 in UTC: ``2026-12-07T10:00:00.123456789Z``.
+
+    The fraction has nine digits where the value has one, none where it falls on a second,
+    so ``rfc3339_to_ns`` reads back the same integer. A batch of ledger records shares a few
+    seconds: those are formatted once (the cache), the fraction per record.
+    """
+    seconds, fraction = divmod(ns, _NS)
+    head = _utc_second(seconds)
+    return f"{head}.{fraction:09d}Z" if fraction else f"{head}Z"
+
+
+def rfc3339_to_ns(text: str, field: str = "time") -> int:
+    """An RFC 3339 time with an offset (``Z`` or ``+02:00``) as nanoseconds since 1970; ValueError otherwise.
+
+    Up to nine fraction digits are kept exactly. A time without an offset is refused, not
+    guessed: the server's zone is not the sender's. Leap seconds (``:60``) are refused too.
+    """
+    found = _RFC3339.fullmatch(text) if isinstance(text, str) else None
+    if found is None:
+        raise ValueError(f"{field}: an RFC 3339 time, such as 2026-12-07T10:00:00Z")
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = found.groups()
+    if zulu is None and sign is None:
+        raise ValueError(f"{field}: a time needs an offset, Z or +hh:mm (this one has none, so it is ambiguous)")
+    try:
+        moment = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    except ValueError as error:
+        raise ValueError(f"{field}: {error}") from None
+    offset = 0 if sign is None else (int(off_h) * 60 + int(off_m)) * (1 if sign == "+" else -1)
+    seconds = calendar.timegm(moment.timetuple()) - offset * 60
+    return seconds * _NS + int((fraction or "").ljust(9, "0"))
+
+
+def _rfc3339_or_none(ns: int | None) -> str | None:
+    return None if ns is None else ns_to_rfc3339(ns)
+
+
+# A response's time in words beside its nanoseconds: ``created_at: Rfc3339 = at("created_at_ns")``
+# reads the record's ``created_at_ns`` a second time and writes it as RFC 3339.
+Rfc3339 = Annotated[str, BeforeValidator(ns_to_rfc3339)]
+Rfc3339OrNone = Annotated[str | None, BeforeValidator(_rfc3339_or_none)]
+
+
+def at(ns_field: str) -> Any:
+    """The RFC 3339 field beside ``ns_field``, read from the same attribute or key."""
+    return Field(
+        validation_alias=ns_field,
+        description=f"{ns_field} as an RFC 3339 time in UTC",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 def vars_of(record: object) -> dict[str, Any]:

@@ -71,6 +71,9 @@ class OfficerKeyTerms(StrictModel):
     kind: Literal["officer_key"]
     name: str = Field(min_length=1, max_length=100, description="the officer's principal name; created if new")
     agency: AgencyIdText
+    display_name: str = Field(
+        "", max_length=100, description="what people whose data the officer reads are shown; default a pseudonym"
+    )
 
 
 class LedgerTerms(StrictModel):
