@@ -52,7 +52,6 @@ class AccessEntryPublic(BaseModel):
                 "role_title": role_words,
                 "agency_name": looker.agency_name,
                 "who": f"{looker.display_name} ({where})",
-                "purpose": LEGACY_PURPOSES.get(e.purpose, e.purpose),
             }
         )
 
@@ -63,11 +62,6 @@ class Looker:
 
     display_name: str
     agency_name: str | None
-
-
-# Entries written before issue 18 said "(none stated)" where a purpose was missing; the words
-# today's entries use for the same thing.
-LEGACY_PURPOSES = {"(none stated)": "none stated"}
 
 
 class AccessLogPublic(BaseModel):
