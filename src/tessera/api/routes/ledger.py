@@ -352,7 +352,7 @@ def get_account_transfers(
     transfers = services.ledger.get_account_transfers(account_id, limit=limit, reverse=reverse)
     sides = {i for t in transfers for i in (t.debit_account_id, t.credit_account_id) if i}
     _reveal(services, caller, [account_id], sorted(sides | {account_id}), what="ledger.transfers", missing=missing)
-    return TransfersPublic(transfers=[TransferPublic.of(t) for t in transfers])
+    return TransfersPublic.of(transfers)
 
 
 @router.get("/transfers/{transfer_id}", openapi_extra=declare(Action.ledger_transfers_read))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from tessera.api.schemas.common import Rfc3339, at, vars_of
+from tessera.api.schemas.common import Rfc3339, beside, vars_of
 from tessera.api.schemas.identity import PersonPublic, VirtualIdPublic
 from tessera.audit import AccessEntry
 from tessera.auth import role_title
@@ -28,7 +28,7 @@ class AccessEntryPublic(BaseModel):
 
     index: int
     time_ns: int
-    time: Rfc3339 = at("time_ns")
+    time: Rfc3339 = beside("time_ns")
     principal: str
     display_name: str = Field(description="the name the agency publishes for whoever looked, or a pseudonym")
     role: str
