@@ -317,6 +317,9 @@ def keys_create(
             elif organisation and principal.organisation != organisation:
                 found = principal.organisation or "no organisation"
                 raise InvalidInputError("organisation", f"{name} exists acting for {found}, not {organisation}")
+            elif display_name and principal.display_name != display_name:
+                shown = repr(principal.display_name) if principal.display_name else "a pseudonym"
+                raise InvalidInputError("display_name", f"{name} exists shown as {shown}: a display name never changes")
             key = new_key()
             store.add_api_key(key.key_id, principal.id, key.secret_hash, time.time_ns())
     typer.echo(f"principal {principal.id} ({principal.role.value} {principal.name}); key {key.key_id}:", err=True)
