@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -96,6 +97,29 @@ def test_an_entry_written_before_words_is_shown_as_kept_so_its_hash_still_checks
     kept = {k: entry[k] for k in ("time_ns", "principal", "role", "agency", "purpose", "fields", "outcome")}
     assert AccessEntry(**{**kept, "subject": alice, "fields": tuple(kept["fields"])}).encode() == old.encode()
     assert entry["who"] == f"officer {officer.id[2:10]} (officer, Central Bank)"
+
+
+def test_a_service_the_person_logged_in_to_is_named_as_its_consent_page_named_it(world: World) -> None:
+    """A relying party's entry says "City Clinic (service you logged in to, clinic.example)"."""
+    admin = world.principals["admin"].id
+    party = world.services.oidc.clients.register(
+        "City Clinic", ["https://clinic.example/cb"], created_by=admin
+    ).relying_party
+    alice = world.principals["alice"].subject
+    release = AccessEntry(
+        time.time_ns(),
+        f"rp:{party.client_id}",
+        "relying_party",
+        party.sector_id,
+        "login to City Clinic",
+        alice,
+        ("name",),
+        "released",
+    )
+    world.services.access_log.append([release])
+    entry = _log(world)[0]
+    assert (entry["display_name"], entry["role_title"]) == ("City Clinic", "service you logged in to")
+    assert entry["who"] == f"City Clinic (service you logged in to, {party.sector_id})"
 
 
 def test_each_entry_gives_its_time_as_rfc3339_beside_the_nanoseconds(world: World) -> None:
