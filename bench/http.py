@@ -286,11 +286,11 @@ def _drive(
                 errors.append(error)
             stop.set()
 
-    def progress() -> None:
+    def report() -> None:  # not named progress: that is the shared printer it calls
         while not done.wait(2.0):
             progress(f"  {label}: {min(next_index, len(requests)):,} of {len(requests):,} requests sent")
 
-    reporter = threading.Thread(target=progress, daemon=True)
+    reporter = threading.Thread(target=report, daemon=True)
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
     reporter.start()
     started = time.perf_counter()

@@ -10,11 +10,13 @@ import pytest
 
 from tessera.ledger import Account, AccountFlags, Ledger, Transfer
 from tessera.store import Store
+from tests.accounts import ALICE, BOB, ISSUER, SHOP
 from tests.pgserver import PgServer, PgUnavailableError, database_of, start_server
 
 REQUIRE_ENV = "TESSERA_TEST_POSTGRES"
 
-ISSUER, ALICE, BOB, SHOP = 1, 2, 3, 4
+# Helpers that assert get pytest's rewritten asserts, as a test module does, so a failure shows its values.
+pytest.register_assert_rewrite("tests.api.oidc_scene", "tests.api.people", "tests.api.policy_world", "tests.cli.demo")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from tessera.client import Client
 from tessera.errors import ForbiddenError, InvalidInputError, PurposeRequiredError, TesseraError, UnauthenticatedError
 from tessera.ledger import Account, CreateAccountStatus, CreateTransferStatus, Transfer, TransferFlags
 from tessera.ledger.records import encode_transfers
-from tests.api.conftest import ALICE, BOB, ISSUER, MONEY, SHOP, WALLET, LiveServer, live_server
+from tests.api.world import ALICE, BOB, ISSUER, MONEY, SHOP, WALLET, LiveServer, live_server
 
 
 @pytest.fixture(scope="module")

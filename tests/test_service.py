@@ -13,7 +13,7 @@ from tessera.errors import EnforcementClosedError, InvalidInputError
 from tessera.rules import EXAMPLE_RULES, builtin_path
 from tessera.rules import check as enforcement_check
 from tessera.service import Services
-from tests.api.conftest import settings_for
+from tests.api.world import settings_for
 
 
 def test_a_bad_public_url_leaves_nothing_locked(tmp_path: Path) -> None:

@@ -12,6 +12,9 @@ infrastructure::
     │   └── ProtectedCategoryError    protected_category  (a rule or event type touches a forbidden data category)
     ├── NotFoundError                 not_found           (a named record does not exist)
     ├── ConflictError                 conflict            (a unique name or a fixed fact is taken)
+    │   ├── IdempotencyKeyReusedError idempotency_key_reused (an Idempotency-Key sent again with another body)
+    │   └── PaymentRequestClosedError payment_request_closed (a payment request already paid, or expired)
+    ├── PaymentRefusedError           payment_refused     (the ledger refused a payment: funds, a freeze, a purpose)
     ├── AccessError                   access              (the caller may not do this)
     │   ├── UnauthenticatedError      unauthenticated     (no valid credentials: HTTP 401)
     │   ├── ForbiddenError            forbidden           (the role or ownership does not allow it: 403)
@@ -100,6 +103,29 @@ class ConflictError(TesseraError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """An ``Idempotency-Key`` came back with a different request than the one it was first sent with."""
+
+    code = "idempotency_key_reused"
+
+
+class PaymentRequestClosedError(ConflictError):
+    """A payment request cannot be paid: it is paid already, being paid by another payment, or expired."""
+
+    code = "payment_request_closed"
+
+
+class PaymentRefusedError(TesseraError):
+    """The ledger refused a payment; ``status`` is its stable refusal (``exceeds_credits``, ``account_frozen``...)."""
+
+    code = "payment_refused"
+
+    def __init__(self, field: str, status: str, message: str) -> None:
+        super().__init__(f"{field}: {message} ({status})")
+        self.field = field
+        self.status = status
 
 
 class AccessError(TesseraError):
@@ -228,6 +254,9 @@ ERROR_CODES: dict[str, type[TesseraError]] = {
         ProtectedCategoryError,
         NotFoundError,
         ConflictError,
+        IdempotencyKeyReusedError,
+        PaymentRequestClosedError,
+        PaymentRefusedError,
         AccessError,
         UnauthenticatedError,
         ForbiddenError,

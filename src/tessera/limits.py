@@ -40,3 +40,24 @@ def check_batch_size(count: int, field: str, most: int = BATCH_SIZE_MAX, *, leas
         raise BatchSizeError(field, "must not be empty" if least == 1 else f"at least {least} items, got {count}")
     if count > most:
         raise BatchSizeError(field, f"at most {most} items, got {count}")
+
+
+# -- payments a person makes (issue 18): the API's schemas and tessera.money keep to these ---------
+
+# An amount as a person writes it, "12.50": digits, one dot, the currency's decimals at most.
+# 40 characters hold any amount below ID_LIMIT (19 digits) at the register's 18 decimals.
+AMOUNT_TEXT_MAX = 40
+# An alias a payee publishes for a wallet ("corner-grocer"), as UPI's payment addresses are.
+ALIAS_MIN = 3
+ALIAS_MAX = 64
+ALIASES_PER_HOLDER_MAX = 16  # a person or shop rarely needs more; each is a row anyone can resolve
+# The client's Idempotency-Key: a UUID is 36 characters; room for a prefix and a counter.
+IDEMPOTENCY_KEY_MAX = 128
+# What a payment request is for, as the payer reads it before approving.
+PAYMENT_DESCRIPTION_MAX = 200
+# How long a payment request stays payable: a shop's QR code is for now, not for next year.
+PAYMENT_REQUEST_EXPIRY_MAX_S = 30 * 24 * 3600
+PAYMENT_REQUEST_EXPIRY_DEFAULT_S = 3600
+# How long a long-poll for incoming payments may hold a request open (?wait=): past proxies'
+# usual 60 s idle timeout a connection is cut, so half of that.
+INCOMING_WAIT_MAX_S = 30

@@ -47,8 +47,18 @@ from tessera.identity import (
     Registry,
 )
 from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, TransferFlags
-from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
-from tessera.money import AdminRequests, Agencies, Ledgers, LedgerUnit
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, INCOMING_WAIT_MAX_S
+from tessera.money import (
+    AdminRequests,
+    Agencies,
+    Aliases,
+    Arrivals,
+    Ledgers,
+    LedgerUnit,
+    PaymentKeys,
+    PaymentRequests,
+    Payments,
+)
 from tessera.rules import (
     LEDGER_SOURCE,
     Appeals,
@@ -108,6 +118,8 @@ class Settings:
     reserve_accounts: int = 0  # room made at start, so growth (a copy under the apply lock) waits
     reserve_transfers: int = 0
     caller_cache_s: float = 2.0  # a revoked key or a disabled principal stops working within this
+    # The longest a long-poll for incoming payments holds a request (?wait= is cut to this).
+    incoming_wait_max_s: float = INCOMING_WAIT_MAX_S
     # Where people and relying parties reach this service: the OIDC issuer, and the origin
     # passkeys are bound to (its host is the WebAuthn relying-party id).
     public_url: str = "http://localhost:8000"
@@ -208,6 +220,18 @@ class Services:
             self.agencies = Agencies(self.store)
             self.ledger_units = Ledgers(self.store)
             self.admin_requests = AdminRequests(self.store)
+            self.aliases = Aliases(self.store)
+            self.payment_requests = PaymentRequests(self.store)
+            self.payments = Payments(
+                self.ledger,
+                unit_of=self.ledger_unit,
+                accounts_of=self.store.accounts_held_by,
+                aliases=self.aliases,
+                requests=self.payment_requests,
+                keys=PaymentKeys(self.store),
+            )
+            self.arrivals = Arrivals()  # what long-polls for incoming payments wait on
+            stack.callback(self.ledger.subscribe(self.arrivals.on_ledger_batch).close)
             self.bases = LegalBases()  # those on record load as restrictions open; more register at run time
             self.notices = Notices(self.store, self.bases)
             self.restrictions = Restrictions(self.store, self.bases, self.notices, ledger=self.ledger)

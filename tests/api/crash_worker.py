@@ -19,7 +19,7 @@ from tessera.auth import Action, Role, authorize
 from tessera.ledger import Account, AccountFlags
 from tessera.money import AccountKind, ledger_unit
 from tessera.service import Caller, Services
-from tests.api.conftest import settings_for
+from tests.api.world import settings_for
 
 ISSUER, ALICE, MONEY = 1, 2, 1
 

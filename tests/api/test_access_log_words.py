@@ -13,7 +13,7 @@ from tessera.auth import Role, published_name
 from tessera.cli.seed import issue_key
 from tessera.errors import InvalidInputError
 from tessera.service import NO_PURPOSE, OWN_ACCOUNT_PURPOSE, PAYMENT_PURPOSE
-from tests.api.conftest import ALICE, ISSUER, MONEY, SHOP, World
+from tests.api.world import ALICE, ISSUER, MONEY, SHOP, World
 
 
 def _log(world: World, name: str = "alice") -> list[dict[str, Any]]:

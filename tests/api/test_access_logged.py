@@ -24,9 +24,9 @@ from tessera.api.deps import ACTION_KEY
 from tessera.auth import POLICY, Action, Role, Scope
 from tessera.rules import NoticeDraft, SanctionsLists, Screenee
 from tessera.service import NO_PURPOSE
-from tests.api.conftest import World
-from tests.api.test_identity_routes import applicant, enrol
-from tests.api.test_policy_routes import Policy, policy_world
+from tests.api.people import applicant, enrol
+from tests.api.policy_world import Policy, policy_world
+from tests.api.world import World
 
 PURPOSE = "route walk: case 2026/15"
 READER = "bank"  # an officer who neither enrolled, proposed nor decided anything below
@@ -68,6 +68,8 @@ NO_PERSONAL_DATA = {
     ("POST", "/v1/declarations"): "a DPO's proposed declarations document",
     ("POST", "/v1/declarations/{version}/approve"): "a DPO's approval",
     ("POST", "/v1/declarations/{version}/refuse"): "a DPO's refusal",
+    # Pseudonymous money (DESIGN.md principle 5): a request shows a wallet or alias, never its holder (issue 18).
+    ("GET", "/v1/payment-requests/{request_id}"): "a payee's wallet or alias, amount and what for; the id is the key",
 }
 
 

@@ -8,8 +8,8 @@ import struct
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tests.api.conftest import ALICE, BOB, World
-from tests.audit.conftest import verify_consistency, verify_inclusion
+from tests.api.world import ALICE, BOB, World
+from tests.audit.rfc9162 import verify_consistency, verify_inclusion
 
 
 def _officer_reads(world: World, times: int) -> None:

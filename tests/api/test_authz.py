@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tessera.auth import Action, Role, render_markdown, roles_allowed
-from tests.api.conftest import PEOPLE, World
+from tests.api.world import PEOPLE, World
 
 PUBLIC = {
     ("get", "/healthz"),

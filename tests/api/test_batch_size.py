@@ -9,7 +9,7 @@ import pytest
 
 from tessera.ledger import TRANSFER_DTYPE
 from tessera.limits import BATCH_SIZE_MAX
-from tests.api.conftest import ALICE, BOB, MONEY, World
+from tests.api.world import ALICE, BOB, MONEY, World
 
 PACKED = {"Content-Type": "application/octet-stream"}
 

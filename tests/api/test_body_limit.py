@@ -16,7 +16,7 @@ from starlette.types import Message
 from tessera.api.bodies import BODY_BYTES_MAX, JSON_DEPTH_MAX, json_depth, parse_json
 from tessera.api.routes.ledger import BODY_BYTES_MAX as TRANSFERS_BYTES_MAX
 from tessera.errors import InvalidInputError
-from tests.api.conftest import World, live_server
+from tests.api.world import World, live_server
 
 CHUNK = 64 * 1024
 

@@ -3,43 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 
 from tessera.api import create_app
 from tessera.auth import Rate
-from tests.api.conftest import World, settings_for
-from tests.api.test_identity_routes import applicant, enrol, face
+from tests.api.people import ORIGIN, enrolled, login, rebind
+from tests.api.world import World, settings_for
 from tests.identity.softauthn import SoftAuthenticator
-
-ORIGIN = "http://localhost"
-
-
-def enrolled(world: World, who: int) -> str:
-    [e] = enrol(world, applicant(f"cred-{who}", who=who)).json()["enrolments"]
-    assert e["state"] == "enrolled"
-    return str(e["number"])
-
-
-def rebind(world: World, number: str, who: int, device: SoftAuthenticator, **extra: Any) -> Any:
-    """The officer's desk: a fresh capture of ``who`` checked 1:1, then ``device`` binds."""
-    begun = world.client.post(
-        f"/v1/identity/persons/{number}/rebind",
-        json={"face": face(who, noise=0.3, noise_seed=99), "label": "phone", **extra},
-        headers=world.as_("tax-officer", purpose="lost phone, ID card seen"),
-    )
-    if begun.status_code != 201:
-        return begun
-    ceremony = begun.json()
-    return world.client.post(
-        f"/v1/passkeys/registrations/{ceremony['id']}", json=device.create(ceremony["options"], ORIGIN)
-    )
-
-
-def login(world: World, device: SoftAuthenticator, number: str | None = None) -> Any:
-    ceremony = world.client.post("/v1/sessions", json={"number": number} if number else {}).json()
-    return world.client.post(f"/v1/sessions/{ceremony['id']}", json=device.get(ceremony["options"], ORIGIN))
 
 
 def test_bind_at_the_desk_then_log_in_with_the_passkey(world: World) -> None:

@@ -11,7 +11,7 @@ from tessera.api import create_app
 from tessera.auth import POLICY, Action, Role, Scope
 from tessera.cli.seed import issue_key
 from tessera.rules import BUILTIN_DEFINITIONS, builtin_path
-from tests.api.conftest import World, make_world, settings_for
+from tests.api.world import World, make_world, settings_for
 
 BUILTIN = builtin_path(BUILTIN_DEFINITIONS).read_text(encoding="utf-8")
 FINE = """

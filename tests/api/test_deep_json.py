@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from tessera.api.bodies import JSON_DEPTH_MAX
-from tests.api import test_oidc_flow as flow
-from tests.api.conftest import World
-from tests.api.test_oidc_flow import HTML, JSON, Scene, scene  # noqa: F401 (the fixture)
+from tests.api.oidc_scene import HTML, JSON, Scene, authorization_url
+from tests.api.world import World
 
 DEEP = 1000
 
@@ -20,8 +19,8 @@ def _nested(depth: int) -> str:
     return '{"x": ' * depth + "{}" + "}" * depth
 
 
-def _consent_action(scene: Scene) -> tuple[str, dict[str, Any]]:  # noqa: F811
-    url, _ = flow.TestBadInput().authorization_url(scene)
+def _consent_action(scene: Scene) -> tuple[str, dict[str, Any]]:
+    url, _ = authorization_url(scene)
     page = scene.client.get(url, headers=JSON)
     assert page.status_code == 200, page.text
     data: dict[str, Any] = page.json()
@@ -31,7 +30,7 @@ def _consent_action(scene: Scene) -> tuple[str, dict[str, Any]]:  # noqa: F811
 class TestConsentEndpoint:
     """POST /oidc/authorize/{id}: unauthenticated, and it reads its body itself."""
 
-    def test_json_nested_a_thousand_deep__400_naming_the_body(self, scene: Scene) -> None:  # noqa: F811
+    def test_json_nested_a_thousand_deep__400_naming_the_body(self, scene: Scene) -> None:
         """The consent endpoint refuses JSON nested a thousand deep with 400 on the body, for JSON and HTML callers."""
         action, _ = _consent_action(scene)
         body = b'{"credential": {"x": ' + b"[" * DEEP + b"]" * DEEP + b"}}"
@@ -43,7 +42,7 @@ class TestConsentEndpoint:
         problem = scene.client.post(action, content=body, headers={**JSON, "Content-Type": "application/json"})
         assert problem.json()["field"] == "body" and f"at most {JSON_DEPTH_MAX}" in problem.json()["detail"]
 
-    def test_a_credential_nested_deep_in_the_form__400_and_the_login_still_works(self, scene: Scene) -> None:  # noqa: F811
+    def test_a_credential_nested_deep_in_the_form__400_and_the_login_still_works(self, scene: Scene) -> None:
         """The consent page posts the answer as JSON text: nested deep, it is refused; the request stays open."""
         action, data = _consent_action(scene)
         form = {"credential": "[" * 30_000 + "]" * 30_000, "decision": "allow", "claims": "name"}

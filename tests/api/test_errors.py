@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from tessera.api import create_app
 from tessera.auth import Rate
-from tests.api.conftest import World, make_world, settings_for
+from tests.api.world import World, make_world, settings_for
 
 
 def _is_problem(response: object, status: int, code: str) -> dict[str, object]:

@@ -3,58 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tessera.api import create_app, fast_check
-from tessera.api.routes import policy as policy_routes
+from tessera.api import create_app
 from tessera.auth import Rate, parse_token
-from tests.api.conftest import make_world, settings_for
-from tests.api.test_policy_routes import PURPOSE, Policy, policy_world
-
-Answer = tuple[int, str, dict[str, object], list[tuple[str, str, str]]]
-
-
-class Paths:
-    """A world whose callers stay cached (as in service), counting the answers each path gives."""
-
-    def __init__(self, world: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.policy = world
-        self.fast = self.routed = 0
-        shared = policy_routes.answer_check
-
-        def fast(*args: object) -> object:
-            self.fast += 1
-            return shared(*args)  # type: ignore[arg-type]
-
-        def routed(*args: object) -> object:
-            self.routed += 1
-            return shared(*args)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(fast_check, "answer_check", fast)
-        monkeypatch.setattr(policy_routes, "answer_check", routed)
-
-    def ask(self, who: str, purpose: str | None, params: dict[str, str]) -> Answer:
-        """Status, media type, body, and what the person's access log gained."""
-        before = len(self.policy.log_of(self.policy.ada))
-        response = self.policy.world.client.get("/v1/check", params=params, headers=self.policy.world.as_(who, purpose))
-        logged = self.policy.log_of(self.policy.ada)[before:]
-        return response.status_code, response.headers["content-type"], response.json(), logged
-
-    def both(self, who: str, purpose: str | None, params: dict[str, str]) -> tuple[Answer, Answer]:
-        """The same request with the caller's key not yet cached (the route), then cached (the fast path if plain)."""
-        self.policy.world.services._callers.clear()
-        return self.ask(who, purpose, params), self.ask(who, purpose, params)
-
-
-@pytest.fixture
-def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
-    settings = settings_for(tmp_path, caller_cache_s=60.0)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        yield Paths(policy_world(make_world(client)), monkeypatch)
+from tests.api.policy_world import PURPOSE, Paths
+from tests.api.world import make_world, settings_for
 
 
 def _restrict(paths: Paths) -> str:

@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import base64
-import zlib
-from typing import Any
 
 import numpy as np
 
 from tessera.cli.seed import issue_key
 from tessera.service import NO_PURPOSE
-from tests.api.conftest import World
+from tests.api.people import applicant, enrol, face
+from tests.api.world import World
 
-DIMS = 512
 PURPOSE = "registry case 2026/31"
-
-
-def face(seed: int, noise: float = 0.0, noise_seed: int = 0) -> list[float]:
-    """A person's face template (seed = who), captured with some noise."""
-    base = np.random.default_rng(seed).standard_normal(DIMS)
-    base /= np.linalg.norm(base)
-    if noise:
-        jitter = np.random.default_rng(10_000 + noise_seed).standard_normal(DIMS)
-        base = base + noise * jitter / np.linalg.norm(jitter)
-    return [float(x) for x in base.astype(np.float32)]
-
-
-def applicant(request_id: str, who: int, name: str = "Mariam Tesfaye", **changes: Any) -> dict[str, Any]:
-    return {
-        "request_id": request_id,
-        "demographics": {"name": name, "birth_date": "1988-03-14", "sex": "F", "address": "4 Hill Road"},
-        "face": face(who, noise=0.3, noise_seed=zlib.crc32(request_id.encode()) % 1000),
-        **changes,
-    }
-
-
-def enrol(world: World, *applicants: dict[str, Any], officer: str = "bank") -> Any:
-    return world.client.post(
-        "/v1/identity/enrolments", json={"submissions": list(applicants)}, headers=world.as_(officer)
-    )
 
 
 def test_a_new_applicant_is_enrolled_with_a_number(world: World) -> None:
@@ -171,7 +144,7 @@ def test_a_person_sees_their_record_and_manages_virtual_ids(world: World) -> Non
     person = world.services.registry.person(e["number"])
     principal = world.services.store.get_principal(person.principal_id)
     assert principal is not None
-    me = {"Authorization": f"Bearer {issue_key(world.services, principal)}"}
+    me = {"Authorization": f"Bearer {issue_key(world.services, principal, for_person=True)}"}
     mine = world.client.get("/v1/me/identity", headers=me).json()
     assert mine["person"]["number"] == e["number"] and mine["virtual_ids"] == []
     vid = world.client.post("/v1/me/virtual-ids", headers=me).json()["vid"]

@@ -7,7 +7,7 @@ import numpy as np
 from tessera.ledger import TRANSFER_DTYPE, CreateTransferStatus, Transfer
 from tessera.ledger.records import encode_transfers
 from tessera.limits import BATCH_SIZE_MAX
-from tests.api.conftest import ALICE, BOB, ISSUER, MONEY, SHOP, World
+from tests.api.world import ALICE, BOB, ISSUER, MONEY, SHOP, World
 
 PACKED = {"Content-Type": "application/octet-stream"}
 WALLET = {"ledger": MONEY, "kind": "wallet", "flags": ["debits_must_not_exceed_credits"]}

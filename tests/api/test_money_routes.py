@@ -13,7 +13,7 @@ from tessera.ledger import Account, Transfer
 from tessera.ledger.records import encode_transfers
 from tessera.money import AccountKind
 from tessera.service import Caller
-from tests.api.conftest import ALICE, BOB, ISSUER, MONEY, SHOP, World
+from tests.api.world import ALICE, BOB, ISSUER, MONEY, SHOP, World
 
 WALLET = {"ledger": MONEY, "kind": "wallet", "flags": ["debits_must_not_exceed_credits"]}
 MINT = {"ledger": MONEY, "kind": "issuance", "flags": ["credits_must_not_exceed_debits"]}

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tessera.api import create_app
-from tests.api.conftest import ALICE, BOB, SHOP, World, make_world, settings_for
+from tests.api.world import ALICE, BOB, SHOP, World, make_world, settings_for
 from tests.pgserver import PgServer
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from tessera.errors import InvalidInputError
 from tessera.service import PURPOSE_MAX, checked_purpose
-from tests.api.conftest import ALICE, World, live_server
-from tests.api.test_fast_check import Paths, paths  # noqa: F401 (the fixture)
+from tests.api.policy_world import Paths
+from tests.api.world import ALICE, World, live_server
 
 GERMAN = "Prüfung der Zahlung, Fall 2026/77"
 PERSIAN = "بررسی درخواست\u200cها"  # noqa: RUF001 (Persian letters) the plural suffix takes a zero-width non-joiner
@@ -126,7 +126,7 @@ class TestCheckFastPath:
         both_paths.policy.world.services._callers.clear()
         return self.ask(both_paths, purpose), self.ask(both_paths, purpose)
 
-    def test_utf8_purpose__both_paths_log_it_as_written(self, paths: Paths) -> None:  # noqa: F811
+    def test_utf8_purpose__both_paths_log_it_as_written(self, paths: Paths) -> None:
         """A UTF-8 purpose gets the same answer and the same log line on the fast path as on the route."""
         routed, fast = self.both(paths, GERMAN.encode())
         assert (paths.routed, paths.fast) == (1, 1)
@@ -135,7 +135,7 @@ class TestCheckFastPath:
     @pytest.mark.parametrize("length", [150, PURPOSE_MAX])
     def test_a_long_non_ascii_purpose__both_paths_take_it_as_every_route_does(
         self,
-        paths: Paths,  # noqa: F811
+        paths: Paths,
         length: int,
     ) -> None:
         """Characters are counted, not bytes: 150 Cyrillic letters are 300 bytes, under PURPOSE_BYTES_MAX."""
@@ -145,13 +145,13 @@ class TestCheckFastPath:
         assert (paths.routed, paths.fast) == (1, 1)
         assert routed == fast and routed[0] == 200 and routed[2][0][1] == purpose  # type: ignore[index]
 
-    def test_one_character_past_the_limit__400_on_both_paths(self, paths: Paths) -> None:  # noqa: F811
+    def test_one_character_past_the_limit__400_on_both_paths(self, paths: Paths) -> None:
         """One character past the limit is 400 on both paths, with the same answer."""
         routed, again = self.both(paths, ("ü" * (PURPOSE_MAX + 1)).encode())
         assert routed == again and routed[0] == 400 and "characters" in str(routed[1])  # type: ignore[index]
 
     @pytest.mark.parametrize("purpose", [b"a\xc2\x85b", "case \u202e77".encode()], ids=["C1", "bidi"])
-    def test_refused_purpose__left_to_the_route_which_refuses_it(self, paths: Paths, purpose: bytes) -> None:  # noqa: F811
+    def test_refused_purpose__left_to_the_route_which_refuses_it(self, paths: Paths, purpose: bytes) -> None:
         """The fast path leaves a purpose with C1 or bidi characters to the route, which refuses it."""
         routed, again = self.both(paths, purpose)
         assert paths.fast == 0

@@ -11,8 +11,8 @@ from tessera.auth import Role
 from tessera.cli.seed import issue_key
 from tessera.ledger import Account, AccountFlags, Transfer
 from tessera.rules import SanctionsLists
-from tests.api.conftest import ALICE, MONEY, WALLET, World
-from tests.api.test_identity_routes import applicant, enrol
+from tests.api.people import applicant, enrol
+from tests.api.world import ALICE, MONEY, WALLET, World
 
 DATA = Path(__file__).resolve().parents[1] / "rules" / "sanctions" / "data"
 PURPOSE = "sanctions screening review 2026/4"

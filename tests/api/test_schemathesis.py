@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from tessera.api import create_app
-from tests.api.conftest import LiveServer, live_server, settings_for
+from tests.api.world import LiveServer, live_server, settings_for
 
 PROBLEM = ("application/problem+json",)
 # Building the document opens nothing: the services start only with the server below.

@@ -17,7 +17,7 @@ from tessera.identity.registry import Person
 from tessera.ledger import Account, CreateTransferStatus, Transfer
 from tessera.rules import EXAMPLE_RULES, builtin_path
 from tessera.store.tables import rule_events
-from tests.api.conftest import ISSUER, MONEY, WALLET, World, make_world, settings_for
+from tests.api.world import ISSUER, MONEY, WALLET, World, make_world, settings_for
 
 WALLET_ID = 60
 RULES = """
@@ -52,7 +52,7 @@ def _ada(world: World, who: str = "ada", name: str = "Ada Obi") -> Person:
     person = services.registry.create_person({"name": name, "birth_date": "1980-02-01", "sex": "F"}, station="x")
     principal = services.store.get_principal(person.principal_id)
     assert principal is not None
-    world.tokens[who] = issue_key(services, principal)
+    world.tokens[who] = issue_key(services, principal, for_person=True)
     return person
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from tessera.api.probes import LINES_BURST, ProbeLog
 from tessera.identity.numbers import new_number
-from tests.api.conftest import World
-from tests.api.test_credential_routes import ORIGIN, enrolled, login, rebind
+from tests.api.people import ORIGIN, enrolled, login, rebind
+from tests.api.world import World
 from tests.identity.softauthn import SoftAuthenticator
 
 

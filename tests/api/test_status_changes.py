@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from tessera.api import create_app
 from tessera.cli.seed import issue_key
 from tessera.service import NO_PURPOSE
-from tests.api.conftest import World, make_world, settings_for
-from tests.api.test_credential_routes import enrolled, login, rebind
+from tests.api.people import enrolled, login, rebind
+from tests.api.world import World, make_world, settings_for
 from tests.identity.softauthn import SoftAuthenticator
 
 PURPOSE = "death certificate 88/2026"
@@ -42,7 +42,7 @@ def credentials_of(world: World, number: str, who: int) -> tuple[dict[str, str],
     person = world.services.registry.person(number)
     principal = world.services.store.get_principal(person.principal_id)
     assert principal is not None
-    key = {"Authorization": f"Bearer {issue_key(world.services, principal)}"}
+    key = {"Authorization": f"Bearer {issue_key(world.services, principal, for_person=True)}"}
     for headers in (session, key):
         assert world.client.get("/v1/me/identity", headers=headers).status_code == 200
     return session, key

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tessera import __version__
-from tests.api.conftest import World
+from tests.api.world import World
 
 
 def test_healthz_is_public_and_counts_without_personal_data(world: World) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tessera.audit import AccessEntry, AccessLog
-from tests.audit.conftest import naive_mth
+from tests.audit.rfc9162 import naive_mth
 
 FIELD_SETS = (("name", "address"), ("name",), ("health.allergies", "name", "date_of_birth"))
 
@@ -36,6 +36,17 @@ def write_log(path: Path, sizes: list[int]) -> list[AccessEntry]:
             batch = make_entries(len(entries), size)
             log.append(batch)
             entries += batch
+    return entries
+
+
+def fill_log(path: Path, n: int) -> list[AccessEntry]:
+    """A closed log of ``n`` entries appended in two halves, a tree head after each; returns the entries."""
+    entries = [make_entry(i) for i in range(n)]
+    with AccessLog.open(path) as log:
+        log.append(entries[: n // 2])
+        log.tree_head()
+        log.append(entries[n // 2 :])
+        log.tree_head()
     return entries
 
 

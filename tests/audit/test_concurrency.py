@@ -12,8 +12,8 @@ import pytest
 
 from tessera.audit import AccessEntry, AccessLog, verify_log
 from tessera.errors import InvalidInputError, LedgerFailedError
-from tests.audit.conftest import verify_consistency, verify_inclusion
 from tests.audit.entries import expected_root, make_entries, make_entry, read_back
+from tests.audit.rfc9162 import verify_consistency, verify_inclusion
 
 THREADS = 8
 APPENDS = 12

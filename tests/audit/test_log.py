@@ -10,24 +10,14 @@ import pytest
 
 from tessera.audit import AccessEntry, AccessLog, verify_log
 from tessera.errors import CorruptionError, InvalidInputError
-from tests.audit.conftest import naive_mth, verify_consistency, verify_inclusion
-from tests.audit.entries import make_entry
-
-
-def _filled(path: Path, n: int) -> list[AccessEntry]:
-    entries = [make_entry(i) for i in range(n)]
-    with AccessLog.open(path) as log:
-        log.append(entries[: n // 2])
-        log.tree_head()
-        log.append(entries[n // 2 :])
-        log.tree_head()
-    return entries
+from tests.audit.entries import fill_log, make_entry
+from tests.audit.rfc9162 import naive_mth, verify_consistency, verify_inclusion
 
 
 class TestAppendAndReopen:
     def test_reopen__same_root_and_proofs_verify(self, tmp_path: Path) -> None:
         """After reopening, the root is the RFC root of the entries and proofs check independently."""
-        entries = _filled(tmp_path, 10)
+        entries = fill_log(tmp_path, 10)
         payloads = [e.encode() for e in entries]
         with AccessLog.open(tmp_path) as log:
             assert log.size == 10
@@ -40,7 +30,7 @@ class TestAppendAndReopen:
 
     def test_torn_last_append__cut_on_open(self, tmp_path: Path) -> None:
         """Bytes of an append that never finished are dropped; earlier entries stay."""
-        _filled(tmp_path, 4)
+        fill_log(tmp_path, 4)
         with open(tmp_path / "entries.log", "ab") as f:
             f.write(b"\x40\x00\x00\x00garbage")
         with AccessLog.open(tmp_path) as log:
@@ -49,7 +39,7 @@ class TestAppendAndReopen:
 
     def test_missing_leaves__rebuilt_from_entries(self, tmp_path: Path) -> None:
         """The leaf cache is only a cache: a short one is rebuilt from the entries."""
-        _filled(tmp_path, 6)
+        fill_log(tmp_path, 6)
         (tmp_path / "leaves.bin").write_bytes(b"")
         with AccessLog.open(tmp_path) as log:
             assert log.size == 6
@@ -64,14 +54,14 @@ class TestAppendAndReopen:
 class TestVerify:
     def test_untouched_log__verifies(self, tmp_path: Path) -> None:
         """A log as written verifies, with every tree head counted."""
-        entries = _filled(tmp_path, 8)
+        entries = fill_log(tmp_path, 8)
         report = verify_log(tmp_path)
         assert (report.entries, report.tree_heads) == (8, 2)
         assert report.root == naive_mth([e.encode() for e in entries])
 
     def test_flipped_byte_in_entry__named(self, tmp_path: Path) -> None:
         """A changed byte fails the entry's checksum; the error names the entry."""
-        _filled(tmp_path, 6)
+        fill_log(tmp_path, 6)
         data = bytearray((tmp_path / "entries.log").read_bytes())
         data[len(data) // 2] ^= 1
         (tmp_path / "entries.log").write_bytes(bytes(data))
@@ -80,7 +70,7 @@ class TestVerify:
 
     def test_rewritten_entry_with_fixed_checksum__named(self, tmp_path: Path) -> None:
         """Rewriting an entry and its checksum still breaks the leaf and the signed heads."""
-        _filled(tmp_path, 6)
+        fill_log(tmp_path, 6)
         path = tmp_path / "entries.log"
         data = path.read_bytes()
         old = make_entry(2).encode()
@@ -98,7 +88,7 @@ class TestVerify:
 
     def test_forged_tree_head__bad_signature(self, tmp_path: Path) -> None:
         """A tree head changed after signing is refused."""
-        _filled(tmp_path, 4)
+        fill_log(tmp_path, 4)
         heads = bytearray((tmp_path / "heads.log").read_bytes())
         heads[20] ^= 1  # inside the first head's root
         (tmp_path / "heads.log").write_bytes(bytes(heads))
@@ -107,7 +97,7 @@ class TestVerify:
 
     def test_damaged_interior_node__named(self, tmp_path: Path) -> None:
         """A changed hash in an upper tree level is named by level and position."""
-        _filled(tmp_path, 16)
+        fill_log(tmp_path, 16)
         data = bytearray((tmp_path / "nodes-02.bin").read_bytes())
         data[32 + 5] ^= 1
         (tmp_path / "nodes-02.bin").write_bytes(bytes(data))
@@ -116,7 +106,7 @@ class TestVerify:
 
     def test_entries_cut_at_frame_boundary__acknowledged_entries_missing(self, tmp_path: Path) -> None:
         """Whole entries removed from the end are caught by the checkpoint, though every frame is sound."""
-        _filled(tmp_path, 6)
+        fill_log(tmp_path, 6)
         data = (tmp_path / "entries.log").read_bytes()
         last = len(make_entry(5).encode()) + 8
         (tmp_path / "entries.log").write_bytes(data[:-last])

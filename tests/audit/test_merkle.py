@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tessera.audit import EMPTY_ROOT, MerkleTree
 from tessera.errors import InvalidInputError
-from tests.audit.conftest import naive_mth, sha256, verify_consistency, verify_inclusion
+from tests.audit.rfc9162 import naive_mth, sha256, verify_consistency, verify_inclusion
 
 # The eight inputs of the Certificate Transparency test vectors.
 CT_INPUTS = [

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tessera import __version__
 from tessera.cli.main import app
-from tests.audit.test_log import _filled
+from tests.audit.entries import fill_log
 
 runner = CliRunner()
 
@@ -157,7 +157,7 @@ def test_bench_ledger__bad_flag_is_a_usage_error() -> None:
 
 def test_audit_verify__good_and_tampered(tmp_path: Path) -> None:
     """verify prints the counts and root, and names a tampered entry with exit code 1."""
-    _filled(tmp_path, 6)
+    fill_log(tmp_path, 6)
     result = runner.invoke(app, ["audit", "verify", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["entries"] == 6

@@ -9,16 +9,23 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tessera.api import create_app
+from tessera.auth import Role
 from tessera.cli.common import open_store
 from tessera.cli.main import app
+from tessera.cli.seed import PERSONAS, demo_principals
 from tessera.ledger import Ledger
+from tessera.service import Services, Settings
+from tests.cli.demo import printed_keys, start_demo
 
 runner = CliRunner()
 
@@ -116,7 +123,7 @@ def _check_demo_server(server: subprocess.Popen[str], port: int) -> None:
         match = re.match(r"\s+(\S+)\s+\w+\s+(tsk_\S+)", line)
         if match:
             keys[match.group(1)] = match.group(2)
-        if line.startswith("try:"):
+        if line.startswith("Try, as alice:"):
             break
     deadline = time.monotonic() + 30
     while True:
@@ -223,27 +230,40 @@ class TestForwardedHeaders:
 class TestDemoRestarts:
     """A restarted demo replaces its keys, and a demo on a directory a server holds says what to do."""
 
-    def _start(self, data: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-        monkeypatch.setattr(uvicorn, "run", lambda app_, **options: None)
-        result = runner.invoke(app, ["serve", "--demo", "--data", str(data)])
-        assert result.exit_code == 0, result.output
-        return {m[1]: m[2] for m in re.finditer(r"^\s+(\S+)\s+\w+\s+(tsk_\S+)$", result.stdout, re.MULTILINE)}
-
     def test_a_second_start_revokes_the_first_starts_keys(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """After two starts each demo principal holds one active key: the one the second start printed."""
-        first = self._start(tmp_path, monkeypatch)
-        second = self._start(tmp_path, monkeypatch)
-        assert set(first) == set(second) and len(second) == 8
-        with open_store(tmp_path, None) as store:
+        """After two starts each persona, people included, holds one active key: the one the second start printed."""
+        first = printed_keys(start_demo(tmp_path, monkeypatch))
+        second = printed_keys(start_demo(tmp_path, monkeypatch))
+        assert set(first) == set(second) == {p.name for p in PERSONAS}
+        with closing(Services(Settings(data_dir=tmp_path))) as services:
+            principals = demo_principals(services)
+            assert principals["alice"].role is Role.citizen and services.registry.person_of_principal(
+                principals["alice"].id
+            )
             for name, token in second.items():
-                principal = store.get_principal_by_name(name)
-                assert principal is not None
-                active = [k.key_id for k in store.list_api_keys(principal.id) if k.revoked_at_ns is None]
+                active = [
+                    k.key_id for k in services.store.list_api_keys(principals[name].id) if k.revoked_at_ns is None
+                ]
                 assert active == [token.split("_")[1]], name
-                revoked = store.get_api_key(first[name].split("_")[1])
+                revoked = services.store.get_api_key(first[name].split("_")[1])
                 assert revoked is not None and revoked.revoked_at_ns is not None, name
+
+    def test_a_restart_after_alice_appealed_offers_a_notice_she_has_not_appealed(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Her appeal line works after every restart: once she appealed, the bureau reports another late instalment."""
+        first = start_demo(tmp_path, monkeypatch)
+        [notice] = re.findall(r"/v1/me/notices/(n_[0-9a-f]{16})/appeal", first)
+        again = start_demo(tmp_path, monkeypatch)
+        assert re.findall(r"/v1/me/notices/(n_[0-9a-f]{16})/appeal", again) == [notice], "not appealed: the same"
+        with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
+            alice = {"Authorization": f"Bearer {printed_keys(again)['alice']}"}
+            grounds = {"grounds": "paid on time"}
+            assert client.post(f"/v1/me/notices/{notice}/appeal", headers=alice, json=grounds).status_code == 201
+        [later] = re.findall(r"/v1/me/notices/(n_[0-9a-f]{16})/appeal", start_demo(tmp_path, monkeypatch))
+        assert later != notice
 
     def test_demo_on_a_directory_a_server_holds_says_to_pass_another_data(self, tmp_path: Path) -> None:
         """`tessera demo` on a held ledger fails in one line naming --data and the server, not only ledger_locked."""

@@ -58,6 +58,15 @@ def test_a_population_enrols_with_every_repeat_sent_to_review(office: Office) ->
     assert len(office.enrolments.queue(limit=1000)) == sum(s.duplicate_of is not None for s in people)
 
 
+def test_a_station_learns_what_became_of_its_requests(office: Office) -> None:
+    """of_requests answers each submitted request id with its enrolment; an id never submitted is absent."""
+    people = list(synthetic_enrolments(9, 20, duplicate_share=0.2))
+    results = office.enrolments.submit_many([s.submission() for s in people], station=office.station)
+    asked = [people[0].request_id, people[-1].request_id, "never-sent"]
+    found = office.enrolments.of_requests(asked)
+    assert found == {people[0].request_id: results[0], people[-1].request_id: results[-1]}
+
+
 def test_one_at_a_time_or_in_a_batch_ends_the_same(office: Office, tmp_path: Path) -> None:
     """Batched submission (faster) decides exactly as single submissions would."""
     people = list(synthetic_enrolments(8, 60, duplicate_share=0.2))

@@ -11,7 +11,7 @@ from tessera.errors import InvalidInputError
 from tessera.ledger import Account, AccountFlags, CommittedBatch, CreateTransferStatus, Ledger, Transfer
 from tessera.ledger.journal import EntryKind
 from tessera.ledger.records import encode_transfers
-from tests.conftest import ALICE, BOB, ISSUER, SHOP
+from tests.accounts import ALICE, BOB, ISSUER, SHOP
 
 
 def _pay(id_: int, debit: int, credit: int, amount: int) -> Transfer:

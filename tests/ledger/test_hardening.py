@@ -16,7 +16,6 @@ import pytest
 
 from tessera.errors import SnapshotCorruptError
 from tessera.ledger import (
-    ACCOUNT_DTYPE,
     TRANSFER_DTYPE,
     Account,
     CreateTransferStatus,
@@ -30,6 +29,7 @@ from tessera.ledger.state import State
 from tessera.limits import BATCH_SIZE_MAX
 from tests.ledger import race_worker
 from tests.ledger.forge import forge, forge_header
+from tests.ledger.records import account_records, payment_records
 
 MASK64 = 2**64 - 1
 # The index's former hash: the murmur3 finaliser over an id's high bits, no key.
@@ -69,25 +69,6 @@ def _flood_ids(count: int) -> npt.NDArray[np.uint64]:
     return np.concatenate(found)[:count]
 
 
-def _accounts(ids: npt.NDArray[np.uint64] | list[int]) -> npt.NDArray[np.void]:
-    records = np.zeros(len(ids), dtype=ACCOUNT_DTYPE)
-    records["id"] = ids
-    records["ledger"] = 1
-    records["code"] = 1
-    return records
-
-
-def _payments(ids: npt.NDArray[np.uint64] | list[int], debit: int = 2, credit: int = 3) -> npt.NDArray[np.void]:
-    records = np.zeros(len(ids), dtype=TRANSFER_DTYPE)
-    records["id"] = ids
-    records["debit_account_id"] = debit
-    records["credit_account_id"] = credit
-    records["amount"] = 1
-    records["ledger"] = 1
-    records["code"] = 1
-    return records
-
-
 class TestHashFlood:
     """Ids chosen to collide under the index's former unkeyed hash spread out under the keyed one."""
 
@@ -103,10 +84,10 @@ class TestHashFlood:
     def test_transfer_flood__index_work_stays_linear(self) -> None:
         """Two batches of colliding transfer ids cost the index about one probe each, not one per earlier id."""
         state = State()
-        assert (state.apply_accounts(_accounts([2, 3]), 1) == 0).all()
+        assert (state.apply_accounts(account_records([2, 3]), 1) == 0).all()
         ids = _flood_ids(self.FLOOD)
         for k, half in enumerate(np.split(ids, 2)):
-            statuses = state.apply_transfers(_payments(half), 10 + k * len(half))
+            statuses = state.apply_transfers(payment_records(half), 10 + k * len(half))
             assert (statuses == CreateTransferStatus.ok).all()
         probes = _engine.index_probes(state.transfer_index)
         # The former hash needed FLOOD**2 / 2 (134 million); a random one about 1.5 each.
@@ -116,14 +97,14 @@ class TestHashFlood:
         """Accounts opened with colliding ids cost the account index no more than honest ones."""
         state = State()
         ids = _flood_ids(BATCH_SIZE_MAX)
-        assert (state.apply_accounts(_accounts(ids), 1) == 0).all()
+        assert (state.apply_accounts(account_records(ids), 1) == 0).all()
         assert _engine.index_probes(state.account_index) <= 3 * len(ids)
 
     def test_sequential_ids__one_block_of_slots_in_order(self) -> None:
         """64 ids issued in sequence still fill one block of 64 slots, in order from a hashed start (locality)."""
         state = State()
-        assert (state.apply_accounts(_accounts([2, 3]), 1) == 0).all()
-        state.apply_transfers(_payments(np.arange(128, 192, dtype=np.uint64)), 10)
+        assert (state.apply_accounts(account_records([2, 3]), 1) == 0).all()
+        state.apply_transfers(payment_records(np.arange(128, 192, dtype=np.uint64)), 10)
         used = np.flatnonzero(state.transfer_index[:, 0])
         assert len(used) == 64 and len(set(used // 64)) == 1
         keys = state.transfer_index[used, 0]
@@ -134,8 +115,8 @@ class TestHashFlood:
         """Two processes put the same ids in different slots: the key is drawn per process, not built in."""
         script = (
             "import numpy as np; from tessera.ledger.state import State;"
-            "from tests.ledger.test_hardening import _accounts;"
-            "s = State(); s.apply_accounts(_accounts(np.arange(1, 65, dtype=np.uint64) * 64), 1);"
+            "from tests.ledger.records import account_records;"
+            "s = State(); s.apply_accounts(account_records(np.arange(1, 65, dtype=np.uint64) * 64), 1);"
             "print(np.flatnonzero(s.account_index[:, 0]).tolist())"
         )
         root = Path(__file__).resolve().parents[2]
@@ -149,7 +130,7 @@ class TestHashFlood:
         """Colliding ids through the public API are stored and found like any others."""
         ledger.create_accounts([Account(2, 1, 1), Account(3, 1, 1)])
         ids = _flood_ids(BATCH_SIZE_MAX)
-        assert ledger.create_transfers(_payments(ids)).all_ok
+        assert ledger.create_transfers(payment_records(ids)).all_ok
         wanted = [int(i) for i in ids[::97]]
         assert [t.id for t in ledger.lookup_transfers(wanted)] == wanted
 
@@ -174,7 +155,7 @@ class TestBatchOwnership:
         """What a restart replays from the journal is what the ledger applied, whatever the caller's array became."""
         path = tmp_path / "ledger"
         stop = threading.Event()
-        batch = _payments(np.arange(1, BATCH_SIZE_MAX + 1, dtype=np.uint64))
+        batch = payment_records(np.arange(1, BATCH_SIZE_MAX + 1, dtype=np.uint64))
 
         def flip() -> None:
             debit = 4
@@ -199,7 +180,7 @@ class TestBatchOwnership:
 
     def test_ledger_copies__only_what_someone_else_can_change(self) -> None:
         """A view of immutable bytes (a request body) is used as is; any writable memory is copied."""
-        records = _payments([10, 11])
+        records = payment_records([10, 11])
         body = np.frombuffer(records.tobytes(), dtype=TRANSFER_DTYPE)
         assert _owned(body) is body
         for writable in (records, records[:1], np.frombuffer(bytearray(records.tobytes()), dtype=TRANSFER_DTYPE)):
@@ -227,8 +208,8 @@ class TestAlignment:
         states = []
         for shift in (False, True):
             state = State()
-            accounts = _accounts([2, 3, 3])
-            transfers = _payments(np.array([10, 11, 11, 0], dtype=np.uint64))
+            accounts = account_records([2, 3, 3])
+            transfers = payment_records(np.array([10, 11, 11, 0], dtype=np.uint64))
             if shift:
                 accounts, transfers = self._unaligned(accounts), self._unaligned(transfers)
             statuses = (state.apply_accounts(accounts, 1).tolist(), state.apply_transfers(transfers, 10).tolist())
@@ -237,8 +218,8 @@ class TestAlignment:
 
     def test_unaligned_batch_through_the_ledger__applied(self, ledger: Ledger) -> None:
         """A packed batch handed over at an odd address (a slice of a network buffer) is applied."""
-        ledger.create_accounts(self._unaligned(_accounts([2, 3])))
-        assert ledger.create_transfers(self._unaligned(_payments([10, 11]))).all_ok
+        ledger.create_accounts(self._unaligned(account_records([2, 3])))
+        assert ledger.create_transfers(self._unaligned(payment_records([10, 11]))).all_ok
         assert ledger.lookup_accounts([3])[0].credits_posted == 2
 
     def test_unaligned_state_array__refused(self) -> None:
@@ -251,7 +232,7 @@ class TestAlignment:
                 state.account_last,
                 state.account_index,
                 counts,
-                _accounts([2]),
+                account_records([2]),
                 np.empty(1, np.uint32),
                 1,
             )

@@ -22,7 +22,7 @@ from tessera.ledger import (
 )
 from tessera.ledger.records import decode_account
 from tessera.limits import BATCH_SIZE_MAX
-from tests.conftest import ALICE, BOB, ISSUER
+from tests.accounts import ALICE, BOB, ISSUER
 
 S = CreateTransferStatus
 

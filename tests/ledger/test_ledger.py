@@ -21,7 +21,7 @@ from tessera.ledger import (
     TransferFlags,
 )
 from tessera.ledger.journal import EntryKind
-from tests.conftest import ALICE, BOB, ISSUER, SHOP
+from tests.accounts import ALICE, BOB, ISSUER, SHOP
 
 S = CreateTransferStatus
 

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tessera.auth import Principal, Role
+from tessera.auth import Role
 from tessera.money import AdminRequests
 from tessera.store import Store
-
-
-@dataclass
-class Office:
-    store: Store
-    requests: AdminRequests
-    admin: Principal
-    admin_2: Principal
-    banker: Principal  # an officer of the central bank, made before any ledger named it
+from tests.money.office import Office
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from tessera.errors import InvalidInputError
 from tessera.money import Agencies
 from tessera.store.tables import AGENCY_TITLE_MAX
-from tests.money.conftest import Office
+from tests.money.office import Office
 
 
 class TestTitle:

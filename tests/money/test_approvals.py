@@ -10,7 +10,7 @@ from tessera.auth import Role, parse_token, secret_matches
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.money import RequestKind, ledger_unit
 from tessera.rules import Category
-from tests.money.conftest import Office
+from tests.money.office import Office
 
 CURRENCY = ledger_unit(1, "currency", "XTS", 2, "central-bank")
 

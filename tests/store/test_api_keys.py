@@ -7,7 +7,8 @@ import hashlib
 import pytest
 
 from tessera.auth.principals import Principal, Role
-from tessera.errors import ConflictError, NotFoundError
+from tessera.errors import ConflictError, ForbiddenError, NotFoundError
+from tessera.identity import Registry
 from tessera.store import API_KEYS_ACTIVE_MAX, ApiKeyRecord, Store
 
 HASH = hashlib.sha256(b"secret").digest()
@@ -95,3 +96,13 @@ def test_timestamps_past_2_to_the_62_round_trip(store: Store) -> None:
     store.add_api_key("k_big", admin.id, HASH, 2**63 - 2)
     store.revoke_api_key("k_big", 2**63 - 1)
     assert store.get_api_key("k_big") == ApiKeyRecord("k_big", admin.id, HASH, 2**63 - 2, 2**63 - 1)
+
+
+def test_no_key_for_a_principal_that_speaks_for_a_person(store: Store) -> None:
+    """A person's principal gets no API key (they log in with passkey and PIN); only the demo's for_person passes."""
+    person = Registry(store).create_person({"name": "Ada Obi", "birth_date": "1980-02-01", "sex": "F"}, station="x")
+    with pytest.raises(ForbiddenError, match="registered person"):
+        store.add_api_key("k_1", person.principal_id, HASH, T0)
+    assert store.list_api_keys(person.principal_id) == []
+    store.add_api_key("k_demo", person.principal_id, HASH, T0, for_person=True)
+    assert [k.key_id for k in store.list_api_keys(person.principal_id)] == ["k_demo"]

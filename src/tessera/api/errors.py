@@ -28,6 +28,7 @@ STATUS_BY_CLASS: dict[type[errors.TesseraError], int] = {
     errors.BodySizeError: 413,  # the bytes alone are too many (RFC 9110 15.5.14)
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
+    errors.PaymentRefusedError: 422,  # well-formed, understood, and refused by the ledger (RFC 9110 15.5.21)
     errors.UnauthenticatedError: 401,
     errors.ForbiddenError: 403,
     errors.PurposeRequiredError: 403,

@@ -70,6 +70,13 @@ class Action(StrEnum):
     declarations_read = "declarations.read"
     declarations_propose = "declarations.propose"
     declarations_decide = "declarations.decide"
+    me_accounts_read = "me.accounts.read"
+    me_payments_create = "me.payments.create"
+    me_payments_read = "me.payments.read"
+    me_aliases_read = "me.aliases.read"
+    me_aliases_write = "me.aliases.write"
+    payment_requests_create = "payment_requests.create"
+    payment_requests_read = "payment_requests.read"
 
 
 class Scope(StrEnum):
@@ -171,6 +178,32 @@ POLICY: tuple[Grant, ...] = (
     *(Grant(r, Action.declarations_read, Scope.any, "what data means is public law") for r in Role),
     Grant(Role.dpo, Action.declarations_propose, Scope.any, "the whole document, checked at once; no personal data"),
     Grant(Role.dpo, Action.declarations_decide, Scope.any, "a basis that restricts or an exception: two DPOs"),
+    # Payments a person makes (issue 18): people and shops pay from their own wallets, never an issuer's.
+    *(
+        Grant(r, Action.me_accounts_read, Scope.own, "my wallets: balances, what each may buy, limits")
+        for r in (Role.citizen, Role.merchant)
+    ),
+    *(
+        Grant(r, Action.me_payments_create, Scope.own, "from a wallet or till they hold; the transfer route's checks")
+        for r in (Role.citizen, Role.merchant)
+    ),
+    *(
+        Grant(r, Action.me_payments_read, Scope.own, "payments into accounts they hold")
+        for r in (Role.citizen, Role.merchant)
+    ),
+    *(Grant(r, Action.me_aliases_read, Scope.own, "") for r in (Role.citizen, Role.merchant)),
+    *(
+        Grant(r, Action.me_aliases_write, Scope.own, "for an account they hold; resolves to it, never to them")
+        for r in (Role.citizen, Role.merchant)
+    ),
+    *(
+        Grant(r, Action.payment_requests_create, Scope.own, "to be paid into an account they hold")
+        for r in (Role.citizen, Role.merchant)
+    ),
+    *(
+        Grant(r, Action.payment_requests_read, Scope.any, "by its id, the capability a QR code carries")
+        for r in (Role.citizen, Role.merchant)
+    ),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

@@ -208,7 +208,9 @@ def serve(
     import uvicorn
 
     from tessera.api import create_app
+    from tessera.cli.banner import base_url, demo_banner
     from tessera.cli.seed import seed_demo
+    from tessera.cli.story import tell_demo_story
     from tessera.rules import EXAMPLE_RULES, builtin_path
     from tessera.service import Services, Settings, check_rule_files, checked_public_url
 
@@ -225,24 +227,16 @@ def serve(
             public_url=checked_public_url(public_url or f"http://localhost:{port}"),
         )
         check_rule_files(settings)  # a refused rule stops here, in one line
+        app_ = create_app(settings)
         if demo:
             with naming_another_directory():
                 services = Services(settings)
             try:
-                keys = seed_demo(services)
+                seeded = seed_demo(services)
             finally:
                 services.close()
-            typer.echo("demo principals and their API keys (new ones on every start; the last start's are revoked):")
-            for key in keys:
-                typer.echo(f"  {key.name:<13} {key.role:<9} {key.token}")
-            alice = next(k for k in keys if k.name == "alice")
-            typer.echo(f"try: curl -H 'Authorization: Bearer {alice.token}' http://{host}:{port}/v1/ledger/accounts/2")
-            registrar = next(k for k in keys if k.name == "registrar")
-            typer.echo(
-                f"and: curl -H 'Authorization: Bearer {registrar.token}' -H 'X-Tessera-Purpose: demo adjudication' "
-                f"http://{host}:{port}/v1/identity/adjudications"
-            )
-        app_ = create_app(settings)
+            told = tell_demo_story(app_, seeded)  # the officers' requests, through the app before it listens
+            typer.echo("\n".join(demo_banner(told, base_url(host, port))))
     typer.echo(f"Tessera on http://{host}:{port} (docs at /docs), data in {data}", err=True)
     # No access log: at this level it prints nothing, yet its arguments cost every request a few µs.
     uvicorn.run(
@@ -369,10 +363,6 @@ def demo(
         run_demo(data, typer.echo)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
-
-
 @oidc_app.command("register")
 def oidc_register(
     *,
@@ -410,3 +400,7 @@ def oidc_disable(
             raise NotFoundError("client_id", f"no relying party {client_id}")
         RelyingParties(store).disable(client_id)
     typer.echo(f"disabled {client_id}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover (after every command is defined, the oidc ones included)
+    sys.exit(app())

@@ -275,6 +275,13 @@ class Enrolments:
             raise NotFoundError("enrolment_id", f"no enrolment {enrolment_id}")
         return _enrolment_of(row)
 
+    def of_requests(self, request_ids: Sequence[str]) -> dict[str, Enrolment]:
+        """What became of each of a station's submissions, by its request id; ids never submitted are absent."""
+        check_batch_size(len(request_ids), "request_ids", SUBMIT_BATCH_MAX)
+        with self._store.transaction() as conn:
+            rows = conn.execute(select(enrolments).where(enrolments.c.request_id.in_(list(request_ids))))
+            return {row.request_id: _enrolment_of(row) for row in rows}
+
     def queue(self, limit: int = 100, after_ns: int | None = None) -> list[Enrolment]:
         """Enrolments awaiting an officer, oldest first; pass the last ``created_at_ns`` seen as ``after_ns``."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= QUEUE_LIST_MAX:

@@ -1,8 +1,9 @@
 """The person registry: who exists, their demographics, their status and its history, virtual IDs.
 
-Each person is created with a citizen principal that speaks for them (their API keys and
-their OIDC logins map to it); that principal's subject keys the person's access log. The
-registry never deletes a person, so a Tessera number, once issued, is never issued again.
+Each person is created with a citizen principal that speaks for them (their passkey sessions
+and OIDC logins map to it; an API key only in the demo); its subject keys the person's
+access log. The registry never deletes a person, so a Tessera number, once issued, is never
+issued again.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ from tessera.auth import (
 )
 from tessera.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     StoreClosedError,
@@ -74,6 +75,7 @@ from tessera.store.tables import (
     account_holders,
     agencies,
     api_keys,
+    persons,
     principals,
 )
 
@@ -277,8 +279,16 @@ class Store:
 
     # --- API keys ---------------------------------------------------------------------------
 
-    def add_api_key(self, key_id: str, principal_id: str, secret_hash: bytes, created_at_ns: int) -> None:
-        """Store a key's id and the hash of its secret for a principal."""
+    def add_api_key(
+        self, key_id: str, principal_id: str, secret_hash: bytes, created_at_ns: int, *, for_person: bool = False
+    ) -> None:
+        """Store a key's id and the hash of its secret for a principal.
+
+        A principal that speaks for a registered person gets no API key: people log in with a
+        passkey and their PIN, and a key would let whoever minted it act as them (spend their
+        wallet, read their notices, appeal in their name). Only ``tessera serve --demo`` passes
+        ``for_person``, for the demo's own synthetic people.
+        """
         key_id = _checked_key_id(key_id)
         principal_id = _checked_principal_id(principal_id)
         if not isinstance(secret_hash, bytes | bytearray) or not SECRET_HASH_MIN <= len(secret_hash) <= SECRET_HASH_MAX:
@@ -296,6 +306,11 @@ class Store:
             ).first()
             if owner is None:
                 raise NotFoundError("principal_id", f"no principal {principal_id}")
+            if not for_person and conn.scalar(select(persons.c.number).where(persons.c.principal_id == principal_id)):
+                raise ForbiddenError(
+                    f"principal {principal_id} speaks for a registered person, who logs in with a passkey and PIN: "
+                    "no API key is made for a person (only serve --demo's synthetic people have one)"
+                )
             active = conn.scalar(
                 select(func.count())
                 .select_from(api_keys)

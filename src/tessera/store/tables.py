@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from tessera.auth import AGENCY_MAX, DISPLAY_NAME_MAX, NAME_MAX, ORGANISATION_MAX, Role
+from tessera.limits import ALIAS_MAX, IDEMPOTENCY_KEY_MAX, PAYMENT_DESCRIPTION_MAX
 
 PRINCIPAL_ID_LENGTH = 18  # "p_" and 16 hex digits
 ROLE_LENGTH_MAX = 16
@@ -56,7 +57,7 @@ principals = Table(
     Column("disabled", Boolean, nullable=False),
     # NULL but for merchants that act for an organisation (migration 0009); several may.
     Column("organisation", String(ORGANISATION_MAX), nullable=True),
-    # NULL for none: people are shown a pseudonym made from the id instead (migration 0016).
+    # NULL for none: people are shown a pseudonym made from the id instead (migration 0017).
     Column("display_name", String(DISPLAY_NAME_MAX), nullable=True),
     CheckConstraint(f"role IN ({_ROLES_SQL})", name="role"),
     Index(None, "role", "id"),  # list_principals(role=...) pages through one role by id
@@ -731,4 +732,63 @@ declaration_decisions = Table(
     Column("reason", String(DECLARATION_NOTE_MAX), nullable=False),
     Column("at_ns", BigInteger, nullable=False),
     CheckConstraint("decision IN ({})".format(", ".join(f"'{d}'" for d in DECLARATION_DECISIONS)), name="decision"),
+)
+
+# -- payments a person makes: aliases, payment requests, idempotency keys (migration 0016) -----------
+
+PAYMENT_REQUEST_ID_LENGTH = 19  # "pr_" and 16 hex digits
+PAYMENT_BODY_HASH_LENGTH = 64  # SHA-256, hex
+PAYMENT_OUTCOME_MAX = 4000  # the answer a key replays: a payment's JSON or a refusal's problem
+
+# An alias a payee published for one of its accounts: anyone may resolve it to the account,
+# never to a person (DESIGN.md principle 5). Unique; deleting one frees the name.
+payment_aliases = Table(
+    "payment_aliases",
+    metadata,
+    Column("alias", String(ALIAS_MAX), primary_key=True),
+    Column("account_id", BigInteger, nullable=False),
+    Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Index(None, "principal_id", "alias"),  # a holder's aliases, listed
+)
+
+# A payee's request to be paid: amount and account fixed, paid at most once, not after expiry.
+# ``transfer_id`` is claimed by the payment that is paying it before the ledger sees it;
+# ``paid_at_ns`` says the ledger took that transfer.
+payment_requests = Table(
+    "payment_requests",
+    metadata,
+    Column("id", String(PAYMENT_REQUEST_ID_LENGTH), primary_key=True),
+    Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("ledger", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("description", String(PAYMENT_DESCRIPTION_MAX), nullable=False),
+    Column("alias", String(ALIAS_MAX), nullable=True),  # what the payer is shown as the payee
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("transfer_id", BigInteger, nullable=True),
+    Column("paid_at_ns", BigInteger, nullable=True),
+    CheckConstraint("amount > 0", name="amount"),
+    Index(None, "principal_id", "created_at_ns"),
+)
+
+# A payer's Idempotency-Key: the request it was first sent with (hashed), the transfer it
+# resolved to (its id chosen before the ledger saw it, so a retry after a crash posts the
+# same transfer and the ledger answers ``exists``), and the answer, once there is one.
+payment_keys = Table(
+    "payment_keys",
+    metadata,
+    Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), primary_key=True),
+    Column("key", String(IDEMPOTENCY_KEY_MAX), primary_key=True),
+    Column("body_sha256", String(PAYMENT_BODY_HASH_LENGTH), nullable=False),
+    Column("transfer_id", BigInteger, nullable=False),
+    Column("debit_account_id", BigInteger, nullable=False),
+    Column("credit_account_id", BigInteger, nullable=False),
+    Column("ledger", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("request_id", String(PAYMENT_REQUEST_ID_LENGTH), nullable=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("http_status", Integer, nullable=True),  # NULL until answered
+    Column("outcome", String(PAYMENT_OUTCOME_MAX), nullable=True),
 )

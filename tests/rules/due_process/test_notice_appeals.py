@@ -10,7 +10,7 @@ from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, Not
 from tessera.rules.due_process.notice_appeals import NoticeAppeals, NoticeAppealStatus
 from tessera.rules.due_process.notices import Notice, NoticeDraft, NoticeKind
 from tessera.rules.scoring.scores import Scores
-from tests.rules.conftest import DAY, LENDER, NOW, Intake, repaid
+from tests.rules.intake_world import DAY, LENDER, NOW, Intake, repaid
 
 OFFICER = "p_00000000000000bb"
 _READINGS = itertools.count(NOW)  # a clock that moves a nanosecond a reading: the queue's order is the filing order

@@ -9,7 +9,7 @@ import pytest
 from tessera.errors import InvalidInputError
 from tessera.rules.due_process.notice_appeals import NoticeAppeals
 from tessera.rules.due_process.notices import NoticeDraft, NoticeKind, checked_text
-from tests.rules.conftest import LENDER, NOW, Intake, repaid
+from tests.rules.intake_world import LENDER, NOW, Intake, repaid
 
 # Each would make a reason read otherwise than it shows, or hide something in it.
 HIDDEN = {

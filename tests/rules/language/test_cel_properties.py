@@ -464,3 +464,32 @@ def test_a_lone_surrogate__is_refused_with_a_code_not_a_type_error(text: str) ->
     assert caught.value.code == "invalid_input"
     (refusal,) = check_rules([rule_file(text)], TYPES, BASES)[1]
     assert "lone surrogate" in str(refusal.error)
+
+
+class TestLiteralsReadAtRunTime:
+    @pytest.mark.parametrize(
+        ("condition", "named"),
+        [
+            ("event.s.matches('(')", "matches('(')"),
+            ("matches(event.s, '[')", "matches('[')"),
+            ("event.s.matches('a(?=b)')", "matches('a(?=b)')"),  # RE2 has no look-ahead
+            ("timestamp('yesterday') < timestamp('2026-01-01T00:00:00Z')", "timestamp('yesterday')"),
+            ("duration('1 hour') > duration('30m')", "duration('1 hour')"),
+        ],
+    )
+    def test_a_literal_cel_would_refuse_on_every_event_is_refused_at_load(self, condition: str, named: str) -> None:
+        """A bad regular expression, timestamp or duration literal is refused when the rule loads, naming it."""
+        with pytest.raises(TesseraError) as refused:
+            check(condition, {"event.s": FieldType.text}, FIELD)
+        assert refused.value.field == FIELD and named in str(refused.value)
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(pattern=st.text(alphabet="ab()[]{}*+?|^$.\\-,0123", max_size=12), subjects=st.lists(st.text(max_size=8)))
+    def test_an_accepted_pattern_never_fails_at_run_time(self, pattern: str, subjects: list[str]) -> None:
+        """Whatever regular expression a condition is let in with, CEL evaluates it on any event without an error."""
+        try:
+            checked = check(f"event.s.matches({json.dumps(pattern)})", {"event.s": FieldType.text}, FIELD)
+        except TesseraError:
+            return
+        for subject in subjects:
+            assert str(checked.program.eval(data={"event.s": subject}).type()) == "BOOL"

@@ -10,9 +10,13 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from unittest.mock import patch
 
 import numpy as np
+import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert
 
 from tessera.auth import Role
@@ -349,7 +353,12 @@ class TestNewCounterparties:
         screened: list[list[tuple[int, int]]] = []
         feed = NewCounterparties(watched.store, watched.registry, watched.watch, _Inline())
         original = feed.screen_pairs
-        feed.screen_pairs = lambda pairs, ref: (screened.append(list(pairs)), original(pairs, ref))  # type: ignore[method-assign]
+
+        def recording(pairs: npt.NDArray[np.uint64], ref: str) -> None:
+            screened.append([tuple(p) for p in pairs.tolist()])
+            original(pairs, ref)
+
+        feed.screen_pairs = recording  # type: ignore[method-assign]
         feed.on_ledger_batch(_batch(5, [(80, 81), (80, 81), (81, 82)], [0, 0, 34]))
         assert screened == [[(80, 81)]]
         (hit,) = watched.watch.hits()
@@ -366,10 +375,32 @@ class TestNewCounterparties:
         monkeypatch.setattr(counterparties, "RECENT_PAIRS_MAX", 8)
         reported: list[tuple[int, int]] = []
         feed = NewCounterparties(watched.store, watched.registry, watched.watch, _Inline())
-        feed.screen_pairs = lambda pairs, ref: reported.extend(pairs)  # type: ignore[method-assign]
+        feed.screen_pairs = lambda pairs, ref: reported.extend(tuple(p) for p in pairs.tolist())  # type: ignore[method-assign]
         rng = np.random.default_rng(5)
         pairs = [(int(a), int(b)) for a, b in rng.integers(1, 40, (600, 2)) if a != b]
         for seq, start in enumerate(range(0, len(pairs), 37)):
             feed.on_ledger_batch(_batch(seq + 1, pairs[start : start + 37]))
         assert sorted(reported) == sorted(set(pairs))
         assert feed.new_pairs == len(set(pairs))
+
+
+class TestHolderNumbers:
+    @settings(max_examples=60, deadline=None)
+    @given(
+        held=st.dictionaries(st.integers(1, 40), st.sampled_from(["p1", "p2", "p3", "p4"]), max_size=200),
+        batches=st.lists(st.sets(st.integers(1, 40), min_size=1, max_size=20), min_size=1, max_size=6),
+        known_max=st.sampled_from([counterparties.HOLDERS_KNOWN_MAX, 8]),
+    )
+    def test_numbers_name_the_same_holder_as_the_lookup(
+        self, held: dict[int, str], batches: list[set[int]], known_max: int
+    ) -> None:
+        """As batches teach it accounts (and it starts again when full), each number names the holder; -1 for none."""
+
+        def lookup(ids: list[int]) -> dict[int, str]:
+            return {a: held[a] for a in ids if a in held}
+
+        numbers = counterparties.HolderNumbers()
+        with patch.object(counterparties, "HOLDERS_KNOWN_MAX", known_max):
+            for batch in batches:
+                got = numbers.of(np.array(sorted(batch), dtype=np.uint64), lookup).tolist()
+                assert [numbers.principals[n] if n >= 0 else None for n in got] == [held.get(a) for a in sorted(batch)]

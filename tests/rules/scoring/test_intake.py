@@ -12,7 +12,7 @@ from tessera.errors import BatchSizeError, ForbiddenError, InvalidInputError, No
 from tessera.rules.scoring.intake import CLOCK_SKEW_NS, EVENTS_BATCH_MAX, EVENTS_SOURCE
 from tessera.rules.scoring.scores import Scores
 from tessera.store.tables import eligibility_grants
-from tests.rules.conftest import DAY, LENDER, NOW, Intake, engine_for, repaid
+from tests.rules.intake_world import DAY, LENDER, NOW, Intake, engine_for, repaid
 
 # Another lender, and the social-security and tax offices' principals, beside conftest's LENDER.
 BANK = Principal("p_000000000000002e", "second-bank", Role.officer, agency="credit-bureau")

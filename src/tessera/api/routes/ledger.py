@@ -275,13 +275,20 @@ def _create_transfers(
     services: Services, caller: Caller, body: bytes, content_type: str
 ) -> tuple[Packed, Results[CreateTransferStatus]]:
     batch = _decode_body(services, body, content_type)  # off the event loop: parsing 8190 JSON items takes a while
+    return batch, post_transfers(services, caller, batch)
+
+
+def post_transfers(services: Services, caller: Caller, batch: Packed) -> Results[CreateTransferStatus]:
+    """The one path every transfer takes, raw or a person's payment (``/v1/me/payments``): who may debit what
+    (the whole batch refused if one is not the caller's), the access log's note, then the ledger, whose
+    freezes enforce restrictions and whose feed reaches the rules and sanctions screening."""
     check = _check_transfers(services, caller, batch)
     note: bytes | Callable[[], bytes | None] | None = access_note(caller, "transfers", _owed(batch, check))
     if check.settle_guard is not None:  # whom a hold found under the lock touches is known only there
         note = lambda: access_note(caller, "transfers", _owed(batch, check))  # noqa: E731
     results = services.ledger.create_transfers(batch, settle_guard=check.settle_guard, note=note)
     services.deliver(results.note_seq)
-    return batch, results
+    return results
 
 
 @router.post(

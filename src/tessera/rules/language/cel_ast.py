@@ -12,6 +12,7 @@ single identifiers and refuses anything it was not told about.
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -154,7 +155,30 @@ def check(text: str, variables: Mapping[str, FieldType], field: str) -> Checked:
     expr, types = _decode_any(program.serialize(), "cel.expr.CheckedExpr", field)
     if types.get(expr.id) != "bool":
         raise InvalidInputError(field, f"a condition is true or false, but this one is of type {types.get(expr.id)}")
+    _check_constant_arguments(expr, field)
     return Checked(expr, types, program, env)
+
+
+# Functions whose constant argument CEL reads only when it runs: a bad one would fail every event, silently.
+_READ_AT_RUN_TIME = {"matches": "''.matches({})", "timestamp": "timestamp({})", "duration": "duration({})"}
+
+
+def _check_constant_arguments(root: Expr, field: str) -> None:
+    """Refuse a regular expression, timestamp or duration literal that CEL would refuse on every event."""
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        pending.extend(children(node))
+        if not isinstance(node, Call) or node.function not in _READ_AT_RUN_TIME or not node.args:
+            continue
+        argument = node.args[-1]  # the pattern, in s.matches(p) and matches(s, p) alike
+        if not isinstance(argument, Const) or not isinstance(argument.value, str):
+            continue
+        probe = _READ_AT_RUN_TIME[node.function].format(json.dumps(argument.value, ensure_ascii=False))
+        result = cel.NewEnv().compile(probe).eval(data={})
+        if str(result.type()) == "ERROR":
+            message = str(result.value()).removeprefix("INVALID_ARGUMENT: ")
+            raise InvalidInputError(field, f"{node.function}({argument.value!r:.60}) fails on every event: {message}")
 
 
 def _checked_text(text: object, field: str) -> str:

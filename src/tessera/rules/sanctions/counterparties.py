@@ -31,6 +31,7 @@ RECENT_PAIRS_MAX = 65_536
 _MIX_PAYER = np.uint64(0x9E3779B97F4A7C15)  # odd multipliers: a pair's two ids mixed into one 64-bit key
 _MIX_PAYEE = np.uint64(0xC2B2AE3D27D4EB4F)
 SUBJECTS_SCREENED_MAX = 1_000_000
+HOLDERS_KNOWN_MAX = 4_000_000  # 48 MiB of account and holder numbers
 
 
 class Worker(Protocol):
@@ -58,6 +59,7 @@ class NewCounterparties:
         self._worker = worker
         self._seen: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)  # sorted pair keys
         self._recent: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)  # sorted, merged into _seen in steps
+        self._numbers = HolderNumbers()
         self._screened: dict[str, dict[str, int]] = {}  # subject: the list versions it was last screened against
         self._lock = threading.Lock()
         self.new_pairs = 0
@@ -87,26 +89,35 @@ class NewCounterparties:
                 self._recent = np.empty(0, dtype=np.uint64)
             self.new_pairs += int(fresh.sum())
         rows = first[fresh]
-        found = list(zip(payer[rows].tolist(), payee[rows].tolist(), strict=True))
+        found = np.column_stack((payer[rows], payee[rows]))
         self._worker.submit(lambda: self.screen_pairs(found, f"ledger:{batch.seq}"))
 
-    def screen_pairs(self, pairs: Sequence[tuple[int, int]], reference: str) -> None:
-        """Screen the counterparty of each side of each pair (on the worker thread)."""
-        holders = self._holders(sorted({a for pair in pairs for a in pair}))
-        screenees: dict[str, tuple[Screenee, str]] = {}
-        for payer, payee in pairs:
-            for this, other in ((payer, payee), (payee, payer)):
-                principal_id = holders.get(other)
-                if principal_id is None or principal_id == holders.get(this) or principal_id in screenees:
-                    continue
-                screenee = self._screenee(principal_id)
-                if screenee is not None:
-                    screenees[principal_id] = (screenee, f"{reference}: account {this} with {other}")
+    def screen_pairs(self, pairs: Sequence[tuple[int, int]] | npt.NDArray[np.uint64], reference: str) -> None:
+        """Screen the counterparty of each side of each (payer, payee) pair (on the worker thread)."""
+        sides = np.asarray(pairs, dtype=np.uint64).reshape(-1, 2)
+        if not len(sides):
+            return
+        # Each pair seen from both ends, in pair order: row 2i is (payer, payee), row 2i+1 (payee, payer).
+        this = sides.ravel()
+        other = sides[:, ::-1].ravel()
+        accounts, where = np.unique(this, return_inverse=True)
+        holder_of = self._numbers.of(accounts, self._holders)
+        this_holder = holder_of[where]
+        other_holder = holder_of[np.searchsorted(accounts, other)]
+        wanted = np.flatnonzero((other_holder >= 0) & (other_holder != this_holder))
+        if not len(wanted):
+            return
+        # Only the first time each principal shows up as a counterparty is screened.
+        _, first = np.unique(other_holder[wanted], return_index=True)
+        principal_ids = self._numbers.principals
         versions = self._watch.versions()
-        for screenee, where in screenees.values():
-            if self._screened.get(screenee.subject) == versions:
+        for row in sorted(wanted[first].tolist()):
+            screenee = self._screenee(principal_ids[int(other_holder[row])])
+            if screenee is None or self._screened.get(screenee.subject) == versions:
                 continue  # the same lists said nothing new about them a moment ago
-            self._watch.screen([screenee], HitContext.counterparty, where)
+            self._watch.screen(
+                [screenee], HitContext.counterparty, f"{reference}: account {this[row]} with {other[row]}"
+            )
             if len(self._screened) >= SUBJECTS_SCREENED_MAX:
                 self._screened.clear()
             self._screened[screenee.subject] = versions
@@ -125,6 +136,53 @@ class NewCounterparties:
         if principal is None or principal.role is Role.citizen or not principal.name:
             return None
         return Screenee(organisation_of(principal), (principal.name,))
+
+
+class HolderNumbers:
+    """Each account's holder as a small number, in sorted arrays: a batch's sides look up a column at a time.
+
+    A holder, once set, never changes (``Store.set_account_holders``), so a number learnt stays
+    true; accounts with no holder yet are asked again next time. Bounded: past
+    ``HOLDERS_KNOWN_MAX`` accounts it starts again.
+    """
+
+    def __init__(self) -> None:
+        self.principals: list[str] = []  # number -> principal id
+        self._number: dict[str, int] = {}
+        self._accounts: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)  # sorted
+        self._holders: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)  # beside them
+
+    def of(
+        self, accounts: npt.NDArray[np.uint64], lookup: Callable[[list[int]], dict[int, str]]
+    ) -> npt.NDArray[np.int64]:
+        """The holder number of each of the sorted, distinct ``accounts``; -1 where none is known."""
+        known = _contains(self._accounts, accounts)
+        if len(self._accounts) + int((~known).sum()) > HOLDERS_KNOWN_MAX:
+            self.principals, self._number = [], {}  # full: start again with this batch's accounts
+            self._accounts, self._holders = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+            known[:] = False
+        if not known.all():
+            self._learn(accounts[~known], lookup)
+        if not len(self._accounts):
+            return np.full(len(accounts), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._accounts, accounts), len(self._accounts) - 1)
+        found: npt.NDArray[np.int64] = np.where(self._accounts[at] == accounts, self._holders[at], -1)
+        return found
+
+    def _learn(self, accounts: npt.NDArray[np.uint64], lookup: Callable[[list[int]], dict[int, str]]) -> None:
+        holders = lookup(accounts.tolist())
+        if not holders:
+            return
+        number = self._number
+        new_accounts = np.fromiter(holders, dtype=np.uint64, count=len(holders))
+        new_holders = np.fromiter(
+            (number.setdefault(p, len(number)) for p in holders.values()), dtype=np.int64, count=len(holders)
+        )
+        self.principals.extend(list(number)[len(self.principals) :])
+        both = np.concatenate((self._accounts, new_accounts))
+        order = np.argsort(both, kind="stable")
+        self._accounts = both[order]
+        self._holders = np.concatenate((self._holders, new_holders))[order]
 
 
 def _pair_keys(payer: npt.NDArray[np.uint64], payee: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

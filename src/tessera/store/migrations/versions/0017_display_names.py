@@ -4,8 +4,8 @@ A person reading who looked at their data is told the officer's role, agency and
 name, never the principal's ``name`` (a login, perhaps a real name). Principals made before
 this migration have none (NULL): they are shown a pseudonym made from their id.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
