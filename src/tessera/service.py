@@ -93,7 +93,14 @@ from tessera.store import Store, store_url
 from tessera.text import checked_visible
 
 CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
-NO_PURPOSE = "(none stated)"
+# What an access entry says for a purpose when the caller stated none. A look that needs one
+# is refused and logged with NO_PURPOSE; an act that needs none (a payment touching a
+# person's wallet, a merchant reading its own account) is logged with the purpose it carries
+# in itself, in words, so a person never reads a bare "(none stated)" for something allowed.
+NO_PURPOSE = "none stated"
+PAYMENT_PURPOSE = "a payment to or from the person's wallet"
+OPENING_PURPOSE = "opening an account"
+OWN_ACCOUNT_PURPOSE = "reading the caller's own account, whose payments name the person's wallet"
 PURPOSE_MAX = 200  # characters of X-Tessera-Purpose
 PURPOSE_BYTES_MAX = 4 * PURPOSE_MAX  # the header's bytes: UTF-8 takes up to 4 a character
 
@@ -142,7 +149,8 @@ def access_note(caller: Caller, kind: Literal["transfers", "accounts"], owed: Ow
         return None
     p = caller.principal
     head = {"kind": kind, "principal": p.id, "role": p.role.value, "agency": p.agency or "-"}
-    return json.dumps({**head, "purpose": caller.purpose or NO_PURPOSE, "owed": owed}, separators=(",", ":")).encode()
+    purpose = caller.purpose or (PAYMENT_PURPOSE if kind == "transfers" else OPENING_PURPOSE)
+    return json.dumps({**head, "purpose": purpose, "owed": owed}, separators=(",", ":")).encode()
 
 
 def note_entries(payload: bytes, statuses: npt.NDArray[np.uint32], timestamp: int) -> list[AccessEntry]:
@@ -517,14 +525,24 @@ class Services:
             self.record_access(caller, subjects, fields, "denied: no purpose")
             raise PurposeRequiredError(f"{doing} needs a purpose (X-Tessera-Purpose)")
 
-    def record_access(self, caller: Caller, subjects: Iterable[str], fields: tuple[str, ...], outcome: str) -> None:
-        """Durably log one entry per subject before the response leaves."""
+    def record_access(
+        self,
+        caller: Caller,
+        subjects: Iterable[str],
+        fields: tuple[str, ...],
+        outcome: str,
+        *,
+        unstated: str = NO_PURPOSE,
+    ) -> None:
+        """Durably log one entry per subject before the response leaves.
+
+        The purpose is the caller's; ``unstated`` is what the entry says where they stated
+        none: the purpose the act carries in itself, or NO_PURPOSE for a refused look.
+        """
         now = time.time_ns()
         p = caller.principal
-        entries = [
-            AccessEntry(now, p.id, p.role.value, p.agency or "-", caller.purpose or NO_PURPOSE, s, fields, outcome)
-            for s in subjects
-        ]
+        purpose = caller.purpose or unstated
+        entries = [AccessEntry(now, p.id, p.role.value, p.agency or "-", purpose, s, fields, outcome) for s in subjects]
         for start in range(0, len(entries), 65_536):
             self.access_log.append(entries[start : start + 65_536])
 

@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from tessera.api.deps import ACTION_KEY
 from tessera.auth import POLICY, Action, Role, Scope
 from tessera.rules import NoticeDraft, SanctionsLists, Screenee
+from tessera.service import NO_PURPOSE
 from tests.api.people import applicant, enrol
 from tests.api.policy_world import Policy, policy_world
 from tests.api.world import World
@@ -255,7 +256,7 @@ def test_a_read_by_an_officer_is_logged_for_each_person_shown(world: World, rout
                 looks = [(e.principal, e.purpose, e.outcome.split(":")[0]) for e in new]
                 if purpose is None:
                     assert response.status_code == 403 and response.json()["code"] == "purpose_required", call
-                    assert (reader, "(none stated)", "denied") in looks, (call, looks)
+                    assert (reader, NO_PURPOSE, "denied") in looks, (call, looks)
                 else:
                     assert response.status_code == 200, (call, response.text)
                     assert [p for p, s, _ in looks if (p, s) == (reader, PURPOSE)], (call, looks)

@@ -92,7 +92,7 @@ def test_the_access_log_pages_backwards(world: World) -> None:
 
 
 def test_me_names_the_caller(world: World) -> None:
-    """/v1/me tells the caller who the service takes them for: id, name, role, agency, organisation."""
+    """/v1/me tells the caller who the service takes them for: id, name, role, agency, organisation, display name."""
     me = world.client.get("/v1/me", headers=world.as_("tax-officer")).json()
     assert me == {
         "id": world.principals["tax-officer"].id,
@@ -100,6 +100,7 @@ def test_me_names_the_caller(world: World) -> None:
         "role": "officer",
         "agency": "tax-office",
         "organisation": "",
+        "display_name": "",
     }
 
 

@@ -7,6 +7,7 @@ import base64
 import numpy as np
 
 from tessera.cli.seed import issue_key
+from tessera.service import NO_PURPOSE
 from tests.api.people import applicant, enrol, face
 from tests.api.world import World
 
@@ -122,7 +123,7 @@ def test_reading_a_person_needs_a_purpose_and_is_logged(world: World) -> None:
     subject = world.services.registry.subject_of(e["number"])
     purposes = [(x.purpose, x.outcome) for _, x in world.services.access_log.entries_for_subject(subject, limit=10)]
     assert ("benefit claim 7781", "read") in purposes
-    assert ("(none stated)", "denied: no purpose") in purposes
+    assert (NO_PURPOSE, "denied: no purpose") in purposes
 
 
 def test_status_change_joins_the_history(world: World) -> None:

@@ -15,6 +15,7 @@ from tessera.api.schemas import (
     EnrolmentPublic,
     HitPublic,
     LegalBasisPublic,
+    Looker,
     NoticeAppealPublic,
     NoticePublic,
     OidcClientPublic,
@@ -106,6 +107,7 @@ class TestLedger:
             "balance": 80,
             "available": 70,
             "timestamp": 123,
+            "created_at": "1970-01-01T00:00:00.000000123Z",
         }
 
     def test_account_public__unknown_code_has_no_kind(self) -> None:
@@ -142,6 +144,7 @@ class TestLedger:
             "user_data_64": 64,
             "user_data_32": 32,
             "timestamp": 99,
+            "created_at": "1970-01-01T00:00:00.000000099Z",
         }
 
 
@@ -190,7 +193,9 @@ class TestIdentity:
             "decided_by": None,
             "reason": None,
             "created_at_ns": 10,
+            "created_at": "1970-01-01T00:00:00.000000010Z",
             "decided_at_ns": None,
+            "decided_at": None,
             "demographics": DEMOGRAPHICS_JSON,
         }
 
@@ -214,13 +219,28 @@ class TestIdentity:
             **DEMOGRAPHICS_JSON,
             "status": "active",
             "created_at_ns": 5,
-            "status_history": [{"status": "suspended", "reason": "check", "actor": "p_1", "at_ns": 6}],
+            "created_at": "1970-01-01T00:00:00.000000005Z",
+            "status_history": [
+                {
+                    "status": "suspended",
+                    "reason": "check",
+                    "actor": "p_1",
+                    "at_ns": 6,
+                    "at": "1970-01-01T00:00:00.000000006Z",
+                }
+            ],
         }
 
     def test_virtual_id_public__number_not_shown(self) -> None:
         """A virtual id shows itself and its dates, never the number it stands for."""
         vid = VirtualId(vid="v1", number="123456789012", created_at_ns=1, revoked_at_ns=None)
-        assert VirtualIdPublic.of(vid).model_dump() == {"vid": "v1", "created_at_ns": 1, "revoked_at_ns": None}
+        assert VirtualIdPublic.of(vid).model_dump() == {
+            "vid": "v1",
+            "created_at_ns": 1,
+            "created_at": "1970-01-01T00:00:00.000000001Z",
+            "revoked_at_ns": None,
+            "revoked_at": None,
+        }
 
 
 class TestCredentials:
@@ -231,6 +251,7 @@ class TestCredentials:
             "id": "c1",
             "options": {"challenge": "abc"},
             "expires_at_ns": 9,
+            "expires_at": "1970-01-01T00:00:00.000000009Z",
         }
 
     def test_passkey_public__transports_listed(self) -> None:
@@ -252,8 +273,11 @@ class TestCredentials:
             "transports": ["internal", "hybrid"],
             "sign_count": 3,
             "created_at_ns": 1,
+            "created_at": "1970-01-01T00:00:00.000000001Z",
             "last_used_at_ns": 2,
+            "last_used_at": "1970-01-01T00:00:00.000000002Z",
             "revoked_at_ns": None,
+            "revoked_at": None,
         }
 
 
@@ -269,12 +293,13 @@ class TestSystem:
             "role": "merchant",
             "agency": "",
             "organisation": "org:shop",
+            "display_name": "",
         }
 
 
 class TestMe:
     def test_access_entry_public__index_given_subject_not_shown(self) -> None:
-        """An access entry carries the index it was given; the subject (the caller) is not repeated."""
+        """An access entry carries the index it was given and who looked in words; the subject is not repeated."""
         entry = AccessEntry(
             time_ns=1,
             principal="p_1",
@@ -285,12 +310,17 @@ class TestMe:
             fields=("name", "birth_date"),
             outcome="ok",
         )
-        assert AccessEntryPublic.of(4, entry).model_dump() == {
+        assert AccessEntryPublic.of(4, entry, Looker("Nurse 5", "Health Service")).model_dump() == {
             "index": 4,
             "time_ns": 1,
+            "time": "1970-01-01T00:00:00.000000001Z",
             "principal": "p_1",
+            "display_name": "Nurse 5",
             "role": "officer",
+            "role_title": "officer",
             "agency": "health",
+            "agency_name": "Health Service",
+            "who": "Nurse 5 (officer, Health Service)",
             "purpose": "care",
             "fields": ["name", "birth_date"],
             "outcome": "ok",
@@ -318,6 +348,7 @@ class TestOidc:
             "claims": ["name", "age_over_18"],
             "public": False,
             "created_at_ns": 7,
+            "created_at": "1970-01-01T00:00:00.000000007Z",
             "client_secret": "s3cret",
         }
 
@@ -359,7 +390,9 @@ class TestSanctions:
             "reason": None,
             "restriction_id": None,
             "created_at_ns": 3,
+            "created_at": "1970-01-01T00:00:00.000000003Z",
             "decided_at_ns": None,
+            "decided_at": None,
         }
 
 
@@ -396,16 +429,21 @@ RESTRICTION_JSON = {
     "event_ref": None,
     "proposed_by": "p_1",
     "proposed_at_ns": 1,
+    "proposed_at": "1970-01-01T00:00:00.000000001Z",
     "start_ns": 2,
+    "start": "1970-01-01T00:00:00.000000002Z",
     "end_ns": None,
+    "end": None,
     "status": "active",
     "appeal_state": "none",
     "decided_by": "p_2",
     "decision_reason": "ok",
     "decided_at_ns": 2,
+    "decided_at": "1970-01-01T00:00:00.000000002Z",
     "ended_by": None,
     "end_reason": None,
     "ended_at_ns": None,
+    "ended_at": None,
     "court_order": {"court": "High Court", "case_number": "HC/2026/118", "issued_on": "2026-01-05"},
 }
 
@@ -422,7 +460,14 @@ class TestPolicy:
             "allowed": False,
             "restriction_ids": ["r_1"],
             "reasons": [
-                {"restriction_id": "r_1", "reason_code": "X", "reason_text": "why", "basis_id": "b/1", "end_ns": None}
+                {
+                    "restriction_id": "r_1",
+                    "reason_code": "X",
+                    "reason_text": "why",
+                    "basis_id": "b/1",
+                    "end_ns": None,
+                    "end": None,
+                }
             ],
         }
 
@@ -457,7 +502,15 @@ class TestPolicy:
         assert RestrictionPublic.of(RESTRICTION).model_dump() == {**RESTRICTION_JSON, "history": None}
         assert RestrictionPublic.of(RESTRICTION, [event]).model_dump() == {
             **RESTRICTION_JSON,
-            "history": [{"action": "activated", "actor": "p_2", "reason": "ok", "at_ns": 2}],
+            "history": [
+                {
+                    "action": "activated",
+                    "actor": "p_2",
+                    "reason": "ok",
+                    "at_ns": 2,
+                    "at": "1970-01-01T00:00:00.000000002Z",
+                }
+            ],
         }
 
     def test_notice_public__basis_cited_domains_sorted(self) -> None:
@@ -488,8 +541,10 @@ class TestPolicy:
             "reason_text": "by order",
             "domains": ["credit", "travel"],
             "expires_at_ns": 9,
+            "expires_at": "1970-01-01T00:00:00.000000009Z",
             "appeal": "/v1/me/appeals",
             "created_at_ns": 3,
+            "created_at": "1970-01-01T00:00:00.000000003Z",
         }
 
     def test_notice_appeal_public__status_as_value(self) -> None:
@@ -514,9 +569,11 @@ class TestPolicy:
             "grounds": "wrong",
             "status": "withdrawn",
             "filed_at_ns": 1,
+            "filed_at": "1970-01-01T00:00:00.000000001Z",
             "decided_by": "p_2",
             "decision_reason": "agreed",
             "decided_at_ns": 2,
+            "decided_at": "1970-01-01T00:00:00.000000002Z",
             "withdrawn": 3,
         }
 
@@ -540,6 +597,7 @@ class TestPolicy:
             "factors": [{"rule_id": "late", "reason_code": "LATE", "text": "paid late", "points": -20.5, "events": 2}],
             "live_contributions": 2,
             "as_of_ns": 8,
+            "as_of": "1970-01-01T00:00:00.000000008Z",
         }
 
 
@@ -566,9 +624,19 @@ VERSION_JSON = {
     "approvals_needed": 2,
     "proposed_by": "p_dpo",
     "proposed_at_ns": 4,
+    "proposed_at": "1970-01-01T00:00:00.000000004Z",
     "decided_at_ns": None,
+    "decided_at": None,
     "exceptions": {"church": "needed"},
-    "decisions": [{"principal_id": "p_dpo2", "decision": "approve", "reason": "fine", "at_ns": 5}],
+    "decisions": [
+        {
+            "principal_id": "p_dpo2",
+            "decision": "approve",
+            "reason": "fine",
+            "at_ns": 5,
+            "at": "1970-01-01T00:00:00.000000005Z",
+        }
+    ],
 }
 
 

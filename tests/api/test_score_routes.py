@@ -114,6 +114,18 @@ def test_a_lenders_late_repayment_event__in_my_scores_and_logged_for_me(world: W
     assert mine == [(lender, "credit reporting under the Consumer Credit Act", "event submitted")] * 2
 
 
+def test_an_event_timed_in_rfc3339__kept_at_that_instant(world: World) -> None:
+    """POST /v1/events with ``at`` (RFC 3339, any offset) instead of ``at_ns``: accepted, kept at the same instant."""
+    number = _ada(world).number
+    event = {"id": "loan-78/1", "subject": number, "at": "2026-12-07T12:00:00.000000001+02:00"}
+    event["fields"] = {"amount": 25_000, "days_late": 45, "lender": "First Bank"}
+    headers = world.as_("lender", "credit reporting under the Consumer Credit Act")
+    sent = world.client.post("/v1/events", json={"type": "loan.repaid", "events": [event]}, headers=headers)
+    assert sent.status_code == 200 and sent.json()["results"][0]["status"] == "accepted", sent.text
+    with world.services.store.transaction() as conn:
+        assert conn.scalar(select(rule_events.c.at_ns)) == 1_796_637_600_000_000_001
+
+
 @pytest.mark.parametrize(
     ("who", "purpose", "body", "refusal"),
     [

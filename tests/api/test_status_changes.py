@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tessera.api import create_app
 from tessera.cli.seed import issue_key
+from tessera.service import NO_PURPOSE
 from tests.api.people import enrolled, login, rebind
 from tests.api.world import World, make_world, settings_for
 from tests.identity.softauthn import SoftAuthenticator
@@ -110,4 +111,4 @@ class TestTheLogSaysWhatHappened:
         number = enrolled(world, 206)
         assert change_status(world, number, "revoked", purpose=None) == 403
         assert world.services.registry.person(number).status == "active"
-        assert ("(none stated)", "denied: no purpose") in self.log_of(world, number)
+        assert (NO_PURPOSE, "denied: no purpose") in self.log_of(world, number)

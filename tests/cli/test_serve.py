@@ -81,6 +81,18 @@ def test_keys_create_for_a_merchant_acting_for_an_organisation(tmp_path: Path) -
         assert len(store.list_api_keys(principal.id)) == 2
 
 
+def test_keys_create_with_the_display_name_people_are_shown(tmp_path: Path) -> None:
+    """--display-name is kept with a new officer; asking for another one later is refused, naming display_name."""
+    data = ["--data", str(tmp_path)]
+    clerk = ["keys", "create", "--role", "officer", "--name", "jane.doe", "--agency", "courts", *data]
+    assert runner.invoke(app, [*clerk, "--display-name", "Clerk 9"]).exit_code == 0
+    renamed = runner.invoke(app, [*clerk, "--display-name", "Jane Doe"])
+    assert renamed.exit_code == 1 and "display_name:" in renamed.stderr
+    with open_store(tmp_path, None) as store:
+        principal = store.get_principal_by_name("jane.doe")
+        assert principal is not None and principal.display_name == "Clerk 9"
+
+
 def test_serve_demo_answers_over_http_and_stops_cleanly(tmp_path: Path) -> None:
     """`tessera serve --demo` prints keys; alice reads her wallet; SIGINT stops the server."""
     port = _free_port()

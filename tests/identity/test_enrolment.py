@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tessera.audit import AccessLog
 from tessera.auth import Principal, Role
 from tessera.errors import ConflictError, InvalidInputError
+from tessera.identity import ENROLMENT_PURPOSE
 from tessera.identity.dedup import Gallery
 from tessera.identity.enrolment import Enrolments, Submission
 from tessera.identity.registry import Registry
@@ -119,14 +120,14 @@ def test_the_officers_purpose_is_logged_as_given__what_happened_is_the_outcome(o
     assert (office.station.id, "enrolment drive, district 4", dedup) in looks
 
 
-def test_without_a_purpose_the_log_says_none_was_stated(office: Office) -> None:
-    """A caller in the domain that states no purpose gets '(none stated)', as the API writes it."""
+def test_without_a_purpose_the_log_gives_enrolments_own(office: Office) -> None:
+    """A station that states no purpose is logged with the one enrolment carries in itself, in words."""
     [made] = office.enrolments.submit_many(
         [next(iter(synthetic_enrolments(12, 1))).submission()], station=office.station
     )
     assert made.number is not None
     [(_, entry)] = office.log.entries_for_subject(office.registry.subject_of(made.number), limit=10)
-    assert (entry.purpose, entry.outcome) == ("(none stated)", f"enrolled ({made.id})")
+    assert (entry.purpose, entry.outcome) == (ENROLMENT_PURPOSE, f"enrolled ({made.id})")
 
 
 def test_a_purpose_the_log_cannot_take_is_refused_before_anything_is_written(office: Office) -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tessera.api.probes import ProbeLog
+from tessera.api.schemas import Rfc3339In
 from tessera.auth import Action, authorize
+from tessera.limits import ID_LIMIT
 from tessera.service import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 
 ACTION_KEY = "x-tessera-action"
@@ -76,3 +79,20 @@ def get_caller(
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def after_time(
+    after: Annotated[
+        Rfc3339In | None,
+        Query(description="RFC 3339: only what came after this time; pass the last item's time to page on"),
+    ] = None,
+    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the same in nanoseconds since 1970")] = None,
+) -> int | None:
+    """A queue's cursor, as RFC 3339 (``after``) or nanoseconds (``after_ns``), never both; None: from the start."""
+    if after is not None and after_ns is not None:
+        msg = "give after (RFC 3339) or after_ns (nanoseconds), not both"
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", "after"), "msg": msg, "input": after}])
+    return after if after is not None else after_ns
+
+
+AfterNs = Annotated[int | None, Depends(after_time)]

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tessera.errors import InvalidInputError
+from tessera.text import checked_text, shows_letter_or_digit
 
 NAME_MAX = 100
+DISPLAY_NAME_MAX = 100
 AGENCY_MAX = 100
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@-]*")
 ORG_PREFIX = "org:"
@@ -44,6 +46,38 @@ class Principal:
     created_at_ns: int = 0
     disabled: bool = False
     organisation: str = ""
+    # What a person reading their access log is shown for this principal, published by its
+    # agency: a pseudonym or a name the officer agrees to show, never ``name`` unasked ("" for
+    # none: ``published_name`` then derives a stable pseudonym from the id).
+    display_name: str = ""
+
+
+# A role in words, as a person reading their access log is told it.
+ROLE_TITLES = {
+    "citizen": "citizen",
+    "officer": "officer",
+    "merchant": "merchant",
+    "auditor": "auditor",
+    "admin": "administrator",
+    "dpo": "data-protection officer",
+    "relying_party": "service you logged in to",
+}
+
+
+def role_title(role: str) -> str:
+    """A role in words (``dpo``: "data-protection officer"); an unknown one as written, underscores spaced."""
+    return ROLE_TITLES.get(role, role.replace("_", " "))
+
+
+def published_name(principal: Principal) -> str:
+    """The name a person is shown for a principal that looked at their data: its display name, else a pseudonym.
+
+    The pseudonym is the role's title and the first eight hex digits of the principal's id
+    ("officer 21dce364"): stable, so a person can name the officer in a complaint or an
+    appeal and the agency can tell who it was, and it reveals nothing the id beside it does
+    not. ``name`` (a login, perhaps a real name) is never shown to the person.
+    """
+    return principal.display_name or f"{role_title(principal.role.value)} {principal.id[2:10]}"
 
 
 def organisation_of(principal: Principal) -> str:
@@ -69,6 +103,14 @@ def checked_name(value: object, field: str = "name", limit: int = NAME_MAX) -> s
     if not isinstance(value, str) or not value or len(value) > limit or not _NAME.fullmatch(value):
         raise InvalidInputError(field, f"must be 1-{limit} letters, digits, spaces or ._@- (starting alphanumeric)")
     return value
+
+
+def checked_display_name(value: object, field: str = "display_name") -> str:
+    """A name people will read ("" for none): any script, every character seen, a letter or digit among them."""
+    text = checked_text(value, field, DISPLAY_NAME_MAX)
+    if text and not shows_letter_or_digit(text):
+        raise InvalidInputError(field, "must show a letter or digit (invisible characters do not count)")
+    return text
 
 
 def checked_role(value: object, field: str = "role") -> Role:

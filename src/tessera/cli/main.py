@@ -271,6 +271,9 @@ def keys_create(
     role: Annotated[str, typer.Option(help="citizen, officer, merchant, auditor, admin or dpo.")],
     name: Annotated[str, typer.Option(help="The principal's unique name; created if new.")],
     agency: Annotated[str, typer.Option(help="The agency an officer acts for.")] = "",
+    display_name: Annotated[
+        str, typer.Option(help="What people whose data it reads are shown (default: a pseudonym from its id).")
+    ] = "",
     organisation: Annotated[
         str, typer.Option(help="org:<id>: the organisation a merchant acts for; its restrictions reach the accounts.")
     ] = "",
@@ -290,7 +293,9 @@ def keys_create(
         with open_store(data, database_url) as store:
             if money.needs_two_admins(store, wanted, agency):
                 requests, (asker, approving) = money.approved_by_two(store, approver)
-                approved = requests.approve(requests.request_officer_key(asker, name, agency).id, approving)
+                approved = requests.approve(
+                    requests.request_officer_key(asker, name, agency, display_name).id, approving
+                )
                 assert approved.token is not None and approved.request.outcome is not None
                 typer.echo(f"officer key {approved.request.outcome['key_id']} approved by two admins:", err=True)
                 typer.echo(approved.token)
@@ -299,12 +304,17 @@ def keys_create(
                 raise InvalidInputError("--approver", "only keys for officers of an issuing agency need approvers")
             principal = store.get_principal_by_name(checked_name(name))
             if principal is None:
-                principal = store.create_principal(name, wanted, agency=agency, organisation=organisation)
+                principal = store.create_principal(
+                    name, wanted, agency=agency, organisation=organisation, display_name=display_name
+                )
             elif principal.role is not wanted:
                 raise InvalidInputError("role", f"{name} exists as a {principal.role.value}, not a {wanted.value}")
             elif organisation and principal.organisation != organisation:
                 found = principal.organisation or "no organisation"
                 raise InvalidInputError("organisation", f"{name} exists acting for {found}, not {organisation}")
+            elif display_name and principal.display_name != display_name:
+                shown = repr(principal.display_name) if principal.display_name else "a pseudonym"
+                raise InvalidInputError("display_name", f"{name} exists shown as {shown}: a display name never changes")
             key = new_key()
             store.add_api_key(key.key_id, principal.id, key.secret_hash, time.time_ns())
     typer.echo(f"principal {principal.id} ({principal.role.value} {principal.name}); key {key.key_id}:", err=True)

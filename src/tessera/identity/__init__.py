@@ -7,6 +7,7 @@ gallery) and ``docs/oidc.md`` (logging in to other services).
 from tessera.identity.dedup import DUPLICATE_THRESHOLD, Candidate, FaceIndex, Gallery, SignCodeIndex
 from tessera.identity.enrolment import (
     DEMOGRAPHIC_FIELDS,
+    ENROLMENT_PURPOSE,
     SUBMIT_BATCH_MAX,
     Enrolment,
     Enrolments,
@@ -33,6 +34,7 @@ __all__ = [
     "CLAIMS",
     "DEMOGRAPHIC_FIELDS",
     "DUPLICATE_THRESHOLD",
+    "ENROLMENT_PURPOSE",
     "FACE_DIMS",
     "FINAL_STATUSES",
     "FINGERS_MAX",

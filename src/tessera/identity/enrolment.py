@@ -48,7 +48,12 @@ _REQUEST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{REQUEST_ID_MAX - 1}}}
 _ENROLMENT_ID = re.compile(r"e_[0-9a-f]{16}")
 TEMPLATE_FIELDS = ("face_template", "finger_templates")
 DEMOGRAPHIC_FIELDS = ("name", "other_names", "birth_date", "sex", "address", "household")
-NO_PURPOSE = "(none stated)"  # as the API logs a look made without one
+# The purpose a submission carries in itself, logged where the station states none: the 1:N
+# search is what enrolment is, so a station's search needs no purpose of its own. A decision
+# on a case needs one (the API asks for it); a caller in the domain that gives none is logged
+# with NO_PURPOSE, as the API logs a refused look.
+ENROLMENT_PURPOSE = "enrolment: checking a new applicant is not someone already registered"
+NO_PURPOSE = "none stated"
 PURPOSE_MAX = 200  # an access entry's text limit
 
 log = logging.getLogger(__name__)
@@ -426,7 +431,8 @@ class Enrolments:
     # --- the access log -----------------------------------------------------------------------------
 
     # The purpose is the officer's, as given; what happened (an enrolment, a 1:N match, an
-    # adjudication) is the outcome. A fixed word in the purpose would hide the officer's reason.
+    # adjudication) is the outcome. A fixed word in the purpose would hide the officer's reason,
+    # so one is written only where none was stated.
 
     def _log_submissions(self, results: Sequence[Enrolment], station: Principal, purpose: str | None) -> None:
         looks: list[tuple[str, tuple[str, ...], str]] = []
@@ -436,26 +442,25 @@ class Enrolments:
             looks += [
                 (c.number, TEMPLATE_FIELDS, f"1:N de-duplication: probable duplicate of {e.id}") for c in e.candidates
             ]
-        self._append(station, purpose, looks)
+        self._append(station, purpose or ENROLMENT_PURPOSE, looks)
 
     def _log_decision(self, e: Enrolment, officer: Principal, purpose: str | None) -> None:
         fields = (*DEMOGRAPHIC_FIELDS, *TEMPLATE_FIELDS)
         looks = [(c.number, fields, f"adjudication: {e.id} decided {e.decision}") for c in e.candidates]
         if e.state == "enrolled" and e.number is not None:
             looks.append((e.number, fields, f"adjudication: enrolled as a distinct person ({e.id})"))
-        self._append(officer, purpose, looks)
+        self._append(officer, purpose or NO_PURPOSE, looks)
 
-    def _append(self, who: Principal, purpose: str | None, looks: Sequence[tuple[str, tuple[str, ...], str]]) -> None:
+    def _append(self, who: Principal, purpose: str, looks: Sequence[tuple[str, tuple[str, ...], str]]) -> None:
         """One access entry per (number, fields, outcome), the subjects looked up at once."""
         if not looks:
             return
         subjects = self._registry.subjects_of([number for number, _, _ in looks])
         now = self._clock()
         agency = who.agency or "-"
-        stated = purpose or NO_PURPOSE
         self._log.append(
             [
-                AccessEntry(now, who.id, who.role.value, agency, stated, subjects[number], fields, outcome[:200])
+                AccessEntry(now, who.id, who.role.value, agency, purpose, subjects[number], fields, outcome[:200])
                 for number, fields, outcome in looks
             ]
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Row, select, update
 
-from tessera.auth import Principal, Role, checked_name, new_key, parse_token, secret_matches
+from tessera.auth import Principal, Role, checked_display_name, checked_name, new_key, parse_token, secret_matches
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError
 from tessera.limits import PAGE_SIZE_MAX
 from tessera.money.agencies import Agencies
@@ -90,15 +90,17 @@ class AdminRequests:
         """Whether a key for this principal gives the power to create money: an officer of an issuer."""
         return role is Role.officer and bool(self.ledgers.issued_by(agency))
 
-    def request_officer_key(self, by: Principal, name: str, agency: str) -> AdminRequest:
-        """Ask for an API key for officer ``name`` of ``agency`` (created if new)."""
+    def request_officer_key(self, by: Principal, name: str, agency: str, display_name: str = "") -> AdminRequest:
+        """Ask for an API key for officer ``name`` of ``agency`` (created if new, with ``display_name``)."""
         _checked_admin(by, "ask for an officer's key")
         name = checked_name(name)
+        display_name = checked_display_name(display_name)
         self.agencies.require(agency)
         existing = self.store.get_principal_by_name(name)
         if existing is not None and (existing.role is not Role.officer or existing.agency != agency):
             raise ConflictError("name", f"{name} exists as a {existing.role.value} of {existing.agency or 'no agency'}")
-        return self._insert(RequestKind.officer_key, {"name": name, "agency": agency}, by)
+        terms = {"name": name, "agency": agency, **({"display_name": display_name} if display_name else {})}
+        return self._insert(RequestKind.officer_key, terms, by)
 
     def request_ledger(self, by: Principal, unit: LedgerUnit) -> AdminRequest:
         """Ask to register a ledger and its issuer."""
@@ -219,7 +221,9 @@ class AdminRequests:
             return Approved(decided, ledger=stored)
         principal = self.store.get_principal_by_name(terms["name"])
         if principal is None:
-            principal = self.store.create_principal(terms["name"], Role.officer, agency=terms["agency"])
+            principal = self.store.create_principal(
+                terms["name"], Role.officer, agency=terms["agency"], display_name=terms.get("display_name", "")
+            )
         elif principal.role is not Role.officer or principal.agency != terms["agency"]:
             raise ConflictError("name", f"{terms['name']} is no longer an officer of {terms['agency']}")
         key = new_key()

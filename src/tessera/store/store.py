@@ -44,7 +44,16 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from tessera.auth import AGENCY_MAX, ORG_PREFIX, Principal, Role, checked_name, checked_organisation, checked_role
+from tessera.auth import (
+    AGENCY_MAX,
+    ORG_PREFIX,
+    Principal,
+    Role,
+    checked_display_name,
+    checked_name,
+    checked_organisation,
+    checked_role,
+)
 from tessera.errors import (
     ConflictError,
     ForbiddenError,
@@ -172,14 +181,23 @@ class Store:
     # --- principals -------------------------------------------------------------------------
 
     def create_principal(
-        self, name: str, role: Role, agency: str = "", subject: str = "", organisation: str = ""
+        self,
+        name: str,
+        role: Role,
+        agency: str = "",
+        subject: str = "",
+        organisation: str = "",
+        *,
+        display_name: str = "",
     ) -> Principal:
         """Register a caller. Officers need an agency; a citizen's subject defaults to its own id.
 
         A merchant may act for an ``organisation`` (``org:<id>``); several merchants may act
-        for one, and a restriction on it then reaches all their accounts.
+        for one, and a restriction on it then reaches all their accounts. ``display_name`` is
+        what people whose data the principal reads are shown (``auth.published_name``).
         """
         name = checked_name(name)
+        display_name = checked_display_name(display_name)
         role = checked_role(role)
         if not isinstance(agency, str):
             raise InvalidInputError("agency", "must be a string")
@@ -202,7 +220,9 @@ class Store:
         principal_id = "p_" + secrets.token_hex(8)
         if role is Role.citizen and not subject:
             subject = principal_id
-        principal = Principal(principal_id, name, role, agency, subject, time.time_ns(), False, organisation)
+        principal = Principal(
+            principal_id, name, role, agency, subject, time.time_ns(), False, organisation, display_name
+        )
 
         def conflict() -> ConflictError | None:
             # The unique constraints say which: look, rather than parse each driver's message.
@@ -609,6 +629,7 @@ def _principal_values(principal: Principal) -> dict[str, Any]:
         "created_at_ns": principal.created_at_ns,
         "disabled": principal.disabled,
         "organisation": principal.organisation or None,
+        "display_name": principal.display_name or None,
     }
 
 
@@ -622,6 +643,7 @@ def _principal_of(row: Row[Any]) -> Principal:
         created_at_ns=row.created_at_ns,
         disabled=bool(row.disabled),
         organisation=row.organisation or "",
+        display_name=row.display_name or "",
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
 )
 
-from tessera.auth import AGENCY_MAX, NAME_MAX, ORGANISATION_MAX, Role
+from tessera.auth import AGENCY_MAX, DISPLAY_NAME_MAX, NAME_MAX, ORGANISATION_MAX, Role
 from tessera.store.metadata import ACTOR_MAX, PRINCIPAL_ID_LENGTH, metadata
 
 ROLE_LENGTH_MAX = 16
@@ -44,6 +44,8 @@ principals = Table(
     Column("disabled", Boolean, nullable=False),
     # NULL but for merchants that act for an organisation (migration 0009); several may.
     Column("organisation", String(ORGANISATION_MAX), nullable=True),
+    # NULL for none: people are shown a pseudonym made from the id instead (migration 0017).
+    Column("display_name", String(DISPLAY_NAME_MAX), nullable=True),
     CheckConstraint(f"role IN ({_ROLES_SQL})", name="role"),
     Index(None, "role", "id"),  # list_principals(role=...) pages through one role by id
     Index(None, "organisation"),  # accounts_of_organisation

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from tessera.api.deps import CallerDep, ServicesDep, declare
+from tessera.api.deps import AfterNs, CallerDep, ServicesDep, declare
 from tessera.api.schemas import (
     AdjudicationCreate,
     EnrolmentPublic,
@@ -27,7 +27,7 @@ from tessera.api.schemas import (
 from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.identity import DEMOGRAPHIC_FIELDS, Enrolment, Submission, checked_number
-from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.service import Caller, Services
 
 router = APIRouter(prefix="/v1/identity", tags=["identity"])
@@ -67,8 +67,8 @@ def get_enrolment(enrolment_id: EnrolmentIdPath, caller: CallerDep, services: Se
 def adjudication_queue(
     caller: CallerDep,
     services: ServicesDep,
+    after_ns: AfterNs,
     limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last created_at_ns seen")] = None,
 ) -> EnrolmentsPublic:
     """Probable duplicates awaiting a decision, oldest first, with their candidates and scores; logged for each."""
     found = services.enrolments.queue(limit, after_ns)

@@ -43,7 +43,7 @@ from tessera.ledger import (
 )
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
 from tessera.money import AccountKind, LedgerUnit, check_opening, supply_report
-from tessera.service import Caller, Owed, Services, access_note
+from tessera.service import OWN_ACCOUNT_PURPOSE, PAYMENT_PURPOSE, Caller, Owed, Services, access_note
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 PACKED = "application/octet-stream"
@@ -211,7 +211,9 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
         i = int(np.flatnonzero(~allowed)[0])
         refused = {holders[int(a)] for a in debit[~allowed].tolist() if int(a) in holders}
         touched = services.person_subjects(refused, caller.principal)
-        services.record_access(caller, touched, ("ledger.transfer",), "refused: not the caller's to debit")
+        services.record_access(
+            caller, touched, ("ledger.transfer",), "refused: not the caller's to debit", unstated=PAYMENT_PURPOSE
+        )
         raise _refusal(batch, i, bool(settles[i]))
     people = _people(services, caller, holders)
     # A hold not there yet may land before the batch applies: judge it then, under the ledger's lock.
@@ -328,7 +330,7 @@ def _reveal(
     subjects = services.person_subjects([holders[i] for i in set(shown) if i in holders], caller.principal)
     if caller.principal.role is Role.officer:
         services.require_purpose(caller, subjects, (what,), doing="reading someone else's account")
-    services.record_access(caller, subjects, (what,), "read")
+    services.record_access(caller, subjects, (what,), "read", unstated=OWN_ACCOUNT_PURPOSE)
 
 
 @router.get("/accounts/{account_id}", openapi_extra=declare(Action.ledger_accounts_read))
@@ -357,7 +359,7 @@ def get_account_transfers(
     transfers = services.ledger.get_account_transfers(account_id, limit=limit, reverse=reverse)
     sides = {i for t in transfers for i in (t.debit_account_id, t.credit_account_id) if i}
     _reveal(services, caller, [account_id], sorted(sides | {account_id}), what="ledger.transfers", missing=missing)
-    return TransfersPublic(transfers=[TransferPublic.of(t) for t in transfers])
+    return TransfersPublic.of(transfers)
 
 
 @router.get("/transfers/{transfer_id}", openapi_extra=declare(Action.ledger_transfers_read))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -10,13 +11,20 @@ from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.schemas import (
     AccessEntryPublic,
     AccessLogPublic,
+    Looker,
     MyIdentityPublic,
     PersonPublic,
     PrincipalPublic,
     VirtualIdPublic,
 )
-from tessera.auth import Action
+from tessera.audit import AccessEntry
+from tessera.auth import Action, published_name
 from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
+from tessera.service import Services
+
+RELYING_PARTY_PREFIX = "rp:"  # how tessera.identity's OIDC provider names a relying party in the log
+PRINCIPAL_ID = re.compile(r"p_[0-9a-f]{16}")
+AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -36,8 +44,28 @@ def my_access_log(
 ) -> AccessLogPublic:
     """Every look at the caller's data by someone else, newest first: who, role, agency, purpose, what."""
     found = services.access_log.entries_for_subject(caller.principal.subject, limit=limit, before=before)
-    entries = [AccessEntryPublic.of(index, e) for index, e in found]
+    lookers: dict[tuple[str, str], Looker] = {}
+    for _, e in found:
+        if (e.principal, e.agency) not in lookers:
+            lookers[e.principal, e.agency] = _looker(services, e)
+    entries = [AccessEntryPublic.of(index, e, lookers[e.principal, e.agency]) for index, e in found]
     return AccessLogPublic(entries=entries, next_before=found[-1][0] if len(found) == limit and found else None)
+
+
+def _looker(services: Services, e: AccessEntry) -> Looker:
+    """Who looked, as the person is told: the published name, never the login name (docs/audit.md).
+
+    A relying party is named as the person saw it at login, and its sector is its agency; an
+    agency is named by its registered title. The entry's own agency is used, not the
+    principal's today: the look was made for the agency it names.
+    """
+    if e.principal.startswith(RELYING_PARTY_PREFIX):
+        party = services.oidc.clients.get(e.principal.removeprefix(RELYING_PARTY_PREFIX))
+        return Looker(party.name if party is not None else e.principal, e.agency)
+    principal = services.principal(e.principal) if PRINCIPAL_ID.fullmatch(e.principal) else None
+    name = published_name(principal) if principal is not None else e.principal
+    agency = services.agencies.get(e.agency) if AGENCY_ID.fullmatch(e.agency) else None
+    return Looker(name, agency.title if agency is not None else None)
 
 
 @router.get("/identity", openapi_extra=declare(Action.me_identity_read))

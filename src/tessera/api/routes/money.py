@@ -58,7 +58,9 @@ def create_admin_request(body: AdminRequestCreate, caller: CallerDep, services: 
     if isinstance(terms, LedgerTerms):
         unit = ledger_unit(terms.id, terms.name, terms.unit, terms.decimals, terms.issuer, category=terms.category)
         return AdminRequestPublic.of(requests.request_ledger(caller.principal, unit))
-    return AdminRequestPublic.of(requests.request_officer_key(caller.principal, terms.name, terms.agency))
+    return AdminRequestPublic.of(
+        requests.request_officer_key(caller.principal, terms.name, terms.agency, terms.display_name)
+    )
 
 
 @router.get("/v1/admin/requests", openapi_extra=declare(Action.admin_requests_read))

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tessera.api.deps import CallerDep, ServicesDep, client_address, declare
+from tessera.api.deps import AfterNs, CallerDep, ServicesDep, client_address, declare
 from tessera.api.schemas import (
     AppealCreate,
     AppealDecisionCreate,
@@ -54,7 +54,7 @@ from tessera.api.schemas import (
 )
 from tessera.auth import Action, authorize
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX, check_batch_size
+from tessera.limits import PAGE_SIZE_MAX, check_batch_size
 from tessera.rules import (
     EVENTS_BATCH_MAX,
     SUBJECT_MAX,
@@ -228,9 +228,9 @@ def propose_restriction(body: RestrictionCreate, caller: CallerDep, services: Se
 def list_restrictions(
     caller: CallerDep,
     services: ServicesDep,
+    after_ns: AfterNs,
     subject: SubjectQuery | None = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last proposed_at_ns seen")] = None,
 ) -> RestrictionsPublic:
     """A subject's restrictions (every status), or without ``subject`` the proposals awaiting a decision."""
     if subject is not None:
@@ -326,8 +326,8 @@ def lift_restriction(
 def appeal_queue(
     caller: CallerDep,
     services: ServicesDep,
+    after_ns: AfterNs,
     limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last filed_at_ns seen")] = None,
 ) -> AppealQueuePublic:
     """Appeals awaiting a decision, oldest first, each with its restriction."""
     found = services.appeals.pending(limit, after_ns)
@@ -368,7 +368,7 @@ def submit_events(body: RuleEventsCreate, caller: CallerDep, services: ServicesD
     is a retry, answered ``duplicate`` and not scored again.
     """
     check_batch_size(len(body.events), "events", EVENTS_BATCH_MAX)
-    events = [e.model_dump() for e in body.events]
+    events = [e.model_dump(exclude={"at"}) for e in body.events]
     prepared = services.event_intake.prepare(caller.principal, body.type, events)
     subjects = [e.subject for e in prepared.events]
     _logged(services, caller, subjects, EVENT_FIELDS, "event submitted", doing="submitting events about a person")
@@ -387,8 +387,8 @@ def submit_events(body: RuleEventsCreate, caller: CallerDep, services: ServicesD
 def notice_appeal_queue(
     caller: CallerDep,
     services: ServicesDep,
+    after_ns: AfterNs,
     limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last filed_at_ns seen")] = None,
 ) -> NoticeAppealQueuePublic:
     """Appeals on a rule's lowered score or denial awaiting a decision, oldest first, each with its notice."""
     found = services.notice_appeals.pending(limit, after_ns)

@@ -12,11 +12,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from tessera.api.deps import CallerDep, ServicesDep, declare
+from tessera.api.deps import AfterNs, CallerDep, ServicesDep, declare
 from tessera.api.schemas import HitDecisionCreate, HitDecisionPublic, HitPublic, HitsPublic, RestrictionPublic
 from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
+from tessera.limits import PAGE_SIZE_MAX
 from tessera.rules import SCREEN_THRESHOLD, is_person
 from tessera.service import Caller, Services
 
@@ -39,9 +39,9 @@ def _logged(services: Services, caller: Caller, subjects: list[str], outcome: st
 def list_hits(
     caller: CallerDep,
     services: ServicesDep,
+    after_ns: AfterNs,
     status: Literal["pending", "confirmed", "dismissed"] = "pending",
     limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
-    after_ns: Annotated[int | None, Query(ge=0, lt=ID_LIMIT, description="the last created_at_ns seen")] = None,
 ) -> HitsPublic:
     """Screening hits, oldest first: pending ones by default, for an officer to confirm or dismiss."""
     found = services.sanctions_watch.hits(status, limit, after_ns)

@@ -14,7 +14,14 @@ from tessera.api.schemas.common import (
     LedgerId,
     PrincipalId,
     Problem,
+    Rfc3339,
+    Rfc3339In,
+    Rfc3339OrNone,
     StrictModel,
+    TakesTimes,
+    beside,
+    ns_to_rfc3339,
+    rfc3339_to_ns,
     vars_of,
 )
 from tessera.api.schemas.credentials import (
@@ -70,7 +77,7 @@ from tessera.api.schemas.ledger import (
     TransfersCreate,
     TransfersPublic,
 )
-from tessera.api.schemas.me import AccessEntryPublic, AccessLogPublic, MyIdentityPublic
+from tessera.api.schemas.me import AccessEntryPublic, AccessLogPublic, Looker, MyIdentityPublic
 from tessera.api.schemas.money import (
     AdminRefusalCreate,
     AdminRequestCreate,
@@ -236,6 +243,7 @@ __all__ = [
     "LegalBasesPublic",
     "LegalBasisPublic",
     "LoginCreate",
+    "Looker",
     "MerchantCategoryPublic",
     "MyAccountPublic",
     "MyAccountsPublic",
@@ -282,6 +290,9 @@ __all__ = [
     "RestrictionsPublic",
     "ResultPublic",
     "ResultsPublic",
+    "Rfc3339",
+    "Rfc3339In",
+    "Rfc3339OrNone",
     "RuleEventCreate",
     "RuleEventResultPublic",
     "RuleEventsCreate",
@@ -294,6 +305,7 @@ __all__ = [
     "StatusChangePublic",
     "StrictModel",
     "SupplyPublic",
+    "TakesTimes",
     "TemplateData",
     "TokenPublic",
     "TransferCreate",
@@ -303,6 +315,9 @@ __all__ = [
     "TransfersPublic",
     "TreeHeadPublic",
     "VirtualIdPublic",
+    "beside",
+    "ns_to_rfc3339",
     "rfc3339",
+    "rfc3339_to_ns",
     "vars_of",
 ]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from tessera.api.schemas.common import Rfc3339, beside
 
 
 class TreeHeadPublic(BaseModel):
     """A signed tree head: Ed25519 over ``u64le size || u64le timestamp || root``."""
 
     size: int
-    timestamp: int
+    timestamp: int = Field(description="when it was signed, in nanoseconds since 1970")
+    signed_at: Rfc3339 = beside("timestamp")
     root: str
     signature: str
     public_key: str

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
-from typing import Annotated, Any, Self
+import re
+import time
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, WithJsonSchema, model_validator
 
 from tessera.limits import ID_LIMIT, U16_LIMIT, U32_LIMIT
+
+_NS = 1_000_000_000
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:([Zz])|([+-])([01]\d|2[0-3]):([0-5]\d))?"
+)
 
 # Strict: JSON true is not 1 and "5" is not 5; an amount is an integer or the request is refused.
 U63 = Annotated[int, Strict(), Field(ge=0, lt=ID_LIMIT)]
@@ -34,6 +44,74 @@ SortedInts = Annotated[list[int], BeforeValidator(sorted)]
 IsoDate = Annotated[str, BeforeValidator(dt.date.isoformat)]
 
 
+# --- times: RFC 3339 beside nanoseconds ---------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _utc_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def ns_to_rfc3339(ns: int) -> str:
+    """Nanoseconds since 1970 (UTC) as RFC 3339 in UTC: ``2026-12-07T10:00:00.123456789Z``.
+
+    The fraction has nine digits where the value has one, none where it falls on a second,
+    so ``rfc3339_to_ns`` reads back the same integer. A batch of ledger records shares a few
+    seconds: those are formatted once (the cache), the fraction per record.
+    """
+    seconds, fraction = divmod(ns, _NS)
+    head = _utc_second(seconds)
+    return f"{head}.{fraction:09d}Z" if fraction else f"{head}Z"
+
+
+def rfc3339_to_ns(text: object) -> int:
+    """An RFC 3339 time with an offset (``Z`` or ``+02:00``) as nanoseconds since 1970; ValueError otherwise.
+
+    Up to nine fraction digits are kept exactly. A time without an offset is refused, not
+    guessed: the server's zone is not the sender's. Leap seconds (``:60``) are refused too.
+    """
+    found = _RFC3339.fullmatch(text) if isinstance(text, str) else None
+    if found is None:
+        raise ValueError("must be an RFC 3339 time with an offset, such as 2026-12-07T10:00:00Z")
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = found.groups()
+    if zulu is None and sign is None:
+        raise ValueError("must say its offset, Z or +hh:mm: a time without one is ambiguous (2026-12-07T10:00:00Z)")
+    try:
+        moment = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=dt.UTC)
+    except ValueError as error:
+        raise ValueError(f"must be an RFC 3339 time: {error}") from None
+    offset_s = 0 if sign is None else (int(off_h) * 3600 + int(off_m) * 60) * (1 if sign == "+" else -1)
+    return (calendar.timegm(moment.timetuple()) - offset_s) * _NS + int((fraction or "").ljust(9, "0"))
+
+
+def _rfc3339_or_none(ns: int | None) -> str | None:
+    return None if ns is None else ns_to_rfc3339(ns)
+
+
+# A response's time in words beside its nanoseconds: ``created_at: Rfc3339 = beside("created_at_ns")``
+# reads the record's ``created_at_ns`` a second time and writes it as RFC 3339.
+Rfc3339 = Annotated[str, BeforeValidator(ns_to_rfc3339)]
+Rfc3339OrNone = Annotated[str | None, BeforeValidator(_rfc3339_or_none)]
+
+
+# A request's time as RFC 3339, read into nanoseconds since 1970 (the ``_ns`` field beside it).
+Rfc3339In = Annotated[
+    int,
+    BeforeValidator(rfc3339_to_ns),
+    Field(ge=1, lt=ID_LIMIT),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-12-07T10:00:00Z"]}),
+]
+
+
+def beside(ns_field: str) -> Any:
+    """The RFC 3339 field beside ``ns_field``, read from the same attribute or key."""
+    return Field(
+        validation_alias=ns_field,
+        description=f"{ns_field} as an RFC 3339 time in UTC",
+        json_schema_extra={"format": "date-time"},
+    )
+
+
 def vars_of(record: object) -> dict[str, Any]:
     """A slotted dataclass's fields, by name: for a response that adds a field or two of its own."""
     return {name: getattr(record, name) for name in getattr(record, "__slots__", ())}
@@ -43,6 +121,42 @@ class StrictModel(BaseModel):
     """A request: no field the schema does not name, and frozen once checked."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TakesTimes(StrictModel):
+    """A request whose times come as RFC 3339 (``end``) or as nanoseconds (``end_ns``), either but not both.
+
+    Each field ``x`` that has an ``x_ns`` beside it is folded into ``x_ns`` once checked, as if
+    the nanoseconds had been sent (``model_fields_set`` included), so a route reads one field.
+    Only requests with times derive from it: the ledger's batches of 8190 pay nothing.
+    ``required_times`` names the times that must come in one form or the other.
+    """
+
+    required_times: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def _time_pairs(cls) -> tuple[str, ...]:
+        return tuple(name for name in cls.model_fields if f"{name}_ns" in cls.model_fields)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_form_each(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in cls._time_pairs():
+                if name in data and f"{name}_ns" in data:
+                    raise ValueError(f"give {name} (RFC 3339) or {name}_ns (nanoseconds), not both")
+        return data
+
+    @model_validator(mode="after")
+    def _fold_times(self) -> Self:
+        for name in self._time_pairs():
+            if name in self.model_fields_set:
+                object.__setattr__(self, f"{name}_ns", getattr(self, name))  # frozen: set once, while checking
+                self.model_fields_set.add(f"{name}_ns")
+        for name in self.required_times:
+            if getattr(self, f"{name}_ns") is None:
+                raise ValueError(f"{name} (RFC 3339) or {name}_ns (nanoseconds) is required")
+        return self
 
 
 class FromRecord(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from tessera.api.schemas.common import FromRecord, StrictModel
+from tessera.api.schemas.common import FromRecord, Rfc3339, Rfc3339OrNone, StrictModel, beside
 from tessera.api.schemas.identity import FingerCreate, Number, TemplateData
 
 
@@ -16,6 +16,7 @@ class CeremonyPublic(FromRecord):
     id: str
     options: dict[str, Any]
     expires_at_ns: int
+    expires_at: Rfc3339 = beside("expires_at_ns")
 
 
 class LoginCreate(StrictModel):
@@ -36,8 +37,11 @@ class PasskeyPublic(FromRecord):
     transports: list[str]
     sign_count: int
     created_at_ns: int
+    created_at: Rfc3339 = beside("created_at_ns")
     last_used_at_ns: int | None
+    last_used_at: Rfc3339OrNone = beside("last_used_at_ns")
     revoked_at_ns: int | None
+    revoked_at: Rfc3339OrNone = beside("revoked_at_ns")
 
 
 class PasskeysPublic(BaseModel):

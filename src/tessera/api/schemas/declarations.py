@@ -6,7 +6,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, Field
 
-from tessera.api.schemas.common import FromRecord, StrictModel, vars_of
+from tessera.api.schemas.common import FromRecord, Rfc3339, Rfc3339OrNone, StrictModel, beside, vars_of
 from tessera.rules import DeclarationProposal, DeclarationVersion
 
 BODY_DOCUMENT_MAX = 1 << 20  # characters of a declarations document over HTTP; the CLI takes up to 4 MiB
@@ -45,6 +45,7 @@ class DeclarationDecisionPublic(FromRecord):
     decision: str
     reason: str
     at_ns: int
+    at: Rfc3339 = beside("at_ns")
 
 
 class DeclarationVersionPublic(BaseModel):
@@ -56,7 +57,9 @@ class DeclarationVersionPublic(BaseModel):
     approvals_needed: int
     proposed_by: str | None = Field(description="a DPO's principal id; null: the built-in definitions")
     proposed_at_ns: int
+    proposed_at: Rfc3339 = beside("proposed_at_ns")
     decided_at_ns: int | None
+    decided_at: Rfc3339OrNone = beside("decided_at_ns")
     exceptions: dict[str, str]
     decisions: list[DeclarationDecisionPublic]
     document: str | None = Field(default=None, description="the whole document (in a single version's answer)")

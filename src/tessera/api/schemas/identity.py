@@ -6,7 +6,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import FromRecord, IsoDate, StrictModel, batch_field, vars_of
+from tessera.api.schemas.common import (
+    FromRecord,
+    IsoDate,
+    Rfc3339,
+    Rfc3339OrNone,
+    StrictModel,
+    batch_field,
+    beside,
+    vars_of,
+)
 from tessera.identity import SUBMIT_BATCH_MAX, Person, StatusChange
 
 Number = Annotated[str, Field(min_length=12, max_length=12, pattern=r"^[0-9]{12}$", description="a Tessera number")]
@@ -74,7 +83,9 @@ class EnrolmentPublic(FromRecord):
     decided_by: str | None
     reason: str | None
     created_at_ns: int
+    created_at: Rfc3339 = beside("created_at_ns")
     decided_at_ns: int | None
+    decided_at: Rfc3339OrNone = beside("decided_at_ns")
     demographics: DemographicsPublic = Field(description="as the applicant stated them")
 
 
@@ -100,12 +111,15 @@ class StatusChangePublic(FromRecord):
     reason: str
     actor: str
     at_ns: int
+    at: Rfc3339 = beside("at_ns")
 
 
 class VirtualIdPublic(FromRecord):
     vid: str
     created_at_ns: int
+    created_at: Rfc3339 = beside("created_at_ns")
     revoked_at_ns: int | None
+    revoked_at: Rfc3339OrNone = beside("revoked_at_ns")
 
 
 class PersonPublic(BaseModel):
@@ -120,6 +134,7 @@ class PersonPublic(BaseModel):
     household: str
     status: str
     created_at_ns: int
+    created_at: Rfc3339 = beside("created_at_ns")
     status_history: list[StatusChangePublic]
 
     @classmethod

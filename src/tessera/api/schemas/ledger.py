@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal, cast
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
 
 from tessera.api.schemas.common import (
     U16,
@@ -14,9 +15,11 @@ from tessera.api.schemas.common import (
     Id,
     LedgerId,
     PrincipalId,
+    Rfc3339,
     SortedInts,
     StrictModel,
     batch_field,
+    beside,
 )
 from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags, flag_names, flags_from_names
 from tessera.limits import BATCH_SIZE_MAX
@@ -146,7 +149,8 @@ class AccountPublic(FromRecord):
     credits_posted: int
     balance: int
     available: int
-    timestamp: int
+    timestamp: int = Field(description="when the ledger opened it, in nanoseconds since 1970 (unique, increasing)")
+    created_at: Rfc3339 = beside("timestamp")
 
 
 class TransferPublic(FromRecord):
@@ -161,8 +165,18 @@ class TransferPublic(FromRecord):
     timeout: int
     user_data_64: int
     user_data_32: int
-    timestamp: int
+    timestamp: int = Field(description="when the ledger applied it, in nanoseconds since 1970 (unique, increasing)")
+    created_at: Rfc3339 = beside("timestamp")
 
 
 class TransfersPublic(BaseModel):
     transfers: list[TransferPublic]
+
+    @classmethod
+    def of(cls, transfers: Sequence[Transfer]) -> TransfersPublic:
+        """Up to 8190 records read in one call into pydantic-core: a Python call per record costs
+        as much as writing each record's time a second way (``created_at``) does."""
+        return cls(transfers=_TRANSFERS.validate_python(transfers, from_attributes=True))
+
+
+_TRANSFERS = TypeAdapter(list[TransferPublic])

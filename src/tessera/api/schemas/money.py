@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import FromRecord, LedgerId, StrictModel
+from tessera.api.schemas.common import FromRecord, LedgerId, Rfc3339, Rfc3339OrNone, StrictModel, beside
 from tessera.money import AGENCY_ID_MAX
 
 
@@ -26,6 +26,7 @@ class LedgerUnitPublic(FromRecord):
     issuer: str = Field(description="the one agency whose officers may create money on this ledger")
     category: str = Field(description="the data category of what it funds; rules reading the ledger read it")
     registered_at_ns: int
+    registered_at: Rfc3339 = beside("registered_at_ns")
     requested_by: str
     approved_by: str
 
@@ -60,6 +61,7 @@ class AgencyPublic(FromRecord):
     id: str
     title: str
     registered_at_ns: int
+    registered_at: Rfc3339 = beside("registered_at_ns")
     registered_by: str
 
 
@@ -71,6 +73,9 @@ class OfficerKeyTerms(StrictModel):
     kind: Literal["officer_key"]
     name: str = Field(min_length=1, max_length=100, description="the officer's principal name; created if new")
     agency: AgencyIdText
+    display_name: str = Field(
+        "", max_length=100, description="what people whose data the officer reads are shown; default a pseudonym"
+    )
 
 
 class LedgerTerms(StrictModel):
@@ -97,9 +102,11 @@ class AdminRequestPublic(FromRecord):
     terms: dict[str, Any]
     requested_by: str
     requested_at_ns: int
+    requested_at: Rfc3339 = beside("requested_at_ns")
     status: str
     decided_by: str | None
     decided_at_ns: int | None
+    decided_at: Rfc3339OrNone = beside("decided_at_ns")
     outcome: dict[str, Any] | None
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import StrictModel, vars_of
+from tessera.api.schemas.common import Rfc3339, StrictModel, beside, vars_of
 from tessera.api.schemas.credentials import PinDigits
 from tessera.identity import AuthorizationRequest, Registration
 
@@ -33,6 +33,7 @@ class OidcClientPublic(BaseModel):
     claims: list[str]
     public: bool
     created_at_ns: int
+    created_at: Rfc3339 = beside("created_at_ns")
     client_secret: str | None = Field(description="shown this once; only its hash is kept (null for a public client)")
 
     @classmethod
@@ -57,6 +58,7 @@ class AuthorizationPagePublic(BaseModel):
     pin_required: bool
     webauthn: dict[str, Any] = Field(description="PublicKeyCredentialRequestOptions, binary values in base64url")
     expires_at_ns: int
+    expires_at: Rfc3339 = beside("expires_at_ns")
 
     @classmethod
     def of(cls, r: AuthorizationRequest, descriptions: dict[str, str]) -> AuthorizationPagePublic:

@@ -7,12 +7,11 @@ No float holds money anywhere: a JSON number is refused where an amount is asked
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, Strict, model_validator
 
-from tessera.api.schemas.common import StrictModel
+from tessera.api.schemas.common import StrictModel, ns_to_rfc3339
 from tessera.limits import (
     ALIAS_MAX,
     ALIAS_MIN,
@@ -38,9 +37,8 @@ RequestIdText = Annotated[str, Field(min_length=19, max_length=19, pattern=r"^pr
 
 
 def rfc3339(ns: int) -> str:
-    """Nanoseconds since the epoch as RFC 3339 in UTC, to the nanosecond: ``2026-12-07T13:05:00.123456789Z``."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
+    """Nanoseconds since the epoch as RFC 3339 in UTC, to the nanosecond: the API's one converter (``common``)."""
+    return ns_to_rfc3339(ns)
 
 
 class MerchantCategoryPublic(BaseModel):

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import FromRecord, IsoDate, SortedStrs, StrictModel, batch_field, vars_of
+from tessera.api.schemas.common import (
+    FromRecord,
+    IsoDate,
+    Rfc3339,
+    Rfc3339In,
+    Rfc3339OrNone,
+    SortedStrs,
+    StrictModel,
+    TakesTimes,
+    batch_field,
+    beside,
+    vars_of,
+)
 from tessera.limits import ID_LIMIT
 from tessera.rules import (
     CASE_NUMBER_MAX,
@@ -41,6 +53,7 @@ class DenialPublic(FromRecord):
     reason_text: str
     basis_id: str
     end_ns: int | None
+    end: Rfc3339OrNone = beside("end_ns")
 
 
 class CheckPublic(BaseModel):
@@ -100,7 +113,7 @@ class CourtOrderPublic(FromRecord):
     issued_on: IsoDate
 
 
-class RestrictionCreate(StrictModel):
+class RestrictionCreate(TakesTimes):
     """A proposal; under a court order or a sanctions listing, sent by an officer of its agency, in force at once."""
 
     subject: PolicySubject
@@ -110,6 +123,7 @@ class RestrictionCreate(StrictModel):
     reason_code: ReasonCode
     reason_text: ReasonText
     end_ns: EndNs | None = Field(default=None, description="required unless the basis is a court order")
+    end: Rfc3339In | None = Field(default=None, description="when it ends, RFC 3339 (instead of end_ns)")
     court_order: CourtOrderCreate | None = Field(
         default=None, description="the order's reference; required for a court's officer exercising a court order"
     )
@@ -123,11 +137,12 @@ class RestrictionDecisionCreate(StrictModel):
     )
 
 
-class RestrictionAmendmentCreate(StrictModel):
-    """Omit a field to keep it; ``end_ns: null`` asks for an open end (court orders only)."""
+class RestrictionAmendmentCreate(TakesTimes):
+    """Omit a field to keep it; ``end: null`` (or ``end_ns: null``) asks for an open end (court orders only)."""
 
     domains: list[DomainName] | None = Field(default=None, min_length=1, max_length=6)
     end_ns: EndNs | None = None
+    end: Rfc3339In | None = Field(default=None, description="when it ends, RFC 3339 (instead of end_ns)")
     reason: ReasonText
 
 
@@ -140,6 +155,7 @@ class RestrictionEventPublic(FromRecord):
     actor: str
     reason: str
     at_ns: int
+    at: Rfc3339 = beside("at_ns")
 
 
 class RestrictionPublic(BaseModel):
@@ -154,16 +170,21 @@ class RestrictionPublic(BaseModel):
     event_ref: str | None
     proposed_by: str
     proposed_at_ns: int
+    proposed_at: Rfc3339 = beside("proposed_at_ns")
     start_ns: int | None
+    start: Rfc3339OrNone = beside("start_ns")
     end_ns: int | None
+    end: Rfc3339OrNone = beside("end_ns")
     status: str
     appeal_state: str
     decided_by: str | None
     decision_reason: str | None
     decided_at_ns: int | None
+    decided_at: Rfc3339OrNone = beside("decided_at_ns")
     ended_by: str | None
     end_reason: str | None
     ended_at_ns: int | None
+    ended_at: Rfc3339OrNone = beside("ended_at_ns")
     court_order: CourtOrderPublic | None = None
     history: list[RestrictionEventPublic] | None = None
 
@@ -189,8 +210,10 @@ class NoticePublic(FromRecord):
     reason_text: str
     domains: SortedStrs
     expires_at_ns: int | None
+    expires_at: Rfc3339OrNone = beside("expires_at_ns")
     appeal: str
     created_at_ns: int
+    created_at: Rfc3339 = beside("created_at_ns")
 
 
 class NoticesPublic(BaseModel):
@@ -215,9 +238,11 @@ class AppealPublic(FromRecord):
     grounds: str
     status: str
     filed_at_ns: int
+    filed_at: Rfc3339 = beside("filed_at_ns")
     decided_by: str | None
     decision_reason: str | None
     decided_at_ns: int | None
+    decided_at: Rfc3339OrNone = beside("decided_at_ns")
 
 
 class AppealQueueItemPublic(BaseModel):
@@ -247,9 +272,11 @@ class NoticeAppealPublic(FromRecord):
     grounds: str
     status: str
     filed_at_ns: int
+    filed_at: Rfc3339 = beside("filed_at_ns")
     decided_by: str | None
     decision_reason: str | None
     decided_at_ns: int | None
+    decided_at: Rfc3339OrNone = beside("decided_at_ns")
     withdrawn: int | None
 
 
@@ -293,6 +320,7 @@ class ScorePublic(FromRecord):
     factors: list[ScoreFactorPublic]
     live_contributions: int
     as_of_ns: int
+    as_of: Rfc3339 = beside("as_of_ns")
 
 
 class ScoresPublic(BaseModel):
@@ -301,14 +329,18 @@ class ScoresPublic(BaseModel):
     scores: list[ScorePublic]
 
 
-class RuleEventCreate(StrictModel):
+class RuleEventCreate(TakesTimes):
     """One lawful event: the source's own id for it (its retry key), whom it is about, when, and its fields."""
+
+    required_times: ClassVar[tuple[str, ...]] = ("at",)
 
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
     subject: PolicySubject
-    at_ns: Annotated[
-        int, Strict(), Field(ge=1, lt=ID_LIMIT, description="when it happened, in nanoseconds since 1970 (UTC)")
-    ]
+    at_ns: (
+        Annotated[int, Strict(), Field(ge=1, lt=ID_LIMIT, description="when it happened, in nanoseconds since 1970")]
+        | None
+    ) = None
+    at: Rfc3339In | None = Field(default=None, description="when it happened, RFC 3339 (instead of at_ns)")
     fields: dict[str, Any] = Field(description="exactly the fields the type declares; a record as an object")
 
 

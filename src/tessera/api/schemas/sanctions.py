@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from tessera.api.schemas.common import FromRecord, StrictModel
+from tessera.api.schemas.common import FromRecord, Rfc3339, Rfc3339OrNone, StrictModel, beside
 from tessera.api.schemas.policy import ReasonText, RestrictionPublic
 
 
@@ -28,7 +28,9 @@ class HitPublic(FromRecord):
     reason: str | None
     restriction_id: str | None
     created_at_ns: int
+    created_at: Rfc3339 = beside("created_at_ns")
     decided_at_ns: int | None
+    decided_at: Rfc3339OrNone = beside("decided_at_ns")
 
 
 class HitsPublic(BaseModel):

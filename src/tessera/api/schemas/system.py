@@ -23,6 +23,9 @@ class PrincipalPublic(FromRecord):
     role: str
     agency: str
     organisation: str = Field("", description="org:<id> a merchant acts for; empty for none")
+    display_name: str = Field(
+        "", description="what people whose data it reads are shown; empty: a pseudonym made from the id"
+    )
 
 
 class PrincipalsPublic(BaseModel):
