@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from tessera.api.schemas import ns_to_rfc3339
 from tessera.audit import AccessEntry
 from tessera.auth import Role, published_name
 from tessera.cli.seed import issue_key
 from tessera.errors import InvalidInputError
 from tessera.service import NO_PURPOSE, OWN_ACCOUNT_PURPOSE, PAYMENT_PURPOSE
+from tessera.times import ns_to_rfc3339
 from tests.api.world import ALICE, ISSUER, MONEY, SHOP, World
 
 

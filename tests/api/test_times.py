@@ -19,12 +19,11 @@ from tessera.api.schemas import (
     RuleEventCreate,
     StrictModel,
     TransferPublic,
-    ns_to_rfc3339,
-    rfc3339_to_ns,
 )
 from tessera.ledger import Transfer
 from tessera.limits import ID_LIMIT
 from tessera.service import Settings
+from tessera.times import ns_to_rfc3339, rfc3339_to_ns
 from tests.api.policy_world import DAY, PURPOSE, Policy, policy_world
 from tests.api.world import World
 

@@ -9,7 +9,6 @@ guessed or listed by payers. A request names an account and never its holder.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import secrets
 import time
@@ -24,6 +23,7 @@ from tessera.limits import PAYMENT_DESCRIPTION_MAX, PAYMENT_REQUEST_EXPIRY_DEFAU
 from tessera.money.amounts import format_amount
 from tessera.store import Store, inserted, payment_requests
 from tessera.text import checked_text, shows_letter_or_digit
+from tessera.times import rfc3339_to_ns
 
 REQUEST_ID = re.compile(r"pr_[0-9a-f]{16}")
 _SHORT_DURATION = re.compile(r"([0-9]{1,9})([smhd])")
@@ -76,18 +76,9 @@ def checked_request_id(value: object, field: str = "request_id") -> str:
 def parse_rfc3339(value: str, field: str) -> int:
     """An RFC 3339 date-time with its offset ("2026-12-07T15:00:00Z") as nanoseconds since the epoch."""
     try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInputError(
-            field, f"must be an RFC 3339 date-time such as 2026-12-07T15:00:00Z, got {value!r:.40}"
-        ) from None
-    if parsed.tzinfo is None or "T" not in value.upper():
-        raise InvalidInputError(field, "must be an RFC 3339 date-time with its offset (Z or +hh:mm)")
-    try:
-        seconds = int(parsed.timestamp())
-    except (OverflowError, ValueError):  # year 1 at +14:00 falls before the epoch's calendar starts
-        raise InvalidInputError(field, "is out of range") from None
-    return seconds * NS + parsed.microsecond * 1000
+        return rfc3339_to_ns(value)
+    except ValueError as error:
+        raise InvalidInputError(field, f"{error}; got {value!r:.40}") from None
 
 
 def parse_duration_s(value: str, field: str) -> int:

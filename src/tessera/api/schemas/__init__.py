@@ -20,8 +20,6 @@ from tessera.api.schemas.common import (
     StrictModel,
     TakesTimes,
     beside,
-    ns_to_rfc3339,
-    rfc3339_to_ns,
     vars_of,
 )
 from tessera.api.schemas.credentials import (
@@ -316,8 +314,6 @@ __all__ = [
     "TreeHeadPublic",
     "VirtualIdPublic",
     "beside",
-    "ns_to_rfc3339",
     "rfc3339",
-    "rfc3339_to_ns",
     "vars_of",
 ]

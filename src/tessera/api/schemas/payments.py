@@ -11,7 +11,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, Strict, model_validator
 
-from tessera.api.schemas.common import StrictModel, ns_to_rfc3339
+from tessera.api.schemas.common import StrictModel
 from tessera.limits import (
     ALIAS_MAX,
     ALIAS_MIN,
@@ -20,6 +20,7 @@ from tessera.limits import (
     PAYMENT_DESCRIPTION_MAX,
 )
 from tessera.money import PaymentOrder
+from tessera.times import ns_to_rfc3339
 
 AmountText = Annotated[
     str,
