@@ -96,13 +96,16 @@ class TestDemoPeople:
         assert demo.client.get("/v1/me/scores", headers=demo.as_("bob")).json()["scores"], "bob repaid on time"
 
     def test_alice_access_log_holds_the_officers_looks_made_through_the_api(self, demo: DemoWorld) -> None:
-        """Her log names the registrar's enrolment and read and the bureau's report, each by that officer."""
+        """Her log names the registrar's enrolment and read and the bureau's report, each by that officer, in words."""
         entries = demo.client.get("/v1/me/access-log", headers=demo.as_("alice")).json()["entries"]
         ids = principal_ids(demo)
         seen = {(e["principal"], e["purpose"], e["outcome"].split(" ")[0]) for e in entries}
         assert (ids["registrar"], READ_PURPOSE, "read") in seen
         assert (ids["bureau"], REPORT_PURPOSE, "event") in seen
         assert any(who == ids["registrar"] and outcome == "enrolled" for who, _, outcome in seen)
+        words = {e["who"] for e in entries}
+        assert "Registrar 7 (officer, Civil Registry)" in words, "the registrar's published name, not the login name"
+        assert not any("registrar" in w for w in words)
 
     def test_the_other_personas_are_principals_of_their_roles(self, demo: DemoWorld) -> None:
         """Every persona's printed key answers as the role the banner gives it."""

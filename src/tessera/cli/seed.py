@@ -43,6 +43,7 @@ class Persona:
     role: Role
     agency: str
     does: str
+    display_name: str = ""  # what people reading their access log are shown (an officer's published name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +59,23 @@ PERSONAS = (
     Persona("alice", Role.citizen, "", "a late loan repayment lowered her credit score: a notice to appeal"),
     Persona("bob", Role.citizen, "", "his wallet is a food subsidy: it pays food shops only"),
     Persona("grocer", Role.merchant, "", "a food shop"),
-    Persona("registrar", Role.officer, "civil-registry", "enrols people; 40 applicants came to this desk"),
-    Persona("adjudicator", Role.officer, "civil-registry", "decides the probable duplicates the registrar's desk met"),
-    Persona("bureau", Role.officer, "credit-bureau", "reports loan repayments, which the credit rules score"),
+    Persona(
+        "registrar", Role.officer, "civil-registry", "enrols people; 40 applicants came to this desk", "Registrar 7"
+    ),
+    Persona(
+        "adjudicator",
+        Role.officer,
+        "civil-registry",
+        "decides the probable duplicates the registrar's desk met",
+        "Adjudicator 2",
+    ),
+    Persona(
+        "bureau",
+        Role.officer,
+        "credit-bureau",
+        "reports loan repayments, which the credit rules score",
+        "Reporting desk",
+    ),
     Persona("auditor", Role.auditor, "", "checks the access log's signed tree heads, never its content"),
     Persona("admin", Role.admin, "", "with admin-2, approves a new ledger or an issuer's officer"),
     Persona("admin-2", Role.admin, "", "the second admin of every two-admin act"),
@@ -145,7 +160,9 @@ def seed_demo(services: Services) -> Demo:
     principals = demo_principals(services)
     for persona in PERSONAS:
         if persona.name not in principals and persona.role is not Role.citizen and persona.name != BANKER:
-            principals[persona.name] = store.create_principal(persona.name, persona.role, agency=persona.agency)
+            principals[persona.name] = store.create_principal(
+                persona.name, persona.role, agency=persona.agency, display_name=persona.display_name
+            )
     requests, admins = services.admin_requests, (principals["admin"], principals["admin-2"])
     if services.ledger_units.get(MONEY) is None:  # two admins register the currency and its issuer
         requests.approve(requests.request_ledger(admins[0], CURRENCY).id, admins[1])
