@@ -39,6 +39,7 @@ from tessera.identity import (
     LOGIN_STATUSES,
     Enrolments,
     Gallery,
+    Households,
     NewlyRegistered,
     OpenIdProvider,
     Passkeys,
@@ -180,6 +181,7 @@ class Services:
             self.gallery = stack.enter_context(Gallery.open(settings.data_dir / "gallery"))
             stack.callback(self._deliver_notes_again)
             self.registry = Registry(self.store)
+            self.households = Households(self.store)
             public = urlsplit(settings.public_url)
             origin = f"{public.scheme}://{public.netloc}"
             self.passkeys = Passkeys(self.store, public.hostname or "localhost", "Tessera", [origin])

@@ -151,7 +151,6 @@ DEMOGRAPHICS = Demographics(
     birth_date=dt.date(1990, 2, 3),
     sex="F",
     address="1 Main Street",
-    household="h1",
 )
 DEMOGRAPHICS_JSON = {
     "name": "Amara Okafor",
@@ -159,7 +158,6 @@ DEMOGRAPHICS_JSON = {
     "birth_date": "1990-02-03",
     "sex": "F",
     "address": "1 Main Street",
-    "household": "h1",
 }
 
 
@@ -204,7 +202,7 @@ class TestIdentity:
             birth_date=dt.date(1990, 2, 3),
             sex="F",
             address="1 Main Street",
-            household="h1",
+            household="h_0123456789abcdef",
             status="active",
             created_at_ns=5,
         )
@@ -212,6 +210,7 @@ class TestIdentity:
         assert PersonPublic.of(person, history).model_dump() == {
             "number": "123456789012",
             **DEMOGRAPHICS_JSON,
+            "household": "h_0123456789abcdef",
             "status": "active",
             "created_at_ns": 5,
             "status_history": [{"status": "suspended", "reason": "check", "actor": "p_1", "at_ns": 6}],

@@ -19,6 +19,7 @@ from tessera.api.routes import (
     audit,
     credentials,
     declarations,
+    households,
     identity,
     ledger,
     me,
@@ -52,7 +53,21 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Tessera", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.probes = ProbeLog()  # holds nothing open: made with the app, not at startup
     errors.install(app)
-    for module in (system, ledger, money, me, audit, identity, credentials, oidc, policy, sanctions, declarations):
+    modules = (
+        system,
+        ledger,
+        money,
+        me,
+        audit,
+        identity,
+        households,
+        credentials,
+        oidc,
+        policy,
+        sanctions,
+        declarations,
+    )
+    for module in modules:
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)
     # Added last, so the outermost: every request meets the limit first, the fast path's included.

@@ -73,7 +73,7 @@ class Household:
 
     id: str
     head: str | None
-    members: tuple[str, ...]  # numbers, in the order they joined
+    members: tuple[str, ...]  # numbers, in the order they joined (by number among those who joined at once)
     nominees: tuple[str, ...]  # numbers, in the order they were added
     created_at_ns: int
     created_by: str

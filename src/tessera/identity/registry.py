@@ -295,8 +295,14 @@ class Registry:
             raise NotFoundError("number", f"no person {number}")
         return str(subject)
 
-    def subjects_of(self, numbers: Sequence[str]) -> dict[str, str]:
-        """The access-log subject of each of ``numbers`` (all must be registered), in one query."""
+    def subjects_of(self, numbers: Sequence[str], *, known_only: bool = False) -> dict[str, str]:
+        """The access-log subject of each of ``numbers`` (all must be registered), in one query.
+
+        ``known_only``: of those that are registered persons, the others (malformed or unknown
+        numbers, which the caller refuses later by their own field) left out.
+        """
+        if known_only:
+            numbers = [n for n in numbers if _is_number(n)]
         wanted = sorted({checked_number(n, f"numbers[{i}]") for i, n in enumerate(numbers)})
         found: dict[str, str] = {}
         with self._store.transaction() as conn:
@@ -308,7 +314,7 @@ class Registry:
                 )
                 found.update({row.number: row.subject for row in rows})
         missing = [n for n in wanted if n not in found]
-        if missing:
+        if missing and not known_only:
             raise NotFoundError("numbers", f"no person {missing[0]}")
         return found
 
@@ -438,6 +444,14 @@ class Registry:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _is_number(value: object) -> bool:
+    try:
+        checked_number(value)
+    except InvalidInputError:
+        return False
+    return True
 
 
 def _persons_query() -> Select[Any]:

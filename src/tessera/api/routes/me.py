@@ -10,12 +10,14 @@ from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.schemas import (
     AccessEntryPublic,
     AccessLogPublic,
+    HouseholdPublic,
     MyIdentityPublic,
     PersonPublic,
     PrincipalPublic,
     VirtualIdPublic,
 )
 from tessera.auth import Action
+from tessera.errors import NotFoundError
 from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
@@ -48,6 +50,22 @@ def my_identity(caller: CallerDep, services: ServicesDep) -> MyIdentityPublic:
         person=PersonPublic.of(person, services.registry.status_history(person.number)),
         virtual_ids=[VirtualIdPublic.of(v) for v in services.registry.virtual_ids_of(person.number)],
     )
+
+
+@router.get("/household", openapi_extra=declare(Action.me_household_read))
+def my_household(caller: CallerDep, services: ServicesDep) -> HouseholdPublic:
+    """The household the caller is in: its members, head, nominees and history.
+
+    The caller's own look is not logged, as none of theirs is here; what it shows of the
+    other members and the nominees is, for each of them: their data, seen by someone else.
+    """
+    person = services.person_of(caller)
+    household = services.households.household_of(person.number)
+    if household is None:
+        raise NotFoundError("household", "you are in no household: an officer adds you to one")
+    others = services.registry.subjects_of([n for n in household.persons() if n != person.number])
+    services.record_access(caller, sorted(set(others.values())), ("household",), f"read household {household.id}")
+    return HouseholdPublic.of(household)
 
 
 @router.post("/virtual-ids", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.me_virtual_ids_write))
