@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
@@ -148,7 +148,7 @@ class Households:
         actor, reason = _checked_actor(actor), _checked_reason(reason)
         now = self._clock()
         household_id = "h_" + secrets.token_hex(8)
-        with self._store.transaction(write=True, conflict=_joined_meanwhile) as conn:
+        with self._store.transaction(write=True, conflict=_joined_meanwhile("members")) as conn:
             _check_persons(conn, {f"members[{i}]": n for i, n in enumerate(numbers)})
             _check_persons(conn, {f"nominees[{i}]": n for i, n in enumerate(chosen)})
             _check_in_none(conn, numbers)
@@ -181,7 +181,7 @@ class Households:
         household_id, number = _checked_id(household_id), checked_number(number)
         actor, reason = _checked_actor(actor), _checked_reason(reason)
         now = self._clock()
-        with self._store.transaction(write=True, conflict=_joined_meanwhile) as conn:
+        with self._store.transaction(write=True, conflict=_joined_meanwhile("number")) as conn:
             members = _open_household(conn, household_id)
             _check_persons(conn, {"number": number})
             _check_in_none(conn, [number], field="number")
@@ -427,9 +427,9 @@ def _read(conn: Connection, household_id: str) -> Household:
     )
 
 
-def _joined_meanwhile() -> ConflictError:
-    # Another transaction put one of these persons in a household after this one looked.
-    return ConflictError("members", "a person named here joined a household meanwhile: nothing was written")
+def _joined_meanwhile(field: str) -> Callable[[], ConflictError]:
+    """The store's key refused a membership: another transaction put the person in a household after this one looked."""
+    return lambda: ConflictError(field, "a person named here joined a household meanwhile: nothing was written")
 
 
 # --- checks -----------------------------------------------------------------------------------
