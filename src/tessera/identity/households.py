@@ -306,7 +306,7 @@ class Households:
     # --- reading ------------------------------------------------------------------------------
 
     def household(self, household_id: str) -> Household:
-        """The household with its history, or NotFoundError."""
+        """The household with its history (its first ``HISTORY_MAX`` changes), or NotFoundError."""
         household_id = _checked_id(household_id)
         with self._store.transaction() as conn:
             return _read(conn, household_id)

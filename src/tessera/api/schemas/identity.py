@@ -136,7 +136,6 @@ class PersonPublic(BaseModel):
 
 # --- households -------------------------------------------------------------------------------
 
-HouseholdId = Annotated[str, Field(min_length=18, max_length=18, pattern=r"^h_[0-9a-f]{16}$")]
 Reason = Annotated[
     str, Field(min_length=1, max_length=500, description="why, in the officer's words; joins the history")
 ]

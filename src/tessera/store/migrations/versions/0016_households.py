@@ -7,7 +7,8 @@
   is the oldest member (the earliest birth date; then the earliest registered, then the
   lowest number); each member's joining and the head are recorded as changes by
   ``migration 0016`` with the reason "migrated from the free-text household field".
-  Texts that show nothing (spaces only) named no household and are left out.
+  Texts of spaces alone named no household and are left out. It is done in set-based SQL
+  (a few INSERT ... SELECT), so a registry of millions moves in one pass of the database.
 - ``persons.household`` and its index go.
 
 Downgrade puts the column back holding each member's household id, and refuses once a
@@ -20,7 +21,6 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
-import secrets
 import time
 
 import sqlalchemy as sa
@@ -33,7 +33,7 @@ depends_on = None
 
 ACTOR = "migration 0016"
 REASON = "migrated from the free-text household field"
-PAGE = 5_000  # household texts per round trip: memory stays bounded on a registry of millions
+SCRATCH = "household_texts_0016"  # the text-to-id map, made and dropped within the upgrade
 _CHANGES = "change IN ('member_joined', 'member_left', 'head_changed', 'nominee_added', 'nominee_removed')"
 
 
@@ -106,87 +106,44 @@ def upgrade() -> None:
 
 
 def _move_free_text_households(conn: sa.Connection) -> None:
-    """One household per distinct non-empty text, a page of texts at a time, its members read by the old index."""
-    persons = sa.table(
-        "persons",
-        sa.column("number", sa.String),
-        sa.column("household", sa.String),
-        sa.column("birth_date", sa.String),
-        sa.column("created_at_ns", sa.BigInteger),
-    )
-    households = sa.table(
-        "households",
-        sa.column("id", sa.String),
-        sa.column("created_at_ns", sa.BigInteger),
-        sa.column("created_by", sa.String),
-        sa.column("closed_at_ns", sa.BigInteger),
-    )
-    members = sa.table(
-        "household_members",
-        sa.column("number", sa.String),
-        sa.column("household_id", sa.String),
-        sa.column("is_head", sa.Boolean),
-        sa.column("joined_at_ns", sa.BigInteger),
-    )
-    changes = sa.table(
-        "household_changes",
-        sa.column("household_id", sa.String),
-        sa.column("change", sa.String),
-        sa.column("number", sa.String),
-        sa.column("actor", sa.String),
-        sa.column("reason", sa.String),
-        sa.column("at_ns", sa.BigInteger),
-    )
+    """One household per distinct text that shows something, in set-based SQL: a registry of millions
+    moves in a few statements, never a row at a time through Python.
+
+    A scratch table maps each text to a new random id (drawn by the database: ``h_`` and 16 hex
+    digits), then households, members (the first of each text by age heads it) and their
+    history are each one INSERT ... SELECT, the history in order: each household's members
+    oldest first, then its head.
+    """
     now = time.time_ns()
-    after = ""
-    while True:
-        texts = list(
-            conn.scalars(
-                sa.select(persons.c.household)
-                .where(persons.c.household > after)
-                .group_by(persons.c.household)
-                .order_by(persons.c.household)
-                .limit(PAGE)
-            )
-        )
-        if not texts:
-            return
-        after = texts[-1]
-        rows = conn.execute(
-            sa.select(persons.c.household, persons.c.number)
-            .where(persons.c.household.in_(texts))
-            # The oldest first: the earliest birth date (ISO text sorts as dates do), then who registered first.
-            .order_by(persons.c.household, persons.c.birth_date, persons.c.created_at_ns, persons.c.number)
-        )
-        grouped: dict[str, list[str]] = {}
-        for text, number in rows:
-            if text.strip():
-                grouped.setdefault(text, []).append(number)
-        new_households, new_members, new_changes = [], [], []
-        for numbers in grouped.values():
-            household_id = "h_" + secrets.token_hex(8)
-            new_households.append({"id": household_id, "created_at_ns": now, "created_by": ACTOR, "closed_at_ns": None})
-            for i, number in enumerate(numbers):
-                new_members.append(
-                    {"number": number, "household_id": household_id, "is_head": i == 0, "joined_at_ns": now}
-                )
-                new_changes.append(_change(household_id, "member_joined", number, now))
-            new_changes.append(_change(household_id, "head_changed", numbers[0], now))
-        if new_households:
-            conn.execute(households.insert(), new_households)
-            conn.execute(members.insert(), new_members)
-            conn.execute(changes.insert(), new_changes)
-
-
-def _change(household_id: str, change: str, number: str, at_ns: int) -> dict[str, object]:
-    return {
-        "household_id": household_id,
-        "change": change,
-        "number": number,
-        "actor": ACTOR,
-        "reason": REASON,
-        "at_ns": at_ns,
-    }
+    draw = (
+        "'h_' || lower(hex(randomblob(8)))"
+        if conn.dialect.name == "sqlite"
+        else "'h_' || substr(md5(random()::text || clock_timestamp()::text || household), 1, 16)"
+    )
+    params = {"now": now, "actor": ACTOR, "reason": REASON}
+    ranked = (
+        "SELECT p.number, m.id, ROW_NUMBER() OVER (PARTITION BY p.household"
+        " ORDER BY p.birth_date, p.created_at_ns, p.number) AS oldest"
+        f" FROM persons p JOIN {SCRATCH} m ON m.household = p.household"
+    )
+    statements = [
+        f"CREATE TABLE {SCRATCH} (household VARCHAR(64) PRIMARY KEY, id VARCHAR(18) NOT NULL UNIQUE)",
+        # Spaces alone name no household (TRIM drops spaces on both databases).
+        f"INSERT INTO {SCRATCH} (household, id) SELECT household, {draw} FROM persons"
+        " WHERE TRIM(household) != '' GROUP BY household",
+        "INSERT INTO households (id, created_at_ns, created_by, closed_at_ns)"
+        f" SELECT id, :now, :actor, NULL FROM {SCRATCH}",
+        "INSERT INTO household_members (number, household_id, is_head, joined_at_ns)"
+        f" SELECT number, id, oldest = 1, :now FROM ({ranked}) ranked",
+        "INSERT INTO household_changes (household_id, change, number, actor, reason, at_ns)"
+        f" SELECT id, 'member_joined', number, :actor, :reason, :now FROM ({ranked}) ranked ORDER BY id, oldest",
+        "INSERT INTO household_changes (household_id, change, number, actor, reason, at_ns)"
+        " SELECT household_id, 'head_changed', number, :actor, :reason, :now FROM household_members"
+        " WHERE is_head ORDER BY household_id",
+        f"DROP TABLE {SCRATCH}",
+    ]
+    for statement in statements:
+        conn.execute(sa.text(statement), {k: v for k, v in params.items() if f":{k}" in statement})
 
 
 def downgrade() -> None:
