@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tessera.errors import BatchSizeError, ConflictError, InvalidInputError, NotFoundError, StoreError
-from tessera.identity import MEMBERS_MAX, NOMINEES_MAX, Household, Households, Registry, new_number, replayed
+from tessera.identity import (
+    MEMBERS_MAX,
+    NOMINEES_MAX,
+    Household,
+    HouseholdChange,
+    Households,
+    Registry,
+    new_number,
+    replayed,
+)
 from tessera.store import Store, household_changes, household_members, household_nominees, households
 
 OFFICER = "p_00000000000000aa"
@@ -333,6 +342,22 @@ class TestChanges:
             with pytest.raises(NotFoundError) as caught:
                 change(home.id, person(registry), actor=OFFICER, reason=REASON)
             assert caught.value.field == "number"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [("head_changed", "1")],  # a head who never joined
+        [("member_joined", "1"), ("member_joined", "1")],  # joined twice
+        [("member_joined", "1"), ("member_joined", "2"), ("head_changed", "1"), ("member_left", "1")],  # head left
+        [("nominee_added", "1"), ("nominee_added", "2"), ("nominee_added", "3")],  # a third nominee
+        [("nominee_removed", "1")],  # never nominated
+    ],
+)
+def test_a_history_that_could_not_have_happened__replay_refuses_it(changes: list[tuple[str, str]]) -> None:
+    """replayed() checks each step as the domain does, so a rewritten history shows."""
+    with pytest.raises(ValueError, match="cannot follow"):
+        replayed(HouseholdChange(change, number, OFFICER, REASON, 0) for change, number in changes)
 
 
 # --- the invariants, over random sequences of changes --------------------------------------------
