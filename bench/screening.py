@@ -217,7 +217,7 @@ def _register(store: Store, people: list[dict[str, Any]], seed: int) -> None:
                     {"number": numbers[i], "principal_id": f"p_{i:016x}", "name": people[i]["name"],
                      "other_names": json.dumps(people[i]["other_names"], ensure_ascii=False),
                      "birth_date": people[i]["birth_date"], "sex": people[i]["sex"], "address": "",
-                     "household": "", "status": "active", "enrolment_id": f"e_{i:016x}", "created_at_ns": 0}
+                     "status": "active", "enrolment_id": f"e_{i:016x}", "created_at_ns": 0}
                     for i in chunk
                 ],
             )  # fmt: skip

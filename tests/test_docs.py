@@ -103,7 +103,8 @@ def _examples() -> list[Route]:
             assert url is not None, line
             method = re.search(r" -X ([A-Z]+)", line)
             sends = re.search(r" (-d|--data|--json) ", line)
-            found.append(_route(method.group(1) if method else ("POST" if sends else "GET"), url.group(1)))
+            path = re.sub(r"\$\{?[A-Za-z_]\w*\}?", "{}", url.group(1))  # a shell variable holds a path parameter
+            found.append(_route(method.group(1) if method else ("POST" if sends else "GET"), path))
     return found
 
 

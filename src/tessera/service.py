@@ -39,6 +39,7 @@ from tessera.identity import (
     LOGIN_STATUSES,
     Enrolments,
     Gallery,
+    Households,
     NewlyRegistered,
     OpenIdProvider,
     Passkeys,
@@ -101,6 +102,7 @@ NO_PURPOSE = "none stated"
 PAYMENT_PURPOSE = "a payment to or from the person's wallet"
 OPENING_PURPOSE = "opening an account"
 OWN_ACCOUNT_PURPOSE = "reading the caller's own account, whose payments name the person's wallet"
+OWN_HOUSEHOLD_PURPOSE = "a member of the household reading it"
 PURPOSE_MAX = 200  # characters of X-Tessera-Purpose
 PURPOSE_BYTES_MAX = 4 * PURPOSE_MAX  # the header's bytes: UTF-8 takes up to 4 a character
 
@@ -202,6 +204,7 @@ class Services:
             self.gallery = stack.enter_context(Gallery.open(settings.data_dir / "gallery"))
             stack.callback(self._deliver_notes_again)
             self.registry = Registry(self.store)
+            self.households = Households(self.store)
             public = urlsplit(settings.public_url)
             origin = f"{public.scheme}://{public.netloc}"
             self.passkeys = Passkeys(self.store, public.hostname or "localhost", "Tessera", [origin])

@@ -287,10 +287,13 @@ class SyntheticEnrolment:
     """One submission to enrolment: who the generator made it for, and whether it is a repeat."""
 
     request_id: str  # unique per submission
-    demographics: dict[str, object]  # name, other_names, birth_date, sex, address, household
+    demographics: dict[str, object]  # name, other_names, birth_date, sex, address
     templates: Templates
     person: int  # the true identity: submissions of one person share it
     duplicate_of: int | None  # the index of this person's first submission when this is a repeat
+    # Who the applicant lives with: submissions with the same label make a household once
+    # enrolled (tessera.identity.Households); "" for none. Never sent with the demographics.
+    household: str = ""
 
     def submission(self) -> Submission:
         """As a capture station sends it to ``Enrolments.submit``."""
@@ -345,7 +348,7 @@ def _demographics(rng: np.random.Generator, index: int, first: dict[str, object]
             f"{int(rng.integers(1, 300))} {_STREETS[int(rng.integers(len(_STREETS)))]}, "
             f"{_TOWNS[int(rng.integers(len(_TOWNS)))]}"
         ),
-        # A household is shared with about two earlier submissions on average.
+        # A household is shared with about two earlier submissions on average (taken out by the caller).
         "household": "" if rng.random() < _NO_HOUSEHOLD_SHARE else f"hh-{int(rng.integers(1 + index // 3)):07d}",
     }
 
@@ -414,7 +417,8 @@ def synthetic_enrolments(
                 # The first submission's demographics, regenerated from its own seed.
                 claimed = _demographics(np.random.default_rng([seed, _PEOPLE, repeat_of]), repeat_of)
                 demographics = _demographics(rng, j, claimed)
-            yield SyntheticEnrolment(f"enrol-{seed}-{j:09d}", demographics, templates, person, repeat_of)
+            household = str(demographics.pop("household"))
+            yield SyntheticEnrolment(f"enrol-{seed}-{j:09d}", demographics, templates, person, repeat_of, household)
 
 
 # --- sanctions screening: synthetic listings and labelled queries ---------------------------------

@@ -168,10 +168,32 @@ def _sanctions_hits(policy: Policy) -> list[Call]:
     return [Call("/v1/sanctions/hits", (number,))]
 
 
+def _household(policy: Policy) -> tuple[str, tuple[str, ...]]:
+    """Ada heads a household with Ben; a neighbour, no member, may collect for it."""
+    ada, ben, neighbour = policy.ada.number, policy.ben.number, _person(policy, "Chidi Obi")
+    officer = policy.world.principals["tax-officer"].id
+    home = policy.world.services.households.create_household(
+        [ada, ben], head=ada, nominees=[neighbour], actor=officer, reason="registered at the desk"
+    )
+    return home.id, (ada, ben, neighbour)
+
+
+def _households(policy: Policy) -> list[Call]:
+    household_id, numbers = _household(policy)
+    return [Call(f"/v1/identity/households/{household_id}", numbers)]
+
+
+def _household_of_person(policy: Policy) -> list[Call]:
+    _, numbers = _household(policy)
+    return [Call(f"/v1/identity/persons/{numbers[1]}/household", numbers)]
+
+
 CASES: dict[tuple[str, str], Callable[[Policy], list[Call]]] = {
     ("GET", "/v1/identity/enrolments/{enrolment_id}"): _enrolments,
     ("GET", "/v1/identity/adjudications"): _adjudications,
     ("GET", "/v1/identity/persons/{number}"): _person_record,
+    ("GET", "/v1/identity/households/{household_id}"): _households,
+    ("GET", "/v1/identity/persons/{number}/household"): _household_of_person,
     ("GET", "/v1/check"): _check,
     ("GET", "/v1/restrictions"): _restrictions,
     ("GET", "/v1/restrictions/{restriction_id}"): _restriction,

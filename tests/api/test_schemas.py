@@ -154,7 +154,6 @@ DEMOGRAPHICS = Demographics(
     birth_date=dt.date(1990, 2, 3),
     sex="F",
     address="1 Main Street",
-    household="h1",
 )
 DEMOGRAPHICS_JSON = {
     "name": "Amara Okafor",
@@ -162,7 +161,6 @@ DEMOGRAPHICS_JSON = {
     "birth_date": "1990-02-03",
     "sex": "F",
     "address": "1 Main Street",
-    "household": "h1",
 }
 
 
@@ -209,7 +207,7 @@ class TestIdentity:
             birth_date=dt.date(1990, 2, 3),
             sex="F",
             address="1 Main Street",
-            household="h1",
+            household="h_0123456789abcdef",
             status="active",
             created_at_ns=5,
         )
@@ -217,6 +215,7 @@ class TestIdentity:
         assert PersonPublic.of(person, history).model_dump() == {
             "number": "123456789012",
             **DEMOGRAPHICS_JSON,
+            "household": "h_0123456789abcdef",
             "status": "active",
             "created_at_ns": 5,
             "created_at": "1970-01-01T00:00:00.000000005Z",

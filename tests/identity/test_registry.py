@@ -23,7 +23,6 @@ def facts(**changes: object) -> dict[str, Any]:
         "birth_date": "1990-04-01",
         "sex": "F",
         "address": "12 Orchard Lane",
-        "household": "h-17",
     }
     return {**base, **changes}
 
@@ -92,6 +91,16 @@ class TestDemographics:
         assert checked_demographics(facts(name=name)).name == name
         assert checked_demographics(facts(name="Nguy\u1ec5n V\u0103n")).name == "Nguy\u1ec5n V\u0103n"
 
+    def test_a_household_in_demographics__refused_pointing_to_the_households(self) -> None:
+        """A free-text household is refused by name, the message saying where households went (migration 0016)."""
+        with pytest.raises(InvalidInputError, match="POST /v1/identity/households") as caught:
+            checked_demographics(facts(household="h-17"))
+        assert caught.value.field == "demographics.household"
+
+    def test_an_empty_household_in_demographics__taken_as_none(self) -> None:
+        """A station that still sends household "" (no household, as it always meant) is not refused."""
+        assert checked_demographics(facts(household="")) == checked_demographics(facts())
+
     def test_missing_required_field(self) -> None:
         """Demographics without a birth date are refused naming demographics.birth_date."""
         raw = facts()
@@ -105,12 +114,12 @@ class TestDemographics:
 HIDDEN = {
     "right-to-left override": ("address", "12 Orchard \u202eenaL", "U+202E RIGHT-TO-LEFT OVERRIDE"),
     "left-to-right embedding": ("address", "\u202a12 Orchard Lane", "U+202A"),
-    "first-strong isolate": ("household", "h-\u206817\u2069", "U+2068"),
-    "zero-width space": ("household", "h-\u200b17", "U+200B"),
+    "first-strong isolate": ("address", "12 \u2068Orchard\u2069 Lane", "U+2068"),
+    "zero-width space": ("address", "12 Orch\u200bard Lane", "U+200B"),
     "soft hyphen": ("address", "12 Orch\u00adard Lane", "U+00AD"),
     "tag letter": ("address", "12 Orchard Lane\U000e0041", "U+E0041"),
     "Hangul filler": ("address", "12 Orchard\u3164Lane", "U+3164"),
-    "variation selector": ("household", "h-17\ufe0f", "U+FE0F"),
+    "variation selector": ("address", "12\ufe0f Orchard Lane", "U+FE0F"),
     "line separator": ("address", "12 Orchard\u2028Lane", "U+2028"),
     "joiner at the end": ("address", "12 Orchard Lane\u200d", "U+200D"),
 }
@@ -121,7 +130,7 @@ class TestDemographicText:
     def test_hidden_or_reordering_characters__refused_naming_the_field(
         self, key: str, value: str, message: str
     ) -> None:
-        """An address or household shows an officer all it holds, in the order it reads."""
+        """An address shows an officer all it holds, in the order it reads."""
         with pytest.raises(InvalidInputError, match=re.escape(message)) as caught:
             checked_demographics(facts(**{key: value}))
         assert caught.value.field == f"demographics.{key}"

@@ -44,6 +44,10 @@ class Action(StrEnum):
     me_passkeys_write = "me.passkeys.write"
     me_pin_write = "me.pin.write"
     identity_persons_rebind = "identity.persons.rebind"
+    identity_households_create = "identity.households.create"
+    identity_households_read = "identity.households.read"
+    identity_households_update = "identity.households.update"
+    me_household_read = "me.household.read"
     restrictions_check = "restrictions.check"
     legal_bases_read = "legal_bases.read"
     restrictions_propose = "restrictions.propose"
@@ -141,6 +145,14 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.citizen, Action.me_passkeys_write, Scope.own, "adding a device needs a passkey session"),
     Grant(Role.citizen, Action.me_pin_write, Scope.own, "changing it needs the current PIN"),
     Grant(Role.officer, Action.identity_persons_rebind, Scope.purpose, "after a 1:1 in-person check; logged"),
+    Grant(
+        Role.officer, Action.identity_households_create, Scope.purpose, "with a reason; logged for each person in it"
+    ),
+    Grant(Role.officer, Action.identity_households_read, Scope.purpose, "logged for each member and nominee"),
+    Grant(
+        Role.officer, Action.identity_households_update, Scope.purpose, "with a reason; logged for each person in it"
+    ),
+    Grant(Role.citizen, Action.me_household_read, Scope.own, "the household they are in; logged for the others in it"),
     Grant(Role.officer, Action.restrictions_check, Scope.purpose, "enforcing services; each check is logged"),
     Grant(Role.citizen, Action.legal_bases_read, Scope.any, "the law is public"),
     Grant(Role.officer, Action.legal_bases_read, Scope.any, "the law is public"),

@@ -1,4 +1,4 @@
-"""Identity: the person registry, enrolment with 1:N de-duplication, and the internet ID.
+"""Identity: the person registry and its households, enrolment with 1:N de-duplication, and the internet ID.
 
 See ``docs/identity.md`` (registry, enrolment, credentials), ``docs/dedup.md`` (the
 gallery) and ``docs/oidc.md`` (logging in to other services).
@@ -13,6 +13,15 @@ from tessera.identity.enrolment import (
     Enrolments,
     NewlyRegistered,
     Submission,
+)
+from tessera.identity.households import (
+    MEMBERS_MAX,
+    NOMINEES_MAX,
+    Household,
+    HouseholdChange,
+    Households,
+    Replayed,
+    replayed,
 )
 from tessera.identity.numbers import check_digits, checked_number, checked_virtual_id, new_number, new_virtual_id
 from tessera.identity.oidc import CLAIMS, AuthorizationRequest, OpenIdProvider, Redirect, Tokens
@@ -40,6 +49,8 @@ __all__ = [
     "FINGERS_MAX",
     "FINGER_DIMS",
     "LOGIN_STATUSES",
+    "MEMBERS_MAX",
+    "NOMINEES_MAX",
     "SUBMIT_BATCH_MAX",
     "AuthorizationRequest",
     "Candidate",
@@ -50,6 +61,9 @@ __all__ = [
     "Enrolments",
     "FaceIndex",
     "Gallery",
+    "Household",
+    "HouseholdChange",
+    "Households",
     "NewlyRegistered",
     "OpenIdProvider",
     "PasskeyRecord",
@@ -61,6 +75,7 @@ __all__ = [
     "Registry",
     "RelyingParties",
     "RelyingParty",
+    "Replayed",
     "SignCodeIndex",
     "StatusChange",
     "Submission",
@@ -75,4 +90,5 @@ __all__ = [
     "checked_virtual_id",
     "new_number",
     "new_virtual_id",
+    "replayed",
 ]

@@ -15,7 +15,6 @@ gallery never names a number the registry does not know.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -34,7 +33,7 @@ from tessera.auth import Principal
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.identity.dedup import DUPLICATE_THRESHOLD, Candidate, Gallery
 from tessera.identity.fusion import pairwise_fused_scores
-from tessera.identity.registry import Clock, Demographics, Registry, checked_demographics
+from tessera.identity.registry import Clock, Demographics, Registry, checked_demographics, stored_demographics
 from tessera.identity.templates import Templates, checked_templates
 from tessera.limits import PAGE_SIZE_MAX, check_batch_size
 from tessera.store import DECISIONS, REASON_MAX, REQUEST_ID_MAX, Store, enrolments
@@ -47,7 +46,7 @@ RECONCILE_PAGE = 10_000
 _REQUEST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{REQUEST_ID_MAX - 1}}}")
 _ENROLMENT_ID = re.compile(r"e_[0-9a-f]{16}")
 TEMPLATE_FIELDS = ("face_template", "finger_templates")
-DEMOGRAPHIC_FIELDS = ("name", "other_names", "birth_date", "sex", "address", "household")
+DEMOGRAPHIC_FIELDS = ("name", "other_names", "birth_date", "sex", "address")
 # The purpose a submission carries in itself, logged where the station states none: the 1:N
 # search is what enrolment is, so a station's search needs no purpose of its own. A decision
 # on a case needs one (the API asks for it); a caller in the domain that gives none is logged
@@ -347,7 +346,7 @@ class Enrolments:
         with self._store.transaction() as conn:
             row = conn.execute(select(enrolments).where(enrolments.c.id == enrolment.id)).one()
         templates = Templates.from_bytes(bytes(row.templates))
-        facts = checked_demographics(json.loads(row.demographics), today=dt.date.max)
+        facts = stored_demographics(json.loads(row.demographics))
         seen = {c.number for c in enrolment.candidates}
         fresh = [m for m in self._gallery.search([templates], k=CANDIDATES_MAX)[0] if m.score >= self._threshold]
         if any(m.number not in seen for m in fresh):
@@ -535,5 +534,5 @@ def _enrolment_of(row: Row[Any]) -> Enrolment:
         decided_at_ns=row.decided_at_ns,
         station=row.station,
         # Stored already checked; the birth date may be older than any "today" check of the future.
-        demographics=checked_demographics(json.loads(row.demographics), today=dt.date.max),
+        demographics=stored_demographics(json.loads(row.demographics)),
     )

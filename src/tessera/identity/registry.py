@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, Select, func, select, update
 
 from tessera.auth import Role
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
@@ -25,11 +25,11 @@ from tessera.identity.numbers import checked_number, checked_virtual_id, new_num
 from tessera.limits import PAGE_SIZE_MAX
 from tessera.store import (
     ADDRESS_MAX,
-    HOUSEHOLD_MAX,
     PERSON_NAME_MAX,
     PERSON_STATUSES,
     REASON_MAX,
     Store,
+    household_members,
     inserted,
     person_status_history,
     persons,
@@ -58,7 +58,15 @@ OLDEST_BIRTH = dt.date(1880, 1, 1)
 _ISO_DATE_CHARS = len("YYYY-MM-DD")
 SEXES = ("F", "M", "X")
 FINAL_STATUSES = frozenset({"deceased"})
-DEMOGRAPHIC_KEYS = frozenset({"name", "other_names", "birth_date", "sex", "address", "household"})
+DEMOGRAPHIC_KEYS = frozenset({"name", "other_names", "birth_date", "sex", "address"})
+# Demographics once carried a free-text household; households are the registry's own records
+# now (tessera.identity.households, migration 0019). The key is still read, so that a station
+# that sends it is told so instead of having it dropped: empty is taken, anything else refused.
+FORMER_HOUSEHOLD_KEY = "household"
+FORMER_HOUSEHOLD_REFUSAL = (
+    "households are no longer free text in demographics: enrol the person without it, then add them to a "
+    "household (POST /v1/identity/households, or .../households/{id}/members; docs/identity.md, Households)"
+)
 
 Clock = Callable[[], int]
 
@@ -72,7 +80,6 @@ class Demographics:
     birth_date: dt.date
     sex: str
     address: str
-    household: str
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,13 +88,15 @@ class Demographics:
             "birth_date": self.birth_date.isoformat(),
             "sex": self.sex,
             "address": self.address,
-            "household": self.household,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """A registered person. ``principal_id`` is the citizen principal that speaks for them."""
+    """A registered person. ``principal_id`` is the citizen principal that speaks for them.
+
+    ``household`` is the id of the household they are a member of now, "" for none.
+    """
 
     number: str
     principal_id: str
@@ -130,10 +139,16 @@ class VirtualId:
 
 
 def checked_demographics(raw: object, field: str = "demographics", *, today: dt.date | None = None) -> Demographics:
-    """Demographics from a mapping with exactly the keys of ``DEMOGRAPHIC_KEYS``; names in any script."""
+    """Demographics from a mapping with the keys of ``DEMOGRAPHIC_KEYS``; names in any script.
+
+    A ``household`` key is refused unless empty (``FORMER_HOUSEHOLD_REFUSAL`` says where
+    households went); an empty one is taken as no household, as it always meant.
+    """
     if not isinstance(raw, Mapping):
         raise InvalidInputError(field, "must be an object with " + ", ".join(sorted(DEMOGRAPHIC_KEYS)))
-    unknown = set(raw) - DEMOGRAPHIC_KEYS
+    if raw.get(FORMER_HOUSEHOLD_KEY, "") != "":
+        raise InvalidInputError(f"{field}.{FORMER_HOUSEHOLD_KEY}", FORMER_HOUSEHOLD_REFUSAL)
+    unknown = set(raw) - DEMOGRAPHIC_KEYS - {FORMER_HOUSEHOLD_KEY}
     if unknown:
         raise InvalidInputError(f"{field}.{sorted(map(str, unknown))[0]}", "is not a demographic field")
     missing = {"name", "birth_date", "sex"} - set(raw)
@@ -151,8 +166,13 @@ def checked_demographics(raw: object, field: str = "demographics", *, today: dt.
     if sex not in SEXES:
         raise InvalidInputError(f"{field}.sex", f"must be one of {', '.join(SEXES)}, got {sex!r:.20}")
     address = _checked_text(raw.get("address", ""), f"{field}.address", ADDRESS_MAX)
-    household = _checked_text(raw.get("household", ""), f"{field}.household", HOUSEHOLD_MAX)
-    return Demographics(name, other_names, birth_date, str(sex), address, household)
+    return Demographics(name, other_names, birth_date, str(sex), address)
+
+
+def stored_demographics(raw: Mapping[str, object]) -> Demographics:
+    """Demographics as an enrolment kept them: checked again, the free text of a household stated before
+    migration 0016 left out (the submission keeps it), and a birth date any "today" since allowed."""
+    return checked_demographics({k: v for k, v in raw.items() if k != FORMER_HOUSEHOLD_KEY}, today=dt.date.max)
 
 
 class Registry:
@@ -212,7 +232,6 @@ class Registry:
                 birth_date=facts.birth_date.isoformat(),
                 sex=facts.sex,
                 address=facts.address,
-                household=facts.household,
                 status="active",
                 enrolment_id=enrolment_id or "e_" + secrets.token_hex(8),
                 created_at_ns=now,
@@ -237,7 +256,7 @@ class Registry:
                 facts.birth_date,
                 facts.sex,
                 facts.address,
-                facts.household,
+                "",
                 "active",
                 now,
             )
@@ -247,7 +266,7 @@ class Registry:
         """The person with this number, whatever their status; None if there is none."""
         number = checked_number(number)
         with self._store.transaction() as conn:
-            row = conn.execute(select(persons).where(persons.c.number == number)).first()
+            row = conn.execute(_persons_query().where(persons.c.number == number)).first()
         return None if row is None else _person_of(row)
 
     def person(self, number: str) -> Person:
@@ -260,7 +279,7 @@ class Registry:
     def person_of_principal(self, principal_id: str) -> Person | None:
         """The person a citizen principal speaks for, if any."""
         with self._store.transaction() as conn:
-            row = conn.execute(select(persons).where(persons.c.principal_id == principal_id)).first()
+            row = conn.execute(_persons_query().where(persons.c.principal_id == principal_id)).first()
         return None if row is None else _person_of(row)
 
     def subject_of(self, number: str) -> str:
@@ -276,8 +295,14 @@ class Registry:
             raise NotFoundError("number", f"no person {number}")
         return str(subject)
 
-    def subjects_of(self, numbers: Sequence[str]) -> dict[str, str]:
-        """The access-log subject of each of ``numbers`` (all must be registered), in one query."""
+    def subjects_of(self, numbers: Sequence[str], *, known_only: bool = False) -> dict[str, str]:
+        """The access-log subject of each of ``numbers`` (all must be registered), in one query.
+
+        ``known_only``: of those that are registered persons, the others (malformed or unknown
+        numbers, which the caller refuses later by their own field) left out.
+        """
+        if known_only:
+            numbers = [n for n in numbers if _is_number(n)]
         wanted = sorted({checked_number(n, f"numbers[{i}]") for i, n in enumerate(numbers)})
         found: dict[str, str] = {}
         with self._store.transaction() as conn:
@@ -289,7 +314,7 @@ class Registry:
                 )
                 found.update({row.number: row.subject for row in rows})
         missing = [n for n in wanted if n not in found]
-        if missing:
+        if missing and not known_only:
             raise NotFoundError("numbers", f"no person {missing[0]}")
         return found
 
@@ -310,8 +335,9 @@ class Registry:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE_MAX:
             raise InvalidInputError("limit", f"must be 1-{PAGE_SIZE_MAX}")
         query = (
-            select(persons, principals.c.subject)
-            .select_from(persons.join(principals, persons.c.principal_id == principals.c.id))
+            _persons_query()
+            .add_columns(principals.c.subject)
+            .join(principals, persons.c.principal_id == principals.c.id)
             .order_by(persons.c.number)
             .limit(limit)
         )
@@ -353,7 +379,7 @@ class Registry:
                     number=number, status=status, reason=reason, actor=actor, at_ns=now
                 )
             )
-            row = conn.execute(select(persons).where(persons.c.number == number)).one()
+            row = conn.execute(_persons_query().where(persons.c.number == number)).one()
         person = _person_of(row)
         failed: Exception | None = None
         for listener in self._status_listeners:
@@ -443,6 +469,21 @@ class Registry:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _is_number(value: object) -> bool:
+    try:
+        checked_number(value)
+    except InvalidInputError:
+        return False
+    return True
+
+
+def _persons_query() -> Select[Any]:
+    """Persons with the household each is a member of now ("" for none)."""
+    return select(persons, func.coalesce(household_members.c.household_id, "").label("household")).select_from(
+        persons.outerjoin(household_members, household_members.c.number == persons.c.number)
+    )
 
 
 def _person_of(row: Row[Any]) -> Person:

@@ -18,6 +18,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    text,
 )
 
 from tessera.auth import AGENCY_MAX, DISPLAY_NAME_MAX, NAME_MAX, ORGANISATION_MAX, Role
@@ -77,7 +79,6 @@ VIRTUAL_ID_LENGTH = 16
 ENROLMENT_ID_LENGTH = 18  # "e_" and 16 hex digits
 PERSON_NAME_MAX = 300
 ADDRESS_MAX = 500
-HOUSEHOLD_MAX = 64
 REQUEST_ID_MAX = 64
 REASON_MAX = 500
 PERSON_STATUSES = ("active", "suspended", "revoked", "deceased")
@@ -95,13 +96,12 @@ persons = Table(
     Column("birth_date", String(10), nullable=False),  # ISO 8601
     Column("sex", String(1), nullable=False),
     Column("address", String(ADDRESS_MAX), nullable=False),
-    Column("household", String(HOUSEHOLD_MAX), nullable=False),
+    # The free-text household column went in migration 0019: households are their own tables below.
     Column("status", String(16), nullable=False),
     Column("enrolment_id", String(ENROLMENT_ID_LENGTH), nullable=False, unique=True),
     Column("created_at_ns", BigInteger, nullable=False),
     CheckConstraint("sex IN ('F', 'M', 'X')", name="sex"),
     CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in PERSON_STATUSES)), name="status"),
-    Index(None, "household"),
 )
 
 person_status_history = Table(
@@ -336,11 +336,11 @@ sanctions_lists = Table(
     Column("entities", Integer, nullable=False),
     Column("names", Integer, nullable=False),
     Column("imported_at_ns", BigInteger, nullable=False),
-    # What this import changed against the previous one of its source (NULL for imports before 0016).
+    # What this import changed against the previous one of its source (NULL for imports before 0017).
     Column("listings_new", Integer, nullable=True),
     Column("listings_changed", Integer, nullable=True),
     Column("listings_removed", Integer, nullable=True),
-    # The screening of registered people this import owes (migration 0016): every person against
+    # The screening of registered people this import owes (migration 0017): every person against
     # the listings changed at or after screen_since_ns, in number order; screened_through is the
     # last number done, screened_at_ns is set when it is finished. NULL since: nothing owed.
     Column("screen_since_ns", BigInteger, nullable=True),
@@ -366,7 +366,7 @@ sanctions_entities = Table(
     Column("programs", Text, nullable=False),
     Column("legal_basis", Text, nullable=False),
     Column("remarks", Text, nullable=False),
-    # SHA-256 of the listing's content as stored (migration 0016; NULL for rows imported before it,
+    # SHA-256 of the listing's content as stored (migration 0017; NULL for rows imported before it,
     # whose hash is then computed from the row), and the import at which that content first appeared.
     Column("content_hash", String(64), nullable=True),
     Column("changed_at_ns", BigInteger, nullable=True),
@@ -677,4 +677,72 @@ declaration_decisions = Table(
     Column("reason", String(DECLARATION_NOTE_MAX), nullable=False),
     Column("at_ns", BigInteger, nullable=False),
     CheckConstraint("decision IN ({})".format(", ".join(f"'{d}'" for d in DECLARATION_DECISIONS)), name="decision"),
+)
+
+# --- identity: households (migration 0016) -------------------------------------------------------
+
+HOUSEHOLD_ID_LENGTH = 18  # "h_" and 16 hex digits
+HOUSEHOLD_CHANGES = ("member_joined", "member_left", "head_changed", "nominee_added", "nominee_removed")
+HOUSEHOLD_CHANGE_MAX = 16
+NOMINEE_SLOTS = 2  # tessera.identity.households.NOMINEES_MAX: the slot column holds a third out of the store too
+
+# A household; its members, head and nominees are the rows below. Never deleted: a household
+# whose last member left is closed, and keeps its history.
+households = Table(
+    "households",
+    metadata,
+    Column("id", String(HOUSEHOLD_ID_LENGTH), primary_key=True),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("created_by", String(ACTOR_MAX), nullable=False),  # a principal id, or "migration 0016"
+    Column("closed_at_ns", BigInteger, nullable=True),  # when its last member left
+)
+
+# Who is in which household now. The key is the person alone: a person is in at most one
+# household at a time, whatever the code above the store does. The head is a member (a flag
+# on their row, so the head can never be someone outside), and one at most per household.
+household_members = Table(
+    "household_members",
+    metadata,
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), primary_key=True),
+    Column("household_id", String(HOUSEHOLD_ID_LENGTH), ForeignKey(households.c.id), nullable=False),
+    Column("is_head", Boolean, nullable=False),
+    Column("joined_at_ns", BigInteger, nullable=False),
+    Index(None, "household_id", "number"),
+    Index(
+        "uq_household_members_head",
+        "household_id",
+        unique=True,
+        sqlite_where=text("is_head"),
+        postgresql_where=text("is_head"),
+    ),
+)
+
+# Who may collect on a household's behalf: registered persons, members or not. Two slots per
+# household, so a third nominee is refused by the store as well as by the domain.
+household_nominees = Table(
+    "household_nominees",
+    metadata,
+    Column("household_id", String(HOUSEHOLD_ID_LENGTH), ForeignKey(households.c.id), primary_key=True),
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), nullable=False),
+    Column("added_at_ns", BigInteger, nullable=False),
+    CheckConstraint(f"slot >= 1 AND slot <= {NOMINEE_SLOTS}", name="slot"),
+    UniqueConstraint("household_id", "number"),
+    Index(None, "number"),  # the households a person collects for
+)
+
+# Every change to a household, in order: only ever added to, never changed or deleted. Replayed
+# from the first row, it gives the members, head and nominees of the rows above.
+household_changes = Table(
+    "household_changes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("household_id", String(HOUSEHOLD_ID_LENGTH), ForeignKey(households.c.id), nullable=False),
+    Column("change", String(HOUSEHOLD_CHANGE_MAX), nullable=False),
+    Column("number", String(NUMBER_LENGTH), ForeignKey(persons.c.number), nullable=False),  # the person it concerns
+    Column("actor", String(ACTOR_MAX), nullable=False),  # the officer's principal id, or "migration 0016"
+    Column("reason", String(REASON_MAX), nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    CheckConstraint("change IN ({})".format(", ".join(f"'{c}'" for c in HOUSEHOLD_CHANGES)), name="change"),
+    Index(None, "household_id", "id"),
 )

@@ -11,6 +11,7 @@ from tessera.api.deps import CallerDep, ServicesDep, declare
 from tessera.api.schemas import (
     AccessEntryPublic,
     AccessLogPublic,
+    HouseholdPublic,
     Looker,
     MyIdentityPublic,
     PersonPublic,
@@ -19,8 +20,9 @@ from tessera.api.schemas import (
 )
 from tessera.audit import AccessEntry
 from tessera.auth import Action, published_name
+from tessera.errors import NotFoundError
 from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
-from tessera.service import Services
+from tessera.service import OWN_HOUSEHOLD_PURPOSE, Services
 
 RELYING_PARTY_PREFIX = "rp:"  # how tessera.identity's OIDC provider names a relying party in the log
 PRINCIPAL_ID = re.compile(r"p_[0-9a-f]{16}")
@@ -76,6 +78,28 @@ def my_identity(caller: CallerDep, services: ServicesDep) -> MyIdentityPublic:
         person=PersonPublic.of(person, services.registry.status_history(person.number)),
         virtual_ids=[VirtualIdPublic.of(v) for v in services.registry.virtual_ids_of(person.number)],
     )
+
+
+@router.get("/household", openapi_extra=declare(Action.me_household_read))
+def my_household(caller: CallerDep, services: ServicesDep) -> HouseholdPublic:
+    """The household the caller is in: its members, head, nominees and history.
+
+    The caller's own look is not logged, as none of theirs is here; what it shows of the
+    other members and the nominees is, for each of them: their data, seen by someone else.
+    """
+    person = services.person_of(caller)
+    household = services.households.household_of(person.number)
+    if household is None:
+        raise NotFoundError("household", "you are in no household: an officer adds you to one")
+    others = services.registry.subjects_of([n for n in household.persons() if n != person.number])
+    services.record_access(
+        caller,
+        sorted(set(others.values())),
+        ("household",),
+        f"read household {household.id}",
+        unstated=OWN_HOUSEHOLD_PURPOSE,
+    )
+    return HouseholdPublic.of(household)
 
 
 @router.post("/virtual-ids", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.me_virtual_ids_write))

@@ -16,7 +16,7 @@ from tessera.api.schemas.common import (
     beside,
     vars_of,
 )
-from tessera.identity import SUBMIT_BATCH_MAX, Person, StatusChange
+from tessera.identity import MEMBERS_MAX, NOMINEES_MAX, SUBMIT_BATCH_MAX, Person, StatusChange
 
 Number = Annotated[str, Field(min_length=12, max_length=12, pattern=r"^[0-9]{12}$", description="a Tessera number")]
 # Templates arrive as JSON numbers or as base64 of little-endian float32; the domain checks
@@ -32,7 +32,15 @@ class DemographicsCreate(StrictModel):
     birth_date: Annotated[str, Field(min_length=10, max_length=10, description="YYYY-MM-DD")]
     sex: Literal["F", "M", "X"]
     address: Annotated[str, Field(max_length=500)] = ""
-    household: Annotated[str, Field(max_length=64)] = ""
+    household: Annotated[
+        str,
+        Field(
+            max_length=64,
+            deprecated=True,
+            description='no longer free text: "" or absent; any other value is refused with where households went '
+            "(POST /v1/identity/households after enrolment)",
+        ),
+    ] = ""
 
 
 class FingerCreate(StrictModel):
@@ -63,7 +71,6 @@ class DemographicsPublic(FromRecord):
     birth_date: IsoDate
     sex: str
     address: str
-    household: str
 
 
 class CandidatePublic(FromRecord):
@@ -131,7 +138,7 @@ class PersonPublic(BaseModel):
     birth_date: IsoDate
     sex: str
     address: str
-    household: str
+    household: str = Field(description='the id of the household the person is in now; "" for none')
     status: str
     created_at_ns: int
     created_at: Rfc3339 = beside("created_at_ns")
@@ -140,3 +147,60 @@ class PersonPublic(BaseModel):
     @classmethod
     def of(cls, p: Person, history: list[StatusChange]) -> PersonPublic:
         return cls.model_validate({**vars_of(p), "status_history": history})
+
+
+# --- households -------------------------------------------------------------------------------
+
+Reason = Annotated[
+    str, Field(min_length=1, max_length=500, description="why, in the officer's words; joins the history")
+]
+
+
+class HouseholdCreate(StrictModel):
+    """A new household: its members (the head among them) and any nominees, with the reason."""
+
+    members: list[Number] = Field(max_length=MEMBERS_MAX, description="at least one: the head")
+    head: Number
+    nominees: list[Number] = Field(default_factory=list, max_length=NOMINEES_MAX)
+    reason: Reason
+
+
+class HouseholdPersonCreate(StrictModel):
+    """A person to add to a household, as a member or a nominee, or to make its head."""
+
+    number: Number
+    reason: Reason
+
+
+class HouseholdMemberRemoval(StrictModel):
+    """A member leaves; the head leaves only naming another member as ``new_head``."""
+
+    reason: Reason
+    new_head: Number | None = None
+
+
+class HouseholdNomineeRemoval(StrictModel):
+    reason: Reason
+
+
+class HouseholdChangePublic(FromRecord):
+    """One entry of a household's history."""
+
+    change: Literal["member_joined", "member_left", "head_changed", "nominee_added", "nominee_removed"]
+    number: str
+    actor: str
+    reason: str
+    at_ns: int
+
+
+class HouseholdPublic(FromRecord):
+    """A household now, and every change that made it so, oldest first."""
+
+    id: str
+    head: str | None = Field(description="None once the household closed (its last member left)")
+    members: list[str]
+    nominees: list[str] = Field(description="registered persons who may collect on the household's behalf")
+    created_at_ns: int
+    created_by: str
+    closed_at_ns: int | None
+    history: list[HouseholdChangePublic]
