@@ -598,6 +598,7 @@ class TestDeclarations:
                 "removed": ["event_type a"],
                 "restricting_bases": ["x/1"],
                 "new_exceptions": [],
+                "benefit_bases": [],
                 "why_two": ["legal basis x/1 can restrict (it names domains)"],
             },
         }

@@ -39,6 +39,7 @@ from tessera.ledger import (
     CreateTransferStatus,
     Results,
     SettleGuard,
+    TransferFlags,
     encode_transfers,
 )
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
@@ -213,6 +214,7 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
         touched = services.person_subjects(refused, caller.principal)
         services.record_access(caller, touched, ("ledger.transfer",), "refused: not the caller's to debit")
         raise _refusal(batch, i, bool(settles[i]))
+    _refuse_exempt_credits(services, caller, batch, debit=debit, credit=credit, holders=holders)
     people = _people(services, caller, holders)
     # A hold not there yet may land before the batch applies: judge it then, under the ledger's lock.
     pending_ids = batch["pending_id"]
@@ -237,6 +239,40 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
         mine = found["code"] == AccountKind.issuance
         issuance = dict(zip(found["id"][mine].tolist(), found["ledger"][mine].tolist(), strict=True))
     return _Check(debit, credit, people, guard, issuance)
+
+
+def _refuse_exempt_credits(
+    services: Services,
+    caller: Caller,
+    batch: Packed,
+    *,
+    debit: npt.NDArray[np.uint64],
+    credit: npt.NDArray[np.uint64],
+    holders: dict[int, str],
+) -> None:
+    """Refuse the batch if it pays a restricted person's entitlement to basic needs from anything but a programme.
+
+    A payments restriction leaves those accounts open so the person can buy food, fuel and
+    medicine (``tessera.rules.due_process.freezes``); money from a wallet or a shop paid into
+    one would reach them round the freeze. A void pays no one: it is never refused here.
+    """
+    voids = (batch["flags"] & TransferFlags.void_pending_transfer) != 0
+
+    def debit_codes(indices: npt.NDArray[np.intp]) -> npt.NDArray[np.integer]:
+        payers = debit[indices]
+        found = services.ledger.lookup_account_records(payers[(payers > 0) & (payers < ID_LIMIT)])
+        code_of = dict(zip(found["id"].tolist(), found["code"].tolist(), strict=True))
+        return np.array([code_of.get(int(a), 0) for a in payers.tolist()], dtype=np.int64)
+
+    refused = [int(i) for i in services.restrictions.freezes.refused_credits(debit_codes, credit) if not voids[i]]
+    if not refused:
+        return
+    i = refused[0]
+    account = int(credit[i])
+    touched = services.person_subjects([holders[account]] if account in holders else [], caller.principal)
+    services.record_access(caller, touched, ("ledger.transfer",), "refused: a restricted person's entitlement")
+    field = f"transfers[{i}].credit_account_id"
+    raise ForbiddenError(f"{field}: account {account} is an entitlement: it takes only its programme's payments")
 
 
 def _owed(batch: Packed, check: _Check) -> Owed:
