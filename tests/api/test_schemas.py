@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from types import MappingProxyType
+from typing import get_args
 
 from tessera.api.schemas import (
     AccessEntryPublic,
+    AccountKindName,
     AccountPublic,
     CeremonyPublic,
     CheckPublic,
@@ -41,6 +43,7 @@ from tessera.identity import (
     VirtualId,
 )
 from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags
+from tessera.money import AccountKind
 from tessera.rules import (
     BasisKind,
     Category,
@@ -70,6 +73,10 @@ from tessera.rules.sanctions.watch import HitContext, HitStatus
 
 
 class TestLedger:
+    def test_every_kind_of_account_can_be_named(self) -> None:
+        """The API's kinds are the opening table's: an entitlement is opened like any other kind."""
+        assert set(get_args(AccountKindName)) == {k.name for k in AccountKind}
+
     def test_account_public__flags_named_categories_sorted_kind_from_code(self) -> None:
         """An account's flags are named, its categories sorted, its kind read from its code, balances computed."""
         account = Account(
