@@ -126,6 +126,21 @@ class TestPaymentsRestriction:
         refused = policy.world.client.post("/v1/me/payments", json=body, headers=headers)
         assert refused.status_code == 403 and _balance(policy, FOOD) == 3_000
 
+    def test_a_hold_placed_before_the_restriction__posting_refused_voiding_allowed(self, policy: Policy) -> None:
+        """Bob's hold on a payment to the entitlement cannot be posted once Ada is restricted; it can be voided."""
+        hold = {"id": 120, "debit_account_id": BOB, "credit_account_id": FOOD, "amount": 200, "ledger": MONEY}
+        placed = policy.post("/v1/ledger/transfers", "bob", {"transfers": [{**hold, "code": 2, "flags": ["pending"]}]})
+        assert placed["results"] == [{"index": 0, "status": "ok"}]
+        policy.activate()
+        post = {"id": 121, "pending_id": 120, "flags": ["post_pending_transfer"]}
+        response = policy.world.client.post(
+            "/v1/ledger/transfers", json={"transfers": [post]}, headers=policy.world.as_("bob")
+        )
+        assert _names_credit(response) and _balance(policy, FOOD) == 3_000
+        void = {"id": 122, "pending_id": 120, "flags": ["void_pending_transfer"]}
+        voided = policy.post("/v1/ledger/transfers", "bob", {"transfers": [void]})
+        assert voided["results"] == [{"index": 0, "status": "ok"}]
+
     def test_the_programme_still_pays_into_it(self, policy: Policy) -> None:
         """The programme's next payment reaches the restricted person's entitlement."""
         policy.activate()

@@ -256,7 +256,6 @@ def _refuse_exempt_credits(
     medicine (``tessera.rules.due_process.freezes``); money from a wallet or a shop paid into
     one would reach them round the freeze. A void pays no one: it is never refused here.
     """
-    voids = (batch["flags"] & TransferFlags.void_pending_transfer) != 0
 
     def debit_codes(indices: npt.NDArray[np.intp]) -> npt.NDArray[np.integer]:
         payers = debit[indices]
@@ -264,10 +263,11 @@ def _refuse_exempt_credits(
         code_of = dict(zip(found["id"].tolist(), found["code"].tolist(), strict=True))
         return np.array([code_of.get(int(a), 0) for a in payers.tolist()], dtype=np.int64)
 
-    refused = [int(i) for i in services.restrictions.freezes.refused_credits(debit_codes, credit) if not voids[i]]
-    if not refused:
+    found = services.restrictions.freezes.refused_credits(debit_codes, credit)  # empty at once when none is exempt
+    refused = found[(batch["flags"][found] & TransferFlags.void_pending_transfer) == 0]
+    if not len(refused):
         return
-    i = refused[0]
+    i = int(refused[0])
     account = int(credit[i])
     touched = services.person_subjects([holders[account]] if account in holders else [], caller.principal)
     services.record_access(caller, touched, ("ledger.transfer",), "refused: a restricted person's entitlement")
