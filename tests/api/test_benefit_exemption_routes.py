@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tessera.ledger import Account, AccountFlags, Transfer
+from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags
 from tessera.money import AccountKind
 from tessera.rules import legal_basis
 from tessera.rules.due_process.restriction_notices import BENEFITS_CLOSED, BENEFITS_KEPT
@@ -140,6 +140,27 @@ class TestPaymentsRestriction:
         void = {"id": 122, "pending_id": 120, "flags": ["void_pending_transfer"]}
         voided = policy.post("/v1/ledger/transfers", "bob", {"transfers": [void]})
         assert voided["results"] == [{"index": 0, "status": "ok"}]
+
+    def test_a_hold_landing_between_check_and_apply__posting_into_it_refused(
+        self, policy: Policy, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A post whose hold appears only as the batch applies is judged then, and refused into the entitlement."""
+        policy.activate()
+        ledger = policy.world.services.ledger
+        original = ledger.create_transfers
+        hold = Transfer(130, BOB, FOOD, 200, MONEY, 2, flags=TransferFlags.pending)
+
+        def placing_the_hold_first(batch: Any, **options: Any) -> Any:
+            monkeypatch.setattr(ledger, "create_transfers", original)
+            assert original([hold]).all_ok  # lands after the route's check, before the post applies
+            return original(batch, **options)
+
+        monkeypatch.setattr(ledger, "create_transfers", placing_the_hold_first)
+        post = {"id": 131, "pending_id": 130, "flags": ["post_pending_transfer"]}
+        response = policy.world.client.post(
+            "/v1/ledger/transfers", json={"transfers": [post]}, headers=policy.world.as_("bob")
+        )
+        assert _names_credit(response) and _balance(policy, FOOD) == 3_000
 
     def test_the_programme_still_pays_into_it(self, policy: Policy) -> None:
         """The programme's next payment reaches the restricted person's entitlement."""

@@ -228,6 +228,14 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
                 sides = (found.get(int(debits[k])), found.get(int(credits[k])))
                 if not any(services.controls(caller, h) for h in sides):
                     raise _refusal(batch, int(i), True)
+            # Under the ledger's lock its accounts cannot be read: a post into an exempt account is refused
+            # whoever placed the hold (a programme pays an entitlement outright, never through a hold).
+            posts = (batch["flags"][indices] & TransferFlags.void_pending_transfer) == 0
+            no_kind = lambda hits: np.zeros(len(hits), dtype=np.int64)  # noqa: E731
+            into = services.restrictions.freezes.refused_credits(no_kind, np.asarray(credits, dtype=np.uint64))
+            into = into[posts[into]]
+            if len(into):
+                raise _exempt_refusal(int(indices[into[0]]), int(credits[into[0]]))
             debit[indices], credit[indices] = debits, credits  # the hold's accounts, for the log
             people.update(_people(services, caller, found))
 
@@ -271,8 +279,12 @@ def _refuse_exempt_credits(
     account = int(credit[i])
     touched = services.person_subjects([holders[account]] if account in holders else [], caller.principal)
     services.record_access(caller, touched, ("ledger.transfer",), "refused: a restricted person's entitlement")
+    raise _exempt_refusal(i, account)
+
+
+def _exempt_refusal(i: int, account: int) -> ForbiddenError:
     field = f"transfers[{i}].credit_account_id"
-    raise ForbiddenError(f"{field}: account {account} is an entitlement: it takes only its programme's payments")
+    return ForbiddenError(f"{field}: account {account} is an entitlement: it takes only its programme's payments")
 
 
 def _owed(batch: Packed, check: _Check) -> Owed:
