@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from types import MappingProxyType
+from typing import get_args
 
 from tessera.api.schemas import (
     AccessEntryPublic,
+    AccountKindName,
     AccountPublic,
     CeremonyPublic,
     CheckPublic,
@@ -42,6 +44,7 @@ from tessera.identity import (
     VirtualId,
 )
 from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags
+from tessera.money import AccountKind
 from tessera.rules import (
     BasisKind,
     Category,
@@ -71,6 +74,10 @@ from tessera.rules.sanctions.watch import HitContext, HitStatus
 
 
 class TestLedger:
+    def test_every_kind_of_account_can_be_named(self) -> None:
+        """The API's kinds are the opening table's: an entitlement is opened like any other kind."""
+        assert set(get_args(AccountKindName)) == {k.name for k in AccountKind}
+
     def test_account_public__flags_named_categories_sorted_kind_from_code(self) -> None:
         """An account's flags are named, its categories sorted, its kind read from its code, balances computed."""
         account = Account(
@@ -665,6 +672,7 @@ class TestDeclarations:
                 "removed": ["event_type a"],
                 "restricting_bases": ["x/1"],
                 "new_exceptions": [],
+                "benefit_bases": [],
                 "why_two": ["legal basis x/1 can restrict (it names domains)"],
             },
         }

@@ -235,6 +235,7 @@ def _proposal_json(p: DeclarationProposal) -> dict[str, Any]:
         "removed": list(c.removed),
         "restricting_bases": list(c.restricting_bases),
         "new_exceptions": list(c.new_exceptions),
+        "benefit_bases": list(c.benefit_bases),
         "why_two": c.why_two(),
     }
     return {"version": _version_json(p.version), "changes": changes}

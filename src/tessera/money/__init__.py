@@ -11,7 +11,15 @@ from tessera.money.aliases import Alias, Aliases, checked_alias
 from tessera.money.amounts import AMOUNT_MAX, format_amount, parse_amount
 from tessera.money.approvals import AdminRequest, AdminRequests, Approved, RequestKind, admin_of_token
 from tessera.money.incoming import Arrivals, incoming_transfers
-from tessera.money.kinds import OPENING, AccountKind, KindRule, check_opening, kind_of
+from tessera.money.kinds import (
+    BASIC_NEEDS_CATEGORIES,
+    OPENING,
+    AccountKind,
+    KindRule,
+    basic_needs_entitlement,
+    check_opening,
+    kind_of,
+)
 from tessera.money.ledgers import Ledgers, LedgerUnit, ledger_unit
 from tessera.money.payment_requests import (
     PaymentRequest,
@@ -35,6 +43,7 @@ from tessera.money.supply import Holding, Supply, supply_report
 __all__ = [
     "AGENCY_ID_MAX",
     "AMOUNT_MAX",
+    "BASIC_NEEDS_CATEGORIES",
     "OPENING",
     "PAYING_KINDS",
     "PAYMENT_CODE",
@@ -61,6 +70,7 @@ __all__ = [
     "RequestStatus",
     "Supply",
     "admin_of_token",
+    "basic_needs_entitlement",
     "check_opening",
     "checked_agency_id",
     "checked_alias",

@@ -20,6 +20,15 @@ from tessera.money.ledgers import LedgerUnit
 
 NON_NEGATIVE = AccountFlags.debits_must_not_exceed_credits
 NON_POSITIVE = AccountFlags.credits_must_not_exceed_debits
+# The shops of basic needs (ISO 18245 codes, rules/builtin/mcc.csv): an entitlement earmarked for
+# these alone stays spendable under a payments restriction, as sanctions regimes exempt basic
+# needs (``basic_needs_entitlement``). Anything else a programme pays for is frozen with the rest.
+BASIC_NEEDS_FOOD = frozenset({5411, 5422, 5451, 5462, 5499})  # grocers, butchers, dairies, bakeries, food stores
+BASIC_NEEDS_FUEL = frozenset({5541, 5542, 5983})  # service stations, fuel dispensers, heating fuel
+BASIC_NEEDS_HEALTH = frozenset(
+    {5047, 5122, 5912, 5975, 5976, 8011, 8021, 8031, 8042, 8043, 8049, 8050, 8062, 8071, 8099}
+)  # pharmacies, medical supplies, hearing aids, prostheses, doctors, dentists, opticians, care, hospitals, labs
+BASIC_NEEDS_CATEGORIES = BASIC_NEEDS_FOOD | BASIC_NEEDS_FUEL | BASIC_NEEDS_HEALTH
 
 
 class AccountKind(IntEnum):
@@ -110,6 +119,17 @@ def kind_of(code: int) -> AccountKind | None:
         return AccountKind(code)
     except ValueError:
         return None
+
+
+def basic_needs_entitlement(account: Account) -> bool:
+    """Whether ``account`` is an entitlement that pays only shops of food, fuel or health (``BASIC_NEEDS_CATEGORIES``).
+
+    Such an account is exempt from a payments restriction's freeze (a restriction that closes
+    ``benefits`` freezes it). One with no earmark could pay anyone, a wallet included, so it is
+    no exemption: it freezes with the person's other accounts.
+    """
+    categories = {c for c in account.allowed_categories if c}
+    return account.code == AccountKind.entitlement and bool(categories) and categories <= BASIC_NEEDS_CATEGORIES
 
 
 def check_opening(field: str, opener: Principal, holder: Principal, account: Account, ledger: LedgerUnit) -> None:

@@ -29,7 +29,7 @@ from the modules behind it (``tests/rules/test_face.py`` checks). The map::
       restrictions.py        proposed, decided, amended, lifted, expired
       restriction_records.py the proposal, the restriction and its history, as records
       restriction_notices.py what its subject is told at each step
-      freezes.py             a payments restriction's ledger freezes
+      freezes.py             the ledger freezes of payments, and of benefits (basic needs stay open)
       sweeper.py             the thread that persists expiries
       notices.py             what a person is told
       appeals.py             a restriction contested, answered in writing

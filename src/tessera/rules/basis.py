@@ -35,11 +35,13 @@ from tessera.text import checked_text, shows_letter_or_digit
 class Domain(StrEnum):
     """A part of life a restriction can close; nothing closes a domain its basis does not name."""
 
-    payments = "payments"  # the person's wallets are frozen in the ledger
+    payments = "payments"  # the person's accounts are frozen in the ledger, but not their entitlements to basic needs
     travel = "travel"
     procurement = "procurement"  # bidding for public contracts
     licensing = "licensing"  # being granted a licence or permit
-    benefits = "benefits"  # drawing a programme's subsidised balance
+    # Drawing a programme's balance: only a restriction closing it freezes entitlements to basic
+    # needs, so a basis naming it is rare and called out to both DPOs (declaration_checks.Changes).
+    benefits = "benefits"
     credit = "credit"  # being granted a loan by a regulated lender
 
 

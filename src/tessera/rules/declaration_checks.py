@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.errors import InvalidInputError, ProtectedCategoryError, TesseraError
-from tessera.rules.basis import LegalBases, LegalBasis
+from tessera.rules.basis import Domain, LegalBases, LegalBasis
 from tessera.rules.categories import FAVOURABLE_ONLY, Category, EventField, EventTypes, FieldType
 from tessera.rules.definitions import SOURCE_BYTES_MAX, load_definitions
 from tessera.rules.lexicon import Lexicon, builtin_lexicon
@@ -70,6 +70,9 @@ class Changes:
     removed: tuple[str, ...]
     restricting_bases: tuple[str, ...]  # ids of bases with domains, added or changed
     new_exceptions: tuple[str, ...]
+    # Those of them that name benefits: restrictions under them can freeze food, fuel and health
+    # entitlements, which every other restriction leaves spendable (rules/due_process/freezes.py).
+    benefit_bases: tuple[str, ...] = ()
 
     @property
     def approvals_needed(self) -> int:
@@ -78,7 +81,15 @@ class Changes:
 
     def why_two(self) -> list[str]:
         """Why a second DPO must approve, one line each (empty when one is enough)."""
-        lines = [f"legal basis {b} can restrict (it names domains)" for b in self.restricting_bases]
+        lines = []
+        for b in self.restricting_bases:
+            if b in self.benefit_bases:
+                lines.append(
+                    f"legal basis {b} can restrict (it names domains), benefits among them: restrictions under it "
+                    "can freeze a person's food, fuel and health entitlements"
+                )
+            else:
+                lines.append(f"legal basis {b} can restrict (it names domains)")
         return lines + [f"exception for {name!r}" for name in self.new_exceptions]
 
 
@@ -172,7 +183,8 @@ def changes(old: Declared | None, new: Declared) -> Changes:
             restricting.append(basis_id)
     granted_before = old.exceptions if old else {}
     fresh = sorted(k for k in new.exceptions if k not in granted_before)
-    return Changes(tuple(added), tuple(changed), tuple(removed), tuple(restricting), tuple(fresh))
+    benefits = tuple(b for b in restricting if Domain.benefits in new.bases.get(b).domains)
+    return Changes(tuple(added), tuple(changed), tuple(removed), tuple(restricting), tuple(fresh), benefits)
 
 
 def _restricts(basis: LegalBasis) -> bool:

@@ -39,6 +39,7 @@ from tessera.ledger import (
     CreateTransferStatus,
     Results,
     SettleGuard,
+    TransferFlags,
     encode_transfers,
 )
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
@@ -215,6 +216,7 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
             caller, touched, ("ledger.transfer",), "refused: not the caller's to debit", unstated=PAYMENT_PURPOSE
         )
         raise _refusal(batch, i, bool(settles[i]))
+    _refuse_exempt_credits(services, caller, batch, debit=debit, credit=credit, holders=holders)
     people = _people(services, caller, holders)
     # A hold not there yet may land before the batch applies: judge it then, under the ledger's lock.
     pending_ids = batch["pending_id"]
@@ -228,6 +230,14 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
                 sides = (found.get(int(debits[k])), found.get(int(credits[k])))
                 if not any(services.controls(caller, h) for h in sides):
                     raise _refusal(batch, int(i), True)
+            # Under the ledger's lock its accounts cannot be read: a post into an exempt account is refused
+            # whoever placed the hold (a programme pays an entitlement outright, never through a hold).
+            posts = (batch["flags"][indices] & TransferFlags.void_pending_transfer) == 0
+            no_kind = lambda hits: np.zeros(len(hits), dtype=np.int64)  # noqa: E731
+            into = services.restrictions.freezes.refused_credits(no_kind, np.asarray(credits, dtype=np.uint64))
+            into = into[posts[into]]
+            if len(into):
+                raise _exempt_refusal(int(indices[into[0]]), int(credits[into[0]]))
             debit[indices], credit[indices] = debits, credits  # the hold's accounts, for the log
             people.update(_people(services, caller, found))
 
@@ -239,6 +249,44 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
         mine = found["code"] == AccountKind.issuance
         issuance = dict(zip(found["id"][mine].tolist(), found["ledger"][mine].tolist(), strict=True))
     return _Check(debit, credit, people, guard, issuance)
+
+
+def _refuse_exempt_credits(
+    services: Services,
+    caller: Caller,
+    batch: Packed,
+    *,
+    debit: npt.NDArray[np.uint64],
+    credit: npt.NDArray[np.uint64],
+    holders: dict[int, str],
+) -> None:
+    """Refuse the batch if it pays a restricted person's entitlement to basic needs from anything but a programme.
+
+    A payments restriction leaves those accounts open so the person can buy food, fuel and
+    medicine (``tessera.rules.due_process.freezes``); money from a wallet or a shop paid into
+    one would reach them round the freeze. A void pays no one: it is never refused here.
+    """
+
+    def debit_codes(indices: npt.NDArray[np.intp]) -> npt.NDArray[np.integer]:
+        payers = debit[indices]
+        found = services.ledger.lookup_account_records(payers[(payers > 0) & (payers < ID_LIMIT)])
+        code_of = dict(zip(found["id"].tolist(), found["code"].tolist(), strict=True))
+        return np.array([code_of.get(int(a), 0) for a in payers.tolist()], dtype=np.int64)
+
+    found = services.restrictions.freezes.refused_credits(debit_codes, credit)  # empty at once when none is exempt
+    refused = found[(batch["flags"][found] & TransferFlags.void_pending_transfer) == 0]
+    if not len(refused):
+        return
+    i = int(refused[0])
+    account = int(credit[i])
+    touched = services.person_subjects([holders[account]] if account in holders else [], caller.principal)
+    services.record_access(caller, touched, ("ledger.transfer",), "refused: a restricted person's entitlement")
+    raise _exempt_refusal(i, account)
+
+
+def _exempt_refusal(i: int, account: int) -> ForbiddenError:
+    field = f"transfers[{i}].credit_account_id"
+    return ForbiddenError(f"{field}: account {account} is an entitlement: it takes only its programme's payments")
 
 
 def _owed(batch: Packed, check: _Check) -> Owed:

@@ -75,6 +75,9 @@ class DeclarationChangesPublic(BaseModel):
     removed: list[str]
     restricting_bases: list[str]
     new_exceptions: list[str]
+    benefit_bases: list[str] = Field(
+        default=[], description="those that name benefits: they can freeze food, fuel and health entitlements"
+    )
     why_two: list[str] = Field(description="why a second DPO must approve; empty when one is enough")
 
 

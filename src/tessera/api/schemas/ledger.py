@@ -27,7 +27,7 @@ from tessera.money import AccountKind, kind_of
 
 AccountFlagName = Literal["linked", "debits_must_not_exceed_credits", "credits_must_not_exceed_debits"]
 TransferFlagName = Literal["linked", "pending", "post_pending_transfer", "void_pending_transfer"]
-AccountKindName = Literal["issuance", "wallet", "merchant", "programme", "system"]
+AccountKindName = Literal["issuance", "wallet", "merchant", "programme", "system", "entitlement"]
 
 
 class AccountCreate(StrictModel):

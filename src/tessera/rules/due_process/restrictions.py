@@ -16,7 +16,9 @@ officer of such an agency exercises it at once, a court order with the order's r
 Only that agency's officers amend or lift it. Every activation writes a notice to
 the subject, in the same transaction. A ``payments`` restriction freezes every ledger
 account the person's principal holds (the journaled freeze, referenced by the restriction
-id); the last one to end unfreezes them. The enforcement index follows every change.
+id) but their entitlements to food, fuel and health, which only a ``benefits`` restriction
+freezes (``freezes.py``); the last one to end unfreezes them. The enforcement index follows
+every change.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ from tessera.store import (
 PROPOSALS_BATCH_MAX = 1000
 RESTRICTIONS_LIST_MAX = PAGE_SIZE_MAX
 SWEEP_BATCH_MAX = 1000  # expired per transaction; the sweep loops until none is left
+LEDGER_DOMAINS = frozenset({Domain.payments, Domain.benefits})  # the domains the ledger's freezes enforce
 RULE_PREFIX = "rule:"
 HIT_REF_PREFIX = "screening:"  # event_ref of a restriction a screening hit's confirmation proposed
 EXPIRED = "its end was reached"
@@ -416,7 +419,7 @@ class Restrictions:
                     self.notices.create_in(conn, [changed_notice(amended, reason)])
             if current.status is RestrictionStatus.active:
                 self.index.put(amended.subject, amended.domains, amended.denial())
-                if Domain.payments in current.domains and Domain.payments not in amended.domains:
+                if (current.domains - amended.domains) & LEDGER_DOMAINS:
                     self.freezes.release(amended)
         return amended
 
@@ -460,7 +463,7 @@ class Restrictions:
     def _ended(self, ended: Restriction) -> None:
         """After commit: drop it from the index, and unfreeze if it was the last payments restriction."""
         self.index.discard(ended.id)
-        if Domain.payments in ended.domains:
+        if ended.domains & LEDGER_DOMAINS:
             self.freezes.release(ended)
 
     def sweep(self) -> list[Restriction]:
@@ -499,18 +502,20 @@ class Restrictions:
     def _took_effect(self, r: Restriction) -> None:
         """After commit: enforce it, in the index and, for payments, in the ledger."""
         self.index.put(r.subject, r.domains, r.denial())
-        if Domain.payments in r.domains:
+        if r.domains & LEDGER_DOMAINS:
             self.freezes.freeze(r)
 
     def reconcile_freezes(self) -> int:
-        """Freeze again the accounts of everyone a payments restriction in force closes; returns the subjects.
+        """Freeze again what payments or benefits restrictions in force close; returns the subjects.
 
-        Catches a freeze lost to a crash between commit and ledger, and wallets opened since.
+        Catches a freeze lost to a crash between commit and ledger, and wallets opened since;
+        unfreezes an entitlement to basic needs a payments restriction froze before they were
+        exempt, and learns again which accounts are exempt (``Freezes.refused_credits``).
         """
         now = self._clock()
         with self._store.transaction() as conn:
             rows = conn.execute(select(restrictions).where(restrictions.c.status == "active"))
-            in_force = [r for r in map(_restriction_of, rows) if Domain.payments in r.domains and r.in_force_at(now)]
+            in_force = [r for r in map(_restriction_of, rows) if r.domains & LEDGER_DOMAINS and r.in_force_at(now)]
         with self.lock:
             for r in in_force:
                 self.freezes.freeze(r)
