@@ -3,6 +3,14 @@
 ``Store.open(url)`` connects and migrates; see ``docs/store.md``.
 """
 
+from tessera.store.outlet_tables import (
+    outlet_accounts,
+    outlet_authorisations,
+    outlet_revocations,
+    outlets,
+    product_list_items,
+    product_lists,
+)
 from tessera.store.store import (
     ACCOUNTS_LIST_MAX,
     API_KEYS_ACTIVE_MAX,
@@ -149,6 +157,10 @@ __all__ = [
     "oidc_codes",
     "oidc_requests",
     "oidc_tokens",
+    "outlet_accounts",
+    "outlet_authorisations",
+    "outlet_revocations",
+    "outlets",
     "passkey_users",
     "passkeys",
     "payment_aliases",
@@ -158,6 +170,8 @@ __all__ = [
     "persons",
     "pins",
     "principals",
+    "product_list_items",
+    "product_lists",
     "rebind_grants",
     "relying_parties",
     "restriction_events",
