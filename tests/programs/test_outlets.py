@@ -206,7 +206,7 @@ class TestAuthorise:
     def test_a_category_the_programme_is_not_spent_at__refused(self, shops: Shops) -> None:
         """A fuel station cannot be authorised for food cash: invalid_input naming programme and both categories."""
         station = shops.register(name="Fuel stop", category=5541)
-        with pytest.raises(InvalidInputError, match="5541.*5411") as caught:
+        with pytest.raises(InvalidInputError, match=r"5541.*5411") as caught:
             shops.outlets.authorise(station.id, "food_cash", shops.officer, "licensed")
         assert caught.value.field == "programme"
         assert _rows(shops.store, outlet_authorisations) == [0]

@@ -116,7 +116,7 @@ class TestImport:
     ],
 )  # fmt: skip
 def test_a_bad_line__refused_naming_line_and_column(
-    lists: ProductLists, officer: Principal, store: Store, body: str, error: type[TesseraError], field: str
+    lists: ProductLists, officer: Principal, store: Store, *, body: str, error: type[TesseraError], field: str
 ) -> None:
     """Each bad line is refused with its code, line and column, and not one row of the list is written."""
     with pytest.raises(error) as caught:
