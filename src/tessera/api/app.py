@@ -24,6 +24,7 @@ from tessera.api.routes import (
     me,
     money,
     oidc,
+    outlets,
     payments,
     policy,
     sanctions,
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         policy,
         sanctions,
         declarations,
+        outlets,
     ):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)

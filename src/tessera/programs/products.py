@@ -40,8 +40,8 @@ from tessera.store import Store, product_list_items, product_lists
 from tessera.text import checked_text, shows_letter_or_digit
 
 COLUMNS = ("product_code", "description", "unit", "commodity", "quantity")
-PRODUCT_LIST_BYTES_MAX = 8 * 1024 * 1024
-PRODUCT_LIST_MAX = 100_000  # products in one list: a national catalogue of staples, with room
+PRODUCT_LIST_BYTES_MAX = 4 * 1024 * 1024  # the API's request body limit (api/bodies.py)
+PRODUCT_LIST_MAX = 50_000  # products in one list: a national catalogue of staples, with room
 PRODUCT_DESCRIPTION_MAX = 200
 PRODUCT_UNIT_MAX = 16
 PRODUCTS_PAGE_MAX = PAGE_SIZE_MAX
