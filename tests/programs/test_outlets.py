@@ -220,6 +220,18 @@ class TestAuthorise:
         assert caught.value.field == "programme"
         assert _rows(shops.store, outlet_authorisations) == [1]
 
+    def test_two_officers_racing_to_authorise__the_key_makes_the_second_a_conflict(
+        self, shops: Shops, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With the check made blind (as if both read before either wrote), the table's key refuses the second."""
+        shop = shops.register()
+        shops.outlets.authorise(shop.id, "food_cash", shops.officer, "licensed")
+        monkeypatch.setattr("tessera.programs.outlets._latest", lambda *_: None)
+        with pytest.raises(ConflictError) as caught:
+            shops.outlets.authorise(shop.id, "food_cash", shops.officer, "raced")
+        assert caught.value.field == "programme"
+        assert _rows(shops.store, outlet_authorisations) == [1]
+
     def test_revoking_what_is_not_authorised__not_found(self, shops: Shops) -> None:
         """Revoking an authorisation never made, or already revoked, is not_found naming programme."""
         shop = shops.register()

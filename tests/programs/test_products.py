@@ -74,6 +74,17 @@ class TestImport:
         lists.import_list("food_cash", (HEADER + "MILK-1L,Milk 1 litre,each,,\n").encode(), officer)
         assert lists.lookup("food_cash", "MILK-1L") == ApprovedProduct("MILK-1L", "Milk 1 litre", "each", None, 0)
 
+    def test_two_imports_racing__the_key_makes_the_second_a_conflict(
+        self, lists: ProductLists, officer: Principal, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With the newest version read blind (both imports read before either wrote), the second is refused whole."""
+        lists.import_list("rice_ration", RICE.encode(), officer)
+        monkeypatch.setattr("tessera.programs.products._newest", lambda *_: None)
+        with pytest.raises(ConflictError) as caught:
+            lists.import_list("rice_ration", RICE.encode(), officer)
+        assert caught.value.field == "programme"
+        assert _counts(store) == [1, 2]
+
     def test_an_unknown_programme__not_found(self, lists: ProductLists, officer: Principal, store: Store) -> None:
         """Importing for, or reading, a programme no one defined is not_found naming programme."""
         with pytest.raises(NotFoundError) as caught:

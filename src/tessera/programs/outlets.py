@@ -202,7 +202,9 @@ class Outlets:
                 raise InvalidInputError("location", "a location code or its start: KE, KE-047, KE-047-0012")
             where.append(outlets.c.location.startswith(location, autoescape=True))
         if after is not None:
-            where.append(outlets.c.id > checked_outlet_id(after, "after"))
+            if not isinstance(after, str) or not _OUTLET_ID.fullmatch(after):
+                raise InvalidInputError("after", "the last outlet id seen: o_ and 16 hex digits")
+            where.append(outlets.c.id > after)
         with self.store.transaction() as conn:
             return _outlets_where(conn, and_(True, *where), limit)
 
@@ -284,6 +286,8 @@ class Outlets:
     def authorised(self, outlet_id: str, programme_id: str) -> Authorisation | None:
         """The authorisation of an outlet for a programme that stands now, or None."""
         outlet = self.get(outlet_id)
+        if not isinstance(programme_id, str):
+            return None
         with self.store.transaction() as conn:
             latest = _latest(conn, outlet.id, programme_id)
         return latest if latest is not None and latest.live else None
