@@ -60,6 +60,7 @@ from tessera.money import (
     PaymentRequests,
     Payments,
 )
+from tessera.programs import KnownProgrammes, Outlets, ProductLists, example_programme
 from tessera.rules import (
     LEDGER_SOURCE,
     Appeals,
@@ -235,6 +236,10 @@ class Services:
                 requests=self.payment_requests,
                 keys=PaymentKeys(self.store),
             )
+            # Programmes as the shops see them: the built-in examples until programme definitions are stored.
+            self.known_programmes: KnownProgrammes = example_programme
+            self.outlets = Outlets(self.store, known=self.known_programmes, accounts=self.ledger.lookup_accounts)
+            self.product_lists = ProductLists(self.store, known=self.known_programmes)
             self.arrivals = Arrivals()  # what long-polls for incoming payments wait on
             stack.callback(self.ledger.subscribe(self.arrivals.on_ledger_batch).close)
             self.bases = LegalBases()  # those on record load as restrictions open; more register at run time

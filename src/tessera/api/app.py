@@ -25,6 +25,7 @@ from tessera.api.routes import (
     me,
     money,
     oidc,
+    outlets,
     payments,
     policy,
     sanctions,
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
         policy,
         sanctions,
         declarations,
+        outlets,
     ):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)

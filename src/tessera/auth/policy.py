@@ -81,6 +81,11 @@ class Action(StrEnum):
     me_aliases_write = "me.aliases.write"
     payment_requests_create = "payment_requests.create"
     payment_requests_read = "payment_requests.read"
+    outlets_create = "programs.outlets.create"
+    outlets_read = "programs.outlets.read"
+    outlets_authorise = "programs.outlets.authorise"
+    products_import = "programs.products.import"
+    products_read = "programs.products.read"
 
 
 class Scope(StrEnum):
@@ -99,6 +104,8 @@ class Grant:
     scope: Scope
     note: str
 
+
+_RUNNERS = (Role.officer, Role.admin)  # who runs programmes' shops
 
 POLICY: tuple[Grant, ...] = (
     Grant(
@@ -216,6 +223,21 @@ POLICY: tuple[Grant, ...] = (
         Grant(r, Action.payment_requests_read, Scope.any, "by its id, the capability a QR code carries")
         for r in (Role.citizen, Role.merchant)
     ),
+    # Shops (issue 19): a programme agency's officers (and admins) register outlets and say which programmes each
+    # redeems; outlets are businesses, so no purpose is asked, and every act keeps who, when and why.
+    *(Grant(r, Action.outlets_create, Scope.any, "operator, MCC, location code, its own tills") for r in _RUNNERS),
+    *(Grant(r, Action.outlets_read, Scope.any, "businesses, not people: no purpose") for r in _RUNNERS),
+    Grant(Role.merchant, Action.outlets_read, Scope.own, "the outlets it operates, and their authorisations"),
+    Grant(
+        Role.officer,
+        Action.outlets_authorise,
+        Scope.any,
+        "with a reason; an agency the programme's basis names, when it names any",
+    ),
+    Grant(Role.admin, Action.outlets_authorise, Scope.any, "with a reason"),
+    Grant(Role.officer, Action.products_import, Scope.any, "the whole list; an agency the basis names, if any"),
+    Grant(Role.admin, Action.products_import, Scope.any, "the whole list, as a new version"),
+    *(Grant(r, Action.products_read, Scope.any, "what a programme buys is public") for r in Role),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

@@ -14,7 +14,7 @@ from tessera.errors import InvalidInputError, NotFoundError
 if TYPE_CHECKING:
     from tessera.money import LedgerUnit
 
-app = command_group("Programmes: check programme files (food, rations, fuel) before they are defined.")
+app = command_group("Programmes: check programme files, import approved product lists, list outlets.")
 
 
 @app.command("check")
@@ -93,3 +93,75 @@ def _ledgers_for_check(path: Path | None, data: Path, database_url: str | None) 
         found = Ledgers(store).all()
     where = "--database-url" if database_url else str(data)
     return found, f"{len(found)} registered in the store at {where}"
+
+
+products = command_group("Approved product lists: what a programme's entitlement may buy, imported whole from CSV.")
+outlets = command_group("Outlets: the shops and stations where programmes are redeemed.")
+app.add_typer(products, name="products")
+app.add_typer(outlets, name="outlets")
+
+AsOption = Annotated[
+    str, typer.Option("--as", help="The name of the officer or admin principal the import is recorded under.")
+]
+
+
+@products.command("import")
+def import_products(
+    programme: Annotated[str, typer.Argument(help="The programme's id (rice_ration).")],
+    file: Annotated[Path, typer.Argument(help="CSV: product_code,description,unit,commodity,quantity.")],
+    *,
+    actor: AsOption,
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Replace a programme's approved product list with a CSV file, as its next version: whole, or not at all.
+
+    Every line is checked first; a refusal names the line and column (line 3, quantity) and
+    writes nothing. Prints the version made as JSON: programme, version, products, sha256.
+    """
+    from tessera.auth import Role
+    from tessera.programs import ProductLists
+
+    with reporting_errors(), open_store(data, database_url) as store:
+        try:
+            content = file.read_bytes()
+        except OSError as error:
+            raise NotFoundError(str(file), f"cannot be read: {error.strerror}") from None
+        principal = store.get_principal_by_name(actor)
+        if principal is None or principal.role not in (Role.officer, Role.admin):
+            raise NotFoundError("--as", f"no officer or admin is called {actor!r:.80}")
+        made = ProductLists(store).import_list(programme, content, principal)
+    typer.echo(
+        json.dumps(
+            {
+                "programme": made.programme_id,
+                "version": made.version,
+                "products": made.products,
+                "sha256": made.digest,
+                "imported_by": made.imported_by,
+            }
+        )
+    )
+
+
+@outlets.command("list")
+def list_outlets(
+    *,
+    location: Annotated[
+        str | None, typer.Option(help="Only outlets whose location code starts so: KE, KE-047, KE-047-0012.")
+    ] = None,
+    operator: Annotated[str | None, typer.Option(help="Only one operator's: p_... or org:...")] = None,
+    data: DataOption = DATA_DEFAULT,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Print the registered outlets, one JSON object a line, by id (at most 1000)."""
+    from tessera.programs import Outlets
+
+    with reporting_errors(), open_store(data, database_url) as store:
+        found = Outlets(store).find(operator=operator, location=location)
+    for o in found:
+        record = {
+            "id": o.id, "name": o.name, "operator": o.operator, "category": o.category, "location": o.location,
+            "accounts": list(o.accounts),
+        }  # fmt: skip
+        typer.echo(json.dumps(record, ensure_ascii=False))

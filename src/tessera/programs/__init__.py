@@ -8,9 +8,12 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       formulas.py         eligibility and amounts judged by the rules' guard and polarity check
       benefits.py         programmes in the register of benefits, so rules' grants can name them
       programme_files.py  [[programme]] tables in TOML: load_programmes, check_programmes
+      known.py            the programmes outlets and product lists check against (KnownProgrammes)
+      outlets.py          outlets (shops, stations): category, location code, tills, authorisations
+      products.py         approved product lists, imported whole from CSV, each import a version
       builtin/            example_programmes.toml, and example_ledgers.json it checks against
 
-Households, cycles, disbursement and shops come next. See ``docs/programs.md``.
+Households, cycles, disbursement and redemption come next. See ``docs/programs.md``.
 """
 
 from tessera.programs.benefits import programme_benefit, with_programmes
@@ -25,6 +28,34 @@ from tessera.programs.facts import (
     fact_schema,
 )
 from tessera.programs.formulas import amount_program, formula_probes, guarded_amount, guarded_eligibility
+from tessera.programs.known import KnownProgrammes, example_programme, example_programmes, known_programme
+from tessera.programs.outlets import (
+    AUTHORISATION_REASON_MAX,
+    LOCATION_CODE,
+    OUTLET_ACCOUNTS_MAX,
+    OUTLET_NAME_MAX,
+    OUTLETS_LIST_MAX,
+    AccountLookup,
+    Authorisation,
+    Outlet,
+    Outlets,
+    check_programme_officer,
+    checked_category,
+    checked_location,
+    checked_outlet_id,
+)
+from tessera.programs.products import (
+    COLUMNS,
+    PRODUCT_DESCRIPTION_MAX,
+    PRODUCT_LIST_BYTES_MAX,
+    PRODUCT_LIST_MAX,
+    PRODUCT_UNIT_MAX,
+    PRODUCTS_PAGE_MAX,
+    ApprovedProduct,
+    ProductList,
+    ProductLists,
+    parse_product_list,
+)
 from tessera.programs.programme_files import (
     EXAMPLE_LEDGERS,
     EXAMPLE_PROGRAMMES,
@@ -60,6 +91,8 @@ from tessera.programs.programmes import (
 
 __all__ = [
     "AMOUNT_MAX",
+    "AUTHORISATION_REASON_MAX",
+    "COLUMNS",
     "COMMODITY_MAX",
     "DESCRIPTION_MAX",
     "EXAMPLE_LEDGERS",
@@ -68,11 +101,20 @@ __all__ = [
     "GRANTS",
     "HOUSEHOLD",
     "HOUSEHOLD_FACTS",
+    "LOCATION_CODE",
     "MERCHANT_CATEGORIES_MAX",
+    "OUTLETS_LIST_MAX",
+    "OUTLET_ACCOUNTS_MAX",
+    "OUTLET_NAME_MAX",
     "PERSON",
     "PERSON_FACTS",
     "PRODUCTS_MAX",
+    "PRODUCTS_PAGE_MAX",
     "PRODUCT_CODE_MAX",
+    "PRODUCT_DESCRIPTION_MAX",
+    "PRODUCT_LIST_BYTES_MAX",
+    "PRODUCT_LIST_MAX",
+    "PRODUCT_UNIT_MAX",
     "PROGRAMMES_MAX",
     "PROGRAMME_ID_MAX",
     "PROGRAMME_NAME_MAX",
@@ -80,11 +122,19 @@ __all__ = [
     "REPORTED",
     "TOP_UPS_MAX",
     "VALID_FOR_MAX_S",
+    "AccountLookup",
+    "ApprovedProduct",
+    "Authorisation",
     "FactSchema",
     "Kind",
+    "KnownProgrammes",
     "Line",
+    "Outlet",
+    "Outlets",
     "OverBudget",
     "Product",
+    "ProductList",
+    "ProductLists",
     "Programme",
     "ProgrammeRefusal",
     "Programmes",
@@ -93,12 +143,20 @@ __all__ = [
     "Unit",
     "amount_program",
     "builtin_programmes_path",
+    "check_programme_officer",
     "check_programmes",
+    "checked_category",
+    "checked_location",
+    "checked_outlet_id",
+    "example_programme",
+    "example_programmes",
     "fact_schema",
     "formula_probes",
     "guarded_amount",
     "guarded_eligibility",
+    "known_programme",
     "load_programmes",
+    "parse_product_list",
     "programme_benefit",
     "with_programmes",
 ]

@@ -17,6 +17,14 @@ from tessera.store.money_tables import (
     payment_keys,
     payment_requests,
 )
+from tessera.store.outlet_tables import (
+    outlet_accounts,
+    outlet_authorisations,
+    outlet_revocations,
+    outlets,
+    product_list_items,
+    product_lists,
+)
 from tessera.store.store import (
     ACCOUNTS_LIST_MAX,
     API_KEYS_ACTIVE_MAX,
@@ -163,6 +171,10 @@ __all__ = [
     "oidc_codes",
     "oidc_requests",
     "oidc_tokens",
+    "outlet_accounts",
+    "outlet_authorisations",
+    "outlet_revocations",
+    "outlets",
     "passkey_users",
     "passkeys",
     "payment_aliases",
@@ -172,6 +184,8 @@ __all__ = [
     "persons",
     "pins",
     "principals",
+    "product_list_items",
+    "product_lists",
     "rebind_grants",
     "relying_parties",
     "restriction_events",
