@@ -81,17 +81,17 @@ def test_bad_terms_are_problems_naming_the_field(world: World) -> None:
 def test_a_product_list_is_imported_as_csv_and_read_by_anyone(world: World) -> None:
     """An officer PUTs a CSV: version 1 is in force, alice reads it, and its versions are listed."""
     headers = {**world.as_("bank"), "Content-Type": "text/csv"}
-    made = world.client.put("/v1/programmes/rice_ration/products", content=RICE_CSV, headers=headers)
+    made = world.client.put("/v1/programs/rice_ration/products", content=RICE_CSV, headers=headers)
     assert made.status_code == 201, made.text
     assert (made.json()["version"], made.json()["products"]) == (1, 1)
-    listed = world.client.get("/v1/programmes/rice_ration/products", headers=world.as_("alice")).json()
+    listed = world.client.get("/v1/programs/rice_ration/products", headers=world.as_("alice")).json()
     assert listed["version"]["version"] == 1
     assert listed["products"] == [
         {"code": "RICE-5KG", "description": "Rice 5 kg bag", "unit": "bag", "commodity": "rice", "quantity": 5000}
     ]
-    versions = world.client.get("/v1/programmes/rice_ration/products/versions", headers=world.as_("shop")).json()
+    versions = world.client.get("/v1/programs/rice_ration/products/versions", headers=world.as_("shop")).json()
     assert [v["version"] for v in versions["versions"]] == [1]
-    one = world.client.get("/v1/programmes/rice_ration/products/versions/1", headers=world.as_("shop"))
+    one = world.client.get("/v1/programs/rice_ration/products/versions/1", headers=world.as_("shop"))
     assert one.json()["products"] == listed["products"]
 
 
@@ -99,13 +99,13 @@ def test_a_bad_product_line_is_a_problem_naming_line_and_column(world: World) ->
     """A zero quantity on line 2 is 400 invalid_input with field "line 2, quantity"; no version is made."""
     headers = {**world.as_("bank"), "Content-Type": "text/csv"}
     bad = RICE_CSV.replace("5000", "0")
-    answer = world.client.put("/v1/programmes/rice_ration/products", content=bad, headers=headers)
+    answer = world.client.put("/v1/programs/rice_ration/products", content=bad, headers=headers)
     assert (answer.status_code, answer.json()["code"], answer.json()["field"]) == (
         400,
         "invalid_input",
         "line 2, quantity",
     )
-    listed = world.client.get("/v1/programmes/rice_ration/products/versions", headers=headers).json()
+    listed = world.client.get("/v1/programs/rice_ration/products/versions", headers=headers).json()
     assert listed == {"versions": []}
 
 
@@ -116,4 +116,4 @@ def test_a_merchant_may_not_register_authorise_or_import(world: World) -> None:
     assert world.client.post("/v1/outlets", json={}, headers=shop).status_code == 403
     url = f"/v1/outlets/{outlet['id']}/authorisations"
     assert world.client.post(url, json={"programme": "food_cash", "reason": "x"}, headers=shop).status_code == 403
-    assert world.client.put("/v1/programmes/rice_ration/products", content=RICE_CSV, headers=shop).status_code == 403
+    assert world.client.put("/v1/programs/rice_ration/products", content=RICE_CSV, headers=shop).status_code == 403

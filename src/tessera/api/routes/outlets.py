@@ -123,7 +123,7 @@ def revoke_outlet(
 
 
 @router.put(
-    "/v1/programmes/{programme_id}/products",
+    "/v1/programs/{programme_id}/products",
     status_code=status.HTTP_201_CREATED,
     openapi_extra={**declare(Action.products_import), "requestBody": CSV_BODY},
 )
@@ -150,7 +150,7 @@ AfterCode = Annotated[str, Query(max_length=32, description="the last product co
 ProductsLimit = Annotated[int, Query(ge=1, le=PRODUCTS_PAGE_MAX)]
 
 
-@router.get("/v1/programmes/{programme_id}/products", openapi_extra=declare(Action.products_read))
+@router.get("/v1/programs/{programme_id}/products", openapi_extra=declare(Action.products_read))
 def get_products(
     programme_id: ProgrammeIdPath,
     caller: CallerDep,
@@ -162,14 +162,14 @@ def get_products(
     return _products(services, programme_id, None, after, limit)
 
 
-@router.get("/v1/programmes/{programme_id}/products/versions", openapi_extra=declare(Action.products_read))
+@router.get("/v1/programs/{programme_id}/products/versions", openapi_extra=declare(Action.products_read))
 def list_product_lists(programme_id: ProgrammeIdPath, caller: CallerDep, services: ServicesDep) -> ProductListsPublic:
     """Every imported version of the programme's list, newest first: who imported it, when, its digest."""
     found = services.product_lists.versions(programme_id)
     return ProductListsPublic(versions=[ProductListPublic.of(v) for v in found])
 
 
-@router.get("/v1/programmes/{programme_id}/products/versions/{version}", openapi_extra=declare(Action.products_read))
+@router.get("/v1/programs/{programme_id}/products/versions/{version}", openapi_extra=declare(Action.products_read))
 def get_product_list(
     programme_id: ProgrammeIdPath,
     version: VersionPath,
