@@ -59,6 +59,16 @@ from tessera.money import (
     PaymentRequests,
     Payments,
 )
+from tessera.programs import (
+    CompiledProgramme,
+    Cycles,
+    HouseholdSource,
+    PersonsAlone,
+    Programme,
+    RegisteredProgrammes,
+    gather_population,
+    load_programmes,
+)
 from tessera.rules import (
     LEDGER_SOURCE,
     Appeals,
@@ -238,6 +248,7 @@ class Services:
             stack.callback(self.sweeper.stop)
             self.rule_engine = self._start_rule_engine(stack, settings.rules, scored_through)
             self._start_sanctions_watch(stack)
+            self._start_programmes()
             self._open = stack.pop_all()  # started: what closes now waits for close()
         self.sessions = Sessions()
         self.registry.on_status_change(self._status_changed)
@@ -275,6 +286,7 @@ class Services:
             types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
         rule_bases = LegalBases(self.bases.get(i) for i in declared_bases.ids())
         benefits = load_benefits([self.declared.document], rule_bases)  # declared with the rest, by DPOs
+        self.benefits = benefits
         self.rules = load_rules(list(rule_files), types, rule_bases, benefits)
         engine = RuleEngine(
             self.store,
@@ -291,6 +303,29 @@ class Services:
         self.event_intake = EventIntake(self.store, types, engine)
         self.event_intake.catch_up()  # events kept but not scored before a crash
         return engine
+
+    def _start_programmes(self) -> None:
+        """The register of programmes and their cycles; households read through ``self.households``."""
+        self.households: HouseholdSource = PersonsAlone()  # until tessera.identity's households are wired
+        self.programmes = RegisteredProgrammes(self.store, self._load_programme)
+        self.cycles = Cycles(
+            self.store,
+            self.programmes,
+            self.ledger,
+            compile_programme=lambda p: CompiledProgramme(p, self.event_types, self.benefits),
+            gather=lambda c, at: gather_population(
+                self.store, c.facts, c.programme.unit, at, households=self.households, types=self.event_types
+            ),
+        )
+
+    def _load_programme(self, text: str) -> Programme:
+        """The one programme ``text`` defines, checked against the declarations and ledgers in force."""
+        loaded = load_programmes(
+            [text], self.event_types, self.bases, ledgers=self.ledger_units.all(), benefits=self.benefits
+        )
+        if len(loaded) != 1:
+            raise InvalidInputError("text", f"must define exactly one [[programme]], not {len(loaded)}")
+        return next(iter(loaded))
 
     def _start_sanctions_watch(self, stack: contextlib.ExitStack) -> None:
         """Screening at enrolment and on new counterparties, on one worker thread off the ledger's feed."""

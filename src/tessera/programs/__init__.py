@@ -9,11 +9,26 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       benefits.py         programmes in the register of benefits, so rules' grants can name them
       programme_files.py  [[programme]] tables in TOML: load_programmes, check_programmes
       builtin/            example_programmes.toml, and example_ledgers.json it checks against
+      registered.py       programmes registered in the store (text, version, who, funding accounts)
+      households.py       household composition as a cycle reads it (a Protocol; each alone by default)
+      gathering.py        every unit's facts from the store into numpy columns
+      preview.py          eligibility, reasons and amounts over all units at once; totals and budget
+      disbursement.py     derived ids and packed records: entitlement accounts and transfers
+      cycles.py           draft -> previewed -> approved (four eyes) -> disbursed -> closed
 
-Households, cycles, disbursement and shops come next. See ``docs/programs.md``.
+Shops and redemption come next. See ``docs/programs.md``.
 """
 
 from tessera.programs.benefits import programme_benefit, with_programmes
+from tessera.programs.cycles import Cycle, Cycles, CycleStatus, Disbursement, Step, UnitResult
+from tessera.programs.disbursement import (
+    TRANSFER_CODE,
+    derived_ids,
+    disbursement_transfers,
+    entitlement_account_ids,
+    entitlement_accounts,
+    transfer_ids,
+)
 from tessera.programs.facts import (
     GRANTS,
     HOUSEHOLD,
@@ -25,6 +40,9 @@ from tessera.programs.facts import (
     fact_schema,
 )
 from tessera.programs.formulas import amount_program, formula_probes, guarded_amount, guarded_eligibility
+from tessera.programs.gathering import Population, gather_population
+from tessera.programs.households import Composition, HouseholdSource, PersonsAlone
+from tessera.programs.preview import CompiledProgramme, LineTotal, Preview, preview
 from tessera.programs.programme_files import (
     EXAMPLE_LEDGERS,
     EXAMPLE_PROGRAMMES,
@@ -57,6 +75,7 @@ from tessera.programs.programmes import (
     TopUp,
     Unit,
 )
+from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes, funding_accounts
 
 __all__ = [
     "AMOUNT_MAX",
@@ -79,26 +98,50 @@ __all__ = [
     "QUOTAS_MAX",
     "REPORTED",
     "TOP_UPS_MAX",
+    "TRANSFER_CODE",
     "VALID_FOR_MAX_S",
+    "CompiledProgramme",
+    "Composition",
+    "Cycle",
+    "CycleStatus",
+    "Cycles",
+    "Disbursement",
     "FactSchema",
+    "HouseholdSource",
     "Kind",
     "Line",
+    "LineTotal",
     "OverBudget",
+    "PersonsAlone",
+    "Population",
+    "Preview",
     "Product",
     "Programme",
     "ProgrammeRefusal",
     "Programmes",
+    "RegisteredProgramme",
+    "RegisteredProgrammes",
     "Schedule",
+    "Step",
     "TopUp",
     "Unit",
+    "UnitResult",
     "amount_program",
     "builtin_programmes_path",
     "check_programmes",
+    "derived_ids",
+    "disbursement_transfers",
+    "entitlement_account_ids",
+    "entitlement_accounts",
     "fact_schema",
     "formula_probes",
+    "funding_accounts",
+    "gather_population",
     "guarded_amount",
     "guarded_eligibility",
     "load_programmes",
+    "preview",
     "programme_benefit",
+    "transfer_ids",
     "with_programmes",
 ]

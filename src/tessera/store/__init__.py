@@ -3,6 +3,13 @@
 ``Store.open(url)`` connects and migrates; see ``docs/store.md``.
 """
 
+from tessera.store.programme_tables import (
+    CYCLE_STATUSES,
+    PROGRAMME_TEXT_MAX,
+    cycle_results,
+    programme_cycles,
+    programme_definitions,
+)
 from tessera.store.store import (
     ACCOUNTS_LIST_MAX,
     API_KEYS_ACTIVE_MAX,
@@ -103,6 +110,7 @@ __all__ = [
     "CHALLENGE_LENGTH",
     "COSE_KEY_MAX",
     "CREDENTIAL_ID_MAX",
+    "CYCLE_STATUSES",
     "DECISIONS",
     "DECLARATION_NOTE_MAX",
     "EVENT_ID_MAX",
@@ -121,6 +129,7 @@ __all__ = [
     "PERSON_STATUSES",
     "POLICY_REFERENCE_MAX",
     "PRINCIPALS_LIST_MAX",
+    "PROGRAMME_TEXT_MAX",
     "REASON_CODE_MAX",
     "REASON_MAX",
     "REASON_TEXT_MAX",
@@ -137,6 +146,7 @@ __all__ = [
     "admin_requests",
     "agencies",
     "appeals",
+    "cycle_results",
     "declaration_decisions",
     "declaration_versions",
     "eligibility_grants",
@@ -158,6 +168,8 @@ __all__ = [
     "persons",
     "pins",
     "principals",
+    "programme_cycles",
+    "programme_definitions",
     "rebind_grants",
     "relying_parties",
     "restriction_events",

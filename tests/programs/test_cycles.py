@@ -1,0 +1,144 @@
+"""Cycles: preview over every person at once, four-eyes approval, idempotent disbursement through the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tessera.errors import ConflictError, ForbiddenError, NotFoundError
+from tessera.programs import CycleStatus, entitlement_account_ids
+from tests.programs.cycle_world import CYCLE_DATE_NS, MONEY, World, open_world, programme_text, register
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """A fresh service with 60 seeded persons."""
+    made = open_world(tmp_path)
+    yield made
+    made.services.close()
+
+
+def _approved(world: World, text: str | None = None) -> int:
+    register(world, text or programme_text())
+    cycles = world.services.cycles
+    cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
+    cycles.preview(cycle.id, by=world.maker.id)
+    return cycles.approve(cycle.id, by=world.checker.id).id
+
+
+class TestPreview:
+    def test_preview__every_adult_eligible_with_amount_by_age(self, world: World) -> None:
+        """The preview finds the adults, pays each 5000 + 10 a year of age, and totals it; minors told why not."""
+        register(world, programme_text())
+        cycles = world.services.cycles
+        cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
+        cycle, found = cycles.preview(cycle.id, by=world.maker.id)
+        ages = found.population.columns["person.age"]
+        assert cycle.status is CycleStatus.previewed and cycle.units == 60
+        assert found.eligible.tolist() == (ages >= 18).tolist()
+        assert found.amounts[:, 0].tolist() == np.where(ages >= 18, 5000 + 10 * ages, 0).tolist()
+        assert cycle.totals[0].asked == int(found.amounts.sum()) and cycle.over_budget is None
+        results = cycles.results(cycle.id, limit=1000)
+        minors = [r for r in results if not r.eligible]
+        assert minors and all(r.reason == "not met: person.age >= 18" for r in minors)
+
+    def test_preview__over_budget_shows_pro_rating(self, world: World) -> None:
+        """A cycle asking more than its budget under pro_rate shows the factor's result: the total paid within budget."""
+        register(world, programme_text(budget=100_000, over_budget="pro_rate"))
+        cycles = world.services.cycles
+        cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
+        cycle, found = cycles.preview(cycle.id, by=world.maker.id)
+        total = cycle.totals[0]
+        assert total.asked > 100_000 >= total.paid == int(found.paid().sum())
+        assert cycle.over_budget is not None and cycle.over_budget.value == "pro_rate"
+
+
+class TestApproval:
+    def test_approve__refused_to_the_officer_who_previewed(self, world: World) -> None:
+        """Four eyes: the officer who previewed a cycle cannot approve it, and nothing changes."""
+        register(world, programme_text())
+        cycles = world.services.cycles
+        cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
+        cycles.preview(cycle.id, by=world.maker.id)
+        with pytest.raises(ForbiddenError, match="approved_by"):
+            cycles.approve(cycle.id, by=world.maker.id)
+        assert cycles.get(cycle.id).status is CycleStatus.previewed
+
+    def test_approve__refused_before_a_preview(self, world: World) -> None:
+        """A draft cycle cannot be approved: the error names its status."""
+        register(world, programme_text())
+        cycle = world.services.cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
+        with pytest.raises(ConflictError, match="^status: .*not been previewed"):
+            world.services.cycles.approve(cycle.id, by=world.checker.id)
+
+    def test_approve__refused_over_budget_under_refuse(self, world: World) -> None:
+        """A cycle over budget whose programme refuses is not approved; the error names the budget and the excess."""
+        register(world, programme_text(budget=1000))
+        cycles = world.services.cycles
+        cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
+        cycles.preview(cycle.id, by=world.maker.id)
+        with pytest.raises(ConflictError, match="^budget: .*over its budget of 1000"):
+            cycles.approve(cycle.id, by=world.checker.id)
+        assert cycles.get(cycle.id).approved is None
+
+    def test_preview__frozen_once_approved(self, world: World) -> None:
+        """An approved cycle's preview cannot be run again."""
+        cycle_id = _approved(world)
+        with pytest.raises(ConflictError, match="^status: .*frozen"):
+            world.services.cycles.preview(cycle_id, by=world.maker.id)
+
+    def test_create__unknown_programme(self, world: World) -> None:
+        """A cycle of a programme never registered is refused, naming the programme."""
+        with pytest.raises(NotFoundError, match="^programme: "):
+            world.services.cycles.create("no_such", CYCLE_DATE_NS, by=world.maker.id)
+
+
+class TestDisbursement:
+    def test_disburse__pays_each_eligible_person_once_into_an_earmarked_account(self, world: World) -> None:
+        """Disbursement credits each adult's entitlement account with their amount, earmarked for the food shops."""
+        cycle_id = _approved(world)
+        cycles, ledger = world.services.cycles, world.services.ledger
+        done = cycles.disburse(cycle_id, by=world.checker.id)
+        results = [r for r in cycles.results(cycle_id, limit=1000) if r.eligible]
+        assert done.transfers_applied == len(results) and done.cycle.status is CycleStatus.disbursed
+        ids = entitlement_account_ids("adult_cash", MONEY, np.array([r.person for r in results]))
+        accounts = {a.id: a for a in ledger.lookup_accounts(ids.tolist())}
+        assert [accounts[int(i)].balance for i in ids] == [r.amounts[0] for r in results]
+        assert all(a.allowed_categories == frozenset({5411, 5499}) for a in accounts.values())
+        holders = world.services.store.account_holders(ids.tolist())
+        assert [holders[int(i)] for i in ids] == [r.holder for r in results]
+
+    def test_disburse__again_pays_nothing_and_answers_what_was_done(self, world: World) -> None:
+        """A second disbursement of a disbursed cycle sends nothing and says it was disbursed already."""
+        cycle_id = _approved(world)
+        cycles = world.services.cycles
+        first = cycles.disburse(cycle_id, by=world.checker.id)
+        transfers_before = dict(world.services.ledger.counts)
+        again = cycles.disburse(cycle_id, by=world.checker.id)
+        assert again.already_disbursed and again.transfers_applied == 0
+        assert again.cycle.batches_done == first.cycle.batches_done
+        assert dict(world.services.ledger.counts) == transfers_before
+
+    def test_disburse__unfunded_programme_refused_and_resumable(self, world: World) -> None:
+        """A programme account without funds stops the run naming the funding; funded, disbursing again finishes it."""
+        register(world, programme_text(), fund=0)
+        cycles = world.services.cycles
+        cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
+        cycles.preview(cycle.id, by=world.maker.id)
+        cycles.approve(cycle.id, by=world.checker.id)
+        with pytest.raises(ConflictError, match="^funding: "):
+            cycles.disburse(cycle.id, by=world.checker.id)
+        assert cycles.get(cycle.id).status is CycleStatus.disbursing
+
+    def test_close__only_a_disbursed_cycle(self, world: World) -> None:
+        """A cycle closes once disbursed, naming who closed it; an approved one does not."""
+        cycle_id = _approved(world)
+        cycles = world.services.cycles
+        with pytest.raises(ConflictError, match="^status: "):
+            cycles.close(cycle_id, by=world.maker.id)
+        cycles.disburse(cycle_id, by=world.checker.id)
+        closed = cycles.close(cycle_id, by=world.maker.id)
+        assert closed.status is CycleStatus.closed and closed.closed is not None and closed.closed.by == world.maker.id
