@@ -130,6 +130,8 @@ class Settings:
     public_url: str = "http://localhost:8000"
     # Rule files the engine runs over the ledger's feed, against the built-in event types and bases.
     rules: tuple[Path, ...] = ()
+    # Transfers per packed batch when a programme's cycle is disbursed (each batch durable before the next).
+    disbursement_batch_size: int = BATCH_SIZE_MAX
 
     @property
     def store_url(self) -> str:
@@ -313,6 +315,7 @@ class Services:
             self.programmes,
             self.ledger,
             compile_programme=lambda p: CompiledProgramme(p, self.event_types, self.benefits),
+            batch_size=self.settings.disbursement_batch_size,
             gather=lambda c, at: gather_population(
                 self.store, c.facts, c.programme.unit, at, households=self.households, types=self.event_types
             ),

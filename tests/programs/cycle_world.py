@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tessera.auth import Principal, Role
 from tessera.ledger import Account, AccountFlags, Transfer
+from tessera.limits import BATCH_SIZE_MAX
 from tessera.money import AccountKind, ledger_unit
 from tessera.programs import RegisteredProgramme, funding_accounts
 from tessera.service import Services
@@ -49,9 +50,9 @@ class World:
     numbers: list[str]
 
 
-def open_world(path: Path, *, persons: int = 60, sync: bool = False) -> World:
+def open_world(path: Path, *, persons: int = 60, sync: bool = False, batch_size: int = BATCH_SIZE_MAX) -> World:
     """The service over ``path``; made on first start (persons, officers, the currency), reopened after."""
-    services = Services(settings_for(path, ledger_sync=sync))
+    services = Services(settings_for(path, ledger_sync=sync, disbursement_batch_size=batch_size))
     store = services.store
     maker = store.get_principal_by_name("maker")
     if maker is None:
