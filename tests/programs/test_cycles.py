@@ -46,7 +46,7 @@ class TestPreview:
         assert minors and all(r.reason == "not met: person.age >= 18" for r in minors)
 
     def test_preview__over_budget_shows_pro_rating(self, world: World) -> None:
-        """A cycle asking more than its budget under pro_rate shows the factor's result: the total paid within budget."""
+        """A cycle over its budget under pro_rate shows what approval would pay: the total pro-rated within budget."""
         register(world, programme_text(budget=100_000, over_budget="pro_rate"))
         cycles = world.services.cycles
         cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
@@ -71,7 +71,7 @@ class TestApproval:
         """A draft cycle cannot be approved: the error names its status."""
         register(world, programme_text())
         cycle = world.services.cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
-        with pytest.raises(ConflictError, match="^status: .*not been previewed"):
+        with pytest.raises(ConflictError, match=r"^status: .*not been previewed"):
             world.services.cycles.approve(cycle.id, by=world.checker.id)
 
     def test_approve__refused_over_budget_under_refuse(self, world: World) -> None:
@@ -80,19 +80,19 @@ class TestApproval:
         cycles = world.services.cycles
         cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
         cycles.preview(cycle.id, by=world.maker.id)
-        with pytest.raises(ConflictError, match="^budget: .*over its budget of 1000"):
+        with pytest.raises(ConflictError, match=r"^budget: .*over its budget of 1000"):
             cycles.approve(cycle.id, by=world.checker.id)
         assert cycles.get(cycle.id).approved is None
 
     def test_preview__frozen_once_approved(self, world: World) -> None:
         """An approved cycle's preview cannot be run again."""
         cycle_id = _approved(world)
-        with pytest.raises(ConflictError, match="^status: .*frozen"):
+        with pytest.raises(ConflictError, match=r"^status: .*frozen"):
             world.services.cycles.preview(cycle_id, by=world.maker.id)
 
     def test_create__unknown_programme(self, world: World) -> None:
         """A cycle of a programme never registered is refused, naming the programme."""
-        with pytest.raises(NotFoundError, match="^programme: "):
+        with pytest.raises(NotFoundError, match=r"^programme: "):
             world.services.cycles.create("no_such", CYCLE_DATE_NS, by=world.maker.id)
 
 
@@ -129,7 +129,7 @@ class TestDisbursement:
         cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
         cycles.preview(cycle.id, by=world.maker.id)
         cycles.approve(cycle.id, by=world.checker.id)
-        with pytest.raises(ConflictError, match="^funding: "):
+        with pytest.raises(ConflictError, match=r"^funding: "):
             cycles.disburse(cycle.id, by=world.checker.id)
         assert cycles.get(cycle.id).status is CycleStatus.disbursing
 
@@ -137,7 +137,7 @@ class TestDisbursement:
         """A cycle closes once disbursed, naming who closed it; an approved one does not."""
         cycle_id = _approved(world)
         cycles = world.services.cycles
-        with pytest.raises(ConflictError, match="^status: "):
+        with pytest.raises(ConflictError, match=r"^status: "):
             cycles.close(cycle_id, by=world.maker.id)
         cycles.disburse(cycle_id, by=world.checker.id)
         closed = cycles.close(cycle_id, by=world.maker.id)

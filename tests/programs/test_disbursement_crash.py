@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tessera.money import AccountKind
 from tessera.programs import CycleStatus, entitlement_account_ids
@@ -33,8 +34,9 @@ def _batches_done(data: Path, cycle_id: int) -> int:
     return int(done)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_disbursement__restart_pays_everyone_exactly_once(tmp_path: Path) -> None:
-    """Killed at random points mid-run, restarted each time: at the end each adult is paid once, debits equal credits."""
+    """Killed at random points mid-run and restarted: in the end each adult is paid once, debits equal credits."""
     data = tmp_path / "data"
     rng = random.Random(19)
     killed_mid_run = 0

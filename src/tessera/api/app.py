@@ -26,6 +26,7 @@ from tessera.api.routes import (
     oidc,
     payments,
     policy,
+    programs,
     sanctions,
     system,
 )
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         policy,
         sanctions,
         declarations,
+        programs,
     ):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)

@@ -34,7 +34,7 @@ from tessera.programs.gathering import Population
 from tessera.programs.preview import CompiledProgramme, LineTotal, Preview, preview
 from tessera.programs.programmes import OverBudget, Programme
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
-from tessera.store import Store, cycle_results, programme_cycles
+from tessera.store import Store, cycle_results, principals, programme_cycles
 
 _RESULTS_CHUNK = 20_000  # rows per insert while a preview is written
 _ACCEPTED_ACCOUNTS = (CreateAccountStatus.ok, CreateAccountStatus.exists)
@@ -323,6 +323,22 @@ class Cycles:
             )
             for r in rows
         ]  # fmt: skip
+
+    def facts_read(self, cycle_id: int) -> list[str]:
+        """The facts a cycle's preview reads of each person (``person.age``), sorted."""
+        cycle = self.get(cycle_id)
+        return sorted(self._compiled_of(cycle.programme, cycle.version).facts)
+
+    def beneficiaries(self, cycle_id: int) -> list[str]:
+        """The access-log subject of every person a cycle pays, in order."""
+        query = (
+            select(principals.c.subject)
+            .select_from(cycle_results.join(principals, cycle_results.c.holder == principals.c.id))
+            .where(cycle_results.c.cycle_id == cycle_id, cycle_results.c.eligible.is_(True))
+            .order_by(cycle_results.c.seq)
+        )
+        with self._store.transaction() as conn:
+            return [str(s) for s in conn.scalars(query)]
 
     def _in(self, cycle_id: int, statuses: tuple[CycleStatus, ...], doing: str) -> Cycle:
         cycle = self.get(cycle_id)

@@ -23,7 +23,7 @@ from tessera.programs.facts import GRANTS, HOUSEHOLD, PERSON, REPORTED
 from tessera.programs.households import HouseholdSource
 from tessera.programs.programmes import Unit
 from tessera.rules import EventTypes, FieldType
-from tessera.store import Store, eligibility_grants, persons, rule_events
+from tessera.store import Store, eligibility_grants, persons, principals, rule_events
 
 DAY_NS = 86_400 * 10**9
 _ROWS_CHUNK = 50_000  # rows fetched at a time from one query
@@ -44,7 +44,7 @@ class Population:
     numbers: npt.NDArray[np.str_]  # the person paid for each unit: the head, for a household
     holders: npt.NDArray[np.str_]  # their principal ids
     columns: Mapping[str, npt.NDArray[Any]]  # fact name -> one value per unit
-    persons_read: int  # registered persons whose facts were read (every member of a household)
+    read: npt.NDArray[np.str_]  # the access-log subject of every person whose facts were read (all members)
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -60,7 +60,7 @@ def gather_population(
     types: EventTypes,
 ) -> Population:
     """The units of a programme of ``unit`` on the cycle's date with the ``facts`` it reads (name -> type)."""
-    numbers, holders, birth_days, sexes = _active_persons(store)
+    numbers, holders, subjects, birth_days, sexes = _active_persons(store)
     today = cycle_date_ns // DAY_NS
     ages = _ages(birth_days, today)
     composition = households.composition(numbers)
@@ -91,29 +91,32 @@ def gather_population(
             columns[name] = held
         elif group == REPORTED:
             columns[name] = _reported(store, types, rest, field_type, numbers)[units]
-    return Population(numbers[units], holders[units], columns, len(numbers))
+    return Population(numbers[units], holders[units], columns, subjects)
 
 
 def _active_persons(
     store: Store,
-) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_]]:
-    """Every active registered person, by number: numbers, principals, birth days, sexes."""
+) -> tuple[
+    npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_]
+]:
+    """Every active registered person, by number: numbers, principals, subjects, birth days, sexes."""
     query = (
-        select(persons.c.number, persons.c.principal_id, persons.c.birth_date, persons.c.sex)
+        select(persons.c.number, persons.c.principal_id, principals.c.subject, persons.c.birth_date, persons.c.sex)
+        .select_from(persons.join(principals, persons.c.principal_id == principals.c.id))
         .where(persons.c.status == "active")
         .order_by(persons.c.number)
     )
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, str, str, str, str]] = []
     with store.transaction() as conn:
         result = conn.execute(query)
         while chunk := result.fetchmany(_ROWS_CHUNK):
             rows.extend(tuple(r) for r in chunk)  # type: ignore[misc]
     if not rows:
         empty = np.zeros(0, np.str_)
-        return empty, empty, np.zeros(0, np.int64), empty
-    numbers, holders, births, sexes = zip(*rows, strict=True)
+        return empty, empty, empty, np.zeros(0, np.int64), empty
+    numbers, holders, subjects, births, sexes = zip(*rows, strict=True)
     birth_days = np.array(births, dtype="datetime64[D]").astype(np.int64)
-    return np.array(numbers), np.array(holders), birth_days, np.array(sexes)
+    return np.array(numbers), np.array(holders), np.array(subjects), birth_days, np.array(sexes)
 
 
 def _ages(birth_days: npt.NDArray[np.int64], today: int) -> npt.NDArray[np.int64]:
