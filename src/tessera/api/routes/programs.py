@@ -48,13 +48,13 @@ def register_programme(body: ProgrammeCreate, caller: CallerDep, services: Servi
 
 
 @router.get("", openapi_extra=declare(Action.programmes_read))
-def list_programmes(services: ServicesDep) -> ProgrammesPublic:
+def list_programmes(caller: CallerDep, services: ServicesDep) -> ProgrammesPublic:
     """The latest version of every registered programme."""
     return ProgrammesPublic(programmes=[_programme(r) for r in services.programmes.list()])
 
 
 @router.get("/{programme_id}", openapi_extra=declare(Action.programmes_read))
-def get_programme(programme_id: ProgrammePath, services: ServicesDep) -> ProgrammePublic:
+def get_programme(programme_id: ProgrammePath, caller: CallerDep, services: ServicesDep) -> ProgrammePublic:
     """One programme, its latest version."""
     return _programme(services.programmes.get(programme_id))
 
