@@ -26,9 +26,9 @@ def open_durable(data: Path) -> World:
 def cycle_of(world: World) -> int:
     """The one cycle, approved; made on first start."""
     cycles = world.services.cycles
-    if "adult_cash" not in {r.programme.id for r in world.services.programmes.list()}:
+    if "adult_cash" not in {r.programme.id for r in world.services.programmes.all()}:
         register(world, programme_text())
-    made = cycles.list("adult_cash")
+    made = cycles.of_programme("adult_cash")
     if made:
         return made[0].id
     cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)

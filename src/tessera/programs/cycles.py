@@ -291,7 +291,7 @@ class Cycles:
             raise NotFoundError("cycle", f"no cycle {cycle_id}")
         return _cycle_of(row)
 
-    def list(self, programme_id: str) -> list[Cycle]:
+    def of_programme(self, programme_id: str) -> list[Cycle]:
         """Every cycle of ``programme_id``, newest first (at most a page)."""
         query = (
             select(programme_cycles)
@@ -369,7 +369,9 @@ class Cycles:
         out = []
         for start in range(0, len(numbers), per_batch):
             chunk = slice(start, start + per_batch)
-            accounts, transfers, held = [], [], []
+            accounts: list[npt.NDArray[np.void]] = []
+            transfers: list[npt.NDArray[np.void]] = []
+            held: list[tuple[int, str]] = []
             for k, line in enumerate(programme.lines):
                 pays = paid[chunk, k] > 0
                 who = numbers[chunk][pays]

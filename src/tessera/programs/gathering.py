@@ -110,7 +110,7 @@ def _active_persons(
     with store.transaction() as conn:
         result = conn.execute(query)
         while chunk := result.fetchmany(_ROWS_CHUNK):
-            rows.extend(tuple(r) for r in chunk)  # type: ignore[misc]
+            rows.extend(tuple(r) for r in chunk)
     if not rows:
         empty = np.zeros(0, np.str_)
         return empty, empty, empty, np.zeros(0, np.int64), empty
@@ -126,7 +126,8 @@ def _ages(birth_days: npt.NDArray[np.int64], today: int) -> npt.NDArray[np.int64
     years = now.astype("datetime64[Y]").astype(np.int64) - born.astype("datetime64[Y]").astype(np.int64)
     born_md = _month_day(born)
     now_md = _month_day(np.array([now]))[0]
-    return np.maximum(years - (born_md > now_md), 0).astype(np.int64)
+    ages: npt.NDArray[np.int64] = np.maximum(years - (born_md > now_md), 0).astype(np.int64)
+    return ages
 
 
 def _month_day(days: npt.NDArray[np.datetime64]) -> npt.NDArray[np.int64]:
@@ -193,7 +194,7 @@ def _reported(
     """The field ``rest`` (``income_assessed.monthly_income``) of each person's latest event of its type."""
     key, _, path = rest.partition(".")
     type_name = next((n for n in types.names() if n.replace(".", "_") == key), key)
-    column = np.zeros(len(numbers), _ABSENT_DTYPE[field_type])
+    column: npt.NDArray[Any] = np.zeros(len(numbers), _ABSENT_DTYPE[field_type])
     query = (
         select(rule_events.c.subject, rule_events.c.fields)
         .where(rule_events.c.type == type_name)

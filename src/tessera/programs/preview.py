@@ -189,10 +189,11 @@ def preview(compiled: CompiledProgramme, population: Population) -> Preview:
         amounts[:, k] = np.where(eligible, np.clip(total, 0, AMOUNT_MAX), 0)  # a negative result pays nothing
     totals = []
     programme = compiled.programme
-    for k, line in enumerate(programme.lines):
+    for k, defined in enumerate(programme.lines):
         asked = int(amounts[:, k].sum(dtype=object)) if size else 0
-        paid = asked if asked <= line.budget else int(_scaled(amounts[:, k], line.budget, asked).sum(dtype=object))
-        totals.append(LineTotal(line.ledger, line.ledger_id, asked, line.budget, paid))
+        budget = defined.budget
+        paid = asked if asked <= budget else int(_scaled(amounts[:, k], budget, asked).sum(dtype=object))
+        totals.append(LineTotal(defined.ledger, defined.ledger_id, asked, budget, paid))
     over = programme.over_budget if any(t.over_budget for t in totals) else None
     return Preview(population, eligible, failed, amounts, tuple(totals), over)
 

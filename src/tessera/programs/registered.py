@@ -92,7 +92,7 @@ class RegisteredProgrammes:
             raise NotFoundError("programme", f"no programme {programme_id!r:.80} is registered")
         return self._of(row)
 
-    def list(self) -> list[RegisteredProgramme]:
+    def all(self) -> list[RegisteredProgramme]:
         """The latest version of every programme, by id."""
         latest = (
             select(programme_definitions.c.id, func.max(programme_definitions.c.version).label("version"))

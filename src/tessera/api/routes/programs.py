@@ -50,7 +50,7 @@ def register_programme(body: ProgrammeCreate, caller: CallerDep, services: Servi
 @router.get("", openapi_extra=declare(Action.programmes_read))
 def list_programmes(caller: CallerDep, services: ServicesDep) -> ProgrammesPublic:
     """The latest version of every registered programme."""
-    return ProgrammesPublic(programmes=[_programme(r) for r in services.programmes.list()])
+    return ProgrammesPublic(programmes=[_programme(r) for r in services.programmes.all()])
 
 
 @router.get("/{programme_id}", openapi_extra=declare(Action.programmes_read))
@@ -98,7 +98,7 @@ def preview_cycle(
     _of(services, programme_id, cycle_id)
     services.require_purpose(caller, [], RESULT_FIELDS, doing="previewing a cycle")
     cycle, found = services.cycles.preview(cycle_id, by=caller.principal.id)
-    facts = tuple(sorted(services.cycles.facts_read(cycle_id)))
+    facts: tuple[str, ...] = tuple(services.cycles.facts_read(cycle_id))
     services.record_access(caller, found.population.read.tolist(), facts, f"facts read for cycle {cycle_id}")
     return _cycle(cycle)
 

@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("registered_at_ns", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", "version", name=op.f("pk_programme_definitions")),
     )
-    stepped = []
+    stepped: list[sa.Column[object]] = []
     for step in ("previewed", "approved", "disbursed", "closed"):
         stepped += [
             sa.Column(f"{step}_by", sa.String(length=18), nullable=True),
