@@ -29,7 +29,7 @@ import numpy.typing as npt
 from tessera.auth import Role
 from tessera.ledger import Account, AccountFlags, Transfer
 from tessera.money import AccountKind, ledger_unit
-from tessera.programs import Composition, CompiledProgramme, funding_accounts, gather_population, preview
+from tessera.programs import CompiledProgramme, Composition, funding_accounts, gather_population, preview
 from tessera.service import Services, Settings
 from tessera.testing import progress, seed_persons
 
