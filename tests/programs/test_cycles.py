@@ -142,3 +142,17 @@ class TestDisbursement:
         cycles.disburse(cycle_id, by=world.checker.id)
         closed = cycles.close(cycle_id, by=world.maker.id)
         assert closed.status is CycleStatus.closed and closed.closed is not None and closed.closed.by == world.maker.id
+
+    def test_disburse__a_second_cycle_credits_the_same_entitlements(self, world: World) -> None:
+        """Two cycles of one programme credit each adult's one entitlement account twice, with two transfers."""
+        first = _approved(world)
+        cycles, ledger = world.services.cycles, world.services.ledger
+        cycles.disburse(first, by=world.checker.id)
+        second = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
+        cycles.preview(second.id, by=world.maker.id)
+        cycles.approve(second.id, by=world.checker.id)
+        assert cycles.disburse(second.id, by=world.checker.id).transfers_applied > 0
+        results = [r for r in cycles.results(second.id, limit=1000) if r.eligible]
+        ids = entitlement_account_ids("adult_cash", MONEY, np.array([r.person for r in results]))
+        accounts = {a.id: a for a in ledger.lookup_accounts(ids.tolist())}
+        assert [accounts[int(i)].balance for i in ids] == [2 * r.amounts[0] for r in results]

@@ -236,7 +236,12 @@ class Cycles:
         for index, (holders, accounts, transfers) in enumerate(batches):
             if index < cycle.batches_done:
                 continue
-            self._store.set_account_holders(holders)
+            # Holders are recorded before their accounts open, so an account the ledger has already
+            # had its holder recorded (by an earlier cycle, or before a crash): only new ones cost a write.
+            known = self._ledger.lookup_account_records(accounts["id"])["id"]
+            new = [h for h, fresh in zip(holders, ~np.isin(accounts["id"], known), strict=True) if fresh]
+            if new:
+                self._store.set_account_holders(new)
             opened = self._ledger.create_accounts(accounts)
             statuses = opened.statuses
             bad = ~np.isin(statuses, _ACCEPTED_ACCOUNTS)
