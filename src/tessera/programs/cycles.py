@@ -16,6 +16,7 @@ disbursement of a disbursed cycle pays nothing and answers what was done.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from tessera.programs.programmes import OverBudget, Programme
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
 from tessera.store import Store, cycle_results, principals, programme_cycles
 
+logger = logging.getLogger(__name__)
 _RESULTS_CHUNK = 20_000  # rows per insert while a preview is written
 _ACCEPTED_ACCOUNTS = (CreateAccountStatus.ok, CreateAccountStatus.exists)
 _ACCEPTED_TRANSFERS = (CreateTransferStatus.ok, CreateTransferStatus.exists)
@@ -152,6 +154,7 @@ class Cycles:
         }
         with self._store.transaction(write=True) as conn:
             cycle_id = conn.execute(insert(programme_cycles).values(**row)).inserted_primary_key[0]  # type: ignore[index]
+        logger.info("cycle %s of %s v%s created by %s", cycle_id, programme_id, registered.version, by)
         return self.get(int(cycle_id))
 
     def preview(self, cycle_id: int, *, by: str) -> tuple[Cycle, Preview]:
@@ -185,6 +188,9 @@ class Cycles:
             conn.execute(delete(cycle_results).where(cycle_results.c.cycle_id == cycle_id))
             for rows in _result_rows(cycle_id, found):
                 conn.execute(insert(cycle_results), rows)
+        logger.info(
+            "cycle %s previewed by %s: %s of %s units eligible", cycle_id, by, values["eligible"], values["units"]
+        )
         return self.get(cycle_id), found
 
     def approve(self, cycle_id: int, *, by: str) -> Cycle:
@@ -214,6 +220,7 @@ class Cycles:
             ).rowcount
         if moved != 1:
             raise ConflictError("status", f"cycle {cycle_id} changed while it was approved: read it again")
+        logger.info("cycle %s approved by %s (previewed by %s)", cycle_id, by, cycle.previewed.by)
         return self.get(cycle_id)
 
     def disburse(self, cycle_id: int, *, by: str) -> Disbursement:
@@ -271,6 +278,7 @@ class Cycles:
                 .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "disbursing")
                 .values(status=CycleStatus.disbursed.value)
             )
+        logger.info("cycle %s disbursed by %s: %s transfers applied, %s found applied", cycle_id, by, applied, existing)
         return Disbursement(self.get(cycle_id), applied, existing, len(batches), False)
 
     def close(self, cycle_id: int, *, by: str) -> Cycle:
@@ -284,6 +292,7 @@ class Cycles:
                 .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "disbursed")
                 .values(status=CycleStatus.closed.value, closed_by=by, closed_at_ns=time.time_ns())
             )
+        logger.info("cycle %s closed by %s", cycle_id, by)
         return self.get(cycle_id)
 
     # -- reads -------------------------------------------------------------------------------------------------------
