@@ -6,12 +6,15 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
 from tessera.auth import Principal, Role
 from tessera.ledger import Account, AccountFlags, Transfer
 from tessera.limits import BATCH_SIZE_MAX
 from tessera.money import AccountKind, ledger_unit
 from tessera.programs import RegisteredProgramme, funding_accounts
 from tessera.service import Services
+from tessera.store import persons
 from tessera.testing import seed_persons
 from tests.api.world import settings_for
 
@@ -74,10 +77,6 @@ def open_world(path: Path, *, persons: int = 60, sync: bool = False, batch_size:
 
 
 def _numbers(services: Services) -> list[tuple[str]]:
-    from sqlalchemy import select  # noqa: PLC0415
-
-    from tessera.store import persons  # noqa: PLC0415
-
     with services.store.transaction() as conn:
         return [tuple(r) for r in conn.execute(select(persons.c.number).order_by(persons.c.number))]  # type: ignore[misc]
 
