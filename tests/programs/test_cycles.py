@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tessera.errors import ConflictError, ForbiddenError, NotFoundError
-from tessera.programs import CycleStatus, entitlement_account_ids
+from tessera.limits import ID_LIMIT
+from tessera.programs import TRANSFER_ID_NAMESPACE, CycleStatus, entitlement_account_ids, transfer_ids
 from tests.programs.cycle_world import CYCLE_DATE_NS, MONEY, World, open_world, programme_text, register
 
 
@@ -156,3 +157,23 @@ class TestDisbursement:
         ids = entitlement_account_ids("adult_cash", MONEY, np.array([r.person for r in results]))
         accounts = {a.id: a for a in ledger.lookup_accounts(ids.tolist())}
         assert [accounts[int(i)].balance for i in ids] == [2 * r.amounts[0] for r in results]
+
+
+class TestIds:
+    def test_transfer_ids__unique_ascending_and_in_their_namespace(self) -> None:
+        """Transfer ids grow with the cycle, then the unit, then the line; all above 2**62 and below the id limit."""
+        seqs = np.arange(1000, dtype=np.int64)
+        first = [transfer_ids(5, seqs, k, 2) for k in range(2)]
+        later = transfer_ids(6, seqs, 0, 2)
+        every = np.concatenate([*first, later])
+        assert len(set(every.tolist())) == 3000 and int(every.min()) >= TRANSFER_ID_NAMESPACE
+        assert int(every.max()) < ID_LIMIT and int(first[1].max()) < int(later.min())
+        assert (np.diff(first[0].astype(np.int64)) == 2).all()
+
+    def test_entitlement_ids__the_same_on_every_run_and_distinct_per_line(self) -> None:
+        """An entitlement account id depends on programme, ledger and person only: stable, below the limit."""
+        numbers = np.array(["123456789012", "234567890123"])
+        ids = entitlement_account_ids("adult_cash", 1, numbers)
+        assert ids.tolist() == entitlement_account_ids("adult_cash", 1, numbers).tolist()
+        assert not set(ids.tolist()) & set(entitlement_account_ids("adult_cash", 2, numbers).tolist())
+        assert all(0 < i < ID_LIMIT for i in ids.tolist())

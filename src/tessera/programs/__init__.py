@@ -23,6 +23,7 @@ from tessera.programs.benefits import programme_benefit, with_programmes
 from tessera.programs.cycles import Cycle, Cycles, CycleStatus, Disbursement, Step, UnitResult
 from tessera.programs.disbursement import (
     TRANSFER_CODE,
+    TRANSFER_ID_NAMESPACE,
     derived_ids,
     disbursement_transfers,
     entitlement_account_ids,
@@ -99,6 +100,7 @@ __all__ = [
     "REPORTED",
     "TOP_UPS_MAX",
     "TRANSFER_CODE",
+    "TRANSFER_ID_NAMESPACE",
     "VALID_FOR_MAX_S",
     "CompiledProgramme",
     "Composition",

@@ -372,7 +372,7 @@ class Cycles:
         self, cycle: Cycle, registered: RegisteredProgramme
     ) -> list[tuple[list[tuple[int, str]], npt.NDArray[np.void], npt.NDArray[np.void]]]:
         """The cycle's packed batches, the same on every run: (holders, accounts, transfers), by seq and line."""
-        numbers, holders, amounts = self._payable(cycle)
+        numbers, holders, seqs, amounts = self._payable(cycle)
         programme = registered.programme
         paid = amounts.copy()
         for k, total in enumerate(cycle.totals):
@@ -394,9 +394,10 @@ class Cycles:
                     disbursement_transfers(
                         programme,
                         cycle.id,
-                        line.ledger_id,
+                        k,
                         registered.funding[line.ledger_id],
                         numbers=who,
+                        seqs=seqs[chunk][pays],
                         amounts=paid[chunk, k][pays],
                     )
                 )
@@ -405,10 +406,12 @@ class Cycles:
                 out.append((held, np.concatenate(accounts), np.concatenate(transfers)))
         return out
 
-    def _payable(self, cycle: Cycle) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64]]:
-        """The eligible units of a cycle's frozen preview, by seq: numbers, holders, amounts per line."""
+    def _payable(
+        self, cycle: Cycle
+    ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The eligible units of a cycle's frozen preview, by seq: numbers, holders, seqs, amounts per line."""
         query = (
-            select(cycle_results.c.person, cycle_results.c.holder, cycle_results.c.amounts)
+            select(cycle_results.c.person, cycle_results.c.holder, cycle_results.c.seq, cycle_results.c.amounts)
             .where(cycle_results.c.cycle_id == cycle.id, cycle_results.c.eligible.is_(True))
             .order_by(cycle_results.c.seq)
         )
@@ -417,12 +420,12 @@ class Cycles:
         lines = len(cycle.totals)
         if not rows:
             empty = np.zeros(0, np.str_)
-            return empty, empty, np.zeros((0, lines), np.int64)
+            return empty, empty, np.zeros(0, np.int64), np.zeros((0, lines), np.int64)
         numbers = np.array([r.person for r in rows])
         holders = np.array([r.holder for r in rows])
         text = ",".join(r.amounts for r in rows)
         amounts = np.array(text.split(","), dtype=np.int64).reshape(len(rows), lines)
-        return numbers, holders, amounts
+        return numbers, holders, np.array([r.seq for r in rows], np.int64), amounts
 
 
 def _result_rows(cycle_id: int, found: Preview) -> Any:

@@ -8,7 +8,11 @@ BLAKE2b of what else names the id): no Python work per beneficiary.
 - an **entitlement account**, one per beneficiary, programme and line (not per cycle: each cycle
   credits the same balance), held by the beneficiary, never overdrawn, earmarked for a cash
   programme's merchant categories;
-- a **transfer**, one per beneficiary, cycle and line, from the line's programme account.
+- a **transfer**, one per beneficiary, cycle and line, from the line's programme account. Its id
+  is unique by construction and sorts by cycle (ids grow with time, as TigerBeetle advises for its
+  index): a namespace bit, the cycle's id, then the beneficiary's place in the frozen preview and
+  the line: ``2**62 | cycle << 38 | seq * lines + line``. Other transfers' ids (time-sorted
+  payments, nanoseconds since the epoch) stay below ``2**62`` until the year 2116.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ import hashlib
 import numpy as np
 import numpy.typing as npt
 
+from tessera.errors import InvalidInputError
 from tessera.ledger import ACCOUNT_DTYPE, TRANSFER_DTYPE, AccountFlags
 from tessera.limits import ID_LIMIT
 from tessera.money import AccountKind
 from tessera.programs.programmes import Kind, Programme
 
 TRANSFER_CODE = 19  # a programme's disbursement (issue 19), as the transfer's code
+TRANSFER_ID_NAMESPACE = 1 << 62
+CYCLE_ID_BITS = 24  # cycles numbered below 2**24: 16 million payment runs
+UNIT_BITS = 38  # seq * lines + line below 2**38: 17 billion units of 16 lines in one cycle
 _NUMBER_BYTES = 16  # a Tessera number (12 digits) padded to two u64 words
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -60,11 +68,14 @@ def entitlement_account_ids(programme_id: str, ledger_id: int, numbers: npt.NDAr
     return derived_ids(numbers, "entitlement", programme_id, ledger_id)
 
 
-def transfer_ids(
-    programme_id: str, cycle_id: int, ledger_id: int, numbers: npt.NDArray[np.str_]
-) -> npt.NDArray[np.uint64]:
-    """The transfer paying each beneficiary one line of one cycle."""
-    return derived_ids(numbers, "disbursement", programme_id, cycle_id, ledger_id)
+def transfer_ids(cycle_id: int, seqs: npt.NDArray[np.int64], line: int, lines: int) -> npt.NDArray[np.uint64]:
+    """The transfer paying line ``line`` (of ``lines``) of one cycle to the units at ``seqs`` of its preview."""
+    if not 0 < cycle_id < 1 << CYCLE_ID_BITS:
+        raise InvalidInputError("cycle", f"transfer ids number cycles below {1 << CYCLE_ID_BITS}, not {cycle_id}")
+    slots = np.asarray(seqs, np.uint64) * np.uint64(lines) + np.uint64(line)
+    if len(slots) and int(slots.max()) >= 1 << UNIT_BITS:
+        raise InvalidInputError("units", f"a cycle pays at most {(1 << UNIT_BITS) // lines} units")
+    return np.uint64(TRANSFER_ID_NAMESPACE | cycle_id << UNIT_BITS) | slots
 
 
 def entitlement_accounts(programme: Programme, ledger_id: int, numbers: npt.NDArray[np.str_]) -> npt.NDArray[np.void]:
@@ -83,15 +94,17 @@ def entitlement_accounts(programme: Programme, ledger_id: int, numbers: npt.NDAr
 def disbursement_transfers(
     programme: Programme,
     cycle_id: int,
-    ledger_id: int,
+    line: int,
     debit_account_id: int,
     *,
     numbers: npt.NDArray[np.str_],
+    seqs: npt.NDArray[np.int64],
     amounts: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.void]:
-    """Packed transfers from the programme account to each beneficiary's entitlement account on one line."""
+    """Packed transfers from line ``line``'s programme account to each beneficiary's entitlement account on it."""
+    ledger_id = programme.lines[line].ledger_id
     out = np.zeros(len(numbers), TRANSFER_DTYPE)
-    out["id"] = transfer_ids(programme.id, cycle_id, ledger_id, numbers)
+    out["id"] = transfer_ids(cycle_id, seqs, line, len(programme.lines))
     out["debit_account_id"] = debit_account_id
     out["credit_account_id"] = entitlement_account_ids(programme.id, ledger_id, numbers)
     out["amount"] = amounts
