@@ -10,7 +10,13 @@ import pytest
 
 from tessera.errors import ConflictError, ForbiddenError, NotFoundError
 from tessera.limits import ID_LIMIT
-from tessera.programs import TRANSFER_ID_NAMESPACE, CycleStatus, entitlement_account_ids, transfer_ids
+from tessera.programs import (
+    TRANSFER_ID_NAMESPACE,
+    CycleStatus,
+    entitlement_account_ids,
+    entitlement_accounts,
+    transfer_ids,
+)
 from tests.programs.cycle_world import CYCLE_DATE_NS, MONEY, World, open_world, programme_text, register
 
 
@@ -177,3 +183,18 @@ class TestIds:
         assert ids.tolist() == entitlement_account_ids("adult_cash", 1, numbers).tolist()
         assert not set(ids.tolist()) & set(entitlement_account_ids("adult_cash", 2, numbers).tolist())
         assert all(0 < i < ID_LIMIT for i in ids.tolist())
+
+
+def test_disburse__an_entitlement_held_by_someone_else_is_never_credited(world: World) -> None:
+    """An entitlement id already open and held by another principal (a collision) stops the run, naming it."""
+    cycle_id = _approved(world)
+    cycles, services = world.services.cycles, world.services
+    first = next(r for r in cycles.results(cycle_id, limit=1000) if r.eligible)
+    (account_id,) = entitlement_account_ids("adult_cash", MONEY, np.array([first.person])).tolist()
+    services.store.set_account_holders([(account_id, world.maker.id)])
+    services.ledger.create_accounts(
+        entitlement_accounts(services.programmes.get("adult_cash").programme, MONEY, np.array([first.person]))
+    )
+    with pytest.raises(ConflictError, match=rf"^accounts: entitlement account {account_id} is held by"):
+        cycles.disburse(cycle_id, by=world.checker.id)
+    assert services.ledger.lookup_accounts([account_id])[0].balance == 0

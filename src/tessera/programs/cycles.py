@@ -246,9 +246,11 @@ class Cycles:
             # Holders are recorded before their accounts open, so an account the ledger has already
             # had its holder recorded (by an earlier cycle, or before a crash): only new ones cost a write.
             known = self._ledger.lookup_account_records(accounts["id"])["id"]
-            new = [h for h, fresh in zip(holders, ~np.isin(accounts["id"], known), strict=True) if fresh]
+            fresh = ~np.isin(accounts["id"], known)
+            new = [h for h, f in zip(holders, fresh, strict=True) if f]
             if new:
-                self._store.set_account_holders(new)
+                self._store.set_account_holders(new)  # refuses an id held by someone else
+            _check_holders(self._store, [h for h, f in zip(holders, fresh, strict=True) if not f])
             opened = self._ledger.create_accounts(accounts)
             statuses = opened.statuses
             bad = ~np.isin(statuses, _ACCEPTED_ACCOUNTS)
@@ -426,6 +428,18 @@ class Cycles:
         text = ",".join(r.amounts for r in rows)
         amounts = np.array(text.split(","), dtype=np.int64).reshape(len(rows), lines)
         return numbers, holders, np.array([r.seq for r in rows], np.int64), amounts
+
+
+def _check_holders(store: Store, holders: list[tuple[int, str]]) -> None:
+    """Refuse to credit an open entitlement held by another person: a derived id that collided."""
+    if not holders:
+        return
+    found = store.account_holders([a for a, _ in holders])
+    for account_id, holder in holders:
+        if found.get(account_id) != holder:
+            raise ConflictError(
+                "accounts", f"entitlement account {account_id} is held by {found.get(account_id)}, not {holder}"
+            )
 
 
 def _result_rows(cycle_id: int, found: Preview) -> Any:
