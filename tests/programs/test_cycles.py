@@ -198,3 +198,19 @@ def test_disburse__an_entitlement_held_by_someone_else_is_never_credited(world: 
     with pytest.raises(ConflictError, match=rf"^accounts: entitlement account {account_id} is held by"):
         cycles.disburse(cycle_id, by=world.checker.id)
     assert services.ledger.lookup_accounts([account_id])[0].balance == 0
+
+
+def test_disburse__a_pro_rated_cycle_pays_within_budget(world: World) -> None:
+    """Over budget under pro_rate, approval passes and each adult is paid amount x budget / asked, rounded down."""
+    register(world, programme_text(budget=100_000, over_budget="pro_rate"))
+    cycles, ledger = world.services.cycles, world.services.ledger
+    cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
+    cycle, _ = cycles.preview(cycle.id, by=world.maker.id)
+    cycles.approve(cycle.id, by=world.checker.id)
+    cycles.disburse(cycle.id, by=world.checker.id)
+    total = cycle.totals[0]
+    results = [r for r in cycles.results(cycle.id, limit=1000) if r.eligible]
+    ids = entitlement_account_ids("adult_cash", MONEY, np.array([r.person for r in results]))
+    balances = [a.balance for a in ledger.lookup_accounts(ids.tolist())]
+    assert balances == [r.amounts[0] * total.budget // total.asked for r in results]
+    assert sum(balances) == total.paid <= total.budget
