@@ -192,10 +192,11 @@ def test_disburse__an_entitlement_held_by_someone_else_is_never_credited(world: 
     first = next(r for r in cycles.results(cycle_id, limit=1000) if r.eligible)
     (account_id,) = entitlement_account_ids("adult_cash", MONEY, np.array([first.person])).tolist()
     services.store.set_account_holders([(account_id, world.maker.id)])
+    programme = services.programmes.get("adult_cash").programme
     services.ledger.create_accounts(
-        entitlement_accounts(services.programmes.get("adult_cash").programme, MONEY, np.array([first.person]))
+        entitlement_accounts(programme, MONEY, np.array([first.person]), np.array([world.maker.id]))
     )
-    with pytest.raises(ConflictError, match=rf"^accounts: entitlement account {account_id} is held by"):
+    with pytest.raises(ConflictError, match=rf"^accounts: entitlement account {account_id} is open for another"):
         cycles.disburse(cycle_id, by=world.checker.id)
     assert services.ledger.lookup_accounts([account_id])[0].balance == 0
 

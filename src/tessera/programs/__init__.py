@@ -28,6 +28,7 @@ from tessera.programs.disbursement import (
     disbursement_transfers,
     entitlement_account_ids,
     entitlement_accounts,
+    holder_checks,
     transfer_ids,
 )
 from tessera.programs.facts import (
@@ -141,6 +142,7 @@ __all__ = [
     "gather_population",
     "guarded_amount",
     "guarded_eligibility",
+    "holder_checks",
     "load_programmes",
     "preview",
     "programme_benefit",

@@ -245,12 +245,16 @@ class Cycles:
                 continue
             # Holders are recorded before their accounts open, so an account the ledger has already
             # had its holder recorded (by an earlier cycle, or before a crash): only new ones cost a write.
-            known = self._ledger.lookup_account_records(accounts["id"])["id"]
-            fresh = ~np.isin(accounts["id"], known)
+            # One found open must carry this holder's check value: a derived id that collided never pays.
+            found = self._ledger.lookup_account_records(accounts["id"])
+            fresh = ~np.isin(accounts["id"], found["id"])
+            theirs = found["user_data_64"] != accounts["user_data_64"][~fresh]
+            if theirs.any():
+                account_id = int(found["id"][np.flatnonzero(theirs)[0]])
+                raise ConflictError("accounts", f"entitlement account {account_id} is open for another holder")
             new = [h for h, f in zip(holders, fresh, strict=True) if f]
             if new:
                 self._store.set_account_holders(new)  # refuses an id held by someone else
-            _check_holders(self._store, [h for h, f in zip(holders, fresh, strict=True) if not f])
             opened = self._ledger.create_accounts(accounts)
             statuses = opened.statuses
             bad = ~np.isin(statuses, _ACCEPTED_ACCOUNTS)
@@ -391,7 +395,7 @@ class Cycles:
             for k, line in enumerate(programme.lines):
                 pays = paid[chunk, k] > 0
                 who = numbers[chunk][pays]
-                accounts.append(entitlement_accounts(programme, line.ledger_id, who))
+                accounts.append(entitlement_accounts(programme, line.ledger_id, who, holders[chunk][pays]))
                 transfers.append(
                     disbursement_transfers(
                         programme,
@@ -428,18 +432,6 @@ class Cycles:
         text = ",".join(r.amounts for r in rows)
         amounts = np.array(text.split(","), dtype=np.int64).reshape(len(rows), lines)
         return numbers, holders, np.array([r.seq for r in rows], np.int64), amounts
-
-
-def _check_holders(store: Store, holders: list[tuple[int, str]]) -> None:
-    """Refuse to credit an open entitlement held by another person: a derived id that collided."""
-    if not holders:
-        return
-    found = store.account_holders([a for a, _ in holders])
-    for account_id, holder in holders:
-        if found.get(account_id) != holder:
-            raise ConflictError(
-                "accounts", f"entitlement account {account_id} is held by {found.get(account_id)}, not {holder}"
-            )
 
 
 def _result_rows(cycle_id: int, found: Preview) -> Any:

@@ -7,7 +7,9 @@ BLAKE2b of what else names the id): no Python work per beneficiary.
 
 - an **entitlement account**, one per beneficiary, programme and line (not per cycle: each cycle
   credits the same balance), held by the beneficiary, never overdrawn, earmarked for a cash
-  programme's merchant categories;
+  programme's merchant categories; its ``user_data_64`` is a check value derived from its
+  holder's principal id (never the person's number: the ledger knows wallets, not names), so
+  an account found open is known to be this beneficiary's without asking the store;
 - a **transfer**, one per beneficiary, cycle and line, from the line's programme account. Its id
   is unique by construction and sorts by cycle (ids grow with time, as TigerBeetle advises for its
   index): a namespace bit, the cycle's id, then the beneficiary's place in the frozen preview and
@@ -32,7 +34,7 @@ TRANSFER_CODE = 19  # a programme's disbursement (issue 19), as the transfer's c
 TRANSFER_ID_NAMESPACE = 1 << 62
 CYCLE_ID_BITS = 24  # cycles numbered below 2**24: 16 million payment runs
 UNIT_BITS = 38  # seq * lines + line below 2**38: 17 billion units of 16 lines in one cycle
-_NUMBER_BYTES = 16  # a Tessera number (12 digits) padded to two u64 words
+_KEY_BYTES = 24  # a Tessera number (12), a principal id (18), padded to three u64 words
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -51,13 +53,14 @@ def _splitmix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return x ^ (x >> np.uint64(31))
 
 
-def derived_ids(numbers: npt.NDArray[np.str_], *parts: object) -> npt.NDArray[np.uint64]:
-    """One id per Tessera number, named also by ``parts``: below ID_LIMIT, never 0, the same on every run."""
-    words = np.asarray(numbers, dtype=f"S{_NUMBER_BYTES}").view("<u8").reshape(-1, 2)
+def derived_ids(keys: npt.NDArray[np.str_], *parts: object) -> npt.NDArray[np.uint64]:
+    """One id per key (a Tessera number, a principal id), named also by ``parts``: below ID_LIMIT, never 0, stable."""
+    words = np.asarray(keys, dtype=f"S{_KEY_BYTES}").view("<u8").reshape(-1, _KEY_BYTES // 8)
     salt = _salt(*parts)
     with np.errstate(over="ignore"):
         h = _splitmix(words[:, 0] ^ salt)
-        h = _splitmix(h ^ words[:, 1])
+        for k in range(1, _KEY_BYTES // 8):
+            h = _splitmix(h ^ words[:, k])
     h &= np.uint64(ID_LIMIT - 1)
     h[h == 0] = 1
     return h
@@ -78,10 +81,18 @@ def transfer_ids(cycle_id: int, seqs: npt.NDArray[np.int64], line: int, lines: i
     return np.uint64(TRANSFER_ID_NAMESPACE | cycle_id << UNIT_BITS) | slots
 
 
-def entitlement_accounts(programme: Programme, ledger_id: int, numbers: npt.NDArray[np.str_]) -> npt.NDArray[np.void]:
-    """Packed entitlement accounts for ``numbers`` on one line: a cash programme's are earmarked for its shops."""
+def holder_checks(programme_id: str, ledger_id: int, holders: npt.NDArray[np.str_]) -> npt.NDArray[np.uint64]:
+    """The check value an entitlement account carries for its holder (a principal id) in ``user_data_64``."""
+    return derived_ids(holders, "holder", programme_id, ledger_id)
+
+
+def entitlement_accounts(
+    programme: Programme, ledger_id: int, numbers: npt.NDArray[np.str_], holders: npt.NDArray[np.str_]
+) -> npt.NDArray[np.void]:
+    """Packed entitlement accounts for ``numbers`` (held by ``holders``) on one line; cash earmarked for its shops."""
     out = np.zeros(len(numbers), ACCOUNT_DTYPE)
     out["id"] = entitlement_account_ids(programme.id, ledger_id, numbers)
+    out["user_data_64"] = holder_checks(programme.id, ledger_id, holders)
     out["ledger"] = ledger_id
     out["code"] = AccountKind.entitlement
     out["flags"] = AccountFlags.debits_must_not_exceed_credits
