@@ -83,10 +83,12 @@ def get_cycle(  # noqa: PLR0917 (FastAPI passes path, query and dependencies by 
 ) -> CyclePublic:
     """A cycle, every step's actor and time, its totals, and a page of its per-unit results; logged for each."""
     cycle = _of(services, programme_id, cycle_id)
-    services.require_purpose(caller, [], RESULT_FIELDS, doing="reading a cycle's results")
     results = services.cycles.results(cycle_id, after=after, limit=limit)
-    if results:
-        services.record_access(caller, [r.holder for r in results], RESULT_FIELDS, f"listed in cycle {cycle_id}")
+    subjects = services.registry.subjects_of([r.person for r in results]) if results else {}
+    shown = [subjects[r.person] for r in results]
+    services.require_purpose(caller, shown, RESULT_FIELDS, doing="reading a cycle's results")
+    if shown:
+        services.record_access(caller, shown, RESULT_FIELDS, f"listed in cycle {cycle_id}")
     return _cycle(cycle, [UnitResultPublic.of(r) for r in results])
 
 
