@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tessera.ledger import Transfer
 from tessera.testing import seed_persons
 from tests.api.world import ISSUER, MONEY, World
@@ -117,3 +119,12 @@ def test_cycle__of_an_unknown_programme_is_404(world: World) -> None:
         "/v1/programs/no_such/cycles", json={"cycle_date": "2027-01-01"}, headers=world.as_("bank")
     )
     assert answer.status_code == 404 and answer.json()["field"] == "programme"
+
+
+@pytest.mark.parametrize(
+    "text", ["not toml at all [", "x = 1", "[[programme]]\nid = 1", "", "[[programme]]\n" * 3], ids=repr
+)
+def test_register__text_that_is_no_programme_is_a_4xx_naming_where(world: World, text: str) -> None:
+    """Text that is not TOML, holds no programme or a malformed one is refused with a problem naming where."""
+    answer = world.client.post("/v1/programs", json={"text": text}, headers=world.as_("admin"))
+    assert 400 <= answer.status_code < 500 and answer.headers["content-type"].startswith("application/problem+json")
