@@ -215,3 +215,13 @@ def test_disburse__a_pro_rated_cycle_pays_within_budget(world: World) -> None:
     balances = [a.balance for a in ledger.lookup_accounts(ids.tolist())]
     assert balances == [r.amounts[0] * total.budget // total.asked for r in results]
     assert sum(balances) == total.paid <= total.budget
+
+
+def test_registered__known_answers_the_latest_definition_or_none(world: World) -> None:
+    """The register answers which programme an id names (the latest version), and None for an unknown id."""
+    register(world, programme_text())
+    register(world, programme_text(upper=65))
+    programmes = world.services.programmes
+    known = programmes.known("adult_cash")
+    assert known is not None and "person.age < 65" in known.eligibility
+    assert programmes.get("adult_cash").version == 2 and programmes.known("no_such") is None

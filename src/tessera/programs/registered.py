@@ -92,6 +92,13 @@ class RegisteredProgrammes:
             raise NotFoundError("programme", f"no programme {programme_id!r:.80} is registered")
         return self._of(row)
 
+    def known(self, programme_id: str) -> Programme | None:
+        """The latest registered definition of ``programme_id``, or None: what outlets and product lists ask."""
+        try:
+            return self.get(programme_id).programme
+        except NotFoundError:
+            return None
+
     def all(self) -> list[RegisteredProgramme]:
         """The latest version of every programme, by id."""
         latest = (
