@@ -60,7 +60,20 @@ from tessera.money import (
     PaymentRequests,
     Payments,
 )
-from tessera.programs import KnownProgrammes, Outlets, ProductLists, example_programme
+from tessera.programs import (
+    CompiledProgramme,
+    Cycles,
+    HouseholdSource,
+    KnownProgrammes,
+    Outlets,
+    ProductLists,
+    Programme,
+    RegisteredHouseholds,
+    RegisteredProgrammes,
+    example_programme,
+    gather_population,
+    load_programmes,
+)
 from tessera.rules import (
     LEDGER_SOURCE,
     Appeals,
@@ -130,6 +143,8 @@ class Settings:
     public_url: str = "http://localhost:8000"
     # Rule files the engine runs over the ledger's feed, against the built-in event types and bases.
     rules: tuple[Path, ...] = ()
+    # Transfers per packed batch when a programme's cycle is disbursed (each batch durable before the next).
+    disbursement_batch_size: int = BATCH_SIZE_MAX
 
     @property
     def store_url(self) -> str:
@@ -254,6 +269,7 @@ class Services:
             stack.callback(self.sweeper.stop)
             self.rule_engine = self._start_rule_engine(stack, settings.rules, scored_through)
             self._start_sanctions_watch(stack)
+            self._start_programmes()
             self._open = stack.pop_all()  # started: what closes now waits for close()
         self.sessions = Sessions()
         self.registry.on_status_change(self._status_changed)
@@ -291,6 +307,7 @@ class Services:
             types.use_codes(types.codes.replaced(ledger_codes_in(conn)))
         rule_bases = LegalBases(self.bases.get(i) for i in declared_bases.ids())
         benefits = load_benefits([self.declared.document], rule_bases)  # declared with the rest, by DPOs
+        self.benefits = benefits
         self.rules = load_rules(list(rule_files), types, rule_bases, benefits)
         engine = RuleEngine(
             self.store,
@@ -307,6 +324,30 @@ class Services:
         self.event_intake = EventIntake(self.store, types, engine)
         self.event_intake.catch_up()  # events kept but not scored before a crash
         return engine
+
+    def _start_programmes(self) -> None:
+        """The register of programmes and their cycles; households read through ``self.household_source``."""
+        self.household_source: HouseholdSource = RegisteredHouseholds(self.households.memberships)
+        self.programmes = RegisteredProgrammes(self.store, self._load_programme)
+        self.cycles = Cycles(
+            self.store,
+            self.programmes,
+            self.ledger,
+            compile_programme=lambda p: CompiledProgramme(p, self.event_types, self.benefits),
+            batch_size=self.settings.disbursement_batch_size,
+            gather=lambda c, at: gather_population(
+                self.store, c.facts, c.programme.unit, at, households=self.household_source, types=self.event_types
+            ),
+        )
+
+    def _load_programme(self, text: str) -> Programme:
+        """The one programme ``text`` defines, checked against the declarations and ledgers in force."""
+        loaded = load_programmes(
+            [text], self.event_types, self.bases, ledgers=self.ledger_units.all(), benefits=self.benefits
+        )
+        if len(loaded) != 1:
+            raise InvalidInputError("text", f"must define exactly one [[programme]], not {len(loaded)}")
+        return next(iter(loaded))
 
     def _start_sanctions_watch(self, stack: contextlib.ExitStack) -> None:
         """Screening at enrolment and on new counterparties, on one worker thread off the ledger's feed."""

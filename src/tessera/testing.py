@@ -22,6 +22,7 @@ from tessera.limits import BATCH_SIZE_MAX
 
 if TYPE_CHECKING:
     from tessera.rules import ListedEntity
+    from tessera.store import Store
 
 ISSUER_ID = 1
 WALLET_CODE = 2
@@ -714,3 +715,43 @@ def screening_queries(
         queries.append(LabelledQuery(text, frozenset(), variant, ""))
     order = rng.permutation(len(queries))
     return [queries[int(i)] for i in order]
+
+
+def seed_persons(store: Store, seed: int, count: int) -> list[str]:
+    """``count`` synthetic active persons written straight into the registry's tables, with citizen principals.
+
+    For programmes' tests and benches (a million in seconds): no enrolment, no templates, no
+    screening, only what a cycle reads (number, principal, birth date, sex). Returns their numbers.
+    """
+    from sqlalchemy import insert  # noqa: PLC0415 (only the seeding helpers need SQL)
+
+    from tessera.store import persons, principals  # noqa: PLC0415
+
+    numbers = synthetic_numbers(seed, count)
+    rng = np.random.default_rng([seed, 19])
+    births = (np.datetime64("1930-01-01") + rng.integers(0, 95 * 365, count)).astype(str).tolist()
+    sexes = rng.choice(["F", "M", "X"], count, p=[0.495, 0.495, 0.01]).tolist()
+    now = 1_790_000_000_000_000_000
+    chunk = 20_000
+    with store.transaction(write=True) as conn:
+        for start in range(0, count, chunk):
+            span = range(start, min(start + chunk, count))
+            ids = [f"p_{seed % 0x10000:04x}{i:012x}" for i in span]
+            conn.execute(
+                insert(principals),
+                [
+                    {"id": ids[k], "name": f"seeded {numbers[i]}", "role": "citizen", "agency": "", "subject": ids[k],
+                     "created_at_ns": now, "disabled": False, "organisation": None}
+                    for k, i in enumerate(span)
+                ],
+            )  # fmt: skip
+            conn.execute(
+                insert(persons),
+                [
+                    {"number": numbers[i], "principal_id": ids[k], "name": f"Person {i}", "other_names": "[]",
+                     "birth_date": births[i], "sex": sexes[i], "address": "", "household": "", "status": "active",
+                     "enrolment_id": f"e_{seed % 0x10000:04x}{i:012x}", "created_at_ns": now}
+                    for k, i in enumerate(span)
+                ],
+            )  # fmt: skip
+    return numbers

@@ -22,11 +22,13 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from tessera.api.deps import ACTION_KEY
 from tessera.auth import POLICY, Action, Role, Scope
+from tessera.programs import funding_accounts
 from tessera.rules import NoticeDraft, SanctionsLists, Screenee
 from tessera.service import NO_PURPOSE
 from tests.api.people import applicant, enrol
 from tests.api.policy_world import Policy, policy_world
 from tests.api.world import World
+from tests.programs.cycle_world import CYCLE_DATE_NS, programme_text
 
 PURPOSE = "route walk: case 2026/15"
 READER = "bank"  # an officer who neither enrolled, proposed nor decided anything below
@@ -70,6 +72,24 @@ NO_PERSONAL_DATA = {
     ("POST", "/v1/declarations/{version}/refuse"): "a DPO's refusal",
     # Pseudonymous money (DESIGN.md principle 5): a request shows a wallet or alias, never its holder (issue 18).
     ("GET", "/v1/payment-requests/{request_id}"): "a payee's wallet or alias, amount and what for; the id is the key",
+    # Programmes (issue 19): definitions are public rules; a cycle's steps answer counts and totals, never a person.
+    ("GET", "/v1/programs"): "programme definitions: public rules",
+    ("GET", "/v1/programs/{programme_id}"): "one programme's definition",
+    ("POST", "/v1/programs"): "a programme's definition, registered",
+    ("POST", "/v1/programs/{programme_id}/cycles"): "a draft cycle: a programme and a date",
+    ("POST", "/v1/programs/{programme_id}/cycles/{cycle_id}/approve"): "the cycle's counts and totals",
+    ("POST", "/v1/programs/{programme_id}/cycles/{cycle_id}/close"): "the cycle's counts and totals",
+    # Shops are businesses (issue 19): an outlet names its operator (a merchant or an organisation), not a person.
+    ("GET", "/v1/outlets"): "shops and stations: operator, category, location, tills",
+    ("GET", "/v1/outlets/{outlet_id}"): "one shop or station",
+    ("GET", "/v1/outlets/{outlet_id}/authorisations"): "which programmes a shop redeems, and the officers who said so",
+    ("GET", "/v1/programs/{programme_id}/products"): "what a programme buys is public",
+    ("GET", "/v1/programs/{programme_id}/products/versions"): "who imported each product list, and when",
+    ("GET", "/v1/programs/{programme_id}/products/versions/{version}"): "one product list as imported",
+    ("POST", "/v1/outlets"): "a shop registered: operator, category, location, tills",
+    ("POST", "/v1/outlets/{outlet_id}/authorisations"): "a shop authorised for a programme, with the reason",
+    ("POST", "/v1/outlets/{outlet_id}/authorisations/{programme_id}/revoke"): "an authorisation ended",
+    ("PUT", "/v1/programs/{programme_id}/products"): "a programme's product list, imported whole",
 }
 
 
@@ -188,6 +208,17 @@ def _household_of_person(policy: Policy) -> list[Call]:
     return [Call(f"/v1/identity/persons/{numbers[1]}/household", numbers)]
 
 
+def _cycle_results(policy: Policy) -> list[Call]:
+    """A previewed cycle's results: every registered person listed, eligible or not."""
+    services, world = policy.world.services, policy.world
+    programme = services.programmes.check(programme_text())
+    funding = funding_accounts(programme, {}, services.ledger)
+    services.programmes.register(programme_text(), programme, funding, registered_by=world.principals["admin"].id)
+    cycle = services.cycles.create("adult_cash", CYCLE_DATE_NS, by=world.principals["tax-officer"].id)
+    services.cycles.preview(cycle.id, by=world.principals["tax-officer"].id)
+    return [Call(f"/v1/programs/adult_cash/cycles/{cycle.id}", (policy.ada.number, policy.ben.number))]
+
+
 CASES: dict[tuple[str, str], Callable[[Policy], list[Call]]] = {
     ("GET", "/v1/identity/enrolments/{enrolment_id}"): _enrolments,
     ("GET", "/v1/identity/adjudications"): _adjudications,
@@ -200,6 +231,7 @@ CASES: dict[tuple[str, str], Callable[[Policy], list[Call]]] = {
     ("GET", "/v1/appeals"): _appeals,
     ("GET", "/v1/notice-appeals"): _notice_appeals,
     ("GET", "/v1/sanctions/hits"): _sanctions_hits,
+    ("GET", "/v1/programs/{programme_id}/cycles/{cycle_id}"): _cycle_results,
 }
 
 

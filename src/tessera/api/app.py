@@ -28,6 +28,7 @@ from tessera.api.routes import (
     outlets,
     payments,
     policy,
+    programs,
     sanctions,
     system,
 )
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
         sanctions,
         declarations,
         outlets,
+        programs,
     ):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)

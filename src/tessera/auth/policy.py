@@ -86,6 +86,14 @@ class Action(StrEnum):
     outlets_authorise = "programs.outlets.authorise"
     products_import = "programs.products.import"
     products_read = "programs.products.read"
+    programmes_register = "programmes.register"
+    programmes_read = "programmes.read"
+    cycles_create = "programmes.cycles.create"
+    cycles_preview = "programmes.cycles.preview"
+    cycles_approve = "programmes.cycles.approve"
+    cycles_disburse = "programmes.cycles.disburse"
+    cycles_close = "programmes.cycles.close"
+    cycles_read = "programmes.cycles.read"
 
 
 class Scope(StrEnum):
@@ -238,6 +246,19 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.officer, Action.products_import, Scope.any, "the whole list; an agency the basis names, if any"),
     Grant(Role.admin, Action.products_import, Scope.any, "the whole list, as a new version"),
     *(Grant(r, Action.products_read, Scope.any, "what a programme buys is public") for r in Role),
+    Grant(Role.admin, Action.programmes_register, Scope.any, "a programme's TOML, checked as `programs check` does"),
+    *(
+        Grant(r, Action.programmes_read, Scope.any, "definitions hold no personal data")
+        for r in (Role.admin, Role.officer)
+    ),
+    Grant(Role.officer, Action.cycles_create, Scope.any, "a draft; reads nobody's data"),
+    Grant(Role.officer, Action.cycles_preview, Scope.purpose, "reads every unit's facts; logged for each person"),
+    Grant(Role.officer, Action.cycles_approve, Scope.any, "not the officer who previewed it; within budget"),
+    Grant(
+        Role.officer, Action.cycles_disburse, Scope.purpose, "pays the approved preview; logged for each person paid"
+    ),
+    Grant(Role.officer, Action.cycles_close, Scope.any, "a disbursed cycle"),
+    Grant(Role.officer, Action.cycles_read, Scope.purpose, "a cycle and its results; logged for each person listed"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

@@ -103,6 +103,12 @@ def bench_postgres_ledger(ctx: typer.Context) -> None:
     _run_bench("postgres_ledger", ctx.args)
 
 
+@bench_app.command("programs", context_settings=_PASS_THROUGH)
+def bench_programs(ctx: typer.Context) -> None:
+    """A cycle's preview and durable disbursement over synthetic households (try: tessera bench programs --help)."""
+    _run_bench("programs", ctx.args)
+
+
 @bench_app.command("rules", context_settings=_PASS_THROUGH)
 def bench_rules(ctx: typer.Context) -> None:
     """Events/s from the ledger's event feed through 50 compiled rules to updated scores."""

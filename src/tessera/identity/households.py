@@ -324,6 +324,14 @@ class Households:
                 return None
             return _read(conn, household_id)
 
+    def memberships(self) -> list[tuple[str, str, bool]]:
+        """(number, household id, heads it) of every person in a household now, in number order: one scan."""
+        query = select(
+            household_members.c.number, household_members.c.household_id, household_members.c.is_head
+        ).order_by(household_members.c.number)
+        with self._store.transaction() as conn:
+            return [(str(n), str(h), bool(head)) for n, h, head in conn.execute(query)]
+
 
 # --- in a transaction -------------------------------------------------------------------------
 

@@ -12,11 +12,28 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       outlets.py          outlets (shops, stations): category, location code, tills, authorisations
       products.py         approved product lists, imported whole from CSV, each import a version
       builtin/            example_programmes.toml, and example_ledgers.json it checks against
+      registered.py       programmes registered in the store (text, version, who, funding accounts)
+      households.py       household composition as a cycle reads it (a Protocol; each alone by default)
+      gathering.py        every unit's facts from the store into numpy columns
+      preview.py          eligibility, reasons and amounts over all units at once; totals and budget
+      disbursement.py     derived ids and packed records: entitlement accounts and transfers
+      cycles.py           draft -> previewed -> approved (four eyes) -> disbursed -> closed
 
-Households, cycles, disbursement and redemption come next. See ``docs/programs.md``.
+Redemption at the shops comes next. See ``docs/programs.md``.
 """
 
 from tessera.programs.benefits import programme_benefit, with_programmes
+from tessera.programs.cycles import Cycle, Cycles, CycleStatus, Disbursement, Step, UnitResult
+from tessera.programs.disbursement import (
+    TRANSFER_CODE,
+    TRANSFER_ID_NAMESPACE,
+    derived_ids,
+    disbursement_transfers,
+    entitlement_account_ids,
+    entitlement_accounts,
+    holder_checks,
+    transfer_ids,
+)
 from tessera.programs.facts import (
     GRANTS,
     HOUSEHOLD,
@@ -28,6 +45,8 @@ from tessera.programs.facts import (
     fact_schema,
 )
 from tessera.programs.formulas import amount_program, formula_probes, guarded_amount, guarded_eligibility
+from tessera.programs.gathering import Population, gather_population
+from tessera.programs.households import Composition, HouseholdSource, PersonsAlone, RegisteredHouseholds
 from tessera.programs.known import KnownProgrammes, example_programme, example_programmes, known_programme
 from tessera.programs.outlets import (
     AUTHORISATION_REASON_MAX,
@@ -44,6 +63,7 @@ from tessera.programs.outlets import (
     checked_location,
     checked_outlet_id,
 )
+from tessera.programs.preview import CompiledProgramme, LineTotal, Preview, preview
 from tessera.programs.products import (
     COLUMNS,
     PRODUCT_DESCRIPTION_MAX,
@@ -88,6 +108,7 @@ from tessera.programs.programmes import (
     TopUp,
     Unit,
 )
+from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes, funding_accounts
 
 __all__ = [
     "AMOUNT_MAX",
@@ -121,26 +142,44 @@ __all__ = [
     "QUOTAS_MAX",
     "REPORTED",
     "TOP_UPS_MAX",
+    "TRANSFER_CODE",
+    "TRANSFER_ID_NAMESPACE",
     "VALID_FOR_MAX_S",
     "AccountLookup",
     "ApprovedProduct",
     "Authorisation",
+    "CompiledProgramme",
+    "Composition",
+    "Cycle",
+    "CycleStatus",
+    "Cycles",
+    "Disbursement",
     "FactSchema",
+    "HouseholdSource",
     "Kind",
     "KnownProgrammes",
     "Line",
+    "LineTotal",
     "Outlet",
     "Outlets",
     "OverBudget",
+    "PersonsAlone",
+    "Population",
+    "Preview",
     "Product",
     "ProductList",
     "ProductLists",
     "Programme",
     "ProgrammeRefusal",
     "Programmes",
+    "RegisteredHouseholds",
+    "RegisteredProgramme",
+    "RegisteredProgrammes",
     "Schedule",
+    "Step",
     "TopUp",
     "Unit",
+    "UnitResult",
     "amount_program",
     "builtin_programmes_path",
     "check_programme_officer",
@@ -148,15 +187,24 @@ __all__ = [
     "checked_category",
     "checked_location",
     "checked_outlet_id",
+    "derived_ids",
+    "disbursement_transfers",
+    "entitlement_account_ids",
+    "entitlement_accounts",
     "example_programme",
     "example_programmes",
     "fact_schema",
     "formula_probes",
+    "funding_accounts",
+    "gather_population",
     "guarded_amount",
     "guarded_eligibility",
+    "holder_checks",
     "known_programme",
     "load_programmes",
     "parse_product_list",
+    "preview",
     "programme_benefit",
+    "transfer_ids",
     "with_programmes",
 ]

@@ -141,7 +141,9 @@ from tessera.rules.due_process.restrictions import Restrictions
 from tessera.rules.due_process.sweeper import Sweeper
 from tessera.rules.exercise import bases_on_record
 from tessera.rules.language.compiler import (
+    ColumnExpression,
     CompiledRules,
+    UnsupportedError,
 )
 from tessera.rules.language.guard import (
     GuardedCondition,
@@ -267,6 +269,7 @@ __all__ = [
     "Code",
     "CodeTable",
     "CodeTables",
+    "ColumnExpression",
     "CompiledRules",
     "CourtOrder",
     "Decision",
@@ -332,6 +335,7 @@ __all__ = [
     "ScreeningQuery",
     "ScreeningWorker",
     "Sweeper",
+    "UnsupportedError",
     "bases_on_record",
     "benefit",
     "benefit_table",

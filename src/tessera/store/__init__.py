@@ -25,6 +25,13 @@ from tessera.store.outlet_tables import (
     product_list_items,
     product_lists,
 )
+from tessera.store.programme_tables import (
+    CYCLE_STATUSES,
+    PROGRAMME_TEXT_MAX,
+    cycle_results,
+    programme_cycles,
+    programme_definitions,
+)
 from tessera.store.store import (
     ACCOUNTS_LIST_MAX,
     API_KEYS_ACTIVE_MAX,
@@ -119,6 +126,7 @@ __all__ = [
     "CHALLENGE_LENGTH",
     "COSE_KEY_MAX",
     "CREDENTIAL_ID_MAX",
+    "CYCLE_STATUSES",
     "DECISIONS",
     "DECLARATION_NOTE_MAX",
     "EVENT_ID_MAX",
@@ -139,6 +147,7 @@ __all__ = [
     "PERSON_STATUSES",
     "POLICY_REFERENCE_MAX",
     "PRINCIPALS_LIST_MAX",
+    "PROGRAMME_TEXT_MAX",
     "REASON_CODE_MAX",
     "REASON_MAX",
     "REASON_TEXT_MAX",
@@ -155,6 +164,7 @@ __all__ = [
     "admin_requests",
     "agencies",
     "appeals",
+    "cycle_results",
     "declaration_decisions",
     "declaration_versions",
     "eligibility_grants",
@@ -186,6 +196,8 @@ __all__ = [
     "principals",
     "product_list_items",
     "product_lists",
+    "programme_cycles",
+    "programme_definitions",
     "rebind_grants",
     "relying_parties",
     "restriction_events",

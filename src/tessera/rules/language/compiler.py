@@ -181,6 +181,42 @@ class CompiledRules:
         return out
 
 
+class ColumnExpression:
+    """One checked CEL expression (a condition or a whole number) lowered to column operations.
+
+    For callers whose facts are read by their own names (``root=None``: programmes' facts,
+    ``tessera.programs``); rules go through ``CompiledRules``. Construction raises
+    ``UnsupportedError`` for what is not lowered, and the caller evaluates through CEL itself.
+    """
+
+    def __init__(
+        self, checked: Checked, paths: Mapping[str, FieldType], node: Expr | None = None, root: str | None = None
+    ) -> None:
+        emitter = _Emitter()
+        self._slot = emitter.emit(_Lowering(checked, paths, {}, root).lower(checked.expr if node is None else node))
+        self._program = emitter
+        self.fields = {p: paths[p] for p in emitter.field_slots.values()}
+
+    def evaluate(self, columns: Mapping[str, Array], size: int) -> tuple[Array, npt.NDArray[np.bool_]]:
+        """Per row: the expression's value, and whether it erred (CEL's errors: overflow, division by zero)."""
+        program = self._program
+        values: list[Value | None] = [None] * program.slot
+        for slot, value in program.constants.items():
+            values[slot] = value
+        for slot, path in program.field_slots.items():
+            values[slot] = (_column(columns, path, self.fields[path], size), None)
+        with np.errstate(all="ignore"):
+            for slot, operation, args in program.steps:
+                values[slot] = operation(*[values[a] for a in args])
+        result = values[self._slot]
+        assert result is not None, "every step runs before the result is read"
+        found, errors = result
+        found = np.broadcast_to(found, (size,)) if found.shape != (size,) else found
+        if errors is None:
+            return found, np.zeros(size, np.bool_)
+        return found, (np.broadcast_to(errors, (size,)) if errors.shape != (size,) else errors)
+
+
 def _column(columns: Mapping[str, Array], path: str, field_type: FieldType, size: int) -> Array:
     """The column of ``path`` as the compiled steps expect it, cut to ``size`` rows."""
     try:
@@ -215,10 +251,13 @@ _STRING_TESTS = {"startsWith": "starts", "endsWith": "ends", "contains": "contai
 
 
 class _Lowering:
-    def __init__(self, checked: Checked, paths: Mapping[str, FieldType], views: Mapping[str, str]) -> None:
+    def __init__(
+        self, checked: Checked, paths: Mapping[str, FieldType], views: Mapping[str, str], root: str | None = EVENT
+    ) -> None:
         self._types = checked.types
         self._paths = paths
         self._views = views  # path -> the column it is read from, where that is a coded column's view
+        self._prefix = "" if root is None else f"{root}."  # facts read by their own names have no root
 
     def type_of(self, node: Expr) -> str:
         return self._types.get(node.id, "unknown")
@@ -230,8 +269,8 @@ class _Lowering:
             # repr in the key: -0.0 == 0.0 in Python, but 1 / -0.0 is not 1 / 0.0, so they must not share a slot
             return _Node("const", (), (node.kind, node.value, repr(node.value)))
         if isinstance(node, Ident):
-            path = node.name.removeprefix(f"{EVENT}.")
-            if node.name.startswith(f"{EVENT}.") and path in self._paths:
+            path = node.name.removeprefix(self._prefix)
+            if node.name.startswith(self._prefix) and path in self._paths:
                 return _Node("field", (), self._views.get(path, path))
             raise UnsupportedError(f"the variable {node.name!r} (macros such as exists() and all())")
         if isinstance(node, Call):

@@ -1,0 +1,108 @@
+"""Programmes and their cycles over HTTP: a programme registered by its TOML text; each cycle step's answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from tessera.api.schemas.common import FromRecord, StrictModel
+from tessera.limits import ID_LIMIT
+from tessera.store import PROGRAMME_TEXT_MAX
+
+LedgerNameText = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class ProgrammeCreate(StrictModel):
+    text: str = Field(min_length=1, max_length=PROGRAMME_TEXT_MAX, description="one [[programme]] table, in TOML")
+    funding: dict[LedgerNameText, Annotated[int, Field(ge=1, lt=ID_LIMIT)]] = Field(
+        default_factory=dict,
+        max_length=17,
+        description="ledger name -> the programme account its line draws on; a line not named gets one opened",
+    )
+
+
+class LinePublic(BaseModel):
+    ledger: str
+    ledger_id: int
+    commodity: str | None
+    amount: str
+    budget: int
+    funded_by: int = Field(description="the programme account this line draws on")
+
+
+class ProgrammePublic(BaseModel):
+    id: str
+    version: int
+    name: str
+    basis: str
+    unit: str
+    kind: str
+    eligibility: str
+    schedule: str
+    valid_for_s: int
+    over_budget: str
+    merchant_categories: list[int]
+    lines: list[LinePublic]
+    registered_by: str
+    registered_at_ns: int
+    text: str
+
+
+class ProgrammesPublic(BaseModel):
+    programmes: list[ProgrammePublic]
+
+
+class CycleCreate(StrictModel):
+    cycle_date: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}$", description="ISO 8601 date: ages count to it, entitlements run from it"
+    )
+
+
+class StepPublic(FromRecord):
+    by: str
+    at_ns: int
+
+
+class LineTotalPublic(FromRecord):
+    ledger: str
+    ledger_id: int
+    asked: int = Field(description="what the eligible units' formulas add up to")
+    budget: int
+    paid: int = Field(description="what approval pays: asked, or pro-rated down to the budget")
+    over_budget: bool
+
+
+class UnitResultPublic(FromRecord):
+    seq: int
+    person: str
+    eligible: bool
+    reason: str = Field(description="why not, in words: the clauses of the condition that did not hold")
+    amounts: list[int] = Field(description="per line, before any pro-rating")
+
+
+class CyclePublic(FromRecord):
+    id: int
+    programme: str
+    version: int
+    cycle_date_ns: int
+    status: str
+    created: StepPublic
+    previewed: StepPublic | None
+    approved: StepPublic | None
+    disbursed: StepPublic | None
+    closed: StepPublic | None
+    units: int
+    eligible: int
+    totals: list[LineTotalPublic]
+    over_budget: str | None = Field(description="what approval does over budget: refuse, pro_rate; null within it")
+    batches_done: int
+    results: list[UnitResultPublic] = Field(default_factory=list, description="a page, on GET only")
+
+
+class DisbursementPublic(BaseModel):
+    cycle: CyclePublic
+    transfers_applied: int
+    transfers_existing: int = Field(description="found already applied: a run finished after a crash")
+    batches: int
+    already_disbursed: bool = Field(description="true: this call sent nothing, the cycle was paid before")

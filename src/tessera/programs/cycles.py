@@ -1,0 +1,469 @@
+"""A programme's cycles: draft → previewed → approved (by another officer) → disbursed → closed.
+
+Every step names its actor and time, in the store. A preview may be run again until the cycle
+is approved; approval freezes it. Approval is refused to the officer who previewed (four
+eyes), to a cycle not previewed, and to a cycle over budget when the programme says
+``refuse`` (``pro_rate`` scales every entitlement instead, as the preview showed).
+
+Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
+entitlement accounts opened as needed, then transfers from each line's programme account,
+each batch durable before the next, and ``batches_done`` recorded after each. A crash at any
+point is finished by disbursing again: batches already recorded are skipped, and the one in
+flight is sent again, where the ledger answers ``exists`` for what it had applied. A second
+disbursement of a disbursed cycle pays nothing and answers what was done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import delete, insert, select, update
+
+from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX
+from tessera.programs.disbursement import disbursement_transfers, entitlement_accounts
+from tessera.programs.gathering import Population
+from tessera.programs.preview import CompiledProgramme, LineTotal, Preview, preview
+from tessera.programs.programmes import OverBudget, Programme
+from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
+from tessera.store import Store, cycle_results, principals, programme_cycles
+
+logger = logging.getLogger(__name__)
+_RESULTS_CHUNK = 20_000  # rows per insert while a preview is written
+_ACCEPTED_ACCOUNTS = (CreateAccountStatus.ok, CreateAccountStatus.exists)
+_ACCEPTED_TRANSFERS = (CreateTransferStatus.ok, CreateTransferStatus.exists)
+
+
+class CycleStatus(StrEnum):
+    """Where a cycle stands."""
+
+    draft = "draft"
+    previewed = "previewed"
+    approved = "approved"
+    disbursing = "disbursing"  # begun: disbursing again finishes it
+    disbursed = "disbursed"
+    closed = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Who took a step of a cycle, and when."""
+
+    by: str  # principal id
+    at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """A cycle and every step taken so far; totals per line once previewed."""
+
+    id: int
+    programme: str
+    version: int
+    cycle_date_ns: int
+    status: CycleStatus
+    created: Step
+    previewed: Step | None
+    approved: Step | None
+    disbursed: Step | None
+    closed: Step | None
+    units: int
+    eligible: int
+    totals: tuple[LineTotal, ...]
+    over_budget: OverBudget | None  # what approval does (refuse, pro-rate); None within budget
+    batches_done: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnitResult:
+    """One unit of a preview: the person paid, eligible or not and why, and each line's amount before pro-rating."""
+
+    seq: int
+    person: str
+    holder: str
+    eligible: bool
+    reason: str  # "" for the eligible
+    amounts: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Disbursement:
+    """What one call to ``disburse`` did: transfers applied now, found already applied, batches in all."""
+
+    cycle: Cycle
+    transfers_applied: int
+    transfers_existing: int
+    batches: int
+    already_disbursed: bool  # the cycle was disbursed before this call: nothing was sent
+
+
+Gather = Callable[[CompiledProgramme, int], Population]  # the programme's facts on the cycle's date (ns)
+Compile = Callable[[Programme], CompiledProgramme]
+
+
+class Cycles:
+    """The cycles of registered programmes, kept in the store, paid through ``ledger``."""
+
+    def __init__(
+        self,
+        store: Store,
+        programmes: RegisteredProgrammes,
+        ledger: Ledger,
+        *,
+        compile_programme: Compile,
+        gather: Gather,
+        batch_size: int = BATCH_SIZE_MAX,
+    ) -> None:
+        if not 1 <= batch_size <= BATCH_SIZE_MAX:
+            raise InvalidInputError("batch_size", f"must be 1-{BATCH_SIZE_MAX}")
+        self._store = store
+        self._programmes = programmes
+        self._ledger = ledger
+        self._compile = compile_programme
+        self._gather = gather
+        self._batch_size = batch_size
+        self._compiled: dict[tuple[str, int], CompiledProgramme] = {}
+
+    # -- steps ----------------------------------------------------------------------------------------------------
+
+    def create(self, programme_id: str, cycle_date_ns: int, *, by: str) -> Cycle:
+        """A draft cycle of the latest version of ``programme_id``, dated ``cycle_date_ns``."""
+        if isinstance(cycle_date_ns, bool) or not isinstance(cycle_date_ns, int) or not 0 <= cycle_date_ns < ID_LIMIT:
+            raise InvalidInputError("cycle_date", "must be a time in nanoseconds since the epoch")
+        registered = self._programmes.get(programme_id)
+        row = {
+            "programme": programme_id,
+            "version": registered.version,
+            "cycle_date_ns": cycle_date_ns,
+            "status": CycleStatus.draft.value,
+            "created_by": by,
+            "created_at_ns": time.time_ns(),
+            "units": 0,
+            "eligible": 0,
+            "totals": "{}",
+            "batches_done": 0,
+        }
+        with self._store.transaction(write=True) as conn:
+            cycle_id = conn.execute(insert(programme_cycles).values(**row)).inserted_primary_key[0]  # type: ignore[index]
+        logger.info("cycle %s of %s v%s created by %s", cycle_id, programme_id, registered.version, by)
+        return self.get(int(cycle_id))
+
+    def preview(self, cycle_id: int, *, by: str) -> tuple[Cycle, Preview]:
+        """Work out every unit's eligibility and amounts, and record them with the totals; again until approved."""
+        cycle = self._in(cycle_id, (CycleStatus.draft, CycleStatus.previewed), "preview")
+        compiled = self._compiled_of(cycle.programme, cycle.version)
+        found = preview(compiled, self._gather(compiled, cycle.cycle_date_ns))
+        totals = {
+            "lines": [
+                {"ledger": t.ledger, "ledger_id": t.ledger_id, "asked": t.asked, "budget": t.budget, "paid": t.paid}
+                for t in found.totals
+            ],
+            "over_budget": None if found.over_budget is None else found.over_budget.value,
+        }
+        values = {
+            "status": CycleStatus.previewed.value,
+            "previewed_by": by,
+            "previewed_at_ns": time.time_ns(),
+            "units": len(found.population),
+            "eligible": int(found.eligible.sum()),
+            "totals": json.dumps(totals),
+        }
+        with self._store.transaction(write=True) as conn:  # the results and the step together, or neither
+            moved = conn.execute(
+                update(programme_cycles)
+                .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status.in_(["draft", "previewed"]))
+                .values(**values)
+            ).rowcount
+            if moved != 1:
+                raise ConflictError("status", f"cycle {cycle_id} was approved while it was previewed")
+            conn.execute(delete(cycle_results).where(cycle_results.c.cycle_id == cycle_id))
+            for rows in _result_rows(cycle_id, found):
+                conn.execute(insert(cycle_results), rows)
+        logger.info(
+            "cycle %s previewed by %s: %s of %s units eligible", cycle_id, by, values["eligible"], values["units"]
+        )
+        return self.get(cycle_id), found
+
+    def approve(self, cycle_id: int, *, by: str) -> Cycle:
+        """Approve a previewed cycle: another officer than the one who previewed it; within budget unless pro-rated."""
+        cycle = self.get(cycle_id)
+        if cycle.status is CycleStatus.draft:
+            raise ConflictError("status", f"cycle {cycle_id} has not been previewed: preview it before approving it")
+        if cycle.status is not CycleStatus.previewed:
+            raise ConflictError("status", f"cycle {cycle_id} is {cycle.status.value}: it was approved already")
+        assert cycle.previewed is not None, "a previewed cycle names who previewed it"
+        if cycle.previewed.by == by:
+            raise ForbiddenError(
+                f"approved_by: cycle {cycle_id} was previewed by {by}; another officer must approve it (four eyes)"
+            )
+        if cycle.over_budget is OverBudget.refuse:
+            over = next(t for t in cycle.totals if t.over_budget)
+            raise ConflictError(
+                "budget",
+                f"cycle {cycle_id} asks {over.asked} on {over.ledger}, over its budget of {over.budget} by "
+                f"{over.asked - over.budget}, and programme {cycle.programme!r} refuses a cycle over budget",
+            )
+        with self._store.transaction(write=True) as conn:
+            moved = conn.execute(
+                update(programme_cycles)
+                .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == CycleStatus.previewed.value)
+                .values(status=CycleStatus.approved.value, approved_by=by, approved_at_ns=time.time_ns())
+            ).rowcount
+        if moved != 1:
+            raise ConflictError("status", f"cycle {cycle_id} changed while it was approved: read it again")
+        logger.info("cycle %s approved by %s (previewed by %s)", cycle_id, by, cycle.previewed.by)
+        return self.get(cycle_id)
+
+    def disburse(self, cycle_id: int, *, by: str) -> Disbursement:
+        """Pay an approved cycle, or finish one a crash interrupted; a disbursed cycle answers what was done."""
+        cycle = self.get(cycle_id)
+        if cycle.status in (CycleStatus.disbursed, CycleStatus.closed):
+            return Disbursement(cycle, 0, 0, cycle.batches_done, True)
+        if cycle.status not in (CycleStatus.approved, CycleStatus.disbursing):
+            raise ConflictError("status", f"cycle {cycle_id} is {cycle.status.value}: only an approved cycle is paid")
+        if cycle.status is CycleStatus.approved:
+            with self._store.transaction(write=True) as conn:
+                conn.execute(
+                    update(programme_cycles)
+                    .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "approved")
+                    .values(status=CycleStatus.disbursing.value, disbursed_by=by, disbursed_at_ns=time.time_ns())
+                )
+        registered = self._programmes.get(cycle.programme, cycle.version)
+        applied = existing = 0
+        batches = self._batches(cycle, registered)
+        for index, (holders, accounts, transfers) in enumerate(batches):
+            if index < cycle.batches_done:
+                continue
+            # Holders are recorded before their accounts open, so an account the ledger has already
+            # had its holder recorded (by an earlier cycle, or before a crash): only new ones cost a write.
+            # One found open must carry this holder's check value: a derived id that collided never pays.
+            found = self._ledger.lookup_account_records(accounts["id"])
+            fresh = ~np.isin(accounts["id"], found["id"])
+            theirs = found["user_data_64"] != accounts["user_data_64"][~fresh]
+            if theirs.any():
+                account_id = int(found["id"][np.flatnonzero(theirs)[0]])
+                raise ConflictError("accounts", f"entitlement account {account_id} is open for another holder")
+            new = [h for h, f in zip(holders, fresh, strict=True) if f]
+            if new:
+                self._store.set_account_holders(new)  # refuses an id held by someone else
+            opened = self._ledger.create_accounts(accounts)
+            statuses = opened.statuses
+            bad = ~np.isin(statuses, _ACCEPTED_ACCOUNTS)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                reason = CreateAccountStatus(int(statuses[k])).name
+                raise ConflictError("accounts", f"entitlement account {int(accounts['id'][k])} refused: {reason}")
+            paid = self._ledger.create_transfers(transfers).statuses
+            bad = ~np.isin(paid, _ACCEPTED_TRANSFERS)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                reason = CreateTransferStatus(int(paid[k])).name
+                raise ConflictError(
+                    "funding",
+                    f"batch {index + 1} of {len(batches)} refused ({reason}) paying {int(transfers['amount'][k])} from "
+                    f"programme account {int(transfers['debit_account_id'][k])}: fund it and disburse again",
+                )
+            applied += int((paid == CreateTransferStatus.ok).sum())
+            existing += int((paid == CreateTransferStatus.exists).sum())
+            with self._store.transaction(write=True) as conn:
+                conn.execute(
+                    update(programme_cycles).where(programme_cycles.c.id == cycle_id).values(batches_done=index + 1)
+                )
+        with self._store.transaction(write=True) as conn:
+            conn.execute(
+                update(programme_cycles)
+                .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "disbursing")
+                .values(status=CycleStatus.disbursed.value)
+            )
+        logger.info("cycle %s disbursed by %s: %s transfers applied, %s found applied", cycle_id, by, applied, existing)
+        return Disbursement(self.get(cycle_id), applied, existing, len(batches), False)
+
+    def close(self, cycle_id: int, *, by: str) -> Cycle:
+        """Close a disbursed cycle."""
+        cycle = self.get(cycle_id)
+        if cycle.status is not CycleStatus.disbursed:
+            raise ConflictError("status", f"cycle {cycle_id} is {cycle.status.value}: only a disbursed cycle closes")
+        with self._store.transaction(write=True) as conn:
+            conn.execute(
+                update(programme_cycles)
+                .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "disbursed")
+                .values(status=CycleStatus.closed.value, closed_by=by, closed_at_ns=time.time_ns())
+            )
+        logger.info("cycle %s closed by %s", cycle_id, by)
+        return self.get(cycle_id)
+
+    # -- reads -------------------------------------------------------------------------------------------------------
+
+    def get(self, cycle_id: int) -> Cycle:
+        """The cycle ``cycle_id``, or NotFoundError naming ``cycle``."""
+        with self._store.transaction() as conn:
+            row = conn.execute(select(programme_cycles).where(programme_cycles.c.id == cycle_id)).first()
+        if row is None:
+            raise NotFoundError("cycle", f"no cycle {cycle_id}")
+        return _cycle_of(row)
+
+    def of_programme(self, programme_id: str) -> list[Cycle]:
+        """Every cycle of ``programme_id``, newest first (at most a page)."""
+        query = (
+            select(programme_cycles)
+            .where(programme_cycles.c.programme == programme_id)
+            .order_by(programme_cycles.c.id.desc())
+            .limit(PAGE_SIZE_MAX)
+        )
+        with self._store.transaction() as conn:
+            return [_cycle_of(r) for r in conn.execute(query)]
+
+    def results(self, cycle_id: int, *, after: int = -1, limit: int = 100) -> list[UnitResult]:
+        """A page of a cycle's per-unit results in order, after ``seq`` ``after``; the reason in words."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE_MAX:
+            raise InvalidInputError("limit", f"must be 1-{PAGE_SIZE_MAX}")
+        cycle = self.get(cycle_id)
+        compiled = self._compiled_of(cycle.programme, cycle.version)
+        query = (
+            select(cycle_results)
+            .where(cycle_results.c.cycle_id == cycle_id, cycle_results.c.seq > after)
+            .order_by(cycle_results.c.seq)
+            .limit(limit)
+        )
+        with self._store.transaction() as conn:
+            rows = conn.execute(query).all()
+        return [
+            UnitResult(
+                r.seq, r.person, r.holder, bool(r.eligible), "" if r.eligible else compiled.reason(int(r.failed)),
+                tuple(int(a) for a in r.amounts.split(",") if a),
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def facts_read(self, cycle_id: int) -> list[str]:
+        """The facts a cycle's preview reads of each person (``person.age``), sorted."""
+        cycle = self.get(cycle_id)
+        return sorted(self._compiled_of(cycle.programme, cycle.version).facts)
+
+    def beneficiaries(self, cycle_id: int) -> list[str]:
+        """The access-log subject of every person a cycle pays, in order."""
+        query = (
+            select(principals.c.subject)
+            .select_from(cycle_results.join(principals, cycle_results.c.holder == principals.c.id))
+            .where(cycle_results.c.cycle_id == cycle_id, cycle_results.c.eligible.is_(True))
+            .order_by(cycle_results.c.seq)
+        )
+        with self._store.transaction() as conn:
+            return [str(s) for s in conn.scalars(query)]
+
+    def _in(self, cycle_id: int, statuses: tuple[CycleStatus, ...], doing: str) -> Cycle:
+        cycle = self.get(cycle_id)
+        if cycle.status not in statuses:
+            raise ConflictError(
+                "status", f"cycle {cycle_id} is {cycle.status.value}: an approved cycle is frozen, so no {doing}"
+            )
+        return cycle
+
+    def _compiled_of(self, programme_id: str, version: int) -> CompiledProgramme:
+        key = (programme_id, version)
+        if key not in self._compiled:
+            self._compiled[key] = self._compile(self._programmes.get(programme_id, version).programme)
+        return self._compiled[key]
+
+    def _batches(
+        self, cycle: Cycle, registered: RegisteredProgramme
+    ) -> list[tuple[list[tuple[int, str]], npt.NDArray[np.void], npt.NDArray[np.void]]]:
+        """The cycle's packed batches, the same on every run: (holders, accounts, transfers), by seq and line."""
+        numbers, holders, seqs, amounts = self._payable(cycle)
+        programme = registered.programme
+        paid = amounts.copy()
+        for k, total in enumerate(cycle.totals):
+            if total.over_budget and total.asked > 0:
+                paid[:, k] = [a * total.budget // total.asked for a in amounts[:, k].tolist()]
+        lines = len(programme.lines)
+        per_batch = max(self._batch_size // max(lines, 1), 1)
+        out = []
+        for start in range(0, len(numbers), per_batch):
+            chunk = slice(start, start + per_batch)
+            accounts: list[npt.NDArray[np.void]] = []
+            transfers: list[npt.NDArray[np.void]] = []
+            held: list[tuple[int, str]] = []
+            for k, line in enumerate(programme.lines):
+                pays = paid[chunk, k] > 0
+                who = numbers[chunk][pays]
+                accounts.append(entitlement_accounts(programme, line.ledger_id, who, holders[chunk][pays]))
+                transfers.append(
+                    disbursement_transfers(
+                        programme,
+                        cycle.id,
+                        k,
+                        registered.funding[line.ledger_id],
+                        numbers=who,
+                        seqs=seqs[chunk][pays],
+                        amounts=paid[chunk, k][pays],
+                    )
+                )
+                held += zip(accounts[-1]["id"].tolist(), holders[chunk][pays].tolist(), strict=True)
+            if held:
+                out.append((held, np.concatenate(accounts), np.concatenate(transfers)))
+        return out
+
+    def _payable(
+        self, cycle: Cycle
+    ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The eligible units of a cycle's frozen preview, by seq: numbers, holders, seqs, amounts per line."""
+        query = (
+            select(cycle_results.c.person, cycle_results.c.holder, cycle_results.c.seq, cycle_results.c.amounts)
+            .where(cycle_results.c.cycle_id == cycle.id, cycle_results.c.eligible.is_(True))
+            .order_by(cycle_results.c.seq)
+        )
+        with self._store.transaction() as conn:
+            rows = conn.execute(query).all()
+        lines = len(cycle.totals)
+        if not rows:
+            empty = np.zeros(0, np.str_)
+            return empty, empty, np.zeros(0, np.int64), np.zeros((0, lines), np.int64)
+        numbers = np.array([r.person for r in rows])
+        holders = np.array([r.holder for r in rows])
+        text = ",".join(r.amounts for r in rows)
+        amounts = np.array(text.split(","), dtype=np.int64).reshape(len(rows), lines)
+        return numbers, holders, np.array([r.seq for r in rows], np.int64), amounts
+
+
+def _result_rows(cycle_id: int, found: Preview) -> Any:
+    """The preview's rows for ``cycle_results``, a chunk at a time."""
+    population = found.population
+    amounts = [",".join(map(str, row)) for row in found.amounts.tolist()]
+    numbers, holders = population.numbers.tolist(), population.holders.tolist()
+    eligible, failed = found.eligible.tolist(), found.failed.tolist()
+    for start in range(0, len(numbers), _RESULTS_CHUNK):
+        yield [
+            {
+                "cycle_id": cycle_id, "seq": i, "person": numbers[i], "holder": holders[i],
+                "eligible": eligible[i], "failed": failed[i], "amounts": amounts[i],
+            }
+            for i in range(start, min(start + _RESULTS_CHUNK, len(numbers)))
+        ]  # fmt: skip
+
+
+def _step(by: object, at: object) -> Step | None:
+    return None if by is None else Step(str(by), int(at))  # type: ignore[call-overload]
+
+
+def _cycle_of(row: Any) -> Cycle:
+    totals: Mapping[str, Any] = json.loads(row.totals)
+    lines = tuple(
+        LineTotal(t["ledger"], t["ledger_id"], t["asked"], t["budget"], t["paid"]) for t in totals.get("lines", [])
+    )
+    over = totals.get("over_budget")
+    return Cycle(
+        row.id, row.programme, row.version, row.cycle_date_ns, CycleStatus(row.status),
+        Step(row.created_by, row.created_at_ns), _step(row.previewed_by, row.previewed_at_ns),
+        _step(row.approved_by, row.approved_at_ns), _step(row.disbursed_by, row.disbursed_at_ns),
+        _step(row.closed_by, row.closed_at_ns), row.units, row.eligible, lines,
+        None if over is None else OverBudget(over), row.batches_done,
+    )  # fmt: skip

@@ -1,0 +1,70 @@
+"""Programmes' tables (issue 19, migration 0021): registered definitions, cycles, per-unit results, batches paid.
+
+They share ``tables.metadata``; ``tessera.store`` imports this module wherever the schema is
+collected, so migrations and their test see them with the rest.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
+
+from tessera.store.metadata import PRINCIPAL_ID_LENGTH, metadata
+from tessera.store.tables import NUMBER_LENGTH
+
+PROGRAMME_KEY_MAX = 64  # as tessera.programs' PROGRAMME_ID_MAX
+PROGRAMME_TEXT_MAX = 64 * 1024  # one [[programme]] table in TOML
+CYCLE_STATUSES = ("draft", "previewed", "approved", "disbursing", "disbursed", "closed")
+CYCLE_NOTE_MAX = 4000  # the preview's totals per line, as JSON
+
+# A programme as registered: its checked TOML text, the version (1, 2, … as it is registered again),
+# who registered it, and the programme account each line draws on (JSON: ledger id -> account id).
+programme_definitions = Table(
+    "programme_definitions",
+    metadata,
+    Column("id", String(PROGRAMME_KEY_MAX), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("funding", Text, nullable=False),
+    Column("registered_by", String(PRINCIPAL_ID_LENGTH), nullable=False),
+    Column("registered_at_ns", BigInteger, nullable=False),
+)
+
+# One payment run of a programme, and every step's actor and time (NULL until taken).
+programme_cycles = Table(
+    "programme_cycles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("programme", String(PROGRAMME_KEY_MAX), nullable=False),
+    Column("version", Integer, nullable=False),  # the definition it runs
+    Column("cycle_date_ns", BigInteger, nullable=False),  # ages and validity count from it
+    Column("status", String(16), nullable=False),
+    Column("created_by", String(PRINCIPAL_ID_LENGTH), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("previewed_by", String(PRINCIPAL_ID_LENGTH), nullable=True),
+    Column("previewed_at_ns", BigInteger, nullable=True),
+    Column("approved_by", String(PRINCIPAL_ID_LENGTH), nullable=True),
+    Column("approved_at_ns", BigInteger, nullable=True),
+    Column("disbursed_by", String(PRINCIPAL_ID_LENGTH), nullable=True),
+    Column("disbursed_at_ns", BigInteger, nullable=True),
+    Column("closed_by", String(PRINCIPAL_ID_LENGTH), nullable=True),
+    Column("closed_at_ns", BigInteger, nullable=True),
+    Column("units", Integer, nullable=False),  # units previewed
+    Column("eligible", Integer, nullable=False),
+    Column("totals", Text, nullable=False),  # JSON: per line, total asked, budget, factor, total paid
+    Column("batches_done", Integer, nullable=False),  # disbursement's progress, batch by batch
+    CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in CYCLE_STATUSES)), name="status"),
+    Index(None, "programme"),
+)
+
+# What a cycle's preview found for each unit, in the order disbursement pays them (``seq``).
+cycle_results = Table(
+    "cycle_results",
+    metadata,
+    Column("cycle_id", Integer, ForeignKey(programme_cycles.c.id), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("person", String(NUMBER_LENGTH), nullable=False),  # the person paid: the head, for a household
+    Column("holder", String(PRINCIPAL_ID_LENGTH), nullable=False),  # their principal, who holds the entitlement
+    Column("eligible", Boolean, nullable=False),
+    Column("failed", BigInteger, nullable=False),  # bit i: the eligibility's clause i did not hold
+    Column("amounts", String(400), nullable=False),  # per line, comma-separated, before any pro-rating
+)
