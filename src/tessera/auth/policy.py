@@ -245,7 +245,7 @@ POLICY: tuple[Grant, ...] = (
     Grant(Role.admin, Action.outlets_authorise, Scope.any, "with a reason"),
     Grant(Role.officer, Action.products_import, Scope.any, "the whole list; an agency the basis names, if any"),
     Grant(Role.admin, Action.products_import, Scope.any, "the whole list, as a new version"),
-    *(Grant(r, Action.products_read, Scope.any, "what a programme buys is public") for r in Role),
+    *(Grant(r, Action.products_read, Scope.any, "what a programme buys is public") for r in Role if r is not Role.dpo),
     Grant(Role.admin, Action.programmes_register, Scope.any, "a programme's TOML, checked as `programs check` does"),
     *(
         Grant(r, Action.programmes_read, Scope.any, "definitions hold no personal data")

@@ -191,6 +191,7 @@ class HouseholdChangePublic(FromRecord):
     actor: str
     reason: str
     at_ns: int
+    at: Rfc3339 = beside("at_ns")
 
 
 class HouseholdPublic(FromRecord):
@@ -201,6 +202,8 @@ class HouseholdPublic(FromRecord):
     members: list[str]
     nominees: list[str] = Field(description="registered persons who may collect on the household's behalf")
     created_at_ns: int
+    created_at: Rfc3339 = beside("created_at_ns")
     created_by: str
     closed_at_ns: int | None
+    closed_at: Rfc3339OrNone = beside("closed_at_ns")
     history: list[HouseholdChangePublic]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, Strict
 
-from tessera.api.schemas.common import FromRecord, Id, SortedInts, StrictModel
+from tessera.api.schemas.common import FromRecord, Id, Rfc3339, Rfc3339OrNone, SortedInts, StrictModel, beside
 from tessera.programs import AUTHORISATION_REASON_MAX, OUTLET_ACCOUNTS_MAX, OUTLET_NAME_MAX, PROGRAMME_ID_MAX
 
 ProgrammeIdText = Annotated[str, Field(min_length=1, max_length=PROGRAMME_ID_MAX)]
@@ -36,6 +36,7 @@ class OutletPublic(FromRecord):
     accounts: SortedInts
     registered_by: str
     registered_at_ns: int
+    registered_at: Rfc3339 = beside("registered_at_ns")
 
 
 class OutletsPublic(BaseModel):
@@ -60,8 +61,10 @@ class AuthorisationPublic(FromRecord):
     reason: str
     authorised_by: str
     authorised_at_ns: int
+    authorised_at: Rfc3339 = beside("authorised_at_ns")
     revoked_by: str | None
     revoked_at_ns: int | None
+    revoked_at: Rfc3339OrNone = beside("revoked_at_ns")
     revocation_reason: str | None
 
 
@@ -84,6 +87,7 @@ class ProductListPublic(FromRecord):
     products: int
     imported_by: str
     imported_at_ns: int
+    imported_at: Rfc3339 = beside("imported_at_ns")
 
 
 class ProductsPublic(BaseModel):

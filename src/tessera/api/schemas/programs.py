@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from tessera.api.schemas.common import FromRecord, StrictModel
+from tessera.api.schemas.common import FromRecord, Rfc3339, StrictModel, beside
 from tessera.limits import ID_LIMIT
 from tessera.store import PROGRAMME_TEXT_MAX
 
@@ -46,6 +46,7 @@ class ProgrammePublic(BaseModel):
     lines: list[LinePublic]
     registered_by: str
     registered_at_ns: int
+    registered_at: Rfc3339 = beside("registered_at_ns")
     text: str
 
 
@@ -62,6 +63,7 @@ class CycleCreate(StrictModel):
 class StepPublic(FromRecord):
     by: str
     at_ns: int
+    at: Rfc3339 = beside("at_ns")
 
 
 class LineTotalPublic(FromRecord):
@@ -86,6 +88,7 @@ class CyclePublic(FromRecord):
     programme: str
     version: int
     cycle_date_ns: int
+    cycle_date: Rfc3339 = beside("cycle_date_ns")
     status: str
     created: StepPublic
     previewed: StepPublic | None
