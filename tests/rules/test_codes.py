@@ -117,11 +117,12 @@ class TestMerchantCategories:
                 assert code.categories == {Category.financial}, code
 
     def test_the_transfer_code_chart(self) -> None:
-        """Codes 1-19 each have a meaning; nothing else has one."""
+        """Codes 1-21 each have a meaning; nothing else has one; a programme's return and back-pay are benefits."""
         table = transfer_code_table()
-        assert [c.value for c in table] == list(range(1, 20))
+        assert [c.value for c in table] == list(range(1, 22))
         assert table.meaning(7) is not None and table.meaning(7).categories == {Category.tax}  # type: ignore[union-attr]
-        assert table.meaning(20) is None
+        assert table.meaning(20).categories == {Category.benefit}  # type: ignore[union-attr]
+        assert table.meaning(22) is None
 
 
 class TestTables:

@@ -25,6 +25,10 @@ Redemption at the shops comes next. See ``docs/programs.md``.
 from tessera.programs.benefits import programme_benefit, with_programmes
 from tessera.programs.cycles import Cycle, Cycles, CycleStatus, Disbursement, Step, UnitResult
 from tessera.programs.disbursement import (
+    BACK_PAY_CODE,
+    CO_PAYMENT_CODE,
+    REDEMPTION_CODE,
+    RETURN_CODE,
     TRANSFER_CODE,
     TRANSFER_ID_NAMESPACE,
     derived_ids,
@@ -113,8 +117,10 @@ from tessera.programs.registered import RegisteredProgramme, RegisteredProgramme
 __all__ = [
     "AMOUNT_MAX",
     "AUTHORISATION_REASON_MAX",
+    "BACK_PAY_CODE",
     "COLUMNS",
     "COMMODITY_MAX",
+    "CO_PAYMENT_CODE",
     "DESCRIPTION_MAX",
     "EXAMPLE_LEDGERS",
     "EXAMPLE_PROGRAMMES",
@@ -140,7 +146,9 @@ __all__ = [
     "PROGRAMME_ID_MAX",
     "PROGRAMME_NAME_MAX",
     "QUOTAS_MAX",
+    "REDEMPTION_CODE",
     "REPORTED",
+    "RETURN_CODE",
     "TOP_UPS_MAX",
     "TRANSFER_CODE",
     "TRANSFER_ID_NAMESPACE",

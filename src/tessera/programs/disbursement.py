@@ -30,7 +30,14 @@ from tessera.limits import ID_LIMIT
 from tessera.money import AccountKind
 from tessera.programs.programmes import Kind, Programme
 
-TRANSFER_CODE = 19  # a programme's disbursement (issue 19), as the transfer's code
+# Transfer codes of Tessera's chart (rules/builtin/transfer_codes.csv) that programmes' transfers carry.
+TRANSFER_CODE = 6  # "Benefit disbursement by a programme"; user_data_64 is the cycle's id
+REDEMPTION_CODE = (
+    15  # "Redemption of a quota or voucher": an entitlement spent at an outlet; user_data_64: the cycle drawn on
+)
+CO_PAYMENT_CODE = 2  # "Payment for goods or services": a subsidised price's co-payment, from the person's wallet
+RETURN_CODE = 20  # "Return of an unspent entitlement to its programme" at the end of validity; user_data_64: the cycle
+BACK_PAY_CODE = 21  # "Back-pay of a benefit after a grievance"; user_data_64: the cycle it makes good
 TRANSFER_ID_NAMESPACE = 1 << 62
 CYCLE_ID_BITS = 24  # cycles numbered below 2**24: 16 million payment runs
 UNIT_BITS = 38  # seq * lines + line below 2**38: 17 billion units of 16 lines in one cycle
