@@ -74,6 +74,7 @@ from tessera.programs import (
     gather_population,
     load_programmes,
 )
+from tessera.programs.entitlements import Entitlements
 from tessera.rules import (
     LEDGER_SOURCE,
     Appeals,
@@ -339,6 +340,7 @@ class Services:
                 self.store, c.facts, c.programme.unit, at, households=self.household_source, types=self.event_types
             ),
         )
+        self.entitlements = Entitlements(self.store, self.programmes, self.ledger)
 
     def _load_programme(self, text: str) -> Programme:
         """The one programme ``text`` defines, checked against the declarations and ledgers in force."""

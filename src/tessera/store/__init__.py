@@ -32,6 +32,13 @@ from tessera.store.programme_tables import (
     programme_cycles,
     programme_definitions,
 )
+from tessera.store.redemption_tables import (
+    ATTESTATION_REASON_MAX,
+    REDEMPTION_STATUSES,
+    redemption_attestations,
+    redemption_transfers,
+    redemptions,
+)
 from tessera.store.store import (
     ACCOUNTS_LIST_MAX,
     API_KEYS_ACTIVE_MAX,
@@ -116,6 +123,7 @@ __all__ = [
     "ACCOUNTS_LIST_MAX",
     "ACR_MAX",
     "ACTOR_MAX",
+    "ATTESTATION_REASON_MAX",
     "ADDRESS_MAX",
     "ADMIN_REQUEST_ID_LENGTH",
     "AGENCY_TITLE_MAX",
@@ -151,6 +159,7 @@ __all__ = [
     "REASON_CODE_MAX",
     "REASON_MAX",
     "REASON_TEXT_MAX",
+    "REDEMPTION_STATUSES",
     "REDIRECT_URI_MAX",
     "REQUEST_ID_MAX",
     "RP_NAME_MAX",
@@ -198,6 +207,9 @@ __all__ = [
     "product_lists",
     "programme_cycles",
     "programme_definitions",
+    "redemption_attestations",
+    "redemption_transfers",
+    "redemptions",
     "rebind_grants",
     "relying_parties",
     "restriction_events",
