@@ -103,3 +103,26 @@ redemption_attestations = Table(
     Column("used_by", String(REDEMPTION_ID_LENGTH), nullable=True),  # the redemption it was spent on, once
     Index(None, "person"),
 )
+
+ADJUSTMENT_KINDS = ("return", "back_pay")
+ADJUSTMENT_REFERENCE_MAX = 64
+
+# What moved between a programme and an entitlement outside disbursements and redemptions: an expired
+# remainder returned, a grievance's back-pay paid. Written before the ledger sees the transfer (retries post the same).
+entitlement_adjustments = Table(
+    "entitlement_adjustments",
+    metadata,
+    Column("transfer_id", BigInteger, primary_key=True),
+    Column("kind", String(12), nullable=False),
+    Column("programme", String(PROGRAMME_KEY_MAX), nullable=False),
+    Column("cycle_id", Integer, nullable=False),  # the cycle whose credit it returns or makes good (0: none)
+    Column("ledger_id", Integer, nullable=False),
+    Column("person", String(NUMBER_LENGTH), nullable=False),  # the unit's number (a household's head)
+    Column("amount", BigInteger, nullable=False),
+    Column("reference", String(ADJUSTMENT_REFERENCE_MAX), nullable=False),  # a grievance's id, a return run's
+    Column("made_by", String(PRINCIPAL_ID_LENGTH), nullable=False),
+    Column("made_at_ns", BigInteger, nullable=False),
+    CheckConstraint(_in("kind", ADJUSTMENT_KINDS), name="kind"),
+    Index(None, "programme", "cycle_id"),
+    Index(None, "person"),
+)

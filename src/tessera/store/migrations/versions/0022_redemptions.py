@@ -1,4 +1,4 @@
-"""Redemptions at outlets (issue 19): each redemption, the transfers it made, officers' attestations.
+"""Redemptions at outlets (issue 19): each redemption, its transfers, officers' attestations; returns and back-pay.
 
 Revision ID: 0022
 Revises: 0021
@@ -85,9 +85,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_redemption_attestations")),
     )
     op.create_index(op.f("ix_redemption_attestations_person"), "redemption_attestations", ["person"])
+    op.create_table(
+        "entitlement_adjustments",
+        sa.Column("transfer_id", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("programme", sa.String(length=64), nullable=False),
+        sa.Column("cycle_id", sa.Integer(), nullable=False),
+        sa.Column("ledger_id", sa.Integer(), nullable=False),
+        sa.Column("person", sa.String(length=12), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("reference", sa.String(length=64), nullable=False),
+        sa.Column("made_by", sa.String(length=18), nullable=False),
+        sa.Column("made_at_ns", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("kind IN ('return', 'back_pay')", name=op.f("ck_entitlement_adjustments_kind")),
+        sa.PrimaryKeyConstraint("transfer_id", name=op.f("pk_entitlement_adjustments")),
+    )
+    op.create_index(
+        op.f("ix_entitlement_adjustments_programme_cycle_id"), "entitlement_adjustments", ["programme", "cycle_id"]
+    )
+    op.create_index(op.f("ix_entitlement_adjustments_person"), "entitlement_adjustments", ["person"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_entitlement_adjustments_person"), table_name="entitlement_adjustments")
+    op.drop_index(op.f("ix_entitlement_adjustments_programme_cycle_id"), table_name="entitlement_adjustments")
+    op.drop_table("entitlement_adjustments")
     op.drop_index(op.f("ix_redemption_attestations_person"), table_name="redemption_attestations")
     op.drop_table("redemption_attestations")
     for index in ("outlet_id", "programme_cycle_id", "redemption_id"):
