@@ -50,6 +50,7 @@ from tessera.identity import (
 from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, TransferFlags
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, INCOMING_WAIT_MAX_S
 from tessera.money import (
+    AccountKind,
     AdminRequests,
     Agencies,
     Aliases,
@@ -74,7 +75,9 @@ from tessera.programs import (
     gather_population,
     load_programmes,
 )
+from tessera.programs.attestations import Attestations
 from tessera.programs.entitlements import Entitlements
+from tessera.programs.redemption import Redemptions
 from tessera.rules import (
     LEDGER_SOURCE,
     Appeals,
@@ -341,6 +344,24 @@ class Services:
             ),
         )
         self.entitlements = Entitlements(self.store, self.programmes, self.ledger)
+        self.attestations = Attestations(
+            self.store, programmes=self.programmes, outlets=self.outlets, registry=self.registry
+        )
+        self.redemptions = Redemptions(
+            self.store,
+            programmes=self.programmes,
+            entitlements=self.entitlements,
+            outlets=self.outlets,
+            products=self.product_lists,
+            registry=self.registry,
+            households=self.households,
+            pins=self.pins,
+            ledger=self.ledger,
+            unit_of=self.ledger_unit,
+            unit_named=lambda name: next((u for u in self.ledger_units.all() if u.name == name), None),
+            wallet_of=self.wallet_of,
+            attestations=self.attestations,
+        )
 
     def _load_programme(self, text: str) -> Programme:
         """The one programme ``text`` defines, checked against the declarations and ledgers in force."""
@@ -458,6 +479,12 @@ class Services:
                         self._principals.clear()
                     self._principals[principal_id] = found
         return found
+
+    def wallet_of(self, principal_id: str, ledger_id: int) -> int | None:
+        """The wallet ``principal_id`` holds on the ledger (the first, by id), or None."""
+        held = self.ledger.lookup_accounts(self.store.accounts_held_by(principal_id))
+        wallets = sorted(a.id for a in held if a.ledger == ledger_id and a.code == AccountKind.wallet)
+        return wallets[0] if wallets else None
 
     def ledger_unit(self, ledger_id: int, field: str = "ledger") -> LedgerUnit:
         """A registered ledger, cached (a row is never changed), or NotFoundError naming ``field``."""

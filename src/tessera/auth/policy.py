@@ -94,6 +94,11 @@ class Action(StrEnum):
     cycles_disburse = "programmes.cycles.disburse"
     cycles_close = "programmes.cycles.close"
     cycles_read = "programmes.cycles.read"
+    redemptions_create = "programs.redemptions.create"
+    redemptions_read = "programs.redemptions.read"
+    redemptions_settle = "programs.redemptions.settle"
+    redemptions_attest = "programs.redemptions.attest"
+    me_redemptions_approve = "me.redemptions.approve"
 
 
 class Scope(StrEnum):
@@ -259,6 +264,22 @@ POLICY: tuple[Grant, ...] = (
     ),
     Grant(Role.officer, Action.cycles_close, Scope.any, "a disbursed cycle"),
     Grant(Role.officer, Action.cycles_read, Scope.purpose, "a cycle and its results; logged for each person listed"),
+    # Redemption (issue 19): a till redeems at an outlet it operates; what it learns is logged for the person.
+    Grant(
+        Role.merchant,
+        Action.redemptions_create,
+        Scope.own,
+        "at an outlet it operates; the person known by a PIN, a nominee, their app or an officer's attestation",
+    ),
+    Grant(Role.merchant, Action.redemptions_read, Scope.own, "its outlets' redemptions"),
+    Grant(Role.merchant, Action.redemptions_settle, Scope.own, "post or void its outlets' holds"),
+    Grant(
+        Role.officer,
+        Action.redemptions_attest,
+        Scope.any,
+        "vouches for one person, one outlet, with a reason; logged; an agency the programme's basis names",
+    ),
+    Grant(Role.citizen, Action.me_redemptions_approve, Scope.own, "a redemption a till asked them to approve"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}
