@@ -475,7 +475,7 @@ class Store:
                 with held_on_sqlite(Path(database), name, busy):
                     yield
         except (DBAPIError, PoolTimeoutError) as exc:
-            raise self._failed(exc) from exc
+            raise StoreError(f"cannot hold the lock {name!r} at {self.url_redacted}: {self._reason(exc)}") from exc
 
     # --- plumbing ---------------------------------------------------------------------------
 
