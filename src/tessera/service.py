@@ -71,7 +71,6 @@ from tessera.programs import (
     Programme,
     RegisteredHouseholds,
     RegisteredProgrammes,
-    example_programme,
     gather_population,
     load_programmes,
 )
@@ -255,10 +254,6 @@ class Services:
                 requests=self.payment_requests,
                 keys=PaymentKeys(self.store),
             )
-            # Programmes as the shops see them: the built-in examples until programme definitions are stored.
-            self.known_programmes: KnownProgrammes = example_programme
-            self.outlets = Outlets(self.store, known=self.known_programmes, accounts=self.ledger.lookup_accounts)
-            self.product_lists = ProductLists(self.store, known=self.known_programmes)
             self.arrivals = Arrivals()  # what long-polls for incoming payments wait on
             stack.callback(self.ledger.subscribe(self.arrivals.on_ledger_batch).close)
             self.bases = LegalBases()  # those on record load as restrictions open; more register at run time
@@ -274,6 +269,10 @@ class Services:
             self.rule_engine = self._start_rule_engine(stack, settings.rules, scored_through)
             self._start_sanctions_watch(stack)
             self._start_programmes()
+            # Programmes as the shops see them: those registered (the latest version of each), as cycles do.
+            self.known_programmes: KnownProgrammes = self.programmes.known
+            self.outlets = Outlets(self.store, known=self.known_programmes, accounts=self.ledger.lookup_accounts)
+            self.product_lists = ProductLists(self.store, known=self.known_programmes)
             self._open = stack.pop_all()  # started: what closes now waits for close()
         self.sessions = Sessions()
         self.registry.on_status_change(self._status_changed)

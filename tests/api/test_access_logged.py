@@ -214,8 +214,8 @@ def _cycle_results(policy: Policy) -> list[Call]:
     programme = services.programmes.check(programme_text())
     funding = funding_accounts(programme, {}, services.ledger)
     services.programmes.register(programme_text(), programme, funding, registered_by=world.principals["admin"].id)
-    cycle = services.cycles.create("adult_cash", CYCLE_DATE_NS, by=world.principals["tax-officer"].id)
-    services.cycles.preview(cycle.id, by=world.principals["tax-officer"].id)
+    cycle = services.cycles.create("adult_cash", CYCLE_DATE_NS, by=world.principals["tax-officer"])
+    services.cycles.preview(cycle.id, by=world.principals["tax-officer"])
     return [Call(f"/v1/programs/adult_cash/cycles/{cycle.id}", (policy.ada.number, policy.ben.number))]
 
 

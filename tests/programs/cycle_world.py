@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from tessera.auth import Principal, Role
-from tessera.ledger import Account, AccountFlags, Transfer
+from tessera.ledger import Account, AccountFlags, Ledger, Transfer
 from tessera.limits import BATCH_SIZE_MAX
 from tessera.money import AccountKind, ledger_unit
-from tessera.programs import RegisteredProgramme, funding_accounts
+from tessera.programs import CompiledProgramme, Cycles, RegisteredProgramme, funding_accounts, gather_population
 from tessera.service import Services
 from tessera.store import persons
 from tessera.testing import seed_persons
@@ -26,7 +26,7 @@ PROGRAMME = """
 [[programme]]
 id = "{id}"
 name = "Adult cash grant"
-basis = "social-protection-act/food"
+basis = "{basis}"
 unit = "person"
 kind = "cash"
 currency = "currency"
@@ -82,10 +82,15 @@ def _numbers(services: Services) -> list[tuple[str]]:
 
 
 def programme_text(
-    programme_id: str = "adult_cash", *, upper: int = 200, budget: int = 10**15, over_budget: str = "refuse"
+    programme_id: str = "adult_cash",
+    *,
+    upper: int = 200,
+    budget: int = 10**15,
+    over_budget: str = "refuse",
+    basis: str = "social-protection-act/food",
 ) -> str:
-    """The test programme's TOML: adults under ``upper`` get 50.00 and 0.10 a year of age."""
-    return PROGRAMME.format(id=programme_id, upper=upper, budget=budget, over_budget=over_budget)
+    """The test programme's TOML: adults under ``upper`` get 50.00 and 0.10 a year of age, under ``basis``."""
+    return PROGRAMME.format(id=programme_id, upper=upper, budget=budget, over_budget=over_budget, basis=basis)
 
 
 def register(world: World, text: str, *, fund: int = 10**12) -> RegisteredProgramme:
@@ -99,3 +104,23 @@ def register(world: World, text: str, *, fund: int = 10**12) -> RegisteredProgra
         issue = Transfer(issue_id, RESERVE, funding[MONEY], fund, ledger=MONEY, code=1)
         services.ledger.create_transfers([issue])
     return registered
+
+
+def cycles_through(world: World, ledger: Ledger) -> Cycles:
+    """The world's cycles as ``Services`` makes them, paying through ``ledger`` instead (a stub around the real one)."""
+    services = world.services
+    return Cycles(
+        services.store,
+        services.programmes,
+        ledger,
+        compile_programme=lambda p: CompiledProgramme(p, services.event_types, services.benefits),
+        batch_size=services.settings.disbursement_batch_size,
+        gather=lambda c, at: gather_population(
+            services.store,
+            c.facts,
+            c.programme.unit,
+            at,
+            households=services.household_source,
+            types=services.event_types,
+        ),
+    )
