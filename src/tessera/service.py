@@ -273,6 +273,7 @@ class Services:
             self.known_programmes: KnownProgrammes = self.programmes.known
             self.outlets = Outlets(self.store, known=self.known_programmes, accounts=self.ledger.lookup_accounts)
             self.product_lists = ProductLists(self.store, known=self.known_programmes)
+            self._start_redemptions()
             self._open = stack.pop_all()  # started: what closes now waits for close()
         self.sessions = Sessions()
         self.registry.on_status_change(self._status_changed)
@@ -342,6 +343,9 @@ class Services:
                 self.store, c.facts, c.programme.unit, at, households=self.household_source, types=self.event_types
             ),
         )
+
+    def _start_redemptions(self) -> None:
+        """What a person has left of each entitlement, and the shops' tills that redeem it."""
         self.entitlements = Entitlements(self.store, self.programmes, self.ledger)
         self.attestations = Attestations(
             self.store, programmes=self.programmes, outlets=self.outlets, registry=self.registry

@@ -28,7 +28,10 @@ class Till:
         services.outlets.known = services.product_lists.known = services.programmes.known
         self.grocer = {"Authorization": f"Bearer {issue_key(services, shops.grocer)}"}
         self.keeper = {"Authorization": f"Bearer {issue_key(services, shops.station_keeper)}"}
-        self.officer = {"Authorization": f"Bearer {issue_key(services, shops.world.maker)}"}
+        self.officer = {
+            "Authorization": f"Bearer {issue_key(services, shops.world.maker)}",
+            "X-Tessera-Purpose": "attestation at the grocery: case 2026/19",
+        }
 
     def citizen(self, number: str) -> dict[str, str]:
         person = self.services.registry.person(number)
@@ -116,6 +119,10 @@ def test_the_person_approves_in_their_app(till: Till) -> None:
 def test_an_officer_attests_for_someone_without_a_pin(till: Till) -> None:
     """No PIN: an officer's attestation, used once, lets the till redeem; a second use is refused."""
     number = till.shops.beneficiaries[5]  # no PIN was set for them
+    terms = {"person": number, "outlet": till.shops.grocery.id, "reason": "fingerprints worn; known to the office"}
+    unstated = {"Authorization": till.officer["Authorization"]}
+    refused = till.client.post("/v1/programs/rice_test/attestations", json=terms, headers=unstated)
+    assert (refused.status_code, refused.json()["code"]) == (403, "purpose_required")
     made = till.client.post(
         "/v1/programs/rice_test/attestations",
         json={"person": number, "outlet": till.shops.grocery.id, "reason": "fingerprints worn; known to the office"},

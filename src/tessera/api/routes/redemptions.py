@@ -172,10 +172,11 @@ def attest(
     programme_id: ProgrammeIdPath, body: AttestationCreate, caller: CallerDep, services: ServicesDep
 ) -> AttestationPublic:
     """An officer vouches, with a reason, for one person at one outlet: one redemption, for a short while (logged)."""
+    subject = services.subject_of_person(body.person)
+    services.require_purpose(caller, [subject], ("programs.attestation",), doing="vouching for who a person is")
     made = services.attestations.attest(
         caller.principal, number=body.person, programme_id=programme_id, outlet_id=body.outlet, reason=body.reason,
         valid_s=body.valid_for_s,
     )  # fmt: skip
-    subject = services.subject_of_person(made.person)
-    services.record_access(caller, [subject], ("programs.attestation",), "attested", unstated="redemption")
+    services.record_access(caller, [subject], ("programs.attestation",), "attested")
     return AttestationPublic.of(made)
