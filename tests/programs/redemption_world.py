@@ -150,10 +150,10 @@ def _paid(world: World, text: str) -> int:
 
 def _cycle(world: World, programme_id: str) -> int:
     cycles = world.services.cycles
-    cycle = cycles.create(programme_id, CYCLE_DATE_NS, by=world.maker.id)
-    cycles.preview(cycle.id, by=world.maker.id)
-    cycles.approve(cycle.id, by=world.checker.id)
-    return cycles.disburse(cycle.id, by=world.maker.id).cycle.id
+    cycle = cycles.create(programme_id, CYCLE_DATE_NS, by=world.maker)
+    cycles.preview(cycle.id, by=world.maker)
+    cycles.approve(cycle.id, by=world.checker)
+    return cycles.disburse(cycle.id, by=world.maker).cycle.id
 
 
 def _outlet(

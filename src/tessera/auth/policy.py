@@ -276,7 +276,7 @@ POLICY: tuple[Grant, ...] = (
     Grant(
         Role.officer,
         Action.redemptions_attest,
-        Scope.any,
+        Scope.purpose,
         "vouches for one person, one outlet, with a reason; logged; an agency the programme's basis names",
     ),
     Grant(Role.citizen, Action.me_redemptions_approve, Scope.own, "a redemption a till asked them to approve"),
