@@ -18,6 +18,8 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       preview.py          eligibility, reasons and amounts over all units at once; totals and budget
       disbursement.py     derived ids and packed records: entitlement accounts and transfers
       cycles.py           draft -> previewed -> approved (four eyes) -> disbursed -> closed
+      entitlements.py     what is left of an entitlement, cycle by cycle, and until when
+      mine.py             a person's own entitlements: why, what is left, where; their redemptions
 
 Redemption at the shops comes next. See ``docs/programs.md``.
 """

@@ -360,6 +360,10 @@ class Cycles:
         with self._store.transaction() as conn:
             return [str(s) for s in conn.scalars(query)]
 
+    def compiled(self, programme_id: str, version: int) -> CompiledProgramme:
+        """A registered programme version compiled, as its cycles judge it: its clauses and reasons in words."""
+        return self._compiled_of(programme_id, version)
+
     def _in(self, cycle_id: int, statuses: tuple[CycleStatus, ...], doing: str) -> Cycle:
         cycle = self.get(cycle_id)
         if cycle.status not in statuses:
