@@ -174,3 +174,28 @@ def redeem(
     )
     [status] = services.ledger.create_transfers([draw]).statuses.tolist()
     assert status == CreateTransferStatus.ok, f"the draw was refused: {CreateTransferStatus(status).name}"
+
+
+def family_paid(
+    services: Services,
+    *,
+    head: str,
+    member: str,
+    issuer: int,
+    admin: str,
+    maker: str,
+    checker: str,
+    cycle_date_ns: int,
+) -> int:
+    """``head`` and ``member`` made a household; the family programme registered, funded from ``issuer``, and paid."""
+    services.households.create_household([head, member], head=head, actor=maker, reason="registered at the desk")
+    text = family_programme_text()
+    programme = services.programmes.check(text)
+    funding = funding_accounts(programme, {}, services.ledger)
+    services.programmes.register(text, programme, funding, registered_by=admin)
+    services.ledger.create_transfers([Transfer(10**12 + 19, issuer, funding[MONEY], 10**10, ledger=MONEY, code=1)])
+    cycle = services.cycles.create("family_cash", cycle_date_ns, by=maker)
+    services.cycles.preview(cycle.id, by=maker)
+    services.cycles.approve(cycle.id, by=checker)
+    services.cycles.disburse(cycle.id, by=checker)
+    return cycle.id

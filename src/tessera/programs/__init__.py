@@ -54,6 +54,7 @@ from tessera.programs.formulas import amount_program, formula_probes, guarded_am
 from tessera.programs.gathering import Population, gather_population
 from tessera.programs.households import Composition, HouseholdSource, PersonsAlone, RegisteredHouseholds
 from tessera.programs.known import KnownProgrammes, example_programme, example_programmes, known_programme
+from tessera.programs.mine import REDEMPTIONS_PAGE, MyEntitlements, MyEntitlementsReader, MyProgramme, MyRedemption
 from tessera.programs.outlets import (
     AUTHORISATION_REASON_MAX,
     LOCATION_CODE,
@@ -148,6 +149,7 @@ __all__ = [
     "PROGRAMME_ID_MAX",
     "PROGRAMME_NAME_MAX",
     "QUOTAS_MAX",
+    "REDEMPTIONS_PAGE",
     "REDEMPTION_CODE",
     "REPORTED",
     "RETURN_CODE",
@@ -170,6 +172,10 @@ __all__ = [
     "KnownProgrammes",
     "Line",
     "LineTotal",
+    "MyEntitlements",
+    "MyEntitlementsReader",
+    "MyProgramme",
+    "MyRedemption",
     "Outlet",
     "Outlets",
     "OverBudget",
