@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, or_, select
 
 from tessera.errors import InvalidInputError
 from tessera.ledger import Ledger
-from tessera.limits import PAGE_SIZE_MAX
+from tessera.limits import BATCH_SIZE_MAX, PAGE_SIZE_MAX
 from tessera.money import format_amount
 from tessera.programs.cycles import Cycles
 from tessera.programs.disbursement import entitlement_account_ids
@@ -208,10 +208,12 @@ class MyEntitlementsReader:
         )
 
     def _paid(self, registered: Sequence[RegisteredProgramme], units: dict[str, str]) -> dict[tuple[str, int], bool]:
-        """(programme, ledger) -> whether the unit's entitlement account on it exists: one ledger lookup."""
+        """(programme, ledger) -> whether the unit's entitlement account on it exists: a ledger lookup a batch."""
         keys = [(r.programme.id, line.ledger_id) for r in registered for line in r.programme.lines]
         ids = [_account_id(p, ledger_id, units[p]) for p, ledger_id in keys]
-        found = {a.id for a in self._ledger.lookup_accounts(ids)} if ids else set()
+        found: set[int] = set()
+        for start in range(0, len(ids), BATCH_SIZE_MAX):  # 1000 programmes of 16 lines exceed one lookup
+            found.update(a.id for a in self._ledger.lookup_accounts(ids[start : start + BATCH_SIZE_MAX]))
         return {key: account_id in found for key, account_id in zip(keys, ids, strict=True)}
 
     def _latest(self, registered: Sequence[RegisteredProgramme], units: dict[str, str]) -> dict[str, LatestCycle]:
