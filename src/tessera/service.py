@@ -77,8 +77,8 @@ from tessera.programs import (
 )
 from tessera.programs.attestations import Attestations
 from tessera.programs.entitlements import Entitlements
-from tessera.programs.redemption import Redemptions
 from tessera.programs.mine import MyEntitlementsReader
+from tessera.programs.redemption import Redemptions
 from tessera.rules import (
     LEDGER_SOURCE,
     Appeals,

@@ -133,6 +133,7 @@ class MyRedemption:
     outlet_name: str | None  # None: an outlet no longer registered
     status: str
     items: Any  # the redemption's items, as recorded (JSON)
+    outcome: Any  # a refusal's reason and words (JSON), None when there is none
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +273,16 @@ class MyEntitlementsReader:
             by_number.setdefault(number, []).append(programme_id)
         whose = or_(*(and_(r.c.person == n, r.c.programme.in_(ps)) for n, ps in sorted(by_number.items())))
         query = (
-            select(r.c.id, r.c.programme, r.c.created_at_ns, r.c.outlet_id, r.c.status, r.c["items"], outlets.c.name)
+            select(
+                r.c.id,
+                r.c.programme,
+                r.c.created_at_ns,
+                r.c.outlet_id,
+                r.c.status,
+                r.c["items"],
+                r.c.outcome,
+                outlets.c.name,
+            )
             .select_from(r.outerjoin(outlets, outlets.c.id == r.c.outlet_id))
             .where(whose)
         )
@@ -284,7 +294,8 @@ class MyEntitlementsReader:
             rows = conn.execute(query).all()
         return [
             MyRedemption(str(x.id), str(x.programme), int(x.created_at_ns), str(x.outlet_id),
-                         None if x.name is None else str(x.name), str(x.status), _items(x.items))
+                         None if x.name is None else str(x.name), str(x.status), _items(x.items),
+                         None if x.outcome is None else _items(x.outcome))
             for x in rows
         ]  # fmt: skip
 

@@ -132,6 +132,7 @@ class MyRedemptionPublic(FromRecord):
     outlet_name: str | None
     status: str
     items: Any = Field(description="what was redeemed, as the outlet recorded it")
+    outcome: Any = Field(description="a refusal's reason and its words; null when there is none")
 
 
 class MyEntitlementsPublic(FromRecord):
