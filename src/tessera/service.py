@@ -76,6 +76,7 @@ from tessera.programs import (
 )
 from tessera.programs.attestations import Attestations
 from tessera.programs.entitlements import Entitlements
+from tessera.programs.mine import MyEntitlementsReader
 from tessera.programs.redemption import Redemptions
 from tessera.rules import (
     LEDGER_SOURCE,
@@ -364,6 +365,15 @@ class Services:
             unit_named=lambda name: next((u for u in self.ledger_units.all() if u.name == name), None),
             wallet_of=self.wallet_of,
             attestations=self.attestations,
+        )
+        self.my_entitlements = MyEntitlementsReader(
+            self.store,
+            programmes=self.programmes,
+            cycles=self.cycles,
+            entitlements=self.entitlements,
+            shops=self.outlets,
+            ledger=self.ledger,
+            household_of=self.households.household_of,
         )
 
     def _load_programme(self, text: str) -> Programme:

@@ -48,6 +48,7 @@ class Action(StrEnum):
     identity_households_read = "identity.households.read"
     identity_households_update = "identity.households.update"
     me_household_read = "me.household.read"
+    me_entitlements_read = "me.entitlements.read"
     restrictions_check = "restrictions.check"
     legal_bases_read = "legal_bases.read"
     restrictions_propose = "restrictions.propose"
@@ -173,6 +174,12 @@ POLICY: tuple[Grant, ...] = (
         Role.officer, Action.identity_households_update, Scope.purpose, "with a reason; logged for each person in it"
     ),
     Grant(Role.citizen, Action.me_household_read, Scope.own, "the household they are in; logged for the others in it"),
+    Grant(
+        Role.citizen,
+        Action.me_entitlements_read,
+        Scope.own,
+        "their programmes, why, what is left, where, and redemptions; a member's look logged for the head",
+    ),
     Grant(Role.officer, Action.restrictions_check, Scope.purpose, "enforcing services; each check is logged"),
     Grant(Role.citizen, Action.legal_bases_read, Scope.any, "the law is public"),
     Grant(Role.officer, Action.legal_bases_read, Scope.any, "the law is public"),

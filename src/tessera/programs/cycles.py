@@ -391,6 +391,10 @@ class Cycles:
         with self._store.transaction() as conn:
             return [str(s) for s in conn.scalars(query)]
 
+    def compiled(self, programme_id: str, version: int) -> CompiledProgramme:
+        """A registered programme version compiled, as its cycles judge it: its clauses and reasons in words."""
+        return self._compiled_of(programme_id, version)
+
     def _in(self, cycle: Cycle, statuses: tuple[CycleStatus, ...], doing: str) -> Cycle:
         if cycle.status not in statuses:
             raise ConflictError(

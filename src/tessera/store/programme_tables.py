@@ -67,4 +67,5 @@ cycle_results = Table(
     Column("eligible", Boolean, nullable=False),
     Column("failed", BigInteger, nullable=False),  # bit i: the eligibility's clause i did not hold
     Column("amounts", String(400), nullable=False),  # per line, comma-separated, before any pro-rating
+    Index(None, "person", "cycle_id"),  # a person's own results (migration 0023)
 )
