@@ -94,6 +94,11 @@ class Action(StrEnum):
     cycles_disburse = "programmes.cycles.disburse"
     cycles_close = "programmes.cycles.close"
     cycles_read = "programmes.cycles.read"
+    me_grievances_create = "me.grievances.create"
+    me_grievances_read = "me.grievances.read"
+    grievances_read = "programmes.grievances.read"
+    grievances_resolve = "programmes.grievances.resolve"
+    grievances_stats_read = "programmes.grievances.stats.read"
 
 
 class Scope(StrEnum):
@@ -259,6 +264,18 @@ POLICY: tuple[Grant, ...] = (
     ),
     Grant(Role.officer, Action.cycles_close, Scope.any, "a disbursed cycle"),
     Grant(Role.officer, Action.cycles_read, Scope.purpose, "a cycle and its results; logged for each person listed"),
+    Grant(Role.citizen, Action.me_grievances_create, Scope.own, "about their own entitlement or redemption"),
+    Grant(Role.citizen, Action.me_grievances_read, Scope.own, "their own grievances and how each was resolved"),
+    Grant(
+        Role.officer, Action.grievances_read, Scope.purpose, "programmes its agency runs; logged for each person shown"
+    ),
+    Grant(
+        Role.officer,
+        Action.grievances_resolve,
+        Scope.purpose,
+        "once, not their own, programmes its agency runs; back-pay logged for the person",
+    ),
+    Grant(Role.officer, Action.grievances_stats_read, Scope.any, "counts and times to resolution, no one's data"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

@@ -18,6 +18,7 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       preview.py          eligibility, reasons and amounts over all units at once; totals and budget
       disbursement.py     derived ids and packed records: entitlement accounts and transfers
       cycles.py           draft -> previewed -> approved (four eyes) -> disbursed -> closed
+      grievances.py       a person's grievance, resolved once by an officer; back-pay paid at most once
 
 Redemption at the shops comes next. See ``docs/programs.md``.
 """
@@ -50,6 +51,16 @@ from tessera.programs.facts import (
 )
 from tessera.programs.formulas import amount_program, formula_probes, guarded_amount, guarded_eligibility
 from tessera.programs.gathering import Population, gather_population
+from tessera.programs.grievances import (
+    GRIEVANCES_LIST_MAX,
+    OPEN_GRIEVANCES_MAX,
+    BackPay,
+    Grievance,
+    GrievanceKind,
+    Grievances,
+    GrievanceStats,
+    GrievanceStatus,
+)
 from tessera.programs.households import Composition, HouseholdSource, PersonsAlone, RegisteredHouseholds
 from tessera.programs.known import KnownProgrammes, example_programme, example_programmes, known_programme
 from tessera.programs.outlets import (
@@ -126,10 +137,12 @@ __all__ = [
     "EXAMPLE_PROGRAMMES",
     "FORMULA_MAX",
     "GRANTS",
+    "GRIEVANCES_LIST_MAX",
     "HOUSEHOLD",
     "HOUSEHOLD_FACTS",
     "LOCATION_CODE",
     "MERCHANT_CATEGORIES_MAX",
+    "OPEN_GRIEVANCES_MAX",
     "OUTLETS_LIST_MAX",
     "OUTLET_ACCOUNTS_MAX",
     "OUTLET_NAME_MAX",
@@ -156,6 +169,7 @@ __all__ = [
     "AccountLookup",
     "ApprovedProduct",
     "Authorisation",
+    "BackPay",
     "CompiledProgramme",
     "Composition",
     "Cycle",
@@ -163,6 +177,11 @@ __all__ = [
     "Cycles",
     "Disbursement",
     "FactSchema",
+    "Grievance",
+    "GrievanceKind",
+    "GrievanceStats",
+    "GrievanceStatus",
+    "Grievances",
     "HouseholdSource",
     "Kind",
     "KnownProgrammes",
