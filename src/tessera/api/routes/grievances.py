@@ -26,7 +26,7 @@ from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.ledger import CreateTransferStatus, Transfer
 from tessera.programs import GRIEVANCES_LIST_MAX, Grievance, Programme, check_programme_officer
-from tessera.service import Caller, Services, access_note
+from tessera.service import Caller, Owed, Services, access_note
 
 router = APIRouter(tags=["programmes"])
 
@@ -153,7 +153,7 @@ def _subjects(services: Services, found: Sequence[Grievance]) -> list[str]:
 
 def _post(services: Services, caller: Caller, number: str, transfers: Sequence[Transfer]) -> list[CreateTransferStatus]:
     """Back-pay's transfers, with the note that logs them for the person credited, delivered once durable."""
-    owed = [(services.subject_of_person(number), BACK_PAY_FIELD, list(range(len(transfers))), None)]
+    owed: Owed = [(services.subject_of_person(number), BACK_PAY_FIELD, list(range(len(transfers))), None)]
     results = services.ledger.create_transfers(transfers, note=access_note(caller, "transfers", owed))
     services.deliver(results.note_seq)
     return [CreateTransferStatus(int(s)) for s in results.statuses]
