@@ -130,3 +130,19 @@ def test_stats__counts_without_anyones_data(policy: Policy) -> None:
     ).json()
     assert (stats["open"], stats["upheld"], stats["rejected"]) == (1, 0, 1)
     assert stats["resolution_s_median"] is not None and stats["resolution_s_median"] >= 0
+
+
+def test_resolve__only_an_officer_of_an_agency_the_basis_names(policy: Policy) -> None:
+    """A programme under the tax act is the tax office's: the central bank's officer neither sees nor resolves it."""
+    text = programme_text("tax_credit").replace("social-protection-act/food", "tax-act/12")
+    answer = policy.world.client.post("/v1/programs", json={"text": text}, headers=policy.world.as_("admin"))
+    assert answer.status_code == 201, answer.text
+    made = _file(policy, programme="tax_credit").json()
+    refused = _resolve(policy, made["id"], upheld=False)
+    assert refused.status_code == 403 and "tax-act/12" in refused.json()["detail"]
+    queue = policy.world.client.get("/v1/programs/grievances", headers=policy.world.as_(OFFICER, PURPOSE)).json()
+    assert queue["grievances"] == []
+    url = f"/v1/programs/grievances/{made['id']}/resolve"
+    decision = {"upheld": False, "reason": "filed with the wrong office"}
+    done = policy.world.client.post(url, json=decision, headers=policy.world.as_("tax-officer", PURPOSE))
+    assert done.status_code == 200 and done.json()["status"] == "resolved_rejected"

@@ -318,3 +318,50 @@ def test_queue__oldest_first_by_status_and_programme_paged(world: World) -> None
     assert service.queue(programme="other") == [] and service.queue(among=[]) == []
     with pytest.raises(InvalidInputError, match=r"^status"):
         service.queue("closed")
+
+
+HOUSEHOLD_PROGRAMME = """
+[[programme]]
+id = "family_cash"
+name = "Family cash"
+basis = "social-protection-act/food"
+unit = "household"
+kind = "cash"
+currency = "currency"
+eligibility = "household.size >= 2"
+schedule = "monthly"
+valid_for = "60d"
+over_budget = "refuse"
+merchant_categories = [5411]
+
+[programme.cash]
+amount = "1000"
+budget = 1_000_000
+"""
+
+
+@pytest.mark.parametrize("with_cycle", [True, False])
+def test_uphold__a_household_programme_pays_the_head(world: World, with_cycle: bool) -> None:
+    """A member's grievance on a household programme credits the head's entitlement, the unit the cycle paid."""
+    member, head = world.numbers[4], world.numbers[5]
+    world.services.households.create_household(
+        [member, head], head=head, nominees=[], actor=world.maker.id, reason="registered at the desk"
+    )
+    register(world, HOUSEHOLD_PROGRAMME)
+    cycle_id = None
+    if with_cycle:
+        cycles = world.services.cycles
+        cycle = cycles.create("family_cash", CYCLE_DATE_NS, by=world.maker.id)
+        cycles.preview(cycle.id, by=world.maker.id)
+        cycles.approve(cycle.id, by=world.checker.id)
+        cycles.disburse(cycle.id, by=world.checker.id)
+        cycle_id = cycle.id
+    service = world.services.grievances
+    made = service.file(member, _holder(world, member), "family_cash", "not_received", "none came", cycle_id=cycle_id)
+    service.resolve(
+        made.id, world.checker, upheld=True, reason=REASON, back_pay={"currency": 250},
+        post=_post(world.services.ledger),
+    )  # fmt: skip
+    ids = entitlement_account_ids("family_cash", MONEY, np.array([head, member]))
+    found = {a.id: a.balance for a in world.services.ledger.lookup_accounts(ids.tolist())}
+    assert found == {int(ids[0]): (1000 if with_cycle else 0) + 250}
