@@ -44,6 +44,14 @@ from tessera.api.schemas.declarations import (
     DeclarationVersionPublic,
     DeclarationVersionsPublic,
 )
+from tessera.api.schemas.grievances import (
+    BackPayPublic,
+    GrievanceCreate,
+    GrievancePublic,
+    GrievanceResolve,
+    GrievancesPublic,
+    GrievanceStatsPublic,
+)
 from tessera.api.schemas.identity import (
     AdjudicationCreate,
     CandidatePublic,
@@ -236,6 +244,7 @@ __all__ = [
     "AuthorisationPublic",
     "AuthorisationsPublic",
     "AuthorizationPagePublic",
+    "BackPayPublic",
     "CandidatePublic",
     "CeremonyPublic",
     "CheckPublic",
@@ -267,6 +276,11 @@ __all__ = [
     "EnrolmentsPublic",
     "FingerCreate",
     "FromRecord",
+    "GrievanceCreate",
+    "GrievancePublic",
+    "GrievanceResolve",
+    "GrievanceStatsPublic",
+    "GrievancesPublic",
     "Health",
     "HitDecisionCreate",
     "HitDecisionPublic",
