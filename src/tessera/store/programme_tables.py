@@ -1,4 +1,4 @@
-"""Programmes' tables (issue 19, migrations 0021-0022): definitions, cycles, per-unit results, grievances.
+"""Programmes' tables (issue 19, migrations 0021, 0023 and 0024): definitions, cycles, per-unit results, grievances.
 
 They share ``tables.metadata``; ``tessera.store`` imports this module wherever the schema is
 collected, so migrations and their test see them with the rest.
