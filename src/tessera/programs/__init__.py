@@ -20,6 +20,8 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       cycles.py           draft -> previewed -> approved (four eyes) -> disbursed -> closed
       entitlements.py     what is left of an entitlement, cycle by cycle, and until when
       mine.py             a person's own entitlements: why, what is left, where; their redemptions
+      reconciliation.py   per programme, cycle and line: issued, redeemed, returned, held, outstanding; statements
+      report_csv.py       reports as CSV: stable columns, amounts as decimal strings
 
 Redemption at the shops comes next. See ``docs/programs.md``.
 """
@@ -115,7 +117,25 @@ from tessera.programs.programmes import (
     TopUp,
     Unit,
 )
+from tessera.programs.reconciliation import (
+    MASKED_DIGITS,
+    STATEMENT_REDEMPTIONS_MAX,
+    AccountMovement,
+    CoPaymentTotal,
+    CycleLine,
+    Drawn,
+    LineCheck,
+    ProgrammeReconciliation,
+    Reconciliation,
+    Statement,
+    StatementEntry,
+    StatementRow,
+    StatementTotal,
+    day_span,
+    masked,
+)
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes, funding_accounts
+from tessera.programs.report_csv import to_csv
 
 __all__ = [
     "AMOUNT_MAX",
@@ -132,6 +152,7 @@ __all__ = [
     "HOUSEHOLD",
     "HOUSEHOLD_FACTS",
     "LOCATION_CODE",
+    "MASKED_DIGITS",
     "MERCHANT_CATEGORIES_MAX",
     "OUTLETS_LIST_MAX",
     "OUTLET_ACCOUNTS_MAX",
@@ -153,24 +174,30 @@ __all__ = [
     "REDEMPTION_CODE",
     "REPORTED",
     "RETURN_CODE",
+    "STATEMENT_REDEMPTIONS_MAX",
     "TOP_UPS_MAX",
     "TRANSFER_CODE",
     "TRANSFER_ID_NAMESPACE",
     "VALID_FOR_MAX_S",
     "AccountLookup",
+    "AccountMovement",
     "ApprovedProduct",
     "Authorisation",
+    "CoPaymentTotal",
     "CompiledProgramme",
     "Composition",
     "Cycle",
+    "CycleLine",
     "CycleStatus",
     "Cycles",
     "Disbursement",
+    "Drawn",
     "FactSchema",
     "HouseholdSource",
     "Kind",
     "KnownProgrammes",
     "Line",
+    "LineCheck",
     "LineTotal",
     "MyEntitlements",
     "MyEntitlementsReader",
@@ -186,12 +213,18 @@ __all__ = [
     "ProductList",
     "ProductLists",
     "Programme",
+    "ProgrammeReconciliation",
     "ProgrammeRefusal",
     "Programmes",
+    "Reconciliation",
     "RegisteredHouseholds",
     "RegisteredProgramme",
     "RegisteredProgrammes",
     "Schedule",
+    "Statement",
+    "StatementEntry",
+    "StatementRow",
+    "StatementTotal",
     "Step",
     "TopUp",
     "Unit",
@@ -203,6 +236,7 @@ __all__ = [
     "checked_category",
     "checked_location",
     "checked_outlet_id",
+    "day_span",
     "derived_ids",
     "disbursement_transfers",
     "entitlement_account_ids",
@@ -218,9 +252,11 @@ __all__ = [
     "holder_checks",
     "known_programme",
     "load_programmes",
+    "masked",
     "parse_product_list",
     "preview",
     "programme_benefit",
+    "to_csv",
     "transfer_ids",
     "with_programmes",
 ]
