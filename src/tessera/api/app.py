@@ -29,6 +29,7 @@ from tessera.api.routes import (
     payments,
     policy,
     programs,
+    reconciliation,
     redemptions,
     sanctions,
     system,
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         outlets,
         programs,
         redemptions,
+        reconciliation,
     ):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)

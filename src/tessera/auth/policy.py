@@ -100,6 +100,8 @@ class Action(StrEnum):
     redemptions_settle = "programs.redemptions.settle"
     redemptions_attest = "programs.redemptions.attest"
     me_redemptions_approve = "me.redemptions.approve"
+    programmes_reconciliation_read = "programmes.reconciliation.read"
+    outlets_statement_read = "programs.outlets.statement.read"
 
 
 class Scope(StrEnum):
@@ -287,6 +289,11 @@ POLICY: tuple[Grant, ...] = (
         "vouches for one person, one outlet, with a reason; logged; an agency the programme's basis names",
     ),
     Grant(Role.citizen, Action.me_redemptions_approve, Scope.own, "a redemption a till asked them to approve"),
+    Grant(
+        Role.officer, Action.programmes_reconciliation_read, Scope.any, "totals per cycle and line: no person is shown"
+    ),
+    Grant(Role.officer, Action.outlets_statement_read, Scope.any, "a shop's redemptions; beneficiaries masked"),
+    Grant(Role.merchant, Action.outlets_statement_read, Scope.own, "the outlets it operates; beneficiaries masked"),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}
