@@ -288,6 +288,8 @@ class TestFigures:
         assert scene.world.services.ledger.create_transfers([release]).all_ok
         after = scene.world.services.reconciliation.cycle("adult_rice", cycle_id)[0]
         assert (after.held, after.outstanding) == (0, before.outstanding)
+        statement = scene.world.services.reconciliation.outlet_statement(shop.outlet.id, (sim.now_ns, sim.now_ns + 1))
+        assert [(e.status, e.drawn) for e in statement.entries] == [("held", ())] and statement.totals == ()
 
     def test_an_adjustment_the_ledger_never_saw_counts_for_nothing(self, scene: Scene) -> None:
         """A back-pay row written before a crash, its transfer never sent, issues nothing."""

@@ -307,14 +307,14 @@ class Reconciliation:
             cycles = conn.execute(query.order_by(programme_cycles.c.id)).all()
         figures: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
         known: dict[int, Any] = {int(c.id): c for c in cycles}
-        for c in cycles:
-            for ledger_id, amount in self._disbursed(c).items():
-                figures[int(c.id), ledger_id]["disbursed"] += amount
+        for paid in cycles:
+            for ledger_id, amount in self._disbursed(paid).items():
+                figures[int(paid.id), ledger_id]["disbursed"] += amount
         for (cycle_id, ledger_id, what), amount in self._moved(programme_id, only).items():
             figures[cycle_id, ledger_id][what] += amount
         rows = []
         for (cycle_id, ledger_id), f in sorted(figures.items()):
-            c = known.get(cycle_id)
+            c: Any = known.get(cycle_id)
             if c is None and cycle_id != 0:
                 c = self._cycle_row(cycle_id)
             unit = self._unit(ledger_id)
@@ -408,11 +408,11 @@ class Reconciliation:
         applied = self._amounts([int(x.transfer_id) for x in returns])
         for x in returns:
             out[int(x.cycle_id), int(x.ledger_id), "returned"] += applied.get(int(x.transfer_id), 0)
-        applied = self._amounts([int(x.transfer_id) for x in adjustments])
-        for x in adjustments:
-            if int(x.transfer_id) in applied:  # written before the ledger saw it: counts once it did
-                what = "back_pay" if x.kind == "back_pay" else "returned"
-                out[int(x.cycle_id), int(x.ledger_id), what] += int(x.amount)
+        applied = self._amounts([int(adj.transfer_id) for adj in adjustments])
+        for adj in adjustments:
+            if int(adj.transfer_id) in applied:  # written before the ledger saw it: counts once it did
+                what = "back_pay" if adj.kind == "back_pay" else "returned"
+                out[int(adj.cycle_id), int(adj.ledger_id), what] += int(adj.amount)
         return out
 
     def _pending_states(self, ids: Sequence[int]) -> dict[int, PendingState]:
@@ -457,17 +457,20 @@ class Reconciliation:
                 )
             ).all()
         by_redemption: dict[str, list[Any]] = defaultdict(list)
+        held_ids = {row.id for row in found if row.status == _HELD}
         kinds: dict[int, str] = {}
         for m in moves:
             by_redemption[m.redemption_id].append(m)
             kinds[int(m.transfer_id)] = m.kind
-        entries = [self._entry(row, by_redemption[row.id], kinds) for row in found]
+        holds = [int(m.transfer_id) for m in moves if m.kind == "draw" and m.redemption_id in held_ids]
+        live = {i for i, state in self._pending_states(holds).items() if state is PendingState.pending}
+        entries = [self._entry(row, by_redemption[row.id], kinds, live) for row in found]
         return Statement(
             outlet.id, outlet.name, from_ns, to_ns, tuple(entries), _totals(entries), self._co_payments(entries),
             tuple(self._movement(a, from_ns, to_ns) for a in outlet.accounts),
         )  # fmt: skip
 
-    def _entry(self, row: Any, moves: list[Any], kinds: dict[int, str]) -> StatementEntry:
+    def _entry(self, row: Any, moves: list[Any], kinds: dict[int, str], live: set[int]) -> StatementEntry:
         if row.status == _REDEEMED:
             drawn = [(m.ledger_id, m.amount) for m in moves if m.kind == "draw"]
             paid = [(m.ledger_id, m.amount) for m in moves if m.kind == "co_payment"]
@@ -476,8 +479,8 @@ class Reconciliation:
             paid = [
                 (m.ledger_id, m.amount) for m in moves if m.kind == "post" and kinds.get(m.pending_id) == "co_payment"
             ]
-        elif row.status == _HELD:
-            drawn = [(m.ledger_id, m.amount) for m in moves if m.kind == "draw"]
+        elif row.status == _HELD:  # what the ledger still reserves: an expired hold shows nothing drawn
+            drawn = [(m.ledger_id, m.amount) for m in moves if m.kind == "draw" and int(m.transfer_id) in live]
             paid = []
         else:
             drawn, paid = [], []
