@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select, update
 
 from tessera.errors import InvalidInputError, NotFoundError
 from tessera.ledger import Account, AccountFlags, Transfer, TransferFlags
@@ -29,6 +30,7 @@ from tessera.programs import (
     masked,
     to_csv,
 )
+from tessera.store import programme_cycles
 from tests.programs.cycle_world import CYCLE_DATE_NS, MONEY, RESERVE, World, open_world
 from tests.programs.redemption_sim import Redemption, Shop, Simulation, pick
 
@@ -290,6 +292,20 @@ class TestFigures:
         assert (after.held, after.outstanding) == (0, before.outstanding)
         statement = scene.world.services.reconciliation.outlet_statement(shop.outlet.id, (sim.now_ns, sim.now_ns + 1))
         assert [(e.status, e.drawn) for e in statement.entries] == [("held", ())] and statement.totals == ()
+
+    def test_a_cycle_still_disbursing_is_read_from_the_ledger(self, scene: Scene) -> None:
+        """Mid-run (a crash), a cycle's disbursed figure is what the ledger holds of its transfers, not its totals."""
+        services = scene.world.services
+        cycle_id = scene.cycles[0]
+        paid = services.cycles.get(cycle_id).totals[0].paid
+        with services.store.transaction(write=True) as conn:
+            [totals] = conn.execute(select(programme_cycles.c.totals).where(programme_cycles.c.id == cycle_id)).one()
+            claimed = totals.replace(f'"paid": {paid}', f'"paid": {paid + 999}')  # a total the ledger never paid
+            where = programme_cycles.c.id == cycle_id
+            conn.execute(update(programme_cycles).where(where).values(status="disbursing", totals=claimed))
+        [row] = services.reconciliation.cycle("adult_rice", cycle_id)
+        assert services.cycles.get(cycle_id).totals[0].paid == paid + 999
+        assert (row.status, row.disbursed) == ("disbursing", paid)
 
     def test_an_adjustment_the_ledger_never_saw_counts_for_nothing(self, scene: Scene) -> None:
         """A back-pay row written before a crash, its transfer never sent, issues nothing."""
