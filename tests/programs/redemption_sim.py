@@ -145,10 +145,12 @@ class Simulation:
         self._decide(redemption_id, status)
         return Redemption(redemption_id, status, [t for k, _, t in chain if k == "draw"])
 
-    def post(self, redemption: Redemption, shop: Shop, fraction: float) -> int:
-        """Settle a hold for ``fraction`` of each draw (at least 1); what was settled."""
+    def post(
+        self, redemption: Redemption, shop: Shop, fraction: float, co_payment: tuple[int, int] | None = None
+    ) -> int:
+        """Settle a hold for ``fraction`` of each draw (at least 1), a wallet's co-payment with it; how much."""
         settled = 0
-        posts = []
+        posts: list[tuple[Transfer | None, Transfer]] = []
         for draw in redemption.draws:
             amount = max(1, int(draw.amount * fraction))
             post = Transfer(
@@ -156,13 +158,22 @@ class Simulation:
             )
             posts.append((draw, post))
             settled += amount
+        rows = [self._row(redemption.id, shop, "post", d.user_data_64, p, p.amount, d.id) for d, p in posts if d]
+        if co_payment is not None:  # as redemption does: taken at the post, for what was poured, a plain transfer
+            wallet, amount = co_payment
+            till = shop.tills[self.currency_id]
+            paid = Transfer(next(self.ids), wallet, till, amount, self.currency_id, CO_PAYMENT_CODE)
+            rows.append(self._row(redemption.id, shop, "co_payment", 0, paid))
+            posts.append((None, paid))
         with self.services.store.transaction(write=True) as conn:
-            conn.execute(
-                insert(redemption_transfers),
-                [self._row(redemption.id, shop, "post", d.user_data_64, p, p.amount, d.id) for d, p in posts],
-            )
-        assert self.services.ledger.create_transfers([p for _, p in posts]).all_ok
+            conn.execute(insert(redemption_transfers), rows)
+        chain = [replace(p, flags=p.flags | TransferFlags.linked) for _, p in posts[:-1]] + [p for _, p in posts[-1:]]
+        assert self.services.ledger.create_transfers(chain).all_ok
         self._decide(redemption.id, "posted")
+        if co_payment is not None:
+            with self.services.store.transaction(write=True) as conn:
+                paid_by = update(redemptions).where(redemptions.c.id == redemption.id)
+                conn.execute(paid_by.values(co_payment=co_payment[1], co_payment_method="wallet"))
         redemption.status = "posted"
         return settled
 
@@ -220,6 +231,8 @@ class Simulation:
             "transfer_id": t.id, "redemption_id": redemption_id, "kind": kind, "programme": self.programme_id,
             "cycle_id": cycle_id, "ledger_id": t.ledger or self.ledger_id, "outlet_id": shop.outlet.id,
             "amount": t.amount if amount is None else amount, "pending_id": pending_id,
+            "debit_account_id": t.debit_account_id, "credit_account_id": t.credit_account_id, "code": t.code,
+            "flags": int(t.flags), "timeout": t.timeout,
         }  # fmt: skip
 
 

@@ -89,10 +89,10 @@ class Scene:
 
 def _disbursed(world: World, cycle_date_ns: int) -> int:
     cycles = world.services.cycles
-    cycle = cycles.create("adult_rice", cycle_date_ns, by=world.maker.id)
-    cycles.preview(cycle.id, by=world.maker.id)
-    cycles.approve(cycle.id, by=world.checker.id)
-    cycles.disburse(cycle.id, by=world.checker.id)
+    cycle = cycles.create("adult_rice", cycle_date_ns, by=world.maker)
+    cycles.preview(cycle.id, by=world.maker)
+    cycles.approve(cycle.id, by=world.checker)
+    cycles.disburse(cycle.id, by=world.checker)
     return cycle.id
 
 
@@ -164,7 +164,8 @@ def _workload(scene: Scene, rng: random.Random, steps: int) -> dict[tuple[str, i
                 held[who, cycle_id] -= amount
             if rng.random() < 0.6:
                 fraction = rng.choice([0.25, 0.5, 1.0])
-                sim.post(redemption, where, fraction)
+                paying = scene.wallets.get(who)
+                sim.post(redemption, where, fraction, None if paying is None else (paying, rng.randint(1, 300)))
                 for cycle_id, amount in pieces:
                     left[who, cycle_id] += amount - max(1, int(amount * fraction))
             else:

@@ -63,6 +63,8 @@ _ISSUING = (CycleStatus.disbursing.value, *_PAID)
 _REDEEMED = "completed"  # its draws are plain transfers
 _HELD = "held"  # its draws are pending transfers
 _POSTED = "posted"  # its posts carry what was settled
+_POSTING = "posting"  # a chain sent whose outcome was never written (a crash): the ledger says what it did
+_UNSETTLED = (_HELD, _POSTING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,11 +359,12 @@ class Reconciliation:
         return out
 
     def _amounts(self, ids: Sequence[int]) -> dict[int, int]:
-        """The posted amount of each transfer the ledger holds among ``ids`` (0 for a pending one)."""
+        """The posted amount of each transfer the ledger holds among ``ids`` (0 for a hold or a release)."""
         out: dict[int, int] = {}
         for start in range(0, len(ids), BATCH_SIZE_MAX):
             for t in self._ledger.lookup_transfers(list(ids[start : start + BATCH_SIZE_MAX])):
-                out[t.id] = 0 if t.flags & TransferFlags.pending else t.amount
+                moved = not t.flags & (TransferFlags.pending | TransferFlags.void_pending_transfer)
+                out[t.id] = t.amount if moved else 0
         return out
 
     def _moved(self, programme_id: str, only: int | None) -> dict[tuple[int, int, str], int]:
@@ -384,10 +387,11 @@ class Reconciliation:
             .where(*where, post.c.kind == "post", r.c.status == _POSTED, d.c.kind.in_(["draw", "return"]))
             .group_by(d.c.cycle_id, d.c.ledger_id, d.c.kind)
         )
-        held = (
-            select(d.c.transfer_id, d.c.cycle_id, d.c.ledger_id, d.c.amount)
+        # A hold, or a chain whose outcome was never recorded (a crash): what the ledger did decides.
+        unsettled = (
+            select(d.c.transfer_id, d.c.kind, d.c.flags, d.c.cycle_id, d.c.ledger_id, d.c.amount)
             .select_from(d.join(r, r.c.id == d.c.redemption_id))
-            .where(*where, d.c.kind == "draw", r.c.status == _HELD)
+            .where(*where, d.c.kind.in_(["draw", "post"]), r.c.status.in_(_UNSETTLED))
         )
         returned = select(d.c.transfer_id, d.c.cycle_id, d.c.ledger_id, d.c.amount).where(*where, d.c.kind == "return")
         a = entitlement_adjustments
@@ -398,13 +402,18 @@ class Reconciliation:
                 out[int(cycle_id), int(ledger_id), "redeemed"] += int(amount)
             for cycle_id, ledger_id, kind, amount in conn.execute(posted):
                 out[int(cycle_id), int(ledger_id), "redeemed" if kind == "draw" else "returned"] += int(amount)
-            holds = conn.execute(held).all()
+            open_ = conn.execute(unsettled).all()
             returns = conn.execute(returned).all()
             adjustments = conn.execute(adjusted).all()
+        holds = [x for x in open_ if x.kind == "draw" and x.flags & TransferFlags.pending]
         states = self._pending_states([int(h.transfer_id) for h in holds])
         for h in holds:
             if states.get(int(h.transfer_id)) is PendingState.pending:  # an expired hold reserves nothing
                 out[int(h.cycle_id), int(h.ledger_id), "held"] += int(h.amount)
+        settled = [x for x in open_ if not (x.kind == "draw" and x.flags & TransferFlags.pending)]
+        applied = self._amounts([int(x.transfer_id) for x in settled])  # a plain draw, or a post, the ledger holds
+        for x in settled:
+            out[int(x.cycle_id), int(x.ledger_id), "redeemed"] += applied.get(int(x.transfer_id), 0)
         applied = self._amounts([int(x.transfer_id) for x in returns])
         for x in returns:
             out[int(x.cycle_id), int(x.ledger_id), "returned"] += applied.get(int(x.transfer_id), 0)
@@ -458,45 +467,49 @@ class Reconciliation:
             ).all()
         by_redemption: dict[str, list[Any]] = defaultdict(list)
         held_ids = {row.id for row in found if row.status == _HELD}
+        posting_ids = {row.id for row in found if row.status == _POSTING}
         kinds: dict[int, str] = {}
         for m in moves:
             by_redemption[m.redemption_id].append(m)
             kinds[int(m.transfer_id)] = m.kind
         holds = [int(m.transfer_id) for m in moves if m.kind == "draw" and m.redemption_id in held_ids]
         live = {i for i, state in self._pending_states(holds).items() if state is PendingState.pending}
-        entries = [self._entry(row, by_redemption[row.id], kinds, live) for row in found]
+        unsure = [int(m.transfer_id) for m in moves if m.redemption_id in posting_ids]
+        applied = {i for i, amount in self._amounts(unsure).items() if amount}
+        entries = [self._entry(row, by_redemption[row.id], kinds, live | applied) for row in found]
         return Statement(
             outlet.id, outlet.name, from_ns, to_ns, tuple(entries), _totals(entries), self._co_payments(entries),
             tuple(self._movement(a, from_ns, to_ns) for a in outlet.accounts),
         )  # fmt: skip
 
-    def _entry(self, row: Any, moves: list[Any], kinds: dict[int, str], live: set[int]) -> StatementEntry:
+    def _entry(self, row: Any, moves: list[Any], kinds: dict[int, str], known: set[int]) -> StatementEntry:
+        """One redemption as the ledger has it; ``known``: the holds it keeps and the sent-but-unrecorded it applied."""
         if row.status == _REDEEMED:
             drawn = [(m.ledger_id, m.amount) for m in moves if m.kind == "draw"]
             paid = [(m.ledger_id, m.amount) for m in moves if m.kind == "co_payment"]
-        elif row.status == _POSTED:
-            drawn = [(m.ledger_id, m.amount) for m in moves if m.kind == "post" and kinds.get(m.pending_id) == "draw"]
-            paid = [
-                (m.ledger_id, m.amount) for m in moves if m.kind == "post" and kinds.get(m.pending_id) == "co_payment"
-            ]
-        elif row.status == _HELD:  # what the ledger still reserves: an expired hold shows nothing drawn
-            drawn = [(m.ledger_id, m.amount) for m in moves if m.kind == "draw" and int(m.transfer_id) in live]
-            paid = []
+        elif row.status == _POSTED:  # a hold's co-payment is taken when it is posted, for what was poured
+            settled = [(kinds.get(m.pending_id), m.ledger_id, m.amount) for m in moves if m.kind == "post"]
+            drawn = [(ledger_id, amount) for kind, ledger_id, amount in settled if kind == "draw"]
+            paid = [(ledger_id, amount) for kind, ledger_id, amount in settled if kind == "co_payment"]
+            paid += [(m.ledger_id, m.amount) for m in moves if m.kind == "co_payment" and m.pending_id is None]
+        elif row.status in _UNSETTLED:  # a hold the ledger keeps; a chain it applied before a crash
+            drawn = [(m.ledger_id, m.amount) for m in moves if m.kind == "draw" and int(m.transfer_id) in known]
+            paid = [(m.ledger_id, m.amount) for m in moves if m.kind == "co_payment" and int(m.transfer_id) in known]
         else:
             drawn, paid = [], []
         per: dict[int, int] = defaultdict(int)
         for ledger_id, amount in drawn:
             per[int(ledger_id)] += int(amount)
-        co_payment = None
-        if paid:
-            co_payment = self._drawn(int(paid[0][0]), sum(int(a) for _, a in paid))
+        co_payment, method = None, row.co_payment_method
+        if paid:  # paid through the ledger: from the person's wallet, whatever the row says
+            co_payment, method = self._drawn(int(paid[0][0]), sum(int(a) for _, a in paid)), "wallet"
         elif row.co_payment and row.co_payment_method == "cash" and row.status in (_REDEEMED, _POSTED):
             currency = self._currency(row.programme)
             if currency is not None:
                 co_payment = self._drawn(currency, int(row.co_payment))
         return StatementEntry(
             int(row.created_at_ns), row.id, row.programme, masked(row.person), row.status, _items(row.items),
-            tuple(self._drawn(k, v) for k, v in sorted(per.items())), co_payment, row.co_payment_method,
+            tuple(self._drawn(k, v) for k, v in sorted(per.items())), co_payment, method,
         )  # fmt: skip
 
     def _drawn(self, ledger_id: int, amount: int) -> Drawn:

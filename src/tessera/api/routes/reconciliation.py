@@ -26,7 +26,8 @@ from tessera.api.schemas import (
 )
 from tessera.auth import Action, Role
 from tessera.errors import InvalidInputError, NotFoundError
-from tessera.programs import CycleLine, StatementRow, to_csv
+from tessera.programs import CycleLine, StatementRow, check_programme_officer, to_csv
+from tessera.service import Caller, Services
 
 router = APIRouter(tags=["programs"])
 ProgrammePath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -34,6 +35,11 @@ CyclePath = Annotated[int, Path(ge=1, lt=2**31)]
 OutletIdPath = Annotated[str, Path(pattern=r"^o_[0-9a-f]{16}$")]
 Format = Annotated[Literal["json", "csv"] | None, Query(description="csv: the same figures as CSV")]
 CSV_ANSWER: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+def _check_agency(services: Services, caller: Caller, programme_id: str) -> None:
+    """An officer reads a programme's figures only for an agency its basis names, as for its cycles."""
+    check_programme_officer(caller.principal, services.programmes.get(programme_id).programme)
 
 
 def _wants_csv(request: Request, format: str | None) -> bool:
@@ -59,6 +65,7 @@ def programme_reconciliation(
     programme_id: ProgrammePath, request: Request, caller: CallerDep, services: ServicesDep, format: Format = None
 ) -> ReconciliationPublic:
     """Per cycle and line: issued, redeemed, returned, held, outstanding; each line checked against the ledger."""
+    _check_agency(services, caller, programme_id)
     found = services.reconciliation.programme(programme_id)
     if _wants_csv(request, format):
         return _csv(found.rows, CycleLine, f"{programme_id}-reconciliation")  # type: ignore[return-value]
@@ -83,6 +90,7 @@ def cycle_reconciliation(  # noqa: PLR0917 (FastAPI passes path, query and depen
     format: Format = None,
 ) -> CycleReconciliationPublic:
     """One cycle's figures per line."""
+    _check_agency(services, caller, programme_id)
     rows = services.reconciliation.cycle(programme_id, cycle_id)
     if _wants_csv(request, format):
         return _csv(rows, CycleLine, f"{programme_id}-cycle-{cycle_id}-reconciliation")  # type: ignore[return-value]
