@@ -1,12 +1,14 @@
-"""Simulated redemptions for reconciliation's tests: the store's rows and the ledger's transfers, as redemption will.
+"""Simulated redemptions for reconciliation's tests: the store's rows and the ledger's transfers, as redemption does.
 
-Until redemption itself lands, this writes what it will write: a ``redemptions`` row and its
+This writes what redemption writes: a ``redemptions`` row and its
 ``redemption_transfers`` first, then the transfers to the ledger as one linked chain (a
 draw per line from the entitlement to the outlet's till, an expired remainder returned to
 the programme, a co-payment from the person's wallet), and the status the ledger's answer
 gives. A hold's draws are pending transfers, settled by a post (partly, or whole) or released
-by a void. Adjustments (a return, back-pay) go the same way: the row, then the transfer. Swap
-``Simulation.redeem``/``post``/``void`` for the real calls and the tests keep their checks.
+by a void (a hold's wallet co-payment is taken at its post, as redemption takes it). Adjustments
+(a return, back-pay) go the same way: the row, then the transfer. It makes on demand what a till
+rarely does (an expired remainder returned, a chain the ledger refuses, a crash between row and
+transfer); ``test_reconciliation_redeemed.py`` runs the same checks against redemption itself.
 """
 
 from __future__ import annotations
