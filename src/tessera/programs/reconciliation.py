@@ -414,9 +414,9 @@ class Reconciliation:
         applied = self._amounts([int(x.transfer_id) for x in settled])  # a plain draw, or a post, the ledger holds
         for x in settled:
             out[int(x.cycle_id), int(x.ledger_id), "redeemed"] += applied.get(int(x.transfer_id), 0)
-        applied = self._amounts([int(x.transfer_id) for x in returns])
-        for x in returns:
-            out[int(x.cycle_id), int(x.ledger_id), "returned"] += applied.get(int(x.transfer_id), 0)
+        applied = self._amounts([int(back.transfer_id) for back in returns])
+        for back in returns:
+            out[int(back.cycle_id), int(back.ledger_id), "returned"] += applied.get(int(back.transfer_id), 0)
         applied = self._amounts([int(adj.transfer_id) for adj in adjustments])
         for adj in adjustments:
             if int(adj.transfer_id) in applied:  # written before the ledger saw it: counts once it did
