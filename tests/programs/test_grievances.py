@@ -172,6 +172,10 @@ class TestResolution:
         assert fund_after.debits_posted - fund_before.debits_posted == 1234
         [transfer] = world.services.ledger.lookup_transfers([done.back_pay[0].transfer_id])
         assert (transfer.code, transfer.user_data_64, transfer.debit_account_id) == (BACK_PAY_CODE, cycle_id, funding)
+        figures = world.services.reconciliation.programme("adult_cash")
+        [row] = [r for r in figures.rows if r.cycle_id == cycle_id]
+        assert row.back_pay == 1234 and row.issued == row.disbursed + 1234  # reconciliation counts it as issued
+        assert all(line.agrees for line in figures.lines)
 
     def test_uphold__opens_the_entitlement_account_when_none_is_open(self, world: World) -> None:
         """Without a cycle paid before, the account is opened as disbursement opens it, held by the person."""

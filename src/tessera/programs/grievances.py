@@ -44,6 +44,7 @@ from tessera.store import (
     GRIEVANCE_TEXT_MAX,
     Store,
     cycle_results,
+    entitlement_adjustments,
     grievances,
     persons,
 )
@@ -248,6 +249,17 @@ class Grievances:
                 .where(grievances.c.id == grievance.id, grievances.c.status == "open")
                 .values(**values)
             ).rowcount
+            if moved == 1 and lines:  # what reconciliation counts as issued, in the same step
+                conn.execute(
+                    insert(entitlement_adjustments),
+                    [
+                        {"transfer_id": line.transfer_id, "kind": "back_pay", "programme": grievance.programme,
+                         "cycle_id": grievance.cycle_id or 0, "ledger_id": line.ledger_id, "person": number,
+                         "amount": line.amount, "reference": grievance.id, "made_by": by.id,
+                         "made_at_ns": values["resolved_at_ns"]}
+                        for line in lines
+                    ],
+                )  # fmt: skip
         if moved != 1:
             raise ConflictError("status", f"grievance {grievance.id} was resolved by someone else just now")
         logger.info("grievance %s %s by %s", grievance.id, status.value, by.id)
