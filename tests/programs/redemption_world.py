@@ -199,3 +199,27 @@ def balance(shops: Shops, account_id: int) -> int:
     """An account's credits less its debits, posted and pending."""
     account = shops.world.services.ledger.lookup_accounts([account_id])[0]
     return account.credits_posted - account.debits_posted - account.debits_pending
+
+
+FAMILY_RICE = (
+    RICE_PROGRAMME.replace('id = "rice_test"', 'id = "family_rice"')
+    .replace('name = "Rice ration"', 'name = "Family rice ration"')
+    .replace('unit = "person"', 'unit = "household"')
+    .replace('eligibility = "person.age >= 18"', 'eligibility = "household.size >= 2"')
+)
+
+
+def family_ration(shops: Shops, *, head: str, members: list[str], nominee: str) -> int:
+    """A household of ``head`` and ``members`` with ``nominee``, a household rice ration paid once: its cycle."""
+    services = shops.world.services
+    actor = shops.world.maker.id
+    services.households.create_household(
+        [head, *members], head=head, nominees=[nominee], actor=actor, reason="registered at the desk"
+    )
+    programme = services.programmes.check(FAMILY_RICE)
+    funding = funding_accounts(programme, {}, services.ledger)
+    services.programmes.register(FAMILY_RICE, programme, funding, registered_by=shops.world.admin.id)
+    fund = Transfer(10**12 + 77, RESERVE + RICE, funding[RICE], 10**12, ledger=RICE, code=1)
+    services.ledger.create_transfers([fund])
+    services.outlets.authorise(shops.grocery.id, "family_rice", shops.world.admin, "licensed for the programme")
+    return _cycle(shops.world, "family_rice")
