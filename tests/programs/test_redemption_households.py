@@ -96,3 +96,20 @@ def test_a_virtual_id_stands_for_the_number(family: tuple[Shops, dict[str, str]]
     with pytest.raises(RedemptionRefusedError) as refused:
         redeem(shops, shops.grocery, order)
     assert refused.value.reason == "person_not_found"
+
+
+def test_a_frozen_entitlement_is_refused_in_words_and_nothing_moves(family: tuple[Shops, dict[str, str]]) -> None:
+    """A restriction whose basis names benefits freezes the entitlement: the till hears why, the ledger moves nothing."""
+    shops, who = family
+    services = shops.world.services
+    account = _household_account(shops, who["head"])
+    before = balance(shops, account)
+    services.ledger.freeze_accounts([account], "restriction r_test: benefits")
+    try:
+        order = Order("family_rice", number=who["head"], pin=PIN, items=(Item("RICE-1KG", 1),), co_payment="cash")
+        with pytest.raises(RedemptionRefusedError) as refused:
+            redeem(shops, shops.grocery, order)
+        assert refused.value.reason == "frozen" and "restriction" in refused.value.words
+        assert balance(shops, account) == before
+    finally:
+        services.ledger.unfreeze_accounts([account], "restriction r_test: lifted")
