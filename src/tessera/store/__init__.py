@@ -28,6 +28,7 @@ from tessera.store.outlet_tables import (
 from tessera.store.programme_tables import (
     CYCLE_STATUSES,
     PROGRAMME_TEXT_MAX,
+    cycle_followups,
     cycle_results,
     programme_cycles,
     programme_definitions,
@@ -174,6 +175,7 @@ __all__ = [
     "admin_requests",
     "agencies",
     "appeals",
+    "cycle_followups",
     "cycle_results",
     "declaration_decisions",
     "declaration_versions",

@@ -1,0 +1,209 @@
+"""The end of validity: notices beforehand, then what was not spent returns to the programme, once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import update
+
+from tessera.auth import Role
+from tessera.errors import ConflictError
+from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Transfer
+from tessera.money import AccountKind
+from tessera.programs import RETURN_CODE, entitlement_account_ids
+from tessera.programs.entitlements import Entitlements
+from tessera.programs.returns import Returns
+from tessera.rules.due_process.notices import NoticeKind
+from tessera.store import cycle_followups
+from tests.programs.cycle_world import (
+    CYCLE_DATE_NS,
+    RICE,
+    World,
+    open_world,
+    programme_text,
+    register,
+    register_ration,
+)
+
+DAY = 86_400 * 10**9
+EXPIRY = CYCLE_DATE_NS + 60 * DAY  # the test programmes' valid_for is 60 days
+
+
+@dataclass
+class Clock:
+    """A clock the test moves."""
+
+    now: int = CYCLE_DATE_NS
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """A fresh service with 40 seeded persons."""
+    made = open_world(tmp_path, persons=40)
+    yield made
+    made.services.close()
+
+
+def _paid(world: World, programme_id: str) -> int:
+    cycles = world.services.cycles
+    cycle = cycles.create(programme_id, CYCLE_DATE_NS, by=world.maker.id)
+    cycles.preview(cycle.id, by=world.maker.id)
+    cycles.approve(cycle.id, by=world.checker.id)
+    cycles.disburse(cycle.id, by=world.maker.id)
+    return cycle.id
+
+
+def _returns(world: World, clock: Clock, *, notice_days: int = 3) -> Returns:
+    s = world.services
+    entitlements = Entitlements(s.store, s.programmes, s.ledger, clock=clock)
+    return Returns(
+        s.store, s.programmes, s.cycles, entitlements, s.ledger, s.notices,
+        clock=clock, batch_size=7, notice_s=notice_days * 86_400,
+    )  # fmt: skip
+
+
+def _paid_units(world: World, cycle_id: int) -> list[str]:
+    return [r.person for r in world.services.cycles.results(cycle_id, limit=1000) if r.eligible]
+
+
+def _balances(world: World, programme_id: str, ledger_id: int, numbers: list[str]) -> list[int]:
+    ids = entitlement_account_ids(programme_id, ledger_id, np.array(numbers))
+    found = {a.id: a.credits_posted - a.debits_posted for a in world.services.ledger.lookup_accounts(ids.tolist())}
+    return [found[i] for i in ids.tolist()]
+
+
+def _programme_balance(world: World, account_id: int) -> int:
+    (account,) = world.services.ledger.lookup_accounts([account_id])
+    return account.credits_posted - account.debits_posted
+
+
+def _ration(world: World) -> tuple[int, int, list[str]]:
+    """A disbursed rice ration: its cycle, its programme account, the units paid."""
+    registered = register_ration(world)
+    cycle_id = _paid(world, "rice_ration")
+    return cycle_id, registered.funding[RICE], _paid_units(world, cycle_id)
+
+
+def _spend(world: World, number: str, amount: int) -> None:
+    """A redemption, as the ledger sees it: from the unit's rice entitlement to a shop's rice account."""
+    ledger = world.services.ledger
+    shop = 7_000_001
+    store = world.services.store
+    if not ledger.lookup_accounts([shop]):
+        till = store.create_principal("till", Role.merchant)
+        store.set_account_holders([(shop, till.id)])
+        ledger.create_accounts([Account(shop, RICE, AccountKind.merchant, AccountFlags.debits_must_not_exceed_credits)])
+    (account,) = entitlement_account_ids("rice_ration", RICE, np.array([number])).tolist()
+    spent = Transfer(8_000_000 + int(number[-6:]) % 10**6, account, shop, amount, ledger=RICE, code=15)
+    assert ledger.create_transfers([spent]).statuses[0] == CreateTransferStatus.ok
+
+
+class TestRefusals:
+    def test_return__refused_before_validity_ends(self, world: World) -> None:
+        """A day before expiry nothing returns; the error names the date."""
+        cycle_id, _, _ = _ration(world)
+        clock = Clock(EXPIRY - DAY)
+        with pytest.raises(ConflictError, match="valid until 2027-03-02"):
+            _returns(world, clock).return_expired("rice_ration", cycle_id, by=world.admin.id)
+
+    def test_return__refused_without_notices_then_too_soon_after(self, world: World) -> None:
+        """Expired but nobody told: refused; told a day ago when three are asked: refused, naming when."""
+        cycle_id, _, _ = _ration(world)
+        clock = Clock(EXPIRY + DAY)
+        returns = _returns(world, clock)
+        with pytest.raises(ConflictError, match="notify-expiry"):
+            returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        returns.notify_expiring("rice_ration", cycle_id, by=world.maker.id, days_before=3)
+        clock.now += DAY
+        with pytest.raises(ConflictError, match="returns from 2027-03-06"):
+            returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+
+    def test_notify__refused_too_early(self, world: World) -> None:
+        """Notices 3 days before are refused 10 days before, naming the day they may go out."""
+        cycle_id, _, _ = _ration(world)
+        with pytest.raises(ConflictError, match="go out from 2027-02-27"):
+            _returns(world, Clock(EXPIRY - 10 * DAY)).notify_expiring(
+                "rice_ration", cycle_id, by=world.maker.id, days_before=3
+            )
+
+
+class TestNotices:
+    def test_notify__once_per_unit_with_what_is_left(self, world: World) -> None:
+        """Each unit with rice left is told how much, until when, where; a second call adds none."""
+        cycle_id, _, units = _ration(world)
+        _spend(world, units[0], 5000)  # all of it: nothing left to tell of
+        returns = _returns(world, Clock(EXPIRY - 2 * DAY))
+        done = returns.notify_expiring("rice_ration", cycle_id, by=world.maker.id, days_before=3)
+        assert done.created == done.total == len(units) - 1 and done.notified_at_ns is not None
+        again = returns.notify_expiring("rice_ration", cycle_id, by=world.maker.id, days_before=3)
+        assert again.created == 0 and again.total == len(units) - 1
+        told = [n for n in world.services.notices.of_subject(units[1]) if n.kind is NoticeKind.entitlement_expiring]
+        assert len(told) == 1
+        assert "5.000 kg of rice" in told[0].reason_text and "2027-03-02" in told[0].reason_text
+        assert "5411" in told[0].reason_text and told[0].expires_at_ns == EXPIRY
+        assert not [n for n in world.services.notices.of_subject(units[0]) if n.kind is NoticeKind.entitlement_expiring]
+
+
+class TestReturn:
+    def _notified(self, world: World, cycle_id: int, clock: Clock) -> Returns:
+        returns = _returns(world, clock)
+        clock.now = EXPIRY - 2 * DAY
+        returns.notify_expiring("rice_ration", cycle_id, by=world.maker.id, days_before=3)
+        clock.now = EXPIRY + 2 * DAY
+        return returns
+
+    def test_return__the_unspent_rest_returns_exactly(self, world: World) -> None:
+        """What the units hold returns to the programme account; a partly spent one returns only the rest."""
+        cycle_id, funding, units = _ration(world)
+        _spend(world, units[0], 1200)
+        clock = Clock()
+        returns = self._notified(world, cycle_id, clock)
+        held = _balances(world, "rice_ration", RICE, units)
+        assert held[0] == 3800 and set(held[1:]) == {5000}
+        before = _programme_balance(world, funding)
+        run = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        assert _programme_balance(world, funding) - before == sum(held) == run.returned[RICE]
+        assert set(_balances(world, "rice_ration", RICE, units)) == {0}
+        assert run.transfers_applied == len(units) and run.returned_by == world.admin.id
+        (transfer,) = [
+            t for t in world.services.ledger.get_account_transfers(funding, limit=100, reverse=True)
+            if t.debit_account_id == int(entitlement_account_ids("rice_ration", RICE, np.array(units[:1]))[0])
+        ]  # fmt: skip
+        assert transfer.amount == 3800 and transfer.code == RETURN_CODE and transfer.user_data_64 == cycle_id
+
+    def test_return__a_rerun_returns_nothing_twice(self, world: World) -> None:
+        """Again: nothing sent. After a crash that lost the progress, the same transfers are found applied."""
+        cycle_id, funding, units = _ration(world)
+        clock = Clock()
+        returns = self._notified(world, cycle_id, clock)
+        first = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        after = _programme_balance(world, funding)
+        again = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        assert again.already_returned and again.returned == first.returned
+        with world.services.store.transaction(write=True) as conn:  # as if it crashed before its progress was kept
+            conn.execute(
+                update(cycle_followups)
+                .where(cycle_followups.c.cycle_id == cycle_id)
+                .values(returned_at_ns=None, return_through_seq=-1)
+            )
+        redone = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        assert redone.transfers_applied == 0 and redone.transfers_existing == len(units)
+        assert _programme_balance(world, funding) == after and redone.returned == first.returned
+
+    def test_return__cash_is_held_by_its_earmark(self, world: World) -> None:
+        """A cash entitlement earmarked for shops: the ledger refuses it to the programme account, and says why."""
+        register(world, programme_text())
+        cycle_id = _paid(world, "adult_cash")
+        clock = Clock(EXPIRY - DAY)
+        returns = _returns(world, clock, notice_days=0)
+        returns.notify_expiring("adult_cash", cycle_id, by=world.maker.id, days_before=3)
+        clock.now = EXPIRY
+        with pytest.raises(ConflictError, match="category_not_allowed"):
+            returns.return_expired("adult_cash", cycle_id, by=world.admin.id)
