@@ -94,6 +94,8 @@ class Action(StrEnum):
     cycles_disburse = "programmes.cycles.disburse"
     cycles_close = "programmes.cycles.close"
     cycles_read = "programmes.cycles.read"
+    cycles_notify_expiry = "programmes.cycles.notify_expiry"
+    cycles_return = "programmes.cycles.return"
 
 
 class Scope(StrEnum):
@@ -259,6 +261,14 @@ POLICY: tuple[Grant, ...] = (
     ),
     Grant(Role.officer, Action.cycles_close, Scope.any, "a disbursed cycle"),
     Grant(Role.officer, Action.cycles_read, Scope.purpose, "a cycle and its results; logged for each person listed"),
+    *(
+        Grant(r, Action.cycles_notify_expiry, Scope.purpose, "reads each unit's entitlement; logged for each person")
+        for r in (Role.officer, Role.admin)
+    ),
+    *(
+        Grant(r, Action.cycles_return, Scope.purpose, "after expiry and the notices; logged for each person paid")
+        for r in (Role.officer, Role.admin)
+    ),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}
