@@ -353,7 +353,7 @@ class Services:
             self.ledger,
             self.notices,
             batch_size=self.settings.disbursement_batch_size,
-            category_label=lambda code: (found.label if (found := mcc.meaning(code)) else None),
+            category_label=lambda code: found.label if (found := mcc.meaning(code)) else None,
         )
 
     def _load_programme(self, text: str) -> Programme:

@@ -146,5 +146,8 @@ def register_ration(world: World, text: str | None = None, *, fund: int = 10**12
     if fund:
         issue_id = 2 * 10**12 + zlib.crc32(programme.id.encode())
         issue = Transfer(issue_id, RESERVE + RICE, funding[RICE], fund, ledger=RICE, code=1)
-        assert services.ledger.create_transfers([issue]).statuses[0] in (CreateTransferStatus.ok, CreateTransferStatus.exists)
+        assert services.ledger.create_transfers([issue]).statuses[0] in (
+            CreateTransferStatus.ok,
+            CreateTransferStatus.exists,
+        )
     return registered

@@ -55,7 +55,9 @@ class EligibilityLoss:
                 .order_by(programme_cycles.c.cycle_date_ns.desc(), programme_cycles.c.id.desc())
                 .limit(1)
             ).first()
-            drafts = [] if previous is None else self._drafts(conn, cycle_id, cycle_date_ns, programme, previous, reason)
+            drafts = (
+                [] if previous is None else self._drafts(conn, cycle_id, cycle_date_ns, programme, previous, reason)
+            )
             for start in range(0, len(drafts), NOTICES_BATCH_MAX):
                 self._notices.create_in(conn, drafts[start : start + NOTICES_BATCH_MAX])
             conn.execute(
@@ -66,7 +68,7 @@ class EligibilityLoss:
         logger.info("cycle %s: %s notices of eligibility lost", cycle_id, len(drafts))
         return len(drafts)
 
-    def _drafts(  # noqa: PLR0913, PLR0917 (one cycle's whole state)
+    def _drafts(  # noqa: PLR0917 (one cycle's whole state)
         self,
         conn: Connection,
         cycle_id: int,

@@ -91,7 +91,7 @@ class ReturnRun:
 class Returns:
     """Notices before a cycle's entitlements expire, and the return of what was not spent, through ``ledger``."""
 
-    def __init__(  # noqa: PLR0913 (the composition root passes each part by name)
+    def __init__(  # noqa: PLR0917 (the composition root passes each part in order)
         self,
         store: Store,
         programmes: RegisteredProgrammes,
@@ -205,7 +205,7 @@ class Returns:
             f"cycle:{cycle.id}", expires,
         )  # fmt: skip
 
-    # -- the return ----------------------------------------------------------------------------------------------------
+    # -- the return --------------------------------------------------------------------------------------------------
 
     def return_expired(self, programme_id: str, cycle_id: int, *, by: str) -> ReturnRun:
         """Return each unit's expired remainder of the cycle (and older) to the programme; again, nothing twice."""
@@ -277,10 +277,16 @@ class Returns:
         row = self._followups(cycle.id)
         logger.info("cycle %s returned by %s: %s", cycle.id, by, totals)
         return ReturnRun(
-            cycle.id, applied, existing, _totals(row.returned), row.returned_by, row.returned_at_ns, already_returned=False
+            cycle.id,
+            applied,
+            existing,
+            _totals(row.returned),
+            row.returned_by,
+            row.returned_at_ns,
+            already_returned=False,
         )
 
-    def _return_batch(  # noqa: PLR0913, PLR0917 (one batch's whole state)
+    def _return_batch(  # noqa: PLR0917 (one batch's whole state)
         self,
         registered: RegisteredProgramme,
         cycle: Cycle,
@@ -330,7 +336,7 @@ class Returns:
             raise ConflictError("ledger", _refusal(transfers[k], CreateTransferStatus(int(statuses[k]))))
         return int((statuses == CreateTransferStatus.ok).sum()), int((statuses == CreateTransferStatus.exists).sum())
 
-    # -- reads -----------------------------------------------------------------------------------------------------------
+    # -- reads -------------------------------------------------------------------------------------------------------
 
     def _paid(self, programme_id: str, cycle_id: int) -> tuple[Cycle, RegisteredProgramme]:
         cycle = self._cycles.get(cycle_id)
@@ -352,7 +358,9 @@ class Returns:
         """The numbers and seqs of the units the cycle paid, in seq order, after ``after``."""
         query = (
             select(cycle_results.c.person, cycle_results.c.seq)
-            .where(cycle_results.c.cycle_id == cycle_id, cycle_results.c.eligible.is_(True), cycle_results.c.seq > after)
+            .where(
+                cycle_results.c.cycle_id == cycle_id, cycle_results.c.eligible.is_(True), cycle_results.c.seq > after
+            )
             .order_by(cycle_results.c.seq)
             .limit(limit)
         )

@@ -148,9 +148,7 @@ def close_cycle(
     return _cycle(services.cycles.close(cycle_id, by=caller.principal.id))
 
 
-@router.post(
-    "/{programme_id}/cycles/{cycle_id}/notify-expiry", openapi_extra=declare(Action.cycles_notify_expiry)
-)
+@router.post("/{programme_id}/cycles/{cycle_id}/notify-expiry", openapi_extra=declare(Action.cycles_notify_expiry))
 def notify_expiry(
     programme_id: ProgrammePath,
     cycle_id: CyclePath,
@@ -189,7 +187,7 @@ def return_expired(
         returned_by=run.returned_by,
         returned_at_ns=run.returned_at_ns,
         already_returned=run.already_returned,
-    )  # type: ignore[call-arg]
+    )
 
 
 def _of(services: Services, programme_id: str, cycle_id: int) -> Cycle:
