@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import update
 
 from tessera.auth import Role
-from tessera.errors import ConflictError
+from tessera.errors import ConflictError, InvalidInputError
 from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Transfer
 from tessera.money import AccountKind
-from tessera.programs import RETURN_CODE, entitlement_account_ids
+from tessera.programs import RETURN_CODE, entitlement_account_ids, transfer_ids
+from tessera.programs.disbursement import RETURN_ID_NAMESPACE, return_transfer_ids
 from tessera.programs.entitlements import Entitlements
 from tessera.programs.returns import Returns
 from tessera.rules.due_process.notices import NoticeKind
@@ -196,6 +197,33 @@ class TestReturn:
         redone = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
         assert redone.transfers_applied == 0 and redone.transfers_existing == len(units)
         assert _programme_balance(world, funding) == after and redone.returned == first.returned
+
+    def test_return__a_later_cycle_still_valid_stays(self, world: World) -> None:
+        """Two cycles a month apart: after the first expires only its rest returns; the second's credit stays whole."""
+        cycle_id, funding, units = _ration(world)
+        cycles = world.services.cycles
+        later = cycles.create("rice_ration", CYCLE_DATE_NS + 30 * DAY, by=world.maker.id)
+        cycles.preview(later.id, by=world.maker.id)
+        cycles.approve(later.id, by=world.checker.id)
+        cycles.disburse(later.id, by=world.maker.id)
+        _spend(world, units[0], 1200)  # first to expire, first spent: from the first cycle's credit
+        clock = Clock()
+        returns = self._notified(world, cycle_id, clock)
+        told = [n for n in world.services.notices.of_subject(units[0]) if n.kind is NoticeKind.entitlement_expiring]
+        assert "3.800 kg of rice" in told[0].reason_text
+        before = _programme_balance(world, funding)
+        run = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        assert run.returned[RICE] == 5000 * (len(units) - 1) + 3800 == _programme_balance(world, funding) - before
+        assert set(_balances(world, "rice_ration", RICE, units)) == {5000}
+
+    def test_return_ids__never_meet_a_disbursement(self) -> None:
+        """Bit 61 marks a return: the highest cycle's disbursements stay below the lowest cycle's returns."""
+        seqs = np.array([0, 1, (1 << 38) // 2 - 1], np.int64)
+        paid = transfer_ids((1 << 23) - 1, seqs, 1, 2)
+        returned = return_transfer_ids(1, seqs, 0, 2)
+        assert int(paid.max()) < RETURN_ID_NAMESPACE <= int(returned.min()) and int(returned.max()) < 2**63
+        with pytest.raises(InvalidInputError, match="cycle"):
+            return_transfer_ids(1 << 23, seqs, 0, 2)
 
     def test_return__cash_is_held_by_its_earmark(self, world: World) -> None:
         """A cash entitlement earmarked for shops: the ledger refuses it to the programme account, and says why."""
