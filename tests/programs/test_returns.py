@@ -8,18 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from tessera.auth import Role
 from tessera.errors import ConflictError, InvalidInputError
 from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Transfer
 from tessera.money import AccountKind
-from tessera.programs import RETURN_CODE, entitlement_account_ids, transfer_ids
+from tessera.programs import BACK_PAY_CODE, RETURN_CODE, entitlement_account_ids, transfer_ids
 from tessera.programs.disbursement import RETURN_ID_NAMESPACE, return_transfer_ids
 from tessera.programs.entitlements import Entitlements
 from tessera.programs.returns import Returns
 from tessera.rules.due_process.notices import NoticeKind
-from tessera.store import cycle_followups
+from tessera.store import cycle_followups, entitlement_adjustments
 from tests.programs.cycle_world import (
     CYCLE_DATE_NS,
     RICE,
@@ -235,6 +235,45 @@ class TestReturn:
         clock.now = EXPIRY
         with pytest.raises(ConflictError, match="category_not_allowed"):
             returns.return_expired("adult_cash", cycle_id, by=world.admin.id)
+
+
+class TestShares:
+    def test_shares__agree_with_each_accounts_standing(self, world: World) -> None:
+        """Worked in bulk, what is left of each cycle and what its expiry returns are what ``standing`` says."""
+        first, funding, units = _ration(world)
+        cycles = world.services.cycles
+        second = cycles.create("rice_ration", CYCLE_DATE_NS + 30 * DAY, by=world.maker.id)
+        cycles.preview(second.id, by=world.maker.id)
+        cycles.approve(second.id, by=world.checker.id)
+        cycles.disburse(second.id, by=world.maker.id)
+        for k, number in enumerate(units[:4]):
+            _spend(world, number, 2500 * (k + 1))  # 2.5 kg to 10 kg: the last spends both cycles' credits
+        account = int(entitlement_account_ids("rice_ration", RICE, np.array(units[5:6]))[0])
+        back_pay = Transfer(9_000_001, funding, account, 700, ledger=RICE, code=BACK_PAY_CODE, user_data_64=second.id)
+        with world.services.store.transaction(write=True) as conn:
+            conn.execute(
+                insert(entitlement_adjustments).values(
+                    transfer_id=back_pay.id, kind="back_pay", programme="rice_ration", cycle_id=second.id,
+                    ledger_id=RICE, person=units[5], amount=700, reference="g_1", made_by=world.admin.id, made_at_ns=1,
+                )
+            )  # fmt: skip
+        assert world.services.ledger.create_transfers([back_pay]).statuses[0] == CreateTransferStatus.ok
+        s = world.services
+        entitlements = Entitlements(s.store, s.programmes, s.ledger)
+        programme = s.programmes.get("rice_ration").programme
+        numbers = np.array(units)
+        for cycle_id, now in ((first, EXPIRY + DAY), (second.id, EXPIRY - DAY), (second.id, EXPIRY + 31 * DAY)):
+            shares = entitlements.shares(programme, 0, numbers, cycle_id)
+            standings = entitlements.standings(programme, RICE, numbers, now_ns=now)
+            expires = entitlements.cycle_expiry(cycle_id)
+            left = [sum(p.left for p in x.portions if p.cycle_id == cycle_id and p.credited == 5000) for x in standings]
+            assert shares.left.tolist() == left and len(set(left)) > 1
+            if now >= expires:
+                returned = [
+                    sum(p.left for p in x.portions if not p.live and p.expires_at_ns <= expires) for x in standings
+                ]
+                assert shares.returnable.tolist() == returned
+        assert shares.credited.tolist() == [5000] * len(units)
 
 
 class TestEligibilityLost:

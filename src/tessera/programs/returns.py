@@ -21,9 +21,9 @@ the person beforehand". Two steps, each an officer's, each resumable and never d
   progress (``return_through_seq``) is recorded after each batch, and the totals per ledger,
   who ran it and when, once it is done.
 
-Scale: a batch's balances come in one ledger read (``Entitlements.standings``); an account
-holding something has its credits read one at a time, which bounds the rate (measured: see
-docs/programs.md, "Expiry and returns").
+Scale: no call per unit. A batch's balances come in one ledger read, and the credits that
+expire after the cycle's in one read per later cycle (found by their derived ids) and one for
+back-pay (``Entitlements.shares``); rates measured in docs/programs.md, "Expiry and returns".
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from tessera.ledger import CreateTransferStatus, Ledger
 from tessera.limits import BATCH_SIZE_MAX
 from tessera.programs.cycles import Cycle, Cycles, CycleStatus
 from tessera.programs.disbursement import return_transfer_ids, return_transfers
-from tessera.programs.entitlements import Entitlements, Standing
+from tessera.programs.entitlements import Entitlements
 from tessera.programs.lost_eligibility import followups_in
 from tessera.programs.programmes import Line, Programme
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
@@ -149,9 +149,8 @@ class Returns:
             if not len(seqs):
                 break
             left = np.zeros((len(numbers), lines), np.int64)
-            for k, line in enumerate(programme.lines):
-                standings = self._entitlements.standings(programme, line.ledger_id, numbers, now_ns=now)
-                left[:, k] = [_left_of(s, cycle.id) for s in standings]
+            for k in range(lines):
+                left[:, k] = self._entitlements.shares(programme, k, numbers, cycle.id).left
             drafts = [
                 self._expiry_draft(programme, cycle, str(number), amounts, expires)
                 for number, amounts in zip(numbers.tolist(), left.tolist(), strict=True)
@@ -247,7 +246,7 @@ class Returns:
             numbers, seqs = self._page(cycle.id, through, max(self._batch_size // lines, 1))
             if not len(seqs):
                 break
-            ok, found = self._return_batch(registered, cycle, expires, now, numbers, seqs, by=by)
+            ok, found = self._return_batch(registered, cycle, now, numbers, seqs, by=by)
             applied, existing = applied + ok, existing + found
             last = int(seqs[-1])
             with self._store.transaction(write=True) as conn:
@@ -286,11 +285,10 @@ class Returns:
             already_returned=False,
         )
 
-    def _return_batch(  # noqa: PLR0917 (one batch's whole state)
+    def _return_batch(
         self,
         registered: RegisteredProgramme,
         cycle: Cycle,
-        expires: int,
         now: int,
         numbers: npt.NDArray[np.str_],
         seqs: npt.NDArray[np.int64],
@@ -308,8 +306,7 @@ class Returns:
             amounts = np.zeros(len(ids), np.int64)
             amounts[had] = [recorded[i] for i in ids[had].tolist()]
             todo = np.flatnonzero(~had)
-            standings = self._entitlements.standings(programme, line.ledger_id, numbers[todo], now_ns=now)
-            amounts[todo] = [_returnable(s, expires) for s in standings]
+            amounts[todo] = self._entitlements.shares(programme, k, numbers[todo], cycle.id).returnable
             for i in todo[amounts[todo] > 0].tolist():
                 rows.append({
                     "transfer_id": int(ids[i]), "kind": "return", "programme": programme.id, "cycle_id": cycle.id,
@@ -317,12 +314,12 @@ class Returns:
                     "reference": f"cycle:{cycle.id}", "made_by": by, "made_at_ns": now,
                 })  # fmt: skip
             pays = amounts > 0
+            credit = registered.funding[line.ledger_id]
             packed.append(
                 return_transfers(
-                    programme, cycle.id, k, registered.funding[line.ledger_id],
-                    numbers=numbers[pays], seqs=seqs[pays], amounts=amounts[pays],
+                    programme, cycle.id, k, credit, numbers=numbers[pays], seqs=seqs[pays], amounts=amounts[pays]
                 )
-            )  # fmt: skip
+            )
         if rows:
             with self._store.transaction(write=True) as conn:  # before the ledger sees them: a retry posts the same
                 conn.execute(insert(entitlement_adjustments), rows)
@@ -375,20 +372,6 @@ class Returns:
         )
         with self._store.transaction() as conn:
             return {int(t): int(a) for t, a in conn.execute(query)}
-
-
-def _left_of(standing: Standing | None, cycle_id: int) -> int:
-    """What is left of cycle ``cycle_id``'s credit on one account."""
-    if standing is None:
-        return 0
-    return sum(p.left for p in standing.portions if p.cycle_id == cycle_id)
-
-
-def _returnable(standing: Standing | None, expires: int) -> int:
-    """The expired remainders of credits that expired by ``expires``: this cycle's and older ones."""
-    if standing is None:
-        return 0
-    return sum(p.left for p in standing.portions if not p.live and p.expires_at_ns <= expires)
 
 
 def _quantity(line: Line, amount: int) -> str:
