@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from tessera.auth import Role
 from tessera.errors import ConflictError, InvalidInputError
@@ -235,6 +235,8 @@ class TestReturn:
         clock.now = EXPIRY
         with pytest.raises(ConflictError, match="category_not_allowed"):
             returns.return_expired("adult_cash", cycle_id, by=world.admin.id)
+        with world.services.store.transaction() as conn:  # refused: nothing applied, so no claim is left behind
+            assert not conn.execute(select(entitlement_adjustments)).all()
 
 
 class TestShares:

@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.ledger import CreateTransferStatus, Ledger
@@ -321,14 +322,21 @@ class Returns:
                 )
             )
         if rows:
-            with self._store.transaction(write=True) as conn:  # before the ledger sees them: a retry posts the same
-                conn.execute(insert(entitlement_adjustments), rows)
+            try:
+                with self._store.transaction(write=True) as conn:  # before the ledger sees them: a retry posts the same
+                    conn.execute(insert(entitlement_adjustments), rows)
+            except IntegrityError:
+                raise ConflictError("cycle", f"cycle {cycle.id} is being returned by another run") from None
         transfers = np.concatenate(packed)
         if not len(transfers):
             return 0, 0
         statuses = self._ledger.create_transfers(transfers).statuses
         bad = ~np.isin(statuses, _ACCEPTED)
         if bad.any():
+            # The ledger applied none of these: their records go, so a rerun works them out afresh.
+            refused = transfers["id"][bad].tolist()
+            with self._store.transaction(write=True) as conn:
+                conn.execute(delete(entitlement_adjustments).where(entitlement_adjustments.c.transfer_id.in_(refused)))
             k = int(np.flatnonzero(bad)[0])
             raise ConflictError("ledger", _refusal(transfers[k], CreateTransferStatus(int(statuses[k]))))
         return int((statuses == CreateTransferStatus.ok).sum()), int((statuses == CreateTransferStatus.exists).sum())
