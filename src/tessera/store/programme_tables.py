@@ -67,7 +67,6 @@ cycle_results = Table(
     Column("eligible", Boolean, nullable=False),
     Column("failed", BigInteger, nullable=False),  # bit i: the eligibility's clause i did not hold
     Column("amounts", String(400), nullable=False),  # per line, comma-separated, before any pro-rating
-    Index(None, "cycle_id", "person"),  # a unit's place in a cycle (migration 0023): its credit's derived id
 )
 
 # What follows a cycle's approval (migration 0023): the notices of eligibility lost, the notices before its

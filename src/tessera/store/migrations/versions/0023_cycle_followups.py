@@ -1,7 +1,5 @@
 """What follows a cycle (issue 19): notices of eligibility lost and before expiry, the return of what was not spent.
 
-Also an index of each cycle's results by person: a unit's credit from another cycle is found by its derived id.
-
 Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-07
@@ -38,9 +36,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("cycle_id", name=op.f("pk_cycle_followups")),
     )
-    op.create_index(op.f("ix_cycle_results_cycle_id_person"), "cycle_results", ["cycle_id", "person"])
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_cycle_results_cycle_id_person"), table_name="cycle_results")
     op.drop_table("cycle_followups")
