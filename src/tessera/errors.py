@@ -15,6 +15,7 @@ infrastructure::
     │   ├── IdempotencyKeyReusedError idempotency_key_reused (an Idempotency-Key sent again with another body)
     │   └── PaymentRequestClosedError payment_request_closed (a payment request already paid, or expired)
     ├── PaymentRefusedError           payment_refused     (the ledger refused a payment: funds, a freeze, a purpose)
+    ├── RedemptionRefusedError        redemption_refused  (a shop's redemption refused: a ``reason``, words to read out)
     ├── AccessError                   access              (the caller may not do this)
     │   ├── UnauthenticatedError      unauthenticated     (no valid credentials: HTTP 401)
     │   ├── ForbiddenError            forbidden           (the role or ownership does not allow it: 403)
@@ -126,6 +127,23 @@ class PaymentRefusedError(TesseraError):
         super().__init__(f"{field}: {message} ({status})")
         self.field = field
         self.status = status
+
+
+class RedemptionRefusedError(TesseraError):
+    """A redemption at a shop was refused; ``reason`` is stable (``quota_used_up``...), the message is read out.
+
+    ``params`` carry what the words say (what is left, until when), so a till or a portal can say it its own way.
+    """
+
+    code = "redemption_refused"
+
+    def __init__(self, field: str, reason: str, message: str, params: dict[str, str] | None = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = reason
+        self.words = message
+        self.params = dict(params or {})
+        self.holder: str | None = None  # whose entitlement the refusal told about (for the access log)
 
 
 class AccessError(TesseraError):

@@ -50,6 +50,7 @@ from tessera.identity import (
 from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, TransferFlags
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, INCOMING_WAIT_MAX_S
 from tessera.money import (
+    AccountKind,
     AdminRequests,
     Agencies,
     Aliases,
@@ -70,12 +71,14 @@ from tessera.programs import (
     Programme,
     RegisteredHouseholds,
     RegisteredProgrammes,
-    example_programme,
     gather_population,
     load_programmes,
 )
+from tessera.programs.attestations import Attestations
 from tessera.programs.entitlements import Entitlements
 from tessera.programs.lost_eligibility import EligibilityLoss
+from tessera.programs.mine import MyEntitlementsReader
+from tessera.programs.redemption import Redemptions
 from tessera.programs.returns import Returns
 from tessera.rules import (
     LEDGER_SOURCE,
@@ -254,10 +257,6 @@ class Services:
                 requests=self.payment_requests,
                 keys=PaymentKeys(self.store),
             )
-            # Programmes as the shops see them: the built-in examples until programme definitions are stored.
-            self.known_programmes: KnownProgrammes = example_programme
-            self.outlets = Outlets(self.store, known=self.known_programmes, accounts=self.ledger.lookup_accounts)
-            self.product_lists = ProductLists(self.store, known=self.known_programmes)
             self.arrivals = Arrivals()  # what long-polls for incoming payments wait on
             stack.callback(self.ledger.subscribe(self.arrivals.on_ledger_batch).close)
             self.bases = LegalBases()  # those on record load as restrictions open; more register at run time
@@ -273,6 +272,11 @@ class Services:
             self.rule_engine = self._start_rule_engine(stack, settings.rules, scored_through)
             self._start_sanctions_watch(stack)
             self._start_programmes()
+            # Programmes as the shops see them: those registered (the latest version of each), as cycles do.
+            self.known_programmes: KnownProgrammes = self.programmes.known
+            self.outlets = Outlets(self.store, known=self.known_programmes, accounts=self.ledger.lookup_accounts)
+            self.product_lists = ProductLists(self.store, known=self.known_programmes)
+            self._start_redemptions()
             self._open = stack.pop_all()  # started: what closes now waits for close()
         self.sessions = Sessions()
         self.registry.on_status_change(self._status_changed)
@@ -343,7 +347,37 @@ class Services:
                 self.store, c.facts, c.programme.unit, at, households=self.household_source, types=self.event_types
             ),
         )
+
+    def _start_redemptions(self) -> None:
+        """What a person has left of each entitlement, and the shops' tills that redeem it."""
         self.entitlements = Entitlements(self.store, self.programmes, self.ledger)
+        self.attestations = Attestations(
+            self.store, programmes=self.programmes, outlets=self.outlets, registry=self.registry
+        )
+        self.redemptions = Redemptions(
+            self.store,
+            programmes=self.programmes,
+            entitlements=self.entitlements,
+            outlets=self.outlets,
+            products=self.product_lists,
+            registry=self.registry,
+            households=self.households,
+            pins=self.pins,
+            ledger=self.ledger,
+            unit_of=self.ledger_unit,
+            unit_named=lambda name: next((u for u in self.ledger_units.all() if u.name == name), None),
+            wallet_of=self.wallet_of,
+            attestations=self.attestations,
+        )
+        self.my_entitlements = MyEntitlementsReader(
+            self.store,
+            programmes=self.programmes,
+            cycles=self.cycles,
+            entitlements=self.entitlements,
+            shops=self.outlets,
+            ledger=self.ledger,
+            household_of=self.households.household_of,
+        )
         mcc = self.event_types.codes.get("mcc")
         self.returns = Returns(
             self.store,
@@ -472,6 +506,12 @@ class Services:
                         self._principals.clear()
                     self._principals[principal_id] = found
         return found
+
+    def wallet_of(self, principal_id: str, ledger_id: int) -> int | None:
+        """The wallet ``principal_id`` holds on the ledger (the first, by id), or None."""
+        held = self.ledger.lookup_accounts(self.store.accounts_held_by(principal_id))
+        wallets = sorted(a.id for a in held if a.ledger == ledger_id and a.code == AccountKind.wallet)
+        return wallets[0] if wallets else None
 
     def ledger_unit(self, ledger_id: int, field: str = "ledger") -> LedgerUnit:
         """A registered ledger, cached (a row is never changed), or NotFoundError naming ``field``."""

@@ -7,6 +7,8 @@ with that purpose for each person shown) and without one (403 ``purpose_required
 the refusal logged for each of them). Every route a role may call beyond its own records
 without a purpose is named in ``NO_PERSONAL_DATA`` with the reason. So a new route that
 shows a person's data has nowhere to hide: unlisted, the walk fails.
+A citizen's own reads that show someone else's data too (a household's members, its head's
+entitlement) are in ``OWN_READS_OF_OTHERS``: logged for each of those others, never for the caller.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from tessera.api.deps import ACTION_KEY
 from tessera.auth import POLICY, Action, Role, Scope
 from tessera.programs import funding_accounts
 from tessera.rules import NoticeDraft, SanctionsLists, Screenee
-from tessera.service import NO_PURPOSE
+from tessera.service import NO_PURPOSE, OWN_HOUSEHOLD_PURPOSE
 from tests.api.people import applicant, enrol
 from tests.api.policy_world import Policy, policy_world
-from tests.api.world import World
-from tests.programs.cycle_world import CYCLE_DATE_NS, programme_text
+from tests.api.world import ISSUER, World
+from tests.programs.cycle_world import CYCLE_DATE_NS, family_paid, programme_text
 
 PURPOSE = "route walk: case 2026/15"
 READER = "bank"  # an officer who neither enrolled, proposed nor decided anything below
@@ -214,10 +216,33 @@ def _cycle_results(policy: Policy) -> list[Call]:
     programme = services.programmes.check(programme_text())
     funding = funding_accounts(programme, {}, services.ledger)
     services.programmes.register(programme_text(), programme, funding, registered_by=world.principals["admin"].id)
-    cycle = services.cycles.create("adult_cash", CYCLE_DATE_NS, by=world.principals["tax-officer"].id)
-    services.cycles.preview(cycle.id, by=world.principals["tax-officer"].id)
+    cycle = services.cycles.create("adult_cash", CYCLE_DATE_NS, by=world.principals["tax-officer"])
+    services.cycles.preview(cycle.id, by=world.principals["tax-officer"])
     return [Call(f"/v1/programs/adult_cash/cycles/{cycle.id}", (policy.ada.number, policy.ben.number))]
 
+
+def _own_household(policy: Policy) -> tuple[str, tuple[str, ...]]:
+    """Ben reads his household: Ada (its head) and the neighbour (a nominee) are shown."""
+    _, (ada, _, neighbour) = _household(policy)
+    return "ben", (ada, neighbour)
+
+
+def _own_entitlements(policy: Policy) -> tuple[str, tuple[str, ...]]:
+    """Ben reads the household's entitlement, paid to Ada: her number and balance are shown."""
+    p = policy.world.principals
+    family_paid(
+        policy.world.services, head=policy.ada.number, member=policy.ben.number, issuer=ISSUER, admin=p["admin"].id,
+        maker=p["tax-officer"].id, checker=p["tax-officer-2"].id, cycle_date_ns=time.time_ns() - DAY_NS,
+    )  # fmt: skip
+    return "ben", (policy.ada.number,)
+
+
+# A citizen's own reads (scope own) that show others' data besides theirs: (who reads, whose data is shown).
+# Each is logged for each of the others with the purpose the act carries; the caller's own look is not logged.
+OWN_READS_OF_OTHERS: dict[tuple[str, str], Callable[[Policy], tuple[str, tuple[str, ...]]]] = {
+    ("GET", "/v1/me/household"): _own_household,
+    ("GET", "/v1/me/entitlements"): _own_entitlements,
+}
 
 CASES: dict[tuple[str, str], Callable[[Policy], list[Call]]] = {
     ("GET", "/v1/identity/enrolments/{enrolment_id}"): _enrolments,
@@ -291,6 +316,27 @@ def test_no_route_reaches_others_records_without_a_purpose_unless_it_shows_no_on
     }
     unexplained = {r for r in open_ if not elsewhere(r)} - set(NO_PERSONAL_DATA)
     assert not unexplained, "a route reaching others' records without a purpose: log it, or say why it shows no one"
+
+
+@pytest.mark.parametrize("route", sorted(OWN_READS_OF_OTHERS), ids=lambda r: f"{r[0]} {r[1]}")
+def test_a_citizens_own_read_is_logged_for_the_others_it_shows(world: World, route: tuple[str, str]) -> None:
+    """A member's look at the household (or its entitlements) is theirs to see, and logged for the others in it."""
+    scopes = {(g.role, g.action): g.scope for g in POLICY}
+    [action] = [a for m, p, a in declared_routes(app_of(world)) if (m, p) == route]
+    assert scopes[Role.citizen, action] is Scope.own
+    policy = policy_world(world)
+    services = world.services
+    reader, numbers = OWN_READS_OF_OTHERS[route](policy)
+    response = world.client.get(route[1], headers=world.as_(reader))
+    assert response.status_code == 200, response.text
+    caller = world.principals[reader]
+    for number in numbers:
+        looks = [(e.principal, e.purpose) for _, e in services.access_log.entries_for_subject(
+            services.subject_of_person(number), limit=1000)]  # fmt: skip
+        assert (caller.id, OWN_HOUSEHOLD_PURPOSE) in looks, (route, number, looks)
+        assert number in response.text
+    own = services.access_log.entries_for_subject(caller.subject, limit=1000)
+    assert not [e for _, e in own if e.principal == caller.id], "a person's look at their own data is not logged"
 
 
 @pytest.mark.parametrize("route", sorted(CASES), ids=lambda r: f"{r[0]} {r[1]}")

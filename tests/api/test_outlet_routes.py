@@ -6,7 +6,7 @@ from typing import Any
 
 from tessera.cli.seed import issue_key
 from tessera.ledger import Account
-from tests.api.world import MONEY, WALLET, World
+from tests.api.world import MONEY, WALLET, World, register_example_programmes
 
 GROCER_TILL = 40
 RICE_CSV = "product_code,description,unit,commodity,quantity\nRICE-5KG,Rice 5 kg bag,bag,rice,5000\n"
@@ -28,6 +28,7 @@ def _register(world: World, **changes: Any) -> Any:
 
 def test_an_officer_registers_authorises_and_revokes_and_the_merchant_sees_it(world: World) -> None:
     """The whole path: registered (201), authorised for food cash, revoked, and the history read by its merchant."""
+    register_example_programmes(world)
     made = _register(world)
     assert made.status_code == 201, made.text
     outlet = made.json()
@@ -58,6 +59,7 @@ def test_another_merchants_outlet_reads_as_not_there(world: World) -> None:
 
 def test_bad_terms_are_problems_naming_the_field(world: World) -> None:
     """A bad MCC, location code or programme: each a problem+json with its code and field, nothing registered."""
+    register_example_programmes(world)
     for changes, status, code, field in [
         ({"category": 9999}, 404, "not_found", "category"),
         ({"location": "Nairobi"}, 400, "invalid_input", "location"),
@@ -80,6 +82,7 @@ def test_bad_terms_are_problems_naming_the_field(world: World) -> None:
 
 def test_a_product_list_is_imported_as_csv_and_read_by_anyone(world: World) -> None:
     """An officer PUTs a CSV: version 1 is in force, alice reads it, and its versions are listed."""
+    register_example_programmes(world)
     headers = {**world.as_("bank"), "Content-Type": "text/csv"}
     made = world.client.put("/v1/programs/rice_ration/products", content=RICE_CSV, headers=headers)
     assert made.status_code == 201, made.text
@@ -97,6 +100,7 @@ def test_a_product_list_is_imported_as_csv_and_read_by_anyone(world: World) -> N
 
 def test_a_bad_product_line_is_a_problem_naming_line_and_column(world: World) -> None:
     """A zero quantity on line 2 is 400 invalid_input with field "line 2, quantity"; no version is made."""
+    register_example_programmes(world)
     headers = {**world.as_("bank"), "Content-Type": "text/csv"}
     bad = RICE_CSV.replace("5000", "0")
     answer = world.client.put("/v1/programs/rice_ration/products", content=bad, headers=headers)
@@ -111,9 +115,27 @@ def test_a_bad_product_line_is_a_problem_naming_line_and_column(world: World) ->
 
 def test_a_merchant_may_not_register_authorise_or_import(world: World) -> None:
     """Shops do not authorise themselves: each write is 403 for a merchant."""
+    register_example_programmes(world)
     outlet = _register(world).json()
     shop = world.as_("shop")
     assert world.client.post("/v1/outlets", json={}, headers=shop).status_code == 403
     url = f"/v1/outlets/{outlet['id']}/authorisations"
     assert world.client.post(url, json={"programme": "food_cash", "reason": "x"}, headers=shop).status_code == 403
     assert world.client.put("/v1/programs/rice_ration/products", content=RICE_CSV, headers=shop).status_code == 403
+
+
+def test_only_registered_programmes_are_known_to_outlets_and_product_lists(world: World) -> None:
+    """A built-in example not registered here is no programme: 404 naming it; registered, the same calls succeed."""
+    outlet = _register(world).json()
+    url = f"/v1/outlets/{outlet['id']}/authorisations"
+    csv = {**world.as_("bank"), "Content-Type": "text/csv"}
+    before = [
+        world.client.post(url, json={"programme": "food_cash", "reason": "grocer"}, headers=world.as_("bank")),
+        world.client.put("/v1/programs/rice_ration/products", content=RICE_CSV, headers=csv),
+    ]
+    assert [(a.status_code, a.json()["field"]) for a in before] == [(404, "programme"), (404, "programme")]
+    assert register_example_programmes(world) == ["food_cash", "rice_ration", "fuel_quota"]
+    assert world.client.post(
+        url, json={"programme": "food_cash", "reason": "grocer"}, headers=world.as_("bank")
+    ).is_success
+    assert world.client.put("/v1/programs/rice_ration/products", content=RICE_CSV, headers=csv).status_code == 201

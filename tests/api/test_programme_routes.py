@@ -6,12 +6,20 @@ from typing import Any
 
 import pytest
 
+from tessera.auth import Role
+from tessera.cli.seed import issue_key
 from tessera.ledger import Transfer
+from tessera.rules import legal_basis
 from tessera.testing import seed_persons
 from tests.api.world import ISSUER, MONEY, World
 from tests.programs.cycle_world import programme_text
 
 PURPOSE = "monthly adult cash grant"
+# A basis that names the agency running it: only social-security's officers act on a programme under it.
+WELFARE_ACT = legal_basis(
+    "welfare-act/cash", "Welfare Act", "s. 3 (cash grants)", "statute",
+    exercised_by=["social-security"], covers=["income.assessed", "benefit.claimed"],
+)  # fmt: skip
 
 
 def _registered(world: World, **terms: Any) -> dict[str, Any]:
@@ -24,9 +32,9 @@ def _registered(world: World, **terms: Any) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def _cycle(world: World) -> int:
+def _cycle(world: World, who: str = "bank") -> int:
     answer = world.client.post(
-        "/v1/programs/adult_cash/cycles", json={"cycle_date": "2027-01-01"}, headers=world.as_("bank")
+        "/v1/programs/adult_cash/cycles", json={"cycle_date": "2027-01-01"}, headers=world.as_(who)
     )
     assert answer.status_code == 201, answer.text
     return int(answer.json()["id"])
@@ -128,6 +136,53 @@ def test_register__text_that_is_no_programme_is_a_4xx_naming_where(world: World,
     """Text that is not TOML, holds no programme or a malformed one is refused with a problem naming where."""
     answer = world.client.post("/v1/programs", json={"text": text}, headers=world.as_("admin"))
     assert 400 <= answer.status_code < 500 and answer.headers["content-type"].startswith("application/problem+json")
+
+
+def _welfare_officers(world: World) -> None:
+    """The welfare act on record, and two officers of social-security, the agency it names."""
+    world.services.restrictions.register_bases([WELFARE_ACT])
+    for name in ("welfare-1", "welfare-2"):
+        officer = world.services.store.create_principal(name, Role.officer, agency="social-security")
+        world.principals[name], world.tokens[name] = officer, issue_key(world.services, officer)
+
+
+def _refused(answer: Any) -> bool:
+    """403 naming the programme, as an officer of an agency the basis does not name is refused."""
+    return bool(answer.status_code == 403 and answer.json()["detail"].startswith("programme: programme 'adult_cash'"))
+
+
+def test_cycle__an_officer_of_another_agency_is_refused_every_step(world: World) -> None:
+    """Under a basis naming social-security, officers of the central bank and tax office are 403 at every step."""
+    _welfare_officers(world)
+    _registered(world, basis="welfare-act/cash")
+    make = world.client.post(
+        "/v1/programs/adult_cash/cycles", json={"cycle_date": "2027-01-01"}, headers=world.as_("bank")
+    )
+    assert _refused(make), make.text
+    cycle_id = _cycle(world, "welfare-1")
+    assert _refused(_step(world, cycle_id, "preview", "bank"))
+    assert world.services.cycles.get(cycle_id).status.value == "draft"
+    assert _step(world, cycle_id, "preview", "welfare-1").status_code == 200
+    for who in ("bank", "tax-officer"):
+        assert _refused(_step(world, cycle_id, "approve", who))
+    assert world.services.cycles.get(cycle_id).status.value == "previewed"
+    assert _step(world, cycle_id, "approve", "welfare-2").json()["status"] == "approved"
+    assert _refused(_step(world, cycle_id, "disburse", "bank"))
+    assert world.services.cycles.get(cycle_id).status.value == "approved"
+    assert _step(world, cycle_id, "disburse", "welfare-2").json()["transfers_applied"] > 0
+    assert _refused(_step(world, cycle_id, "close", "tax-officer"))
+    url = f"/v1/programs/adult_cash/cycles/{cycle_id}"
+    assert _refused(world.client.get(url, headers=world.as_("bank", purpose=PURPOSE)))
+    assert world.client.get(url, headers=world.as_("welfare-1", purpose=PURPOSE)).status_code == 200
+    assert _step(world, cycle_id, "close", "welfare-1").json()["status"] == "closed"
+
+
+def test_cycle__a_basis_naming_no_agency_lets_any_officer_act(world: World) -> None:
+    """The food act names none: the central bank previews and the tax office approves, as before."""
+    _registered(world)
+    cycle_id = _cycle(world, "bank")
+    assert _step(world, cycle_id, "preview", "bank").status_code == 200
+    assert _step(world, cycle_id, "approve", "tax-officer").json()["status"] == "approved"
 
 
 def _paid_cycle(world: World, cycle_date: str) -> int:

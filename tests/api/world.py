@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import threading
 import time
@@ -18,6 +20,7 @@ from tessera.auth import Principal, Rate, Role
 from tessera.cli.seed import issue_key
 from tessera.ledger import Account, AccountFlags, Transfer
 from tessera.money import ledger_unit
+from tessera.programs import EXAMPLE_LEDGERS, EXAMPLE_PROGRAMMES, builtin_programmes_path
 from tessera.service import Services, Settings
 
 MONEY = 1
@@ -76,6 +79,26 @@ def make_world(client: TestClient) -> World:
         [Transfer(1, ISSUER, ALICE, 10_000, MONEY, 1), Transfer(2, ISSUER, BOB, 5_000, MONEY, 1)]
     )
     return World(client, services, principals, tokens)
+
+
+def register_example_programmes(world: World) -> list[str]:
+    """Register the built-in example programmes (food_cash, rice_ration, fuel_quota) by API, their ledgers first."""
+    services = world.services
+    rows = json.loads(builtin_programmes_path(EXAMPLE_LEDGERS).read_text(encoding="utf-8"))["ledgers"]
+    for r in rows:
+        if r["id"] == MONEY:
+            continue  # the world's currency
+        if services.agencies.get(r["issuer"]) is None:
+            services.agencies.register(r["issuer"], r["issuer"].replace("-", " ").title(), by="test")
+        unit = ledger_unit(r["id"], r["name"], r["unit"], r["decimals"], r["issuer"], category=r["category"])
+        services.ledger_units.register(unit, requested_by="test admin 1", approved_by="test admin 2")
+    text = builtin_programmes_path(EXAMPLE_PROGRAMMES).read_text(encoding="utf-8")
+    made = []
+    for part in re.split(r"(?m)^(?=\[\[programme\]\]$)", text)[1:]:
+        answer = world.client.post("/v1/programs", json={"text": part}, headers=world.as_("admin"))
+        assert answer.status_code == 201, answer.text
+        made.append(str(answer.json()["id"]))
+    return made
 
 
 def settings_for(path: Path, **kwargs: object) -> Settings:

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import insert, select
 
 from tessera.auth import Principal, Role
-from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Transfer
+from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Ledger, Transfer
 from tessera.limits import BATCH_SIZE_MAX
 from tessera.money import AccountKind, ledger_unit
-from tessera.programs import RegisteredProgramme, funding_accounts
+from tessera.programs import (
+    REDEMPTION_CODE,
+    CompiledProgramme,
+    Cycles,
+    RegisteredProgramme,
+    entitlement_account_ids,
+    funding_accounts,
+    gather_population,
+)
 from tessera.service import Services
-from tessera.store import persons
+from tessera.store import outlet_authorisations, outlets, persons, redemptions
 from tessera.testing import seed_persons
 from tests.api.world import settings_for
 
@@ -27,7 +37,7 @@ PROGRAMME = """
 [[programme]]
 id = "{id}"
 name = "Adult cash grant"
-basis = "social-protection-act/food"
+basis = "{basis}"
 unit = "person"
 kind = "cash"
 currency = "currency"
@@ -42,6 +52,25 @@ amount = "5000 + 10 * person.age"
 budget = {budget}
 """
 
+FAMILY_PROGRAMME = """
+[[programme]]
+id = "family_cash"
+name = "Family cash grant"
+basis = "social-protection-act/food"
+unit = "household"
+kind = "cash"
+currency = "currency"
+eligibility = "household.size >= 2 && household.size < 50"
+schedule = "monthly"
+valid_for = "60d"
+over_budget = "refuse"
+merchant_categories = [5411, 5499]
+
+[programme.cash]
+amount = "2000 * household.size"
+budget = 1000000000000000
+"""
+MERCHANT_ACCOUNT = 900_002  # a grocer's till on the currency (MCC 5411)
 RATION = """
 [[programme]]
 id = "{id}"
@@ -103,10 +132,15 @@ def _numbers(services: Services) -> list[tuple[str]]:
 
 
 def programme_text(
-    programme_id: str = "adult_cash", *, upper: int = 200, budget: int = 10**15, over_budget: str = "refuse"
+    programme_id: str = "adult_cash",
+    *,
+    upper: int = 200,
+    budget: int = 10**15,
+    over_budget: str = "refuse",
+    basis: str = "social-protection-act/food",
 ) -> str:
-    """The test programme's TOML: adults under ``upper`` get 50.00 and 0.10 a year of age."""
-    return PROGRAMME.format(id=programme_id, upper=upper, budget=budget, over_budget=over_budget)
+    """The test programme's TOML: adults under ``upper`` get 50.00 and 0.10 a year of age, under ``basis``."""
+    return PROGRAMME.format(id=programme_id, upper=upper, budget=budget, over_budget=over_budget, basis=basis)
 
 
 def register(world: World, text: str, *, fund: int = 10**12) -> RegisteredProgramme:
@@ -120,6 +154,104 @@ def register(world: World, text: str, *, fund: int = 10**12) -> RegisteredProgra
         issue = Transfer(issue_id, RESERVE, funding[MONEY], fund, ledger=MONEY, code=1)
         services.ledger.create_transfers([issue])
     return registered
+
+
+def cycles_through(world: World, ledger: Ledger) -> Cycles:
+    """The world's cycles as ``Services`` makes them, paying through ``ledger`` instead (a stub around the real one)."""
+    services = world.services
+    return Cycles(
+        services.store,
+        services.programmes,
+        ledger,
+        compile_programme=lambda p: CompiledProgramme(p, services.event_types, services.benefits),
+        batch_size=services.settings.disbursement_batch_size,
+        gather=lambda c, at: gather_population(
+            services.store,
+            c.facts,
+            c.programme.unit,
+            at,
+            households=services.household_source,
+            types=services.event_types,
+        ),
+    )
+
+
+def family_programme_text() -> str:
+    """A household programme: households of two or more get 20.00 a member, paid to the head."""
+    return FAMILY_PROGRAMME
+
+
+def grocer(services: Services, *, programme_id: str, outlet_id: str = "o_00000000000000a1", by: str = "admin") -> str:
+    """A grocer (MCC 5411) with a till on the currency, authorised for ``programme_id``: rows as outlets writes them."""
+    with services.store.transaction(write=True) as conn:
+        conn.execute(
+            insert(outlets).values(
+                id=outlet_id, name="Mama Njeri's Grocery", operator="org:njeri", category=5411,
+                location="KE-047-0012", registered_by=by, registered_at_ns=1,
+            )
+        )  # fmt: skip
+        conn.execute(
+            insert(outlet_authorisations).values(
+                outlet_id=outlet_id, programme_id=programme_id, seq=1, basis="social-protection-act/food",
+                reason="inspected", authorised_by=by, authorised_at_ns=1,
+            )
+        )  # fmt: skip
+    services.ledger.create_accounts([Account(MERCHANT_ACCOUNT, MONEY, AccountKind.merchant, category=5411)])
+    return outlet_id
+
+
+def redeem(
+    services: Services,
+    *,
+    programme_id: str,
+    number: str,
+    cycle_id: int,
+    amount: int,
+    redemption_id: str,
+    at_ns: int,
+    outlet_id: str = "o_00000000000000a1",
+) -> None:
+    """A completed redemption of ``amount`` as the shops will record it: its row, and its draw from the entitlement."""
+    entitlement = int(entitlement_account_ids(programme_id, MONEY, np.array([number]))[0])
+    items = [{"product": "FLOUR-2KG", "quantity": 1, "ledger": "currency", "amount": amount}]
+    with services.store.transaction(write=True) as conn:
+        conn.execute(
+            insert(redemptions).values(
+                id=redemption_id, outlet_id=outlet_id, programme=programme_id, merchant="p_merchant0000001",
+                idempotency_key=redemption_id, body_sha256="0" * 64, person=number, holder="p_holder00000001",
+                presented_by=number, auth="pin", status="completed", items=json.dumps(items), created_at_ns=at_ns,
+            )
+        )  # fmt: skip
+    draw = Transfer(
+        at_ns, entitlement, MERCHANT_ACCOUNT, amount, ledger=MONEY, code=REDEMPTION_CODE, user_data_64=cycle_id
+    )
+    [status] = services.ledger.create_transfers([draw]).statuses.tolist()
+    assert status == CreateTransferStatus.ok, f"the draw was refused: {CreateTransferStatus(status).name}"
+
+
+def family_paid(
+    services: Services,
+    *,
+    head: str,
+    member: str,
+    issuer: int,
+    admin: str,
+    maker: str,
+    checker: str,
+    cycle_date_ns: int,
+) -> int:
+    """``head`` and ``member`` made a household; the family programme registered, funded from ``issuer``, and paid."""
+    services.households.create_household([head, member], head=head, actor=maker, reason="registered at the desk")
+    text = family_programme_text()
+    programme = services.programmes.check(text)
+    funding = funding_accounts(programme, {}, services.ledger)
+    services.programmes.register(text, programme, funding, registered_by=admin)
+    services.ledger.create_transfers([Transfer(10**12 + 19, issuer, funding[MONEY], 10**10, ledger=MONEY, code=1)])
+    cycle = services.cycles.create("family_cash", cycle_date_ns, by=maker)
+    services.cycles.preview(cycle.id, by=maker)
+    services.cycles.approve(cycle.id, by=checker)
+    services.cycles.disburse(cycle.id, by=checker)
+    return cycle.id
 
 
 def ration_text(programme_id: str = "rice_ration", *, upper: int = 200) -> str:

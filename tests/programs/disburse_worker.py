@@ -31,9 +31,9 @@ def cycle_of(world: World) -> int:
     made = cycles.of_programme("adult_cash")
     if made:
         return made[0].id
-    cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
-    cycles.preview(cycle.id, by=world.maker.id)
-    approved = cycles.approve(cycle.id, by=world.checker.id)
+    cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker)
+    cycles.preview(cycle.id, by=world.maker)
+    approved = cycles.approve(cycle.id, by=world.checker)
     assert approved.status is CycleStatus.approved
     return approved.id
 
@@ -42,7 +42,7 @@ def main() -> None:
     world = open_durable(Path(sys.argv[1]))
     cycle_id = cycle_of(world)
     print(f"ready {cycle_id}", flush=True)
-    world.services.cycles.disburse(cycle_id, by=world.checker.id)
+    world.services.cycles.disburse(cycle_id, by=world.checker)
     print("done", flush=True)
     world.services.close()
 

@@ -57,8 +57,8 @@ def test_household_programme__pays_each_head_counting_the_members(world: World) 
     """A household programme's units are the heads; size, children and the head's age are counted per household."""
     register(world, HOUSEHOLD)
     cycles = world.services.cycles
-    cycle = cycles.create("family_cash", CYCLE_DATE_NS, by=world.maker.id)
-    cycle, found = cycles.preview(cycle.id, by=world.maker.id)
+    cycle = cycles.create("family_cash", CYCLE_DATE_NS, by=world.maker)
+    cycle, found = cycles.preview(cycle.id, by=world.maker)
     numbers = np.array(world.numbers)
     assert cycle.units == 20 and found.population.numbers.tolist() == numbers[1::3].tolist()
     ages = _ages(world)
@@ -84,8 +84,8 @@ def test_fallback__cel_per_unit_answers_as_the_compiler_would(world: World) -> N
         services.programmes.get("adult_cash").programme, services.event_types, services.benefits
     )
     assert compiled.fallback, "matches() is not lowered"
-    cycle = services.cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
-    _, found = services.cycles.preview(cycle.id, by=world.maker.id)
+    cycle = services.cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker)
+    _, found = services.cycles.preview(cycle.id, by=world.maker)
     ages, sexes = found.population.columns["person.age"], found.population.columns["person.sex"]
     assert found.eligible.tolist() == ((ages >= 18) & np.isin(sexes, ["F", "M"])).tolist()
 

@@ -54,10 +54,10 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 def _paid(world: World, programme_id: str) -> int:
     cycles = world.services.cycles
-    cycle = cycles.create(programme_id, CYCLE_DATE_NS, by=world.maker.id)
-    cycles.preview(cycle.id, by=world.maker.id)
-    cycles.approve(cycle.id, by=world.checker.id)
-    cycles.disburse(cycle.id, by=world.maker.id)
+    cycle = cycles.create(programme_id, CYCLE_DATE_NS, by=world.maker)
+    cycles.preview(cycle.id, by=world.maker)
+    cycles.approve(cycle.id, by=world.checker)
+    cycles.disburse(cycle.id, by=world.maker)
     return cycle.id
 
 
@@ -112,7 +112,7 @@ class TestRefusals:
         cycle_id, _, _ = _ration(world)
         clock = Clock(EXPIRY - DAY)
         with pytest.raises(ConflictError, match="valid until 2027-03-02"):
-            _returns(world, clock).return_expired("rice_ration", cycle_id, by=world.admin.id)
+            _returns(world, clock).return_expired("rice_ration", cycle_id, by=world.admin)
 
     def test_return__refused_without_notices_then_too_soon_after(self, world: World) -> None:
         """Expired but nobody told: refused; told a day ago when three are asked: refused, naming when."""
@@ -120,18 +120,18 @@ class TestRefusals:
         clock = Clock(EXPIRY + DAY)
         returns = _returns(world, clock)
         with pytest.raises(ConflictError, match="notify-expiry"):
-            returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
-        returns.notify_expiring("rice_ration", cycle_id, by=world.maker.id, days_before=3)
+            returns.return_expired("rice_ration", cycle_id, by=world.admin)
+        returns.notify_expiring("rice_ration", cycle_id, by=world.maker, days_before=3)
         clock.now += DAY
         with pytest.raises(ConflictError, match="returns from 2027-03-06"):
-            returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+            returns.return_expired("rice_ration", cycle_id, by=world.admin)
 
     def test_notify__refused_too_early(self, world: World) -> None:
         """Notices 3 days before are refused 10 days before, naming the day they may go out."""
         cycle_id, _, _ = _ration(world)
         with pytest.raises(ConflictError, match="go out from 2027-02-27"):
             _returns(world, Clock(EXPIRY - 10 * DAY)).notify_expiring(
-                "rice_ration", cycle_id, by=world.maker.id, days_before=3
+                "rice_ration", cycle_id, by=world.maker, days_before=3
             )
 
 
@@ -141,9 +141,9 @@ class TestNotices:
         cycle_id, _, units = _ration(world)
         _spend(world, units[0], 5000)  # all of it: nothing left to tell of
         returns = _returns(world, Clock(EXPIRY - 2 * DAY))
-        done = returns.notify_expiring("rice_ration", cycle_id, by=world.maker.id, days_before=3)
+        done = returns.notify_expiring("rice_ration", cycle_id, by=world.maker, days_before=3)
         assert done.created == done.total == len(units) - 1 and done.notified_at_ns is not None
-        again = returns.notify_expiring("rice_ration", cycle_id, by=world.maker.id, days_before=3)
+        again = returns.notify_expiring("rice_ration", cycle_id, by=world.maker, days_before=3)
         assert again.created == 0 and again.total == len(units) - 1
         told = [n for n in world.services.notices.of_subject(units[1]) if n.kind is NoticeKind.entitlement_expiring]
         assert len(told) == 1
@@ -156,7 +156,7 @@ class TestReturn:
     def _notified(self, world: World, cycle_id: int, clock: Clock) -> Returns:
         returns = _returns(world, clock)
         clock.now = EXPIRY - 2 * DAY
-        returns.notify_expiring("rice_ration", cycle_id, by=world.maker.id, days_before=3)
+        returns.notify_expiring("rice_ration", cycle_id, by=world.maker, days_before=3)
         clock.now = EXPIRY + 2 * DAY
         return returns
 
@@ -169,7 +169,7 @@ class TestReturn:
         held = _balances(world, "rice_ration", RICE, units)
         assert held[0] == 3800 and set(held[1:]) == {5000}
         before = _programme_balance(world, funding)
-        run = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        run = returns.return_expired("rice_ration", cycle_id, by=world.admin)
         assert _programme_balance(world, funding) - before == sum(held) == run.returned[RICE]
         assert set(_balances(world, "rice_ration", RICE, units)) == {0}
         assert run.transfers_applied == len(units) and run.returned_by == world.admin.id
@@ -184,9 +184,9 @@ class TestReturn:
         cycle_id, funding, units = _ration(world)
         clock = Clock()
         returns = self._notified(world, cycle_id, clock)
-        first = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        first = returns.return_expired("rice_ration", cycle_id, by=world.admin)
         after = _programme_balance(world, funding)
-        again = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        again = returns.return_expired("rice_ration", cycle_id, by=world.admin)
         assert again.already_returned and again.returned == first.returned
         with world.services.store.transaction(write=True) as conn:  # as if it crashed before its progress was kept
             conn.execute(
@@ -194,7 +194,7 @@ class TestReturn:
                 .where(cycle_followups.c.cycle_id == cycle_id)
                 .values(returned_at_ns=None, return_through_seq=-1)
             )
-        redone = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        redone = returns.return_expired("rice_ration", cycle_id, by=world.admin)
         assert redone.transfers_applied == 0 and redone.transfers_existing == len(units)
         assert _programme_balance(world, funding) == after and redone.returned == first.returned
 
@@ -202,17 +202,17 @@ class TestReturn:
         """Two cycles a month apart: after the first expires only its rest returns; the second's credit stays whole."""
         cycle_id, funding, units = _ration(world)
         cycles = world.services.cycles
-        later = cycles.create("rice_ration", CYCLE_DATE_NS + 30 * DAY, by=world.maker.id)
-        cycles.preview(later.id, by=world.maker.id)
-        cycles.approve(later.id, by=world.checker.id)
-        cycles.disburse(later.id, by=world.maker.id)
+        later = cycles.create("rice_ration", CYCLE_DATE_NS + 30 * DAY, by=world.maker)
+        cycles.preview(later.id, by=world.maker)
+        cycles.approve(later.id, by=world.checker)
+        cycles.disburse(later.id, by=world.maker)
         _spend(world, units[0], 1200)  # first to expire, first spent: from the first cycle's credit
         clock = Clock()
         returns = self._notified(world, cycle_id, clock)
         told = [n for n in world.services.notices.of_subject(units[0]) if n.kind is NoticeKind.entitlement_expiring]
         assert "3.800 kg of rice" in told[0].reason_text
         before = _programme_balance(world, funding)
-        run = returns.return_expired("rice_ration", cycle_id, by=world.admin.id)
+        run = returns.return_expired("rice_ration", cycle_id, by=world.admin)
         assert run.returned[RICE] == 5000 * (len(units) - 1) + 3800 == _programme_balance(world, funding) - before
         assert set(_balances(world, "rice_ration", RICE, units)) == {5000}
 
@@ -231,10 +231,10 @@ class TestReturn:
         cycle_id = _paid(world, "adult_cash")
         clock = Clock(EXPIRY - DAY)
         returns = _returns(world, clock, notice_days=0)
-        returns.notify_expiring("adult_cash", cycle_id, by=world.maker.id, days_before=3)
+        returns.notify_expiring("adult_cash", cycle_id, by=world.maker, days_before=3)
         clock.now = EXPIRY
         with pytest.raises(ConflictError, match="category_not_allowed"):
-            returns.return_expired("adult_cash", cycle_id, by=world.admin.id)
+            returns.return_expired("adult_cash", cycle_id, by=world.admin)
         with world.services.store.transaction() as conn:  # refused: nothing applied, so no claim is left behind
             assert not conn.execute(select(entitlement_adjustments)).all()
 
@@ -244,10 +244,10 @@ class TestShares:
         """Worked in bulk, what is left of each cycle and what its expiry returns are what ``standing`` says."""
         first, funding, units = _ration(world)
         cycles = world.services.cycles
-        second = cycles.create("rice_ration", CYCLE_DATE_NS + 30 * DAY, by=world.maker.id)
-        cycles.preview(second.id, by=world.maker.id)
-        cycles.approve(second.id, by=world.checker.id)
-        cycles.disburse(second.id, by=world.maker.id)
+        second = cycles.create("rice_ration", CYCLE_DATE_NS + 30 * DAY, by=world.maker)
+        cycles.preview(second.id, by=world.maker)
+        cycles.approve(second.id, by=world.checker)
+        cycles.disburse(second.id, by=world.maker)
         for k, number in enumerate(units[:4]):
             _spend(world, number, 2500 * (k + 1))  # 2.5 kg to 10 kg: the last spends both cycles' credits
         account = int(entitlement_account_ids("rice_ration", RICE, np.array(units[5:6]))[0])
@@ -285,9 +285,9 @@ class TestEligibilityLost:
         first = _paid(world, "adult_cash")
         register(world, programme_text(upper=40), fund=0)  # version 2: under 40 only
         cycles = world.services.cycles
-        cycle = cycles.create("adult_cash", CYCLE_DATE_NS + 31 * DAY, by=world.maker.id)
-        cycles.preview(cycle.id, by=world.maker.id)
-        cycles.approve(cycle.id, by=world.checker.id)
+        cycle = cycles.create("adult_cash", CYCLE_DATE_NS + 31 * DAY, by=world.maker)
+        cycles.preview(cycle.id, by=world.maker)
+        cycles.approve(cycle.id, by=world.checker)
         before = set(_paid_units(world, first))
         lost = [r for r in cycles.results(cycle.id, limit=1000) if not r.eligible and r.person in before]
         assert lost and all(r.reason == "not met: person.age < 40" for r in lost)
@@ -298,7 +298,7 @@ class TestEligibilityLost:
             assert "/v1/me/notices/" in told.appeal and told.reference == f"programme:adult_cash:cycle:{cycle.id}"
         minors = [r for r in cycles.results(cycle.id, limit=1000) if not r.eligible and r.person not in before]
         assert minors and not [n for n in notices.of_subject(minors[0].person) if n.kind is NoticeKind.denial]
-        cycles.disburse(cycle.id, by=world.maker.id)  # makes good a crash after approval: adds none here
+        cycles.disburse(cycle.id, by=world.maker)  # makes good a crash after approval: adds none here
         assert len([n for n in notices.of_subject(lost[0].person) if n.kind is NoticeKind.denial]) == 1
         (told,) = [n for n in notices.of_subject(lost[0].person) if n.kind is NoticeKind.denial]
         appeals = world.services.notice_appeals

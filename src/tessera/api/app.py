@@ -29,6 +29,7 @@ from tessera.api.routes import (
     payments,
     policy,
     programs,
+    redemptions,
     sanctions,
     system,
 )
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         declarations,
         outlets,
         programs,
+        redemptions,
     ):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)

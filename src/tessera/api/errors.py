@@ -29,6 +29,7 @@ STATUS_BY_CLASS: dict[type[errors.TesseraError], int] = {
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.PaymentRefusedError: 422,  # well-formed, understood, and refused by the ledger (RFC 9110 15.5.21)
+    errors.RedemptionRefusedError: 422,  # understood, and refused for a reason the shopkeeper reads out
     errors.UnauthenticatedError: 401,
     errors.ForbiddenError: 403,
     errors.PurposeRequiredError: 403,
@@ -75,8 +76,9 @@ def problem(
     *,
     field: str | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """The problem+json response; ``request`` gives the ``instance`` (or is its path)."""
+    """The problem+json response; ``request`` gives the ``instance`` (or is its path); RFC 9457 extension members."""
     body: dict[str, Any] = {
         "type": f"urn:tessera:error:{code}",
         "title": TITLES.get(status, "Error"),
@@ -87,6 +89,7 @@ def problem(
     }
     if field is not None:
         body["field"] = field
+    body.update(extensions or {})
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -116,7 +119,12 @@ def error_response(exc: errors.TesseraError, method: str, path: str) -> JSONResp
     # A 503 names what is closed or locked, which the caller may know; other faults' texts stay in the log.
     shown = status < HTTPStatus.INTERNAL_SERVER_ERROR or status == HTTPStatus.SERVICE_UNAVAILABLE
     detail = str(exc) if shown else "the server could not complete the request"
-    return problem(status, exc.code, detail, path, field=getattr(exc, "field", None), headers=headers)
+    extensions = None
+    if isinstance(exc, errors.RedemptionRefusedError):
+        extensions = {"reason": exc.reason, "words": exc.words, "params": exc.params}
+    return problem(
+        status, exc.code, detail, path, field=getattr(exc, "field", None), headers=headers, extensions=extensions
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -48,6 +48,7 @@ class Action(StrEnum):
     identity_households_read = "identity.households.read"
     identity_households_update = "identity.households.update"
     me_household_read = "me.household.read"
+    me_entitlements_read = "me.entitlements.read"
     restrictions_check = "restrictions.check"
     legal_bases_read = "legal_bases.read"
     restrictions_propose = "restrictions.propose"
@@ -94,6 +95,11 @@ class Action(StrEnum):
     cycles_disburse = "programmes.cycles.disburse"
     cycles_close = "programmes.cycles.close"
     cycles_read = "programmes.cycles.read"
+    redemptions_create = "programs.redemptions.create"
+    redemptions_read = "programs.redemptions.read"
+    redemptions_settle = "programs.redemptions.settle"
+    redemptions_attest = "programs.redemptions.attest"
+    me_redemptions_approve = "me.redemptions.approve"
     cycles_notify_expiry = "programmes.cycles.notify_expiry"
     cycles_return = "programmes.cycles.return"
 
@@ -170,6 +176,12 @@ POLICY: tuple[Grant, ...] = (
         Role.officer, Action.identity_households_update, Scope.purpose, "with a reason; logged for each person in it"
     ),
     Grant(Role.citizen, Action.me_household_read, Scope.own, "the household they are in; logged for the others in it"),
+    Grant(
+        Role.citizen,
+        Action.me_entitlements_read,
+        Scope.own,
+        "their programmes, why, what is left, where, and redemptions; a member's look logged for the head",
+    ),
     Grant(Role.officer, Action.restrictions_check, Scope.purpose, "enforcing services; each check is logged"),
     Grant(Role.citizen, Action.legal_bases_read, Scope.any, "the law is public"),
     Grant(Role.officer, Action.legal_bases_read, Scope.any, "the law is public"),
@@ -261,6 +273,22 @@ POLICY: tuple[Grant, ...] = (
     ),
     Grant(Role.officer, Action.cycles_close, Scope.any, "a disbursed cycle"),
     Grant(Role.officer, Action.cycles_read, Scope.purpose, "a cycle and its results; logged for each person listed"),
+    # Redemption (issue 19): a till redeems at an outlet it operates; what it learns is logged for the person.
+    Grant(
+        Role.merchant,
+        Action.redemptions_create,
+        Scope.own,
+        "at an outlet it operates; the person known by a PIN, a nominee, their app or an officer's attestation",
+    ),
+    Grant(Role.merchant, Action.redemptions_read, Scope.own, "its outlets' redemptions"),
+    Grant(Role.merchant, Action.redemptions_settle, Scope.own, "post or void its outlets' holds"),
+    Grant(
+        Role.officer,
+        Action.redemptions_attest,
+        Scope.purpose,
+        "vouches for one person, one outlet, with a reason; logged; an agency the programme's basis names",
+    ),
+    Grant(Role.citizen, Action.me_redemptions_approve, Scope.own, "a redemption a till asked them to approve"),
     *(
         Grant(r, Action.cycles_notify_expiry, Scope.purpose, "reads each unit's entitlement; logged for each person")
         for r in (Role.officer, Role.admin)

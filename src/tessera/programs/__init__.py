@@ -18,6 +18,8 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       preview.py          eligibility, reasons and amounts over all units at once; totals and budget
       disbursement.py     derived ids and packed records: entitlement accounts and transfers
       cycles.py           draft -> previewed -> approved (four eyes) -> disbursed -> closed
+      entitlements.py     what is left of an entitlement, cycle by cycle, and until when
+      mine.py             a person's own entitlements: why, what is left, where; their redemptions
 
 Redemption at the shops comes next. See ``docs/programs.md``.
 """
@@ -52,6 +54,7 @@ from tessera.programs.formulas import amount_program, formula_probes, guarded_am
 from tessera.programs.gathering import Population, gather_population
 from tessera.programs.households import Composition, HouseholdSource, PersonsAlone, RegisteredHouseholds
 from tessera.programs.known import KnownProgrammes, example_programme, example_programmes, known_programme
+from tessera.programs.mine import REDEMPTIONS_PAGE, MyEntitlements, MyEntitlementsReader, MyProgramme, MyRedemption
 from tessera.programs.outlets import (
     AUTHORISATION_REASON_MAX,
     LOCATION_CODE,
@@ -146,6 +149,7 @@ __all__ = [
     "PROGRAMME_ID_MAX",
     "PROGRAMME_NAME_MAX",
     "QUOTAS_MAX",
+    "REDEMPTIONS_PAGE",
     "REDEMPTION_CODE",
     "REPORTED",
     "RETURN_CODE",
@@ -168,6 +172,10 @@ __all__ = [
     "KnownProgrammes",
     "Line",
     "LineTotal",
+    "MyEntitlements",
+    "MyEntitlementsReader",
+    "MyProgramme",
+    "MyRedemption",
     "Outlet",
     "Outlets",
     "OverBudget",

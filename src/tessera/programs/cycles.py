@@ -13,7 +13,14 @@ entitlement accounts opened as needed, then transfers from each line's programme
 each batch durable before the next, and ``batches_done`` recorded after each. A crash at any
 point is finished by disbursing again: batches already recorded are skipped, and the one in
 flight is sent again, where the ledger answers ``exists`` for what it had applied. A second
-disbursement of a disbursed cycle pays nothing and answers what was done.
+disbursement of a disbursed cycle pays nothing and answers what was done. One call at a time
+disburses a cycle: it holds the store's lock on the cycle for the run (``Store.exclusive``),
+and a call meanwhile, from any thread or server, is refused with ConflictError; the lock dies
+with a killed run, so disbursing again after a crash takes it at once.
+
+Every step is an officer's of an agency the programme's legal basis names, when it names any
+(``check_programme_officer``): the basis of the version the cycle runs, or for a new cycle of
+the latest; an officer of another agency is refused with ForbiddenError naming ``programme``.
 """
 
 from __future__ import annotations
@@ -30,12 +37,14 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import delete, insert, select, update
 
+from tessera.auth import Principal
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX
 from tessera.programs.disbursement import disbursement_transfers, entitlement_accounts
 from tessera.programs.gathering import Population
 from tessera.programs.lost_eligibility import EligibilityLoss
+from tessera.programs.outlets import check_programme_officer
 from tessera.programs.preview import CompiledProgramme, LineTotal, Preview, preview
 from tessera.programs.programmes import OverBudget, Programme
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
@@ -141,17 +150,18 @@ class Cycles:
 
     # -- steps ----------------------------------------------------------------------------------------------------
 
-    def create(self, programme_id: str, cycle_date_ns: int, *, by: str) -> Cycle:
+    def create(self, programme_id: str, cycle_date_ns: int, *, by: Principal) -> Cycle:
         """A draft cycle of the latest version of ``programme_id``, dated ``cycle_date_ns``."""
         if isinstance(cycle_date_ns, bool) or not isinstance(cycle_date_ns, int) or not 0 <= cycle_date_ns < ID_LIMIT:
             raise InvalidInputError("cycle_date", "must be a time in nanoseconds since the epoch")
         registered = self._programmes.get(programme_id)
+        check_programme_officer(by, registered.programme)
         row = {
             "programme": programme_id,
             "version": registered.version,
             "cycle_date_ns": cycle_date_ns,
             "status": CycleStatus.draft.value,
-            "created_by": by,
+            "created_by": by.id,
             "created_at_ns": time.time_ns(),
             "units": 0,
             "eligible": 0,
@@ -160,12 +170,12 @@ class Cycles:
         }
         with self._store.transaction(write=True) as conn:
             cycle_id = conn.execute(insert(programme_cycles).values(**row)).inserted_primary_key[0]  # type: ignore[index]
-        logger.info("cycle %s of %s v%s created by %s", cycle_id, programme_id, registered.version, by)
+        logger.info("cycle %s of %s v%s created by %s", cycle_id, programme_id, registered.version, by.id)
         return self.get(int(cycle_id))
 
-    def preview(self, cycle_id: int, *, by: str) -> tuple[Cycle, Preview]:
+    def preview(self, cycle_id: int, *, by: Principal) -> tuple[Cycle, Preview]:
         """Work out every unit's eligibility and amounts, and record them with the totals; again until approved."""
-        cycle = self._in(cycle_id, (CycleStatus.draft, CycleStatus.previewed), "preview")
+        cycle = self._in(self.read(cycle_id, by=by), (CycleStatus.draft, CycleStatus.previewed), "preview")
         compiled = self._compiled_of(cycle.programme, cycle.version)
         found = preview(compiled, self._gather(compiled, cycle.cycle_date_ns))
         totals = {
@@ -177,7 +187,7 @@ class Cycles:
         }
         values = {
             "status": CycleStatus.previewed.value,
-            "previewed_by": by,
+            "previewed_by": by.id,
             "previewed_at_ns": time.time_ns(),
             "units": len(found.population),
             "eligible": int(found.eligible.sum()),
@@ -195,21 +205,21 @@ class Cycles:
             for rows in _result_rows(cycle_id, found):
                 conn.execute(insert(cycle_results), rows)
         logger.info(
-            "cycle %s previewed by %s: %s of %s units eligible", cycle_id, by, values["eligible"], values["units"]
+            "cycle %s previewed by %s: %s of %s units eligible", cycle_id, by.id, values["eligible"], values["units"]
         )
         return self.get(cycle_id), found
 
-    def approve(self, cycle_id: int, *, by: str) -> Cycle:
+    def approve(self, cycle_id: int, *, by: Principal) -> Cycle:
         """Approve a previewed cycle: another officer than the one who previewed it; within budget unless pro-rated."""
-        cycle = self.get(cycle_id)
+        cycle = self.read(cycle_id, by=by)
         if cycle.status is CycleStatus.draft:
             raise ConflictError("status", f"cycle {cycle_id} has not been previewed: preview it before approving it")
         if cycle.status is not CycleStatus.previewed:
             raise ConflictError("status", f"cycle {cycle_id} is {cycle.status.value}: it was approved already")
         assert cycle.previewed is not None, "a previewed cycle names who previewed it"
-        if cycle.previewed.by == by:
+        if cycle.previewed.by == by.id:
             raise ForbiddenError(
-                f"approved_by: cycle {cycle_id} was previewed by {by}; another officer must approve it (four eyes)"
+                f"approved_by: cycle {cycle_id} was previewed by {by.id}; another officer must approve it (four eyes)"
             )
         if cycle.over_budget is OverBudget.refuse:
             over = next(t for t in cycle.totals if t.over_budget)
@@ -222,22 +232,37 @@ class Cycles:
             moved = conn.execute(
                 update(programme_cycles)
                 .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == CycleStatus.previewed.value)
-                .values(status=CycleStatus.approved.value, approved_by=by, approved_at_ns=time.time_ns())
+                .values(status=CycleStatus.approved.value, approved_by=by.id, approved_at_ns=time.time_ns())
             ).rowcount
         if moved != 1:
             raise ConflictError("status", f"cycle {cycle_id} changed while it was approved: read it again")
-        logger.info("cycle %s approved by %s (previewed by %s)", cycle_id, by, cycle.previewed.by)
+        logger.info("cycle %s approved by %s (previewed by %s)", cycle_id, by.id, cycle.previewed.by)
         self._tell_lost(cycle)
         return self.get(cycle_id)
 
-    def disburse(self, cycle_id: int, *, by: str) -> Disbursement:
-        """Pay an approved cycle, or finish one a crash interrupted; a disbursed cycle answers what was done."""
-        cycle = self.get(cycle_id)
+    def disburse(self, cycle_id: int, *, by: Principal) -> Disbursement:
+        """Pay an approved cycle, or finish one a crash interrupted; a disbursed cycle answers what was done.
+
+        ConflictError naming ``status`` while another call disburses the same cycle.
+        """
+        cycle = self.read(cycle_id, by=by)
         if cycle.status in (CycleStatus.disbursed, CycleStatus.closed):
             return Disbursement(cycle, 0, 0, cycle.batches_done, True)
         if cycle.status not in (CycleStatus.approved, CycleStatus.disbursing):
             raise ConflictError("status", f"cycle {cycle_id} is {cycle.status.value}: only an approved cycle is paid")
         self._tell_lost(cycle)  # done at approval; a crash between the two is made good here
+        busy = ConflictError(
+            "status", f"cycle {cycle_id} is being disbursed by another call; try again when it finishes"
+        )
+        with self._store.exclusive(f"cycle-disbursement-{cycle_id}", lambda: busy):
+            cycle = self.get(cycle_id)  # again, under the lock: the call that held it may have finished the cycle
+            if cycle.status in (CycleStatus.disbursed, CycleStatus.closed):
+                return Disbursement(cycle, 0, 0, cycle.batches_done, True)
+            return self._disburse(cycle, by.id)
+
+    def _disburse(self, cycle: Cycle, by: str) -> Disbursement:
+        """Pay ``cycle`` (approved, or left disbursing by a crash), its lock held, from the first batch not done."""
+        cycle_id = cycle.id
         if cycle.status is CycleStatus.approved:
             with self._store.transaction(write=True) as conn:
                 conn.execute(
@@ -295,21 +320,27 @@ class Cycles:
         logger.info("cycle %s disbursed by %s: %s transfers applied, %s found applied", cycle_id, by, applied, existing)
         return Disbursement(self.get(cycle_id), applied, existing, len(batches), False)
 
-    def close(self, cycle_id: int, *, by: str) -> Cycle:
+    def close(self, cycle_id: int, *, by: Principal) -> Cycle:
         """Close a disbursed cycle."""
-        cycle = self.get(cycle_id)
+        cycle = self.read(cycle_id, by=by)
         if cycle.status is not CycleStatus.disbursed:
             raise ConflictError("status", f"cycle {cycle_id} is {cycle.status.value}: only a disbursed cycle closes")
         with self._store.transaction(write=True) as conn:
             conn.execute(
                 update(programme_cycles)
                 .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "disbursed")
-                .values(status=CycleStatus.closed.value, closed_by=by, closed_at_ns=time.time_ns())
+                .values(status=CycleStatus.closed.value, closed_by=by.id, closed_at_ns=time.time_ns())
             )
-        logger.info("cycle %s closed by %s", cycle_id, by)
+        logger.info("cycle %s closed by %s", cycle_id, by.id)
         return self.get(cycle_id)
 
     # -- reads -------------------------------------------------------------------------------------------------------
+
+    def read(self, cycle_id: int, *, by: Principal) -> Cycle:
+        """The cycle for ``by`` to act on: ForbiddenError naming ``programme`` for an officer of another agency."""
+        cycle = self.get(cycle_id)
+        check_programme_officer(by, self._programmes.get(cycle.programme, cycle.version).programme)
+        return cycle
 
     def get(self, cycle_id: int) -> Cycle:
         """The cycle ``cycle_id``, or NotFoundError naming ``cycle``."""
@@ -368,11 +399,14 @@ class Cycles:
         with self._store.transaction() as conn:
             return [str(s) for s in conn.scalars(query)]
 
-    def _in(self, cycle_id: int, statuses: tuple[CycleStatus, ...], doing: str) -> Cycle:
-        cycle = self.get(cycle_id)
+    def compiled(self, programme_id: str, version: int) -> CompiledProgramme:
+        """A registered programme version compiled, as its cycles judge it: its clauses and reasons in words."""
+        return self._compiled_of(programme_id, version)
+
+    def _in(self, cycle: Cycle, statuses: tuple[CycleStatus, ...], doing: str) -> Cycle:
         if cycle.status not in statuses:
             raise ConflictError(
-                "status", f"cycle {cycle_id} is {cycle.status.value}: an approved cycle is frozen, so no {doing}"
+                "status", f"cycle {cycle.id} is {cycle.status.value}: an approved cycle is frozen, so no {doing}"
             )
         return cycle
 

@@ -292,6 +292,18 @@ class Outlets:
             latest = _latest(conn, outlet.id, programme_id)
         return latest if latest is not None and latest.live else None
 
+    def authorised_count(self, programme_id: str) -> int:
+        """How many outlets are authorised for a programme now: at most one standing authorisation an outlet."""
+        a, r = outlet_authorisations, outlet_revocations
+        standing = and_(r.c.outlet_id == a.c.outlet_id, r.c.programme_id == a.c.programme_id, r.c.seq == a.c.seq)
+        query = (
+            select(func.count())
+            .select_from(a.outerjoin(r, standing))
+            .where(a.c.programme_id == programme_id, r.c.seq.is_(None))
+        )
+        with self.store.transaction() as conn:
+            return int(conn.scalar(query) or 0)
+
     # -- checks -----------------------------------------------------------------------------------
 
     def _checked_operator(self, value: object) -> str:

@@ -9,7 +9,9 @@ says: a grant only widens.
 
 Why a unit is not eligible, in words: the eligibility's top-level clauses (the operands of its
 outermost ``&&`` or ``||``) are evaluated apart, and bit *i* of ``failed`` says clause *i* did
-not hold; ``reason`` turns the bits into a sentence naming those clauses.
+not hold; ``reason`` turns the bits into a sentence naming those clauses. The bits are kept for
+the eligible too, so ``qualified`` can say which clauses held (under ``||``, some may not), or
+that a grant made the unit eligible though the condition did not hold.
 """
 
 from __future__ import annotations
@@ -127,6 +129,14 @@ class CompiledProgramme:
             return "none of these holds: " + "; ".join(named)
         return "not met: " + "; ".join(named)
 
+    def qualified(self, failed: int) -> str:
+        """The words for an eligible unit: the clauses that held, or the grant that made it eligible."""
+        held = [c for i, c in enumerate(self.clauses) if not failed >> i & 1]
+        enough = bool(held) if self.joiner == "||" else len(held) == len(self.clauses)
+        if not enough:
+            return f"granted: a decision under the rules grants {self.programme.id!r} (the condition did not hold)"
+        return "met: " + "; ".join(held)
+
 
 @dataclass(frozen=True, slots=True)
 class LineTotal:
@@ -150,7 +160,7 @@ class Preview:
 
     population: Population
     eligible: npt.NDArray[np.bool_]
-    failed: npt.NDArray[np.int64]  # bits of the clauses that did not hold, 0 for the eligible
+    failed: npt.NDArray[np.int64]  # bits of the clauses that did not hold, for the eligible too
     amounts: npt.NDArray[np.int64]  # units x lines, as the formulas give them (0 for the ineligible)
     totals: tuple[LineTotal, ...]
     over_budget: OverBudget | None  # what approval does: refuse, or pro-rate; None within budget
@@ -176,7 +186,6 @@ def preview(compiled: CompiledProgramme, population: Population) -> Preview:
     for i, clause in enumerate(compiled._clauses):
         value, error = clause.evaluate(columns, size)
         failed |= (~(np.asarray(value, np.bool_) & ~error)).astype(np.int64) << i
-    failed[eligible] = 0
     amounts = np.zeros((size, len(compiled.lines)), np.int64)
     for k, line in enumerate(compiled.lines):
         value, error = line.amount.evaluate(columns, size)

@@ -41,6 +41,7 @@ import numpy.typing as npt
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tessera.auth import Principal
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.ledger import CreateTransferStatus, Ledger
 from tessera.limits import BATCH_SIZE_MAX
@@ -123,11 +124,11 @@ class Returns:
 
     # -- notices before expiry ---------------------------------------------------------------------------------------
 
-    def notify_expiring(self, programme_id: str, cycle_id: int, *, by: str, days_before: int) -> ExpiryNotices:
+    def notify_expiring(self, programme_id: str, cycle_id: int, *, by: Principal, days_before: int) -> ExpiryNotices:
         """Tell each unit with something of the cycle left how much, until when, and where; once per unit and cycle."""
         if isinstance(days_before, bool) or not isinstance(days_before, int) or not 0 <= days_before <= DAYS_BEFORE_MAX:
             raise InvalidInputError("days_before", f"must be a whole number of days, 0-{DAYS_BEFORE_MAX}")
-        cycle, registered = self._paid(programme_id, cycle_id)
+        cycle, registered = self._paid(programme_id, cycle_id, by)
         programme = registered.programme
         expires = self._entitlements.cycle_expiry(cycle.id)
         now = self._clock()
@@ -165,7 +166,7 @@ class Returns:
                     .values(
                         expiry_through_seq=last,
                         expiry_notices=cycle_followups.c.expiry_notices + len(drafts),
-                        expiry_notified_by=by,
+                        expiry_notified_by=by.id,
                     )
                 ).rowcount
                 if moved != 1:
@@ -178,10 +179,10 @@ class Returns:
             conn.execute(
                 update(cycle_followups)
                 .where(cycle_followups.c.cycle_id == cycle.id, cycle_followups.c.expiry_notified_at_ns.is_(None))
-                .values(expiry_notified_at_ns=now, expiry_notified_by=by)
+                .values(expiry_notified_at_ns=now, expiry_notified_by=by.id)
             )
         row = self._followups(cycle.id)
-        logger.info("cycle %s: %s expiry notices in all, by %s", cycle.id, row.expiry_notices, by)
+        logger.info("cycle %s: %s expiry notices in all, by %s", cycle.id, row.expiry_notices, by.id)
         return ExpiryNotices(
             cycle.id, created, row.expiry_notices, expires, row.expiry_notified_by, row.expiry_notified_at_ns
         )
@@ -207,9 +208,9 @@ class Returns:
 
     # -- the return --------------------------------------------------------------------------------------------------
 
-    def return_expired(self, programme_id: str, cycle_id: int, *, by: str) -> ReturnRun:
+    def return_expired(self, programme_id: str, cycle_id: int, *, by: Principal) -> ReturnRun:
         """Return each unit's expired remainder of the cycle (and older) to the programme; again, nothing twice."""
-        cycle, registered = self._paid(programme_id, cycle_id)
+        cycle, registered = self._paid(programme_id, cycle_id, by)
         programme = registered.programme
         expires = self._entitlements.cycle_expiry(cycle.id)
         now = self._clock()
@@ -239,7 +240,7 @@ class Returns:
             conn.execute(
                 update(cycle_followups)
                 .where(cycle_followups.c.cycle_id == cycle.id, cycle_followups.c.returned_by.is_(None))
-                .values(returned_by=by, return_started_at_ns=now)
+                .values(returned_by=by.id, return_started_at_ns=now)
             )
         through, applied, existing = int(row.return_through_seq), 0, 0
         lines = len(programme.lines)
@@ -247,7 +248,7 @@ class Returns:
             numbers, seqs = self._page(cycle.id, through, max(self._batch_size // lines, 1))
             if not len(seqs):
                 break
-            ok, found = self._return_batch(registered, cycle, now, numbers, seqs, by=by)
+            ok, found = self._return_batch(registered, cycle, now, numbers, seqs, by=by.id)
             applied, existing = applied + ok, existing + found
             last = int(seqs[-1])
             with self._store.transaction(write=True) as conn:
@@ -275,7 +276,7 @@ class Returns:
                 .values(returned_at_ns=now, returned=json.dumps({str(k): v for k, v in sorted(totals.items())}))
             )
         row = self._followups(cycle.id)
-        logger.info("cycle %s returned by %s: %s", cycle.id, by, totals)
+        logger.info("cycle %s returned by %s: %s", cycle.id, by.id, totals)
         return ReturnRun(
             cycle.id,
             applied,
@@ -343,8 +344,8 @@ class Returns:
 
     # -- reads -------------------------------------------------------------------------------------------------------
 
-    def _paid(self, programme_id: str, cycle_id: int) -> tuple[Cycle, RegisteredProgramme]:
-        cycle = self._cycles.get(cycle_id)
+    def _paid(self, programme_id: str, cycle_id: int, by: Principal) -> tuple[Cycle, RegisteredProgramme]:
+        cycle = self._cycles.read(cycle_id, by=by)  # an officer of an agency the programme's basis names
         if cycle.programme != programme_id:
             raise NotFoundError("cycle", f"no cycle {cycle_id} of programme {programme_id!r:.80}")
         if cycle.status not in (CycleStatus.disbursed, CycleStatus.closed):

@@ -1,4 +1,4 @@
-"""Programmes' tables (issue 19, migrations 0021, 0023): definitions, cycles, per-unit results, what follows a cycle.
+"""Programmes' tables (issue 19, migrations 0021, 0023, 0024): definitions, cycles, results, what follows a cycle.
 
 They share ``tables.metadata``; ``tessera.store`` imports this module wherever the schema is
 collected, so migrations and their test see them with the rest.
@@ -67,9 +67,10 @@ cycle_results = Table(
     Column("eligible", Boolean, nullable=False),
     Column("failed", BigInteger, nullable=False),  # bit i: the eligibility's clause i did not hold
     Column("amounts", String(400), nullable=False),  # per line, comma-separated, before any pro-rating
+    Index(None, "person", "cycle_id"),  # a person's own results (migration 0023)
 )
 
-# What follows a cycle's approval (migration 0023): the notices of eligibility lost, the notices before its
+# What follows a cycle's approval (migration 0024): the notices of eligibility lost, the notices before its
 # validity ends, and the return of what was not spent; each with its progress (by seq), actor and time.
 cycle_followups = Table(
     "cycle_followups",

@@ -28,7 +28,7 @@ from tessera.store.tables import NUMBER_LENGTH
 REDEMPTION_ID_LENGTH = 18  # "r_" and 16 hex digits
 ATTESTATION_ID_LENGTH = 18  # "a_" and 16 hex digits
 OUTLET_ID_LENGTH = 18  # "o_" and 16 hex digits
-REDEMPTION_STATUSES = ("awaiting_approval", "completed", "held", "posted", "voided", "declined", "refused")
+REDEMPTION_STATUSES = ("awaiting_approval", "posting", "completed", "held", "posted", "voided", "declined", "refused")
 REDEMPTION_AUTHS = ("pin", "app", "nominee", "attestation")
 REDEMPTION_TRANSFER_KINDS = ("draw", "co_payment", "return", "post", "void")
 REDEMPTION_TEXT_MAX = 16 * 1024  # items and outcome, as JSON
@@ -82,6 +82,12 @@ redemption_transfers = Table(
     Column("outlet_id", String(OUTLET_ID_LENGTH), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("pending_id", BigInteger, nullable=True),  # a post's or void's hold
+    # The rest of the record, so that a retry sends the very same chain.
+    Column("debit_account_id", BigInteger, nullable=False),
+    Column("credit_account_id", BigInteger, nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("flags", Integer, nullable=False),  # pending, post or void; "linked" is added when the chain is packed
+    Column("timeout", Integer, nullable=False),
     CheckConstraint(_in("kind", REDEMPTION_TRANSFER_KINDS), name="kind"),
     Index(None, "redemption_id"),
     Index(None, "programme", "cycle_id"),

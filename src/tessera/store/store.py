@@ -68,6 +68,7 @@ from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX, check_batch_
 if TYPE_CHECKING:
     from alembic.config import Config
 
+from tessera.store.locks import Busy, checked_lock_name, held_on_postgresql, held_on_sqlite
 from tessera.store.money_tables import agencies
 from tessera.store.tables import (
     KEY_ID_MAX,
@@ -453,6 +454,28 @@ class Store:
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self._engine.dialect.name
+
+    @contextmanager
+    def exclusive(self, name: str, busy: Busy) -> Iterator[None]:
+        """Hold the lock ``name`` across a long task of many transactions; ``busy()`` at once if another holds it.
+
+        Every process sharing this database is excluded, and the lock dies with its holder
+        (process or connection), so a task killed mid-way is taken up again at once (``locks.py``).
+        """
+        name = checked_lock_name(name)
+        if self._closed:
+            raise StoreClosedError("the store was closed")
+        try:
+            if self.dialect == "postgresql":
+                with held_on_postgresql(self._engine, name, busy):
+                    yield
+            else:
+                database = self._engine.url.database
+                assert database, "a SQLite store is always a file (_parsed_url)"
+                with held_on_sqlite(Path(database), name, busy):
+                    yield
+        except (DBAPIError, PoolTimeoutError) as exc:
+            raise StoreError(f"cannot hold the lock {name!r} at {self.url_redacted}: {self._reason(exc)}") from exc
 
     # --- plumbing ---------------------------------------------------------------------------
 

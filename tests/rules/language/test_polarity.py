@@ -6,7 +6,7 @@ import itertools
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tessera.errors import InvalidInputError, NotFoundError, ProtectedCategoryError, TesseraError
@@ -124,6 +124,19 @@ class TestTheProperty:
 
     @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(CONDITIONS, st.lists(EVENTS, min_size=1, max_size=12))
+    @example(  # once admitted: grade < 0 is true at -1 and false at 0, so its negation fired at 0 and not at -1
+        "!((event.claimant.age < 0 ? event.claimant.grade < 0 : event.claimant.grade < 0))",
+        [
+            {
+                "claimant.grade": -1,
+                "claimant.chronic": False,
+                "claimant.age": -1,
+                "diagnosis": "",
+                "amount": 0,
+                "urgent": True,
+            }
+        ],
+    )
     def test_an_admitted_condition_never_fires_on_absence(
         self, condition: str, events: list[dict[str, object]]
     ) -> None:
@@ -155,6 +168,7 @@ class TestTheProperty:
             'event.diagnosis != ""',
             "event.urgent ? event.claimant.chronic : event.claimant.grade >= 3",
             "event.claimant.chronic ? true : false",
+            "!(event.claimant.grade < 1 && event.urgent)",  # grade >= 1 || !urgent: < 1 holds wherever absent
         ],
     )
     def test_conditions_that_widen__admitted(self, condition: str) -> None:
@@ -175,6 +189,26 @@ class TestTheProperty:
             "event.diagnosis": Polarity.unknown,
         }
         assert {ABSENT[t] for t in protected.values()} == set(PROTECTED.values())
+
+    @pytest.mark.parametrize(
+        ("condition", "polarity"),
+        [
+            ("event.claimant.grade < 1 && event.urgent", Polarity.narrowing),  # true at 0, -1 and the lowest
+            ("!(event.claimant.grade < 1 && event.urgent)", Polarity.widening),
+            ("event.claimant.grade < 0 && event.urgent", Polarity.mixed),  # true at -1, false at 0
+            ("!(event.claimant.grade < 0 && event.urgent)", Polarity.unknown),  # true at 0, false at -1
+            ("event.claimant.grade == 0 || event.urgent", Polarity.mixed),  # true at 0, false at -1
+            ("!(event.urgent ? event.claimant.grade < 0 : event.claimant.grade < 0)", Polarity.unknown),
+            ("!(6 / (event.claimant.grade + 1) > 100 && event.urgent)", Polarity.unknown),  # an error at -1
+        ],
+    )
+    def test_only_a_fact_true_at_every_absent_value_turns_widening_under_not(
+        self, condition: str, polarity: Polarity
+    ) -> None:
+        """! swaps widening and narrowing only: a sub-expression true at -1 and false at 0 stays refused under !."""
+        variables = {f"event.{p}": leaf.type for p, leaf in TYPES.get("aid.claimed").leaf_fields().items()}
+        grade = {"event.claimant.grade": variables["event.claimant.grade"]}
+        assert polarities(check(condition, variables, "c"), grade) == {"event.claimant.grade": polarity}
 
 
 # -- attacks: an operator who wants to punish a minority and has read docs/rules.md -------------------------------
@@ -240,6 +274,19 @@ class TestAttacks:
             ("event.claimant.chronic_condition ? false : true", "chronic_condition", "health"),
             ("(event.claimant.chronic_condition ? 0 : 1) == 1", "chronic_condition", "health"),
             ("event.claimant.chronic_condition ? event.amount > 0 : event.amount > 10", "chronic_condition", "health"),
+            # Under !, a comparison true at -1 and false at 0: the negation fires at 0, the absent grade.
+            (
+                "!(event.claimant.disability_grade < 0 && event.claimant.age_band >= 60)",
+                "disability_grade",
+                "disability",
+            ),
+            ("!(event.claimant.disability_grade == 0 || event.amount > 0)", "disability_grade", "disability"),
+            (
+                "!(event.claimant.age_band < 0 ? event.claimant.disability_grade < 0 : "
+                "event.claimant.disability_grade < 0)",
+                "disability_grade",
+                "disability",
+            ),
             # Arithmetic: the grade turned upside down.
             ("event.claimant.disability_grade * -1 > -1", "disability_grade", "disability"),
             ("4 - event.claimant.disability_grade >= 4", "disability_grade", "disability"),

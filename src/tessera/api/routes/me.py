@@ -13,6 +13,7 @@ from tessera.api.schemas import (
     AccessLogPublic,
     HouseholdPublic,
     Looker,
+    MyEntitlementsPublic,
     MyIdentityPublic,
     PersonPublic,
     PrincipalPublic,
@@ -22,6 +23,7 @@ from tessera.audit import AccessEntry
 from tessera.auth import Action, published_name
 from tessera.errors import NotFoundError
 from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
+from tessera.programs import REDEMPTIONS_PAGE
 from tessera.service import OWN_HOUSEHOLD_PURPOSE, Services
 
 RELYING_PARTY_PREFIX = "rp:"  # how tessera.identity's OIDC provider names a relying party in the log
@@ -100,6 +102,35 @@ def my_household(caller: CallerDep, services: ServicesDep) -> HouseholdPublic:
         unstated=OWN_HOUSEHOLD_PURPOSE,
     )
     return HouseholdPublic.of(household)
+
+
+@router.get("/entitlements", openapi_extra=declare(Action.me_entitlements_read))
+def my_entitlements(
+    caller: CallerDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX, description="redemptions on a page")] = REDEMPTIONS_PAGE,
+    before: Annotated[
+        str | None, Query(max_length=64, description="the next_before of the previous page of redemptions")
+    ] = None,
+) -> MyEntitlementsPublic:
+    """Every programme the caller's unit is in: why (in words), what is left until when, where; their redemptions.
+
+    A household programme is the household's, paid to its head: a member sees it too, and
+    that look is logged for the head (as /v1/me/household's is), whose number and balance it
+    shows. The caller's own look is not logged.
+    """
+    person = services.person_of(caller)
+    mine = services.my_entitlements.of(person.number, limit=limit, before=before)
+    if mine.others:
+        heads = services.registry.subjects_of(list(mine.others))
+        services.record_access(
+            caller,
+            sorted(set(heads.values())),
+            ("entitlements",),
+            f"read entitlements of household {mine.household_id}",
+            unstated=OWN_HOUSEHOLD_PURPOSE,
+        )
+    return MyEntitlementsPublic.of(mine)
 
 
 @router.post("/virtual-ids", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.me_virtual_ids_write))

@@ -29,7 +29,7 @@ from tessera.api.schemas import (
     ReturnRunPublic,
     UnitResultPublic,
 )
-from tessera.auth import Action
+from tessera.auth import Action, Principal
 from tessera.errors import InvalidInputError, NotFoundError
 from tessera.limits import PAGE_SIZE_MAX
 from tessera.programs import Cycle, RegisteredProgramme, funding_accounts
@@ -74,7 +74,7 @@ def create_cycle(
     except ValueError:
         raise InvalidInputError("cycle_date", f"not a date: {body.cycle_date!r}") from None
     at_ns = int(datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC).timestamp()) * 10**9
-    return _cycle(services.cycles.create(programme_id, at_ns, by=caller.principal.id))
+    return _cycle(services.cycles.create(programme_id, at_ns, by=caller.principal))
 
 
 @router.get("/{programme_id}/cycles/{cycle_id}", openapi_extra=declare(Action.cycles_read))
@@ -87,7 +87,7 @@ def get_cycle(  # noqa: PLR0917 (FastAPI passes path, query and dependencies by 
     limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 100,
 ) -> CyclePublic:
     """A cycle, every step's actor and time, its totals, and a page of its per-unit results; logged for each."""
-    cycle = _of(services, programme_id, cycle_id)
+    cycle = _of(services, programme_id, cycle_id, caller.principal)
     results = services.cycles.results(cycle_id, after=after, limit=limit)
     subjects = services.registry.subjects_of([r.person for r in results]) if results else {}
     shown = [subjects[r.person] for r in results]
@@ -102,9 +102,9 @@ def preview_cycle(
     programme_id: ProgrammePath, cycle_id: CyclePath, caller: CallerDep, services: ServicesDep
 ) -> CyclePublic:
     """Work out who is entitled and how much, who is not and why, the totals and the budget; logged for each person."""
-    _of(services, programme_id, cycle_id)
+    _of(services, programme_id, cycle_id, caller.principal)
     services.require_purpose(caller, [], RESULT_FIELDS, doing="previewing a cycle")
-    cycle, found = services.cycles.preview(cycle_id, by=caller.principal.id)
+    cycle, found = services.cycles.preview(cycle_id, by=caller.principal)
     facts: tuple[str, ...] = tuple(services.cycles.facts_read(cycle_id))
     services.record_access(caller, found.population.read.tolist(), facts, f"facts read for cycle {cycle_id}")
     return _cycle(cycle)
@@ -115,8 +115,8 @@ def approve_cycle(
     programme_id: ProgrammePath, cycle_id: CyclePath, caller: CallerDep, services: ServicesDep
 ) -> CyclePublic:
     """Approve a previewed cycle: another officer than the one who previewed it; over budget, refused or pro-rated."""
-    _of(services, programme_id, cycle_id)
-    return _cycle(services.cycles.approve(cycle_id, by=caller.principal.id))
+    _of(services, programme_id, cycle_id, caller.principal)
+    return _cycle(services.cycles.approve(cycle_id, by=caller.principal))
 
 
 @router.post("/{programme_id}/cycles/{cycle_id}/disburse", openapi_extra=declare(Action.cycles_disburse))
@@ -124,9 +124,9 @@ def disburse_cycle(
     programme_id: ProgrammePath, cycle_id: CyclePath, caller: CallerDep, services: ServicesDep
 ) -> DisbursementPublic:
     """Pay an approved cycle through the ledger, or finish one a crash interrupted; again, it pays nothing twice."""
-    _of(services, programme_id, cycle_id)
+    _of(services, programme_id, cycle_id, caller.principal)
     services.require_purpose(caller, [], RESULT_FIELDS, doing="disbursing a cycle")
-    done = services.cycles.disburse(cycle_id, by=caller.principal.id)
+    done = services.cycles.disburse(cycle_id, by=caller.principal)
     if not done.already_disbursed:
         paid = services.cycles.beneficiaries(cycle_id)
         services.record_access(caller, paid, ("programme.entitlement",), f"credited by cycle {cycle_id}")
@@ -144,8 +144,8 @@ def close_cycle(
     programme_id: ProgrammePath, cycle_id: CyclePath, caller: CallerDep, services: ServicesDep
 ) -> CyclePublic:
     """Close a disbursed cycle."""
-    _of(services, programme_id, cycle_id)
-    return _cycle(services.cycles.close(cycle_id, by=caller.principal.id))
+    _of(services, programme_id, cycle_id, caller.principal)
+    return _cycle(services.cycles.close(cycle_id, by=caller.principal))
 
 
 @router.post("/{programme_id}/cycles/{cycle_id}/notify-expiry", openapi_extra=declare(Action.cycles_notify_expiry))
@@ -157,11 +157,9 @@ def notify_expiry(
     services: ServicesDep,
 ) -> ExpiryNoticesPublic:
     """Tell each unit with something of the cycle left how much, until when and where; once per unit and cycle."""
-    _of(services, programme_id, cycle_id)
+    _of(services, programme_id, cycle_id, caller.principal)
     services.require_purpose(caller, [], ENTITLEMENT_FIELDS, doing="telling a cycle's units what expires")
-    done = services.returns.notify_expiring(
-        programme_id, cycle_id, by=caller.principal.id, days_before=body.days_before
-    )
+    done = services.returns.notify_expiring(programme_id, cycle_id, by=caller.principal, days_before=body.days_before)
     if done.created:
         paid = services.cycles.beneficiaries(cycle_id)
         services.record_access(caller, paid, ENTITLEMENT_FIELDS, f"told what expires of cycle {cycle_id}")
@@ -173,9 +171,9 @@ def return_expired(
     programme_id: ProgrammePath, cycle_id: CyclePath, caller: CallerDep, services: ServicesDep
 ) -> ReturnRunPublic:
     """Return what was not spent of the cycle to the programme, once its validity ended and its notices went out."""
-    _of(services, programme_id, cycle_id)
+    _of(services, programme_id, cycle_id, caller.principal)
     services.require_purpose(caller, [], ENTITLEMENT_FIELDS, doing="returning a cycle's unspent entitlements")
-    run = services.returns.return_expired(programme_id, cycle_id, by=caller.principal.id)
+    run = services.returns.return_expired(programme_id, cycle_id, by=caller.principal)
     if not run.already_returned:
         paid = services.cycles.beneficiaries(cycle_id)
         services.record_access(caller, paid, ENTITLEMENT_FIELDS, f"unspent of cycle {cycle_id} returned")
@@ -190,13 +188,12 @@ def return_expired(
     )
 
 
-def _of(services: Services, programme_id: str, cycle_id: int) -> Cycle:
-    """The cycle, if it is one of ``programme_id``'s."""
+def _of(services: Services, programme_id: str, cycle_id: int, principal: Principal) -> Cycle:
+    """The cycle, if it is one of ``programme_id``'s and ``principal`` may act on it (an agency its basis names)."""
     services.programmes.get(programme_id)
-    cycle = services.cycles.get(cycle_id)
-    if cycle.programme != programme_id:
+    if services.cycles.get(cycle_id).programme != programme_id:
         raise NotFoundError("cycle", f"no cycle {cycle_id} of programme {programme_id!r}")
-    return cycle
+    return services.cycles.read(cycle_id, by=principal)
 
 
 def _programme(registered: RegisteredProgramme) -> ProgrammePublic:

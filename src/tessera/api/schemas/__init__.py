@@ -81,7 +81,13 @@ from tessera.api.schemas.ledger import (
     TransfersCreate,
     TransfersPublic,
 )
-from tessera.api.schemas.me import AccessEntryPublic, AccessLogPublic, Looker, MyIdentityPublic
+from tessera.api.schemas.me import (
+    AccessEntryPublic,
+    AccessLogPublic,
+    Looker,
+    MyEntitlementsPublic,
+    MyIdentityPublic,
+)
 from tessera.api.schemas.money import (
     AdminRefusalCreate,
     AdminRequestCreate,
@@ -297,6 +303,7 @@ __all__ = [
     "MerchantCategoryPublic",
     "MyAccountPublic",
     "MyAccountsPublic",
+    "MyEntitlementsPublic",
     "MyIdentityPublic",
     "MyRestrictionsPublic",
     "NoticeAppealCreate",

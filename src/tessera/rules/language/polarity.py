@@ -17,21 +17,25 @@ makes the condition hold where it did not hold. The rule never fires on the abse
 fact, and the fact never narrows a grant the rule would make without it.
 
 **How it is checked**, on the checked tree, per protected field, as *widening* (monotone),
-*narrowing* (antitone) or *unknown*:
+*narrowing* (antitone), *mixed* or *unknown*:
 
 - a boolean sub-expression whose only variable is one protected field is a function of that
-  field alone, so its polarity follows from its value at the absent value, which CEL itself
-  computes: false there (it can only become true when the fact is present) is widening
-  (``event.claimant.disability_grade >= 2``, ``== 3``, ``in [2, 3]``, ``> 0``,
-  ``event.claimant.chronic_condition``, ``!(!x)``); true there is narrowing (``== 0``,
-  ``< 2``, ``<= 1``, ``!= 2``, ``!x``); an error there is unknown. A numeric fact is a
-  magnitude: a value below its absent 0 means no more than 0 does (an agency must not code
-  "assessed as none" as -1), so the expression must also be false at -1 and at the lowest
-  value, or it is narrowing (``< 0``, ``== -1``, ``!= 0``);
+  field alone, so its polarity follows from its values where the fact is absent, which CEL
+  itself computes. A numeric fact is a magnitude: a value below its absent 0 means no more
+  than 0 does (an agency must not code "assessed as none" as -1), so -1 and the lowest value
+  are absent too. False at every absent value (it can only become true when the fact is
+  present) is widening (``event.claimant.disability_grade >= 2``, ``== 3``, ``in [2, 3]``,
+  ``> 0``, ``event.claimant.chronic_condition``, ``!(!x)``); true at every one is narrowing
+  (``< 2``, ``<= 1``, ``!= 2``, ``!x``); true at some and not at others is mixed (``< 0``,
+  ``== -1``, ``!= 0``: true at -1, false at 0; ``== 0``: the other way round); an error at
+  any is unknown. Narrowing and mixed both fire where the fact is absent, but only narrowing
+  is antitone (true at absence, the top outcome): its negation is false at every absent
+  value, so ``!`` may turn it into widening. The negation of a mixed one is still true at
+  some absent value (``!(x < 0 && y)`` holds at 0 and not at -1), so it stays refused;
 - ``&&`` and ``||`` keep their operands' polarities (both are monotone in each operand under
   ``false < error < true``, as CEL's absorbing ``&&`` and ``||`` are); a field with
   different polarities in the two operands is unknown;
-- ``!`` swaps widening and narrowing;
+- ``!`` swaps widening and narrowing; any other polarity under ``!`` is unknown;
 - ``c ? a : b`` keeps the polarities of ``a`` and ``b``; a protected field in ``c`` is
   unknown (an error in ``c`` makes the whole expression an error, so no rewriting into
   ``&&`` and ``||`` is sound);
@@ -97,7 +101,8 @@ class Polarity(StrEnum):
     """How a condition reads one protected field."""
 
     widening = "widening"  # more of the fact never turns the condition off: admitted
-    narrowing = "narrowing"  # true where the fact is absent: refused
+    narrowing = "narrowing"  # true wherever the fact is absent (0, -1, the lowest): refused, and widening under !
+    mixed = "mixed"  # true at one absent value, false at another: refused, and unknown under !
     unknown = "unknown"  # the guard cannot tell: refused
 
 
@@ -143,7 +148,7 @@ def require_widening(where: str, rule_id: str, checked: Checked, protected: Mapp
         if polarity is Polarity.widening:
             continue
         field = protected[name]
-        if polarity is Polarity.narrowing:
+        if polarity in (Polarity.narrowing, Polarity.mixed):
             reason = (
                 f"and rule {rule_id!r} fires where it is absent, or lets it narrow a grant made without it: a grant "
                 "may open only because of the protected fact, never its absence (read it as a lower bound, "
@@ -187,12 +192,14 @@ class _Analysis:
         if len(names) == 1 and self._types.get(node.id) == "bool":
             (name,) = touched
             field_type = self._protected[name]
-            absent, *below = _values_at(node, name, field_type, (ABSENT[field_type], *BELOW_ABSENT.get(field_type, ())))
-            if absent is False and all(b is False for b in below):
+            values = _values_at(node, name, field_type, (ABSENT[field_type], *BELOW_ABSENT.get(field_type, ())))
+            if None in values:
+                return {name: Polarity.unknown}  # an error where the fact is absent
+            if True not in values:
                 return {name: Polarity.widening}
-            if absent is None:
-                return {name: Polarity.unknown}
-            return {name: Polarity.narrowing}  # true where absent, or where below it (a grade of -1)
+            if False not in values:
+                return {name: Polarity.narrowing}  # antitone: ! makes it widening
+            return {name: Polarity.mixed}  # true at one absent value, false at another (< 0, == 0, != 0)
         if isinstance(node, Call) and node.target is None:
             if node.function in ("_&&_", "_||_") and len(node.args) == BINARY_ARGS:
                 return _merged(self.polarity(node.args[0]), self.polarity(node.args[1]))

@@ -15,7 +15,7 @@ down_revision = "0021"
 branch_labels = None
 depends_on = None
 
-_STATUSES = "status IN ('awaiting_approval', 'completed', 'held', 'posted', 'voided', 'declined', 'refused')"
+_STATUSES = "status IN ('awaiting_approval', 'posting', 'completed', 'held', 'posted', 'voided', 'declined', 'refused')"
 _AUTHS = "auth IN ('pin', 'app', 'nominee', 'attestation')"
 _KINDS = "kind IN ('draw', 'co_payment', 'return', 'post', 'void')"
 
@@ -60,6 +60,11 @@ def upgrade() -> None:
         sa.Column("outlet_id", sa.String(length=18), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("pending_id", sa.BigInteger(), nullable=True),
+        sa.Column("debit_account_id", sa.BigInteger(), nullable=False),
+        sa.Column("credit_account_id", sa.BigInteger(), nullable=False),
+        sa.Column("code", sa.Integer(), nullable=False),
+        sa.Column("flags", sa.Integer(), nullable=False),
+        sa.Column("timeout", sa.Integer(), nullable=False),
         sa.CheckConstraint(_KINDS, name=op.f("ck_redemption_transfers_kind")),
         sa.ForeignKeyConstraint(
             ["redemption_id"], ["redemptions.id"], name=op.f("fk_redemption_transfers_redemption_id_redemptions")
