@@ -64,6 +64,7 @@ from tessera.money import (
 from tessera.programs import (
     CompiledProgramme,
     Cycles,
+    Grievances,
     HouseholdSource,
     KnownProgrammes,
     Outlets,
@@ -347,6 +348,14 @@ class Services:
                 self.store, c.facts, c.programme.unit, at, households=self.household_source, types=self.event_types
             ),
         )
+        self.grievances = Grievances(
+            self.store, self.programmes, self.cycles, self.ledger, head_of=self._head_of_household
+        )
+
+    def _head_of_household(self, number: str) -> str | None:
+        """The head of ``number``'s household now: whose entitlement a household programme's back-pay credits."""
+        household = self.households.household_of(number)
+        return None if household is None else household.head
 
     def _start_redemptions(self) -> None:
         """What a person has left of each entitlement, and the shops' tills that redeem it."""

@@ -92,6 +92,7 @@ NO_PERSONAL_DATA = {
     ("POST", "/v1/outlets/{outlet_id}/authorisations"): "a shop authorised for a programme, with the reason",
     ("POST", "/v1/outlets/{outlet_id}/authorisations/{programme_id}/revoke"): "an authorisation ended",
     ("PUT", "/v1/programs/{programme_id}/products"): "a programme's product list, imported whole",
+    ("GET", "/v1/programs/{programme_id}/grievances/stats"): "counts and times to resolution, no one's grievance",
 }
 
 
@@ -244,6 +245,18 @@ OWN_READS_OF_OTHERS: dict[tuple[str, str], Callable[[Policy], tuple[str, tuple[s
     ("GET", "/v1/me/entitlements"): _own_entitlements,
 }
 
+
+def _grievances(policy: Policy) -> list[Call]:
+    """Ada's grievance about the adult cash grant: in the officers' queue, and read alone."""
+    services, world = policy.world.services, policy.world
+    programme = services.programmes.check(programme_text())
+    funding = funding_accounts(programme, {}, services.ledger)
+    services.programmes.register(programme_text(), programme, funding, registered_by=world.principals["admin"].id)
+    ada = policy.ada
+    made = services.grievances.file(ada.number, ada.principal_id, "adult_cash", "not_received", "it never came")
+    return [Call("/v1/programs/grievances", (ada.number,)), Call(f"/v1/programs/grievances/{made.id}", (ada.number,))]
+
+
 CASES: dict[tuple[str, str], Callable[[Policy], list[Call]]] = {
     ("GET", "/v1/identity/enrolments/{enrolment_id}"): _enrolments,
     ("GET", "/v1/identity/adjudications"): _adjudications,
@@ -257,6 +270,8 @@ CASES: dict[tuple[str, str], Callable[[Policy], list[Call]]] = {
     ("GET", "/v1/notice-appeals"): _notice_appeals,
     ("GET", "/v1/sanctions/hits"): _sanctions_hits,
     ("GET", "/v1/programs/{programme_id}/cycles/{cycle_id}"): _cycle_results,
+    ("GET", "/v1/programs/grievances"): _grievances,
+    ("GET", "/v1/programs/grievances/{grievance_id}"): _grievances,
 }
 
 

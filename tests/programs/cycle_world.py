@@ -247,10 +247,12 @@ def family_paid(
     funding = funding_accounts(programme, {}, services.ledger)
     services.programmes.register(text, programme, funding, registered_by=admin)
     services.ledger.create_transfers([Transfer(10**12 + 19, issuer, funding[MONEY], 10**10, ledger=MONEY, code=1)])
-    cycle = services.cycles.create("family_cash", cycle_date_ns, by=maker)
-    services.cycles.preview(cycle.id, by=maker)
-    services.cycles.approve(cycle.id, by=checker)
-    services.cycles.disburse(cycle.id, by=checker)
+    making, checking = services.store.get_principal(maker), services.store.get_principal(checker)
+    assert making is not None and checking is not None
+    cycle = services.cycles.create("family_cash", cycle_date_ns, by=making)
+    services.cycles.preview(cycle.id, by=making)
+    services.cycles.approve(cycle.id, by=checking)
+    services.cycles.disburse(cycle.id, by=checking)
     return cycle.id
 
 

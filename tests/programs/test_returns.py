@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +53,9 @@ def world(tmp_path: Path) -> Iterator[World]:
     made.services.close()
 
 
-def _paid(world: World, programme_id: str) -> int:
+def _paid(world: World, programme_id: str, cycle_date_ns: int = CYCLE_DATE_NS) -> int:
     cycles = world.services.cycles
-    cycle = cycles.create(programme_id, CYCLE_DATE_NS, by=world.maker)
+    cycle = cycles.create(programme_id, cycle_date_ns, by=world.maker)
     cycles.preview(cycle.id, by=world.maker)
     cycles.approve(cycle.id, by=world.checker)
     cycles.disburse(cycle.id, by=world.maker)
@@ -242,12 +243,14 @@ class TestReturn:
 class TestShares:
     def test_shares__agree_with_each_accounts_standing(self, world: World) -> None:
         """Worked in bulk, what is left of each cycle and what its expiry returns are what ``standing`` says."""
-        first, funding, units = _ration(world)
+        # Back-pay lives valid_for from when the ledger pays it (now): the cycles are dated before now,
+        # so that it expires after both and counts among the credits sorted after each.
+        today = time.time_ns() // DAY * DAY
+        funding = register_ration(world).funding[RICE]
+        first = _paid(world, "rice_ration", today - 40 * DAY)
+        units = _paid_units(world, first)
         cycles = world.services.cycles
-        second = cycles.create("rice_ration", CYCLE_DATE_NS + 30 * DAY, by=world.maker)
-        cycles.preview(second.id, by=world.maker)
-        cycles.approve(second.id, by=world.checker)
-        cycles.disburse(second.id, by=world.maker)
+        second = cycles.get(_paid(world, "rice_ration", today - 10 * DAY))
         for k, number in enumerate(units[:4]):
             _spend(world, number, 2500 * (k + 1))  # 2.5 kg to 10 kg: the last spends both cycles' credits
         account = int(entitlement_account_ids("rice_ration", RICE, np.array(units[5:6]))[0])
@@ -261,10 +264,24 @@ class TestShares:
             )  # fmt: skip
         assert world.services.ledger.create_transfers([back_pay]).statuses[0] == CreateTransferStatus.ok
         s = world.services
+        holder = next(r.holder for r in cycles.results(first, limit=1000) if r.person == units[6])
+        grievance = s.grievances.file(units[6], holder, "rice_ration", "not_received", "short by 300 g")
+
+        def post(number: str, transfers: Sequence[Transfer]) -> list[CreateTransferStatus]:
+            return [CreateTransferStatus(int(x)) for x in s.ledger.create_transfers(list(transfers)).statuses]
+
+        s.grievances.resolve(
+            grievance.id, world.checker, upheld=True, reason="Short.", back_pay={"rice": 300}, post=post
+        )
         entitlements = Entitlements(s.store, s.programmes, s.ledger)
         programme = s.programmes.get("rice_ration").programme
         numbers = np.array(units)
-        for cycle_id, now in ((first, EXPIRY + DAY), (second.id, EXPIRY - DAY), (second.id, EXPIRY + 31 * DAY)):
+        first_ends, second_ends = today + 20 * DAY, today + 50 * DAY
+        for cycle_id, now in (
+            (first, first_ends + DAY),
+            (second.id, second_ends - DAY),
+            (second.id, second_ends + DAY),
+        ):
             shares = entitlements.shares(programme, 0, numbers, cycle_id)
             standings = entitlements.standings(programme, RICE, numbers, now_ns=now)
             expires = entitlements.cycle_expiry(cycle_id)

@@ -19,6 +19,7 @@ from tessera.api.routes import (
     audit,
     credentials,
     declarations,
+    grievances,
     households,
     identity,
     ledger,
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
         policy,
         sanctions,
         declarations,
+        grievances,  # before programs: /v1/programs/grievances is no programme's id
         outlets,
         programs,
         redemptions,

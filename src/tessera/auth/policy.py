@@ -100,6 +100,11 @@ class Action(StrEnum):
     redemptions_settle = "programs.redemptions.settle"
     redemptions_attest = "programs.redemptions.attest"
     me_redemptions_approve = "me.redemptions.approve"
+    me_grievances_create = "me.grievances.create"
+    me_grievances_read = "me.grievances.read"
+    grievances_read = "programmes.grievances.read"
+    grievances_resolve = "programmes.grievances.resolve"
+    grievances_stats_read = "programmes.grievances.stats.read"
     cycles_notify_expiry = "programmes.cycles.notify_expiry"
     cycles_return = "programmes.cycles.return"
 
@@ -289,6 +294,18 @@ POLICY: tuple[Grant, ...] = (
         "vouches for one person, one outlet, with a reason; logged; an agency the programme's basis names",
     ),
     Grant(Role.citizen, Action.me_redemptions_approve, Scope.own, "a redemption a till asked them to approve"),
+    Grant(Role.citizen, Action.me_grievances_create, Scope.own, "about their own entitlement or redemption"),
+    Grant(Role.citizen, Action.me_grievances_read, Scope.own, "their own grievances and how each was resolved"),
+    Grant(
+        Role.officer, Action.grievances_read, Scope.purpose, "programmes its agency runs; logged for each person shown"
+    ),
+    Grant(
+        Role.officer,
+        Action.grievances_resolve,
+        Scope.purpose,
+        "once, not their own, programmes its agency runs; back-pay logged for the person",
+    ),
+    Grant(Role.officer, Action.grievances_stats_read, Scope.any, "counts and times to resolution, no one's data"),
     *(
         Grant(r, Action.cycles_notify_expiry, Scope.purpose, "reads each unit's entitlement; logged for each person")
         for r in (Role.officer, Role.admin)

@@ -20,6 +20,7 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       cycles.py           draft -> previewed -> approved (four eyes) -> disbursed -> closed
       entitlements.py     what is left of an entitlement, cycle by cycle, and until when
       mine.py             a person's own entitlements: why, what is left, where; their redemptions
+      grievances.py       a person's grievance, resolved once by an officer; back-pay paid at most once
 
 Redemption at the shops comes next. See ``docs/programs.md``.
 """
@@ -52,6 +53,16 @@ from tessera.programs.facts import (
 )
 from tessera.programs.formulas import amount_program, formula_probes, guarded_amount, guarded_eligibility
 from tessera.programs.gathering import Population, gather_population
+from tessera.programs.grievances import (
+    GRIEVANCES_LIST_MAX,
+    OPEN_GRIEVANCES_MAX,
+    BackPay,
+    Grievance,
+    GrievanceKind,
+    Grievances,
+    GrievanceStats,
+    GrievanceStatus,
+)
 from tessera.programs.households import Composition, HouseholdSource, PersonsAlone, RegisteredHouseholds
 from tessera.programs.known import KnownProgrammes, example_programme, example_programmes, known_programme
 from tessera.programs.mine import REDEMPTIONS_PAGE, MyEntitlements, MyEntitlementsReader, MyProgramme, MyRedemption
@@ -129,10 +140,12 @@ __all__ = [
     "EXAMPLE_PROGRAMMES",
     "FORMULA_MAX",
     "GRANTS",
+    "GRIEVANCES_LIST_MAX",
     "HOUSEHOLD",
     "HOUSEHOLD_FACTS",
     "LOCATION_CODE",
     "MERCHANT_CATEGORIES_MAX",
+    "OPEN_GRIEVANCES_MAX",
     "OUTLETS_LIST_MAX",
     "OUTLET_ACCOUNTS_MAX",
     "OUTLET_NAME_MAX",
@@ -160,6 +173,7 @@ __all__ = [
     "AccountLookup",
     "ApprovedProduct",
     "Authorisation",
+    "BackPay",
     "CompiledProgramme",
     "Composition",
     "Cycle",
@@ -167,6 +181,11 @@ __all__ = [
     "Cycles",
     "Disbursement",
     "FactSchema",
+    "Grievance",
+    "GrievanceKind",
+    "GrievanceStats",
+    "GrievanceStatus",
+    "Grievances",
     "HouseholdSource",
     "Kind",
     "KnownProgrammes",

@@ -21,6 +21,7 @@ was paid.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from tessera.limits import BATCH_SIZE_MAX
 from tessera.programs.disbursement import BACK_PAY_CODE, TRANSFER_CODE, entitlement_account_ids, transfer_ids
 from tessera.programs.programmes import Programme
 from tessera.programs.registered import RegisteredProgrammes
-from tessera.store import Store, cycle_results, entitlement_adjustments, programme_cycles
+from tessera.store import Store, cycle_results, entitlement_adjustments, grievances, programme_cycles
 
 CREDITS_READ_MAX = BATCH_SIZE_MAX  # an account's newest transfers read for its credits: years of monthly cycles
 _CREDIT_CODES = (TRANSFER_CODE, BACK_PAY_CODE)
@@ -287,9 +288,15 @@ class Entitlements:
             entitlement_adjustments.c.ledger_id == ledger_id,
             entitlement_adjustments.c.person.in_(numbers.tolist()),
         )
+        # A grievance upheld records its back-pay's transfers (JSON, per line) before the ledger pays them.
+        upheld = select(grievances.c.back_pay).where(
+            grievances.c.programme == programme_id, grievances.c.back_pay.is_not(None)
+        )
         with self._store.transaction() as conn:
-            ids = [int(i) for i in conn.scalars(query)]
-        found = self._ledger.lookup_transfer_records(ids) if ids else np.zeros(0, TRANSFER_DTYPE)
+            ids = {int(i) for i in conn.scalars(query)}
+            for text in conn.scalars(upheld):
+                ids.update(int(b["transfer_id"]) for b in json.loads(text) if int(b["ledger_id"]) == ledger_id)
+        found = self._ledger.lookup_transfer_records(sorted(ids)) if ids else np.zeros(0, TRANSFER_DTYPE)
         theirs: npt.NDArray[np.void] = found[
             np.isin(found["credit_account_id"], accounts) & (found["code"] == BACK_PAY_CODE)
         ]

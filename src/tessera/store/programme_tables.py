@@ -1,4 +1,4 @@
-"""Programmes' tables (issue 19, migrations 0021, 0023, 0024): definitions, cycles, results, what follows a cycle.
+"""Programmes' tables (issue 19): definitions, cycles, per-unit results, grievances, what follows a cycle.
 
 They share ``tables.metadata``; ``tessera.store`` imports this module wherever the schema is
 collected, so migrations and their test see them with the rest.
@@ -15,6 +15,13 @@ PROGRAMME_KEY_MAX = 64  # as tessera.programs' PROGRAMME_ID_MAX
 PROGRAMME_TEXT_MAX = 64 * 1024  # one [[programme]] table in TOML
 CYCLE_STATUSES = ("draft", "previewed", "approved", "disbursing", "disbursed", "closed")
 CYCLE_NOTE_MAX = 4000  # the preview's totals per line, as JSON
+GRIEVANCE_ID_LENGTH = 18  # "g_" and 16 hex digits
+GRIEVANCE_KINDS = ("not_received", "shop_refused", "wrong_amount")
+GRIEVANCE_STATUSES = ("open", "resolved_upheld", "resolved_rejected")
+GRIEVANCE_TEXT_MAX = 2000  # the person's words
+GRIEVANCE_REASON_MAX = 1000  # the officer's words
+REDEMPTION_ID_MAX = 32
+BACK_PAY_MAX = 2000  # JSON: per line, its ledger, amount and transfer id (16 lines at most)
 
 # A programme as registered: its checked TOML text, the version (1, 2, … as it is registered again),
 # who registered it, and the programme account each line draws on (JSON: ledger id -> account id).
@@ -70,7 +77,33 @@ cycle_results = Table(
     Index(None, "person", "cycle_id"),  # a person's own results (migration 0023)
 )
 
-# What follows a cycle's approval (migration 0024): the notices of eligibility lost, the notices before its
+# A person's grievance about an entitlement (a programme, optionally one cycle) or a redemption, and its
+# resolution: written once, by an UPDATE from open only. ``back_pay`` (JSON, per line: ledger, amount,
+# transfer id) is written with the resolution, before the ledger is asked to pay it.
+grievances = Table(
+    "grievances",
+    metadata,
+    Column("id", String(GRIEVANCE_ID_LENGTH), primary_key=True),  # sorts by filing time
+    Column("subject", String(NUMBER_LENGTH), nullable=False),  # the person's Tessera number
+    Column("holder", String(PRINCIPAL_ID_LENGTH), nullable=False),  # the principal who filed it for them
+    Column("programme", String(PROGRAMME_KEY_MAX), nullable=False),
+    Column("cycle_id", Integer, ForeignKey(programme_cycles.c.id), nullable=True),
+    Column("redemption_id", String(REDEMPTION_ID_MAX), nullable=True),  # "r_" and 16 hex digits; not joined
+    Column("kind", String(16), nullable=False),
+    Column("text", String(GRIEVANCE_TEXT_MAX), nullable=False),
+    Column("filed_at_ns", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("resolved_by", String(PRINCIPAL_ID_LENGTH), nullable=True),
+    Column("resolved_at_ns", BigInteger, nullable=True),
+    Column("reason", String(GRIEVANCE_REASON_MAX), nullable=True),
+    Column("back_pay", String(BACK_PAY_MAX), nullable=True),
+    CheckConstraint("kind IN ({})".format(", ".join(f"'{k}'" for k in GRIEVANCE_KINDS)), name="kind"),
+    CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in GRIEVANCE_STATUSES)), name="status"),
+    Index(None, "subject"),
+    Index(None, "programme"),
+)
+
+# What follows a cycle's approval (migration 0025): the notices of eligibility lost, the notices before its
 # validity ends, and the return of what was not spent; each with its progress (by seq), actor and time.
 cycle_followups = Table(
     "cycle_followups",

@@ -44,6 +44,14 @@ from tessera.api.schemas.declarations import (
     DeclarationVersionPublic,
     DeclarationVersionsPublic,
 )
+from tessera.api.schemas.grievances import (
+    BackPayPublic,
+    GrievanceCreate,
+    GrievancePublic,
+    GrievanceResolve,
+    GrievancesPublic,
+    GrievanceStatsPublic,
+)
 from tessera.api.schemas.identity import (
     AdjudicationCreate,
     CandidatePublic,
@@ -240,6 +248,7 @@ __all__ = [
     "AuthorisationPublic",
     "AuthorisationsPublic",
     "AuthorizationPagePublic",
+    "BackPayPublic",
     "CandidatePublic",
     "CeremonyPublic",
     "CheckPublic",
@@ -273,6 +282,11 @@ __all__ = [
     "ExpiryNoticesPublic",
     "FingerCreate",
     "FromRecord",
+    "GrievanceCreate",
+    "GrievancePublic",
+    "GrievanceResolve",
+    "GrievanceStatsPublic",
+    "GrievancesPublic",
     "Health",
     "HitDecisionCreate",
     "HitDecisionPublic",
