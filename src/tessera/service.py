@@ -70,6 +70,7 @@ from tessera.programs import (
     Outlets,
     ProductLists,
     Programme,
+    Reconciliation,
     RegisteredHouseholds,
     RegisteredProgrammes,
     gather_population,
@@ -386,6 +387,9 @@ class Services:
             shops=self.outlets,
             ledger=self.ledger,
             household_of=self.households.household_of,
+        )
+        self.reconciliation = Reconciliation(
+            self.store, self.programmes, self.cycles, self.outlets, self.ledger, units=self.ledger_units
         )
         mcc = self.event_types.codes.get("mcc")
         self.returns = Returns(

@@ -93,6 +93,12 @@ NO_PERSONAL_DATA = {
     ("POST", "/v1/outlets/{outlet_id}/authorisations/{programme_id}/revoke"): "an authorisation ended",
     ("PUT", "/v1/programs/{programme_id}/products"): "a programme's product list, imported whole",
     ("GET", "/v1/programs/{programme_id}/grievances/stats"): "counts and times to resolution, no one's grievance",
+    # Reconciliation (issue 19): sums per cycle and line; a shop's statement names redemptions, not people.
+    ("GET", "/v1/programs/{programme_id}/reconciliation"): "totals per cycle and line: no person",
+    ("GET", "/v1/programs/{programme_id}/cycles/{cycle_id}/reconciliation"): "one cycle's totals per line: no person",
+    ("GET", "/v1/outlets/{outlet_id}/statement"): (
+        "a shop's redemptions by id, amounts and times; each beneficiary only as the last 3 digits of their number"
+    ),
 }
 
 

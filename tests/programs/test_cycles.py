@@ -14,6 +14,7 @@ from tessera.auth import Role
 from tessera.errors import ConflictError, ForbiddenError, NotFoundError
 from tessera.ledger import Ledger, Transfer
 from tessera.limits import ID_LIMIT
+from tessera.money import RETURNS_CATEGORY
 from tessera.programs import (
     TRANSFER_ID_NAMESPACE,
     CycleStatus,
@@ -147,7 +148,7 @@ class TestDisbursement:
         ids = entitlement_account_ids("adult_cash", MONEY, np.array([r.person for r in results]))
         accounts = {a.id: a for a in ledger.lookup_accounts(ids.tolist())}
         assert [accounts[int(i)].balance for i in ids] == [r.amounts[0] for r in results]
-        assert all(a.allowed_categories == frozenset({5411, 5499}) for a in accounts.values())
+        assert all(a.allowed_categories == frozenset({5411, 5499, RETURNS_CATEGORY}) for a in accounts.values())
         holders = world.services.store.account_holders(ids.tolist())
         assert [holders[int(i)] for i in ids] == [r.holder for r in results]
 

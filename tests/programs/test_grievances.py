@@ -70,10 +70,10 @@ def _filed(world: World, number: str | None = None, **terms: Any) -> Any:
 
 def _disbursed_cycle(world: World) -> int:
     cycles = world.services.cycles
-    cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
-    cycles.preview(cycle.id, by=world.maker.id)
-    cycles.approve(cycle.id, by=world.checker.id)
-    cycles.disburse(cycle.id, by=world.checker.id)
+    cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker)
+    cycles.preview(cycle.id, by=world.maker)
+    cycles.approve(cycle.id, by=world.checker)
+    cycles.disburse(cycle.id, by=world.checker)
     return cycle.id
 
 
@@ -118,7 +118,7 @@ class TestFiling:
     def test_file__a_cycle_of_another_programme_is_refused(self, world: World) -> None:
         """The cycle named must be one of the programme's."""
         register(world, programme_text("other_cash"))
-        cycle = world.services.cycles.create("other_cash", CYCLE_DATE_NS, by=world.maker.id)
+        cycle = world.services.cycles.create("other_cash", CYCLE_DATE_NS, by=world.maker)
         with pytest.raises(NotFoundError, match=r"^cycle_id: "):
             _filed(world, cycle_id=cycle.id)
 
@@ -351,10 +351,10 @@ def test_uphold__a_household_programme_pays_the_head(world: World, with_cycle: b
     cycle_id = None
     if with_cycle:
         cycles = world.services.cycles
-        cycle = cycles.create("family_cash", CYCLE_DATE_NS, by=world.maker.id)
-        cycles.preview(cycle.id, by=world.maker.id)
-        cycles.approve(cycle.id, by=world.checker.id)
-        cycles.disburse(cycle.id, by=world.checker.id)
+        cycle = cycles.create("family_cash", CYCLE_DATE_NS, by=world.maker)
+        cycles.preview(cycle.id, by=world.maker)
+        cycles.approve(cycle.id, by=world.checker)
+        cycles.disburse(cycle.id, by=world.checker)
         cycle_id = cycle.id
     service = world.services.grievances
     made = service.file(member, _holder(world, member), "family_cash", "not_received", "none came", cycle_id=cycle_id)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tessera.auth import Principal, Role
 from tessera.errors import (
     CredentialLockedError,
     ForbiddenError,
@@ -14,7 +16,11 @@ from tessera.errors import (
     RedemptionRefusedError,
     UnauthenticatedError,
 )
+from tessera.ledger import Account, AccountFlags
+from tessera.money import RETURNS_CATEGORY, AccountKind, check_opening, ledger_unit
+from tessera.programs.disbursement import returns_account_id
 from tessera.programs.redemption import Auth, Item, Order, Status
+from tests.programs.cycle_world import CYCLE_DATE_NS
 from tests.programs.redemption_world import (
     FUEL,
     MONEY,
@@ -26,6 +32,8 @@ from tests.programs.redemption_world import (
     post_direct,
     redeem,
 )
+
+DAY_NS = 86_400 * 10**9
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +204,42 @@ class TestFuelHold:
         assert balance(shops, account) == 300
         voided = services.redemptions.void_hold(shops.station_keeper, shops.station.id, held.id, post_direct(shops))
         assert voided.status is Status.voided and balance(shops, account) == 400
+
+
+class TestExpiredRemainders:
+    def test_a_cash_remainder_expired_goes_back_before_the_new_cycle_is_drawn(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Cycle 1 expired unspent, cycle 2 live: a redemption returns cycle 1's money to the returns account first."""
+        shops = open_shops(tmp_path, pins=1)
+        services = shops.world.services
+        try:
+            number = shops.beneficiaries[0]
+            programme = services.programmes.get("adult_cash").programme
+            first = services.entitlements.standing(programme, MONEY, number)
+            later = CYCLE_DATE_NS + 70 * DAY_NS
+            cycles = services.cycles
+            cycle = cycles.create("adult_cash", later, by=shops.world.maker)
+            cycles.preview(cycle.id, by=shops.world.maker)
+            cycles.approve(cycle.id, by=shops.world.checker)
+            cycles.disburse(cycle.id, by=shops.world.maker)
+            monkeypatch.setattr(services.redemptions, "_clock", lambda: later + DAY_NS)
+            redeem(shops, shops.grocery, Order("adult_cash", number=number, pin=PIN, amount="1.00"))
+            returns = returns_account_id("adult_cash", MONEY)
+            assert balance(shops, returns) == first.balance
+            account = _account(shops, "adult_cash", MONEY, number)
+            assert balance(shops, account) == first.balance - 100  # cycle 2 paid the same amount, less 1.00
+        finally:
+            services.close()
+
+
+def test_nobody_opens_an_account_of_the_returns_category() -> None:
+    """A merchant account of the returns category could take what entitlements return: refused at opening."""
+    officer = Principal("p_0000000000000001", "bank", Role.officer, agency="central-bank")
+    merchant = Principal("p_0000000000000002", "shop", Role.merchant)
+    unit = ledger_unit(MONEY, "currency", "XTS", 2, "central-bank")
+    till = Account(
+        5, MONEY, AccountKind.merchant, AccountFlags.debits_must_not_exceed_credits, category=RETURNS_CATEGORY
+    )
+    with pytest.raises(InvalidInputError, match="reserved for programmes' returns"):
+        check_opening("accounts[0]", officer, merchant, till, unit)

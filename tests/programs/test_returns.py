@@ -9,20 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 
 from tessera.auth import Role
 from tessera.errors import ConflictError, InvalidInputError
 from tessera.ledger import Account, AccountFlags, CreateTransferStatus, Transfer
 from tessera.money import AccountKind
 from tessera.programs import BACK_PAY_CODE, RETURN_CODE, entitlement_account_ids, transfer_ids
-from tessera.programs.disbursement import RETURN_ID_NAMESPACE, return_transfer_ids
+from tessera.programs.disbursement import RETURN_ID_NAMESPACE, return_transfer_ids, returns_account_id
 from tessera.programs.entitlements import Entitlements
 from tessera.programs.returns import Returns
 from tessera.rules.due_process.notices import NoticeKind
 from tessera.store import cycle_followups, entitlement_adjustments
 from tests.programs.cycle_world import (
     CYCLE_DATE_NS,
+    MONEY,
     RICE,
     World,
     open_world,
@@ -226,18 +227,19 @@ class TestReturn:
         with pytest.raises(InvalidInputError, match="cycle"):
             return_transfer_ids(1 << 23, seqs, 0, 2)
 
-    def test_return__cash_is_held_by_its_earmark(self, world: World) -> None:
-        """A cash entitlement earmarked for shops: the ledger refuses it to the programme account, and says why."""
+    def test_return__cash_goes_to_the_programmes_returns_account(self, world: World) -> None:
+        """A cash entitlement, earmarked for shops, returns to the programme's returns account, which it may pay."""
         register(world, programme_text())
         cycle_id = _paid(world, "adult_cash")
+        units = _paid_units(world, cycle_id)
         clock = Clock(EXPIRY - DAY)
         returns = _returns(world, clock, notice_days=0)
         returns.notify_expiring("adult_cash", cycle_id, by=world.maker, days_before=3)
         clock.now = EXPIRY
-        with pytest.raises(ConflictError, match="category_not_allowed"):
-            returns.return_expired("adult_cash", cycle_id, by=world.admin)
-        with world.services.store.transaction() as conn:  # refused: nothing applied, so no claim is left behind
-            assert not conn.execute(select(entitlement_adjustments)).all()
+        held = _balances(world, "adult_cash", MONEY, units)
+        run = returns.return_expired("adult_cash", cycle_id, by=world.admin)
+        assert run.returned[MONEY] == sum(held) == _programme_balance(world, returns_account_id("adult_cash", MONEY))
+        assert set(_balances(world, "adult_cash", MONEY, units)) == {0}
 
 
 class TestShares:

@@ -30,6 +30,7 @@ from tessera.api.routes import (
     payments,
     policy,
     programs,
+    reconciliation,
     redemptions,
     sanctions,
     system,
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
         outlets,
         programs,
         redemptions,
+        reconciliation,
     ):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)

@@ -105,6 +105,8 @@ class Action(StrEnum):
     grievances_read = "programmes.grievances.read"
     grievances_resolve = "programmes.grievances.resolve"
     grievances_stats_read = "programmes.grievances.stats.read"
+    programmes_reconciliation_read = "programmes.reconciliation.read"
+    outlets_statement_read = "programs.outlets.statement.read"
     cycles_notify_expiry = "programmes.cycles.notify_expiry"
     cycles_return = "programmes.cycles.return"
 
@@ -306,6 +308,11 @@ POLICY: tuple[Grant, ...] = (
         "once, not their own, programmes its agency runs; back-pay logged for the person",
     ),
     Grant(Role.officer, Action.grievances_stats_read, Scope.any, "counts and times to resolution, no one's data"),
+    Grant(
+        Role.officer, Action.programmes_reconciliation_read, Scope.any, "totals per cycle and line: no person is shown"
+    ),
+    Grant(Role.officer, Action.outlets_statement_read, Scope.any, "a shop's redemptions; beneficiaries masked"),
+    Grant(Role.merchant, Action.outlets_statement_read, Scope.own, "the outlets it operates; beneficiaries masked"),
     *(
         Grant(r, Action.cycles_notify_expiry, Scope.purpose, "reads each unit's entitlement; logged for each person")
         for r in (Role.officer, Role.admin)

@@ -14,6 +14,7 @@ from tessera.money.incoming import Arrivals, incoming_transfers
 from tessera.money.kinds import (
     BASIC_NEEDS_CATEGORIES,
     OPENING,
+    RETURNS_CATEGORY,
     AccountKind,
     KindRule,
     basic_needs_entitlement,
@@ -47,6 +48,7 @@ __all__ = [
     "OPENING",
     "PAYING_KINDS",
     "PAYMENT_CODE",
+    "RETURNS_CATEGORY",
     "AccountKind",
     "AdminRequest",
     "AdminRequests",

@@ -29,6 +29,9 @@ BASIC_NEEDS_HEALTH = frozenset(
     {5047, 5122, 5912, 5975, 5976, 8011, 8021, 8031, 8042, 8043, 8049, 8050, 8062, 8071, 8099}
 )  # pharmacies, medical supplies, hearing aids, prostheses, doctors, dentists, opticians, care, hospitals, labs
 BASIC_NEEDS_CATEGORIES = BASIC_NEEDS_FOOD | BASIC_NEEDS_FUEL | BASIC_NEEDS_HEALTH
+# Not an MCC (those have four digits): the category of a programme's returns account, which an earmarked
+# entitlement may always pay (what expires unspent goes back). Tessera opens such accounts; nobody else may.
+RETURNS_CATEGORY = 0xFFFF
 
 
 class AccountKind(IntEnum):
@@ -128,7 +131,7 @@ def basic_needs_entitlement(account: Account) -> bool:
     ``benefits`` freezes it). One with no earmark could pay anyone, a wallet included, so it is
     no exemption: it freezes with the person's other accounts.
     """
-    categories = {c for c in account.allowed_categories if c}
+    categories = {c for c in account.allowed_categories if c and c != RETURNS_CATEGORY}
     return account.code == AccountKind.entitlement and bool(categories) and categories <= BASIC_NEEDS_CATEGORIES
 
 
@@ -163,6 +166,9 @@ def check_opening(field: str, opener: Principal, holder: Principal, account: Acc
     if kind in (AccountKind.issuance, AccountKind.wallet, AccountKind.entitlement) and account.category:
         # A wallet with a shop's category could take money earmarked for shops of that kind.
         raise InvalidInputError(f"{field}.category", f"a {kind.name} account has no merchant category")
+    if RETURNS_CATEGORY in (account.category, *account.allowed_categories):
+        # An account of it could take what entitlements return; one earmarked for it could pay programmes.
+        raise InvalidInputError(f"{field}.category", f"category {RETURNS_CATEGORY} is reserved for programmes' returns")
     if kind is AccountKind.issuance and (account.allowed_categories or account.holding_limit):
         raise InvalidInputError(f"{field}.allowed_categories", "an issuance account is neither earmarked nor capped")
 

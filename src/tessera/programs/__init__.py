@@ -19,10 +19,15 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       disbursement.py     derived ids and packed records: entitlement accounts and transfers
       cycles.py           draft -> previewed -> approved (four eyes) -> disbursed -> closed
       entitlements.py     what is left of an entitlement, cycle by cycle, and until when
+      attestations.py     an officer's word for a person at one outlet, for people a PIN or an app fails
+      redemption.py       redemption at a shop's till: who is known how, drawn first-to-expire, holds
+      redemption_chain.py a redemption's transfers: planned, kept, packed for the ledger, refused in words
       mine.py             a person's own entitlements: why, what is left, where; their redemptions
       grievances.py       a person's grievance, resolved once by an officer; back-pay paid at most once
+      reconciliation.py   per programme, cycle and line: issued, redeemed, returned, held, outstanding; statements
+      report_csv.py       reports as CSV: stable columns, amounts as decimal strings
 
-Redemption at the shops comes next. See ``docs/programs.md``.
+See ``docs/programs.md``.
 """
 
 from tessera.programs.benefits import programme_benefit, with_programmes
@@ -126,7 +131,25 @@ from tessera.programs.programmes import (
     TopUp,
     Unit,
 )
+from tessera.programs.reconciliation import (
+    MASKED_DIGITS,
+    STATEMENT_REDEMPTIONS_MAX,
+    AccountMovement,
+    CoPaymentTotal,
+    CycleLine,
+    Drawn,
+    LineCheck,
+    ProgrammeReconciliation,
+    Reconciliation,
+    Statement,
+    StatementEntry,
+    StatementRow,
+    StatementTotal,
+    day_span,
+    masked,
+)
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes, funding_accounts
+from tessera.programs.report_csv import to_csv
 
 __all__ = [
     "AMOUNT_MAX",
@@ -144,6 +167,7 @@ __all__ = [
     "HOUSEHOLD",
     "HOUSEHOLD_FACTS",
     "LOCATION_CODE",
+    "MASKED_DIGITS",
     "MERCHANT_CATEGORIES_MAX",
     "OPEN_GRIEVANCES_MAX",
     "OUTLETS_LIST_MAX",
@@ -166,20 +190,25 @@ __all__ = [
     "REDEMPTION_CODE",
     "REPORTED",
     "RETURN_CODE",
+    "STATEMENT_REDEMPTIONS_MAX",
     "TOP_UPS_MAX",
     "TRANSFER_CODE",
     "TRANSFER_ID_NAMESPACE",
     "VALID_FOR_MAX_S",
     "AccountLookup",
+    "AccountMovement",
     "ApprovedProduct",
     "Authorisation",
     "BackPay",
+    "CoPaymentTotal",
     "CompiledProgramme",
     "Composition",
     "Cycle",
+    "CycleLine",
     "CycleStatus",
     "Cycles",
     "Disbursement",
+    "Drawn",
     "FactSchema",
     "Grievance",
     "GrievanceKind",
@@ -190,6 +219,7 @@ __all__ = [
     "Kind",
     "KnownProgrammes",
     "Line",
+    "LineCheck",
     "LineTotal",
     "MyEntitlements",
     "MyEntitlementsReader",
@@ -205,12 +235,18 @@ __all__ = [
     "ProductList",
     "ProductLists",
     "Programme",
+    "ProgrammeReconciliation",
     "ProgrammeRefusal",
     "Programmes",
+    "Reconciliation",
     "RegisteredHouseholds",
     "RegisteredProgramme",
     "RegisteredProgrammes",
     "Schedule",
+    "Statement",
+    "StatementEntry",
+    "StatementRow",
+    "StatementTotal",
     "Step",
     "TopUp",
     "Unit",
@@ -222,6 +258,7 @@ __all__ = [
     "checked_category",
     "checked_location",
     "checked_outlet_id",
+    "day_span",
     "derived_ids",
     "disbursement_transfers",
     "entitlement_account_ids",
@@ -237,9 +274,11 @@ __all__ = [
     "holder_checks",
     "known_programme",
     "load_programmes",
+    "masked",
     "parse_product_list",
     "preview",
     "programme_benefit",
+    "to_csv",
     "transfer_ids",
     "with_programmes",
 ]

@@ -25,14 +25,15 @@ BLAKE2b of what else names the id): no Python work per beneficiary.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
 
-from tessera.errors import InvalidInputError
-from tessera.ledger import ACCOUNT_DTYPE, TRANSFER_DTYPE, AccountFlags
+from tessera.errors import ConflictError, InvalidInputError
+from tessera.ledger import ACCOUNT_DTYPE, TRANSFER_DTYPE, Account, AccountFlags, CreateAccountStatus, Ledger
 from tessera.limits import ID_LIMIT
-from tessera.money import AccountKind
+from tessera.money import RETURNS_CATEGORY, AccountKind
 from tessera.programs.programmes import Kind, Programme
 
 # Transfer codes of Tessera's chart (rules/builtin/transfer_codes.csv) that programmes' transfers carry.
@@ -118,10 +119,27 @@ def entitlement_accounts(
     out["ledger"] = ledger_id
     out["code"] = AccountKind.entitlement
     out["flags"] = AccountFlags.debits_must_not_exceed_credits
-    if programme.kind is Kind.cash:
-        categories = sorted(programme.merchant_categories)
+    if programme.kind is Kind.cash:  # its shops, and its programme's returns account (what expires goes back)
+        categories = [*sorted(programme.merchant_categories), RETURNS_CATEGORY]
         out["allowed_categories"][:, : len(categories)] = categories
     return out
+
+
+def returns_account_id(programme_id: str, ledger_id: int) -> int:
+    """Where what expires unspent of a cash line returns: the programme's returns account on its ledger."""
+    return int(derived_ids(np.array(["0"]), "returns", programme_id, ledger_id)[0])
+
+
+def returns_account(programme_id: str, ledger_id: int) -> Account:
+    """The returns account of a cash line: a programme account of ``RETURNS_CATEGORY``, which its entitlements pay.
+
+    A cash entitlement is earmarked for its shops, so it could not pay the programme's own
+    account; it may pay this one (``entitlement_accounts`` lists the category). A quota line's
+    entitlements are not earmarked, and return to the line's funding account.
+    """
+    return Account(
+        returns_account_id(programme_id, ledger_id), ledger_id, AccountKind.programme, category=RETURNS_CATEGORY
+    )
 
 
 def disbursement_transfers(
@@ -145,6 +163,19 @@ def disbursement_transfers(
     out["code"] = TRANSFER_CODE
     out["user_data_64"] = cycle_id
     return out
+
+
+def return_account(programme: Programme, ledger_id: int, funding: Mapping[int, int], ledger: Ledger) -> int:
+    """Where a line's expired remainders go: a cash line's returns account (opened on first use), else its funding."""
+    if programme.kind is not Kind.cash:
+        return funding[ledger_id]
+    account = returns_account(programme.id, ledger_id)
+    status = ledger.create_accounts([account]).statuses[0]
+    if status not in (CreateAccountStatus.ok, CreateAccountStatus.exists):
+        raise ConflictError(
+            "funding", f"the returns account {account.id} cannot be opened: {CreateAccountStatus(status).name}"
+        )
+    return account.id
 
 
 def return_transfers(

@@ -61,7 +61,7 @@ from tessera.ledger import CreateTransferStatus, Ledger, TransferFlags
 from tessera.money.amounts import format_amount, parse_amount
 from tessera.money.ledgers import LedgerUnit
 from tessera.programs.attestations import Attestations
-from tessera.programs.disbursement import CO_PAYMENT_CODE, REDEMPTION_CODE, RETURN_CODE
+from tessera.programs.disbursement import CO_PAYMENT_CODE, REDEMPTION_CODE, RETURN_CODE, return_account
 from tessera.programs.entitlements import Entitlements, Standing
 from tessera.programs.outlets import Outlet, Outlets
 from tessera.programs.products import ProductLists
@@ -523,9 +523,8 @@ class Redemptions:
                 raise self._short(programme, line, standing, amount, unit)
             till = till_on(tills, ledger_id, line.ledger, line.commodity or "money")
             for cycle_id, back in standing.returns():
-                returned = transfer_record(
-                    standing.account_id, registered.funding[ledger_id], back, ledger_id, RETURN_CODE, cycle_id=cycle_id
-                )
+                home = return_account(programme, ledger_id, registered.funding, self._ledger)
+                returned = transfer_record(standing.account_id, home, back, ledger_id, RETURN_CODE, cycle_id=cycle_id)
                 plan.rows.append(Row("return", returned, cycle_id))
             for cycle_id, take in standing.draw(amount):
                 transfer = transfer_record(

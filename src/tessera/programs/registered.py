@@ -143,11 +143,12 @@ def funding_accounts(programme: Programme, named: Mapping[str, int], ledger: Led
     for name in named:
         if name not in ledgers:
             raise InvalidInputError(f"funding.{name}", f"programme {programme.id!r} has no line on a ledger {name!r}")
-    if programme.kind is Kind.cash and len(programme.merchant_categories) > CATEGORIES_MAX:
+    if programme.kind is Kind.cash and len(programme.merchant_categories) > CATEGORIES_MAX - 1:
         raise InvalidInputError(
             "merchant_categories",
-            f"a cash programme's entitlements are earmarked for at most {CATEGORIES_MAX} merchant categories "
-            f"(the ledger's allowed_categories), not {len(programme.merchant_categories)}",
+            f"a cash programme's entitlements are earmarked for at most {CATEGORIES_MAX - 1} merchant categories "
+            f"(the ledger's {CATEGORIES_MAX} allowed_categories, one kept for the programme's returns), "
+            f"not {len(programme.merchant_categories)}",
         )
     out: dict[int, int] = {}
     for name, ledger_id in ledgers.items():

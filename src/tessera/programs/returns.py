@@ -46,7 +46,7 @@ from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.ledger import CreateTransferStatus, Ledger
 from tessera.limits import BATCH_SIZE_MAX
 from tessera.programs.cycles import Cycle, Cycles, CycleStatus
-from tessera.programs.disbursement import return_transfer_ids, return_transfers
+from tessera.programs.disbursement import return_account, return_transfer_ids, return_transfers
 from tessera.programs.entitlements import Entitlements
 from tessera.programs.lost_eligibility import followups_in
 from tessera.programs.programmes import Line, Programme
@@ -316,7 +316,7 @@ class Returns:
                     "reference": f"cycle:{cycle.id}", "made_by": by, "made_at_ns": now,
                 })  # fmt: skip
             pays = amounts > 0
-            credit = registered.funding[line.ledger_id]
+            credit = return_account(programme, line.ledger_id, registered.funding, self._ledger)  # cash: its own
             packed.append(
                 return_transfers(
                     programme, cycle.id, k, credit, numbers=numbers[pays], seqs=seqs[pays], amounts=amounts[pays]
@@ -402,7 +402,7 @@ def _refusal(transfer: Any, status: CreateTransferStatus) -> str:
     if status is CreateTransferStatus.category_not_allowed:
         return (
             f"the ledger refuses to move {amount} from entitlement account {account} to programme account "
-            f"{int(transfer['credit_account_id'])} (category_not_allowed): the entitlement is earmarked for the "
-            "programme's merchant categories, and the ledger knows no exemption for its own programme account"
+            f"{int(transfer['credit_account_id'])} (category_not_allowed): the entitlement was opened before its "
+            "earmark listed the programme's returns account"
         )
     return f"returning {amount} from entitlement account {account} was refused ({status.name}); run the return again"

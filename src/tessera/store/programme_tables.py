@@ -1,4 +1,4 @@
-"""Programmes' tables (issue 19): definitions, cycles, per-unit results, grievances, what follows a cycle.
+"""Programmes' tables (issue 19, migrations 0021, 0023-0025): definitions, cycles, results, grievances, what follows.
 
 They share ``tables.metadata``; ``tessera.store`` imports this module wherever the schema is
 collected, so migrations and their test see them with the rest.
