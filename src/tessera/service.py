@@ -78,8 +78,10 @@ from tessera.programs import (
 )
 from tessera.programs.attestations import Attestations
 from tessera.programs.entitlements import Entitlements
+from tessera.programs.lost_eligibility import EligibilityLoss
 from tessera.programs.mine import MyEntitlementsReader
 from tessera.programs.redemption import Redemptions
+from tessera.programs.returns import Returns
 from tessera.rules import (
     LEDGER_SOURCE,
     Appeals,
@@ -342,6 +344,7 @@ class Services:
             self.ledger,
             compile_programme=lambda p: CompiledProgramme(p, self.event_types, self.benefits),
             batch_size=self.settings.disbursement_batch_size,
+            eligibility_loss=EligibilityLoss(self.store, self.notices),
             gather=lambda c, at: gather_population(
                 self.store, c.facts, c.programme.unit, at, households=self.household_source, types=self.event_types
             ),
@@ -387,6 +390,17 @@ class Services:
         )
         self.reconciliation = Reconciliation(
             self.store, self.programmes, self.cycles, self.outlets, self.ledger, units=self.ledger_units
+        )
+        mcc = self.event_types.codes.get("mcc")
+        self.returns = Returns(
+            self.store,
+            self.programmes,
+            self.cycles,
+            self.entitlements,
+            self.ledger,
+            self.notices,
+            batch_size=self.settings.disbursement_batch_size,
+            category_label=lambda code: found.label if (found := mcc.meaning(code)) else None,
         )
 
     def _load_programme(self, text: str) -> Programme:

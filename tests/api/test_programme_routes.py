@@ -183,3 +183,45 @@ def test_cycle__a_basis_naming_no_agency_lets_any_officer_act(world: World) -> N
     cycle_id = _cycle(world, "bank")
     assert _step(world, cycle_id, "preview", "bank").status_code == 200
     assert _step(world, cycle_id, "approve", "tax-officer").json()["status"] == "approved"
+
+
+def _paid_cycle(world: World, cycle_date: str) -> int:
+    answer = world.client.post(
+        "/v1/programs/adult_cash/cycles", json={"cycle_date": cycle_date}, headers=world.as_("bank")
+    )
+    cycle_id = int(answer.json()["id"])
+    _step(world, cycle_id, "preview", "bank")
+    _step(world, cycle_id, "approve", "tax-officer")
+    assert _step(world, cycle_id, "disburse", "tax-officer").status_code == 200
+    return cycle_id
+
+
+def test_notify_expiry__tells_each_unit_once_then_the_return_waits_for_the_notice(world: World) -> None:
+    """An expired cycle: one notice per unit paid, none the second time; the return waits days after the notices."""
+    _registered(world)
+    cycle_id = _paid_cycle(world, "2026-09-01")  # valid 60 days: expired
+    url = f"/v1/programs/adult_cash/cycles/{cycle_id}"
+    headers = world.as_("bank", purpose=PURPOSE)
+    told = world.client.post(f"{url}/notify-expiry", json={"days_before": 0}, headers=headers)
+    assert told.status_code == 200, told.text
+    eligible = world.services.cycles.get(cycle_id).eligible
+    assert told.json()["created"] == told.json()["total"] == eligible
+    assert told.json()["expires_at"].startswith("2026-10-31") and told.json()["notified_at"]
+    again = world.client.post(f"{url}/notify-expiry", json={"days_before": 0}, headers=headers).json()
+    assert again["created"] == 0 and again["total"] == eligible
+    answer = world.client.post(f"{url}/return", headers=world.as_("admin", purpose=PURPOSE))
+    assert answer.status_code == 409 and answer.json()["field"] == "notices"
+    subject = world.services.cycles.results(cycle_id, limit=1)[0].holder
+    outcomes = [e.outcome for _, e in world.services.access_log.entries_for_subject(subject, limit=10)]
+    assert f"told what expires of cycle {cycle_id}" in outcomes
+
+
+def test_return__before_the_end_of_validity_is_409(world: World) -> None:
+    """A cycle still valid: nothing returns, and notices 3 days before its end are not due yet."""
+    _registered(world)
+    cycle_id = _paid_cycle(world, "2099-01-01")
+    url = f"/v1/programs/adult_cash/cycles/{cycle_id}"
+    answer = world.client.post(f"{url}/return", headers=world.as_("bank", purpose=PURPOSE))
+    assert answer.status_code == 409 and answer.json()["field"] == "cycle"
+    early = world.client.post(f"{url}/notify-expiry", json={}, headers=world.as_("bank", purpose=PURPOSE))
+    assert early.status_code == 409 and early.json()["field"] == "days_before"

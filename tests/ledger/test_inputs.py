@@ -274,6 +274,15 @@ class TestAccountsAndLookups:
         records["code"] = 99  # a copy: the ledger's own records do not change
         assert [a.code for a in funded.lookup_accounts([BOB, ISSUER])] != [99, 99]
 
+    def test_transfer_records_are_the_transfers_as_records(self, funded: Ledger) -> None:
+        """lookup_transfer_records gives the transfers that exist, packed, in the order asked; a copy."""
+        records = funded.lookup_transfer_records(np.array([2, 77, 1], np.uint64))
+        assert records.dtype == TRANSFER_DTYPE
+        assert records["id"].tolist() == [2, 1] and records["amount"].tolist() == [1000, 1000]
+        assert records["credit_account_id"].tolist() == [BOB, ALICE]
+        records["amount"] = 5
+        assert [t.amount for t in funded.lookup_transfers([1, 2])] == [1000, 1000]
+
 
 class TestOpen:
     def test_path_is_a_file__error(self, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from tessera.testing import seed_persons
 from tests.api.world import settings_for
 
 MONEY = 1
+RICE = 2  # a quota ledger, in grams (kg with 3 decimals), issued by the food ministry
 RESERVE = 900_001  # the central bank's issuance account
 CYCLE_DATE_NS = 1_798_761_600 * 10**9  # 2027-01-01
 
@@ -70,6 +71,25 @@ amount = "2000 * household.size"
 budget = 1000000000000000
 """
 MERCHANT_ACCOUNT = 900_002  # a grocer's till on the currency (MCC 5411)
+RATION = """
+[[programme]]
+id = "{id}"
+name = "Rice ration"
+basis = "social-protection-act/food"
+unit = "person"
+kind = "in_kind"
+eligibility = "person.age >= 18 && person.age < {upper}"
+schedule = "monthly"
+valid_for = "60d"
+over_budget = "refuse"
+merchant_categories = [5411]
+
+[[programme.quota]]
+commodity = "rice"
+ledger = "rice-quota"
+amount = "5000"
+budget = 1000000000
+"""
 
 
 @dataclass
@@ -234,3 +254,34 @@ def family_paid(
     services.cycles.approve(cycle.id, by=checking)
     services.cycles.disburse(cycle.id, by=checking)
     return cycle.id
+
+
+def ration_text(programme_id: str = "rice_ration", *, upper: int = 200) -> str:
+    """An in-kind programme: 5 kg of rice a cycle to adults under ``upper``, on the quota ledger ``RICE``."""
+    return RATION.format(id=programme_id, upper=upper)
+
+
+def register_ration(world: World, text: str | None = None, *, fund: int = 10**12) -> RegisteredProgramme:
+    """Register the rice ledger (once) and ``text``; its programme account funded with ``fund`` grams."""
+    services = world.services
+    if not any(u.id == RICE for u in services.ledger_units.all()):
+        services.agencies.register("food-ministry", "Food ministry", by="test")
+        unit = ledger_unit(RICE, "rice-quota", "kg", 3, "food-ministry", category="benefit")
+        services.ledger_units.register(unit, requested_by="admin 1", approved_by="admin 2")
+        store = services.store
+        issuer = store.create_principal("food", Role.officer, agency="food-ministry")
+        store.set_account_holders([(RESERVE + RICE, issuer.id)])
+        stock = Account(RESERVE + RICE, RICE, AccountKind.issuance, AccountFlags.credits_must_not_exceed_debits)
+        services.ledger.create_accounts([stock])
+    text = text or ration_text()
+    programme = services.programmes.check(text)
+    funding = funding_accounts(programme, {}, services.ledger)
+    registered = services.programmes.register(text, programme, funding, registered_by=world.admin.id)
+    if fund:
+        issue_id = 2 * 10**12 + zlib.crc32(programme.id.encode())
+        issue = Transfer(issue_id, RESERVE + RICE, funding[RICE], fund, ledger=RICE, code=1)
+        assert services.ledger.create_transfers([issue]).statuses[0] in (
+            CreateTransferStatus.ok,
+            CreateTransferStatus.exists,
+        )
+    return registered

@@ -107,6 +107,8 @@ class Action(StrEnum):
     grievances_stats_read = "programmes.grievances.stats.read"
     programmes_reconciliation_read = "programmes.reconciliation.read"
     outlets_statement_read = "programs.outlets.statement.read"
+    cycles_notify_expiry = "programmes.cycles.notify_expiry"
+    cycles_return = "programmes.cycles.return"
 
 
 class Scope(StrEnum):
@@ -311,6 +313,14 @@ POLICY: tuple[Grant, ...] = (
     ),
     Grant(Role.officer, Action.outlets_statement_read, Scope.any, "a shop's redemptions; beneficiaries masked"),
     Grant(Role.merchant, Action.outlets_statement_read, Scope.own, "the outlets it operates; beneficiaries masked"),
+    *(
+        Grant(r, Action.cycles_notify_expiry, Scope.purpose, "reads each unit's entitlement; logged for each person")
+        for r in (Role.officer, Role.admin)
+    ),
+    *(
+        Grant(r, Action.cycles_return, Scope.purpose, "after expiry and the notices; logged for each person paid")
+        for r in (Role.officer, Role.admin)
+    ),
 )
 
 _GRANTS: dict[tuple[Role, Action], Grant] = {(g.role, g.action): g for g in POLICY}

@@ -5,6 +5,9 @@ is approved; approval freezes it. Approval is refused to the officer who preview
 eyes), to a cycle not previewed, and to a cycle over budget when the programme says
 ``refuse`` (``pro_rate`` scales every entitlement instead, as the preview showed).
 
+Approval tells each unit the programme's previous disbursed cycle paid, and this one does not,
+why, and how to appeal (``lost_eligibility.py``), when the cycles are given ``eligibility_loss``.
+
 Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
 entitlement accounts opened as needed, then transfers from each line's programme account,
 each batch durable before the next, and ``batches_done`` recorded after each. A crash at any
@@ -40,6 +43,7 @@ from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX
 from tessera.programs.disbursement import disbursement_transfers, entitlement_accounts
 from tessera.programs.gathering import Population
+from tessera.programs.lost_eligibility import EligibilityLoss
 from tessera.programs.outlets import check_programme_officer
 from tessera.programs.preview import CompiledProgramme, LineTotal, Preview, preview
 from tessera.programs.programmes import OverBudget, Programme
@@ -131,6 +135,7 @@ class Cycles:
         compile_programme: Compile,
         gather: Gather,
         batch_size: int = BATCH_SIZE_MAX,
+        eligibility_loss: EligibilityLoss | None = None,
     ) -> None:
         if not 1 <= batch_size <= BATCH_SIZE_MAX:
             raise InvalidInputError("batch_size", f"must be 1-{BATCH_SIZE_MAX}")
@@ -140,6 +145,7 @@ class Cycles:
         self._compile = compile_programme
         self._gather = gather
         self._batch_size = batch_size
+        self._loss = eligibility_loss
         self._compiled: dict[tuple[str, int], CompiledProgramme] = {}
 
     # -- steps ----------------------------------------------------------------------------------------------------
@@ -231,6 +237,7 @@ class Cycles:
         if moved != 1:
             raise ConflictError("status", f"cycle {cycle_id} changed while it was approved: read it again")
         logger.info("cycle %s approved by %s (previewed by %s)", cycle_id, by.id, cycle.previewed.by)
+        self._tell_lost(cycle)
         return self.get(cycle_id)
 
     def disburse(self, cycle_id: int, *, by: Principal) -> Disbursement:
@@ -243,6 +250,7 @@ class Cycles:
             return Disbursement(cycle, 0, 0, cycle.batches_done, True)
         if cycle.status not in (CycleStatus.approved, CycleStatus.disbursing):
             raise ConflictError("status", f"cycle {cycle_id} is {cycle.status.value}: only an approved cycle is paid")
+        self._tell_lost(cycle)  # done at approval; a crash between the two is made good here
         busy = ConflictError(
             "status", f"cycle {cycle_id} is being disbursed by another call; try again when it finishes"
         )
@@ -401,6 +409,12 @@ class Cycles:
                 "status", f"cycle {cycle.id} is {cycle.status.value}: an approved cycle is frozen, so no {doing}"
             )
         return cycle
+
+    def _tell_lost(self, cycle: Cycle) -> None:
+        """Notices to the units the previous disbursed cycle paid and this approved one does not (once)."""
+        if self._loss is not None:
+            compiled = self._compiled_of(cycle.programme, cycle.version)
+            self._loss.notify(cycle.id, cycle.cycle_date_ns, compiled.programme, compiled.reason)
 
     def _compiled_of(self, programme_id: str, version: int) -> CompiledProgramme:
         key = (programme_id, version)

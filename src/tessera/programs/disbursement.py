@@ -13,8 +13,13 @@ BLAKE2b of what else names the id): no Python work per beneficiary.
 - a **transfer**, one per beneficiary, cycle and line, from the line's programme account. Its id
   is unique by construction and sorts by cycle (ids grow with time, as TigerBeetle advises for its
   index): a namespace bit, the cycle's id, then the beneficiary's place in the frozen preview and
-  the line: ``2**62 | cycle << 38 | seq * lines + line``. Other transfers' ids (time-sorted
-  payments, nanoseconds since the epoch) stay below ``2**62`` until the year 2116.
+  the line: ``2**62 | cycle << 38 | seq * lines + line``, the cycle below ``2**23`` so bit 61 stays
+  clear. Other transfers' ids (time-sorted payments, nanoseconds since the epoch) stay below
+  ``2**62`` until the year 2116;
+- a **return** of what was not spent when a cycle's validity ends (``returns.py``), one per
+  beneficiary, cycle and line, from the entitlement account back to the line's programme
+  account: the same layout with bit 61 set, ``2**62 | 2**61 | cycle << 38 | seq * lines + line``,
+  so a cycle's returns sort after every disbursement and never meet one.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ CO_PAYMENT_CODE = 2  # "Payment for goods or services": a subsidised price's co-
 RETURN_CODE = 20  # "Return of an unspent entitlement to its programme" at the end of validity; user_data_64: the cycle
 BACK_PAY_CODE = 21  # "Back-pay of a benefit after a grievance"; user_data_64: the cycle it makes good
 TRANSFER_ID_NAMESPACE = 1 << 62
-CYCLE_ID_BITS = 24  # cycles numbered below 2**24: 16 million payment runs
+RETURN_ID_NAMESPACE = TRANSFER_ID_NAMESPACE | 1 << 61  # a cycle's returns: bit 61 above its disbursements
+CYCLE_ID_BITS = 23  # cycles numbered below 2**23: 8 million payment runs, bit 61 left to returns
 UNIT_BITS = 38  # seq * lines + line below 2**38: 17 billion units of 16 lines in one cycle
 _KEY_BYTES = 24  # a Tessera number (12), a principal id (18), padded to three u64 words
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -81,12 +87,21 @@ def entitlement_account_ids(programme_id: str, ledger_id: int, numbers: npt.NDAr
 
 def transfer_ids(cycle_id: int, seqs: npt.NDArray[np.int64], line: int, lines: int) -> npt.NDArray[np.uint64]:
     """The transfer paying line ``line`` (of ``lines``) of one cycle to the units at ``seqs`` of its preview."""
+    return _ids(TRANSFER_ID_NAMESPACE, cycle_id, seqs, line, lines)
+
+
+def return_transfer_ids(cycle_id: int, seqs: npt.NDArray[np.int64], line: int, lines: int) -> npt.NDArray[np.uint64]:
+    """The transfer returning what is left of line ``line`` of one cycle from the units at ``seqs`` of its preview."""
+    return _ids(RETURN_ID_NAMESPACE, cycle_id, seqs, line, lines)
+
+
+def _ids(namespace: int, cycle_id: int, seqs: npt.NDArray[np.int64], line: int, lines: int) -> npt.NDArray[np.uint64]:
     if not 0 < cycle_id < 1 << CYCLE_ID_BITS:
         raise InvalidInputError("cycle", f"transfer ids number cycles below {1 << CYCLE_ID_BITS}, not {cycle_id}")
     slots = np.asarray(seqs, np.uint64) * np.uint64(lines) + np.uint64(line)
     if len(slots) and int(slots.max()) >= 1 << UNIT_BITS:
         raise InvalidInputError("units", f"a cycle pays at most {(1 << UNIT_BITS) // lines} units")
-    return np.uint64(TRANSFER_ID_NAMESPACE | cycle_id << UNIT_BITS) | slots
+    return np.uint64(namespace | cycle_id << UNIT_BITS) | slots
 
 
 def holder_checks(programme_id: str, ledger_id: int, holders: npt.NDArray[np.str_]) -> npt.NDArray[np.uint64]:
@@ -161,3 +176,26 @@ def return_account(programme: Programme, ledger_id: int, funding: Mapping[int, i
             "funding", f"the returns account {account.id} cannot be opened: {CreateAccountStatus(status).name}"
         )
     return account.id
+
+
+def return_transfers(
+    programme: Programme,
+    cycle_id: int,
+    line: int,
+    credit_account_id: int,
+    *,
+    numbers: npt.NDArray[np.str_],
+    seqs: npt.NDArray[np.int64],
+    amounts: npt.NDArray[np.int64],
+) -> npt.NDArray[np.void]:
+    """Packed transfers from each beneficiary's entitlement account on line ``line`` back to its programme account."""
+    ledger_id = programme.lines[line].ledger_id
+    out = np.zeros(len(numbers), TRANSFER_DTYPE)
+    out["id"] = return_transfer_ids(cycle_id, seqs, line, len(programme.lines))
+    out["debit_account_id"] = entitlement_account_ids(programme.id, ledger_id, numbers)
+    out["credit_account_id"] = credit_account_id
+    out["amount"] = amounts
+    out["ledger"] = ledger_id
+    out["code"] = RETURN_CODE
+    out["user_data_64"] = cycle_id
+    return out

@@ -1,4 +1,4 @@
-"""Programmes' tables (issue 19, migrations 0021, 0023 and 0024): definitions, cycles, per-unit results, grievances.
+"""Programmes' tables (issue 19, migrations 0021, 0023-0025): definitions, cycles, results, grievances, what follows.
 
 They share ``tables.metadata``; ``tessera.store`` imports this module wherever the schema is
 collected, so migrations and their test see them with the rest.
@@ -101,4 +101,23 @@ grievances = Table(
     CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in GRIEVANCE_STATUSES)), name="status"),
     Index(None, "subject"),
     Index(None, "programme"),
+)
+
+# What follows a cycle's approval (migration 0025): the notices of eligibility lost, the notices before its
+# validity ends, and the return of what was not spent; each with its progress (by seq), actor and time.
+cycle_followups = Table(
+    "cycle_followups",
+    metadata,
+    Column("cycle_id", Integer, ForeignKey(programme_cycles.c.id), primary_key=True),
+    Column("lost_notices", Integer, nullable=True),  # eligibility-loss notices sent at approval; NULL: not yet
+    Column("lost_notified_at_ns", BigInteger, nullable=True),
+    Column("expiry_notified_by", String(PRINCIPAL_ID_LENGTH), nullable=True),
+    Column("expiry_through_seq", Integer, nullable=False),  # expiry notices sent for units up to this seq
+    Column("expiry_notices", Integer, nullable=False),
+    Column("expiry_notified_at_ns", BigInteger, nullable=True),  # every expiry notice sent; NULL while under way
+    Column("returned_by", String(PRINCIPAL_ID_LENGTH), nullable=True),
+    Column("return_started_at_ns", BigInteger, nullable=True),
+    Column("return_through_seq", Integer, nullable=False),  # remainders returned for units up to this seq
+    Column("returned_at_ns", BigInteger, nullable=True),  # every remainder returned; NULL while under way
+    Column("returned", Text, nullable=False),  # JSON: ledger id -> amount returned, once finished
 )

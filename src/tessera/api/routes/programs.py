@@ -19,10 +19,14 @@ from tessera.api.schemas import (
     CycleCreate,
     CyclePublic,
     DisbursementPublic,
+    ExpiryNoticeCreate,
+    ExpiryNoticesPublic,
     LinePublic,
     ProgrammeCreate,
     ProgrammePublic,
     ProgrammesPublic,
+    ReturnedPublic,
+    ReturnRunPublic,
     UnitResultPublic,
 )
 from tessera.auth import Action, Principal
@@ -36,6 +40,7 @@ router = APIRouter(prefix="/v1/programs", tags=["programs"])
 ProgrammePath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 CyclePath = Annotated[int, Path(ge=1, lt=2**31)]
 RESULT_FIELDS = ("programme.eligibility", "programme.amounts")  # what a cycle's results show of a person
+ENTITLEMENT_FIELDS = ("programme.entitlement",)  # what is left of it, read and returned
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=declare(Action.programmes_register))
@@ -141,6 +146,46 @@ def close_cycle(
     """Close a disbursed cycle."""
     _of(services, programme_id, cycle_id, caller.principal)
     return _cycle(services.cycles.close(cycle_id, by=caller.principal))
+
+
+@router.post("/{programme_id}/cycles/{cycle_id}/notify-expiry", openapi_extra=declare(Action.cycles_notify_expiry))
+def notify_expiry(
+    programme_id: ProgrammePath,
+    cycle_id: CyclePath,
+    body: ExpiryNoticeCreate,
+    caller: CallerDep,
+    services: ServicesDep,
+) -> ExpiryNoticesPublic:
+    """Tell each unit with something of the cycle left how much, until when and where; once per unit and cycle."""
+    _of(services, programme_id, cycle_id, caller.principal)
+    services.require_purpose(caller, [], ENTITLEMENT_FIELDS, doing="telling a cycle's units what expires")
+    done = services.returns.notify_expiring(programme_id, cycle_id, by=caller.principal, days_before=body.days_before)
+    if done.created:
+        paid = services.cycles.beneficiaries(cycle_id)
+        services.record_access(caller, paid, ENTITLEMENT_FIELDS, f"told what expires of cycle {cycle_id}")
+    return ExpiryNoticesPublic.of(done)
+
+
+@router.post("/{programme_id}/cycles/{cycle_id}/return", openapi_extra=declare(Action.cycles_return))
+def return_expired(
+    programme_id: ProgrammePath, cycle_id: CyclePath, caller: CallerDep, services: ServicesDep
+) -> ReturnRunPublic:
+    """Return what was not spent of the cycle to the programme, once its validity ended and its notices went out."""
+    _of(services, programme_id, cycle_id, caller.principal)
+    services.require_purpose(caller, [], ENTITLEMENT_FIELDS, doing="returning a cycle's unspent entitlements")
+    run = services.returns.return_expired(programme_id, cycle_id, by=caller.principal)
+    if not run.already_returned:
+        paid = services.cycles.beneficiaries(cycle_id)
+        services.record_access(caller, paid, ENTITLEMENT_FIELDS, f"unspent of cycle {cycle_id} returned")
+    return ReturnRunPublic(
+        cycle_id=run.cycle_id,
+        transfers_applied=run.transfers_applied,
+        transfers_existing=run.transfers_existing,
+        returned=[ReturnedPublic(ledger_id=k, amount=v) for k, v in sorted(run.returned.items())],
+        returned_by=run.returned_by,
+        returned_at_ns=run.returned_at_ns,
+        already_returned=run.already_returned,
+    )
 
 
 def _of(services: Services, programme_id: str, cycle_id: int, principal: Principal) -> Cycle:

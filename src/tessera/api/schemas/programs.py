@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from tessera.api.schemas.common import FromRecord, Rfc3339, StrictModel, beside
+from tessera.api.schemas.common import FromRecord, Rfc3339, Rfc3339OrNone, StrictModel, beside
 from tessera.limits import ID_LIMIT
 from tessera.store import PROGRAMME_TEXT_MAX
 
@@ -109,3 +109,36 @@ class DisbursementPublic(BaseModel):
     transfers_existing: int = Field(description="found already applied: a run finished after a crash")
     batches: int
     already_disbursed: bool = Field(description="true: this call sent nothing, the cycle was paid before")
+
+
+class ExpiryNoticeCreate(StrictModel):
+    days_before: int = Field(
+        default=3, ge=0, le=400, description="refused earlier than this many days before the entitlements expire"
+    )
+
+
+class ExpiryNoticesPublic(FromRecord):
+    cycle_id: int
+    created: int = Field(description="notices made by this call (0 once every unit has been told)")
+    total: int = Field(description="notices made for this cycle in all: one per unit with something left")
+    expires_at_ns: int
+    expires_at: Rfc3339 = beside("expires_at_ns")
+    notified_by: str | None
+    notified_at_ns: int | None = Field(description="when every unit had been told; null while some are not")
+    notified_at: Rfc3339OrNone = beside("notified_at_ns")
+
+
+class ReturnedPublic(BaseModel):
+    ledger_id: int
+    amount: int = Field(description="returned to the line's programme account, in the ledger's minor units")
+
+
+class ReturnRunPublic(BaseModel):
+    cycle_id: int
+    transfers_applied: int
+    transfers_existing: int = Field(description="found already applied: a run finished after a crash")
+    returned: list[ReturnedPublic] = Field(description="what the cycle's return moved in all, per ledger")
+    returned_by: str
+    returned_at_ns: int
+    returned_at: Rfc3339 = beside("returned_at_ns")
+    already_returned: bool = Field(description="true: this call sent nothing, the cycle was returned before")

@@ -64,6 +64,7 @@ class NoticeKind(StrEnum):
     appeal_decided = "appeal_decided"
     score = "score"  # a negative score contribution
     denial = "denial"  # a benefit, a licence or a payment refused
+    entitlement_expiring = "entitlement_expiring"  # what is left of an entitlement, until when: it then returns
 
 
 ADVERSE = frozenset({NoticeKind.restriction, NoticeKind.score, NoticeKind.denial})
