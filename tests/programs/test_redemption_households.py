@@ -99,7 +99,7 @@ def test_a_virtual_id_stands_for_the_number(family: tuple[Shops, dict[str, str]]
 
 
 def test_a_frozen_entitlement_is_refused_in_words_and_nothing_moves(family: tuple[Shops, dict[str, str]]) -> None:
-    """A restriction whose basis names benefits freezes the entitlement: the till hears why, the ledger moves nothing."""
+    """A restriction whose basis names benefits freezes it: the till hears why, and the ledger moves nothing."""
     shops, who = family
     services = shops.world.services
     account = _household_account(shops, who["head"])
