@@ -264,7 +264,7 @@ class Cycles:
         registered = self._programmes.get(cycle.programme, cycle.version)
         applied = existing = 0
         batches = self._batches(cycle, registered)
-        for index, (holders, accounts, transfers) in enumerate(batches):
+        for index, (holders, accounts, transfers) in enumerate(batches):  # holders: each account's principal
             if index < cycle.batches_done:
                 continue
             # Holders are recorded before their accounts open, so an account the ledger has already
@@ -276,9 +276,8 @@ class Cycles:
             if theirs.any():
                 account_id = int(found["id"][np.flatnonzero(theirs)[0]])
                 raise ConflictError("accounts", f"entitlement account {account_id} is open for another holder")
-            new = [h for h, f in zip(holders, fresh, strict=True) if f]
-            if new:
-                self._store.set_account_holders(new)  # refuses an id held by someone else
+            if fresh.any():
+                self._store.set_account_holder_columns(accounts["id"][fresh], holders[fresh])  # refuses another's id
             opened = self._ledger.create_accounts(accounts)
             statuses = opened.statuses
             bad = ~np.isin(statuses, _ACCEPTED_ACCOUNTS)
@@ -409,7 +408,7 @@ class Cycles:
 
     def _batches(
         self, cycle: Cycle, registered: RegisteredProgramme
-    ) -> list[tuple[list[tuple[int, str]], npt.NDArray[np.void], npt.NDArray[np.void]]]:
+    ) -> list[tuple[npt.NDArray[np.str_], npt.NDArray[np.void], npt.NDArray[np.void]]]:
         """The cycle's packed batches, the same on every run: (holders, accounts, transfers), by seq and line."""
         numbers, holders, seqs, amounts = self._payable(cycle)
         programme = registered.programme
@@ -424,7 +423,7 @@ class Cycles:
             chunk = slice(start, start + per_batch)
             accounts: list[npt.NDArray[np.void]] = []
             transfers: list[npt.NDArray[np.void]] = []
-            held: list[tuple[int, str]] = []
+            held: list[npt.NDArray[np.str_]] = []
             for k, line in enumerate(programme.lines):
                 pays = paid[chunk, k] > 0
                 who = numbers[chunk][pays]
@@ -440,9 +439,9 @@ class Cycles:
                         amounts=paid[chunk, k][pays],
                     )
                 )
-                held += zip(accounts[-1]["id"].tolist(), holders[chunk][pays].tolist(), strict=True)
-            if held:
-                out.append((held, np.concatenate(accounts), np.concatenate(transfers)))
+                held.append(holders[chunk][pays])
+            if sum(map(len, held)):
+                out.append((np.concatenate(held), np.concatenate(accounts), np.concatenate(transfers)))
         return out
 
     def _payable(
@@ -479,7 +478,7 @@ _RESULT_COLUMNS = ("cycle_id", "seq", "person", "holder", "eligible", "failed", 
 
 
 def _write_results(conn: Connection, cycle_id: int, found: Preview) -> None:
-    """The preview's rows into ``cycle_results`` on the driver's own cursor: tuples, no SQLAlchemy row per unit.
+    """The preview's rows into ``cycle_results`` as tuples straight to the driver: no SQLAlchemy row per unit.
 
     PostgreSQL takes them by ``COPY ... FROM STDIN``, SQLite by one prepared insert run over them all.
     """
@@ -494,15 +493,15 @@ def _write_results(conn: Connection, cycle_id: int, found: Preview) -> None:
         [",".join(map(str, row)) for row in found.amounts.tolist()],
         strict=False,  # the repeated cycle id is endless
     )
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     columns = ", ".join(_RESULT_COLUMNS)
     if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY cycle_results ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-    else:
+    else:  # one prepared statement over every row; SQLAlchemy only passes them on (and names a driver fault)
         marks = ", ".join("?" for _ in _RESULT_COLUMNS)
-        cursor.executemany(f"INSERT INTO cycle_results ({columns}) VALUES ({marks})", rows)
+        conn.exec_driver_sql(f"INSERT INTO cycle_results ({columns}) VALUES ({marks})", list(rows))
 
 
 def _step(by: object, at: object) -> Step | None:
