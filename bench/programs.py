@@ -92,9 +92,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         services = Services(Settings(data_dir=base, ledger_sync=not args.no_sync))
         try:
-            return _measure(services, args)
+            measured = _measure(services, args)
+            # Closing waits for the sanctions watch to screen every new (programme, entitlement) pair.
+            progress(f"measured, closing: {json.dumps(measured)}")
+            t = time.perf_counter()
         finally:
             services.close()
+        measured["close_s"] = round(time.perf_counter() - t, 3)
+        return measured
     finally:
         if args.dir is None:
             shutil.rmtree(base, ignore_errors=True)

@@ -138,7 +138,7 @@ _SQLITE_CHUNK = 1_000_000  # persons per concatenated block: SQLite caps a value
 
 def _concatenated(cursor: Any) -> bytes:
     """SQLite: the active persons' lines, newline-terminated, concatenated in SQL a million rows at a time."""
-    blocks = []
+    blocks: list[bytes] = []
     after = 0
     while True:
         cursor.execute(

@@ -65,7 +65,8 @@ def _not_principal_ids(holders: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
         np.ascontiguousarray(holders.astype(f"U{PRINCIPAL_ID_LENGTH}")).view(np.uint32).reshape(-1, PRINCIPAL_ID_LENGTH)
     )
     prefix = (chars[:, 0] != ord("p")) | (chars[:, 1] != ord("_"))
-    return wrong_length | prefix | ~np.isin(chars[:, 2:], _HEX).all(axis=1)
+    bad: npt.NDArray[np.bool_] = wrong_length | prefix | ~np.isin(chars[:, 2:], _HEX).all(axis=1)
+    return bad
 
 
 def record_holder_columns(
