@@ -106,6 +106,6 @@ def record_holder_columns(
 def _in(conn: Connection, query: str, values: list[Any]) -> list[Any]:
     """``query`` (ending in the column compared) with `` IN`` the values: one array on PostgreSQL, marks on SQLite."""
     if conn.dialect.name == "postgresql":
-        return list(conn.exec_driver_sql(f"{query} = ANY(%s)", (values,)))
+        return list(conn.exec_driver_sql(f"{query} = ANY(%s)", (values,)).all())
     marks = ", ".join("?" * len(values))
-    return list(conn.exec_driver_sql(f"{query} IN ({marks})", tuple(values)))
+    return list(conn.exec_driver_sql(f"{query} IN ({marks})", tuple(values)).all())
