@@ -83,16 +83,18 @@ def record_holder_columns(
         k = int(np.flatnonzero(missing)[np.argmin(first_at[missing])])
         raise NotFoundError(f"holders[{first_at[k]}].principal_id", f"no principal {holders[k]}")
     if postgres:
-        conn.exec_driver_sql(
+        inserted = conn.exec_driver_sql(
             "INSERT INTO account_holders (account_id, principal_id) SELECT * FROM unnest(%s::bigint[], %s::text[]) "
             "ON CONFLICT (account_id) DO NOTHING",
             (ids.tolist(), holders.tolist()),
         )
     else:
-        conn.exec_driver_sql(
+        inserted = conn.exec_driver_sql(
             "INSERT INTO account_holders (account_id, principal_id) VALUES (?, ?) ON CONFLICT (account_id) DO NOTHING",
             list(zip(ids.tolist(), holders.tolist(), strict=True)),
         )
+    if inserted.rowcount == len(ids):  # every account was free, and is now held as asked: nothing to read back
+        return
     stored = dict(_in(conn, "SELECT account_id, principal_id FROM account_holders WHERE account_id", ids.tolist()))
     found = np.array([stored.get(a, "") for a in ids.tolist()], dtype=holders.dtype)
     wrong = found != holders
