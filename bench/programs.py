@@ -145,7 +145,7 @@ def _measure(services: Services, args: argparse.Namespace) -> dict[str, Any]:
     evaluate_s = time.perf_counter() - t
 
     progress("preview as the service runs it (gather, evaluate, write the results)")
-    cycle = services.cycles.create(programme.id, CYCLE_DATE_NS, by=maker.id)
+    cycle = services.cycles.create(programme.id, CYCLE_DATE_NS, by=maker)
     gathered: list[float] = []
     gather = services.gather
 
@@ -158,24 +158,24 @@ def _measure(services: Services, args: argparse.Namespace) -> dict[str, Any]:
 
     services.gather = timed_gather  # type: ignore[method-assign]  # the service's own gather, timed apart
     t = time.perf_counter()
-    _, previewed = services.cycles.preview(cycle.id, by=maker.id)
+    _, previewed = services.cycles.preview(cycle.id, by=maker)
     preview_s = time.perf_counter() - t
     t = time.perf_counter()
     preview(compiled, previewed.population)
     service_evaluate_s = time.perf_counter() - t
-    services.cycles.approve(cycle.id, by=checker.id)
+    services.cycles.approve(cycle.id, by=checker)
 
     progress("disbursing")
     t = time.perf_counter()
-    done = services.cycles.disburse(cycle.id, by=checker.id)
+    done = services.cycles.disburse(cycle.id, by=checker)
     disburse_s = time.perf_counter() - t
 
     progress("a second cycle: the entitlement accounts are open and their holders recorded")
-    again = services.cycles.create(programme.id, CYCLE_DATE_NS + 31 * 86_400 * 10**9, by=maker.id)
-    services.cycles.preview(again.id, by=maker.id)
-    services.cycles.approve(again.id, by=checker.id)
+    again = services.cycles.create(programme.id, CYCLE_DATE_NS + 31 * 86_400 * 10**9, by=maker)
+    services.cycles.preview(again.id, by=maker)
+    services.cycles.approve(again.id, by=checker)
     t = time.perf_counter()
-    second = services.cycles.disburse(again.id, by=checker.id)
+    second = services.cycles.disburse(again.id, by=checker)
     second_s = time.perf_counter() - t
     return {
         "bench": "programs",

@@ -32,14 +32,14 @@ def test_cycle__previewed_pro_rated_and_paid_on_each_store(world: World) -> None
     """Results read back as written; each payee credited amount x budget / asked once, a second run pays nothing."""
     register(world, programme_text(budget=100_000, over_budget="pro_rate"))
     cycles, ledger = world.services.cycles, world.services.ledger
-    cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker.id)
-    cycle, found = cycles.preview(cycle.id, by=world.maker.id)
+    cycle = cycles.create("adult_cash", CYCLE_DATE_NS, by=world.maker)
+    cycle, found = cycles.preview(cycle.id, by=world.maker)
     results = cycles.results(cycle.id, limit=1000)
     assert [r.person for r in results] == found.population.numbers.tolist()
     assert [r.eligible for r in results] == found.eligible.tolist()
     assert [r.amounts for r in results] == [tuple(a) for a in found.amounts.tolist()]
-    cycles.approve(cycle.id, by=world.checker.id)
-    done = cycles.disburse(cycle.id, by=world.checker.id)
+    cycles.approve(cycle.id, by=world.checker)
+    done = cycles.disburse(cycle.id, by=world.checker)
     paid = [r for r in results if r.eligible]
     assert done.transfers_applied == len(paid) and done.batches > 1
     ids = entitlement_account_ids("adult_cash", MONEY, np.array([r.person for r in paid])).tolist()
@@ -47,4 +47,4 @@ def test_cycle__previewed_pro_rated_and_paid_on_each_store(world: World) -> None
     owed = [r.amounts[0] * total.budget // total.asked for r in paid]
     assert [a.balance for a in ledger.lookup_accounts(ids)] == owed
     assert world.services.store.account_holders(ids) == {i: r.holder for i, r in zip(ids, paid, strict=True)}
-    assert cycles.disburse(cycle.id, by=world.checker.id).transfers_applied == 0
+    assert cycles.disburse(cycle.id, by=world.checker).transfers_applied == 0
