@@ -68,6 +68,7 @@ from tessera.programs import (
     HouseholdSource,
     KnownProgrammes,
     Outlets,
+    Population,
     ProductLists,
     Programme,
     Reconciliation,
@@ -345,9 +346,7 @@ class Services:
             compile_programme=lambda p: CompiledProgramme(p, self.event_types, self.benefits),
             batch_size=self.settings.disbursement_batch_size,
             eligibility_loss=EligibilityLoss(self.store, self.notices),
-            gather=lambda c, at: gather_population(
-                self.store, c.facts, c.programme.unit, at, households=self.household_source, types=self.event_types
-            ),
+            gather=lambda c, at: self.gather(c, at),  # noqa: PLW0108 (late-bound: a bench times it)
         )
         self.grievances = Grievances(
             self.store, self.programmes, self.cycles, self.ledger, head_of=self._head_of_household
@@ -402,6 +401,13 @@ class Services:
             batch_size=self.settings.disbursement_batch_size,
             category_label=lambda code: found.label if (found := mcc.meaning(code)) else None,
         )
+
+    def gather(self, compiled: CompiledProgramme, at_ns: int) -> Population:
+        """The facts ``compiled`` reads of every unit on a cycle's date; households from ``household_source``."""
+        return gather_population(
+            self.store, compiled.facts, compiled.programme.unit, at_ns, households=self.household_source,
+            types=self.event_types,
+        )  # fmt: skip
 
     def _load_programme(self, text: str) -> Programme:
         """The one programme ``text`` defines, checked against the declarations and ledgers in force."""

@@ -103,9 +103,17 @@ class World:
     numbers: list[str]
 
 
-def open_world(path: Path, *, persons: int = 60, sync: bool = False, batch_size: int = BATCH_SIZE_MAX) -> World:
-    """The service over ``path``; made on first start (persons, officers, the currency), reopened after."""
-    services = Services(settings_for(path, ledger_sync=sync, disbursement_batch_size=batch_size))
+def open_world(
+    path: Path,
+    *,
+    persons: int = 60,
+    sync: bool = False,
+    batch_size: int = BATCH_SIZE_MAX,
+    database_url: str | None = None,
+) -> World:
+    """The service over ``path`` (its store at ``database_url`` if given); made on first start, reopened after."""
+    settings = settings_for(path, ledger_sync=sync, disbursement_batch_size=batch_size, database_url=database_url)
+    services = Services(settings)
     store = services.store
     maker = store.get_principal_by_name("maker")
     if maker is None:

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+import numpy as np
 import pytest
 
 from tessera.auth.principals import Principal, Role
-from tessera.errors import ConflictError, NotFoundError
+from tessera.errors import BatchSizeError, ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
 from tessera.store import ACCOUNTS_LIST_MAX, Store
 
 BIG = ID_LIMIT - 1
+Setter = Callable[[Sequence[tuple[int, str]]], None]
 
 
-def test_holders_round_trip(store: Store, citizen: Principal, officer: Principal) -> None:
+@pytest.fixture(params=["pairs", "columns"])
+def set_holders(request: pytest.FixtureRequest, store: Store) -> Setter:
+    """``set_account_holders`` on pairs, or ``set_account_holder_columns`` on the same pairs as two numpy columns."""
+    if request.param == "pairs":
+        return store.set_account_holders
+    return lambda pairs: store.set_account_holder_columns(
+        np.array([a for a, _ in pairs], np.uint64), np.array([p for _, p in pairs])
+    )
+
+
+def test_holders_round_trip(store: Store, set_holders: Setter, citizen: Principal, officer: Principal) -> None:
     """Set holders are read back by account and by principal; unknown accounts are absent."""
-    store.set_account_holders([(2, citizen.id), (BIG, citizen.id), (2**31 + 1, officer.id)])
+    set_holders([(2, citizen.id), (BIG, citizen.id), (2**31 + 1, officer.id)])
     assert store.account_holders([2, BIG, 2**31 + 1, 99]) == {2: citizen.id, BIG: citizen.id, 2**31 + 1: officer.id}
     assert store.accounts_held_by(citizen.id) == [2, BIG]
     assert store.accounts_held_by(officer.id) == [2**31 + 1]
@@ -27,36 +41,36 @@ def test_empty_lookups(store: Store, citizen: Principal) -> None:
     assert store.accounts_held_by("p_0123456789abcdef") == []
 
 
-def test_setting_the_same_holder_again_is_harmless(store: Store, citizen: Principal) -> None:
+def test_setting_the_same_holder_again_is_harmless(store: Store, set_holders: Setter, citizen: Principal) -> None:
     """Repeating a batch, or an account within one, changes nothing."""
-    store.set_account_holders([(5, citizen.id), (5, citizen.id)])
-    store.set_account_holders([(5, citizen.id), (6, citizen.id)])
+    set_holders([(5, citizen.id), (5, citizen.id)])
+    set_holders([(5, citizen.id), (6, citizen.id)])
     assert store.account_holders([5, 6]) == {5: citizen.id, 6: citizen.id}
 
 
 def test_holder_never_changes__conflict_and_nothing_written(
-    store: Store, citizen: Principal, officer: Principal
+    store: Store, set_holders: Setter, citizen: Principal, officer: Principal
 ) -> None:
     """A batch that would change one holder is refused whole, naming that entry."""
-    store.set_account_holders([(5, citizen.id)])
+    set_holders([(5, citizen.id)])
     with pytest.raises(ConflictError) as caught:
-        store.set_account_holders([(6, officer.id), (5, officer.id)])
+        set_holders([(6, officer.id), (5, officer.id)])
     assert caught.value.field == "holders[1].account_id"
     assert store.account_holders([5, 6]) == {5: citizen.id}
 
 
-def test_unknown_holder__not_found_and_nothing_written(store: Store, citizen: Principal) -> None:
+def test_unknown_holder__not_found_and_nothing_written(store: Store, set_holders: Setter, citizen: Principal) -> None:
     """Every holder must be a principal; the first unknown one is named."""
     with pytest.raises(NotFoundError) as caught:
-        store.set_account_holders([(1, citizen.id), (2, "p_0123456789abcdef")])
+        set_holders([(1, citizen.id), (2, "p_0123456789abcdef")])
     assert caught.value.field == "holders[1].principal_id"
     assert store.account_holders([1, 2]) == {}
 
 
-def test_full_batch_round_trips(store: Store, citizen: Principal) -> None:
+def test_full_batch_round_trips(store: Store, set_holders: Setter, citizen: Principal) -> None:
     """A batch of the largest size is written and read back in one call each."""
     ids = [2**40 + i for i in range(BATCH_SIZE_MAX)]
-    store.set_account_holders([(i, citizen.id) for i in ids])
+    set_holders([(i, citizen.id) for i in ids])
     assert store.account_holders(ids) == dict.fromkeys(ids, citizen.id)
     assert store.accounts_held_by(citizen.id, limit=BATCH_SIZE_MAX) == ids
     assert store.accounts_held_by(citizen.id, limit=3) == ids[:3]
@@ -78,3 +92,38 @@ def test_an_organisations_accounts_are_its_merchants(store: Store, citizen: Prin
     assert store.accounts_of_organisation("org:" + acme[0].id) == []  # it acts for acme, not for itself
     assert store.accounts_of_organisation("org:" + citizen.id) == []
     assert store.accounts_of_organisation("org:nobody") == []
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ([1, 2], ["P"], "holders"),
+        ([], [], "holders"),
+        ([1.0], ["P"], "holders"),
+        ([1], [7], "holders"),
+        ([1, 0], ["P", "P"], "holders[1].account_id"),
+        ([1, -5], ["P", "P"], "holders[1].account_id"),
+        ([1, 2], ["P", "p_0123456789ABCDEF"], "holders[1].principal_id"),
+        ([1, 2], ["P", "p_0123456789abcdef0"], "holders[1].principal_id"),
+        ([1, 2], ["P", "p_0123"], "holders[1].principal_id"),
+        ([4, 2, 4], ["P", "P", "O"], "holders[2].principal_id"),
+    ],
+)
+def test_columns__refused_as_the_pairs_are(
+    store: Store, citizen: Principal, officer: Principal, case: tuple[list[float], list[object], str]
+) -> None:
+    """Columns of another shape or type, ids out of range, bad or clashing holders: the field named, nothing set."""
+    account_ids, principal_ids, field = case
+    named = {"P": citizen.id, "O": officer.id}
+    holders = np.array([named.get(p, p) if isinstance(p, str) else p for p in principal_ids])
+    with pytest.raises((InvalidInputError, BatchSizeError)) as caught:
+        store.set_account_holder_columns(np.array(account_ids), holders)
+    assert caught.value.field == field
+    assert store.accounts_held_by(citizen.id) == []
+
+
+def test_columns__a_batch_too_long_is_refused(store: Store, citizen: Principal) -> None:
+    """More than a batch of holders is a BatchSizeError, as for pairs."""
+    ids = np.arange(1, BATCH_SIZE_MAX + 2, dtype=np.int64)
+    with pytest.raises(BatchSizeError):
+        store.set_account_holder_columns(ids, np.full(len(ids), citizen.id))

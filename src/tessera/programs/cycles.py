@@ -25,6 +25,7 @@ the latest; an officer of another agency is refused with ForbiddenError naming `
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from tessera.auth import Principal
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
@@ -51,7 +52,6 @@ from tessera.programs.registered import RegisteredProgramme, RegisteredProgramme
 from tessera.store import Store, cycle_results, principals, programme_cycles
 
 logger = logging.getLogger(__name__)
-_RESULTS_CHUNK = 20_000  # rows per insert while a preview is written
 _ACCEPTED_ACCOUNTS = (CreateAccountStatus.ok, CreateAccountStatus.exists)
 _ACCEPTED_TRANSFERS = (CreateTransferStatus.ok, CreateTransferStatus.exists)
 
@@ -202,8 +202,7 @@ class Cycles:
             if moved != 1:
                 raise ConflictError("status", f"cycle {cycle_id} was approved while it was previewed")
             conn.execute(delete(cycle_results).where(cycle_results.c.cycle_id == cycle_id))
-            for rows in _result_rows(cycle_id, found):
-                conn.execute(insert(cycle_results), rows)
+            _write_results(conn, cycle_id, found)
         logger.info(
             "cycle %s previewed by %s: %s of %s units eligible", cycle_id, by.id, values["eligible"], values["units"]
         )
@@ -273,7 +272,7 @@ class Cycles:
         registered = self._programmes.get(cycle.programme, cycle.version)
         applied = existing = 0
         batches = self._batches(cycle, registered)
-        for index, (holders, accounts, transfers) in enumerate(batches):
+        for index, (holders, accounts, transfers) in enumerate(batches):  # holders: each account's principal
             if index < cycle.batches_done:
                 continue
             # Holders are recorded before their accounts open, so an account the ledger has already
@@ -285,9 +284,8 @@ class Cycles:
             if theirs.any():
                 account_id = int(found["id"][np.flatnonzero(theirs)[0]])
                 raise ConflictError("accounts", f"entitlement account {account_id} is open for another holder")
-            new = [h for h, f in zip(holders, fresh, strict=True) if f]
-            if new:
-                self._store.set_account_holders(new)  # refuses an id held by someone else
+            if fresh.any():
+                self._store.set_account_holder_columns(accounts["id"][fresh], holders[fresh])  # refuses another's id
             opened = self._ledger.create_accounts(accounts)
             statuses = opened.statuses
             bad = ~np.isin(statuses, _ACCEPTED_ACCOUNTS)
@@ -424,14 +422,14 @@ class Cycles:
 
     def _batches(
         self, cycle: Cycle, registered: RegisteredProgramme
-    ) -> list[tuple[list[tuple[int, str]], npt.NDArray[np.void], npt.NDArray[np.void]]]:
+    ) -> list[tuple[npt.NDArray[np.str_], npt.NDArray[np.void], npt.NDArray[np.void]]]:
         """The cycle's packed batches, the same on every run: (holders, accounts, transfers), by seq and line."""
         numbers, holders, seqs, amounts = self._payable(cycle)
         programme = registered.programme
         paid = amounts.copy()
         for k, total in enumerate(cycle.totals):
             if total.over_budget and total.asked > 0:
-                paid[:, k] = [a * total.budget // total.asked for a in amounts[:, k].tolist()]
+                paid[:, k] = _pro_rated(amounts[:, k], total.budget, total.asked)
         lines = len(programme.lines)
         per_batch = max(self._batch_size // max(lines, 1), 1)
         out = []
@@ -439,7 +437,7 @@ class Cycles:
             chunk = slice(start, start + per_batch)
             accounts: list[npt.NDArray[np.void]] = []
             transfers: list[npt.NDArray[np.void]] = []
-            held: list[tuple[int, str]] = []
+            held: list[npt.NDArray[np.str_]] = []
             for k, line in enumerate(programme.lines):
                 pays = paid[chunk, k] > 0
                 who = numbers[chunk][pays]
@@ -455,47 +453,69 @@ class Cycles:
                         amounts=paid[chunk, k][pays],
                     )
                 )
-                held += zip(accounts[-1]["id"].tolist(), holders[chunk][pays].tolist(), strict=True)
-            if held:
-                out.append((held, np.concatenate(accounts), np.concatenate(transfers)))
+                held.append(holders[chunk][pays])
+            if sum(map(len, held)):
+                out.append((np.concatenate(held), np.concatenate(accounts), np.concatenate(transfers)))
         return out
 
     def _payable(
         self, cycle: Cycle
     ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """The eligible units of a cycle's frozen preview, by seq: numbers, holders, seqs, amounts per line."""
-        query = (
-            select(cycle_results.c.person, cycle_results.c.holder, cycle_results.c.seq, cycle_results.c.amounts)
-            .where(cycle_results.c.cycle_id == cycle.id, cycle_results.c.eligible.is_(True))
-            .order_by(cycle_results.c.seq)
-        )
-        with self._store.transaction() as conn:
-            rows = conn.execute(query).all()
+        with self._store.transaction() as conn:  # the driver's own cursor: tuples, not SQLAlchemy rows
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            mark = "%s" if conn.dialect.name == "postgresql" else "?"
+            cursor.execute(
+                "SELECT person, holder, seq, amounts FROM cycle_results "
+                f"WHERE cycle_id = {mark} AND eligible ORDER BY seq",
+                (cycle.id,),
+            )
+            rows = cursor.fetchall()
         lines = len(cycle.totals)
         if not rows:
             empty = np.zeros(0, np.str_)
             return empty, empty, np.zeros(0, np.int64), np.zeros((0, lines), np.int64)
-        numbers = np.array([r.person for r in rows])
-        holders = np.array([r.holder for r in rows])
-        text = ",".join(r.amounts for r in rows)
-        amounts = np.array(text.split(","), dtype=np.int64).reshape(len(rows), lines)
-        return numbers, holders, np.array([r.seq for r in rows], np.int64), amounts
+        person, holder, seq, text = zip(*rows, strict=True)
+        amounts = np.array(",".join(text).split(","), dtype=np.int64).reshape(len(rows), lines)
+        return np.array(person), np.array(holder), np.array(seq, np.int64), amounts
 
 
-def _result_rows(cycle_id: int, found: Preview) -> Any:
-    """The preview's rows for ``cycle_results``, a chunk at a time."""
+def _pro_rated(amounts: npt.NDArray[np.int64], budget: int, asked: int) -> npt.NDArray[np.int64]:
+    """Each amount times ``budget / asked``, rounded down: in int64 where no product can pass 2**63, else exactly."""
+    largest = int(np.abs(amounts).max()) if len(amounts) else 0
+    if max(largest * budget, asked) < 1 << 63:
+        return amounts * budget // asked
+    return np.array([a * budget // asked for a in amounts.tolist()], dtype=np.int64)
+
+
+_RESULT_COLUMNS = ("cycle_id", "seq", "person", "holder", "eligible", "failed", "amounts")
+
+
+def _write_results(conn: Connection, cycle_id: int, found: Preview) -> None:
+    """The preview's rows into ``cycle_results`` as tuples straight to the driver: no SQLAlchemy row per unit.
+
+    PostgreSQL takes them by ``COPY ... FROM STDIN``, SQLite by one prepared insert run over them all.
+    """
     population = found.population
-    amounts = [",".join(map(str, row)) for row in found.amounts.tolist()]
-    numbers, holders = population.numbers.tolist(), population.holders.tolist()
-    eligible, failed = found.eligible.tolist(), found.failed.tolist()
-    for start in range(0, len(numbers), _RESULTS_CHUNK):
-        yield [
-            {
-                "cycle_id": cycle_id, "seq": i, "person": numbers[i], "holder": holders[i],
-                "eligible": eligible[i], "failed": failed[i], "amounts": amounts[i],
-            }
-            for i in range(start, min(start + _RESULTS_CHUNK, len(numbers)))
-        ]  # fmt: skip
+    rows = zip(
+        itertools.repeat(cycle_id),
+        range(len(population)),
+        population.numbers.tolist(),
+        population.holders.tolist(),
+        found.eligible.tolist(),
+        found.failed.tolist(),
+        [",".join(map(str, row)) for row in found.amounts.tolist()],
+        strict=False,  # the repeated cycle id is endless
+    )
+    columns = ", ".join(_RESULT_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY cycle_results ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:  # one prepared statement over every row; SQLAlchemy only passes them on (and names a driver fault)
+        marks = ", ".join("?" for _ in _RESULT_COLUMNS)
+        conn.exec_driver_sql(f"INSERT INTO cycle_results ({columns}) VALUES ({marks})", list(rows))
 
 
 def _step(by: object, at: object) -> Step | None:

@@ -101,10 +101,107 @@ def _active_persons(
 ]:
     """Every active registered person, by number: numbers, principals, subjects, birth days, sexes.
 
-    Two plain scans on the driver's own cursor (persons, then citizens' subjects), joined and
-    sorted with numpy: a join and an ORDER BY in SQL, through SQLAlchemy's rows, cost 2.6 times as
-    much (200,000 persons: 4.4 s against 1.7 s).
+    The facts come as one block of fixed-width text lines (number, principal, birth date, sex:
+    41 characters), parsed a column at a time with numpy: no Python object per person. A
+    registry with a line of another width (none is written so) is read row by row instead.
     """
+    with store.transaction() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        if conn.dialect.name == "postgresql":
+            block = _copied(cursor, f"COPY ({_PERSON_LINES}) TO STDOUT")
+        else:
+            block = _concatenated(cursor)
+        # Citizens' subjects are their principal ids (``Registry.register``): read only those that are not.
+        cursor.execute(_OTHER_SUBJECTS)
+        other_subjects = cursor.fetchall()
+    parsed = _parsed_persons(block)
+    if parsed is None:
+        return _active_persons_by_row(store)
+    numbers, holders, birth_days, sexes = parsed
+    subjects = holders.copy()
+    if other_subjects:
+        at = np.searchsorted(numbers, np.array([n for n, _ in other_subjects], dtype=numbers.dtype))
+        subjects = subjects.astype(np.result_type(subjects, np.array([s or "" for _, s in other_subjects])))
+        subjects[at] = [s or "" for _, s in other_subjects]
+    return numbers, holders, subjects, birth_days, sexes
+
+
+_LINE = 41  # number (12), principal id (18), birth date (10), sex (1)
+_PERSON_LINES = "SELECT number || principal_id || birth_date || sex FROM persons WHERE status = 'active'"
+_OTHER_SUBJECTS = (  # principals first: the few whose subject is not their id, then their persons by index
+    "SELECT persons.number, principals.subject FROM principals CROSS JOIN persons "
+    "WHERE persons.principal_id = principals.id AND persons.status = 'active' "
+    "AND (principals.subject IS NULL OR principals.subject != principals.id)"
+)
+_SQLITE_CHUNK = 1_000_000  # persons per concatenated block: SQLite caps a value at 10**9 bytes
+
+
+def _concatenated(cursor: Any) -> bytes:
+    """SQLite: the active persons' lines, newline-terminated, concatenated in SQL a million rows at a time."""
+    blocks: list[bytes] = []
+    after = 0
+    while True:
+        cursor.execute(
+            "SELECT count(*), max(r), CAST(group_concat(line, char(10)) AS BLOB) FROM ("
+            "SELECT rowid AS r, number || principal_id || birth_date || sex AS line FROM persons "
+            "WHERE status = 'active' AND rowid > ? ORDER BY rowid LIMIT ?)",
+            (after, _SQLITE_CHUNK),
+        )
+        count, last, block = cursor.fetchone()
+        if not count:
+            return b"".join(blocks)
+        blocks += [block, b"\n"]
+        after = last
+
+
+def _copied(cursor: Any, statement: str) -> bytes:
+    """PostgreSQL: what ``COPY ... TO STDOUT`` sends, in one piece."""
+    with cursor.copy(statement) as copy:
+        return b"".join(bytes(chunk) for chunk in copy)
+
+
+def _parsed_persons(
+    block: bytes,
+) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_]] | None:
+    """Numbers, principals, birth days and sexes from the lines, by number; None unless every line is as written."""
+    raw = np.frombuffer(block, dtype=np.uint8)
+    if len(raw) % (_LINE + 1) or np.count_nonzero(raw == _NEWLINE) != len(raw) // (_LINE + 1):
+        return None
+    lines = raw.reshape(-1, _LINE + 1)
+    digits = np.concatenate([lines[:, :12], lines[:, 30:40]], axis=1) - _ZERO  # below "0" wraps round
+    digits[:, [16, 19]] = 0  # the birth date's dashes, checked apart
+    if not ((lines[:, _LINE] == _NEWLINE).all() and (digits <= 9).all() and (lines[:, _DASHES] == _DASH).all()):  # noqa: PLR2004
+        return None
+    number = np.zeros(len(lines), np.int64)
+    for k in range(12):  # a Tessera number's 12 digits, as one integer to sort by
+        number = number * 10 + digits[:, k]
+    order = np.argsort(number, kind="stable")
+    lines, digits = np.take(lines, order, axis=0), np.take(digits, order, axis=0).astype(np.int64)
+    year = digits[:, 12] * 1000 + digits[:, 13] * 100 + digits[:, 14] * 10 + digits[:, 15]
+    month, day = digits[:, 17] * 10 + digits[:, 18], digits[:, 20] * 10 + digits[:, 21]
+    if not (((month >= 1) & (month <= 12)).all() and ((day >= 1) & (day <= 31)).all()):  # noqa: PLR2004
+        return None
+    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    birth_days = months.astype("datetime64[D]").astype(np.int64) + day - 1
+    return _text(lines[:, :12]), _text(lines[:, 12:30]), np.asarray(birth_days, np.int64), _text(lines[:, 40:41])
+
+
+_NEWLINE, _ZERO, _DASH = ord("\n"), ord("0"), ord("-")
+_DASHES = [34, 37]
+
+
+def _text(columns: npt.NDArray[np.uint8]) -> npt.NDArray[np.str_]:
+    """ASCII bytes, one row a string, as a numpy unicode column: widened to code points, not decoded one by one."""
+    width = columns.shape[1]
+    return np.ascontiguousarray(columns, dtype=np.uint32).view(f"U{width}").reshape(-1)
+
+
+def _active_persons_by_row(
+    store: Store,
+) -> tuple[
+    npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_]
+]:
+    """``_active_persons`` a row at a time: two plain scans on the driver's cursor, joined and sorted with numpy."""
     with store.transaction() as conn:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         cursor.execute("SELECT number, principal_id, birth_date, sex FROM persons WHERE status = 'active'")

@@ -67,6 +67,7 @@ from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX, check_batch_
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from numpy.typing import NDArray
 
 from tessera.store.locks import Busy, checked_lock_name, held_on_postgresql, held_on_sqlite
 from tessera.store.money_tables import agencies
@@ -386,6 +387,14 @@ class Store:
                         f"holders[{first_at[account_id]}].account_id",
                         f"account {account_id} is held by {stored.get(account_id)}",
                     )
+
+    def set_account_holder_columns(self, account_ids: NDArray[Any], principal_ids: NDArray[Any]) -> None:
+        """``set_account_holders`` for columns (account ids, principal ids): the same checks, a column at a time."""
+        from tessera.store.holders import checked_holder_columns, record_holder_columns  # noqa: PLC0415 (numpy)
+
+        ids, holders, first_at = checked_holder_columns(account_ids, principal_ids)
+        with self._transaction(write=True, conflict=lambda: None) as conn:
+            record_holder_columns(conn, ids, holders, first_at)
 
     def account_holders(self, account_ids: Sequence[int]) -> dict[int, str]:
         """The holder of each of ``account_ids`` that has one."""

@@ -1,0 +1,113 @@
+"""Who holds which ledger account, a column at a time: for callers that record thousands at once (a cycle's payees).
+
+The same checks and answers as ``Store.set_account_holders`` (the field named ``holders[i]``
+by the caller's own position), made over numpy columns and sent on the driver's cursor
+in a handful of statements a batch, with no Python object per row but the parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection
+
+from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.limits import ID_LIMIT, check_batch_size
+from tessera.store.metadata import PRINCIPAL_ID_LENGTH
+
+_HEX = np.frombuffer(b"0123456789abcdef", np.uint8).astype(np.uint32)
+
+
+def checked_holder_columns(
+    account_ids: object, principal_ids: object
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_], npt.NDArray[np.intp]]:
+    """Each account once (int64, sorted), its holder, and where the caller first named it; refused as the pairs are."""
+    ids, holders = np.asarray(account_ids), np.asarray(principal_ids)
+    if ids.ndim != 1 or holders.shape != ids.shape:
+        raise InvalidInputError("holders", "must be two columns of one length: account ids and principal ids")
+    check_batch_size(len(ids), "holders")
+    if ids.dtype.kind not in "iu":
+        raise InvalidInputError("holders", f"account ids must be integers, not {ids.dtype}")
+    out_of_range = (ids < 1) | (ids > ID_LIMIT - 1)
+    if out_of_range.any():
+        k = int(np.flatnonzero(out_of_range)[0])
+        raise InvalidInputError(f"holders[{k}].account_id", f"must be an integer from 1 to 2**63 - 1, got {ids[k]}")
+    if holders.dtype.kind != "U":
+        raise InvalidInputError("holders", f"principal ids must be text, not {holders.dtype}")
+    bad = _not_principal_ids(holders)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(f"holders[{k}].principal_id", f"must be 'p_' and 16 hex digits, got {holders[k]!r:.40}")
+    holders = holders.astype(f"U{PRINCIPAL_ID_LENGTH}")
+    ids = ids.astype(np.int64)
+    order = np.argsort(ids, kind="stable")  # the first naming of an account comes first among its equals
+    ids, holders = ids[order], holders[order]
+    again = np.flatnonzero(ids[1:] == ids[:-1]) + 1
+    first = np.ones(len(ids), np.bool_)
+    first[again] = False
+    first_at = np.maximum.accumulate(np.where(first, np.arange(len(ids)), 0))  # each row's first of its account
+    clash = again[holders[again] != holders[first_at[again]]]
+    if len(clash):
+        k = min(clash, key=lambda c: order[c])
+        other = f"holders[{order[first_at[k]]}]"
+        raise InvalidInputError(f"holders[{order[k]}].principal_id", f"account {ids[k]} has another holder at {other}")
+    return ids[first], holders[first], order[first]
+
+
+def _not_principal_ids(holders: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Per value, whether it is not ``p_`` and 16 lower-case hex digits."""
+    if holders.dtype.itemsize // 4 < PRINCIPAL_ID_LENGTH:
+        return np.ones(len(holders), np.bool_)
+    wrong_length = np.strings.str_len(holders) != PRINCIPAL_ID_LENGTH
+    chars = (
+        np.ascontiguousarray(holders.astype(f"U{PRINCIPAL_ID_LENGTH}")).view(np.uint32).reshape(-1, PRINCIPAL_ID_LENGTH)
+    )
+    prefix = (chars[:, 0] != ord("p")) | (chars[:, 1] != ord("_"))
+    bad: npt.NDArray[np.bool_] = wrong_length | prefix | ~np.isin(chars[:, 2:], _HEX).all(axis=1)
+    return bad
+
+
+def record_holder_columns(
+    conn: Connection, ids: npt.NDArray[np.int64], holders: npt.NDArray[np.str_], first_at: npt.NDArray[np.intp]
+) -> None:
+    """Insert the holders of accounts that have none yet, then read every one back: a clash is a ConflictError."""
+    postgres = conn.dialect.name == "postgresql"
+    distinct = np.unique(holders).tolist()
+    known = np.array(
+        sorted(r[0] for r in _in(conn, "SELECT id FROM principals WHERE id", distinct)), dtype=holders.dtype
+    )
+    missing = ~np.isin(holders, known)
+    if missing.any():
+        k = int(np.flatnonzero(missing)[np.argmin(first_at[missing])])
+        raise NotFoundError(f"holders[{first_at[k]}].principal_id", f"no principal {holders[k]}")
+    if postgres:
+        inserted = conn.exec_driver_sql(
+            "INSERT INTO account_holders (account_id, principal_id) SELECT * FROM unnest(%s::bigint[], %s::text[]) "
+            "ON CONFLICT (account_id) DO NOTHING",
+            (ids.tolist(), holders.tolist()),
+        )
+    else:
+        inserted = conn.exec_driver_sql(
+            "INSERT INTO account_holders (account_id, principal_id) VALUES (?, ?) ON CONFLICT (account_id) DO NOTHING",
+            list(zip(ids.tolist(), holders.tolist(), strict=True)),
+        )
+    if inserted.rowcount == len(ids):  # every account was free, and is now held as asked: nothing to read back
+        return
+    stored = dict(_in(conn, "SELECT account_id, principal_id FROM account_holders WHERE account_id", ids.tolist()))
+    found = np.array([stored.get(a, "") for a in ids.tolist()], dtype=holders.dtype)
+    wrong = found != holders
+    if wrong.any():
+        k = int(np.flatnonzero(wrong)[np.argmin(first_at[wrong])])
+        raise ConflictError(
+            f"holders[{first_at[k]}].account_id", f"account {ids[k]} is held by {stored.get(int(ids[k]))}"
+        )
+
+
+def _in(conn: Connection, query: str, values: list[Any]) -> list[Any]:
+    """``query`` (ending in the column compared) with `` IN`` the values: one array on PostgreSQL, marks on SQLite."""
+    if conn.dialect.name == "postgresql":
+        return list(conn.exec_driver_sql(f"{query} = ANY(%s)", (values,)).all())
+    marks = ", ".join("?" * len(values))
+    return list(conn.exec_driver_sql(f"{query} IN ({marks})", tuple(values)).all())

@@ -1,0 +1,23 @@
+"""bench/programs.py runs end to end at a tiny size: the service previews the households it seeded, and pays them."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "programs.py"
+
+
+def test_tiny_run__the_service_previews_households_of_four(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The service's own preview sees the bench's households (not one per person), and both cycles pay each one."""
+    main = runpy.run_path(str(BENCH), run_name="tessera_bench")["main"]
+    assert main(["--people", "400", "--no-sync", "--dir", str(tmp_path)]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["households"] == figures["service_units"] == 100
+    assert 0 < figures["eligible"] == figures["transfers"] <= 100
+    assert figures["compiled"] is True and figures["durable"] is False
+    for name in ("gather_s", "service_gather_s", "results_written_s", "disburse_s", "second_cycle_disburse_s"):
+        assert figures[name] >= 0, name
