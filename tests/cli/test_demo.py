@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from tessera.api import create_app
 from tessera.cli.banner import base_url, demo_banner, demo_curl_lines
-from tessera.cli.programmes_demo import DEMO_PIN, PROGRAMME_IDS
 from tessera.cli.main import app
+from tessera.cli.programmes_demo import DEMO_PIN, PROGRAMME_IDS
 from tessera.cli.seed import PERSONAS, Demo, DemoKey, demo_principals
 from tessera.cli.story import READ_PURPOSE, REPORT_PURPOSE
 from tessera.errors import ForbiddenError
@@ -195,7 +195,7 @@ class TestBanner:
     """The banner says who is who and prints the lines of `demo_curl_lines`, built in one place."""
 
     def test_each_persona_has_a_line_with_role_and_key_and_one_saying_who_they_are(self, seeded: Seeded) -> None:
-        """Ten personas, each with role and key, then who they are: the people's numbers and wallets with balances."""
+        """Each persona with role and key, then who they are: the people's numbers and wallets with balances."""
         lines = seeded.banner.splitlines()
         for persona in PERSONAS:
             [at] = [i for i, line in enumerate(lines) if KEY_LINE.fullmatch(line) and line.split()[0] == persona.name]

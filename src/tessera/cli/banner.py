@@ -58,7 +58,8 @@ def demo_shop_lines(demo: Demo, base_url: str) -> list[tuple[str, str]]:
     json_body = "-H 'Content-Type: application/json' -d "
     return [
         (
-            f"Alice buys 5 kg of her household's rice ration, paying 5.00 {CURRENCY.unit} in cash; her PIN is {DEMO_PIN}",
+            f"Alice buys 5 kg of her household's rice ration, paying 5.00 {CURRENCY.unit} in cash; "
+            f"her PIN is {DEMO_PIN}",
             f"curl {grocer} {idempotent} {json_body}{_quoted(redemption)} {base_url}/v1/outlets/{grocery}/redemptions",
         ),
         (

@@ -66,7 +66,6 @@ def seed_programmes(services: Services, principals: dict[str, Principal], number
     admins = (principals["admin"], principals["admin-2"])
     for unit in QUOTA_UNITS:
         _quota_ledger(services, unit, admins)
-    services.outlets.known = services.product_lists.known = services.programmes.known  # the registered ones
     for programme_id, text in _programme_texts().items():
         _programme(services, programme_id, text, principals["admin"])
     alice, bob = numbers["alice"], numbers["bob"]
@@ -157,7 +156,11 @@ def _shop(
     new = [a for a in accounts.values() if not services.ledger.lookup_accounts([a])]
     services.store.set_account_holders([(a, operator.id) for a in new])
     services.ledger.create_accounts(
-        [Account(a, ledger_id, AccountKind.merchant, category=category) for ledger_id, a in accounts.items() if a in new]
+        [
+            Account(a, ledger_id, AccountKind.merchant, category=category)
+            for ledger_id, a in accounts.items()
+            if a in new
+        ]
     )
     outlet = services.outlets.register(
         officer.id, name=name, operator=operator.id, category=category, location=LOCATION,

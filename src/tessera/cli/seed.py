@@ -13,9 +13,9 @@ earlier ``--demo`` made, and finds its people again by the request ids of their 
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
-import datetime as dt
 from dataclasses import dataclass, field
 
 from tessera.auth import Principal, Role, new_key
@@ -96,7 +96,9 @@ PERSONAS = (
         "previewed and disbursed this month's food, rice and fuel cycles; authorised the shops",
         "Programme officer 3",
     ),
-    Persona("welfare-2", Role.officer, "social-welfare", "approved the cycles welfare previewed", "Programme officer 5"),
+    Persona(
+        "welfare-2", Role.officer, "social-welfare", "approved the cycles welfare previewed", "Programme officer 5"
+    ),
     Persona("station", Role.merchant, "", "a fuel station, its till on the currency and the fuel quota"),
 )
 PEOPLE = {
