@@ -2,8 +2,9 @@
 
 Alice and Bob are registered persons, enrolled at the registrar's desk like anyone, each
 with a wallet; the other personas are the officers, the shop, the auditor and the admins
-they meet. ``tessera.cli.story`` then has the officers do their work over the API (so the
-people's access logs and notices are real), and ``tessera.cli.banner`` says who is who.
+they meet. ``tessera.cli.programmes_demo`` pays Alice's household three programmes and opens two
+shops; ``tessera.cli.story`` then has the officers do their work over the API (so the people's
+access logs and notices are real), and ``tessera.cli.banner`` says who is who.
 
 A key for a person exists only here: outside the demo people log in with a passkey and a
 PIN, and the store refuses to mint a key for a principal that speaks for a person
