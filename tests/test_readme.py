@@ -36,6 +36,10 @@ _VOLATILE = (  # what differs from one start to the next: keys, people's numbers
     (re.compile(r"n_[0-9a-f]{16}"), "n_NOTICE"),
     (re.compile(r"pay-[0-9a-f]{16}"), "pay-KEY"),
     (re.compile(r"http://127\.0\.0\.1:\d+"), "http://127.0.0.1:PORT"),
+    (re.compile(r"o_[0-9a-f]{16}"), "o_OUTLET"),
+    (re.compile(r"redeem-[0-9a-f]{16}"), "redeem-KEY"),
+    (re.compile(r'"number": "\d{12}"'), '"number": "NUMBER"'),
+    (re.compile(r"date=\d{4}-\d{2}-\d{2}"), "date=DAY"),
 )
 
 
@@ -149,10 +153,10 @@ def run_curl(line: str, *, with_curl: bool = shutil.which("curl") is not None) -
 
 
 def test_the_quickstart_shows_the_demo_and_its_commands_past_the_install() -> None:
-    """Past the install, the Quickstart runs `tessera serve --demo` and shows its banner with three curl lines."""
+    """Past the install, the Quickstart runs `tessera serve --demo` and shows its banner with five curl lines."""
     assert commands() == [["serve", "--demo"]]
     [banner] = blocks("text")
-    assert len([line for line in banner.splitlines() if line.strip().startswith("curl ")]) == 3
+    assert len([line for line in banner.splitlines() if line.strip().startswith("curl ")]) == 5
 
 
 def test_the_quickstart_walks_against_a_real_demo_server(tmp_path: Path) -> None:
@@ -163,11 +167,14 @@ def test_the_quickstart_walks_against_a_real_demo_server(tmp_path: Path) -> None
         [shown] = blocks("text")
         assert masked(banner) == masked(shown), "README.md's Quickstart shows another banner than the demo prints"
         curls = [line.strip() for line in banner.splitlines() if line.strip().startswith("curl ")]
-        paid, log, appeal = (run_curl(line) for line in curls)
+        paid, log, appeal = (run_curl(line) for line in curls[:3])
         replayed = run_curl(curls[1], with_curl=False)  # the fallback where curl is missing: the same answer
+        redeemed, statement = (run_curl(line) for line in curls[3:])  # after: the redemption is in Alice's log
     assert paid[0] == 200 and paid[1]["status"] == "posted" and paid[1]["to_alias"] == "corner-grocer"
     assert paid[1]["amount"] == "2.00" and paid[1]["replayed"] is False
     assert log[0] == 200 and READ_PURPOSE in [e["purpose"] for e in log[1]["entries"]]
     assert replayed == log
     notice = re.findall(r"n_[0-9a-f]{16}", curls[2])
     assert appeal[0] == 201 and [appeal[1]["notice_id"]] == notice and appeal[1]["status"] == "pending"
+    assert redeemed[0] == 201 and redeemed[1]["status"] == "completed" and redeemed[1]["lines"][0]["left"] == "5.000"
+    assert statement[0] == 200 and [e["redemption_id"] for e in statement[1]["entries"]] == [redeemed[1]["id"]]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import shlex
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tessera.cli.main import app
@@ -25,3 +29,18 @@ def start_demo(data: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def printed_keys(banner: str) -> dict[str, str]:
     """Each persona's key, by name, as the banner printed it."""
     return {m[1]: m[3] for m in KEY_LINE.finditer(banner)}
+
+
+def replay(client: TestClient, line: str) -> httpx.Response:
+    """A printed curl line's request (headers, JSON body, URL) sent through ``client`` instead of the network."""
+    argv = shlex.split(line)
+    assert argv[0] == "curl", line
+    headers, body = {}, None
+    for flag, value in itertools.pairwise(argv[1:-1]):
+        if flag == "-H":
+            name, _, text = value.partition(": ")
+            headers[name] = text
+        elif flag == "-d":
+            body = value
+    path = "/" + argv[-1].split("/", 3)[3]
+    return client.request("POST" if body is not None else "GET", path, headers=headers, content=body)

@@ -17,12 +17,13 @@ from typer.testing import CliRunner
 from tessera.api import create_app
 from tessera.cli.banner import base_url, demo_banner, demo_curl_lines
 from tessera.cli.main import app
+from tessera.cli.programmes_demo import DEMO_PIN, PROGRAMME_IDS
 from tessera.cli.seed import PERSONAS, Demo, DemoKey, demo_principals
 from tessera.cli.story import READ_PURPOSE, REPORT_PURPOSE
 from tessera.errors import ForbiddenError
 from tessera.rules import EXAMPLE_RULES, builtin_path
 from tessera.service import Services, Settings
-from tests.cli.demo import KEY_LINE, printed_keys, start_demo
+from tests.cli.demo import KEY_LINE, printed_keys, replay, start_demo
 
 runner = CliRunner()
 
@@ -194,7 +195,7 @@ class TestBanner:
     """The banner says who is who and prints the lines of `demo_curl_lines`, built in one place."""
 
     def test_each_persona_has_a_line_with_role_and_key_and_one_saying_who_they_are(self, seeded: Seeded) -> None:
-        """Ten personas, each with role and key, then who they are: the people's numbers and wallets with balances."""
+        """Each persona with role and key, then who they are: the people's numbers and wallets with balances."""
         lines = seeded.banner.splitlines()
         for persona in PERSONAS:
             [at] = [i for i, line in enumerate(lines) if KEY_LINE.fullmatch(line) and line.split()[0] == persona.name]
@@ -225,3 +226,41 @@ class TestBanner:
         assert base_url("::", 9000) == "http://[::1]:9000"
         assert base_url("fd00::1", 80) == "http://[fd00::1]:80"
         assert base_url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+
+
+class TestDemoProgrammes:
+    """Food cash, a rice ration and a fuel quota were paid to Alice's household; the grocery's printed line redeems."""
+
+    def test_each_example_programme_is_registered_with_one_disbursed_cycle(self, demo: DemoWorld) -> None:
+        """The three programmes of the example file, each one cycle previewed, approved by another officer, paid."""
+        services: Services = demo.client.app.state.services  # type: ignore[attr-defined]
+        ids = principal_ids(demo)
+        for programme_id in PROGRAMME_IDS:
+            assert services.programmes.known(programme_id) is not None, programme_id
+            [cycle] = services.cycles.of_programme(programme_id)
+            assert cycle.status == "disbursed", programme_id
+            assert cycle.previewed is not None and cycle.approved is not None
+            assert (cycle.previewed.by, cycle.approved.by) == (ids["welfare"], ids["welfare-2"])
+
+    def test_alices_household_holds_each_programmes_entitlement(self, demo: DemoWorld) -> None:
+        """Alice heads a household of two with Bob: 10 kg of rice, 40 litres of fuel and food cash left to spend."""
+        mine = demo.client.get("/v1/me/entitlements", headers=demo.as_("alice")).json()
+        left = {p["id"]: p["lines"][0]["left_text"] for p in mine["programmes"] if p["yours"]}
+        assert left == {"food_cash": "50.00 XTS", "rice_ration": "10.000 kg", "fuel_quota": "40.0 litre"}
+        household = demo.client.get("/v1/me/entitlements", headers=demo.as_("bob")).json()
+        assert household["household_id"] == mine["household_id"] is not None
+
+    def test_the_printed_redemption_redeems_rice_and_the_statement_shows_it(self, demo: DemoWorld) -> None:
+        """The grocery's curl line, replayed, draws 5 kg with Alice's PIN; the printed statement line lists it."""
+        lines = [line.strip() for line in demo.banner.splitlines() if line.strip().startswith("curl ")]
+        [redeem] = [line for line in lines if line.endswith("/redemptions")]
+        assert f'"pin": "{DEMO_PIN}"' in redeem and demo.keys["grocer"] in redeem
+        redeemed = replay(demo.client, redeem)
+        assert redeemed.status_code == 201, redeemed.text
+        assert redeemed.json()["status"] == "completed"
+        again = replay(demo.client, redeem)  # the same Idempotency-Key: the same redemption, nothing drawn twice
+        assert again.status_code in (200, 201) and again.json()["id"] == redeemed.json()["id"]
+        [statement] = [line for line in lines if "/statement?date=" in line]
+        answer = replay(demo.client, statement)
+        assert answer.status_code == 200, answer.text
+        assert [e["redemption_id"] for e in answer.json()["entries"]] == [redeemed.json()["id"]]

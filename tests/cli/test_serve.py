@@ -22,6 +22,7 @@ from tessera.api import create_app
 from tessera.auth import Role
 from tessera.cli.common import open_store
 from tessera.cli.main import app
+from tessera.cli.programmes_demo import PROGRAMME_IDS
 from tessera.cli.seed import PERSONAS, demo_principals
 from tessera.ledger import Ledger
 from tessera.service import Services, Settings
@@ -134,7 +135,9 @@ def _check_demo_server(server: subprocess.Popen[str], port: int) -> None:
         except httpx.TransportError:
             assert time.monotonic() < deadline and server.poll() is None, "server did not come up"
             time.sleep(0.1)
-    assert health.json()["accounts"] == 4
+    # The currency's 4, 2 quota reserves, 3 programme accounts, 34 households' entitlements in each of 3 programmes
+    # (Alice's and every single enrolled person's), and 3 shop tills.
+    assert health.json()["accounts"] == 4 + 2 + 3 + 34 * 3 + 3
     wallet = httpx.get(
         f"http://127.0.0.1:{port}/v1/ledger/accounts/2", headers={"Authorization": f"Bearer {keys['alice']}"}
     )
@@ -234,11 +237,17 @@ class TestDemoRestarts:
     def test_a_second_start_revokes_the_first_starts_keys(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """After two starts each persona, people included, holds one active key: the one the second start printed."""
-        first = printed_keys(start_demo(tmp_path, monkeypatch))
-        second = printed_keys(start_demo(tmp_path, monkeypatch))
+        """After two starts each persona, people included, holds one active key: the one the second start printed.
+
+        The programmes' world is made once: the same shops printed, one cycle of each programme.
+        """
+        banners = [start_demo(tmp_path, monkeypatch) for _ in range(2)]
+        first, second = (printed_keys(b) for b in banners)
         assert set(first) == set(second) == {p.name for p in PERSONAS}
+        outlets = [re.findall(r"/v1/outlets/(o_[0-9a-f]{16})/", b) for b in banners]
+        assert outlets[0] == outlets[1] and len(outlets[0]) == 2
         with closing(Services(Settings(data_dir=tmp_path))) as services:
+            assert [len(services.cycles.of_programme(p)) for p in PROGRAMME_IDS] == [1, 1, 1]
             principals = demo_principals(services)
             assert principals["alice"].role is Role.citizen and services.registry.person_of_principal(
                 principals["alice"].id

@@ -1,6 +1,6 @@
-"""What ``tessera serve --demo`` prints: who is who, and three ``curl`` lines that do something.
+"""What ``tessera serve --demo`` prints: who is who, three ``curl`` lines as Alice and two at the grocery's till.
 
-The lines are built in one place, ``demo_curl_lines``: the README's Quickstart shows them,
+The lines are built in one place, ``demo_curl_lines`` and ``demo_shop_lines``: the README's Quickstart shows them,
 and ``tests/test_readme.py`` runs what a real demo prints against that text.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 
+from tessera.cli.programmes_demo import DEMO_PIN
 from tessera.cli.seed import CURRENCY, GROCER_ALIAS, Demo
 
 PAYMENT_AMOUNT = "2.00"  # in the currency's units, as people write it
@@ -43,6 +44,31 @@ def demo_curl_lines(demo: Demo, base_url: str) -> list[tuple[str, str]]:
     ]
 
 
+def demo_shop_lines(demo: Demo, base_url: str) -> list[tuple[str, str]]:
+    """(what it does, the command) as the grocer's till: redeem 5 kg of Alice's household's rice, then the statement."""
+    grocer, grocery = _bearer(demo.key("grocer")), demo.outlets["grocer"]
+    redemption = {
+        "programme": "rice_ration",
+        "person": {"number": demo.numbers["alice"]},
+        "pin": DEMO_PIN,
+        "items": [{"product": "RICE-5KG", "quantity": 1}],
+        "co_payment": "cash",
+    }
+    idempotent = "-H " + shlex.quote(f"Idempotency-Key: {demo.redemption_key}")
+    json_body = "-H 'Content-Type: application/json' -d "
+    return [
+        (
+            f"Alice buys 5 kg of her household's rice ration, paying 5.00 {CURRENCY.unit} in cash; "
+            f"her PIN is {DEMO_PIN}",
+            f"curl {grocer} {idempotent} {json_body}{_quoted(redemption)} {base_url}/v1/outlets/{grocery}/redemptions",
+        ),
+        (
+            "the grocery's statement of the day: what it redeemed, by programme and till",
+            f"curl {grocer} {shlex.quote(f'{base_url}/v1/outlets/{grocery}/statement?date={demo.day}')}",
+        ),
+    ]
+
+
 def demo_banner(demo: Demo, base_url: str) -> list[str]:
     """The lines ``serve --demo`` prints: each persona with role and key, who they are, then the lines to try."""
     width = max(len(k.name) for k in demo.keys)
@@ -54,6 +80,11 @@ def demo_banner(demo: Demo, base_url: str) -> list[str]:
     for what, command in demo_curl_lines(demo, base_url):
         lines.append(f"  # {what}")
         lines.append(f"  {command}")
+    if demo.outlets:
+        lines.append("Then, as the grocer's till (the welfare officers paid Alice's household its rations):")
+        for what, command in demo_shop_lines(demo, base_url):
+            lines.append(f"  # {what}")
+            lines.append(f"  {command}")
     lines.append(f"More: {base_url}/docs, and a curl line for every group of routes in docs/api.md (Examples)")
     return lines
 

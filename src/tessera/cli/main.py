@@ -190,7 +190,10 @@ def serve(
         typer.Option(help="The https URL people reach this service at: the OIDC issuer and the passkeys' origin."),
     ] = None,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Seed demo principals, wallets and enrolments; print their keys.")
+        bool,
+        typer.Option(
+            "--demo", help="Seed demo principals, wallets, enrolments, programmes and shops; print their keys."
+        ),
     ] = False,
     reserve_accounts: Annotated[int, typer.Option(help="Make room for this many more accounts at start.", min=0)] = 0,
     reserve_transfers: Annotated[

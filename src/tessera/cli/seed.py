@@ -2,8 +2,9 @@
 
 Alice and Bob are registered persons, enrolled at the registrar's desk like anyone, each
 with a wallet; the other personas are the officers, the shop, the auditor and the admins
-they meet. ``tessera.cli.story`` then has the officers do their work over the API (so the
-people's access logs and notices are real), and ``tessera.cli.banner`` says who is who.
+they meet. ``tessera.cli.programmes_demo`` pays Alice's household three programmes and opens two
+shops; ``tessera.cli.story`` then has the officers do their work over the API (so the people's
+access logs and notices are real), and ``tessera.cli.banner`` says who is who.
 
 A key for a person exists only here: outside the demo people log in with a passkey and a
 PIN, and the store refuses to mint a key for a principal that speaks for a person
@@ -13,11 +14,13 @@ earlier ``--demo`` made, and finds its people again by the request ids of their 
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tessera.auth import Principal, Role, new_key
+from tessera.cli.programmes_demo import register_agencies, seed_programmes
 from tessera.errors import ConflictError
 from tessera.identity import Enrolment, Person, Submission
 from tessera.ledger import Account, AccountFlags, Transfer
@@ -80,6 +83,24 @@ PERSONAS = (
     Persona("admin", Role.admin, "", "with admin-2, approves a new ledger or an issuer's officer"),
     Persona("admin-2", Role.admin, "", "the second admin of every two-admin act"),
     Persona(BANKER, Role.officer, "central-bank", "issues XTS; its key took two admins"),
+    Persona(
+        "assessor",
+        Role.officer,
+        "social-security",
+        "assessed Alice's income, which the means-tested programmes read",
+        "Income assessment desk",
+    ),
+    Persona(
+        "welfare",
+        Role.officer,
+        "social-welfare",
+        "previewed and disbursed this month's food, rice and fuel cycles; authorised the shops",
+        "Programme officer 3",
+    ),
+    Persona(
+        "welfare-2", Role.officer, "social-welfare", "approved the cycles welfare previewed", "Programme officer 5"
+    ),
+    Persona("station", Role.merchant, "", "a fuel station, its till on the currency and the fuel quota"),
 )
 PEOPLE = {
     "alice": DemoPerson(
@@ -115,6 +136,9 @@ class Demo:
     first_start: bool  # this start seeded the data directory (the story's one-time steps run)
     payment_key: str  # the Idempotency-Key of the banner's payment: new on every start, so each start's line pays once
     notice_id: str = ""  # set by tessera.cli.story
+    outlets: dict[str, str] = field(default_factory=dict)  # operator persona -> outlet id (tessera.cli.programmes_demo)
+    redemption_key: str = ""  # the Idempotency-Key of the banner's redemption: new on every start, as payment_key
+    day: str = ""  # the UTC day of this start, YYYY-MM-DD: the banner's statement is of it
 
     def key(self, name: str) -> str:
         """The token a persona's key is."""
@@ -158,6 +182,7 @@ def seed_demo(services: Services) -> Demo:
     store = services.store
     revoke_demo_keys(services)  # a restart replaces the printed keys rather than piling more up
     principals = demo_principals(services)
+    register_agencies(services, by="tessera serve --demo")
     for persona in PERSONAS:
         if persona.name not in principals and persona.role is not Role.citizen and persona.name != BANKER:
             principals[persona.name] = store.create_principal(
@@ -176,6 +201,7 @@ def seed_demo(services: Services) -> Demo:
         principals[name] = _principal(services, person.principal_id)
     _open_wallets(services, principals)
     enrol_demo_applicants(services, principals["registrar"])
+    shops = seed_programmes(services, principals, {name: p.number for name, p in people.items()})
     keys = []
     for persona in PERSONAS:
         principal = principals[persona.name]
@@ -184,8 +210,15 @@ def seed_demo(services: Services) -> Demo:
         else:
             token = issue_key(services, principal, for_person=persona.role is Role.citizen)
         keys.append(DemoKey(persona.name, persona.role.value, principal.id, token, _about(services, persona, people)))
-    payment_key = f"pay-{secrets.token_hex(8)}"
-    return Demo(tuple(keys), {name: p.number for name, p in people.items()}, first_start, payment_key)
+    return Demo(
+        tuple(keys),
+        {name: p.number for name, p in people.items()},
+        first_start,
+        f"pay-{secrets.token_hex(8)}",
+        outlets=shops.outlets,
+        redemption_key=f"redeem-{secrets.token_hex(8)}",
+        day=dt.datetime.now(dt.UTC).date().isoformat(),
+    )
 
 
 def _check_demo_directory(services: Services) -> bool:
