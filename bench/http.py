@@ -26,13 +26,10 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -45,6 +42,14 @@ from tessera.client import Client
 from tessera.errors import TesseraError
 from tessera.ledger import Account, AccountFlags
 from tessera.limits import BATCH_SIZE_MAX
+from tessera.loadtest import (
+    READY_TIMEOUT_S,
+    BenchError,
+    Server,
+    ServerDiedError,
+    phase,
+    tessera_command,
+)
 from tessera.money import AccountKind
 from tessera.testing import (
     ISSUER_CODE,
@@ -55,19 +60,7 @@ from tessera.testing import (
     progress,
 )
 
-HOST = "127.0.0.1"
-READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 60.0
 FUNDING = 10**9  # per wallet; far more than the timed payments (at most 100 each) can spend
-LOG_TAIL_BYTES = 8000
-
-
-class BenchError(Exception):
-    """The bench cannot go on; the message says why."""
-
-
-class ServerDiedError(BenchError):
-    """``tessera serve`` exited; the message carries the end of its output."""
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -99,21 +92,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 # -- the server ---------------------------------------------------------------------------------
 
 
-def _tessera_command() -> list[str]:
-    """How to run the ``tessera`` CLI from this interpreter (the module works without the script)."""
-    return [sys.executable, "-m", "tessera.cli.main"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _tessera(data: Path, *args: str) -> str:
     """Run one ``tessera`` command on ``data``; its last line of output (a key, when it makes one)."""
-    command = [*_tessera_command(), *args, "--data", str(data)]
+    command = [*tessera_command(), *args, "--data", str(data)]
     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120, cwd=data.parent)
     if done.returncode != 0:
         raise BenchError(f"tessera {' '.join(args[:2])} exited {done.returncode}:\n{done.stderr.strip()}")
@@ -132,92 +113,6 @@ def _create_key(data: Path) -> str:
     if not token.startswith("tsk_"):
         raise BenchError(f"tessera keys create printed no key: {token!r}")
     return token
-
-
-class Server:
-    """``tessera serve`` as a subprocess in its own session, its output in a log file."""
-
-    def __init__(self, data: Path, log_path: Path, accounts: int, transfers: int) -> None:
-        self.port = _free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        self.log_path = log_path
-        command = [*_tessera_command(), "serve", "--data", str(data), "--host", HOST, "--port", str(self.port)]
-        # Room for the whole run up front: growing the ledger's arrays mid-run copies them under its lock.
-        command += ["--reserve-accounts", str(accounts), "--reserve-transfers", str(transfers)]
-        self._log_file = log_path.open("wb")
-        # Its own session: a Ctrl-C reaches only the bench, which then stops the server itself.
-        self.process = subprocess.Popen(
-            command,
-            cwd=data.parent,  # not the caller's cwd: from bench/ this file would shadow the stdlib's http
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log_tail(self) -> str:
-        try:
-            data = self.log_path.read_bytes()
-        except OSError:
-            return ""
-        return data[-LOG_TAIL_BYTES:].decode(errors="replace")
-
-    def died(self) -> ServerDiedError | None:
-        code = self.process.poll()
-        if code is None:
-            return None
-        return ServerDiedError(f"tessera serve exited with {code}; its output:\n{self.log_tail()}")
-
-    def wait_ready(self, timeout_s: float) -> float:
-        """Seconds until GET /healthz answered 200; BenchError if the server died or took too long."""
-        started = time.perf_counter()
-        deadline = started + timeout_s
-        with httpx.Client(base_url=self.url, timeout=2.0) as http:
-            while True:
-                error = self.died()
-                if error is not None:
-                    raise error
-                try:
-                    if http.get("/healthz").status_code == HTTPStatus.OK:
-                        return time.perf_counter() - started
-                except httpx.HTTPError:
-                    pass
-                if time.perf_counter() > deadline:
-                    raise BenchError(
-                        f"tessera serve did not answer GET {self.url}/healthz within {timeout_s:.0f} s; "
-                        f"its output:\n{self.log_tail()}"
-                    )
-                time.sleep(0.1)
-
-    def health(self) -> dict[str, Any]:
-        with httpx.Client(base_url=self.url, timeout=10.0) as http:
-            body: dict[str, Any] = http.get("/healthz").json()
-            return body
-
-    def stop(self) -> float | None:
-        """SIGTERM (graceful: the ledger closes), then SIGKILL; seconds the graceful stop took, else None."""
-        started = time.perf_counter()
-        try:
-            if self.process.poll() is not None:
-                progress(f"tessera serve had already exited ({self.process.returncode})")
-                return None
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                code = self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                progress(f"tessera serve did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM; killing it")
-                return None
-            seconds = time.perf_counter() - started
-            if code not in (0, -signal.SIGTERM):  # uvicorn re-raises SIGTERM once it has shut down
-                progress(f"tessera serve exited with {code} on SIGTERM; its output:\n{self.log_tail()}")
-            else:
-                progress(f"tessera serve stopped in {seconds:.1f} s")
-            return seconds
-        finally:
-            if self.process.poll() is None:  # it timed out, or a second Ctrl-C cut the wait short
-                self.process.kill()
-                self.process.wait()
-            self._log_file.close()
 
 
 # -- load ---------------------------------------------------------------------------------------
@@ -244,69 +139,6 @@ def _setup(url: str, key: str, accounts: int) -> None:
             _require_ok(client.create_accounts(wallets).statuses, "opening wallets")
         for funding in issuance_batches(accounts, FUNDING, first_transfer_id=1):
             _require_ok(client.create_transfers(funding).statuses, "funding wallets")
-
-
-def _drive(
-    requests: Sequence[Any],
-    clients: int,
-    make_client: Callable[[], Any],
-    post: Callable[[Any, Any], int],
-    label: str,
-) -> tuple[float, list[float], int]:
-    """Post every request once from ``clients`` threads; (seconds, latencies in s, refused transfers).
-
-    ``post(client, request)`` sends one request and returns how many of its transfers were refused.
-    """
-    latencies: list[float] = []
-    refused = 0
-    errors: list[BaseException] = []
-    next_index = 0
-    lock = threading.Lock()
-    stop = threading.Event()
-    done = threading.Event()
-
-    def worker() -> None:
-        nonlocal next_index, refused
-        try:
-            with make_client() as client:
-                while not stop.is_set():
-                    with lock:
-                        i = next_index
-                        next_index += 1
-                    if i >= len(requests):
-                        return
-                    t0 = time.perf_counter()
-                    failed = post(client, requests[i])
-                    elapsed = time.perf_counter() - t0
-                    with lock:
-                        latencies.append(elapsed)
-                        refused += failed
-        except BaseException as error:  # handed to the main thread, which raises it
-            with lock:
-                errors.append(error)
-            stop.set()
-
-    def report() -> None:  # not named progress: that is the shared printer it calls
-        while not done.wait(2.0):
-            progress(f"  {label}: {min(next_index, len(requests)):,} of {len(requests):,} requests sent")
-
-    reporter = threading.Thread(target=report, daemon=True)
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    reporter.start()
-    started = time.perf_counter()
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.5)  # wakes for Ctrl-C
-    finally:
-        stop.set()
-        done.set()
-    seconds = time.perf_counter() - started
-    if errors:
-        raise BenchError(f"{label}: a request failed: {type(errors[0]).__name__}: {errors[0]}")
-    return seconds, latencies, refused
 
 
 def _post_packed(client: Client, batch: npt.NDArray[np.void]) -> int:
@@ -341,70 +173,6 @@ def _post_json(http: httpx.Client, body: bytes) -> int:
     if response.status_code != HTTPStatus.OK:
         raise TesseraError(f"POST /v1/ledger/transfers answered {response.status_code}: {response.text[:300]}")
     return sum(1 for r in response.json()["results"] if r["status"] != "ok")
-
-
-def _latency_ms(latencies: list[float]) -> dict[str, float]:
-    lat = np.array(latencies) * 1000
-    return {
-        "p50": round(float(np.percentile(lat, 50)), 2),
-        "p99": round(float(np.percentile(lat, 99)), 2),
-        "max": round(float(lat.max()), 2),
-    }
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process and all its threads so far (Linux), else None."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy_seconds() -> float | None:
-    """CPU seconds all cores spent busy since boot (Linux), to see what else ran during a phase."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    except (OSError, ValueError):
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq = fields
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
-def _phase(
-    server: Server,
-    requests: Sequence[Any],
-    clients: int,
-    make_client: Callable[[], Any],
-    post: Callable[[Any, Any], int],
-    *,
-    label: str,
-) -> dict[str, Any]:
-    """One timed run: its rate, latencies, refusals and the CPU the server and the bench used."""
-    server_cpu = _cpu_seconds(server.process.pid)
-    busy = _machine_busy_seconds()
-    client_cpu = time.process_time()
-    seconds, latencies, refused = _drive(requests, clients, make_client, post, label)
-    client_cpu = time.process_time() - client_cpu
-    busy_after = _machine_busy_seconds()
-    server_after = _cpu_seconds(server.process.pid)
-    server_cpu = None if server_cpu is None or server_after is None else server_after - server_cpu
-    other = None
-    if busy is not None and busy_after is not None and server_cpu is not None:
-        other = max(0.0, busy_after - busy - server_cpu - client_cpu)
-    return {
-        "requests_per_second": round(len(requests) / seconds, 1),
-        "latency_ms": _latency_ms(latencies),
-        "seconds": round(seconds, 3),
-        "requests": len(requests),
-        "refused": refused,
-        # Cores busy on average (2.0 = both cores of a 2-core machine for the whole run).
-        "server_cpu_cores": None if server_cpu is None else round(server_cpu / seconds, 2),
-        "server_cpu_ms_per_request": None if server_cpu is None else round(server_cpu / len(requests) * 1000, 2),
-        "bench_cpu_cores": round(client_cpu / seconds, 2),
-        # Everything else on the machine (kernel threads, other people's work): high means a noisy run.
-        "other_cpu_cores": None if other is None else round(other / seconds, 2),
-    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -443,7 +211,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         setup_seconds = time.perf_counter() - started
         progress(f"opened and funded {args.accounts:,} wallets over HTTP in {setup_seconds:.1f} s")
 
-        timed = _phase(server, batches, args.clients, lambda: Client(server.url, key), _post_packed, label="packed")
+        timed = phase(server, batches, args.clients, lambda: Client(server.url, key), _post_packed, label="packed")
         packed = {"transfers_per_second": round(payments / timed["seconds"]), "transfers": payments, **timed}
         packed["ok"] = payments - packed["refused"]
         progress(f"packed: {packed['transfers_per_second']:,} transfers/s over {packed['seconds']:.1f} s")
@@ -451,7 +219,7 @@ def _run_in(directory: Path, args: argparse.Namespace) -> dict[str, Any]:
         small_result: dict[str, Any] | None = None
         if json_bodies:
             post_json = _json_client(server.url, key)
-            timed = _phase(server, json_bodies, args.clients, post_json, _post_json, label="json")
+            timed = phase(server, json_bodies, args.clients, post_json, _post_json, label="json")
             count = sum(len(b) for b in small)
             small_result = {"batch": args.json_batch, **timed, "transfers": count, "ok": count - timed["refused"]}
             small_result["transfers_per_second"] = round(count / timed["seconds"])

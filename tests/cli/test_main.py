@@ -132,6 +132,29 @@ def test_bench_http__a_real_server_takes_every_batch(tmp_path: Path) -> None:
     assert figures["json"]["ok"] == figures["json"]["transfers"] == 50
 
 
+def test_bench_redemption__every_redemption_drawn_on_both_paths(tmp_path: Path) -> None:
+    """Tiny sizes against a real `tessera serve`: tills at several shops, approvals and PINs answered as they should."""
+    figures = _bench(
+        "redemption", "--persons", "12", "--shops", "3", "--threads", "2", "--app-requests", "10",
+        "--pin-requests", "2", "--warmup", "1", "--dir", str(tmp_path),
+    )  # fmt: skip
+    assert figures["bench"] == "redemption" and figures["durable"] is True
+    assert (figures["persons"], figures["shops"], figures["threads"]) == (12, 3, 2)
+    assert figures["app"]["redemptions"] == 10 and figures["pin"]["redemptions"] == 2
+    for path, requests in (("app", ("till_request_ms", "approve_request_ms")), ("pin", ("till_request_ms",))):
+        for name in ("end_to_end_ms", *requests):
+            assert 0 < figures[path][name]["p50"] <= figures[path][name]["p99"], (path, name)
+        assert figures[path]["redemptions_per_second"] > 0
+    assert set(figures["goal"]) == {"p99_ms_per_request", "app_p99_ms_worst_request", "met"}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_redemption__more_draws_than_a_ration_is_a_usage_error() -> None:
+    """Ten 1 kg draws a person: asking more of too few persons is refused before anything is set up."""
+    result = runner.invoke(app, ["bench", "redemption", "--persons", "2", "--app-requests", "30"])
+    assert result.exit_code == 2
+
+
 def test_bench_rules__events_reach_scores(tmp_path: Path) -> None:
     """The rules bench feeds its events through to scores: every firing is a contribution, no feed errors."""
     figures = _bench(

@@ -109,6 +109,12 @@ def bench_programs(ctx: typer.Context) -> None:
     _run_bench("programs", ctx.args)
 
 
+@bench_app.command("redemption", context_settings=_PASS_THROUGH)
+def bench_redemption(ctx: typer.Context) -> None:
+    """Redemptions at many shops over HTTP: approved in the app, and by PIN apart (try: --help)."""
+    _run_bench("redemption", ctx.args)
+
+
 @bench_app.command("rules", context_settings=_PASS_THROUGH)
 def bench_rules(ctx: typer.Context) -> None:
     """Events/s from the ledger's event feed through 50 compiled rules to updated scores."""
