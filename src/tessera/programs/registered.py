@@ -10,6 +10,7 @@ ran). Each line draws from a programme account (``AccountKind.programme``) on it
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,11 +45,19 @@ class RegisteredProgramme:
 
 
 class RegisteredProgrammes:
-    """The register of programmes, in the store; texts are checked by ``load`` as they are registered and read."""
+    """The register of programmes, in the store; texts are checked by ``load`` as they are registered and read.
+
+    A text read is checked once per process: a version's row is never rewritten, and the
+    declarations ``load`` checks against are those loaded at start (a later version loads at the
+    next start), so the check would answer the same. Compiling CEL costs ~25 ms; a till reads a
+    programme several times a redemption.
+    """
 
     def __init__(self, store: Store, load: Loader) -> None:
         self._store = store
         self._load = load
+        self._loaded: dict[str, Programme] = {}  # text -> its checked programme
+        self._lock = threading.Lock()
 
     def check(self, text: object) -> Programme:
         """The programme ``text`` defines (exactly one), checked; nothing written."""
@@ -119,11 +128,21 @@ class RegisteredProgrammes:
             rows = conn.execute(query).all()
         return [self._of(r) for r in rows]
 
+    def _checked(self, text: str) -> Programme:
+        found = self._loaded.get(text)
+        if found is None:
+            found = self._load(text)
+            with self._lock:
+                if len(self._loaded) >= PROGRAMMES_LIST_MAX:  # versions of programmes: few; bounded all the same
+                    self._loaded.clear()
+                self._loaded[text] = found
+        return found
+
     def _of(self, row: object) -> RegisteredProgramme:
         text = row.text  # type: ignore[attr-defined]
         funding = {int(k): int(v) for k, v in json.loads(row.funding).items()}  # type: ignore[attr-defined]
         return RegisteredProgramme(
-            self._load(text),
+            self._checked(text),
             int(row.version),  # type: ignore[attr-defined]
             text,
             funding,
