@@ -154,15 +154,11 @@ def disbursement_transfers(
 ) -> npt.NDArray[np.void]:
     """Packed transfers from line ``line``'s programme account to each beneficiary's entitlement account on it."""
     ledger_id = programme.lines[line].ledger_id
-    out = np.zeros(len(numbers), TRANSFER_DTYPE)
-    out["id"] = transfer_ids(cycle_id, seqs, line, len(programme.lines))
-    out["debit_account_id"] = debit_account_id
-    out["credit_account_id"] = entitlement_account_ids(programme.id, ledger_id, numbers)
-    out["amount"] = amounts
-    out["ledger"] = ledger_id
-    out["code"] = TRANSFER_CODE
-    out["user_data_64"] = cycle_id
-    return out
+    ids = transfer_ids(cycle_id, seqs, line, len(programme.lines))
+    entitlements = entitlement_account_ids(programme.id, ledger_id, numbers)
+    return _packed(
+        ids, debit_account_id, entitlements, amounts, ledger_id=ledger_id, code=TRANSFER_CODE, cycle_id=cycle_id
+    )
 
 
 def return_account(programme: Programme, ledger_id: int, funding: Mapping[int, int], ledger: Ledger) -> int:
@@ -190,12 +186,25 @@ def return_transfers(
 ) -> npt.NDArray[np.void]:
     """Packed transfers from each beneficiary's entitlement account on line ``line`` back to its programme account."""
     ledger_id = programme.lines[line].ledger_id
-    out = np.zeros(len(numbers), TRANSFER_DTYPE)
-    out["id"] = return_transfer_ids(cycle_id, seqs, line, len(programme.lines))
-    out["debit_account_id"] = entitlement_account_ids(programme.id, ledger_id, numbers)
-    out["credit_account_id"] = credit_account_id
-    out["amount"] = amounts
-    out["ledger"] = ledger_id
-    out["code"] = RETURN_CODE
-    out["user_data_64"] = cycle_id
+    ids = return_transfer_ids(cycle_id, seqs, line, len(programme.lines))
+    entitlements = entitlement_account_ids(programme.id, ledger_id, numbers)
+    return _packed(
+        ids, entitlements, credit_account_id, amounts, ledger_id=ledger_id, code=RETURN_CODE, cycle_id=cycle_id
+    )
+
+
+def _packed(
+    ids: npt.NDArray[np.uint64],
+    debit: int | npt.NDArray[np.uint64],
+    credit: int | npt.NDArray[np.uint64],
+    amounts: npt.NDArray[np.int64],
+    *,
+    ledger_id: int,
+    code: int,
+    cycle_id: int,
+) -> npt.NDArray[np.void]:
+    """One packed transfer a unit, ``user_data_64`` naming the cycle."""
+    out = np.zeros(len(ids), TRANSFER_DTYPE)
+    out["id"], out["debit_account_id"], out["credit_account_id"], out["amount"] = ids, debit, credit, amounts
+    out["ledger"], out["code"], out["user_data_64"] = ledger_id, code, cycle_id
     return out
