@@ -98,7 +98,9 @@ def create_redemption(
     With ``auth: app`` nothing is drawn yet: the answer is ``awaiting_approval`` until the
     person approves it in their app (``POST /v1/me/redemptions/{id}/approve``).
     """
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # The outlet is part of what the key names: the same key at another outlet is another request.
+    asked = {"outlet": outlet_id, **body.model_dump(mode="json")}
+    canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     done = _logging_refusals(
         services,
