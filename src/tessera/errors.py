@@ -275,6 +275,7 @@ ERROR_CODES: dict[str, type[TesseraError]] = {
         IdempotencyKeyReusedError,
         PaymentRequestClosedError,
         PaymentRefusedError,
+        RedemptionRefusedError,
         AccessError,
         UnauthenticatedError,
         ForbiddenError,

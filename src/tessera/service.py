@@ -62,27 +62,27 @@ from tessera.money import (
     Payments,
 )
 from tessera.programs import (
+    Attestations,
     CompiledProgramme,
     Cycles,
+    EligibilityLoss,
+    Entitlements,
     Grievances,
     HouseholdSource,
     KnownProgrammes,
+    MyEntitlementsReader,
     Outlets,
     Population,
     ProductLists,
     Programme,
     Reconciliation,
+    Redemptions,
     RegisteredHouseholds,
     RegisteredProgrammes,
+    Returns,
     gather_population,
     load_programmes,
 )
-from tessera.programs.attestations import Attestations
-from tessera.programs.entitlements import Entitlements
-from tessera.programs.lost_eligibility import EligibilityLoss
-from tessera.programs.mine import MyEntitlementsReader
-from tessera.programs.redemption import Redemptions
-from tessera.programs.returns import Returns
 from tessera.rules import (
     LEDGER_SOURCE,
     Appeals,

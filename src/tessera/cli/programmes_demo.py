@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from tessera.auth import Principal, Role
 from tessera.ledger import Account, AccountFlags, Transfer
 from tessera.money import AccountKind, LedgerUnit, ledger_unit
-from tessera.programs import EXAMPLE_PROGRAMMES, funding_accounts
-from tessera.programs.cycles import CycleStatus
-from tessera.programs.programme_files import builtin_programmes_path
+from tessera.programs import EXAMPLE_PROGRAMMES, CycleStatus, builtin_programmes_path, funding_accounts
 from tessera.service import Services
 
 RICE, FUEL = 2, 3  # the ledger numbers of builtin/example_ledgers.json

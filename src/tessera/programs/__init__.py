@@ -30,6 +30,12 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
 See ``docs/programs.md``.
 """
 
+from tessera.programs.attestations import (
+    ATTESTATION_VALID_MAX_S,
+    ATTESTATION_VALID_MIN_S,
+    Attestation,
+    Attestations,
+)
 from tessera.programs.benefits import programme_benefit, with_programmes
 from tessera.programs.cycles import Cycle, Cycles, CycleStatus, Disbursement, Step, UnitResult
 from tessera.programs.disbursement import (
@@ -46,6 +52,7 @@ from tessera.programs.disbursement import (
     holder_checks,
     transfer_ids,
 )
+from tessera.programs.entitlements import Entitlements, Standing
 from tessera.programs.facts import (
     GRANTS,
     HOUSEHOLD,
@@ -70,6 +77,7 @@ from tessera.programs.grievances import (
 )
 from tessera.programs.households import Composition, HouseholdSource, PersonsAlone, RegisteredHouseholds
 from tessera.programs.known import KnownProgrammes, example_programme, example_programmes, known_programme
+from tessera.programs.lost_eligibility import EligibilityLoss
 from tessera.programs.mine import REDEMPTIONS_PAGE, MyEntitlements, MyEntitlementsReader, MyProgramme, MyRedemption
 from tessera.programs.outlets import (
     AUTHORISATION_REASON_MAX,
@@ -148,11 +156,28 @@ from tessera.programs.reconciliation import (
     day_span,
     masked,
 )
+from tessera.programs.redemption import (
+    HOLD_TIMEOUT_MAX_S,
+    HOLD_TIMEOUT_MIN_S,
+    HOLD_TIMEOUT_S,
+    ITEM_QUANTITY_MAX,
+    ITEMS_MAX,
+    Auth,
+    Item,
+    Order,
+    Post,
+    Redemption,
+    Redemptions,
+)
+from tessera.programs.redemption import Status as RedemptionStatus
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes, funding_accounts
 from tessera.programs.report_csv import to_csv
+from tessera.programs.returns import Returns
 
 __all__ = [
     "AMOUNT_MAX",
+    "ATTESTATION_VALID_MAX_S",
+    "ATTESTATION_VALID_MIN_S",
     "AUTHORISATION_REASON_MAX",
     "BACK_PAY_CODE",
     "COLUMNS",
@@ -164,8 +189,13 @@ __all__ = [
     "FORMULA_MAX",
     "GRANTS",
     "GRIEVANCES_LIST_MAX",
+    "HOLD_TIMEOUT_MAX_S",
+    "HOLD_TIMEOUT_MIN_S",
+    "HOLD_TIMEOUT_S",
     "HOUSEHOLD",
     "HOUSEHOLD_FACTS",
+    "ITEMS_MAX",
+    "ITEM_QUANTITY_MAX",
     "LOCATION_CODE",
     "MASKED_DIGITS",
     "MERCHANT_CATEGORIES_MAX",
@@ -198,6 +228,9 @@ __all__ = [
     "AccountLookup",
     "AccountMovement",
     "ApprovedProduct",
+    "Attestation",
+    "Attestations",
+    "Auth",
     "Authorisation",
     "BackPay",
     "CoPaymentTotal",
@@ -209,6 +242,8 @@ __all__ = [
     "Cycles",
     "Disbursement",
     "Drawn",
+    "EligibilityLoss",
+    "Entitlements",
     "FactSchema",
     "Grievance",
     "GrievanceKind",
@@ -216,6 +251,7 @@ __all__ = [
     "GrievanceStatus",
     "Grievances",
     "HouseholdSource",
+    "Item",
     "Kind",
     "KnownProgrammes",
     "Line",
@@ -225,11 +261,13 @@ __all__ = [
     "MyEntitlementsReader",
     "MyProgramme",
     "MyRedemption",
+    "Order",
     "Outlet",
     "Outlets",
     "OverBudget",
     "PersonsAlone",
     "Population",
+    "Post",
     "Preview",
     "Product",
     "ProductList",
@@ -239,10 +277,15 @@ __all__ = [
     "ProgrammeRefusal",
     "Programmes",
     "Reconciliation",
+    "Redemption",
+    "RedemptionStatus",
+    "Redemptions",
     "RegisteredHouseholds",
     "RegisteredProgramme",
     "RegisteredProgrammes",
+    "Returns",
     "Schedule",
+    "Standing",
     "Statement",
     "StatementEntry",
     "StatementRow",

@@ -19,8 +19,7 @@ from sqlalchemy import select
 
 from tessera.auth import Principal, Role
 from tessera.errors import ForbiddenError, InvalidInputError, NotFoundError
-from tessera.identity.numbers import checked_number
-from tessera.identity.registry import Registry
+from tessera.identity import Registry, checked_number
 from tessera.programs.outlets import Outlets, check_programme_officer
 from tessera.programs.registered import RegisteredProgrammes
 from tessera.store import ATTESTATION_REASON_MAX, Store, redemption_attestations

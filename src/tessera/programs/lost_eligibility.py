@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import Connection, insert, select, update
 
 from tessera.programs.programmes import Programme
-from tessera.rules.due_process.notices import APPEAL_NOTICE, NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
+from tessera.rules import APPEAL_NOTICE, NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
 from tessera.store import Store, cycle_followups, cycle_results, inserted, programme_cycles
 
 logger = logging.getLogger(__name__)

@@ -53,13 +53,9 @@ from tessera.errors import (
     NotFoundError,
     RedemptionRefusedError,
 )
-from tessera.identity.households import Households
-from tessera.identity.numbers import checked_number
-from tessera.identity.pin import Pins
-from tessera.identity.registry import Person, Registry
+from tessera.identity import Households, Person, Pins, Registry, checked_number
 from tessera.ledger import CreateTransferStatus, Ledger, TransferFlags
-from tessera.money.amounts import format_amount, parse_amount
-from tessera.money.ledgers import LedgerUnit
+from tessera.money import LedgerUnit, format_amount, parse_amount
 from tessera.programs.attestations import Attestations
 from tessera.programs.disbursement import CO_PAYMENT_CODE, REDEMPTION_CODE, RETURN_CODE, return_account
 from tessera.programs.entitlements import Entitlements, Standing

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 
 from tessera.errors import RedemptionRefusedError
 from tessera.ledger import TRANSFER_DTYPE, CreateTransferStatus, TransferFlags
-from tessera.money.payments import transfer_id_now
+from tessera.money import transfer_id_now
 from tessera.programs.disbursement import derived_ids
 from tessera.programs.programmes import Line
 from tessera.store import redemption_transfers

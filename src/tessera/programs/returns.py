@@ -51,7 +51,7 @@ from tessera.programs.entitlements import Entitlements
 from tessera.programs.lost_eligibility import followups_in
 from tessera.programs.programmes import Line, Programme
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
-from tessera.rules.due_process.notices import NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
+from tessera.rules import NOTICES_BATCH_MAX, NoticeDraft, NoticeKind, Notices
 from tessera.store import Store, cycle_followups, cycle_results, entitlement_adjustments
 
 logger = logging.getLogger(__name__)

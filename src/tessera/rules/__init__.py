@@ -125,6 +125,8 @@ from tessera.rules.due_process.notice_appeals import (
     NoticeAppeals,
 )
 from tessera.rules.due_process.notices import (
+    APPEAL_NOTICE,
+    NOTICES_BATCH_MAX,
     Notice,
     NoticeDraft,
     NoticeKind,
@@ -237,6 +239,7 @@ from tessera.rules.subjects import (
 )
 
 __all__ = [
+    "APPEAL_NOTICE",
     "BUILTIN_DEFINITIONS",
     "CASE_NUMBER_MAX",
     "COURT_MAX",
@@ -249,6 +252,7 @@ __all__ = [
     "LEDGER_EVENT",
     "LEDGER_SOURCE",
     "LIST_ENTITIES_MAX",
+    "NOTICES_BATCH_MAX",
     "OFAC_EMPTY",
     "OFAC_EOF_MARKER",
     "OFAC_KINDS",

@@ -30,7 +30,7 @@ from tessera.auth import Action
 from tessera.errors import RedemptionRefusedError
 from tessera.limits import IDEMPOTENCY_KEY_MAX
 from tessera.money import parse_amount
-from tessera.programs.redemption import Redemption
+from tessera.programs import Redemption
 from tessera.service import Caller, Owed, Services, access_note
 
 router = APIRouter(tags=["programmes"])

@@ -8,14 +8,16 @@ from pydantic import BaseModel, Field, Strict, model_validator
 
 from tessera.api.schemas.common import Rfc3339, Rfc3339OrNone, StrictModel, beside
 from tessera.money import format_amount
-from tessera.programs import PROGRAMME_ID_MAX
-from tessera.programs.attestations import ATTESTATION_VALID_MAX_S, ATTESTATION_VALID_MIN_S, Attestation
-from tessera.programs.redemption import (
+from tessera.programs import (
+    ATTESTATION_VALID_MAX_S,
+    ATTESTATION_VALID_MIN_S,
     HOLD_TIMEOUT_MAX_S,
     HOLD_TIMEOUT_MIN_S,
     HOLD_TIMEOUT_S,
     ITEM_QUANTITY_MAX,
     ITEMS_MAX,
+    PROGRAMME_ID_MAX,
+    Attestation,
     Auth,
     Item,
     Order,
