@@ -372,6 +372,15 @@ class TestNewCounterparties:
         assert screened == [[(80, 81)]] and feed.new_pairs == 1
 
     @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+    def test_an_account_no_one_holds_screens_no_counterparty(self, watched: Watched) -> None:
+        """A programme's account (held by no one) paying a listed person raises nothing as a counterparty."""
+        listed = watched.person("Khaledin Zorbanov Dimitrenko")
+        watched.store.set_account_holders([(91, listed.principal_id)])  # 90: a programme's, no holder
+        feed = NewCounterparties(watched.store, watched.registry, watched.watch, _Inline())
+        feed.on_ledger_batch(_batch(7, [(90, 91)]))
+        assert feed.new_pairs == 1 and watched.watch.hits() == []
+
+    @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
     def test_many_batches__each_pair_reported_once_across_merges(
         self, watched: Watched, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -3,7 +3,8 @@
 For each durable transfer batch, whole-batch numpy finds the applied (payer account, payee
 account) pairs not seen before; only those reach Python, on the watch's worker thread:
 each side's holder is resolved, and the other side is screened as a counterparty (a
-person by their demographics, any other principal by its name).
+person by their demographics, any other principal by its name). An account no one holds
+(a programme's) screens no one: a payout to millions is not millions of registry queries.
 
 The pairs seen are kept in memory as sorted 64-bit keys, at most ``SEEN_PAIRS_MAX`` (then
 forgotten and learnt again). After a restart the first payment of each pair is screened once more:
@@ -104,7 +105,9 @@ class NewCounterparties:
         holder_of = self._numbers.of(accounts, self._holders)
         this_holder = holder_of[where]
         other_holder = holder_of[np.searchsorted(accounts, other)]
-        wanted = np.flatnonzero((other_holder >= 0) & (other_holder != this_holder))
+        # An account no one holds (a programme's, opened by Tessera) has no one whose counterparty matters:
+        # its payees are registered persons, screened as such. A payout to millions is no millions of queries.
+        wanted = np.flatnonzero((this_holder >= 0) & (other_holder >= 0) & (other_holder != this_holder))
         if not len(wanted):
             return
         # Only the first time each principal shows up as a counterparty is screened.
