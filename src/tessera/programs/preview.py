@@ -194,7 +194,8 @@ def preview(compiled: CompiledProgramme, population: Population) -> Preview:
             when, e1 = condition.evaluate(columns, size)
             extra, e2 = amount.evaluate(columns, size)
             add = np.asarray(when, np.bool_) & ~e1 & ~e2
-            total = total + np.where(add, np.asarray(extra, np.int64), 0)
+            # A top-up only adds: one that works out negative adds nothing (else a protected fact could lower pay).
+            total = total + np.where(add, np.maximum(np.asarray(extra, np.int64), 0), 0)
         amounts[:, k] = np.where(eligible, np.clip(total, 0, AMOUNT_MAX), 0)  # a negative result pays nothing
     totals = []
     programme = compiled.programme

@@ -236,7 +236,10 @@ class ProductLists:
 
     def lookup(self, programme_id: str, code: str) -> ApprovedProduct | None:
         """Product ``code`` on the programme's list in force (before any import, the definition's); None: not on it."""
-        programme = known_programme(self.known, programme_id)
+        return self.lookup_in(known_programme(self.known, programme_id), code)
+
+    def lookup_in(self, programme: Programme, code: str) -> ApprovedProduct | None:
+        """As ``lookup``, for a programme already read (a till's request reads it once)."""
         if not isinstance(code, str) or not _PRODUCT_CODE.fullmatch(code):
             return None
         i = product_list_items.c

@@ -229,7 +229,7 @@ class Redemptions:
         outlet = self._till_outlet(till, outlet_id)
         registered = self._programme(order.programme)
         programme = registered.programme
-        if self._outlets.authorised(outlet.id, programme.id) is None:
+        if self._outlets.authorisation_of(outlet, programme.id) is None:
             raise refused(
                 "programme", "not_authorised",
                 f"this shop is not authorised for {programme.name}; the customer may use any authorised shop",
@@ -478,7 +478,7 @@ class Redemptions:
                 raise InvalidInputError(f"items[{k}].quantity", "must be a whole number")
             if not 1 <= item.quantity <= ITEM_QUANTITY_MAX:
                 raise InvalidInputError(f"items[{k}].quantity", f"must be 1 to {ITEM_QUANTITY_MAX}")
-            product = self._products.lookup(programme.id, item.product)
+            product = self._products.lookup_in(programme, item.product)
             if product is None or product.commodity is None:
                 raise refused(
                     f"items[{k}].product", "not_on_list",
@@ -615,13 +615,12 @@ class Redemptions:
         ]
         now = self._clock()
         if failed:
-            status = CreateTransferStatus(int(statuses[failed[0]]))
-            error = ledger_refusal(status, chain[failed[0]]["kind"])
+            error = ledger_refusal(CreateTransferStatus(int(statuses[failed[0]])), chain[failed[0]]["kind"])
             self._decide(row, Status.refused, now, {"field": error.field, "reason": error.reason, "words": error.words})
             raise error
-        held = row["hold_timeout_s"] is not None
-        self._decide(row, Status.held if held else Status.completed, now, None)
-        return self._redemption(self._row(row["id"]), transfers, replayed=replayed)
+        done = Status.held if row["hold_timeout_s"] is not None else Status.completed
+        self._decide(row, done, now, None)
+        return self._redemption({**row, "status": done.value, "decided_at_ns": now}, transfers, replayed=replayed)
 
     def _settle(self, row: dict[str, Any], rows: list[Row], post: Post, status: Status, co_payment: int | None) -> None:
         with self._store.transaction(write=True) as conn:
@@ -649,6 +648,8 @@ class Redemptions:
 
     def _touched(self, row: dict[str, Any]) -> tuple[str, ...]:
         """The principals a redemption's transfers touch: the unit's holder, and the presenter (a co-payment)."""
+        if row["presented_by"] == row["person"]:  # the unit's own number: its holder
+            return (row["holder"],)
         presenter = self._registry.get_person(row["presented_by"])
         others = () if presenter is None or presenter.principal_id == row["holder"] else (presenter.principal_id,)
         return (row["holder"], *others)
