@@ -144,6 +144,9 @@ def test_a_fuel_hold_is_posted_for_what_was_poured(till: Till) -> None:
     held = till.redeem(body, outlet=till.shops.station.id)
     assert held.status_code == 201 and held.json()["status"] == "held", held.text
     url = f"/v1/outlets/{till.shops.station.id}/redemptions/{held.json()['id']}"
+    for bogus in ("0.0.0", ".", "..", "-5", "1e2", "32.55"):  # bytes no honest till sends: refused, nothing settled
+        answer = till.client.post(f"{url}/post", json={"amount": bogus}, headers=till.keeper)
+        assert (answer.status_code, answer.json()["field"]) == (400, "amount"), (bogus, answer.text)
     posted = till.client.post(f"{url}/post", json={"amount": "32.5"}, headers=till.keeper)
     assert posted.status_code == 200 and posted.json()["status"] == "posted", posted.text
     assert till.client.post(f"{url}/post", json={"amount": "0"}, headers=till.grocer).status_code in (403, 404)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated
 
@@ -47,6 +48,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 FIELD = "programs.redemption"
+_ZERO = re.compile(r"0+(\.0+)?")
 
 
 def _post(
@@ -130,7 +132,8 @@ def post_hold(
     """Settle a hold for what was poured (``amount``, in the quota's unit); the rest is released."""
     held = services.redemptions.get_at(caller.principal, outlet_id, redemption_id)
     decimals = held.lines[0].decimals if held.lines else 0
-    poured = 0 if body.amount.strip("0.") == "" else parse_amount(body.amount, decimals)
+    # Nothing poured is a zero written as one ("0", "0.0"); parse_amount takes only amounts above zero.
+    poured = 0 if _ZERO.fullmatch(body.amount) else parse_amount(body.amount, decimals)
     done = services.redemptions.post_hold(caller.principal, outlet_id, redemption_id, poured, _post(services, caller))
     return _public(services, done)
 
