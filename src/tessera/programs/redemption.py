@@ -264,7 +264,7 @@ class Redemptions:
             items=items_json(items, plan),
         )
         self._insert(row, plan.rows, attestation)
-        return self._finish(row, post, replayed=False, plan=plan)
+        return self._finish(row, post, replayed=False)
 
     def approve(self, person_principal: Principal, redemption_id: str, post: Post) -> Redemption:
         """The person approves, in their app, a redemption a till asked them to approve."""
@@ -301,7 +301,7 @@ class Redemptions:
             if moved != 1:
                 raise ConflictError("redemption_id", f"redemption {redemption_id} was decided meanwhile")
             insert_transfers(conn, row, plan.rows)
-        return self._finish(self._row(redemption_id), post, replayed=False, plan=plan)
+        return self._finish(self._row(redemption_id), post, replayed=False)
 
     def decline(self, person_principal: Principal, redemption_id: str) -> Redemption:
         """The person declines a redemption awaiting their approval: nothing is drawn."""
@@ -599,9 +599,8 @@ class Redemptions:
 
     # -- applying ----------------------------------------------------------------------------------------------------
 
-    def _finish(self, row: dict[str, Any], post: Post, *, replayed: bool, plan: Plan | None = None) -> Redemption:
+    def _finish(self, row: dict[str, Any], post: Post, *, replayed: bool) -> Redemption:
         """Send a written chain to the ledger (again, after a crash) and record what it did."""
-        del plan
         transfers = self._transfers(row["id"])
         if row["status"] == Status.refused.value and row.get("outcome"):
             outcome = json.loads(row["outcome"])  # a retry hears the same refusal
