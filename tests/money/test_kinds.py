@@ -47,8 +47,8 @@ def test_only_the_issuers_officers_hold_what_can_go_negative(
     if not flags & NON_NEGATIVE:
         assert code == AccountKind.issuance and opener.agency == holder.agency == "central-bank"
         assert holder.role is Role.officer and flags & NON_POSITIVE
-    if holder.role is Role.citizen:
-        assert flags & NON_NEGATIVE and code == AccountKind.wallet and category == 0
+    if holder.role is Role.citizen:  # a wallet, or a programme's entitlement (issue 19): never overdrawn, no shop
+        assert flags & NON_NEGATIVE and code in (AccountKind.wallet, AccountKind.entitlement) and category == 0
     assert opener.role is Role.officer
 
 
