@@ -62,6 +62,7 @@ from tessera.money import (
     Payments,
 )
 from tessera.programs import (
+    ActivePersonsSnapshot,
     Attestations,
     CompiledProgramme,
     Cycles,
@@ -338,6 +339,8 @@ class Services:
     def _start_programmes(self) -> None:
         """The register of programmes and their cycles; households read through ``self.household_source``."""
         self.household_source: HouseholdSource = RegisteredHouseholds(self.households.memberships)
+        # Kept between cycles and patched from the store's change log: a preview does not rescan the registry.
+        self.active_persons = ActivePersonsSnapshot(self.store)
         self.programmes = RegisteredProgrammes(self.store, self._load_programme)
         self.cycles = Cycles(
             self.store,
@@ -403,10 +406,11 @@ class Services:
         )
 
     def gather(self, compiled: CompiledProgramme, at_ns: int) -> Population:
-        """The facts ``compiled`` reads of every unit on a cycle's date; households from ``household_source``."""
+        """The facts ``compiled`` reads of every unit on a cycle's date; households from ``household_source``,
+        the active persons from the snapshot ``active_persons``."""
         return gather_population(
             self.store, compiled.facts, compiled.programme.unit, at_ns, households=self.household_source,
-            types=self.event_types,
+            types=self.event_types, persons=self.active_persons,
         )  # fmt: skip
 
     def _load_programme(self, text: str) -> Programme:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from tessera.programs.gathering import _active_persons, _active_persons_by_row, _parsed_persons
+from tessera.programs.active_persons import _active_persons_by_row, _parsed_persons
+from tessera.programs.active_persons import scan_active_persons as _active_persons
 from tessera.store import Store, persons, principals
 from tessera.testing import seed_persons
 

@@ -14,6 +14,7 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       builtin/            example_programmes.toml, and example_ledgers.json it checks against
       registered.py       programmes registered in the store (text, version, who, funding accounts)
       households.py       household composition as a cycle reads it (a Protocol; each alone by default)
+      active_persons.py   the active persons as columns, kept between cycles, patched from the change log
       gathering.py        every unit's facts from the store into numpy columns
       preview.py          eligibility, reasons and amounts over all units at once; totals and budget
       disbursement.py     derived ids and packed records: entitlement accounts and transfers
@@ -30,6 +31,14 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
 See ``docs/programs.md``.
 """
 
+from tessera.programs.active_persons import (
+    ActivePersonsSnapshot,
+    PersonColumns,
+    PersonSource,
+    Refresh,
+    ScannedPersons,
+    scan_active_persons,
+)
 from tessera.programs.attestations import (
     ATTESTATION_VALID_MAX_S,
     ATTESTATION_VALID_MIN_S,
@@ -227,6 +236,7 @@ __all__ = [
     "VALID_FOR_MAX_S",
     "AccountLookup",
     "AccountMovement",
+    "ActivePersonsSnapshot",
     "ApprovedProduct",
     "Attestation",
     "Attestations",
@@ -265,6 +275,8 @@ __all__ = [
     "Outlet",
     "Outlets",
     "OverBudget",
+    "PersonColumns",
+    "PersonSource",
     "PersonsAlone",
     "Population",
     "Post",
@@ -280,10 +292,12 @@ __all__ = [
     "Redemption",
     "RedemptionStatus",
     "Redemptions",
+    "Refresh",
     "RegisteredHouseholds",
     "RegisteredProgramme",
     "RegisteredProgrammes",
     "Returns",
+    "ScannedPersons",
     "Schedule",
     "Standing",
     "Statement",
@@ -321,6 +335,7 @@ __all__ = [
     "parse_product_list",
     "preview",
     "programme_benefit",
+    "scan_active_persons",
     "to_csv",
     "transfer_ids",
     "with_programmes",

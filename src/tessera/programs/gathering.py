@@ -1,8 +1,9 @@
 """The facts of every unit of a cycle, gathered from the store into numpy columns, one per fact a programme reads.
 
 One query per source, never one per person: the registry's persons (number, principal,
-birth date, sex), the live eligibility grants of the benefits read, and the latest event of
-each reported type read. Household facts are counted from the household composition
+birth date, sex; ``active_persons.py``, kept as columns between cycles by the service),
+the live eligibility grants of the benefits read, and the latest event of each reported
+type read. Household facts are counted from the household composition
 (``households.py``) by ``np.bincount``; a household programme's units are the heads, and
 its ``person.*`` and ``reported.*`` facts are the head's, its ``grants.*`` any member's.
 A fact with no value reads as its absent value (``false``, ``0``, ``""``).
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import and_, select
 
+from tessera.programs.active_persons import PersonSource, ScannedPersons
 from tessera.programs.facts import GRANTS, HOUSEHOLD, PERSON, REPORTED
 from tessera.programs.households import HouseholdSource
 from tessera.programs.programmes import Unit
@@ -58,9 +60,14 @@ def gather_population(
     *,
     households: HouseholdSource,
     types: EventTypes,
+    persons: PersonSource | None = None,
 ) -> Population:
-    """The units of a programme of ``unit`` on the cycle's date with the ``facts`` it reads (name -> type)."""
-    numbers, holders, subjects, birth_days, sexes = _active_persons(store)
+    """The units of a programme of ``unit`` on the cycle's date with the ``facts`` it reads (name -> type).
+
+    The active persons come from ``persons`` (a snapshot kept between cycles), else a scan of the registry.
+    """
+    source = persons or ScannedPersons(store)
+    numbers, holders, subjects, birth_days, sexes = source.active_persons()
     today = cycle_date_ns // DAY_NS
     ages = _ages(birth_days, today)
     composition = households.composition(numbers)
@@ -92,134 +99,6 @@ def gather_population(
         elif group == REPORTED:
             columns[name] = _reported(store, types, rest, field_type, numbers)[units]
     return Population(numbers[units], holders[units], columns, subjects)
-
-
-def _active_persons(
-    store: Store,
-) -> tuple[
-    npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_]
-]:
-    """Every active registered person, by number: numbers, principals, subjects, birth days, sexes.
-
-    The facts come as one block of fixed-width text lines (number, principal, birth date, sex:
-    41 characters), parsed a column at a time with numpy: no Python object per person. A
-    registry with a line of another width (none is written so) is read row by row instead.
-    """
-    with store.transaction() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        if conn.dialect.name == "postgresql":
-            block = _copied(cursor, f"COPY ({_PERSON_LINES}) TO STDOUT")
-        else:
-            block = _concatenated(cursor)
-        # Citizens' subjects are their principal ids (``Registry.register``): read only those that are not.
-        cursor.execute(_OTHER_SUBJECTS)
-        other_subjects = cursor.fetchall()
-    parsed = _parsed_persons(block)
-    if parsed is None:
-        return _active_persons_by_row(store)
-    numbers, holders, birth_days, sexes = parsed
-    subjects = holders.copy()
-    if other_subjects:
-        at = np.searchsorted(numbers, np.array([n for n, _ in other_subjects], dtype=numbers.dtype))
-        subjects = subjects.astype(np.result_type(subjects, np.array([s or "" for _, s in other_subjects])))
-        subjects[at] = [s or "" for _, s in other_subjects]
-    return numbers, holders, subjects, birth_days, sexes
-
-
-_LINE = 41  # number (12), principal id (18), birth date (10), sex (1)
-_PERSON_LINES = "SELECT number || principal_id || birth_date || sex FROM persons WHERE status = 'active'"
-_OTHER_SUBJECTS = (  # principals first: the few whose subject is not their id, then their persons by index
-    "SELECT persons.number, principals.subject FROM principals CROSS JOIN persons "
-    "WHERE persons.principal_id = principals.id AND persons.status = 'active' "
-    "AND (principals.subject IS NULL OR principals.subject != principals.id)"
-)
-_SQLITE_CHUNK = 1_000_000  # persons per concatenated block: SQLite caps a value at 10**9 bytes
-
-
-def _concatenated(cursor: Any) -> bytes:
-    """SQLite: the active persons' lines, newline-terminated, concatenated in SQL a million rows at a time."""
-    blocks: list[bytes] = []
-    after = 0
-    while True:
-        cursor.execute(
-            "SELECT count(*), max(r), CAST(group_concat(line, char(10)) AS BLOB) FROM ("
-            "SELECT rowid AS r, number || principal_id || birth_date || sex AS line FROM persons "
-            "WHERE status = 'active' AND rowid > ? ORDER BY rowid LIMIT ?)",
-            (after, _SQLITE_CHUNK),
-        )
-        count, last, block = cursor.fetchone()
-        if not count:
-            return b"".join(blocks)
-        blocks += [block, b"\n"]
-        after = last
-
-
-def _copied(cursor: Any, statement: str) -> bytes:
-    """PostgreSQL: what ``COPY ... TO STDOUT`` sends, in one piece."""
-    with cursor.copy(statement) as copy:
-        return b"".join(bytes(chunk) for chunk in copy)
-
-
-def _parsed_persons(
-    block: bytes,
-) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_]] | None:
-    """Numbers, principals, birth days and sexes from the lines, by number; None unless every line is as written."""
-    raw = np.frombuffer(block, dtype=np.uint8)
-    if len(raw) % (_LINE + 1) or np.count_nonzero(raw == _NEWLINE) != len(raw) // (_LINE + 1):
-        return None
-    lines = raw.reshape(-1, _LINE + 1)
-    digits = np.concatenate([lines[:, :12], lines[:, 30:40]], axis=1) - _ZERO  # below "0" wraps round
-    digits[:, [16, 19]] = 0  # the birth date's dashes, checked apart
-    if not ((lines[:, _LINE] == _NEWLINE).all() and (digits <= 9).all() and (lines[:, _DASHES] == _DASH).all()):  # noqa: PLR2004
-        return None
-    number = np.zeros(len(lines), np.int64)
-    for k in range(12):  # a Tessera number's 12 digits, as one integer to sort by
-        number = number * 10 + digits[:, k]
-    order = np.argsort(number, kind="stable")
-    lines, digits = np.take(lines, order, axis=0), np.take(digits, order, axis=0).astype(np.int64)
-    year = digits[:, 12] * 1000 + digits[:, 13] * 100 + digits[:, 14] * 10 + digits[:, 15]
-    month, day = digits[:, 17] * 10 + digits[:, 18], digits[:, 20] * 10 + digits[:, 21]
-    if not (((month >= 1) & (month <= 12)).all() and ((day >= 1) & (day <= 31)).all()):  # noqa: PLR2004
-        return None
-    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
-    birth_days = months.astype("datetime64[D]").astype(np.int64) + day - 1
-    return _text(lines[:, :12]), _text(lines[:, 12:30]), np.asarray(birth_days, np.int64), _text(lines[:, 40:41])
-
-
-_NEWLINE, _ZERO, _DASH = ord("\n"), ord("0"), ord("-")
-_DASHES = [34, 37]
-
-
-def _text(columns: npt.NDArray[np.uint8]) -> npt.NDArray[np.str_]:
-    """ASCII bytes, one row a string, as a numpy unicode column: widened to code points, not decoded one by one."""
-    width = columns.shape[1]
-    return np.ascontiguousarray(columns, dtype=np.uint32).view(f"U{width}").reshape(-1)
-
-
-def _active_persons_by_row(
-    store: Store,
-) -> tuple[
-    npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_]
-]:
-    """``_active_persons`` a row at a time: two plain scans on the driver's cursor, joined and sorted with numpy."""
-    with store.transaction() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute("SELECT number, principal_id, birth_date, sex FROM persons WHERE status = 'active'")
-        rows = cursor.fetchall()
-        cursor.execute("SELECT id, subject FROM principals WHERE role = 'citizen'")
-        citizens = cursor.fetchall()
-    if not rows:
-        empty = np.zeros(0, np.str_)
-        return empty, empty, empty, np.zeros(0, np.int64), empty
-    numbers, holders, births, sexes = (np.array(column) for column in zip(*rows, strict=True))
-    order = np.argsort(numbers.astype(np.int64), kind="stable")  # Tessera numbers are 12 digits
-    numbers, holders, births, sexes = numbers[order], holders[order], births[order], sexes[order]
-    ids, subjects = (np.array(column) for column in zip(*citizens, strict=True))
-    by_id = np.argsort(ids)
-    ids, subjects = ids[by_id], subjects[by_id]
-    subject_of = subjects[np.minimum(np.searchsorted(ids, holders), len(ids) - 1)]
-    birth_days = births.astype("datetime64[D]").astype(np.int64)
-    return numbers, holders, subject_of, birth_days, sexes
 
 
 def _ages(birth_days: npt.NDArray[np.int64], today: int) -> npt.NDArray[np.int64]:

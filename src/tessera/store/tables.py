@@ -116,6 +116,18 @@ person_status_history = Table(
     Index(None, "number", "id"),
 )
 
+# Every write to a person's facts a cycle reads (number, principal, birth date, sex, status) and to
+# a principal's subject, one row per person touched, written by the database's own triggers
+# (migration 0026) so that no writer can bypass it: the change sequence a snapshot of the active
+# persons (tessera.programs.active_persons) is brought up to date from.
+person_changes = Table(
+    "person_changes",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("number", String(NUMBER_LENGTH), nullable=False),
+    sqlite_autoincrement=True,  # a sequence number is never issued twice, even once the newest rows are gone
+)
+
 virtual_ids = Table(
     "virtual_ids",
     metadata,
