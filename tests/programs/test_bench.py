@@ -17,7 +17,8 @@ def test_tiny_run__the_service_previews_households_of_four(tmp_path: Path, capsy
     assert main(["--people", "400", "--no-sync", "--dir", str(tmp_path)]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["households"] == figures["service_units"] == 100
-    assert 0 < figures["eligible"] == figures["transfers"] <= 100
+    assert 0 < figures["second_eligible"] == figures["transfers"] <= 100  # previewed again after some changes
+    assert figures["service_persons_read"] == "scanned" and figures["second_service_persons_read"].startswith("patched")
     assert figures["compiled"] is True and figures["durable"] is False
-    for name in ("gather_s", "service_gather_s", "results_written_s", "disburse_s", "second_cycle_disburse_s"):
+    for name in ("gather_s", "service_gather_s", "second_service_gather_s", "disburse_s", "second_cycle_disburse_s"):
         assert figures[name] >= 0, name
