@@ -119,10 +119,12 @@ class ActivePersonsSnapshot:
             return self._kept.columns()
 
     def _refreshed(self, kept: _Kept | None) -> tuple[_Kept, Refresh]:
-        newest = _newest_change(self._store)
+        oldest, newest = _log_span(self._store)
         if kept is not None and newest == kept.seq:
             return kept, Refresh("kept", 0, newest)
-        if kept is not None and newest > kept.seq:  # a log emptied (newest below it) is never trusted
+        # A log emptied (its newest below the snapshot) or pruned past the snapshot (its oldest after the next) is
+        # never trusted; so a log may be pruned from its oldest end, up to the oldest snapshot anyone keeps.
+        if kept is not None and newest > kept.seq and oldest <= kept.seq + 1:
             changed = self._changed(kept, newest)
             if changed is not None:
                 return _patched(self._store, kept, newest, changed), Refresh("patched", len(changed), newest)
@@ -142,12 +144,18 @@ class ActivePersonsSnapshot:
             return sorted(conn.execute(select(person_changes.c.number).where(*after).distinct()).scalars())
 
 
-def _newest_change(store: Store) -> int:
-    """The newest sequence number in ``person_changes`` that every change numbered up to has committed by."""
+def _log_span(store: Store) -> tuple[int, int]:
+    """The oldest sequence number ``person_changes`` holds, and the newest that every change up to has committed by.
+
+    Both 0 when it holds none. On PostgreSQL the exclusive advisory lock waits out the writers
+    that hold it shared: their numbers are drawn but not yet committed.
+    """
     with store.transaction() as conn:
-        if conn.dialect.name == "postgresql":  # waits out the writers that hold it shared: drawn, not committed
+        if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGES_LOCK})
-        return int(conn.execute(select(func.coalesce(func.max(person_changes.c.seq), 0))).scalar_one())
+        seq = person_changes.c.seq
+        oldest, newest = conn.execute(select(func.coalesce(func.min(seq), 0), func.coalesce(func.max(seq), 0))).one()
+        return int(oldest), int(newest)
 
 
 _FRESH = (
