@@ -172,7 +172,7 @@ def _measure(services: Services, args: argparse.Namespace) -> dict[str, Any]:
     service_evaluate_s = time.perf_counter() - t
     first_refresh = services.active_persons.last
 
-    changed = _change_some(store, args, services.active_persons.active_persons()[0])
+    changed = _change_some(store, args, services.active_persons.active_persons().numbers)
     progress(f"{changed:,} persons changed; the same cycle previewed again, the active persons patched")
     t = time.perf_counter()
     _, again_previewed = services.cycles.preview(cycle.id, by=maker)

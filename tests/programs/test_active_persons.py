@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 
-from tessera.programs import ActivePersonsSnapshot, scan_active_persons
+from tessera.programs import ActivePersons, ActivePersonsSnapshot, PersonColumns, scan_active_persons
 from tessera.programs.active_persons import _spliced
+from tessera.programs.gathering import _ages, _dense
 from tessera.store import Store, person_changes, persons, principals
 from tessera.testing import seed_persons
 
@@ -55,10 +56,12 @@ def _apply(store: Store, write: tuple[Any, ...]) -> None:
             conn.execute(delete(persons).where(person))
 
 
-def _same(got: tuple[Any, ...], want: tuple[Any, ...]) -> None:
-    for column, expected in zip(got, want, strict=True):
-        assert column.dtype.kind == expected.dtype.kind
-        assert column.tolist() == expected.tolist()
+def _same(got: ActivePersons, want: PersonColumns) -> None:
+    expected = ActivePersons.of(want)
+    for name in ActivePersons.__slots__:
+        column, wanted = getattr(got, name), getattr(expected, name)
+        assert column.dtype.kind == wanted.dtype.kind, name
+        assert column.tolist() == wanted.tolist(), name
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -77,8 +80,8 @@ def test_snapshot__after_any_writes__is_a_fresh_scan(store: Store, rounds: list[
         _same(snapshot.active_persons(), scan_active_persons(store))
         assert snapshot.last.how == "kept"  # read twice with no write between: the second changes nothing
         if before is not None:
-            for column in before:
-                assert not column.flags.writeable
+            for name in ActivePersons.__slots__:
+                assert not getattr(before, name).flags.writeable
 
 
 def test_snapshot__a_few_changes_patched__many_scanned(store: Store) -> None:
@@ -86,14 +89,15 @@ def test_snapshot__a_few_changes_patched__many_scanned(store: Store) -> None:
     seed_persons(store, 7, 40)
     snapshot = ActivePersonsSnapshot(store, rebuild_fraction=0.1, patch_min=0)
     first = snapshot.active_persons()
-    assert snapshot.last.how == "scanned" and len(first[0]) == 40
+    assert snapshot.last.how == "scanned" and len(first.numbers) == 40
+    gone, corrected = first.numbers[3], first.numbers[9]
     with store.transaction(write=True) as conn:
-        conn.execute(update(persons).where(persons.c.number == first[0][3]).values(status="deceased"))
-        conn.execute(update(persons).where(persons.c.number == first[0][9]).values(birth_date="2001-02-03"))
+        conn.execute(update(persons).where(persons.c.number == gone).values(status="deceased"))
+        conn.execute(update(persons).where(persons.c.number == corrected).values(birth_date="2001-02-03"))
     second = snapshot.active_persons()
     assert snapshot.last.how == "patched" and snapshot.last.changed == 2
     _same(second, scan_active_persons(store))
-    assert len(first[0]) == 40 and first[0][3] in first[0]  # what was handed out before stays as it was
+    assert len(first.numbers) == 40 and first.numbers[3] == gone  # what was handed out before stays as it was
     seed_persons(store, 8, 10)
     _same(snapshot.active_persons(), scan_active_persons(store))
     assert snapshot.last.how == "scanned"
@@ -137,3 +141,24 @@ def test_spliced__the_loop_and_numpy_agree(loop_max: int, size: int, data: Any) 
     before = np.searchsorted(old, new)
     want = sorted([*np.delete(old, drop).tolist(), *new.tolist()])
     assert _spliced(old, drop, before, new, loop_max).tolist() == want
+
+
+@given(
+    born=st.lists(st.dates(), max_size=20),
+    today=st.dates(),
+)
+def test_ages_on__from_kept_years_and_month_days__as_from_birth_days(born: list[Any], today: Any) -> None:
+    """Ages worked out from birth years and month-days are those worked out from the days themselves."""
+    days = np.array(born, dtype="datetime64[D]").astype(np.int64)
+    empty = np.zeros(len(born), np.str_)
+    persons_ = ActivePersons.of((empty, empty, empty, days, empty))
+    now = int(np.datetime64(today, "D").astype(np.int64))
+    assert persons_.ages_on(now).tolist() == _ages(days, now).tolist()
+
+
+@given(ids=st.lists(st.integers(-(2**40), 2**40) | st.integers(0, 50), max_size=40))
+def test_dense__ranked_by_bincount_or_sorted__as_np_unique(ids: list[int]) -> None:
+    """Household ids renumbered by their rank, whichever way: as ``np.unique`` numbers them."""
+    column = np.array(ids, dtype=np.int64)
+    want = np.unique(column, return_inverse=True)[1] if ids else column
+    assert _dense(column).tolist() == want.tolist()

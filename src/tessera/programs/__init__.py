@@ -32,6 +32,7 @@ See ``docs/programs.md``.
 """
 
 from tessera.programs.active_persons import (
+    ActivePersons,
     ActivePersonsSnapshot,
     PersonColumns,
     PersonSource,
@@ -236,6 +237,7 @@ __all__ = [
     "VALID_FOR_MAX_S",
     "AccountLookup",
     "AccountMovement",
+    "ActivePersons",
     "ActivePersonsSnapshot",
     "ApprovedProduct",
     "Attestation",

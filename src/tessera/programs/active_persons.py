@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,10 +37,44 @@ _SPLICE_LOOP_MAX = 8192  # up to this many rows spliced a segment at a time: one
 _NUMBERS_CHUNK = 1000  # numbers per IN list: well under SQLite's and PostgreSQL's parameter limits
 
 
+@dataclass(frozen=True, slots=True)
+class ActivePersons:
+    """Every active person, by number, as columns; birth years and month-days kept apart, so that ages are sums."""
+
+    numbers: npt.NDArray[np.str_]
+    holders: npt.NDArray[np.str_]  # their principal ids
+    subjects: npt.NDArray[np.str_]  # their access-log subjects (their principal's id, but for a few)
+    birth_days: npt.NDArray[np.int64]  # days since 1970-01-01
+    sexes: npt.NDArray[np.str_]
+    birth_years: npt.NDArray[np.int16]
+    birth_month_days: npt.NDArray[np.int16]  # month (0-11) * 32 + day (0-30): birthdays compare as one integer
+
+    @classmethod
+    def of(cls, columns: PersonColumns) -> ActivePersons:
+        """The columns a scan returns, with birth years and month-days worked out."""
+        return cls(*columns, *_year_and_month_day(columns[3]))
+
+    def ages_on(self, today: int) -> npt.NDArray[np.int64]:
+        """Whole years from each birth day to ``today`` (days since 1970-01-01); 0 for one born after."""
+        year, month_day = _year_and_month_day(np.array([today], np.int64))
+        ages = int(year[0]) - self.birth_years.astype(np.int64) - (self.birth_month_days > month_day[0])
+        return np.maximum(ages, 0)
+
+
+def _year_and_month_day(days: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+    """Calendar year and month (0-11) * 32 + day (0-30) of each day since 1970-01-01."""
+    born = days.astype("datetime64[D]")
+    months = born.astype("datetime64[M]")
+    years = months.astype("datetime64[Y]")
+    month = months.astype(np.int64) - years.astype("datetime64[M]").astype(np.int64)
+    day = days - months.astype("datetime64[D]").astype(np.int64)
+    return (years.astype(np.int64) + 1970).astype(np.int16), (month * 32 + day).astype(np.int16)
+
+
 class PersonSource(Protocol):
     """Where a cycle reads the active persons from: a fresh scan, or a snapshot kept up to date."""
 
-    def active_persons(self) -> PersonColumns:
+    def active_persons(self) -> ActivePersons:
         """Every active person's columns, by number."""
         ...
 
@@ -51,9 +85,9 @@ class ScannedPersons:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def active_persons(self) -> PersonColumns:
+    def active_persons(self) -> ActivePersons:
         """A fresh scan."""
-        return scan_active_persons(self._store)
+        return ActivePersons.of(scan_active_persons(self._store))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +95,11 @@ class Refresh:
     """What the last read of a snapshot did: kept as was, patched from the log, or scanned afresh."""
 
     how: str  # "kept", "patched", "scanned"
-    changed: int  # persons the log named (patched), or rows it held past the snapshot (scanned)
+    changed: int  # persons the log named (patched), or persons scanned
     seq: int  # the log's sequence number the snapshot is now at
+
+
+_SPLICED = ("numbers", "holders", "birth_days", "sexes", "birth_years", "birth_month_days")  # subjects: from others
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,31 +107,26 @@ class _Kept:
     """One generation of the snapshot; its arrays are read-only and never change."""
 
     seq: int
-    numbers: npt.NDArray[np.str_]
-    holders: npt.NDArray[np.str_]
-    birth_days: npt.NDArray[np.int64]
-    sexes: npt.NDArray[np.str_]
+    persons: ActivePersons
     other_numbers: npt.NDArray[np.str_]  # the persons whose subject is not their principal's id, by number
     other_subjects: npt.NDArray[np.str_]
-    subjects: npt.NDArray[np.str_] = field(compare=False)
 
     @classmethod
-    def of(
-        cls, seq: int, columns: Sequence[npt.NDArray[Any]], others: tuple[npt.NDArray[Any], npt.NDArray[Any]]
-    ) -> _Kept:
-        numbers, holders, birth_days, sexes = columns
+    def of(cls, seq: int, columns: Sequence[npt.NDArray[Any]], others: Sequence[npt.NDArray[Any]]) -> _Kept:
+        """The columns of ``_SPLICED``, and the persons whose subjects differ from their principal's id."""
+        numbers, holders, birth_days, sexes, years, month_days = columns
         other_numbers, other_subjects = others
         subjects = holders
         if len(other_numbers):
             subjects = holders.astype(np.result_type(holders, other_subjects))
             subjects[np.searchsorted(numbers, other_numbers)] = other_subjects
-        arrays = (numbers, holders, birth_days, sexes, other_numbers, other_subjects, subjects)
-        for array in arrays:
+        persons = ActivePersons(numbers, holders, subjects, birth_days, sexes, years, month_days)
+        for array in (*columns, subjects, other_numbers, other_subjects):
             array.flags.writeable = False
-        return cls(seq, *arrays)
+        return cls(seq, persons, other_numbers, other_subjects)
 
-    def columns(self) -> PersonColumns:
-        return self.numbers, self.holders, self.subjects, self.birth_days, self.sexes
+    def columns(self) -> list[npt.NDArray[Any]]:
+        return [getattr(self.persons, name) for name in _SPLICED]
 
 
 class ActivePersonsSnapshot:
@@ -112,11 +144,11 @@ class ActivePersonsSnapshot:
         self._kept: _Kept | None = None
         self.last = Refresh("scanned", 0, 0)
 
-    def active_persons(self) -> PersonColumns:
+    def active_persons(self) -> ActivePersons:
         """Every active person's columns, by number, as of the newest change committed when called."""
         with self._lock:
             self._kept, self.last = self._refreshed(self._kept)
-            return self._kept.columns()
+            return self._kept.persons
 
     def _refreshed(self, kept: _Kept | None) -> tuple[_Kept, Refresh]:
         oldest, newest = _log_span(self._store)
@@ -129,17 +161,18 @@ class ActivePersonsSnapshot:
             if changed is not None:
                 return _patched(self._store, kept, newest, changed), Refresh("patched", len(changed), newest)
         # Scanned after the newest change was read: a later change may be in it already, and is re-read next time.
-        numbers, holders, subjects, birth_days, sexes = scan_active_persons(self._store)
-        other = np.flatnonzero(subjects != holders)
-        fresh = _Kept.of(newest, (numbers, holders, birth_days, sexes), (numbers[other], subjects[other]))
-        return fresh, Refresh("scanned", len(numbers), newest)
+        scanned = ActivePersons.of(scan_active_persons(self._store))
+        numbers, subjects = scanned.numbers, scanned.subjects
+        other = np.flatnonzero(subjects != scanned.holders)
+        columns = [getattr(scanned, name) for name in _SPLICED]
+        return _Kept.of(newest, columns, (numbers[other], subjects[other])), Refresh("scanned", len(numbers), newest)
 
     def _changed(self, kept: _Kept, newest: int) -> list[str] | None:
         """The numbers of the persons changed after ``kept`` up to ``newest``, sorted; None when too many to patch."""
         after = (person_changes.c.seq > kept.seq, person_changes.c.seq <= newest)
         with self._store.transaction() as conn:
             pending = conn.execute(select(func.count()).where(*after)).scalar_one()
-            if pending > max(self._rebuild_fraction * len(kept.numbers), self._patch_min):
+            if pending > max(self._rebuild_fraction * len(kept.persons.numbers), self._patch_min):
                 return None
             return sorted(conn.execute(select(person_changes.c.number).where(*after).distinct()).scalars())
 
@@ -153,9 +186,10 @@ def _log_span(store: Store) -> tuple[int, int]:
     with store.transaction() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGES_LOCK})
-        seq = person_changes.c.seq
-        oldest, newest = conn.execute(select(func.coalesce(func.min(seq), 0), func.coalesce(func.max(seq), 0))).one()
-        return int(oldest), int(newest)
+        # Two queries: SQLite reads a min() or a max() from the key alone only when it is the only aggregate.
+        oldest = conn.execute(select(func.min(person_changes.c.seq))).scalar_one()
+        newest = conn.execute(select(func.max(person_changes.c.seq))).scalar_one()
+        return int(oldest or 0), int(newest or 0)
 
 
 _FRESH = (
@@ -176,27 +210,32 @@ def _patched(store: Store, kept: _Kept, seq: int, changed: list[str]) -> _Kept:
             cursor.execute(_FRESH.format(", ".join([mark] * len(chunk))), chunk)
             rows += cursor.fetchall()
     rows.sort()
-    numbers = _column([r[0] for r in rows], kept.numbers)
-    holders = _column([r[1] for r in rows], kept.holders)
+    current = kept.persons
+    numbers = _column([r[0] for r in rows], current.numbers)
     births = np.array([r[2] for r in rows], dtype="datetime64[D]").astype(np.int64)
-    sexes = _column([r[3] for r in rows], kept.sexes)
+    fresh = [
+        numbers,
+        _column([r[1] for r in rows], current.holders),
+        births,
+        _column([r[3] for r in rows], current.sexes),
+    ]
+    fresh += _year_and_month_day(births)
     other = [(r[0], r[4] or "") for r in rows if r[4] != r[1]]
     asked = np.array(changed)
-    at = np.searchsorted(kept.numbers, asked)
-    present = at < len(kept.numbers)
-    present[present] = kept.numbers[at[present]] == asked[present]
+    at = np.searchsorted(current.numbers, asked)
+    present = at < len(current.numbers)
+    present[present] = current.numbers[at[present]] == asked[present]
     still = np.isin(asked, numbers)
-    columns: list[npt.NDArray[Any]] = [kept.numbers, kept.holders, kept.birth_days, kept.sexes]
-    fresh: list[npt.NDArray[Any]] = [numbers, holders, births, sexes]
+    columns = kept.columns()
     if (present == still).all():  # every person asked about was active and still is: the same rows, new values
         where = at[present]
         columns = [_replaced(old, where, new) for old, new in zip(columns, fresh, strict=True)]
     else:
         drop = at[present]
-        before = np.searchsorted(kept.numbers, numbers)
+        before = np.searchsorted(current.numbers, numbers)
         columns = [_spliced(old, drop, before, new) for old, new in zip(columns, fresh, strict=True)]
     keep = ~np.isin(kept.other_numbers, asked)
-    other_numbers = np.concatenate([kept.other_numbers[keep], _column([n for n, _ in other], kept.numbers)])
+    other_numbers = np.concatenate([kept.other_numbers[keep], _column([n for n, _ in other], current.numbers)])
     other_subjects = np.concatenate([kept.other_subjects[keep], _column([s for _, s in other], kept.other_subjects)])
     order = np.argsort(other_numbers, kind="stable")
     return _Kept.of(seq, columns, (other_numbers[order], other_subjects[order]))

@@ -66,10 +66,10 @@ def gather_population(
 
     The active persons come from ``persons`` (a snapshot kept between cycles), else a scan of the registry.
     """
-    source = persons or ScannedPersons(store)
-    numbers, holders, subjects, birth_days, sexes = source.active_persons()
+    active = (persons or ScannedPersons(store)).active_persons()
+    numbers, holders, sexes = active.numbers, active.holders, active.sexes
     today = cycle_date_ns // DAY_NS
-    ages = _ages(birth_days, today)
+    ages = active.ages_on(today)
     composition = households.composition(numbers)
     household = _dense(np.concatenate([composition.household, composition.others_household]))
     mine, others = household[: len(numbers)], household[len(numbers) :]
@@ -98,7 +98,7 @@ def gather_population(
             columns[name] = held
         elif group == REPORTED:
             columns[name] = _reported(store, types, rest, field_type, numbers)[units]
-    return Population(numbers[units], holders[units], columns, subjects)
+    return Population(numbers[units], holders[units], columns, active.subjects)
 
 
 def _ages(birth_days: npt.NDArray[np.int64], today: int) -> npt.NDArray[np.int64]:
@@ -123,6 +123,10 @@ def _dense(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Household ids renumbered 0, 1, … so that counts are one bincount."""
     if not len(ids):
         return ids.astype(np.int64)
+    low, high = int(ids.min()), int(ids.max())
+    if high - low < 4 * len(ids):  # ids as a composition numbers them: ranked by one bincount, no sort
+        used = np.bincount(ids - low, minlength=high - low + 1) > 0
+        return (np.cumsum(used) - 1)[ids - low].astype(np.int64)
     _, dense = np.unique(ids, return_inverse=True)
     return np.asarray(dense, dtype=np.int64)
 
@@ -136,8 +140,8 @@ def _household_fact(  # noqa: PLR0917 (one household's columns, read together)
     count: int,
 ) -> npt.NDArray[np.int64]:
     """One household fact per household, counted over registered and unregistered members alike."""
-    members = np.concatenate([mine, others])
-    every_age = np.concatenate([ages, other_ages])
+    members = np.concatenate([mine, others]) if len(others) else mine
+    every_age = np.concatenate([ages, other_ages]) if len(others) else ages
     if name == "size":
         return np.bincount(members, minlength=count).astype(np.int64)
     wanted = {
