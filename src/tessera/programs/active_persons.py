@@ -58,7 +58,7 @@ class ActivePersons:
         """Whole years from each birth day to ``today`` (days since 1970-01-01); 0 for one born after."""
         year, month_day = _year_and_month_day(np.array([today], np.int64))
         ages = int(year[0]) - self.birth_years.astype(np.int64) - (self.birth_month_days > month_day[0])
-        return np.maximum(ages, 0)
+        return np.asarray(np.maximum(ages, 0), dtype=np.int64)
 
 
 def _year_and_month_day(days: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
