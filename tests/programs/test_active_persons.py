@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from tessera.programs import ActivePersons, ActivePersonsSnapshot, PersonColumns, scan_active_persons
 from tessera.programs.active_persons import _spliced
@@ -162,3 +163,37 @@ def test_dense__ranked_by_bincount_or_sorted__as_np_unique(ids: list[int]) -> No
     column = np.array(ids, dtype=np.int64)
     want = np.unique(column, return_inverse=True)[1] if ids else column
     assert _dense(column).tolist() == want.tolist()
+
+
+def test_snapshot__a_change_drawn_before_a_later_one_commits_is_not_passed_over(store: Store) -> None:
+    """PostgreSQL draws sequence numbers before commit: a read waits for the writer holding an earlier one."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its numbers commit in order")
+    first, second = sorted(seed_persons(store, 7, 2))
+    snapshot = ActivePersonsSnapshot(store)
+    snapshot.active_persons()
+    drawn, release = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        with store.transaction(write=True) as conn:
+            conn.execute(update(persons).where(persons.c.number == first).values(sex="X", birth_date="2001-01-01"))
+            drawn.set()
+            release.wait()
+
+    writer = threading.Thread(target=slow_writer)
+    writer.start()
+    drawn.wait()
+    with store.transaction(write=True) as conn:  # numbered after the slow writer's change, committed before it
+        conn.execute(update(persons).where(persons.c.number == second).values(sex="X", birth_date="2002-02-02"))
+    reader = threading.Thread(target=snapshot.active_persons)
+    reader.start()
+    with store.transaction() as conn:  # until the reader waits on the lock, or has read without waiting
+        while reader.is_alive() and not conn.execute(text(_WAITING)).scalar_one():
+            conn.commit()
+    release.set()
+    writer.join()
+    reader.join()
+    _same(snapshot.active_persons(), scan_active_persons(store))
+
+
+_WAITING = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
