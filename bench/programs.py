@@ -243,7 +243,7 @@ def _change_some(store: Store, args: argparse.Namespace, numbers: npt.NDArray[np
             gone, corrected = picked[start : start + 1000], picked[each + start : each + start + 1000]
             conn.execute(update(persons).where(number.in_(gone)).values(status="deceased"))
             conn.execute(update(persons).where(number.in_(corrected)).values(birth_date="2020-02-29"))
-    seed_persons(store, args.seed + 1, each)
+    seed_persons(store, args.seed + 1, each, unlike=numbers.tolist())
     return 3 * each
 
 

@@ -8,7 +8,7 @@ import math
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -717,15 +717,19 @@ def screening_queries(
     return [queries[int(i)] for i in order]
 
 
-def seed_persons(store: Store, seed: int, count: int) -> list[str]:
+def seed_persons(store: Store, seed: int, count: int, *, unlike: Collection[str] = ()) -> list[str]:
     """``count`` synthetic active persons written straight into the registry's tables, with citizen principals.
 
     For programmes' tests and benches (ten million in minutes): no enrolment, no templates, no
     screening, only what a cycle reads (number, principal, birth date, sex). Rows go to the
     driver as tuples, one prepared statement a table per chunk; the store's triggers log each
-    person as any write would (``person_changes``). Returns their numbers.
+    person as any write would (``person_changes``). Numbers in ``unlike`` (persons seeded
+    before with another seed) are passed over. Returns their numbers.
     """
-    numbers = synthetic_numbers(seed, count)
+    taken, extra = set(unlike), 16
+    while len(numbers := [n for n in synthetic_numbers(seed, count + extra) if n not in taken]) < count:
+        extra *= 4  # another seed's numbers meet these rarely: a few more drawn make up for them
+    numbers = numbers[:count]
     rng = np.random.default_rng([seed, 19])
     births = (np.datetime64("1930-01-01") + rng.integers(0, 95 * 365, count)).astype(str).tolist()
     sexes = rng.choice(["F", "M", "X"], count, p=[0.495, 0.495, 0.01]).tolist()
