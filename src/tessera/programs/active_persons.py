@@ -8,7 +8,8 @@ by triggers on ``persons`` and on ``principals``' subject, so that no writer can
 behind) what changed after the sequence number it was taken at. It re-reads only those
 persons and splices them in (new arrays: a column already handed out never changes), or
 scans afresh when the log says more than ``REBUILD_FRACTION`` of the persons changed, or
-when the log was emptied. It is kept in memory only: a restarted process scans once.
+when the log was emptied or pruned past it. It is kept in memory only (about 140 bytes a
+person): a restarted process scans once, at its first preview.
 
 ``scan_active_persons`` is that scan: one block of fixed-width lines parsed with numpy.
 """
