@@ -180,19 +180,22 @@ def test_snapshot__a_change_drawn_before_a_later_one_commits_is_not_passed_over(
             drawn.set()
             release.wait()
 
-    writer = threading.Thread(target=slow_writer)
+    writer = threading.Thread(target=slow_writer, daemon=True)
     writer.start()
-    drawn.wait()
-    with store.transaction(write=True) as conn:  # numbered after the slow writer's change, committed before it
-        conn.execute(update(persons).where(persons.c.number == second).values(sex="X", birth_date="2002-02-02"))
-    reader = threading.Thread(target=snapshot.active_persons)
-    reader.start()
-    with store.transaction() as conn:  # until the reader waits on the lock, or has read without waiting
-        while reader.is_alive() and not conn.execute(text(_WAITING)).scalar_one():
-            conn.commit()
-    release.set()
-    writer.join()
-    reader.join()
+    reader = threading.Thread(target=snapshot.active_persons, daemon=True)
+    try:
+        drawn.wait()
+        with store.transaction(write=True) as conn:  # numbered after the slow writer's change, committed before it
+            conn.execute(update(persons).where(persons.c.number == second).values(sex="X", birth_date="2002-02-02"))
+        reader.start()
+        with store.transaction() as conn:  # until the reader waits on the lock, or has read without waiting
+            while reader.is_alive() and not conn.execute(text(_WAITING)).scalar_one():
+                conn.commit()
+    finally:
+        release.set()  # the writer commits whatever happened above, so that nothing is left holding the database
+        writer.join()
+        if reader.ident is not None:
+            reader.join()
     _same(snapshot.active_persons(), scan_active_persons(store))
 
 
