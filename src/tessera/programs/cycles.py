@@ -375,7 +375,8 @@ class Cycles:
             rows = conn.execute(query).all()
         return [
             UnitResult(
-                r.seq, r.person, r.holder, bool(r.eligible), "" if r.eligible else compiled.reason(int(r.failed)),
+                r.seq, r.person, r.holder, bool(r.eligible),
+                "" if r.eligible else compiled.reason(int(r.failed), int(r.unreported)),
                 tuple(int(a) for a in r.amounts.split(",") if a),
             )
             for r in rows
@@ -488,7 +489,7 @@ def _pro_rated(amounts: npt.NDArray[np.int64], budget: int, asked: int) -> npt.N
     return np.array([a * budget // asked for a in amounts.tolist()], dtype=np.int64)
 
 
-_RESULT_COLUMNS = ("cycle_id", "seq", "person", "holder", "eligible", "failed", "amounts")
+_RESULT_COLUMNS = ("cycle_id", "seq", "person", "holder", "eligible", "failed", "unreported", "amounts")
 
 
 def _write_results(conn: Connection, cycle_id: int, found: Preview) -> None:
@@ -504,6 +505,7 @@ def _write_results(conn: Connection, cycle_id: int, found: Preview) -> None:
         population.holders.tolist(),
         found.eligible.tolist(),
         found.failed.tolist(),
+        found.unreported.tolist(),
         [",".join(map(str, row)) for row in found.amounts.tolist()],
         strict=False,  # the repeated cycle id is endless
     )
