@@ -168,16 +168,16 @@ class TestPaymentsRestriction:
         assert _statuses(_transfer(policy, "bank", 106, PROGRAMME, FOOD, amount=1_000)) == ["ok"]
         assert _balance(policy, FOOD) == 4_000
 
-    def test_an_entitlement_opened_during_the_restriction(self, policy: Policy) -> None:
-        """Opened by an officer while payments are closed: earmarked for food it opens open; bare, frozen."""
+    def test_no_entitlement_is_opened_by_hand_during_the_restriction(self, policy: Policy) -> None:
+        """An officer's food-earmarked entitlement would stay open under the freeze: programmes alone open them."""
         policy.activate()
         holder = policy.ada.principal_id
         kind = {"ledger": MONEY, "kind": "entitlement", "flags": ["debits_must_not_exceed_credits"], "holder": holder}
-        body = {"accounts": [{"id": 63, **kind, "allowed_categories": [GROCER_CODE]}, {"id": 64, **kind}]}
+        body = {"accounts": [{"id": 63, **kind, "allowed_categories": [GROCER_CODE]}]}
         opened = policy.post("/v1/ledger/accounts", "bank", body, purpose="food programme enrolment")
-        assert opened["results"] == [{"index": 0, "status": "ok"}, {"index": 1, "status": "ok"}]
-        assert not policy.frozen(63) and policy.frozen(64)
-        assert _transfer(policy, "bob", 107, BOB, 63).status_code == 403
+        assert opened["http"] == 403
+        assert "accounts[0].kind: an entitlement account is opened by" in str(opened["detail"])
+        assert not policy.world.services.ledger.lookup_accounts([63])
 
     def test_lifting_leaves_nothing_behind(self, policy: Policy) -> None:
         """After the lift nothing is frozen and anyone may pay into the entitlement again."""
