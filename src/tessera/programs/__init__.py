@@ -66,6 +66,7 @@ from tessera.programs.facts import (
 from tessera.programs.formulas import amount_program, formula_probes, guarded_amount, guarded_eligibility
 from tessera.programs.gathering import Population, gather_population
 from tessera.programs.grievances import (
+    BACK_PAY_FIELD,
     GRIEVANCES_LIST_MAX,
     OPEN_GRIEVANCES_MAX,
     BackPay,
@@ -180,6 +181,7 @@ __all__ = [
     "ATTESTATION_VALID_MIN_S",
     "AUTHORISATION_REASON_MAX",
     "BACK_PAY_CODE",
+    "BACK_PAY_FIELD",
     "COLUMNS",
     "COMMODITY_MAX",
     "CO_PAYMENT_CODE",

@@ -99,6 +99,7 @@ grievances = Table(
     Column("resolved_at_ns", BigInteger, nullable=True),
     Column("reason", String(GRIEVANCE_REASON_MAX), nullable=True),
     Column("back_pay", String(BACK_PAY_MAX), nullable=True),
+    Column("back_paid_at_ns", BigInteger, nullable=True),  # when the ledger took every back-pay line (migration 0027)
     CheckConstraint("kind IN ({})".format(", ".join(f"'{k}'" for k in GRIEVANCE_KINDS)), name="kind"),
     CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in GRIEVANCE_STATUSES)), name="status"),
     Index(None, "subject"),
