@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import ID_LIMIT, check_batch_size
@@ -72,28 +73,18 @@ def _not_principal_ids(holders: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
 def record_holder_columns(
     conn: Connection, ids: npt.NDArray[np.int64], holders: npt.NDArray[np.str_], first_at: npt.NDArray[np.intp]
 ) -> None:
-    """Insert the holders of accounts that have none yet, then read every one back: a clash is a ConflictError."""
-    postgres = conn.dialect.name == "postgresql"
-    distinct = np.unique(holders).tolist()
-    known = np.array(
-        sorted(r[0] for r in _in(conn, "SELECT id FROM principals WHERE id", distinct)), dtype=holders.dtype
-    )
-    missing = ~np.isin(holders, known)
-    if missing.any():
-        k = int(np.flatnonzero(missing)[np.argmin(first_at[missing])])
-        raise NotFoundError(f"holders[{first_at[k]}].principal_id", f"no principal {holders[k]}")
-    if postgres:
-        inserted = conn.exec_driver_sql(
-            "INSERT INTO account_holders (account_id, principal_id) SELECT * FROM unnest(%s::bigint[], %s::text[]) "
-            "ON CONFLICT (account_id) DO NOTHING",
-            (ids.tolist(), holders.tolist()),
-        )
-    else:
-        inserted = conn.exec_driver_sql(
-            "INSERT INTO account_holders (account_id, principal_id) VALUES (?, ?) ON CONFLICT (account_id) DO NOTHING",
-            list(zip(ids.tolist(), holders.tolist(), strict=True)),
-        )
-    if inserted.rowcount == len(ids):  # every account was free, and is now held as asked: nothing to read back
+    """Insert the holders of accounts that have none yet, then read every one back: a clash is a ConflictError.
+
+    The foreign key checks each new holder is a principal as it inserts (an index probe a row);
+    only when it refuses one are the principals read, to name the first unknown.
+    """
+    try:
+        with conn.begin_nested():  # a refused insert is undone alone, and the principals read to name it
+            inserted = _inserted(conn, ids, holders)
+    except IntegrityError:
+        _check_principals(conn, holders, first_at)
+        raise  # not an unknown principal after all: the caller's store error
+    if inserted == len(ids):  # every account was free, and is now held as asked: nothing to read back
         return
     stored = dict(_in(conn, "SELECT account_id, principal_id FROM account_holders WHERE account_id", ids.tolist()))
     found = np.array([stored.get(a, "") for a in ids.tolist()], dtype=holders.dtype)
@@ -103,6 +94,32 @@ def record_holder_columns(
         raise ConflictError(
             f"holders[{first_at[k]}].account_id", f"account {ids[k]} is held by {stored.get(int(ids[k]))}"
         )
+
+
+def _inserted(conn: Connection, ids: npt.NDArray[np.int64], holders: npt.NDArray[np.str_]) -> int:
+    """Insert (account, holder) for each account not held yet: how many were."""
+    if conn.dialect.name == "postgresql":
+        return conn.exec_driver_sql(
+            "INSERT INTO account_holders (account_id, principal_id) SELECT * FROM unnest(%s::bigint[], %s::text[]) "
+            "ON CONFLICT (account_id) DO NOTHING",
+            (ids.tolist(), holders.tolist()),
+        ).rowcount
+    return conn.exec_driver_sql(
+        "INSERT INTO account_holders (account_id, principal_id) VALUES (?, ?) ON CONFLICT (account_id) DO NOTHING",
+        list(zip(ids.tolist(), holders.tolist(), strict=True)),
+    ).rowcount
+
+
+def _check_principals(conn: Connection, holders: npt.NDArray[np.str_], first_at: npt.NDArray[np.intp]) -> None:
+    """NotFoundError naming the caller's first holder that is no principal."""
+    distinct = np.unique(holders).tolist()
+    known = np.array(
+        sorted(r[0] for r in _in(conn, "SELECT id FROM principals WHERE id", distinct)), dtype=holders.dtype
+    )
+    missing = ~np.isin(holders, known)
+    if missing.any():
+        k = int(np.flatnonzero(missing)[np.argmin(first_at[missing])])
+        raise NotFoundError(f"holders[{first_at[k]}].principal_id", f"no principal {holders[k]}")
 
 
 def _in(conn: Connection, query: str, values: list[Any]) -> list[Any]:
