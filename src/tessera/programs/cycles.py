@@ -50,9 +50,11 @@ from tessera.programs.payable import payable_columns
 from tessera.programs.preview import CompiledProgramme, LineTotal, Preview, preview
 from tessera.programs.programmes import OverBudget, Programme
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
-from tessera.store import Store, cycle_results, principals, programme_cycles
+from tessera.store import HOLDER_COLUMNS_MAX, Store, cycle_results, principals, programme_cycles
 
 logger = logging.getLogger(__name__)
+_HOLDER_BATCHES = HOLDER_COLUMNS_MAX // BATCH_SIZE_MAX  # batches whose new accounts' holders are recorded at once
+_Batch = tuple[npt.NDArray[np.bytes_], npt.NDArray[np.void], npt.NDArray[np.void]]  # holders, accounts, transfers
 
 
 class CycleStatus(StrEnum):
@@ -285,26 +287,35 @@ class Cycles:
         applied = existing = 0
         plan = self._plan(cycle, registered)
         clock.lap("read")
-        for index in range(cycle.batches_done, len(plan.starts)):
-            holders, accounts, transfers = plan.batch(index)
+        for first in range(cycle.batches_done, len(plan.starts), _HOLDER_BATCHES):
+            indices = range(first, min(first + _HOLDER_BATCHES, len(plan.starts)))
+            batches = [plan.batch(index) for index in indices]
             clock.lap("read")
-            self._open_accounts(holders, accounts, clock)
-            paid = self._ledger.create_transfers(transfers).statuses
-            clock.lap("ledger")
-            bad = (paid != CreateTransferStatus.ok) & (paid != CreateTransferStatus.exists)
-            if bad.any():
-                k = int(np.flatnonzero(bad)[0])
-                reason = CreateTransferStatus(int(paid[k])).name
-                raise ConflictError(
-                    "funding",
-                    f"batch {index + 1} of {len(plan.starts)} refused ({reason}) paying {int(transfers['amount'][k])} "
-                    f"from programme account {int(transfers['debit_account_id'][k])}: fund it and disburse again",
-                )
-            applied += int((paid == CreateTransferStatus.ok).sum())
-            existing += int((paid == CreateTransferStatus.exists).sum())
-            with self._store.transaction(write=True) as conn:
+            fresh = [self._not_open(accounts) for _, accounts, _ in batches]
+            clock.lap("accounts")
+            self._hold(batches, fresh)
+            clock.lap("holders")
+            for index, (_, accounts, transfers), new in zip(indices, batches, fresh, strict=True):
+                if new.any():
+                    self._open(accounts[new])
+                clock.lap("accounts")
+                paid = self._ledger.create_transfers(transfers).statuses
+                clock.lap("ledger")
+                bad = (paid != CreateTransferStatus.ok) & (paid != CreateTransferStatus.exists)
+                if bad.any():
+                    k = int(np.flatnonzero(bad)[0])
+                    reason = CreateTransferStatus(int(paid[k])).name
+                    raise ConflictError(
+                        "funding",
+                        f"batch {index + 1} of {len(plan.starts)} refused ({reason}) paying "
+                        f"{int(transfers['amount'][k])} from programme account "
+                        f"{int(transfers['debit_account_id'][k])}: fund it and disburse again",
+                    )
+                applied += int((paid == CreateTransferStatus.ok).sum())
+                existing += int((paid == CreateTransferStatus.exists).sum())
+            with self._store.transaction(write=True) as conn:  # a crash re-sends at most this group: found applied
                 conn.execute(
-                    update(programme_cycles).where(programme_cycles.c.id == cycle_id).values(batches_done=index + 1)
+                    update(programme_cycles).where(programme_cycles.c.id == cycle_id).values(batches_done=indices.stop)
                 )
             clock.lap("progress")
         with self._store.transaction(write=True) as conn:
@@ -317,11 +328,9 @@ class Cycles:
         logger.info("cycle %s disbursed by %s: %s transfers applied, %s found applied", cycle_id, by, applied, existing)
         return Disbursement(self.get(cycle_id), applied, existing, len(plan.starts), False, clock.times())
 
-    def _open_accounts(self, holders: npt.NDArray[np.bytes_], accounts: npt.NDArray[np.void], clock: _Clock) -> None:
-        """Open a batch's entitlement accounts that are not open yet, their holders recorded first.
+    def _not_open(self, accounts: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
+        """Which of a batch's entitlement accounts the ledger has not opened yet.
 
-        Holders are recorded before their accounts open, so an account the ledger has already
-        had its holder recorded (by an earlier cycle, or before a crash): only new ones cost a write.
         One found open must be the one this batch would open, its holder's check value in
         ``user_data_64`` included: a derived id that collided never pays.
         """
@@ -339,20 +348,27 @@ class Cycles:
             account_id = int(found["id"][np.flatnonzero(differs)[0]])
             reason = CreateAccountStatus.exists_with_different_fields.name
             raise ConflictError("accounts", f"entitlement account {account_id} refused: {reason}")
-        clock.lap("accounts")
-        if not fresh.any():
-            return
-        new_holders = holders[fresh].astype(np.str_)  # the store takes principal ids as text
-        self._store.set_account_holder_columns(accounts["id"][fresh], new_holders)  # refuses another's id
-        clock.lap("holders")
-        opening = accounts[fresh]
-        statuses = self._ledger.create_accounts(opening).statuses
+        return fresh
+
+    def _hold(self, batches: list[_Batch], fresh: list[npt.NDArray[np.bool_]]) -> None:
+        """Record the holders of the accounts about to open, several batches in one store call.
+
+        Holders are recorded before their accounts open, so an account the ledger has already
+        had its holder recorded (by an earlier cycle, or before a crash): only new ones cost a write.
+        The store refuses an account recorded for another holder.
+        """
+        ids = [accounts["id"][new] for (_, accounts, _), new in zip(batches, fresh, strict=True)]
+        holders = [held[new] for (held, _, _), new in zip(batches, fresh, strict=True)]
+        if sum(map(len, ids)):
+            self._store.set_many_account_holder_columns(np.concatenate(ids), np.concatenate(holders).astype(np.str_))
+
+    def _open(self, accounts: npt.NDArray[np.void]) -> None:
+        statuses = self._ledger.create_accounts(accounts).statuses
         bad = (statuses != CreateAccountStatus.ok) & (statuses != CreateAccountStatus.exists)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
             reason = CreateAccountStatus(int(statuses[k])).name
-            raise ConflictError("accounts", f"entitlement account {int(opening['id'][k])} refused: {reason}")
-        clock.lap("accounts")
+            raise ConflictError("accounts", f"entitlement account {int(accounts['id'][k])} refused: {reason}")
 
     def close(self, cycle_id: int, *, by: Principal) -> Cycle:
         """Close a disbursed cycle."""
@@ -485,7 +501,7 @@ class _Plan:
     per_batch: int  # units a batch
     starts: npt.NDArray[np.int64]
 
-    def batch(self, index: int) -> tuple[npt.NDArray[np.bytes_], npt.NDArray[np.void], npt.NDArray[np.void]]:
+    def batch(self, index: int) -> _Batch:
         """Batch ``index``: each account's holder, the entitlement accounts, the transfers; by seq and line."""
         programme = self.registered.programme
         start = int(self.starts[index])

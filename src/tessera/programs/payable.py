@@ -21,7 +21,7 @@ Columns = tuple[npt.NDArray[np.bytes_], npt.NDArray[np.bytes_], npt.NDArray[np.i
 _WIDTH = NUMBER_LENGTH + PRINCIPAL_ID_LENGTH  # a person's number, then their principal id
 _BLOCK_ROWS = 1_000_000  # SQLite caps a value at 10**9 bytes: a block of a million rows stays far below
 _BLOCK = (
-    "SELECT count(*), max(seq), min(length(person)), max(length(person)), min(length(holder)), max(length(holder)), "
+    f"SELECT count(*), max(seq), sum(length(person) != {NUMBER_LENGTH} OR length(holder) != {PRINCIPAL_ID_LENGTH}), "
     "CAST(group_concat(person || holder, '') AS BLOB), group_concat(seq, ','), group_concat(amounts, ',') FROM ("
     "SELECT seq, person, holder, amounts FROM cycle_results WHERE cycle_id = ? AND eligible AND seq > ? "
     "ORDER BY seq LIMIT ?)"
@@ -40,10 +40,10 @@ def _concatenated(cursor: Any, cycle_id: int, lines: int) -> Columns | None:
     after = -1
     while True:
         cursor.execute(_BLOCK, (cycle_id, after, _BLOCK_ROWS))
-        count, last, *widths, people, seqs, amounts = cursor.fetchone()
+        count, last, other_widths, people, seqs, amounts = cursor.fetchone()
         if not count:
             break
-        if widths != [NUMBER_LENGTH, NUMBER_LENGTH, PRINCIPAL_ID_LENGTH, PRINCIPAL_ID_LENGTH]:
+        if other_widths:
             return None
         block = _parsed(count, people, seqs, amounts, lines)
         if block is None:
