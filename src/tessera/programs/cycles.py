@@ -10,8 +10,9 @@ why, and how to appeal (``lost_eligibility.py``), when the cycles are given ``el
 
 Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
 entitlement accounts opened as needed, then transfers from each line's programme account,
-each batch durable before the next, and ``batches_done`` recorded after each. A crash at any
-point is finished by disbursing again: batches already recorded are skipped, and the one in
+each batch durable before the next, in groups of eight whose new holders are recorded in
+one transaction, and ``batches_done`` recorded after each group. A crash at any point is
+finished by disbursing again: batches already recorded are skipped, and the group in
 flight is sent again, where the ledger answers ``exists`` for what it had applied. A second
 disbursement of a disbursed cycle pays nothing and answers what was done. One call at a time
 disburses a cycle: it holds the store's lock on the cycle for the run (``Store.exclusive``),
