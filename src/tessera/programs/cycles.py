@@ -118,7 +118,7 @@ class DisbursementTimes:
     accounts_s: float = 0.0  # entitlement accounts looked up in the ledger, and the new ones opened
     holders_s: float = 0.0  # the new accounts' holders recorded in the store
     ledger_s: float = 0.0  # the transfers applied, durable
-    progress_s: float = 0.0  # ``batches_done`` recorded after each batch, and the cycle's status
+    progress_s: float = 0.0  # ``batches_done`` recorded after each group of batches, and the cycle's status
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +364,7 @@ class Cycles:
             self._store.set_many_account_holder_columns(np.concatenate(ids), np.concatenate(holders).astype(np.str_))
 
     def _open(self, accounts: npt.NDArray[np.void]) -> None:
+        """Open entitlement accounts whose holders are recorded; one the ledger refuses stops the run, named."""
         statuses = self._ledger.create_accounts(accounts).statuses
         bad = (statuses != CreateAccountStatus.ok) & (statuses != CreateAccountStatus.exists)
         if bad.any():
