@@ -19,5 +19,7 @@ def test_tiny_run__the_service_previews_households_of_four(tmp_path: Path, capsy
     assert figures["households"] == figures["service_units"] == 100
     assert 0 < figures["eligible"] == figures["transfers"] <= 100
     assert figures["compiled"] is True and figures["durable"] is False
-    for name in ("gather_s", "service_gather_s", "results_written_s", "disburse_s", "second_cycle_disburse_s"):
+    cycles, steps = ("disburse", "second_cycle_disburse"), ("read", "holders", "ledger")
+    parts = [f"{cycle}_{step}_s" for cycle in cycles for step in steps]
+    for name in ("gather_s", "service_gather_s", "results_written_s", "disburse_s", "second_cycle_disburse_s", *parts):
         assert figures[name] >= 0, name

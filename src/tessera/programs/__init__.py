@@ -37,7 +37,7 @@ from tessera.programs.attestations import (
     Attestations,
 )
 from tessera.programs.benefits import programme_benefit, with_programmes
-from tessera.programs.cycles import Cycle, Cycles, CycleStatus, Disbursement, Step, UnitResult
+from tessera.programs.cycles import Cycle, Cycles, CycleStatus, Disbursement, DisbursementTimes, Step, UnitResult
 from tessera.programs.disbursement import (
     BACK_PAY_CODE,
     CO_PAYMENT_CODE,
@@ -243,6 +243,7 @@ __all__ = [
     "CycleStatus",
     "Cycles",
     "Disbursement",
+    "DisbursementTimes",
     "Drawn",
     "EligibilityLoss",
     "Entitlements",

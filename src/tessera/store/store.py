@@ -85,6 +85,7 @@ from tessera.store.tables import (
 
 PRINCIPALS_LIST_MAX = PAGE_SIZE_MAX
 ACCOUNTS_LIST_MAX = BATCH_SIZE_MAX  # one ledger batch's accounts fit one call
+HOLDER_COLUMNS_MAX = 8 * BATCH_SIZE_MAX  # holders recorded in one transaction by ``set_many_account_holder_columns``
 API_KEYS_ACTIVE_MAX = 100  # per principal; a leak of keys is a bug, not a workload
 API_KEYS_LIST_MAX = PAGE_SIZE_MAX  # the newest; revoked keys stay on record
 SECRET_HASH_MIN = 16  # below 128 bits a "hash" is a mistake
@@ -395,6 +396,17 @@ class Store:
         ids, holders, first_at = checked_holder_columns(account_ids, principal_ids)
         with self._transaction(write=True, conflict=lambda: None) as conn:
             record_holder_columns(conn, ids, holders, first_at)
+
+    def set_many_account_holder_columns(self, account_ids: NDArray[Any], principal_ids: NDArray[Any]) -> None:
+        """``set_account_holder_columns`` for up to ``HOLDER_COLUMNS_MAX`` (several batches) in one transaction.
+
+        For a caller recording many at once (a cycle's new entitlements): one commit for them all.
+        """
+        from tessera.store.holders import checked_holder_columns, record_many_holder_columns  # noqa: PLC0415 (numpy)
+
+        ids, holders, first_at = checked_holder_columns(account_ids, principal_ids, HOLDER_COLUMNS_MAX)
+        with self._transaction(write=True, conflict=lambda: None) as conn:
+            record_many_holder_columns(conn, ids, holders, first_at)
 
     def account_holders(self, account_ids: Sequence[int]) -> dict[int, str]:
         """The holder of each of ``account_ids`` that has one."""
