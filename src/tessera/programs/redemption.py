@@ -219,6 +219,12 @@ class Redemptions:
         self, till: Principal, outlet_id: str, order: Order, *, key: str, body_sha256: str, post: Post
     ) -> Redemption:
         """Redeem ``order`` at the outlet, or answer what the same Idempotency-Key did before."""
+        with self._store.reading():  # the request's reads in one transaction
+            return self._redeem(till, outlet_id, order, key=key, body_sha256=body_sha256, post=post)
+
+    def _redeem(
+        self, till: Principal, outlet_id: str, order: Order, *, key: str, body_sha256: str, post: Post
+    ) -> Redemption:
         known = self._by_key(till.id, key)
         if known is not None:
             if known["body_sha256"] != body_sha256:
@@ -268,6 +274,10 @@ class Redemptions:
 
     def approve(self, person_principal: Principal, redemption_id: str, post: Post) -> Redemption:
         """The person approves, in their app, a redemption a till asked them to approve."""
+        with self._store.reading():
+            return self._approve(person_principal, redemption_id, post)
+
+    def _approve(self, person_principal: Principal, redemption_id: str, post: Post) -> Redemption:
         row = self._row(redemption_id)
         person = self._registry.person_of_principal(person_principal.id)
         if person is None or row["presented_by"] != person.number:

@@ -104,15 +104,16 @@ def create_redemption(
     asked = {"outlet": outlet_id, **body.model_dump(mode="json")}
     canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()
-    done = _logging_refusals(
-        services,
-        caller,
-        lambda: services.redemptions.redeem(
-            caller.principal, outlet_id, body.to_domain(), key=idempotency_key, body_sha256=digest,
-            post=_post(services, caller),
-        ),
-    )  # fmt: skip
-    return _public(services, done)
+    with services.store.reading():  # the request's reads in one transaction on one connection
+        done = _logging_refusals(
+            services,
+            caller,
+            lambda: services.redemptions.redeem(
+                caller.principal, outlet_id, body.to_domain(), key=idempotency_key, body_sha256=digest,
+                post=_post(services, caller),
+            ),
+        )  # fmt: skip
+        return _public(services, done)
 
 
 @router.get("/v1/outlets/{outlet_id}/redemptions/{redemption_id}", openapi_extra=declare(Action.redemptions_read))
@@ -158,8 +159,9 @@ def my_redemption(redemption_id: RedemptionIdPath, caller: CallerDep, services: 
 @router.post("/v1/me/redemptions/{redemption_id}/approve", openapi_extra=declare(Action.me_redemptions_approve))
 def approve_redemption(redemption_id: RedemptionIdPath, caller: CallerDep, services: ServicesDep) -> RedemptionPublic:
     """Approve, logged in with my passkey, a redemption the till asked: it is drawn now."""
-    done = services.redemptions.approve(caller.principal, redemption_id, _post(services, caller))
-    return _public(services, done)
+    with services.store.reading():
+        done = services.redemptions.approve(caller.principal, redemption_id, _post(services, caller))
+        return _public(services, done)
 
 
 @router.post("/v1/me/redemptions/{redemption_id}/decline", openapi_extra=declare(Action.me_redemptions_approve))
