@@ -302,6 +302,7 @@ class Services:
         self._holders: dict[int, str] = {}
         self._person_subjects: dict[str, str] = {}
         self._units: dict[int, LedgerUnit] = {}
+        self._units_named: dict[str, LedgerUnit] = {}
         self._lock = threading.Lock()
         self.signed_head_lock = threading.Lock()
         self.last_head: SignedTreeHead | None = None
@@ -412,7 +413,7 @@ class Services:
             pins=self.pins,
             ledger=self.ledger,
             unit_of=self.ledger_unit,
-            unit_named=lambda name: next((u for u in self.ledger_units.all() if u.name == name), None),
+            unit_named=self.ledger_unit_named,
             wallet_of=self.wallet_of,
             attestations=self.attestations,
         )
@@ -577,6 +578,16 @@ class Services:
             found = self.ledger_units.require(ledger_id, field)
             with self._lock:
                 self._units[ledger_id] = found
+        return found
+
+    def ledger_unit_named(self, name: str) -> LedgerUnit | None:
+        """A registered ledger by name, cached once found (a row is never changed, a name never reused), or None."""
+        found = self._units_named.get(name)
+        if found is None:
+            found = next((u for u in self.ledger_units.all() if u.name == name), None)
+            if found is not None:  # a miss is not kept: the ledger may be registered next
+                with self._lock:
+                    self._units_named[name] = found
         return found
 
     def subject_of_person(self, number: str) -> str:

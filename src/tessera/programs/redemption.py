@@ -236,11 +236,7 @@ class Redemptions:
         registered = self._programme(order.programme)
         programme = registered.programme
         if self._outlets.authorisation_of(outlet, programme.id) is None:
-            raise refused(
-                "programme", "not_authorised",
-                f"this shop is not authorised for {programme.name}; the customer may use any authorised shop",
-                programme=programme.id,
-            )  # fmt: skip
+            raise _not_authorised(programme)
         person = self._person(order.number, order.virtual_id, "person")
         unit_number, holder = self._unit(programme, person)
         presenter, attestation = self._authenticate(order, person, unit_number, outlet, programme)
@@ -269,8 +265,8 @@ class Redemptions:
             co_payment_method=_method(programme, order),
             items=items_json(items, plan),
         )
-        self._insert(row, plan.rows, attestation)
-        return self._finish(row, post, replayed=False)
+        written = self._insert(row, plan.rows, attestation)
+        return self._finish(row, post, replayed=False, transfers=written)
 
     def approve(self, person_principal: Principal, redemption_id: str, post: Post) -> Redemption:
         """The person approves, in their app, a redemption a till asked them to approve."""
@@ -290,6 +286,10 @@ class Redemptions:
             raise ConflictError("redemption_id", f"redemption {redemption_id} waited too long; the shop must ask again")
         registered = self._programme(row["programme"])
         outlet = self._outlets.get(row["outlet_id"])
+        if self._outlets.authorisation_of(outlet, registered.programme.id) is None:  # revoked while it waited
+            error = _not_authorised(registered.programme)
+            self._decide(row, Status.refused, now, {"field": error.field, "reason": error.reason, "words": error.words})
+            raise error
         order = Order(
             row["programme"], auth=Auth.app, hold=row["hold_timeout_s"] is not None,
             hold_timeout_s=row["hold_timeout_s"] or HOLD_TIMEOUT_S, co_payment=row["co_payment_method"] or "wallet",
@@ -297,21 +297,21 @@ class Redemptions:
         saved = json.loads(row["items"])
         amounts = {int(k): v for k, v in saved["amounts"].items()}
         plan = self._plan(registered, outlet, row["person"], person, amounts, order=order, now=now)
+        moved_to = {
+            "status": Status.posting.value, "co_payment": plan.co_payment,
+            "co_payment_method": _method(registered.programme, order), "items": items_json(saved["items"], plan),
+        }  # fmt: skip
         with self._store.transaction(write=True) as conn:
             moved = conn.execute(
                 update(redemptions)
                 .where(redemptions.c.id == redemption_id, redemptions.c.status == Status.awaiting_approval.value)
-                .values(
-                    status=Status.posting.value,
-                    co_payment=plan.co_payment,
-                    co_payment_method=_method(registered.programme, order),
-                    items=items_json(saved["items"], plan),
-                )
+                .values(**moved_to)
             ).rowcount
             if moved != 1:
                 raise ConflictError("redemption_id", f"redemption {redemption_id} was decided meanwhile")
-            insert_transfers(conn, row, plan.rows)
-        return self._finish(self._row(redemption_id), post, replayed=False)
+            written = insert_transfers(conn, row, plan.rows)
+        row.update(moved_to)  # what the update wrote: the request has the row, no need to read it again
+        return self._finish(row, post, replayed=False, transfers=written)
 
     def decline(self, person_principal: Principal, redemption_id: str) -> Redemption:
         """The person declines a redemption awaiting their approval: nothing is drawn."""
@@ -609,9 +609,17 @@ class Redemptions:
 
     # -- applying ----------------------------------------------------------------------------------------------------
 
-    def _finish(self, row: dict[str, Any], post: Post, *, replayed: bool) -> Redemption:
-        """Send a written chain to the ledger (again, after a crash) and record what it did."""
-        transfers = self._transfers(row["id"])
+    def _finish(
+        self, row: dict[str, Any], post: Post, *, replayed: bool, transfers: list[dict[str, Any]] | None = None
+    ) -> Redemption:
+        """Send a written chain to the ledger (again, after a crash) and record what it did.
+
+        ``transfers``: the rows this request has just written, if it wrote them; else they are read.
+        """
+        if transfers is None:
+            transfers = self._transfers(row["id"])
+        else:  # in the order a retry reads them in, so that it posts the very same chain
+            transfers = sorted(transfers, key=lambda t: t["transfer_id"])
         if row["status"] == Status.refused.value and row.get("outcome"):
             outcome = json.loads(row["outcome"])  # a retry hears the same refusal
             raise refused(outcome.get("field", "items"), outcome["reason"], outcome["words"])
@@ -665,7 +673,7 @@ class Redemptions:
 
     # -- store ----------------------------------------------------------------------------------------------------
 
-    def _insert(self, row: dict[str, Any], rows: list[Row], attestation: str | None) -> None:
+    def _insert(self, row: dict[str, Any], rows: list[Row], attestation: str | None) -> list[dict[str, Any]]:
         with self._store.transaction(write=True) as conn:
             if attestation is not None:
                 used = conn.execute(
@@ -676,7 +684,7 @@ class Redemptions:
                 if used != 1:
                     raise refused("attestation", "attestation_invalid", "the officer's attestation was used already")
             conn.execute(redemptions.insert().values(**row))
-            insert_transfers(conn, row, rows)
+            return insert_transfers(conn, row, rows)
 
     def _decide(
         self, row: dict[str, Any], status: Status, now: int, outcome: dict[str, str] | None, **more: object
@@ -751,6 +759,14 @@ def _told(holder: str, plan: Callable[[], Plan]) -> Plan:
     except RedemptionRefusedError as refusal:
         refusal.holder = holder
         raise
+
+
+def _not_authorised(programme: Programme) -> RedemptionRefusedError:
+    return refused(
+        "programme", "not_authorised",
+        f"this shop is not authorised for {programme.name}; the customer may use any authorised shop",
+        programme=programme.id,
+    )  # fmt: skip
 
 
 def _required(value: str | None, field_name: str) -> str:

@@ -67,8 +67,10 @@ def _post(
 
 
 def _public(services: Services, redemption: Redemption) -> RedemptionPublic:
+    if redemption.co_payment is None:  # the currency's decimals format the co-payment alone
+        return RedemptionPublic.of(redemption)
     currency = services.programmes.get(redemption.programme).programme.currency
-    unit = next((u for u in services.ledger_units.all() if u.name == currency), None)
+    unit = None if currency is None else services.ledger_unit_named(currency)
     return RedemptionPublic.of(redemption, unit.decimals if unit else 2)
 
 
