@@ -492,7 +492,10 @@ class Services:
         try:
             if not token:
                 raise UnauthenticatedError("send an API key or a session token as 'Authorization: Bearer ...'")
-            principal = self._session_caller(token) if token.startswith("tss_") else self._caller_of(token)
+            if not token.startswith("tss_") and (cached := self.cached_caller(token)) is not None:
+                return cached
+            with self.store.reading():  # the key, its principal and their person: one transaction
+                principal = self._session_caller(token) if token.startswith("tss_") else self._caller_of(token)
         except UnauthenticatedError:
             self.limiter.take("auth_failure", client)  # past the allowance this becomes a 429
             raise

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from tessera.auth import Principal
 from tessera.errors import (
@@ -95,6 +95,16 @@ APPROVAL_WAIT_S = 300  # a redemption awaiting the person's approval lapses afte
 _REDEMPTION_ID = re.compile(r"r_[0-9a-f]{16}")
 _ACCEPTED = (CreateTransferStatus.ok, CreateTransferStatus.exists)
 _NS = 1_000_000_000
+# The reads every redemption makes, built once (building a statement costs about what running it does).
+_BY_KEY = select(redemptions).where(
+    redemptions.c.merchant == bindparam("merchant"), redemptions.c.idempotency_key == bindparam("key")
+)
+_BY_ID = select(redemptions).where(redemptions.c.id == bindparam("id"))
+_TRANSFERS = (
+    select(redemption_transfers)
+    .where(redemption_transfers.c.redemption_id == bindparam("id"))
+    .order_by(redemption_transfers.c.transfer_id)
+)
 
 # Post a packed linked chain through the service (access note, ledger, feed), naming the principals whose
 # accounts it touches (the unit's holder, the presenter): the statuses.
@@ -698,16 +708,14 @@ class Redemptions:
 
     def _by_key(self, till_id: str, key: str) -> dict[str, Any] | None:
         with self._store.transaction() as conn:
-            found = conn.execute(
-                select(redemptions).where(redemptions.c.merchant == till_id, redemptions.c.idempotency_key == key)
-            ).first()
+            found = conn.execute(_BY_KEY, {"merchant": till_id, "key": key}).first()
         return None if found is None else dict(found._mapping)
 
     def _row(self, redemption_id: object) -> dict[str, Any]:
         if not isinstance(redemption_id, str) or not _REDEMPTION_ID.fullmatch(redemption_id):
             raise NotFoundError("redemption_id", f"no redemption {redemption_id!r:.40}")
         with self._store.transaction() as conn:
-            found = conn.execute(select(redemptions).where(redemptions.c.id == redemption_id)).first()
+            found = conn.execute(_BY_ID, {"id": redemption_id}).first()
         if found is None:
             raise NotFoundError("redemption_id", f"no redemption {redemption_id}")
         return dict(found._mapping)
@@ -721,11 +729,7 @@ class Redemptions:
 
     def _transfers(self, redemption_id: str) -> list[dict[str, Any]]:
         with self._store.transaction() as conn:
-            rows = conn.execute(
-                select(redemption_transfers)
-                .where(redemption_transfers.c.redemption_id == redemption_id)
-                .order_by(redemption_transfers.c.transfer_id)
-            ).all()
+            rows = conn.execute(_TRANSFERS, {"id": redemption_id}).all()
         return [dict(r._mapping) for r in rows]
 
     def _redemption(

@@ -31,7 +31,7 @@ class Shared:
     store: object  # the Store whose scope this is: another store's transactions never join
     thread: int
     conn: Connection
-    read: Any  # sqlalchemy's RootTransaction
+    read: Any = None  # sqlalchemy's RootTransaction, while a read is open
     writing: bool = False
 
 
@@ -46,15 +46,19 @@ def shared_transaction(
     conn = shared.conn
     if shared.writing or not write:  # a read, or anything inside a write: the transaction already open
         try:
+            if shared.read is None and not shared.writing:  # begun at the first read, not before
+                shared.read = conn.begin()
             yield conn
         except DBAPIError as exc:
-            if not shared.writing:  # a failed statement may have aborted the shared read (PostgreSQL)
+            if shared.read is not None and not shared.writing:  # it may have aborted the read (PostgreSQL)
                 shared.read.rollback()
-                shared.read = conn.begin()
+                shared.read = None
             raise failed(exc) from exc
         return
     try:
-        shared.read.commit()
+        if shared.read is not None:
+            shared.read.commit()
+            shared.read = None
         conn.execution_options(**{WRITE: True})
         shared.writing = True
         try:
@@ -63,7 +67,6 @@ def shared_transaction(
         finally:
             shared.writing = False
             conn.execution_options(**{WRITE: False})
-            shared.read = conn.begin()
     except IntegrityError as exc:
         error = None if conflict is None else conflict()
         if error is None:

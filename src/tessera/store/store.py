@@ -539,16 +539,15 @@ class Store:
             conn = self._engine.connect()
         except (DBAPIError, PoolTimeoutError) as exc:
             raise StoreError(f"cannot reach the database at {self.url_redacted}: {self._reason(exc)}") from exc
-        token = _SHARED.set(None)
         try:
             with conn:  # closing it rolls back the read left open: it wrote nothing
-                shared = Shared(self, threading.get_ident(), conn, conn.begin())
-                _SHARED.set(shared)
-                yield
+                token = _SHARED.set(Shared(self, threading.get_ident(), conn))
+                try:
+                    yield
+                finally:
+                    _SHARED.reset(token)
         except DBAPIError as exc:
             raise self._failed(exc) from exc
-        finally:
-            _SHARED.reset(token)
 
     @contextmanager
     def _transaction(self, write: bool = False, conflict: Conflict | None = None) -> Iterator[Connection]:
