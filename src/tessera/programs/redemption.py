@@ -100,6 +100,7 @@ _BY_KEY = select(redemptions).where(
     redemptions.c.merchant == bindparam("merchant"), redemptions.c.idempotency_key == bindparam("key")
 )
 _BY_ID = select(redemptions).where(redemptions.c.id == bindparam("id"))
+_DECIDE = update(redemptions).where(redemptions.c.id == bindparam("redemption_id"))  # SET: the columns passed
 _TRANSFERS = (
     select(redemption_transfers)
     .where(redemption_transfers.c.redemption_id == bindparam("id"))
@@ -693,7 +694,7 @@ class Redemptions:
                 ).rowcount
                 if used != 1:
                     raise refused("attestation", "attestation_invalid", "the officer's attestation was used already")
-            conn.execute(redemptions.insert().values(**row))
+            conn.execute(redemptions.insert(), row)  # the values as parameters: the statement compiles once
             return insert_transfers(conn, row, rows)
 
     def _decide(
@@ -704,7 +705,7 @@ class Redemptions:
             values["outcome"] = json.dumps(outcome)
         values.update({k: v for k, v in more.items() if v is not None})
         with self._store.transaction(write=True) as conn:
-            conn.execute(update(redemptions).where(redemptions.c.id == row["id"]).values(**values))
+            conn.execute(_DECIDE, {"redemption_id": row["id"], **values})
 
     def _by_key(self, till_id: str, key: str) -> dict[str, Any] | None:
         with self._store.transaction() as conn:
