@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -47,7 +48,7 @@ from tessera.identity import (
     Pins,
     Registry,
 )
-from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, TransferFlags
+from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, Transfer, TransferFlags
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, INCOMING_WAIT_MAX_S
 from tessera.money import (
     AccountKind,
@@ -62,6 +63,7 @@ from tessera.money import (
     Payments,
 )
 from tessera.programs import (
+    BACK_PAY_FIELD,
     ActivePersonsSnapshot,
     Attestations,
     CompiledProgramme,
@@ -163,6 +165,7 @@ class Settings:
 
 # What a ledger write owes the access log, one item per subject: (subject, field, the batch's
 # rows that touch them, ascending, and for issuance the amount of each row; else None).
+logger = logging.getLogger(__name__)
 Owed = list[tuple[str, str, list[int], list[int] | None]]
 
 
@@ -173,11 +176,15 @@ def access_note(caller: Caller, kind: Literal["transfers", "accounts"], owed: Ow
     owes the access log are durable together; ``note_entries`` turns it into entries once the
     statuses are known, at once or after a crash alike. None when the write owes nothing.
     """
+    return principal_note(caller.principal, caller.purpose, kind, owed)
+
+
+def principal_note(p: Principal, purpose: str, kind: Literal["transfers", "accounts"], owed: Owed) -> bytes | None:
+    """``access_note`` for a write made on ``p``'s behalf with no request of theirs (a decision finished at start)."""
     if not owed:
         return None
-    p = caller.principal
     head = {"kind": kind, "principal": p.id, "role": p.role.value, "agency": p.agency or "-"}
-    purpose = caller.purpose or (PAYMENT_PURPOSE if kind == "transfers" else OPENING_PURPOSE)
+    purpose = purpose or (PAYMENT_PURPOSE if kind == "transfers" else OPENING_PURPOSE)
     return json.dumps({**head, "purpose": purpose, "owed": owed}, separators=(",", ":")).encode()
 
 
@@ -296,9 +303,11 @@ class Services:
         self._holders: dict[int, str] = {}
         self._person_subjects: dict[str, str] = {}
         self._units: dict[int, LedgerUnit] = {}
+        self._units_named: dict[str, LedgerUnit] = {}
         self._lock = threading.Lock()
         self.signed_head_lock = threading.Lock()
         self.last_head: SignedTreeHead | None = None
+        self._finish_back_pay()  # last: it logs through the caches above
 
     def _start_rule_engine(
         self, stack: contextlib.ExitStack, rule_files: tuple[Path, ...], scored_through: int | None
@@ -355,6 +364,36 @@ class Services:
             self.store, self.programmes, self.cycles, self.ledger, head_of=self._head_of_household
         )
 
+    def _finish_back_pay(self) -> None:
+        """Back-pay that upheld grievances decided and the ledger never took (a crash between the two), sent now.
+
+        Each is sent as its resolving officer's act, logged for the person credited as the route
+        logs it; one the ledger still refuses (an unfunded programme account) stays owed, warned of.
+        """
+        for grievance in self.grievances.owed_back_pay():
+            officer = self.store.get_principal(str(grievance.resolved_by))
+            if officer is None:
+                continue
+            purpose = f"back-pay of grievance {grievance.id}, as resolved, sent again at start"
+            post = self._back_pay_post(officer, purpose)
+            try:
+                self.grievances.finish_back_pay(grievance, post)
+            except TesseraError as error:
+                logger.warning("grievance %s: back-pay still owed: %s", grievance.id, error)
+
+    def _back_pay_post(self, officer: Principal, purpose: str) -> Callable[[str, Sequence[Transfer]], Any]:
+        """Back-pay's transfers as ``officer``'s act, with the note that logs them for the person credited."""
+
+        def post(number: str, transfers: Sequence[Transfer]) -> list[CreateTransferStatus]:
+            owed: Owed = [(self.subject_of_person(number), BACK_PAY_FIELD, list(range(len(transfers))), None)]
+            results = self.ledger.create_transfers(
+                list(transfers), note=principal_note(officer, purpose, "transfers", owed)
+            )
+            self.deliver(results.note_seq)
+            return [CreateTransferStatus(int(s)) for s in results.statuses]
+
+        return post
+
     def _head_of_household(self, number: str) -> str | None:
         """The head of ``number``'s household now: whose entitlement a household programme's back-pay credits."""
         household = self.households.household_of(number)
@@ -377,7 +416,7 @@ class Services:
             pins=self.pins,
             ledger=self.ledger,
             unit_of=self.ledger_unit,
-            unit_named=lambda name: next((u for u in self.ledger_units.all() if u.name == name), None),
+            unit_named=self.ledger_unit_named,
             wallet_of=self.wallet_of,
             attestations=self.attestations,
         )
@@ -457,7 +496,10 @@ class Services:
         try:
             if not token:
                 raise UnauthenticatedError("send an API key or a session token as 'Authorization: Bearer ...'")
-            principal = self._session_caller(token) if token.startswith("tss_") else self._caller_of(token)
+            if not token.startswith("tss_") and (cached := self.cached_caller(token)) is not None:
+                return cached
+            with self.store.reading():  # the key, its principal and their person: one transaction
+                principal = self._session_caller(token) if token.startswith("tss_") else self._caller_of(token)
         except UnauthenticatedError:
             self.limiter.take("auth_failure", client)  # past the allowance this becomes a 429
             raise
@@ -543,6 +585,16 @@ class Services:
             found = self.ledger_units.require(ledger_id, field)
             with self._lock:
                 self._units[ledger_id] = found
+        return found
+
+    def ledger_unit_named(self, name: str) -> LedgerUnit | None:
+        """A registered ledger by name, cached once found (a row is never changed, a name never reused), or None."""
+        found = self._units_named.get(name)
+        if found is None:
+            found = next((u for u in self.ledger_units.all() if u.name == name), None)
+            if found is not None:  # a miss is not kept: the ledger may be registered next
+                with self._lock:
+                    self._units_named[name] = found
         return found
 
     def subject_of_person(self, number: str) -> str:

@@ -127,10 +127,9 @@ class TestPaymentsRestriction:
         assert refused.status_code == 403 and _balance(policy, FOOD) == 3_000
 
     def test_a_hold_placed_before_the_restriction__posting_refused_voiding_allowed(self, policy: Policy) -> None:
-        """Bob's hold on a payment to the entitlement cannot be posted once Ada is restricted; it can be voided."""
-        hold = {"id": 120, "debit_account_id": BOB, "credit_account_id": FOOD, "amount": 200, "ledger": MONEY}
-        placed = policy.post("/v1/ledger/transfers", "bob", {"transfers": [{**hold, "code": 2, "flags": ["pending"]}]})
-        assert placed["results"] == [{"index": 0, "status": "ok"}]
+        """A hold of Bob's paying the entitlement (from before entitlements refused them) is never posted; it voids."""
+        hold = Transfer(120, BOB, FOOD, 200, MONEY, 2, flags=TransferFlags.pending)
+        assert policy.world.services.ledger.create_transfers([hold]).all_ok
         policy.activate()
         post = {"id": 121, "pending_id": 120, "flags": ["post_pending_transfer"]}
         response = policy.world.client.post(
@@ -168,24 +167,45 @@ class TestPaymentsRestriction:
         assert _statuses(_transfer(policy, "bank", 106, PROGRAMME, FOOD, amount=1_000)) == ["ok"]
         assert _balance(policy, FOOD) == 4_000
 
-    def test_an_entitlement_opened_during_the_restriction(self, policy: Policy) -> None:
-        """Opened by an officer while payments are closed: earmarked for food it opens open; bare, frozen."""
+    def test_no_entitlement_is_opened_by_hand_during_the_restriction(self, policy: Policy) -> None:
+        """An officer's food-earmarked entitlement would stay open under the freeze: programmes alone open them."""
         policy.activate()
         holder = policy.ada.principal_id
         kind = {"ledger": MONEY, "kind": "entitlement", "flags": ["debits_must_not_exceed_credits"], "holder": holder}
-        body = {"accounts": [{"id": 63, **kind, "allowed_categories": [GROCER_CODE]}, {"id": 64, **kind}]}
+        body = {"accounts": [{"id": 63, **kind, "allowed_categories": [GROCER_CODE]}]}
         opened = policy.post("/v1/ledger/accounts", "bank", body, purpose="food programme enrolment")
-        assert opened["results"] == [{"index": 0, "status": "ok"}, {"index": 1, "status": "ok"}]
-        assert not policy.frozen(63) and policy.frozen(64)
-        assert _transfer(policy, "bob", 107, BOB, 63).status_code == 403
+        assert opened["http"] == 403
+        assert "accounts[0].kind: an entitlement account is opened by" in str(opened["detail"])
+        assert not policy.world.services.ledger.lookup_accounts([63])
 
     def test_lifting_leaves_nothing_behind(self, policy: Policy) -> None:
-        """After the lift nothing is frozen and anyone may pay into the entitlement again."""
+        """After the lift nothing is frozen: Ada pays from her wallet again, and Bob may pay her wallet."""
         restriction_id = policy.activate()
         lifted = policy.post(f"/v1/restrictions/{restriction_id}/lift", "tax-officer", {"reason": "paid in full"})
         assert lifted["http"] == 200
         assert not policy.frozen(FOOD) and not policy.frozen(PERSON_WALLET)
-        assert _statuses(_transfer(policy, "bob", 108, BOB, FOOD)) == ["ok"]
+        assert _statuses(_transfer(policy, "bob", 108, BOB, PERSON_WALLET)) == ["ok"]
+        assert _statuses(_transfer(policy, "ada", 109, PERSON_WALLET, BOB)) == ["ok"]
+
+
+class TestNoParking:
+    def test_an_unrestricted_entitlement_takes_no_wallet_money(self, policy: Policy) -> None:
+        """Money parked in a food entitlement before a freeze would stay spendable under it: refused, hold or not."""
+        assert _names_credit(_transfer(policy, "ada", 140, PERSON_WALLET, FOOD))
+        assert _names_credit(_transfer(policy, "bob", 141, BOB, FOOD))
+        hold = {"id": 142, "debit_account_id": BOB, "credit_account_id": FOOD, "amount": 200, "ledger": MONEY}
+        placed = policy.world.client.post(
+            "/v1/ledger/transfers",
+            json={"transfers": [{**hold, "code": 2, "flags": ["pending"]}]},
+            headers=policy.world.as_("bob"),
+        )
+        assert _names_credit(placed) and _balance(policy, FOOD) == 3_000
+
+    def test_the_programme_pays_it_and_the_person_spends_it(self, policy: Policy) -> None:
+        """What an entitlement is for still works without any restriction."""
+        assert _statuses(_transfer(policy, "bank", 143, PROGRAMME, FOOD, amount=1_000)) == ["ok"]
+        assert _statuses(_transfer(policy, "ada", 144, FOOD, GROCER)) == ["ok"]
+        assert _balance(policy, FOOD) == 3_900
 
     def test_the_notice_says_benefits_stay_available(self, policy: Policy) -> None:
         """Ada's notice tells her, in words, that her food, fuel and health entitlements stay available."""

@@ -135,9 +135,10 @@ def _check_demo_server(server: subprocess.Popen[str], port: int) -> None:
         except httpx.TransportError:
             assert time.monotonic() < deadline and server.poll() is None, "server did not come up"
             time.sleep(0.1)
-    # The currency's 4, 2 quota reserves, 3 programme accounts, 34 households' entitlements in each of 3 programmes
-    # (Alice's and every single enrolled person's), and 3 shop tills.
-    assert health.json()["accounts"] == 4 + 2 + 3 + 34 * 3 + 3
+    # The currency's 4, 2 quota reserves, 3 programme accounts, the fuel quota's 34 households' entitlements (Alice's
+    # and every single enrolled person's), the means-tested food and rice for Alice's household alone (nobody else's
+    # income was reported: not assessed, not paid), and 3 shop tills.
+    assert health.json()["accounts"] == 4 + 2 + 3 + 34 + 1 + 1 + 3
     wallet = httpx.get(
         f"http://127.0.0.1:{port}/v1/ledger/accounts/2", headers={"Authorization": f"Bearer {keys['alice']}"}
     )

@@ -47,8 +47,8 @@ def test_only_the_issuers_officers_hold_what_can_go_negative(
     if not flags & NON_NEGATIVE:
         assert code == AccountKind.issuance and opener.agency == holder.agency == "central-bank"
         assert holder.role is Role.officer and flags & NON_POSITIVE
-    if holder.role is Role.citizen:  # a wallet, or a programme's entitlement (issue 19): never overdrawn, no shop
-        assert flags & NON_NEGATIVE and code in (AccountKind.wallet, AccountKind.entitlement) and category == 0
+    if holder.role is Role.citizen:  # a wallet: never overdrawn, no shop (entitlements are the programmes' to open)
+        assert flags & NON_NEGATIVE and code == AccountKind.wallet and category == 0
     assert opener.role is Role.officer
 
 
@@ -69,6 +69,13 @@ class TestRefusals:
         """A wallet with a grocer's category could take money earmarked for groceries."""
         with pytest.raises(InvalidInputError, match="category"):
             check_opening("a", CLERK, ALICE, Account(9, 1, AccountKind.wallet, NON_NEGATIVE, category=5411), CURRENCY)
+
+    def test_no_one_opens_an_entitlement_by_hand(self) -> None:
+        """A food-earmarked entitlement by an officer would escape a payments freeze: programmes alone open them."""
+        food = Account(9, 1, AccountKind.entitlement, NON_NEGATIVE, allowed_categories=frozenset({5411}))
+        for opener in (BANKER, CLERK):
+            with pytest.raises(ForbiddenError, match=r"accounts\[2\]\.kind: an entitlement account is opened by"):
+                check_opening("accounts[2]", opener, ALICE, food, CURRENCY)
 
     def test_an_unknown_code_names_the_kinds(self) -> None:
         """An account code that is no kind is refused, listing the kinds there are."""

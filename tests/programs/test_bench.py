@@ -20,5 +20,8 @@ def test_tiny_run__the_service_previews_households_of_four(tmp_path: Path, capsy
     assert 0 < figures["second_eligible"] == figures["transfers"] <= 100  # previewed again after some changes
     assert figures["service_persons_read"] == "scanned" and figures["second_service_persons_read"].startswith("patched")
     assert figures["compiled"] is True and figures["durable"] is False
-    for name in ("gather_s", "service_gather_s", "second_service_gather_s", "disburse_s", "second_cycle_disburse_s"):
+    cycles, steps = ("disburse", "second_cycle_disburse"), ("read", "holders", "ledger")
+    parts = [f"{cycle}_{step}_s" for cycle in cycles for step in steps]
+    previews = ("gather_s", "service_gather_s", "results_written_s", "second_service_gather_s")
+    for name in (*previews, "disburse_s", "second_cycle_disburse_s", *parts):
         assert figures[name] >= 0, name

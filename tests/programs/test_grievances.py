@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, Not
 from tessera.ledger import CreateTransferStatus, Ledger, Transfer
 from tessera.programs import (
     BACK_PAY_CODE,
+    BACK_PAY_FIELD,
     OPEN_GRIEVANCES_MAX,
     Grievances,
     GrievanceStatus,
@@ -244,7 +246,8 @@ class TestCrash:
         again = world.services.grievances.resolve(
             made.id, world.checker, **decision, post=_post(world.services.ledger, sent)
         )
-        assert again == recorded and _balance(world, number) == 700
+        assert replace(again, back_paid_at_ns=None) == recorded and _balance(world, number) == 700
+        assert recorded.back_paid_at_ns is None and again.back_paid_at_ns is not None
         world.services.grievances.resolve(made.id, world.checker, **decision, post=_post(world.services.ledger, sent))
         assert _balance(world, number) == 700 and len({t.id for t in sent}) == 1
 
@@ -267,6 +270,53 @@ class TestCrash:
             world.services.grievances.resolve(made.id, world.checker, **decision, post=applied_then_crashed)
         world.services.grievances.resolve(made.id, world.checker, **decision, post=recording)
         assert statuses == [CreateTransferStatus.exists] and _balance(world, number) == 300
+
+    def test_back_pay_owed_after_a_crash_is_sent_at_the_next_start_and_logged(self, tmp_path: Path) -> None:
+        """Nobody has to resolve it again: the restarted service sends what was decided, as the officer's act, once."""
+        world = open_world(tmp_path / "service", persons=12)
+        try:
+            register(world, programme_text())
+            number = world.numbers[4]
+            made = _filed(world, number)
+            with pytest.raises(RuntimeError):
+                world.services.grievances.resolve(
+                    made.id, world.checker, upheld=True, reason=REASON, back_pay={"currency": 700}, post=_crash
+                )
+            assert [g.id for g in world.services.grievances.owed_back_pay()] == [made.id]
+            assert world.services.grievances.get(made.id).back_paid_at_ns is None
+        finally:
+            world.services.close()
+        again = open_world(tmp_path / "service", persons=12)
+        try:
+            services = again.services
+            assert _balance(again, number) == 700 and services.grievances.owed_back_pay() == []
+            assert services.grievances.get(made.id).back_paid_at_ns is not None
+            logged = [e for _, e in services.access_log.entries_for_subject(services.subject_of_person(number))]
+            paid = [e for e in logged if e.fields == (BACK_PAY_FIELD,)]
+            assert [(e.principal, e.outcome) for e in paid] == [(again.checker.id, "written")]
+            assert made.id in paid[0].purpose
+        finally:
+            again.services.close()
+        third = open_world(tmp_path / "service", persons=12)  # nothing owed: nothing sent, nothing logged again
+        try:
+            assert _balance(third, number) == 700
+            logged = third.services.access_log.entries_for_subject(third.services.subject_of_person(number))
+            assert len([e for _, e in logged if e.fields == (BACK_PAY_FIELD,)]) == 1
+        finally:
+            third.services.close()
+
+    def test_back_pay_the_ledger_refuses_stays_owed(self, world: World) -> None:
+        """An unfunded programme account: the resolution stands, the back-pay stays owed until it is paid."""
+        number = world.numbers[5]
+        made = _filed(world, number)
+        refusing = _post(world.services.ledger)
+        decision: dict[str, Any] = {"upheld": True, "reason": REASON, "back_pay": {"currency": 10**15}}
+        with pytest.raises(ConflictError, match=r"^funding"):
+            world.services.grievances.resolve(made.id, world.checker, **decision, post=refusing)
+        assert [g.id for g in world.services.grievances.owed_back_pay()] == [made.id]
+        with pytest.raises(ConflictError, match=r"^funding"):
+            world.services.grievances.finish_back_pay(world.services.grievances.get(made.id), refusing)
+        assert _balance(world, number) == 0
 
     def test_retry_with_another_decision_is_a_conflict(self, world: World) -> None:
         """Only the same decision finishes a resolution; another amount is refused and pays nothing."""

@@ -62,6 +62,17 @@ class TestImport:
         assert lists.lookup("rice_ration", "RICE-2KG") == ApprovedProduct("RICE-2KG", "Rice 2 kg", "bag", "rice", 2000)
         assert [p.code for p in lists.products("rice_ration", 1)] == ["RICE-1KG", "RICE-5KG"]
 
+    def test_a_product_looked_up_is_not_served_once_a_new_list_drops_it(
+        self, lists: ProductLists, officer: Principal
+    ) -> None:
+        """Lookups are cached by the list's version: an import changes what the very next lookup finds, both ways."""
+        lists.import_list("rice_ration", RICE.encode(), officer)
+        assert lists.lookup("rice_ration", "RICE-5KG") is not None
+        assert lists.lookup("rice_ration", "RICE-2KG") is None
+        lists.import_list("rice_ration", (HEADER + "RICE-2KG,Rice 2 kg,bag,rice,2000\n").encode(), officer)
+        assert lists.lookup("rice_ration", "RICE-5KG") is None
+        assert lists.lookup("rice_ration", "RICE-2KG") == ApprovedProduct("RICE-2KG", "Rice 2 kg", "bag", "rice", 2000)
+
     def test_before_any_import_the_definitions_products_are_the_list(self, lists: ProductLists) -> None:
         """rice_ration's definition names RICE-5KG and RICE-1KG: they are on its list until one is imported."""
         assert lists.version("rice_ration") is None

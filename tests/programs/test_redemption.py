@@ -177,6 +177,50 @@ class TestRefusals:
         assert refused.value.reason == "expired" and "expired on" in refused.value.words
 
 
+class TestNothingStaleIsServed:
+    """Outlets are cached (never rewritten); their authorisations are read on every request."""
+
+    def test_a_revoked_authorisation_refuses_the_next_redemption(self, shops: Shops) -> None:
+        """The grocery redeems rice, loses its authorisation, and the very next redemption is refused."""
+        services, admin = shops.world.services, shops.world.admin
+        number = shops.beneficiaries[6]
+        assert (
+            redeem(shops, shops.grocery, _rice(number, ("RICE-1KG", 1), co_payment="cash")).status is Status.completed
+        )
+        services.outlets.revoke(shops.grocery.id, "rice_test", admin, "licence suspended")
+        try:
+            with pytest.raises(RedemptionRefusedError) as refused:
+                redeem(shops, shops.grocery, _rice(number, ("RICE-1KG", 1), co_payment="cash"))
+            assert refused.value.reason == "not_authorised"
+        finally:
+            services.outlets.authorise(shops.grocery.id, "rice_test", admin, "licence restored")
+        assert (
+            redeem(shops, shops.grocery, _rice(number, ("RICE-1KG", 1), co_payment="cash")).status is Status.completed
+        )
+
+    def test_a_revocation_while_the_person_is_asked_refuses_the_approval(self, shops: Shops) -> None:
+        """auth app: revoked between the till's request and the approval, nothing is drawn and it reads refused."""
+        services, admin = shops.world.services, shops.world.admin
+        number = shops.beneficiaries[7]
+        account = _account(shops, "rice_test", RICE, number)
+        before = balance(shops, account)
+        asked = redeem(
+            shops, shops.grocery, Order("rice_test", number=number, auth=Auth.app, items=(Item("RICE-1KG", 1),))
+        )
+        assert asked.status is Status.awaiting_approval
+        person = services.store.get_principal(services.registry.person(number).principal_id)
+        assert person is not None
+        services.outlets.revoke(shops.grocery.id, "rice_test", admin, "licence suspended")
+        try:
+            with pytest.raises(RedemptionRefusedError) as refused:
+                services.redemptions.approve(person, asked.id, post_direct(shops))
+            assert refused.value.reason == "not_authorised"
+        finally:
+            services.outlets.authorise(shops.grocery.id, "rice_test", admin, "licence restored")
+        assert services.redemptions.get(asked.id).status is Status.refused
+        assert balance(shops, account) == before
+
+
 class TestFuelHold:
     def test_hold_then_post_what_was_poured(self, shops: Shops) -> None:
         """40 litres reserved, 32.5 poured: 32.5 leave the quota, the rest is released."""

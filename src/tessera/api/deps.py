@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from tessera.api.probes import ProbeLog
 from tessera.api.schemas import Rfc3339In
@@ -28,7 +29,8 @@ def declare(action: Action) -> dict[str, Any]:
     return {ACTION_KEY: action.value}
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a sync dependency costs a trip through the threadpool, and this one only reads an attribute
     services: Services = request.app.state.services
     return services
 
@@ -57,7 +59,7 @@ def limit_ceremonies(request: Request, services: ServicesDep) -> None:
 CeremonyLimit = Depends(limit_ceremonies)
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -71,7 +73,11 @@ def get_caller(
 ) -> Caller:
     route = request.scope["route"]
     action = Action((route.openapi_extra or {})[ACTION_KEY])
-    principal = services.authenticate(credentials.credentials if credentials else None, client_address(request))
+    token = credentials.credentials if credentials else None
+    # A key checked within caller_cache_s is answered here; anything else reads the store, off the event loop.
+    principal = services.cached_caller(token) if token else None
+    if principal is None:
+        principal = await run_in_threadpool(services.authenticate, token, client_address(request))
     grant = authorize(principal, action)
     if request.method == "GET":
         services.limiter.take("lookup", principal.id)

@@ -13,6 +13,9 @@ from tessera.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from tessera.money import LedgerUnit
+    from tessera.programs import KnownProgrammes, Programme
+    from tessera.rules import Declared
+    from tessera.store import Store
 
 app = command_group("Programmes: check programme files, import approved product lists, list outlets.")
 
@@ -117,20 +120,26 @@ def import_products(
     """Replace a programme's approved product list with a CSV file, as its next version: whole, or not at all.
 
     Every line is checked first; a refusal names the line and column (line 3, quantity) and
-    writes nothing. Prints the version made as JSON: programme, version, products, sha256.
+    writes nothing. The list is checked against the programme as registered in the store (its
+    latest version), as the service checks it. Prints the version made as JSON: programme,
+    version, products, sha256.
     """
     from tessera.auth import Role
+    from tessera.cli.declarations import declared_for_check
     from tessera.programs import ProductLists
 
-    with reporting_errors(), open_store(data, database_url) as store:
-        try:
-            content = file.read_bytes()
-        except OSError as error:
-            raise NotFoundError(str(file), f"cannot be read: {error.strerror}") from None
-        principal = store.get_principal_by_name(actor)
-        if principal is None or principal.role not in (Role.officer, Role.admin):
-            raise NotFoundError("--as", f"no officer or admin is called {actor!r:.80}")
-        made = ProductLists(store).import_list(programme, content, principal)
+    with reporting_errors():
+        declared, _ = declared_for_check(None, data, database_url)  # before the store opens: it opens its own
+        with open_store(data, database_url) as store:
+            try:
+                content = file.read_bytes()
+            except OSError as error:
+                raise NotFoundError(str(file), f"cannot be read: {error.strerror}") from None
+            principal = store.get_principal_by_name(actor)
+            if principal is None or principal.role not in (Role.officer, Role.admin):
+                raise NotFoundError("--as", f"no officer or admin is called {actor!r:.80}")
+            known = _registered_programmes(store, declared)
+            made = ProductLists(store, known=known).import_list(programme, content, principal)
     typer.echo(
         json.dumps(
             {
@@ -142,6 +151,22 @@ def import_products(
             }
         )
     )
+
+
+def _registered_programmes(store: Store, declared: Declared) -> KnownProgrammes:
+    """The store's registered programmes, each checked against ``declared`` and the store's ledgers."""
+    from tessera.money import Ledgers
+    from tessera.programs import RegisteredProgrammes, load_programmes
+    from tessera.rules import load_benefits
+
+    benefits = load_benefits([declared.document], declared.bases)
+    units = Ledgers(store).all()
+
+    def load(text: str) -> Programme:
+        (only,) = load_programmes([text], declared.types, declared.bases, ledgers=units, benefits=benefits)
+        return only
+
+    return RegisteredProgrammes(store, load).known
 
 
 @outlets.command("list")

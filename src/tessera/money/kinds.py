@@ -109,7 +109,8 @@ OPENING: tuple[KindRule, ...] = (
         HolderAgency.none,
         NON_NEGATIVE,
         NON_POSITIVE,
-        "a beneficiary's programme balance (money earmarked for the programme's shops, or a quota): never overdrawn",
+        "a beneficiary's programme balance (money earmarked for the programme's shops, or a quota): never overdrawn; "
+        "opened by the programme's disbursement alone, never over this API",
     ),
 )
 RULES: dict[AccountKind, KindRule] = {rule.kind: rule for rule in OPENING}
@@ -148,6 +149,12 @@ def check_opening(field: str, opener: Principal, holder: Principal, account: Acc
     rule = RULES[kind]
     if opener.role is not Role.officer:
         raise ForbiddenError(f"{field}: only officers open accounts")
+    if kind is AccountKind.entitlement:
+        # One made by hand would be earmarked like a programme's yet answer to no programme: spendable under a freeze.
+        raise ForbiddenError(
+            f"{field}.kind: an entitlement account is opened by its programme's disbursement alone, "
+            "for a unit a cycle pays; open a wallet instead"
+        )
     if kind is AccountKind.issuance and opener.agency != ledger.issuer:
         raise ForbiddenError(
             f"{field}: only officers of {ledger.issuer}, which issues ledger {ledger.id}, may open an issuance account"

@@ -47,7 +47,7 @@ from tessera.programs.attestations import (
     Attestations,
 )
 from tessera.programs.benefits import programme_benefit, with_programmes
-from tessera.programs.cycles import Cycle, Cycles, CycleStatus, Disbursement, Step, UnitResult
+from tessera.programs.cycles import Cycle, Cycles, CycleStatus, Disbursement, DisbursementTimes, Step, UnitResult
 from tessera.programs.disbursement import (
     BACK_PAY_CODE,
     CO_PAYMENT_CODE,
@@ -76,6 +76,7 @@ from tessera.programs.facts import (
 from tessera.programs.formulas import amount_program, formula_probes, guarded_amount, guarded_eligibility
 from tessera.programs.gathering import Population, gather_population
 from tessera.programs.grievances import (
+    BACK_PAY_FIELD,
     GRIEVANCES_LIST_MAX,
     OPEN_GRIEVANCES_MAX,
     BackPay,
@@ -190,6 +191,7 @@ __all__ = [
     "ATTESTATION_VALID_MIN_S",
     "AUTHORISATION_REASON_MAX",
     "BACK_PAY_CODE",
+    "BACK_PAY_FIELD",
     "COLUMNS",
     "COMMODITY_MAX",
     "CO_PAYMENT_CODE",
@@ -253,6 +255,7 @@ __all__ = [
     "CycleStatus",
     "Cycles",
     "Disbursement",
+    "DisbursementTimes",
     "Drawn",
     "EligibilityLoss",
     "Entitlements",

@@ -3,7 +3,7 @@
 A preview reads every active person (number, principal, access-log subject, birth day, sex).
 Scanning ``persons`` costs about a microsecond of SQLite's CPU a person (10 s at ten
 million), so ``ActivePersonsSnapshot`` keeps the columns in memory, sorted by number and
-read-only, and on each read asks the store's ``person_changes`` log (migration 0026: written
+read-only, and on each read asks the store's ``person_changes`` log (migration 0028: written
 by triggers on ``persons`` and on ``principals``' subject, so that no writer can leave it
 behind) what changed after the sequence number it was taken at. It re-reads only those
 persons and splices them in (new arrays: a column already handed out never changes), or
@@ -31,7 +31,7 @@ from tessera.store import Store, person_changes
 PersonColumns = tuple[
     npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_]
 ]
-CHANGES_LOCK = 0x7E55E7A_0026  # migration 0026's advisory lock: its triggers take it shared
+CHANGES_LOCK = 0x7E55E7A_0028  # migration 0028's advisory lock: its triggers take it shared
 REBUILD_FRACTION = 0.1  # more changes than this share of the persons (and than PATCH_MIN): scan afresh
 PATCH_MIN = 1000  # as many changes as this are patched in, however few the persons
 _SPLICE_LOOP_MAX = 8192  # up to this many rows spliced a segment at a time: one pass over each column

@@ -10,8 +10,9 @@ why, and how to appeal (``lost_eligibility.py``), when the cycles are given ``el
 
 Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
 entitlement accounts opened as needed, then transfers from each line's programme account,
-each batch durable before the next, and ``batches_done`` recorded after each. A crash at any
-point is finished by disbursing again: batches already recorded are skipped, and the one in
+each batch durable before the next, in groups of eight whose new holders are recorded in
+one transaction, and ``batches_done`` recorded after each group. A crash at any point is
+finished by disbursing again: batches already recorded are skipped, and the group in
 flight is sent again, where the ledger answers ``exists`` for what it had applied. A second
 disbursement of a disbursed cycle pays nothing and answers what was done. One call at a time
 disburses a cycle: it holds the store's lock on the cycle for the run (``Store.exclusive``),
@@ -40,20 +41,21 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from tessera.auth import Principal
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.ledger import CreateAccountStatus, CreateTransferStatus, Ledger
+from tessera.ledger import AccountFlags, CreateAccountStatus, CreateTransferStatus, Ledger
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, PAGE_SIZE_MAX
 from tessera.programs.disbursement import disbursement_transfers, entitlement_accounts
 from tessera.programs.gathering import Population
 from tessera.programs.lost_eligibility import EligibilityLoss
 from tessera.programs.outlets import check_programme_officer
+from tessera.programs.payable import payable_columns
 from tessera.programs.preview import CompiledProgramme, LineTotal, Preview, preview
 from tessera.programs.programmes import OverBudget, Programme
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
-from tessera.store import Store, cycle_results, principals, programme_cycles
+from tessera.store import HOLDER_COLUMNS_MAX, Store, cycle_results, principals, programme_cycles
 
 logger = logging.getLogger(__name__)
-_ACCEPTED_ACCOUNTS = (CreateAccountStatus.ok, CreateAccountStatus.exists)
-_ACCEPTED_TRANSFERS = (CreateTransferStatus.ok, CreateTransferStatus.exists)
+_HOLDER_BATCHES = HOLDER_COLUMNS_MAX // BATCH_SIZE_MAX  # batches whose new accounts' holders are recorded at once
+_Batch = tuple[npt.NDArray[np.bytes_], npt.NDArray[np.void], npt.NDArray[np.void]]  # holders, accounts, transfers
 
 
 class CycleStatus(StrEnum):
@@ -109,6 +111,17 @@ class UnitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class DisbursementTimes:
+    """Wall seconds one call to ``disburse`` spent on each part (for benchmarks and logs)."""
+
+    read_s: float = 0.0  # the frozen preview read back from the store, and the batches packed
+    accounts_s: float = 0.0  # entitlement accounts looked up in the ledger, and the new ones opened
+    holders_s: float = 0.0  # the new accounts' holders recorded in the store
+    ledger_s: float = 0.0  # the transfers applied, durable
+    progress_s: float = 0.0  # ``batches_done`` recorded after each group of batches, and the cycle's status
+
+
+@dataclass(frozen=True, slots=True)
 class Disbursement:
     """What one call to ``disburse`` did: transfers applied now, found already applied, batches in all."""
 
@@ -117,6 +130,7 @@ class Disbursement:
     transfers_existing: int
     batches: int
     already_disbursed: bool  # the cycle was disbursed before this call: nothing was sent
+    times: DisbursementTimes = DisbursementTimes()
 
 
 Gather = Callable[[CompiledProgramme, int], Population]  # the programme's facts on the cycle's date (ns)
@@ -269,54 +283,94 @@ class Cycles:
                     .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "approved")
                     .values(status=CycleStatus.disbursing.value, disbursed_by=by, disbursed_at_ns=time.time_ns())
                 )
+        clock = _Clock()
         registered = self._programmes.get(cycle.programme, cycle.version)
         applied = existing = 0
-        batches = self._batches(cycle, registered)
-        for index, (holders, accounts, transfers) in enumerate(batches):  # holders: each account's principal
-            if index < cycle.batches_done:
-                continue
-            # Holders are recorded before their accounts open, so an account the ledger has already
-            # had its holder recorded (by an earlier cycle, or before a crash): only new ones cost a write.
-            # One found open must carry this holder's check value: a derived id that collided never pays.
-            found = self._ledger.lookup_account_records(accounts["id"])
-            fresh = ~np.isin(accounts["id"], found["id"])
-            theirs = found["user_data_64"] != accounts["user_data_64"][~fresh]
-            if theirs.any():
-                account_id = int(found["id"][np.flatnonzero(theirs)[0]])
-                raise ConflictError("accounts", f"entitlement account {account_id} is open for another holder")
-            if fresh.any():
-                self._store.set_account_holder_columns(accounts["id"][fresh], holders[fresh])  # refuses another's id
-            opened = self._ledger.create_accounts(accounts)
-            statuses = opened.statuses
-            bad = ~np.isin(statuses, _ACCEPTED_ACCOUNTS)
-            if bad.any():
-                k = int(np.flatnonzero(bad)[0])
-                reason = CreateAccountStatus(int(statuses[k])).name
-                raise ConflictError("accounts", f"entitlement account {int(accounts['id'][k])} refused: {reason}")
-            paid = self._ledger.create_transfers(transfers).statuses
-            bad = ~np.isin(paid, _ACCEPTED_TRANSFERS)
-            if bad.any():
-                k = int(np.flatnonzero(bad)[0])
-                reason = CreateTransferStatus(int(paid[k])).name
-                raise ConflictError(
-                    "funding",
-                    f"batch {index + 1} of {len(batches)} refused ({reason}) paying {int(transfers['amount'][k])} from "
-                    f"programme account {int(transfers['debit_account_id'][k])}: fund it and disburse again",
-                )
-            applied += int((paid == CreateTransferStatus.ok).sum())
-            existing += int((paid == CreateTransferStatus.exists).sum())
-            with self._store.transaction(write=True) as conn:
+        plan = self._plan(cycle, registered)
+        clock.lap("read")
+        for first in range(cycle.batches_done, len(plan.starts), _HOLDER_BATCHES):
+            indices = range(first, min(first + _HOLDER_BATCHES, len(plan.starts)))
+            batches = [plan.batch(index) for index in indices]
+            clock.lap("read")
+            fresh = [self._not_open(accounts) for _, accounts, _ in batches]
+            clock.lap("accounts")
+            self._hold(batches, fresh)
+            clock.lap("holders")
+            for index, (_, accounts, transfers), new in zip(indices, batches, fresh, strict=True):
+                if new.any():
+                    self._open(accounts[new])
+                clock.lap("accounts")
+                paid = self._ledger.create_transfers(transfers).statuses
+                clock.lap("ledger")
+                bad = (paid != CreateTransferStatus.ok) & (paid != CreateTransferStatus.exists)
+                if bad.any():
+                    k = int(np.flatnonzero(bad)[0])
+                    reason = CreateTransferStatus(int(paid[k])).name
+                    raise ConflictError(
+                        "funding",
+                        f"batch {index + 1} of {len(plan.starts)} refused ({reason}) paying "
+                        f"{int(transfers['amount'][k])} from programme account "
+                        f"{int(transfers['debit_account_id'][k])}: fund it and disburse again",
+                    )
+                applied += int((paid == CreateTransferStatus.ok).sum())
+                existing += int((paid == CreateTransferStatus.exists).sum())
+            with self._store.transaction(write=True) as conn:  # a crash re-sends at most this group: found applied
                 conn.execute(
-                    update(programme_cycles).where(programme_cycles.c.id == cycle_id).values(batches_done=index + 1)
+                    update(programme_cycles).where(programme_cycles.c.id == cycle_id).values(batches_done=indices.stop)
                 )
+            clock.lap("progress")
         with self._store.transaction(write=True) as conn:
             conn.execute(
                 update(programme_cycles)
                 .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "disbursing")
                 .values(status=CycleStatus.disbursed.value)
             )
+        clock.lap("progress")
         logger.info("cycle %s disbursed by %s: %s transfers applied, %s found applied", cycle_id, by, applied, existing)
-        return Disbursement(self.get(cycle_id), applied, existing, len(batches), False)
+        return Disbursement(self.get(cycle_id), applied, existing, len(plan.starts), False, clock.times())
+
+    def _not_open(self, accounts: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
+        """Which of a batch's entitlement accounts the ledger has not opened yet.
+
+        One found open must be the one this batch would open, its holder's check value in
+        ``user_data_64`` included: a derived id that collided never pays.
+        """
+        found = self._ledger.lookup_account_records(accounts["id"])
+        if len(found) == len(accounts):  # every one open (a later cycle): the records come in the order asked
+            fresh = np.zeros(len(accounts), np.bool_)
+        else:
+            fresh = ~np.isin(accounts["id"], found["id"]) if len(found) else np.ones(len(accounts), np.bool_)
+        theirs = found["user_data_64"] != accounts["user_data_64"][~fresh]
+        if theirs.any():
+            account_id = int(found["id"][np.flatnonzero(theirs)[0]])
+            raise ConflictError("accounts", f"entitlement account {account_id} is open for another holder")
+        differs = _differs(found, accounts[~fresh])  # what the ledger would answer opening it again
+        if differs.any():
+            account_id = int(found["id"][np.flatnonzero(differs)[0]])
+            reason = CreateAccountStatus.exists_with_different_fields.name
+            raise ConflictError("accounts", f"entitlement account {account_id} refused: {reason}")
+        return fresh
+
+    def _hold(self, batches: list[_Batch], fresh: list[npt.NDArray[np.bool_]]) -> None:
+        """Record the holders of the accounts about to open, several batches in one store call.
+
+        Holders are recorded before their accounts open, so an account the ledger has already
+        had its holder recorded (by an earlier cycle, or before a crash): only new ones cost a write.
+        The store refuses an account recorded for another holder.
+        """
+        ids = [accounts["id"][new] for (_, accounts, _), new in zip(batches, fresh, strict=True)]
+        holders = [held[new] for (held, _, _), new in zip(batches, fresh, strict=True)]
+        if sum(map(len, ids)):
+            self._store.set_many_account_holder_columns(np.concatenate(ids), np.concatenate(holders).astype(np.str_))
+
+    def _open(self, accounts: npt.NDArray[np.void]) -> None:
+        """Open entitlement accounts whose holders are recorded; one the ledger refuses stops the run, named."""
+        statuses = self._ledger.create_accounts(accounts).statuses
+        bad = (statuses != CreateAccountStatus.ok) & (statuses != CreateAccountStatus.exists)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            reason = CreateAccountStatus(int(statuses[k])).name
+            raise ConflictError("accounts", f"entitlement account {int(accounts['id'][k])} refused: {reason}")
 
     def close(self, cycle_id: int, *, by: Principal) -> Cycle:
         """Close a disbursed cycle."""
@@ -375,7 +429,8 @@ class Cycles:
             rows = conn.execute(query).all()
         return [
             UnitResult(
-                r.seq, r.person, r.holder, bool(r.eligible), "" if r.eligible else compiled.reason(int(r.failed)),
+                r.seq, r.person, r.holder, bool(r.eligible),
+                "" if r.eligible else compiled.reason(int(r.failed), int(r.unreported)),
                 tuple(int(a) for a in r.amounts.split(",") if a),
             )
             for r in rows
@@ -420,64 +475,84 @@ class Cycles:
             self._compiled[key] = self._compile(self._programmes.get(programme_id, version).programme)
         return self._compiled[key]
 
-    def _batches(
-        self, cycle: Cycle, registered: RegisteredProgramme
-    ) -> list[tuple[npt.NDArray[np.str_], npt.NDArray[np.void], npt.NDArray[np.void]]]:
-        """The cycle's packed batches, the same on every run: (holders, accounts, transfers), by seq and line."""
-        numbers, holders, seqs, amounts = self._payable(cycle)
-        programme = registered.programme
+    def _plan(self, cycle: Cycle, registered: RegisteredProgramme) -> _Plan:
+        """The cycle's batches, the same on every run: each packed only when paid (a resumed run skips the rest)."""
+        with self._store.transaction() as conn:
+            numbers, holders, seqs, amounts = payable_columns(conn, cycle.id, len(cycle.totals))
         paid = amounts.copy()
         for k, total in enumerate(cycle.totals):
             if total.over_budget and total.asked > 0:
                 paid[:, k] = _pro_rated(amounts[:, k], total.budget, total.asked)
-        lines = len(programme.lines)
-        per_batch = max(self._batch_size // max(lines, 1), 1)
-        out = []
-        for start in range(0, len(numbers), per_batch):
-            chunk = slice(start, start + per_batch)
-            accounts: list[npt.NDArray[np.void]] = []
-            transfers: list[npt.NDArray[np.void]] = []
-            held: list[npt.NDArray[np.str_]] = []
-            for k, line in enumerate(programme.lines):
-                pays = paid[chunk, k] > 0
-                who = numbers[chunk][pays]
-                accounts.append(entitlement_accounts(programme, line.ledger_id, who, holders[chunk][pays]))
-                transfers.append(
-                    disbursement_transfers(
-                        programme,
-                        cycle.id,
-                        k,
-                        registered.funding[line.ledger_id],
-                        numbers=who,
-                        seqs=seqs[chunk][pays],
-                        amounts=paid[chunk, k][pays],
-                    )
-                )
-                held.append(holders[chunk][pays])
-            if sum(map(len, held)):
-                out.append((np.concatenate(held), np.concatenate(accounts), np.concatenate(transfers)))
-        return out
+        per_batch = max(self._batch_size // max(len(registered.programme.lines), 1), 1)
+        starts = np.arange(0, len(numbers), per_batch)
+        if len(starts):  # a stretch of units none of whom is paid is no batch
+            starts = starts[np.logical_or.reduceat((paid > 0).any(axis=1), starts)]
+        return _Plan(cycle.id, registered, numbers, holders, seqs, paid, per_batch, starts)
 
-    def _payable(
-        self, cycle: Cycle
-    ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """The eligible units of a cycle's frozen preview, by seq: numbers, holders, seqs, amounts per line."""
-        with self._store.transaction() as conn:  # the driver's own cursor: tuples, not SQLAlchemy rows
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            mark = "%s" if conn.dialect.name == "postgresql" else "?"
-            cursor.execute(
-                "SELECT person, holder, seq, amounts FROM cycle_results "
-                f"WHERE cycle_id = {mark} AND eligible ORDER BY seq",
-                (cycle.id,),
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A cycle's payable units (by seq), amounts as paid, and where each of its batches starts."""
+
+    cycle_id: int
+    registered: RegisteredProgramme
+    numbers: npt.NDArray[np.bytes_]  # ASCII
+    holders: npt.NDArray[np.bytes_]
+    seqs: npt.NDArray[np.int64]
+    paid: npt.NDArray[np.int64]  # one column a line, pro-rated where the cycle is
+    per_batch: int  # units a batch
+    starts: npt.NDArray[np.int64]
+
+    def batch(self, index: int) -> _Batch:
+        """Batch ``index``: each account's holder, the entitlement accounts, the transfers; by seq and line."""
+        programme = self.registered.programme
+        start = int(self.starts[index])
+        chunk = slice(start, start + self.per_batch)
+        numbers, holders, seqs, paid = self.numbers[chunk], self.holders[chunk], self.seqs[chunk], self.paid[chunk]
+        held, accounts, transfers = [], [], []
+        for k, line in enumerate(programme.lines):
+            pays = paid[:, k] > 0
+            who = numbers[pays]
+            accounts.append(entitlement_accounts(programme, line.ledger_id, who, holders[pays]))
+            transfers.append(
+                disbursement_transfers(
+                    programme,
+                    self.cycle_id,
+                    k,
+                    self.registered.funding[line.ledger_id],
+                    numbers=who,
+                    seqs=seqs[pays],
+                    amounts=paid[pays, k],
+                )
             )
-            rows = cursor.fetchall()
-        lines = len(cycle.totals)
-        if not rows:
-            empty = np.zeros(0, np.str_)
-            return empty, empty, np.zeros(0, np.int64), np.zeros((0, lines), np.int64)
-        person, holder, seq, text = zip(*rows, strict=True)
-        amounts = np.array(",".join(text).split(","), dtype=np.int64).reshape(len(rows), lines)
-        return np.array(person), np.array(holder), np.array(seq, np.int64), amounts
+            held.append(holders[pays])
+        return np.concatenate(held), np.concatenate(accounts), np.concatenate(transfers)
+
+
+class _Clock:
+    """Wall seconds a disbursement spent on each of its parts, lap by lap."""
+
+    def __init__(self) -> None:
+        self._spent = dict.fromkeys(("read", "accounts", "holders", "ledger", "progress"), 0.0)
+        self._at = time.perf_counter()
+
+    def lap(self, part: str) -> None:
+        now = time.perf_counter()
+        self._spent[part] += now - self._at
+        self._at = now
+
+    def times(self) -> DisbursementTimes:
+        return DisbursementTimes(**{f"{part}_s": spent for part, spent in self._spent.items()})
+
+
+def _differs(found: npt.NDArray[np.void], wanted: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
+    """Per account found open, whether it differs from the one wanted where the ledger's ``exists`` compares them."""
+    frozen = np.uint16(AccountFlags.frozen)
+    differs: npt.NDArray[np.bool_] = (found["flags"] & ~frozen) != (wanted["flags"] & ~frozen)
+    for field in ("ledger", "code", "category", "holding_limit", "user_data_64", "user_data_32"):
+        differs |= found[field] != wanted[field]
+    differs |= (found["allowed_categories"] != wanted["allowed_categories"]).any(axis=1)
+    return differs
 
 
 def _pro_rated(amounts: npt.NDArray[np.int64], budget: int, asked: int) -> npt.NDArray[np.int64]:
@@ -488,7 +563,7 @@ def _pro_rated(amounts: npt.NDArray[np.int64], budget: int, asked: int) -> npt.N
     return np.array([a * budget // asked for a in amounts.tolist()], dtype=np.int64)
 
 
-_RESULT_COLUMNS = ("cycle_id", "seq", "person", "holder", "eligible", "failed", "amounts")
+_RESULT_COLUMNS = ("cycle_id", "seq", "person", "holder", "eligible", "failed", "unreported", "amounts")
 
 
 def _write_results(conn: Connection, cycle_id: int, found: Preview) -> None:
@@ -504,6 +579,7 @@ def _write_results(conn: Connection, cycle_id: int, found: Preview) -> None:
         population.holders.tolist(),
         found.eligible.tolist(),
         found.failed.tolist(),
+        found.unreported.tolist(),
         [",".join(map(str, row)) for row in found.amounts.tolist()],
         strict=False,  # the repeated cycle id is endless
     )

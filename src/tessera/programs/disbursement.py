@@ -48,6 +48,7 @@ TRANSFER_ID_NAMESPACE = 1 << 62
 RETURN_ID_NAMESPACE = TRANSFER_ID_NAMESPACE | 1 << 61  # a cycle's returns: bit 61 above its disbursements
 CYCLE_ID_BITS = 23  # cycles numbered below 2**23: 8 million payment runs, bit 61 left to returns
 UNIT_BITS = 38  # seq * lines + line below 2**38: 17 billion units of 16 lines in one cycle
+Keys = npt.NDArray[np.str_] | npt.NDArray[np.bytes_]  # Tessera numbers, principal ids: text, or ASCII bytes
 _KEY_BYTES = 24  # a Tessera number (12), a principal id (18), padded to three u64 words
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -67,7 +68,7 @@ def _splitmix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return x ^ (x >> np.uint64(31))
 
 
-def derived_ids(keys: npt.NDArray[np.str_], *parts: object) -> npt.NDArray[np.uint64]:
+def derived_ids(keys: Keys, *parts: object) -> npt.NDArray[np.uint64]:
     """One id per key (a Tessera number, a principal id), named also by ``parts``: below ID_LIMIT, never 0, stable."""
     words = np.asarray(keys, dtype=f"S{_KEY_BYTES}").view("<u8").reshape(-1, _KEY_BYTES // 8)
     salt = _salt(*parts)
@@ -80,7 +81,7 @@ def derived_ids(keys: npt.NDArray[np.str_], *parts: object) -> npt.NDArray[np.ui
     return h
 
 
-def entitlement_account_ids(programme_id: str, ledger_id: int, numbers: npt.NDArray[np.str_]) -> npt.NDArray[np.uint64]:
+def entitlement_account_ids(programme_id: str, ledger_id: int, numbers: Keys) -> npt.NDArray[np.uint64]:
     """The entitlement account of each beneficiary on one line of a programme."""
     return derived_ids(numbers, "entitlement", programme_id, ledger_id)
 
@@ -104,14 +105,12 @@ def _ids(namespace: int, cycle_id: int, seqs: npt.NDArray[np.int64], line: int, 
     return np.uint64(namespace | cycle_id << UNIT_BITS) | slots
 
 
-def holder_checks(programme_id: str, ledger_id: int, holders: npt.NDArray[np.str_]) -> npt.NDArray[np.uint64]:
+def holder_checks(programme_id: str, ledger_id: int, holders: Keys) -> npt.NDArray[np.uint64]:
     """The check value an entitlement account carries for its holder (a principal id) in ``user_data_64``."""
     return derived_ids(holders, "holder", programme_id, ledger_id)
 
 
-def entitlement_accounts(
-    programme: Programme, ledger_id: int, numbers: npt.NDArray[np.str_], holders: npt.NDArray[np.str_]
-) -> npt.NDArray[np.void]:
+def entitlement_accounts(programme: Programme, ledger_id: int, numbers: Keys, holders: Keys) -> npt.NDArray[np.void]:
     """Packed entitlement accounts for ``numbers`` (held by ``holders``) on one line; cash earmarked for its shops."""
     out = np.zeros(len(numbers), ACCOUNT_DTYPE)
     out["id"] = entitlement_account_ids(programme.id, ledger_id, numbers)
@@ -148,7 +147,7 @@ def disbursement_transfers(
     line: int,
     debit_account_id: int,
     *,
-    numbers: npt.NDArray[np.str_],
+    numbers: Keys,
     seqs: npt.NDArray[np.int64],
     amounts: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.void]:
@@ -180,7 +179,7 @@ def return_transfers(
     line: int,
     credit_account_id: int,
     *,
-    numbers: npt.NDArray[np.str_],
+    numbers: Keys,
     seqs: npt.NDArray[np.int64],
     amounts: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.void]:

@@ -6,14 +6,16 @@ the live eligibility grants of the benefits read, and the latest event of each r
 type read. Household facts are counted from the household composition
 (``households.py``) by ``np.bincount``; a household programme's units are the heads, and
 its ``person.*`` and ``reported.*`` facts are the head's, its ``grants.*`` any member's.
-A fact with no value reads as its absent value (``false``, ``0``, ``""``).
+A fact with no value reads as its absent value (``false``, ``0``, ``""``); for ``reported.*``
+facts, ``Population.missing`` also says who has none, so that a preview never pays on an
+income that was simply never reported (``preview.py``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,8 @@ class Population:
     holders: npt.NDArray[np.str_]  # their principal ids
     columns: Mapping[str, npt.NDArray[Any]]  # fact name -> one value per unit
     read: npt.NDArray[np.str_]  # the access-log subject of every person whose facts were read (all members)
+    # reported.* fact name -> True for each unit with no value reported; a fact not named was reported for all
+    missing: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -77,6 +81,7 @@ def gather_population(
     households_count = int(household.max()) + 1 if len(household) else 0
     units = np.flatnonzero(composition.head) if unit is Unit.household else np.arange(len(numbers))
     columns: dict[str, npt.NDArray[Any]] = {}
+    missing: dict[str, npt.NDArray[np.bool_]] = {}
     grants = _grants(store, [n.split(".", 1)[1] for n in facts if n.startswith(f"{GRANTS}.")], numbers, cycle_date_ns)
     for name, field_type in facts.items():
         group, _, rest = name.partition(".")
@@ -97,8 +102,9 @@ def gather_population(
                 held = held[units]
             columns[name] = held
         elif group == REPORTED:
-            columns[name] = _reported(store, types, rest, field_type, numbers)[units]
-    return Population(numbers[units], holders[units], columns, active.subjects)
+            column, reported = _reported(store, types, rest, field_type, numbers)
+            columns[name], missing[name] = column[units], ~reported[units]
+    return Population(numbers[units], holders[units], columns, active.subjects, missing)
 
 
 def _ages(birth_days: npt.NDArray[np.int64], today: int) -> npt.NDArray[np.int64]:
@@ -176,11 +182,12 @@ def _grants(
 
 def _reported(
     store: Store, types: EventTypes, rest: str, field_type: FieldType, numbers: npt.NDArray[np.str_]
-) -> npt.NDArray[Any]:
-    """The field ``rest`` (``income_assessed.monthly_income``) of each person's latest event of its type."""
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
+    """The field ``rest`` of each person's latest event of its type, who has one."""
     key, _, path = rest.partition(".")
     type_name = next((n for n in types.names() if n.replace(".", "_") == key), key)
     column: npt.NDArray[Any] = np.zeros(len(numbers), _ABSENT_DTYPE[field_type])
+    reported = np.zeros(len(numbers), np.bool_)
     query = (
         select(rule_events.c.subject, rule_events.c.fields)
         .where(rule_events.c.type == type_name)
@@ -205,4 +212,5 @@ def _reported(
         if field_type is FieldType.text:
             column = column.astype(values.dtype if values.dtype.itemsize > column.dtype.itemsize else column.dtype)
         column[index[hit]] = values[hit]
-    return column
+        reported[index[hit]] = True
+    return column, reported

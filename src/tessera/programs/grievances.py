@@ -53,6 +53,7 @@ from tessera.text import checked_text, shows_letter_or_digit
 logger = logging.getLogger(__name__)
 OPEN_GRIEVANCES_MAX = 20  # open at once, per person: more waits until one is resolved
 GRIEVANCES_LIST_MAX = PAGE_SIZE_MAX
+BACK_PAY_FIELD = "programme.back_pay"  # what a back-pay's access-log entry says was written for the person
 _ID = re.compile(r"g_[0-9a-f]{16}")
 _REDEMPTION_ID = re.compile(r"r_[0-9a-f]{16}")
 _RANDOM_BITS = 22  # below the milliseconds since 1970: ids sort by filing time until 2109
@@ -108,6 +109,7 @@ class Grievance:
     resolved_at_ns: int | None
     reason: str | None
     back_pay: tuple[BackPay, ...]
+    back_paid_at_ns: int | None = None  # when the ledger took every line; None while owed (or none is owed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,8 +448,38 @@ class Grievances:
                     f"back-pay of {bp.amount} on {bp.ledger!r} refused ({CreateTransferStatus(status).name}) from "
                     f"programme account {registered.funding[bp.ledger_id]}: fund it and resolve again, the same way",
                 )
+        if grievance.back_paid_at_ns is not None:
+            return grievance
+        paid_at = time.time_ns()
+        with self._store.transaction(write=True) as conn:  # owed no more: the start-up sweep passes it by
+            conn.execute(
+                update(grievances)
+                .where(grievances.c.id == grievance.id, grievances.c.back_paid_at_ns.is_(None))
+                .values(back_paid_at_ns=paid_at)
+            )
         logger.info("grievance %s: back-pay sent on %s lines", grievance.id, len(transfers))
-        return grievance
+        return self.get(grievance.id)
+
+    def owed_back_pay(self, *, limit: int = GRIEVANCES_LIST_MAX) -> list[Grievance]:
+        """Upheld grievances whose back-pay the ledger has not taken whole (a crash, no funds), oldest first."""
+        query = (
+            select(grievances)
+            .where(
+                grievances.c.status == GrievanceStatus.resolved_upheld.value,
+                grievances.c.back_pay.is_not(None),
+                grievances.c.back_paid_at_ns.is_(None),
+            )
+            .order_by(grievances.c.id)
+            .limit(_checked_limit(limit))
+        )
+        with self._store.transaction() as conn:
+            return [_grievance_of(r) for r in conn.execute(query)]
+
+    def finish_back_pay(self, grievance: Grievance, post: Post) -> Grievance:
+        """Send an upheld grievance's recorded back-pay again, as its resolution decided: never twice."""
+        if grievance.status is not GrievanceStatus.resolved_upheld:
+            raise ConflictError("status", f"grievance {grievance.id} is {grievance.status.value}: nothing is owed")
+        return self._paid(grievance, self._registered(grievance), post)
 
     def _next_id(self, now_ns: int) -> str:
         """Milliseconds, then random bits: ids sort by filing time, and strictly within this process."""
@@ -501,4 +533,5 @@ def _grievance_of(row: Any) -> Grievance:
     return Grievance(
         row.id, row.subject, row.holder, row.programme, row.cycle_id, row.redemption_id, GrievanceKind(row.kind),
         row.text, row.filed_at_ns, GrievanceStatus(row.status), row.resolved_by, row.resolved_at_ns, row.reason, paid,
+        row.back_paid_at_ns,
     )  # fmt: skip

@@ -39,7 +39,7 @@ class EligibilityLoss:
         self._notices = notices
         self._clock = clock
 
-    def notify(self, cycle_id: int, cycle_date_ns: int, programme: Programme, reason: Callable[[int], str]) -> int:
+    def notify(self, cycle_id: int, cycle_date_ns: int, programme: Programme, reason: Callable[[int, int], str]) -> int:
         """Tell each unit paid by the previous disbursed cycle and not eligible in ``cycle_id``; notices made now."""
         with self._store.transaction(write=True) as conn:  # the notices and the mark that they went out, or neither
             if followups_in(conn, cycle_id).lost_notices is not None:
@@ -75,7 +75,7 @@ class EligibilityLoss:
         cycle_date_ns: int,
         programme: Programme,
         previous: Any,
-        reason: Callable[[int], str],
+        reason: Callable[[int, int], str],
     ) -> list[NoticeDraft]:
         paid = np.array(
             conn.scalars(
@@ -86,7 +86,7 @@ class EligibilityLoss:
             dtype=np.str_,
         )
         refused = conn.execute(
-            select(cycle_results.c.person, cycle_results.c.failed)
+            select(cycle_results.c.person, cycle_results.c.failed, cycle_results.c.unreported)
             .where(cycle_results.c.cycle_id == cycle_id, cycle_results.c.eligible.is_(False))
             .order_by(cycle_results.c.seq)
         ).all()
@@ -98,10 +98,10 @@ class EligibilityLoss:
         for row, gone in zip(refused, lost.tolist(), strict=True):
             if not gone:
                 continue
+            why = reason(int(row.failed), int(row.unreported))
             text = (
                 f"You are not eligible for {programme.name} in its cycle of {_day(cycle_date_ns)}, as you were in "
-                f"that of {_day(previous.cycle_date_ns)}: {reason(int(row.failed))}. Nothing is paid to you by "
-                "this cycle."
+                f"that of {_day(previous.cycle_date_ns)}: {why}. Nothing is paid to you by this cycle."
             )
             drafts.append(
                 NoticeDraft(

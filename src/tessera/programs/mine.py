@@ -228,7 +228,7 @@ class MyEntitlementsReader:
         )
         query = (
             select(c.c.id, c.c.programme, c.c.version, c.c.cycle_date_ns, c.c.status, res.c.person,
-                   res.c.eligible, res.c.failed, res.c.amounts)
+                   res.c.eligible, res.c.failed, res.c.unreported, res.c.amounts)
             .select_from(c.join(res, res.c.cycle_id == c.c.id))
             .where(c.c.id.in_(newest), res.c.person.in_(sorted(set(units.values()))))
         )  # fmt: skip
@@ -240,7 +240,7 @@ class MyEntitlementsReader:
             compiled = self._cycles.compiled(row.programme, row.version)
             failed, eligible = int(row.failed), bool(row.eligible)
             clauses = tuple(Clause(text, not failed >> i & 1) for i, text in enumerate(compiled.clauses))
-            reason = compiled.qualified(failed) if eligible else compiled.reason(failed)
+            reason = compiled.qualified(failed) if eligible else compiled.reason(failed, int(row.unreported))
             lines = compiled.programme.lines
             amounts = [int(a) for a in row.amounts.split(",") if a]
             said = tuple(_in_unit(a, line) if eligible else "" for a, line in zip(amounts, lines, strict=False))

@@ -9,6 +9,12 @@ category; each authorisation records who made it, when, under which basis (the
 programme's) and why, and a revocation is a record of its own: the history is only added
 to, never rewritten. Programmes are known through ``KnownProgrammes`` (``known.py``).
 
+**Cached**: an outlet as read by ``get`` (its name, operator, category, location and tills),
+keyed by its id, for the process's life. Its row and its tills are written once, when it is
+registered, and never updated or deleted, so a cached outlet cannot go stale. What does
+change, its **authorisations**, is never cached: every till's request reads the standing one
+(``authorisation_of``), so a revocation refuses the very next redemption.
+
 A **location code** is ``CC-AAA-LLLL``: the country's ISO 3166-1 alpha-2 code, the
 first-level administrative area as ISO 3166-2 codes it (1-3 capital letters or digits:
 ``047`` is Nairobi City County in ``KE``), and a four-digit locality (ward, sub-location)
@@ -22,9 +28,10 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, func, or_, select
+from sqlalchemy import Connection, Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from tessera.auth import ORG_PREFIX, Principal, Role, checked_organisation, organisation_of
@@ -47,6 +54,7 @@ from tessera.text import checked_text, shows_letter_or_digit
 OUTLET_NAME_MAX = 200
 OUTLET_ACCOUNTS_MAX = 8  # one till per ledger: the currency and a few quotas
 OUTLETS_LIST_MAX = PAGE_SIZE_MAX
+OUTLETS_CACHED_MAX = 100_000  # outlets kept in memory once read (a country's shops; ~300 bytes each)
 AUTHORISATION_REASON_MAX = 500
 AUTHORISATIONS_MAX = 1000  # of one outlet, revoked ones included: a history, not a workload
 LOCATION_CODE = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}-[0-9]{4}")
@@ -143,6 +151,7 @@ class Outlets:
         self.store = store
         self.known = known
         self._accounts = accounts
+        self._outlets: dict[str, Outlet] = {}  # id -> outlet: a registered outlet is never rewritten
 
     # -- outlets ----------------------------------------------------------------------------------
 
@@ -177,10 +186,16 @@ class Outlets:
     def get(self, outlet_id: str, field: str = "outlet") -> Outlet:
         """The outlet, or NotFoundError naming ``field``."""
         outlet_id = checked_outlet_id(outlet_id, field)
+        known = self._outlets.get(outlet_id)
+        if known is not None:
+            return known
         with self.store.transaction() as conn:
             found = _outlets_where(conn, outlets.c.id == outlet_id, 1)
         if not found:
             raise NotFoundError(field, f"no outlet {outlet_id!r} is registered")
+        if len(self._outlets) >= OUTLETS_CACHED_MAX:  # bounded all the same; a miss only costs a read
+            self._outlets.clear()
+        self._outlets[outlet_id] = found[0]
         return found[0]
 
     def find(
@@ -400,10 +415,18 @@ def _history(conn: Connection, outlet_id: str) -> list[Authorisation]:
 
 def _latest(conn: Connection, outlet_id: str, programme_id: str) -> Authorisation | None:
     """The newest authorisation of the outlet for the programme, standing or revoked; None if never made."""
-    a = outlet_authorisations
-    query = _with_revocations().where(a.c.outlet_id == outlet_id, a.c.programme_id == programme_id)
-    row = conn.execute(query.order_by(a.c.seq.desc()).limit(1)).first()
+    row = conn.execute(_latest_query(), {"outlet_id": outlet_id, "programme_id": programme_id}).first()
     return None if row is None else _authorisation_of(row)
+
+
+@cache
+def _latest_query() -> Select[Any]:
+    """``_latest``'s query, built once: a till's every redemption asks it."""
+    a = outlet_authorisations
+    query = _with_revocations().where(
+        a.c.outlet_id == bindparam("outlet_id"), a.c.programme_id == bindparam("programme_id")
+    )
+    return query.order_by(a.c.seq.desc()).limit(1)
 
 
 def _authorisation_of(row: Row[Any]) -> Authorisation:

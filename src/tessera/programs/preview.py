@@ -12,6 +12,16 @@ outermost ``&&`` or ``||``) are evaluated apart, and bit *i* of ``failed`` says 
 not hold; ``reason`` turns the bits into a sentence naming those clauses. The bits are kept for
 the eligible too, so ``qualified`` can say which clauses held (under ``||``, some may not), or
 that a grant made the unit eligible though the condition did not hold.
+
+A fact an agency never reported about a unit is *unknown*, not its absent value: an income
+never assessed must not pass ``income < 3000000``. So a unit is eligible only when the
+condition holds on what is known: under ``&&``, no clause may read an unreported fact; under
+``||``, some clause that reads none must hold. A unit the unknown facts leave undecided is
+*not assessed*, and bit *j* of ``unreported`` names ``CompiledProgramme.unreported_facts[j]``
+as missing, so the reason says what an agency has to report. A line's amount that reads an
+unreported fact cannot be paid either; a top-up that does adds nothing. Health and disability
+facts are exempt: the guard lets them only widen, so for them the absent value is already the
+least favourable reading.
 """
 
 from __future__ import annotations
@@ -23,11 +33,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tessera.programs.facts import GRANTS, FactSchema, fact_schema
+from tessera.programs.facts import GRANTS, REPORTED, FactSchema, fact_schema
 from tessera.programs.formulas import guarded_amount, guarded_eligibility
 from tessera.programs.gathering import Population
 from tessera.programs.programmes import AMOUNT_MAX, OverBudget, Programme
 from tessera.rules import (
+    FAVOURABLE_ONLY,
     Benefits,
     CodeTables,
     ColumnExpression,
@@ -39,6 +50,7 @@ from tessera.rules import (
 )
 
 CLAUSES_MAX = 63  # bits of ``failed``; clauses past it share the last bit
+FACTS_MAX = 63  # bits of ``unreported``; facts past it share the last bit
 _INFIX = {
     "_&&_": "&&", "_||_": "||", "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">=", "_==_": "==",
     "_!=_": "!=", "_+_": "+", "_-_": "-", "_*_": "*", "_/_": "/", "_%_": "%", "@in": "in",
@@ -50,6 +62,7 @@ class _Evaluable:
 
     def __init__(self, guarded: GuardedCondition, node: Any, text: str | None) -> None:
         self.paths = dict(guarded.paths)
+        self.needs = 0  # bits of the unreported facts it reads (``CompiledProgramme.unreported_facts``)
         self.why_not_compiled: str | None = None
         self._compiled: ColumnExpression | None = None
         self._program: Any = None
@@ -94,6 +107,7 @@ class CompiledProgramme:
         self.eligibility = _Evaluable(guarded, None, None)
         joiner, clauses = _clauses(guarded.checked.expr)
         self.joiner = joiner  # "&&", "||", or "" for a condition of one clause
+        self.split = len(clauses) <= CLAUSES_MAX  # every clause is evaluated apart (else only the whole)
         self.clauses = tuple(_unparsed(c) for c in clauses[:CLAUSES_MAX])
         self._clauses = tuple(_Evaluable(guarded, c, None) for c in clauses[:CLAUSES_MAX])
         lines = []
@@ -119,9 +133,29 @@ class CompiledProgramme:
         if self.granted is not None:
             self.facts[self.granted] = FieldType.boolean
         self.fallback = {str(i): e.why_not_compiled for i, e in enumerate(every) if e.why_not_compiled}
+        leaves = schema.leaves()
+        self.unreported_facts = tuple(
+            name
+            for name in sorted(self.facts)
+            if name.startswith(f"{REPORTED}.") and not FAVOURABLE_ONLY.intersection(leaves[name].categories)
+        )  # the facts that may be unknown for a unit and decide against it if read as absent
+        bit = {name: 1 << min(j, FACTS_MAX - 1) for j, name in enumerate(self.unreported_facts)}
+        for e in every:
+            e.needs = sum({bit[p] for p in e.paths if p in bit})
 
-    def reason(self, failed: int) -> str:
-        """The words for a unit whose clauses ``failed`` (bits) did not hold."""
+    def unreported_names(self, unreported: int) -> list[str]:
+        """The facts named by the bits ``unreported`` (all past ``FACTS_MAX`` when its last bit is set)."""
+        return [f for j, f in enumerate(self.unreported_facts) if unreported >> min(j, FACTS_MAX - 1) & 1]
+
+    def reason(self, failed: int, unreported: int = 0) -> str:
+        """The words for a unit whose clauses ``failed`` (bits) did not hold, or ``unreported`` facts left undecided."""
+        if unreported:
+            missing = ", ".join(self.unreported_names(unreported))
+            text = f"not assessed: nothing has been reported for {missing}; an agency must report it first"
+            known = [
+                c for i, c in enumerate(self.clauses) if failed >> i & 1 and not self._clauses[i].needs & unreported
+            ]
+            return f"{text}; not met: {'; '.join(known)}" if known and self.joiner != "||" else text
         named = [c for i, c in enumerate(self.clauses) if failed >> i & 1]
         if not named:
             return "the eligibility condition did not hold (it could not be evaluated for this unit)"
@@ -161,6 +195,7 @@ class Preview:
     population: Population
     eligible: npt.NDArray[np.bool_]
     failed: npt.NDArray[np.int64]  # bits of the clauses that did not hold, for the eligible too
+    unreported: npt.NDArray[np.int64]  # bits of the unreported facts that left a unit not assessed; 0 for the rest
     amounts: npt.NDArray[np.int64]  # units x lines, as the formulas give them (0 for the ineligible)
     totals: tuple[LineTotal, ...]
     over_budget: OverBudget | None  # what approval does: refuse, or pro-rate; None within budget
@@ -178,14 +213,41 @@ def preview(compiled: CompiledProgramme, population: Population) -> Preview:
     """Evaluate ``compiled`` over every unit of ``population`` at once."""
     size = len(population)
     columns = population.columns
+    missing = np.zeros(size, np.int64)  # bits of ``compiled.unreported_facts`` no agency reported, per unit
+    for j, name in enumerate(compiled.unreported_facts):
+        gone = population.missing.get(name)
+        if gone is not None:
+            missing |= np.asarray(gone, np.int64) << min(j, FACTS_MAX - 1)
+
+    def unknown(e: _Evaluable) -> npt.NDArray[np.bool_]:
+        return np.asarray(missing & e.needs != 0, np.bool_)
+
     holds, erred = compiled.eligibility.evaluate(columns, size)
     eligible = np.asarray(holds, np.bool_) & ~erred
-    if compiled.granted is not None:
-        eligible |= np.asarray(columns[compiled.granted], np.bool_)
     failed = np.zeros(size, np.int64)
+    known_hold, known_fail = np.zeros(size, np.bool_), np.zeros(size, np.bool_)
     for i, clause in enumerate(compiled._clauses):
         value, error = clause.evaluate(columns, size)
-        failed |= (~(np.asarray(value, np.bool_) & ~error)).astype(np.int64) << i
+        held = np.asarray(value, np.bool_) & ~error
+        failed |= (~held).astype(np.int64) << i
+        known = ~unknown(clause)
+        known_hold |= held & known
+        known_fail |= ~held & known
+    open_ = unknown(compiled.eligibility)  # some fact it reads is unknown for the unit
+    if compiled.split and compiled.joiner == "||":
+        unassessed = open_ & ~known_hold
+        eligible &= known_hold
+    else:
+        unassessed = open_ & ~known_fail if compiled.split else open_
+        eligible &= ~open_
+    unreported = np.where(unassessed, missing & compiled.eligibility.needs, 0)
+    if compiled.granted is not None:
+        eligible |= np.asarray(columns[compiled.granted], np.bool_)
+    for line in compiled.lines:  # an amount that reads an unknown fact cannot be paid
+        cannot = eligible & unknown(line.amount)
+        unreported = np.where(cannot, unreported | (missing & line.amount.needs), unreported)
+        eligible &= ~cannot
+    unreported = np.where(eligible, 0, unreported)
     amounts = np.zeros((size, len(compiled.lines)), np.int64)
     for k, line in enumerate(compiled.lines):
         value, error = line.amount.evaluate(columns, size)
@@ -193,7 +255,7 @@ def preview(compiled: CompiledProgramme, population: Population) -> Preview:
         for condition, amount in line.top_ups:
             when, e1 = condition.evaluate(columns, size)
             extra, e2 = amount.evaluate(columns, size)
-            add = np.asarray(when, np.bool_) & ~e1 & ~e2
+            add = np.asarray(when, np.bool_) & ~e1 & ~e2 & ~unknown(condition) & ~unknown(amount)
             # A top-up only adds: one that works out negative adds nothing (else a protected fact could lower pay).
             total = total + np.where(add, np.maximum(np.asarray(extra, np.int64), 0), 0)
         amounts[:, k] = np.where(eligible, np.clip(total, 0, AMOUNT_MAX), 0)  # a negative result pays nothing
@@ -205,7 +267,7 @@ def preview(compiled: CompiledProgramme, population: Population) -> Preview:
         paid = asked if asked <= budget else int(_scaled(amounts[:, k], budget, asked).sum(dtype=object))
         totals.append(LineTotal(defined.ledger, defined.ledger_id, asked, budget, paid))
     over = programme.over_budget if any(t.over_budget for t in totals) else None
-    return Preview(population, eligible, failed, amounts, tuple(totals), over)
+    return Preview(population, eligible, failed, np.asarray(unreported, np.int64), amounts, tuple(totals), over)
 
 
 def _scaled(amounts: npt.NDArray[np.int64], budget: int, asked: int) -> npt.NDArray[np.int64]:

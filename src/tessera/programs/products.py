@@ -15,6 +15,12 @@ decimals); for a cash programme both are empty and the product is paid for in mo
 Every line is checked before anything is written; a refusal names the line and column
 (``line 3, quantity``). Until a list is imported, the products named in the programme's
 definition are its list.
+
+**Cached**: a product as ``lookup_in`` found it (or found it missing), keyed by the programme,
+the list's **version** and the code, for the process's life. A version is written whole in one
+transaction and never changed, and every lookup first reads which version is newest (one
+indexed read), so an import takes effect at the very next lookup; nothing cached is served
+for a version that is no longer the newest.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from tessera.auth import Principal
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
@@ -46,6 +52,7 @@ PRODUCT_DESCRIPTION_MAX = 200
 PRODUCT_UNIT_MAX = 16
 PRODUCTS_PAGE_MAX = PAGE_SIZE_MAX
 VERSIONS_LIST_MAX = PAGE_SIZE_MAX
+LOOKUPS_CACHED_MAX = 100_000  # products looked up, kept in memory (a few hundred bytes each)
 _PRODUCT_CODE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{PRODUCT_CODE_MAX - 1}}}")  # a GTIN, RICE-5KG
 _UNIT = re.compile(rf"[a-z][a-z0-9_-]{{0,{PRODUCT_UNIT_MAX - 1}}}")  # bag, kg, litre, each
 _WHOLE = re.compile(r"[+-]?[0-9]{1,20}")
@@ -162,6 +169,8 @@ class ProductLists:
     def __init__(self, store: Store, *, known: KnownProgrammes = example_programme) -> None:
         self.store = store
         self.known = known
+        # (programme, list version, code) -> the product, or None: not on that version (module docstring)
+        self._looked_up: dict[tuple[str, int, str], ApprovedProduct | None] = {}
 
     def import_list(self, programme_id: str, data: bytes, by: Principal) -> ProductList:
         """Replace the programme's list with the file's, as a new version: whole, or not at all."""
@@ -242,22 +251,33 @@ class ProductLists:
         """As ``lookup``, for a programme already read (a till's request reads it once)."""
         if not isinstance(code, str) or not _PRODUCT_CODE.fullmatch(code):
             return None
-        i = product_list_items.c
         with self.store.transaction() as conn:
             version = _newest(conn, programme.id)
             if version is None:
                 return next((p for p in _defined(programme) if p.code == code), None)
-            row = conn.execute(
-                select(product_list_items).where(i.programme_id == programme.id, i.version == version, i.code == code)
-            ).first()
-        return None if row is None else _product_of(row)
+            key = (programme.id, version, code)
+            if key in self._looked_up:
+                return self._looked_up[key]
+            row = conn.execute(_ITEM, {"programme_id": programme.id, "version": version, "code": code}).first()
+        found = None if row is None else _product_of(row)
+        if len(self._looked_up) >= LOOKUPS_CACHED_MAX:  # bounded all the same; a miss only costs a read
+            self._looked_up.clear()
+        self._looked_up[key] = found
+        return found
 
 
 def _newest(conn: Connection, programme_id: str) -> int | None:
-    newest: int | None = conn.scalar(
-        select(func.max(product_lists.c.version)).where(product_lists.c.programme_id == programme_id)
-    )
+    newest: int | None = conn.scalar(_NEWEST, {"programme_id": programme_id})
     return newest
+
+
+# What a till's every redemption asks, built once (building a statement costs about what running it does).
+_NEWEST = select(func.max(product_lists.c.version)).where(product_lists.c.programme_id == bindparam("programme_id"))
+_ITEM = select(product_list_items).where(
+    product_list_items.c.programme_id == bindparam("programme_id"),
+    product_list_items.c.version == bindparam("version"),
+    product_list_items.c.code == bindparam("code"),
+)
 
 
 def _defined(programme: Programme) -> Iterable[ApprovedProduct]:

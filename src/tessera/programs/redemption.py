@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from tessera.auth import Principal
 from tessera.errors import (
@@ -95,6 +95,17 @@ APPROVAL_WAIT_S = 300  # a redemption awaiting the person's approval lapses afte
 _REDEMPTION_ID = re.compile(r"r_[0-9a-f]{16}")
 _ACCEPTED = (CreateTransferStatus.ok, CreateTransferStatus.exists)
 _NS = 1_000_000_000
+# The reads every redemption makes, built once (building a statement costs about what running it does).
+_BY_KEY = select(redemptions).where(
+    redemptions.c.merchant == bindparam("merchant"), redemptions.c.idempotency_key == bindparam("key")
+)
+_BY_ID = select(redemptions).where(redemptions.c.id == bindparam("id"))
+_DECIDE = update(redemptions).where(redemptions.c.id == bindparam("redemption_id"))  # SET: the columns passed
+_TRANSFERS = (
+    select(redemption_transfers)
+    .where(redemption_transfers.c.redemption_id == bindparam("id"))
+    .order_by(redemption_transfers.c.transfer_id)
+)
 
 # Post a packed linked chain through the service (access note, ledger, feed), naming the principals whose
 # accounts it touches (the unit's holder, the presenter): the statuses.
@@ -219,6 +230,12 @@ class Redemptions:
         self, till: Principal, outlet_id: str, order: Order, *, key: str, body_sha256: str, post: Post
     ) -> Redemption:
         """Redeem ``order`` at the outlet, or answer what the same Idempotency-Key did before."""
+        with self._store.reading():  # the request's reads in one transaction
+            return self._redeem(till, outlet_id, order, key=key, body_sha256=body_sha256, post=post)
+
+    def _redeem(
+        self, till: Principal, outlet_id: str, order: Order, *, key: str, body_sha256: str, post: Post
+    ) -> Redemption:
         known = self._by_key(till.id, key)
         if known is not None:
             if known["body_sha256"] != body_sha256:
@@ -230,11 +247,7 @@ class Redemptions:
         registered = self._programme(order.programme)
         programme = registered.programme
         if self._outlets.authorisation_of(outlet, programme.id) is None:
-            raise refused(
-                "programme", "not_authorised",
-                f"this shop is not authorised for {programme.name}; the customer may use any authorised shop",
-                programme=programme.id,
-            )  # fmt: skip
+            raise _not_authorised(programme)
         person = self._person(order.number, order.virtual_id, "person")
         unit_number, holder = self._unit(programme, person)
         presenter, attestation = self._authenticate(order, person, unit_number, outlet, programme)
@@ -263,11 +276,15 @@ class Redemptions:
             co_payment_method=_method(programme, order),
             items=items_json(items, plan),
         )
-        self._insert(row, plan.rows, attestation)
-        return self._finish(row, post, replayed=False)
+        written = self._insert(row, plan.rows, attestation)
+        return self._finish(row, post, replayed=False, transfers=written)
 
     def approve(self, person_principal: Principal, redemption_id: str, post: Post) -> Redemption:
         """The person approves, in their app, a redemption a till asked them to approve."""
+        with self._store.reading():
+            return self._approve(person_principal, redemption_id, post)
+
+    def _approve(self, person_principal: Principal, redemption_id: str, post: Post) -> Redemption:
         row = self._row(redemption_id)
         person = self._registry.person_of_principal(person_principal.id)
         if person is None or row["presented_by"] != person.number:
@@ -280,6 +297,10 @@ class Redemptions:
             raise ConflictError("redemption_id", f"redemption {redemption_id} waited too long; the shop must ask again")
         registered = self._programme(row["programme"])
         outlet = self._outlets.get(row["outlet_id"])
+        if self._outlets.authorisation_of(outlet, registered.programme.id) is None:  # revoked while it waited
+            error = _not_authorised(registered.programme)
+            self._decide(row, Status.refused, now, {"field": error.field, "reason": error.reason, "words": error.words})
+            raise error
         order = Order(
             row["programme"], auth=Auth.app, hold=row["hold_timeout_s"] is not None,
             hold_timeout_s=row["hold_timeout_s"] or HOLD_TIMEOUT_S, co_payment=row["co_payment_method"] or "wallet",
@@ -287,21 +308,21 @@ class Redemptions:
         saved = json.loads(row["items"])
         amounts = {int(k): v for k, v in saved["amounts"].items()}
         plan = self._plan(registered, outlet, row["person"], person, amounts, order=order, now=now)
+        moved_to = {
+            "status": Status.posting.value, "co_payment": plan.co_payment,
+            "co_payment_method": _method(registered.programme, order), "items": items_json(saved["items"], plan),
+        }  # fmt: skip
         with self._store.transaction(write=True) as conn:
             moved = conn.execute(
                 update(redemptions)
                 .where(redemptions.c.id == redemption_id, redemptions.c.status == Status.awaiting_approval.value)
-                .values(
-                    status=Status.posting.value,
-                    co_payment=plan.co_payment,
-                    co_payment_method=_method(registered.programme, order),
-                    items=items_json(saved["items"], plan),
-                )
+                .values(**moved_to)
             ).rowcount
             if moved != 1:
                 raise ConflictError("redemption_id", f"redemption {redemption_id} was decided meanwhile")
-            insert_transfers(conn, row, plan.rows)
-        return self._finish(self._row(redemption_id), post, replayed=False)
+            written = insert_transfers(conn, row, plan.rows)
+        row.update(moved_to)  # what the update wrote: the request has the row, no need to read it again
+        return self._finish(row, post, replayed=False, transfers=written)
 
     def decline(self, person_principal: Principal, redemption_id: str) -> Redemption:
         """The person declines a redemption awaiting their approval: nothing is drawn."""
@@ -599,9 +620,17 @@ class Redemptions:
 
     # -- applying ----------------------------------------------------------------------------------------------------
 
-    def _finish(self, row: dict[str, Any], post: Post, *, replayed: bool) -> Redemption:
-        """Send a written chain to the ledger (again, after a crash) and record what it did."""
-        transfers = self._transfers(row["id"])
+    def _finish(
+        self, row: dict[str, Any], post: Post, *, replayed: bool, transfers: list[dict[str, Any]] | None = None
+    ) -> Redemption:
+        """Send a written chain to the ledger (again, after a crash) and record what it did.
+
+        ``transfers``: the rows this request has just written, if it wrote them; else they are read.
+        """
+        if transfers is None:
+            transfers = self._transfers(row["id"])
+        else:  # in the order a retry reads them in, so that it posts the very same chain
+            transfers = sorted(transfers, key=lambda t: t["transfer_id"])
         if row["status"] == Status.refused.value and row.get("outcome"):
             outcome = json.loads(row["outcome"])  # a retry hears the same refusal
             raise refused(outcome.get("field", "items"), outcome["reason"], outcome["words"])
@@ -655,7 +684,7 @@ class Redemptions:
 
     # -- store ----------------------------------------------------------------------------------------------------
 
-    def _insert(self, row: dict[str, Any], rows: list[Row], attestation: str | None) -> None:
+    def _insert(self, row: dict[str, Any], rows: list[Row], attestation: str | None) -> list[dict[str, Any]]:
         with self._store.transaction(write=True) as conn:
             if attestation is not None:
                 used = conn.execute(
@@ -665,8 +694,8 @@ class Redemptions:
                 ).rowcount
                 if used != 1:
                     raise refused("attestation", "attestation_invalid", "the officer's attestation was used already")
-            conn.execute(redemptions.insert().values(**row))
-            insert_transfers(conn, row, rows)
+            conn.execute(redemptions.insert(), row)  # the values as parameters: the statement compiles once
+            return insert_transfers(conn, row, rows)
 
     def _decide(
         self, row: dict[str, Any], status: Status, now: int, outcome: dict[str, str] | None, **more: object
@@ -676,20 +705,18 @@ class Redemptions:
             values["outcome"] = json.dumps(outcome)
         values.update({k: v for k, v in more.items() if v is not None})
         with self._store.transaction(write=True) as conn:
-            conn.execute(update(redemptions).where(redemptions.c.id == row["id"]).values(**values))
+            conn.execute(_DECIDE, {"redemption_id": row["id"], **values})
 
     def _by_key(self, till_id: str, key: str) -> dict[str, Any] | None:
         with self._store.transaction() as conn:
-            found = conn.execute(
-                select(redemptions).where(redemptions.c.merchant == till_id, redemptions.c.idempotency_key == key)
-            ).first()
+            found = conn.execute(_BY_KEY, {"merchant": till_id, "key": key}).first()
         return None if found is None else dict(found._mapping)
 
     def _row(self, redemption_id: object) -> dict[str, Any]:
         if not isinstance(redemption_id, str) or not _REDEMPTION_ID.fullmatch(redemption_id):
             raise NotFoundError("redemption_id", f"no redemption {redemption_id!r:.40}")
         with self._store.transaction() as conn:
-            found = conn.execute(select(redemptions).where(redemptions.c.id == redemption_id)).first()
+            found = conn.execute(_BY_ID, {"id": redemption_id}).first()
         if found is None:
             raise NotFoundError("redemption_id", f"no redemption {redemption_id}")
         return dict(found._mapping)
@@ -703,11 +730,7 @@ class Redemptions:
 
     def _transfers(self, redemption_id: str) -> list[dict[str, Any]]:
         with self._store.transaction() as conn:
-            rows = conn.execute(
-                select(redemption_transfers)
-                .where(redemption_transfers.c.redemption_id == redemption_id)
-                .order_by(redemption_transfers.c.transfer_id)
-            ).all()
+            rows = conn.execute(_TRANSFERS, {"id": redemption_id}).all()
         return [dict(r._mapping) for r in rows]
 
     def _redemption(
@@ -741,6 +764,14 @@ def _told(holder: str, plan: Callable[[], Plan]) -> Plan:
     except RedemptionRefusedError as refusal:
         refusal.holder = holder
         raise
+
+
+def _not_authorised(programme: Programme) -> RedemptionRefusedError:
+    return refused(
+        "programme", "not_authorised",
+        f"this shop is not authorised for {programme.name}; the customer may use any authorised shop",
+        programme=programme.id,
+    )  # fmt: skip
 
 
 def _required(value: str | None, field_name: str) -> str:

@@ -105,9 +105,10 @@ def without_id(t: dict[str, int]) -> dict[str, int]:
 
 def insert_transfers(
     conn: Connection, row: dict[str, Any], rows: Sequence[Row], *, skip_existing: bool = False
-) -> None:
+) -> list[dict[str, Any]]:
+    """Write a plan's rows for the redemption ``row``; what was written, as ``redemption_transfers`` rows."""
     if not rows:
-        return
+        return []
     values = [
         {
             "transfer_id": r.transfer["id"], "redemption_id": row["id"], "kind": r.kind, "programme": row["programme"],
@@ -129,6 +130,7 @@ def insert_transfers(
         values = [v for v in values if v["transfer_id"] not in have]
     if values:
         conn.execute(redemption_transfers.insert(), values)
+    return values
 
 
 def packed(transfers: Sequence[dict[str, Any]]) -> npt.NDArray[np.void]:

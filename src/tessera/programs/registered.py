@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.ledger import Account, AccountFlags, CreateAccountStatus, Ledger
@@ -27,6 +27,13 @@ from tessera.programs.programmes import Kind, Programme
 from tessera.store import PROGRAMME_TEXT_MAX, Store, inserted, programme_definitions
 
 PROGRAMMES_LIST_MAX = 1000
+# The latest version of one programme, built once: a till's every redemption reads it.
+_LATEST = (
+    select(programme_definitions)
+    .where(programme_definitions.c.id == bindparam("id"))
+    .order_by(programme_definitions.c.version.desc())
+    .limit(1)
+)
 CATEGORIES_MAX = 8  # merchant categories an account is earmarked for (the ledger's allowed_categories)
 
 Loader = Callable[[str], Programme]  # TOML text of one [[programme]] -> the checked programme, or a TesseraError
@@ -92,11 +99,12 @@ class RegisteredProgrammes:
 
     def get(self, programme_id: str, version: int | None = None) -> RegisteredProgramme:
         """The latest version of ``programme_id`` (or ``version``), or NotFoundError naming ``programme``."""
-        query = select(programme_definitions).where(programme_definitions.c.id == programme_id)
+        query, params = _LATEST, {"id": programme_id}
         if version is not None:
-            query = query.where(programme_definitions.c.version == version)
+            query = select(programme_definitions).where(programme_definitions.c.id == programme_id)
+            query = query.where(programme_definitions.c.version == version).limit(1)
         with self._store.transaction() as conn:
-            row = conn.execute(query.order_by(programme_definitions.c.version.desc()).limit(1)).first()
+            row = conn.execute(query, params).first()
         if row is None:
             raise NotFoundError("programme", f"no programme {programme_id!r:.80} is registered")
         return self._of(row)

@@ -3,7 +3,7 @@
 ``Store.open(url)`` connects and migrates; see ``docs/store.md``.
 """
 
-from tessera.store.metadata import ACTOR_MAX
+from tessera.store.metadata import ACTOR_MAX, PRINCIPAL_ID_LENGTH
 from tessera.store.money_tables import (
     ADMIN_REQUEST_ID_LENGTH,
     AGENCY_TITLE_MAX,
@@ -53,6 +53,7 @@ from tessera.store.store import (
     ACCOUNTS_LIST_MAX,
     API_KEYS_ACTIVE_MAX,
     API_KEYS_LIST_MAX,
+    HOLDER_COLUMNS_MAX,
     PRINCIPALS_LIST_MAX,
     ApiKeyRecord,
     Conflict,
@@ -79,6 +80,7 @@ from tessera.store.tables import (
     LISTED_NAME_MAX,
     NOMINEE_SLOTS,
     NOTICE_APPEAL_ID_LENGTH,
+    NUMBER_LENGTH,
     OIDC_STATE_MAX,
     PASSKEY_LABEL_MAX,
     PERSON_NAME_MAX,
@@ -157,6 +159,7 @@ __all__ = [
     "GRIEVANCE_TEXT_MAX",
     "GROUNDS_MAX",
     "HIT_REFERENCE_MAX",
+    "HOLDER_COLUMNS_MAX",
     "HOUSEHOLD_CHANGES",
     "HOUSEHOLD_ID_LENGTH",
     "LEDGER_NAME_MAX",
@@ -165,6 +168,7 @@ __all__ = [
     "LIST_ID_MAX",
     "NOMINEE_SLOTS",
     "NOTICE_APPEAL_ID_LENGTH",
+    "NUMBER_LENGTH",
     "OIDC_STATE_MAX",
     "PASSKEY_LABEL_MAX",
     "PAYMENT_OUTCOME_MAX",
@@ -172,6 +176,7 @@ __all__ = [
     "PERSON_STATUSES",
     "POLICY_REFERENCE_MAX",
     "PRINCIPALS_LIST_MAX",
+    "PRINCIPAL_ID_LENGTH",
     "PROGRAMME_TEXT_MAX",
     "REASON_CODE_MAX",
     "REASON_MAX",

@@ -12,22 +12,24 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
-from tessera.limits import ID_LIMIT, check_batch_size
+from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
 from tessera.store.metadata import PRINCIPAL_ID_LENGTH
 
+_CACHE_KIB = 64 * 1024  # SQLite's page cache while many holders are recorded: their index pages, touched at random
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8).astype(np.uint32)
 
 
 def checked_holder_columns(
-    account_ids: object, principal_ids: object
+    account_ids: object, principal_ids: object, most: int = BATCH_SIZE_MAX
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_], npt.NDArray[np.intp]]:
     """Each account once (int64, sorted), its holder, and where the caller first named it; refused as the pairs are."""
     ids, holders = np.asarray(account_ids), np.asarray(principal_ids)
     if ids.ndim != 1 or holders.shape != ids.shape:
         raise InvalidInputError("holders", "must be two columns of one length: account ids and principal ids")
-    check_batch_size(len(ids), "holders")
+    check_batch_size(len(ids), "holders", most)
     if ids.dtype.kind not in "iu":
         raise InvalidInputError("holders", f"account ids must be integers, not {ids.dtype}")
     out_of_range = (ids < 1) | (ids > ID_LIMIT - 1)
@@ -72,28 +74,18 @@ def _not_principal_ids(holders: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
 def record_holder_columns(
     conn: Connection, ids: npt.NDArray[np.int64], holders: npt.NDArray[np.str_], first_at: npt.NDArray[np.intp]
 ) -> None:
-    """Insert the holders of accounts that have none yet, then read every one back: a clash is a ConflictError."""
-    postgres = conn.dialect.name == "postgresql"
-    distinct = np.unique(holders).tolist()
-    known = np.array(
-        sorted(r[0] for r in _in(conn, "SELECT id FROM principals WHERE id", distinct)), dtype=holders.dtype
-    )
-    missing = ~np.isin(holders, known)
-    if missing.any():
-        k = int(np.flatnonzero(missing)[np.argmin(first_at[missing])])
-        raise NotFoundError(f"holders[{first_at[k]}].principal_id", f"no principal {holders[k]}")
-    if postgres:
-        inserted = conn.exec_driver_sql(
-            "INSERT INTO account_holders (account_id, principal_id) SELECT * FROM unnest(%s::bigint[], %s::text[]) "
-            "ON CONFLICT (account_id) DO NOTHING",
-            (ids.tolist(), holders.tolist()),
-        )
-    else:
-        inserted = conn.exec_driver_sql(
-            "INSERT INTO account_holders (account_id, principal_id) VALUES (?, ?) ON CONFLICT (account_id) DO NOTHING",
-            list(zip(ids.tolist(), holders.tolist(), strict=True)),
-        )
-    if inserted.rowcount == len(ids):  # every account was free, and is now held as asked: nothing to read back
+    """Insert the holders of accounts that have none yet, then read every one back: a clash is a ConflictError.
+
+    The foreign key checks each new holder is a principal as it inserts (an index probe a row);
+    only when it refuses one are the principals read, to name the first unknown.
+    """
+    try:
+        with conn.begin_nested():  # a refused insert is undone alone, and the principals read to name it
+            inserted = _inserted(conn, ids, holders)
+    except IntegrityError:
+        _check_principals(conn, holders, first_at)
+        raise  # not an unknown principal after all: the caller's store error
+    if inserted == len(ids):  # every account was free, and is now held as asked: nothing to read back
         return
     stored = dict(_in(conn, "SELECT account_id, principal_id FROM account_holders WHERE account_id", ids.tolist()))
     found = np.array([stored.get(a, "") for a in ids.tolist()], dtype=holders.dtype)
@@ -103,6 +95,53 @@ def record_holder_columns(
         raise ConflictError(
             f"holders[{first_at[k]}].account_id", f"account {ids[k]} is held by {stored.get(int(ids[k]))}"
         )
+
+
+def record_many_holder_columns(
+    conn: Connection, ids: npt.NDArray[np.int64], holders: npt.NDArray[np.str_], first_at: npt.NDArray[np.intp]
+) -> None:
+    """``record_holder_columns`` a batch at a time in the caller's one transaction; SQLite's page cache enlarged for it.
+
+    Random account ids touch pages all over the holders' two indexes: a cache that holds them
+    writes each once a transaction, not once a batch (SQLite's default keeps 2 MiB).
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        (cache,) = conn.exec_driver_sql("PRAGMA cache_size").one()
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{_CACHE_KIB}")
+    try:
+        for start in range(0, len(ids), BATCH_SIZE_MAX):
+            part = slice(start, start + BATCH_SIZE_MAX)
+            record_holder_columns(conn, ids[part], holders[part], first_at[part])
+    finally:
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")  # the connection goes back to the pool as it came
+
+
+def _inserted(conn: Connection, ids: npt.NDArray[np.int64], holders: npt.NDArray[np.str_]) -> int:
+    """Insert (account, holder) for each account not held yet: how many were."""
+    if conn.dialect.name == "postgresql":
+        return conn.exec_driver_sql(
+            "INSERT INTO account_holders (account_id, principal_id) SELECT * FROM unnest(%s::bigint[], %s::text[]) "
+            "ON CONFLICT (account_id) DO NOTHING",
+            (ids.tolist(), holders.tolist()),
+        ).rowcount
+    return conn.exec_driver_sql(
+        "INSERT INTO account_holders (account_id, principal_id) VALUES (?, ?) ON CONFLICT (account_id) DO NOTHING",
+        list(zip(ids.tolist(), holders.tolist(), strict=True)),
+    ).rowcount
+
+
+def _check_principals(conn: Connection, holders: npt.NDArray[np.str_], first_at: npt.NDArray[np.intp]) -> None:
+    """NotFoundError naming the caller's first holder that is no principal."""
+    distinct = np.unique(holders).tolist()
+    known = np.array(
+        sorted(r[0] for r in _in(conn, "SELECT id FROM principals WHERE id", distinct)), dtype=holders.dtype
+    )
+    missing = ~np.isin(holders, known)
+    if missing.any():
+        k = int(np.flatnonzero(missing)[np.argmin(first_at[missing])])
+        raise NotFoundError(f"holders[{first_at[k]}].principal_id", f"no principal {holders[k]}")
 
 
 def _in(conn: Connection, query: str, values: list[Any]) -> list[Any]:

@@ -73,6 +73,8 @@ cycle_results = Table(
     Column("holder", String(PRINCIPAL_ID_LENGTH), nullable=False),  # their principal, who holds the entitlement
     Column("eligible", Boolean, nullable=False),
     Column("failed", BigInteger, nullable=False),  # bit i: the eligibility's clause i did not hold
+    # bit j: fact j of the programme's unreported_facts was never reported, leaving the unit not assessed (0026)
+    Column("unreported", BigInteger, nullable=False, server_default="0"),
     Column("amounts", String(400), nullable=False),  # per line, comma-separated, before any pro-rating
     Index(None, "person", "cycle_id"),  # a person's own results (migration 0023)
 )
@@ -97,6 +99,7 @@ grievances = Table(
     Column("resolved_at_ns", BigInteger, nullable=True),
     Column("reason", String(GRIEVANCE_REASON_MAX), nullable=True),
     Column("back_pay", String(BACK_PAY_MAX), nullable=True),
+    Column("back_paid_at_ns", BigInteger, nullable=True),  # when the ledger took every back-pay line (migration 0027)
     CheckConstraint("kind IN ({})".format(", ".join(f"'{k}'" for k in GRIEVANCE_KINDS)), name="kind"),
     CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in GRIEVANCE_STATUSES)), name="status"),
     Index(None, "subject"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -71,6 +72,9 @@ if TYPE_CHECKING:
 
 from tessera.store.locks import Busy, checked_lock_name, held_on_postgresql, held_on_sqlite
 from tessera.store.money_tables import agencies
+from tessera.store.shared import SHARED as _SHARED
+from tessera.store.shared import WRITE as _WRITE
+from tessera.store.shared import Shared, shared_transaction
 from tessera.store.tables import (
     KEY_ID_MAX,
     SECRET_HASH_MAX,
@@ -85,6 +89,7 @@ from tessera.store.tables import (
 
 PRINCIPALS_LIST_MAX = PAGE_SIZE_MAX
 ACCOUNTS_LIST_MAX = BATCH_SIZE_MAX  # one ledger batch's accounts fit one call
+HOLDER_COLUMNS_MAX = 8 * BATCH_SIZE_MAX  # holders recorded in one transaction by ``set_many_account_holder_columns``
 API_KEYS_ACTIVE_MAX = 100  # per principal; a leak of keys is a bug, not a workload
 API_KEYS_LIST_MAX = PAGE_SIZE_MAX  # the newest; revoked keys stay on record
 SECRET_HASH_MIN = 16  # below 128 bits a "hash" is a mistake
@@ -99,7 +104,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PRINCIPAL_ID = re.compile(r"p_[0-9a-f]{16}")
 _KEY_ID = re.compile(rf"[A-Za-z0-9_.-]{{1,{KEY_ID_MAX}}}")
 _SUBJECT = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{SUBJECT_MAX - 1}}}")
-_WRITE = "tessera_write"  # execution option: this transaction will write
 # What a write's broken constraint means, looked up after the rollback; None: none of the caller's.
 Conflict = Callable[[], TesseraError | None]
 
@@ -396,6 +400,17 @@ class Store:
         with self._transaction(write=True, conflict=lambda: None) as conn:
             record_holder_columns(conn, ids, holders, first_at)
 
+    def set_many_account_holder_columns(self, account_ids: NDArray[Any], principal_ids: NDArray[Any]) -> None:
+        """``set_account_holder_columns`` for up to ``HOLDER_COLUMNS_MAX`` (several batches) in one transaction.
+
+        For a caller recording many at once (a cycle's new entitlements): one commit for them all.
+        """
+        from tessera.store.holders import checked_holder_columns, record_many_holder_columns  # noqa: PLC0415 (numpy)
+
+        ids, holders, first_at = checked_holder_columns(account_ids, principal_ids, HOLDER_COLUMNS_MAX)
+        with self._transaction(write=True, conflict=lambda: None) as conn:
+            record_many_holder_columns(conn, ids, holders, first_at)
+
     def account_holders(self, account_ids: Sequence[int]) -> dict[int, str]:
         """The holder of each of ``account_ids`` that has one."""
         ids = _checked_account_ids(account_ids)
@@ -505,6 +520,36 @@ class Store:
                 raise StoreError(f"cannot migrate the database at {self.url_redacted}: {exc}") from exc
 
     @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One connection for every transaction this thread opens inside: its reads share one transaction.
+
+        A request that reads many registries (a till's: the outlet, its authorisation, the
+        person, the programme) pays one checkout, BEGIN and COMMIT instead of one each. A write
+        inside ends the shared read first and runs as its own transaction on the same connection
+        (taking the write lock up front, as always); reads after it start a new one, so they see
+        it. Nested scopes join the outer one; another thread never joins.
+        """
+        if self._closed:
+            raise StoreClosedError("the store was closed")
+        outer = _SHARED.get()
+        if outer is not None and outer.store is self and outer.thread == threading.get_ident():
+            yield
+            return
+        try:
+            conn = self._engine.connect()
+        except (DBAPIError, PoolTimeoutError) as exc:
+            raise StoreError(f"cannot reach the database at {self.url_redacted}: {self._reason(exc)}") from exc
+        try:
+            with conn:  # closing it rolls back the read left open: it wrote nothing
+                token = _SHARED.set(Shared(self, threading.get_ident(), conn))
+                try:
+                    yield
+                finally:
+                    _SHARED.reset(token)
+        except DBAPIError as exc:
+            raise self._failed(exc) from exc
+
+    @contextmanager
     def _transaction(self, write: bool = False, conflict: Conflict | None = None) -> Iterator[Connection]:
         """One transaction on a pooled connection; driver faults come out as ``StoreError``.
 
@@ -513,6 +558,11 @@ class Store:
         """
         if self._closed:
             raise StoreClosedError("the store was closed")
+        shared = _SHARED.get()
+        if shared is not None and shared.store is self and shared.thread == threading.get_ident():
+            with shared_transaction(shared, write, conflict, self._failed) as conn:
+                yield conn
+            return
         try:
             conn = self._engine.connect()
         except (DBAPIError, PoolTimeoutError) as exc:

@@ -25,7 +25,7 @@ from tessera.api.schemas import (
 from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from tessera.ledger import CreateTransferStatus, Transfer
-from tessera.programs import GRIEVANCES_LIST_MAX, Grievance, Programme, check_programme_officer
+from tessera.programs import BACK_PAY_FIELD, GRIEVANCES_LIST_MAX, Grievance, Programme, check_programme_officer
 from tessera.service import Caller, Owed, Services, access_note
 
 router = APIRouter(tags=["programmes"])
@@ -33,7 +33,6 @@ router = APIRouter(tags=["programmes"])
 GrievanceIdPath = Annotated[str, Path(pattern=r"^g_[0-9a-f]{16}$", description="'g_' and 16 hex digits")]
 ProgrammeIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 GRIEVANCE_FIELDS = ("programme.grievance",)  # what a grievance shows of a person: that they filed it, and what
-BACK_PAY_FIELD = "programme.back_pay"
 OUTCOME_MAX = 200  # an access entry's outcome text
 REFUSED = (ConflictError, ForbiddenError, InvalidInputError, NotFoundError)
 

@@ -216,7 +216,7 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
             caller, touched, ("ledger.transfer",), "refused: not the caller's to debit", unstated=PAYMENT_PURPOSE
         )
         raise _refusal(batch, i, bool(settles[i]))
-    _refuse_exempt_credits(services, caller, batch, debit=debit, credit=credit, holders=holders)
+    _refuse_entitlement_credits(services, caller, batch, debit=debit, credit=credit, holders=holders)
     people = _people(services, caller, holders)
     # A hold not there yet may land before the batch applies: judge it then, under the ledger's lock.
     pending_ids = batch["pending_id"]
@@ -251,7 +251,7 @@ def _check_transfers(services: Services, caller: Caller, batch: Packed) -> _Chec
     return _Check(debit, credit, people, guard, issuance)
 
 
-def _refuse_exempt_credits(
+def _refuse_entitlement_credits(
     services: Services,
     caller: Caller,
     batch: Packed,
@@ -260,11 +260,13 @@ def _refuse_exempt_credits(
     credit: npt.NDArray[np.uint64],
     holders: dict[int, str],
 ) -> None:
-    """Refuse the batch if it pays a restricted person's entitlement to basic needs from anything but a programme.
+    """Refuse the batch if it pays an entitlement from anything but a programme's account.
 
-    A payments restriction leaves those accounts open so the person can buy food, fuel and
-    medicine (``tessera.rules.due_process.freezes``); money from a wallet or a shop paid into
-    one would reach them round the freeze. A void pays no one: it is never refused here.
+    A payments restriction leaves a basic-needs entitlement open so the person can buy food,
+    fuel and medicine (``tessera.rules.due_process.freezes``): money from a wallet or a shop
+    paid into one would reach them round the freeze, and money parked there before a
+    restriction would stay spendable under it. So an entitlement takes its programme's
+    payments alone, restricted or not. A void pays no one: it is never refused here.
     """
 
     def debit_codes(indices: npt.NDArray[np.intp]) -> npt.NDArray[np.integer]:
@@ -273,14 +275,20 @@ def _refuse_exempt_credits(
         code_of = dict(zip(found["id"].tolist(), found["code"].tolist(), strict=True))
         return np.array([code_of.get(int(a), 0) for a in payers.tolist()], dtype=np.int64)
 
-    found = services.restrictions.freezes.refused_credits(debit_codes, credit)  # empty at once when none is exempt
-    refused = found[(batch["flags"][found] & TransferFlags.void_pending_transfer) == 0]
+    pays = (batch["flags"] & TransferFlags.void_pending_transfer) == 0
+    payees = np.unique(credit[pays & (credit > 0) & (credit < ID_LIMIT)])
+    found = services.ledger.lookup_account_records(payees)
+    entitlements = found["id"][found["code"] == AccountKind.entitlement]
+    if not len(entitlements):
+        return
+    hits = np.flatnonzero(pays & np.isin(credit, entitlements))
+    refused = hits[np.asarray(debit_codes(hits)) != AccountKind.programme]
     if not len(refused):
         return
     i = int(refused[0])
     account = int(credit[i])
     touched = services.person_subjects([holders[account]] if account in holders else [], caller.principal)
-    services.record_access(caller, touched, ("ledger.transfer",), "refused: a restricted person's entitlement")
+    services.record_access(caller, touched, ("ledger.transfer",), "refused: an entitlement takes its programme's alone")
     raise _exempt_refusal(i, account)
 
 

@@ -67,8 +67,10 @@ def _post(
 
 
 def _public(services: Services, redemption: Redemption) -> RedemptionPublic:
+    if redemption.co_payment is None:  # the currency's decimals format the co-payment alone
+        return RedemptionPublic.of(redemption)
     currency = services.programmes.get(redemption.programme).programme.currency
-    unit = next((u for u in services.ledger_units.all() if u.name == currency), None)
+    unit = None if currency is None else services.ledger_unit_named(currency)
     return RedemptionPublic.of(redemption, unit.decimals if unit else 2)
 
 
@@ -104,15 +106,16 @@ def create_redemption(
     asked = {"outlet": outlet_id, **body.model_dump(mode="json")}
     canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()
-    done = _logging_refusals(
-        services,
-        caller,
-        lambda: services.redemptions.redeem(
-            caller.principal, outlet_id, body.to_domain(), key=idempotency_key, body_sha256=digest,
-            post=_post(services, caller),
-        ),
-    )  # fmt: skip
-    return _public(services, done)
+    with services.store.reading():  # the request's reads in one transaction on one connection
+        done = _logging_refusals(
+            services,
+            caller,
+            lambda: services.redemptions.redeem(
+                caller.principal, outlet_id, body.to_domain(), key=idempotency_key, body_sha256=digest,
+                post=_post(services, caller),
+            ),
+        )  # fmt: skip
+        return _public(services, done)
 
 
 @router.get("/v1/outlets/{outlet_id}/redemptions/{redemption_id}", openapi_extra=declare(Action.redemptions_read))
@@ -158,8 +161,9 @@ def my_redemption(redemption_id: RedemptionIdPath, caller: CallerDep, services: 
 @router.post("/v1/me/redemptions/{redemption_id}/approve", openapi_extra=declare(Action.me_redemptions_approve))
 def approve_redemption(redemption_id: RedemptionIdPath, caller: CallerDep, services: ServicesDep) -> RedemptionPublic:
     """Approve, logged in with my passkey, a redemption the till asked: it is drawn now."""
-    done = services.redemptions.approve(caller.principal, redemption_id, _post(services, caller))
-    return _public(services, done)
+    with services.store.reading():
+        done = services.redemptions.approve(caller.principal, redemption_id, _post(services, caller))
+        return _public(services, done)
 
 
 @router.post("/v1/me/redemptions/{redemption_id}/decline", openapi_extra=declare(Action.me_redemptions_approve))

@@ -58,6 +58,10 @@ class GrievancePublic(FromRecord):
     resolved_at: Rfc3339OrNone = beside("resolved_at_ns")
     reason: str | None
     back_pay: list[BackPayPublic]
+    back_paid_at_ns: int | None = Field(
+        description="when the ledger took every back-pay line; null while owed (sent again at the service's start)"
+    )
+    back_paid_at: Rfc3339OrNone = beside("back_paid_at_ns")
 
 
 class GrievancesPublic(BaseModel):

@@ -11,8 +11,8 @@ still uncommitted; every trigger takes a shared transaction-level advisory lock 
 a reader takes it exclusively while it reads the newest sequence number: every change
 numbered up to it has then committed.
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0028
+Revises: 0027
 Create Date: 2026-12-07
 """
 
@@ -21,12 +21,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026"
-down_revision = "0025"
+revision = "0028"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
-LOCK = 0x7E55E7A_0026  # the advisory lock's key: tessera.programs.active_persons.CHANGES_LOCK, the same
+LOCK = 0x7E55E7A_0028  # the advisory lock's key: tessera.programs.active_persons.CHANGES_LOCK, the same
 _READ = ("principal_id", "birth_date", "sex", "status")  # the facts a snapshot keeps; numbers never change
 _SQLITE = [
     "CREATE TRIGGER person_changes_insert AFTER INSERT ON persons "

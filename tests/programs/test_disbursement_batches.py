@@ -1,0 +1,121 @@
+"""A disbursement reads the frozen preview back as columns, and opens and records only the accounts not open yet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import update
+
+from tessera.errors import ConflictError
+from tessera.ledger import Ledger
+from tessera.programs import entitlement_account_ids, entitlement_accounts
+from tessera.programs.payable import payable_columns
+from tessera.store import cycle_results
+from tests.programs.cycle_world import CYCLE_DATE_NS, MONEY, World, cycles_through, open_world, programme_text, register
+
+
+class CountingLedger:
+    """The real ledger, counting the accounts it is asked to open."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self.accounts_asked = 0
+
+    def create_accounts(self, accounts: Any, **options: Any) -> Any:
+        self.accounts_asked += len(accounts)
+        return self._ledger.create_accounts(accounts, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """A fresh service with 60 seeded persons and the adult cash programme registered and funded."""
+    made = open_world(tmp_path)
+    register(made, programme_text())
+    yield made
+    made.services.close()
+
+
+def _approved(world: World, cycle_date_ns: int = CYCLE_DATE_NS) -> int:
+    cycles = world.services.cycles
+    cycle = cycles.create("adult_cash", cycle_date_ns, by=world.maker)
+    cycles.preview(cycle.id, by=world.maker)
+    return cycles.approve(cycle.id, by=world.checker).id
+
+
+def _by_row(world: World, cycle_id: int) -> list[tuple[str, str, int, tuple[int, ...]]]:
+    return [
+        (r.person, r.holder, r.seq, r.amounts)
+        for r in world.services.cycles.results(cycle_id, limit=1000)
+        if r.eligible
+    ]
+
+
+def _columns(world: World, cycle_id: int) -> list[tuple[str, str, int, tuple[int, ...]]]:
+    with world.services.store.transaction() as conn:
+        numbers, holders, seqs, amounts = payable_columns(conn, cycle_id, 1)
+    return [
+        (n.decode(), h.decode(), int(s), tuple(a.tolist()))
+        for n, h, s, a in zip(numbers, holders, seqs, amounts, strict=True)
+    ]
+
+
+def test_payable_columns__the_eligible_results_in_seq_order(world: World) -> None:
+    """The columns hold what the results say of each eligible unit, in the preview's order."""
+    cycle_id = _approved(world)
+    expected = _by_row(world, cycle_id)
+    assert 0 < len(expected) < 60
+    assert _columns(world, cycle_id) == expected
+
+
+def test_payable_columns__a_row_not_as_written_falls_back_to_reading_rows(world: World) -> None:
+    """A person's number of another width cannot be cut from the concatenated block: the rows are read instead."""
+    cycle_id = _approved(world)
+    first = _by_row(world, cycle_id)[0]
+    with world.services.store.transaction(write=True) as conn:
+        conn.execute(
+            update(cycle_results)
+            .where(cycle_results.c.cycle_id == cycle_id, cycle_results.c.seq == first[2])
+            .values(person="12345")
+        )
+    expected = _by_row(world, cycle_id)
+    assert expected[0][0] == "12345"
+    assert _columns(world, cycle_id) == expected
+
+
+def test_disburse__a_later_cycle_opens_no_account(world: World) -> None:
+    """Every entitlement open already: a second cycle asks the ledger to open none (nor records a holder), and pays."""
+    services = world.services
+    first = services.cycles.disburse(_approved(world), by=world.checker)
+    counting = CountingLedger(services.ledger)
+    cycles = cycles_through(world, counting)  # type: ignore[arg-type]
+    second = cycles.disburse(_approved(world), by=world.checker)
+    assert counting.accounts_asked == 0
+    assert second.transfers_applied == first.transfers_applied > 0
+    paid = _by_row(world, second.cycle.id)
+    ids = entitlement_account_ids("adult_cash", MONEY, np.array([person for person, *_ in paid]))
+    balances = [a.balance for a in services.ledger.lookup_accounts(ids.tolist())]
+    assert balances == [2 * amounts[0] for *_, amounts in paid]
+
+
+def test_disburse__an_entitlement_open_with_other_fields_is_refused_as_the_ledger_would(world: World) -> None:
+    """An account open under the entitlement's id for its holder, but not earmarked as the programme says: refused."""
+    cycle_id = _approved(world)
+    services = world.services
+    person, holder, *_ = _by_row(world, cycle_id)[0]
+    programme = services.programmes.get("adult_cash").programme
+    account = entitlement_accounts(programme, MONEY, np.array([person]), np.array([holder]))
+    account["allowed_categories"] = 0
+    services.store.set_account_holders([(int(account["id"][0]), holder)])
+    services.ledger.create_accounts(account)
+    with pytest.raises(
+        ConflictError, match=r"^accounts: entitlement account \d+ refused: exists_with_different_fields"
+    ):
+        services.cycles.disburse(cycle_id, by=world.checker)
+    assert services.ledger.lookup_accounts([int(account["id"][0])])[0].balance == 0
