@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tessera.money import ledger_unit
-from tessera.programs import (
-    EXAMPLE_LEDGERS,
-    EXAMPLE_PROGRAMMES,
-    CompiledProgramme,
-    Population,
-    builtin_programmes_path,
-    fact_schema,
-    guarded_amount,
-    guarded_eligibility,
-    load_programmes,
-    preview,
-)
-from tessera.rules import FieldType, builtin_benefits, builtin_definitions
-
-TYPES, BASES = builtin_definitions()
-ROWS = json.loads(builtin_programmes_path(EXAMPLE_LEDGERS).read_text(encoding="utf-8"))["ledgers"]
-LEDGERS = [ledger_unit(r["id"], r["name"], r["unit"], r["decimals"], r["issuer"], category=r["category"]) for r in ROWS]
-PROGRAMMES = load_programmes([builtin_programmes_path(EXAMPLE_PROGRAMMES)], TYPES, BASES, ledgers=LEDGERS)
-COMPILED = [CompiledProgramme(p, TYPES, builtin_benefits()) for p in PROGRAMMES]
-SCHEMA = fact_schema(TYPES, builtin_benefits())
-UNITS = 12
-
-
-def _column(field_type: FieldType, draw: Any) -> Any:
-    if field_type is FieldType.boolean:
-        return np.array(draw(st.lists(st.booleans(), min_size=UNITS, max_size=UNITS)))
-    return np.array(draw(st.lists(st.integers(0, 10_000_000), min_size=UNITS, max_size=UNITS)), np.int64)
+from tessera.programs import Population, guarded_amount, guarded_eligibility, preview
+from tests.programs.compiled_examples import COMPILED, SCHEMA, TYPES, UNITS, column
 
 
 @settings(max_examples=60, deadline=None)
@@ -46,7 +19,7 @@ def test_compiled_preview_agrees_with_cel_per_unit(data: st.DataObject) -> None:
     """Eligibility and every line's amount, compiled over columns, equal CEL's answer for each unit's facts."""
     for compiled in COMPILED:
         assert not compiled.fallback, compiled.fallback
-        columns = {name: _column(t, data.draw) for name, t in compiled.facts.items()}
+        columns = {name: column(t, data.draw) for name, t in compiled.facts.items()}
         numbers = np.array([f"{i:012d}" for i in range(UNITS)])
         population = Population(numbers, np.array(["p"] * UNITS), columns, np.array([]))
         found = preview(compiled, population)

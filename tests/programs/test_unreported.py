@@ -15,30 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert
 
-from tessera.money import ledger_unit
-from tessera.programs import (
-    EXAMPLE_LEDGERS,
-    EXAMPLE_PROGRAMMES,
-    CompiledProgramme,
-    Population,
-    builtin_programmes_path,
-    fact_schema,
-    guarded_eligibility,
-    load_programmes,
-    preview,
-)
-from tessera.rules import FieldType, builtin_benefits, builtin_definitions
+from tessera.programs import Population, guarded_eligibility, preview
 from tessera.store import rule_events
+from tests.programs.compiled_examples import COMPILED, SCHEMA, TYPES, UNITS, column
 from tests.programs.cycle_world import CYCLE_DATE_NS, World, open_world, register
 
-TYPES, BASES = builtin_definitions()
-ROWS = json.loads(builtin_programmes_path(EXAMPLE_LEDGERS).read_text(encoding="utf-8"))["ledgers"]
-LEDGERS = [ledger_unit(r["id"], r["name"], r["unit"], r["decimals"], r["issuer"], category=r["category"]) for r in ROWS]
-PROGRAMMES = load_programmes([builtin_programmes_path(EXAMPLE_PROGRAMMES)], TYPES, BASES, ledgers=LEDGERS)
-COMPILED = [CompiledProgramme(p, TYPES, builtin_benefits()) for p in PROGRAMMES]
-SCHEMA = fact_schema(TYPES, builtin_benefits())
 INCOME = "reported.income_assessed.monthly_income"
-UNITS = 12
 SUBSTITUTES = (0, 1, 2_999_999, 3_000_000, 10**9)  # values an unreported income might turn out to have
 
 MEANS_TESTED = """
@@ -75,7 +57,7 @@ def test_example_programmes__income_is_a_fact_that_may_be_unreported() -> None:
 def test_preview__pays_only_what_holds_whatever_the_unreported_facts_turn_out_to_be(data: st.DataObject) -> None:
     """Eligible with a fact missing only if CEL says so for every value it could have; all known: CEL's answer."""
     for compiled in COMPILED:
-        columns = {name: _column(t, data.draw) for name, t in compiled.facts.items()}
+        columns = {name: column(t, data.draw) for name, t in compiled.facts.items()}
         flags = st.lists(st.booleans(), min_size=UNITS, max_size=UNITS)
         missing = {f: np.array(data.draw(flags)) for f in compiled.unreported_facts}
         for name, gone in missing.items():
@@ -147,12 +129,6 @@ def _report_income(world: World, incomes: dict[str, int]) -> None:
     ]  # fmt: skip
     with world.services.store.transaction(write=True) as conn:
         conn.execute(insert(rule_events), rows)
-
-
-def _column(field_type: FieldType, draw: Any) -> Any:
-    if field_type is FieldType.boolean:
-        return np.array(draw(st.lists(st.booleans(), min_size=UNITS, max_size=UNITS)))
-    return np.array(draw(st.lists(st.integers(0, 10_000_000), min_size=UNITS, max_size=UNITS)), np.int64)
 
 
 def _cel(text: str, facts: dict[str, Any]) -> bool:

@@ -535,10 +535,7 @@ class Store:
         if outer is not None and outer.store is self and outer.thread == threading.get_ident():
             yield
             return
-        try:
-            conn = self._engine.connect()
-        except (DBAPIError, PoolTimeoutError) as exc:
-            raise StoreError(f"cannot reach the database at {self.url_redacted}: {self._reason(exc)}") from exc
+        conn = self._connect()
         try:
             with conn:  # closing it rolls back the read left open: it wrote nothing
                 token = _SHARED.set(Shared(self, threading.get_ident(), conn))
@@ -548,6 +545,12 @@ class Store:
                     _SHARED.reset(token)
         except DBAPIError as exc:
             raise self._failed(exc) from exc
+
+    def _connect(self) -> Connection:
+        try:
+            return self._engine.connect()
+        except (DBAPIError, PoolTimeoutError) as exc:
+            raise StoreError(f"cannot reach the database at {self.url_redacted}: {self._reason(exc)}") from exc
 
     @contextmanager
     def _transaction(self, write: bool = False, conflict: Conflict | None = None) -> Iterator[Connection]:
@@ -563,10 +566,7 @@ class Store:
             with shared_transaction(shared, write, conflict, self._failed) as conn:
                 yield conn
             return
-        try:
-            conn = self._engine.connect()
-        except (DBAPIError, PoolTimeoutError) as exc:
-            raise StoreError(f"cannot reach the database at {self.url_redacted}: {self._reason(exc)}") from exc
+        conn = self._connect()
         try:
             with conn:
                 if write:
