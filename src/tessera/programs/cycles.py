@@ -353,8 +353,8 @@ class Cycles:
         """Which of each batch's accounts (from batch ``done``) are not open yet, their holders recorded first.
 
         Every new account's holder is recorded before the first batch, in one store call that
-        takes them in key order in a few large transactions (not a group's few at random, each
-        transaction rewriting index pages all over). An account already held (by an earlier
+        takes them in principal order in a few large transactions (not a group's few at random,
+        each transaction rewriting index pages all over). An account already held (by an earlier
         cycle, or before a crash) costs no write; the store refuses one held by another holder.
         """
         fresh, ids, holders = [], [], []
