@@ -15,6 +15,7 @@ from tessera.ledger import Ledger
 from tessera.programs import entitlement_account_ids, entitlement_accounts
 from tessera.programs.payable import payable_columns
 from tessera.store import cycle_results
+from tessera.store import holders as holders_module
 from tests.programs.cycle_world import CYCLE_DATE_NS, MONEY, World, cycles_through, open_world, programme_text, register
 
 
@@ -119,3 +120,50 @@ def test_disburse__an_entitlement_open_with_other_fields_is_refused_as_the_ledge
     ):
         services.cycles.disburse(cycle_id, by=world.checker)
     assert services.ledger.lookup_accounts([int(account["id"][0])])[0].balance == 0
+
+
+def test_disburse__a_crash_in_the_holders_pass_is_finished_by_disbursing_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the pass's first transaction: some holders recorded, no account open; a rerun pays every unit."""
+    cycle_id = _approved(world)
+    services = world.services
+    paid = _by_row(world, cycle_id)
+    ids = entitlement_account_ids("adult_cash", MONEY, np.array([person for person, *_ in paid]))
+    record = holders_module.record_holder_columns_part
+    calls = []
+
+    def crashing(*args: Any) -> None:
+        calls.append(len(args[1]))
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        record(*args)
+
+    monkeypatch.setattr(holders_module, "PASS_PART_ROWS", 7)
+    monkeypatch.setattr(holders_module, "record_holder_columns_part", crashing)
+    with pytest.raises(RuntimeError, match="killed"):
+        services.cycles.disburse(cycle_id, by=world.checker)
+    assert len(services.store.account_holders(ids.tolist())) == 7
+    assert services.ledger.lookup_accounts(ids.tolist()) == []
+    monkeypatch.setattr(holders_module, "record_holder_columns_part", record)
+    done = services.cycles.disburse(cycle_id, by=world.checker)
+    assert done.transfers_applied == len(paid) > 7
+    assert services.store.account_holders(ids.tolist()) == {
+        i: holder for i, (_, holder, *_) in zip(ids.tolist(), paid, strict=True)
+    }
+    balances = [a.balance for a in services.ledger.lookup_accounts(ids.tolist())]
+    assert balances == [amounts[0] for *_, amounts in paid]
+
+
+def test_disburse__an_entitlement_held_by_another_is_refused_before_any_account_opens(world: World) -> None:
+    """An entitlement's id recorded for another principal (not open): the holders pass refuses it, nothing opens."""
+    cycle_id = _approved(world)
+    services = world.services
+    paid = _by_row(world, cycle_id)
+    ids = entitlement_account_ids("adult_cash", MONEY, np.array([person for person, *_ in paid]))
+    taken = int(ids[len(ids) // 2])
+    services.store.set_account_holders([(taken, world.maker.id)])
+    with pytest.raises(ConflictError, match=rf"account {taken} is held by {world.maker.id}$"):
+        services.cycles.disburse(cycle_id, by=world.checker)
+    assert services.ledger.lookup_accounts(ids.tolist()) == []
+    assert services.store.account_holders([taken]) == {taken: world.maker.id}

@@ -11,17 +11,22 @@ from tessera.auth.principals import Principal, Role
 from tessera.errors import BatchSizeError, ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
 from tessera.store import ACCOUNTS_LIST_MAX, HOLDER_COLUMNS_MAX, Store
+from tessera.store import holders as holders_module
 
 BIG = ID_LIMIT - 1
 Setter = Callable[[Sequence[tuple[int, str]]], None]
 
 
-@pytest.fixture(params=["pairs", "columns", "many"])
+@pytest.fixture(params=["pairs", "columns", "many", "cycle"])
 def set_holders(request: pytest.FixtureRequest, store: Store) -> Setter:
-    """``set_account_holders`` on pairs, or ``set_account_holder_columns`` (or its many-batch form) on two columns."""
+    """``set_account_holders`` on pairs, or ``set_account_holder_columns`` (or its many or cycle form) on columns."""
     if request.param == "pairs":
         return store.set_account_holders
-    setter = store.set_account_holder_columns if request.param == "columns" else store.set_many_account_holder_columns
+    setter = {
+        "columns": store.set_account_holder_columns,
+        "many": store.set_many_account_holder_columns,
+        "cycle": store.set_cycle_account_holder_columns,
+    }[request.param]
     return lambda pairs: setter(np.array([a for a, _ in pairs], np.uint64), np.array([p for _, p in pairs]))
 
 
@@ -148,3 +153,23 @@ def test_many__more_than_its_limit_is_refused(store: Store, citizen: Principal) 
     ids = np.arange(1, HOLDER_COLUMNS_MAX + 2, dtype=np.int64)
     with pytest.raises(BatchSizeError):
         store.set_many_account_holder_columns(ids, np.full(len(ids), citizen.id))
+
+
+def test_cycle__a_transaction_a_part_those_before_a_refusal_stay(
+    store: Store, citizen: Principal, officer: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In parts of two (principal, then account order): a clash in the second keeps the first, writes no later one."""
+    monkeypatch.setattr(holders_module, "PASS_PART_ROWS", 2)
+    store.set_account_holders([(4, officer.id)])
+    with pytest.raises(ConflictError) as caught:
+        store.set_cycle_account_holder_columns(np.array([5, 4, 3, 2, 1]), np.full(5, citizen.id))
+    assert caught.value.field == "holders[1].account_id"
+    assert store.account_holders([1, 2, 3, 4, 5]) == {1: citizen.id, 2: citizen.id, 4: officer.id}
+
+
+def test_cycle__in_principal_order_whatever_the_callers(citizen: Principal, officer: Principal) -> None:
+    """The order the pass records in: by principal id as text; equal ones in the order given (account order)."""
+    holders = np.array([officer.id, citizen.id, officer.id, "p_ffffffffffffffff", "p_0000000000000000"])
+    order = holders_module.by_principal(holders).tolist()
+    assert holders[order].tolist() == sorted(holders.tolist())
+    assert order.index(0) < order.index(2)

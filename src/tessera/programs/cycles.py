@@ -9,9 +9,10 @@ Approval tells each unit the programme's previous disbursed cycle paid, and this
 why, and how to appeal (``lost_eligibility.py``), when the cycles are given ``eligibility_loss``.
 
 Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
-entitlement accounts opened as needed, then transfers from each line's programme account,
-each batch durable before the next, in groups of eight whose new holders are recorded in
-one transaction, and ``batches_done`` recorded after each group. A crash at any point is
+every new entitlement account's holder recorded first, for the whole cycle in one pass (in
+principal order, a few large transactions), then batch by batch the new accounts opened and the
+transfers from each line's programme account applied, each batch durable before the next, and
+``batches_done`` recorded after each group of eight. A crash at any point is
 finished by disbursing again: batches already recorded are skipped, and the group in
 flight is sent again, where the ledger answers ``exists`` for what it had applied. A second
 disbursement of a disbursed cycle pays nothing and answers what was done. One call at a time
@@ -51,11 +52,10 @@ from tessera.programs.payable import payable_columns
 from tessera.programs.preview import CompiledProgramme, LineTotal, Preview, preview
 from tessera.programs.programmes import OverBudget, Programme
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
-from tessera.store import HOLDER_COLUMNS_MAX, Store, cycle_results, principals, programme_cycles
+from tessera.store import Store, cycle_results, principals, programme_cycles
 
 logger = logging.getLogger(__name__)
-_HOLDER_BATCHES = HOLDER_COLUMNS_MAX // BATCH_SIZE_MAX  # batches whose new accounts' holders are recorded at once
-_Batch = tuple[npt.NDArray[np.bytes_], npt.NDArray[np.void], npt.NDArray[np.void]]  # holders, accounts, transfers
+_GROUP_BATCHES = 8  # batches paid between two records of ``batches_done``
 
 
 class CycleStatus(StrEnum):
@@ -288,17 +288,15 @@ class Cycles:
         applied = existing = 0
         plan = self._plan(cycle, registered)
         clock.lap("read")
-        for first in range(cycle.batches_done, len(plan.starts), _HOLDER_BATCHES):
-            indices = range(first, min(first + _HOLDER_BATCHES, len(plan.starts)))
-            batches = [plan.batch(index) for index in indices]
-            clock.lap("read")
-            fresh = [self._not_open(accounts) for _, accounts, _ in batches]
-            clock.lap("accounts")
-            self._hold(batches, fresh)
-            clock.lap("holders")
-            for index, (_, accounts, transfers), new in zip(indices, batches, fresh, strict=True):
-                if new.any():
-                    self._open(accounts[new])
+        fresh = self._hold(plan, cycle.batches_done, clock)
+        for first in range(cycle.batches_done, len(plan.starts), _GROUP_BATCHES):
+            indices = range(first, min(first + _GROUP_BATCHES, len(plan.starts)))
+            for index in indices:
+                transfers = plan.transfers(index)
+                new = fresh[index - cycle.batches_done]
+                clock.lap("read")
+                if new.any():  # packed again, not kept from the holders' pass: a cycle's accounts are many
+                    self._open(plan.accounts(index)[1][new])
                 clock.lap("accounts")
                 paid = self._ledger.create_transfers(transfers).statuses
                 clock.lap("ledger")
@@ -351,17 +349,27 @@ class Cycles:
             raise ConflictError("accounts", f"entitlement account {account_id} refused: {reason}")
         return fresh
 
-    def _hold(self, batches: list[_Batch], fresh: list[npt.NDArray[np.bool_]]) -> None:
-        """Record the holders of the accounts about to open, several batches in one store call.
+    def _hold(self, plan: _Plan, done: int, clock: _Clock) -> list[npt.NDArray[np.bool_]]:
+        """Which of each batch's accounts (from batch ``done``) are not open yet, their holders recorded first.
 
-        Holders are recorded before their accounts open, so an account the ledger has already
-        had its holder recorded (by an earlier cycle, or before a crash): only new ones cost a write.
-        The store refuses an account recorded for another holder.
+        Every new account's holder is recorded before the first batch, in one store call that
+        takes them in principal order in a few large transactions (not a group's few at random,
+        each transaction rewriting index pages all over). An account already held (by an earlier
+        cycle, or before a crash) costs no write; the store refuses one held by another holder.
         """
-        ids = [accounts["id"][new] for (_, accounts, _), new in zip(batches, fresh, strict=True)]
-        holders = [held[new] for (held, _, _), new in zip(batches, fresh, strict=True)]
+        fresh, ids, holders = [], [], []
+        for index in range(done, len(plan.starts)):
+            held, accounts = plan.accounts(index)
+            clock.lap("read")
+            new = self._not_open(accounts)
+            clock.lap("accounts")
+            fresh.append(new)
+            ids.append(accounts["id"][new])
+            holders.append(held[new])
         if sum(map(len, ids)):
-            self._store.set_many_account_holder_columns(np.concatenate(ids), np.concatenate(holders).astype(np.str_))
+            self._store.set_cycle_account_holder_columns(np.concatenate(ids), np.concatenate(holders).astype(np.str_))
+        clock.lap("holders")
+        return fresh
 
     def _open(self, accounts: npt.NDArray[np.void]) -> None:
         """Open entitlement accounts whose holders are recorded; one the ledger refuses stops the run, named."""
@@ -503,30 +511,43 @@ class _Plan:
     per_batch: int  # units a batch
     starts: npt.NDArray[np.int64]
 
-    def batch(self, index: int) -> _Batch:
-        """Batch ``index``: each account's holder, the entitlement accounts, the transfers; by seq and line."""
+    def accounts(self, index: int) -> tuple[npt.NDArray[np.bytes_], npt.NDArray[np.void]]:
+        """Batch ``index``'s entitlement accounts and each one's holder, by seq and line."""
         programme = self.registered.programme
-        start = int(self.starts[index])
-        chunk = slice(start, start + self.per_batch)
-        numbers, holders, seqs, paid = self.numbers[chunk], self.holders[chunk], self.seqs[chunk], self.paid[chunk]
-        held, accounts, transfers = [], [], []
+        numbers, holders, _, paid = self._chunk(index)
+        held, accounts = [], []
         for k, line in enumerate(programme.lines):
             pays = paid[:, k] > 0
-            who = numbers[pays]
-            accounts.append(entitlement_accounts(programme, line.ledger_id, who, holders[pays]))
+            accounts.append(entitlement_accounts(programme, line.ledger_id, numbers[pays], holders[pays]))
+            held.append(holders[pays])
+        return np.concatenate(held), np.concatenate(accounts)
+
+    def transfers(self, index: int) -> npt.NDArray[np.void]:
+        """Batch ``index``'s transfers, by seq and line (each to the account ``accounts`` packs at its place)."""
+        programme = self.registered.programme
+        numbers, _, seqs, paid = self._chunk(index)
+        transfers = []
+        for k, line in enumerate(programme.lines):
+            pays = paid[:, k] > 0
             transfers.append(
                 disbursement_transfers(
                     programme,
                     self.cycle_id,
                     k,
                     self.registered.funding[line.ledger_id],
-                    numbers=who,
+                    numbers=numbers[pays],
                     seqs=seqs[pays],
                     amounts=paid[pays, k],
                 )
             )
-            held.append(holders[pays])
-        return np.concatenate(held), np.concatenate(accounts), np.concatenate(transfers)
+        return np.concatenate(transfers)
+
+    def _chunk(
+        self, index: int
+    ) -> tuple[npt.NDArray[np.bytes_], npt.NDArray[np.bytes_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Batch ``index``'s units: numbers, holders, seqs, amounts paid."""
+        chunk = slice(int(self.starts[index]), int(self.starts[index]) + self.per_batch)
+        return self.numbers[chunk], self.holders[chunk], self.seqs[chunk], self.paid[chunk]
 
 
 class _Clock:

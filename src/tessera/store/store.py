@@ -90,6 +90,7 @@ from tessera.store.tables import (
 PRINCIPALS_LIST_MAX = PAGE_SIZE_MAX
 ACCOUNTS_LIST_MAX = BATCH_SIZE_MAX  # one ledger batch's accounts fit one call
 HOLDER_COLUMNS_MAX = 8 * BATCH_SIZE_MAX  # holders recorded in one transaction by ``set_many_account_holder_columns``
+HOLDER_PASS_MAX = 2**25  # holders ``set_cycle_account_holder_columns`` takes: a 10M-unit cycle's, three lines each
 API_KEYS_ACTIVE_MAX = 100  # per principal; a leak of keys is a bug, not a workload
 API_KEYS_LIST_MAX = PAGE_SIZE_MAX  # the newest; revoked keys stay on record
 SECRET_HASH_MIN = 16  # below 128 bits a "hash" is a mistake
@@ -410,6 +411,28 @@ class Store:
         ids, holders, first_at = checked_holder_columns(account_ids, principal_ids, HOLDER_COLUMNS_MAX)
         with self._transaction(write=True, conflict=lambda: None) as conn:
             record_many_holder_columns(conn, ids, holders, first_at)
+
+    def set_cycle_account_holder_columns(self, account_ids: NDArray[Any], principal_ids: NDArray[Any]) -> None:
+        """``set_account_holder_columns`` for up to ``HOLDER_PASS_MAX``: a whole cycle's, before any account opens.
+
+        Checked whole before any write, then recorded in order of principal, a transaction
+        a million or so: not all or nothing across those. A refusal leaves the transactions
+        before it recorded, as the caller would have them (a holder, once set, never changes).
+        """
+        from tessera.store.holders import (  # noqa: PLC0415 (numpy)
+            PASS_PART_ROWS,
+            by_principal,
+            checked_holder_columns,
+            record_holder_columns_part,
+        )
+
+        ids, holders, first_at = checked_holder_columns(account_ids, principal_ids, HOLDER_PASS_MAX)
+        order = by_principal(holders)
+        ids, holders, first_at = ids[order], holders[order], first_at[order]
+        for start in range(0, len(ids), PASS_PART_ROWS):
+            part = slice(start, start + PASS_PART_ROWS)
+            with self._transaction(write=True, conflict=lambda: None) as conn:
+                record_holder_columns_part(conn, ids[part], holders[part], first_at[part])
 
     def account_holders(self, account_ids: Sequence[int]) -> dict[int, str]:
         """The holder of each of ``account_ids`` that has one."""
