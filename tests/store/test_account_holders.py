@@ -10,21 +10,20 @@ import pytest
 from tessera.auth.principals import Principal, Role
 from tessera.errors import BatchSizeError, ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT
-from tessera.store import ACCOUNTS_LIST_MAX, HOLDER_COLUMNS_MAX, Store
+from tessera.store import ACCOUNTS_LIST_MAX, Store
 from tessera.store import holders as holders_module
 
 BIG = ID_LIMIT - 1
 Setter = Callable[[Sequence[tuple[int, str]]], None]
 
 
-@pytest.fixture(params=["pairs", "columns", "many", "cycle"])
+@pytest.fixture(params=["pairs", "columns", "cycle"])
 def set_holders(request: pytest.FixtureRequest, store: Store) -> Setter:
-    """``set_account_holders`` on pairs, or ``set_account_holder_columns`` (or its many or cycle form) on columns."""
+    """``set_account_holders`` on pairs, or ``set_account_holder_columns`` (or its cycle form) on columns."""
     if request.param == "pairs":
         return store.set_account_holders
     setter = {
         "columns": store.set_account_holder_columns,
-        "many": store.set_many_account_holder_columns,
         "cycle": store.set_cycle_account_holder_columns,
     }[request.param]
     return lambda pairs: setter(np.array([a for a, _ in pairs], np.uint64), np.array([p for _, p in pairs]))
@@ -131,28 +130,6 @@ def test_columns__a_batch_too_long_is_refused(store: Store, citizen: Principal) 
     ids = np.arange(1, BATCH_SIZE_MAX + 2, dtype=np.int64)
     with pytest.raises(BatchSizeError):
         store.set_account_holder_columns(ids, np.full(len(ids), citizen.id))
-
-
-def test_many__several_batches_in_one_call(store: Store, citizen: Principal, officer: Principal) -> None:
-    """Up to HOLDER_COLUMNS_MAX holders in one call, in batches: all written; an unknown one, named, writes none."""
-    ids = np.arange(2**40, 2**40 + BATCH_SIZE_MAX + 3, dtype=np.int64)
-    holders = np.where(ids % 2 == 0, citizen.id, officer.id)
-    unknown = holders.copy()
-    unknown[-2] = "p_0123456789abcdef"
-    with pytest.raises(NotFoundError) as caught:
-        store.set_many_account_holder_columns(ids, unknown)
-    assert caught.value.field == f"holders[{len(ids) - 2}].principal_id"
-    assert store.account_holders(ids[:3].tolist()) == {}
-    store.set_many_account_holder_columns(ids, holders)
-    assert store.account_holders(ids[-3:].tolist()) == dict(zip(ids[-3:].tolist(), holders[-3:].tolist(), strict=True))
-    assert len(store.accounts_held_by(officer.id, limit=BATCH_SIZE_MAX)) == int((ids % 2).sum())
-
-
-def test_many__more_than_its_limit_is_refused(store: Store, citizen: Principal) -> None:
-    """More than HOLDER_COLUMNS_MAX holders is a BatchSizeError."""
-    ids = np.arange(1, HOLDER_COLUMNS_MAX + 2, dtype=np.int64)
-    with pytest.raises(BatchSizeError):
-        store.set_many_account_holder_columns(ids, np.full(len(ids), citizen.id))
 
 
 def test_cycle__a_transaction_a_part_those_before_a_refusal_stay(

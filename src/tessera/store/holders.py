@@ -18,8 +18,7 @@ from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
 from tessera.store.metadata import PRINCIPAL_ID_LENGTH
 
-_CACHE_KIB = 64 * 1024  # SQLite's page cache while many holders are recorded: their index pages, touched at random
-_PASS_CACHE_KIB = 512 * 1024  # the same for a whole cycle's holders: the holders' indexes at 10M people, and room
+_PASS_CACHE_KIB = 512 * 1024  # SQLite's page cache while a cycle's holders are recorded: both indexes at 10M people
 PASS_PART_ROWS = 128 * BATCH_SIZE_MAX  # holders a transaction while a whole cycle's are recorded (about a million)
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8).astype(np.uint32)
 
@@ -97,27 +96,6 @@ def record_holder_columns(
         raise ConflictError(
             f"holders[{first_at[k]}].account_id", f"account {ids[k]} is held by {stored.get(int(ids[k]))}"
         )
-
-
-def record_many_holder_columns(
-    conn: Connection, ids: npt.NDArray[np.int64], holders: npt.NDArray[np.str_], first_at: npt.NDArray[np.intp]
-) -> None:
-    """``record_holder_columns`` a batch at a time in the caller's one transaction; SQLite's page cache enlarged for it.
-
-    Random account ids touch pages all over the holders' two indexes: a cache that holds them
-    writes each once a transaction, not once a batch (SQLite's default keeps 2 MiB).
-    """
-    sqlite = conn.dialect.name == "sqlite"
-    if sqlite:
-        (cache,) = conn.exec_driver_sql("PRAGMA cache_size").one()
-        conn.exec_driver_sql(f"PRAGMA cache_size = -{_CACHE_KIB}")
-    try:
-        for start in range(0, len(ids), BATCH_SIZE_MAX):
-            part = slice(start, start + BATCH_SIZE_MAX)
-            record_holder_columns(conn, ids[part], holders[part], first_at[part])
-    finally:
-        if sqlite:
-            conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")  # the connection goes back to the pool as it came
 
 
 def record_holder_columns_part(

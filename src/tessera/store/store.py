@@ -89,7 +89,6 @@ from tessera.store.tables import (
 
 PRINCIPALS_LIST_MAX = PAGE_SIZE_MAX
 ACCOUNTS_LIST_MAX = BATCH_SIZE_MAX  # one ledger batch's accounts fit one call
-HOLDER_COLUMNS_MAX = 8 * BATCH_SIZE_MAX  # holders recorded in one transaction by ``set_many_account_holder_columns``
 HOLDER_PASS_MAX = 2**25  # holders ``set_cycle_account_holder_columns`` takes: a 10M-unit cycle's, three lines each
 API_KEYS_ACTIVE_MAX = 100  # per principal; a leak of keys is a bug, not a workload
 API_KEYS_LIST_MAX = PAGE_SIZE_MAX  # the newest; revoked keys stay on record
@@ -400,17 +399,6 @@ class Store:
         ids, holders, first_at = checked_holder_columns(account_ids, principal_ids)
         with self._transaction(write=True, conflict=lambda: None) as conn:
             record_holder_columns(conn, ids, holders, first_at)
-
-    def set_many_account_holder_columns(self, account_ids: NDArray[Any], principal_ids: NDArray[Any]) -> None:
-        """``set_account_holder_columns`` for up to ``HOLDER_COLUMNS_MAX`` (several batches) in one transaction.
-
-        For a caller recording many at once (a cycle's new entitlements): one commit for them all.
-        """
-        from tessera.store.holders import checked_holder_columns, record_many_holder_columns  # noqa: PLC0415 (numpy)
-
-        ids, holders, first_at = checked_holder_columns(account_ids, principal_ids, HOLDER_COLUMNS_MAX)
-        with self._transaction(write=True, conflict=lambda: None) as conn:
-            record_many_holder_columns(conn, ids, holders, first_at)
 
     def set_cycle_account_holder_columns(self, account_ids: NDArray[Any], principal_ids: NDArray[Any]) -> None:
         """``set_account_holder_columns`` for up to ``HOLDER_PASS_MAX``: a whole cycle's, before any account opens.
