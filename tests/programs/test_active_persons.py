@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -188,9 +189,11 @@ def test_snapshot__a_change_drawn_before_a_later_one_commits_is_not_passed_over(
         with store.transaction(write=True) as conn:  # numbered after the slow writer's change, committed before it
             conn.execute(update(persons).where(persons.c.number == second).values(sex="X", birth_date="2002-02-02"))
         reader.start()
-        with store.transaction() as conn:  # until the reader waits on the lock, or has read without waiting
-            while reader.is_alive() and not conn.execute(text(_WAITING)).scalar_one():
-                conn.commit()
+        while reader.is_alive():  # until the reader waits on the lock, or has read without waiting
+            with store.transaction() as conn:  # a fresh transaction a look: pg_locks as it is now
+                if conn.execute(text(_WAITING)).scalar_one():
+                    break
+            time.sleep(0.002)
     finally:
         release.set()  # the writer commits whatever happened above, so that nothing is left holding the database
         writer.join()
