@@ -347,7 +347,7 @@ class Services:
 
     def _start_programmes(self) -> None:
         """The register of programmes and their cycles; households read through ``self.household_source``."""
-        self.household_source: HouseholdSource = RegisteredHouseholds(self.households.memberships)
+        self.household_source: HouseholdSource = RegisteredHouseholds(self.households.membership_columns)
         # Kept between cycles and patched from the store's change log: a preview does not rescan the registry.
         self.active_persons = ActivePersonsSnapshot(self.store)
         self.programmes = RegisteredProgrammes(self.store, self._load_programme)

@@ -15,6 +15,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from tessera.identity import MembershipColumns
+
 
 @dataclass(frozen=True, slots=True)
 class Composition:
@@ -44,30 +46,29 @@ class PersonsAlone:
 
 
 class RegisteredHouseholds:
-    """The registry's households (``tessera.identity.Households.memberships``) as a cycle reads them.
+    """The registry's households (``tessera.identity.Households.membership_columns``) as a cycle reads them.
 
     A person in no household is a household of one, and its head, as ``PersonsAlone`` has
     everyone. Every member of a registered household is a registered person, so there are no
-    others to count.
+    others to count. The members come as numpy columns read in one block, and are matched to
+    the persons asked with ``np.searchsorted``: no Python object per member.
     """
 
-    def __init__(self, memberships: Callable[[], list[tuple[str, str, bool]]]) -> None:
+    def __init__(self, memberships: Callable[[], MembershipColumns]) -> None:
         self._memberships = memberships
 
     def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
         """Each person's household numbered (registered ones first, then one apiece for the rest) and head flag."""
-        rows = self._memberships()
-        members = np.array([n for n, _, _ in rows], dtype=numbers.dtype if len(numbers) else "U12")
-        _, household_of_member = np.unique([h for _, h, _ in rows], return_inverse=True)
-        heads = np.fromiter((head for _, _, head in rows), dtype=np.bool_, count=len(rows))
-        at = np.searchsorted(members, numbers) if len(members) else np.zeros(len(numbers), np.intp)
-        found = at < len(members)
-        found[found] = members[at[found]] == numbers[found]
-        alone = np.flatnonzero(~found)
+        members = self._memberships()
         household = np.empty(len(numbers), dtype=np.int64)
         head = np.ones(len(numbers), dtype=np.bool_)
-        household[found] = household_of_member.astype(np.int64)[at[found]]
-        head[found] = heads[at[found]]
-        household[alone] = len(rows) + np.arange(len(alone), dtype=np.int64)  # past every registered household
+        found = np.zeros(len(numbers), dtype=np.bool_)
+        if len(members.numbers) and len(numbers):
+            at = np.minimum(np.searchsorted(members.numbers, numbers), len(members.numbers) - 1)
+            found = members.numbers[at] == numbers
+            household[found] = members.households[at[found]]
+            head[found] = members.heads[at[found]]
+        alone = np.flatnonzero(~found)
+        household[alone] = members.count + np.arange(len(alone), dtype=np.int64)  # past every registered household
         empty = np.zeros(0, np.int64)
         return Composition(household, head, empty, empty)
