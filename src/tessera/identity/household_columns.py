@@ -108,10 +108,10 @@ def _parsed(block: bytes) -> MembershipColumns | None:
     number = np.zeros(len(lines), np.int64)
     for k in range(12):  # a Tessera number's 12 digits, as one integer to sort by
         number = number * 10 + digits[:, k]
-    household_id = np.zeros(len(lines), np.uint64)
-    for k in range(16):  # the id's 16 hex digits, as one integer to group by
-        household_id = (household_id << np.uint64(4)) | hex_digits[:, k]
+    # The id's 16 hex digits as 8 bytes, read as one big-endian integer to group by.
+    packed = np.ascontiguousarray((hex_digits[:, 0::2] << 4) | hex_digits[:, 1::2])
+    household_id = packed.view(">u8").reshape(-1).astype(np.uint64)
     order = np.argsort(number, kind="stable")
     ids, households = np.unique(household_id[order], return_inverse=True)
-    numbers = np.ascontiguousarray(lines[order, :12], dtype=np.uint32).view("U12").reshape(-1)
+    numbers = np.take(lines[:, :12], order, axis=0).astype(np.uint32).view("U12").reshape(-1)
     return MembershipColumns(numbers, households.astype(np.int64).reshape(-1), head[order] == _ZERO + 1, len(ids))
