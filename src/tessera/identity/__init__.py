@@ -14,7 +14,7 @@ from tessera.identity.enrolment import (
     NewlyRegistered,
     Submission,
 )
-from tessera.identity.household_columns import MembershipColumns
+from tessera.identity.household_columns import MembershipColumns, read_membership_columns
 from tessera.identity.households import (
     MEMBERS_MAX,
     NOMINEES_MAX,
@@ -92,5 +92,6 @@ __all__ = [
     "checked_virtual_id",
     "new_number",
     "new_virtual_id",
+    "read_membership_columns",
     "replayed",
 ]

@@ -35,17 +35,19 @@ class MembershipColumns:
     numbers: npt.NDArray[np.str_]  # Tessera numbers, ascending
     households: npt.NDArray[np.int64]  # 0 to count - 1, by household id: equal for the members of one
     heads: npt.NDArray[np.bool_]
-    count: int  # households with a member
+    count: int  # households numbered: every one with a member (and, in a copy kept and patched, some emptied)
+    ids: npt.NDArray[np.str_]  # household i's id, ascending
 
     @classmethod
     def of_rows(cls, rows: Iterable[tuple[str, str, bool]]) -> MembershipColumns:
         """The columns of ``(number, household id, heads it)`` rows, in any order."""
         listed = sorted(rows)
         if not listed:
-            return cls(np.zeros(0, "U12"), np.zeros(0, np.int64), np.zeros(0, np.bool_), 0)
+            return cls(np.zeros(0, "U12"), np.zeros(0, np.int64), np.zeros(0, np.bool_), 0, np.zeros(0, "U18"))
         ids, households = np.unique(np.array([h for _, h, _ in listed]), return_inverse=True)
         heads = np.fromiter((bool(head) for _, _, head in listed), dtype=np.bool_, count=len(listed))
-        return cls(np.array([n for n, _, _ in listed]), households.astype(np.int64).reshape(-1), heads, len(ids))
+        numbers = np.array([n for n, _, _ in listed])
+        return cls(numbers, households.astype(np.int64).reshape(-1), heads, len(ids), ids)
 
 
 def read_membership_columns(store: Store) -> MembershipColumns:
@@ -112,6 +114,8 @@ def _parsed(block: bytes) -> MembershipColumns | None:
     packed = np.ascontiguousarray((hex_digits[:, 0::2] << 4) | hex_digits[:, 1::2])
     household_id = packed.view(">u8").reshape(-1).astype(np.uint64)
     order = np.argsort(number, kind="stable")
-    ids, households = np.unique(household_id[order], return_inverse=True)
+    ids, first, households = np.unique(household_id[order], return_index=True, return_inverse=True)
     numbers = np.take(lines[:, :12], order, axis=0).astype(np.uint32).view("U12").reshape(-1)
-    return MembershipColumns(numbers, households.astype(np.int64).reshape(-1), head[order] == _ZERO + 1, len(ids))
+    id_text = np.take(lines[:, 12:30], order[first], axis=0).astype(np.uint32).view("U18").reshape(-1)
+    heads = head[order] == _ZERO + 1
+    return MembershipColumns(numbers, households.astype(np.int64).reshape(-1), heads, len(ids), id_text)
