@@ -178,13 +178,14 @@ def _patched(kept: MembershipColumns, changed: list[str], rows: list[tuple[str, 
     new_ids = _array([h for _, h, _ in rows], kept.ids)
     new_heads = np.array([head for _, _, head in rows], dtype=np.bool_)
     ids, households = kept.ids, kept.households
-    if len(new_ids) and not np.isin(new_ids, ids).all():  # a new household: numbers shift to keep ids ascending
-        ids = np.union1d(ids, new_ids)
+    known = np.minimum(np.searchsorted(ids, new_ids), max(len(ids) - 1, 0))
+    if len(new_ids) and (not len(ids) or not (ids[known] == new_ids).all()):
+        ids = np.union1d(ids, new_ids)  # a new household: the numbers shift, to keep the ids ascending
         households = np.searchsorted(ids, kept.ids).astype(np.int64)[households]
     numbers = np.delete(kept.numbers, drop)
     before = np.searchsorted(numbers, new_numbers)
     patched = MembershipColumns(
-        np.insert(numbers.astype(np.result_type(numbers, new_numbers)), before, new_numbers),
+        np.insert(numbers.astype(np.result_type(numbers, new_numbers), copy=False), before, new_numbers),
         np.insert(np.delete(households, drop), before, np.searchsorted(ids, new_ids).astype(np.int64)),
         np.insert(np.delete(kept.heads, drop), before, new_heads),
         len(ids),
