@@ -189,7 +189,8 @@ def log_span(conn: Connection) -> tuple[int, int]:
 
     Both 0 when it holds none. On PostgreSQL the exclusive advisory lock waits out the writers
     that hold it shared: their numbers are drawn but not yet committed; until ``conn``'s
-    transaction ends no writer logs another, so what it reads meanwhile is as of the newest.
+    transaction ends no writer logs another, so what it reads meanwhile is as of the newest
+    (on SQLite, the transaction's one snapshot).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGES_LOCK})

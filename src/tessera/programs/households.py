@@ -2,8 +2,9 @@
 
 ``tessera.identity`` keeps households (members, a head, nominees, a history); a cycle only
 needs, for each registered person, their household and whether they head it, and the birth
-dates of members who are not registered persons (a newborn). ``PersonsAlone`` is the default
-until the registry's households are wired: each person is a household of one, and its head.
+dates of members who are not registered persons (a newborn). ``PersonsAlone`` makes each
+person a household of one, and its head; ``RegisteredHouseholds`` reads the registry's
+households afresh on each call, ``KeptHouseholds`` (the service's) keeps them between previews.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ class KeptHouseholds:
             return composition
 
     def _refreshed(self) -> MembershipColumns:
+        """The memberships as of the newest change committed: kept as they were, patched, or read afresh."""
         kept = self._kept
         with self._store.transaction() as conn:
             oldest, newest = log_span(conn)
