@@ -1,21 +1,22 @@
 """Programmes: a cycle's preview and durable disbursement over synthetic people in households of four.
 
-Run as ``tessera bench programs [--people 1000000] [--seed 42] [--no-sync] [--dir PATH] [--json]``.
-Seeds ``--people`` persons straight into a SQLite store (households of four, the first the
-head), registers a household programme (children or elders make a household eligible; 50.00
-and 25.00 a child), and times, apart: gathering the facts from the store into columns,
-evaluating eligibility and amounts over every household, the whole preview as the service
-runs it (gathering, evaluating and writing the per-household results; its active persons
-scanned into the service's snapshot), the same preview again after a thousandth of the people
-each registered, no longer active and with a birth date corrected (the snapshot patched from
-the store's change log, ``tessera.programs.active_persons``), and the disbursement
-(entitlement accounts opened, their holders recorded, and transfers applied in packed batches,
-fsync on each unless ``--no-sync``), then a second cycle's disbursement (accounts already
-open); each disbursement's wall time split into ``*_read_s`` (the frozen preview read back
-and batches packed), ``*_accounts_s`` (looked up in the ledger, new ones opened),
-``*_holders_s`` (new accounts' holders recorded), ``*_ledger_s`` (transfers applied) and
-``*_progress_s`` (``batches_done`` after each batch). Issue 19's goal at 10,000,000 people:
-preview ≤ 2 s, disbursement ≤ 30 s. Prints one JSON object; progress on stderr.
+Run as ``tessera bench programs [--people 1000000] [--seed 42] [--no-sync] [--dir PATH] [--json]
+[--registered-households]``. Seeds ``--people`` persons straight into a SQLite store (households
+of four consecutive by number, the first the head: synthetic, or with ``--registered-households``
+written into the registry's household tables and read as the service reads them), registers a
+household programme (children or elders make a household eligible; 50.00 and 25.00 a child), and
+times, apart: gathering the facts from the store into columns, evaluating eligibility and amounts
+over every household, the whole preview as the service runs it (gathering, evaluating and writing
+the per-household results; its active persons scanned into the service's snapshot), the same
+preview again after a thousandth of the people each registered, no longer active and with a birth
+date corrected (the snapshot patched from the store's change log,
+``tessera.programs.active_persons``), and the disbursement (entitlement accounts opened, their
+holders recorded, and transfers applied in packed batches, fsync on each unless ``--no-sync``),
+then a second cycle's disbursement (accounts already open); each disbursement's wall time split
+into ``*_read_s`` (the frozen preview read back and batches packed), ``*_accounts_s`` (looked up
+in the ledger, new ones opened), ``*_holders_s`` (new accounts' holders recorded), ``*_ledger_s``
+(transfers applied) and ``*_progress_s`` (``batches_done`` after each batch). Issue 19's goal at
+10,000,000 people: preview ≤ 2 s, disbursement ≤ 30 s. Prints one JSON object; progress on stderr.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from tessera.programs import (
 )
 from tessera.service import Services, Settings
 from tessera.store import Store, persons
-from tessera.testing import progress, seed_persons
+from tessera.testing import progress, seed_households, seed_persons
 
 MONEY, RESERVE = 1, 900_001
 HOUSEHOLD_SIZE = 4
@@ -89,6 +90,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-sync", action="store_true", help="do not fsync each ledger batch")
     parser.add_argument("--dir", type=Path, default=None, help="where the store and ledger go (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="accepted for symmetry; the output is always JSON")
+    parser.add_argument(
+        "--registered-households",
+        action="store_true",
+        help="write the households of four into the registry's tables and read them as the service does",
+    )
     args = parser.parse_args(argv)
     if args.people < HOUSEHOLD_SIZE:
         parser.error(f"--people must be at least {HOUSEHOLD_SIZE}")
@@ -129,9 +135,12 @@ def _measure(services: Services, args: argparse.Namespace) -> dict[str, Any]:
     )
     progress(f"seeding {args.people:,} persons")
     t = time.perf_counter()
-    seed_persons(store, args.seed, args.people)
+    seeded = seed_persons(store, args.seed, args.people)
+    if args.registered_households:  # the service's own RegisteredHouseholds reads them
+        seed_households(store, args.seed, sorted(seeded), HOUSEHOLD_SIZE)
+    else:
+        services.household_source = Fours()  # what the service's cycles read households from
     seed_s = time.perf_counter() - t
-    services.household_source = Fours()  # what the service's cycles read households from
     programme = services.programmes.check(PROGRAMME)
     funding = funding_accounts(programme, {}, services.ledger)
     services.programmes.register(PROGRAMME, programme, funding, registered_by="bench")
@@ -203,6 +212,7 @@ def _measure(services: Services, args: argparse.Namespace) -> dict[str, Any]:
         "bench": "programs",
         "people": args.people,
         "households": len(population),
+        "households_read": "registered" if args.registered_households else "fours",
         "eligible": int(found.eligible.sum()),
         "compiled": not compiled.fallback,
         "seed_s": round(seed_s, 3),

@@ -72,6 +72,7 @@ from tessera.programs import (
     Entitlements,
     Grievances,
     HouseholdSource,
+    KeptHouseholds,
     KnownProgrammes,
     MyEntitlementsReader,
     Outlets,
@@ -80,7 +81,6 @@ from tessera.programs import (
     Programme,
     Reconciliation,
     Redemptions,
-    RegisteredHouseholds,
     RegisteredProgrammes,
     Returns,
     gather_population,
@@ -347,7 +347,8 @@ class Services:
 
     def _start_programmes(self) -> None:
         """The register of programmes and their cycles; households read through ``self.household_source``."""
-        self.household_source: HouseholdSource = RegisteredHouseholds(self.households.memberships)
+        # Kept between previews and patched from the same log (migration 0029's triggers on household_members).
+        self.household_source: HouseholdSource = KeptHouseholds(self.store)
         # Kept between cycles and patched from the store's change log: a preview does not rescan the registry.
         self.active_persons = ActivePersonsSnapshot(self.store)
         self.programmes = RegisteredProgrammes(self.store, self._load_programme)

@@ -759,3 +759,28 @@ def seed_persons(store: Store, seed: int, count: int, *, unlike: Collection[str]
                 ],
             )
     return numbers
+
+
+def seed_households(store: Store, seed: int, numbers: Sequence[str], size: int) -> int:
+    """Households of ``size`` consecutive ``numbers`` (the first the head), written straight into the tables.
+
+    For benches: no history, no checks (``Households.create_household`` does both). Returns how many.
+    """
+    rng = np.random.default_rng([seed, 16])
+    count = len(numbers) // size
+    ids = [f"h_{v:016x}" for v in rng.integers(0, 2**63, count, dtype=np.int64).tolist()]
+    now = 1_790_000_000_000_000_000
+    with store.transaction(write=True) as conn:
+        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.executemany(
+            "INSERT INTO households (id, created_at_ns, created_by, closed_at_ns) "
+            f"VALUES ({mark}, {mark}, {mark}, NULL)",
+            [(h, now, "seed_households") for h in ids],
+        )
+        cursor.executemany(
+            "INSERT INTO household_members (number, household_id, is_head, joined_at_ns) "
+            f"VALUES ({', '.join([mark] * 4)})",
+            [(numbers[i], ids[i // size], i % size == 0, now) for i in range(count * size)],
+        )
+    return count

@@ -11,11 +11,16 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "programs.py"
 
 
-def test_tiny_run__the_service_previews_households_of_four(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("read", ["fours", "registered"])
+def test_tiny_run__the_service_previews_households_of_four(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], read: str
+) -> None:
     """The service's own preview sees the bench's households (not one per person), and both cycles pay each one."""
     main = runpy.run_path(str(BENCH), run_name="tessera_bench")["main"]
-    assert main(["--people", "400", "--no-sync", "--dir", str(tmp_path)]) == 0
+    extra = ["--registered-households"] if read == "registered" else []
+    assert main(["--people", "400", "--no-sync", "--dir", str(tmp_path), *extra]) == 0
     figures = json.loads(capsys.readouterr().out)
+    assert figures["households_read"] == read
     assert figures["households"] == figures["service_units"] == 100
     assert 0 < figures["second_eligible"] == figures["transfers"] <= 100  # previewed again after some changes
     assert figures["service_persons_read"] == "scanned" and figures["second_service_persons_read"].startswith("patched")

@@ -14,6 +14,7 @@ from tessera.identity.enrolment import (
     NewlyRegistered,
     Submission,
 )
+from tessera.identity.household_columns import MembershipColumns, read_membership_columns
 from tessera.identity.households import (
     MEMBERS_MAX,
     NOMINEES_MAX,
@@ -64,6 +65,7 @@ __all__ = [
     "Household",
     "HouseholdChange",
     "Households",
+    "MembershipColumns",
     "NewlyRegistered",
     "OpenIdProvider",
     "PasskeyRecord",
@@ -90,5 +92,6 @@ __all__ = [
     "checked_virtual_id",
     "new_number",
     "new_virtual_id",
+    "read_membership_columns",
     "replayed",
 ]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select, update
 
 from tessera.errors import ConflictError, InvalidInputError, NotFoundError
+from tessera.identity.household_columns import MembershipColumns, read_membership_columns
 from tessera.identity.numbers import checked_number
 from tessera.identity.registry import Clock
 from tessera.limits import PAGE_SIZE_MAX, check_batch_size
@@ -331,6 +332,10 @@ class Households:
         ).order_by(household_members.c.number)
         with self._store.transaction() as conn:
             return [(str(n), str(h), bool(head)) for n, h, head in conn.execute(query)]
+
+    def membership_columns(self) -> MembershipColumns:
+        """What ``memberships`` says, as numpy columns read in one block: no Python object per member."""
+        return read_membership_columns(self._store)
 
 
 # --- in a transaction -------------------------------------------------------------------------

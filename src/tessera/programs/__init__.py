@@ -86,7 +86,13 @@ from tessera.programs.grievances import (
     GrievanceStats,
     GrievanceStatus,
 )
-from tessera.programs.households import Composition, HouseholdSource, PersonsAlone, RegisteredHouseholds
+from tessera.programs.households import (
+    Composition,
+    HouseholdSource,
+    KeptHouseholds,
+    PersonsAlone,
+    RegisteredHouseholds,
+)
 from tessera.programs.known import KnownProgrammes, example_programme, example_programmes, known_programme
 from tessera.programs.lost_eligibility import EligibilityLoss
 from tessera.programs.mine import REDEMPTIONS_PAGE, MyEntitlements, MyEntitlementsReader, MyProgramme, MyRedemption
@@ -267,6 +273,7 @@ __all__ = [
     "Grievances",
     "HouseholdSource",
     "Item",
+    "KeptHouseholds",
     "Kind",
     "KnownProgrammes",
     "Line",

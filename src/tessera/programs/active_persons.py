@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from tessera.store import Store, person_changes
 
@@ -179,18 +179,25 @@ class ActivePersonsSnapshot:
 
 
 def _log_span(store: Store) -> tuple[int, int]:
+    """``log_span`` in a transaction of its own."""
+    with store.transaction() as conn:
+        return log_span(conn)
+
+
+def log_span(conn: Connection) -> tuple[int, int]:
     """The oldest sequence number ``person_changes`` holds, and the newest that every change up to has committed by.
 
     Both 0 when it holds none. On PostgreSQL the exclusive advisory lock waits out the writers
-    that hold it shared: their numbers are drawn but not yet committed.
+    that hold it shared: their numbers are drawn but not yet committed; until ``conn``'s
+    transaction ends no writer logs another, so what it reads meanwhile is as of the newest
+    (on SQLite, the transaction's one snapshot).
     """
-    with store.transaction() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGES_LOCK})
-        # Two queries: SQLite reads a min() or a max() from the key alone only when it is the only aggregate.
-        oldest = conn.execute(select(func.min(person_changes.c.seq))).scalar_one()
-        newest = conn.execute(select(func.max(person_changes.c.seq))).scalar_one()
-        return int(oldest or 0), int(newest or 0)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGES_LOCK})
+    # Two queries: SQLite reads a min() or a max() from the key alone only when it is the only aggregate.
+    oldest = conn.execute(select(func.min(person_changes.c.seq))).scalar_one()
+    newest = conn.execute(select(func.max(person_changes.c.seq))).scalar_one()
+    return int(oldest or 0), int(newest or 0)
 
 
 _FRESH = (

@@ -2,18 +2,25 @@
 
 ``tessera.identity`` keeps households (members, a head, nominees, a history); a cycle only
 needs, for each registered person, their household and whether they head it, and the birth
-dates of members who are not registered persons (a newborn). ``PersonsAlone`` is the default
-until the registry's households are wired: each person is a household of one, and its head.
+dates of members who are not registered persons (a newborn). ``PersonsAlone`` makes each
+person a household of one, and its head; ``RegisteredHouseholds`` reads the registry's
+households afresh on each call, ``KeptHouseholds`` (the service's) keeps them between previews.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import Connection, func, select
+
+from tessera.identity import MembershipColumns, read_membership_columns
+from tessera.programs.active_persons import PATCH_MIN, REBUILD_FRACTION, Refresh, log_span
+from tessera.store import Store, household_members, person_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,30 +51,157 @@ class PersonsAlone:
 
 
 class RegisteredHouseholds:
-    """The registry's households (``tessera.identity.Households.memberships``) as a cycle reads them.
+    """The registry's households (``tessera.identity.Households.membership_columns``) as a cycle reads them.
 
     A person in no household is a household of one, and its head, as ``PersonsAlone`` has
     everyone. Every member of a registered household is a registered person, so there are no
-    others to count.
+    others to count. The members come as numpy columns read in one block, and are matched to
+    the persons asked with ``np.searchsorted``: no Python object per member.
     """
 
-    def __init__(self, memberships: Callable[[], list[tuple[str, str, bool]]]) -> None:
+    def __init__(self, memberships: Callable[[], MembershipColumns]) -> None:
         self._memberships = memberships
 
     def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
         """Each person's household numbered (registered ones first, then one apiece for the rest) and head flag."""
-        rows = self._memberships()
-        members = np.array([n for n, _, _ in rows], dtype=numbers.dtype if len(numbers) else "U12")
-        _, household_of_member = np.unique([h for _, h, _ in rows], return_inverse=True)
-        heads = np.fromiter((head for _, _, head in rows), dtype=np.bool_, count=len(rows))
-        at = np.searchsorted(members, numbers) if len(members) else np.zeros(len(numbers), np.intp)
-        found = at < len(members)
-        found[found] = members[at[found]] == numbers[found]
-        alone = np.flatnonzero(~found)
-        household = np.empty(len(numbers), dtype=np.int64)
-        head = np.ones(len(numbers), dtype=np.bool_)
-        household[found] = household_of_member.astype(np.int64)[at[found]]
-        head[found] = heads[at[found]]
-        household[alone] = len(rows) + np.arange(len(alone), dtype=np.int64)  # past every registered household
-        empty = np.zeros(0, np.int64)
-        return Composition(household, head, empty, empty)
+        return _composed(self._memberships(), numbers)
+
+
+def _composed(members: MembershipColumns, numbers: npt.NDArray[np.str_]) -> Composition:
+    """The composition of the persons ``numbers``, their households and heads looked up among ``members``."""
+    household = np.empty(len(numbers), dtype=np.int64)
+    head = np.ones(len(numbers), dtype=np.bool_)
+    found = np.zeros(len(numbers), dtype=np.bool_)
+    if len(members.numbers) and len(numbers):
+        at = np.minimum(np.searchsorted(members.numbers, numbers), len(members.numbers) - 1)
+        found = members.numbers[at] == numbers
+        household[found] = members.households[at[found]]
+        head[found] = members.heads[at[found]]
+    alone = np.flatnonzero(~found)
+    household[alone] = members.count + np.arange(len(alone), dtype=np.int64)  # past every registered household
+    empty = np.zeros(0, np.int64)
+    return Composition(household, head, empty, empty)
+
+
+_NUMBERS_CHUNK = 1000  # numbers per IN list: well under SQLite's and PostgreSQL's parameter limits
+
+
+class KeptHouseholds:
+    """The registry's households kept as columns between previews, patched from ``person_changes``.
+
+    Migration 0029's triggers log every member inserted, deleted, or moved or made head or not,
+    in the log the active persons are patched from. On each read only the members it names are
+    re-read, in the transaction that read the log's newest number (on PostgreSQL holding its
+    lock, so that no change commits meanwhile; on SQLite in one snapshot): a head changed is two
+    rows, and both are read as of the same moment. More changes than ``rebuild_fraction`` of the
+    members (and than ``patch_min``), or a log emptied or pruned past it, and it reads afresh
+    (``read_membership_columns``). Reads are serialised; what one returns is read-only and
+    never changes. A second preview of the same persons with nothing changed is handed the
+    same composition.
+    """
+
+    def __init__(self, store: Store, *, rebuild_fraction: float = REBUILD_FRACTION, patch_min: int = PATCH_MIN) -> None:
+        self._store = store
+        self._rebuild_fraction = rebuild_fraction
+        self._patch_min = patch_min
+        self._lock = threading.Lock()
+        self._kept: tuple[int, MembershipColumns] | None = None
+        self._last: tuple[npt.NDArray[np.str_], MembershipColumns, Composition] | None = None
+        self.last = Refresh("scanned", 0, 0)
+
+    def memberships(self) -> MembershipColumns:
+        """Every membership now, as columns (household numbers stay as they were while kept)."""
+        with self._lock:
+            return self._refreshed()
+
+    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
+        """Each person's household and head flag, from the memberships kept (brought up to date first)."""
+        with self._lock:
+            members = self._refreshed()
+            last = self._last
+            # Only an array no one can write to is known to be the same persons when it is the same object.
+            if last is not None and last[0] is numbers and last[1] is members and not numbers.flags.writeable:
+                return last[2]
+            composition = _composed(members, numbers)
+            for array in (composition.household, composition.head):
+                array.flags.writeable = False
+            self._last = (numbers, members, composition)
+            return composition
+
+    def _refreshed(self) -> MembershipColumns:
+        """The memberships as of the newest change committed: kept as they were, patched, or read afresh."""
+        kept = self._kept
+        with self._store.transaction() as conn:
+            oldest, newest = log_span(conn)
+            if kept is not None and newest == kept[0]:
+                self.last = Refresh("kept", 0, newest)
+                return kept[1]
+            # A log emptied or pruned past the copy kept is never trusted (as for the active persons).
+            if kept is not None and newest > kept[0] and oldest <= kept[0] + 1:
+                changed = self._changed(conn, kept, newest)
+                if changed is not None:
+                    patched = _patched(kept[1], changed, _rows_of(conn, changed))
+                    self._kept, self.last = (newest, patched), Refresh("patched", len(changed), newest)
+                    return patched
+        # Read after the newest change was: a later change may be in it already, and is re-read next time.
+        fresh = read_membership_columns(self._store)
+        _read_only(fresh)
+        self._kept, self.last = (newest, fresh), Refresh("scanned", len(fresh.numbers), newest)
+        return fresh
+
+    def _changed(self, conn: Connection, kept: tuple[int, MembershipColumns], newest: int) -> list[str] | None:
+        """The numbers logged after ``kept`` up to ``newest``, sorted; None when too many to patch."""
+        after = (person_changes.c.seq > kept[0], person_changes.c.seq <= newest)
+        pending = conn.execute(select(func.count()).where(*after)).scalar_one()
+        if pending > max(self._rebuild_fraction * len(kept[1].numbers), self._patch_min):
+            return None
+        return sorted(conn.execute(select(person_changes.c.number).where(*after).distinct()).scalars())
+
+
+def _rows_of(conn: Connection, numbers: list[str]) -> list[tuple[str, str, bool]]:
+    """The membership rows of ``numbers`` now (those in a household), sorted by number."""
+    rows: list[tuple[str, str, bool]] = []
+    columns = (household_members.c.number, household_members.c.household_id, household_members.c.is_head)
+    for start in range(0, len(numbers), _NUMBERS_CHUNK):
+        chunk = numbers[start : start + _NUMBERS_CHUNK]
+        found = conn.execute(select(*columns).where(household_members.c.number.in_(chunk)))
+        rows += [(str(n), str(h), bool(head)) for n, h, head in found]
+    return sorted(rows)
+
+
+def _patched(kept: MembershipColumns, changed: list[str], rows: list[tuple[str, str, bool]]) -> MembershipColumns:
+    """``kept`` without the members numbered ``changed``, then with ``rows`` (their memberships now) put in."""
+    asked = np.array(changed)
+    at = np.searchsorted(kept.numbers, asked)
+    present = at < len(kept.numbers)
+    present[present] = kept.numbers[at[present]] == asked[present]
+    drop = at[present]
+    new_numbers = _array([n for n, _, _ in rows], kept.numbers)
+    new_ids = _array([h for _, h, _ in rows], kept.ids)
+    new_heads = np.array([head for _, _, head in rows], dtype=np.bool_)
+    ids, households = kept.ids, kept.households
+    known = np.minimum(np.searchsorted(ids, new_ids), max(len(ids) - 1, 0))
+    if len(new_ids) and (not len(ids) or not (ids[known] == new_ids).all()):
+        ids = np.union1d(ids, new_ids)  # a new household: the numbers shift, to keep the ids ascending
+        households = np.searchsorted(ids, kept.ids).astype(np.int64)[households]
+    numbers = np.delete(kept.numbers, drop)
+    before = np.searchsorted(numbers, new_numbers)
+    patched = MembershipColumns(
+        np.insert(numbers.astype(np.result_type(numbers, new_numbers), copy=False), before, new_numbers),
+        np.insert(np.delete(households, drop), before, np.searchsorted(ids, new_ids).astype(np.int64)),
+        np.insert(np.delete(kept.heads, drop), before, new_heads),
+        len(ids),
+        ids,
+    )
+    _read_only(patched)
+    return patched
+
+
+def _array(values: list[str], like: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``values`` as a numpy text column; of ``like``'s type when there are none."""
+    return np.array(values) if values else np.zeros(0, like.dtype)
+
+
+def _read_only(columns: MembershipColumns) -> None:
+    for array in (columns.numbers, columns.households, columns.heads, columns.ids):
+        array.flags.writeable = False

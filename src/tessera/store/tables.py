@@ -119,7 +119,8 @@ person_status_history = Table(
 # Every write to a person's facts a cycle reads (number, principal, birth date, sex, status) and to
 # a principal's subject, one row per person touched, written by the database's own triggers
 # (migration 0028) so that no writer can bypass it: the change sequence a snapshot of the active
-# persons (tessera.programs.active_persons) is brought up to date from.
+# persons (tessera.programs.active_persons) is brought up to date from. Migration 0029 logs each
+# household member written too (tessera.programs.KeptHouseholds).
 person_changes = Table(
     "person_changes",
     metadata,

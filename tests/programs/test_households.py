@@ -1,0 +1,46 @@
+"""The registry's households as a cycle reads them: members matched to the persons asked, the rest alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+
+from tessera.identity import Households, Registry
+from tessera.programs import RegisteredHouseholds
+from tessera.store import Store
+
+OFFICER = "p_00000000000000aa"
+REASON = "family registered at the desk, birth certificates seen"
+_births = itertools.count()
+
+
+def person(registry: Registry) -> str:
+    born = dt.date(1960, 1, 1) + dt.timedelta(days=next(_births) % 20_000)
+    return registry.create_person(
+        {"name": "Amina Diallo", "birth_date": born.isoformat(), "sex": "M"}, station=OFFICER
+    ).number
+
+
+def test_members_share_their_household_and_its_head_the_rest_are_alone(store: Store) -> None:
+    """Persons asked in or out of a household, a member not asked, one who left: households as the registry says."""
+    registry, homes = Registry(store), Households(store)
+    numbers = [person(registry) for _ in range(8)]
+    homes.create_household(numbers[0:3], head=numbers[1], actor=OFFICER, reason=REASON)
+    two = homes.create_household(numbers[3:6], head=numbers[3], actor=OFFICER, reason=REASON)
+    homes.remove_member(two.id, numbers[5], actor=OFFICER, reason=REASON)
+    asked = np.array(sorted([*numbers[1:], "000000000000"]))  # numbers[0], a member, not asked; one number unknown
+    composition = RegisteredHouseholds(homes.membership_columns).composition(asked)
+    household = dict(zip(asked.tolist(), composition.household.tolist(), strict=True))
+    head = dict(zip(asked.tolist(), composition.head.tolist(), strict=True))
+    assert household[numbers[1]] == household[numbers[2]] != household[numbers[3]] == household[numbers[4]]
+    alone = [numbers[5], numbers[6], numbers[7], "000000000000"]
+    assert len({household[n] for n in alone} | {household[numbers[1]], household[numbers[3]]}) == 6
+    assert [n for n in asked.tolist() if head[n]] == sorted([numbers[1], numbers[3], *alone])
+    assert len(composition.others_household) == len(composition.others_birth_day) == 0
+
+
+def test_no_one_asked_is_no_one_counted(store: Store) -> None:
+    composition = RegisteredHouseholds(Households(store).membership_columns).composition(np.zeros(0, "U12"))
+    assert len(composition.household) == len(composition.head) == 0
