@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from tessera.store import Store
+from tessera.store import Store, fixed_lines, line_block
 
 _LINE = 31  # number (12), household id ("h_" and 16 hex digits: 18), head ("1" or "0")
 _HEAD = "CASE WHEN is_head THEN '1' ELSE '0' END"
-_MEMBER_LINES = f"SELECT number || household_id || {_HEAD} FROM household_members"
-_SQLITE_CHUNK = 1_000_000  # members per concatenated block: SQLite caps a value at 10**9 bytes
-_NEWLINE, _ZERO = ord("\n"), ord("0")
+_MEMBER_LINE = f"number || household_id || {_HEAD}"
+_ZERO = ord("0")
 _HEX = np.full(256, 255, np.uint8)  # byte -> its value as a lower-case hex digit; 255 for any other byte
 _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
 
@@ -53,54 +51,23 @@ class MembershipColumns:
 def read_membership_columns(store: Store) -> MembershipColumns:
     """Every membership now, read as one block of fixed-width lines and parsed with numpy (rows when one is not)."""
     with store.transaction() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        if conn.dialect.name == "postgresql":
-            block = _copied(cursor, f"COPY ({_MEMBER_LINES}) TO STDOUT")
-        else:
-            block = _concatenated(cursor)
-        parsed = _parsed(block)
+        parsed = _parsed(line_block(conn, _MEMBER_LINE, "household_members"))
         if parsed is not None:
             return parsed
-        cursor.execute("SELECT number, household_id, is_head FROM household_members")
-        return MembershipColumns.of_rows(cursor.fetchall())
-
-
-def _concatenated(cursor: Any) -> bytes:
-    """SQLite: the members' lines, newline-terminated, concatenated in SQL a million rows at a time."""
-    blocks: list[bytes] = []
-    after = 0
-    while True:
-        cursor.execute(
-            "SELECT count(*), max(r), CAST(group_concat(line, char(10)) AS BLOB) FROM ("
-            f"SELECT rowid AS r, number || household_id || {_HEAD} AS line FROM household_members "
-            "WHERE rowid > ? ORDER BY rowid LIMIT ?)",
-            (after, _SQLITE_CHUNK),
-        )
-        count, last, block = cursor.fetchone()
-        if not count:
-            return b"".join(blocks)
-        blocks += [block, b"\n"]
-        after = last
-
-
-def _copied(cursor: Any, statement: str) -> bytes:
-    """PostgreSQL: what ``COPY ... TO STDOUT`` sends, in one piece."""
-    with cursor.copy(statement) as copy:
-        return b"".join(bytes(chunk) for chunk in copy)
+        rows = conn.exec_driver_sql("SELECT number, household_id, is_head FROM household_members")
+        return MembershipColumns.of_rows((str(n), str(h), bool(head)) for n, h, head in rows)
 
 
 def _parsed(block: bytes) -> MembershipColumns | None:
     """The columns from the lines, by number; None unless every line is as written."""
-    raw = np.frombuffer(block, dtype=np.uint8)
-    if len(raw) % (_LINE + 1) or np.count_nonzero(raw == _NEWLINE) != len(raw) // (_LINE + 1):
+    lines = fixed_lines(block, _LINE)
+    if lines is None:
         return None
-    lines = raw.reshape(-1, _LINE + 1)
     digits = lines[:, :12] - _ZERO  # below "0" wraps round
     hex_digits = _HEX[lines[:, 14:30]]
     head = lines[:, 30]
     if not (
-        (lines[:, _LINE] == _NEWLINE).all()
-        and (digits <= 9).all()  # noqa: PLR2004
+        (digits <= 9).all()  # noqa: PLR2004
         and (lines[:, 12] == ord("h")).all()
         and (lines[:, 13] == ord("_")).all()
         and (hex_digits < 16).all()  # noqa: PLR2004

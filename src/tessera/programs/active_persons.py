@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, func, select, text
 
-from tessera.store import Store, person_changes
+from tessera.store import Store, fixed_lines, line_block, person_changes
 
 # number, principal id, access-log subject, birth day (days since 1970-01-01), sex: one row a person, by number
 PersonColumns = tuple[
@@ -300,14 +300,9 @@ def scan_active_persons(store: Store) -> PersonColumns:
     registry with a line of another width (none is written so) is read row by row instead.
     """
     with store.transaction() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        if conn.dialect.name == "postgresql":
-            block = _copied(cursor, f"COPY ({_PERSON_LINES}) TO STDOUT")
-        else:
-            block = _concatenated(cursor)
+        block = line_block(conn, _PERSON_LINE, "persons", "status = 'active'")
         # Citizens' subjects are their principal ids (``Registry.register``): read only those that are not.
-        cursor.execute(_OTHER_SUBJECTS)
-        other_subjects = cursor.fetchall()
+        other_subjects = [tuple(r) for r in conn.exec_driver_sql(_OTHER_SUBJECTS)]
     parsed = _parsed_persons(block)
     if parsed is None:
         return _active_persons_by_row(store)
@@ -321,50 +316,24 @@ def scan_active_persons(store: Store) -> PersonColumns:
 
 
 _LINE = 41  # number (12), principal id (18), birth date (10), sex (1)
-_PERSON_LINES = "SELECT number || principal_id || birth_date || sex FROM persons WHERE status = 'active'"
+_PERSON_LINE = "number || principal_id || birth_date || sex"
 _OTHER_SUBJECTS = (  # principals first: the few whose subject is not their id, then their persons by index
     "SELECT persons.number, principals.subject FROM principals CROSS JOIN persons "
     "WHERE persons.principal_id = principals.id AND persons.status = 'active' "
     "AND (principals.subject IS NULL OR principals.subject != principals.id)"
 )
-_SQLITE_CHUNK = 1_000_000  # persons per concatenated block: SQLite caps a value at 10**9 bytes
-
-
-def _concatenated(cursor: Any) -> bytes:
-    """SQLite: the active persons' lines, newline-terminated, concatenated in SQL a million rows at a time."""
-    blocks: list[bytes] = []
-    after = 0
-    while True:
-        cursor.execute(
-            "SELECT count(*), max(r), CAST(group_concat(line, char(10)) AS BLOB) FROM ("
-            "SELECT rowid AS r, number || principal_id || birth_date || sex AS line FROM persons "
-            "WHERE status = 'active' AND rowid > ? ORDER BY rowid LIMIT ?)",
-            (after, _SQLITE_CHUNK),
-        )
-        count, last, block = cursor.fetchone()
-        if not count:
-            return b"".join(blocks)
-        blocks += [block, b"\n"]
-        after = last
-
-
-def _copied(cursor: Any, statement: str) -> bytes:
-    """PostgreSQL: what ``COPY ... TO STDOUT`` sends, in one piece."""
-    with cursor.copy(statement) as copy:
-        return b"".join(bytes(chunk) for chunk in copy)
 
 
 def _parsed_persons(
     block: bytes,
 ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.str_]] | None:
     """Numbers, principals, birth days and sexes from the lines, by number; None unless every line is as written."""
-    raw = np.frombuffer(block, dtype=np.uint8)
-    if len(raw) % (_LINE + 1) or np.count_nonzero(raw == _NEWLINE) != len(raw) // (_LINE + 1):
+    lines = fixed_lines(block, _LINE)
+    if lines is None:
         return None
-    lines = raw.reshape(-1, _LINE + 1)
     digits = np.concatenate([lines[:, :12], lines[:, 30:40]], axis=1) - _ZERO  # below "0" wraps round
     digits[:, [16, 19]] = 0  # the birth date's dashes, checked apart
-    if not ((lines[:, _LINE] == _NEWLINE).all() and (digits <= 9).all() and (lines[:, _DASHES] == _DASH).all()):  # noqa: PLR2004
+    if not ((digits <= 9).all() and (lines[:, _DASHES] == _DASH).all()):  # noqa: PLR2004
         return None
     number = np.zeros(len(lines), np.int64)
     for k in range(12):  # a Tessera number's 12 digits, as one integer to sort by
@@ -380,7 +349,7 @@ def _parsed_persons(
     return _text(lines[:, :12]), _text(lines[:, 12:30]), np.asarray(birth_days, np.int64), _text(lines[:, 40:41])
 
 
-_NEWLINE, _ZERO, _DASH = ord("\n"), ord("0"), ord("-")
+_ZERO, _DASH = ord("0"), ord("-")
 _DASHES = [34, 37]
 
 

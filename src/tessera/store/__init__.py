@@ -3,6 +3,7 @@
 ``Store.open(url)`` connects and migrates; see ``docs/store.md``.
 """
 
+from tessera.store.blocks import fixed_lines, line_block
 from tessera.store.metadata import ACTOR_MAX, PRINCIPAL_ID_LENGTH
 from tessera.store.money_tables import (
     ADMIN_REQUEST_ID_LENGTH,
@@ -203,6 +204,7 @@ __all__ = [
     "eligibility_grants",
     "enrolments",
     "entitlement_adjustments",
+    "fixed_lines",
     "grievances",
     "household_changes",
     "household_members",
@@ -211,6 +213,7 @@ __all__ = [
     "inserted",
     "ledgers",
     "legal_bases",
+    "line_block",
     "notice_appeals",
     "notices",
     "oidc_codes",
