@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
-
 import numpy as np
 import pytest
 
 from tessera.identity import Households, MembershipColumns, Registry
 from tessera.store import Store, household_members, households
-
-OFFICER = "p_00000000000000aa"
-REASON = "family registered at the desk, birth certificates seen"
-_births = itertools.count()
-
-
-def person(registry: Registry) -> str:
-    born = dt.date(1960, 1, 1) + dt.timedelta(days=next(_births) % 20_000)
-    return registry.create_person(
-        {"name": "Amina Diallo", "birth_date": born.isoformat(), "sex": "F"}, station=OFFICER
-    ).number
+from tests.identity.registered import OFFICER, REASON, person
 
 
 @pytest.fixture

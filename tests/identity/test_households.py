@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 from typing import Any
 
 import pytest
@@ -23,16 +21,7 @@ from tessera.identity import (
     replayed,
 )
 from tessera.store import Store, household_changes, household_members, household_nominees, households
-
-OFFICER = "p_00000000000000aa"
-REASON = "family registered at the desk, birth certificates seen"
-_births = itertools.count()
-
-
-def person(registry: Registry, name: str = "Amina Diallo") -> str:
-    """A registered person's number, born on a day of their own."""
-    born = dt.date(1950, 1, 1) + dt.timedelta(days=next(_births) % 20_000)
-    return registry.create_person({"name": name, "birth_date": born.isoformat(), "sex": "F"}, station=OFFICER).number
+from tests.identity.registered import OFFICER, REASON, person
 
 
 def snapshot(store: Store) -> dict[str, list[Any]]:

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
-
 import numpy as np
 
 from tessera.identity import Households, Registry
 from tessera.programs import RegisteredHouseholds
 from tessera.store import Store
-
-OFFICER = "p_00000000000000aa"
-REASON = "family registered at the desk, birth certificates seen"
-_births = itertools.count()
-
-
-def person(registry: Registry) -> str:
-    born = dt.date(1960, 1, 1) + dt.timedelta(days=next(_births) % 20_000)
-    return registry.create_person(
-        {"name": "Amina Diallo", "birth_date": born.isoformat(), "sex": "M"}, station=OFFICER
-    ).number
+from tests.identity.registered import OFFICER, REASON, person
 
 
 def test_members_share_their_household_and_its_head_the_rest_are_alone(store: Store) -> None:
