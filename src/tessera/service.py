@@ -376,14 +376,17 @@ class Services:
             if officer is None:
                 continue
             purpose = f"back-pay of grievance {grievance.id}, as resolved, sent again at start"
-            post = self._back_pay_post(officer, purpose)
+            post = self.back_pay_post(officer, purpose)
             try:
                 self.grievances.finish_back_pay(grievance, post)
             except TesseraError as error:
                 logger.warning("grievance %s: back-pay still owed: %s", grievance.id, error)
 
-    def _back_pay_post(self, officer: Principal, purpose: str) -> Callable[[str, Sequence[Transfer]], Any]:
-        """Back-pay's transfers as ``officer``'s act, with the note that logs them for the person credited."""
+    def back_pay_post(self, officer: Principal, purpose: str) -> Callable[[str, Sequence[Transfer]], Any]:
+        """Back-pay's transfers as ``officer``'s act, with the note that logs them for the person credited.
+
+        What a grievance's resolution posts through, over HTTP (the caller and their purpose) or at start.
+        """
 
         def post(number: str, transfers: Sequence[Transfer]) -> list[CreateTransferStatus]:
             owed: Owed = [(self.subject_of_person(number), BACK_PAY_FIELD, list(range(len(transfers))), None)]

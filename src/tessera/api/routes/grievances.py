@@ -24,9 +24,8 @@ from tessera.api.schemas import (
 )
 from tessera.auth import Action
 from tessera.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
-from tessera.ledger import CreateTransferStatus, Transfer
-from tessera.programs import BACK_PAY_FIELD, GRIEVANCES_LIST_MAX, Grievance, Programme, check_programme_officer
-from tessera.service import Caller, Owed, Services, access_note
+from tessera.programs import GRIEVANCES_LIST_MAX, Grievance, Programme, check_programme_officer
+from tessera.service import Caller, Services
 
 router = APIRouter(tags=["programmes"])
 
@@ -111,7 +110,7 @@ def resolve_grievance(
             upheld=body.upheld,
             reason=body.reason,
             back_pay=body.back_pay,
-            post=lambda number, transfers: _post(services, caller, number, transfers),
+            post=services.back_pay_post(caller.principal, caller.purpose),
         )
     except REFUSED as exc:
         outcome = f"grievance {grievance.id}: resolution refused: {exc}"
@@ -148,11 +147,3 @@ def _subjects(services: Services, found: Sequence[Grievance]) -> list[str]:
     if not found:
         return []
     return sorted(set(services.registry.subjects_of([g.subject for g in found], known_only=True).values()))
-
-
-def _post(services: Services, caller: Caller, number: str, transfers: Sequence[Transfer]) -> list[CreateTransferStatus]:
-    """Back-pay's transfers, with the note that logs them for the person credited, delivered once durable."""
-    owed: Owed = [(services.subject_of_person(number), BACK_PAY_FIELD, list(range(len(transfers))), None)]
-    results = services.ledger.create_transfers(transfers, note=access_note(caller, "transfers", owed))
-    services.deliver(results.note_seq)
-    return [CreateTransferStatus(int(s)) for s in results.statuses]
