@@ -57,9 +57,18 @@ class ActivePersons:
 
     def ages_on(self, today: int) -> npt.NDArray[np.int64]:
         """Whole years from each birth day to ``today`` (days since 1970-01-01); 0 for one born after."""
-        year, month_day = _year_and_month_day(np.array([today], np.int64))
-        ages = int(year[0]) - self.birth_years.astype(np.int64) - (self.birth_month_days > month_day[0])
-        return np.asarray(np.maximum(ages, 0), dtype=np.int64)
+        return _ages(self.birth_years, self.birth_month_days, today)
+
+
+def ages_on(birth_days: npt.NDArray[np.int64], today: int) -> npt.NDArray[np.int64]:
+    """Whole years from each birth day to ``today`` (days since 1970-01-01); 0 for one born after."""
+    return _ages(*_year_and_month_day(birth_days), today)
+
+
+def _ages(years: npt.NDArray[np.int16], month_days: npt.NDArray[np.int16], today: int) -> npt.NDArray[np.int64]:
+    year, month_day = _year_and_month_day(np.array([today], np.int64))
+    ages = int(year[0]) - years.astype(np.int64) - (month_days > month_day[0])
+    return np.asarray(np.maximum(ages, 0), dtype=np.int64)
 
 
 def _year_and_month_day(days: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:

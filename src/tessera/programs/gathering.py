@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import and_, select
 
-from tessera.programs.active_persons import PersonSource, ScannedPersons
+from tessera.programs.active_persons import PersonSource, ScannedPersons, ages_on
 from tessera.programs.facts import GRANTS, HOUSEHOLD, PERSON, REPORTED
 from tessera.programs.households import HouseholdSource
 from tessera.programs.programmes import Unit
@@ -77,7 +77,7 @@ def gather_population(
     composition = households.composition(numbers)
     household = _dense(np.concatenate([composition.household, composition.others_household]))
     mine, others = household[: len(numbers)], household[len(numbers) :]
-    other_ages = _ages(composition.others_birth_day, today)
+    other_ages = ages_on(composition.others_birth_day, today)
     households_count = int(household.max()) + 1 if len(household) else 0
     units = np.flatnonzero(composition.head) if unit is Unit.household else np.arange(len(numbers))
     columns: dict[str, npt.NDArray[Any]] = {}
@@ -105,24 +105,6 @@ def gather_population(
             column, reported = _reported(store, types, rest, field_type, numbers)
             columns[name], missing[name] = column[units], ~reported[units]
     return Population(numbers[units], holders[units], columns, active.subjects, missing)
-
-
-def _ages(birth_days: npt.NDArray[np.int64], today: int) -> npt.NDArray[np.int64]:
-    """Whole years from each birth day to ``today`` (days since 1970-01-01): birthdays counted by month and day."""
-    born = birth_days.astype("datetime64[D]")
-    now = np.datetime64(int(today), "D")
-    years = now.astype("datetime64[Y]").astype(np.int64) - born.astype("datetime64[Y]").astype(np.int64)
-    born_md = _month_day(born)
-    now_md = _month_day(np.array([now]))[0]
-    ages: npt.NDArray[np.int64] = np.maximum(years - (born_md > now_md), 0).astype(np.int64)
-    return ages
-
-
-def _month_day(days: npt.NDArray[np.datetime64]) -> npt.NDArray[np.int64]:
-    months = days.astype("datetime64[M]")
-    month = months.astype(np.int64) % 12
-    day = (days - months.astype("datetime64[D]")).astype(np.int64)
-    return np.asarray(month * 32 + day, dtype=np.int64)
 
 
 def _dense(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
