@@ -9,9 +9,13 @@ at a time with ``group_concat`` (it caps a value at 10**9 bytes), PostgreSQL sen
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 SQLITE_BLOCK_ROWS = 1_000_000  # rows a concatenated value: SQLite caps one at 10**9 bytes
 NEWLINE = ord("\n")
@@ -41,6 +45,8 @@ def line_block(conn: Connection, line: str, table: str, where: str = "") -> byte
 
 def fixed_lines(block: bytes, width: int) -> npt.NDArray[np.uint8] | None:
     """The block as rows of ``width`` bytes (each newline dropped), or None unless every line is exactly so."""
+    import numpy as np  # noqa: PLC0415 (numpy only for those who parse: small commands start fast)
+
     raw = np.frombuffer(block, dtype=np.uint8)
     if len(raw) % (width + 1) or np.count_nonzero(raw == NEWLINE) != len(raw) // (width + 1):
         return None
