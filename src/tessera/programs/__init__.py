@@ -38,6 +38,8 @@ from tessera.programs.active_persons import (
     PersonSource,
     Refresh,
     ScannedPersons,
+    holder_text,
+    number_text,
     scan_active_persons,
 )
 from tessera.programs.attestations import (
@@ -341,9 +343,11 @@ __all__ = [
     "guarded_amount",
     "guarded_eligibility",
     "holder_checks",
+    "holder_text",
     "known_programme",
     "load_programmes",
     "masked",
+    "number_text",
     "parse_product_list",
     "preview",
     "programme_benefit",

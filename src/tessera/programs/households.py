@@ -19,7 +19,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
 from tessera.identity import MembershipColumns, read_membership_columns
-from tessera.programs.active_persons import PATCH_MIN, REBUILD_FRACTION, Refresh, log_span
+from tessera.programs.active_persons import PATCH_MIN, REBUILD_FRACTION, Refresh, log_span, number_ints
 from tessera.store import Store, household_members, person_changes
 
 
@@ -36,15 +36,15 @@ class Composition:
 class HouseholdSource(Protocol):
     """Where a cycle reads household composition from (``tessera.identity``'s households, when wired)."""
 
-    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
-        """The composition for the persons numbered ``numbers`` (Tessera numbers)."""
+    def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
+        """The composition for the persons numbered ``numbers`` (Tessera numbers as integers, ascending)."""
         ...
 
 
 class PersonsAlone:
     """Each person a household of one, and its head: what a cycle assumes until households are registered."""
 
-    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
+    def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
         """Household i for person i, each the head; nobody else."""
         empty = np.zeros(0, np.int64)
         return Composition(np.arange(len(numbers), dtype=np.int64), np.ones(len(numbers), np.bool_), empty, empty)
@@ -62,13 +62,15 @@ class RegisteredHouseholds:
     def __init__(self, memberships: Callable[[], MembershipColumns]) -> None:
         self._memberships = memberships
 
-    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
+    def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
         """Each person's household numbered (registered ones first, then one apiece for the rest) and head flag."""
         return _composed(self._memberships(), numbers)
 
 
-def _composed(members: MembershipColumns, numbers: npt.NDArray[np.str_]) -> Composition:
+def _composed(members: MembershipColumns, numbers: npt.NDArray[np.int64]) -> Composition:
     """The composition of the persons ``numbers``, their households and heads looked up among ``members``."""
+    if numbers.dtype.kind in "US":  # numbers as text, as a caller may still hand them: the same persons
+        numbers = number_ints(numbers)
     household = np.empty(len(numbers), dtype=np.int64)
     head = np.ones(len(numbers), dtype=np.bool_)
     found = np.zeros(len(numbers), dtype=np.bool_)
@@ -106,7 +108,7 @@ class KeptHouseholds:
         self._patch_min = patch_min
         self._lock = threading.Lock()
         self._kept: tuple[int, MembershipColumns] | None = None
-        self._last: tuple[npt.NDArray[np.str_], MembershipColumns, Composition] | None = None
+        self._last: tuple[npt.NDArray[np.int64], MembershipColumns, Composition] | None = None
         self.last = Refresh("scanned", 0, 0)
 
     def memberships(self) -> MembershipColumns:
@@ -114,7 +116,7 @@ class KeptHouseholds:
         with self._lock:
             return self._refreshed()
 
-    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
+    def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
         """Each person's household and head flag, from the memberships kept (brought up to date first)."""
         with self._lock:
             members = self._refreshed()
@@ -171,23 +173,27 @@ def _rows_of(conn: Connection, numbers: list[str]) -> list[tuple[str, str, bool]
 
 def _patched(kept: MembershipColumns, changed: list[str], rows: list[tuple[str, str, bool]]) -> MembershipColumns:
     """``kept`` without the members numbered ``changed``, then with ``rows`` (their memberships now) put in."""
-    asked = np.array(changed)
+    asked = number_ints(changed)
     at = np.searchsorted(kept.numbers, asked)
     present = at < len(kept.numbers)
     present[present] = kept.numbers[at[present]] == asked[present]
     drop = at[present]
-    new_numbers = _array([n for n, _, _ in rows], kept.numbers)
+    new_numbers = number_ints([n for n, _, _ in rows])
     new_ids = _array([h for _, h, _ in rows], kept.ids)
     new_heads = np.array([head for _, _, head in rows], dtype=np.bool_)
     ids, households = kept.ids, kept.households
     known = np.minimum(np.searchsorted(ids, new_ids), max(len(ids) - 1, 0))
+    if len(drop) == len(new_numbers) and np.array_equal(kept.numbers[drop], new_numbers):
+        same = bool(len(ids)) and (ids[known] == new_ids).all() and np.array_equal(households[drop], known)
+        if same and np.array_equal(kept.heads[drop], new_heads):
+            return kept  # every member asked about is where they were, as they were: nothing to rebuild
     if len(new_ids) and (not len(ids) or not (ids[known] == new_ids).all()):
         ids = np.union1d(ids, new_ids)  # a new household: the numbers shift, to keep the ids ascending
         households = np.searchsorted(ids, kept.ids).astype(np.int64)[households]
     numbers = np.delete(kept.numbers, drop)
     before = np.searchsorted(numbers, new_numbers)
     patched = MembershipColumns(
-        np.insert(numbers.astype(np.result_type(numbers, new_numbers), copy=False), before, new_numbers),
+        np.insert(numbers, before, new_numbers),
         np.insert(np.delete(households, drop), before, np.searchsorted(ids, new_ids).astype(np.int64)),
         np.insert(np.delete(kept.heads, drop), before, new_heads),
         len(ids),
