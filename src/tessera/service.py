@@ -285,7 +285,8 @@ class Services:
             self.rule_engine = self._start_rule_engine(stack, settings.rules, scored_through)
             self._start_sanctions_watch(stack)
             self._start_programmes()
-            stack.callback(self.active_persons.save)  # the snapshot as of now: a restart patches nothing
+            stack.callback(self.active_persons.save)  # the snapshots as of now: a restart patches nothing
+            stack.callback(self.kept_households.save)
             # Programmes as the shops see them: those registered (the latest version of each), as cycles do.
             self.known_programmes: KnownProgrammes = self.programmes.known
             self.outlets = Outlets(self.store, known=self.known_programmes, accounts=self.ledger.lookup_accounts)
@@ -351,7 +352,8 @@ class Services:
     def _start_programmes(self) -> None:
         """The register of programmes and their cycles; households read through ``self.household_source``."""
         # Kept between previews and patched from the same log (migration 0029's triggers on household_members).
-        self.household_source: HouseholdSource = KeptHouseholds(self.store)
+        self.kept_households = KeptHouseholds(self.store, path=self.settings.data_dir / HOUSEHOLDS_FILE)
+        self.household_source: HouseholdSource = self.kept_households
         # Kept between cycles and patched from the store's change log: a preview does not rescan the registry; kept
         # in the data directory too, so that a restarted service does not either.
         self.active_persons = ActivePersonsSnapshot(self.store, path=self.settings.data_dir / ACTIVE_PERSONS_FILE)

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from tessera.programs import ActivePersons, ActivePersonsSnapshot, number_text, scan_active_persons
+from tessera.identity import Households, MembershipColumns, read_membership_columns
+from tessera.programs import ActivePersons, ActivePersonsSnapshot, KeptHouseholds, number_text, scan_active_persons
 from tessera.store import Store, person_changes, persons
 from tessera.testing import seed_persons
+
+OFFICER = "p_00000000000000aa"
+REASON = "family registered at the desk, birth certificates seen"
 
 
 def _same(got: ActivePersons, store: Store) -> None:
@@ -158,3 +162,35 @@ def test_the_numbers_read_back_are_the_registry_s(store: Store, path: Path) -> N
     with store.transaction() as conn:
         active = conn.execute(select(persons.c.number).where(persons.c.status == "active")).scalars().all()
     assert number_text(again.active_persons().numbers).tolist() == sorted(active)
+
+
+def test_households_read_back_after_a_restart_patched_or_set_aside(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The households' file read back and patched with a head changed since; damaged, read afresh."""
+    homes = Households(store)
+    numbers = sorted(seed_persons(store, 11, 6))
+    made = homes.create_household(numbers[:3], head=numbers[0], actor=OFFICER, reason=REASON)
+    homes.create_household(numbers[3:5], head=numbers[4], actor=OFFICER, reason=REASON)
+    file = tmp_path / "households.npz"
+    KeptHouseholds(store, path=file).memberships()
+    assert file.exists()
+    again = KeptHouseholds(store, path=file)
+    _same_members(again.memberships(), read_membership_columns(store))
+    assert again.last.how == "loaded" and again.last.changed == 0
+    homes.change_head(made.id, numbers[2], actor=OFFICER, reason=REASON)
+    later = KeptHouseholds(store, path=file)
+    _same_members(later.memberships(), read_membership_columns(store))
+    assert later.last.how == "loaded" and later.last.changed == 2
+    later.save()
+    file.write_bytes(file.read_bytes()[:-40])
+    caplog.set_level(logging.WARNING)
+    damaged = KeptHouseholds(store, path=file)
+    _same_members(damaged.memberships(), read_membership_columns(store))
+    assert damaged.last.how == "scanned" and any("cannot be read" in r.getMessage() for r in caplog.records)
+
+
+def _same_members(kept: MembershipColumns, fresh: MembershipColumns) -> None:
+    assert kept.numbers.tolist() == fresh.numbers.tolist()
+    assert kept.heads.tolist() == fresh.heads.tolist()
+    assert kept.ids[kept.households].tolist() == fresh.ids[fresh.households].tolist()

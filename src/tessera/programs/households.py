@@ -9,9 +9,11 @@ households afresh on each call, ``KeptHouseholds`` (the service's) keeps them be
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,8 +21,18 @@ import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
 from tessera.identity import MembershipColumns, read_membership_columns
-from tessera.programs.active_persons import PATCH_MIN, REBUILD_FRACTION, Refresh, log_span, number_ints
+from tessera.programs.active_persons import (
+    PATCH_MIN,
+    REBUILD_FRACTION,
+    SAVE_FRACTION,
+    Refresh,
+    log_span,
+    number_ints,
+)
+from tessera.programs.kept_files import KeptFile, fingerprint, read_kept, trusted, write_kept
 from tessera.store import Store, household_members, person_changes
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,27 +111,80 @@ class KeptHouseholds:
     members (and than ``patch_min``), or a log emptied or pruned past it, and it reads afresh
     (``read_membership_columns``). Reads are serialised; what one returns is read-only and
     never changes. A second preview of the same persons with nothing changed is handed the
-    same composition.
+    same composition. Given a ``path``, kept in a file too, read back and written as the active
+    persons' snapshot is (``ActivePersonsSnapshot``, ``kept_files.py``).
     """
 
-    def __init__(self, store: Store, *, rebuild_fraction: float = REBUILD_FRACTION, patch_min: int = PATCH_MIN) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        rebuild_fraction: float = REBUILD_FRACTION,
+        patch_min: int = PATCH_MIN,
+        path: Path | None = None,
+        save_fraction: float = SAVE_FRACTION,
+    ) -> None:
         self._store = store
         self._rebuild_fraction = rebuild_fraction
         self._patch_min = patch_min
+        self._path = path
+        self._save_fraction = save_fraction
+        self._saved = -1  # the log's sequence number the file is at; -1: none written by this process
         self._lock = threading.Lock()
         self._kept: tuple[int, MembershipColumns] | None = None
         self._last: tuple[npt.NDArray[np.int64], MembershipColumns, Composition] | None = None
         self.last = Refresh("scanned", 0, 0)
 
+    def save(self) -> None:
+        """The memberships kept written to the file, unless it holds them already (or none are kept, or no file)."""
+        with self._lock:
+            if self._kept is not None and self._path is not None and self._kept[0] != self._saved:
+                self._write(self._path, *self._kept)
+
+    def _save_if_due(self) -> None:
+        if self._path is None or self._kept is None or self._kept[0] == self._saved:
+            return
+        seq, members = self._kept
+        due = max(self._save_fraction * len(members.numbers), self._patch_min)
+        if self.last.how == "scanned" or self._saved < 0 or seq - self._saved >= due:
+            self._write(self._path, seq, members)
+
+    def _write(self, path: Path, seq: int, members: MembershipColumns) -> None:
+        with self._store.transaction() as conn:
+            printed = fingerprint(conn, seq)
+        columns = {"numbers": members.numbers, "households": members.households, "heads": members.heads}
+        write_kept(path, _KIND, KeptFile(seq, {**columns, "ids": members.ids}, printed))
+        self._saved = seq
+
+    def _loaded(self, path: Path) -> tuple[int, MembershipColumns] | None:
+        """The memberships in the file, if whole and written beside this store's log (else None, warned)."""
+        found = read_kept(path, _KIND, _FILED)
+        if found is None:
+            return None
+        members = _checked_members(found.columns)
+        if members is None:
+            logger.warning("%s holds columns not as kept households write them: read afresh", path)
+            return None
+        with self._store.transaction() as conn:
+            oldest, newest = log_span(conn)
+            if not trusted(conn, path, found, oldest, newest):
+                return None
+        _read_only(members)
+        self._saved = found.seq
+        return found.seq, members
+
     def memberships(self) -> MembershipColumns:
         """Every membership now, as columns (household numbers stay as they were while kept)."""
         with self._lock:
-            return self._refreshed()
+            members = self._refreshed()
+            self._save_if_due()
+            return members
 
     def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
         """Each person's household and head flag, from the memberships kept (brought up to date first)."""
         with self._lock:
             members = self._refreshed()
+            self._save_if_due()
             last = self._last
             # Only an array no one can write to is known to be the same persons when it is the same object.
             if last is not None and last[0] is numbers and last[1] is members and not numbers.flags.writeable:
@@ -133,17 +198,22 @@ class KeptHouseholds:
     def _refreshed(self) -> MembershipColumns:
         """The memberships as of the newest change committed: kept as they were, patched, or read afresh."""
         kept = self._kept
+        loaded = False
+        if kept is None and self._path is not None:
+            kept = self._kept = self._loaded(self._path)
+            loaded = kept is not None
         with self._store.transaction() as conn:
             oldest, newest = log_span(conn)
             if kept is not None and newest == kept[0]:
-                self.last = Refresh("kept", 0, newest)
+                self.last = Refresh("loaded" if loaded else "kept", 0, newest)
                 return kept[1]
             # A log emptied or pruned past the copy kept is never trusted (as for the active persons).
             if kept is not None and newest > kept[0] and oldest <= kept[0] + 1:
                 changed = self._changed(conn, kept, newest)
                 if changed is not None:
                     patched = _patched(kept[1], changed, _rows_of(conn, changed))
-                    self._kept, self.last = (newest, patched), Refresh("patched", len(changed), newest)
+                    how = "loaded" if loaded else "patched"
+                    self._kept, self.last = (newest, patched), Refresh(how, len(changed), newest)
                     return patched
         # Read after the newest change was: a later change may be in it already, and is re-read next time.
         fresh = read_membership_columns(self._store)
@@ -206,6 +276,24 @@ def _patched(kept: MembershipColumns, changed: list[str], rows: list[tuple[str, 
 def _array(values: list[str], like: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """``values`` as a numpy text column; of ``like``'s type when there are none."""
     return np.array(values) if values else np.zeros(0, like.dtype)
+
+
+_KIND = "household members"
+_FILED = ("numbers", "households", "heads", "ids")
+
+
+def _checked_members(columns: Mapping[str, npt.NDArray[Any]]) -> MembershipColumns | None:
+    """A file's memberships, if of their kinds, numbers ascending, households among the ids; else None."""
+    numbers, households, heads, ids = (columns[name] for name in _FILED)
+    if [c.dtype.kind for c in (numbers, households, heads, ids)] != ["i", "i", "b", "U"]:
+        return None
+    if any(c.ndim != 1 for c in (numbers, households, heads, ids)) or not len(numbers) == len(households) == len(heads):
+        return None
+    if (np.diff(numbers) <= 0).any() or (ids[1:] <= ids[:-1]).any():
+        return None
+    if len(households) and not (households.min() >= 0 and households.max() < len(ids)):
+        return None
+    return MembershipColumns(numbers.astype(np.int64), households.astype(np.int64), heads, len(ids), ids)
 
 
 def _read_only(columns: MembershipColumns) -> None:
