@@ -52,6 +52,10 @@ NUMBER_DIGITS = 12  # a Tessera number's digits (tessera.identity.numbers)
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 _HEX = np.full(256, 255, np.uint8)  # byte -> its value as a lower-case hex digit; 255 for any other byte
 _HEX[_HEX_DIGITS] = np.arange(16, dtype=np.uint8)
+# 0..9999 as four digits' code points; a byte as its two hex digits' code points (one uint64); "p_" likewise
+_FOUR_DIGITS = np.array([[ord(c) for c in f"{i:04d}"] for i in range(10**4)], np.uint32)
+_HEX_PAIRS = np.array([[ord(c) for c in f"{i:02x}"] for i in range(256)], np.uint32).view(np.uint64).reshape(-1)
+_PREFIX = np.array([ord("p"), ord("_")], np.uint32).view(np.uint64)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +96,10 @@ class ActivePersons:
 
 
 def number_text(numbers: npt.NDArray[np.int64]) -> npt.NDArray[np.str_]:
-    """Tessera numbers as 12-digit text (``U12``), a column at a time."""
-    digits = np.empty((len(numbers), NUMBER_DIGITS), np.uint32)
-    high, low = np.divmod(np.asarray(numbers, np.int64), 10**6)  # two halves of six digits, each small and fast
-    for half, at in ((high, 0), (low, 6)):
-        rest = half.astype(np.uint32)
-        for k in range(at + 5, at - 1, -1):
-            rest, digits[:, k] = np.divmod(rest, 10)
-    digits += ord("0")
+    """Tessera numbers as 12-digit text (``U12``), a column at a time: three groups of four digits from a table."""
+    values = np.asarray(numbers, np.int64)
+    groups = np.stack([values // 10**8, values // 10**4 % 10**4, values % 10**4], axis=1)
+    digits = np.ascontiguousarray(_FOUR_DIGITS[groups]).reshape(len(values), NUMBER_DIGITS)
     return digits.view(f"U{NUMBER_DIGITS}").reshape(-1)
 
 
@@ -109,11 +109,10 @@ def number_ints(numbers: Sequence[str] | npt.NDArray[np.str_]) -> npt.NDArray[np
 
 
 def holder_text(holders: npt.NDArray[np.uint64]) -> npt.NDArray[np.str_]:
-    """Principal ids from their 16 hex digits' integers: ``p_`` and the digits (``U18``), a column at a time."""
-    chars = np.empty((len(holders), 18), np.uint32)
-    chars[:, 0], chars[:, 1] = ord("p"), ord("_")
-    shifts = np.arange(60, -4, -4, dtype=np.uint64)
-    chars[:, 2:] = _HEX_DIGITS[(np.asarray(holders, np.uint64)[:, None] >> shifts) & np.uint64(15)]
+    """Principal ids from their 16 hex digits' integers: ``p_`` and the digits (``U18``), a byte's two at a time."""
+    chars = np.empty((len(holders), 9), np.uint64)  # 18 code points of 4 bytes: 9 pairs
+    chars[:, 0] = _PREFIX
+    chars[:, 1:] = _HEX_PAIRS[np.asarray(holders, ">u8").view(np.uint8).reshape(-1, 8)]
     return chars.view("U18").reshape(-1)
 
 
@@ -300,34 +299,31 @@ class ActivePersonsSnapshot:
 
 
 _KIND = "active persons"
-_FILED = ("numbers", "holders", "birth_days", "sexes", "other_numbers", "other_subjects")
-_FILED_KINDS = "iuiSiU"  # each filed column's numpy kind
+_FILED = ActivePersons.__slots__  # every column, birth years and month-days too: not worked out again
+_FILED_TYPES = ("i8", "u8", "i8", "S", "i2", "i2", "i8", "U")  # each one's numpy type ("S", "U": of any width)
 
 
 def _checked_columns(columns: Mapping[str, npt.NDArray[Any]]) -> ActivePersons | None:
-    """The persons of a file's columns, if each is one-dimensional, of its kind, and numbers ascend; else None."""
+    """The persons of a file's columns, if each is one-dimensional, of its type, and numbers ascend; else None."""
     got = [columns[name] for name in _FILED]
-    if any(c.ndim != 1 or c.dtype.kind != kind for c, kind in zip(got, _FILED_KINDS, strict=True)):
-        return None
-    numbers, holders, births, sexes, other_numbers, other_subjects = got
-    if not (len(numbers) == len(holders) == len(births) == len(sexes) and len(other_numbers) == len(other_subjects)):
-        return None
-    if (
-        (np.diff(numbers) <= 0).any()
-        or (np.diff(other_numbers) <= 0).any()
-        or not np.isin(other_numbers, numbers).all()
+    if any(
+        c.ndim != 1 or (c.dtype.str[1:] != want and c.dtype.kind != want)
+        for c, want in zip(got, _FILED_TYPES, strict=True)
     ):
         return None
-    return ActivePersons.of(
-        (
-            numbers.astype(np.int64),
-            holders.astype(np.uint64),
-            births.astype(np.int64),
-            sexes,
-            other_numbers.astype(np.int64),
-            other_subjects,
-        )
-    )
+    numbers, holders, births, sexes, years, month_days, other_numbers, other_subjects = got
+    if len({len(numbers), len(holders), len(births), len(sexes), len(years), len(month_days)}) != 1:
+        return None
+    if (
+        len(other_numbers) != len(other_subjects)
+        or (np.diff(numbers) <= 0).any()
+        or (np.diff(other_numbers) <= 0).any()
+    ):
+        return None
+    at = np.minimum(np.searchsorted(numbers, other_numbers), max(len(numbers) - 1, 0))
+    if len(other_numbers) and not (numbers[at] == other_numbers).all():
+        return None
+    return ActivePersons(numbers, holders, births, sexes, years, month_days, other_numbers, other_subjects)
 
 
 def _log_span(store: Store) -> tuple[int, int]:
@@ -395,7 +391,9 @@ def _patched(store: Store, kept: _Kept, seq: int, changed: list[str]) -> _Kept:
         [current.other_subjects[keep], _column([s for _, s in other], current.other_subjects)]
     )
     order = np.argsort(other_numbers, kind="stable")
-    return _Kept.of(seq, ActivePersons(*columns, other_numbers[order], other_subjects[order]))
+    kept_numbers, holders, birth_days, sexes, years, month_days = columns
+    others = other_numbers[order], other_subjects[order]
+    return _Kept.of(seq, ActivePersons(kept_numbers, holders, birth_days, sexes, years, month_days, *others))
 
 
 def _column(values: list[str], like: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:

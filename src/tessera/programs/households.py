@@ -82,7 +82,7 @@ class RegisteredHouseholds:
 def _composed(members: MembershipColumns, numbers: npt.NDArray[np.int64]) -> Composition:
     """The composition of the persons ``numbers``, their households and heads looked up among ``members``."""
     if numbers.dtype.kind in "US":  # numbers as text, as a caller may still hand them: the same persons
-        numbers = number_ints(numbers)
+        numbers = number_ints(numbers.astype(np.str_))
     household = np.empty(len(numbers), dtype=np.int64)
     head = np.ones(len(numbers), dtype=np.bool_)
     found = np.zeros(len(numbers), dtype=np.bool_)
@@ -153,7 +153,11 @@ class KeptHouseholds:
         with self._store.transaction() as conn:
             printed = fingerprint(conn, seq)
         columns = {"numbers": members.numbers, "households": members.households, "heads": members.heads}
-        write_kept(path, _KIND, KeptFile(seq, {**columns, "ids": members.ids}, printed))
+        try:
+            ids = members.ids.astype(np.bytes_)  # a quarter of the bytes; every id written is ASCII
+        except UnicodeEncodeError:
+            ids = members.ids
+        write_kept(path, _KIND, KeptFile(seq, {**columns, "ids": ids}, printed))
         self._saved = seq
 
     def _loaded(self, path: Path) -> tuple[int, MembershipColumns] | None:
@@ -285,8 +289,9 @@ _FILED = ("numbers", "households", "heads", "ids")
 def _checked_members(columns: Mapping[str, npt.NDArray[Any]]) -> MembershipColumns | None:
     """A file's memberships, if of their kinds, numbers ascending, households among the ids; else None."""
     numbers, households, heads, ids = (columns[name] for name in _FILED)
-    if [c.dtype.kind for c in (numbers, households, heads, ids)] != ["i", "i", "b", "U"]:
+    if [c.dtype.kind for c in (numbers, households, heads)] != ["i", "i", "b"] or ids.dtype.kind not in "SU":
         return None
+    ids = ids.astype(np.str_)
     if any(c.ndim != 1 for c in (numbers, households, heads, ids)) or not len(numbers) == len(households) == len(heads):
         return None
     if (np.diff(numbers) <= 0).any() or (ids[1:] <= ids[:-1]).any():

@@ -60,10 +60,16 @@ def fingerprint(conn: Connection, seq: int) -> npt.NDArray[np.int64]:
 def write_kept(path: Path, kind: str, kept: KeptFile) -> None:
     """``kept`` written to ``path``: a temporary file beside it, flushed to disk, renamed over it."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    meta = {"format": np.int64(FORMAT), "kind": np.array(kind), "seq": np.int64(kept.seq)}
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "format": np.array(FORMAT),
+        "kind": np.array(kind),
+        "seq": np.array(kept.seq),
+    }
+    arrays |= {"fingerprint": kept.fingerprint} | {f"c_{k}": v for k, v in kept.columns.items()}
+    savez: Any = np.savez  # its stubs take every keyword for its own options
     try:
         with temporary.open("wb") as out:
-            np.savez(out, **meta, fingerprint=kept.fingerprint, **{f"c_{k}": v for k, v in kept.columns.items()})
+            savez(out, **arrays)
             out.flush()
             os.fsync(out.fileno())
         temporary.replace(path)
