@@ -53,16 +53,35 @@ _ABSENT_DTYPE = {
 class Population:
     """The units of a cycle in a fixed order (by Tessera number of the person paid) and their facts as columns."""
 
-    numbers: npt.NDArray[np.str_]  # the person paid for each unit: the head, for a household
-    holders: npt.NDArray[np.str_]  # their principal ids
+    # the person paid for each unit (the head, for a household), and their principal id: as the snapshot keeps them
+    # (numbers as integers, ids as their hex digits' integers), or as text; ``numbers`` and ``holders`` are the text
+    number_column: npt.NDArray[Any]
+    holder_column: npt.NDArray[Any]
     columns: Mapping[str, npt.NDArray[Any]]  # fact name -> one value per unit
     # the access-log subjects of every person whose facts were read (all members), or the persons to work them out of
     read_from: npt.NDArray[np.str_] | ActivePersons
     # reported.* fact name -> True for each unit with no value reported; a fact not named was reported for all
     missing: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    _text: dict[str, npt.NDArray[np.str_]] = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
-        return len(self.numbers)
+        return len(self.number_column)
+
+    @property
+    def numbers(self) -> npt.NDArray[np.str_]:
+        """Each unit's person's Tessera number, as text: made when first asked (the results written, not the totals)."""
+        if "numbers" not in self._text:
+            column = self.number_column
+            self._text["numbers"] = column if column.dtype.kind == "U" else number_text(column)
+        return self._text["numbers"]
+
+    @property
+    def holders(self) -> npt.NDArray[np.str_]:
+        """Each unit's person's principal id, as text: made when first asked."""
+        if "holders" not in self._text:
+            column = self.holder_column
+            self._text["holders"] = column if column.dtype.kind == "U" else holder_text(column)
+        return self._text["holders"]
 
     @property
     def read(self) -> npt.NDArray[np.str_]:
@@ -118,7 +137,7 @@ def gather_population(
         elif group == REPORTED:
             column, reported = _reported(store, types, rest, field_type, numbers)
             columns[name], missing[name] = column[units], ~reported[units]
-    return Population(number_text(numbers[units]), holder_text(active.holders[units]), columns, active, missing)
+    return Population(numbers[units], active.holders[units], columns, active, missing)
 
 
 def _dense(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

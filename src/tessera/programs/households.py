@@ -83,14 +83,14 @@ def _composed(members: MembershipColumns, numbers: npt.NDArray[np.int64]) -> Com
     """The composition of the persons ``numbers``, their households and heads looked up among ``members``."""
     if numbers.dtype.kind in "US":  # numbers as text, as a caller may still hand them: the same persons
         numbers = number_ints(numbers.astype(np.str_))
-    household = np.empty(len(numbers), dtype=np.int64)
+    household = np.zeros(len(numbers), dtype=np.int64)
     head = np.ones(len(numbers), dtype=np.bool_)
     found = np.zeros(len(numbers), dtype=np.bool_)
     if len(members.numbers) and len(numbers):
         at = np.minimum(np.searchsorted(members.numbers, numbers), len(members.numbers) - 1)
         found = members.numbers[at] == numbers
-        household[found] = members.households[at[found]]
-        head[found] = members.heads[at[found]]
+        household = np.where(found, members.households[at], 0)
+        head = np.where(found, members.heads[at], True)
     alone = np.flatnonzero(~found)
     household[alone] = members.count + np.arange(len(alone), dtype=np.int64)  # past every registered household
     empty = np.zeros(0, np.int64)
@@ -291,14 +291,19 @@ def _checked_members(columns: Mapping[str, npt.NDArray[Any]]) -> MembershipColum
     numbers, households, heads, ids = (columns[name] for name in _FILED)
     if [c.dtype.kind for c in (numbers, households, heads)] != ["i", "i", "b"] or ids.dtype.kind not in "SU":
         return None
-    ids = ids.astype(np.str_)
+    if not len(ids):
+        ids = np.zeros(0, "U18")
+    elif ids.dtype.kind == "S":  # ASCII bytes widened to code points: not decoded one by one (0.5 s at 2.5M)
+        width = max(ids.dtype.itemsize, 1)
+        ids = np.ascontiguousarray(ids).view(np.uint8).reshape(len(ids), width).astype(np.uint32)
+        ids = ids.view(f"U{width}").reshape(-1)
     if any(c.ndim != 1 for c in (numbers, households, heads, ids)) or not len(numbers) == len(households) == len(heads):
         return None
     if (np.diff(numbers) <= 0).any() or (ids[1:] <= ids[:-1]).any():
         return None
     if len(households) and not (households.min() >= 0 and households.max() < len(ids)):
         return None
-    return MembershipColumns(numbers.astype(np.int64), households.astype(np.int64), heads, len(ids), ids)
+    return MembershipColumns(np.asarray(numbers, np.int64), np.asarray(households, np.int64), heads, len(ids), ids)
 
 
 def _read_only(columns: MembershipColumns) -> None:
