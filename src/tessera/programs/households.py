@@ -27,10 +27,11 @@ from tessera.programs.active_persons import (
     SAVE_FRACTION,
     Refresh,
     log_span,
+    logged_numbers,
     number_ints,
 )
 from tessera.programs.kept_files import KeptFile, fingerprint, read_kept, trusted, write_kept
-from tessera.store import Store, household_members, person_changes
+from tessera.store import Store, person_changes
 
 logger = logging.getLogger(__name__)
 
@@ -231,18 +232,22 @@ class KeptHouseholds:
         pending = conn.execute(select(func.count()).where(*after)).scalar_one()
         if pending > max(self._rebuild_fraction * len(kept[1].numbers), self._patch_min):
             return None
-        return sorted(conn.execute(select(person_changes.c.number).where(*after).distinct()).scalars())
+        return logged_numbers(conn, kept[0], newest)
 
 
 def _rows_of(conn: Connection, numbers: list[str]) -> list[tuple[str, str, bool]]:
     """The membership rows of ``numbers`` now (those in a household), sorted by number."""
     rows: list[tuple[str, str, bool]] = []
-    columns = (household_members.c.number, household_members.c.household_id, household_members.c.is_head)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     for start in range(0, len(numbers), _NUMBERS_CHUNK):
         chunk = numbers[start : start + _NUMBERS_CHUNK]
-        found = conn.execute(select(*columns).where(household_members.c.number.in_(chunk)))
-        rows += [(str(n), str(h), bool(head)) for n, h, head in found]
+        cursor.execute(_MEMBERS_OF.format(", ".join([mark] * len(chunk))), chunk)
+        rows += [(str(n), str(h), bool(head)) for n, h, head in cursor.fetchall()]
     return sorted(rows)
+
+
+_MEMBERS_OF = "SELECT number, household_id, is_head FROM household_members WHERE number IN ({})"
 
 
 def _patched(kept: MembershipColumns, changed: list[str], rows: list[tuple[str, str, bool]]) -> MembershipColumns:
