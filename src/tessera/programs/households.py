@@ -88,14 +88,43 @@ def _composed(members: MembershipColumns, numbers: npt.NDArray[np.int64]) -> Com
     head = np.ones(len(numbers), dtype=np.bool_)
     found = np.zeros(len(numbers), dtype=np.bool_)
     if len(members.numbers) and len(numbers):
-        at = np.minimum(np.searchsorted(members.numbers, numbers), len(members.numbers) - 1)
-        found = members.numbers[at] == numbers
+        at, found = _found(members.numbers, numbers)
         household = np.where(found, members.households[at], 0)
         head = np.where(found, members.heads[at], True)
     alone = np.flatnonzero(~found)
     household[alone] = members.count + np.arange(len(alone), dtype=np.int64)  # past every registered household
     empty = np.zeros(0, np.int64)
     return Composition(household, head, empty, empty)
+
+
+_STEP = 16  # one binary search a stride of this many persons; the rest guessed from it, and checked
+
+
+def _found(
+    members: npt.NDArray[np.int64], numbers: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Where each of ``numbers`` is among ``members`` (both ascending, neither repeating), and whether it is there.
+
+    The members and the active persons are mostly the same people: after the first of a stride
+    is searched, the next ones are most often the next members. Each guess is checked (a number
+    found at a place is that place), and only the numbers guessed wrong are searched: about a
+    third of a binary search each at ten million.
+    """
+    last = len(members) - 1
+    if len(numbers) <= _STEP or (np.diff(numbers) <= 0).any():
+        at = np.minimum(np.searchsorted(members, numbers), last)
+        return at, members[at] == numbers
+    first = np.searchsorted(members, numbers[::_STEP]) - np.arange(0, len(numbers), _STEP)
+    at = np.repeat(first, _STEP)[: len(numbers)]
+    at += np.arange(len(numbers))
+    np.minimum(at, last, out=at)
+    found = members[at] == numbers
+    wrong = np.flatnonzero(~found)
+    if len(wrong):
+        again = np.minimum(np.searchsorted(members, numbers[wrong]), last)
+        at[wrong] = again
+        found[wrong] = members[again] == numbers[wrong]
+    return at, found
 
 
 _NUMBERS_CHUNK = 1000  # numbers per IN list: well under SQLite's and PostgreSQL's parameter limits
