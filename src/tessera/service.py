@@ -119,8 +119,8 @@ from tessera.rules import (
 from tessera.store import Store, store_url
 from tessera.text import checked_visible
 
-ACTIVE_PERSONS_FILE = "active_persons.npz"  # the snapshot of the active persons, in the data directory
-HOUSEHOLDS_FILE = "households.npz"  # and of the households' members
+ACTIVE_PERSONS_FILE = "active_persons.columns"  # the snapshot of the active persons, in the data directory
+HOUSEHOLDS_FILE = "households.columns"  # and of the households' members
 CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
 # What an access entry says for a purpose when the caller stated none. A look that needs one
 # is refused and logged with NO_PURPOSE; an act that needs none (a payment touching a

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import delete, func, select, update
 
 from tessera.identity import Households, MembershipColumns, read_membership_columns
 from tessera.programs import ActivePersons, ActivePersonsSnapshot, KeptHouseholds, number_text, scan_active_persons
+from tessera.programs.kept_files import KeptFile, read_kept, write_kept
 from tessera.store import Store, person_changes, persons
 from tessera.testing import seed_persons
 
@@ -47,7 +47,7 @@ def path(store: Store, tmp_path: Path) -> Path:
     numbers = seed_persons(store, 7, 40)
     with store.transaction(write=True) as conn:
         conn.execute(update(persons).where(persons.c.number == numbers[3]).values(status="deceased"))
-    file = tmp_path / "active_persons.npz"
+    file = tmp_path / "active_persons.columns"
     first = _restarted(store, file)
     first.active_persons()
     assert first.last.how == "scanned" and file.exists()
@@ -102,7 +102,7 @@ def test_a_file_of_another_store_is_set_aside(
     store: Store, path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Another registry's file, its log numbered as this one's is: its entries differ, so it is scanned afresh."""
-    other_file = tmp_path / "other.npz"
+    other_file = tmp_path / "other.columns"
     with Store.open(f"sqlite:///{tmp_path / 'other.db'}") as other:
         seed_persons(other, 9, 41)  # as many changes logged as this store's 40 and one
         ActivePersonsSnapshot(other, path=other_file).active_persons()
@@ -129,16 +129,21 @@ def test_a_file_ahead_of_the_log_is_set_aside(store: Store, path: Path, caplog: 
     _scans_afresh(store, path, caplog, "past the log's newest")
 
 
-@pytest.mark.parametrize("damage", ["truncated", "a byte changed", "not a zip", "empty"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "a column's byte changed", "a header's byte changed", "more after it", "not ours", "empty"]
+)
 def test_a_damaged_file_is_set_aside(store: Store, path: Path, caplog: pytest.LogCaptureFixture, damage: str) -> None:
-    """Cut short, a byte of a column flipped (its CRC-32 no longer holds), not numpy's, empty: scanned afresh."""
+    """Cut short, a byte flipped (its CRC-32 no longer holds), bytes added, another file, empty: scanned afresh."""
     data = bytearray(path.read_bytes())
     if damage == "truncated":
         data = data[: len(data) * 2 // 3]
-    elif damage == "a byte changed":
-        at = data.index(b"c_holders.npy") + 200  # inside the principals' column
-        data[at] ^= 0xFF
-    elif damage == "not a zip":
+    elif damage == "a column's byte changed":
+        data[-1] ^= 0x01  # the last column's last byte
+    elif damage == "a header's byte changed":
+        data[40] ^= 0x01
+    elif damage == "more after it":
+        data += b"\0"
+    elif damage == "not ours":
         data = bytearray(b"not numpy" * 100)
     else:
         data = bytearray()
@@ -148,11 +153,10 @@ def test_a_damaged_file_is_set_aside(store: Store, path: Path, caplog: pytest.Lo
 
 def test_a_file_whose_columns_disagree_is_set_aside(store: Store, path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Whole and of this store, but its numbers out of order (no snapshot writes that): scanned afresh."""
-    with np.load(path) as found:
-        arrays = {k: found[k] for k in found.files}
-    arrays["c_numbers"] = arrays["c_numbers"][::-1].copy()
-    with path.open("wb") as out:
-        np.savez(out, **arrays)
+    found = read_kept(path, "active persons", ActivePersons.__slots__)
+    assert found is not None
+    columns = {**found.columns, "numbers": found.columns["numbers"][::-1]}
+    write_kept(path, "active persons", KeptFile(found.seq, columns, found.fingerprint))
     _scans_afresh(store, path, caplog, "not as a snapshot writes them")
 
 
@@ -172,7 +176,7 @@ def test_households_read_back_after_a_restart_patched_or_set_aside(
     numbers = sorted(seed_persons(store, 11, 6))
     made = homes.create_household(numbers[:3], head=numbers[0], actor=OFFICER, reason=REASON)
     homes.create_household(numbers[3:5], head=numbers[4], actor=OFFICER, reason=REASON)
-    file = tmp_path / "households.npz"
+    file = tmp_path / "households.columns"
     KeptHouseholds(store, path=file).memberships()
     assert file.exists()
     again = KeptHouseholds(store, path=file)

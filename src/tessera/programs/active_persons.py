@@ -321,11 +321,8 @@ def _checked_columns(columns: Mapping[str, npt.NDArray[Any]]) -> ActivePersons |
     numbers, holders, births, sexes, years, month_days, other_numbers, other_subjects = got
     if len({len(numbers), len(holders), len(births), len(sexes), len(years), len(month_days)}) != 1:
         return None
-    if (
-        len(other_numbers) != len(other_subjects)
-        or (np.diff(numbers) <= 0).any()
-        or (np.diff(other_numbers) <= 0).any()
-    ):
+    ascending = bool((numbers[1:] > numbers[:-1]).all() and (other_numbers[1:] > other_numbers[:-1]).all())
+    if len(other_numbers) != len(other_subjects) or not ascending:
         return None
     at = np.minimum(np.searchsorted(numbers, other_numbers), max(len(numbers) - 1, 0))
     if len(other_numbers) and not (numbers[at] == other_numbers).all():

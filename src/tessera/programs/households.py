@@ -333,7 +333,7 @@ def _checked_members(columns: Mapping[str, npt.NDArray[Any]]) -> MembershipColum
         ids = ids.view(f"U{width}").reshape(-1)
     if any(c.ndim != 1 for c in (numbers, households, heads, ids)) or not len(numbers) == len(households) == len(heads):
         return None
-    if (np.diff(numbers) <= 0).any() or (ids[1:] <= ids[:-1]).any():
+    if not (numbers[1:] > numbers[:-1]).all() or (ids[1:] <= ids[:-1]).any():
         return None
     if len(households) and not (households.min() >= 0 and households.max() < len(ids)):
         return None

@@ -2,10 +2,11 @@
 
 The active persons (and the households) are kept in memory and patched from ``person_changes``
 (``active_persons.py``); a process that starts with none kept reads the whole registry (tens of
-seconds at ten million). So each copy is also written to a file beside the registry: one ``.npz``
-(numpy's zip of arrays, each with a CRC-32 its reader checks) holding the columns, the log's
-sequence number they are as of, and the log's last entries up to it (their sequence numbers and
-persons' numbers). A file is trusted only when the store's log still holds those very entries:
+seconds at ten million). So each copy is also written to a file beside the registry: a header
+(JSON, with its CRC-32: the log's sequence number the columns are as of, the log's last entries
+up to it, their sequence numbers and persons' numbers, and each column's type, length and CRC-32)
+then each column's bytes, read straight into its array (numpy's ``.npz`` reads each twice over).
+A file is trusted only when the store's log still holds those very entries:
 a file of another store, or one whose sequence the log was pruned past, or ahead of the log (a
 store restored from a backup), or truncated, corrupted or of another format is set aside with
 a warning and the columns are read afresh. Written to a temporary file, flushed to disk, then
@@ -14,13 +15,15 @@ renamed over the old one: a crash leaves the old file or the new one, never half
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import zipfile
+import struct
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -60,16 +63,22 @@ def fingerprint(conn: Connection, seq: int) -> npt.NDArray[np.int64]:
 def write_kept(path: Path, kind: str, kept: KeptFile) -> None:
     """``kept`` written to ``path``: a temporary file beside it, flushed to disk, renamed over it."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    arrays: dict[str, npt.NDArray[Any]] = {
-        "format": np.array(FORMAT),
-        "kind": np.array(kind),
-        "seq": np.array(kept.seq),
-    }
-    arrays |= {"fingerprint": kept.fingerprint} | {f"c_{k}": v for k, v in kept.columns.items()}
-    savez: Any = np.savez  # its stubs take every keyword for its own options
+    columns = {name: np.ascontiguousarray(column) for name, column in kept.columns.items()}
+    listed, offset = [], 0
+    for name, column in columns.items():
+        raw = column.view(np.uint8) if column.nbytes else np.zeros(0, np.uint8)
+        listed.append({"name": name, "dtype": column.dtype.str, "length": len(column), "offset": offset})
+        listed[-1] |= {"bytes": column.nbytes, "crc32": zlib.crc32(raw)}
+        offset += column.nbytes
+    fingerprint_ = np.asarray(kept.fingerprint, np.int64).tolist()
+    header = {"format": FORMAT, "kind": kind, "seq": kept.seq, "fingerprint": fingerprint_, "columns": listed}
+    head = json.dumps(header).encode()
     try:
         with temporary.open("wb") as out:
-            savez(out, **arrays)
+            out.write(_MAGIC + struct.pack("<QI", len(head), zlib.crc32(head)) + head)
+            for column in columns.values():
+                if column.nbytes:
+                    out.write(memoryview(column.view(np.uint8)))
             out.flush()
             os.fsync(out.fileno())
         temporary.replace(path)
@@ -83,24 +92,52 @@ def read_kept(path: Path, kind: str, names: tuple[str, ...]) -> KeptFile | None:
     if not path.exists():
         return None
     try:
-        with path.open("rb") as file, np.load(file, allow_pickle=False) as found:  # closed however np.load fails
-            if int(found["format"]) != FORMAT or str(found["kind"]) != kind:
-                logger.warning("%s is not a file of %s in format %s: read afresh", path, kind, FORMAT)
-                return None
-            stored = sorted(k[2:] for k in found.files if k.startswith("c_"))
-            if stored != sorted(names):
-                logger.warning("%s holds the columns %s, not %s: read afresh", path, stored, sorted(names))
-                return None
-            columns = {name: found[f"c_{name}"] for name in names}  # each member's CRC-32 is checked as it is read
-            print_ = np.asarray(found["fingerprint"], np.int64)
-            seq = int(found["seq"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as why:
+        with path.open("rb") as file:
+            found = _read(file, path.stat().st_size, kind, names)
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as why:
         logger.warning("%s cannot be read (%s): read afresh", path, why)
         return None
-    if print_.ndim != 2 or print_.shape[1] != 2:  # noqa: PLR2004 (seq, number)
-        logger.warning("%s has no fingerprint of the log: read afresh", path)
+    if isinstance(found, str):
+        logger.warning("%s %s: read afresh", path, found)
         return None
-    return KeptFile(seq, columns, print_)
+    return found
+
+
+def _read(file: BinaryIO, size: int, kind: str, names: tuple[str, ...]) -> KeptFile | str:
+    """The file's columns, each read straight into its array and its CRC-32 checked; or what is wrong with it."""
+    start = file.read(len(_MAGIC) + _LENGTHS.size)
+    if len(start) < len(_MAGIC) + _LENGTHS.size or not start.startswith(_MAGIC):
+        raise ValueError("not a file of kept columns")
+    length, crc = _LENGTHS.unpack(start[len(_MAGIC) :])
+    head = file.read(min(length, size))
+    if len(head) != length or zlib.crc32(head) != crc:
+        raise ValueError("its header is cut short or damaged")
+    header = json.loads(head)
+    if header["format"] != FORMAT or header["kind"] != kind:
+        return f"is not a file of {kind} in format {FORMAT}"
+    listed = {c["name"]: c for c in header["columns"]}
+    if sorted(listed) != sorted(names):
+        return f"holds the columns {sorted(listed)}, not {sorted(names)}"
+    data = len(_MAGIC) + _LENGTHS.size + length
+    if size != data + sum(int(c["bytes"]) for c in listed.values()):
+        raise ValueError("its columns are cut short, or more follows them")
+    columns = {}
+    for entry in header["columns"]:  # in the order written
+        dtype = np.dtype(entry["dtype"])
+        if dtype.hasobject or dtype.itemsize * int(entry["length"]) != int(entry["bytes"]):
+            raise ValueError(f"column {entry['name']} is not as described")
+        column = np.empty(int(entry["length"]), dtype)
+        raw = column.view(np.uint8) if column.nbytes else np.zeros(0, np.uint8)
+        file.seek(data + int(entry["offset"]))
+        if file.readinto(memoryview(raw)) != column.nbytes or zlib.crc32(raw) != entry["crc32"]:
+            raise ValueError(f"column {entry['name']} is cut short or damaged")
+        columns[entry["name"]] = column
+    printed = np.array(header["fingerprint"], np.int64).reshape(-1, 2)
+    return KeptFile(int(header["seq"]), columns, printed)
+
+
+_MAGIC = b"TESSERA KEPT\n"
+_LENGTHS = struct.Struct("<QI")  # the header's length and CRC-32
 
 
 def trusted(conn: Connection, path: Path, kept: KeptFile, oldest: int, newest: int) -> bool:
