@@ -184,7 +184,7 @@ class KeptHouseholds:
             printed = fingerprint(conn, seq)
         columns = {"numbers": members.numbers, "households": members.households, "heads": members.heads}
         try:
-            ids = members.ids.astype(np.bytes_)  # a quarter of the bytes; every id written is ASCII
+            ids: npt.NDArray[Any] = members.ids.astype(np.bytes_)  # a quarter of the bytes; every id written is ASCII
         except UnicodeEncodeError:
             ids = members.ids
         write_kept(path, _KIND, KeptFile(seq, {**columns, "ids": ids}, printed))

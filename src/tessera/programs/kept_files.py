@@ -15,6 +15,7 @@ renamed over the old one: a crash leaves the old file or the new one, never half
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -68,7 +69,7 @@ def write_kept(path: Path, kind: str, kept: KeptFile) -> None:
     for name, column in columns.items():
         raw = column.view(np.uint8) if column.nbytes else np.zeros(0, np.uint8)
         listed.append({"name": name, "dtype": column.dtype.str, "length": len(column), "offset": offset})
-        listed[-1] |= {"bytes": column.nbytes, "crc32": zlib.crc32(raw)}
+        listed[-1] |= {"bytes": column.nbytes, "crc32": zlib.crc32(raw.data)}
         offset += column.nbytes
     fingerprint_ = np.asarray(kept.fingerprint, np.int64).tolist()
     header = {"format": FORMAT, "kind": kind, "seq": kept.seq, "fingerprint": fingerprint_, "columns": listed}
@@ -78,7 +79,7 @@ def write_kept(path: Path, kind: str, kept: KeptFile) -> None:
             out.write(_MAGIC + struct.pack("<QI", len(head), zlib.crc32(head)) + head)
             for column in columns.values():
                 if column.nbytes:
-                    out.write(memoryview(column.view(np.uint8)))
+                    out.write(column.view(np.uint8).data)
             out.flush()
             os.fsync(out.fileno())
         temporary.replace(path)
@@ -103,7 +104,7 @@ def read_kept(path: Path, kind: str, names: tuple[str, ...]) -> KeptFile | None:
     return found
 
 
-def _read(file: BinaryIO, size: int, kind: str, names: tuple[str, ...]) -> KeptFile | str:
+def _read(file: io.BufferedReader, size: int, kind: str, names: tuple[str, ...]) -> KeptFile | str:
     """The file's columns, each read straight into its array and its CRC-32 checked; or what is wrong with it."""
     start = file.read(len(_MAGIC) + _LENGTHS.size)
     if len(start) < len(_MAGIC) + _LENGTHS.size or not start.startswith(_MAGIC):
@@ -129,7 +130,7 @@ def _read(file: BinaryIO, size: int, kind: str, names: tuple[str, ...]) -> KeptF
         column = np.empty(int(entry["length"]), dtype)
         raw = column.view(np.uint8) if column.nbytes else np.zeros(0, np.uint8)
         file.seek(data + int(entry["offset"]))
-        if file.readinto(memoryview(raw)) != column.nbytes or zlib.crc32(raw) != entry["crc32"]:
+        if file.readinto(raw.data) != column.nbytes or zlib.crc32(raw.data) != entry["crc32"]:
             raise ValueError(f"column {entry['name']} is cut short or damaged")
         columns[entry["name"]] = column
     printed = np.array(header["fingerprint"], np.int64).reshape(-1, 2)
