@@ -8,8 +8,9 @@ by triggers on ``persons`` and on ``principals``' subject, so that no writer can
 behind) what changed after the sequence number it was taken at. It re-reads only those
 persons and splices them in (new arrays: a column already handed out never changes), or
 scans afresh when the log says more than ``REBUILD_FRACTION`` of the persons changed, or
-when the log was emptied or pruned past it. It is kept in memory only (about 140 bytes a
-person): a restarted process scans once, at its first preview.
+when the log was emptied or pruned past it. It is kept in 29 bytes a person (numbers and
+principal ids as integers), and in a file of the data directory (``kept_files.py``) that a
+restarted process reads at its first preview, then patches, instead of scanning.
 
 ``scan_active_persons`` is that scan: one block of fixed-width lines parsed with numpy.
 """
