@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from tessera.auth import Role
 from tessera.ledger import Account, AccountFlags, Transfer
@@ -45,6 +45,7 @@ from tessera.programs import (
     Population,
     funding_accounts,
     gather_population,
+    number_text,
     preview,
 )
 from tessera.service import Services, Settings
@@ -77,7 +78,7 @@ budget = 1_000_000_000_000_000
 class Fours:
     """Households of four consecutive persons (by number), the first the head."""
 
-    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
+    def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
         index = np.arange(len(numbers), dtype=np.int64)
         empty = np.zeros(0, np.int64)
         return Composition(index // HOUSEHOLD_SIZE, index % HOUSEHOLD_SIZE == 0, empty, empty)
@@ -90,6 +91,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-sync", action="store_true", help="do not fsync each ledger batch")
     parser.add_argument("--dir", type=Path, default=None, help="where the store and ledger go (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="accepted for symmetry; the output is always JSON")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="a SQLite registry.db seeded before (seed_persons, then seed_households of four), copied, not re-seeded",
+    )
     parser.add_argument(
         "--registered-households",
         action="store_true",
@@ -105,6 +112,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Seed, preview and disburse once; the timings and counts."""
     base = args.dir or Path(tempfile.mkdtemp(prefix="tessera-bench-programs-"))
     try:
+        if args.store is not None:
+            base.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(args.store, base / "registry.db")
         services = Services(Settings(data_dir=base, ledger_sync=not args.no_sync))
         try:
             measured = _measure(services, args)
@@ -135,10 +145,14 @@ def _measure(services: Services, args: argparse.Namespace) -> dict[str, Any]:
     )
     progress(f"seeding {args.people:,} persons")
     t = time.perf_counter()
-    seeded = seed_persons(store, args.seed, args.people)
-    if args.registered_households:  # the service's own RegisteredHouseholds reads them
-        seed_households(store, args.seed, sorted(seeded), HOUSEHOLD_SIZE)
+    if args.store is not None:  # copied into the data directory by ``run``: its persons and households as seeded
+        with store.transaction() as conn:
+            args.people = conn.execute(select(func.count()).select_from(persons)).scalar_one()
     else:
+        seeded = seed_persons(store, args.seed, args.people)
+        if args.registered_households:  # the service's own RegisteredHouseholds reads them
+            seed_households(store, args.seed, sorted(seeded), HOUSEHOLD_SIZE)
+    if args.store is None and not args.registered_households:
         services.household_source = Fours()  # what the service's cycles read households from
     seed_s = time.perf_counter() - t
     programme = services.programmes.check(PROGRAMME)
@@ -212,7 +226,7 @@ def _measure(services: Services, args: argparse.Namespace) -> dict[str, Any]:
         "bench": "programs",
         "people": args.people,
         "households": len(population),
-        "households_read": "registered" if args.registered_households else "fours",
+        "households_read": "registered" if args.registered_households or args.store else "fours",
         "eligible": int(found.eligible.sum()),
         "compiled": not compiled.fallback,
         "seed_s": round(seed_s, 3),
@@ -249,19 +263,19 @@ def _measure(services: Services, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _change_some(store: Store, args: argparse.Namespace, numbers: npt.NDArray[np.str_]) -> int:
+def _change_some(store: Store, args: argparse.Namespace, numbers: npt.NDArray[np.int64]) -> int:
     """Between the two previews, as a registry sees between cycles: some registered, some no longer active,
     some birth dates corrected (a thousandth of the people each, at least one). How many persons changed."""
     each = max(args.people // 1000, 1)
     rng = np.random.default_rng([args.seed, 2])
-    picked = numbers[rng.choice(len(numbers), 2 * each, replace=False)].tolist()
+    picked = number_text(numbers[rng.choice(len(numbers), 2 * each, replace=False)]).tolist()
     number = persons.c.number
     with store.transaction(write=True) as conn:
         for start in range(0, each, 1000):
             gone, corrected = picked[start : start + 1000], picked[each + start : each + start + 1000]
             conn.execute(update(persons).where(number.in_(gone)).values(status="deceased"))
             conn.execute(update(persons).where(number.in_(corrected)).values(birth_date="2020-02-29"))
-    seed_persons(store, args.seed + 1, each, unlike=numbers.tolist())
+    seed_persons(store, args.seed + 1, each, unlike=number_text(numbers).tolist())
     return 3 * each
 
 

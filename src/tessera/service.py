@@ -119,6 +119,8 @@ from tessera.rules import (
 from tessera.store import Store, store_url
 from tessera.text import checked_visible
 
+ACTIVE_PERSONS_FILE = "active_persons.columns"  # the snapshot of the active persons, in the data directory
+HOUSEHOLDS_FILE = "households.columns"  # and of the households' members
 CACHED_MAX = 1_000_000  # holders, roles, agencies and subjects never change: the caches only need a bound
 # What an access entry says for a purpose when the caller stated none. A look that needs one
 # is refused and logged with NO_PURPOSE; an act that needs none (a payment touching a
@@ -283,6 +285,8 @@ class Services:
             self.rule_engine = self._start_rule_engine(stack, settings.rules, scored_through)
             self._start_sanctions_watch(stack)
             self._start_programmes()
+            stack.callback(self.active_persons.save)  # the snapshots as of now: a restart patches nothing
+            stack.callback(self.kept_households.save)
             # Programmes as the shops see them: those registered (the latest version of each), as cycles do.
             self.known_programmes: KnownProgrammes = self.programmes.known
             self.outlets = Outlets(self.store, known=self.known_programmes, accounts=self.ledger.lookup_accounts)
@@ -348,9 +352,11 @@ class Services:
     def _start_programmes(self) -> None:
         """The register of programmes and their cycles; households read through ``self.household_source``."""
         # Kept between previews and patched from the same log (migration 0029's triggers on household_members).
-        self.household_source: HouseholdSource = KeptHouseholds(self.store)
-        # Kept between cycles and patched from the store's change log: a preview does not rescan the registry.
-        self.active_persons = ActivePersonsSnapshot(self.store)
+        self.kept_households = KeptHouseholds(self.store, path=self.settings.data_dir / HOUSEHOLDS_FILE)
+        self.household_source: HouseholdSource = self.kept_households
+        # Kept between cycles and patched from the store's change log: a preview does not rescan the registry; kept
+        # in the data directory too, so that a restarted service does not either.
+        self.active_persons = ActivePersonsSnapshot(self.store, path=self.settings.data_dir / ACTIVE_PERSONS_FILE)
         self.programmes = RegisteredProgrammes(self.store, self._load_programme)
         self.cycles = Cycles(
             self.store,

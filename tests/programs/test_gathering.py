@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from tessera.programs.active_persons import _active_persons_by_row, _parsed_persons
+from tessera.programs.active_persons import (
+    ActivePersons,
+    _active_persons_by_row,
+    _parsed_persons,
+    holder_text,
+    number_text,
+)
 from tessera.programs.active_persons import scan_active_persons as _active_persons
 from tessera.store import Store, persons, principals
 from tessera.testing import seed_persons
@@ -20,16 +26,23 @@ def test_active_persons__block_and_rows_agree(store: Store) -> None:
         holder = conn.execute(persons.select().where(persons.c.number == numbers[5])).one().principal_id
         conn.execute(update(principals).where(principals.c.id == holder).values(subject="an older subject"))
     fast, slow = _active_persons(store), _active_persons_by_row(store)
-    assert len(fast[0]) == len(numbers) - 1 and list(fast[0]) == sorted(set(numbers) - {numbers[3]})
+    assert len(fast[0]) == len(numbers) - 1
+    assert number_text(fast[0]).tolist() == sorted(set(numbers) - {numbers[3]})
     for got, want in zip(fast, slow, strict=True):
         assert got.dtype.kind == want.dtype.kind
         assert got.tolist() == want.tolist()
-    assert "an older subject" in fast[2].tolist()
+    subjects = ActivePersons.of(fast).subjects().tolist()
+    assert fast[4].tolist() == [int(numbers[5])] and subjects.count("an older subject") == 1
+    with store.transaction() as conn:
+        rows = sorted(conn.execute(persons.select().where(persons.c.status == "active")).all(), key=lambda r: r.number)
+    assert holder_text(fast[1]).tolist() == [r.principal_id for r in rows]
+    assert [s for s in subjects if s != "an older subject"] == [r.principal_id for r in rows if r.number != numbers[5]]
+    assert fast[3].tolist() == [r.sex.encode() for r in rows]
 
 
 def test_active_persons__none_registered(store: Store) -> None:
     """An empty registry reads as no one."""
-    assert [len(c) for c in _active_persons(store)] == [0] * 5
+    assert [len(c) for c in _active_persons(store)] == [0] * 6
 
 
 @pytest.mark.parametrize(
@@ -40,6 +53,8 @@ def test_active_persons__none_registered(store: Store) -> None:
         b"12345678901xp_0123456789abcdef1990-01-05F",  # not a digit
         b"123456789012p_0123456789abcdef1990/01/05F",  # not a date
         b"123456789012p_0123456789abcdef1990-13-05F",  # no such month
+        b"123456789012p_0123456789abcdeF1990-01-05F",  # not a lower-case hex digit
+        b"123456789012q_0123456789abcdef1990-01-05F",  # not a principal id
     ],
 )
 def test_parsed_persons__a_line_not_as_written_is_left_to_the_rows(line: bytes) -> None:

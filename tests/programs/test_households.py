@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tessera.identity import Households, Registry
 from tessera.programs import RegisteredHouseholds
+from tessera.programs.households import _found
 from tessera.store import Store
 from tests.identity.registered import OFFICER, REASON, person
 
@@ -31,3 +34,18 @@ def test_members_share_their_household_and_its_head_the_rest_are_alone(store: St
 def test_no_one_asked_is_no_one_counted(store: Store) -> None:
     composition = RegisteredHouseholds(Households(store).membership_columns).composition(np.zeros(0, "U12"))
     assert len(composition.household) == len(composition.head) == 0
+
+
+@given(
+    members=st.sets(st.integers(0, 400), max_size=120),
+    numbers=st.sets(st.integers(0, 400), max_size=120),
+)
+def test_found__guessed_a_stride_at_a_time__as_a_binary_search(members: set[int], numbers: set[int]) -> None:
+    """Each number's place among the members, found or not: as ``np.searchsorted`` says, however they overlap."""
+    hay, needles = np.array(sorted(members), np.int64), np.array(sorted(numbers), np.int64)
+    if not len(hay):
+        return
+    at, found = _found(hay, needles)
+    assert found.tolist() == [n in members for n in sorted(numbers)]
+    want = np.searchsorted(hay, needles)
+    assert at[found].tolist() == want[found].tolist()

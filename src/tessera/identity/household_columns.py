@@ -30,7 +30,7 @@ _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint
 class MembershipColumns:
     """Every person in a household now, by number: their household (numbered 0, 1, …) and whether they head it."""
 
-    numbers: npt.NDArray[np.str_]  # Tessera numbers, ascending
+    numbers: npt.NDArray[np.int64]  # Tessera numbers (12 digits) as integers, ascending
     households: npt.NDArray[np.int64]  # 0 to count - 1, by household id: equal for the members of one
     heads: npt.NDArray[np.bool_]
     count: int  # households numbered: every one with a member (and, in a copy kept and patched, some emptied)
@@ -41,10 +41,10 @@ class MembershipColumns:
         """The columns of ``(number, household id, heads it)`` rows, in any order."""
         listed = sorted(rows)
         if not listed:
-            return cls(np.zeros(0, "U12"), np.zeros(0, np.int64), np.zeros(0, np.bool_), 0, np.zeros(0, "U18"))
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.bool_), 0, np.zeros(0, "U18"))
         ids, households = np.unique(np.array([h for _, h, _ in listed]), return_inverse=True)
         heads = np.fromiter((bool(head) for _, _, head in listed), dtype=np.bool_, count=len(listed))
-        numbers = np.array([n for n, _, _ in listed])
+        numbers = np.array([n for n, _, _ in listed]).astype(np.int64)  # 12 digits each: in order either way
         return cls(numbers, households.astype(np.int64).reshape(-1), heads, len(ids), ids)
 
 
@@ -82,7 +82,7 @@ def _parsed(block: bytes) -> MembershipColumns | None:
     household_id = packed.view(">u8").reshape(-1).astype(np.uint64)
     order = np.argsort(number, kind="stable")
     ids, first, households = np.unique(household_id[order], return_index=True, return_inverse=True)
-    numbers = np.take(lines[:, :12], order, axis=0).astype(np.uint32).view("U12").reshape(-1)
+    numbers = number[order]
     id_text = np.take(lines[:, 12:30], order[first], axis=0).astype(np.uint32).view("U18").reshape(-1)
     heads = head[order] == _ZERO + 1
     return MembershipColumns(numbers, households.astype(np.int64).reshape(-1), heads, len(ids), id_text)

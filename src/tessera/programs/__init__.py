@@ -15,6 +15,7 @@ This module is the package's face: code outside ``tessera.programs`` imports fro
       registered.py       programmes registered in the store (text, version, who, funding accounts)
       households.py       household composition as a cycle reads it (a Protocol; each alone by default)
       active_persons.py   the active persons as columns, kept between cycles, patched from the change log
+      kept_files.py       those columns (and the households') in the data directory, checked against the log
       gathering.py        every unit's facts from the store into numpy columns
       preview.py          eligibility, reasons and amounts over all units at once; totals and budget
       disbursement.py     derived ids and packed records: entitlement accounts and transfers
@@ -38,6 +39,8 @@ from tessera.programs.active_persons import (
     PersonSource,
     Refresh,
     ScannedPersons,
+    holder_text,
+    number_text,
     scan_active_persons,
 )
 from tessera.programs.attestations import (
@@ -341,9 +344,11 @@ __all__ = [
     "guarded_amount",
     "guarded_eligibility",
     "holder_checks",
+    "holder_text",
     "known_programme",
     "load_programmes",
     "masked",
+    "number_text",
     "parse_product_list",
     "preview",
     "programme_benefit",

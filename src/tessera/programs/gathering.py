@@ -22,9 +22,17 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import and_, select
 
-from tessera.programs.active_persons import PersonSource, ScannedPersons, ages_on
+from tessera.programs.active_persons import (
+    NUMBER_DIGITS,
+    ActivePersons,
+    PersonSource,
+    ScannedPersons,
+    ages_on,
+    holder_text,
+    number_text,
+)
 from tessera.programs.facts import GRANTS, HOUSEHOLD, PERSON, REPORTED
-from tessera.programs.households import HouseholdSource
+from tessera.programs.households import Composition, HouseholdSource
 from tessera.programs.programmes import Unit
 from tessera.rules import EventTypes, FieldType
 from tessera.store import Store, eligibility_grants, rule_events
@@ -45,15 +53,40 @@ _ABSENT_DTYPE = {
 class Population:
     """The units of a cycle in a fixed order (by Tessera number of the person paid) and their facts as columns."""
 
-    numbers: npt.NDArray[np.str_]  # the person paid for each unit: the head, for a household
-    holders: npt.NDArray[np.str_]  # their principal ids
+    # the person paid for each unit (the head, for a household), and their principal id: as the snapshot keeps them
+    # (numbers as integers, ids as their hex digits' integers), or as text; ``numbers`` and ``holders`` are the text
+    number_column: npt.NDArray[Any]
+    holder_column: npt.NDArray[Any]
     columns: Mapping[str, npt.NDArray[Any]]  # fact name -> one value per unit
-    read: npt.NDArray[np.str_]  # the access-log subject of every person whose facts were read (all members)
+    # the access-log subjects of every person whose facts were read (all members), or the persons to work them out of
+    read_from: npt.NDArray[np.str_] | ActivePersons
     # reported.* fact name -> True for each unit with no value reported; a fact not named was reported for all
     missing: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    _text: dict[str, npt.NDArray[np.str_]] = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
-        return len(self.numbers)
+        return len(self.number_column)
+
+    @property
+    def numbers(self) -> npt.NDArray[np.str_]:
+        """Each unit's person's Tessera number, as text: made when first asked (the results written, not the totals)."""
+        if "numbers" not in self._text:
+            column = self.number_column
+            self._text["numbers"] = column if column.dtype.kind == "U" else number_text(column)
+        return self._text["numbers"]
+
+    @property
+    def holders(self) -> npt.NDArray[np.str_]:
+        """Each unit's person's principal id, as text: made when first asked."""
+        if "holders" not in self._text:
+            column = self.holder_column
+            self._text["holders"] = column if column.dtype.kind == "U" else holder_text(column)
+        return self._text["holders"]
+
+    @property
+    def read(self) -> npt.NDArray[np.str_]:
+        """The access-log subject of every person whose facts were read: text made only when asked (10M: ~1 s)."""
+        return self.read_from.subjects() if isinstance(self.read_from, ActivePersons) else self.read_from
 
 
 def gather_population(
@@ -71,11 +104,11 @@ def gather_population(
     The active persons come from ``persons`` (a snapshot kept between cycles), else a scan of the registry.
     """
     active = (persons or ScannedPersons(store)).active_persons()
-    numbers, holders, sexes = active.numbers, active.holders, active.sexes
+    numbers = active.numbers
     today = cycle_date_ns // DAY_NS
     ages = active.ages_on(today)
     composition = households.composition(numbers)
-    household = _dense(np.concatenate([composition.household, composition.others_household]))
+    household = _counted(composition)
     mine, others = household[: len(numbers)], household[len(numbers) :]
     other_ages = ages_on(composition.others_birth_day, today)
     households_count = int(household.max()) + 1 if len(household) else 0
@@ -86,7 +119,7 @@ def gather_population(
     for name, field_type in facts.items():
         group, _, rest = name.partition(".")
         if group == PERSON:
-            columns[name] = ages[units] if rest == "age" else sexes[units]
+            columns[name] = ages[units] if rest == "age" else active.sexes[units].astype(np.str_)
         elif group == HOUSEHOLD and rest == "head_age":
             column = np.zeros(households_count, np.int64)
             column[mine[composition.head]] = ages[composition.head]
@@ -104,7 +137,21 @@ def gather_population(
         elif group == REPORTED:
             column, reported = _reported(store, types, rest, field_type, numbers)
             columns[name], missing[name] = column[units], ~reported[units]
-    return Population(numbers[units], holders[units], columns, active.subjects, missing)
+    return Population(numbers[units], active.holders[units], columns, active, missing)
+
+
+def _counted(composition: Composition) -> npt.NDArray[np.int64]:
+    """Every member's household (registered persons', then the others'), as ids a bincount can count by.
+
+    Ids as a kept composition numbers them (0 up to the members and persons, a few unused) are
+    counted as they are: renumbering ten million costs a bincount, a cumsum and a gather more.
+    """
+    ids = composition.household
+    if len(composition.others_household):
+        ids = np.concatenate([ids, composition.others_household])
+    if len(ids) and int(ids.min()) >= 0 and int(ids.max()) < 2 * len(ids):
+        return np.asarray(ids, np.int64)
+    return _dense(ids)
 
 
 def _dense(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -141,7 +188,7 @@ def _household_fact(  # noqa: PLR0917 (one household's columns, read together)
 
 
 def _grants(
-    store: Store, benefits: Iterable[str], numbers: npt.NDArray[np.str_], at_ns: int
+    store: Store, benefits: Iterable[str], numbers: npt.NDArray[np.int64], at_ns: int
 ) -> dict[str, npt.NDArray[np.bool_]]:
     """Per benefit, per person: whether a grant of it is live on the cycle's date."""
     found = {b: np.zeros(len(numbers), np.bool_) for b in benefits}
@@ -157,13 +204,12 @@ def _grants(
     with store.transaction() as conn:
         rows = conn.execute(query).all()
     for benefit in found:
-        subjects = np.array([r.subject for r in rows if r.benefit == benefit] or [""])
-        found[benefit] = np.isin(numbers, subjects)
+        found[benefit] = np.isin(numbers, _as_numbers([r.subject for r in rows if r.benefit == benefit])[0])
     return found
 
 
 def _reported(
-    store: Store, types: EventTypes, rest: str, field_type: FieldType, numbers: npt.NDArray[np.str_]
+    store: Store, types: EventTypes, rest: str, field_type: FieldType, numbers: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
     """The field ``rest`` of each person's latest event of its type, who has one."""
     key, _, path = rest.partition(".")
@@ -186,13 +232,20 @@ def _reported(
                 if value is not None:
                     latest[subject] = value
     if latest:
-        subjects = np.array(list(latest))
+        subjects, numbered = _as_numbers(list(latest))
         index = np.searchsorted(numbers, subjects)
         index = np.minimum(index, max(len(numbers) - 1, 0))
-        hit = (numbers[index] == subjects) if len(numbers) else np.zeros(len(subjects), np.bool_)
+        hit = (numbers[index] == subjects) & numbered if len(numbers) else np.zeros(len(subjects), np.bool_)
         values = np.array(list(latest.values()), dtype=column.dtype)
         if field_type is FieldType.text:
             column = column.astype(values.dtype if values.dtype.itemsize > column.dtype.itemsize else column.dtype)
         column[index[hit]] = values[hit]
         reported[index[hit]] = True
     return column, reported
+
+
+def _as_numbers(subjects: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Subjects as Tessera numbers' integers (-1 for one that is not a number), and which were."""
+    numbered = np.array([len(s) == NUMBER_DIGITS and s.isascii() and s.isdigit() for s in subjects], np.bool_)
+    ints = np.array([int(s) if ok else -1 for s, ok in zip(subjects, numbered.tolist(), strict=True)], np.int64)
+    return ints, numbered

@@ -9,9 +9,11 @@ households afresh on each call, ``KeptHouseholds`` (the service's) keeps them be
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,8 +21,19 @@ import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
 from tessera.identity import MembershipColumns, read_membership_columns
-from tessera.programs.active_persons import PATCH_MIN, REBUILD_FRACTION, Refresh, log_span
-from tessera.store import Store, household_members, person_changes
+from tessera.programs.active_persons import (
+    PATCH_MIN,
+    REBUILD_FRACTION,
+    SAVE_FRACTION,
+    Refresh,
+    log_span,
+    logged_numbers,
+    number_ints,
+)
+from tessera.programs.kept_files import KeptFile, fingerprint, read_kept, trusted, write_kept
+from tessera.store import Store, person_changes
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +49,15 @@ class Composition:
 class HouseholdSource(Protocol):
     """Where a cycle reads household composition from (``tessera.identity``'s households, when wired)."""
 
-    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
-        """The composition for the persons numbered ``numbers`` (Tessera numbers)."""
+    def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
+        """The composition for the persons numbered ``numbers`` (Tessera numbers as integers, ascending)."""
         ...
 
 
 class PersonsAlone:
     """Each person a household of one, and its head: what a cycle assumes until households are registered."""
 
-    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
+    def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
         """Household i for person i, each the head; nobody else."""
         empty = np.zeros(0, np.int64)
         return Composition(np.arange(len(numbers), dtype=np.int64), np.ones(len(numbers), np.bool_), empty, empty)
@@ -62,25 +75,56 @@ class RegisteredHouseholds:
     def __init__(self, memberships: Callable[[], MembershipColumns]) -> None:
         self._memberships = memberships
 
-    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
+    def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
         """Each person's household numbered (registered ones first, then one apiece for the rest) and head flag."""
         return _composed(self._memberships(), numbers)
 
 
-def _composed(members: MembershipColumns, numbers: npt.NDArray[np.str_]) -> Composition:
+def _composed(members: MembershipColumns, numbers: npt.NDArray[np.int64]) -> Composition:
     """The composition of the persons ``numbers``, their households and heads looked up among ``members``."""
-    household = np.empty(len(numbers), dtype=np.int64)
+    if numbers.dtype.kind in "US":  # numbers as text, as a caller may still hand them: the same persons
+        numbers = number_ints(numbers.astype(np.str_))
+    household = np.zeros(len(numbers), dtype=np.int64)
     head = np.ones(len(numbers), dtype=np.bool_)
     found = np.zeros(len(numbers), dtype=np.bool_)
     if len(members.numbers) and len(numbers):
-        at = np.minimum(np.searchsorted(members.numbers, numbers), len(members.numbers) - 1)
-        found = members.numbers[at] == numbers
-        household[found] = members.households[at[found]]
-        head[found] = members.heads[at[found]]
+        at, found = _found(members.numbers, numbers)
+        household = np.where(found, members.households[at], 0)
+        head = np.where(found, members.heads[at], True)
     alone = np.flatnonzero(~found)
     household[alone] = members.count + np.arange(len(alone), dtype=np.int64)  # past every registered household
     empty = np.zeros(0, np.int64)
     return Composition(household, head, empty, empty)
+
+
+_STEP = 16  # one binary search a stride of this many persons; the rest guessed from it, and checked
+
+
+def _found(
+    members: npt.NDArray[np.int64], numbers: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Where each of ``numbers`` is among ``members`` (both ascending, neither repeating), and whether it is there.
+
+    The members and the active persons are mostly the same people: after the first of a stride
+    is searched, the next ones are most often the next members. Each guess is checked (a number
+    found at a place is that place), and only the numbers guessed wrong are searched: about a
+    third of a binary search each at ten million.
+    """
+    last = len(members) - 1
+    if len(numbers) <= _STEP or (np.diff(numbers) <= 0).any():
+        at = np.minimum(np.searchsorted(members, numbers), last)
+        return at, members[at] == numbers
+    first = np.searchsorted(members, numbers[::_STEP]) - np.arange(0, len(numbers), _STEP)
+    at = np.repeat(first, _STEP)[: len(numbers)]
+    at += np.arange(len(numbers))
+    np.minimum(at, last, out=at)
+    found = members[at] == numbers
+    wrong = np.flatnonzero(~found)
+    if len(wrong):
+        again = np.minimum(np.searchsorted(members, numbers[wrong]), last)
+        at[wrong] = again
+        found[wrong] = members[again] == numbers[wrong]
+    return at, found
 
 
 _NUMBERS_CHUNK = 1000  # numbers per IN list: well under SQLite's and PostgreSQL's parameter limits
@@ -97,27 +141,84 @@ class KeptHouseholds:
     members (and than ``patch_min``), or a log emptied or pruned past it, and it reads afresh
     (``read_membership_columns``). Reads are serialised; what one returns is read-only and
     never changes. A second preview of the same persons with nothing changed is handed the
-    same composition.
+    same composition. Given a ``path``, kept in a file too, read back and written as the active
+    persons' snapshot is (``ActivePersonsSnapshot``, ``kept_files.py``).
     """
 
-    def __init__(self, store: Store, *, rebuild_fraction: float = REBUILD_FRACTION, patch_min: int = PATCH_MIN) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        rebuild_fraction: float = REBUILD_FRACTION,
+        patch_min: int = PATCH_MIN,
+        path: Path | None = None,
+        save_fraction: float = SAVE_FRACTION,
+    ) -> None:
         self._store = store
         self._rebuild_fraction = rebuild_fraction
         self._patch_min = patch_min
+        self._path = path
+        self._save_fraction = save_fraction
+        self._saved = -1  # the log's sequence number the file is at; -1: none written by this process
         self._lock = threading.Lock()
         self._kept: tuple[int, MembershipColumns] | None = None
-        self._last: tuple[npt.NDArray[np.str_], MembershipColumns, Composition] | None = None
+        self._last: tuple[npt.NDArray[np.int64], MembershipColumns, Composition] | None = None
         self.last = Refresh("scanned", 0, 0)
+
+    def save(self) -> None:
+        """The memberships kept written to the file, unless it holds them already (or none are kept, or no file)."""
+        with self._lock:
+            if self._kept is not None and self._path is not None and self._kept[0] != self._saved:
+                self._write(self._path, *self._kept)
+
+    def _save_if_due(self) -> None:
+        if self._path is None or self._kept is None or self._kept[0] == self._saved:
+            return
+        seq, members = self._kept
+        due = max(self._save_fraction * len(members.numbers), self._patch_min)
+        if self.last.how == "scanned" or self._saved < 0 or seq - self._saved >= due:
+            self._write(self._path, seq, members)
+
+    def _write(self, path: Path, seq: int, members: MembershipColumns) -> None:
+        with self._store.transaction() as conn:
+            printed = fingerprint(conn, seq)
+        columns = {"numbers": members.numbers, "households": members.households, "heads": members.heads}
+        try:
+            ids: npt.NDArray[Any] = members.ids.astype(np.bytes_)  # a quarter of the bytes; every id written is ASCII
+        except UnicodeEncodeError:
+            ids = members.ids
+        write_kept(path, _KIND, KeptFile(seq, {**columns, "ids": ids}, printed))
+        self._saved = seq
+
+    def _loaded(self, path: Path) -> tuple[int, MembershipColumns] | None:
+        """The memberships in the file, if whole and written beside this store's log (else None, warned)."""
+        found = read_kept(path, _KIND, _FILED)
+        if found is None:
+            return None
+        members = _checked_members(found.columns)
+        if members is None:
+            logger.warning("%s holds columns not as kept households write them: read afresh", path)
+            return None
+        with self._store.transaction() as conn:
+            oldest, newest = log_span(conn)
+            if not trusted(conn, path, found, oldest, newest):
+                return None
+        _read_only(members)
+        self._saved = found.seq
+        return found.seq, members
 
     def memberships(self) -> MembershipColumns:
         """Every membership now, as columns (household numbers stay as they were while kept)."""
         with self._lock:
-            return self._refreshed()
+            members = self._refreshed()
+            self._save_if_due()
+            return members
 
-    def composition(self, numbers: npt.NDArray[np.str_]) -> Composition:
+    def composition(self, numbers: npt.NDArray[np.int64]) -> Composition:
         """Each person's household and head flag, from the memberships kept (brought up to date first)."""
         with self._lock:
             members = self._refreshed()
+            self._save_if_due()
             last = self._last
             # Only an array no one can write to is known to be the same persons when it is the same object.
             if last is not None and last[0] is numbers and last[1] is members and not numbers.flags.writeable:
@@ -131,17 +232,22 @@ class KeptHouseholds:
     def _refreshed(self) -> MembershipColumns:
         """The memberships as of the newest change committed: kept as they were, patched, or read afresh."""
         kept = self._kept
+        loaded = False
+        if kept is None and self._path is not None:
+            kept = self._kept = self._loaded(self._path)
+            loaded = kept is not None
         with self._store.transaction() as conn:
             oldest, newest = log_span(conn)
             if kept is not None and newest == kept[0]:
-                self.last = Refresh("kept", 0, newest)
+                self.last = Refresh("loaded" if loaded else "kept", 0, newest)
                 return kept[1]
             # A log emptied or pruned past the copy kept is never trusted (as for the active persons).
             if kept is not None and newest > kept[0] and oldest <= kept[0] + 1:
                 changed = self._changed(conn, kept, newest)
                 if changed is not None:
                     patched = _patched(kept[1], changed, _rows_of(conn, changed))
-                    self._kept, self.last = (newest, patched), Refresh("patched", len(changed), newest)
+                    how = "loaded" if loaded else "patched"
+                    self._kept, self.last = (newest, patched), Refresh(how, len(changed), newest)
                     return patched
         # Read after the newest change was: a later change may be in it already, and is re-read next time.
         fresh = read_membership_columns(self._store)
@@ -155,39 +261,47 @@ class KeptHouseholds:
         pending = conn.execute(select(func.count()).where(*after)).scalar_one()
         if pending > max(self._rebuild_fraction * len(kept[1].numbers), self._patch_min):
             return None
-        return sorted(conn.execute(select(person_changes.c.number).where(*after).distinct()).scalars())
+        return logged_numbers(conn, kept[0], newest)
 
 
 def _rows_of(conn: Connection, numbers: list[str]) -> list[tuple[str, str, bool]]:
     """The membership rows of ``numbers`` now (those in a household), sorted by number."""
     rows: list[tuple[str, str, bool]] = []
-    columns = (household_members.c.number, household_members.c.household_id, household_members.c.is_head)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     for start in range(0, len(numbers), _NUMBERS_CHUNK):
         chunk = numbers[start : start + _NUMBERS_CHUNK]
-        found = conn.execute(select(*columns).where(household_members.c.number.in_(chunk)))
-        rows += [(str(n), str(h), bool(head)) for n, h, head in found]
+        cursor.execute(_MEMBERS_OF.format(", ".join([mark] * len(chunk))), chunk)
+        rows += [(str(n), str(h), bool(head)) for n, h, head in cursor.fetchall()]
     return sorted(rows)
+
+
+_MEMBERS_OF = "SELECT number, household_id, is_head FROM household_members WHERE number IN ({})"
 
 
 def _patched(kept: MembershipColumns, changed: list[str], rows: list[tuple[str, str, bool]]) -> MembershipColumns:
     """``kept`` without the members numbered ``changed``, then with ``rows`` (their memberships now) put in."""
-    asked = np.array(changed)
+    asked = number_ints(changed)
     at = np.searchsorted(kept.numbers, asked)
     present = at < len(kept.numbers)
     present[present] = kept.numbers[at[present]] == asked[present]
     drop = at[present]
-    new_numbers = _array([n for n, _, _ in rows], kept.numbers)
+    new_numbers = number_ints([n for n, _, _ in rows])
     new_ids = _array([h for _, h, _ in rows], kept.ids)
     new_heads = np.array([head for _, _, head in rows], dtype=np.bool_)
     ids, households = kept.ids, kept.households
     known = np.minimum(np.searchsorted(ids, new_ids), max(len(ids) - 1, 0))
+    if len(drop) == len(new_numbers) and np.array_equal(kept.numbers[drop], new_numbers):
+        same = bool(len(ids)) and (ids[known] == new_ids).all() and np.array_equal(households[drop], known)
+        if same and np.array_equal(kept.heads[drop], new_heads):
+            return kept  # every member asked about is where they were, as they were: nothing to rebuild
     if len(new_ids) and (not len(ids) or not (ids[known] == new_ids).all()):
         ids = np.union1d(ids, new_ids)  # a new household: the numbers shift, to keep the ids ascending
         households = np.searchsorted(ids, kept.ids).astype(np.int64)[households]
     numbers = np.delete(kept.numbers, drop)
     before = np.searchsorted(numbers, new_numbers)
     patched = MembershipColumns(
-        np.insert(numbers.astype(np.result_type(numbers, new_numbers), copy=False), before, new_numbers),
+        np.insert(numbers, before, new_numbers),
         np.insert(np.delete(households, drop), before, np.searchsorted(ids, new_ids).astype(np.int64)),
         np.insert(np.delete(kept.heads, drop), before, new_heads),
         len(ids),
@@ -200,6 +314,30 @@ def _patched(kept: MembershipColumns, changed: list[str], rows: list[tuple[str, 
 def _array(values: list[str], like: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """``values`` as a numpy text column; of ``like``'s type when there are none."""
     return np.array(values) if values else np.zeros(0, like.dtype)
+
+
+_KIND = "household members"
+_FILED = ("numbers", "households", "heads", "ids")
+
+
+def _checked_members(columns: Mapping[str, npt.NDArray[Any]]) -> MembershipColumns | None:
+    """A file's memberships, if of their kinds, numbers ascending, households among the ids; else None."""
+    numbers, households, heads, ids = (columns[name] for name in _FILED)
+    if [c.dtype.kind for c in (numbers, households, heads)] != ["i", "i", "b"] or ids.dtype.kind not in "SU":
+        return None
+    if not len(ids):
+        ids = np.zeros(0, "U18")
+    elif ids.dtype.kind == "S":  # ASCII bytes widened to code points: not decoded one by one (0.5 s at 2.5M)
+        width = max(ids.dtype.itemsize, 1)
+        ids = np.ascontiguousarray(ids).view(np.uint8).reshape(len(ids), width).astype(np.uint32)
+        ids = ids.view(f"U{width}").reshape(-1)
+    if any(c.ndim != 1 for c in (numbers, households, heads, ids)) or not len(numbers) == len(households) == len(heads):
+        return None
+    if not (numbers[1:] > numbers[:-1]).all() or (ids[1:] <= ids[:-1]).any():
+        return None
+    if len(households) and not (households.min() >= 0 and households.max() < len(ids)):
+        return None
+    return MembershipColumns(np.asarray(numbers, np.int64), np.asarray(households, np.int64), heads, len(ids), ids)
 
 
 def _read_only(columns: MembershipColumns) -> None:

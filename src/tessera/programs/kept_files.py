@@ -1,0 +1,157 @@
+"""Columns kept between previews, written to the data directory so that a restarted process need not read them afresh.
+
+The active persons (and the households) are kept in memory and patched from ``person_changes``
+(``active_persons.py``); a process that starts with none kept reads the whole registry (tens of
+seconds at ten million). So each copy is also written to a file beside the registry: a header
+(JSON, with its CRC-32: the log's sequence number the columns are as of, the log's last entries
+up to it, their sequence numbers and persons' numbers, and each column's type, length and CRC-32)
+then each column's bytes, read straight into its array (numpy's ``.npz`` reads each twice over).
+A file is trusted only when the store's log still holds those very entries:
+a file of another store, or one whose sequence the log was pruned past, or ahead of the log (a
+store restored from a backup), or truncated, corrupted or of another format is set aside with
+a warning and the columns are read afresh. Written to a temporary file, flushed to disk, then
+renamed over the old one: a crash leaves the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import struct
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, select
+
+from tessera.store import person_changes
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1  # the files' layout; a file of another is read afresh
+FINGERPRINT_ROWS = 16  # the log's entries up to a file's sequence number that must still be as it recorded them
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFile:
+    """Columns as of the log's sequence number ``seq``, and the log's entries up to it when written."""
+
+    seq: int
+    columns: Mapping[str, npt.NDArray[Any]]
+    fingerprint: npt.NDArray[np.int64]  # (seq, number) of the log's last entries up to ``seq``, newest first
+
+
+def fingerprint(conn: Connection, seq: int) -> npt.NDArray[np.int64]:
+    """The log's last ``FINGERPRINT_ROWS`` entries up to ``seq``: (sequence number, person's number) rows."""
+    rows = conn.execute(
+        select(person_changes.c.seq, person_changes.c.number)
+        .where(person_changes.c.seq <= seq)
+        .order_by(person_changes.c.seq.desc())
+        .limit(FINGERPRINT_ROWS)
+    ).all()
+    out = np.zeros((len(rows), 2), np.int64)
+    for i, (at, number) in enumerate(rows):
+        out[i] = (int(at), int(number) if str(number).isdigit() else -1)
+    return out
+
+
+def write_kept(path: Path, kind: str, kept: KeptFile) -> None:
+    """``kept`` written to ``path``: a temporary file beside it, flushed to disk, renamed over it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    columns = {name: np.ascontiguousarray(column) for name, column in kept.columns.items()}
+    listed, offset = [], 0
+    for name, column in columns.items():
+        raw = column.view(np.uint8) if column.nbytes else np.zeros(0, np.uint8)
+        listed.append({"name": name, "dtype": column.dtype.str, "length": len(column), "offset": offset})
+        listed[-1] |= {"bytes": column.nbytes, "crc32": zlib.crc32(raw.data)}
+        offset += column.nbytes
+    fingerprint_ = np.asarray(kept.fingerprint, np.int64).tolist()
+    header = {"format": FORMAT, "kind": kind, "seq": kept.seq, "fingerprint": fingerprint_, "columns": listed}
+    head = json.dumps(header).encode()
+    try:
+        with temporary.open("wb") as out:
+            out.write(_MAGIC + struct.pack("<QI", len(head), zlib.crc32(head)) + head)
+            for column in columns.values():
+                if column.nbytes:
+                    out.write(column.view(np.uint8).data)
+            out.flush()
+            os.fsync(out.fileno())
+        temporary.replace(path)
+    except OSError:
+        logger.warning("could not write %s: it is read afresh after a restart", path, exc_info=True)
+        temporary.unlink(missing_ok=True)
+
+
+def read_kept(path: Path, kind: str, names: tuple[str, ...]) -> KeptFile | None:
+    """The file at ``path`` if it is whole and of ``kind`` with exactly the columns ``names``; else None (warned)."""
+    if not path.exists():
+        return None
+    try:
+        with path.open("rb") as file:
+            found = _read(file, path.stat().st_size, kind, names)
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as why:
+        logger.warning("%s cannot be read (%s): read afresh", path, why)
+        return None
+    if isinstance(found, str):
+        logger.warning("%s %s: read afresh", path, found)
+        return None
+    return found
+
+
+def _read(file: io.BufferedReader, size: int, kind: str, names: tuple[str, ...]) -> KeptFile | str:
+    """The file's columns, each read straight into its array and its CRC-32 checked; or what is wrong with it."""
+    start = file.read(len(_MAGIC) + _LENGTHS.size)
+    if len(start) < len(_MAGIC) + _LENGTHS.size or not start.startswith(_MAGIC):
+        raise ValueError("not a file of kept columns")
+    length, crc = _LENGTHS.unpack(start[len(_MAGIC) :])
+    head = file.read(min(length, size))
+    if len(head) != length or zlib.crc32(head) != crc:
+        raise ValueError("its header is cut short or damaged")
+    header = json.loads(head)
+    if header["format"] != FORMAT or header["kind"] != kind:
+        return f"is not a file of {kind} in format {FORMAT}"
+    listed = {c["name"]: c for c in header["columns"]}
+    if sorted(listed) != sorted(names):
+        return f"holds the columns {sorted(listed)}, not {sorted(names)}"
+    data = len(_MAGIC) + _LENGTHS.size + length
+    if size != data + sum(int(c["bytes"]) for c in listed.values()):
+        raise ValueError("its columns are cut short, or more follows them")
+    columns = {}
+    for entry in header["columns"]:  # in the order written
+        dtype = np.dtype(entry["dtype"])
+        if dtype.hasobject or dtype.itemsize * int(entry["length"]) != int(entry["bytes"]):
+            raise ValueError(f"column {entry['name']} is not as described")
+        column = np.empty(int(entry["length"]), dtype)
+        raw = column.view(np.uint8) if column.nbytes else np.zeros(0, np.uint8)
+        file.seek(data + int(entry["offset"]))
+        if file.readinto(raw.data) != column.nbytes or zlib.crc32(raw.data) != entry["crc32"]:
+            raise ValueError(f"column {entry['name']} is cut short or damaged")
+        columns[entry["name"]] = column
+    printed = np.array(header["fingerprint"], np.int64).reshape(-1, 2)
+    return KeptFile(int(header["seq"]), columns, printed)
+
+
+_MAGIC = b"TESSERA KEPT\n"
+_LENGTHS = struct.Struct("<QI")  # the header's length and CRC-32
+
+
+def trusted(conn: Connection, path: Path, kept: KeptFile, oldest: int, newest: int) -> bool:
+    """Whether the log (spanning ``oldest``..``newest``) is the one ``kept`` was written beside, up to its seq."""
+    if kept.seq > newest:
+        logger.warning("%s is at change %s, past the log's newest %s: read afresh", path, kept.seq, newest)
+        return False
+    if kept.seq + 1 < oldest or not len(kept.fingerprint):
+        logger.warning(
+            "%s is at change %s, and the log was pruned past it (to %s): read afresh", path, kept.seq, oldest
+        )
+        return False
+    if not np.array_equal(fingerprint(conn, kept.seq), kept.fingerprint):
+        logger.warning("%s was not written beside this store's change log: read afresh", path)
+        return False
+    return True

@@ -1,0 +1,200 @@
+"""The active persons kept in the data directory: read back after a restart and patched, or set aside and scanned."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from tessera.identity import Households, MembershipColumns, read_membership_columns
+from tessera.programs import ActivePersons, ActivePersonsSnapshot, KeptHouseholds, number_text, scan_active_persons
+from tessera.programs.kept_files import KeptFile, read_kept, write_kept
+from tessera.store import Store, person_changes, persons
+from tessera.testing import seed_persons
+
+OFFICER = "p_00000000000000aa"
+REASON = "family registered at the desk, birth certificates seen"
+
+
+def _same(got: ActivePersons, store: Store) -> None:
+    want = ActivePersons.of(scan_active_persons(store))
+    for name in ActivePersons.__slots__:
+        assert getattr(got, name).tolist() == getattr(want, name).tolist(), name
+
+
+def _restarted(store: Store, path: Path) -> ActivePersonsSnapshot:
+    """A snapshot as a restarted process makes it: nothing in memory, the file beside the store."""
+    return ActivePersonsSnapshot(store, path=path, patch_min=0, rebuild_fraction=0.5)
+
+
+_days = iter(range(1, 29))
+
+
+def _correct(store: Store, count: int) -> None:
+    """``count`` persons' birth dates corrected (to a day none had before): as many changes logged."""
+    with store.transaction(write=True) as conn:
+        numbers = conn.execute(select(persons.c.number).order_by(persons.c.number).limit(count)).scalars().all()
+        conn.execute(
+            update(persons).where(persons.c.number.in_(numbers)).values(birth_date=f"2001-02-{next(_days):02d}")
+        )
+
+
+@pytest.fixture
+def path(store: Store, tmp_path: Path) -> Path:
+    """Forty persons registered, one gone, the snapshot scanned and written."""
+    numbers = seed_persons(store, 7, 40)
+    with store.transaction(write=True) as conn:
+        conn.execute(update(persons).where(persons.c.number == numbers[3]).values(status="deceased"))
+    file = tmp_path / "active_persons.columns"
+    first = _restarted(store, file)
+    first.active_persons()
+    assert first.last.how == "scanned" and file.exists()
+    return file
+
+
+def test_a_restart_reads_the_file_and_patches_what_changed_since(store: Store, path: Path) -> None:
+    """Nothing changed: the file as it is. Some registered and corrected since: the file, patched from the log."""
+    again = _restarted(store, path)
+    _same(again.active_persons(), store)
+    assert again.last.how == "loaded" and again.last.changed == 0
+    seed_persons(store, 8, 3)
+    _correct(store, 2)
+    later = _restarted(store, path)
+    _same(later.active_persons(), store)
+    assert later.last.how == "loaded" and later.last.changed == 5
+    _same(later.active_persons(), store)
+    assert later.last.how == "kept"
+
+
+def test_patches_write_the_file_once_the_log_has_moved_far_enough_and_on_save(store: Store, path: Path) -> None:
+    """A few changes are only patched in memory; a tenth of the persons rewrite the file, as ``save`` does."""
+    before = path.read_bytes()
+    kept = ActivePersonsSnapshot(store, path=path, patch_min=0, save_fraction=0.1)
+    kept.active_persons()
+    _correct(store, 2)
+    kept.active_persons()
+    assert kept.last.how == "patched" and path.read_bytes() == before  # 2 of 39: not yet
+    _correct(store, 4)
+    kept.active_persons()
+    assert path.read_bytes() != before  # 6 changes past the file: written
+    _correct(store, 1)
+    kept.active_persons()
+    written = path.read_bytes()
+    kept.save()
+    assert path.read_bytes() != written
+    again = _restarted(store, path)
+    _same(again.active_persons(), store)
+    assert again.last.how == "loaded" and again.last.changed == 0
+    assert not list(path.parent.glob(".*.tmp"))  # the temporary file renamed over the old one, none left behind
+
+
+def _scans_afresh(store: Store, path: Path, caplog: pytest.LogCaptureFixture, said: str) -> None:
+    caplog.set_level(logging.WARNING)
+    again = _restarted(store, path)
+    _same(again.active_persons(), store)
+    assert again.last.how == "scanned"
+    assert any(said in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+def test_a_file_of_another_store_is_set_aside(
+    store: Store, path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another registry's file, its log numbered as this one's is: its entries differ, so it is scanned afresh."""
+    other_file = tmp_path / "other.columns"
+    with Store.open(f"sqlite:///{tmp_path / 'other.db'}") as other:
+        seed_persons(other, 9, 41)  # as many changes logged as this store's 40 and one
+        ActivePersonsSnapshot(other, path=other_file).active_persons()
+    path.write_bytes(other_file.read_bytes())
+    _scans_afresh(store, path, caplog, "not written beside this store's change log")
+
+
+def test_a_file_the_log_was_pruned_past_is_set_aside(
+    store: Store, path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log's entries after the file pruned: what changed between cannot be known."""
+    _correct(store, 2)
+    with store.transaction(write=True) as conn:
+        newest = conn.execute(select(func.max(person_changes.c.seq))).scalar_one()
+        conn.execute(delete(person_changes).where(person_changes.c.seq < newest))
+    _scans_afresh(store, path, caplog, "pruned past it")
+
+
+def test_a_file_ahead_of_the_log_is_set_aside(store: Store, path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A log whose newest entries are gone (a store restored from an older backup): the file is ahead of it."""
+    with store.transaction(write=True) as conn:
+        newest = conn.execute(select(func.max(person_changes.c.seq))).scalar_one()
+        conn.execute(delete(person_changes).where(person_changes.c.seq == newest))
+    _scans_afresh(store, path, caplog, "past the log's newest")
+
+
+@pytest.mark.parametrize(
+    "damage", ["truncated", "a column's byte changed", "a header's byte changed", "more after it", "not ours", "empty"]
+)
+def test_a_damaged_file_is_set_aside(store: Store, path: Path, caplog: pytest.LogCaptureFixture, damage: str) -> None:
+    """Cut short, a byte flipped (its CRC-32 no longer holds), bytes added, another file, empty: scanned afresh."""
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) * 2 // 3]
+    elif damage == "a column's byte changed":
+        data[-1] ^= 0x01  # the last column's last byte
+    elif damage == "a header's byte changed":
+        data[40] ^= 0x01
+    elif damage == "more after it":
+        data += b"\0"
+    elif damage == "not ours":
+        data = bytearray(b"not numpy" * 100)
+    else:
+        data = bytearray()
+    path.write_bytes(bytes(data))
+    _scans_afresh(store, path, caplog, "cannot be read")
+
+
+def test_a_file_whose_columns_disagree_is_set_aside(store: Store, path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Whole and of this store, but its numbers out of order (no snapshot writes that): scanned afresh."""
+    found = read_kept(path, "active persons", ActivePersons.__slots__)
+    assert found is not None
+    columns = {**found.columns, "numbers": found.columns["numbers"][::-1]}
+    write_kept(path, "active persons", KeptFile(found.seq, columns, found.fingerprint))
+    _scans_afresh(store, path, caplog, "not as a snapshot writes them")
+
+
+def test_the_numbers_read_back_are_the_registry_s(store: Store, path: Path) -> None:
+    """The compact columns give back the registry's own numbers as text."""
+    again = _restarted(store, path)
+    with store.transaction() as conn:
+        active = conn.execute(select(persons.c.number).where(persons.c.status == "active")).scalars().all()
+    assert number_text(again.active_persons().numbers).tolist() == sorted(active)
+
+
+def test_households_read_back_after_a_restart_patched_or_set_aside(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The households' file read back and patched with a head changed since; damaged, read afresh."""
+    homes = Households(store)
+    numbers = sorted(seed_persons(store, 11, 6))
+    made = homes.create_household(numbers[:3], head=numbers[0], actor=OFFICER, reason=REASON)
+    homes.create_household(numbers[3:5], head=numbers[4], actor=OFFICER, reason=REASON)
+    file = tmp_path / "households.columns"
+    KeptHouseholds(store, path=file).memberships()
+    assert file.exists()
+    again = KeptHouseholds(store, path=file)
+    _same_members(again.memberships(), read_membership_columns(store))
+    assert again.last.how == "loaded" and again.last.changed == 0
+    homes.change_head(made.id, numbers[2], actor=OFFICER, reason=REASON)
+    later = KeptHouseholds(store, path=file)
+    _same_members(later.memberships(), read_membership_columns(store))
+    assert later.last.how == "loaded" and later.last.changed == 2
+    later.save()
+    file.write_bytes(file.read_bytes()[:-40])
+    caplog.set_level(logging.WARNING)
+    damaged = KeptHouseholds(store, path=file)
+    _same_members(damaged.memberships(), read_membership_columns(store))
+    assert damaged.last.how == "scanned" and any("cannot be read" in r.getMessage() for r in caplog.records)
+
+
+def _same_members(kept: MembershipColumns, fresh: MembershipColumns) -> None:
+    assert kept.numbers.tolist() == fresh.numbers.tolist()
+    assert kept.heads.tolist() == fresh.heads.tolist()
+    assert kept.ids[kept.households].tolist() == fresh.ids[fresh.households].tolist()
