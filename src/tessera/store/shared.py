@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from tessera.errors import StoreError, TesseraError
 
 WRITE = "tessera_write"  # execution option: this transaction will write (SQLite: BEGIN IMMEDIATE)
+LAZY = "tessera_lazy"  # execution option: its commit need not wait for the disk (Store.transaction's durable=False)
 
 Conflict = Callable[[], TesseraError | None]
 
@@ -40,7 +41,12 @@ SHARED: ContextVar[Shared | None] = ContextVar("tessera_store_shared", default=N
 
 @contextmanager
 def shared_transaction(
-    shared: Shared, write: bool, conflict: Conflict | None, failed: Callable[[DBAPIError], StoreError]
+    shared: Shared,
+    write: bool,
+    conflict: Conflict | None,
+    failed: Callable[[DBAPIError], StoreError],
+    *,
+    durable: bool = True,
 ) -> Iterator[Connection]:
     """A transaction inside ``Store.reading``: a read joins the shared one, a write ends it and runs alone."""
     conn = shared.conn
@@ -59,14 +65,14 @@ def shared_transaction(
         if shared.read is not None:
             shared.read.commit()
             shared.read = None
-        conn.execution_options(**{WRITE: True})
+        conn.execution_options(**{WRITE: True, LAZY: not durable})
         shared.writing = True
         try:
             with conn.begin():
                 yield conn
         finally:
             shared.writing = False
-            conn.execution_options(**{WRITE: False})
+            conn.execution_options(**{WRITE: False, LAZY: False})
     except IntegrityError as exc:
         error = None if conflict is None else conflict()
         if error is None:
