@@ -659,7 +659,7 @@ class Services:
     def person_subjects(self, holder_ids: Iterable[str], caller: Principal) -> list[str]:
         """The data subjects among holders: citizens other than the caller (whose looks are logged)."""
         subjects = set()
-        for holder_id in set(holder_ids):
+        for holder_id in set(holder_ids) - {caller.id}:  # the caller's own: no look to log, nothing to read
             holder = self.principal(holder_id)
             if holder is not None and holder.role is Role.citizen and holder.id != caller.id:
                 subjects.add(holder.subject)

@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -75,7 +75,7 @@ from tessera.store.money_tables import agencies
 from tessera.store.shared import LAZY as _LAZY
 from tessera.store.shared import SHARED as _SHARED
 from tessera.store.shared import WRITE as _WRITE
-from tessera.store.shared import Shared, shared_transaction
+from tessera.store.shared import Shared, one_writer, shared_transaction
 from tessera.store.tables import (
     KEY_ID_MAX,
     SECRET_HASH_MAX,
@@ -159,6 +159,8 @@ class Store:
         self._engine = engine
         self._password = password
         self._closed = False
+        # SQLite takes one writer at a time: this process's writers queue here first (shared.one_writer).
+        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
         self.url_redacted = url_redacted
 
     @classmethod
@@ -587,7 +589,9 @@ class Store:
             raise StoreClosedError("the store was closed")
         shared = _SHARED.get()
         if shared is not None and shared.store is self and shared.thread == threading.get_ident():
-            with shared_transaction(shared, write, conflict, self._failed, durable=durable) as conn:
+            with shared_transaction(
+                shared, write, conflict, self._failed, durable=durable, writer=self._one_writer
+            ) as conn:
                 yield conn
             return
         conn = self._connect()
@@ -595,7 +599,7 @@ class Store:
             with conn:
                 if write:
                     conn.execution_options(**{_WRITE: True, _LAZY: not durable})
-                with conn.begin():
+                with self._one_writer() if write else nullcontext(), conn.begin():
                     yield conn
         except IntegrityError as exc:
             error = None if conflict is None else conflict()
@@ -604,6 +608,9 @@ class Store:
             raise error from None
         except DBAPIError as exc:
             raise self._failed(exc) from exc
+
+    def _one_writer(self) -> AbstractContextManager[None]:
+        return one_writer(self._writer, SQLITE_BUSY_TIMEOUT_S)
 
     def _failed(self, exc: DBAPIError) -> StoreError:
         return StoreError(f"the database at {self.url_redacted} failed: {self._reason(exc)}")

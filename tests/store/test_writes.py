@@ -1,13 +1,18 @@
-"""``Store.transaction(durable=False)``: a commit that does not wait for the disk, for that transaction alone."""
+"""Writes: ``durable=False`` (a commit that does not wait for the disk, for that transaction alone), and one writer.
+
+On SQLite a process's writers queue on one lock (``one_writer``) before SQLite's own.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import pytest
 from sqlalchemy import Connection, func, select
 
 from tessera.store import Store, agencies
+from tessera.store.shared import one_writer
 
 LAZY = {"sqlite": 1, "postgresql": "off"}  # PRAGMA synchronous=NORMAL; synchronous_commit off
 
@@ -34,3 +39,32 @@ def test_a_lazy_write_is_committed_and_the_next_write_waits_for_the_disk_again(s
             assert conn.scalar(select(func.count()).where(agencies.c.id == "lazy").select_from(agencies)) == 1
     with store.transaction(write=True) as conn:  # a pooled connection, perhaps the one it ran on, handed out again
         assert _commit_setting(conn) == usual
+
+
+def test_one_writer_holds_the_lock_for_the_write__and_goes_on_without_it_past_the_timeout() -> None:
+    """Free, it is held until the write ends; held elsewhere past the timeout, the write goes on (SQLite then waits)."""
+    lock = threading.RLock()
+    with one_writer(lock, 1.0):
+        taken = threading.Thread(target=lambda: seen.append(lock.acquire(timeout=0.01)))
+        seen: list[bool] = []
+        taken.start()
+        taken.join()
+        assert seen == [False]  # another thread cannot have it meanwhile
+    assert lock.acquire(blocking=False)  # released
+    lock.release()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    try:
+        with one_writer(lock, 0.01):
+            pass  # reached: no deadlock behind a writer that never lets go
+    finally:
+        release.set()
+        holder.join()
