@@ -387,6 +387,7 @@ class Services:
         """Redemptions a crash left posting: completed if the ledger holds their chain, else refused (none drawn).
 
         Nothing moves, so nothing is logged: the ledger's note was logged with the chain, if it was taken.
+        No other process posts meanwhile: the ledger's directory is locked to this one.
         """
         for redemption in self.redemptions.finish_interrupted():
             logger.info("redemption %s, left posting by a crash, is now %s", redemption.id, redemption.status.value)

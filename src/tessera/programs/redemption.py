@@ -25,8 +25,10 @@ rest, ``void`` releases it all.
 
 As payments do, the redemption's row and its transfers are written before the ledger sees them,
 keyed by the till's Idempotency-Key: a retry posts the very same chain, and the ledger answers
-``exists``. Refusals are ``RedemptionRefusedError`` with a stable reason and words a
-shopkeeper reads to the customer.
+``exists``. What the ledger did is then recorded without waiting for the disk when it took the
+chain (the ledger's journal holds it durably already); a row a crash left ``posting`` is settled
+when the service starts (``finish_interrupted``). Refusals are ``RedemptionRefusedError`` with a
+stable reason and words a shopkeeper reads to the customer.
 """
 
 from __future__ import annotations
