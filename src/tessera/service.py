@@ -312,6 +312,7 @@ class Services:
         self.signed_head_lock = threading.Lock()
         self.last_head: SignedTreeHead | None = None
         self._finish_back_pay()  # last: it logs through the caches above
+        self._finish_redemptions()
 
     def _start_rule_engine(
         self, stack: contextlib.ExitStack, rule_files: tuple[Path, ...], scored_through: int | None
@@ -387,6 +388,15 @@ class Services:
                 self.grievances.finish_back_pay(grievance, post)
             except TesseraError as error:
                 logger.warning("grievance %s: back-pay still owed: %s", grievance.id, error)
+
+    def _finish_redemptions(self) -> None:
+        """Redemptions a crash left posting: completed if the ledger holds their chain, else refused (none drawn).
+
+        Nothing moves, so nothing is logged: the ledger's note was logged with the chain, if it was taken.
+        No other process posts meanwhile: the ledger's directory is locked to this one.
+        """
+        for redemption in self.redemptions.finish_interrupted():
+            logger.info("redemption %s, left posting by a crash, is now %s", redemption.id, redemption.status.value)
 
     def back_pay_post(self, officer: Principal, purpose: str) -> Callable[[str, Sequence[Transfer]], Any]:
         """Back-pay's transfers as ``officer``'s act, with the note that logs them for the person credited.
@@ -656,7 +666,7 @@ class Services:
     def person_subjects(self, holder_ids: Iterable[str], caller: Principal) -> list[str]:
         """The data subjects among holders: citizens other than the caller (whose looks are logged)."""
         subjects = set()
-        for holder_id in set(holder_ids):
+        for holder_id in set(holder_ids) - {caller.id}:  # the caller's own: no look to log, nothing to read
             holder = self.principal(holder_id)
             if holder is not None and holder.role is Role.citizen and holder.id != caller.id:
                 subjects.add(holder.subject)

@@ -180,7 +180,9 @@ def post_direct(shops: Shops) -> Post:
     return post
 
 
-def redeem(shops: Shops, outlet: Outlet, order: Order, *, key: str | None = None) -> Redemption:
+def redeem(
+    shops: Shops, outlet: Outlet, order: Order, *, key: str | None = None, post: Post | None = None
+) -> Redemption:
     """Redeem ``order`` at ``outlet`` as its till, under a fresh Idempotency-Key unless one is given."""
     till = shops.grocer if outlet.id == shops.grocery.id else shops.station_keeper
     key = key or f"k-{next(_keys)}"
@@ -191,7 +193,7 @@ def redeem(shops: Shops, outlet: Outlet, order: Order, *, key: str | None = None
         order,
         key=key,
         body_sha256=sha,
-        post=post_direct(shops),
+        post=post or post_direct(shops),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tessera.auth import Principal, Role
@@ -19,7 +21,7 @@ from tessera.errors import (
 from tessera.ledger import Account, AccountFlags
 from tessera.money import RETURNS_CATEGORY, AccountKind, check_opening, ledger_unit
 from tessera.programs.disbursement import returns_account_id
-from tessera.programs.redemption import Auth, Item, Order, Status
+from tessera.programs.redemption import Auth, Item, Order, Post, Status
 from tests.programs.cycle_world import CYCLE_DATE_NS
 from tests.programs.redemption_world import (
     FUEL,
@@ -39,7 +41,7 @@ DAY_NS = 86_400 * 10**9
 @pytest.fixture(scope="module")
 def shops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shops]:
     """The three programmes paid once, the shops open (module-wide: tests draw on different people)."""
-    made = open_shops(tmp_path_factory.mktemp("shops"), pins=8)
+    made = open_shops(tmp_path_factory.mktemp("shops"), pins=10)
     yield made
     made.world.services.close()
 
@@ -115,6 +117,38 @@ class TestRedeem:
         )
         assert again.status is Status.completed
         assert balance(shops, account) == 10000 - 2000
+
+    def test_left_posting_by_a_crash__the_sweep_completes_what_the_ledger_took_and_refuses_the_rest(
+        self, shops: Shops
+    ) -> None:
+        """At start: the chain the ledger took completes; the one it never saw is refused, and nothing is drawn."""
+        services = shops.world.services
+        took, lost = shops.beneficiaries[8:10]
+        accounts = {n: _account(shops, "rice_test", RICE, n) for n in (took, lost)}
+
+        def died(ledger_took_it: bool) -> Post:
+            def post(batch: npt.NDArray[np.void], holders: tuple[str, ...]) -> npt.NDArray[np.uint32]:
+                if ledger_took_it:
+                    post_direct(shops)(batch, holders)
+                raise OSError("the process died")
+
+            return post
+
+        for number, ledger_took_it in ((took, True), (lost, False)):
+            with pytest.raises(OSError, match="died"):
+                redeem(shops, shops.grocery, _rice(number, ("RICE-1KG", 2), co_payment="cash"), key=number,
+                       post=died(ledger_took_it))  # fmt: skip
+        settled = {r.presented_by: r for r in services.redemptions.finish_interrupted()}
+        assert settled[took].status is Status.completed and settled[lost].status is Status.refused
+        assert balance(shops, accounts[took]) == 10000 - 2000 and balance(shops, accounts[lost]) == 10000
+        again = redeem(shops, shops.grocery, _rice(took, ("RICE-1KG", 2), co_payment="cash"), key=took)
+        assert again.id == settled[took].id and again.replayed and again.status is Status.completed
+        with pytest.raises(RedemptionRefusedError) as refused:  # the same key hears what became of it
+            redeem(shops, shops.grocery, _rice(lost, ("RICE-1KG", 2), co_payment="cash"), key=lost)
+        assert refused.value.reason == "interrupted" and "nothing was drawn" in refused.value.words
+        redeem(shops, shops.grocery, _rice(lost, ("RICE-1KG", 2), co_payment="cash"))  # asked again, a new key
+        assert balance(shops, accounts[lost]) == 10000 - 2000
+        assert services.redemptions.finish_interrupted() == []  # nothing is left posting
 
 
 class TestRefusals:

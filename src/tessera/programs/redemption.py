@@ -25,14 +25,15 @@ rest, ``void`` releases it all.
 
 As payments do, the redemption's row and its transfers are written before the ledger sees them,
 keyed by the till's Idempotency-Key: a retry posts the very same chain, and the ledger answers
-``exists``. Refusals are ``RedemptionRefusedError`` with a stable reason and words a
-shopkeeper reads to the customer.
+``exists``. What the ledger did is then recorded without waiting for the disk when it took the
+chain (the ledger's journal holds it durably already); a row a crash left ``posting`` is settled
+when the service starts (``finish_interrupted``). Refusals are ``RedemptionRefusedError`` with a
+stable reason and words a shopkeeper reads to the customer.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -42,7 +43,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import bindparam, select, update
 
 from tessera.auth import Principal
 from tessera.errors import (
@@ -77,12 +77,11 @@ from tessera.programs.redemption_chain import (
     transfer_record,
     without_id,
 )
+from tessera.programs.redemption_rows import RedemptionRows
 from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
 from tessera.store import (
     Store,
-    redemption_attestations,
     redemption_transfers,
-    redemptions,
 )
 from tessera.times import ns_to_rfc3339
 
@@ -92,20 +91,12 @@ HOLD_TIMEOUT_S = 900  # a fuel hold lapses after 15 minutes unless posted
 HOLD_TIMEOUT_MIN_S = 60
 HOLD_TIMEOUT_MAX_S = 3600
 APPROVAL_WAIT_S = 300  # a redemption awaiting the person's approval lapses after 5 minutes
-_REDEMPTION_ID = re.compile(r"r_[0-9a-f]{16}")
 _ACCEPTED = (CreateTransferStatus.ok, CreateTransferStatus.exists)
 _NS = 1_000_000_000
-# The reads every redemption makes, built once (building a statement costs about what running it does).
-_BY_KEY = select(redemptions).where(
-    redemptions.c.merchant == bindparam("merchant"), redemptions.c.idempotency_key == bindparam("key")
-)
-_BY_ID = select(redemptions).where(redemptions.c.id == bindparam("id"))
-_DECIDE = update(redemptions).where(redemptions.c.id == bindparam("redemption_id"))  # SET: the columns passed
-_TRANSFERS = (
-    select(redemption_transfers)
-    .where(redemption_transfers.c.redemption_id == bindparam("id"))
-    .order_by(redemption_transfers.c.transfer_id)
-)
+_INTERRUPTED = {
+    "field": "items", "reason": "interrupted",
+    "words": "the service stopped before anything was drawn; nothing was drawn, ask again",
+}  # fmt: skip
 
 # Post a packed linked chain through the service (access note, ledger, feed), naming the principals whose
 # accounts it touches (the unit's holder, the presenter): the statuses.
@@ -210,6 +201,7 @@ class Redemptions:
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._store = store
+        self._rows = RedemptionRows(store)
         self._programmes = programmes
         self._entitlements = entitlements
         self._outlets = outlets
@@ -236,7 +228,7 @@ class Redemptions:
     def _redeem(
         self, till: Principal, outlet_id: str, order: Order, *, key: str, body_sha256: str, post: Post
     ) -> Redemption:
-        known = self._by_key(till.id, key)
+        known = self._rows.by_key(till.id, key)
         if known is not None:
             if known["body_sha256"] != body_sha256:
                 raise IdempotencyKeyReusedError(
@@ -265,7 +257,7 @@ class Redemptions:
         if order.auth is Auth.app:
             row["status"] = Status.awaiting_approval.value
             row["co_payment_method"] = order.co_payment
-            self._insert(row, [], attestation)
+            self._rows.insert(row, [], attestation)
             return self._redemption(row, [])
         plan = _told(
             holder, lambda: self._plan(registered, outlet, unit_number, presenter, amounts, order=order, now=now)
@@ -276,7 +268,7 @@ class Redemptions:
             co_payment_method=_method(programme, order),
             items=items_json(items, plan),
         )
-        written = self._insert(row, plan.rows, attestation)
+        written = self._rows.insert(row, plan.rows, attestation)
         return self._finish(row, post, replayed=False, transfers=written)
 
     def approve(self, person_principal: Principal, redemption_id: str, post: Post) -> Redemption:
@@ -285,7 +277,7 @@ class Redemptions:
             return self._approve(person_principal, redemption_id, post)
 
     def _approve(self, person_principal: Principal, redemption_id: str, post: Post) -> Redemption:
-        row = self._row(redemption_id)
+        row = self._rows.get(redemption_id)
         person = self._registry.person_of_principal(person_principal.id)
         if person is None or row["presented_by"] != person.number:
             raise NotFoundError("redemption_id", f"no redemption {redemption_id} awaits your approval")
@@ -293,13 +285,17 @@ class Redemptions:
             return self._finish(row, post, replayed=True)
         now = self._clock()
         if now > row["created_at_ns"] + APPROVAL_WAIT_S * _NS:
-            self._decide(row, Status.declined, now, {"reason": "lapsed", "words": "the approval was not given in time"})
+            self._rows.decide(
+                row["id"], Status.declined, now, {"reason": "lapsed", "words": "the approval was not given in time"}
+            )
             raise ConflictError("redemption_id", f"redemption {redemption_id} waited too long; the shop must ask again")
         registered = self._programme(row["programme"])
         outlet = self._outlets.get(row["outlet_id"])
         if self._outlets.authorisation_of(outlet, registered.programme.id) is None:  # revoked while it waited
             error = _not_authorised(registered.programme)
-            self._decide(row, Status.refused, now, {"field": error.field, "reason": error.reason, "words": error.words})
+            self._rows.decide(
+                row["id"], Status.refused, now, {"field": error.field, "reason": error.reason, "words": error.words}
+            )
             raise error
         order = Order(
             row["programme"], auth=Auth.app, hold=row["hold_timeout_s"] is not None,
@@ -312,34 +308,28 @@ class Redemptions:
             "status": Status.posting.value, "co_payment": plan.co_payment,
             "co_payment_method": _method(registered.programme, order), "items": items_json(saved["items"], plan),
         }  # fmt: skip
-        with self._store.transaction(write=True) as conn:
-            moved = conn.execute(
-                update(redemptions)
-                .where(redemptions.c.id == redemption_id, redemptions.c.status == Status.awaiting_approval.value)
-                .values(**moved_to)
-            ).rowcount
-            if moved != 1:
-                raise ConflictError("redemption_id", f"redemption {redemption_id} was decided meanwhile")
-            written = insert_transfers(conn, row, plan.rows)
+        written = self._rows.approved(row, moved_to, plan.rows)
         row.update(moved_to)  # what the update wrote: the request has the row, no need to read it again
         return self._finish(row, post, replayed=False, transfers=written)
 
     def decline(self, person_principal: Principal, redemption_id: str) -> Redemption:
         """The person declines a redemption awaiting their approval: nothing is drawn."""
-        row = self._row(redemption_id)
+        row = self._rows.get(redemption_id)
         person = self._registry.person_of_principal(person_principal.id)
         if person is None or row["presented_by"] != person.number:
             raise NotFoundError("redemption_id", f"no redemption {redemption_id} awaits your approval")
         if row["status"] == Status.awaiting_approval.value:
-            self._decide(row, Status.declined, self._clock(), {"reason": "declined", "words": "the person declined"})
-        return self._redemption(self._row(redemption_id), self._transfers(redemption_id))
+            self._rows.decide(
+                row["id"], Status.declined, self._clock(), {"reason": "declined", "words": "the person declined"}
+            )
+        return self._redemption(self._rows.get(redemption_id), self._rows.transfers(redemption_id))
 
     def post_hold(self, till: Principal, outlet_id: str, redemption_id: str, poured: int, post: Post) -> Redemption:
         """Settle a hold for ``poured`` minor units of its quota (at most what was held); the rest is released."""
         row = self._held_row(till, outlet_id, redemption_id)
         if row["status"] == Status.posted.value:
-            return self._redemption(row, self._transfers(redemption_id), replayed=True)
-        draws = [t for t in self._transfers(redemption_id) if t["kind"] == "draw"]
+            return self._redemption(row, self._rows.transfers(redemption_id), replayed=True)
+        draws = [t for t in self._rows.transfers(redemption_id) if t["kind"] == "draw"]
         held = sum(t["amount"] for t in draws)
         if isinstance(poured, bool) or not isinstance(poured, int) or not 0 <= poured <= held:
             raise InvalidInputError("amount", f"must be 0 to the {held} held (minor units of the quota)")
@@ -357,13 +347,13 @@ class Redemptions:
             rows.append(Row("post" if take else "void", transfer, draw["cycle_id"], draw["transfer_id"]))
         co_payment = self._hold_co_payment(row, draws[0]["ledger_id"] if draws else 0, poured, rows)
         self._settle(row, rows, post, Status.posted, co_payment)
-        return self._redemption(self._row(redemption_id), self._transfers(redemption_id))
+        return self._redemption(self._rows.get(redemption_id), self._rows.transfers(redemption_id))
 
     def void_hold(self, till: Principal, outlet_id: str, redemption_id: str, post: Post) -> Redemption:
         """Release a hold whole: nothing was poured."""
         row = self._held_row(till, outlet_id, redemption_id)
         if row["status"] == Status.voided.value:
-            return self._redemption(row, self._transfers(redemption_id), replayed=True)
+            return self._redemption(row, self._rows.transfers(redemption_id), replayed=True)
         rows = [
             Row(
                 "void",
@@ -381,19 +371,48 @@ class Redemptions:
                 d["cycle_id"],
                 d["transfer_id"],
             )
-            for d in self._transfers(redemption_id)
+            for d in self._rows.transfers(redemption_id)
             if d["kind"] == "draw"
         ]
         self._settle(row, rows, post, Status.voided, None)
-        return self._redemption(self._row(redemption_id), self._transfers(redemption_id))
+        return self._redemption(self._rows.get(redemption_id), self._rows.transfers(redemption_id))
 
     # -- officers ---------------------------------------------------------------------------------------------------
+
+    # -- at start ---------------------------------------------------------------------------------------------------
+
+    def finish_interrupted(self) -> list[Redemption]:
+        """Redemptions a crash left ``posting``, settled from what the ledger holds; run at start, before any till.
+
+        A chain the ledger holds (it was durable before the ledger answered) is ``completed`` (or
+        ``held``); one it holds none of (a linked chain is all or nothing) drew nothing and is
+        ``refused``, reason ``interrupted``: nobody waits at the till any more, so nothing is drawn
+        at start, and a retry under the same key hears that refusal and asks again under a new one.
+        """
+        settled, after = [], ""
+        while batch := self._rows.posting(after):
+            settled += [self._settled(row) for row in batch]
+            after = batch[-1]["id"]
+        return settled
+
+    def _settled(self, row: dict[str, Any]) -> Redemption:
+        transfers = self._rows.transfers(row["id"])
+        chain = [t["transfer_id"] for t in transfers if t["kind"] in ("return", "draw", "co_payment")]
+        applied = bool(chain) and bool(self._ledger.lookup_transfers(chain))
+        now = self._clock()
+        if applied:
+            status = Status.held if row["hold_timeout_s"] is not None else Status.completed
+            self._rows.decide(row["id"], status, now, None)
+        else:
+            status = Status.refused
+            self._rows.decide(row["id"], status, now, _INTERRUPTED)
+        return self._redemption({**row, "status": status.value, "decided_at_ns": now}, transfers)
 
     # -- reads ------------------------------------------------------------------------------------------------------
 
     def get(self, redemption_id: str) -> Redemption:
         """A redemption as it stands; NotFoundError naming ``redemption_id``."""
-        return self._redemption(self._row(redemption_id), self._transfers(redemption_id))
+        return self._redemption(self._rows.get(redemption_id), self._rows.transfers(redemption_id))
 
     def get_at(self, till: Principal, outlet_id: str, redemption_id: str) -> Redemption:
         """A redemption of an outlet the till operates (another's reads as not there)."""
@@ -628,7 +647,7 @@ class Redemptions:
         ``transfers``: the rows this request has just written, if it wrote them; else they are read.
         """
         if transfers is None:
-            transfers = self._transfers(row["id"])
+            transfers = self._rows.transfers(row["id"])
         else:  # in the order a retry reads them in, so that it posts the very same chain
             transfers = sorted(transfers, key=lambda t: t["transfer_id"])
         if row["status"] == Status.refused.value and row.get("outcome"):
@@ -644,10 +663,14 @@ class Redemptions:
         now = self._clock()
         if failed:
             error = ledger_refusal(CreateTransferStatus(int(statuses[failed[0]])), chain[failed[0]]["kind"])
-            self._decide(row, Status.refused, now, {"field": error.field, "reason": error.reason, "words": error.words})
+            self._rows.decide(
+                row["id"], Status.refused, now, {"field": error.field, "reason": error.reason, "words": error.words}
+            )
             raise error
         done = Status.held if row["hold_timeout_s"] is not None else Status.completed
-        self._decide(row, done, now, None)
+        # Not waiting for the disk: were it lost with the machine, the ledger holds the chain (durable before
+        # it answered), and the start-up sweep (finish_interrupted) or a retry finds this outcome again.
+        self._rows.decide(row["id"], done, now, None, durable=False)
         return self._redemption({**row, "status": done.value, "decided_at_ns": now}, transfers, replayed=replayed)
 
     def _settle(self, row: dict[str, Any], rows: list[Row], post: Post, status: Status, co_payment: int | None) -> None:
@@ -669,10 +692,10 @@ class Redemptions:
                 )
             if status_found in (CreateTransferStatus.pending_expired, CreateTransferStatus.pending_already_voided):
                 lapsed = {"reason": "lapsed", "words": "the hold lapsed and was released"}
-                self._decide(row, Status.voided, self._clock(), lapsed)
+                self._rows.decide(row["id"], Status.voided, self._clock(), lapsed)
                 raise ConflictError("redemption_id", f"the hold {row['id']} lapsed and was released; redeem again")
             raise ConflictError("redemption_id", f"the hold {row['id']} cannot be settled: {status_found.name}")
-        self._decide(row, status, self._clock(), None, co_payment=co_payment)
+        self._rows.decide(row["id"], status, self._clock(), None, co_payment=co_payment)
 
     def _touched(self, row: dict[str, Any]) -> tuple[str, ...]:
         """The principals a redemption's transfers touch: the unit's holder, and the presenter (a co-payment)."""
@@ -684,54 +707,12 @@ class Redemptions:
 
     # -- store ----------------------------------------------------------------------------------------------------
 
-    def _insert(self, row: dict[str, Any], rows: list[Row], attestation: str | None) -> list[dict[str, Any]]:
-        with self._store.transaction(write=True) as conn:
-            if attestation is not None:
-                used = conn.execute(
-                    update(redemption_attestations)
-                    .where(redemption_attestations.c.id == attestation, redemption_attestations.c.used_by.is_(None))
-                    .values(used_by=row["id"])
-                ).rowcount
-                if used != 1:
-                    raise refused("attestation", "attestation_invalid", "the officer's attestation was used already")
-            conn.execute(redemptions.insert(), row)  # the values as parameters: the statement compiles once
-            return insert_transfers(conn, row, rows)
-
-    def _decide(
-        self, row: dict[str, Any], status: Status, now: int, outcome: dict[str, str] | None, **more: object
-    ) -> None:
-        values: dict[str, Any] = {"status": status.value, "decided_at_ns": now}
-        if outcome is not None:
-            values["outcome"] = json.dumps(outcome)
-        values.update({k: v for k, v in more.items() if v is not None})
-        with self._store.transaction(write=True) as conn:
-            conn.execute(_DECIDE, {"redemption_id": row["id"], **values})
-
-    def _by_key(self, till_id: str, key: str) -> dict[str, Any] | None:
-        with self._store.transaction() as conn:
-            found = conn.execute(_BY_KEY, {"merchant": till_id, "key": key}).first()
-        return None if found is None else dict(found._mapping)
-
-    def _row(self, redemption_id: object) -> dict[str, Any]:
-        if not isinstance(redemption_id, str) or not _REDEMPTION_ID.fullmatch(redemption_id):
-            raise NotFoundError("redemption_id", f"no redemption {redemption_id!r:.40}")
-        with self._store.transaction() as conn:
-            found = conn.execute(_BY_ID, {"id": redemption_id}).first()
-        if found is None:
-            raise NotFoundError("redemption_id", f"no redemption {redemption_id}")
-        return dict(found._mapping)
-
     def _held_row(self, till: Principal, outlet_id: str, redemption_id: str) -> dict[str, Any]:
         self.get_at(till, outlet_id, redemption_id)
-        row = self._row(redemption_id)
+        row = self._rows.get(redemption_id)
         if row["status"] not in (Status.held.value, Status.posted.value, Status.voided.value):
             raise ConflictError("redemption_id", f"redemption {redemption_id} is {row['status']}, not a hold")
         return row
-
-    def _transfers(self, redemption_id: str) -> list[dict[str, Any]]:
-        with self._store.transaction() as conn:
-            rows = conn.execute(_TRANSFERS, {"id": redemption_id}).all()
-        return [dict(r._mapping) for r in rows]
 
     def _redemption(
         self, row: dict[str, Any], transfers: Sequence[dict[str, Any]], *, replayed: bool = False

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from tessera.limits import IDEMPOTENCY_KEY_MAX
@@ -31,6 +32,7 @@ OUTLET_ID_LENGTH = 18  # "o_" and 16 hex digits
 REDEMPTION_STATUSES = ("awaiting_approval", "posting", "completed", "held", "posted", "voided", "declined", "refused")
 REDEMPTION_AUTHS = ("pin", "app", "nominee", "attestation")
 REDEMPTION_TRANSFER_KINDS = ("draw", "co_payment", "return", "post", "void")
+_POSTING = "status = 'posting'"
 REDEMPTION_TEXT_MAX = 16 * 1024  # items and outcome, as JSON
 ATTESTATION_REASON_MAX = 500
 
@@ -67,6 +69,8 @@ redemptions = Table(
     CheckConstraint(_in("auth", REDEMPTION_AUTHS), name="auth"),
     Index(None, "outlet_id", "created_at_ns"),
     Index(None, "person", "created_at_ns"),
+    # The rows a crash left posting, for the start-up sweep (migration 0030): only the few in flight are indexed.
+    Index("ix_redemptions_posting", "status", sqlite_where=text(_POSTING), postgresql_where=text(_POSTING)),
 )
 
 # Every transfer a redemption made, with what reconciliation groups by: programme, cycle, ledger, outlet.

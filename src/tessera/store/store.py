@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -72,9 +72,10 @@ if TYPE_CHECKING:
 
 from tessera.store.locks import Busy, checked_lock_name, held_on_postgresql, held_on_sqlite
 from tessera.store.money_tables import agencies
+from tessera.store.shared import LAZY as _LAZY
 from tessera.store.shared import SHARED as _SHARED
 from tessera.store.shared import WRITE as _WRITE
-from tessera.store.shared import Shared, shared_transaction
+from tessera.store.shared import Shared, one_writer, shared_transaction
 from tessera.store.tables import (
     KEY_ID_MAX,
     SECRET_HASH_MAX,
@@ -84,6 +85,8 @@ from tessera.store.tables import (
     persons,
     principals,
 )
+
+_SYNCHRONOUS = "tessera_synchronous"  # a pooled SQLite connection's PRAGMA synchronous, kept in its info
 
 # --- limits ---------------------------------------------------------------------------------
 
@@ -156,6 +159,8 @@ class Store:
         self._engine = engine
         self._password = password
         self._closed = False
+        # SQLite takes one writer at a time: this process's writers queue here first (shared.one_writer).
+        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
         self.url_redacted = url_redacted
 
     @classmethod
@@ -469,7 +474,9 @@ class Store:
 
     # --- for the domain modules that keep their own tables ------------------------------------
 
-    def transaction(self, write: bool = False, conflict: Conflict | None = None) -> AbstractContextManager[Connection]:
+    def transaction(
+        self, write: bool = False, conflict: Conflict | None = None, *, durable: bool = True
+    ) -> AbstractContextManager[Connection]:
         """One transaction on a pooled connection, for domain modules with tables of their own.
 
         Pass ``write=True`` for a transaction that writes (SQLite then takes the write lock
@@ -478,8 +485,14 @@ class Store:
         look in the database (a ``ConflictError`` naming the field), or a ``StoreError`` when
         there is no ``conflict`` or it returns None: SQLAlchemy's ``IntegrityError`` never
         leaves the store.
+
+        ``durable=False`` commits a write without waiting for the disk (SQLite in WAL mode:
+        ``synchronous=NORMAL``; PostgreSQL: ``synchronous_commit = off``): it survives the
+        process dying, may be lost with the machine (power, kernel), and never out of order,
+        since the next durable commit makes it durable too. Only for what can be worked out
+        again after such a loss (a redemption's outcome, from the ledger that holds its chain).
         """
-        return self._transaction(write, conflict)
+        return self._transaction(write, conflict, durable)
 
     def failed(self, exc: DBAPIError) -> StoreError:
         """The ``StoreError`` for a driver fault, the password removed from its message."""
@@ -564,7 +577,9 @@ class Store:
             raise StoreError(f"cannot reach the database at {self.url_redacted}: {self._reason(exc)}") from exc
 
     @contextmanager
-    def _transaction(self, write: bool = False, conflict: Conflict | None = None) -> Iterator[Connection]:
+    def _transaction(
+        self, write: bool = False, conflict: Conflict | None = None, durable: bool = True
+    ) -> Iterator[Connection]:
         """One transaction on a pooled connection; driver faults come out as ``StoreError``.
 
         The one place SQLAlchemy's ``IntegrityError`` is translated (``inserted`` aside, which
@@ -574,15 +589,17 @@ class Store:
             raise StoreClosedError("the store was closed")
         shared = _SHARED.get()
         if shared is not None and shared.store is self and shared.thread == threading.get_ident():
-            with shared_transaction(shared, write, conflict, self._failed) as conn:
+            with shared_transaction(
+                shared, write, conflict, self._failed, durable=durable, writer=self._one_writer
+            ) as conn:
                 yield conn
             return
         conn = self._connect()
         try:
             with conn:
                 if write:
-                    conn.execution_options(**{_WRITE: True})
-                with conn.begin():
+                    conn.execution_options(**{_WRITE: True, _LAZY: not durable})
+                with self._one_writer() if write else nullcontext(), conn.begin():
                     yield conn
         except IntegrityError as exc:
             error = None if conflict is None else conflict()
@@ -591,6 +608,9 @@ class Store:
             raise error from None
         except DBAPIError as exc:
             raise self._failed(exc) from exc
+
+    def _one_writer(self) -> AbstractContextManager[None]:
+        return one_writer(self._writer, SQLITE_BUSY_TIMEOUT_S)
 
     def _failed(self, exc: DBAPIError) -> StoreError:
         return StoreError(f"the database at {self.url_redacted} failed: {self._reason(exc)}")
@@ -646,9 +666,11 @@ def _engine_for(url: URL) -> Engine:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     try:
         # pre_ping: a pooled connection that died with a server restart is replaced, not handed out.
-        return create_engine(url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True)
+        engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True)
     except ImportError as exc:
         raise StoreError(f"PostgreSQL needs the psycopg driver: pip install 'psycopg[binary]' ({exc})") from exc
+    event.listen(engine, "begin", _postgresql_begin)
+    return engine
 
 
 def _sqlite_connected(dbapi_connection: Any, record: Any) -> None:
@@ -659,15 +681,28 @@ def _sqlite_connected(dbapi_connection: Any, record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA synchronous=FULL")  # every commit waits for the disk, unless asked not to
     finally:
         cursor.close()
+    record.info[_SYNCHRONOUS] = "FULL"
 
 
 def _sqlite_begin(conn: Connection) -> None:
+    options = conn.get_execution_options()
+    # A connection's setting, not a transaction's: changed only when the next commit wants another.
+    synchronous = "NORMAL" if options.get(_LAZY) else "FULL"
+    if conn.info.get(_SYNCHRONOUS) != synchronous:
+        conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+        conn.info[_SYNCHRONOUS] = synchronous
     # A writer takes the write lock up front. A deferred transaction that read first and
     # then wrote would fail at once with SQLITE_BUSY when another writer got in between,
     # without waiting out the busy timeout.
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
+
+
+def _postgresql_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(_LAZY):
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")  # this transaction's alone
 
 
 # --- rows and arguments ---------------------------------------------------------------------
