@@ -9,10 +9,11 @@ Approval tells each unit the programme's previous disbursed cycle paid, and this
 why, and how to appeal (``lost_eligibility.py``), when the cycles are given ``eligibility_loss``.
 
 Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
-every new entitlement account's holder recorded first, for the whole cycle in one pass (in
-principal order, a few large transactions), then batch by batch the new accounts opened and the
-transfers from each line's programme account applied, each batch durable before the next, and
-``batches_done`` recorded after each group of eight. A crash at any point is
+the new entitlement accounts' holders recorded on a thread of their own, a stretch of about a
+million at a time (in principal order, one transaction each), while batch by batch, each once
+its stretch is recorded, the new accounts are opened and the transfers from each line's
+programme account applied, each batch durable before the next, and ``batches_done`` recorded
+after each group of eight (not while a stretch is being recorded). A crash at any point is
 finished by disbursing again: batches already recorded are skipped, and the group in
 flight is sent again, where the ledger answers ``exists`` for what it had applied. A second
 disbursement of a disbursed cycle pays nothing and answers what was done. One call at a time
@@ -118,7 +119,7 @@ class DisbursementTimes:
 
     read_s: float = 0.0  # the frozen preview read back from the store, and the batches packed
     accounts_s: float = 0.0  # entitlement accounts looked up in the ledger, and the new ones opened
-    holders_s: float = 0.0  # the new accounts' holders recorded in the store
+    holders_s: float = 0.0  # waited for the new accounts' holders to be recorded (on the pass's own thread)
     ledger_s: float = 0.0  # the transfers applied, durable
     progress_s: float = 0.0  # ``batches_done`` recorded after each group of batches, and the cycle's status
 
@@ -381,6 +382,7 @@ class Cycles:
         fresh: list[npt.NDArray[np.bool_]] = []
         ids: list[npt.NDArray[np.uint64]] = []
         held_by: list[npt.NDArray[np.bytes_]] = []
+        stretch = _HOLDERS_CHUNK // 8  # the first one small: the pass starts while the rest are looked up
         for index in range(done, len(plan.starts)):
             held, accounts = plan.accounts(index)
             clock.lap("read")
@@ -389,9 +391,9 @@ class Cycles:
             fresh.append(new)
             ids.append(accounts["id"][new])
             held_by.append(held[new])
-            if index + 1 == len(plan.starts) or sum(map(len, ids)) + self._batch_size > _HOLDERS_CHUNK:
+            if index + 1 == len(plan.starts) or sum(map(len, ids)) + self._batch_size > stretch:
                 holders.record(index, np.concatenate(ids), np.concatenate(held_by).astype(np.str_))
-                ids, held_by = [], []
+                ids, held_by, stretch = [], [], _HOLDERS_CHUNK
         return fresh
 
     def _open(self, accounts: npt.NDArray[np.void]) -> None:
