@@ -597,9 +597,11 @@ class _HoldersPass:
     def record(self, through: int, ids: npt.NDArray[Any], holders: npt.NDArray[np.str_]) -> None:
         """Record the holders of the new accounts of the batches up to ``through``, after those handed before."""
         if len(ids):
-            self._pending.append(
-                (through, self._pool.submit(self._store.set_cycle_account_holder_columns, ids, holders))
-            )
+            recording = self._pool.submit(self._store.set_cycle_account_holder_columns, ids, holders)
+        else:  # nothing new (a later cycle): its batches wait for no later stretch
+            recording = Future()
+            recording.set_result(None)
+        self._pending.append((through, recording))
 
     def wait_for(self, index: int) -> None:
         """Once batch ``index``'s new accounts' holders are recorded; the store's error if the pass failed."""
