@@ -14,7 +14,7 @@ date corrected (the snapshot patched from the store's change log,
 holders recorded, and transfers applied in packed batches, fsync on each unless ``--no-sync``),
 then a second cycle's disbursement (accounts already open); each disbursement's wall time split
 into ``*_read_s`` (the frozen preview read back and batches packed), ``*_accounts_s`` (looked up
-in the ledger, new ones opened), ``*_holders_s`` (new accounts' holders recorded), ``*_ledger_s``
+in the ledger, new ones opened), ``*_holders_s`` (waited for new accounts' holders), ``*_ledger_s``
 (transfers applied) and ``*_progress_s`` (``batches_done`` after each batch). Issue 19's goal at
 10,000,000 people: preview ≤ 2 s, disbursement ≤ 30 s. Prints one JSON object; progress on stderr.
 """

@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from tessera.errors import ConflictError
 from tessera.ledger import Ledger
+from tessera.programs import cycles as cycles_module
 from tessera.programs import entitlement_account_ids, entitlement_accounts
 from tessera.programs.payable import payable_columns
 from tessera.store import cycle_results
@@ -167,3 +168,80 @@ def test_disburse__an_entitlement_held_by_another_is_refused_before_any_account_
         services.cycles.disburse(cycle_id, by=world.checker)
     assert services.ledger.lookup_accounts(ids.tolist()) == []
     assert services.store.account_holders([taken]) == {taken: world.maker.id}
+
+
+class HolderCheckingLedger(CountingLedger):
+    """The real ledger, noting every account it is asked to open whose holder the store has not recorded yet."""
+
+    def __init__(self, ledger: Ledger, store: Any) -> None:
+        super().__init__(ledger)
+        self._store = store
+        self.opened_unheld: list[int] = []
+
+    def create_accounts(self, accounts: Any, **options: Any) -> Any:
+        ids = [int(i) for i in accounts["id"]]
+        held = self._store.account_holders(ids)
+        self.opened_unheld += [i for i in ids if i not in held]
+        return super().create_accounts(accounts, **options)
+
+
+@pytest.fixture
+def small_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The world's service paying 4 units a batch, its new holders handed to the pass 8 at a time (the first: 1)."""
+    monkeypatch.setattr(cycles_module, "_HOLDERS_CHUNK", 8)
+    made = open_world(tmp_path, batch_size=4)
+    register(made, programme_text())
+    yield made
+    made.services.close()
+
+
+def test_disburse__holders_recorded_a_stretch_at_a_time_each_before_its_accounts_open(
+    small_batches: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass runs beside the ledger, stretch by stretch; still no account opens before its holder is recorded."""
+    world, store = small_batches, small_batches.services.store
+    cycle_id = _approved(world)
+    stretches: list[int] = []
+    record = store.set_cycle_account_holder_columns
+
+    def counted(ids: Any, holders: Any) -> None:
+        stretches.append(len(ids))
+        record(ids, holders)
+
+    monkeypatch.setattr(store, "set_cycle_account_holder_columns", counted)
+    checking = HolderCheckingLedger(world.services.ledger, store)
+    done = cycles_through(world, checking).disburse(cycle_id, by=world.checker)  # type: ignore[arg-type]
+    paid = _by_row(world, cycle_id)
+    assert done.transfers_applied == len(paid) == sum(stretches) == checking.accounts_asked
+    assert stretches[0] <= 4 and max(stretches) <= 8 and len(stretches) == 1 + -(-(done.batches - 1) // 2) > 2
+    assert checking.opened_unheld == []
+    ids = entitlement_account_ids("adult_cash", MONEY, np.array([person for person, *_ in paid]))
+    assert store.account_holders(ids.tolist()) == {i: h for i, (_, h, *_) in zip(ids.tolist(), paid, strict=True)}
+
+
+def test_disburse__a_stretch_of_holders_refused_stops_the_run_and_disbursing_again_finishes(
+    small_batches: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second stretch is refused: what was paid stays paid, nothing later opens; a rerun pays the rest once."""
+    world, services = small_batches, small_batches.services
+    cycle_id = _approved(world)
+    paid = _by_row(world, cycle_id)
+    ids = entitlement_account_ids("adult_cash", MONEY, np.array([person for person, *_ in paid])).tolist()
+    record = services.store.set_cycle_account_holder_columns
+    calls: list[int] = []
+
+    def failing(account_ids: Any, holders: Any) -> None:
+        calls.append(len(account_ids))
+        if len(calls) == 2:
+            raise ConflictError("holders", "refused")
+        record(account_ids, holders)
+
+    monkeypatch.setattr(services.store, "set_cycle_account_holder_columns", failing)
+    with pytest.raises(ConflictError, match=r"^holders: refused$"):
+        services.cycles.disburse(cycle_id, by=world.checker)
+    assert [a.id for a in services.ledger.lookup_accounts(ids)] == ids[: calls[0]]  # the first stretch only
+    monkeypatch.setattr(services.store, "set_cycle_account_holder_columns", record)
+    again = services.cycles.disburse(cycle_id, by=world.checker)
+    assert again.transfers_applied + again.transfers_existing >= len(paid) - calls[0]
+    balances = [a.balance for a in services.ledger.lookup_accounts(ids)]
+    assert balances == [amounts[0] for *_, amounts in paid]

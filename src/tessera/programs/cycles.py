@@ -9,10 +9,11 @@ Approval tells each unit the programme's previous disbursed cycle paid, and this
 why, and how to appeal (``lost_eligibility.py``), when the cycles are given ``eligibility_loss``.
 
 Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
-every new entitlement account's holder recorded first, for the whole cycle in one pass (in
-principal order, a few large transactions), then batch by batch the new accounts opened and the
-transfers from each line's programme account applied, each batch durable before the next, and
-``batches_done`` recorded after each group of eight. A crash at any point is
+the new entitlement accounts' holders recorded on a thread of their own, a stretch of about a
+million at a time (in principal order, one transaction each), while batch by batch, each once
+its stretch is recorded, the new accounts are opened and the transfers from each line's
+programme account applied, each batch durable before the next, and ``batches_done`` recorded
+after each group of eight (not while a stretch is being recorded). A crash at any point is
 finished by disbursing again: batches already recorded are skipped, and the group in
 flight is sent again, where the ledger answers ``exists`` for what it had applied. A second
 disbursement of a disbursed cycle pays nothing and answers what was done. One call at a time
@@ -32,6 +33,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -56,6 +58,7 @@ from tessera.store import Store, cycle_results, principals, programme_cycles
 
 logger = logging.getLogger(__name__)
 _GROUP_BATCHES = 8  # batches paid between two records of ``batches_done``
+_HOLDERS_CHUNK = 128 * BATCH_SIZE_MAX  # new accounts' holders handed to the pass at once: one store transaction
 
 
 class CycleStatus(StrEnum):
@@ -116,7 +119,7 @@ class DisbursementTimes:
 
     read_s: float = 0.0  # the frozen preview read back from the store, and the batches packed
     accounts_s: float = 0.0  # entitlement accounts looked up in the ledger, and the new ones opened
-    holders_s: float = 0.0  # the new accounts' holders recorded in the store
+    holders_s: float = 0.0  # waited for the new accounts' holders to be recorded (on the pass's own thread)
     ledger_s: float = 0.0  # the transfers applied, durable
     progress_s: float = 0.0  # ``batches_done`` recorded after each group of batches, and the cycle's status
 
@@ -285,16 +288,39 @@ class Cycles:
                 )
         clock = _Clock()
         registered = self._programmes.get(cycle.programme, cycle.version)
-        applied = existing = 0
         plan = self._plan(cycle, registered)
         clock.lap("read")
-        fresh = self._hold(plan, cycle.batches_done, clock)
-        for first in range(cycle.batches_done, len(plan.starts), _GROUP_BATCHES):
+        with _HoldersPass(self._store) as holders:
+            fresh = self._hold(plan, cycle.batches_done, clock, holders)
+            applied, existing = self._pay(plan, cycle.batches_done, fresh, clock, holders)
+        with self._store.transaction(write=True) as conn:
+            conn.execute(
+                update(programme_cycles)
+                .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "disbursing")
+                .values(status=CycleStatus.disbursed.value)
+            )
+        clock.lap("progress")
+        logger.info("cycle %s disbursed by %s: %s transfers applied, %s found applied", cycle_id, by, applied, existing)
+        return Disbursement(self.get(cycle_id), applied, existing, len(plan.starts), False, clock.times())
+
+    def _pay(
+        self, plan: _Plan, done: int, fresh: list[npt.NDArray[np.bool_]], clock: _Clock, holders: _HoldersPass
+    ) -> tuple[int, int]:
+        """Open each batch's new accounts once their holders are in, and apply its transfers: (applied, existing).
+
+        ``batches_done`` is recorded after each group of batches, except while the holders' pass
+        is in a transaction: a progress write would wait for its commit (seconds at 10M units)
+        and hold the ledger up; a crash then re-sends a little more, answered ``exists``.
+        """
+        cycle_id, applied, existing = plan.cycle_id, 0, 0
+        for first in range(done, len(plan.starts), _GROUP_BATCHES):
             indices = range(first, min(first + _GROUP_BATCHES, len(plan.starts)))
             for index in indices:
                 transfers = plan.transfers(index)
-                new = fresh[index - cycle.batches_done]
+                new = fresh[index - done]
                 clock.lap("read")
+                holders.wait_for(index)
+                clock.lap("holders")
                 if new.any():  # packed again, not kept from the holders' pass: a cycle's accounts are many
                     self._open(plan.accounts(index)[1][new])
                 clock.lap("accounts")
@@ -312,20 +338,15 @@ class Cycles:
                     )
                 applied += int((paid == CreateTransferStatus.ok).sum())
                 existing += int((paid == CreateTransferStatus.exists).sum())
-            with self._store.transaction(write=True) as conn:  # a crash re-sends at most this group: found applied
-                conn.execute(
-                    update(programme_cycles).where(programme_cycles.c.id == cycle_id).values(batches_done=indices.stop)
-                )
+            if holders.idle():
+                with self._store.transaction(write=True) as conn:  # a crash re-sends from here: found applied
+                    conn.execute(
+                        update(programme_cycles)
+                        .where(programme_cycles.c.id == cycle_id)
+                        .values(batches_done=indices.stop)
+                    )
             clock.lap("progress")
-        with self._store.transaction(write=True) as conn:
-            conn.execute(
-                update(programme_cycles)
-                .where(programme_cycles.c.id == cycle_id, programme_cycles.c.status == "disbursing")
-                .values(status=CycleStatus.disbursed.value)
-            )
-        clock.lap("progress")
-        logger.info("cycle %s disbursed by %s: %s transfers applied, %s found applied", cycle_id, by, applied, existing)
-        return Disbursement(self.get(cycle_id), applied, existing, len(plan.starts), False, clock.times())
+        return applied, existing
 
     def _not_open(self, accounts: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
         """Which of a batch's entitlement accounts the ledger has not opened yet.
@@ -349,15 +370,19 @@ class Cycles:
             raise ConflictError("accounts", f"entitlement account {account_id} refused: {reason}")
         return fresh
 
-    def _hold(self, plan: _Plan, done: int, clock: _Clock) -> list[npt.NDArray[np.bool_]]:
-        """Which of each batch's accounts (from batch ``done``) are not open yet, their holders recorded first.
+    def _hold(self, plan: _Plan, done: int, clock: _Clock, holders: _HoldersPass) -> list[npt.NDArray[np.bool_]]:
+        """Which of each batch's accounts (from batch ``done``) are not open yet; their holders handed to ``holders``.
 
-        Every new account's holder is recorded before the first batch, in one store call that
-        takes them in principal order in a few large transactions (not a group's few at random,
-        each transaction rewriting index pages all over). An account already held (by an earlier
-        cycle, or before a crash) costs no write; the store refuses one held by another holder.
+        The new accounts' holders go to the pass a stretch of batches at a time (about a
+        million accounts: one transaction, in principal order, not a group's few at random,
+        each transaction rewriting index pages all over); it records them on its own thread
+        while these look-ups, and then the ledger, go on. An account already held (by an
+        earlier cycle, or before a crash) costs no write; the store refuses one held by another.
         """
-        fresh, ids, holders = [], [], []
+        fresh: list[npt.NDArray[np.bool_]] = []
+        ids: list[npt.NDArray[np.uint64]] = []
+        held_by: list[npt.NDArray[np.bytes_]] = []
+        stretch = _HOLDERS_CHUNK // 8  # the first one small: the pass starts while the rest are looked up
         for index in range(done, len(plan.starts)):
             held, accounts = plan.accounts(index)
             clock.lap("read")
@@ -365,10 +390,10 @@ class Cycles:
             clock.lap("accounts")
             fresh.append(new)
             ids.append(accounts["id"][new])
-            holders.append(held[new])
-        if sum(map(len, ids)):
-            self._store.set_cycle_account_holder_columns(np.concatenate(ids), np.concatenate(holders).astype(np.str_))
-        clock.lap("holders")
+            held_by.append(held[new])
+            if index + 1 == len(plan.starts) or sum(map(len, ids)) + self._batch_size > stretch:
+                holders.record(index, np.concatenate(ids), np.concatenate(held_by).astype(np.str_))
+                ids, held_by, stretch = [], [], _HOLDERS_CHUNK
         return fresh
 
     def _open(self, accounts: npt.NDArray[np.void]) -> None:
@@ -548,6 +573,48 @@ class _Plan:
         """Batch ``index``'s units: numbers, holders, seqs, amounts paid."""
         chunk = slice(int(self.starts[index]), int(self.starts[index]) + self.per_batch)
         return self.numbers[chunk], self.holders[chunk], self.seqs[chunk], self.paid[chunk]
+
+
+class _HoldersPass:
+    """New accounts' holders recorded on a thread of its own, a stretch of batches at a time, in the order handed.
+
+    SQLite runs each batch's insert as one statement with the GIL released, so the ledger's
+    batches (whose holders are in) go on beside it; no account opens before its holder is
+    recorded. Leaving the block waits for the stretch being recorded and drops the rest.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cycle-holders")
+        self._pending: list[tuple[int, Future[None]]] = []  # (the last batch a stretch covers, its recording)
+
+    def __enter__(self) -> _HoldersPass:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def record(self, through: int, ids: npt.NDArray[Any], holders: npt.NDArray[np.str_]) -> None:
+        """Record the holders of the new accounts of the batches up to ``through``, after those handed before."""
+        if len(ids):
+            recording = self._pool.submit(self._store.set_cycle_account_holder_columns, ids, holders)
+        else:  # nothing new (a later cycle): its batches wait for no later stretch
+            recording = Future()
+            recording.set_result(None)
+        self._pending.append((through, recording))
+
+    def wait_for(self, index: int) -> None:
+        """Once batch ``index``'s new accounts' holders are recorded; the store's error if the pass failed."""
+        while self._pending:
+            through, recording = self._pending[0]
+            recording.result()
+            if through >= index:
+                return
+            self._pending.pop(0)
+
+    def idle(self) -> bool:
+        """Whether no stretch is being recorded or waits to be (a store write now takes the lock at once)."""
+        return all(recording.done() for _, recording in self._pending)
 
 
 class _Clock:

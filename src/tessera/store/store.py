@@ -406,7 +406,7 @@ class Store:
             record_holder_columns(conn, ids, holders, first_at)
 
     def set_cycle_account_holder_columns(self, account_ids: NDArray[Any], principal_ids: NDArray[Any]) -> None:
-        """``set_account_holder_columns`` for up to ``HOLDER_PASS_MAX``: a whole cycle's, before any account opens.
+        """``set_account_holder_columns`` for up to ``HOLDER_PASS_MAX``: a cycle.s (or a stretch), before they open.
 
         Checked whole before any write, then recorded in order of principal, a transaction
         a million or so: not all or nothing across those. A refusal leaves the transactions
