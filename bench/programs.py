@@ -143,7 +143,7 @@ def _measure(services: Services, args: argparse.Namespace) -> dict[str, Any]:
     services.ledger.create_accounts(
         [Account(RESERVE, MONEY, AccountKind.issuance, AccountFlags.credits_must_not_exceed_debits)]
     )
-    progress(f"seeding {args.people:,} persons")
+    progress(f"reading the persons of {args.store}" if args.store else f"seeding {args.people:,} persons")
     t = time.perf_counter()
     if args.store is not None:  # copied into the data directory by ``run``: its persons and households as seeded
         with store.transaction() as conn:

@@ -157,7 +157,7 @@ def test_a_file_whose_columns_disagree_is_set_aside(store: Store, path: Path, ca
     assert found is not None
     columns = {**found.columns, "numbers": found.columns["numbers"][::-1]}
     write_kept(path, "active persons", KeptFile(found.seq, columns, found.fingerprint))
-    _scans_afresh(store, path, caplog, "not as a snapshot writes them")
+    _scans_afresh(store, path, caplog, "holds columns not as kept active persons are written")
 
 
 def test_the_numbers_read_back_are_the_registry_s(store: Store, path: Path) -> None:

@@ -26,9 +26,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select
 
-from tessera.programs.kept_files import KeptFile, fingerprint, read_kept, trusted, write_kept
+from tessera.programs.kept_files import KeptFile, fingerprint, log_span, read_trusted, write_kept
 from tessera.store import Store, fixed_lines, line_block, person_changes
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,6 @@ PersonColumns = tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.str_],
 ]
-CHANGES_LOCK = 0x7E55E7A_0028  # migration 0028's advisory lock: its triggers take it shared
 REBUILD_FRACTION = 0.1  # more changes than this share of the persons (and than PATCH_MIN): scan afresh
 PATCH_MIN = 1000  # as many changes as this are patched in, however few the persons
 SAVE_FRACTION = 0.01  # the file is written again once the log has moved this share of the persons past it
@@ -274,19 +273,12 @@ class ActivePersonsSnapshot:
 
     def _loaded(self, path: Path) -> _Kept | None:
         """The columns in the file, if it is whole and was written beside this store's log (else None, warned)."""
-        found = read_kept(path, _KIND, _FILED)
+        found = read_trusted(self._store, path, _KIND, _FILED, _checked_columns)
         if found is None:
             return None
-        persons = _checked_columns(found.columns)
-        if persons is None:
-            logger.warning("%s holds columns not as a snapshot writes them: read afresh", path)
-            return None
-        with self._store.transaction() as conn:
-            oldest, newest = log_span(conn)
-            if not trusted(conn, path, found, oldest, newest):
-                return None
-        self._saved = found.seq
-        return _Kept.of(found.seq, persons)
+        seq, persons = found
+        self._saved = seq
+        return _Kept.of(seq, persons)
 
     def _changed(self, kept: _Kept, newest: int) -> list[str] | None:
         """The numbers of the persons changed after ``kept`` up to ``newest``, sorted; None when too many to patch."""
@@ -335,22 +327,6 @@ def _log_span(store: Store) -> tuple[int, int]:
     """``log_span`` in a transaction of its own."""
     with store.transaction() as conn:
         return log_span(conn)
-
-
-def log_span(conn: Connection) -> tuple[int, int]:
-    """The oldest sequence number ``person_changes`` holds, and the newest that every change up to has committed by.
-
-    Both 0 when it holds none. On PostgreSQL the exclusive advisory lock waits out the writers
-    that hold it shared: their numbers are drawn but not yet committed; until ``conn``'s
-    transaction ends no writer logs another, so what it reads meanwhile is as of the newest
-    (on SQLite, the transaction's one snapshot).
-    """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGES_LOCK})
-    # Two queries: SQLite reads a min() or a max() from the key alone only when it is the only aggregate.
-    oldest = conn.execute(select(func.min(person_changes.c.seq))).scalar_one()
-    newest = conn.execute(select(func.max(person_changes.c.seq))).scalar_one()
-    return int(oldest or 0), int(newest or 0)
 
 
 _FRESH = (

@@ -26,11 +26,10 @@ from tessera.programs.active_persons import (
     REBUILD_FRACTION,
     SAVE_FRACTION,
     Refresh,
-    log_span,
     logged_numbers,
     number_ints,
 )
-from tessera.programs.kept_files import KeptFile, fingerprint, read_kept, trusted, write_kept
+from tessera.programs.kept_files import KeptFile, fingerprint, log_span, read_trusted, write_kept
 from tessera.store import Store, person_changes
 
 logger = logging.getLogger(__name__)
@@ -192,20 +191,13 @@ class KeptHouseholds:
 
     def _loaded(self, path: Path) -> tuple[int, MembershipColumns] | None:
         """The memberships in the file, if whole and written beside this store's log (else None, warned)."""
-        found = read_kept(path, _KIND, _FILED)
+        found = read_trusted(self._store, path, _KIND, _FILED, _checked_members)
         if found is None:
             return None
-        members = _checked_members(found.columns)
-        if members is None:
-            logger.warning("%s holds columns not as kept households write them: read afresh", path)
-            return None
-        with self._store.transaction() as conn:
-            oldest, newest = log_span(conn)
-            if not trusted(conn, path, found, oldest, newest):
-                return None
+        seq, members = found
         _read_only(members)
-        self._saved = found.seq
-        return found.seq, members
+        self._saved = seq
+        return seq, members
 
     def memberships(self) -> MembershipColumns:
         """Every membership now, as columns (household numbers stay as they were while kept)."""

@@ -21,19 +21,21 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select, text
 
-from tessera.store import person_changes
+from tessera.store import Store, person_changes
 
 logger = logging.getLogger(__name__)
 
+CHANGES_LOCK = 0x7E55E7A_0028  # migration 0028's advisory lock: its triggers take it shared
+T = TypeVar("T")
 FORMAT = 1  # the files' layout; a file of another is read afresh
 FINGERPRINT_ROWS = 16  # the log's entries up to a file's sequence number that must still be as it recorded them
 
@@ -155,3 +157,42 @@ def trusted(conn: Connection, path: Path, kept: KeptFile, oldest: int, newest: i
         logger.warning("%s was not written beside this store's change log: read afresh", path)
         return False
     return True
+
+
+def read_trusted(
+    store: Store,
+    path: Path,
+    kind: str,
+    names: tuple[str, ...],
+    checked: Callable[[Mapping[str, npt.NDArray[Any]]], T | None],
+) -> tuple[int, T] | None:
+    """The file's change sequence and its columns as ``checked`` makes them, if the file is whole, its columns
+    as written, and written beside this store's change log; else None (warned)."""
+    found = read_kept(path, kind, names)
+    if found is None:
+        return None
+    columns = checked(found.columns)
+    if columns is None:
+        logger.warning("%s holds columns not as kept %s are written: read afresh", path, kind)
+        return None
+    with store.transaction() as conn:
+        oldest, newest = log_span(conn)
+        if not trusted(conn, path, found, oldest, newest):
+            return None
+    return found.seq, columns
+
+
+def log_span(conn: Connection) -> tuple[int, int]:
+    """The oldest sequence number ``person_changes`` holds, and the newest that every change up to has committed by.
+
+    Both 0 when it holds none. On PostgreSQL the exclusive advisory lock waits out the writers
+    that hold it shared: their numbers are drawn but not yet committed; until ``conn``'s
+    transaction ends no writer logs another, so what it reads meanwhile is as of the newest
+    (on SQLite, the transaction's one snapshot).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGES_LOCK})
+    # Two queries: SQLite reads a min() or a max() from the key alone only when it is the only aggregate.
+    oldest = conn.execute(select(func.min(person_changes.c.seq))).scalar_one()
+    newest = conn.execute(select(func.max(person_changes.c.seq))).scalar_one()
+    return int(oldest or 0), int(newest or 0)

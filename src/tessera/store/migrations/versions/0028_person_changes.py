@@ -26,7 +26,7 @@ down_revision = "0027"
 branch_labels = None
 depends_on = None
 
-LOCK = 0x7E55E7A_0028  # the advisory lock's key: tessera.programs.active_persons.CHANGES_LOCK, the same
+LOCK = 0x7E55E7A_0028  # the advisory lock's key: tessera.programs.kept_files.CHANGES_LOCK, the same
 _READ = ("principal_id", "birth_date", "sex", "status")  # the facts a snapshot keeps; numbers never change
 _SQLITE = [
     "CREATE TRIGGER person_changes_insert AFTER INSERT ON persons "
