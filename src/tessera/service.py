@@ -355,8 +355,7 @@ class Services:
         # Kept between previews and patched from the same log (migration 0029's triggers on household_members).
         self.kept_households = KeptHouseholds(self.store, path=self.settings.data_dir / HOUSEHOLDS_FILE)
         self.household_source: HouseholdSource = self.kept_households
-        # Kept between cycles and patched from the store's change log: a preview does not rescan the registry; kept
-        # in the data directory too, so that a restarted service does not either.
+        # Patched from the store's change log and kept in the data directory: neither a preview nor a restart rescans.
         self.active_persons = ActivePersonsSnapshot(self.store, path=self.settings.data_dir / ACTIVE_PERSONS_FILE)
         self.programmes = RegisteredProgrammes(self.store, self._load_programme)
         self.cycles = Cycles(
@@ -392,8 +391,7 @@ class Services:
     def _finish_redemptions(self) -> None:
         """Redemptions a crash left posting: completed if the ledger holds their chain, else refused (none drawn).
 
-        Nothing moves, so nothing is logged: the ledger's note was logged with the chain, if it was taken.
-        No other process posts meanwhile: the ledger's directory is locked to this one.
+        Nothing moves, so nothing is logged; no other process posts meanwhile (the ledger's directory is locked).
         """
         for redemption in self.redemptions.finish_interrupted():
             logger.info("redemption %s, left posting by a crash, is now %s", redemption.id, redemption.status.value)

@@ -25,7 +25,8 @@ from alembic.config import CommandLine
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from tessera.store.store import Store, _engine_for, _parsed_url, alembic_config
+from tessera.store.connecting import engine_for, parsed_url
+from tessera.store.store import Store, alembic_config
 
 PROG = "python -m tessera.store.migrate"
 
@@ -55,14 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if url is None:
             url = f"sqlite:///{scratch}/scratch.db"
             Store.open(url).close()  # autogenerate compares tables.py with a database at head
-        target, _ = _parsed_url(url)
+        target, _ = parsed_url(url)
         # "%" is configparser's interpolation character: a password may hold one.
         config.set_main_option("sqlalchemy.url", target.render_as_string(hide_password=False).replace("%", "%%"))
         try:
             if getattr(options, "sql", False):
                 cli.run_cmd(config, options)  # offline: env.py prints SQL, connects to nothing
                 return 0
-            engine = _engine_for(target)
+            engine = engine_for(target)
             try:
                 with engine.begin() as conn:
                     config.attributes["connection"] = conn

@@ -19,7 +19,6 @@ from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from sqlalchemy import (
     BigInteger,
@@ -31,8 +30,6 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    create_engine,
-    event,
     func,
     inspect,
     or_,
@@ -41,8 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from tessera.auth import (
@@ -70,6 +66,11 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from numpy.typing import NDArray
 
+from tessera.store.connecting import (
+    SQLITE_BUSY_TIMEOUT_S,
+    engine_for,
+    parsed_url,
+)
 from tessera.store.locks import Busy, checked_lock_name, held_on_postgresql, held_on_sqlite
 from tessera.store.money_tables import agencies
 from tessera.store.shared import LAZY as _LAZY
@@ -86,8 +87,6 @@ from tessera.store.tables import (
     principals,
 )
 
-_SYNCHRONOUS = "tessera_synchronous"  # a pooled SQLite connection's PRAGMA synchronous, kept in its info
-
 # --- limits ---------------------------------------------------------------------------------
 
 PRINCIPALS_LIST_MAX = PAGE_SIZE_MAX
@@ -96,9 +95,6 @@ HOLDER_PASS_MAX = 2**25  # holders ``set_cycle_account_holder_columns`` takes: a
 API_KEYS_ACTIVE_MAX = 100  # per principal; a leak of keys is a bug, not a workload
 API_KEYS_LIST_MAX = PAGE_SIZE_MAX  # the newest; revoked keys stay on record
 SECRET_HASH_MIN = 16  # below 128 bits a "hash" is a mistake
-URL_MAX = 2048
-CONNECT_TIMEOUT_S = 10
-SQLITE_BUSY_TIMEOUT_S = 10.0
 _HOLDER_FIELDS = 2  # a holder is a pair (account_id, principal_id)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -166,8 +162,8 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect to ``sqlite:///path`` or ``postgresql://user@host/db`` and migrate it to head."""
-        target, redacted = _parsed_url(url)
-        store = cls(_engine_for(target), redacted, target.password)
+        target, redacted = parsed_url(url)
+        store = cls(engine_for(target), redacted, target.password)
         try:
             store._migrate()
         except BaseException:
@@ -621,88 +617,6 @@ class Store:
         lines = str(cause).strip().splitlines()
         reason = lines[0] if lines else type(cause).__name__
         return reason.replace(self._password, "***") if self._password else reason
-
-
-# --- connecting ---------------------------------------------------------------------------------
-
-
-def _parsed_url(url: object) -> tuple[URL, str]:
-    """The URL to connect with (driver chosen) and the one to show (password hidden)."""
-    usage = "expected sqlite:///path/to/registry.db or postgresql://user@host/dbname"
-    if not isinstance(url, str) or not url or len(url) > URL_MAX:
-        raise InvalidInputError("database_url", f"must be a URL of 1-{URL_MAX} characters; {usage}")
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        raise InvalidInputError("database_url", f"is not a database URL; {usage}") from None
-    redacted = unquote(parsed.render_as_string(hide_password=True))
-    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
-        path = parsed.database
-        if not path or path == ":memory:" or path.startswith("file:"):
-            raise InvalidInputError("database_url", f"must name a database file; {usage}")
-        if parsed.query or parsed.host or parsed.username or parsed.password:
-            raise InvalidInputError("database_url", "a sqlite URL takes a path only: no host, user or ?options")
-        if not Path(path).parent.is_dir():
-            raise InvalidInputError("database_url", f"the directory {Path(path).parent} does not exist")
-        return parsed.set(drivername="sqlite+pysqlite"), redacted
-    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
-        if not parsed.database:
-            raise InvalidInputError("database_url", f"must name a database; {usage}")
-        return parsed.set(drivername="postgresql+psycopg"), redacted
-    raise InvalidInputError("database_url", f"unsupported scheme {parsed.drivername!r}; {usage}")
-
-
-def _engine_for(url: URL) -> Engine:
-    if url.get_backend_name() == "sqlite":
-        # QueuePool, one connection per concurrent caller; WAL lets readers run beside the writer.
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True
-        )
-        event.listen(engine, "connect", _sqlite_connected)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    connect_args: dict[str, Any] = {"application_name": "tessera"}
-    if "connect_timeout" not in url.query:
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-    try:
-        # pre_ping: a pooled connection that died with a server restart is replaced, not handed out.
-        engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True)
-    except ImportError as exc:
-        raise StoreError(f"PostgreSQL needs the psycopg driver: pip install 'psycopg[binary]' ({exc})") from exc
-    event.listen(engine, "begin", _postgresql_begin)
-    return engine
-
-
-def _sqlite_connected(dbapi_connection: Any, record: Any) -> None:
-    # sqlite3's own transaction handling would not BEGIN before a SELECT; we emit BEGIN ourselves.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA synchronous=FULL")  # every commit waits for the disk, unless asked not to
-    finally:
-        cursor.close()
-    record.info[_SYNCHRONOUS] = "FULL"
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    options = conn.get_execution_options()
-    # A connection's setting, not a transaction's: changed only when the next commit wants another.
-    synchronous = "NORMAL" if options.get(_LAZY) else "FULL"
-    if conn.info.get(_SYNCHRONOUS) != synchronous:
-        conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
-        conn.info[_SYNCHRONOUS] = synchronous
-    # A writer takes the write lock up front. A deferred transaction that read first and
-    # then wrote would fail at once with SQLITE_BUSY when another writer got in between,
-    # without waiting out the busy timeout.
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
-
-
-def _postgresql_begin(conn: Connection) -> None:
-    if conn.get_execution_options().get(_LAZY):
-        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")  # this transaction's alone
 
 
 # --- rows and arguments ---------------------------------------------------------------------
