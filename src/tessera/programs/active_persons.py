@@ -26,10 +26,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, func, select
 
-from tessera.programs.kept_files import KeptFile, fingerprint, log_span, read_trusted, write_kept
-from tessera.store import Store, fixed_lines, line_block, person_changes
+from tessera.programs.kept_files import PATCH_MIN, REBUILD_FRACTION, SAVE_FRACTION, Keeping, log_span
+from tessera.store import Store, fixed_lines, line_block
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +42,6 @@ PersonColumns = tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.str_],
 ]
-REBUILD_FRACTION = 0.1  # more changes than this share of the persons (and than PATCH_MIN): scan afresh
-PATCH_MIN = 1000  # as many changes as this are patched in, however few the persons
-SAVE_FRACTION = 0.01  # the file is written again once the log has moved this share of the persons past it
 _NUMBERS_CHUNK = 1000  # numbers per IN list: well under SQLite's and PostgreSQL's parameter limits
 NUMBER_DIGITS = 12  # a Tessera number's digits (tessera.identity.numbers)
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
@@ -215,13 +211,12 @@ class ActivePersonsSnapshot:
         save_fraction: float = SAVE_FRACTION,
     ) -> None:
         self._store = store
-        self._rebuild_fraction = rebuild_fraction
-        self._patch_min = patch_min
-        self._path = path
-        self._save_fraction = save_fraction
+        self._keeping = Keeping(
+            store, _KIND, _FILED,
+            rebuild_fraction=rebuild_fraction, patch_min=patch_min, path=path, save_fraction=save_fraction,
+        )  # fmt: skip
         self._lock = threading.Lock()
         self._kept: _Kept | None = None
-        self._saved = -1  # the log's sequence number the file is at; -1: none written by this process
         self.last = Refresh("scanned", 0, 0)
 
     def active_persons(self) -> ActivePersons:
@@ -234,36 +229,25 @@ class ActivePersonsSnapshot:
     def save(self) -> None:
         """The columns kept written to the file, unless it holds them already (or none are kept, or no file)."""
         with self._lock:
-            if self._kept is not None and self._path is not None and self._kept.seq != self._saved:
-                self._write(self._kept)
+            if self._kept is not None:
+                self._keeping.save(self._kept.seq, _filed(self._kept))
 
     def _save_if_due(self, kept: _Kept) -> None:
-        if self._path is None or kept.seq == self._saved:
-            return
-        due = max(self._save_fraction * len(kept.persons.numbers), self._patch_min)
-        if self.last.how == "scanned" or self._saved < 0 or kept.seq - self._saved >= due:
-            self._write(kept)
-
-    def _write(self, kept: _Kept) -> None:
-        assert self._path is not None
-        with self._store.transaction() as conn:
-            printed = fingerprint(conn, kept.seq)
-        columns = {name: getattr(kept.persons, name) for name in _FILED}
-        write_kept(self._path, _KIND, KeptFile(kept.seq, columns, printed))
-        self._saved = kept.seq
+        scanned = self.last.how == "scanned"
+        self._keeping.save_if_due(kept.seq, len(kept.persons.numbers), scanned, lambda: _filed(kept))
 
     def _refreshed(self, kept: _Kept | None) -> tuple[_Kept, Refresh]:
         loaded = False
-        if kept is None and self._path is not None:
-            kept = self._loaded(self._path)
-            loaded = kept is not None
+        if kept is None and (found := self._keeping.load(_checked_columns)) is not None:
+            kept, loaded = _Kept.of(*found), True
         oldest, newest = _log_span(self._store)
         if kept is not None and newest == kept.seq:
             return kept, Refresh("loaded" if loaded else "kept", 0, newest)
         # A log emptied (its newest below the snapshot) or pruned past the snapshot (its oldest after the next) is
         # never trusted; so a log may be pruned from its oldest end, up to the oldest snapshot anyone keeps.
         if kept is not None and newest > kept.seq and oldest <= kept.seq + 1:
-            changed = self._changed(kept, newest)
+            with self._store.transaction() as conn:
+                changed = self._keeping.changed(conn, kept.seq, newest, len(kept.persons.numbers))
             if changed is not None:
                 patched = _patched(self._store, kept, newest, changed)
                 return patched, Refresh("loaded" if loaded else "patched", len(changed), newest)
@@ -271,31 +255,10 @@ class ActivePersonsSnapshot:
         scanned = ActivePersons.of(scan_active_persons(self._store))
         return _Kept.of(newest, scanned), Refresh("scanned", len(scanned.numbers), newest)
 
-    def _loaded(self, path: Path) -> _Kept | None:
-        """The columns in the file, if it is whole and was written beside this store's log (else None, warned)."""
-        found = read_trusted(self._store, path, _KIND, _FILED, _checked_columns)
-        if found is None:
-            return None
-        seq, persons = found
-        self._saved = seq
-        return _Kept.of(seq, persons)
 
-    def _changed(self, kept: _Kept, newest: int) -> list[str] | None:
-        """The numbers of the persons changed after ``kept`` up to ``newest``, sorted; None when too many to patch."""
-        after = (person_changes.c.seq > kept.seq, person_changes.c.seq <= newest)
-        with self._store.transaction() as conn:
-            pending = conn.execute(select(func.count()).where(*after)).scalar_one()
-            if pending > max(self._rebuild_fraction * len(kept.persons.numbers), self._patch_min):
-                return None
-            return logged_numbers(conn, kept.seq, newest)
-
-
-def logged_numbers(conn: Connection, after: int, newest: int) -> list[str]:
-    """The numbers ``person_changes`` names after ``after`` up to ``newest``, once each, sorted."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    cursor.execute(f"SELECT DISTINCT number FROM person_changes WHERE seq > {mark} AND seq <= {mark}", (after, newest))
-    return sorted(str(row[0]) for row in cursor.fetchall())
+def _filed(kept: _Kept) -> dict[str, npt.NDArray[Any]]:
+    """The columns a file keeps of ``kept``: every one."""
+    return {name: getattr(kept.persons, name) for name in _FILED}
 
 
 _KIND = "active persons"

@@ -18,19 +18,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from tessera.identity import MembershipColumns, read_membership_columns
-from tessera.programs.active_persons import (
-    PATCH_MIN,
-    REBUILD_FRACTION,
-    SAVE_FRACTION,
-    Refresh,
-    logged_numbers,
-    number_ints,
-)
-from tessera.programs.kept_files import KeptFile, fingerprint, log_span, read_trusted, write_kept
-from tessera.store import Store, person_changes
+from tessera.programs.active_persons import Refresh, number_ints
+from tessera.programs.kept_files import PATCH_MIN, REBUILD_FRACTION, SAVE_FRACTION, Keeping, log_span
+from tessera.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -154,11 +147,10 @@ class KeptHouseholds:
         save_fraction: float = SAVE_FRACTION,
     ) -> None:
         self._store = store
-        self._rebuild_fraction = rebuild_fraction
-        self._patch_min = patch_min
-        self._path = path
-        self._save_fraction = save_fraction
-        self._saved = -1  # the log's sequence number the file is at; -1: none written by this process
+        self._keeping = Keeping(
+            store, _KIND, _FILED,
+            rebuild_fraction=rebuild_fraction, patch_min=patch_min, path=path, save_fraction=save_fraction,
+        )  # fmt: skip
         self._lock = threading.Lock()
         self._kept: tuple[int, MembershipColumns] | None = None
         self._last: tuple[npt.NDArray[np.int64], MembershipColumns, Composition] | None = None
@@ -167,37 +159,14 @@ class KeptHouseholds:
     def save(self) -> None:
         """The memberships kept written to the file, unless it holds them already (or none are kept, or no file)."""
         with self._lock:
-            if self._kept is not None and self._path is not None and self._kept[0] != self._saved:
-                self._write(self._path, *self._kept)
+            if self._kept is not None:
+                self._keeping.save(self._kept[0], _filed(self._kept[1]))
 
     def _save_if_due(self) -> None:
-        if self._path is None or self._kept is None or self._kept[0] == self._saved:
-            return
-        seq, members = self._kept
-        due = max(self._save_fraction * len(members.numbers), self._patch_min)
-        if self.last.how == "scanned" or self._saved < 0 or seq - self._saved >= due:
-            self._write(self._path, seq, members)
-
-    def _write(self, path: Path, seq: int, members: MembershipColumns) -> None:
-        with self._store.transaction() as conn:
-            printed = fingerprint(conn, seq)
-        columns = {"numbers": members.numbers, "households": members.households, "heads": members.heads}
-        try:
-            ids: npt.NDArray[Any] = members.ids.astype(np.bytes_)  # a quarter of the bytes; every id written is ASCII
-        except UnicodeEncodeError:
-            ids = members.ids
-        write_kept(path, _KIND, KeptFile(seq, {**columns, "ids": ids}, printed))
-        self._saved = seq
-
-    def _loaded(self, path: Path) -> tuple[int, MembershipColumns] | None:
-        """The memberships in the file, if whole and written beside this store's log (else None, warned)."""
-        found = read_trusted(self._store, path, _KIND, _FILED, _checked_members)
-        if found is None:
-            return None
-        seq, members = found
-        _read_only(members)
-        self._saved = seq
-        return seq, members
+        if self._kept is not None:
+            seq, members = self._kept
+            scanned = self.last.how == "scanned"
+            self._keeping.save_if_due(seq, len(members.numbers), scanned, lambda: _filed(members))
 
     def memberships(self) -> MembershipColumns:
         """Every membership now, as columns (household numbers stay as they were while kept)."""
@@ -225,9 +194,10 @@ class KeptHouseholds:
         """The memberships as of the newest change committed: kept as they were, patched, or read afresh."""
         kept = self._kept
         loaded = False
-        if kept is None and self._path is not None:
-            kept = self._kept = self._loaded(self._path)
-            loaded = kept is not None
+        if kept is None and (found := self._keeping.load(_checked_members)) is not None:
+            _read_only(found[1])
+            kept, loaded = found, True
+            self._kept = kept
         with self._store.transaction() as conn:
             oldest, newest = log_span(conn)
             if kept is not None and newest == kept[0]:
@@ -235,7 +205,7 @@ class KeptHouseholds:
                 return kept[1]
             # A log emptied or pruned past the copy kept is never trusted (as for the active persons).
             if kept is not None and newest > kept[0] and oldest <= kept[0] + 1:
-                changed = self._changed(conn, kept, newest)
+                changed = self._keeping.changed(conn, kept[0], newest, len(kept[1].numbers))
                 if changed is not None:
                     patched = _patched(kept[1], changed, _rows_of(conn, changed))
                     how = "loaded" if loaded else "patched"
@@ -247,13 +217,14 @@ class KeptHouseholds:
         self._kept, self.last = (newest, fresh), Refresh("scanned", len(fresh.numbers), newest)
         return fresh
 
-    def _changed(self, conn: Connection, kept: tuple[int, MembershipColumns], newest: int) -> list[str] | None:
-        """The numbers logged after ``kept`` up to ``newest``, sorted; None when too many to patch."""
-        after = (person_changes.c.seq > kept[0], person_changes.c.seq <= newest)
-        pending = conn.execute(select(func.count()).where(*after)).scalar_one()
-        if pending > max(self._rebuild_fraction * len(kept[1].numbers), self._patch_min):
-            return None
-        return logged_numbers(conn, kept[0], newest)
+
+def _filed(members: MembershipColumns) -> dict[str, npt.NDArray[Any]]:
+    """The columns a file keeps of ``members``: household ids as ASCII bytes where they are (a quarter of the bytes)."""
+    try:
+        ids: npt.NDArray[Any] = members.ids.astype(np.bytes_)
+    except UnicodeEncodeError:
+        ids = members.ids
+    return {"numbers": members.numbers, "households": members.households, "heads": members.heads, "ids": ids}
 
 
 def _rows_of(conn: Connection, numbers: list[str]) -> list[tuple[str, str, bool]]:

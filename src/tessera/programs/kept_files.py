@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 CHANGES_LOCK = 0x7E55E7A_0028  # migration 0028's advisory lock: its triggers take it shared
 T = TypeVar("T")
+Columns = Mapping[str, npt.NDArray[Any]]
+REBUILD_FRACTION = 0.1  # more changes than this share of the persons (and than PATCH_MIN): scan afresh
+PATCH_MIN = 1000  # as many changes as this are patched in, however few the persons
+SAVE_FRACTION = 0.01  # the file is written again once the log has moved this share of the persons past it
 FORMAT = 1  # the files' layout; a file of another is read afresh
 FINGERPRINT_ROWS = 16  # the log's entries up to a file's sequence number that must still be as it recorded them
 
@@ -196,3 +200,75 @@ def log_span(conn: Connection) -> tuple[int, int]:
     oldest = conn.execute(select(func.min(person_changes.c.seq))).scalar_one()
     newest = conn.execute(select(func.max(person_changes.c.seq))).scalar_one()
     return int(oldest or 0), int(newest or 0)
+
+
+class Keeping:
+    """How a copy of columns kept between previews follows the log: patched or read afresh, and when it is filed.
+
+    What the active persons and the households share: more changes than ``rebuild_fraction`` of
+    the rows (and than ``patch_min``) and the copy is read afresh, else patched; given a ``path``,
+    the copy is read from it at a process's first read, and written again after each fresh read,
+    once the log has moved ``save_fraction`` of the rows past the file (so that a restart patches
+    at most that many), and by ``save``.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        kind: str,
+        names: tuple[str, ...],
+        *,
+        rebuild_fraction: float,
+        patch_min: int,
+        path: Path | None,
+        save_fraction: float,
+    ) -> None:
+        self._store = store
+        self._kind = kind
+        self._names = names
+        self._rebuild_fraction = rebuild_fraction
+        self._patch_min = patch_min
+        self._save_fraction = save_fraction
+        self.path = path
+        self.saved = -1  # the log's sequence number the file is at; -1: none written or read by this process
+
+    def changed(self, conn: Connection, seq: int, newest: int, rows: int) -> list[str] | None:
+        """The numbers logged after ``seq`` up to ``newest``, sorted; None when too many to patch ``rows`` with."""
+        after = (person_changes.c.seq > seq, person_changes.c.seq <= newest)
+        pending = conn.execute(select(func.count()).where(*after)).scalar_one()
+        if pending > max(self._rebuild_fraction * rows, self._patch_min):
+            return None
+        return logged_numbers(conn, seq, newest)
+
+    def load(self, checked: Callable[[Mapping[str, npt.NDArray[Any]]], T | None]) -> tuple[int, T] | None:
+        """The file's sequence number and columns as ``checked`` makes them, if there is a trusted file; else None."""
+        if self.path is None:
+            return None
+        found = read_trusted(self._store, self.path, self._kind, self._names, checked)
+        if found is not None:
+            self.saved = found[0]
+        return found
+
+    def save_if_due(self, seq: int, rows: int, scanned: bool, columns: Callable[[], Columns]) -> None:
+        """The copy at ``seq`` (of ``rows`` rows) written if read afresh, never written, or far enough past the file."""
+        if self.path is None or seq == self.saved:
+            return
+        if scanned or self.saved < 0 or seq - self.saved >= max(self._save_fraction * rows, self._patch_min):
+            self.save(seq, columns())
+
+    def save(self, seq: int, columns: Columns) -> None:
+        """``columns``, as of ``seq``, written to the file unless it holds them already (or there is no file)."""
+        if self.path is None or seq == self.saved:
+            return
+        with self._store.transaction() as conn:
+            printed = fingerprint(conn, seq)
+        write_kept(self.path, self._kind, KeptFile(seq, columns, printed))
+        self.saved = seq
+
+
+def logged_numbers(conn: Connection, after: int, newest: int) -> list[str]:
+    """The numbers ``person_changes`` names after ``after`` up to ``newest``, once each, sorted."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    cursor.execute(f"SELECT DISTINCT number FROM person_changes WHERE seq > {mark} AND seq <= {mark}", (after, newest))
+    return sorted(str(row[0]) for row in cursor.fetchall())
