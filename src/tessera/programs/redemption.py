@@ -377,8 +377,6 @@ class Redemptions:
         self._settle(row, rows, post, Status.voided, None)
         return self._redemption(self._rows.get(redemption_id), self._rows.transfers(redemption_id))
 
-    # -- officers ---------------------------------------------------------------------------------------------------
-
     # -- at start ---------------------------------------------------------------------------------------------------
 
     def finish_interrupted(self) -> list[Redemption]:
