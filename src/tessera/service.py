@@ -131,6 +131,7 @@ PAYMENT_PURPOSE = "a payment to or from the person's wallet"
 OPENING_PURPOSE = "opening an account"
 OWN_ACCOUNT_PURPOSE = "reading the caller's own account, whose payments name the person's wallet"
 OWN_HOUSEHOLD_PURPOSE = "a member of the household reading it"
+NOMINEE_PURPOSE = "a nominee of the household, who collects for it, reading it"
 PURPOSE_MAX = 200  # characters of X-Tessera-Purpose
 PURPOSE_BYTES_MAX = 4 * PURPOSE_MAX  # the header's bytes: UTF-8 takes up to 4 a character
 
@@ -446,6 +447,7 @@ class Services:
             shops=self.outlets,
             ledger=self.ledger,
             household_of=self.households.household_of,
+            nominating=self.households.nominating,
         )
         self.reconciliation = Reconciliation(
             self.store, self.programmes, self.cycles, self.outlets, self.ledger, units=self.ledger_units

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from tessera.service import OWN_HOUSEHOLD_PURPOSE
+from tessera.cli.seed import issue_key
+from tessera.service import NOMINEE_PURPOSE, OWN_HOUSEHOLD_PURPOSE
 from tests.api.policy_world import Policy, policy_world
 from tests.api.world import ISSUER, World
 from tests.programs.cycle_world import family_paid, grocer, redeem
@@ -60,6 +61,29 @@ def test_a_member_sees_the_households_entitlement_and_the_head_sees_the_look(wor
     assert not [e for e in policy.log_of(policy.ben) if e[0] == ben]
     world.client.get("/v1/me/entitlements", headers=world.as_("ada"))
     assert not [e for e in policy.log_of(policy.ada) if e[0] == world.principals["ada"].id]
+
+
+def test_a_nominee_sees_the_household_they_collect_for_and_the_head_sees_the_look(world: World) -> None:
+    """Cy, no member, collects for Ada's household: Cy sees it marked nominee; Ada's log names Cy's look as such."""
+    policy, _ = _paid(world)
+    services = world.services
+    cy = services.registry.create_person({"name": "Cy Ade", "birth_date": "1990-03-04", "sex": "M"}, station="x")
+    principal = services.store.get_principal(cy.principal_id)
+    assert principal is not None
+    world.principals["cy"], world.tokens["cy"] = principal, issue_key(services, principal, for_person=True)
+    assert world.client.get("/v1/me/entitlements", headers=world.as_("cy")).json()["programmes"] == []
+    home = services.households.household_of(policy.ada.number)
+    assert home is not None
+    services.households.add_nominee(home.id, cy.number, actor=world.principals["admin"].id, reason="Ada is bedridden")
+    answer = world.client.get("/v1/me/entitlements", headers=world.as_("cy"))
+    assert answer.status_code == 200, answer.text
+    [seen] = answer.json()["programmes"]
+    assert (seen["nominee"], seen["yours"], seen["number"], seen["household_id"]) == (
+        True, False, policy.ada.number, home.id,
+    )  # fmt: skip
+    assert seen["lines"][0]["left_text"] == "40.00 XTS"
+    looks = [e for e in policy.log_of(policy.ada) if e[0] == principal.id]
+    assert looks == [(principal.id, NOMINEE_PURPOSE, f"read entitlements of household {home.id}")]
 
 
 def test_redemptions_come_newest_first_a_page_at_a_time(world: World) -> None:

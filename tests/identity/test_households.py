@@ -311,6 +311,25 @@ class TestChanges:
             ("nominee_removed", "no longer needed"),
         ]
 
+    def test_nominating_lists_the_households_a_person_collects_for_now(
+        self, registry: Registry, homes: Households, family: tuple[Household, list[str]]
+    ) -> None:
+        """A helper named by two households sees both, by id; removed from one, only the other; nobody else any."""
+        home, numbers = family
+        helper, lone = person(registry), person(registry)
+        other = homes.create_household([lone], head=lone, actor=OFFICER, reason=REASON)
+        assert homes.nominating(helper) == []
+        for h in (home, other):
+            homes.add_nominee(h.id, helper, actor=OFFICER, reason="fingerprints fail")
+        assert [h.id for h in homes.nominating(helper)] == sorted([home.id, other.id])
+        homes.remove_nominee(home.id, helper, actor=OFFICER, reason="no longer needed")
+        [left] = homes.nominating(helper)
+        assert (left.id, left.head, left.nominees) == (other.id, lone, (helper,))
+        assert homes.nominating(numbers[0]) == []
+        with pytest.raises(NotFoundError) as caught:
+            homes.nominating(new_number())
+        assert caught.value.field == "number"
+
     def test_a_head_who_is_not_a_member__refused(
         self, registry: Registry, homes: Households, family: tuple[Household, list[str]]
     ) -> None:

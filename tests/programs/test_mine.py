@@ -62,8 +62,8 @@ class TestHousehold:
         for number, yours in ((head, True), (member, False)):
             mine = reader.of(number, now_ns=SOON)
             [seen] = mine.programmes
-            assert (seen.id, seen.unit, seen.kind, seen.number, seen.head, seen.yours) == (
-                "family_cash", "household", "cash", head, head, yours,
+            assert (seen.id, seen.unit, seen.kind, seen.number, seen.head, seen.yours, seen.nominee) == (
+                "family_cash", "household", "cash", head, head, yours, False,
             )  # fmt: skip
             assert seen.household_id == mine.household_id is not None
             assert seen.latest is not None and seen.latest.cycle_id == cycle_id and seen.latest.eligible
@@ -76,6 +76,35 @@ class TestHousehold:
             )  # fmt: skip
         assert reader.of(head, now_ns=SOON).others == ()
         assert reader.of(member, now_ns=SOON).others == (head,)
+
+    def test_a_nominee_who_is_no_member_sees_what_they_collect_and_its_redemptions(self, world: World) -> None:
+        """The third person collects for the household: they see its entitlement marked ``nominee``, until removed."""
+        head, member, alone, cycle_id = _family(world)
+        homes = world.services.households
+        [home] = [homes.household_of(head)]
+        assert home is not None
+        homes.add_nominee(home.id, alone, actor=world.admin.id, reason="the head's fingerprints fail")
+        homes.add_nominee(home.id, member, actor=world.admin.id, reason="a member nominated too")
+        grocer(world.services, programme_id="family_cash")
+        redeem(
+            world.services, programme_id="family_cash", number=head, cycle_id=cycle_id, amount=1500,
+            redemption_id="r_00000000000000d0", at_ns=SOON,
+        )  # fmt: skip
+        reader = world.services.my_entitlements
+        mine = reader.of(alone, now_ns=SOON)
+        own, seen = mine.programmes  # their own (a household of one is not eligible), then the one they collect for
+        assert (own.number, own.nominee, own.latest is not None and own.latest.eligible) == (alone, False, False)
+        assert (seen.id, seen.number, seen.head, seen.household_id, seen.yours, seen.nominee) == (
+            "family_cash", head, head, home.id, False, True,
+        )  # fmt: skip
+        assert mine.household_id is None and mine.others == (head,)
+        assert seen.lines[0].left_text == "25.00 XTS" and seen.latest is not None and seen.latest.eligible
+        assert [r.id for r in mine.redemptions] == ["r_00000000000000d0"]
+        [as_member] = reader.of(member, now_ns=SOON).programmes  # a member named nominee too sees it once
+        assert (as_member.nominee, as_member.household_id) == (False, home.id)
+        homes.remove_nominee(home.id, alone, actor=world.admin.id, reason="no longer needed")
+        gone = reader.of(alone, now_ns=SOON)
+        assert ([p.number for p in gone.programmes], gone.redemptions, gone.others) == ([alone], (), ())
 
     def test_where_it_is_spent_names_the_categories_and_counts_the_outlets(self, world: World) -> None:
         """Merchant categories by their MCC names, and the outlets authorised now."""

@@ -325,6 +325,22 @@ class Households:
                 return None
             return _read(conn, household_id)
 
+    def nominating(self, number: str) -> list[Household]:
+        """The households naming ``number`` a nominee now, by id (``HISTORY_MAX`` at most); NotFoundError: no person."""
+        number = checked_number(number)
+        with self._store.transaction() as conn:
+            ids = list(
+                conn.scalars(
+                    select(household_nominees.c.household_id)
+                    .where(household_nominees.c.number == number)
+                    .order_by(household_nominees.c.household_id)
+                    .limit(HISTORY_MAX)
+                )
+            )
+            if not ids and conn.scalar(select(persons.c.number).where(persons.c.number == number)) is None:
+                raise NotFoundError("number", f"no person {number}")
+            return [_read(conn, household_id) for household_id in ids]
+
     def memberships(self) -> list[tuple[str, str, bool]]:
         """(number, household id, heads it) of every person in a household now, in number order: one scan."""
         query = select(

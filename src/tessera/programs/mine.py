@@ -6,7 +6,9 @@ The unit is the person for a person programme; for a household programme it is t
 household, paid to its head, so every member sees the household's entitlement (marked as the
 household's, with who heads it). One not eligible in the latest cycle still sees the programme
 and the clauses that did not hold: no silent decisions (DESIGN.md, principle 2). A unit
-previewed only in older cycles and never paid is not shown.
+previewed only in older cycles and never paid is not shown. A nominee who collects for a
+household they are not a member of sees that household's programmes too (marked ``nominee``):
+what is left, until when and its redemptions are what they need at the till.
 
 Why, in words, is the latest previewed cycle's: the clauses of the eligibility that held (or a
 grant that made the unit eligible), or those that did not (``CompiledProgramme.qualified`` and
@@ -36,7 +38,7 @@ from tessera.programs.disbursement import entitlement_account_ids
 from tessera.programs.entitlements import Entitlements
 from tessera.programs.outlets import Outlets
 from tessera.programs.programmes import Line, Programme, Unit
-from tessera.programs.registered import RegisteredProgramme, RegisteredProgrammes
+from tessera.programs.registered import RegisteredProgrammes
 from tessera.rules import builtin_code_tables
 from tessera.store import Store, cycle_results, outlets, programme_cycles, redemptions
 
@@ -55,6 +57,7 @@ class HouseholdView(Protocol):
 
 
 HouseholdOf = Callable[[str], HouseholdView | None]  # the household a person is a member of now, or None
+Nominating = Callable[[str], Sequence[HouseholdView]]  # the households that name a person a nominee now
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,7 @@ class MyProgramme:
     household_id: str | None  # for a household programme
     head: str | None  # for a household programme: who is paid for it
     yours: bool  # the person is the unit (their own, or they head the household)
+    nominee: bool  # the person collects for this household as its nominee, not as a member
     latest: LatestCycle | None  # None: not in the latest previewed cycle (paid before)
     lines: tuple[LineLeft, ...]
     merchant_categories: tuple[SpentAt, ...]
@@ -161,6 +165,7 @@ class MyEntitlementsReader:
         shops: Outlets,
         ledger: Ledger,
         household_of: HouseholdOf,
+        nominating: Nominating,
     ) -> None:
         self._store = store
         self._programmes = programmes
@@ -169,6 +174,7 @@ class MyEntitlementsReader:
         self._shops = shops
         self._ledger = ledger
         self._household_of = household_of
+        self._nominating = nominating
 
     def of(
         self, number: str, *, limit: int = REDEMPTIONS_PAGE, before: str | None = None, now_ns: int | None = None
@@ -183,46 +189,50 @@ class MyEntitlementsReader:
         household = self._household_of(number)
         head = household.head if household is not None and household.head is not None else number
         registered = self._programmes.all()
-        units = {r.programme.id: number if r.programme.unit is Unit.person else head for r in registered}
-        paid = self._paid(registered, units)
-        latest = self._latest(registered, units)
+        own = household.id if household is not None else None
+        units = [_Unit(r.programme, number, None, False) if r.programme.unit is Unit.person
+                 else _Unit(r.programme, head, own, False) for r in registered]  # fmt: skip
+        for collected in self._nominating(number):
+            if collected.head is not None and collected.id != own:  # a member sees it as a member already
+                units += [_Unit(r.programme, collected.head, collected.id, True)
+                          for r in registered if r.programme.unit is Unit.household]  # fmt: skip
+        paid = self._paid(units)
+        latest = self._latest(units)
         shown = []
-        for r in registered:
-            p = r.programme
-            if latest.get(p.id) is None and not any(paid.get((p.id, line.ledger_id)) for line in p.lines):
+        for u in units:
+            p, was = u.programme, latest.get((u.programme.id, u.number))
+            ever = {line.ledger_id: paid[p.id, line.ledger_id, u.number] for line in p.lines}
+            if was is None and not any(ever.values()):
                 continue
             household_unit = p.unit is Unit.household
             shown.append(
                 MyProgramme(
-                    p.id, p.name, p.kind.value, p.unit.value, units[p.id],
-                    household.id if household_unit and household is not None else None,
-                    head if household_unit else None, units[p.id] == number, latest.get(p.id),
-                    tuple(self._line(p, line, units[p.id], paid[p.id, line.ledger_id], now_ns) for line in p.lines),
+                    p.id, p.name, p.kind.value, p.unit.value, u.number, u.household_id,
+                    u.number if household_unit else None, u.number == number, u.nominee, was,
+                    tuple(self._line(p, line, u.number, ever[line.ledger_id], now_ns) for line in p.lines),
                     _spent_at(p), self._shops.authorised_count(p.id),
                 )
             )  # fmt: skip
         found = self._redemptions([(m.number, m.id) for m in shown], limit, cursor)
         more = f"{found[-1].created_at_ns}.{found[-1].id}" if len(found) == limit else None
         others = sorted({m.number for m in shown} - {number})
-        return MyEntitlements(
-            number, household.id if household is not None else None, tuple(shown), tuple(found), more, tuple(others)
-        )
+        return MyEntitlements(number, own, tuple(shown), tuple(found), more, tuple(others))
 
-    def _paid(self, registered: Sequence[RegisteredProgramme], units: dict[str, str]) -> dict[tuple[str, int], bool]:
-        """(programme, ledger) -> whether the unit's entitlement account on it exists: a ledger lookup a batch."""
-        keys = [(r.programme.id, line.ledger_id) for r in registered for line in r.programme.lines]
-        ids = [_account_id(p, ledger_id, units[p]) for p, ledger_id in keys]
+    def _paid(self, units: Sequence[_Unit]) -> dict[tuple[str, int, str], bool]:
+        """(programme, ledger, unit) -> whether the unit's entitlement account on it exists: a ledger lookup a batch."""
+        keys = [(u.programme.id, line.ledger_id, u.number) for u in units for line in u.programme.lines]
+        ids = [_account_id(*key) for key in keys]
         found: set[int] = set()
         for start in range(0, len(ids), BATCH_SIZE_MAX):  # 1000 programmes of 16 lines exceed one lookup
             found.update(a.id for a in self._ledger.lookup_accounts(ids[start : start + BATCH_SIZE_MAX]))
         return {key: account_id in found for key, account_id in zip(keys, ids, strict=True)}
 
-    def _latest(self, registered: Sequence[RegisteredProgramme], units: dict[str, str]) -> dict[str, LatestCycle]:
-        """Programme -> the unit's result in its latest previewed cycle, where the unit was in it."""
+    def _latest(self, units: Sequence[_Unit]) -> dict[tuple[str, str], LatestCycle]:
+        """(programme, unit) -> the unit's result in its programme's latest previewed cycle, where it was in it."""
         c, res = programme_cycles, cycle_results
         newest = (
             select(func.max(c.c.id))
-            .where(c.c.programme.in_(list(units)), c.c.status != "draft")
+            .where(c.c.programme.in_(sorted({u.programme.id for u in units})), c.c.status != "draft")
             .group_by(c.c.programme)
             .scalar_subquery()
         )
@@ -230,11 +240,11 @@ class MyEntitlementsReader:
             select(c.c.id, c.c.programme, c.c.version, c.c.cycle_date_ns, c.c.status, res.c.person,
                    res.c.eligible, res.c.failed, res.c.unreported, res.c.amounts)
             .select_from(c.join(res, res.c.cycle_id == c.c.id))
-            .where(c.c.id.in_(newest), res.c.person.in_(sorted(set(units.values()))))
+            .where(c.c.id.in_(newest), res.c.person.in_(sorted({u.number for u in units})))
         )  # fmt: skip
-        by_id = {r.programme.id: r.programme for r in registered}
+        wanted = {(u.programme.id, u.number) for u in units}
         with self._store.transaction() as conn:
-            rows = [row for row in conn.execute(query) if units.get(row.programme) == row.person]
+            rows = [row for row in conn.execute(query) if (row.programme, row.person) in wanted]
         out = {}
         for row in rows:
             compiled = self._cycles.compiled(row.programme, row.version)
@@ -244,10 +254,9 @@ class MyEntitlementsReader:
             lines = compiled.programme.lines
             amounts = [int(a) for a in row.amounts.split(",") if a]
             said = tuple(_in_unit(a, line) if eligible else "" for a, line in zip(amounts, lines, strict=False))
-            if row.programme in by_id:
-                out[row.programme] = LatestCycle(
-                    int(row.id), int(row.cycle_date_ns), str(row.status), eligible, reason, clauses, said
-                )
+            out[row.programme, row.person] = LatestCycle(
+                int(row.id), int(row.cycle_date_ns), str(row.status), eligible, reason, clauses, said
+            )
         return out
 
     def _line(self, programme: Programme, line: Line, number: str, paid: bool, now_ns: int | None) -> LineLeft:
@@ -298,6 +307,16 @@ class MyEntitlementsReader:
                          None if x.outcome is None else _items(x.outcome))
             for x in rows
         ]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A programme and the unit whose entitlement the caller sees: theirs, their household's, or one collected for."""
+
+    programme: Programme
+    number: str  # the unit's number: the person's own, or the household's head's
+    household_id: str | None  # for a household programme: the household
+    nominee: bool  # seen as the household's nominee, not as a member
 
 
 def _account_id(programme_id: str, ledger_id: int, number: str) -> int:

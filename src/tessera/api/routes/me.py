@@ -24,7 +24,7 @@ from tessera.auth import Action, published_name
 from tessera.errors import NotFoundError
 from tessera.limits import ID_LIMIT, PAGE_SIZE_MAX
 from tessera.programs import REDEMPTIONS_PAGE
-from tessera.service import OWN_HOUSEHOLD_PURPOSE, Services
+from tessera.service import NOMINEE_PURPOSE, OWN_HOUSEHOLD_PURPOSE, Services
 
 RELYING_PARTY_PREFIX = "rp:"  # how tessera.identity's OIDC provider names a relying party in the log
 PRINCIPAL_ID = re.compile(r"p_[0-9a-f]{16}")
@@ -115,21 +115,24 @@ def my_entitlements(
 ) -> MyEntitlementsPublic:
     """Every programme the caller's unit is in: why (in words), what is left until when, where; their redemptions.
 
-    A household programme is the household's, paid to its head: a member sees it too, and
-    that look is logged for the head (as /v1/me/household's is), whose number and balance it
-    shows. The caller's own look is not logged.
+    A household programme is the household's, paid to its head: a member sees it too, and so
+    does a nominee who collects for the household. That look is logged for the head (as
+    /v1/me/household's is), whose number and balance it shows, one entry a household. The
+    caller's own look is not logged.
     """
     person = services.person_of(caller)
     mine = services.my_entitlements.of(person.number, limit=limit, before=before)
     if mine.others:
         heads = services.registry.subjects_of(list(mine.others))
-        services.record_access(
-            caller,
-            sorted(set(heads.values())),
-            ("entitlements",),
-            f"read entitlements of household {mine.household_id}",
-            unstated=OWN_HOUSEHOLD_PURPOSE,
-        )
+        seen = {(p.household_id, p.number, p.nominee) for p in mine.programmes if p.number in heads and p.household_id}
+        for household_id, head, nominee in sorted(seen):
+            services.record_access(
+                caller,
+                [heads[head]],
+                ("entitlements",),
+                f"read entitlements of household {household_id}",
+                unstated=NOMINEE_PURPOSE if nominee else OWN_HOUSEHOLD_PURPOSE,
+            )
     return MyEntitlementsPublic.of(mine)
 
 

@@ -117,6 +117,7 @@ class MyProgrammePublic(FromRecord):
     household_id: str | None
     head: str | None = Field(description="a household programme's head, who is paid for the household")
     yours: bool = Field(description="true when the caller is the unit (themselves, or the household's head)")
+    nominee: bool = Field(description="true when the caller collects for this household as its nominee, not a member")
     latest: LatestCyclePublic | None = Field(description="the latest previewed cycle; null if the unit was not in it")
     lines: list[LineLeftPublic]
     merchant_categories: list[SpentAtPublic] = Field(description="where it may be spent")
