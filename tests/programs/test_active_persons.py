@@ -129,6 +129,17 @@ def test_snapshot__only_the_facts_a_cycle_reads_are_logged(store: Store) -> None
         assert conn.execute(select(func.count()).select_from(person_changes)).scalar_one() == logged == 3
 
 
+def test_snapshot__a_person_s_row_and_their_subject_are_logged_as_such(store: Store) -> None:
+    """Migration 0031's kinds: ``p`` a person registered or written, ``s`` their principal's subject changed."""
+    number = seed_persons(store, 7, 1)[0]
+    with store.transaction(write=True) as conn:
+        holder = conn.execute(select(persons.c.principal_id)).scalar_one()
+        conn.execute(update(persons).values(sex="X"))
+        conn.execute(update(principals).where(principals.c.id == holder).values(subject="someone else"))
+        logged = conn.execute(select(person_changes.c.number, person_changes.c.kind).order_by(person_changes.c.seq))
+        assert [tuple(row) for row in logged] == [(number, "p"), (number, "p"), (number, "s")]
+
+
 @given(
     size=st.integers(0, 30),
     data=st.data(),

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 from tessera.identity import Households, MembershipColumns, read_membership_columns
-from tessera.programs import Composition, KeptHouseholds, RegisteredHouseholds
-from tessera.store import Store, household_members, households, person_changes
+from tessera.programs import ActivePersonsSnapshot, Composition, KeptHouseholds, RegisteredHouseholds
+from tessera.store import Store, household_members, households, person_changes, persons
 from tessera.testing import seed_persons
 
 OFFICER = "p_00000000000000aa"
@@ -26,6 +26,7 @@ _write = st.one_of(
     st.tuples(st.just("leave"), st.integers(0, 99)),
     st.tuples(st.just("head"), st.integers(0, 99)),
     st.tuples(st.just("move"), st.integers(0, 99), st.integers(0, 9)),
+    st.tuples(st.just("birth"), st.integers(0, 99)),  # a person's fact, logged as theirs: no member re-read
 )
 
 
@@ -34,6 +35,9 @@ def _apply(store: Store, numbers: list[str], write: tuple[Any, ...]) -> None:
     kind, number = write[0], numbers[write[1] % len(numbers)]
     member = household_members.c.number == number
     with store.transaction(write=True) as conn:
+        if kind == "birth":
+            conn.execute(update(persons).where(persons.c.number == number).values(birth_date="2001-02-03"))
+            return
         homes = sorted(conn.execute(select(households.c.id)).scalars())
         current = conn.execute(select(household_members.c.household_id).where(member)).scalar()
         if kind == "join" and current is None:
@@ -88,7 +92,8 @@ def _persons(store: Store, count: int) -> tuple[list[str], npt.NDArray[np.str_]]
 def test_kept__after_any_membership_writes__is_a_fresh_read(
     store: Store, rounds: list[list[Any]], patch_min: int
 ) -> None:
-    """Joined (a new household or another's), left, made head, moved: each read and composition is the fresh one."""
+    """Joined (a new household or another's), left, made head, moved, a person's birth date corrected between them:
+    each read and composition is the fresh one, and only the members written are re-read."""
     numbers, asked = _persons(store, 12)
     kept = KeptHouseholds(store, rebuild_fraction=0.25, patch_min=patch_min)
     fresh = RegisteredHouseholds(lambda: read_membership_columns(store))
@@ -97,6 +102,8 @@ def test_kept__after_any_membership_writes__is_a_fresh_read(
         for write in writes:
             _apply(store, numbers, write)
         _same(kept.memberships(), read_membership_columns(store))
+        if all(write[0] == "birth" for write in writes):
+            assert kept.last.how == "kept" if not writes else kept.last.changed == 0
         composition = kept.composition(asked)
         assert _partition(composition) == _partition(fresh.composition(asked))
         assert composition.head.tolist() == fresh.composition(asked).head.tolist()
@@ -126,12 +133,42 @@ def test_every_membership_write_is_logged(store: Store) -> None:
     homes = Households(store)
     numbers, _ = _persons(store, 3)
 
-    def logged() -> list[str]:
+    def logged() -> list[tuple[str, str]]:
         with store.transaction() as conn:
-            return list(conn.execute(select(person_changes.c.number).order_by(person_changes.c.seq)).scalars())
+            return [
+                tuple(r)
+                for r in conn.execute(
+                    select(person_changes.c.number, person_changes.c.kind).order_by(person_changes.c.seq)
+                )
+            ]
 
     before = len(logged())
     made = homes.create_household(numbers[:2], head=numbers[0], actor=OFFICER, reason=REASON)
     homes.change_head(made.id, numbers[1], actor=OFFICER, reason=REASON)
     homes.remove_member(made.id, numbers[0], actor=OFFICER, reason=REASON)
-    assert logged()[before:] == [numbers[0], numbers[1], numbers[0], numbers[1], numbers[0]]
+    written = [numbers[0], numbers[1], numbers[0], numbers[1], numbers[0]]
+    assert logged()[before:] == [(number, "h") for number in written]
+
+
+def test_each_copy_re_reads_the_entries_of_its_kinds_and_those_of_none(store: Store) -> None:
+    """A birth date corrected is the persons' to re-read, a member moved the households'; an entry of no kind
+    (logged before migration 0031) is read by both."""
+    homes = Households(store)
+    numbers, asked = _persons(store, 4)
+    made = homes.create_household(numbers[:2], head=numbers[0], actor=OFFICER, reason=REASON)
+    kept, snapshot = KeptHouseholds(store), ActivePersonsSnapshot(store)
+    kept.composition(asked), snapshot.active_persons()
+    with store.transaction(write=True) as conn:
+        conn.execute(update(persons).where(persons.c.number == numbers[3]).values(birth_date="2001-02-03"))
+    homes.add_member(made.id, numbers[2], actor=OFFICER, reason=REASON)
+    kept.composition(asked), snapshot.active_persons()
+    assert (kept.last.how, kept.last.changed, snapshot.last.how, snapshot.last.changed) == ("patched", 1, "patched", 1)
+    homes.remove_member(made.id, numbers[2], actor=OFFICER, reason=REASON)
+    with store.transaction(write=True) as conn:  # as if logged before the entries had kinds
+        conn.execute(update(person_changes).values(kind=None).where(person_changes.c.number == numbers[2]))
+    assert (
+        kept.composition(asked).household.tolist()
+        == RegisteredHouseholds(lambda: read_membership_columns(store)).composition(asked).household.tolist()
+    )
+    snapshot.active_persons()
+    assert (kept.last.changed, snapshot.last.how, snapshot.last.changed) == (1, "patched", 1)

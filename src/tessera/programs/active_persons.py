@@ -212,7 +212,7 @@ class ActivePersonsSnapshot:
     ) -> None:
         self._store = store
         self._keeping = Keeping(
-            store, _KIND, _FILED,
+            store, _KIND, _FILED, kinds=("p", "s"),
             rebuild_fraction=rebuild_fraction, patch_min=patch_min, path=path, save_fraction=save_fraction,
         )  # fmt: skip
         self._lock = threading.Lock()

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import ColumnElement, Connection, func, or_, select, text
 
 from tessera.store import Store, person_changes
 
@@ -41,6 +41,7 @@ REBUILD_FRACTION = 0.1  # more changes than this share of the persons (and than 
 PATCH_MIN = 1000  # as many changes as this are patched in, however few the persons
 SAVE_FRACTION = 0.01  # the file is written again once the log has moved this share of the persons past it
 FORMAT = 1  # the files' layout; a file of another is read afresh
+KINDS = ("p", "s", "h")  # what a log entry is about (migration 0031): a person's row, their subject, their membership
 FINGERPRINT_ROWS = 16  # the log's entries up to a file's sequence number that must still be as it recorded them
 
 
@@ -205,7 +206,9 @@ def log_span(conn: Connection) -> tuple[int, int]:
 class Keeping:
     """How a copy of columns kept between previews follows the log: patched or read afresh, and when it is filed.
 
-    What the active persons and the households share: more changes than ``rebuild_fraction`` of
+    What the active persons and the households share: each reads the log's entries of its ``kinds`` (migration
+    0031: ``p`` a person's row, ``s`` their principal's subject, ``h`` their membership; entries written before
+    it, of no kind, are everyone's). More changes than ``rebuild_fraction`` of
     the rows (and than ``patch_min``) and the copy is read afresh, else patched; given a ``path``,
     the copy is read from it at a process's first read, and written again after each fresh read,
     once the log has moved ``save_fraction`` of the rows past the file (so that a restart patches
@@ -218,6 +221,7 @@ class Keeping:
         kind: str,
         names: tuple[str, ...],
         *,
+        kinds: tuple[str, ...],
         rebuild_fraction: float,
         patch_min: int,
         path: Path | None,
@@ -226,6 +230,7 @@ class Keeping:
         self._store = store
         self._kind = kind
         self._names = names
+        self._kinds = kinds
         self._rebuild_fraction = rebuild_fraction
         self._patch_min = patch_min
         self._save_fraction = save_fraction
@@ -233,12 +238,14 @@ class Keeping:
         self.saved = -1  # the log's sequence number the file is at; -1: none written or read by this process
 
     def changed(self, conn: Connection, seq: int, newest: int, rows: int) -> list[str] | None:
-        """The numbers logged after ``seq`` up to ``newest``, sorted; None when too many to patch ``rows`` with."""
-        after = (person_changes.c.seq > seq, person_changes.c.seq <= newest)
-        pending = conn.execute(select(func.count()).where(*after)).scalar_one()
-        if pending > max(self._rebuild_fraction * rows, self._patch_min):
-            return None
-        return logged_numbers(conn, seq, newest)
+        """The numbers logged after ``seq`` up to ``newest`` of this copy's kinds, sorted; None when too many to
+        patch ``rows`` with."""
+        limit = max(self._rebuild_fraction * rows, self._patch_min)
+        if newest - seq > limit:  # sequence numbers are never issued twice: at most this many entries, else counted
+            after = (person_changes.c.seq > seq, person_changes.c.seq <= newest, of_kinds(self._kinds))
+            if conn.execute(select(func.count()).where(*after)).scalar_one() > limit:
+                return None
+        return logged_numbers(conn, seq, newest, self._kinds)
 
     def load(self, checked: Callable[[Mapping[str, npt.NDArray[Any]]], T | None]) -> tuple[int, T] | None:
         """The file's sequence number and columns as ``checked`` makes them, if there is a trusted file; else None."""
@@ -266,9 +273,19 @@ class Keeping:
         self.saved = seq
 
 
-def logged_numbers(conn: Connection, after: int, newest: int) -> list[str]:
-    """The numbers ``person_changes`` names after ``after`` up to ``newest``, once each, sorted."""
+def of_kinds(kinds: tuple[str, ...]) -> ColumnElement[bool]:
+    """The log's entries of ``kinds``, and those of none (written before migration 0031 gave each its kind)."""
+    return or_(person_changes.c.kind.is_(None), person_changes.c.kind.in_(kinds))
+
+
+def logged_numbers(conn: Connection, after: int, newest: int, kinds: tuple[str, ...] = KINDS) -> list[str]:
+    """The numbers ``person_changes`` names after ``after`` up to ``newest`` in entries of ``kinds``, once each."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    cursor.execute(f"SELECT DISTINCT number FROM person_changes WHERE seq > {mark} AND seq <= {mark}", (after, newest))
+    listed = ", ".join(f"'{kind}'" for kind in kinds if kind in KINDS)  # literals: one of the three letters
+    cursor.execute(
+        f"SELECT DISTINCT number FROM person_changes WHERE seq > {mark} AND seq <= {mark} "
+        f"AND (kind IS NULL OR kind IN ({listed}))",
+        (after, newest),
+    )
     return sorted(str(row[0]) for row in cursor.fetchall())
