@@ -5,7 +5,8 @@ The active persons (and the households) are kept in memory and patched from ``pe
 seconds at ten million). So each copy is also written to a file beside the registry: a header
 (JSON, with its CRC-32: the log's sequence number the columns are as of, the log's last entries
 up to it, their sequence numbers and persons' numbers, and each column's type, length and CRC-32)
-then each column's bytes, read straight into its array (numpy's ``.npz`` reads each twice over).
+then each column's bytes, each starting a multiple of 64 bytes in, mapped in place (no copy: numpy's
+``.npz`` reads each twice over).
 A file is trusted only when the store's log still holds those very entries:
 a file of another store, or one whose sequence the log was pruned past, or ahead of the log (a
 store restored from a backup), or truncated, corrupted or of another format is set aside with
@@ -18,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import mmap
 import os
 import struct
 import zlib
@@ -40,7 +42,9 @@ Columns = Mapping[str, npt.NDArray[Any]]
 REBUILD_FRACTION = 0.1  # more changes than this share of the persons (and than PATCH_MIN): scan afresh
 PATCH_MIN = 1000  # as many changes as this are patched in, however few the persons
 SAVE_FRACTION = 0.01  # the file is written again once the log has moved this share of the persons past it
-FORMAT = 1  # the files' layout; a file of another is read afresh
+FORMAT = 2  # the files' layout: 2 aligns each column to map it in place; a file of another is read afresh
+READ_FORMATS = (1, 2)  # those read: 1 is 2 with nothing padded
+ALIGN = 64  # the header and each column padded to a multiple of this many bytes
 KINDS = ("p", "s", "h")  # what a log entry is about (migration 0031): a person's row, their subject, their membership
 FINGERPRINT_ROWS = 16  # the log's entries up to a file's sequence number that must still be as it recorded them
 
@@ -69,7 +73,11 @@ def fingerprint(conn: Connection, seq: int) -> npt.NDArray[np.int64]:
 
 
 def write_kept(path: Path, kind: str, kept: KeptFile) -> None:
-    """``kept`` written to ``path``: a temporary file beside it, flushed to disk, renamed over it."""
+    """``kept`` written to ``path``: a temporary file beside it, flushed to disk, renamed over it.
+
+    The header is padded with spaces and each column starts ``ALIGN`` bytes apart, so that a reader maps
+    the columns in place (``read_kept``) instead of copying them.
+    """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     columns = {name: np.ascontiguousarray(column) for name, column in kept.columns.items()}
     listed, offset = [], 0
@@ -77,22 +85,29 @@ def write_kept(path: Path, kind: str, kept: KeptFile) -> None:
         raw = column.view(np.uint8) if column.nbytes else np.zeros(0, np.uint8)
         listed.append({"name": name, "dtype": column.dtype.str, "length": len(column), "offset": offset})
         listed[-1] |= {"bytes": column.nbytes, "crc32": zlib.crc32(raw.data)}
-        offset += column.nbytes
+        offset += _padded(column.nbytes)
     fingerprint_ = np.asarray(kept.fingerprint, np.int64).tolist()
     header = {"format": FORMAT, "kind": kind, "seq": kept.seq, "fingerprint": fingerprint_, "columns": listed}
     head = json.dumps(header).encode()
+    head += b" " * (_padded(len(_MAGIC) + _LENGTHS.size + len(head)) - len(_MAGIC) - _LENGTHS.size - len(head))
     try:
         with temporary.open("wb") as out:
-            out.write(_MAGIC + struct.pack("<QI", len(head), zlib.crc32(head)) + head)
+            out.write(_MAGIC + _LENGTHS.pack(len(head), zlib.crc32(head)) + head)
             for column in columns.values():
                 if column.nbytes:
                     out.write(column.view(np.uint8).data)
+                out.write(bytes(_padded(column.nbytes) - column.nbytes))
             out.flush()
             os.fsync(out.fileno())
         temporary.replace(path)
     except OSError:
         logger.warning("could not write %s: it is read afresh after a restart", path, exc_info=True)
         temporary.unlink(missing_ok=True)
+
+
+def _padded(size: int) -> int:
+    """``size`` rounded up to a multiple of ``ALIGN``."""
+    return -(-size // ALIGN) * ALIGN
 
 
 def read_kept(path: Path, kind: str, names: tuple[str, ...]) -> KeptFile | None:
@@ -112,7 +127,12 @@ def read_kept(path: Path, kind: str, names: tuple[str, ...]) -> KeptFile | None:
 
 
 def _read(file: io.BufferedReader, size: int, kind: str, names: tuple[str, ...]) -> KeptFile | str:
-    """The file's columns, each read straight into its array and its CRC-32 checked; or what is wrong with it."""
+    """The file's columns, each mapped in place (or copied, where not aligned) and its CRC-32 checked; or what is
+    wrong with it.
+
+    A mapped column reads the file's pages as they are: the file is only ever replaced whole (``write_kept``
+    renames a new one over it), and the old one stays whole for as long as it is mapped.
+    """
     start = file.read(len(_MAGIC) + _LENGTHS.size)
     if len(start) < len(_MAGIC) + _LENGTHS.size or not start.startswith(_MAGIC):
         raise ValueError("not a file of kept columns")
@@ -121,24 +141,34 @@ def _read(file: io.BufferedReader, size: int, kind: str, names: tuple[str, ...])
     if len(head) != length or zlib.crc32(head) != crc:
         raise ValueError("its header is cut short or damaged")
     header = json.loads(head)
-    if header["format"] != FORMAT or header["kind"] != kind:
+    if header["format"] not in READ_FORMATS or header["kind"] != kind:
         return f"is not a file of {kind} in format {FORMAT}"
     listed = {c["name"]: c for c in header["columns"]}
     if sorted(listed) != sorted(names):
         return f"holds the columns {sorted(listed)}, not {sorted(names)}"
     data = len(_MAGIC) + _LENGTHS.size + length
-    if size != data + sum(int(c["bytes"]) for c in listed.values()):
+    end, gaps = 0, []
+    for entry in header["columns"]:  # in the order written, each after the one before, at most ALIGN apart
+        if not end <= int(entry["offset"]) < end + ALIGN:
+            raise ValueError(f"column {entry['name']} is not where the one before it ends")
+        gaps.append((data + end, data + int(entry["offset"])))
+        end = int(entry["offset"]) + int(entry["bytes"])
+    if size - data - end not in {0, _padded(end) - end} or (header["format"] == 1 and size != data + end):
         raise ValueError("its columns are cut short, or more follows them")
+    mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    if any(mapped[start:stop].strip(b"\0") for start, stop in [*gaps, (data + end, size)]):
+        raise ValueError("a column's padding is damaged")
     columns = {}
-    for entry in header["columns"]:  # in the order written
+    for entry in header["columns"]:
         dtype = np.dtype(entry["dtype"])
         if dtype.hasobject or dtype.itemsize * int(entry["length"]) != int(entry["bytes"]):
             raise ValueError(f"column {entry['name']} is not as described")
-        column = np.empty(int(entry["length"]), dtype)
-        raw = column.view(np.uint8) if column.nbytes else np.zeros(0, np.uint8)
-        file.seek(data + int(entry["offset"]))
-        if file.readinto(raw.data) != column.nbytes or zlib.crc32(raw.data) != entry["crc32"]:
-            raise ValueError(f"column {entry['name']} is cut short or damaged")
+        at = data + int(entry["offset"])
+        column = np.frombuffer(mapped, dtype, int(entry["length"]), at) if entry["length"] else np.empty(0, dtype)
+        if at % dtype.alignment:  # a file of format 1: copied into an array of its own
+            column = column.copy()
+        if zlib.crc32(column.view(np.uint8).data if column.nbytes else b"") != entry["crc32"]:
+            raise ValueError(f"column {entry['name']} is damaged")
         columns[entry["name"]] = column
     printed = np.array(header["fingerprint"], np.int64).reshape(-1, 2)
     return KeptFile(int(header["seq"]), columns, printed)
