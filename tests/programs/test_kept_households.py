@@ -7,12 +7,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 from tessera.identity import Households, MembershipColumns, read_membership_columns
 from tessera.programs import ActivePersonsSnapshot, Composition, KeptHouseholds, RegisteredHouseholds
+from tessera.programs import households as households_module
 from tessera.store import Store, household_members, households, person_changes, persons
 from tessera.testing import seed_persons
 
@@ -108,6 +110,59 @@ def test_kept__after_any_membership_writes__is_a_fresh_read(
         assert _partition(composition) == _partition(fresh.composition(asked))
         assert composition.head.tolist() == fresh.composition(asked).head.tolist()
         assert kept.composition(asked) is composition and kept.last.how == "kept"  # nothing written between
+
+
+_person_write = st.one_of(
+    st.tuples(st.just("register"), st.integers(1, 3)),
+    st.tuples(st.sampled_from(["active", "deceased"]), st.integers(0, 99)),
+)
+
+
+def _apply_to_persons(store: Store, numbers: list[str], write: tuple[Any, ...]) -> None:
+    if write[0] == "register":
+        seed_persons(store, next(_seeds), write[1])
+        return
+    with store.transaction(write=True) as conn:
+        number = numbers[write[1] % len(numbers)]
+        conn.execute(update(persons).where(persons.c.number == number).values(status=write[0]))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rounds=st.lists(st.lists(st.one_of(_write, _person_write), max_size=8), min_size=1, max_size=4))
+def test_kept__spliced_as_the_persons_were__is_a_fresh_composition(store: Store, rounds: list[list[Any]]) -> None:
+    """Persons registered, gone and back, members joined, left, moved: the composition spliced as the active persons
+    were, with only those put in and the members re-read looked up, is the one worked out afresh."""
+    numbers, _ = _persons(store, 12)
+    kept, snapshot = KeptHouseholds(store, patch_min=1000), ActivePersonsSnapshot(store, patch_min=1000)
+    fresh = RegisteredHouseholds(lambda: read_membership_columns(store))
+    for writes in [[], *rounds]:
+        for write in writes:
+            (_apply_to_persons if write[0] in {"register", "active", "deceased"} else _apply)(store, numbers, write)
+        active = snapshot.active_persons().numbers
+        composition = kept.composition(active, snapshot.lineage(active))
+        want = fresh.composition(active)
+        assert _partition(composition) == _partition(want)
+        assert composition.head.tolist() == want.head.tolist()
+
+
+def test_kept__spliced__only_the_persons_put_in_are_looked_up(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two persons registered and one gone since: the composition is spliced, two persons looked up, not all."""
+    homes = Households(store)
+    numbers, _ = _persons(store, 6)
+    homes.create_household(numbers[:3], head=numbers[0], actor=OFFICER, reason=REASON)
+    kept, snapshot = KeptHouseholds(store), ActivePersonsSnapshot(store)
+    kept.composition(snapshot.active_persons().numbers)
+    seed_persons(store, next(_seeds), 2)
+    with store.transaction(write=True) as conn:
+        conn.execute(update(persons).where(persons.c.number == numbers[1]).values(status="deceased"))
+    looked_up: list[int] = []
+    composed = households_module._composed
+    monkeypatch.setattr(households_module, "_composed", lambda m, n: looked_up.append(len(n)) or composed(m, n))
+    active = snapshot.active_persons().numbers
+    composition = kept.composition(active, snapshot.lineage(active))
+    assert looked_up == [2] and len(active) == 7
+    want = RegisteredHouseholds(lambda: read_membership_columns(store)).composition(active)
+    assert _partition(composition) == _partition(want) and composition.head.tolist() == want.head.tolist()
 
 
 def test_kept__a_few_changes_patched__the_same_persons_unchanged_handed_the_same(store: Store) -> None:

@@ -170,6 +170,18 @@ class Refresh:
     seq: int  # the log's sequence number the snapshot is now at
 
 
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """How a snapshot's numbers were made from the ones it handed out before: ``prior`` with ``splice`` applied, the
+    persons ``fresh`` (ascending) put in. What is worked out per person (a household's composition) is spliced the
+    same way, and only the fresh ones looked up."""
+
+    prior: npt.NDArray[np.int64]
+    numbers: npt.NDArray[np.int64]
+    splice: _Splice
+    fresh: npt.NDArray[np.int64]
+
+
 _SPLICED = ("numbers", "holders", "birth_days", "sexes", "birth_years", "birth_month_days")  # one row a person
 
 
@@ -217,7 +229,13 @@ class ActivePersonsSnapshot:
         )  # fmt: skip
         self._lock = threading.Lock()
         self._kept: _Kept | None = None
+        self._lineage: Lineage | None = None
         self.last = Refresh("scanned", 0, 0)
+
+    def lineage(self, numbers: npt.NDArray[np.int64]) -> Lineage | None:
+        """How ``numbers`` (if the last read's) were spliced from the read's before; None if not known so."""
+        lineage = self._lineage
+        return lineage if lineage is not None and lineage.numbers is numbers else None
 
     def active_persons(self) -> ActivePersons:
         """Every active person's columns, by number, as of the newest change committed when called."""
@@ -249,7 +267,10 @@ class ActivePersonsSnapshot:
             with self._store.transaction() as conn:
                 changed = self._keeping.changed(conn, kept.seq, newest, len(kept.persons.numbers))
             if changed is not None:
-                patched = _patched(self._store, kept, newest, changed)
+                patched, splice = _patched(self._store, kept, newest, changed)
+                if splice is not None:
+                    numbers = patched.persons.numbers
+                    self._lineage = Lineage(kept.persons.numbers, numbers, *splice)
                 return patched, Refresh("loaded" if loaded else "patched", len(changed), newest)
         # Scanned after the newest change was read: a later change may be in it already, and is re-read next time.
         scanned = ActivePersons.of(scan_active_persons(self._store))
@@ -299,8 +320,11 @@ _FRESH = (
 )
 
 
-def _patched(store: Store, kept: _Kept, seq: int, changed: list[str]) -> _Kept:
-    """``kept`` with the persons numbered ``changed`` re-read: updated in place, left out, or put in."""
+def _patched(
+    store: Store, kept: _Kept, seq: int, changed: list[str]
+) -> tuple[_Kept, tuple[_Splice, npt.NDArray[np.int64]] | None]:
+    """``kept`` with the persons numbered ``changed`` re-read: updated in place, left out, or put in; and the splice
+    that did it, with the numbers it put in (None when every row stayed where it was)."""
     rows: list[tuple[Any, ...]] = []
     with store.transaction() as conn:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -322,6 +346,7 @@ def _patched(store: Store, kept: _Kept, seq: int, changed: list[str]) -> _Kept:
     present[present] = current.numbers[at[present]] == asked[present]
     still = np.isin(asked, numbers)
     columns = kept.columns()
+    spliced = None
     if (present == still).all():  # every person asked about was active and still is: the same rows, new values
         where = at[present]
         columns = [_replaced(old, where, new) for old, new in zip(columns, fresh, strict=True)]
@@ -330,6 +355,7 @@ def _patched(store: Store, kept: _Kept, seq: int, changed: list[str]) -> _Kept:
         before = np.searchsorted(current.numbers, numbers)
         splice = _Splice.of(len(current.numbers), drop, before)
         columns = [splice.apply(old, new) for old, new in zip(columns, fresh, strict=True)]
+        spliced = splice, numbers
     keep = ~np.isin(current.other_numbers, asked)
     other_numbers = np.concatenate([current.other_numbers[keep], number_ints([n for n, _ in other])])
     other_subjects = np.concatenate(
@@ -338,7 +364,8 @@ def _patched(store: Store, kept: _Kept, seq: int, changed: list[str]) -> _Kept:
     order = np.argsort(other_numbers, kind="stable")
     kept_numbers, holders, birth_days, sexes, years, month_days = columns
     others = other_numbers[order], other_subjects[order]
-    return _Kept.of(seq, ActivePersons(kept_numbers, holders, birth_days, sexes, years, month_days, *others))
+    persons = ActivePersons(kept_numbers, holders, birth_days, sexes, years, month_days, *others)
+    return _Kept.of(seq, persons), spliced
 
 
 def _column(values: list[str], like: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
