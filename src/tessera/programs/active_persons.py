@@ -26,8 +26,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import Connection
 
-from tessera.programs.kept_files import PATCH_MIN, REBUILD_FRACTION, SAVE_FRACTION, Keeping, log_span
+from tessera.programs.kept_files import PATCH_MIN, REBUILD_FRACTION, SAVE_FRACTION, Keeping, log_span, logged_numbers
 from tessera.store import Store, fixed_lines, line_block
 
 logger = logging.getLogger(__name__)
@@ -266,8 +267,9 @@ class ActivePersonsSnapshot:
         if kept is not None and newest > kept.seq and oldest <= kept.seq + 1:
             with self._store.transaction() as conn:
                 changed = self._keeping.changed(conn, kept.seq, newest, len(kept.persons.numbers))
+                subjects = logged_numbers(conn, kept.seq, newest, ("s",)) if changed is not None else []
             if changed is not None:
-                patched, splice = _patched(self._store, kept, newest, changed)
+                patched, splice = _patched(self._store, kept, newest, changed, subjects)
                 if splice is not None:
                     numbers = patched.persons.numbers
                     self._lineage = Lineage(kept.persons.numbers, numbers, *splice)
@@ -313,33 +315,35 @@ def _log_span(store: Store) -> tuple[int, int]:
         return log_span(conn)
 
 
-_FRESH = (
-    "SELECT persons.number, persons.principal_id, persons.birth_date, persons.sex, principals.subject "
-    "FROM persons JOIN principals ON principals.id = persons.principal_id "
-    "WHERE persons.status = 'active' AND persons.number IN ({})"
+_FRESH = "SELECT number, principal_id, birth_date, sex FROM persons WHERE status = 'active' AND number IN ({})"
+_SUBJECTS = (
+    "SELECT persons.number, principals.subject, principals.id "
+    "FROM persons JOIN principals ON principals.id = persons.principal_id WHERE persons.number IN ({})"
 )
 
 
 def _patched(
-    store: Store, kept: _Kept, seq: int, changed: list[str]
+    store: Store, kept: _Kept, seq: int, changed: list[str], subjects: list[str]
 ) -> tuple[_Kept, tuple[_Splice, npt.NDArray[np.int64]] | None]:
     """``kept`` with the persons numbered ``changed`` re-read: updated in place, left out, or put in; and the splice
-    that did it, with the numbers it put in (None when every row stayed where it was)."""
-    rows: list[tuple[Any, ...]] = []
-    with store.transaction() as conn:
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        mark = "%s" if conn.dialect.name == "postgresql" else "?"
-        for start in range(0, len(changed), _NUMBERS_CHUNK):
-            chunk = changed[start : start + _NUMBERS_CHUNK]
-            cursor.execute(_FRESH.format(", ".join([mark] * len(chunk))), chunk)
-            rows += cursor.fetchall()
-    rows.sort()
+    that did it, with the numbers it put in (None when every row stayed where it was).
+
+    A principal's subject is read only for those of them new to ``kept``, of another principal now, or whose
+    subject was logged as changed (``subjects``): a birth date corrected is one row read, not two.
+    """
     current = kept.persons
-    numbers = number_ints([r[0] for r in rows])
+    with store.transaction() as conn:
+        rows = sorted(_read_in(conn, _FRESH, changed))
+        numbers = number_ints([r[0] for r in rows])
+        holders = holder_ints([r[1] for r in rows])
+        at = np.minimum(np.searchsorted(current.numbers, numbers), max(len(current.numbers) - 1, 0))
+        same = (current.numbers[at] == numbers) & (current.holders[at] == holders) if len(current.numbers) else at < 0
+        ask = sorted({rows[i][0] for i in np.flatnonzero(~same).tolist()} | (set(subjects) & {r[0] for r in rows}))
+        looked_up = _read_in(conn, _SUBJECTS, ask)
     births = np.array([r[2] for r in rows], dtype="datetime64[D]").astype(np.int64)
     sexes = np.array([r[3] for r in rows], dtype=np.bytes_) if rows else np.zeros(0, current.sexes.dtype)
-    fresh = [numbers, holder_ints([r[1] for r in rows]), births, sexes, *_year_and_month_day(births)]
-    other = [(r[0], r[4] or "") for r in rows if r[4] != r[1]]
+    fresh = [numbers, holders, births, sexes, *_year_and_month_day(births)]
+    other = [(number, subject or "") for number, subject, holder in looked_up if subject != holder]
     asked = number_ints(changed)
     at = np.searchsorted(current.numbers, asked)
     present = at < len(current.numbers)
@@ -356,7 +360,8 @@ def _patched(
         splice = _Splice.of(len(current.numbers), drop, before)
         columns = [splice.apply(old, new) for old, new in zip(columns, fresh, strict=True)]
         spliced = splice, numbers
-    keep = ~np.isin(current.other_numbers, asked)
+    # a subject kept for those still active, of the same principal, and whose subject was not logged
+    keep = ~np.isin(current.other_numbers, np.union1d(np.setdiff1d(asked, numbers), number_ints(ask)))
     other_numbers = np.concatenate([current.other_numbers[keep], number_ints([n for n, _ in other])])
     other_subjects = np.concatenate(
         [current.other_subjects[keep], _column([s for _, s in other], current.other_subjects)]
@@ -366,6 +371,18 @@ def _patched(
     others = other_numbers[order], other_subjects[order]
     persons = ActivePersons(kept_numbers, holders, birth_days, sexes, years, month_days, *others)
     return _Kept.of(seq, persons), spliced
+
+
+def _read_in(conn: Connection, query: str, numbers: list[str]) -> list[tuple[Any, ...]]:
+    """``query``'s rows for ``numbers`` (its ``IN ({})``), a chunk of them at a time, on the driver's own cursor."""
+    rows: list[tuple[Any, ...]] = []
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    for start in range(0, len(numbers), _NUMBERS_CHUNK):
+        chunk = numbers[start : start + _NUMBERS_CHUNK]
+        cursor.execute(query.format(", ".join([mark] * len(chunk))), chunk)
+        rows += cursor.fetchall()
+    return rows
 
 
 def _column(values: list[str], like: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
