@@ -76,14 +76,15 @@ def _composed(members: MembershipColumns, numbers: npt.NDArray[np.int64]) -> Com
     """The composition of the persons ``numbers``, their households and heads looked up among ``members``."""
     if numbers.dtype.kind in "US":  # numbers as text, as a caller may still hand them: the same persons
         numbers = number_ints(numbers.astype(np.str_))
-    household = np.zeros(len(numbers), dtype=np.int64)
-    head = np.ones(len(numbers), dtype=np.bool_)
-    found = np.zeros(len(numbers), dtype=np.bool_)
     if len(members.numbers) and len(numbers):
         at, found = _found(members.numbers, numbers)
-        household = np.where(found, members.households[at], 0)
-        head = np.where(found, members.heads[at], True)
-    alone = np.flatnonzero(~found)
+        household = members.households.take(at)  # gathered into arrays of their own, then mended in place
+        head = members.heads.take(at)
+        alone = np.flatnonzero(~found)
+        head[alone] = True
+    else:
+        household, head = np.zeros(len(numbers), np.int64), np.ones(len(numbers), np.bool_)
+        alone = np.arange(len(numbers))
     household[alone] = members.count + np.arange(len(alone), dtype=np.int64)  # past every registered household
     empty = np.zeros(0, np.int64)
     return Composition(household, head, empty, empty)
@@ -100,17 +101,21 @@ def _found(
     The members and the active persons are mostly the same people: after the first of a stride
     is searched, the next ones are most often the next members. Each guess is checked (a number
     found at a place is that place), and only the numbers guessed wrong are searched: about a
-    third of a binary search each at ten million.
+    third of a binary search each at ten million. No array of ten million is made but ``at``,
+    the guesses checked and the found flags (each a page fault per 4 KiB at its first write).
     """
     last = len(members) - 1
-    if len(numbers) <= _STEP or (np.diff(numbers) <= 0).any():
+    count = len(numbers)
+    if count <= _STEP or (numbers[1:] <= numbers[:-1]).any():
         at = np.minimum(np.searchsorted(members, numbers), last)
         return at, members[at] == numbers
-    first = np.searchsorted(members, numbers[::_STEP]) - np.arange(0, len(numbers), _STEP)
-    at = np.repeat(first, _STEP)[: len(numbers)]
-    at += np.arange(len(numbers))
+    first = np.searchsorted(members, numbers[::_STEP])
+    at = np.arange(count, dtype=np.intp)
+    whole = count - count % _STEP
+    at[:whole].reshape(-1, _STEP)[:] += (first[: whole // _STEP] - np.arange(0, whole, _STEP))[:, None]
+    at[whole:] += first[-1] - whole if whole < count else 0
     np.minimum(at, last, out=at)
-    found = members[at] == numbers
+    found = members.take(at) == numbers
     wrong = np.flatnonzero(~found)
     if len(wrong):
         again = np.minimum(np.searchsorted(members, numbers[wrong]), last)
