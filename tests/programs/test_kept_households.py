@@ -69,7 +69,7 @@ def _apply(store: Store, numbers: list[str], write: tuple[Any, ...]) -> None:
 def _same(kept: MembershipColumns, fresh: MembershipColumns) -> None:
     assert kept.numbers.tolist() == fresh.numbers.tolist()
     assert kept.heads.tolist() == fresh.heads.tolist()
-    assert kept.ids[kept.households].tolist() == fresh.ids[fresh.households].tolist()
+    assert kept.ids[kept.households].astype(str).tolist() == fresh.ids[fresh.households].tolist()
     assert kept.households.max(initial=-1) < kept.count == len(kept.ids)
 
 

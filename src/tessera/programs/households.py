@@ -286,7 +286,7 @@ def _recomposed(
 def _filed(members: MembershipColumns) -> dict[str, npt.NDArray[Any]]:
     """The columns a file keeps of ``members``: household ids as ASCII bytes where they are (a quarter of the bytes)."""
     try:
-        ids: npt.NDArray[Any] = members.ids.astype(np.bytes_)
+        ids: npt.NDArray[Any] = members.ids if members.ids.dtype.kind == "S" else members.ids.astype(np.bytes_)
     except UnicodeEncodeError:
         ids = members.ids
     return {"numbers": members.numbers, "households": members.households, "heads": members.heads, "ids": ids}
@@ -315,17 +315,17 @@ def _patched(kept: MembershipColumns, changed: list[str], rows: list[tuple[str, 
     present[present] = kept.numbers[at[present]] == asked[present]
     drop = at[present]
     new_numbers = number_ints([n for n, _, _ in rows])
-    new_ids = _array([h for _, h, _ in rows], kept.ids)
+    new_ids, ids = _ids_like([h for _, h, _ in rows], kept.ids)
     new_heads = np.array([head for _, _, head in rows], dtype=np.bool_)
-    ids, households = kept.ids, kept.households
+    households = kept.households
     known = np.minimum(np.searchsorted(ids, new_ids), max(len(ids) - 1, 0))
     if len(drop) == len(new_numbers) and np.array_equal(kept.numbers[drop], new_numbers):
         same = bool(len(ids)) and (ids[known] == new_ids).all() and np.array_equal(households[drop], known)
         if same and np.array_equal(kept.heads[drop], new_heads):
             return kept  # every member asked about is where they were, as they were: nothing to rebuild
     if len(new_ids) and (not len(ids) or not (ids[known] == new_ids).all()):
-        ids = np.union1d(ids, new_ids)  # a new household: the numbers shift, to keep the ids ascending
-        households = np.searchsorted(ids, kept.ids).astype(np.int64)[households]
+        old_ids, ids = ids, np.union1d(ids, new_ids)  # a new household: the numbers shift, to keep ids ascending
+        households = np.searchsorted(ids, old_ids).astype(np.int64)[households]
     numbers = np.delete(kept.numbers, drop)
     before = np.searchsorted(numbers, new_numbers)
     patched = MembershipColumns(
@@ -339,9 +339,15 @@ def _patched(kept: MembershipColumns, changed: list[str], rows: list[tuple[str, 
     return patched
 
 
-def _array(values: list[str], like: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """``values`` as a numpy text column; of ``like``'s type when there are none."""
-    return np.array(values) if values else np.zeros(0, like.dtype)
+def _ids_like(values: list[str], ids: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """``values`` as household ids of the kind ``ids`` are (ASCII bytes as a file keeps them, or text), and ``ids``
+    (as text, if one of ``values`` is not ASCII)."""
+    if ids.dtype.kind == "S":
+        try:
+            return (np.array(values, np.bytes_) if values else np.zeros(0, ids.dtype)), ids
+        except UnicodeEncodeError:
+            ids = ids.astype(np.str_)
+    return (np.array(values) if values else np.zeros(0, ids.dtype)), ids
 
 
 _KIND = "household members"
@@ -355,10 +361,7 @@ def _checked_members(columns: Mapping[str, npt.NDArray[Any]]) -> MembershipColum
         return None
     if not len(ids):
         ids = np.zeros(0, "U18")
-    elif ids.dtype.kind == "S":  # ASCII bytes widened to code points: not decoded one by one (0.5 s at 2.5M)
-        width = max(ids.dtype.itemsize, 1)
-        ids = np.ascontiguousarray(ids).view(np.uint8).reshape(len(ids), width).astype(np.uint32)
-        ids = ids.view(f"U{width}").reshape(-1)
+    # ids kept as the file's ASCII bytes (a quarter of text's): widening 2.5M costs 0.2-0.3 s at each restart
     if any(c.ndim != 1 for c in (numbers, households, heads, ids)) or not len(numbers) == len(households) == len(heads):
         return None
     if not (numbers[1:] > numbers[:-1]).all() or (ids[1:] <= ids[:-1]).any():
