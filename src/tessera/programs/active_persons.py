@@ -129,8 +129,11 @@ def ages_on(birth_days: npt.NDArray[np.int64], today: int) -> npt.NDArray[np.int
 
 def _ages(years: npt.NDArray[np.int16], month_days: npt.NDArray[np.int16], today: int) -> npt.NDArray[np.int64]:
     year, month_day = _year_and_month_day(np.array([today], np.int64))
-    ages = int(year[0]) - years.astype(np.int64) - (month_days > month_day[0])
-    return np.asarray(np.maximum(ages, 0), dtype=np.int64)
+    # Worked out in the columns' 16 bits (a quarter of the memory to write), widened once at the end.
+    ages = np.subtract(year[0], years, dtype=np.int16)
+    ages -= month_days > month_day[0]
+    np.maximum(ages, 0, out=ages)
+    return ages.astype(np.int64)
 
 
 def _year_and_month_day(days: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
