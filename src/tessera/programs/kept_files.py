@@ -131,7 +131,8 @@ def _read(file: io.BufferedReader, size: int, kind: str, names: tuple[str, ...])
     wrong with it.
 
     A mapped column reads the file's pages as they are: the file is only ever replaced whole (``write_kept``
-    renames a new one over it), and the old one stays whole for as long as it is mapped.
+    renames a new one over it), and the old one stays whole for as long as it is mapped. Mapped pages are the page
+    cache's: under memory pressure the kernel may drop them and read them back from the file when next touched.
     """
     start = file.read(len(_MAGIC) + _LENGTHS.size)
     if len(start) < len(_MAGIC) + _LENGTHS.size or not start.startswith(_MAGIC):
