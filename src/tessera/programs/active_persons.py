@@ -130,7 +130,7 @@ def ages_on(birth_days: npt.NDArray[np.int64], today: int) -> npt.NDArray[np.int
 def _ages(years: npt.NDArray[np.int16], month_days: npt.NDArray[np.int16], today: int) -> npt.NDArray[np.int64]:
     year, month_day = _year_and_month_day(np.array([today], np.int64))
     # Worked out in the columns' 16 bits (a quarter of the memory to write), widened once at the end.
-    ages = np.subtract(year[0], years, dtype=np.int16)
+    ages: npt.NDArray[np.int16] = np.subtract(year[0], years, dtype=np.int16)
     ages -= month_days > month_day[0]
     np.maximum(ages, 0, out=ages)
     return ages.astype(np.int64)
