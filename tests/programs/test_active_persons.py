@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, text, update
 
 from tessera.programs import ActivePersons, ActivePersonsSnapshot, PersonColumns, scan_active_persons
+from tessera.programs import active_persons as active_persons_module
 from tessera.programs.active_persons import _spliced, holder_ints, holder_text, number_ints, number_text
 from tessera.programs.gathering import _dense
 from tessera.store import Store, person_changes, persons, principals
@@ -127,6 +128,40 @@ def test_snapshot__only_the_facts_a_cycle_reads_are_logged(store: Store) -> None
         logged = conn.execute(select(func.count()).select_from(person_changes)).scalar_one()
         conn.execute(update(persons).values(name="someone", address="somewhere", status="active"))
         assert conn.execute(select(func.count()).select_from(person_changes)).scalar_one() == logged == 3
+
+
+def test_snapshot__a_birth_date_corrected__no_subject_read_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person of the same principal, their subject not logged: one row re-read, the subject kept as it was."""
+    number = seed_persons(store, 7, 2)[0]
+    with store.transaction(write=True) as conn:
+        holder = conn.execute(select(persons.c.principal_id).where(persons.c.number == number)).scalar_one()
+        conn.execute(update(principals).where(principals.c.id == holder).values(subject="someone else"))
+    snapshot = ActivePersonsSnapshot(store, patch_min=1000)
+    snapshot.active_persons()
+    with store.transaction(write=True) as conn:
+        conn.execute(update(persons).where(persons.c.number == number).values(birth_date="2001-02-03"))
+    asked: list[tuple[bool, int]] = []
+    read_in = active_persons_module._read_in
+    monkeypatch.setattr(
+        active_persons_module,
+        "_read_in",
+        lambda conn, query, numbers: (
+            asked.append((query == active_persons_module._SUBJECTS, len(numbers))) or read_in(conn, query, numbers)
+        ),
+    )
+    _same(snapshot.active_persons(), scan_active_persons(store))
+    assert snapshot.last.how == "patched" and asked == [(False, 1), (True, 0)]
+
+
+def test_snapshot__a_person_s_row_and_their_subject_are_logged_as_such(store: Store) -> None:
+    """Migration 0031's kinds: ``p`` a person registered or written, ``s`` their principal's subject changed."""
+    number = seed_persons(store, 7, 1)[0]
+    with store.transaction(write=True) as conn:
+        holder = conn.execute(select(persons.c.principal_id)).scalar_one()
+        conn.execute(update(persons).values(sex="X"))
+        conn.execute(update(principals).where(principals.c.id == holder).values(subject="someone else"))
+        logged = conn.execute(select(person_changes.c.number, person_changes.c.kind).order_by(person_changes.c.seq))
+        assert [tuple(row) for row in logged] == [(number, "p"), (number, "p"), (number, "s")]
 
 
 @given(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +35,7 @@ class MembershipColumns:
     households: npt.NDArray[np.int64]  # 0 to count - 1, by household id: equal for the members of one
     heads: npt.NDArray[np.bool_]
     count: int  # households numbered: every one with a member (and, in a copy kept and patched, some emptied)
-    ids: npt.NDArray[np.str_]  # household i's id, ascending
+    ids: npt.NDArray[Any]  # household i's id, ascending: text, or ASCII bytes as a kept file holds them
 
     @classmethod
     def of_rows(cls, rows: Iterable[tuple[str, str, bool]]) -> MembershipColumns:

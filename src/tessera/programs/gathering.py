@@ -25,6 +25,7 @@ from sqlalchemy import and_, select
 from tessera.programs.active_persons import (
     NUMBER_DIGITS,
     ActivePersons,
+    ActivePersonsSnapshot,
     PersonSource,
     ScannedPersons,
     ages_on,
@@ -32,7 +33,7 @@ from tessera.programs.active_persons import (
     number_text,
 )
 from tessera.programs.facts import GRANTS, HOUSEHOLD, PERSON, REPORTED
-from tessera.programs.households import Composition, HouseholdSource
+from tessera.programs.households import Composition, HouseholdSource, KeptHouseholds
 from tessera.programs.programmes import Unit
 from tessera.rules import EventTypes, FieldType
 from tessera.store import Store, eligibility_grants, rule_events
@@ -107,7 +108,7 @@ def gather_population(
     numbers = active.numbers
     today = cycle_date_ns // DAY_NS
     ages = active.ages_on(today)
-    composition = households.composition(numbers)
+    composition = _composition(households, numbers, persons)
     household = _counted(composition)
     mine, others = household[: len(numbers)], household[len(numbers) :]
     other_ages = ages_on(composition.others_birth_day, today)
@@ -138,6 +139,15 @@ def gather_population(
             column, reported = _reported(store, types, rest, field_type, numbers)
             columns[name], missing[name] = column[units], ~reported[units]
     return Population(numbers[units], active.holders[units], columns, active, missing)
+
+
+def _composition(
+    households: HouseholdSource, numbers: npt.NDArray[np.int64], persons: PersonSource | None
+) -> Composition:
+    """The persons' households; a kept copy told how a kept snapshot spliced the persons, so as to splice its own."""
+    if isinstance(households, KeptHouseholds) and isinstance(persons, ActivePersonsSnapshot):
+        return households.composition(numbers, persons.lineage(numbers))
+    return households.composition(numbers)
 
 
 def _counted(composition: Composition) -> npt.NDArray[np.int64]:

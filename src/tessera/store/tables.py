@@ -126,6 +126,7 @@ person_changes = Table(
     metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("number", String(NUMBER_LENGTH), nullable=False),
+    Column("kind", String(1), nullable=True),  # p: the person's row, s: its principal's subject, h: its membership
     sqlite_autoincrement=True,  # a sequence number is never issued twice, even once the newest rows are gone
 )
 
