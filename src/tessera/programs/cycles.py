@@ -10,7 +10,7 @@ why, and how to appeal (``lost_eligibility.py``), when the cycles are given ``el
 
 Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
 the new entitlement accounts' holders recorded on a thread of their own, a stretch of about a
-million at a time (in principal order, one transaction each), while batch by batch, each once
+million at a time (each table in its key order, one transaction each), while batch by batch, each once
 its stretch is recorded, the new accounts are opened and the transfers from each line's
 programme account applied, each batch durable before the next, and ``batches_done`` recorded
 after each group of eight (not while a stretch is being recorded). A crash at any point is
@@ -374,9 +374,9 @@ class Cycles:
         """Which of each batch's accounts (from batch ``done``) are not open yet; their holders handed to ``holders``.
 
         The new accounts' holders go to the pass a stretch of batches at a time (about a
-        million accounts: one transaction, in principal order, not a group's few at random,
-        each transaction rewriting index pages all over); it records them on its own thread
-        while these look-ups, and then the ledger, go on. An account already held (by an
+        million accounts: one transaction, each of the store's two tables filled in its key
+        order, not a group's few at random, each transaction rewriting pages all over); it
+        records them on its own thread while these look-ups, and then the ledger, go on. An account already held (by an
         earlier cycle, or before a crash) costs no write; the store refuses one held by another.
         """
         fresh: list[npt.NDArray[np.bool_]] = []

@@ -176,7 +176,8 @@ def _check_principals(conn: Connection, holders: npt.NDArray[np.str_], first_at:
     distinct = np.unique(holders).tolist()
     found = []
     for start in range(0, len(distinct), BATCH_SIZE_MAX):
-        found += [r[0] for r in _in(conn, "SELECT id FROM principals WHERE id", distinct[start : start + BATCH_SIZE_MAX])]
+        part = distinct[start : start + BATCH_SIZE_MAX]
+        found += [r[0] for r in _in(conn, "SELECT id FROM principals WHERE id", part)]
     known = np.array(sorted(found), dtype=holders.dtype)
     missing = ~np.isin(holders, known)
     if missing.any():

@@ -406,8 +406,9 @@ class Store:
         """``set_account_holder_columns`` for up to ``HOLDER_PASS_MAX``: a cycle.s (or a stretch), before they open.
 
         Checked whole before any write, then recorded in order of principal, a transaction
-        a million or so: not all or nothing across those. A refusal leaves the transactions
-        before it recorded, as the caller would have them (a holder, once set, never changes).
+        a million or so (each table's pairs sorted by its key): not all or nothing across
+        those. A refusal leaves the transactions before it recorded, as the caller would have
+        them (a holder, once set, never changes).
         """
         from tessera.store.holders import (  # noqa: PLC0415 (numpy)
             PASS_PART_ROWS,

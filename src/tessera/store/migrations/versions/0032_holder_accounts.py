@@ -59,9 +59,7 @@ def downgrade() -> None:
 
 def _rebuild(*, with_rowid: bool) -> None:
     """``account_holders`` again on SQLite: WITHOUT ROWID and no foreign key, or (down) as migration 0001 made it."""
-    foreign_keys = (
-        [sa.ForeignKeyConstraint(["principal_id"], ["principals.id"], name=op.f(_FK))] if with_rowid else []
-    )
+    foreign_keys = [sa.ForeignKeyConstraint(["principal_id"], ["principals.id"], name=op.f(_FK))] if with_rowid else []
     op.create_table(
         "account_holders_new",
         sa.Column("account_id", sa.BigInteger(), autoincrement=False, nullable=False),
