@@ -10,9 +10,10 @@ why, and how to appeal (``lost_eligibility.py``), when the cycles are given ``el
 
 Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
 the new entitlement accounts' holders recorded on a thread of their own, a stretch of about a
-million at a time (each table in its key order, one transaction each), while batch by batch, each once
-its stretch is recorded, the new accounts are opened and the transfers from each line's
-programme account applied, each batch durable before the next, and ``batches_done`` recorded
+million at a time (each table in its key order, one transaction each), while batch by batch, each
+once its stretch is recorded, the new accounts are opened (on a thread of their own, beside the
+batch before's transfers) and the transfers from each line's programme account applied once
+they are, each batch's transfers durable before the next's, and ``batches_done`` recorded
 after each group of eight (not while a stretch is being recorded). A crash at any point is
 finished by disbursing again: batches already recorded are skipped, and the group in
 flight is sent again, where the ledger answers ``exists`` for what it had applied. A second
