@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from tessera.errors import ConflictError
-from tessera.ledger import Ledger
+from tessera.ledger import CreateAccountStatus, Ledger
 from tessera.programs import cycles as cycles_module
 from tessera.programs import entitlement_account_ids, entitlement_accounts
 from tessera.programs.payable import payable_columns
@@ -245,3 +247,69 @@ def test_disburse__a_stretch_of_holders_refused_stops_the_run_and_disbursing_aga
     assert again.transfers_applied + again.transfers_existing >= len(paid) - calls[0]
     balances = [a.balance for a in services.ledger.lookup_accounts(ids)]
     assert balances == [amounts[0] for *_, amounts in paid]
+
+
+class OverlapLedger(CountingLedger):
+    """The real ledger whose ``create_transfers`` waits (a while at most) for the next batch's accounts to be asked."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        super().__init__(ledger)
+        self._asked = threading.Condition()
+        self.opens = 0
+        self.overlapped: list[bool] = []  # per transfers call: the next batch's open came while it waited
+
+    def create_accounts(self, accounts: Any, **options: Any) -> Any:
+        with self._asked:
+            self.opens += 1
+            self._asked.notify_all()
+        return super().create_accounts(accounts, **options)
+
+    def create_transfers(self, transfers: Any, **options: Any) -> Any:
+        with self._asked:
+            opens = self.opens
+            self.overlapped.append(self._asked.wait_for(lambda: self.opens > opens, timeout=5))
+        return self._ledger.create_transfers(transfers, **options)
+
+
+def test_disburse__a_batchs_accounts_open_while_the_batch_befores_transfers_apply(
+    small_batches: World,
+) -> None:
+    """Each batch's transfers are sent with the next batch's accounts being opened beside them; all paid once."""
+    world = small_batches
+    cycle_id = _approved(world)
+    overlap = OverlapLedger(world.services.ledger)
+    done = cycles_through(world, overlap).disburse(cycle_id, by=world.checker)  # type: ignore[arg-type]
+    paid = _by_row(world, cycle_id)
+    assert done.transfers_applied == len(paid) == overlap.accounts_asked and done.batches > 2
+    assert overlap.overlapped == [True] * (done.batches - 1) + [False]  # the last batch has no next one
+    ids = entitlement_account_ids("adult_cash", MONEY, np.array([person for person, *_ in paid])).tolist()
+    assert [a.balance for a in world.services.ledger.lookup_accounts(ids)] == [amounts[0] for *_, amounts in paid]
+
+
+class RefusingLedger(CountingLedger):
+    """The real ledger, but its third call to open accounts is refused whole (another opened them meanwhile)."""
+
+    def create_accounts(self, accounts: Any, **options: Any) -> Any:
+        self.accounts_asked += 1
+        if self.accounts_asked == 3:
+            return SimpleNamespace(statuses=np.full(len(accounts), CreateAccountStatus.exists_with_different_fields))
+        return self._ledger.create_accounts(accounts, **options)
+
+
+def test_disburse__an_account_refused_while_the_batch_before_pays_stops_the_run_after_it(
+    small_batches: World,
+) -> None:
+    """The third batch's accounts refused as they open beside the second's transfers: two batches paid, none later."""
+    world = small_batches
+    cycle_id = _approved(world)
+    paid = _by_row(world, cycle_id)
+    ids = entitlement_account_ids("adult_cash", MONEY, np.array([person for person, *_ in paid])).tolist()
+    refusing = RefusingLedger(world.services.ledger)
+    with pytest.raises(ConflictError, match=rf"^accounts: entitlement account {ids[8]} refused"):
+        cycles_through(world, refusing).disburse(cycle_id, by=world.checker)  # type: ignore[arg-type]
+    balances = [a.balance for a in world.services.ledger.lookup_accounts(ids[:8])]
+    assert balances == [amounts[0] for *_, amounts in paid[:8]]
+    assert world.services.ledger.lookup_accounts(ids[8:]) == []
+    again = world.services.cycles.disburse(cycle_id, by=world.checker)  # the real ledger: the rest paid once
+    assert again.transfers_applied + again.transfers_existing >= len(paid) - 8
+    assert [a.balance for a in world.services.ledger.lookup_accounts(ids)] == [amounts[0] for *_, amounts in paid]

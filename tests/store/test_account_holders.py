@@ -60,6 +60,7 @@ def test_holder_never_changes__conflict_and_nothing_written(
         set_holders([(6, officer.id), (5, officer.id)])
     assert caught.value.field == "holders[1].account_id"
     assert store.account_holders([5, 6]) == {5: citizen.id}
+    assert store.accounts_held_by(officer.id) == []  # nor by principal: the refused pair is rolled back there too
 
 
 def test_unknown_holder__not_found_and_nothing_written(store: Store, set_holders: Setter, citizen: Principal) -> None:
@@ -77,6 +78,18 @@ def test_full_batch_round_trips(store: Store, set_holders: Setter, citizen: Prin
     assert store.account_holders(ids) == dict.fromkeys(ids, citizen.id)
     assert store.accounts_held_by(citizen.id, limit=BATCH_SIZE_MAX) == ids
     assert store.accounts_held_by(citizen.id, limit=3) == ids[:3]
+
+
+def test_pairs_in_no_order_are_read_back_each_with_its_own_holder(store: Store, set_holders: Setter) -> None:
+    """Many holders, ids and principals shuffled: each table sorts them its own way, and no pair is crossed."""
+    people = [store.create_principal(f"person {i}", Role.citizen) for i in range(7)]
+    rng = np.random.default_rng(3)
+    ids = rng.choice(np.arange(1, 2**62, 2**52), 300, replace=False).tolist()
+    pairs = [(a, people[int(rng.integers(len(people)))].id) for a in ids]
+    set_holders(pairs)
+    assert store.account_holders(ids) == dict(pairs)
+    for person in people:
+        assert store.accounts_held_by(person.id) == sorted(a for a, p in pairs if p == person.id)
 
 
 def test_store_list_limit_is_a_ledger_batch() -> None:
@@ -142,6 +155,7 @@ def test_cycle__a_transaction_a_part_those_before_a_refusal_stay(
         store.set_cycle_account_holder_columns(np.array([5, 4, 3, 2, 1]), np.full(5, citizen.id))
     assert caught.value.field == "holders[1].account_id"
     assert store.account_holders([1, 2, 3, 4, 5]) == {1: citizen.id, 2: citizen.id, 4: officer.id}
+    assert (store.accounts_held_by(citizen.id), store.accounts_held_by(officer.id)) == ([1, 2], [4])
 
 
 def test_cycle__in_principal_order_whatever_the_callers(citizen: Principal, officer: Principal) -> None:

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from tessera.auth.principals import Role
-from tessera.errors import StoreError
+from tessera.errors import ConflictError, StoreError
 from tessera.store import Store, migrate
 from tessera.store.metadata import metadata
 from tessera.store.store import MIGRATIONS_DIR, _current_revisions, _head_revision, alembic_config
@@ -73,6 +73,22 @@ def test_downgrade_to_base_and_up_again(database_url: str) -> None:
             assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     with Store.open(database_url) as store:
         assert _revision(store) == HEAD
+
+
+def test_holders_recorded_before_0032_are_kept_by_account_and_by_principal(database_url: str) -> None:
+    """Migration 0032 moves the pairs by principal to their own table: both reads answer as before, both ways down."""
+    with Store.open(database_url) as store:
+        alice, bob = (store.create_principal(name, Role.citizen) for name in ("alice", "bob"))
+        store.set_account_holders([(9, alice.id), (2**62, bob.id), (4, alice.id)])
+        config = alembic_config()
+        for target in ("0031", "head"):
+            with store._engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.downgrade(config, target) if target == "0031" else command.upgrade(config, target)
+        assert store.account_holders([4, 9, 2**62, 5]) == {4: alice.id, 9: alice.id, 2**62: bob.id}
+        assert (store.accounts_held_by(alice.id), store.accounts_held_by(bob.id)) == ([4, 9], [2**62])
+        with pytest.raises(ConflictError):  # still one holder an account
+            store.set_account_holders([(9, bob.id)])
 
 
 def test_database_from_a_newer_version__store_error(database_url: str) -> None:

@@ -10,9 +10,10 @@ why, and how to appeal (``lost_eligibility.py``), when the cycles are given ``el
 
 Disbursement pays the frozen preview through the ledger in packed batches (``disbursement.py``):
 the new entitlement accounts' holders recorded on a thread of their own, a stretch of about a
-million at a time (in principal order, one transaction each), while batch by batch, each once
-its stretch is recorded, the new accounts are opened and the transfers from each line's
-programme account applied, each batch durable before the next, and ``batches_done`` recorded
+million at a time (each table in its key order, one transaction each), while batch by batch, each
+once its stretch is recorded, the new accounts are opened (on a thread of their own, beside the
+batch before's transfers) and the transfers from each line's programme account applied once
+they are, each batch's transfers durable before the next's, and ``batches_done`` recorded
 after each group of eight (not while a stretch is being recorded). A crash at any point is
 finished by disbursing again: batches already recorded are skipped, and the group in
 flight is sent again, where the ledger answers ``exists`` for what it had applied. A second
@@ -308,45 +309,57 @@ class Cycles:
     ) -> tuple[int, int]:
         """Open each batch's new accounts once their holders are in, and apply its transfers: (applied, existing).
 
-        ``batches_done`` is recorded after each group of batches, except while the holders' pass
-        is in a transaction: a progress write would wait for its commit (seconds at 10M units)
-        and hold the ledger up; a crash then re-sends a little more, answered ``exists``.
+        A batch's accounts open on a thread of their own while the batch before's transfers
+        apply: the two wait for the ledger's disk together (its group commit), not one after
+        the other; its transfers wait for them. ``batches_done`` is recorded after each group
+        of batches, except while the holders' pass is in a transaction: a progress write would
+        wait for its commit (seconds at 10M units) and hold the ledger up; a crash then
+        re-sends a little more, answered ``exists``.
         """
         cycle_id, applied, existing = plan.cycle_id, 0, 0
-        for first in range(done, len(plan.starts), _GROUP_BATCHES):
-            indices = range(first, min(first + _GROUP_BATCHES, len(plan.starts)))
-            for index in indices:
-                transfers = plan.transfers(index)
-                new = fresh[index - done]
-                clock.lap("read")
-                holders.wait_for(index)
-                clock.lap("holders")
-                if new.any():  # packed again, not kept from the holders' pass: a cycle's accounts are many
-                    self._open(plan.accounts(index)[1][new])
-                clock.lap("accounts")
-                paid = self._ledger.create_transfers(transfers).statuses
-                clock.lap("ledger")
-                bad = (paid != CreateTransferStatus.ok) & (paid != CreateTransferStatus.exists)
-                if bad.any():
-                    k = int(np.flatnonzero(bad)[0])
-                    reason = CreateTransferStatus(int(paid[k])).name
-                    raise ConflictError(
-                        "funding",
-                        f"batch {index + 1} of {len(plan.starts)} refused ({reason}) paying "
-                        f"{int(transfers['amount'][k])} from programme account "
-                        f"{int(transfers['debit_account_id'][k])}: fund it and disburse again",
-                    )
-                applied += int((paid == CreateTransferStatus.ok).sum())
-                existing += int((paid == CreateTransferStatus.exists).sum())
-            if holders.idle():
-                with self._store.transaction(write=True) as conn:  # a crash re-sends from here: found applied
-                    conn.execute(
-                        update(programme_cycles)
-                        .where(programme_cycles.c.id == cycle_id)
-                        .values(batches_done=indices.stop)
-                    )
-            clock.lap("progress")
+        with ThreadPoolExecutor(1, thread_name_prefix="cycle-accounts") as opener:
+            opening = opener.submit(self._opened, plan, done, fresh[0], holders) if done < len(plan.starts) else None
+            for first in range(done, len(plan.starts), _GROUP_BATCHES):
+                indices = range(first, min(first + _GROUP_BATCHES, len(plan.starts)))
+                for index in indices:
+                    transfers = plan.transfers(index)
+                    clock.lap("read")
+                    assert opening is not None, "each batch's accounts are being opened before its transfers apply"
+                    clock.waited(opening.result())  # its holders waited for, then the accounts opened
+                    if index + 1 < len(plan.starts):
+                        opening = opener.submit(self._opened, plan, index + 1, fresh[index + 1 - done], holders)
+                    paid = self._ledger.create_transfers(transfers).statuses
+                    clock.lap("ledger")
+                    bad = (paid != CreateTransferStatus.ok) & (paid != CreateTransferStatus.exists)
+                    if bad.any():
+                        k = int(np.flatnonzero(bad)[0])
+                        reason = CreateTransferStatus(int(paid[k])).name
+                        raise ConflictError(
+                            "funding",
+                            f"batch {index + 1} of {len(plan.starts)} refused ({reason}) paying "
+                            f"{int(transfers['amount'][k])} from programme account "
+                            f"{int(transfers['debit_account_id'][k])}: fund it and disburse again",
+                        )
+                    applied += int((paid == CreateTransferStatus.ok).sum())
+                    existing += int((paid == CreateTransferStatus.exists).sum())
+                if holders.idle():
+                    with self._store.transaction(write=True) as conn:  # a crash re-sends from here: found applied
+                        conn.execute(
+                            update(programme_cycles)
+                            .where(programme_cycles.c.id == cycle_id)
+                            .values(batches_done=indices.stop)
+                        )
+                clock.lap("progress")
         return applied, existing
+
+    def _opened(self, plan: _Plan, index: int, new: npt.NDArray[np.bool_], holders: _HoldersPass) -> float:
+        """Batch ``index``'s new accounts opened once their holders are recorded: the seconds waited for those."""
+        start = time.perf_counter()
+        holders.wait_for(index)
+        waited = time.perf_counter() - start
+        if new.any():  # packed again, not kept from the holders' pass: a cycle's accounts are many
+            self._open(plan.accounts(index)[1][new])
+        return waited
 
     def _not_open(self, accounts: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
         """Which of a batch's entitlement accounts the ledger has not opened yet.
@@ -374,9 +387,9 @@ class Cycles:
         """Which of each batch's accounts (from batch ``done``) are not open yet; their holders handed to ``holders``.
 
         The new accounts' holders go to the pass a stretch of batches at a time (about a
-        million accounts: one transaction, in principal order, not a group's few at random,
-        each transaction rewriting index pages all over); it records them on its own thread
-        while these look-ups, and then the ledger, go on. An account already held (by an
+        million accounts: one transaction, each of the store's two tables filled in its key
+        order, not a group's few at random, each transaction rewriting pages all over); it
+        records them on its own thread while these look-ups, and then the ledger, go on. An account already held (by an
         earlier cycle, or before a crash) costs no write; the store refuses one held by another.
         """
         fresh: list[npt.NDArray[np.bool_]] = []
@@ -614,7 +627,7 @@ class _HoldersPass:
 
     def idle(self) -> bool:
         """Whether no stretch is being recorded or waits to be (a store write now takes the lock at once)."""
-        return all(recording.done() for _, recording in self._pending)
+        return all(recording.done() for _, recording in list(self._pending))  # a copy: the opener pops from it
 
 
 class _Clock:
@@ -627,6 +640,14 @@ class _Clock:
     def lap(self, part: str) -> None:
         now = time.perf_counter()
         self._spent[part] += now - self._at
+        self._at = now
+
+    def waited(self, for_holders: float) -> None:
+        """A lap spent waiting for a batch's accounts to open: the part its opener waited for holders, the rest."""
+        now = time.perf_counter()
+        holding = min(for_holders, now - self._at)
+        self._spent["holders"] += holding
+        self._spent["accounts"] += now - self._at - holding
         self._at = now
 
     def times(self) -> DisbursementTimes:

@@ -19,16 +19,23 @@ from tessera.errors import ConflictError, InvalidInputError, NotFoundError
 from tessera.limits import BATCH_SIZE_MAX, ID_LIMIT, check_batch_size
 from tessera.store.metadata import PRINCIPAL_ID_LENGTH
 
-_PASS_CACHE_KIB = 512 * 1024  # SQLite's page cache while a cycle's holders are recorded: both indexes at 10M people
+_PASS_CACHE_KIB = 512 * 1024  # SQLite's page cache while a cycle's holders are recorded: a part's dirty pages
 PASS_PART_ROWS = 128 * BATCH_SIZE_MAX  # holders a transaction while a whole cycle's are recorded (about a million)
-# One statement a batch, the pairs as one JSON text SQLite unpacks itself: no Python object per row to bind,
-# and the GIL released for the whole insert. Ids are whole numbers below 2**63, which JSON keeps exact here.
-_INSERT_FROM_JSON = (
-    "INSERT INTO account_holders (account_id, principal_id) "
-    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) "
-    "WHERE true ON CONFLICT (account_id) DO NOTHING"  # WHERE: SQLite's grammar wants one before an upsert's ON
+# One statement a table, the account ids as one JSON array and the principal ids (18 ASCII characters
+# each) as one blob SQLite cuts itself: no Python object per row to bind, and the GIL released for the
+# whole insert. Ids are whole numbers below 2**63, which JSON keeps exact here.
+_INSERT_BY_PRINCIPAL = (
+    "INSERT INTO holder_accounts (principal_id, account_id) "
+    f"SELECT CAST(substr(?2, j.key * {PRINCIPAL_ID_LENGTH} + 1, {PRINCIPAL_ID_LENGTH}) AS TEXT), j.value "
+    "FROM json_each(?1) AS j WHERE true ON CONFLICT (principal_id, account_id) DO NOTHING"  # WHERE: before ON
 )
-_HEX = np.frombuffer(b"0123456789abcdef", np.uint8).astype(np.uint32)
+_INSERT_BY_ACCOUNT = (
+    "INSERT INTO account_holders (account_id, principal_id) "
+    f"SELECT j.value, CAST(substr(?2, j.key * {PRINCIPAL_ID_LENGTH} + 1, {PRINCIPAL_ID_LENGTH}) AS TEXT) "
+    "FROM json_each(?1) AS j WHERE true ON CONFLICT (account_id) DO NOTHING"
+)
+_DIGIT = np.zeros(256, np.uint8)  # a hex digit's value by its ASCII code
+_DIGIT[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
 def checked_holder_columns(
@@ -76,7 +83,9 @@ def _not_principal_ids(holders: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
         np.ascontiguousarray(holders.astype(f"U{PRINCIPAL_ID_LENGTH}")).view(np.uint32).reshape(-1, PRINCIPAL_ID_LENGTH)
     )
     prefix = (chars[:, 0] != ord("p")) | (chars[:, 1] != ord("_"))
-    bad: npt.NDArray[np.bool_] = wrong_length | prefix | ~np.isin(chars[:, 2:], _HEX).all(axis=1)
+    digits = chars[:, 2:]
+    hex_digit = ((digits >= ord("0")) & (digits <= ord("9"))) | ((digits >= ord("a")) & (digits <= ord("f")))
+    bad: npt.NDArray[np.bool_] = wrong_length | prefix | ~hex_digit.all(axis=1)
     return bad
 
 
@@ -86,7 +95,9 @@ def record_holder_columns(
     """Insert the holders of accounts that have none yet, then read every one back: a clash is a ConflictError.
 
     The foreign key checks each new holder is a principal as it inserts (an index probe a row);
-    only when it refuses one are the principals read, to name the first unknown.
+    only when it refuses one are the principals read, to name the first unknown. A pair whose
+    account another holds goes into ``holder_accounts`` alone, and the clash refused here
+    rolls it back with the caller's transaction.
     """
     try:
         with conn.begin_nested():  # a refused insert is undone alone, and the principals read to name it
@@ -96,7 +107,10 @@ def record_holder_columns(
         raise  # not an unknown principal after all: the caller's store error
     if inserted == len(ids):  # every account was free, and is now held as asked: nothing to read back
         return
-    stored = dict(_in(conn, "SELECT account_id, principal_id FROM account_holders WHERE account_id", ids.tolist()))
+    stored: dict[int, str] = {}
+    for start in range(0, len(ids), BATCH_SIZE_MAX):
+        part = ids[start : start + BATCH_SIZE_MAX].tolist()
+        stored.update(_in(conn, "SELECT account_id, principal_id FROM account_holders WHERE account_id", part))
     found = np.array([stored.get(a, "") for a in ids.tolist()], dtype=holders.dtype)
     wrong = found != holders
     if wrong.any():
@@ -109,20 +123,17 @@ def record_holder_columns(
 def record_holder_columns_part(
     conn: Connection, ids: npt.NDArray[np.int64], holders: npt.NDArray[np.str_], first_at: npt.NDArray[np.intp]
 ) -> None:
-    """``record_holder_columns`` a batch at a time, in order of principal, in the caller's transaction; a big cache.
+    """``record_holder_columns`` for a part of a cycle's (about a million), in the caller's transaction; a big cache.
 
-    In order of principal, the foreign key's probes and the principal index's inserts walk
-    their B-trees once from end to end; only the account index takes keys at random, and a
-    cache that holds it writes each of its pages once a transaction.
+    Each table is filled in its own key order (``_inserted``): both B-trees are walked once
+    from end to end, and a cache that holds a part's dirty pages writes each of them once.
     """
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
         (cache,) = conn.exec_driver_sql("PRAGMA cache_size").one()
         conn.exec_driver_sql(f"PRAGMA cache_size = -{_PASS_CACHE_KIB}")
     try:
-        for start in range(0, len(ids), BATCH_SIZE_MAX):
-            part = slice(start, start + BATCH_SIZE_MAX)
-            record_holder_columns(conn, ids[part], holders[part], first_at[part])
+        record_holder_columns(conn, ids, holders, first_at)
     finally:
         if sqlite:
             conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")  # the connection goes back to the pool as it came
@@ -130,30 +141,57 @@ def record_holder_columns_part(
 
 def by_principal(holders: npt.NDArray[np.str_]) -> npt.NDArray[np.intp]:
     """The order that sorts checked principal ids (``p_`` and 16 hex digits): as 64-bit numbers, fast."""
-    chars = np.ascontiguousarray(holders).view(np.uint32).reshape(-1, PRINCIPAL_ID_LENGTH)[:, 2:].astype(np.uint64)
-    digits = np.where(chars >= ord("a"), chars - (ord("a") - 10), chars - ord("0"))
-    keys = (digits << (np.arange(60, -4, -4, dtype=np.uint64))).sum(axis=1, dtype=np.uint64)
-    return np.argsort(keys, kind="stable")
+    return np.argsort(_principal_numbers(_ascii(holders)), kind="stable")
+
+
+def _ascii(holders: npt.NDArray[np.str_]) -> npt.NDArray[np.bytes_]:
+    """Checked principal ids as bytes, 18 a row."""
+    return holders.astype(f"S{PRINCIPAL_ID_LENGTH}")
+
+
+def _principal_numbers(ascii_ids: npt.NDArray[np.bytes_]) -> npt.NDArray[np.uint64]:
+    """Each checked principal id's 16 hex digits as one number: in the ids' text order (a table look-up a digit)."""
+    digits = _DIGIT[np.ascontiguousarray(ascii_ids).view(np.uint8).reshape(-1, PRINCIPAL_ID_LENGTH)[:, 2:]]
+    packed = np.ascontiguousarray((digits[:, 0::2] << 4) | digits[:, 1::2])  # two digits a byte, the first high
+    return packed.view(">u8").ravel().astype(np.uint64)
 
 
 def _inserted(conn: Connection, ids: npt.NDArray[np.int64], holders: npt.NDArray[np.str_]) -> int:
-    """Insert (account, holder) for each account not held yet: how many were."""
+    """Insert (account, holder) for each account not held yet, by principal and by account: how many were.
+
+    Each table takes the pairs sorted by its own key: inserted at random, a B-tree of millions
+    costs about 4 µs a row in SQLite (a cache miss at each step down), in order a fraction.
+    """
+    ascii_ids = _ascii(holders)
+    by_holder, by_id = np.argsort(_principal_numbers(ascii_ids), kind="stable"), np.argsort(ids, kind="stable")
     if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "INSERT INTO holder_accounts (principal_id, account_id) SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+            "ON CONFLICT (principal_id, account_id) DO NOTHING",
+            (holders[by_holder].tolist(), ids[by_holder].tolist()),
+        )
         return conn.exec_driver_sql(
             "INSERT INTO account_holders (account_id, principal_id) SELECT * FROM unnest(%s::bigint[], %s::text[]) "
             "ON CONFLICT (account_id) DO NOTHING",
-            (ids.tolist(), holders.tolist()),
+            (ids[by_id].tolist(), holders[by_id].tolist()),
         ).rowcount
-    pairs = json.dumps(list(zip(ids.tolist(), holders.tolist(), strict=True)), separators=(",", ":"))
-    return conn.exec_driver_sql(_INSERT_FROM_JSON, (pairs,)).rowcount
+    conn.exec_driver_sql(_INSERT_BY_PRINCIPAL, _packed(ids[by_holder], ascii_ids[by_holder]))
+    return conn.exec_driver_sql(_INSERT_BY_ACCOUNT, _packed(ids[by_id], ascii_ids[by_id])).rowcount
+
+
+def _packed(ids: npt.NDArray[np.int64], ascii_ids: npt.NDArray[np.bytes_]) -> tuple[str, bytes]:
+    """The ids as a JSON array, and the principal ids end to end as one blob."""
+    return json.dumps(ids.tolist(), separators=(",", ":")), ascii_ids.tobytes()
 
 
 def _check_principals(conn: Connection, holders: npt.NDArray[np.str_], first_at: npt.NDArray[np.intp]) -> None:
     """NotFoundError naming the caller's first holder that is no principal."""
     distinct = np.unique(holders).tolist()
-    known = np.array(
-        sorted(r[0] for r in _in(conn, "SELECT id FROM principals WHERE id", distinct)), dtype=holders.dtype
-    )
+    found = []
+    for start in range(0, len(distinct), BATCH_SIZE_MAX):
+        part = distinct[start : start + BATCH_SIZE_MAX]
+        found += [r[0] for r in _in(conn, "SELECT id FROM principals WHERE id", part)]
+    known = np.array(sorted(found), dtype=holders.dtype)
     missing = ~np.isin(holders, known)
     if missing.any():
         k = int(np.flatnonzero(missing)[np.argmin(first_at[missing])])

@@ -83,6 +83,7 @@ from tessera.store.tables import (
     SUBJECT_MAX,
     account_holders,
     api_keys,
+    holder_accounts,
     persons,
     principals,
 )
@@ -405,8 +406,9 @@ class Store:
         """``set_account_holder_columns`` for up to ``HOLDER_PASS_MAX``: a cycle.s (or a stretch), before they open.
 
         Checked whole before any write, then recorded in order of principal, a transaction
-        a million or so: not all or nothing across those. A refusal leaves the transactions
-        before it recorded, as the caller would have them (a holder, once set, never changes).
+        a million or so (each table's pairs sorted by its key): not all or nothing across
+        those. A refusal leaves the transactions before it recorded, as the caller would have
+        them (a holder, once set, never changes).
         """
         from tessera.store.holders import (  # noqa: PLC0415 (numpy)
             PASS_PART_ROWS,
@@ -438,9 +440,9 @@ class Store:
         with self._transaction() as conn:
             return list(
                 conn.scalars(
-                    select(account_holders.c.account_id)
-                    .where(account_holders.c.principal_id == principal_id)
-                    .order_by(account_holders.c.account_id)
+                    select(holder_accounts.c.account_id)
+                    .where(holder_accounts.c.principal_id == principal_id)
+                    .order_by(holder_accounts.c.account_id)
                     .limit(limit)
                 )
             )
@@ -459,10 +461,10 @@ class Store:
             unlinked = principals.c.organisation.is_(None) & (principals.c.role != Role.citizen.value)
             holder = or_(holder, and_(principals.c.id == own_id, unlinked))
         query = (
-            select(account_holders.c.account_id)
-            .join(principals, principals.c.id == account_holders.c.principal_id)
+            select(holder_accounts.c.account_id)
+            .join(principals, principals.c.id == holder_accounts.c.principal_id)
             .where(holder)
-            .order_by(account_holders.c.account_id)
+            .order_by(holder_accounts.c.account_id)
             .limit(limit)
         )
         with self._transaction() as conn:
@@ -636,18 +638,28 @@ def inserted(conn: Connection, statement: Executable) -> bool:
 
 
 def _insert_holders(conn: Connection, wanted: dict[int, str]) -> None:
-    """Insert the holders of accounts that have none yet."""
-    if conn.dialect.name == "postgresql":
-        # One statement for the batch; psycopg's executemany would send one per row.
-        source = select(
-            func.unnest(bindparam("account_ids", list(wanted), type_=postgresql.ARRAY(BigInteger))),
-            func.unnest(bindparam("principal_ids", list(wanted.values()), type_=postgresql.ARRAY(String))),
-        )
-        insert = postgresql.insert(account_holders).from_select(["account_id", "principal_id"], source)
-        conn.execute(insert.on_conflict_do_nothing(index_elements=["account_id"]))
-    else:
-        rows = [{"account_id": a, "principal_id": p} for a, p in wanted.items()]
-        conn.execute(sqlite.insert(account_holders).on_conflict_do_nothing(index_elements=["account_id"]), rows)
+    """Insert the holders of accounts that have none yet, by principal and by account.
+
+    A pair whose account another holds goes into ``holder_accounts`` alone: the caller reads
+    ``account_holders`` back and refuses the clash, which rolls the pair back with the rest.
+    """
+    by_principal = sorted((p, a) for a, p in wanted.items())
+    by_account = sorted(wanted.items())
+    for table, pairs, key in (
+        (holder_accounts, by_principal, ["principal_id", "account_id"]),
+        (account_holders, [(p, a) for a, p in by_account], ["account_id"]),
+    ):
+        if conn.dialect.name == "postgresql":
+            # One statement for the batch; psycopg's executemany would send one per row.
+            source = select(
+                func.unnest(bindparam("principal_ids", [p for p, _ in pairs], type_=postgresql.ARRAY(String))),
+                func.unnest(bindparam("account_ids", [a for _, a in pairs], type_=postgresql.ARRAY(BigInteger))),
+            )
+            insert = postgresql.insert(table).from_select(["principal_id", "account_id"], source)
+            conn.execute(insert.on_conflict_do_nothing(index_elements=key))
+        else:
+            rows = [{"account_id": a, "principal_id": p} for p, a in pairs]
+            conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=key), rows)
 
 
 def _holders_of(conn: Connection, account_ids: list[int]) -> dict[int, str]:

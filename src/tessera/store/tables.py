@@ -63,13 +63,23 @@ api_keys = Table(
     Column("revoked_at_ns", BigInteger, nullable=True),
 )
 
-# Which principal holds a ledger account. The ledger itself knows only account ids.
+# Which principal holds a ledger account. The ledger itself knows only account ids. Two tables
+# of the same pairs, written together (migration 0032): each B-tree is filled in its own key
+# order, so a cycle's million new holders are appended, not inserted at random (4 µs a row).
 account_holders = Table(
     "account_holders",
     metadata,
     Column("account_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), nullable=False),
-    Index(None, "principal_id", "account_id"),  # accounts_held_by, in account order
+    Column("principal_id", String(PRINCIPAL_ID_LENGTH), nullable=False),  # a principal: see holder_accounts
+    sqlite_with_rowid=False,  # one B-tree, keyed by account
+)
+# The same pairs by principal (accounts_held_by, in account order); its foreign key checks each holder.
+holder_accounts = Table(
+    "holder_accounts",
+    metadata,
+    Column("principal_id", String(PRINCIPAL_ID_LENGTH), ForeignKey(principals.c.id), primary_key=True),
+    Column("account_id", BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
 )
 
 # --- identity: the person registry and enrolment (migration 0002) ------------------------------
