@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Protocol
 
 import numpy as np
@@ -33,6 +34,7 @@ _MIX_PAYER = np.uint64(0x9E3779B97F4A7C15)  # odd multipliers: a pair's two ids 
 _MIX_PAYEE = np.uint64(0xC2B2AE3D27D4EB4F)
 SUBJECTS_SCREENED_MAX = 1_000_000
 HOLDERS_KNOWN_MAX = 4_000_000  # 48 MiB of account and holder numbers
+SHARED_READ_PAIRS_MAX = 64  # a batch this small reads in one transaction
 
 
 class Worker(Protocol):
@@ -98,6 +100,12 @@ class NewCounterparties:
         sides = np.asarray(pairs, dtype=np.uint64).reshape(-1, 2)
         if not len(sides):
             return
+        # A till's few pairs: the holders and each screenee's reads in one transaction, not one each. A
+        # payout's many are read as before, a transaction a read: no snapshot held open for a long pass.
+        with self._store.reading() if len(sides) <= SHARED_READ_PAIRS_MAX else nullcontext():
+            self._screen_sides(sides, reference)
+
+    def _screen_sides(self, sides: npt.NDArray[np.uint64], reference: str) -> None:
         # Each pair seen from both ends, in pair order: row 2i is (payer, payee), row 2i+1 (payee, payer).
         this = sides.ravel()
         other = sides[:, ::-1].ravel()
