@@ -96,9 +96,10 @@ class Plain:
 
 def _serve(services: Services, plain: Plain, cached: Principal | None, client: str) -> str:
     """On a pool thread: the caller as ``get_caller`` finds it (a key not checked lately, checked now), the work."""
-    principal = cached if cached is not None else services.authenticate(plain.token, client)
-    caller = Caller(principal, authorize(principal, plain.action), plain.purpose)
-    return plain.work(services, caller).model_dump_json(by_alias=True)
+    with services.store.reading():  # a key checked now and the work's first reads: one transaction
+        principal = cached if cached is not None else services.authenticate(plain.token, client)
+        caller = Caller(principal, authorize(principal, plain.action), plain.purpose)
+        return plain.work(services, caller).model_dump_json(by_alias=True)
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
