@@ -121,3 +121,21 @@ def test_what_is_not_plain_is_left_to_the_route(app: Counted) -> None:
     tokenless = app.client.post(url, json=_rice(number), headers={"Idempotency-Key": "k2"})
     assert tokenless.status_code == 401, tokenless.text
     assert app.fast == 0
+
+
+def test_a_revocation_is_seen_by_the_very_next_request_on_the_fast_path(app: Counted) -> None:
+    """An outlet's authorisation revoked, then a person revoked: the next till request and approval are refused."""
+    services, admin = app.services, app.shops.world.admin
+    number = app.shops.beneficiaries[0]
+    assert app.redeem(_rice(number), str(uuid.uuid4())).status_code == 201
+    services.outlets.revoke(app.shops.grocery.id, "rice_test", admin, "licence suspended")
+    refused = app.redeem(_rice(number), str(uuid.uuid4()))
+    assert (refused.status_code, refused.json()["reason"]) == (422, "not_authorised"), refused.text
+    services.outlets.authorise(app.shops.grocery.id, "rice_test", admin, "licence restored")
+    waiting = app.redeem({**_rice(number, auth="app"), "pin": None}, str(uuid.uuid4()))
+    mine = app.citizen(number)
+    assert app.client.get("/v1/me/redemptions/" + waiting.json()["id"], headers=mine).status_code == 200  # cached
+    services.registry.set_status(number, "revoked", reason="identity fraud", actor=admin.id)
+    approved = app.client.post(f"/v1/me/redemptions/{waiting.json()['id']}/approve", headers=mine)
+    assert approved.status_code == 401, approved.text
+    assert app.fast == 4
