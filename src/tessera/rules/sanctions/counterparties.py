@@ -64,6 +64,8 @@ class NewCounterparties:
         self._recent: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)  # sorted, merged into _seen in steps
         self._numbers = HolderNumbers()
         self._screened: dict[str, dict[str, int]] = {}  # subject: the list versions it was last screened against
+        # principal id: who an organisation (a shop's merchant) is to the lists; a principal's name is never rewritten
+        self._organisations: dict[str, Screenee] = {}
         self._lock = threading.Lock()
         self.new_pairs = 0
 
@@ -140,13 +142,20 @@ class NewCounterparties:
         return holders
 
     def _screenee(self, principal_id: str) -> Screenee | None:
-        person = self._registry.person_of_principal(principal_id)
+        known = self._organisations.get(principal_id)
+        if known is not None:
+            return known
+        person = self._registry.person_of_principal(principal_id)  # read each time: a person's facts may be corrected
         if person is not None:
             return Screenee(person.number, (person.name, *person.other_names), person.birth_date.isoformat())
         principal = self._store.get_principal(principal_id)
         if principal is None or principal.role is Role.citizen or not principal.name:
             return None
-        return Screenee(organisation_of(principal), (principal.name,))
+        found = Screenee(organisation_of(principal), (principal.name,))
+        if len(self._organisations) >= SUBJECTS_SCREENED_MAX:
+            self._organisations.clear()
+        self._organisations[principal_id] = found
+        return found
 
 
 class HolderNumbers:
