@@ -115,7 +115,7 @@ def _plain(
 ) -> Plain | None:
     """Token, purpose, action, work and status of a request this layer may answer; None to leave it to the route."""
     scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not token or token != token.strip():
         return None
     stated = headers.get(b"x-tessera-purpose")
     if stated is not None and len(stated) > PURPOSE_BYTES_MAX:
