@@ -13,6 +13,7 @@ from tessera import __version__
 from tessera.api import errors
 from tessera.api.bodies import BODY_BYTES_MAX, BodyLimit
 from tessera.api.fast_check import CheckFastPath
+from tessera.api.fast_redeem import RedemptionFastPath
 from tessera.api.offload import Offload
 from tessera.api.probes import ProbeLog
 from tessera.api.routes import (
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(module.router)
     app.add_middleware(CheckFastPath, state=app.state)
+    app.add_middleware(RedemptionFastPath, state=app.state)  # a till's and its approval's plain requests
     # Added last, so the outermost: every request meets the limit first, the fast path's included.
     app.add_middleware(BodyLimit, limit=BODY_BYTES_MAX, limits_by_path={"/v1/ledger/transfers": ledger.BODY_BYTES_MAX})
 

@@ -39,6 +39,7 @@ from tessera.programs.registered import RegisteredProgrammes
 from tessera.store import Store, cycle_results, entitlement_adjustments, grievances, programme_cycles
 
 CREDITS_READ_MAX = BATCH_SIZE_MAX  # an account's newest transfers read for its credits: years of monthly cycles
+ACCOUNT_IDS_CACHED_MAX = 100_000  # units whose entitlement account id is kept (a few MiB)
 _CREDIT_CODES = (TRANSFER_CODE, BACK_PAY_CODE)
 
 
@@ -157,10 +158,18 @@ class Entitlements:
         self._ledger = ledger
         self._clock = clock
         self._expiry: dict[int, int] = {}  # cycle id -> when its credits expire (a cycle's date never changes)
+        self._account_ids: dict[tuple[str, int, str], int] = {}  # (programme, ledger, unit) -> entitlement account
 
     def account_id(self, programme: Programme, ledger_id: int, number: str) -> int:
         """The entitlement account of the unit ``number`` (a person, a household's head) on one line."""
-        return int(entitlement_account_ids(programme.id, ledger_id, np.array([number]))[0])
+        key = (programme.id, ledger_id, number)
+        found = self._account_ids.get(key)
+        if found is None:  # derived from the three alone (a hash): never stale
+            found = int(entitlement_account_ids(programme.id, ledger_id, np.array([number]))[0])
+            if len(self._account_ids) >= ACCOUNT_IDS_CACHED_MAX:
+                self._account_ids.clear()
+            self._account_ids[key] = found
+        return found
 
     def standing(self, programme: Programme, ledger_id: int, number: str, *, now_ns: int | None = None) -> Standing:
         """The unit's standing on one line; NotFoundError naming ``programme`` when it was never credited."""

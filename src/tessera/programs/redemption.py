@@ -91,7 +91,10 @@ HOLD_TIMEOUT_S = 900  # a fuel hold lapses after 15 minutes unless posted
 HOLD_TIMEOUT_MIN_S = 60
 HOLD_TIMEOUT_MAX_S = 3600
 APPROVAL_WAIT_S = 300  # a redemption awaiting the person's approval lapses after 5 minutes
-_ACCEPTED = (CreateTransferStatus.ok, CreateTransferStatus.exists)
+# As plain ints: a status read from the ledger's array compared to an enum member costs a lookup each.
+_PASSED = frozenset(
+    int(s) for s in (CreateTransferStatus.ok, CreateTransferStatus.exists, CreateTransferStatus.linked_event_failed)
+)
 _NS = 1_000_000_000
 _INTERRUPTED = {
     "field": "items", "reason": "interrupted",
@@ -655,9 +658,7 @@ class Redemptions:
             return self._redemption(row, transfers, replayed=replayed)
         chain = [t for t in transfers if t["kind"] in ("return", "draw", "co_payment")]
         statuses = post(packed(chain), self._touched(row))
-        failed = [
-            k for k, s in enumerate(statuses) if s not in _ACCEPTED and s != CreateTransferStatus.linked_event_failed
-        ]
+        failed = [k for k, s in enumerate(statuses.tolist()) if s not in _PASSED]
         now = self._clock()
         if failed:
             error = ledger_refusal(CreateTransferStatus(int(statuses[failed[0]])), chain[failed[0]]["kind"])
@@ -677,9 +678,7 @@ class Redemptions:
         statuses = post(
             packed([{"transfer_id": r.transfer["id"], **without_id(r.transfer)} for r in rows]), self._touched(row)
         )
-        bad = [
-            k for k, s in enumerate(statuses) if s not in _ACCEPTED and s != CreateTransferStatus.linked_event_failed
-        ]
+        bad = [k for k, s in enumerate(statuses.tolist()) if s not in _PASSED]
         if bad:
             status_found = CreateTransferStatus(int(statuses[bad[0]]))
             with self._store.transaction(write=True) as conn:  # nothing moved: the rows would count what did not

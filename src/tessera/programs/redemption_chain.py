@@ -24,6 +24,8 @@ from tessera.programs.disbursement import derived_ids
 from tessera.programs.programmes import Line
 from tessera.store import redemption_transfers
 
+_INSERT_TRANSFERS = redemption_transfers.insert()  # built once: every drawn chain writes its rows
+
 
 @dataclass(frozen=True, slots=True)
 class Drawn:
@@ -129,7 +131,7 @@ def insert_transfers(
         )
         values = [v for v in values if v["transfer_id"] not in have]
     if values:
-        conn.execute(redemption_transfers.insert(), values)
+        conn.execute(_INSERT_TRANSFERS, values)
     return values
 
 

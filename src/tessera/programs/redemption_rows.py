@@ -26,6 +26,7 @@ _BY_KEY = select(redemptions).where(
     redemptions.c.merchant == bindparam("merchant"), redemptions.c.idempotency_key == bindparam("key")
 )
 _BY_ID = select(redemptions).where(redemptions.c.id == bindparam("id"))
+_INSERT = redemptions.insert()
 _DECIDE = update(redemptions).where(redemptions.c.id == bindparam("redemption_id"))  # SET: the columns passed
 # The approval's move to posting, only from awaiting_approval (a decline or a second approval got there first).
 _APPROVED = _DECIDE.where(redemptions.c.status == AWAITING_APPROVAL)
@@ -60,7 +61,7 @@ class RedemptionRows:
                 ).rowcount
                 if used != 1:
                     raise refused("attestation", "attestation_invalid", "the officer's attestation was used already")
-            conn.execute(redemptions.insert(), row)  # the values as parameters: the statement compiles once
+            conn.execute(_INSERT, row)  # the values as parameters: the statement compiles once
             return insert_transfers(conn, row, rows)
 
     def approved(self, row: dict[str, Any], moved_to: dict[str, Any], rows: Sequence[Row]) -> list[dict[str, Any]]:

@@ -7,13 +7,14 @@ PostgreSQL: ``synchronous_commit`` off for those transactions alone.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from tessera.errors import InvalidInputError, StoreError
 from tessera.store.shared import LAZY as _LAZY
@@ -92,12 +93,20 @@ def _sqlite_begin(conn: Connection) -> None:
     # A connection's setting, not a transaction's: changed only when the next commit wants another.
     synchronous = "NORMAL" if options.get(_LAZY) else "FULL"
     if conn.info.get(_SYNCHRONOUS) != synchronous:
-        conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+        _driver_sql(conn, f"PRAGMA synchronous={synchronous}")
         conn.info[_SYNCHRONOUS] = synchronous
     # A writer takes the write lock up front. A deferred transaction that read first and
     # then wrote would fail at once with SQLITE_BUSY when another writer got in between,
     # without waiting out the busy timeout.
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
+    _driver_sql(conn, "BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
+
+
+def _driver_sql(conn: Connection, statement: str) -> None:
+    """A statement straight to sqlite3 (SQLAlchemy's execution costs more than BEGIN); faults come out as its errors."""
+    try:
+        conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 def _postgresql_begin(conn: Connection) -> None:

@@ -97,6 +97,9 @@ API_KEYS_ACTIVE_MAX = 100  # per principal; a leak of keys is a bug, not a workl
 API_KEYS_LIST_MAX = PAGE_SIZE_MAX  # the newest; revoked keys stay on record
 SECRET_HASH_MIN = 16  # below 128 bits a "hash" is a mistake
 _HOLDER_FIELDS = 2  # a holder is a pair (account_id, principal_id)
+# Built once: every request that checks a key reads these (building a statement costs as much as running it).
+_PRINCIPAL_BY_ID = select(principals).where(principals.c.id == bindparam("id"))
+_API_KEY_BY_ID = select(api_keys).where(api_keys.c.key_id == bindparam("key_id"))
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -251,7 +254,7 @@ class Store:
         """The principal with this id, disabled or not; None if there is none."""
         principal_id = _checked_principal_id(principal_id)
         with self._transaction() as conn:
-            row = conn.execute(select(principals).where(principals.c.id == principal_id)).first()
+            row = conn.execute(_PRINCIPAL_BY_ID, {"id": principal_id}).first()
         return None if row is None else _principal_of(row)
 
     def get_principal_by_name(self, name: str) -> Principal | None:
@@ -340,7 +343,7 @@ class Store:
         """The key with this id, revoked or not; None if there is none."""
         key_id = _checked_key_id(key_id)
         with self._transaction() as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+            row = conn.execute(_API_KEY_BY_ID, {"key_id": key_id}).first()
         return None if row is None else _api_key_of(row)
 
     def revoke_api_key(self, key_id: str, at_ns: int) -> None:

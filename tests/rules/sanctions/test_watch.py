@@ -381,6 +381,24 @@ class TestNewCounterparties:
         assert feed.new_pairs == 1 and watched.watch.hits() == []
 
     @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+    def test_a_shop_is_read_once__a_person_at_every_new_pair(
+        self, watched: Watched, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A merchant's name is never rewritten: kept after its first read. A person's facts are read each time."""
+        shop = watched.store.create_principal("Corner Grocery", Role.merchant)
+        people = [watched.person(name) for name in ("Amara Tindall", "Bo Lindqvist")]
+        watched.store.set_account_holders([(70, shop.id), (71, people[0].principal_id), (72, people[1].principal_id)])
+        read: list[str] = []
+        get_principal, person_of_principal = watched.store.get_principal, watched.registry.person_of_principal
+        monkeypatch.setattr(watched.store, "get_principal", lambda p: read.append(p) or get_principal(p))
+        monkeypatch.setattr(watched.registry, "person_of_principal", lambda p: read.append(p) or person_of_principal(p))
+        feed = NewCounterparties(watched.store, watched.registry, watched.watch, _Inline())
+        feed.on_ledger_batch(_batch(1, [(71, 70)]))
+        assert sorted(read) == sorted([shop.id, shop.id, people[0].principal_id])  # as a person, then as a principal
+        feed.on_ledger_batch(_batch(2, [(72, 70), (71, 72)]))
+        assert read[3:].count(shop.id) == 0 and read[3:].count(people[1].principal_id) >= 1
+
+    @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
     def test_many_batches__each_pair_reported_once_across_merges(
         self, watched: Watched, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -200,6 +200,19 @@ class TestAfterRestart:
         assert Scores(store).score(alice, "credit").value == -15
         assert len(Scores(store).contributions_of(alice)) == 3
 
+    def test_a_cursor_past_batches_that_caused_nothing_waits_for_a_later_commit(
+        self, store: Store, tmp_path: Path
+    ) -> None:
+        """No commit of its own for a batch no rule read (a till's draw): the next commit, or the flush, writes it."""
+        with _open(tmp_path / "ledger") as ledger:
+            engine = _engine(store, ledger)
+            ledger.subscribe(engine.on_ledger_batch)
+            _fund(ledger)  # the issuer's transfer: no holder, no subject, nothing caused
+            assert ledger.feed.wait_idle(5)
+            assert engine.accepted[LEDGER_SOURCE] == ledger.last_seq and Scores(store).cursor(LEDGER_SOURCE) is None
+            engine.flush()
+            assert Scores(store).cursor(LEDGER_SOURCE) == ledger.last_seq
+
     def test_effects_and_cursor_commit_together(self, store: Store, tmp_path: Path) -> None:
         """Held effects are committed with the cursor; a flush on shutdown loses nothing."""
         registry = Registry(store)

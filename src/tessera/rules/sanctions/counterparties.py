@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Protocol
 
 import numpy as np
@@ -33,6 +34,7 @@ _MIX_PAYER = np.uint64(0x9E3779B97F4A7C15)  # odd multipliers: a pair's two ids 
 _MIX_PAYEE = np.uint64(0xC2B2AE3D27D4EB4F)
 SUBJECTS_SCREENED_MAX = 1_000_000
 HOLDERS_KNOWN_MAX = 4_000_000  # 48 MiB of account and holder numbers
+SHARED_READ_PAIRS_MAX = 64  # a batch this small reads in one transaction
 
 
 class Worker(Protocol):
@@ -62,6 +64,8 @@ class NewCounterparties:
         self._recent: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)  # sorted, merged into _seen in steps
         self._numbers = HolderNumbers()
         self._screened: dict[str, dict[str, int]] = {}  # subject: the list versions it was last screened against
+        # principal id: who an organisation (a shop's merchant) is to the lists; a principal's name is never rewritten
+        self._organisations: dict[str, Screenee] = {}
         self._lock = threading.Lock()
         self.new_pairs = 0
 
@@ -98,6 +102,12 @@ class NewCounterparties:
         sides = np.asarray(pairs, dtype=np.uint64).reshape(-1, 2)
         if not len(sides):
             return
+        # A till's few pairs: the holders and each screenee's reads in one transaction, not one each. A
+        # payout's many are read as before, a transaction a read: no snapshot held open for a long pass.
+        with self._store.reading() if len(sides) <= SHARED_READ_PAIRS_MAX else nullcontext():
+            self._screen_sides(sides, reference)
+
+    def _screen_sides(self, sides: npt.NDArray[np.uint64], reference: str) -> None:
         # Each pair seen from both ends, in pair order: row 2i is (payer, payee), row 2i+1 (payee, payer).
         this = sides.ravel()
         other = sides[:, ::-1].ravel()
@@ -132,13 +142,20 @@ class NewCounterparties:
         return holders
 
     def _screenee(self, principal_id: str) -> Screenee | None:
-        person = self._registry.person_of_principal(principal_id)
+        known = self._organisations.get(principal_id)
+        if known is not None:
+            return known
+        person = self._registry.person_of_principal(principal_id)  # read each time: a person's facts may be corrected
         if person is not None:
             return Screenee(person.number, (person.name, *person.other_names), person.birth_date.isoformat())
         principal = self._store.get_principal(principal_id)
         if principal is None or principal.role is Role.citizen or not principal.name:
             return None
-        return Screenee(organisation_of(principal), (principal.name,))
+        found = Screenee(organisation_of(principal), (principal.name,))
+        if len(self._organisations) >= SUBJECTS_SCREENED_MAX:
+            self._organisations.clear()
+        self._organisations[principal_id] = found
+        return found
 
 
 class HolderNumbers:

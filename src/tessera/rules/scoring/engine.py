@@ -35,6 +35,9 @@ LEDGER_EVENT = "ledger.transfer"
 LEDGER_SOURCE = "ledger"
 NS = 1_000_000_000
 HOLD_S_MAX = 0.2  # effects wait at most this long for a shared commit: scores lag events by well under 1 s
+# A cursor past batches that caused nothing is written with the first batch this long after: a till's draws cost no
+# commit (and fsync) each, and a restart reads again at most the batches of this long (they cause nothing again).
+CURSOR_HOLD_S = 2.0
 # Refusals that another decision caused (a restriction's freeze, a programme's purpose binding): read by no rule.
 _DECIDED_ELSEWHERE = np.array(
     [int(CreateTransferStatus.account_frozen), int(CreateTransferStatus.category_not_allowed)], dtype=np.uint32
@@ -422,7 +425,12 @@ class RuleEngine:
                 self.accepted[cursor[0]] = cursor[1]
             if not held.since:
                 held.since = time.monotonic()
-            if not flush_later or self._backlog() == 0 or time.monotonic() - held.since >= HOLD_S_MAX:
+            waited = time.monotonic() - held.since
+            if not (held.contributions or held.grants or held.adverse):  # a cursor alone: nothing it caused waits
+                due = not flush_later or waited >= CURSOR_HOLD_S
+            else:
+                due = not flush_later or self._backlog() == 0 or waited >= HOLD_S_MAX
+            if due:
                 self._flush_locked()
             self.stats.batches += 1
             self.stats.events += size
