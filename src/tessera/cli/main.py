@@ -243,7 +243,7 @@ def serve(
             public_url=checked_public_url(public_url or f"http://localhost:{port}"),
         )
         check_rule_files(settings)  # a refused rule stops here, in one line
-        app_ = create_app(settings)
+        app_ = create_app(settings, freeze_startup=True)
         if demo:
             with naming_another_directory():
                 services = Services(settings)
