@@ -15,7 +15,6 @@ app's ``Offload`` pool rather than Starlette's thread pool: half the hand-over c
 
 from __future__ import annotations
 
-import logging
 from typing import get_args
 from urllib.parse import parse_qsl
 
@@ -23,7 +22,7 @@ from starlette.datastructures import State
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tessera.api.errors import error_response, problem
+from tessera.api.errors import answered
 from tessera.api.offload import Offload
 from tessera.api.routes.policy import answer_check
 from tessera.api.schemas import DomainName
@@ -35,7 +34,6 @@ from tessera.service import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 PATH = "/v1/check"
 _DOMAINS = frozenset(get_args(DomainName))
 _PARAMS = frozenset({"subject", "domain"})  # each once and nothing else, or the full route answers
-log = logging.getLogger("tessera.api")
 
 
 class CheckFastPath:
@@ -56,18 +54,16 @@ class CheckFastPath:
             await self.app(scope, receive, send)
             return
         caller, subject, domain = plain
-        try:
+
+        async def work() -> Response:
             services.limiter.take("lookup", caller.principal.id)
             if is_person(subject):
                 answer = await offload.run(answer_check, services, caller, subject, domain)  # waits for an fsync
             else:
                 answer = answer_check(services, caller, subject, domain)
-            response = Response(answer.model_dump_json(), media_type="application/json")
-        except TesseraError as exc:
-            response = error_response(exc, "GET", PATH)
-        except Exception:
-            log.exception("unexpected fault in GET %s", PATH)
-            response = problem(500, "internal", "the server could not complete the request", PATH)
+            return Response(answer.model_dump_json(), media_type="application/json")
+
+        response = await answered(work, "GET", PATH)
         await response(scope, receive, send)
 
 

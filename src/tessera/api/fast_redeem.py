@@ -18,7 +18,6 @@ before that choice is made.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from starlette.datastructures import State
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tessera.api.errors import error_response, problem
+from tessera.api.errors import answered
 from tessera.api.offload import Offload
 from tessera.api.routes.redemptions import approve_mine, redeem_at_till
 from tessera.api.schemas.redemptions import RedemptionCreate, RedemptionPublic
@@ -40,7 +39,6 @@ from tessera.service import PURPOSE_BYTES_MAX, Caller, Services, checked_purpose
 _TILL = re.compile(r"/v1/outlets/(o_[0-9a-f]{16})/redemptions")
 _APPROVE = re.compile(r"/v1/me/redemptions/(r_[0-9a-f]{16})/approve")
 _JSON = re.compile(r"application/json\s*(;.*)?", re.IGNORECASE)
-log = logging.getLogger("tessera.api")
 
 # Given the caller, what the request answers.
 Work = Callable[[Services, Caller], RedemptionPublic]
@@ -72,14 +70,12 @@ class RedemptionFastPath:
         services: Services = self._state.services
         offload: Offload = self._state.offload
         client = scope["client"][0] if scope.get("client") else "-"
-        try:
+
+        async def work() -> Response:
             answer = await offload.run(_serve, services, plain, services.cached_caller(plain.token), client)
-            response = Response(answer, plain.status, media_type="application/json")
-        except TesseraError as exc:
-            response = error_response(exc, "POST", path)
-        except Exception:
-            log.exception("unexpected fault in POST %s", path)
-            response = problem(500, "internal", "the server could not complete the request", path)
+            return Response(answer, plain.status, media_type="application/json")
+
+        response = await answered(work, "POST", path)
         await response(scope, receive, send)
 
 
